@@ -1,0 +1,49 @@
+// Stable error codes. Every failure that crosses a process boundary carries one of these;
+// transports map them to an HTTP status or a QUIC error frame.
+
+export const ERROR_STATUS = {
+  BAD_REQUEST: 400,
+  INVALID_STREAM_NAME: 400,
+  INVALID_OFFSET: 400,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  STREAM_NOT_FOUND: 404,
+  PARTITION_NOT_FOUND: 404,
+  NOT_FOUND: 404,
+  STREAM_EXISTS: 409,
+  OFFSET_OUT_OF_RANGE: 416,
+  RECORD_TOO_LARGE: 413,
+  BATCH_TOO_LARGE: 413,
+  PAYLOAD_TOO_LARGE: 413,
+  SEQUENCE_GAP: 409,
+  PRODUCER_FENCED: 409,
+  CORRUPT_DATA: 422,
+  INVALID_SAFETENSORS: 422,
+  UNKNOWN_DTYPE: 422,
+  HASH_MISMATCH: 422,
+  STORAGE_ERROR: 503,
+  UNAVAILABLE: 503,
+  INTERNAL: 500,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+export class StrataError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "StrataError";
+    this.code = code;
+  }
+  get status(): number {
+    return ERROR_STATUS[this.code];
+  }
+}
+
+export function isStrataError(e: unknown): e is StrataError {
+  return e instanceof StrataError;
+}
+
+/** Asserted invariant: a failure here is a bug, never bad input. */
+export function invariant(condition: unknown, message: string): asserts condition {
+  if (!condition) throw new StrataError("INTERNAL", `invariant violated: ${message}`);
+}
