@@ -1,0 +1,68 @@
+// Metadata schema (drizzle-orm on libSQL). Migrations are generated from this file by
+// `npx drizzle-kit generate` into gateway/db/migrations and applied at start.
+import { integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
+
+export const streams = sqliteTable("streams", {
+  name: text("name").primaryKey(),
+  partitions: integer("partitions").notNull(),
+  retentionMs: integer("retention_ms"),
+  retentionBytes: integer("retention_bytes"),
+  createdAt: integer("created_at").notNull(),
+});
+
+/** One row per partition; start_offset moves forward as retention removes segments. */
+export const partitions = sqliteTable(
+  "partitions",
+  {
+    stream: text("stream").notNull().references(() => streams.name, { onDelete: "cascade" }),
+    partition: integer("partition").notNull(),
+    startOffset: integer("start_offset").notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.stream, t.partition] })],
+);
+
+/** A sealed segment: an immutable object in the store covering [base_offset, end_offset). */
+export const segments = sqliteTable(
+  "segments",
+  {
+    stream: text("stream").notNull(),
+    partition: integer("partition").notNull(),
+    baseOffset: integer("base_offset").notNull(),
+    endOffset: integer("end_offset").notNull(),
+    bytes: integer("bytes").notNull(),
+    firstTimestamp: integer("first_timestamp").notNull(),
+    maxTimestamp: integer("max_timestamp").notNull(),
+    objectKey: text("object_key").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.stream, t.partition, t.baseOffset] })],
+);
+
+/**
+ * Idempotent-producer state as of the last sealed segment; batches still in the WAL are replayed
+ * on top of it at start. `recent` is a JSON array of [seq, base_offset, count] (newest last).
+ */
+export const producers = sqliteTable(
+  "producers",
+  {
+    stream: text("stream").notNull(),
+    partition: integer("partition").notNull(),
+    producerId: integer("producer_id").notNull(),
+    epoch: integer("epoch").notNull(),
+    recent: text("recent").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.stream, t.partition, t.producerId] })],
+);
+
+export const consumerOffsets = sqliteTable(
+  "consumer_offsets",
+  {
+    group: text("group").notNull(),
+    stream: text("stream").notNull(),
+    partition: integer("partition").notNull(),
+    offset: integer("offset").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.group, t.stream, t.partition] })],
+);
