@@ -1,4 +1,15 @@
 // The command table. Add a command by importing its module here.
 import type { Command } from "./command.ts";
+import { consumeCommand } from "./consume.ts";
+import { publishCommand } from "./publish.ts";
+import { serveCommand } from "./serve.ts";
+import { streamsCreateCommand, streamsGetCommand, streamsListCommand } from "./streams.ts";
 
-export const commands: readonly Command[] = [];
+export const commands: readonly Command[] = [
+  serveCommand,
+  streamsCreateCommand,
+  streamsListCommand,
+  streamsGetCommand,
+  publishCommand,
+  consumeCommand,
+];

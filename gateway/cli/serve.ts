@@ -1,0 +1,57 @@
+import { openGateway, type GatewayConfig } from "../gateway.ts";
+import { serve } from "../serve.ts";
+import { flag, parseArgs, UsageError, type Command } from "./command.ts";
+
+const usage = `usage: strata serve [--data DIR] [--host 127.0.0.1] [--port 7070]
+                    [--s3-endpoint URL --s3-bucket B [--s3-prefix P] [--s3-region R]]
+                    [--db-url URL]
+
+Runs the gateway. By default everything lives under ./data: the WAL and segment cache, the
+embedded libSQL metadata file, and the object-store directory. With --s3-bucket, sealed
+segments go to S3-compatible storage (credentials from AWS_ACCESS_KEY_ID and
+AWS_SECRET_ACCESS_KEY; path-style addressing). --db-url (or STRATA_DB_URL) selects another
+libSQL database (STRATA_DB_AUTH_TOKEN for its token).`;
+
+function port(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`--port must be 0..65535, got ${value}`);
+  return n;
+}
+
+export const serveCommand: Command = {
+  name: "serve",
+  summary: "run the gateway (HTTP API on 127.0.0.1:7070 by default)",
+  usage,
+  async run(args) {
+    const parsed = parseArgs(args, ["data", "host", "port", "s3-endpoint", "s3-bucket", "s3-prefix", "s3-region", "db-url"]);
+    if (parsed.positionals.length > 0) throw new UsageError(`unexpected argument ${parsed.positionals[0]}`);
+    const bucket = flag(parsed, "s3-bucket");
+    const endpoint = flag(parsed, "s3-endpoint");
+    if (endpoint && !bucket) throw new UsageError("--s3-endpoint needs --s3-bucket");
+    const dbUrl = flag(parsed, "db-url") ?? process.env.STRATA_DB_URL;
+    const dbAuthToken = process.env.STRATA_DB_AUTH_TOKEN;
+    const config: GatewayConfig = {
+      dataDir: flag(parsed, "data") ?? "data",
+      ...(dbUrl ? { dbUrl } : {}),
+      ...(dbAuthToken ? { dbAuthToken } : {}),
+      ...(bucket
+        ? { s3: { bucket, ...(endpoint ? { endpoint } : {}), prefix: flag(parsed, "s3-prefix") ?? "", ...(flag(parsed, "s3-region") ? { region: flag(parsed, "s3-region")! } : {}) } }
+        : {}),
+    };
+    const gateway = await openGateway(config);
+    const server = await serve(gateway.app.fetch, {
+      host: flag(parsed, "host") ?? "127.0.0.1",
+      port: port(flag(parsed, "port") ?? "7070"),
+      maxRequestBytes: gateway.services.limits.maxRequestBytes,
+    });
+    console.log(`strata gateway listening on ${server.url} (${server.runtime}; data ${config.dataDir}; objects ${gateway.objectStore.description})`);
+    await new Promise<void>((resolve) => {
+      const stop = () => resolve();
+      process.once("SIGINT", stop);
+      process.once("SIGTERM", stop);
+    });
+    await server.close();
+    await gateway.close();
+    return 0;
+  },
+};

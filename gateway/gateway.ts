@@ -1,0 +1,87 @@
+// The composition root: opens metadata, object store and storage engine, builds the services
+// and the HTTP app. Every transport (HTTP today, QUIC later) is handed the same services.
+import { mkdir } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { openDatabase, type Database } from "./db/database.ts";
+import { createApp, type GatewayServices } from "./http/app.ts";
+import { createGatewayMetrics } from "./metrics.ts";
+import { GroupService } from "./services/group-service.ts";
+import { DEFAULT_SERVICE_LIMITS, type ServiceLimits } from "./services/limits.ts";
+import { LogService } from "./services/log-service.ts";
+import { StreamService } from "./services/stream-service.ts";
+import { InstrumentedObjectStore } from "./storage/instrumented-object-store.ts";
+import { LocalObjectStore } from "./storage/local-object-store.ts";
+import { LogStore } from "./storage/log-store.ts";
+import type { ObjectStore } from "./storage/object-store.ts";
+import { S3ObjectStore } from "./storage/s3-object-store.ts";
+import { resolveLimits, type StorageLimits } from "./storage/storage-limits.ts";
+
+export interface S3Config {
+  readonly endpoint?: string;
+  readonly bucket: string;
+  readonly prefix?: string;
+  readonly region?: string;
+  readonly forcePathStyle?: boolean;
+}
+
+export interface GatewayConfig {
+  /** Local state: WAL, segment cache, the embedded database and (by default) the object directory. */
+  readonly dataDir: string;
+  /** libSQL URL of the metadata database; default: an embedded file under dataDir. */
+  readonly dbUrl?: string;
+  readonly dbAuthToken?: string;
+  /** S3-compatible object storage; default: the directory dataDir/objects. */
+  readonly s3?: S3Config;
+  readonly limits?: Partial<ServiceLimits>;
+  readonly storage?: Partial<StorageLimits>;
+}
+
+export interface Gateway {
+  readonly app: ReturnType<typeof createApp>;
+  readonly services: GatewayServices;
+  readonly objectStore: ObjectStore;
+  close(): Promise<void>;
+}
+
+export async function openGateway(config: GatewayConfig): Promise<Gateway> {
+  const dataDir = resolve(config.dataDir);
+  await mkdir(dataDir, { recursive: true });
+  const limits: ServiceLimits = { ...DEFAULT_SERVICE_LIMITS, ...config.limits };
+  const storageLimits = resolveLimits(config.storage);
+  const metrics = createGatewayMetrics();
+  let database: Database | undefined;
+  let objectStore: ObjectStore | undefined;
+  let logs: LogStore | undefined;
+  try {
+    database = await openDatabase(config.dbUrl ?? `file:${join(dataDir, "strata.db")}`, config.dbAuthToken);
+    const rawStore = config.s3
+      ? await S3ObjectStore.open({ forcePathStyle: true, ...config.s3 })
+      : await LocalObjectStore.open(join(dataDir, "objects"));
+    objectStore = new InstrumentedObjectStore(rawStore, metrics);
+    logs = await LogStore.open({ dataDir, objectStore, db: database.db, metrics, limits: storageLimits });
+    const streams = await StreamService.open(database.db, logs, limits);
+    const services: GatewayServices = {
+      streams,
+      log: new LogService(streams, logs, metrics, limits),
+      groups: new GroupService(database.db, streams),
+      metrics,
+      limits,
+    };
+    const opened = { database, objectStore, logs };
+    return {
+      app: createApp(services),
+      services,
+      objectStore,
+      async close() {
+        await opened.logs.close();
+        await opened.objectStore.close();
+        opened.database.close();
+      },
+    };
+  } catch (e) {
+    await logs?.close().catch(() => undefined);
+    await objectStore?.close().catch(() => undefined);
+    database?.close();
+    throw e;
+  }
+}

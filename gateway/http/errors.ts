@@ -1,0 +1,21 @@
+// Every failure leaves as {"error": {"code", "message"}} with a fitting status.
+import type { Context } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { type ErrorCode, StrataError } from "../../core/errors.ts";
+
+export interface ErrorBody {
+  error: { code: ErrorCode; message: string };
+}
+
+export function errorResponse(c: Context, code: ErrorCode, message: string, status: number): Response {
+  const body: ErrorBody = { error: { code, message } };
+  return c.json(body, status as ContentfulStatusCode);
+}
+
+export function onError(err: Error, c: Context): Response {
+  if (err instanceof StrataError) return errorResponse(c, err.code, err.message, err.status);
+  if (err instanceof HTTPException) return errorResponse(c, err.status === 413 ? "PAYLOAD_TOO_LARGE" : "BAD_REQUEST", err.message, err.status);
+  console.error("strata: unexpected error", err);
+  return errorResponse(c, "INTERNAL", "internal error", 500);
+}

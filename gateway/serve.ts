@@ -1,0 +1,47 @@
+// Serves a fetch handler on whichever runtime is running: Bun.serve, Deno.serve, or
+// @hono/node-server under Node.
+
+export interface Server {
+  readonly url: string;
+  readonly runtime: "bun" | "deno" | "node";
+  close(): Promise<void>;
+}
+
+type FetchHandler = (request: Request) => Response | Promise<Response>;
+
+interface BunLike {
+  serve(options: { hostname: string; port: number; fetch: FetchHandler; idleTimeout: number; maxRequestBodySize: number }): {
+    port: number;
+    stop(force?: boolean): Promise<void> | void;
+  };
+}
+interface DenoLike {
+  serve(
+    options: { hostname: string; port: number; onListen?: (addr: { port: number }) => void },
+    handler: FetchHandler,
+  ): { addr: { port: number }; shutdown(): Promise<void> };
+}
+
+export async function serve(fetch: FetchHandler, options: { host: string; port: number; maxRequestBytes: number }): Promise<Server> {
+  const g = globalThis as { Bun?: BunLike; Deno?: DenoLike };
+  const hostForUrl = options.host.includes(":") ? `[${options.host}]` : options.host;
+  if (g.Bun) {
+    // idleTimeout must outlast the longest long-poll (wait_ms is capped at 30 s).
+    const server = g.Bun.serve({ hostname: options.host, port: options.port, fetch, idleTimeout: 60, maxRequestBodySize: options.maxRequestBytes + 1 });
+    return { url: `http://${hostForUrl}:${server.port}`, runtime: "bun", close: async () => void (await server.stop(true)) };
+  }
+  if (g.Deno) {
+    const server = g.Deno.serve({ hostname: options.host, port: options.port, onListen: () => undefined }, fetch);
+    return { url: `http://${hostForUrl}:${server.addr.port}`, runtime: "deno", close: () => server.shutdown() };
+  }
+  const { serve: nodeServe } = await import("@hono/node-server");
+  return new Promise((resolve) => {
+    const server = nodeServe({ fetch, hostname: options.host, port: options.port }, (info) => {
+      resolve({
+        url: `http://${hostForUrl}:${info.port}`,
+        runtime: "node",
+        close: () => new Promise<void>((done) => server.close(() => done())),
+      });
+    });
+  });
+}
