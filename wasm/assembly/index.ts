@@ -7,3 +7,5 @@ export function abiVersion(): i32 {
   return 1;
 }
 export * from "./crc32c";
+export * from "./dtype";
+export * from "./planes";
