@@ -7,5 +7,6 @@ export function abiVersion(): i32 {
   return 1;
 }
 export * from "./crc32c";
+export * from "./blake3";
 export * from "./dtype";
 export * from "./planes";
