@@ -175,7 +175,8 @@ export class LocalObjectStore implements ObjectStore {
         else await rename(tmp, path);
       } catch (e) {
         await unlink(tmp).catch(() => {});
-        if (isStrataError(e)) throw e;
+        // Not a file-system error (a StrataError, or the caller's chunk source failing): pass it on.
+        if (isStrataError(e) || errno(e) === undefined) throw e;
         if (errno(e) === "EISDIR" || errno(e) === "ENOTEMPTY" || errno(e) === "EEXIST") {
           throw new StrataError("BAD_REQUEST", `object key ${key} conflicts with existing keys under ${key}/`);
         }
