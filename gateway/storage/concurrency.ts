@@ -3,7 +3,9 @@
 export class Semaphore {
   private active = 0;
   private readonly waiters: Array<() => void> = [];
-  constructor(private readonly limit: number) {
+  private readonly limit: number;
+  constructor(limit: number) {
+    this.limit = limit;
     if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`semaphore limit must be >= 1, got ${limit}`);
   }
   async run<T>(fn: () => Promise<T>): Promise<T> {

@@ -17,10 +17,12 @@ export type ObjectStoreMetrics = Pick<
 >;
 
 export class InstrumentedObjectStore implements ObjectStore {
-  constructor(
-    private readonly inner: ObjectStore,
-    private readonly metrics: ObjectStoreMetrics,
-  ) {}
+  private readonly inner: ObjectStore;
+  private readonly metrics: ObjectStoreMetrics;
+  constructor(inner: ObjectStore, metrics: ObjectStoreMetrics) {
+    this.inner = inner;
+    this.metrics = metrics;
+  }
 
   get description(): string {
     return this.inner.description;

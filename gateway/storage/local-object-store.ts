@@ -22,6 +22,8 @@ import { checkRangeWithin, validateRange } from "./object-range.ts";
 import type { ByteRange, MultipartOptions, ObjectInfo, ObjectStore, PutOptions } from "./object-store.ts";
 
 const DELETE_CONCURRENCY = 16;
+/** Names of temp files (see writeAtomically): ".<name>.<16 hex>.tmp". */
+const TEMP_FILE = /^\..+\.[0-9a-f]{16}\.tmp$/;
 /** Attempts for a put racing a delete that prunes the directory it is writing into. */
 const PUT_ATTEMPTS = 5;
 
@@ -33,8 +35,10 @@ interface FileStat {
 
 export class LocalObjectStore implements ObjectStore {
   readonly description: string;
+  readonly root: string;
 
-  private constructor(readonly root: string) {
+  private constructor(root: string) {
+    this.root = root;
     this.description = `dir:${root}`;
   }
 
@@ -132,6 +136,31 @@ export class LocalObjectStore implements ObjectStore {
 
   async close(): Promise<void> {
     // Nothing is held open between calls.
+  }
+
+  /**
+   * Remove temp files that a crashed put left behind, if older than `olderThanMs` (so puts in
+   * flight in this or another process are not touched). Returns how many were removed.
+   */
+  async removeStaleTempFiles(olderThanMs = 60 * 60 * 1000): Promise<number> {
+    const cutoff = Date.now() - olderThanMs;
+    let removed = 0;
+    const visit = async (dir: string): Promise<void> => {
+      const entries = await readdir(dir, { withFileTypes: true }).catch((e: unknown) => {
+        if (isMissing(e)) return [];
+        throw storageError(`cannot list ${dir}`, e);
+      });
+      for (const e of entries) {
+        const path = join(dir, e.name);
+        if (e.isDirectory()) await visit(path);
+        else if (e.isFile() && TEMP_FILE.test(e.name)) {
+          const st = await stat(path).catch(() => undefined);
+          if (st && st.mtimeMs < cutoff && (await unlink(path).then(() => true, () => false))) removed++;
+        }
+      }
+    };
+    await visit(this.root);
+    return removed;
   }
 
   private pathOf(key: string): string {

@@ -331,13 +331,17 @@ class MultipartUpload {
   private partCount = 0;
   private failure: unknown;
   private failed = false;
+  private readonly store: S3ObjectStore;
+  private readonly key: string;
+  private readonly fullKey: string;
+  private readonly concurrency: number;
 
-  constructor(
-    private readonly store: S3ObjectStore,
-    private readonly key: string,
-    private readonly fullKey: string,
-    private readonly concurrency: number,
-  ) {}
+  constructor(store: S3ObjectStore, key: string, fullKey: string, concurrency: number) {
+    this.store = store;
+    this.key = key;
+    this.fullKey = fullKey;
+    this.concurrency = concurrency;
+  }
 
   get started(): boolean {
     return this.uploadId !== undefined;

@@ -176,7 +176,9 @@ function ensureCephInstalled(): void {
     );
   }
   const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
-  for (const args of [["update"], ["install", "-y", "--no-install-recommends", ...CEPH_PACKAGES]]) {
+  // Wait for the dpkg lock rather than fail when another run (or unattended-upgrades) holds it.
+  const lock = ["-o", "DPkg::Lock::Timeout=300"];
+  for (const args of [[...lock, "update"], [...lock, "install", "-y", "--no-install-recommends", ...CEPH_PACKAGES]]) {
     const r = spawnSync("apt-get", args, { env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
     if (r.status !== 0) throw new Error(`apt-get ${args.join(" ")} failed (exit ${r.status}):\n${(r.stderr || r.stdout || "").slice(-4000)}`);
   }

@@ -1,7 +1,7 @@
 // The ObjectStore contract on the local-directory store, plus what only a directory can get wrong.
 
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, rm, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { LocalObjectStore } from "../../gateway/storage/local-object-store.ts";
@@ -44,8 +44,16 @@ describe("LocalObjectStore", () => {
     await s.put("t/x", bytes(100, 3));
     await s.put("t/x", bytes(100, 4), { ifNoneMatch: true }).catch(() => {});
     expect(await readdir(join(s.root, "t"))).toEqual(["x"]);
-    await writeFile(join(s.root, "t", ".x.deadbeef.tmp"), "partial"); // as after a crash
+    // As after a crash: one old temp file, one that could belong to a put in flight.
+    await writeFile(join(s.root, "t", ".x.00112233deadbeef.tmp"), "partial");
+    await writeFile(join(s.root, "t", ".x.ffeeddcc00112233.tmp"), "in flight");
+    const hourAgo = new Date(Date.now() - 2 * 60 * 60 * 1000);
+    await utimes(join(s.root, "t", ".x.00112233deadbeef.tmp"), hourAgo, hourAgo);
     expect(await listKeys(s, "")).toEqual(["t/x"]);
+    expect(await s.removeStaleTempFiles()).toBe(1);
+    expect((await readdir(join(s.root, "t"))).sort()).toEqual([".x.ffeeddcc00112233.tmp", "x"]);
+    expect(await s.removeStaleTempFiles(0)).toBe(1);
+    expect(await readdir(join(s.root, "t"))).toEqual(["x"]);
   });
 
   test("delete prunes empty directories, racing puts still land", async () => {
