@@ -3,7 +3,7 @@
 // one after another, n bytes each, for merge) and reads the result at planesOutPtr().
 // Element sizes 2 and 4 use SIMD shuffles; any other size takes the scalar loop.
 
-const SLICE_BYTES: i32 = 256 * 1024;
+const SLICE_BYTES: i32 = 128 * 1024;
 const IN = memory.data(SLICE_BYTES, 16);
 const OUT = memory.data(SLICE_BYTES, 16);
 
