@@ -12,10 +12,7 @@
 //   empty one). A body that fits in one part is a single PutObject.
 
 import {
-  AbortMultipartUploadCommand,
-  CompleteMultipartUploadCommand,
   CreateBucketCommand,
-  CreateMultipartUploadCommand,
   DeleteObjectCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
@@ -24,20 +21,18 @@ import {
   ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
-  S3ServiceException,
-  UploadPartCommand,
-  type CompletedPart,
 } from "@aws-sdk/client-s3";
 import { StrataError, isStrataError } from "../../core/errors.ts";
 import { Semaphore, mapLimit } from "./concurrency.ts";
 import { validateObjectKey, validateObjectPrefix } from "./object-key.ts";
 import { checkRangeWithin, validateRange } from "./object-range.ts";
+import { mapS3Error, sdkName } from "./s3-errors.ts";
+import { MultipartUpload, type S3Context } from "./s3-multipart.ts";
 import type { ByteRange, MultipartOptions, ObjectInfo, ObjectStore, PutOptions } from "./object-store.ts";
 
 const MiB = 1024 * 1024;
 /** S3's minimum size for every part but the last. */
 export const MIN_PART_SIZE = 5 * MiB;
-const MAX_PARTS = 10_000;
 const DELETE_BATCH = 1000;
 
 export interface S3ObjectStoreOptions {
@@ -76,6 +71,7 @@ export class S3ObjectStore implements ObjectStore {
   private readonly partConcurrency: number;
   private readonly partSize: number;
   private closed = false;
+  private readonly context: S3Context;
 
   private constructor(opts: S3ObjectStoreOptions) {
     if (!opts.bucket) throw new StrataError("BAD_REQUEST", "S3 bucket name is required");
@@ -106,6 +102,7 @@ export class S3ObjectStore implements ObjectStore {
       },
     });
     this.description = `s3://${this.bucket}/${this.prefix} at ${opts.endpoint ?? `AWS ${region}`}`;
+    this.context = { client: this.client, bucket: this.bucket, send: (op, key, call) => this.send(op, key, call) };
   }
 
   /** Connect, and create the bucket if it is missing (unless createBucket is false). */
@@ -142,7 +139,7 @@ export class S3ObjectStore implements ObjectStore {
       throw new StrataError("BAD_REQUEST", `bad partSize ${opts.partSize}`);
     }
     const partSize = opts?.partSize === undefined ? this.partSize : Math.max(MIN_PART_SIZE, opts.partSize);
-    const upload = new MultipartUpload(this, key, full, this.partConcurrency);
+    const upload = new MultipartUpload(this.context, key, full, this.partConcurrency);
     let buf = new Uint8Array(partSize);
     let fill = 0;
     try {
@@ -277,19 +274,14 @@ export class S3ObjectStore implements ObjectStore {
     this.client.destroy();
   }
 
-  /** @internal Run one SDK call under the concurrency limit, mapping its errors. */
-  async send<T>(op: string, key: string, call: () => Promise<T>, range?: ByteRange): Promise<T> {
+  /** Run one SDK call under the concurrency limit, mapping its errors. */
+  private async send<T>(op: string, key: string, call: () => Promise<T>, range?: ByteRange): Promise<T> {
     if (this.closed) throw new StrataError("UNAVAILABLE", `object store ${this.description} is closed`);
     try {
       return await this.limit.run(call);
     } catch (e) {
-      throw mapError(op, key, e, range);
+      throw mapS3Error(op, key, e, range);
     }
-  }
-
-  /** @internal */
-  get sdk(): S3Client {
-    return this.client;
   }
 
   private fullKey(key: string): string {
@@ -321,125 +313,6 @@ export class S3ObjectStore implements ObjectStore {
       throw e;
     }
   }
-}
-
-/** One multipart upload: parts go up in the background, at most `concurrency` at a time. */
-class MultipartUpload {
-  private uploadId: string | undefined;
-  private readonly parts: CompletedPart[] = [];
-  private readonly inFlight = new Set<Promise<void>>();
-  private partCount = 0;
-  private failure: unknown;
-  private failed = false;
-  private readonly store: S3ObjectStore;
-  private readonly key: string;
-  private readonly fullKey: string;
-  private readonly concurrency: number;
-
-  constructor(store: S3ObjectStore, key: string, fullKey: string, concurrency: number) {
-    this.store = store;
-    this.key = key;
-    this.fullKey = fullKey;
-    this.concurrency = concurrency;
-  }
-
-  get started(): boolean {
-    return this.uploadId !== undefined;
-  }
-
-  async add(body: Uint8Array): Promise<void> {
-    this.throwIfFailed();
-    if (this.uploadId === undefined) {
-      const res = await this.store.send("put_multipart", this.key, () =>
-        this.store.sdk.send(new CreateMultipartUploadCommand({ Bucket: this.store.bucket, Key: this.fullKey })),
-      );
-      if (!res.UploadId) throw new StrataError("STORAGE_ERROR", `CreateMultipartUpload for ${this.key} returned no UploadId`);
-      this.uploadId = res.UploadId;
-    }
-    const partNumber = ++this.partCount;
-    if (partNumber > MAX_PARTS) throw new StrataError("PAYLOAD_TOO_LARGE", `${this.key}: more than ${MAX_PARTS} parts; use a larger partSize`);
-    const uploadId = this.uploadId;
-    const p: Promise<void> = this.store
-      .send("put_multipart", this.key, () =>
-        this.store.sdk.send(
-          new UploadPartCommand({
-            Bucket: this.store.bucket,
-            Key: this.fullKey,
-            UploadId: uploadId,
-            PartNumber: partNumber,
-            Body: body,
-            ContentLength: body.length,
-          }),
-        ),
-      )
-      .then((res) => {
-        this.parts.push({ PartNumber: partNumber, ETag: res.ETag });
-      })
-      .catch((e: unknown) => {
-        if (!this.failed) this.failure = e;
-        this.failed = true;
-      })
-      .finally(() => this.inFlight.delete(p));
-    this.inFlight.add(p);
-    while (this.inFlight.size >= this.concurrency) await Promise.race(this.inFlight);
-    this.throwIfFailed();
-  }
-
-  async complete(): Promise<void> {
-    await Promise.all(this.inFlight);
-    this.throwIfFailed();
-    const parts = [...this.parts].sort((a, b) => a.PartNumber! - b.PartNumber!);
-    await this.store.send("put_multipart", this.key, () =>
-      this.store.sdk.send(
-        new CompleteMultipartUploadCommand({
-          Bucket: this.store.bucket,
-          Key: this.fullKey,
-          UploadId: this.uploadId,
-          MultipartUpload: { Parts: parts },
-        }),
-      ),
-    );
-    this.uploadId = undefined;
-  }
-
-  /** Best effort: wait for parts in flight, then drop the upload so its parts stop costing storage. */
-  async abort(): Promise<void> {
-    await Promise.allSettled(this.inFlight);
-    const uploadId = this.uploadId;
-    if (uploadId === undefined) return;
-    this.uploadId = undefined;
-    await this.store
-      .send("abort_multipart", this.key, () =>
-        this.store.sdk.send(new AbortMultipartUploadCommand({ Bucket: this.store.bucket, Key: this.fullKey, UploadId: uploadId })),
-      )
-      .catch(() => {});
-  }
-
-  private throwIfFailed(): void {
-    if (this.failed) throw this.failure;
-  }
-}
-
-function mapError(op: string, key: string, e: unknown, range?: ByteRange): StrataError {
-  if (isStrataError(e)) return e;
-  const name = sdkName(e);
-  const status = e instanceof S3ServiceException ? e.$metadata.httpStatusCode : undefined;
-  const detail = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
-  if (status === 404 || name === "NoSuchKey" || name === "NotFound" || name === "NoSuchBucket") {
-    return new StrataError("NOT_FOUND", `${op} ${key}: not found (${detail})`, { cause: e });
-  }
-  if (status === 412 || name === "PreconditionFailed") {
-    return new StrataError("OBJECT_EXISTS", `object ${key} already exists`, { cause: e });
-  }
-  if (status === 416 || name === "InvalidRange") {
-    const where = range ? `range [${range.offset}, ${range.offset + range.length})` : "range";
-    return new StrataError("OFFSET_OUT_OF_RANGE", `${where} is past the end of ${key}`, { cause: e });
-  }
-  return new StrataError("STORAGE_ERROR", `object store ${op} ${key} failed: ${detail}`, { cause: e });
-}
-
-function sdkName(e: unknown): string | undefined {
-  return e instanceof Error ? e.name : undefined;
 }
 
 /** "bytes 0-9/1234" → 1234 */
