@@ -29,7 +29,11 @@ export interface ByteRange {
 }
 
 export interface PutOptions {
-  /** Create only: fail with OBJECT_EXISTS when the key already exists (S3 `If-None-Match: *`). */
+  /**
+   * Create only: fail with OBJECT_EXISTS when the key already exists (S3 `If-None-Match: *`).
+   * On S3 a transport-level retry of a put that did land also reports OBJECT_EXISTS, so a
+   * caller that must tell "mine" from "someone else's" compares head() (size, content) itself.
+   */
   ifNoneMatch?: boolean;
 }
 

@@ -34,6 +34,7 @@ const MiB = 1024 * 1024;
 /** S3's minimum size for every part but the last. */
 export const MIN_PART_SIZE = 5 * MiB;
 const DELETE_BATCH = 1000;
+const CONDITIONAL_PUT_ATTEMPTS = 4;
 
 export interface S3ObjectStoreOptions {
   bucket: string;
@@ -119,18 +120,24 @@ export class S3ObjectStore implements ObjectStore {
 
   async put(key: string, body: Uint8Array, opts?: PutOptions): Promise<ObjectInfo> {
     const full = this.fullKey(key);
-    const res = await this.send("put", key, () =>
-      this.client.send(
-        new PutObjectCommand({
-          Bucket: this.bucket,
-          Key: full,
-          Body: body,
-          ContentLength: body.length,
-          ...(opts?.ifNoneMatch ? { IfNoneMatch: "*" } : {}),
-        }),
-      ),
-    );
-    return { key, size: body.length, etag: unquote(res.ETag) };
+    const command = new PutObjectCommand({
+      Bucket: this.bucket,
+      Key: full,
+      Body: body,
+      ContentLength: body.length,
+      ...(opts?.ifNoneMatch ? { IfNoneMatch: "*" } : {}),
+    });
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const res = await this.send("put", key, () => this.client.send(command));
+        return { key, size: body.length, etag: unquote(res.ETag) };
+      } catch (e) {
+        // AWS answers 409 ConditionalRequestConflict to a conditional write racing another
+        // write of the key and asks for a retry, which then settles as success or 412.
+        const conflict = isStrataError(e) && sdkName(e.cause) === "ConditionalRequestConflict";
+        if (!conflict || attempt >= CONDITIONAL_PUT_ATTEMPTS) throw e;
+      }
+    }
   }
 
   async putMultipart(key: string, parts: AsyncIterable<Uint8Array>, opts?: MultipartOptions): Promise<ObjectInfo> {
