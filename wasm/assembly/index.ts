@@ -10,4 +10,5 @@ export * from "./crc32c";
 export * from "./blake3";
 export * from "./dtype";
 export * from "./planes";
+export * from "./fastcdc";
 export * from "./quantize";
