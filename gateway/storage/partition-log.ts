@@ -1,0 +1,730 @@
+// One partition's log: appends with group-commit fsync, the in-memory tail, sealing, uploading
+// and committing segments, reads from every tier, long-poll waiters and retention.
+//
+// Offsets live in four places, in order: committed segments (object store, maybe also the local
+// cache) < pending segments (sealed local files being uploaded) < the active WAL file, whose most
+// recent batches are also in the memory tail. Readers only ever see fsynced data: endOffset is
+// the end of what is on disk, so a record once read cannot vanish in a crash.
+//
+// Appends are serialised by one flush loop: an append gets its offsets at once, joins the pending
+// list, and the loop writes everything pending with one write + one fdatasync (group commit).
+// Sealing (by size, age, or for acks=durable) happens inside that loop, between writes.
+import { encodeBatch, BATCH_HEADER_SIZE, decodeBatchRecords, type BatchHeader } from "../../core/batch.ts";
+import { StrataError, invariant, isStrataError } from "../../core/errors.ts";
+import type { Acks, LogRecord, ProducerRef } from "../../core/record.ts";
+import type { GatewayMetrics } from "../metrics.ts";
+import { ChunkedReader, readBatches, type ByteSource, type ReadBatch } from "./batch-reader.ts";
+import type { ObjectStore } from "./object-store.ts";
+import { cachePath, recoverPartition, type PendingSegment } from "./partition-recovery.ts";
+import { ProducerState } from "./producer-state.ts";
+import type { RemoteSegmentReader } from "./remote-segment-reader.ts";
+import { planRetention, type RetentionPolicy } from "./retention.ts";
+import type { SegmentCache } from "./segment-cache.ts";
+import type { SegmentCatalog, SegmentRow } from "./segment-catalog.ts";
+import { segmentObjectKey, type SparseIndex } from "./segment-format.ts";
+import { uploadSegmentFile } from "./segment-upload.ts";
+import type { StorageLimits } from "./storage-limits.ts";
+import { TailBuffer } from "./tail-buffer.ts";
+import { readAt, WalFile, type AppendedBatch } from "./wal.ts";
+import { open, rename } from "node:fs/promises";
+
+export interface PartitionContext {
+  readonly stream: string;
+  readonly partition: number;
+  /** This partition's directory (WAL, sealed files, cache/). */
+  readonly dir: string;
+  readonly objectStore: ObjectStore;
+  readonly catalog: SegmentCatalog;
+  readonly cache: SegmentCache;
+  readonly remote: RemoteSegmentReader;
+  readonly metrics: GatewayMetrics;
+  readonly limits: StorageLimits;
+  /** Failures of background work (uploads, retention deletes) that no caller awaits. */
+  readonly onBackgroundError: (error: unknown, what: string) => void;
+}
+
+export interface AppendMeta {
+  readonly firstTimestamp: number;
+  readonly maxTimestamp: number;
+  readonly producer: ProducerRef | null;
+}
+
+export interface ReadOptions {
+  readonly maxRecords: number;
+  readonly maxBytes: number;
+}
+
+interface PendingAppend {
+  readonly batch: AppendedBatch;
+  readonly header: BatchHeader;
+  readonly producer: ProducerRef | null;
+  readonly enqueuedAt: number;
+  readonly resolve: () => void;
+  readonly reject: (e: unknown) => void;
+}
+
+interface OffsetWaiter {
+  readonly end: number;
+  readonly resolve: () => void;
+  readonly reject: (e: unknown) => void;
+}
+
+interface DataWaiter {
+  readonly offset: number;
+  readonly done: () => void;
+}
+
+/** Remote reads whose next offset is remembered, to spot sequential readers. */
+const SEQUENTIAL_MEMORY = 64;
+const MAX_UPLOAD_BACKOFF_MS = 30_000;
+const READ_ATTEMPTS = 4;
+
+export class PartitionLog {
+  readonly stream: string;
+  readonly partition: number;
+  private readonly limits: StorageLimits;
+  private retention: RetentionPolicy = {};
+
+  private start: number;
+  private committed: SegmentRow[];
+  private committedBytes: number;
+  private pendingSegments: PendingSegment[];
+  private pendingSegmentBytes: number;
+  private wal: WalFile;
+  /** Wall-clock time the active WAL got its first batch (for sealing by age). */
+  private walSince: number | undefined;
+  private readonly tail: TailBuffer;
+  /** Next offset to assign: endOffset plus everything pending. */
+  private next: number;
+  /** Includes appends not yet synced: used to classify new batches. */
+  private readonly liveProducers: ProducerState;
+  /** Exactly what is on disk: snapshotted into the catalog with each segment. */
+  private readonly durableProducers: ProducerState;
+
+  private pending: PendingAppend[] = [];
+  private pendingBytes = 0;
+  private flushing: Promise<void> | undefined;
+  private wakeLinger: (() => void) | undefined;
+  private rollRequested = false;
+  private uploading: Promise<void> | undefined;
+  private wakeUploader: (() => void) | undefined;
+  private syncWaiters: OffsetWaiter[] = [];
+  private durableWaiters: OffsetWaiter[] = [];
+  private readonly dataWaiters = new Set<DataWaiter>();
+  private readonly sequentialNext: number[] = [];
+  private retentionRunning: Promise<void> | undefined;
+  /** Bumped whenever files move (roll, commit, retention): a read that failed on a moved file retries. */
+  private layoutVersion = 0;
+  private failure: StrataError | undefined;
+  private closed = false;
+
+  private constructor(private readonly ctx: PartitionContext, recovered: Awaited<ReturnType<typeof recoverPartition>>) {
+    this.stream = ctx.stream;
+    this.partition = ctx.partition;
+    this.limits = ctx.limits;
+    this.start = recovered.startOffset;
+    this.committed = recovered.committed;
+    this.committedBytes = this.committed.reduce((n, s) => n + s.bytes, 0);
+    this.pendingSegments = recovered.pending;
+    this.pendingSegmentBytes = this.pendingSegments.reduce((n, s) => n + s.file.objectSize, 0);
+    this.wal = recovered.wal;
+    this.walSince = recovered.wal.isEmpty ? undefined : Date.now();
+    this.tail = new TailBuffer(ctx.limits.memoryTailBytes);
+    this.next = recovered.wal.endOffset;
+    this.durableProducers = recovered.producers;
+    this.liveProducers = recovered.producers.clone();
+    for (const [path, bytes] of recovered.cached) ctx.cache.add(path, bytes);
+  }
+
+  /** Recovers the partition from its directory and the catalog, and resumes unfinished uploads. */
+  static async open(ctx: PartitionContext): Promise<PartitionLog> {
+    await ctx.catalog.ensurePartition(ctx.stream, ctx.partition);
+    const catalog = await ctx.catalog.load(ctx.stream, ctx.partition);
+    const recovered = await recoverPartition(ctx.dir, catalog, ctx.limits);
+    const log = new PartitionLog(ctx, recovered);
+    if (log.pendingSegments.length > 0) log.kickUploader();
+    return log;
+  }
+
+  /** First offset still held (retention moves it forward). */
+  get startOffset(): number {
+    return this.start;
+  }
+  /** One past the last synced (readable, acknowledged) offset. */
+  get endOffset(): number {
+    return this.wal.endOffset;
+  }
+  /** Bytes held: committed segment objects, sealed files awaiting upload and the active WAL. */
+  get bytes(): number {
+    return this.committedBytes + this.pendingSegmentBytes + this.wal.size;
+  }
+  /** One past the last offset in the object store. */
+  get durableEndOffset(): number {
+    const last = this.committed[this.committed.length - 1];
+    return last ? last.endOffset : this.start;
+  }
+
+  setRetention(policy: RetentionPolicy): void {
+    this.retention = { ms: policy.ms ?? null, bytes: policy.bytes ?? null };
+  }
+
+  /** Idempotent-producer state for the service's cross-partition sequence checks. */
+  producerState(id: number): { epoch: number; lastSeq: number } | undefined {
+    return this.liveProducers.get(id);
+  }
+
+  /** Where batch `seq` of producer `id` (its current epoch) was written, if it is one of its last 5. */
+  producerBatch(id: number, seq: number): { baseOffset: number; count: number } | undefined {
+    return this.liveProducers.batch(id, seq);
+  }
+
+  /**
+   * Appends one batch of encoded records (core/batch.ts encodeRecord). Resolves after fsync
+   * (acks=local) or once the batch is in a committed segment object (acks=durable).
+   */
+  async append(encodedRecords: readonly Uint8Array[], meta: AppendMeta, acks: Acks = "local"): Promise<{ baseOffset: number; duplicate: boolean }> {
+    this.assertWritable();
+    const count = encodedRecords.length;
+    if (count === 0) throw new StrataError("BAD_REQUEST", "a batch holds at least one record");
+    let size = BATCH_HEADER_SIZE;
+    for (const r of encodedRecords) size += r.length;
+    if (size > this.limits.maxBatchBytes) {
+      throw new StrataError("BATCH_TOO_LARGE", `batch of ${size} bytes exceeds the limit of ${this.limits.maxBatchBytes}`);
+    }
+    checkMeta(meta);
+    if (meta.producer) {
+      const seen = this.liveProducers.check(meta.producer);
+      if (seen.kind === "duplicate") {
+        const end = seen.baseOffset + seen.count;
+        if (end > this.endOffset) await this.whenSynced(end);
+        if (acks === "durable") await this.whenDurable(end);
+        return { baseOffset: seen.baseOffset, duplicate: true };
+      }
+    }
+    if (this.pendingBytes + size > this.limits.maxPendingBytes) {
+      throw new StrataError("UNAVAILABLE", `partition ${this.partition} of ${this.stream}: too many bytes waiting for fsync; retry`);
+    }
+    if (this.pendingSegmentBytes > this.limits.maxUnuploadedBytes) {
+      throw new StrataError("UNAVAILABLE", `partition ${this.partition} of ${this.stream}: object store is behind (${this.pendingSegmentBytes} bytes not uploaded); retry`);
+    }
+    const baseOffset = this.next;
+    this.next += count;
+    const bytes = encodeBatch(encodedRecords, { baseOffset, ...meta });
+    if (meta.producer) this.liveProducers.apply(meta.producer, baseOffset, count);
+    const header: BatchHeader = {
+      length: bytes.length,
+      baseOffset,
+      crc: new DataView(bytes.buffer, bytes.byteOffset).getUint32(16, true),
+      count,
+      firstTimestamp: meta.firstTimestamp,
+      maxTimestamp: meta.maxTimestamp,
+      producer: meta.producer,
+    };
+    const synced = new Promise<void>((resolve, reject) => {
+      this.pending.push({
+        batch: { bytes, baseOffset, count, firstTimestamp: meta.firstTimestamp, maxTimestamp: meta.maxTimestamp },
+        header,
+        producer: meta.producer,
+        enqueuedAt: performance.now(),
+        resolve,
+        reject,
+      });
+    });
+    this.pendingBytes += size;
+    if (this.pendingBytes >= this.limits.groupCommitBytes) this.wakeLinger?.();
+    this.kickFlush();
+    await synced;
+    if (acks === "durable") await this.whenDurable(baseOffset + count);
+    return { baseOffset, duplicate: false };
+  }
+
+  /**
+   * Records from `offset`: at least one if any exists there (even if bigger than maxBytes), then
+   * more while maxRecords and maxBytes allow. `offset === endOffset` gives [].
+   */
+  async read(offset: number, opts: ReadOptions): Promise<LogRecord[]> {
+    const maxRecords = Math.max(1, Math.floor(opts.maxRecords));
+    const maxBytes = Math.max(1, Math.min(Math.floor(opts.maxBytes), this.limits.maxFetchBytes));
+    const batches = await this.readBatches(offset, { maxRecords, maxBytes });
+    const out: LogRecord[] = [];
+    let bytes = 0;
+    for (const b of batches) {
+      // Per-record size is estimated from its batch: records of one batch are usually alike.
+      const perRecord = (b.header.length - BATCH_HEADER_SIZE) / b.header.count;
+      for (const r of decodeBatchRecords(b.bytes, b.header)) {
+        if (r.offset < offset) continue;
+        if (out.length >= maxRecords || (out.length > 0 && bytes + perRecord > maxBytes)) return out;
+        out.push(r);
+        bytes += perRecord;
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Whole, CRC-checked batches covering `offset` onwards (the first may start before it), for
+   * callers that forward raw batches. Same bounds as read.
+   */
+  async readBatches(offset: number, opts: ReadOptions): Promise<ReadBatch[]> {
+    if (!Number.isSafeInteger(offset) || offset < this.start || offset > this.endOffset) {
+      throw new StrataError("OFFSET_OUT_OF_RANGE", `offset ${offset} is outside [${this.start}, ${this.endOffset}] of partition ${this.partition} of ${this.stream}`);
+    }
+    const maxBytes = Math.max(1, Math.min(Math.floor(opts.maxBytes), this.limits.maxFetchBytes));
+    const maxRecords = Math.max(1, Math.floor(opts.maxRecords));
+    const out: ReadBatch[] = [];
+    let collected = 0;
+    let records = 0;
+    let cur = offset;
+    const end = this.endOffset;
+    while (cur < end && records < maxRecords && (out.length === 0 || collected < maxBytes)) {
+      const got = await this.readOnce(cur, out.length === 0 ? maxBytes : maxBytes - collected);
+      if (got.length === 0) break;
+      for (const b of got) {
+        out.push(b);
+        collected += b.header.length;
+        records += b.header.baseOffset + b.header.count - Math.max(cur, b.header.baseOffset);
+        cur = b.header.baseOffset + b.header.count;
+      }
+    }
+    return out;
+  }
+
+  /** Resolves once endOffset > offset, after `ms`, on abort, or at close. */
+  waitForData(offset: number, ms: number, signal?: AbortSignal): Promise<void> {
+    if (this.endOffset > offset || this.closed || ms <= 0 || signal?.aborted) return Promise.resolve();
+    if (this.dataWaiters.size >= this.limits.maxWaiters) {
+      return Promise.reject(new StrataError("UNAVAILABLE", `too many readers waiting on partition ${this.partition} of ${this.stream}`));
+    }
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", done);
+        this.dataWaiters.delete(waiter);
+        resolve();
+      };
+      const waiter: DataWaiter = { offset, done };
+      const timer = setTimeout(done, ms);
+      signal?.addEventListener("abort", done, { once: true });
+      this.dataWaiters.add(waiter);
+    });
+  }
+
+  /** Removes whole committed segments past the retention policy: metadata, then objects, then cache files. */
+  enforceRetention(now: number): Promise<void> {
+    this.retentionRunning ??= this.runRetention(now).finally(() => (this.retentionRunning = undefined));
+    return this.retentionRunning;
+  }
+
+  /** Seals the active segment if its first batch is older than segmentMs. */
+  sealIfOld(now: number): void {
+    if (this.walSince !== undefined && now - this.walSince >= this.limits.segmentMs && !this.closed) this.requestRoll();
+  }
+
+  /** Seals the active segment now (if it holds data); resolves once it is committed to the object store. */
+  async flushToObjectStore(): Promise<void> {
+    const end = this.endOffset;
+    if (end > this.durableEndOffset) await this.whenDurable(end);
+  }
+
+  /** Writes everything pending, stops uploads and waiters. Does not seal. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.wakeLinger?.();
+    while (this.flushing) await this.flushing;
+    this.wakeUploader?.();
+    await this.uploading;
+    for (const w of [...this.dataWaiters]) w.done();
+    const err = new StrataError("UNAVAILABLE", `partition ${this.partition} of ${this.stream} is closing`);
+    for (const w of this.durableWaiters.splice(0)) w.reject(err);
+    for (const w of this.syncWaiters.splice(0)) w.reject(err);
+    await this.wal.close();
+  }
+
+  // ---- write path ----
+
+  private assertWritable(): void {
+    if (this.failure) throw this.failure;
+    if (this.closed) throw new StrataError("UNAVAILABLE", `partition ${this.partition} of ${this.stream} is closed`);
+  }
+
+  private kickFlush(): void {
+    if (this.flushing || this.failure) return;
+    this.flushing = this.flushLoop()
+      .catch((e: unknown) => {
+        this.fail(e);
+      })
+      .finally(() => {
+        this.flushing = undefined;
+      });
+  }
+
+  private async flushLoop(): Promise<void> {
+    for (;;) {
+      if (this.failure) return;
+      if (this.pending.length > 0) {
+        const waitMs = this.closed || this.pendingBytes >= this.limits.groupCommitBytes
+          ? 0
+          : this.limits.groupCommitMs - (performance.now() - this.pending[0]!.enqueuedAt);
+        if (waitMs > 0) {
+          await new Promise<void>((resolve) => {
+            const t = setTimeout(resolve, waitMs);
+            this.wakeLinger = () => {
+              clearTimeout(t);
+              resolve();
+            };
+          });
+          this.wakeLinger = undefined;
+          continue;
+        }
+        const batch = this.pending;
+        this.pending = [];
+        await this.writeAll(batch);
+        continue;
+      }
+      if (this.rollRequested) {
+        this.rollRequested = false;
+        if (!this.wal.isEmpty) await this.roll();
+        continue;
+      }
+      return;
+    }
+  }
+
+  /** Writes appends in runs that fit the active segment, rolling between runs. */
+  private async writeAll(items: PendingAppend[]): Promise<void> {
+    try {
+      await this.writeRuns(items);
+    } catch (e) {
+      // Settled promises ignore the reject: only appends not yet acknowledged fail.
+      const err = this.fail(e);
+      for (const p of items) p.reject(err);
+    }
+  }
+
+  private async writeRuns(items: PendingAppend[]): Promise<void> {
+    let run: PendingAppend[] = [];
+    let runBytes = 0;
+    for (const item of items) {
+      const size = item.batch.bytes.length;
+      if (this.wal.size + runBytes > 0 && this.wal.size + runBytes + size > this.limits.segmentBytes) {
+        if (run.length > 0) await this.writeRun(run);
+        run = [];
+        runBytes = 0;
+        if (!this.wal.isEmpty) await this.roll();
+      }
+      run.push(item);
+      runBytes += size;
+    }
+    if (run.length > 0) await this.writeRun(run);
+    if (this.wal.size >= this.limits.segmentBytes) await this.roll();
+  }
+
+  private async writeRun(run: PendingAppend[]): Promise<void> {
+    const started = performance.now();
+    await this.wal.append(run.map((p) => p.batch));
+    this.ctx.metrics.walFsyncSeconds.observe((performance.now() - started) / 1000);
+    this.walSince ??= Date.now();
+    for (const p of run) {
+      if (p.producer) this.durableProducers.apply(p.producer, p.batch.baseOffset, p.batch.count);
+      this.tail.push({ header: p.header, bytes: p.batch.bytes });
+      this.pendingBytes -= p.batch.bytes.length;
+      p.resolve();
+    }
+    const end = this.wal.endOffset;
+    this.syncWaiters = settle(this.syncWaiters, end);
+    for (const w of [...this.dataWaiters]) if (end > w.offset) w.done();
+  }
+
+  /** Seals the active WAL into a pending segment and starts a new WAL. Runs inside the flush loop. */
+  private async roll(): Promise<void> {
+    invariant(!this.wal.isEmpty, "roll a non-empty WAL");
+    const file = await this.wal.seal();
+    this.pendingSegments.push({ file, snapshot: this.durableProducers.toRows() });
+    this.pendingSegmentBytes += file.objectSize;
+    this.layoutVersion++;
+    this.wal = await WalFile.create(this.ctx.dir, file.endOffset, this.limits.indexIntervalBytes);
+    this.walSince = undefined;
+    this.layoutVersion++;
+    this.kickUploader();
+  }
+
+  private requestRoll(): void {
+    if (this.failure) return;
+    this.rollRequested = true;
+    this.kickFlush();
+  }
+
+  /** Marks the partition failed: a WAL write or fsync error leaves the file in an unknown state. */
+  private fail(e: unknown): StrataError {
+    if (!this.failure) {
+      this.failure = new StrataError(
+        "STORAGE_ERROR",
+        `partition ${this.partition} of ${this.stream}: WAL write failed, partition read-only until restart: ${(e as Error).message}`,
+        { cause: e },
+      );
+      this.ctx.onBackgroundError(e, `WAL of ${this.stream}/${this.partition}`);
+      for (const p of this.pending.splice(0)) p.reject(this.failure);
+      for (const w of this.syncWaiters.splice(0)) w.reject(this.failure);
+      for (const w of this.durableWaiters.splice(0)) w.reject(this.failure);
+    }
+    return this.failure;
+  }
+
+  private whenSynced(end: number): Promise<void> {
+    if (this.endOffset >= end) return Promise.resolve();
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => this.syncWaiters.push({ end, resolve, reject }));
+  }
+
+  /**
+   * Resolves once a committed segment covers `end`. Durable appends that arrive while an upload
+   * is running wait for it to finish and then share one early seal: under steady durable load
+   * the partition makes one segment per upload round trip, not one per append.
+   */
+  private whenDurable(end: number): Promise<void> {
+    if (this.durableEndOffset >= end) return Promise.resolve();
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.closed) return Promise.reject(new StrataError("UNAVAILABLE", "partition is closing"));
+    const p = new Promise<void>((resolve, reject) => this.durableWaiters.push({ end, resolve, reject }));
+    if (!this.uploading) this.requestRollForDurable();
+    return p;
+  }
+
+  private requestRollForDurable(): void {
+    const lastPending = this.pendingSegments[this.pendingSegments.length - 1];
+    const sealedEnd = lastPending ? lastPending.file.endOffset : this.durableEndOffset;
+    if (this.durableWaiters.some((w) => w.end > sealedEnd)) this.requestRoll();
+  }
+
+  // ---- upload path ----
+
+  private kickUploader(): void {
+    if (this.uploading || this.closed) return;
+    this.uploading = this.uploadLoop().finally(() => {
+      this.uploading = undefined;
+      // Durable appends that came in during the last upload share the next early seal.
+      if (!this.closed && !this.failure) this.requestRollForDurable();
+    });
+  }
+
+  private async uploadLoop(): Promise<void> {
+    let backoff = 100;
+    while (!this.closed && this.pendingSegments.length > 0) {
+      const seg = this.pendingSegments[0]!;
+      try {
+        await this.uploadAndCommit(seg);
+        backoff = 100;
+      } catch (e) {
+        this.ctx.onBackgroundError(e, `upload of ${this.stream}/${this.partition} segment ${seg.file.baseOffset}`);
+        const err = isStrataError(e) ? e : new StrataError("STORAGE_ERROR", `segment upload failed: ${(e as Error).message}`, { cause: e });
+        // Durable appends fail now (their data stays safe locally and the upload is retried).
+        for (const w of this.durableWaiters.splice(0)) w.reject(err);
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, backoff);
+          this.wakeUploader = () => {
+            clearTimeout(t);
+            resolve();
+          };
+        });
+        this.wakeUploader = undefined;
+        backoff = Math.min(backoff * 2, MAX_UPLOAD_BACKOFF_MS);
+      }
+    }
+  }
+
+  private async uploadAndCommit(seg: PendingSegment): Promise<void> {
+    const f = seg.file;
+    const key = segmentObjectKey(this.stream, this.partition, f.baseOffset);
+    await uploadSegmentFile(this.ctx.objectStore, key, f.path, f.objectSize, this.limits.uploadPartBytes);
+    const row: SegmentRow = {
+      baseOffset: f.baseOffset,
+      endOffset: f.endOffset,
+      bytes: f.objectSize,
+      firstTimestamp: f.firstTimestamp,
+      maxTimestamp: f.maxTimestamp,
+      objectKey: key,
+    };
+    await this.ctx.catalog.commitSegment(this.stream, this.partition, row, seg.snapshot);
+    // Committed: the local file is now only a cache entry.
+    const cached = cachePath(this.ctx.dir, f.baseOffset);
+    await rename(f.path, cached);
+    invariant(this.pendingSegments[0] === seg, "segments commit in order");
+    this.pendingSegments.shift();
+    this.pendingSegmentBytes -= f.objectSize;
+    this.committed.push(row);
+    this.committedBytes += row.bytes;
+    this.layoutVersion++;
+    this.ctx.cache.add(cached, f.objectSize);
+    this.ctx.remote.rememberIndex(key, {
+      baseOffset: f.baseOffset,
+      endOffset: f.endOffset,
+      dataLength: f.dataLength,
+      firstTimestamp: f.firstTimestamp,
+      maxTimestamp: f.maxTimestamp,
+      index: f.index,
+      objectSize: f.objectSize,
+    });
+    this.ctx.metrics.segmentsUploaded.inc({ stream: this.stream });
+    this.durableWaiters = settle(this.durableWaiters, row.endOffset);
+  }
+
+  // ---- read path ----
+
+  /** Batches from the one tier holding `offset`, retrying when files moved under the read. */
+  private async readOnce(offset: number, maxBytes: number): Promise<ReadBatch[]> {
+    for (let attempt = 1; ; attempt++) {
+      const version = this.layoutVersion;
+      if (offset < this.start) {
+        throw new StrataError("OFFSET_OUT_OF_RANGE", `offset ${offset} was removed by retention (start offset ${this.start})`);
+      }
+      try {
+        return await this.readTier(offset, maxBytes);
+      } catch (e) {
+        const moved = this.layoutVersion !== version || isMissingFile(e) || (e as { code?: string }).code === "EBADF";
+        if (!moved || attempt >= READ_ATTEMPTS) throw e;
+      }
+    }
+  }
+
+  private async readTier(offset: number, maxBytes: number): Promise<ReadBatch[]> {
+    const tailStart = this.tail.startOffset;
+    if (tailStart !== undefined && offset >= tailStart) return this.tail.read(offset, maxBytes);
+    const wal = this.wal;
+    if (offset >= wal.baseOffset) {
+      return this.readLocal({ read: (p, _m, pref) => wal.read(p, pref) }, wal.index, wal.size, offset, maxBytes, "active WAL");
+    }
+    const pending = findSegment(this.pendingSegments.map((s) => s.file), offset);
+    if (pending) return this.readFile(pending.path, pending.index, pending.dataLength, offset, maxBytes);
+    const seg = findSegment(this.committed, offset);
+    invariant(seg, `offset ${offset} is held by a committed segment`);
+    const local = cachePath(this.ctx.dir, seg.baseOffset);
+    if (this.ctx.cache.touch(local)) {
+      try {
+        const footer = await this.ctx.remote.footer(seg.objectKey, seg.bytes, local);
+        const batches = await this.readFile(local, footer.index, footer.dataLength, offset, maxBytes);
+        this.ctx.metrics.cacheHits.inc();
+        return batches;
+      } catch (e) {
+        if (!isMissingFile(e)) throw e;
+        this.ctx.cache.remove(local, false); // gone from disk: serve it from the object store
+      }
+    }
+    return this.readRemote(seg, offset, maxBytes);
+  }
+
+  private async readFile(path: string, index: SparseIndex, dataLength: number, offset: number, maxBytes: number): Promise<ReadBatch[]> {
+    const fh = await open(path, "r");
+    try {
+      return await this.readLocal({ read: (p, _m, pref) => readAt(fh, p, pref) }, index, dataLength, offset, maxBytes, path);
+    } finally {
+      await fh.close();
+    }
+  }
+
+  private readLocal(source: ByteSource, index: SparseIndex, dataLength: number, offset: number, maxBytes: number, what: string): Promise<ReadBatch[]> {
+    const { position } = index.lookup(offset);
+    const chunk = Math.min(maxBytes + this.limits.indexIntervalBytes, this.limits.maxFetchBytes + this.limits.indexIntervalBytes);
+    return readBatches(new ChunkedReader(source, dataLength, chunk), {
+      position,
+      end: dataLength,
+      fromOffset: offset,
+      maxBytes,
+      maxBatchBytes: this.limits.maxBatchBytes,
+      source: `${this.stream}/${this.partition} ${what}`,
+    });
+  }
+
+  private async readRemote(seg: SegmentRow, offset: number, maxBytes: number): Promise<ReadBatch[]> {
+    const footer = await this.ctx.remote.footer(seg.objectKey, seg.bytes);
+    if (footer.baseOffset !== seg.baseOffset || footer.endOffset !== seg.endOffset) {
+      throw new StrataError("CORRUPT_DATA", `segment ${seg.objectKey}: footer covers [${footer.baseOffset}, ${footer.endOffset}), catalog says [${seg.baseOffset}, ${seg.endOffset})`);
+    }
+    const seqIndex = this.sequentialNext.indexOf(offset);
+    const sequential = seqIndex >= 0;
+    if (sequential) this.sequentialNext.splice(seqIndex, 1);
+    const chunk = sequential
+      ? Math.max(this.limits.readAheadBytes, maxBytes)
+      : maxBytes + this.limits.indexIntervalBytes;
+    const { position } = footer.index.lookup(offset);
+    const batches = await readBatches(new ChunkedReader(this.ctx.remote.source(seg.objectKey), footer.dataLength, chunk), {
+      position,
+      end: footer.dataLength,
+      fromOffset: offset,
+      maxBytes,
+      maxBatchBytes: this.limits.maxBatchBytes,
+      source: `segment ${seg.objectKey}`,
+    });
+    const last = batches[batches.length - 1];
+    if (last) {
+      this.sequentialNext.push(last.header.baseOffset + last.header.count);
+      if (this.sequentialNext.length > SEQUENTIAL_MEMORY) this.sequentialNext.shift();
+    }
+    return batches;
+  }
+
+  // ---- retention ----
+
+  private async runRetention(now: number): Promise<void> {
+    const doomed = planRetention(this.committed, this.retention, this.bytes, now);
+    if (doomed.length === 0) return;
+    const newStart = doomed[doomed.length - 1]!.endOffset;
+    // Metadata first: once the rows are gone nobody reads these objects; a crash before the
+    // object deletes leaves only garbage, never a dangling row.
+    await this.ctx.catalog.deleteSegments(this.stream, this.partition, doomed.map((s) => s.baseOffset), newStart);
+    invariant(this.committed[0] === doomed[0], "retention removes the oldest segments");
+    this.committed = this.committed.slice(doomed.length);
+    this.committedBytes -= doomed.reduce((n, s) => n + s.bytes, 0);
+    this.start = Math.max(this.start, newStart);
+    this.layoutVersion++;
+    try {
+      await this.ctx.objectStore.deleteMany(doomed.map((s) => s.objectKey));
+    } catch (e) {
+      this.ctx.onBackgroundError(e, `retention delete of ${doomed.length} segment objects of ${this.stream}/${this.partition}`);
+    }
+    for (const s of doomed) {
+      this.ctx.cache.remove(cachePath(this.ctx.dir, s.baseOffset), true);
+      this.ctx.remote.forget(s.objectKey);
+    }
+  }
+}
+
+function checkMeta(meta: AppendMeta): void {
+  const ts = (n: number): boolean => Number.isSafeInteger(n) && n >= 0;
+  if (!ts(meta.firstTimestamp) || !ts(meta.maxTimestamp) || meta.maxTimestamp < meta.firstTimestamp) {
+    throw new StrataError("BAD_REQUEST", "batch timestamps must be non-negative integers with max >= first");
+  }
+  const p = meta.producer;
+  if (p && (!Number.isSafeInteger(p.id) || p.id < 0 || !Number.isInteger(p.epoch) || p.epoch < 0 || p.epoch > 0xffff
+    || !Number.isInteger(p.seq) || p.seq < 0 || p.seq > 0xffff_ffff)) {
+    throw new StrataError("BAD_REQUEST", "producer id must be a non-negative safe integer, epoch a u16 and seq a u32");
+  }
+}
+
+/** Resolves waiters whose end is covered; returns the rest. */
+function settle(waiters: OffsetWaiter[], end: number): OffsetWaiter[] {
+  if (waiters.length === 0) return waiters;
+  const rest: OffsetWaiter[] = [];
+  for (const w of waiters) {
+    if (w.end <= end) w.resolve();
+    else rest.push(w);
+  }
+  return rest;
+}
+
+function findSegment<T extends { baseOffset: number; endOffset: number }>(segments: readonly T[], offset: number): T | undefined {
+  let lo = 0;
+  let hi = segments.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const s = segments[mid]!;
+    if (offset < s.baseOffset) hi = mid - 1;
+    else if (offset >= s.endOffset) lo = mid + 1;
+    else return s;
+  }
+  return undefined;
+}
+
+function isMissingFile(e: unknown): boolean {
+  return (e as { code?: string }).code === "ENOENT";
+}

@@ -1,0 +1,77 @@
+// Byte-bounded LRU of committed segment files on local disk, shared by every partition of a
+// gateway. Only segments already in the object store enter it, so evicting (deleting the file)
+// never loses data. A reader that finds a file gone (evicted, or the directory wiped) drops the
+// entry and reads from the object store instead.
+import { unlink } from "node:fs/promises";
+import { invariant } from "../../core/errors.ts";
+
+interface Entry {
+  readonly path: string;
+  readonly bytes: number;
+}
+
+export class SegmentCache {
+  // Map iteration order is recency order: a hit re-inserts its entry at the end.
+  private readonly entries = new Map<string, Entry>();
+  private total = 0;
+
+  constructor(
+    readonly capacityBytes: number,
+    private readonly onError: (path: string, error: unknown) => void = () => {},
+  ) {
+    invariant(capacityBytes >= 0, "cache capacity is non-negative");
+  }
+
+  get bytes(): number {
+    return this.total;
+  }
+  get count(): number {
+    return this.entries.size;
+  }
+
+  /** Adopts a local file (keyed by its path). A file larger than the whole cache is deleted at once. */
+  add(path: string, bytes: number): void {
+    this.remove(path, false);
+    if (bytes > this.capacityBytes) {
+      this.unlink(path);
+      return;
+    }
+    this.entries.set(path, { path, bytes });
+    this.total += bytes;
+    while (this.total > this.capacityBytes) {
+      const oldest = this.entries.values().next().value;
+      invariant(oldest !== undefined, "cache over capacity holds entries");
+      this.remove(oldest.path, true);
+    }
+  }
+
+  /** True (and marks it recently used) when the file is cached. */
+  touch(path: string): boolean {
+    const entry = this.entries.get(path);
+    if (!entry) return false;
+    this.entries.delete(path);
+    this.entries.set(path, entry);
+    return true;
+  }
+
+  has(path: string): boolean {
+    return this.entries.has(path);
+  }
+
+  /** Forgets a file; deletes it when `unlinkFile`. */
+  remove(path: string, unlinkFile: boolean): void {
+    const entry = this.entries.get(path);
+    if (entry) {
+      this.entries.delete(path);
+      this.total -= entry.bytes;
+    }
+    if (unlinkFile) this.unlink(path);
+  }
+
+  private unlink(path: string): void {
+    // Fire and forget: readers that raced the unlink fall back to the object store.
+    unlink(path).catch((e: unknown) => {
+      if ((e as { code?: string }).code !== "ENOENT") this.onError(path, e);
+    });
+  }
+}

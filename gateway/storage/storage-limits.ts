@@ -1,0 +1,86 @@
+// Every bound of the storage engine, with its default. Limits are per partition unless noted;
+// validateLimits rejects nonsensical combinations at start rather than failing under load.
+import { StrataError } from "../../core/errors.ts";
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+const GiB = 1024 * MiB;
+
+export interface StorageLimits {
+  /** Seal the active segment once it holds this many bytes (64 MiB). Must be >= maxBatchBytes. */
+  readonly segmentBytes: number;
+  /** Seal a non-empty active segment this long after its first batch (10 min), so data reaches the object store. */
+  readonly segmentMs: number;
+  /** Longest a small append waits for others to share its fsync (2 ms). 0 = fsync at once. */
+  readonly groupCommitMs: number;
+  /** Pending bytes that start an fsync at once, without waiting groupCommitMs (512 KiB). */
+  readonly groupCommitBytes: number;
+  /** Largest batch (64-byte header + encoded records) append accepts (16 MiB); larger → BATCH_TOO_LARGE. */
+  readonly maxBatchBytes: number;
+  /** Bytes accepted but not yet fsynced; past this append fails with UNAVAILABLE (64 MiB). */
+  readonly maxPendingBytes: number;
+  /** Sealed bytes on local disk not yet in the object store; past this append fails with UNAVAILABLE (2 GiB). */
+  readonly maxUnuploadedBytes: number;
+  /** Local segment cache bound, shared by all partitions of a gateway (1 GiB). */
+  readonly cacheBytes: number;
+  /** Recent batches kept in memory for hot readers (8 MiB). */
+  readonly memoryTailBytes: number;
+  /** Bytes fetched past the request for sequential readers of the object store (4 MiB). */
+  readonly readAheadBytes: number;
+  /** In-memory cache of object-store ranges, shared by all partitions (64 MiB). */
+  readonly rangeCacheBytes: number;
+  /** Distance between sparse index entries in a segment (64 KiB). */
+  readonly indexIntervalBytes: number;
+  /** Upper bound on one read's maxBytes (16 MiB); a single larger batch is still returned whole. */
+  readonly maxFetchBytes: number;
+  /** Long-poll waiters per partition (10,000); past this waitForData fails with UNAVAILABLE. */
+  readonly maxWaiters: number;
+  /** Idempotent producers remembered per partition (10,000); the least recently used is forgotten first. */
+  readonly maxProducers: number;
+  /** Part size for multipart segment uploads; smaller segments go up in one put (8 MiB). */
+  readonly uploadPartBytes: number;
+}
+
+export const DEFAULT_STORAGE_LIMITS: StorageLimits = Object.freeze({
+  segmentBytes: 64 * MiB,
+  segmentMs: 10 * 60_000,
+  groupCommitMs: 2,
+  groupCommitBytes: 512 * KiB,
+  maxBatchBytes: 16 * MiB,
+  maxPendingBytes: 64 * MiB,
+  maxUnuploadedBytes: 2 * GiB,
+  cacheBytes: 1 * GiB,
+  memoryTailBytes: 8 * MiB,
+  readAheadBytes: 4 * MiB,
+  rangeCacheBytes: 64 * MiB,
+  indexIntervalBytes: 64 * KiB,
+  maxFetchBytes: 16 * MiB,
+  maxWaiters: 10_000,
+  maxProducers: 10_000,
+  uploadPartBytes: 8 * MiB,
+});
+
+/** Fills in defaults and checks every limit; throws BAD_REQUEST naming the first bad one. */
+export function resolveLimits(overrides: Partial<StorageLimits> = {}): StorageLimits {
+  const limits: StorageLimits = { ...DEFAULT_STORAGE_LIMITS, ...stripUndefined(overrides) };
+  for (const [name, value] of Object.entries(limits)) {
+    const min = name === "groupCommitMs" ? 0 : 1;
+    if (!Number.isSafeInteger(value) || value < min) {
+      throw new StrataError("BAD_REQUEST", `storage limit ${name} must be an integer >= ${min}, got ${String(value)}`);
+    }
+  }
+  const check = (ok: boolean, message: string): void => {
+    if (!ok) throw new StrataError("BAD_REQUEST", `storage limits: ${message}`);
+  };
+  check(limits.segmentBytes >= limits.maxBatchBytes, "segmentBytes must be >= maxBatchBytes");
+  // Segment positions and relative offsets are u32 in the footer index.
+  check(limits.segmentBytes + limits.maxBatchBytes < 0xffff_ffff, "segmentBytes + maxBatchBytes must be < 4 GiB");
+  check(limits.maxPendingBytes >= limits.maxBatchBytes, "maxPendingBytes must be >= maxBatchBytes");
+  check(limits.maxUnuploadedBytes >= limits.segmentBytes, "maxUnuploadedBytes must be >= segmentBytes");
+  check(limits.uploadPartBytes >= 5 * MiB, "uploadPartBytes must be >= 5 MiB (S3 minimum part size)");
+  return Object.freeze(limits);
+}
+
+function stripUndefined(o: Partial<StorageLimits>): Partial<StorageLimits> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<StorageLimits>;
+}

@@ -1,0 +1,71 @@
+import { afterEach, beforeEach, expect, test } from "bun:test";
+import { StrataError } from "../../core/errors.ts";
+import { makeFixture, meta, records, type Fixture } from "./log-fixture.ts";
+
+let fx: Fixture;
+beforeEach(async () => {
+  fx = await makeFixture();
+  await fx.createStream("t/a", 2);
+});
+afterEach(async () => {
+  await fx.cleanup();
+});
+
+test("append assigns dense offsets and reads them back in order", async () => {
+  const store = await fx.open();
+  await store.openPartitions("t/a", 2, {});
+  const log = store.partition("t/a", 0);
+  expect(log.endOffset).toBe(0);
+  const results = await Promise.all([0, 1, 2, 3].map((k) => log.append(records(k * 10, 10), meta(), "local")));
+  expect(results.map((r) => r.baseOffset).sort((a, b) => a - b)).toEqual([0, 10, 20, 30]);
+  expect(log.endOffset).toBe(40);
+  const got = await log.read(0, { maxRecords: 1000, maxBytes: 1 << 20 });
+  expect(got.map((r) => r.offset)).toEqual(Array.from({ length: 40 }, (_, i) => i));
+  const mid = await log.read(15, { maxRecords: 3, maxBytes: 1 << 20 });
+  expect(mid.map((r) => r.offset)).toEqual([15, 16, 17]);
+  expect(await log.read(40, { maxRecords: 10, maxBytes: 1000 })).toEqual([]);
+  await expect(log.read(41, { maxRecords: 1, maxBytes: 1 })).rejects.toMatchObject({ code: "OFFSET_OUT_OF_RANGE" });
+  // One record even when it is bigger than maxBytes.
+  expect((await log.read(3, { maxRecords: 10, maxBytes: 1 })).length).toBe(1);
+  expect(store.partition("t/a", 1).endOffset).toBe(0);
+  expect(() => store.partition("t/a", 2)).toThrow(StrataError);
+});
+
+test("reopen recovers every acknowledged batch and continues at the right offset", async () => {
+  let store = await fx.open();
+  await store.openPartitions("t/a", 2, {});
+  for (let k = 0; k < 5; k++) await store.partition("t/a", 1).append(records(k * 7, 7), meta(), "local");
+  await store.close();
+  store = await fx.open();
+  const log = store.partition("t/a", 1);
+  expect(log.endOffset).toBe(35);
+  expect((await log.append(records(35, 1), meta(), "local")).baseOffset).toBe(35);
+  const got = await log.read(0, { maxRecords: 100, maxBytes: 1 << 20 });
+  expect(got.map((r) => r.fields["i"])).toEqual(Array.from({ length: 36 }, (_, i) => i));
+});
+
+test("batch over maxBatchBytes is rejected with BATCH_TOO_LARGE and nothing is written", async () => {
+  const store = await fx.open({ maxBatchBytes: 4096 });
+  await store.openPartitions("t/a", 2, {});
+  const log = store.partition("t/a", 0);
+  await expect(log.append(records(0, 100, 100), meta(), "local")).rejects.toMatchObject({ code: "BATCH_TOO_LARGE" });
+  expect(log.endOffset).toBe(0);
+  expect(log.bytes).toBe(0);
+});
+
+test("waitForData resolves on append and on timeout", async () => {
+  const store = await fx.open();
+  await store.openPartitions("t/a", 2, {});
+  const log = store.partition("t/a", 0);
+  const started = Date.now();
+  await log.waitForData(0, 50);
+  expect(Date.now() - started).toBeGreaterThanOrEqual(40);
+  const waiting = log.waitForData(0, 5000);
+  await log.append(records(0, 1), meta(), "local");
+  await waiting;
+  expect(log.endOffset).toBe(1);
+  const ac = new AbortController();
+  const aborted = log.waitForData(1, 5000, ac.signal);
+  ac.abort();
+  await aborted;
+});
