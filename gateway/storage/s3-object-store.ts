@@ -304,20 +304,29 @@ export class S3ObjectStore implements ObjectStore {
       if (!(isStrataError(e) && e.code === "NOT_FOUND")) throw e;
       if (!create) throw new StrataError("STORAGE_ERROR", `bucket ${this.bucket} does not exist (${this.description})`, { cause: e });
     }
-    const region = await this.client.config.region();
-    try {
-      await this.send("create_bucket", this.bucket, () =>
-        this.client.send(
-          new CreateBucketCommand({
-            Bucket: this.bucket,
-            ...(region !== "us-east-1" ? { CreateBucketConfiguration: { LocationConstraint: region as never } } : {}),
-          }),
-        ),
-      );
-    } catch (e) {
-      // Another process created it first: fine.
-      if (sdkName(e) === "BucketAlreadyOwnedByYou") return;
-      throw e;
+    // The SDK sends the client's region as LocationConstraint (AWS wants it outside us-east-1);
+    // radosgw rejects any name but its zonegroup's (InvalidLocationConstraint): retry with none.
+    for (const withConstraint of [true, false]) {
+      const command = new CreateBucketCommand({ Bucket: this.bucket });
+      if (!withConstraint) {
+        command.middlewareStack.add(
+          (next) => (args) => {
+            delete (args.input as { CreateBucketConfiguration?: unknown }).CreateBucketConfiguration;
+            return next(args);
+          },
+          { step: "serialize", priority: "high", name: "strataNoLocationConstraint" },
+        );
+      }
+      try {
+        await this.send("create_bucket", this.bucket, () => this.client.send(command));
+        return;
+      } catch (e) {
+        const name = isStrataError(e) ? sdkName(e.cause) : undefined;
+        // Another process created it first: fine.
+        if (name === "BucketAlreadyOwnedByYou") return;
+        if (name === "InvalidLocationConstraint" && withConstraint) continue;
+        throw e;
+      }
     }
   }
 }

@@ -55,8 +55,8 @@ let idleTimer: ReturnType<typeof setTimeout> | undefined;
 
 export async function startS3(): Promise<S3TestStore> {
   const external = process.env.STRATA_TEST_S3_ENDPOINT;
-  const region = process.env.STRATA_TEST_S3_REGION ?? process.env.AWS_REGION ?? "us-east-1";
   if (external) {
+    const region = process.env.STRATA_TEST_S3_REGION ?? process.env.AWS_REGION ?? "us-east-1";
     const accessKeyId = process.env.STRATA_TEST_S3_ACCESS_KEY ?? process.env.AWS_ACCESS_KEY_ID;
     const secretAccessKey = process.env.STRATA_TEST_S3_SECRET_KEY ?? process.env.AWS_SECRET_ACCESS_KEY;
     if (!accessKeyId || !secretAccessKey) {
@@ -76,9 +76,10 @@ export async function startS3(): Promise<S3TestStore> {
   idleTimer = undefined;
   refs++;
   if (!shared) {
-    shared = startCluster();
-    shared.catch(() => {
-      shared = undefined;
+    const starting = startCluster();
+    shared = starting;
+    starting.catch(() => {
+      if (shared === starting) shared = undefined;
     });
   }
   let cluster: Cluster;
@@ -94,7 +95,7 @@ export async function startS3(): Promise<S3TestStore> {
     bucket: BUCKET,
     accessKeyId: cluster.accessKeyId,
     secretAccessKey: cluster.secretAccessKey,
-    region,
+    region: "us-east-1", // radosgw's default zonegroup answers to any region name; this one needs no LocationConstraint
     stop: async () => {
       if (stopped) return;
       stopped = true;

@@ -38,17 +38,23 @@ afterAll(async () => {
   const sdk = sdkClient();
   let token: string | undefined;
   do {
-    const page = await sdk.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: `${run}/`, ContinuationToken: token }));
+    const page = await sdk
+      .send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: `${run}/`, ContinuationToken: token }))
+      .catch((e: unknown) => {
+        if (e instanceof Error && e.name === "NoSuchBucket") return { Contents: [], IsTruncated: false, NextContinuationToken: undefined };
+        throw e;
+      });
     const objects = (page.Contents ?? []).map((o) => ({ Key: o.Key! }));
     if (objects.length > 0) await sdk.send(new DeleteObjectsCommand({ Bucket: s3.bucket, Delete: { Objects: objects, Quiet: true } }));
     token = page.IsTruncated ? page.NextContinuationToken : undefined;
   } while (token);
-  await sdk.send(new DeleteBucketCommand({ Bucket: extraBucket })).catch(() => {});
+  for (const Bucket of [extraBucket, regionBucket]) await sdk.send(new DeleteBucketCommand({ Bucket })).catch(() => {});
   sdk.destroy();
   await s3.stop();
 });
 
 const extraBucket = `strata-test-${run}`.slice(0, 63);
+const regionBucket = `strata-region-${run}`.slice(0, 63);
 
 function sdkClient(): S3Client {
   return new S3Client({
@@ -101,6 +107,14 @@ describe("S3ObjectStore", () => {
     await s.close();
     // Opening again finds the bucket in place.
     await (await S3ObjectStore.open(options({ bucket }))).close();
+  });
+
+  test("a bucket can be created from a client configured for another region", async () => {
+    const s = await S3ObjectStore.open(options({ bucket: regionBucket, region: "eu-west-1" }));
+    await s.put("r", bytes(2, 2));
+    expect((await s.head("r"))?.size).toBe(2);
+    await s.delete("r");
+    await s.close();
   });
 
   test("an unreachable endpoint is a STORAGE_ERROR that keeps its cause", async () => {
