@@ -11,7 +11,7 @@ export interface KernelExports {
   [name: string]: unknown;
 }
 
-function decodeBase64(text: string): Uint8Array {
+function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
   const binary = atob(text);
   const bytes = new Uint8Array(binary.length);
   for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
@@ -23,7 +23,7 @@ let instance: KernelExports | undefined;
 /** The kernel module's exports, instantiated on first use. */
 export function kernels(): KernelExports {
   if (instance) return instance;
-  const module = new WebAssembly.Module(decodeBase64(wasmBase64));
+  const module = new WebAssembly.Module(decodeBase64(wasmBase64) as Uint8Array<ArrayBuffer>);
   const created = new WebAssembly.Instance(module, {
     env: {
       abort(_msg: number, _file: number, line: number, column: number): never {

@@ -26,8 +26,9 @@ export async function serve(fetch: FetchHandler, options: { host: string; port: 
   const g = globalThis as { Bun?: BunLike; Deno?: DenoLike };
   const hostForUrl = options.host.includes(":") ? `[${options.host}]` : options.host;
   if (g.Bun) {
-    // idleTimeout must outlast the longest long-poll (wait_ms is capped at 30 s).
-    const server = g.Bun.serve({ hostname: options.host, port: options.port, fetch, idleTimeout: 60, maxRequestBodySize: options.maxRequestBytes + 1 });
+    // idleTimeout must outlast the longest long-poll (wait_ms is capped at 30 s). Bun's own body
+    // cap answers with a bare 413; leave headroom so the app's limit (with an error code) fires first.
+    const server = g.Bun.serve({ hostname: options.host, port: options.port, fetch, idleTimeout: 60, maxRequestBodySize: options.maxRequestBytes * 2 + 1024 * 1024 });
     return { url: `http://${hostForUrl}:${server.port}`, runtime: "bun", close: async () => void (await server.stop(true)) };
   }
   if (g.Deno) {

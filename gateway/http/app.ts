@@ -90,7 +90,7 @@ export function createApp(services: GatewayServices) {
       if (wantsMsgpack(c)) {
         const bytes = encodeMsgpack(msgpackReadResponse(result));
         metrics.bytesOut.inc({ stream: result.stream }, bytes.length);
-        return c.body(bytes, 200, { "content-type": MSGPACK }) as unknown as Typed;
+        return c.body(bytes as Uint8Array<ArrayBuffer>, 200, { "content-type": MSGPACK }) as unknown as Typed;
       }
       const text = JSON.stringify(jsonReadResponse(result));
       metrics.bytesOut.inc({ stream: result.stream }, text.length);

@@ -48,5 +48,5 @@ export function encodeMsgpack(value: unknown): Uint8Array {
 
 /** Encodes a MessagePack response; the JSON form is the caller's `c.json(...)`. */
 export function msgpackResponse(value: unknown, status: ContentfulStatusCode = 200): Response {
-  return new Response(encodeMsgpack(value), { status, headers: { "content-type": MSGPACK } });
+  return new Response(encodeMsgpack(value) as Uint8Array<ArrayBuffer>, { status, headers: { "content-type": MSGPACK } });
 }

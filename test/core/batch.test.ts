@@ -2,7 +2,7 @@ import { expect, test } from "bun:test";
 import { BATCH_HEADER_SIZE, decodeBatchRecords, encodeBatch, encodeRecord, readBatchHeader, setBaseOffset } from "../../core/batch.ts";
 import { StrataError } from "../../core/errors.ts";
 import { makeArtefactRef, makeTensor } from "../../core/extensions.ts";
-import type { Fields } from "../../core/record.ts";
+import type { Fields, Headers } from "../../core/record.ts";
 
 const t0 = 1_780_000_000_000;
 
@@ -14,7 +14,7 @@ function sampleBatch(producer = { id: 7, epoch: 2, seq: 41 }) {
     model: makeArtefactRef("ab".repeat(32), 123456789, "application/vnd.safetensors"),
     meta: { n: 3, list: [1, "two", null, true], big: 2 ** 40 },
   };
-  const records = [
+  const records: { timestamp: number; key: Uint8Array | null; headers: Headers; fields: Fields }[] = [
     { timestamp: t0, key: new Uint8Array([9, 9]), headers: { source: "cam-1", raw: new Uint8Array([0]) }, fields },
     { timestamp: t0 + 5, key: null, headers: {}, fields: { n: 1 } },
   ];
