@@ -60,11 +60,14 @@ export const DEFAULT_STORAGE_LIMITS: StorageLimits = Object.freeze({
   uploadPartBytes: 8 * MiB,
 });
 
+/** Limits that may be 0: no linger, no local cache, no memory tail (beyond the newest batch), no read-ahead. */
+const ZERO_ALLOWED = new Set(["groupCommitMs", "cacheBytes", "memoryTailBytes", "readAheadBytes", "rangeCacheBytes"]);
+
 /** Fills in defaults and checks every limit; throws BAD_REQUEST naming the first bad one. */
 export function resolveLimits(overrides: Partial<StorageLimits> = {}): StorageLimits {
   const limits: StorageLimits = { ...DEFAULT_STORAGE_LIMITS, ...stripUndefined(overrides) };
   for (const [name, value] of Object.entries(limits)) {
-    const min = name === "groupCommitMs" ? 0 : 1;
+    const min = ZERO_ALLOWED.has(name) ? 0 : 1;
     if (!Number.isSafeInteger(value) || value < min) {
       throw new StrataError("BAD_REQUEST", `storage limit ${name} must be an integer >= ${min}, got ${String(value)}`);
     }

@@ -24,11 +24,11 @@ export interface Fixture {
   cleanup(): Promise<void>;
 }
 
-export async function makeFixture(opts: { objectStore?: ObjectStore; dir?: string } = {}): Promise<Fixture> {
+export async function makeFixture(opts: { makeStore?: (dir: string) => Promise<ObjectStore>; dir?: string } = {}): Promise<Fixture> {
   const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), "strata-log-")));
   const dataDir = join(dir, "data");
   const database = await openDatabase(`file:${join(dir, "meta.db")}`);
-  const objectStore = opts.objectStore ?? (await LocalObjectStore.open(join(dir, "objects")));
+  const objectStore = opts.makeStore ? await opts.makeStore(dir) : await LocalObjectStore.open(join(dir, "objects"));
   const errors: unknown[] = [];
   const stores: LogStore[] = [];
   return {
