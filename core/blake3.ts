@@ -130,6 +130,25 @@ export class Blake3Hasher implements SlotTenant {
     return this;
   }
 
+  /**
+   * Absorbs bytes written straight into the kernel's input buffer, saving a copy for file
+   * readers: `read` gets a view of the buffer (valid only during the call), fills a prefix
+   * of it and returns how many bytes it wrote. Returns that count (0 at end of input).
+   * `read` must not use other BLAKE3 hashers or chunkers: they share the buffer.
+   */
+  updateFrom(read: (into: Uint8Array) => number): number {
+    const h = this.#h;
+    occupy(h, SLOT_STREAM, this);
+    const n = read(h.bytes().subarray(h.input, h.input + h.inputSize));
+    if (!Number.isSafeInteger(n) || n < 0 || n > h.inputSize) {
+      throw new StrataError("BAD_REQUEST", `blake3: updateFrom reader returned ${String(n)}`);
+    }
+    // The reader may have run other hashers; take the slot back before absorbing.
+    occupy(h, SLOT_STREAM, this);
+    h.k.blake3Update(SLOT_STREAM, h.input, n);
+    return n;
+  }
+
   /** The hash of everything absorbed so far; `length` bytes (default 32). */
   digest(length?: number): Uint8Array {
     const n = checkLength(length);

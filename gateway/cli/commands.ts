@@ -1,6 +1,8 @@
 // The command table. Add a command by importing its module here.
+import { chunksCommand } from "./chunks.ts";
 import type { Command } from "./command.ts";
 import { consumeCommand } from "./consume.ts";
+import { hashCommand } from "./hash.ts";
 import { publishCommand } from "./publish.ts";
 import { serveCommand } from "./serve.ts";
 import { streamsCreateCommand, streamsGetCommand, streamsListCommand } from "./streams.ts";
@@ -12,4 +14,6 @@ export const commands: readonly Command[] = [
   streamsGetCommand,
   publishCommand,
   consumeCommand,
+  hashCommand,
+  chunksCommand,
 ];

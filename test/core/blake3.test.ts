@@ -149,3 +149,24 @@ describe("BLAKE3 kernel variants and memory", () => {
     expect(before).toBeLessThanOrEqual(64 << 20);
   }, 60_000);
 });
+
+describe("Blake3Hasher.updateFrom", () => {
+  test("reading straight into the kernel buffer equals update()", () => {
+    const input = randomBytes(3_000_000, 12);
+    const h = Blake3Hasher.create();
+    const other = Blake3Hasher.create();
+    let off = 0;
+    while (
+      h.updateFrom((into) => {
+        other.digest(); // another hasher takes the shared slot inside the reader
+        const n = Math.min(into.length, 333_333, input.length - off);
+        into.set(input.subarray(off, off + n));
+        off += n;
+        return n;
+      }) > 0
+    );
+    expect(h.digestHex()).toBe(blake3Hex(input));
+    expect(() => h.updateFrom(() => -1)).toThrow(StrataError);
+    expect(() => h.updateFrom(() => 1e12)).toThrow(StrataError);
+  });
+});

@@ -225,7 +225,7 @@ describe("safetensors mode", () => {
     const { headerEnd } = tensorBounds(b);
     // Tensors are laid out by name (all U8): a, b, c, d, e, f. Flip bytes inside "e".
     const eStart = headerEnd + 300_000 + 10 + 1_000_000;
-    for (let i = 0; i < 70_000; i += 1000) b[eStart + i] ^= 0xff;
+    for (let i = 0; i < 70_000; i += 1000) b[eStart + i] = b[eStart + i]! ^ 0xff;
     const known = new Set(chunk(a, { safetensors: true }).map((c) => bytesToHex(c.hash)));
     const changed = chunk(b, { safetensors: true }).filter((c) => !known.has(bytesToHex(c.hash)));
     expect(changed.length).toBeGreaterThan(0);
