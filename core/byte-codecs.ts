@@ -5,9 +5,12 @@ import * as zlib from "node:zlib";
 import { StrataError } from "./errors.ts";
 
 /** node:zlib's zstd functions (Node >= 22.15, Bun, Deno); absent from Node 20 and its types. */
+type Done = (error: Error | null, result: Uint8Array) => void;
 interface ZstdApi {
   zstdCompressSync(data: Uint8Array, options: { params: Record<number, number> }): Uint8Array;
   zstdDecompressSync(data: Uint8Array, options: { maxOutputLength: number }): Uint8Array;
+  zstdCompress(data: Uint8Array, options: { params: Record<number, number> }, done: Done): void;
+  zstdDecompress(data: Uint8Array, options: { maxOutputLength: number }, done: Done): void;
 }
 const zstd = zlib as unknown as Partial<ZstdApi>;
 
@@ -123,4 +126,62 @@ function decodeOrCorrupt(codec: CodecName, data: Uint8Array, maxOutputLength: nu
   } catch (e) {
     throw new StrataError("CORRUPT_DATA", `${codec} stream is damaged or too long: ${(e as Error).message}`, { cause: e });
   }
+}
+
+function promised(run: (done: Done) => void): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => run((error, result) => (error ? reject(error) : resolve(result))));
+}
+
+/**
+ * compressBytes on node:zlib's thread pool, so several planes (and the caller's own work)
+ * proceed in parallel. Same output bytes as compressBytes.
+ */
+export function compressBytesAsync(codec: CodecName, data: Uint8Array, options: CompressOptions = {}): Promise<Uint8Array> {
+  if (!codecAvailable(codec)) unavailable(codec);
+  switch (codec) {
+    case "raw":
+      return Promise.resolve(data);
+    case "zstd":
+      if (typeof zstd.zstdCompress !== "function") return Promise.resolve(compressBytes(codec, data, options));
+      return promised((done) => zstd.zstdCompress!(data, { params: zstdParams(options.level) }, done));
+    case "brotli":
+      return promised((done) =>
+        zlib.brotliCompress(
+          data,
+          { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: options.level ?? 1, [zlib.constants.BROTLI_PARAM_SIZE_HINT]: data.byteLength } },
+          done,
+        ),
+      );
+    case "deflate":
+      return promised((done) =>
+        zlib.deflateRaw(
+          data,
+          options.level === undefined ? { level: 1, strategy: zlib.constants.Z_HUFFMAN_ONLY } : { level: options.level },
+          done,
+        ),
+      );
+  }
+}
+
+/** decompressBytes on node:zlib's thread pool; the same checks and errors. */
+export async function decompressBytesAsync(codec: CodecName, data: Uint8Array, length: number): Promise<Uint8Array> {
+  if (!codecAvailable(codec)) unavailable(codec);
+  if (codec === "raw" || length === 0) return decompressBytes(codec, data, length);
+  let out: Uint8Array;
+  try {
+    const opts = { maxOutputLength: length };
+    out = await promised((done) => {
+      if (codec === "zstd") {
+        if (typeof zstd.zstdDecompress === "function") zstd.zstdDecompress(data, opts, done);
+        else done(null, zstd.zstdDecompressSync!(data, opts));
+      } else if (codec === "brotli") zlib.brotliDecompress(data, opts, done);
+      else zlib.inflateRaw(data, opts, done);
+    });
+  } catch (e) {
+    throw new StrataError("CORRUPT_DATA", `${codec} stream is damaged or too long: ${(e as Error).message}`, { cause: e });
+  }
+  if (out.byteLength !== length) {
+    throw new StrataError("CORRUPT_DATA", `${codec} stream decodes to ${out.byteLength} bytes, expected ${length}`);
+  }
+  return out;
 }

@@ -5,8 +5,10 @@
 // max|x| / scale would exceed 127.5 (only possible for subnormal scales, where f32 has few
 // bits), the scale is nudged up by ulps until it does not, which keeps the error bound.
 // NaN or ±Inf input is rejected.
-// Long contiguous runs (channel axis not last) go through the WASM SIMD kernel
-// (wasm/assembly/quantize.ts); short runs take the scalar JS loop, which computes the same.
+// Both layouts run on WASM SIMD kernels (wasm/assembly/quantize.ts): long contiguous runs of
+// one channel (channel axis first), or rows that cycle through the channels (channel axis
+// last or nearly last, period = channels × inner up to a few thousand). Anything else takes
+// the scalar JS loop, which computes the same values.
 import { StrataError } from "./errors.ts";
 import { elementCount } from "./tensor-types.ts";
 import { kernels } from "./wasm.ts";
@@ -19,6 +21,11 @@ interface QuantKernels {
   quantAbsMax(n: number, acc: number): number;
   quantRun(n: number, scale: number): void;
   dequantRun(n: number, scale: number): void;
+  quantScalesPtr(): number;
+  quantPeriodMax(): number;
+  quantAbsMaxRows(n: number, period: number): void;
+  quantRows(n: number, period: number): void;
+  dequantRows(n: number, period: number): void;
 }
 
 export interface QuantizedInt8 {
@@ -84,10 +91,57 @@ function forEachRun(l: Layout, visit: Visit): void {
   }
 }
 
+
+/** Period (a whole number of channel cycles, >= 64 elements when possible) for the rows kernels. */
+function rowsPeriod(l: Layout, k: QuantKernels): number {
+  const cycle = l.channels * l.inner;
+  if (cycle === 0 || cycle > k.quantPeriodMax()) return 0;
+  return cycle * Math.max(1, Math.min(Math.floor(1024 / cycle), Math.floor(k.quantPeriodMax() / cycle)));
+}
+
+/** Streams x through a rows kernel, whole periods per call. */
+function streamRows(k: QuantKernels, period: number, total: number, each: (off: number, n: number) => void): void {
+  const step = Math.floor(k.quantSlice() / period) * period;
+  for (let off = 0; off < total; off += step) each(off, Math.min(step, total - off));
+}
+
+function channelOf(l: Layout, j: number): number {
+  return Math.floor((j % (l.channels * l.inner)) / l.inner);
+}
+
+function quantizeRows(x: Float32Array, l: Layout, k: QuantKernels, period: number, q: Int8Array): Float32Array {
+  const scalesAt = () => new Float32Array(k.memory.buffer, k.quantScalesPtr(), period);
+  scalesAt().fill(0);
+  streamRows(k, period, x.length, (off, n) => {
+    new Float32Array(k.memory.buffer, k.quantInPtr(), n).set(x.subarray(off, off + n));
+    k.quantAbsMaxRows(n, period);
+  });
+  const maxAbs = new Float64Array(l.channels);
+  scalesAt().forEach((m, j) => {
+    const c = channelOf(l, j);
+    if (m > maxAbs[c]! || Number.isNaN(m)) maxAbs[c] = m;
+  });
+  const scales = Float32Array.from(maxAbs, (m, c) => scaleFor(m, c));
+  const expanded = scalesAt();
+  for (let j = 0; j < period; j++) expanded[j] = scales[channelOf(l, j)]!;
+  streamRows(k, period, x.length, (off, n) => {
+    const mem = k.memory.buffer;
+    new Float32Array(mem, k.quantInPtr(), n).set(x.subarray(off, off + n));
+    k.quantRows(n, period);
+    q.set(new Int8Array(mem, k.quantOutPtr(), n), off);
+  });
+  return scales;
+}
+
 export function quantizeInt8(x: Float32Array, shape: readonly number[], axis = 0): QuantizedInt8 {
   const l = layout(shape, axis, x.length);
-  const maxAbs = new Float64Array(l.channels);
   const q = new Int8Array(x.length);
+  if (l.inner < WASM_MIN_RUN && x.length >= WASM_MIN_RUN) {
+    const k = kernels() as unknown as QuantKernels;
+    const period = rowsPeriod(l, k);
+    if (period > 0) return { q, scales: quantizeRows(x, l, k, period, q), shape: [...shape], axis: l.axis };
+  }
+  const maxAbs = new Float64Array(l.channels);
   const useWasm = l.inner >= WASM_MIN_RUN;
   const k = useWasm ? (kernels() as unknown as QuantKernels) : undefined;
   const slice = k ? k.quantSlice() : 0;
@@ -140,6 +194,21 @@ export function dequantizeInt8(
     throw new StrataError("BAD_REQUEST", `${scales.length} scales for ${l.channels} channels`);
   }
   if (out.length !== q.length) throw new StrataError("BAD_REQUEST", `output holds ${out.length} elements, need ${q.length}`);
+  if (l.inner < WASM_MIN_RUN && q.length >= WASM_MIN_RUN) {
+    const kr = kernels() as unknown as QuantKernels;
+    const period = rowsPeriod(l, kr);
+    if (period > 0) {
+      const expanded = new Float32Array(kr.memory.buffer, kr.quantScalesPtr(), period);
+      for (let j = 0; j < period; j++) expanded[j] = scales[channelOf(l, j)]!;
+      streamRows(kr, period, q.length, (off, n) => {
+        const mem = kr.memory.buffer;
+        new Int8Array(mem, kr.quantInPtr(), n).set(q.subarray(off, off + n));
+        kr.dequantRows(n, period);
+        out.set(new Float32Array(mem, kr.quantOutPtr(), n), off);
+      });
+      return out;
+    }
+  }
   const k = l.inner >= WASM_MIN_RUN ? (kernels() as unknown as QuantKernels) : undefined;
   const slice = k ? k.quantSlice() : 0;
   forEachRun(l, (start, len, c) => {

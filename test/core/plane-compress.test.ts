@@ -3,7 +3,7 @@ import { type CodecName, codecAvailable } from "../../core/byte-codecs.ts";
 import { crc32c } from "../../core/crc32c.ts";
 import { f32ToBf16, f32ToF16 } from "../../core/dtype.ts";
 import { StrataError } from "../../core/errors.ts";
-import { compressPlanes, decompressPlanes, inspectPlanes } from "../../core/plane-compress.ts";
+import { compressPlanes, compressPlanesAsync, decompressPlanes, decompressPlanesAsync, inspectPlanes } from "../../core/plane-compress.ts";
 import type { Dtype } from "../../core/tensor-types.ts";
 
 function rng(seed: number): () => number {
@@ -99,6 +99,37 @@ describe("plane compression round trip", () => {
       console.log(`${codec}: bf16 ${rb.toFixed(3)}x, f16 ${rh.toFixed(3)}x, f32 ${rf.toFixed(3)}x`);
       if (codec === "zstd") expect(rb).toBeGreaterThan(1.4);
       if (codec !== "raw") expect(rb).toBeGreaterThan(1.3);
+    }
+  });
+});
+
+describe("async variants (thread pool)", () => {
+  test("produce the same bytes as the sync ones, for every codec and odd lengths", async () => {
+    for (const codec of codecs) {
+      for (const n of [0, 1, 999, 100_001]) {
+        const bytes = bytesOf(f32ToBf16(normal(n, 0.02, n + 1)));
+        const sync = compressPlanes(bytes, "BF16", { codec });
+        const async = await compressPlanesAsync(bytes, "BF16", { codec });
+        expect(async).toEqual(sync);
+        const back = await decompressPlanesAsync(async);
+        expect(back.dtype).toBe("BF16");
+        expect(back.bytes).toEqual(bytes);
+      }
+    }
+  });
+
+  test("reject corrupt containers with CORRUPT_DATA", async () => {
+    const good = compressPlanes(bytesOf(normal(5000, 0.02, 3)), "F32");
+    const hlen = inspectPlanes(good).headerLength;
+    for (let i = 0; i < good.byteLength; i += i < hlen ? 3 : 211) {
+      const bad = good.slice();
+      bad[i] = bad[i]! ^ 0xa5;
+      const err = await decompressPlanesAsync(bad).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(StrataError);
+      expect((err as StrataError).code).toBe("CORRUPT_DATA");
     }
   });
 });

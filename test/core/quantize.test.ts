@@ -45,7 +45,10 @@ describe("int8 per-channel quantisation", () => {
     [[3, 5, 7], 1],
     [[4, 3, 40], 1], // inner 40: WASM runs of odd length
     [[2, 100_003], 0], // runs longer than the kernel slice... with an odd tail
-    [[70_000, 1], 0],
+    [[70_000, 1], 0], // 70 000 channels: too many for the rows kernel, JS path
+    [[20_001, 7], -1], // rows kernel across several slices, last row cut short
+    [[1001, 3, 5], 1],
+    [[9, 8192], 1], // the largest period the rows kernel takes
     [[17], 0],
     [[1, 1], 1],
     [[0, 5], 1],
@@ -60,6 +63,11 @@ describe("int8 per-channel quantisation", () => {
       expect(Array.from(got.q).join()).toBe(want.q.join());
       expect(got.shape).toEqual(shape);
       expect(got.axis).toBe(axis < 0 ? axis + shape.length : axis);
+      const a = axis < 0 ? axis + shape.length : axis;
+      const inner = shape.slice(a + 1).reduce((p, d) => p * d, 1);
+      const y = dequantizeInt8(got);
+      const wantY = Array.from(got.q, (v, i) => Math.fround(v * want.scales[Math.floor(i / inner) % shape[a]!]!));
+      expect(Array.from(y).join()).toBe(wantY.join());
     });
   }
 
@@ -86,10 +94,11 @@ describe("int8 per-channel quantisation", () => {
     }
   });
 
-  test("all-zero channels get scale 0 and dequantise to exact zeros (both paths)", () => {
-    for (const [shape, axis] of [[[4, 64], 0], [[64, 4], 1]] as Array<[number[], number]>) {
-      const x = randomTensor(256, 3);
-      const inner = axis === 0 ? 64 : 1;
+  test("all-zero channels get scale 0 and dequantise to exact zeros (runs kernel, rows kernel, JS loop)", () => {
+    // runs kernel, rows kernel, JS loop
+    for (const [shape, axis] of [[[4, 64], 0], [[64, 4], 1], [[2, 4], 1]] as Array<[number[], number]>) {
+      const x = randomTensor(shape[0]! * shape[1]!, 3);
+      const inner = axis === 0 ? shape[1]! : 1;
       for (let i = 0; i < x.length; i++) if (Math.floor(i / inner) % 4 === 2) x[i] = i % 3 === 0 ? -0 : 0;
       const qt = quantizeInt8(x, shape, axis);
       expect(qt.scales[2]).toBe(0);
@@ -134,6 +143,8 @@ describe("int8 per-channel quantisation", () => {
     expect(codeOf(() => quantizeInt8(Float32Array.from([1, NaN]), [2], 0))).toBe("BAD_REQUEST");
     expect(codeOf(() => quantizeInt8(Float32Array.from({ length: 64 }, (_, i) => (i === 40 ? Infinity : 1)), [1, 64], 0))).toBe("BAD_REQUEST");
     expect(codeOf(() => quantizeInt8(Float32Array.from({ length: 64 }, (_, i) => (i === 63 ? NaN : 1)), [1, 64], 0))).toBe("BAD_REQUEST");
+    expect(codeOf(() => quantizeInt8(Float32Array.from({ length: 64 }, (_, i) => (i === 9 ? NaN : 1)), [64, 1], 0))).toBe("BAD_REQUEST");
+    expect(codeOf(() => quantizeInt8(Float32Array.from({ length: 128 }, (_, i) => (i === 127 ? -Infinity : 1)), [2, 64], 1))).toBe("BAD_REQUEST");
     expect(codeOf(() => dequantizeInt8({ q: new Int8Array(4), scales: new Float32Array(3), shape: [2, 2], axis: 0 }))).toBe("BAD_REQUEST");
   });
 });

@@ -79,3 +79,70 @@ export function dequantRun(n: i32, scale: f32): void {
   }
   for (let i = body; i < n; i++) store<f32>(OUT + (<usize>i << 2), <f32>load<i8>(IN + <usize>i) * scale);
 }
+
+// ---- periodic layout: the channel axis is last or nearly last, so consecutive elements
+// cycle through channels. The host writes one scale per position of a period (a whole
+// number of channel cycles) at quantScalesPtr(); n covers whole periods, the last may be cut.
+
+const PERIOD_MAX: i32 = 8192;
+const SCALES = memory.data(PERIOD_MAX * 4, 16);
+
+export function quantScalesPtr(): usize {
+  return SCALES;
+}
+export function quantPeriodMax(): i32 {
+  return PERIOD_MAX;
+}
+
+/** SCALES[j] = max(SCALES[j], |x|) for every x at position j of a period; NaN propagates. */
+export function quantAbsMaxRows(n: i32, period: i32): void {
+  const mask = i32x4.splat(0x7fffffff);
+  for (let base = 0; base < n; base += period) {
+    const len = min(period, n - base);
+    const row = IN + (<usize>base << 2);
+    const body = len & ~3;
+    for (let j = 0; j < body; j += 4) {
+      const at = SCALES + (<usize>j << 2);
+      v128.store(at, f32x4.max(v128.load(at), v128.and(v128.load(row + (<usize>j << 2)), mask)));
+    }
+    for (let j = body; j < len; j++) {
+      const at = SCALES + (<usize>j << 2);
+      store<f32>(at, max(load<f32>(at), abs(load<f32>(row + (<usize>j << 2)))));
+    }
+  }
+}
+
+/** Quantises with the per-position scales. Scale 0 gives 0/0 = NaN, which trunc_sat makes 0. */
+export function quantRows(n: i32, period: i32): void {
+  for (let base = 0; base < n; base += period) {
+    const len = min(period, n - base);
+    const row = IN + (<usize>base << 2);
+    const out = OUT + <usize>base;
+    const body = len & ~3;
+    for (let j = 0; j < body; j += 4) {
+      const q = quant4(v128.load(row + (<usize>j << 2)), v128.load(SCALES + (<usize>j << 2)));
+      store<u32>(out + <usize>j, i32x4.extract_lane(i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(q, q), q), 0));
+    }
+    for (let j = body; j < len; j++) {
+      const s = load<f32>(SCALES + (<usize>j << 2));
+      const q = s == 0 ? <f32>0 : nearest(load<f32>(row + (<usize>j << 2)) / s);
+      store<i8>(out + <usize>j, <i8>(<i32>min(max(q, <f32>-127), <f32>127)));
+    }
+  }
+}
+
+export function dequantRows(n: i32, period: i32): void {
+  for (let base = 0; base < n; base += period) {
+    const len = min(period, n - base);
+    const row = IN + <usize>base;
+    const out = OUT + (<usize>base << 2);
+    const body = len & ~3;
+    for (let j = 0; j < body; j += 4) {
+      const v = i32x4.extend_low_i16x8_s(i16x8.extend_low_i8x16_s(v128.load32_zero(row + <usize>j)));
+      v128.store(out + (<usize>j << 2), f32x4.mul(f32x4.convert_i32x4_s(v), v128.load(SCALES + (<usize>j << 2))));
+    }
+    for (let j = body; j < len; j++) {
+      store<f32>(out + (<usize>j << 2), <f32>load<i8>(row + <usize>j) * load<f32>(SCALES + (<usize>j << 2)));
+    }
+  }
+}
