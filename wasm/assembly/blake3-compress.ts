@@ -18,6 +18,10 @@
 // @ts-ignore: decorator
 @inline export const IV7: u32 = 0x5be0cd19;
 
+// Rolled 4-way kernel: transposed message vectors and, per round, which of them each G uses.
+const msgBuf: usize = memory.data(256, 16);
+const msgSchedule: usize = memory.data<u8>([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 2, 6, 3, 10, 7, 0, 4, 13, 1, 11, 12, 5, 9, 14, 15, 8, 3, 4, 10, 12, 13, 2, 7, 14, 6, 5, 9, 0, 11, 15, 8, 1, 10, 7, 12, 9, 14, 3, 13, 15, 4, 0, 11, 2, 5, 8, 1, 6, 12, 13, 9, 11, 15, 10, 14, 8, 7, 2, 5, 3, 0, 1, 6, 4, 9, 14, 11, 5, 8, 12, 15, 1, 13, 3, 0, 10, 2, 6, 4, 7, 11, 15, 5, 0, 1, 9, 8, 6, 14, 10, 2, 12, 3, 4, 7, 13]);
+
 /**
  * Compresses one 64-byte block at `block` with chaining value at `cv` (8 words), writing
  * 8 words (or all 16 when `full`, for extended output) to `out`. Reads everything before
@@ -209,6 +213,13 @@ export function compress(cv: usize, block: usize, blockLen: u32, counter: u64, f
 @inline function rot12(x: v128): v128 {
   return v128.or(i32x4.shr_u(x, 12), i32x4.shl(x, 20));
 }
+// rotr 7 = rotl 1 of rotr 8, with rotl 1 as (y + y) - (y < 0 ? -1 : 0): no shift instructions,
+// which JavaScriptCore lowers to a scalar count moved into a vector register each time.
+// @ts-ignore: decorator
+@inline function rot7NoShift(x: v128): v128 {
+  const y = rot8(x);
+  return i32x4.sub(i32x4.add(y, y), i32x4.lt_s(y, i32x4.splat(0)));
+}
 // @ts-ignore: decorator
 @inline function rot7(x: v128): v128 {
   return v128.or(i32x4.shr_u(x, 7), i32x4.shl(x, 25));
@@ -249,30 +260,30 @@ export function hash4(
   for (let b = 0; b < blocks; b++) {
     if (b + 1 == blocks) blockFlags |= flagsEnd;
     const off = <usize>(b << 6);
-    const a0 = v128.load(p0 + off, 0); const b0 = v128.load(p1 + off, 0);
-    const c0 = v128.load(p2 + off, 0); const d0 = v128.load(p3 + off, 0);
-    const ab01_0 = i32x4.shuffle(a0, b0, 0, 4, 1, 5); const ab23_0 = i32x4.shuffle(a0, b0, 2, 6, 3, 7);
-    const cd01_0 = i32x4.shuffle(c0, d0, 0, 4, 1, 5); const cd23_0 = i32x4.shuffle(c0, d0, 2, 6, 3, 7);
-    let m0 = i64x2.shuffle(ab01_0, cd01_0, 0, 2); let m1 = i64x2.shuffle(ab01_0, cd01_0, 1, 3);
-    let m2 = i64x2.shuffle(ab23_0, cd23_0, 0, 2); let m3 = i64x2.shuffle(ab23_0, cd23_0, 1, 3);
-    const a1 = v128.load(p0 + off, 16); const b1 = v128.load(p1 + off, 16);
-    const c1 = v128.load(p2 + off, 16); const d1 = v128.load(p3 + off, 16);
-    const ab01_1 = i32x4.shuffle(a1, b1, 0, 4, 1, 5); const ab23_1 = i32x4.shuffle(a1, b1, 2, 6, 3, 7);
-    const cd01_1 = i32x4.shuffle(c1, d1, 0, 4, 1, 5); const cd23_1 = i32x4.shuffle(c1, d1, 2, 6, 3, 7);
-    let m4 = i64x2.shuffle(ab01_1, cd01_1, 0, 2); let m5 = i64x2.shuffle(ab01_1, cd01_1, 1, 3);
-    let m6 = i64x2.shuffle(ab23_1, cd23_1, 0, 2); let m7 = i64x2.shuffle(ab23_1, cd23_1, 1, 3);
-    const a2 = v128.load(p0 + off, 32); const b2 = v128.load(p1 + off, 32);
-    const c2 = v128.load(p2 + off, 32); const d2 = v128.load(p3 + off, 32);
-    const ab01_2 = i32x4.shuffle(a2, b2, 0, 4, 1, 5); const ab23_2 = i32x4.shuffle(a2, b2, 2, 6, 3, 7);
-    const cd01_2 = i32x4.shuffle(c2, d2, 0, 4, 1, 5); const cd23_2 = i32x4.shuffle(c2, d2, 2, 6, 3, 7);
-    let m8 = i64x2.shuffle(ab01_2, cd01_2, 0, 2); let m9 = i64x2.shuffle(ab01_2, cd01_2, 1, 3);
-    let m10 = i64x2.shuffle(ab23_2, cd23_2, 0, 2); let m11 = i64x2.shuffle(ab23_2, cd23_2, 1, 3);
-    const a3 = v128.load(p0 + off, 48); const b3 = v128.load(p1 + off, 48);
-    const c3 = v128.load(p2 + off, 48); const d3 = v128.load(p3 + off, 48);
-    const ab01_3 = i32x4.shuffle(a3, b3, 0, 4, 1, 5); const ab23_3 = i32x4.shuffle(a3, b3, 2, 6, 3, 7);
-    const cd01_3 = i32x4.shuffle(c3, d3, 0, 4, 1, 5); const cd23_3 = i32x4.shuffle(c3, d3, 2, 6, 3, 7);
-    let m12 = i64x2.shuffle(ab01_3, cd01_3, 0, 2); let m13 = i64x2.shuffle(ab01_3, cd01_3, 1, 3);
-    let m14 = i64x2.shuffle(ab23_3, cd23_3, 0, 2); let m15 = i64x2.shuffle(ab23_3, cd23_3, 1, 3);
+    const w0 = v128.load(p0 + off, 0); const x0 = v128.load(p1 + off, 0);
+    const y0 = v128.load(p2 + off, 0); const z0 = v128.load(p3 + off, 0);
+    const ab01_0 = i32x4.shuffle(w0, x0, 0, 4, 1, 5); const ab23_0 = i32x4.shuffle(w0, x0, 2, 6, 3, 7);
+    const cd01_0 = i32x4.shuffle(y0, z0, 0, 4, 1, 5); const cd23_0 = i32x4.shuffle(y0, z0, 2, 6, 3, 7);
+    const m0 = i64x2.shuffle(ab01_0, cd01_0, 0, 2); const m1 = i64x2.shuffle(ab01_0, cd01_0, 1, 3);
+    const m2 = i64x2.shuffle(ab23_0, cd23_0, 0, 2); const m3 = i64x2.shuffle(ab23_0, cd23_0, 1, 3);
+    const w1 = v128.load(p0 + off, 16); const x1 = v128.load(p1 + off, 16);
+    const y1 = v128.load(p2 + off, 16); const z1 = v128.load(p3 + off, 16);
+    const ab01_1 = i32x4.shuffle(w1, x1, 0, 4, 1, 5); const ab23_1 = i32x4.shuffle(w1, x1, 2, 6, 3, 7);
+    const cd01_1 = i32x4.shuffle(y1, z1, 0, 4, 1, 5); const cd23_1 = i32x4.shuffle(y1, z1, 2, 6, 3, 7);
+    const m4 = i64x2.shuffle(ab01_1, cd01_1, 0, 2); const m5 = i64x2.shuffle(ab01_1, cd01_1, 1, 3);
+    const m6 = i64x2.shuffle(ab23_1, cd23_1, 0, 2); const m7 = i64x2.shuffle(ab23_1, cd23_1, 1, 3);
+    const w2 = v128.load(p0 + off, 32); const x2 = v128.load(p1 + off, 32);
+    const y2 = v128.load(p2 + off, 32); const z2 = v128.load(p3 + off, 32);
+    const ab01_2 = i32x4.shuffle(w2, x2, 0, 4, 1, 5); const ab23_2 = i32x4.shuffle(w2, x2, 2, 6, 3, 7);
+    const cd01_2 = i32x4.shuffle(y2, z2, 0, 4, 1, 5); const cd23_2 = i32x4.shuffle(y2, z2, 2, 6, 3, 7);
+    const m8 = i64x2.shuffle(ab01_2, cd01_2, 0, 2); const m9 = i64x2.shuffle(ab01_2, cd01_2, 1, 3);
+    const m10 = i64x2.shuffle(ab23_2, cd23_2, 0, 2); const m11 = i64x2.shuffle(ab23_2, cd23_2, 1, 3);
+    const w3 = v128.load(p0 + off, 48); const x3 = v128.load(p1 + off, 48);
+    const y3 = v128.load(p2 + off, 48); const z3 = v128.load(p3 + off, 48);
+    const ab01_3 = i32x4.shuffle(w3, x3, 0, 4, 1, 5); const ab23_3 = i32x4.shuffle(w3, x3, 2, 6, 3, 7);
+    const cd01_3 = i32x4.shuffle(y3, z3, 0, 4, 1, 5); const cd23_3 = i32x4.shuffle(y3, z3, 2, 6, 3, 7);
+    const m12 = i64x2.shuffle(ab01_3, cd01_3, 0, 2); const m13 = i64x2.shuffle(ab01_3, cd01_3, 1, 3);
+    const m14 = i64x2.shuffle(ab23_3, cd23_3, 0, 2); const m15 = i64x2.shuffle(ab23_3, cd23_3, 1, 3);
     let v0 = h0;
     let v1 = h1;
     let v2 = h2;
@@ -283,26 +294,40 @@ export function hash4(
     let v7 = h7;
     let v8 = i32x4.splat(IV0); let v9 = i32x4.splat(IV1); let v10 = i32x4.splat(IV2); let v11 = i32x4.splat(IV3);
     let v12 = clo; let v13 = chi; let v14 = blockLenV; let v15 = i32x4.splat(blockFlags);
+    v128.store(msgBuf, m0, 0);
+    v128.store(msgBuf, m1, 16);
+    v128.store(msgBuf, m2, 32);
+    v128.store(msgBuf, m3, 48);
+    v128.store(msgBuf, m4, 64);
+    v128.store(msgBuf, m5, 80);
+    v128.store(msgBuf, m6, 96);
+    v128.store(msgBuf, m7, 112);
+    v128.store(msgBuf, m8, 128);
+    v128.store(msgBuf, m9, 144);
+    v128.store(msgBuf, m10, 160);
+    v128.store(msgBuf, m11, 176);
+    v128.store(msgBuf, m12, 192);
+    v128.store(msgBuf, m13, 208);
+    v128.store(msgBuf, m14, 224);
+    v128.store(msgBuf, m15, 240);
     for (let r = 0; r < 7; r++) {
-      v0 = i32x4.add(i32x4.add(v0, v4), m0); v12 = rot16(v128.xor(v12, v0)); v8 = i32x4.add(v8, v12); v4 = rot12(v128.xor(v4, v8));
-      v0 = i32x4.add(i32x4.add(v0, v4), m1); v12 = rot8(v128.xor(v12, v0)); v8 = i32x4.add(v8, v12); v4 = rot7(v128.xor(v4, v8));
-      v1 = i32x4.add(i32x4.add(v1, v5), m2); v13 = rot16(v128.xor(v13, v1)); v9 = i32x4.add(v9, v13); v5 = rot12(v128.xor(v5, v9));
-      v1 = i32x4.add(i32x4.add(v1, v5), m3); v13 = rot8(v128.xor(v13, v1)); v9 = i32x4.add(v9, v13); v5 = rot7(v128.xor(v5, v9));
-      v2 = i32x4.add(i32x4.add(v2, v6), m4); v14 = rot16(v128.xor(v14, v2)); v10 = i32x4.add(v10, v14); v6 = rot12(v128.xor(v6, v10));
-      v2 = i32x4.add(i32x4.add(v2, v6), m5); v14 = rot8(v128.xor(v14, v2)); v10 = i32x4.add(v10, v14); v6 = rot7(v128.xor(v6, v10));
-      v3 = i32x4.add(i32x4.add(v3, v7), m6); v15 = rot16(v128.xor(v15, v3)); v11 = i32x4.add(v11, v15); v7 = rot12(v128.xor(v7, v11));
-      v3 = i32x4.add(i32x4.add(v3, v7), m7); v15 = rot8(v128.xor(v15, v3)); v11 = i32x4.add(v11, v15); v7 = rot7(v128.xor(v7, v11));
-      v0 = i32x4.add(i32x4.add(v0, v5), m8); v15 = rot16(v128.xor(v15, v0)); v10 = i32x4.add(v10, v15); v5 = rot12(v128.xor(v5, v10));
-      v0 = i32x4.add(i32x4.add(v0, v5), m9); v15 = rot8(v128.xor(v15, v0)); v10 = i32x4.add(v10, v15); v5 = rot7(v128.xor(v5, v10));
-      v1 = i32x4.add(i32x4.add(v1, v6), m10); v12 = rot16(v128.xor(v12, v1)); v11 = i32x4.add(v11, v12); v6 = rot12(v128.xor(v6, v11));
-      v1 = i32x4.add(i32x4.add(v1, v6), m11); v12 = rot8(v128.xor(v12, v1)); v11 = i32x4.add(v11, v12); v6 = rot7(v128.xor(v6, v11));
-      v2 = i32x4.add(i32x4.add(v2, v7), m12); v13 = rot16(v128.xor(v13, v2)); v8 = i32x4.add(v8, v13); v7 = rot12(v128.xor(v7, v8));
-      v2 = i32x4.add(i32x4.add(v2, v7), m13); v13 = rot8(v128.xor(v13, v2)); v8 = i32x4.add(v8, v13); v7 = rot7(v128.xor(v7, v8));
-      v3 = i32x4.add(i32x4.add(v3, v4), m14); v14 = rot16(v128.xor(v14, v3)); v9 = i32x4.add(v9, v14); v4 = rot12(v128.xor(v4, v9));
-      v3 = i32x4.add(i32x4.add(v3, v4), m15); v14 = rot8(v128.xor(v14, v3)); v9 = i32x4.add(v9, v14); v4 = rot7(v128.xor(v4, v9));
-      if (r == 6) break;
-      const t0 = m2; const t1 = m6; const t2 = m3; const t3 = m10; const t4 = m7; const t5 = m0; const t6 = m4; const t7 = m13; const t8 = m1; const t9 = m11; const t10 = m12; const t11 = m5; const t12 = m9; const t13 = m14; const t14 = m15; const t15 = m8;
-      m0 = t0; m1 = t1; m2 = t2; m3 = t3; m4 = t4; m5 = t5; m6 = t6; m7 = t7; m8 = t8; m9 = t9; m10 = t10; m11 = t11; m12 = t12; m13 = t13; m14 = t14; m15 = t15;
+      const s = msgSchedule + (<usize>r << 4);
+      v0 = i32x4.add(i32x4.add(v0, v4), v128.load(msgBuf + (<usize>load<u8>(s, 0) << 4))); v12 = rot16(v128.xor(v12, v0)); v8 = i32x4.add(v8, v12); v4 = rot12(v128.xor(v4, v8));
+      v0 = i32x4.add(i32x4.add(v0, v4), v128.load(msgBuf + (<usize>load<u8>(s, 1) << 4))); v12 = rot8(v128.xor(v12, v0)); v8 = i32x4.add(v8, v12); v4 = rot7NoShift(v128.xor(v4, v8));
+      v1 = i32x4.add(i32x4.add(v1, v5), v128.load(msgBuf + (<usize>load<u8>(s, 2) << 4))); v13 = rot16(v128.xor(v13, v1)); v9 = i32x4.add(v9, v13); v5 = rot12(v128.xor(v5, v9));
+      v1 = i32x4.add(i32x4.add(v1, v5), v128.load(msgBuf + (<usize>load<u8>(s, 3) << 4))); v13 = rot8(v128.xor(v13, v1)); v9 = i32x4.add(v9, v13); v5 = rot7NoShift(v128.xor(v5, v9));
+      v2 = i32x4.add(i32x4.add(v2, v6), v128.load(msgBuf + (<usize>load<u8>(s, 4) << 4))); v14 = rot16(v128.xor(v14, v2)); v10 = i32x4.add(v10, v14); v6 = rot12(v128.xor(v6, v10));
+      v2 = i32x4.add(i32x4.add(v2, v6), v128.load(msgBuf + (<usize>load<u8>(s, 5) << 4))); v14 = rot8(v128.xor(v14, v2)); v10 = i32x4.add(v10, v14); v6 = rot7NoShift(v128.xor(v6, v10));
+      v3 = i32x4.add(i32x4.add(v3, v7), v128.load(msgBuf + (<usize>load<u8>(s, 6) << 4))); v15 = rot16(v128.xor(v15, v3)); v11 = i32x4.add(v11, v15); v7 = rot12(v128.xor(v7, v11));
+      v3 = i32x4.add(i32x4.add(v3, v7), v128.load(msgBuf + (<usize>load<u8>(s, 7) << 4))); v15 = rot8(v128.xor(v15, v3)); v11 = i32x4.add(v11, v15); v7 = rot7NoShift(v128.xor(v7, v11));
+      v0 = i32x4.add(i32x4.add(v0, v5), v128.load(msgBuf + (<usize>load<u8>(s, 8) << 4))); v15 = rot16(v128.xor(v15, v0)); v10 = i32x4.add(v10, v15); v5 = rot12(v128.xor(v5, v10));
+      v0 = i32x4.add(i32x4.add(v0, v5), v128.load(msgBuf + (<usize>load<u8>(s, 9) << 4))); v15 = rot8(v128.xor(v15, v0)); v10 = i32x4.add(v10, v15); v5 = rot7NoShift(v128.xor(v5, v10));
+      v1 = i32x4.add(i32x4.add(v1, v6), v128.load(msgBuf + (<usize>load<u8>(s, 10) << 4))); v12 = rot16(v128.xor(v12, v1)); v11 = i32x4.add(v11, v12); v6 = rot12(v128.xor(v6, v11));
+      v1 = i32x4.add(i32x4.add(v1, v6), v128.load(msgBuf + (<usize>load<u8>(s, 11) << 4))); v12 = rot8(v128.xor(v12, v1)); v11 = i32x4.add(v11, v12); v6 = rot7NoShift(v128.xor(v6, v11));
+      v2 = i32x4.add(i32x4.add(v2, v7), v128.load(msgBuf + (<usize>load<u8>(s, 12) << 4))); v13 = rot16(v128.xor(v13, v2)); v8 = i32x4.add(v8, v13); v7 = rot12(v128.xor(v7, v8));
+      v2 = i32x4.add(i32x4.add(v2, v7), v128.load(msgBuf + (<usize>load<u8>(s, 13) << 4))); v13 = rot8(v128.xor(v13, v2)); v8 = i32x4.add(v8, v13); v7 = rot7NoShift(v128.xor(v7, v8));
+      v3 = i32x4.add(i32x4.add(v3, v4), v128.load(msgBuf + (<usize>load<u8>(s, 14) << 4))); v14 = rot16(v128.xor(v14, v3)); v9 = i32x4.add(v9, v14); v4 = rot12(v128.xor(v4, v9));
+      v3 = i32x4.add(i32x4.add(v3, v4), v128.load(msgBuf + (<usize>load<u8>(s, 15) << 4))); v14 = rot8(v128.xor(v14, v3)); v9 = i32x4.add(v9, v14); v4 = rot7NoShift(v128.xor(v4, v9));
     }
     h0 = v128.xor(v0, v8);
     h1 = v128.xor(v1, v9);
@@ -368,28 +393,28 @@ export function hash4Unrolled(
   for (let b = 0; b < blocks; b++) {
     if (b + 1 == blocks) blockFlags |= flagsEnd;
     const off = <usize>(b << 6);
-    const a0 = v128.load(p0 + off, 0); const b0 = v128.load(p1 + off, 0);
-    const c0 = v128.load(p2 + off, 0); const d0 = v128.load(p3 + off, 0);
-    const ab01_0 = i32x4.shuffle(a0, b0, 0, 4, 1, 5); const ab23_0 = i32x4.shuffle(a0, b0, 2, 6, 3, 7);
-    const cd01_0 = i32x4.shuffle(c0, d0, 0, 4, 1, 5); const cd23_0 = i32x4.shuffle(c0, d0, 2, 6, 3, 7);
+    const w0 = v128.load(p0 + off, 0); const x0 = v128.load(p1 + off, 0);
+    const y0 = v128.load(p2 + off, 0); const z0 = v128.load(p3 + off, 0);
+    const ab01_0 = i32x4.shuffle(w0, x0, 0, 4, 1, 5); const ab23_0 = i32x4.shuffle(w0, x0, 2, 6, 3, 7);
+    const cd01_0 = i32x4.shuffle(y0, z0, 0, 4, 1, 5); const cd23_0 = i32x4.shuffle(y0, z0, 2, 6, 3, 7);
     const m0 = i64x2.shuffle(ab01_0, cd01_0, 0, 2); const m1 = i64x2.shuffle(ab01_0, cd01_0, 1, 3);
     const m2 = i64x2.shuffle(ab23_0, cd23_0, 0, 2); const m3 = i64x2.shuffle(ab23_0, cd23_0, 1, 3);
-    const a1 = v128.load(p0 + off, 16); const b1 = v128.load(p1 + off, 16);
-    const c1 = v128.load(p2 + off, 16); const d1 = v128.load(p3 + off, 16);
-    const ab01_1 = i32x4.shuffle(a1, b1, 0, 4, 1, 5); const ab23_1 = i32x4.shuffle(a1, b1, 2, 6, 3, 7);
-    const cd01_1 = i32x4.shuffle(c1, d1, 0, 4, 1, 5); const cd23_1 = i32x4.shuffle(c1, d1, 2, 6, 3, 7);
+    const w1 = v128.load(p0 + off, 16); const x1 = v128.load(p1 + off, 16);
+    const y1 = v128.load(p2 + off, 16); const z1 = v128.load(p3 + off, 16);
+    const ab01_1 = i32x4.shuffle(w1, x1, 0, 4, 1, 5); const ab23_1 = i32x4.shuffle(w1, x1, 2, 6, 3, 7);
+    const cd01_1 = i32x4.shuffle(y1, z1, 0, 4, 1, 5); const cd23_1 = i32x4.shuffle(y1, z1, 2, 6, 3, 7);
     const m4 = i64x2.shuffle(ab01_1, cd01_1, 0, 2); const m5 = i64x2.shuffle(ab01_1, cd01_1, 1, 3);
     const m6 = i64x2.shuffle(ab23_1, cd23_1, 0, 2); const m7 = i64x2.shuffle(ab23_1, cd23_1, 1, 3);
-    const a2 = v128.load(p0 + off, 32); const b2 = v128.load(p1 + off, 32);
-    const c2 = v128.load(p2 + off, 32); const d2 = v128.load(p3 + off, 32);
-    const ab01_2 = i32x4.shuffle(a2, b2, 0, 4, 1, 5); const ab23_2 = i32x4.shuffle(a2, b2, 2, 6, 3, 7);
-    const cd01_2 = i32x4.shuffle(c2, d2, 0, 4, 1, 5); const cd23_2 = i32x4.shuffle(c2, d2, 2, 6, 3, 7);
+    const w2 = v128.load(p0 + off, 32); const x2 = v128.load(p1 + off, 32);
+    const y2 = v128.load(p2 + off, 32); const z2 = v128.load(p3 + off, 32);
+    const ab01_2 = i32x4.shuffle(w2, x2, 0, 4, 1, 5); const ab23_2 = i32x4.shuffle(w2, x2, 2, 6, 3, 7);
+    const cd01_2 = i32x4.shuffle(y2, z2, 0, 4, 1, 5); const cd23_2 = i32x4.shuffle(y2, z2, 2, 6, 3, 7);
     const m8 = i64x2.shuffle(ab01_2, cd01_2, 0, 2); const m9 = i64x2.shuffle(ab01_2, cd01_2, 1, 3);
     const m10 = i64x2.shuffle(ab23_2, cd23_2, 0, 2); const m11 = i64x2.shuffle(ab23_2, cd23_2, 1, 3);
-    const a3 = v128.load(p0 + off, 48); const b3 = v128.load(p1 + off, 48);
-    const c3 = v128.load(p2 + off, 48); const d3 = v128.load(p3 + off, 48);
-    const ab01_3 = i32x4.shuffle(a3, b3, 0, 4, 1, 5); const ab23_3 = i32x4.shuffle(a3, b3, 2, 6, 3, 7);
-    const cd01_3 = i32x4.shuffle(c3, d3, 0, 4, 1, 5); const cd23_3 = i32x4.shuffle(c3, d3, 2, 6, 3, 7);
+    const w3 = v128.load(p0 + off, 48); const x3 = v128.load(p1 + off, 48);
+    const y3 = v128.load(p2 + off, 48); const z3 = v128.load(p3 + off, 48);
+    const ab01_3 = i32x4.shuffle(w3, x3, 0, 4, 1, 5); const ab23_3 = i32x4.shuffle(w3, x3, 2, 6, 3, 7);
+    const cd01_3 = i32x4.shuffle(y3, z3, 0, 4, 1, 5); const cd23_3 = i32x4.shuffle(y3, z3, 2, 6, 3, 7);
     const m12 = i64x2.shuffle(ab01_3, cd01_3, 0, 2); const m13 = i64x2.shuffle(ab01_3, cd01_3, 1, 3);
     const m14 = i64x2.shuffle(ab23_3, cd23_3, 0, 2); const m15 = i64x2.shuffle(ab23_3, cd23_3, 1, 3);
     let v0 = h0;

@@ -51,8 +51,8 @@ const node: usize = memory.data(96 + 16, 16);
 const nodeCvOut: usize = memory.data(64, 16);
 const ivKey: usize = memory.data<u32>([IV0, IV1, IV2, IV3, IV4, IV5, IV6, IV7], 16);
 let nodeBlockLen: u32 = 0;
-// Which 4-way kernel to use: the loader picks the unrolled one where the engine compiles it
-// well (V8); JavaScriptCore is faster with the rolled one.
+// Which 4-way kernel to use (see wasm/tools/gen-blake3-compress.mjs): the loader picks the
+// unrolled one for V8 and the rolled one for JavaScriptCore.
 let unrolled = false;
 let nodeCounter: u64 = 0;
 let nodeFlags: u32 = 0;
