@@ -28,7 +28,7 @@ function checkOut(out: Uint8Array, length: number): void {
 }
 
 /** Splits interleaved elements into `elementSize` planes (a new buffer of the same length). */
-export function splitPlanes(bytes: Uint8Array, elementSize: number, out = new Uint8Array(bytes.byteLength)): Uint8Array {
+export function splitPlanes(bytes: Uint8Array, elementSize: number, out: Uint8Array = new Uint8Array(bytes.byteLength)): Uint8Array {
   const count = checkSize(elementSize, bytes.byteLength);
   checkOut(out, bytes.byteLength);
   if (elementSize === 1) {
@@ -50,7 +50,7 @@ export function splitPlanes(bytes: Uint8Array, elementSize: number, out = new Ui
 }
 
 /** Inverse of splitPlanes: `planes` holds `elementSize` planes of equal length, one after another. */
-export function mergePlanes(planes: Uint8Array, elementSize: number, out = new Uint8Array(planes.byteLength)): Uint8Array {
+export function mergePlanes(planes: Uint8Array, elementSize: number, out: Uint8Array = new Uint8Array(planes.byteLength)): Uint8Array {
   const count = checkSize(elementSize, planes.byteLength);
   checkOut(out, planes.byteLength);
   if (elementSize === 1) {

@@ -92,7 +92,7 @@ function forEachRun(l: Layout, visit: Visit): void {
 }
 
 
-/** Period (a whole number of channel cycles, >= 64 elements when possible) for the rows kernels. */
+/** Period for the rows kernels: a whole number of channel cycles, about 1024 elements when they fit. */
 function rowsPeriod(l: Layout, k: QuantKernels): number {
   const cycle = l.channels * l.inner;
   if (cycle === 0 || cycle > k.quantPeriodMax()) return 0;

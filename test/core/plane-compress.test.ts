@@ -72,6 +72,18 @@ describe("plane compression round trip", () => {
     }
   }
 
+  test("results never alias the reused scratch buffer", () => {
+    const a = bytesOf(f32ToBf16(normal(70_001, 0.02, 1))).slice();
+    const b = bytesOf(f32ToBf16(normal(70_001, 3, 2))).slice();
+    const ca = compressPlanes(a, "BF16", { codec: "raw" });
+    const cb = compressPlanes(b, "BF16", { codec: "raw" });
+    const ra = decompressPlanes(ca).bytes;
+    const rb = decompressPlanes(cb).bytes;
+    expect(ra).toEqual(a);
+    expect(rb).toEqual(b);
+    expect(decompressPlanes(ca).bytes).toEqual(a);
+  });
+
   test("an explicit level is honoured and still round-trips", () => {
     const bytes = bytesOf(f32ToBf16(normal(50_001, 1, 3)));
     for (const codec of codecs) {
