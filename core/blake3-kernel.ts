@@ -14,7 +14,6 @@ export interface Blake3Kernel {
   blake3Init(slot: number, useKey: number, flags: number): void;
   blake3Update(slot: number, ptr: number, len: number): void;
   blake3Finalize(slot: number, firstBlock: number, blocks: number): void;
-  blake3HashInto(slot: number, ptr: number, len: number, out: number): void;
   blake3UseUnrolled(on: number): void;
 }
 
@@ -22,7 +21,6 @@ export interface Blake3Kernel {
 export const SLOT_STREAM = 0;
 export const SLOT_ONESHOT = 1;
 export const SLOT_CHUNKER = 2;
-export const SLOT_SCRATCH = 3;
 
 export const FLAG_KEYED_HASH = 16;
 export const FLAG_DERIVE_KEY_CONTEXT = 32;

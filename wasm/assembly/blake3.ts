@@ -297,11 +297,3 @@ export function blake3Finalize(slot: i32, firstBlock: u32, blocks: i32): void {
     compress(node, node + 32, nodeBlockLen, <u64>(firstBlock + <u32>i), nodeFlags | ROOT, outBuf + (<usize>i << 6), true);
   }
 }
-
-/** The 32-byte default hash of memory[p, p + len) into out, using `slot` as scratch. */
-export function blake3HashInto(slot: i32, p: usize, len: usize, out: usize): void {
-  blake3Init(slot, false, 0);
-  blake3Update(slot, p, len);
-  rootNode(blake3Slot(slot));
-  compress(node, node + 32, nodeBlockLen, 0, nodeFlags | ROOT, out, false);
-}
