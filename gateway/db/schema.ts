@@ -1,6 +1,6 @@
 // Metadata schema (drizzle-orm on libSQL). Migrations are generated from this file by
 // `npx drizzle-kit generate` into gateway/db/migrations and applied at start.
-import { integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
 
 export const streams = sqliteTable("streams", {
   name: text("name").primaryKey(),
@@ -65,4 +65,52 @@ export const consumerOffsets = sqliteTable(
     updatedAt: integer("updated_at").notNull(),
   },
   (t) => [primaryKey({ columns: [t.group, t.stream, t.partition] })],
+);
+
+/** An immutable pack object (packs/<id>.pack) holding chunks; `bytes` is its object size. */
+export const packs = sqliteTable("packs", {
+  id: text("id").primaryKey(),
+  objectKey: text("object_key").notNull(),
+  bytes: integer("bytes").notNull(),
+  chunkCount: integer("chunk_count").notNull(),
+  createdAt: integer("created_at").notNull(),
+});
+
+/**
+ * The chunk index: hash (64 lowercase hex) → (pack, offset of the data, length). `seen_at` is
+ * when the chunk was stored, reported present or touched by a manifest PUT: GC spares it for
+ * the grace period after that.
+ */
+export const chunks = sqliteTable(
+  "chunks",
+  {
+    hash: text("hash").primaryKey(),
+    pack: text("pack").notNull(),
+    offset: integer("offset").notNull(),
+    length: integer("length").notNull(),
+    seenAt: integer("seen_at").notNull(),
+  },
+  (t) => [index("chunks_pack").on(t.pack)],
+);
+
+/** A stored manifest (its bytes are the object manifests/<id>.msgpack). */
+export const manifests = sqliteTable("manifests", {
+  id: text("id").primaryKey(),
+  size: integer("size").notNull(),
+  mediaType: text("media_type").notNull(),
+  chunkCount: integer("chunk_count").notNull(),
+  bytes: integer("bytes").notNull(),
+  uploadedAt: integer("uploaded_at").notNull(),
+});
+
+/** ArtefactRefs seen in appended records: a manifest stays live while such a record is retained. */
+export const manifestRefs = sqliteTable(
+  "manifest_refs",
+  {
+    stream: text("stream").notNull(),
+    partition: integer("partition").notNull(),
+    offset: integer("offset").notNull(),
+    manifest: text("manifest").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.stream, t.partition, t.offset, t.manifest] }), index("manifest_refs_manifest").on(t.manifest)],
 );
