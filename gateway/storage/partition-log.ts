@@ -116,6 +116,8 @@ export class PartitionLog {
   /** Bumped whenever files move (roll, commit, retention): a read that failed on a moved file retries. */
   private layoutVersion = 0;
   private failure: StrataError | undefined;
+  /** Set while segment uploads are failing: durable appends fail fast instead of queueing. */
+  private uploadFailure: StrataError | undefined;
   private closed = false;
 
   private constructor(private readonly ctx: PartitionContext, recovered: Awaited<ReturnType<typeof recoverPartition>>) {
@@ -356,6 +358,8 @@ export class PartitionLog {
       })
       .finally(() => {
         this.flushing = undefined;
+        // An append may have arrived after the loop's last check but before this ran.
+        if (this.pending.length > 0 || this.rollRequested) this.kickFlush();
       });
   }
 
@@ -486,6 +490,7 @@ export class PartitionLog {
     if (this.durableEndOffset >= end) return Promise.resolve();
     if (this.failure) return Promise.reject(this.failure);
     if (this.closed) return Promise.reject(new StrataError("UNAVAILABLE", "partition is closing"));
+    if (this.uploadFailure) return Promise.reject(this.uploadFailure);
     const p = new Promise<void>((resolve, reject) => this.durableWaiters.push({ end, resolve, reject }));
     if (!this.uploading) this.requestRollForDurable();
     return p;
@@ -503,8 +508,11 @@ export class PartitionLog {
     if (this.uploading || this.closed) return;
     this.uploading = this.uploadLoop().finally(() => {
       this.uploading = undefined;
+      if (this.closed) return;
+      // A roll may have queued a segment after the loop's last check but before this ran.
+      if (this.pendingSegments.length > 0) this.kickUploader();
       // Durable appends that came in during the last upload share the next early seal.
-      if (!this.closed && !this.failure) this.requestRollForDurable();
+      else if (!this.failure) this.requestRollForDurable();
     });
   }
 
@@ -515,9 +523,15 @@ export class PartitionLog {
       try {
         await this.uploadAndCommit(seg);
         backoff = 100;
+        this.uploadFailure = undefined;
       } catch (e) {
         this.ctx.onBackgroundError(e, `upload of ${this.stream}/${this.partition} segment ${seg.file.baseOffset}`);
-        const err = isStrataError(e) ? e : new StrataError("STORAGE_ERROR", `segment upload failed: ${(e as Error).message}`, { cause: e });
+        const err = new StrataError(
+          "STORAGE_ERROR",
+          `partition ${this.partition} of ${this.stream}: segment upload failing (data is safe on local disk, retrying): ${(e as Error).message}`,
+          { cause: e },
+        );
+        this.uploadFailure = err;
         // Durable appends fail now (their data stays safe locally and the upload is retried).
         for (const w of this.durableWaiters.splice(0)) w.reject(err);
         await new Promise<void>((resolve) => {
