@@ -5,6 +5,8 @@ import { join, resolve } from "node:path";
 import { openDatabase, type Database } from "./db/database.ts";
 import { createApp, type GatewayServices } from "./http/app.ts";
 import { createGatewayMetrics } from "./metrics.ts";
+import { openArtefacts, type Artefacts } from "./services/artefacts.ts";
+import type { ArtefactLimits } from "./services/artefact-limits.ts";
 import { GroupService } from "./services/group-service.ts";
 import { DEFAULT_SERVICE_LIMITS, type ServiceLimits } from "./services/limits.ts";
 import { LogService } from "./services/log-service.ts";
@@ -34,6 +36,8 @@ export interface GatewayConfig {
   readonly s3?: S3Config;
   readonly limits?: Partial<ServiceLimits>;
   readonly storage?: Partial<StorageLimits>;
+  /** Chunk store, manifest, cache and GC bounds (gateway/services/artefact-limits.ts). */
+  readonly artefacts?: Partial<ArtefactLimits>;
 }
 
 export interface Gateway {
@@ -52,6 +56,7 @@ export async function openGateway(config: GatewayConfig): Promise<Gateway> {
   let database: Database | undefined;
   let objectStore: ObjectStore | undefined;
   let logs: LogStore | undefined;
+  let artefacts: Artefacts | undefined;
   try {
     database = await openDatabase(config.dbUrl ?? `file:${join(dataDir, "strata.db")}`, config.dbAuthToken);
     const rawStore = config.s3
@@ -60,25 +65,43 @@ export async function openGateway(config: GatewayConfig): Promise<Gateway> {
     objectStore = new InstrumentedObjectStore(rawStore, metrics);
     logs = await LogStore.open({ dataDir, objectStore, db: database.db, metrics, limits: storageLimits });
     const streams = await StreamService.open(database.db, logs, limits);
+    const openLogs = logs;
+    artefacts = await openArtefacts({
+      db: database.db,
+      store: objectStore,
+      dataDir,
+      limits: config.artefacts,
+      registry: metrics.registry,
+      startOffsetOf: (stream, partition) => {
+        try {
+          return openLogs.partition(stream, partition).startOffset;
+        } catch {
+          return undefined;
+        }
+      },
+    });
     const services: GatewayServices = {
       streams,
-      log: new LogService(streams, logs, metrics, limits),
+      log: new LogService(streams, logs, metrics, limits, { onArtefactRefs: artefacts.onArtefactRefs }),
       groups: new GroupService(database.db, streams),
       metrics,
       limits,
+      artefacts: artefacts.services,
     };
-    const opened = { database, objectStore, logs };
+    const opened = { database, objectStore, logs, artefacts };
     return {
       app: createApp(services),
       services,
       objectStore,
       async close() {
+        await opened.artefacts.close();
         await opened.logs.close();
         await opened.objectStore.close();
         opened.database.close();
       },
     };
   } catch (e) {
+    await artefacts?.close().catch(() => undefined);
     await logs?.close().catch(() => undefined);
     await objectStore?.close().catch(() => undefined);
     database?.close();

@@ -9,6 +9,7 @@ import type { GroupService } from "../services/group-service.ts";
 import type { ServiceLimits } from "../services/limits.ts";
 import type { LogService, RecordPosition } from "../services/log-service.ts";
 import type { Retention, StreamInfo, StreamService } from "../services/stream-service.ts";
+import { artefactRoutes, type ArtefactServices } from "./artefact-routes.ts";
 import { errorResponse, onError } from "./errors.ts";
 import { encodeMsgpack, MSGPACK, msgpackResponse, readBody, wantsMsgpack } from "./negotiate.ts";
 import { encodeRawReadResponse, jsonReadResponse, msgpackReadResponse, type JsonBytes, type JsonReadResponse } from "./record-wire.ts";
@@ -20,6 +21,7 @@ export interface GatewayServices {
   readonly groups: GroupService;
   readonly metrics: GatewayMetrics;
   readonly limits: ServiceLimits;
+  readonly artefacts: ArtefactServices;
 }
 
 /** The JSON shape of a publish request (MessagePack: the same with native bytes). */
@@ -116,7 +118,8 @@ export function createApp(services: GatewayServices) {
   const app = new Hono()
     .get("/healthz", (c) => c.json({ status: "ok" as const }))
     .get("/metrics", (c) => c.text(metrics.registry.render(), 200, { "content-type": "text/plain; version=0.0.4" }))
-    .route("/v1", v1);
+    .route("/v1", v1)
+    .route("/v1", artefactRoutes(services.artefacts));
   app.notFound((c) => errorResponse(c, "NOT_FOUND", `no route ${c.req.method} ${c.req.path}`, 404));
   app.onError(onError);
   return app;

@@ -1,6 +1,7 @@
 // Publishing and reading records: partition assignment, record limits, producer sequencing,
 // field projection and long-polling. Every transport calls this; none of it lives in a route.
 import { BATCH_HEADER_SIZE, BatchBuilder, encodeRecordShared, scanBatchRecords, type RawRecord } from "../../core/batch.ts";
+import { collectArtefactRefs } from "../../core/artefact-refs.ts";
 import { StrataError } from "../../core/errors.ts";
 import { partitionForKey } from "../../core/partitioner.ts";
 import type { Acks, Fields, LogRecord, ProducerRef, RecordInput } from "../../core/record.ts";
@@ -41,6 +42,12 @@ export interface RawReadResult {
   readonly endOffset: number;
 }
 
+/** Optional callbacks of the append path. */
+export interface LogHooks {
+  /** Called (and awaited before the answer) for each appended record holding ArtefactRefs. */
+  readonly onArtefactRefs?: (stream: string, partition: number, offset: number, manifestIds: readonly string[]) => Promise<void>;
+}
+
 const DEFAULT_FETCH_RECORDS = 1000;
 const DEFAULT_FETCH_BYTES = 4 * 1024 * 1024;
 
@@ -54,6 +61,7 @@ export class LogService {
     private readonly logs: LogStore,
     private readonly metrics: GatewayMetrics,
     private readonly limits: ServiceLimits,
+    private readonly hooks: LogHooks = {},
   ) {
     this.producerLocks = new KeyedMutex(limits.maxStreams * 16);
   }
@@ -133,6 +141,13 @@ export class LogService {
         this.metrics.bytesIn.inc({ stream: config.name }, bytes);
       }),
     );
+    const onRefs = this.hooks.onArtefactRefs;
+    if (onRefs) {
+      for (let i = 0; i < records.length; i++) {
+        const ids = collectArtefactRefs(records[i]!.fields);
+        if (ids.length > 0) await onRefs(config.name, positions[i]!.partition, positions[i]!.offset, ids);
+      }
+    }
     return positions;
   }
 

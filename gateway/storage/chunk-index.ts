@@ -1,0 +1,140 @@
+// The chunk index in the metadata database: hash → (pack, offset, length), and the packs
+// table. A pack's rows are committed in one transaction after its object is uploaded, so an
+// indexed chunk is always readable from the object store.
+import { and, asc, eq, gte, inArray, sql, TransactionRollbackError } from "drizzle-orm";
+import type { MetadataDb } from "../db/database.ts";
+import { chunks, packs } from "../db/schema.ts";
+import type { PackEntry } from "./pack-format.ts";
+
+export interface ChunkLocation {
+  readonly pack: string;
+  readonly offset: number;
+  readonly length: number;
+}
+
+export interface PackRow {
+  readonly id: string;
+  readonly objectKey: string;
+  readonly bytes: number;
+  readonly chunkCount: number;
+  readonly createdAt: number;
+}
+
+export interface PackChunkRow extends PackEntry {
+  readonly seenAt: number;
+}
+
+/** Hashes per IN (...) list and rows per INSERT: well under SQLite's bound-variable cap. */
+const BATCH = 500;
+const INSERT_ROWS = 150;
+
+function batches<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+type Tx = Parameters<Parameters<MetadataDb["transaction"]>[0]>[0];
+
+export class ChunkIndex {
+  readonly #db: MetadataDb;
+
+  constructor(db: MetadataDb) {
+    this.#db = db;
+  }
+
+  /** The distinct hashes among `hashes` that are indexed; they are marked seen at `now` (GC grace). */
+  async touchPresent(hashes: readonly string[], now: number): Promise<Set<string>> {
+    const present = new Set<string>();
+    for (const batch of batches([...new Set(hashes)], BATCH)) {
+      const rows = await this.#db.update(chunks).set({ seenAt: now }).where(inArray(chunks.hash, batch)).returning({ hash: chunks.hash });
+      for (const r of rows) present.add(r.hash);
+    }
+    return present;
+  }
+
+  async locateMany(hashes: readonly string[]): Promise<Map<string, ChunkLocation>> {
+    const out = new Map<string, ChunkLocation>();
+    for (const batch of batches([...new Set(hashes)], BATCH)) {
+      const rows = await this.#db
+        .select({ hash: chunks.hash, pack: chunks.pack, offset: chunks.offset, length: chunks.length })
+        .from(chunks)
+        .where(inArray(chunks.hash, batch));
+      for (const r of rows) out.set(r.hash, { pack: r.pack, offset: r.offset, length: r.length });
+    }
+    return out;
+  }
+
+  /** Commits an uploaded pack and its chunks; a chunk indexed meanwhile keeps its older location. */
+  async commitPack(pack: PackRow, entries: readonly PackEntry[], now: number): Promise<number> {
+    return this.#db.transaction(async (tx) => {
+      await tx.insert(packs).values(pack).onConflictDoNothing();
+      let inserted = 0;
+      for (const batch of batches(entries, INSERT_ROWS)) {
+        const rows = await tx
+          .insert(chunks)
+          .values(batch.map((e) => ({ hash: e.hash, pack: pack.id, offset: e.offset, length: e.length, seenAt: now })))
+          .onConflictDoNothing()
+          .returning({ hash: chunks.hash });
+        inserted += rows.length;
+      }
+      return inserted;
+    });
+  }
+
+  async pack(id: string): Promise<PackRow | undefined> {
+    const rows = await this.#db.select().from(packs).where(eq(packs.id, id));
+    return rows[0];
+  }
+
+  async listPacks(): Promise<PackRow[]> {
+    return this.#db.select().from(packs).orderBy(asc(packs.id));
+  }
+
+  async packChunks(pack: string): Promise<PackChunkRow[]> {
+    return this.#db
+      .select({ hash: chunks.hash, offset: chunks.offset, length: chunks.length, seenAt: chunks.seenAt })
+      .from(chunks)
+      .where(eq(chunks.pack, pack))
+      .orderBy(asc(chunks.offset));
+  }
+
+  async chunkCount(): Promise<number> {
+    const rows = await this.#db.select({ n: sql<number>`count(*)` }).from(chunks);
+    return rows[0]?.n ?? 0;
+  }
+
+  /**
+   * Replaces pack `old` by `replacement` (already uploaded, holding `moved`) and drops `dead`,
+   * atomically, unless a dead chunk was seen at or after `cutoff` since GC looked (a concurrent
+   * upload relies on it): then nothing changes and false is returned.
+   */
+  async rewritePack(old: string, replacement: PackRow | null, moved: readonly PackEntry[], dead: readonly string[], cutoff: number): Promise<boolean> {
+    return this.#db.transaction(async (tx: Tx) => {
+      for (const batch of batches(dead, BATCH)) {
+        const revived = await tx
+          .select({ hash: chunks.hash })
+          .from(chunks)
+          .where(and(inArray(chunks.hash, batch), eq(chunks.pack, old), gte(chunks.seenAt, cutoff)))
+          .limit(1);
+        if (revived.length > 0) {
+          tx.rollback();
+        }
+      }
+      if (replacement) {
+        await tx.insert(packs).values(replacement);
+        for (const e of moved) {
+          await tx.update(chunks).set({ pack: replacement.id, offset: e.offset }).where(and(eq(chunks.hash, e.hash), eq(chunks.pack, old)));
+        }
+      }
+      for (const batch of batches(dead, BATCH)) await tx.delete(chunks).where(and(inArray(chunks.hash, batch), eq(chunks.pack, old)));
+      const left = await tx.select({ n: sql<number>`count(*)` }).from(chunks).where(eq(chunks.pack, old));
+      if ((left[0]?.n ?? 0) > 0) tx.rollback();
+      await tx.delete(packs).where(eq(packs.id, old));
+      return true;
+    }).catch((e: unknown) => {
+      if (e instanceof TransactionRollbackError) return false;
+      throw e;
+    });
+  }
+}
