@@ -115,7 +115,7 @@ if (process.argv.includes("--write")) {
     SECTION,
     "",
     `Measured by \`bun bench/run-kernels-hash.ts --write\` on ${new Date().toISOString().slice(0, 10)}: ${machine}; ${versions}.`,
-    "The machine was shared with other jobs: in-process rows use CPU time (best of 7), the whole-process rows are wall time.",
+    "The machine was shared with other jobs: in-process rows use CPU time (best of 7); whole-process rows give wall and CPU time.",
     "",
     table,
     "",
