@@ -4,6 +4,8 @@ import type { Command } from "./command.ts";
 import { consumeCommand } from "./consume.ts";
 import { hashCommand } from "./hash.ts";
 import { publishCommand } from "./publish.ts";
+import { pullCommand } from "./pull.ts";
+import { pushCommand } from "./push.ts";
 import { serveCommand } from "./serve.ts";
 import { streamsCreateCommand, streamsGetCommand, streamsListCommand } from "./streams.ts";
 
@@ -16,4 +18,6 @@ export const commands: readonly Command[] = [
   consumeCommand,
   hashCommand,
   chunksCommand,
+  pushCommand,
+  pullCommand,
 ];

@@ -1,0 +1,103 @@
+// HTTP to a gateway for the artefact client: one base URL, a timeout per request, retries of
+// idempotent requests on network errors and 5xx answers, and error bodies
+// `{"error": {"code", "message"}}` turned into StrataErrors.
+import { ERROR_STATUS, type ErrorCode, StrataError } from "../../core/errors.ts";
+
+export interface RequestOptions {
+  readonly method: "GET" | "POST" | "PUT" | "HEAD";
+  readonly body?: Uint8Array | string;
+  readonly contentType?: string;
+  readonly accept?: string;
+  /** Safe to send again after a network error or a 5xx (default true). */
+  readonly idempotent?: boolean;
+  readonly signal?: AbortSignal;
+  /** Non-2xx statuses returned to the caller (body unread) instead of thrown. */
+  readonly passStatuses?: readonly number[];
+}
+
+export interface GatewayHttpOptions {
+  readonly requestTimeoutMs: number;
+  readonly attempts: number;
+  /** fetch to use (default: globalThis.fetch). */
+  readonly fetch?: typeof fetch;
+}
+
+const RETRY_BASE_MS = 200;
+
+function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === "string" && Object.hasOwn(ERROR_STATUS, code);
+}
+
+/** The gateway's error for a non-2xx response (its body is read and discarded). */
+export async function errorFromResponse(response: Response, what: string): Promise<StrataError> {
+  const text = await response.text().catch(() => "");
+  let code: ErrorCode = response.status >= 500 ? "UNAVAILABLE" : "BAD_REQUEST";
+  let message = `${what}: gateway answered HTTP ${response.status}`;
+  try {
+    const body = JSON.parse(text) as { error?: { code?: unknown; message?: unknown } };
+    if (isErrorCode(body.error?.code)) code = body.error.code;
+    if (typeof body.error?.message === "string") message = `${what}: ${body.error.message}`;
+  } catch {
+    if (text.length > 0) message += `: ${text.slice(0, 200)}`;
+  }
+  return new StrataError(code, message);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+export class GatewayHttp {
+  readonly baseUrl: string;
+  readonly #options: GatewayHttpOptions;
+
+  constructor(baseUrl: string, options: GatewayHttpOptions) {
+    let url: URL;
+    try {
+      url = new URL(baseUrl);
+    } catch {
+      throw new StrataError("BAD_REQUEST", `gateway URL is not a URL: ${baseUrl}`);
+    }
+    if (url.protocol !== "http:" && url.protocol !== "https:") throw new StrataError("BAD_REQUEST", `gateway URL must be http(s), got ${baseUrl}`);
+    this.baseUrl = baseUrl.replace(/\/+$/, "");
+    this.#options = options;
+  }
+
+  /**
+   * Sends a request and returns the 2xx response (its body unread). A non-2xx answer throws
+   * the gateway's error; network errors and 5xx answers of idempotent requests are retried.
+   */
+  async request(path: string, options: RequestOptions, what: string): Promise<Response> {
+    const attempts = options.idempotent === false ? 1 : this.#options.attempts;
+    const doFetch = this.#options.fetch ?? fetch;
+    let lastError: unknown;
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      if (options.signal?.aborted) throw options.signal.reason;
+      const timeout = AbortSignal.timeout(this.#options.requestTimeoutMs);
+      const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+      const headers: Record<string, string> = {};
+      if (options.contentType) headers["content-type"] = options.contentType;
+      if (options.accept) headers.accept = options.accept;
+      let response: Response;
+      try {
+        response = await doFetch(`${this.baseUrl}${path}`, {
+          method: options.method,
+          headers,
+          ...(options.body !== undefined ? { body: options.body as BodyInit } : {}),
+          signal,
+        });
+      } catch (e) {
+        if (options.signal?.aborted) throw options.signal.reason;
+        lastError = new StrataError("UNAVAILABLE", `${what}: ${timeout.aborted ? `no answer within ${this.#options.requestTimeoutMs} ms` : (e as Error).message}`, { cause: e });
+        if (attempt < attempts) await sleep(RETRY_BASE_MS * 2 ** (attempt - 1));
+        continue;
+      }
+      if (response.ok || options.passStatuses?.includes(response.status)) return response;
+      const error = await errorFromResponse(response, what);
+      if (response.status < 500 || attempt === attempts) throw error;
+      lastError = error;
+      await sleep(RETRY_BASE_MS * 2 ** (attempt - 1));
+    }
+    throw lastError;
+  }
+}

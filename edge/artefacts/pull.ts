@@ -1,0 +1,194 @@
+// pullArtefact: resolve the artefact (the latest ArtefactRef on a stream, or an id), fetch and
+// verify its manifest, copy the chunks the local chunk cache holds (each verified on read; a
+// corrupt one is deleted and fetched), download the rest through /v1/chunks/get (parallel
+// batches, each chunk verified, stored in the cache), all written at their offsets into a
+// temporary file beside OUT that is fsynced and renamed into place. An interrupted pull resumes
+// by running it again: the chunks it received are in the cache.
+import { StrataError } from "../../core/errors.ts";
+import { bytesToHex } from "../../core/hex.ts";
+import type { Manifest } from "../../core/manifest.ts";
+import { getChunks, getManifest } from "./artefact-api.ts";
+import { ChunkCache } from "./chunk-cache.ts";
+import { type ExpectedChunk, TruncatedBodyError } from "./verified-frames.ts";
+import { GatewayHttp } from "./gateway-http.ts";
+import { DEFAULT_CACHE_MAX_BYTES, resolveLimits, type TransferLimits } from "./limits.ts";
+import { OutputFile } from "./output-file.ts";
+import { type ProgressListener, ProgressTracker, type TransferSummary } from "./progress.ts";
+import { ARTEFACT_FIELD } from "./push.ts";
+import { latestArtefact, type LocatedArtefact } from "./stream-api.ts";
+import { rateLimiter } from "./rate-limiter.ts";
+import { TransferPool } from "./transfer-pool.ts";
+
+const ARTEFACT_ID = /^[0-9a-f]{64}$/;
+/** Cached chunks copied between yields to the event loop (so downloads keep flowing). */
+const COPY_SLICE = 64;
+
+export interface PullOptions {
+  readonly gateway: string;
+  /** A stream name (its latest artefact) or an artefact id (64 lowercase hex characters). */
+  readonly source: string;
+  readonly out: string;
+  /** Directory of the local chunk cache. */
+  readonly cacheDir: string;
+  /** Bound of the chunk cache in bytes (default 8 GiB); least recently used chunks are evicted. */
+  readonly cacheMaxBytes?: number;
+  /** Downloads in flight (default 4). */
+  readonly concurrency?: number;
+  readonly limits?: Partial<TransferLimits>;
+  readonly onProgress?: ProgressListener;
+}
+
+export interface PullSummary extends TransferSummary {
+  readonly out: string;
+  readonly mediaType: string;
+  /** Set when the artefact was found on a stream. */
+  readonly record: LocatedArtefact | null;
+  /** Chunks found in the cache but corrupt (deleted and downloaded again). */
+  readonly chunksCorrupt: number;
+}
+
+interface Unique extends ExpectedChunk {
+  readonly hex: string;
+  readonly offsets: number[];
+}
+
+/** Distinct chunks of the manifest with every offset where each one goes. */
+function uniqueChunks(manifest: Manifest): Unique[] {
+  const byHex = new Map<string, Unique>();
+  let offset = 0;
+  for (const c of manifest.chunks) {
+    const hex = bytesToHex(c.hash);
+    const u = byHex.get(hex);
+    if (u) u.offsets.push(offset);
+    else byHex.set(hex, { hash: c.hash, length: c.length, hex, offsets: [offset] });
+    offset += c.length;
+  }
+  return [...byHex.values()];
+}
+
+function batchesOf(chunks: readonly Unique[], limits: TransferLimits): Unique[][] {
+  const out: Unique[][] = [];
+  let current: Unique[] = [];
+  let bytes = 0;
+  for (const c of chunks) {
+    if (current.length > 0 && (bytes + c.length > limits.batchBytes || current.length >= limits.batchChunks)) {
+      out.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(c);
+    bytes += c.length;
+  }
+  if (current.length > 0) out.push(current);
+  return out;
+}
+
+export async function pullArtefact(options: PullOptions): Promise<PullSummary> {
+  const started = performance.now();
+  const limits = resolveLimits({ ...options.limits, ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}) });
+  const http = new GatewayHttp(options.gateway, limits);
+  const progress = new ProgressTracker(options.onProgress);
+  progress.set("resolving");
+
+  let record: LocatedArtefact | null = null;
+  let id = options.source;
+  if (!ARTEFACT_ID.test(options.source)) {
+    record = await latestArtefact(http, options.source, ARTEFACT_FIELD);
+    id = record.ref.manifest;
+  }
+  const { manifest } = await getManifest(http, id);
+  if (record && (record.ref.size !== manifest.size || record.ref.mediaType !== manifest.mediaType)) {
+    throw new StrataError("CORRUPT_DATA", `artefact ${id}: the record says ${record.ref.size} bytes of ${record.ref.mediaType}, the manifest ${manifest.size} bytes of ${manifest.mediaType}`);
+  }
+  progress.bytesTotal = manifest.size;
+
+  const cache = ChunkCache.open(options.cacheDir, options.cacheMaxBytes ?? DEFAULT_CACHE_MAX_BYTES);
+  const corruptBefore = cache.stats().corrupt;
+  const unique = uniqueChunks(manifest);
+  const output = OutputFile.create(options.out, manifest.size);
+  const pool = new TransferPool(limits.concurrency, limits.maxBytesInFlight);
+  const rate = rateLimiter(limits.maxBytesPerSecond);
+  try {
+    const place = (u: Unique, bytes: Uint8Array): void => {
+      for (const at of u.offsets) output.write(bytes, at);
+      progress.bytesDone += u.length * u.offsets.length;
+    };
+
+    /** Downloads one batch, asking again for the rest when the body ends short. */
+    const download = async (batch: readonly Unique[], signal: AbortSignal): Promise<void> => {
+      let rest = batch;
+      for (let attempt = 1; rest.length > 0; attempt++) {
+        let received = 0;
+        try {
+          await getChunks(
+            http,
+            rest,
+            async (index, bytes) => {
+              const u = rest[index]!;
+              await rate?.take(u.length, signal);
+              place(u, bytes);
+              cache.put(u.hex, bytes);
+              progress.bytesTransferred += u.length;
+              progress.chunksTransferred++;
+              received = index + 1;
+              progress.emit();
+            },
+            signal,
+          );
+          rest = [];
+        } catch (e) {
+          if (!(e instanceof TruncatedBodyError) || attempt >= limits.attempts) throw e;
+          rest = rest.slice(received);
+        }
+      }
+    };
+    const submit = async (chunks: readonly Unique[]): Promise<void> => {
+      for (const batch of batchesOf(chunks, limits)) {
+        await pool.submit(
+          batch.reduce((n, c) => n + c.length, 0),
+          (signal) => download(batch, signal),
+        );
+      }
+    };
+
+    const cached: Unique[] = [];
+    const absent: Unique[] = [];
+    for (const u of unique) (cache.has(u.hex, u.length) ? cached : absent).push(u);
+    progress.set("downloading");
+    // Start the downloads, then copy from the cache while they run.
+    const downloads = submit(absent);
+    downloads.catch(() => undefined); // awaited below; a failure must not go unhandled meanwhile
+    const refetch: Unique[] = [];
+    for (let i = 0; i < cached.length; i++) {
+      const u = cached[i]!;
+      const bytes = cache.get(u.hex);
+      if (bytes && bytes.length === u.length) place(u, bytes);
+      else refetch.push(u);
+      if (i % COPY_SLICE === COPY_SLICE - 1) {
+        progress.emit();
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+    }
+    await downloads;
+    await submit(refetch);
+    await pool.drain();
+    output.commit();
+    progress.set("done");
+    return {
+      artefact: id,
+      bytesTotal: manifest.size,
+      bytesTransferred: progress.bytesTransferred,
+      chunksTotal: manifest.chunks.length,
+      chunksTransferred: progress.chunksTransferred,
+      seconds: (performance.now() - started) / 1000,
+      out: output.path,
+      mediaType: manifest.mediaType,
+      record,
+      chunksCorrupt: cache.stats().corrupt - corruptBefore,
+    };
+  } catch (e) {
+    await pool.drain().catch(() => undefined);
+    output.discard();
+    throw e;
+  }
+}

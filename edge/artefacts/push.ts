@@ -1,0 +1,203 @@
+// pushArtefact: chunk and hash a file as it is read, ask the gateway which chunks it lacks
+// (batched, while reading goes on), upload only those (parallel batches, bounded in count and
+// bytes in flight, read back from the file when their turn comes), store the manifest, then
+// publish one record whose field `artefact` holds the ArtefactRef. An interrupted push resumes
+// by running it again: the gateway answers that the chunks it got are no longer missing.
+import { closeSync, openSync } from "node:fs";
+import { StrataError } from "../../core/errors.ts";
+import { makeArtefactRef } from "../../core/extensions.ts";
+import { bytesToHex, hexToBytes } from "../../core/hex.ts";
+import { encodeManifest, type Manifest, type ManifestChunk, type ManifestTensor, manifestId } from "../../core/manifest.ts";
+import type { SafetensorsHeader } from "../../core/safetensors.ts";
+import { assertStreamName } from "../../core/stream-name.ts";
+import { MissingChunksError, missingChunks, putChunks, putManifest } from "./artefact-api.ts";
+import { chunkFile, type FileChunk, readExactly } from "./file-chunks.ts";
+import { GatewayHttp } from "./gateway-http.ts";
+import { resolveLimits, type TransferLimits } from "./limits.ts";
+import { type ProgressListener, ProgressTracker, type TransferSummary } from "./progress.ts";
+import { ensureStream, publishArtefactRecord, type RecordPosition, streamPartitions } from "./stream-api.ts";
+import { rateLimiter } from "./rate-limiter.ts";
+import { TransferPool } from "./transfer-pool.ts";
+
+export const ARTEFACT_FIELD = "artefact";
+export const SAFETENSORS_MEDIA_TYPE = "application/safetensors";
+export const DEFAULT_MEDIA_TYPE = "application/octet-stream";
+/** Rounds of "manifest PUT → 409 MISSING_CHUNKS → upload them" before giving up. */
+const MANIFEST_ROUNDS = 5;
+
+export interface PushOptions {
+  /** Gateway base URL, e.g. http://127.0.0.1:7070. */
+  readonly gateway: string;
+  readonly file: string;
+  readonly stream: string;
+  /** More fields of the record, as JSON values (bytes as {"$base64": ...}, see core/json-value.ts). */
+  readonly fields?: Readonly<Record<string, unknown>>;
+  /** Default: application/safetensors for a safetensors file, else application/octet-stream. */
+  readonly mediaType?: string;
+  /** Force safetensors chunking on or off; detected when absent. */
+  readonly safetensors?: boolean;
+  /** Create the stream (one partition) when it does not exist. Default true. */
+  readonly createStream?: boolean;
+  /** Uploads in flight (default 4). */
+  readonly concurrency?: number;
+  readonly limits?: Partial<TransferLimits>;
+  readonly onProgress?: ProgressListener;
+}
+
+export interface PushSummary extends TransferSummary {
+  readonly stream: string;
+  readonly mediaType: string;
+  /** Where the record carrying the ArtefactRef landed. */
+  readonly record: RecordPosition;
+}
+
+interface Located {
+  readonly offset: number;
+  readonly length: number;
+}
+
+function tensorIndex(header: SafetensorsHeader): Record<string, ManifestTensor> {
+  const tensors: Record<string, ManifestTensor> = Object.create(null) as Record<string, ManifestTensor>;
+  for (const t of header.tensors) {
+    tensors[t.name] = { dtype: t.dtype, shape: t.shape, begin: header.dataStart + t.begin, end: header.dataStart + t.end };
+  }
+  return tensors;
+}
+
+/** Upload batches: at most `batchBytes` chunk bytes and `batchChunks` chunks each. */
+function batchesOf(chunks: readonly FileChunk[], limits: TransferLimits): FileChunk[][] {
+  const out: FileChunk[][] = [];
+  let current: FileChunk[] = [];
+  let bytes = 0;
+  for (const c of chunks) {
+    if (current.length > 0 && (bytes + c.length > limits.batchBytes || current.length >= limits.batchChunks)) {
+      out.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(c);
+    bytes += c.length;
+  }
+  if (current.length > 0) out.push(current);
+  return out;
+}
+
+export async function pushArtefact(options: PushOptions): Promise<PushSummary> {
+  const started = performance.now();
+  const stream = assertStreamName(options.stream);
+  const limits = resolveLimits({ ...options.limits, ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}) });
+  const fields = options.fields ?? {};
+  if (typeof fields !== "object" || fields === null || Array.isArray(fields)) throw new StrataError("BAD_REQUEST", "fields must be an object");
+  if (Object.hasOwn(fields, ARTEFACT_FIELD)) throw new StrataError("BAD_REQUEST", `fields must not contain '${ARTEFACT_FIELD}': it carries the artefact`);
+  const http = new GatewayHttp(options.gateway, limits);
+  const progress = new ProgressTracker(options.onProgress);
+
+  if (options.createStream === false) await streamPartitions(http, stream);
+  else await ensureStream(http, stream);
+
+  const fd = openSync(options.file, "r");
+  const pool = new TransferPool(limits.concurrency, limits.maxBytesInFlight);
+  const rate = rateLimiter(limits.maxBytesPerSecond);
+  try {
+    const upload = async (batch: readonly FileChunk[], signal: AbortSignal): Promise<void> => {
+      await rate?.take(batch.reduce((n, c) => n + c.length, 0), signal);
+      const pairs = batch.map((c) => [c.hash, readExactly(fd, c.offset, c.length, options.file)] as const);
+      await putChunks(http, pairs, signal);
+      for (const c of batch) progress.bytesTransferred += c.length;
+      progress.chunksTransferred += batch.length;
+      progress.emit();
+    };
+    const submitUploads = async (chunks: readonly FileChunk[]): Promise<void> => {
+      for (const batch of batchesOf(chunks, limits)) {
+        await pool.submit(
+          batch.reduce((n, c) => n + c.length, 0),
+          (signal) => upload(batch, signal),
+        );
+      }
+    };
+
+    const file = chunkFile(fd, options.file, {
+      readBytes: limits.readBytes,
+      ...(options.safetensors !== undefined ? { safetensors: options.safetensors } : {}),
+      onRead: (n) => {
+        progress.bytesDone += n;
+        progress.emit();
+      },
+    });
+    progress.bytesTotal = file.size;
+    progress.set("scanning");
+
+    const all: ManifestChunk[] = [];
+    const located = new Map<string, Located>();
+    let pending: FileChunk[] = [];
+    const flush = async (): Promise<void> => {
+      if (pending.length === 0) return;
+      const asked = pending;
+      pending = [];
+      const missing = await missingChunks(http, asked.map((c) => c.hash), pool.signal);
+      const byHash = new Map(asked.map((c) => [bytesToHex(c.hash), c]));
+      await submitUploads(missing.map((h) => byHash.get(bytesToHex(h))!));
+    };
+    for await (const chunks of file.chunks) {
+      for (const c of chunks) {
+        all.push({ hash: c.hash, length: c.length });
+        const hex = bytesToHex(c.hash);
+        if (located.has(hex)) continue; // repeated in the file: asked about once
+        located.set(hex, { offset: c.offset, length: c.length });
+        pending.push(c);
+      }
+      if (pending.length >= limits.missingBatchHashes) await flush();
+    }
+    await flush();
+    progress.set("uploading");
+    await pool.drain();
+
+    const mediaType = options.mediaType ?? (file.safetensors ? SAFETENSORS_MEDIA_TYPE : DEFAULT_MEDIA_TYPE);
+    const manifest: Manifest = {
+      v: 1,
+      size: file.size,
+      mediaType,
+      chunks: all,
+      ...(file.safetensors ? { tensors: tensorIndex(file.safetensors) } : {}),
+    };
+    const bytes = encodeManifest(manifest);
+    const id = manifestId(bytes);
+    progress.set("publishing");
+    for (let round = 1; ; round++) {
+      try {
+        await putManifest(http, id, bytes);
+        break;
+      } catch (e) {
+        // Chunks the gateway lost since it reported them present (GC after a long pause): send them again.
+        if (!(e instanceof MissingChunksError) || round === MANIFEST_ROUNDS) throw e;
+        const again: FileChunk[] = [];
+        for (const hex of e.missing) {
+          const at = located.get(hex);
+          if (!at) throw new StrataError("CORRUPT_DATA", `gateway reports chunk ${hex} missing, which is not in this artefact`);
+          again.push({ hash: hexToBytes(hex), offset: at.offset, length: at.length });
+        }
+        const retry = new TransferPool(limits.concurrency, limits.maxBytesInFlight);
+        for (const batch of batchesOf(again, limits)) await retry.submit(batch.reduce((n, c) => n + c.length, 0), (signal) => upload(batch, signal));
+        await retry.drain();
+      }
+    }
+    const ref = makeArtefactRef(id, file.size, mediaType);
+    const record = await publishArtefactRecord(http, stream, ARTEFACT_FIELD, ref, fields);
+    progress.set("done");
+    return {
+      artefact: id,
+      bytesTotal: file.size,
+      bytesTransferred: progress.bytesTransferred,
+      chunksTotal: all.length,
+      chunksTransferred: progress.chunksTransferred,
+      seconds: (performance.now() - started) / 1000,
+      stream,
+      mediaType,
+      record,
+    };
+  } finally {
+    // Uploads still running after a failure read from fd: let them settle before closing it.
+    await pool.drain().catch(() => undefined);
+    closeSync(fd);
+  }
+}

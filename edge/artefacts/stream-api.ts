@@ -1,0 +1,156 @@
+// The log routes the artefact client needs: make sure a stream exists, publish the record that
+// carries an ArtefactRef, and find the latest ArtefactRef on a stream (the newest record, by
+// timestamp across partitions, whose field holds one; read back from the end of each partition).
+import { StrataError } from "../../core/errors.ts";
+import { makeArtefactRef } from "../../core/extensions.ts";
+import type { ArtefactRef } from "../../core/record.ts";
+import { assertStreamName } from "../../core/stream-name.ts";
+import type { GatewayHttp } from "./gateway-http.ts";
+import { HARD_LIMITS } from "./limits.ts";
+
+const JSON_TYPE = "application/json";
+
+export interface PartitionInfo {
+  readonly partition: number;
+  readonly start_offset: number;
+  readonly end_offset: number;
+}
+
+export interface RecordPosition {
+  readonly partition: number;
+  readonly offset: number;
+}
+
+export interface LocatedArtefact extends RecordPosition {
+  readonly ref: ArtefactRef;
+  readonly timestamp: number;
+}
+
+function streamPath(stream: string): string {
+  return `/v1/streams/${encodeURIComponent(stream)}`;
+}
+
+async function json<T>(response: Response, what: string): Promise<T> {
+  try {
+    return (await response.json()) as T;
+  } catch (e) {
+    throw new StrataError("CORRUPT_DATA", `${what}: malformed JSON answer: ${(e as Error).message}`);
+  }
+}
+
+/** The stream's partitions; STREAM_NOT_FOUND when it does not exist. */
+export async function streamPartitions(http: GatewayHttp, stream: string): Promise<PartitionInfo[]> {
+  assertStreamName(stream);
+  const what = `GET ${streamPath(stream)}`;
+  const info = await json<{ partitions?: unknown }>(await http.request(streamPath(stream), { method: "GET", accept: JSON_TYPE }, what), what);
+  if (!Array.isArray(info.partitions)) throw new StrataError("CORRUPT_DATA", `${what}: answer has no partitions`);
+  return info.partitions as PartitionInfo[];
+}
+
+/** Creates the stream (one partition) unless it exists. */
+export async function ensureStream(http: GatewayHttp, stream: string): Promise<void> {
+  try {
+    await streamPartitions(http, stream);
+    return;
+  } catch (e) {
+    if (!(e instanceof StrataError) || e.code !== "STREAM_NOT_FOUND") throw e;
+  }
+  const response = await http.request(
+    "/v1/streams",
+    { method: "POST", body: JSON.stringify({ name: stream, partitions: 1 }), contentType: JSON_TYPE, accept: JSON_TYPE, passStatuses: [409] },
+    "POST /v1/streams",
+  );
+  await response.arrayBuffer(); // 409 STREAM_EXISTS: created meanwhile by someone else
+}
+
+/**
+ * Publishes one record whose field `field` is `ref`, plus `fields` (JSON values in the tagged
+ * form of core/json-value.ts). Not retried: a retry could publish the record twice.
+ */
+export async function publishArtefactRecord(
+  http: GatewayHttp,
+  stream: string,
+  field: string,
+  ref: ArtefactRef,
+  fields: Readonly<Record<string, unknown>>,
+): Promise<RecordPosition> {
+  if (Object.hasOwn(fields, field)) throw new StrataError("BAD_REQUEST", `fields must not contain '${field}': it carries the artefact`);
+  const record = { fields: { ...fields, [field]: { $artefact: { manifest: ref.manifest, size: ref.size, mediaType: ref.mediaType } } } };
+  const what = `POST ${streamPath(stream)}/records`;
+  const response = await http.request(
+    `${streamPath(stream)}/records`,
+    { method: "POST", body: JSON.stringify({ records: [record] }), contentType: JSON_TYPE, accept: JSON_TYPE, idempotent: false },
+    what,
+  );
+  const body = await json<{ records?: RecordPosition[] }>(response, what);
+  const position = body.records?.[0];
+  if (!position || !Number.isSafeInteger(position.partition) || !Number.isSafeInteger(position.offset)) {
+    throw new StrataError("CORRUPT_DATA", `${what}: answer has no record position`);
+  }
+  return { partition: position.partition, offset: position.offset };
+}
+
+interface JsonRecordPage {
+  records: { offset: number; timestamp: number; fields: Record<string, unknown> }[];
+  next_offset: number;
+}
+
+function refOf(value: unknown): ArtefactRef | null {
+  if (typeof value !== "object" || value === null) return null;
+  const inner = (value as { $artefact?: unknown }).$artefact;
+  if (typeof inner !== "object" || inner === null) return null;
+  const a = inner as { manifest?: unknown; size?: unknown; mediaType?: unknown };
+  try {
+    return makeArtefactRef(a.manifest as string, a.size as number, a.mediaType as string);
+  } catch {
+    return null;
+  }
+}
+
+/** The newest record of one partition holding an ArtefactRef in `field`, scanning back a bounded number of records. */
+async function latestInPartition(http: GatewayHttp, stream: string, field: string, p: PartitionInfo): Promise<LocatedArtefact | null> {
+  let end = p.end_offset;
+  const floor = Math.max(p.start_offset, p.end_offset - HARD_LIMITS.maxRecordsScannedPerPartition);
+  while (end > floor) {
+    const from = Math.max(floor, end - HARD_LIMITS.scanPageRecords);
+    const page: JsonRecordPage["records"] = [];
+    let offset = from;
+    while (offset < end) {
+      const query = new URLSearchParams({ offset: String(offset), max_records: String(end - offset), fields: field });
+      const path = `${streamPath(stream)}/partitions/${p.partition}/records?${query}`;
+      const what = `GET ${path}`;
+      const body = await json<JsonRecordPage>(await http.request(path, { method: "GET", accept: JSON_TYPE }, what), what);
+      if (!Array.isArray(body.records) || !Number.isSafeInteger(body.next_offset) || body.next_offset <= offset) {
+        // Retention may have removed the range: stop scanning this partition.
+        if (Array.isArray(body.records) && body.records.length === 0) break;
+        throw new StrataError("CORRUPT_DATA", `${what}: malformed read answer`);
+      }
+      page.push(...body.records.filter((r) => r.offset < end));
+      offset = body.next_offset;
+    }
+    for (let i = page.length - 1; i >= 0; i--) {
+      const r = page[i]!;
+      const ref = refOf(r.fields?.[field]);
+      if (ref) return { ref, partition: p.partition, offset: r.offset, timestamp: r.timestamp };
+    }
+    end = from;
+  }
+  return null;
+}
+
+/** The latest ArtefactRef on `stream`: newest by timestamp (then partition) across partitions. */
+export async function latestArtefact(http: GatewayHttp, stream: string, field: string): Promise<LocatedArtefact> {
+  const partitions = await streamPartitions(http, stream);
+  const found = await Promise.all(partitions.filter((p) => p.end_offset > p.start_offset).map((p) => latestInPartition(http, stream, field, p)));
+  let best: LocatedArtefact | null = null;
+  for (const f of found) {
+    if (f && (!best || f.timestamp > best.timestamp || (f.timestamp === best.timestamp && f.partition > best.partition))) best = f;
+  }
+  if (!best) {
+    throw new StrataError(
+      "NOT_FOUND",
+      `stream ${stream} has no record with an artefact in field '${field}' among the last ${HARD_LIMITS.maxRecordsScannedPerPartition} records of each partition`,
+    );
+  }
+  return best;
+}

@@ -1,0 +1,77 @@
+// Reads the body of `POST /v1/chunks/get` (framing in core/chunk-frames.ts) against what was
+// asked: frame i must carry the i-th requested hash with the manifest's length, and its bytes
+// must hash to it. A short body is a TruncatedBodyError carrying how many chunks arrived whole,
+// so the caller can ask again for the rest; anything else wrong is CORRUPT_DATA or HASH_MISMATCH.
+import { blake3 } from "../../core/blake3.ts";
+import { ChunkFrameParser } from "../../core/chunk-frames.ts";
+import { StrataError } from "../../core/errors.ts";
+import { bytesToHex } from "../../core/hex.ts";
+import { HARD_LIMITS } from "./limits.ts";
+
+export interface ExpectedChunk {
+  readonly hash: Uint8Array;
+  readonly length: number;
+}
+
+export class TruncatedBodyError extends StrataError {
+  readonly received: number;
+  constructor(received: number, expected: number, cause?: unknown) {
+    super("UNAVAILABLE", `chunk stream ended after ${received} of ${expected} chunks`, cause === undefined ? undefined : { cause });
+    this.received = received;
+  }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * Reads frames for `expected` from `body`, calling `onChunk(index, bytes)` for each verified
+ * chunk in order (`bytes` may be a view into a network buffer: copy it to keep it).
+ */
+export async function readVerifiedFrames(
+  body: ReadableStream<Uint8Array>,
+  expected: readonly ExpectedChunk[],
+  onChunk: (index: number, bytes: Uint8Array) => void | Promise<void>,
+): Promise<void> {
+  const reader = body.getReader();
+  const parser = new ChunkFrameParser(HARD_LIMITS.maxChunkBytes);
+  let index = 0;
+  let done = false;
+  try {
+    while (!done) {
+      let result: { done: boolean; value?: Uint8Array | undefined };
+      try {
+        result = await reader.read();
+      } catch (e) {
+        throw new TruncatedBodyError(index, expected.length, e);
+      }
+      if (result.done) {
+        done = true;
+        break;
+      }
+      if (!result.value) continue;
+      for (const frame of parser.push(result.value)) {
+        const want = expected[index];
+        if (!want) throw new StrataError("CORRUPT_DATA", `chunk stream: more than the ${expected.length} chunks asked for`);
+        if (!sameBytes(frame.hash, want.hash)) {
+          throw new StrataError("CORRUPT_DATA", `chunk stream: frame ${index} is ${bytesToHex(frame.hash)}, asked for ${bytesToHex(want.hash)}`);
+        }
+        if (frame.data.length !== want.length) {
+          throw new StrataError("CORRUPT_DATA", `chunk stream: chunk ${bytesToHex(want.hash)} is ${frame.data.length} bytes, the manifest says ${want.length}`);
+        }
+        if (!sameBytes(blake3(frame.data), want.hash)) {
+          throw new StrataError("HASH_MISMATCH", `chunk stream: bytes of chunk ${bytesToHex(want.hash)} do not hash to it`);
+        }
+        await onChunk(index, frame.data);
+        index++;
+      }
+    }
+    if (index < expected.length) throw new TruncatedBodyError(index, expected.length);
+    parser.end();
+  } finally {
+    if (!done) await reader.cancel().catch(() => undefined);
+  }
+}
