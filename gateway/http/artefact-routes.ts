@@ -54,7 +54,8 @@ async function serveArtefact(c: Context, artefacts: ArtefactService): Promise<Re
   const status = range ? 206 : 200;
   if (c.req.method === "HEAD") return new Response(null, { status, headers: out });
   const { stream } = await artefacts.read(id, start, end);
-  return new Response(stream, { status, headers: out });
+  if (end - start > artefacts.limits.maxBufferedBodyBytes) return new Response(stream, { status, headers: out });
+  return new Response(await new Response(stream).arrayBuffer(), { status, headers: out });
 }
 
 export function artefactRoutes(services: ArtefactServices) {

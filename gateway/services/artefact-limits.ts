@@ -34,6 +34,12 @@ export interface ArtefactLimits extends ManifestLimits {
   readonly maxConcurrentReads: number;
   /** Chunks read ahead of the one being sent by a streaming response (16). */
   readonly readAheadChunks: number;
+  /**
+   * Artefact responses up to this size are assembled in memory and sent with a body of known
+   * length (8 MiB). Larger ones stream with bounded memory; Bun.serve then drops the
+   * Content-Length and frames them chunked (oven-sh/bun#10507), Deno and Node keep it.
+   */
+  readonly maxBufferedBodyBytes: number;
   /** Decoded manifests kept in memory, by encoded bytes (64 MiB). */
   readonly manifestCacheBytes: number;
   /** Manifests PUT and chunks stored or reported present this recently are never collected (1 h). */
@@ -57,6 +63,7 @@ export const DEFAULT_ARTEFACT_LIMITS: ArtefactLimits = Object.freeze({
   diskCacheBytes: 1 * GiB,
   maxConcurrentReads: 16,
   readAheadChunks: 16,
+  maxBufferedBodyBytes: 8 * MiB,
   manifestCacheBytes: 64 * MiB,
   gcGraceMs: 60 * 60_000,
   gcRewriteMinDeadFraction: 0.2,

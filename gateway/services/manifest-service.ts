@@ -11,6 +11,7 @@ import { manifests } from "../db/schema.ts";
 import { WeightedLru } from "../storage/byte-lru.ts";
 import type { ChunkStore } from "../storage/chunk-store.ts";
 import { Semaphore } from "../storage/concurrency.ts";
+import { SingleFlight } from "../storage/single-flight.ts";
 import type { ObjectStore } from "../storage/object-store.ts";
 import type { ArtefactLimits } from "./artefact-limits.ts";
 
@@ -56,6 +57,7 @@ export class ManifestService {
   readonly #chunks: ChunkStore;
   readonly #limits: ArtefactLimits;
   readonly #cache: WeightedLru<string, LoadedManifest>;
+  readonly #loads = new SingleFlight<string, LoadedManifest>();
 
   constructor(db: MetadataDb, store: ObjectStore, chunks: ChunkStore, limits: ArtefactLimits) {
     this.#db = db;
@@ -104,6 +106,10 @@ export class ManifestService {
     checkManifestId(id);
     const cached = this.#cache.get(id);
     if (cached) return cached;
+    return this.#loads.run(id, () => this.#loadFromStore(id));
+  }
+
+  async #loadFromStore(id: string): Promise<LoadedManifest> {
     await this.info(id);
     const bytes = await this.#store.get(manifestKey(id));
     if (bytesToHex(blake3(bytes)) !== id) throw new StrataError("CORRUPT_DATA", `stored manifest ${id} does not match its id`);
