@@ -14,6 +14,7 @@ export interface Blake3Kernel {
   blake3Init(slot: number, useKey: number, flags: number): void;
   blake3Update(slot: number, ptr: number, len: number): void;
   blake3Finalize(slot: number, firstBlock: number, blocks: number): void;
+  blake3Digest(slot: number, useKey: number, flags: number, len: number, blocks: number): void;
   blake3UseUnrolled(on: number): void;
 }
 
@@ -86,11 +87,6 @@ export function occupy(h: KernelHandle, slot: number, tenant: SlotTenant): void 
     tenant.saved = null;
   }
   owners[slot] = tenant;
-}
-
-/** Forgets `tenant` as the occupant of `slot` (its state is discarded). */
-export function vacate(slot: number, tenant: SlotTenant): void {
-  if (owners[slot] === tenant) owners[slot] = null;
 }
 
 /** Absorbs `data` into the hasher in `slot`, through the bounded input buffer. */

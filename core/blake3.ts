@@ -56,6 +56,13 @@ function init(h: KernelHandle, slot: number, flags: number, key: Uint8Array | nu
 
 function oneShot(flags: number, key: Uint8Array | null, data: Uint8Array, length: number): Uint8Array {
   const h = blake3Kernel();
+  if (data.length <= h.inputSize && length <= h.outSize) {
+    const mem = h.bytes();
+    if (key) mem.set(key, h.key);
+    mem.set(data, h.input);
+    h.k.blake3Digest(SLOT_ONESHOT, key ? 1 : 0, flags, data.length, Math.ceil(length / 64));
+    return mem.slice(h.out, h.out + length);
+  }
   init(h, SLOT_ONESHOT, flags, key);
   absorb(h, SLOT_ONESHOT, data);
   return squeeze(h, SLOT_ONESHOT, length);
@@ -97,14 +104,14 @@ export function blake3DeriveKey(context: string, material: Blake3Input, options:
  * Streaming BLAKE3. `update` takes input in any split; `digest` may be called at any time
  * (it does not end the stream) and returns any length of extended output.
  */
-export class Blake3Hasher implements SlotTenant {
-  /** Kernel slot state while another hasher occupies the slot. */
-  saved: Uint8Array | null = null;
+export class Blake3Hasher {
+  /** Holds the kernel slot state while another hasher occupies the slot. */
+  readonly #tenant: SlotTenant = { saved: null };
   readonly #h: KernelHandle;
 
   private constructor(flags: number, key: Uint8Array | null) {
     this.#h = blake3Kernel();
-    occupy(this.#h, SLOT_STREAM, this);
+    occupy(this.#h, SLOT_STREAM, this.#tenant);
     init(this.#h, SLOT_STREAM, flags, key);
   }
 
@@ -125,7 +132,7 @@ export class Blake3Hasher implements SlotTenant {
 
   update(data: Blake3Input): this {
     const bytes = toBytes(data, "input");
-    occupy(this.#h, SLOT_STREAM, this);
+    occupy(this.#h, SLOT_STREAM, this.#tenant);
     absorb(this.#h, SLOT_STREAM, bytes);
     return this;
   }
@@ -138,13 +145,13 @@ export class Blake3Hasher implements SlotTenant {
    */
   updateFrom(read: (into: Uint8Array) => number): number {
     const h = this.#h;
-    occupy(h, SLOT_STREAM, this);
+    occupy(h, SLOT_STREAM, this.#tenant);
     const n = read(h.bytes().subarray(h.input, h.input + h.inputSize));
     if (!Number.isSafeInteger(n) || n < 0 || n > h.inputSize) {
       throw new StrataError("BAD_REQUEST", `blake3: updateFrom reader returned ${String(n)}`);
     }
     // The reader may have run other hashers; take the slot back before absorbing.
-    occupy(h, SLOT_STREAM, this);
+    occupy(h, SLOT_STREAM, this.#tenant);
     h.k.blake3Update(SLOT_STREAM, h.input, n);
     return n;
   }
@@ -152,7 +159,7 @@ export class Blake3Hasher implements SlotTenant {
   /** The hash of everything absorbed so far; `length` bytes (default 32). */
   digest(length?: number): Uint8Array {
     const n = checkLength(length);
-    occupy(this.#h, SLOT_STREAM, this);
+    occupy(this.#h, SLOT_STREAM, this.#tenant);
     return squeeze(this.#h, SLOT_STREAM, n);
   }
 

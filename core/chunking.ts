@@ -28,8 +28,9 @@ export interface ChunkerOptions extends ChunkSizes {
 }
 
 /** A streaming chunker: push() bytes in any split, then end(). */
-export class StreamingChunker<C extends ChunkBoundary = Chunk> implements SlotTenant {
-  saved: Uint8Array | null = null;
+export class StreamingChunker<C extends ChunkBoundary = Chunk> {
+  /** Holds the chunk hasher's kernel slot state while another chunker uses the slot. */
+  readonly #tenant: SlotTenant = { saved: null };
   readonly sizes: ResolvedChunkSizes;
   readonly #h: CdcHandle;
   readonly #hash: boolean;
@@ -57,7 +58,7 @@ export class StreamingChunker<C extends ChunkBoundary = Chunk> implements SlotTe
     dv.setBigUint64(32, this.sizes.maskL, true);
     if (options.safetensors) this.#prefix = [];
     if (hash) {
-      occupy(this.#h.blake3, SLOT_CHUNKER, this);
+      occupy(this.#h.blake3, SLOT_CHUNKER, this.#tenant);
       this.#h.k.cdcReset(1);
     }
   }
@@ -115,7 +116,7 @@ export class StreamingChunker<C extends ChunkBoundary = Chunk> implements SlotTe
     while (off < bytes.length) {
       const cut = this.#forced.cuts[this.#nextForced] ?? Infinity;
       const take = Math.min(bytes.length - off, h.inputSize, cut - this.#pos);
-      if (hash) occupy(h.blake3, SLOT_CHUNKER, this);
+      if (hash) occupy(h.blake3, SLOT_CHUNKER, this.#tenant);
       const mem = h.blake3.bytes();
       mem.set(bytes.subarray(off, off + take), h.input);
       mem.set(this.#state, h.state);
@@ -158,7 +159,7 @@ export class StreamingChunker<C extends ChunkBoundary = Chunk> implements SlotTe
     if (this.#pos === this.#chunkStart) return;
     const h = this.#h;
     const hash = this.#hash ? 1 : 0;
-    if (hash) occupy(h.blake3, SLOT_CHUNKER, this);
+    if (hash) occupy(h.blake3, SLOT_CHUNKER, this.#tenant);
     h.blake3.bytes().set(this.#state, h.state);
     h.k.cdcFinish(hash);
     this.#state.set(h.blake3.bytes().subarray(h.state, h.state + CDC_STATE_SIZE));

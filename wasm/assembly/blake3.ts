@@ -297,3 +297,13 @@ export function blake3Finalize(slot: i32, firstBlock: u32, blocks: i32): void {
     compress(node, node + 32, nodeBlockLen, <u64>(firstBlock + <u32>i), nodeFlags | ROOT, outBuf + (<usize>i << 6), true);
   }
 }
+
+/**
+ * One call for inputs that fit the input buffer: init `slot`, absorb blake3Input()[0, len),
+ * write `blocks` output blocks to blake3Out(). Saves small inputs several boundary crossings.
+ */
+export function blake3Digest(slot: i32, useKey: bool, flags: u32, len: i32, blocks: i32): void {
+  blake3Init(slot, useKey, flags);
+  blake3Update(slot, input, <usize>min(max(len, 0), INPUT_SIZE));
+  blake3Finalize(slot, 0, blocks);
+}
