@@ -69,14 +69,19 @@ export class StreamingChunker<C extends ChunkBoundary = Chunk> {
     if (this.#ended) throw new StrataError("BAD_REQUEST", "chunking: push() after end()");
     const out: C[] = [];
     if (this.#prefix) {
-      this.#prefix.push(bytes.slice());
-      this.#prefixLength += bytes.length;
-      const joined = this.#joinPrefix();
-      if (joined.length < safetensorsPrefixNeeded(joined)) return out;
-      this.#forced = safetensorsCuts(joined);
+      // Safetensors: hold bytes back (copied: the caller may reuse its buffer) until the whole
+      // header is here, then feed everything through with the tensor boundaries known.
+      const parts = this.#prefix;
+      const total = this.#prefixLength + bytes.length;
+      const need = safetensorsPrefixNeeded(concat(parts, bytes, Math.min(8, total)));
+      if (total < need) {
+        parts.push(bytes.slice());
+        this.#prefixLength = total;
+        return out;
+      }
+      this.#forced = safetensorsCuts(concat(parts, bytes, need));
       this.#prefix = null;
-      this.#feed(joined, out);
-      return out;
+      for (const p of parts) this.#feed(p, out);
     }
     this.#feed(bytes, out);
     return out;
@@ -88,24 +93,11 @@ export class StreamingChunker<C extends ChunkBoundary = Chunk> {
     const out: C[] = [];
     if (this.#prefix) {
       // Too short to hold the whole header: let the parser report how it is malformed.
-      safetensorsCuts(this.#joinPrefix());
+      safetensorsCuts(concat(this.#prefix, new Uint8Array(0), this.#prefixLength));
     }
     this.#ended = true;
     this.#finish(out);
     return out;
-  }
-
-  #joinPrefix(): Uint8Array {
-    const parts = this.#prefix ?? [];
-    if (parts.length === 1) return parts[0]!;
-    const joined = new Uint8Array(this.#prefixLength);
-    let off = 0;
-    for (const p of parts) {
-      joined.set(p, off);
-      off += p.length;
-    }
-    this.#prefix = [joined];
-    return joined;
   }
 
   #feed(bytes: Uint8Array, out: C[]): void {
@@ -165,6 +157,19 @@ export class StreamingChunker<C extends ChunkBoundary = Chunk> {
     this.#state.set(h.blake3.bytes().subarray(h.state, h.state + CDC_STATE_SIZE));
     out.push(this.#chunk(this.#pos, 0));
   }
+}
+
+/** The first `length` bytes of `parts` followed by `last`. */
+function concat(parts: Uint8Array[], last: Uint8Array, length: number): Uint8Array {
+  const out = new Uint8Array(length);
+  let off = 0;
+  for (const p of [...parts, last]) {
+    if (off >= length) break;
+    const take = Math.min(p.length, length - off);
+    out.set(p.subarray(0, take), off);
+    off += take;
+  }
+  return out;
 }
 
 /** A streaming chunker that hashes each chunk with BLAKE3. */
