@@ -7,7 +7,7 @@ import { type Command, flag, parseArgs, UsageError } from "./command.ts";
 const usage = `usage: strata chunks FILE [--json] [--min SIZE] [--avg SIZE] [--max SIZE] [--safetensors]
 
 Splits FILE into content-defined chunks (FastCDC) and prints "OFFSET LENGTH BLAKE3" per chunk,
-or with --json one object {file, size, count, averageSize, chunks: [{offset, length, hash}]}.
+or with --json one object {file, chunks: [{offset, length, hash}], size, count, averageSize}.
 SIZE is bytes, or with a K/M suffix (KiB/MiB). Defaults: --min 16K --avg 64K --max 256K.
 A file ending in .safetensors (or with --safetensors) gets its header as one chunk and
 boundaries at every tensor boundary.`;
@@ -40,26 +40,36 @@ export const chunksCommand: Command = {
       safetensors: parsed.switches.has("safetensors") || file.endsWith(".safetensors"),
     });
     const json = parsed.switches.has("json");
-    const chunks: Chunk[] = [];
+    // Printed as chunks are found, so memory stays bounded for any file size.
+    let count = 0;
+    let size = 0;
+    const print = (chunks: Chunk[]) => {
+      if (chunks.length === 0) return;
+      const lines = chunks.map((c) =>
+        json
+          ? `${count++ === 0 ? "" : ",\n"}{"offset":${c.offset},"length":${c.length},"hash":"${bytesToHex(c.hash)}"}`
+          : `${c.offset} ${c.length} ${bytesToHex(c.hash)}\n`,
+      );
+      if (!json) count += chunks.length;
+      for (const c of chunks) size += c.length;
+      process.stdout.write(lines.join(""));
+    };
     const fd = openSync(file, "r");
     try {
+      if (json) process.stdout.write(`{"file":${JSON.stringify(file)},"chunks":[\n`);
       const buffer = new Uint8Array(READ_SIZE);
       for (;;) {
         const n = readSync(fd, buffer, 0, READ_SIZE, null);
         if (n === 0) break;
-        chunks.push(...chunker.push(buffer.subarray(0, n)));
+        print(chunker.push(buffer.subarray(0, n)));
       }
-      chunks.push(...chunker.end());
+      print(chunker.end());
     } finally {
       closeSync(fd);
     }
-    const size = chunks.reduce((s, c) => s + c.length, 0);
     if (json) {
-      const body = chunks.map((c) => `{"offset":${c.offset},"length":${c.length},"hash":"${bytesToHex(c.hash)}"}`);
-      const head = { file, size, count: chunks.length, averageSize: chunks.length ? Math.round(size / chunks.length) : 0 };
-      process.stdout.write(`${JSON.stringify(head).slice(0, -1)},"chunks":[\n${body.join(",\n")}\n]}\n`);
-    } else {
-      process.stdout.write(chunks.map((c) => `${c.offset} ${c.length} ${bytesToHex(c.hash)}\n`).join(""));
+      const averageSize = count ? Math.round(size / count) : 0;
+      process.stdout.write(`${count ? "\n" : ""}],"size":${size},"count":${count},"averageSize":${averageSize}}\n`);
     }
     return 0;
   },
