@@ -26,7 +26,8 @@ import { uploadSegmentFile } from "./segment-upload.ts";
 import type { StorageLimits } from "./storage-limits.ts";
 import { TailBuffer } from "./tail-buffer.ts";
 import { readAt, WalFile, type AppendedBatch } from "./wal.ts";
-import { open, rename } from "node:fs/promises";
+import { mkdir, open, rename } from "node:fs/promises";
+import { dirname } from "node:path";
 
 export interface PartitionContext {
   readonly stream: string;
@@ -313,6 +314,7 @@ export class PartitionLog {
 
   /** Removes whole committed segments past the retention policy: metadata, then objects, then cache files. */
   enforceRetention(now: number): Promise<void> {
+    if (this.closed) return Promise.resolve();
     this.retentionRunning ??= this.runRetention(now).finally(() => (this.retentionRunning = undefined));
     return this.retentionRunning;
   }
@@ -336,6 +338,7 @@ export class PartitionLog {
     while (this.flushing) await this.flushing;
     this.wakeUploader?.();
     await this.uploading;
+    await this.retentionRunning?.catch(() => {}); // its failure was reported to its caller
     for (const w of [...this.dataWaiters]) w.done();
     const err = new StrataError("UNAVAILABLE", `partition ${this.partition} of ${this.stream} is closing`);
     for (const w of this.durableWaiters.splice(0)) w.reject(err);
@@ -562,6 +565,7 @@ export class PartitionLog {
     await this.ctx.catalog.commitSegment(this.stream, this.partition, row, seg.snapshot);
     // Committed: the local file is now only a cache entry.
     const cached = cachePath(this.ctx.dir, f.baseOffset);
+    await mkdir(dirname(cached), { recursive: true }); // someone may have wiped the cache directory
     await rename(f.path, cached);
     invariant(this.pendingSegments[0] === seg, "segments commit in order");
     this.pendingSegments.shift();

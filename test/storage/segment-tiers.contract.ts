@@ -59,7 +59,9 @@ export function segmentTierSuite(label: string, makeStore: (dir: string) => Prom
     await fx.createStream(stream);
   });
   afterEach(async () => {
+    const errors = fx.errors;
     await fx.cleanup();
+    expect(errors).toEqual([]); // no background upload or retention failures
   });
 
   async function openLog(limits: Record<string, number> = {}, extra = {}): Promise<{ store: LogStore; log: PartitionLog }> {
@@ -121,12 +123,18 @@ export function segmentTierSuite(label: string, makeStore: (dir: string) => Prom
     const missesBefore = metrics.cacheMisses.get();
     expect(await readAll(log)).toEqual(Array.from({ length: n }, (_, i) => i));
     expect(metrics.cacheMisses.get()).toBeGreaterThan(missesBefore);
+    // Segments sealed after the wipe still commit and cache.
+    const m = await fill(log, 20, 20, 200, n);
+    await log.flushToObjectStore();
+    expect((await readdir(cacheDir)).length).toBeGreaterThan(0);
+    expect(await readAll(log)).toEqual(Array.from({ length: m }, (_, i) => i));
+    const total = m;
 
     // And after a restart with the cache gone too.
     await store.close();
     ({ store, log } = await openLog({ cacheBytes }));
     await rm(cacheDir, { recursive: true, force: true });
-    expect(await readAll(log)).toEqual(Array.from({ length: n }, (_, i) => i));
+    expect(await readAll(log)).toEqual(Array.from({ length: total }, (_, i) => i));
   });
 
   test(`${label}: acks=durable resolves only once the batch is in the object store, coalescing concurrent appends`, async () => {
