@@ -99,7 +99,7 @@ test("bad input gets a stable 4xx code and changes nothing", async () => {
   const small = Array.from({ length: 101 }, (_, i) => randomBytes(10, 100 + i));
   res = await putChunksRaw(gw.url, small.map((d) => [blake3(d), d] as const));
   expect([res.status, await errorCode(res)]).toEqual([413, "BATCH_TOO_LARGE"]);
-  res = await fetch(`${gw.url}/v1/chunks`, { method: "PUT", headers: { "content-type": "application/msgpack" }, body: randomBytes(2 * 1024 * 1024, 9) });
+  res = await fetch(`${gw.url}/v1/chunks`, { method: "PUT", headers: { "content-type": "application/msgpack" }, body: randomBytes(2 * 1024 * 1024, 9) as Uint8Array<ArrayBuffer> });
   expect([res.status, await errorCode(res)]).toEqual([413, "PAYLOAD_TOO_LARGE"]);
   res = await fetch(`${gw.url}/v1/chunks`, { method: "PUT", headers: { "content-type": "application/msgpack" }, body: encode({ chunks: [[new Uint8Array(31), new Uint8Array(3)]] }) });
   expect([res.status, await errorCode(res)]).toEqual([400, "BAD_REQUEST"]);

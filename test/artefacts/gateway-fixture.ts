@@ -6,7 +6,7 @@ import { chunk, type Chunk } from "../../core/chunking.ts";
 import { encodeManifest, manifestId, type Manifest, type ManifestTensor } from "../../core/manifest.ts";
 
 /** Deterministic pseudo-random bytes (xorshift32), so failures reproduce. */
-export function randomBytes(length: number, seed: number): Uint8Array {
+export function randomBytes(length: number, seed: number): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(length);
   let x = seed >>> 0 || 1;
   for (let i = 0; i < length; i++) {
@@ -69,7 +69,7 @@ export async function upload(url: string, file: ChunkedFile, batch = 64): Promis
 }
 
 export function putManifest(url: string, id: string, bytes: Uint8Array): Promise<Response> {
-  return fetch(`${url}/v1/manifests/${id}`, { method: "PUT", headers: { "content-type": "application/msgpack" }, body: bytes });
+  return fetch(`${url}/v1/manifests/${id}`, { method: "PUT", headers: { "content-type": "application/msgpack" }, body: bytes as Uint8Array<ArrayBuffer> });
 }
 
 export async function errorCode(res: Response): Promise<string> {

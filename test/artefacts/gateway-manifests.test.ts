@@ -43,7 +43,7 @@ test("a manifest whose chunks are not all stored is 409 MISSING_CHUNKS; then 201
   const got = await fetch(`${gw.url}/v1/manifests/${file.id}`);
   expect(got.status).toBe(200);
   expect(got.headers.get("content-type")).toBe("application/msgpack");
-  expect(new Uint8Array(await got.arrayBuffer())).toEqual(file.manifestBytes);
+  expect(new Uint8Array(await got.arrayBuffer()) as Uint8Array).toEqual(file.manifestBytes);
 });
 
 test("hostile manifests get a clear 4xx and store nothing", async () => {

@@ -29,7 +29,7 @@ test("the whole artefact, with its headers", async () => {
   expect(res.headers.get("content-length")).toBe(String(file.bytes.length));
   expect(res.headers.get("etag")).toBe(`"${file.id}"`);
   expect(res.headers.get("accept-ranges")).toBe("bytes");
-  expect(new Uint8Array(await res.arrayBuffer())).toEqual(file.bytes);
+  expect(new Uint8Array(await res.arrayBuffer()) as Uint8Array).toEqual(file.bytes);
 });
 
 test("random ranges across chunk boundaries match the file byte for byte", async () => {
@@ -66,16 +66,16 @@ test("suffix, open and clipped ranges; unsatisfiable is 416; ignored ranges send
   const size = file.bytes.length;
   let res = await get({ range: "bytes=-1000" });
   expect([res.status, res.headers.get("content-range")]).toEqual([206, `bytes ${size - 1000}-${size - 1}/${size}`]);
-  expect(new Uint8Array(await res.arrayBuffer())).toEqual(file.bytes.subarray(size - 1000));
+  expect(new Uint8Array(await res.arrayBuffer()) as Uint8Array).toEqual(file.bytes.subarray(size - 1000));
   res = await get({ range: `bytes=-${size + 50}` });
   expect([res.status, res.headers.get("content-range")]).toEqual([206, `bytes 0-${size - 1}/${size}`]);
   expect((await res.arrayBuffer()).byteLength).toBe(size);
   res = await get({ range: "bytes=999000-" });
   expect([res.status, res.headers.get("content-range")]).toEqual([206, `bytes 999000-${size - 1}/${size}`]);
-  expect(new Uint8Array(await res.arrayBuffer())).toEqual(file.bytes.subarray(999000));
+  expect(new Uint8Array(await res.arrayBuffer()) as Uint8Array).toEqual(file.bytes.subarray(999000));
   res = await get({ range: `bytes=${size - 10}-${size + 1000}` });
   expect([res.status, res.headers.get("content-range")]).toEqual([206, `bytes ${size - 10}-${size - 1}/${size}`]);
-  expect(new Uint8Array(await res.arrayBuffer())).toEqual(file.bytes.subarray(size - 10));
+  expect(new Uint8Array(await res.arrayBuffer()) as Uint8Array).toEqual(file.bytes.subarray(size - 10));
   for (const range of [`bytes=${size}-`, `bytes=${size + 5}-${size + 10}`, "bytes=-0"]) {
     res = await get({ range });
     expect([range, res.status, res.headers.get("content-range"), await errorCode(res)]).toEqual([range, 416, `bytes */${size}`, "OFFSET_OUT_OF_RANGE"]);
@@ -99,7 +99,7 @@ test("conditional requests: If-None-Match → 304, If-Range honoured only for th
   await res.arrayBuffer();
   res = await get({ range: "bytes=0-9", "if-range": etag });
   expect(res.status).toBe(206);
-  expect(new Uint8Array(await res.arrayBuffer())).toEqual(file.bytes.subarray(0, 10));
+  expect(new Uint8Array(await res.arrayBuffer()) as Uint8Array).toEqual(file.bytes.subarray(0, 10));
   res = await get({ range: "bytes=0-9", "if-range": '"stale"' });
   expect(res.status).toBe(200);
   expect((await res.arrayBuffer()).byteLength).toBe(file.bytes.length);
