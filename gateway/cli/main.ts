@@ -1,4 +1,5 @@
 // `strata` — the command-line entry point. Each command lives in its own module.
+import { StrataError } from "../../core/errors.ts";
 import { UsageError, type Command } from "./command.ts";
 import { commands } from "./commands.ts";
 
@@ -44,10 +45,17 @@ async function main(argv: string[]): Promise<number> {
       console.error(`strata ${found.command.name}: ${e.message}\n\n${found.command.usage}`);
       return 2;
     }
-    const code = (e as { code?: unknown }).code;
-    console.error(`strata ${found.command.name}: ${typeof code === "string" ? `${code}: ` : ""}${(e as Error).message}`);
+    // Strata's own errors carry a stable code worth showing; system errors already name theirs.
+    const prefix = e instanceof StrataError ? `${e.code}: ` : "";
+    console.error(`strata ${found.command.name}: ${prefix}${(e as Error).message}`);
     return 1;
   }
 }
+
+// A closed pipe (`strata chunks big.bin | head`) ends the command quietly, as for any Unix tool.
+process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+  if (e.code === "EPIPE") process.exit(0);
+  throw e;
+});
 
 process.exitCode = await main(process.argv.slice(2));
