@@ -75,7 +75,7 @@ export class ArtefactGc {
     const dead = rows.filter((r) => !referenced.has(r.id) && r.uploadedAt < cutoff).map((r) => r.id);
     let manifestsDeleted = 0;
     for (const id of dead) {
-      const deleted = await this.#manifests.lock.run(async () => {
+      const deleted = await this.#manifests.lock.run(id, async () => {
         const gone = await this.#db.delete(manifests).where(and(eq(manifests.id, id), lt(manifests.uploadedAt, cutoff))).returning({ id: manifests.id });
         if (gone.length === 0) return false;
         this.#manifests.forget(id);

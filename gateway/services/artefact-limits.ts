@@ -28,6 +28,8 @@ export interface ArtefactLimits extends ManifestLimits {
   readonly readBlockBytes: number;
   /** In-memory cache of pack blocks (256 MiB; 0 disables it). */
   readonly memoryCacheBytes: number;
+  /** In-memory cache of verified chunks, served without hashing them again (128 MiB; 0 disables it). */
+  readonly chunkCacheBytes: number;
   /** On-disk cache of pack blocks under dataDir/pack-cache (1 GiB; 0 disables it). */
   readonly diskCacheBytes: number;
   /** Object-store GETs of pack blocks in flight at once, gateway-wide (16). */
@@ -60,6 +62,7 @@ export const DEFAULT_ARTEFACT_LIMITS: ArtefactLimits = Object.freeze({
   maxPendingPackBytes: 256 * MiB,
   readBlockBytes: 4 * MiB,
   memoryCacheBytes: 256 * MiB,
+  chunkCacheBytes: 128 * MiB,
   diskCacheBytes: 1 * GiB,
   maxConcurrentReads: 16,
   readAheadChunks: 16,

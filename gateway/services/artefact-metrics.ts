@@ -8,7 +8,7 @@ export function createArtefactMetrics(registry: MetricsRegistry) {
     chunksDeduplicated: registry.counter("strata_chunks_deduplicated_total", "Chunks uploaded that the gateway already held."),
     chunkBytesStored: registry.counter("strata_chunk_bytes_stored_total", "Chunk bytes written into packs."),
     packsUploaded: registry.counter("strata_packs_uploaded_total", "Pack objects uploaded (by uploads and by GC rewrites)."),
-    cacheHits: registry.counter("strata_chunk_cache_hits_total", "Pack block reads served by a cache, per tier (memory, disk)."),
+    cacheHits: registry.counter("strata_chunk_cache_hits_total", "Reads served by a cache, per tier (chunk: verified chunks; memory, disk: pack blocks)."),
     cacheMisses: registry.counter("strata_chunk_cache_misses_total", "Pack block reads that went to the object store."),
     chunksServed: registry.counter("strata_chunks_served_total", "Chunks read, verified and sent."),
     gcRuns: registry.counter("strata_artefact_gc_runs_total", "Artefact garbage collections run."),

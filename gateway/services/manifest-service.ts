@@ -1,7 +1,7 @@
 // Manifests: PUT checks id, encoding and that every chunk is stored (409 MISSING_CHUNKS
 // otherwise), then stores the bytes as manifests/<id>.msgpack and a row; GET serves them; a
-// bytes-bounded cache keeps decoded manifests for artefact reads. PUTs and GC's deletions of
-// manifests are serialized by one lock, so a re-upload never races its own deletion.
+// bytes-bounded cache keeps decoded manifests for artefact reads. A PUT and GC's deletion of
+// the same manifest are serialized by a per-id lock, so a re-upload never races its deletion.
 import { eq } from "drizzle-orm";
 import { blake3, bytesToHex } from "../../core/blake3.ts";
 import { StrataError } from "../../core/errors.ts";
@@ -10,10 +10,10 @@ import type { MetadataDb } from "../db/database.ts";
 import { manifests } from "../db/schema.ts";
 import { WeightedLru } from "../storage/byte-lru.ts";
 import type { ChunkStore } from "../storage/chunk-store.ts";
-import { Semaphore } from "../storage/concurrency.ts";
 import { SingleFlight } from "../storage/single-flight.ts";
 import type { ObjectStore } from "../storage/object-store.ts";
 import type { ArtefactLimits } from "./artefact-limits.ts";
+import { KeyedLock } from "./keyed-lock.ts";
 
 const ID = /^[0-9a-f]{64}$/;
 /** Memory of one cached manifest beyond its bytes: a hex id and an offset per chunk. */
@@ -50,8 +50,8 @@ export function checkManifestId(id: string): string {
 }
 
 export class ManifestService {
-  /** Held by PUT and by GC while it deletes manifests. */
-  readonly lock = new Semaphore(1);
+  /** Per manifest id: held by PUT and by GC while it deletes that manifest. */
+  readonly lock = new KeyedLock();
   readonly #db: MetadataDb;
   readonly #store: ObjectStore;
   readonly #chunks: ChunkStore;
@@ -75,7 +75,7 @@ export class ManifestService {
     const manifest = decodeManifest(bytes, this.#limits);
     const hexes = manifest.chunks.map((c) => bytesToHex(c.hash));
     const info: ManifestInfo = { id, size: manifest.size, mediaType: manifest.mediaType, chunks: manifest.chunks.length };
-    return this.lock.run(async () => {
+    return this.lock.run(id, async () => {
       // Touching the chunks protects them from GC for the grace period, covering this PUT.
       const present = await this.#chunks.touch(hexes);
       const missing = [...new Set(hexes.filter((h) => !present.has(h)))];

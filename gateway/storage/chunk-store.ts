@@ -1,6 +1,7 @@
 // The content-addressed chunk store: global dedup through the index, uploads packed by the
 // PackWriter, reads through the PackReader, every chunk verified against its hash on the way
-// in and on the way out. At open, pack objects without index rows (an upload cut short between
+// in and whenever it is read from storage or the disk cache (verified chunks are then kept in
+// a bytes-bounded memory cache and served from it without hashing again). At open, pack objects without index rows (an upload cut short between
 // its put and its commit) are verified and indexed.
 import { join } from "node:path";
 import { blake3, bytesToHex } from "../../core/blake3.ts";
@@ -8,6 +9,7 @@ import { isStrataError, StrataError } from "../../core/errors.ts";
 import type { MetadataDb } from "../db/database.ts";
 import type { ArtefactLimits } from "../services/artefact-limits.ts";
 import type { ArtefactMetrics } from "../services/artefact-metrics.ts";
+import { ByteLru } from "./byte-lru.ts";
 import { ChunkIndex, type ChunkLocation } from "./chunk-index.ts";
 import type { ObjectStore } from "./object-store.ts";
 import { PACK_PREFIX, packIdOf, scanPack } from "./pack-format.ts";
@@ -48,6 +50,8 @@ export class ChunkStore {
   readonly #writer: PackWriter;
   readonly #limits: ArtefactLimits;
   readonly #metrics: ArtefactMetrics;
+  /** Chunks verified when they were read from storage (or the disk cache): hex → bytes. */
+  readonly #verified: ByteLru<string>;
 
   private constructor(options: ChunkStoreOptions, index: ChunkIndex, reader: PackReader) {
     this.index = index;
@@ -55,6 +59,7 @@ export class ChunkStore {
     this.store = options.store;
     this.#limits = options.limits;
     this.#metrics = options.metrics;
+    this.#verified = new ByteLru(options.limits.chunkCacheBytes);
     this.#writer = new PackWriter(options.store, index, options.limits, options.metrics, (pack, bytes) => reader.notePackSize(pack, bytes));
   }
 
@@ -119,6 +124,12 @@ export class ChunkStore {
    * and reads the object store once more before giving up with CORRUPT_DATA.
    */
   async read(hex: string, location: ChunkLocation): Promise<Uint8Array> {
+    const cached = this.#verified.get(hex);
+    if (cached) {
+      this.#metrics.cacheHits.inc({ tier: "chunk" });
+      this.#metrics.chunksServed.inc();
+      return cached;
+    }
     let loc = location;
     for (let attempt = 0; ; attempt++) {
       let bytes: Uint8Array;
@@ -133,6 +144,8 @@ export class ChunkStore {
       }
       if (bytesToHex(blake3(bytes)) === hex) {
         this.#metrics.chunksServed.inc();
+        // A copy: a view would keep its whole pack block alive outside the block cache's bound.
+        this.#verified.set(hex, bytes.slice());
         return bytes;
       }
       this.reader.evict(loc);

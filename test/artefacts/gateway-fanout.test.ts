@@ -60,7 +60,7 @@ test("16 concurrent GETs of a cold artefact read each pack block once", async ()
 });
 
 test("without a memory cache, a repeated read is served from the disk cache", async () => {
-  const gw = await liveGateway({ dataDir, artefacts: { ...SMALL, memoryCacheBytes: 0, diskCacheBytes: 64 * 1024 * 1024 } });
+  const gw = await liveGateway({ dataDir, artefacts: { ...SMALL, memoryCacheBytes: 0, chunkCacheBytes: 0, diskCacheBytes: 64 * 1024 * 1024 } });
   try {
     const first = new Uint8Array(await (await fetch(`${gw.url}/v1/artefacts/${file.id}`)).arrayBuffer());
     expect(Buffer.compare(first, file.bytes)).toBe(0);
