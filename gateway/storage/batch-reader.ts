@@ -16,6 +16,8 @@ export interface ReadBatch {
   readonly header: BatchHeader;
   /** The whole batch, CRC-verified. */
   readonly bytes: Uint8Array;
+  /** Byte position in its segment or WAL file. */
+  readonly position: number;
 }
 
 /** Buffered forward reader over a ByteSource, bounded by `end`. */
@@ -75,7 +77,7 @@ export async function readBatches(
     expected = header.baseOffset + header.count;
     if (expected > opts.fromOffset) {
       // Copy out of the chunk so a returned batch does not pin a whole read-ahead buffer.
-      out.push({ header, bytes: bytes.slice(0, header.length) });
+      out.push({ header, bytes: bytes.slice(0, header.length), position: pos });
       collected += header.length;
     }
     pos += header.length;

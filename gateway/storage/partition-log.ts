@@ -10,23 +10,24 @@
 // list, and the loop writes everything pending with one write + one fdatasync (group commit).
 // Sealing (by size, age, or for acks=durable) happens inside that loop, between writes.
 import { encodeBatch, BATCH_HEADER_SIZE, decodeBatchRecords, type BatchHeader } from "../../core/batch.ts";
-import { StrataError, invariant, isStrataError } from "../../core/errors.ts";
+import { StrataError, invariant } from "../../core/errors.ts";
 import type { Acks, LogRecord, ProducerRef } from "../../core/record.ts";
 import type { GatewayMetrics } from "../metrics.ts";
-import { ChunkedReader, readBatches, type ByteSource, type ReadBatch } from "./batch-reader.ts";
+import type { ReadBatch } from "./batch-reader.ts";
+import { PartitionReader } from "./partition-reader.ts";
 import type { ObjectStore } from "./object-store.ts";
 import { cachePath, recoverPartition, type PendingSegment } from "./partition-recovery.ts";
-import { ProducerState } from "./producer-state.ts";
+import { ProducerState, type ProducerBatch } from "./producer-state.ts";
 import type { RemoteSegmentReader } from "./remote-segment-reader.ts";
 import { planRetention, type RetentionPolicy } from "./retention.ts";
 import type { SegmentCache } from "./segment-cache.ts";
 import type { SegmentCatalog, SegmentRow } from "./segment-catalog.ts";
-import { segmentObjectKey, type SparseIndex } from "./segment-format.ts";
+import { segmentObjectKey } from "./segment-format.ts";
 import { uploadSegmentFile } from "./segment-upload.ts";
 import type { StorageLimits } from "./storage-limits.ts";
 import { TailBuffer } from "./tail-buffer.ts";
-import { readAt, WalFile, type AppendedBatch } from "./wal.ts";
-import { mkdir, open, rename } from "node:fs/promises";
+import { WalFile, type AppendedBatch } from "./wal.ts";
+import { mkdir, rename } from "node:fs/promises";
 import { dirname } from "node:path";
 
 export interface PartitionContext {
@@ -75,10 +76,7 @@ interface DataWaiter {
   readonly done: () => void;
 }
 
-/** Remote reads whose next offset is remembered, to spot sequential readers. */
-const SEQUENTIAL_MEMORY = 64;
 const MAX_UPLOAD_BACKOFF_MS = 30_000;
-const READ_ATTEMPTS = 4;
 
 export class PartitionLog {
   readonly stream: string;
@@ -112,7 +110,6 @@ export class PartitionLog {
   private syncWaiters: OffsetWaiter[] = [];
   private durableWaiters: OffsetWaiter[] = [];
   private readonly dataWaiters = new Set<DataWaiter>();
-  private readonly sequentialNext: number[] = [];
   private retentionRunning: Promise<void> | undefined;
   /** Bumped whenever files move (roll, commit, retention): a read that failed on a moved file retries. */
   private layoutVersion = 0;
@@ -120,6 +117,7 @@ export class PartitionLog {
   /** Set while segment uploads are failing: durable appends fail fast instead of queueing. */
   private uploadFailure: StrataError | undefined;
   private closed = false;
+  private readonly reader: PartitionReader;
 
   private constructor(private readonly ctx: PartitionContext, recovered: Awaited<ReturnType<typeof recoverPartition>>) {
     this.stream = ctx.stream;
@@ -137,6 +135,27 @@ export class PartitionLog {
     this.durableProducers = recovered.producers;
     this.liveProducers = recovered.producers.clone();
     for (const [path, bytes] of recovered.cached) ctx.cache.add(path, bytes);
+    const self = this;
+    this.reader = new PartitionReader(ctx, {
+      get startOffset() {
+        return self.start;
+      },
+      get tail() {
+        return self.tail;
+      },
+      get wal() {
+        return self.wal;
+      },
+      get pendingFiles() {
+        return self.pendingSegments.map((s) => s.file);
+      },
+      get committed() {
+        return self.committed;
+      },
+      get layoutVersion() {
+        return self.layoutVersion;
+      },
+    });
   }
 
   /** Recovers the partition from its directory and the catalog, and resumes unfinished uploads. */
@@ -177,7 +196,7 @@ export class PartitionLog {
   }
 
   /** Where batch `seq` of producer `id` (its current epoch) was written, if it is one of its last 5. */
-  producerBatch(id: number, seq: number): { baseOffset: number; count: number } | undefined {
+  producerBatch(id: number, seq: number): ProducerBatch | undefined {
     return this.liveProducers.batch(id, seq);
   }
 
@@ -280,7 +299,7 @@ export class PartitionLog {
     let cur = offset;
     const end = this.endOffset;
     while (cur < end && records < maxRecords && (out.length === 0 || collected < maxBytes)) {
-      const got = await this.readOnce(cur, out.length === 0 ? maxBytes : maxBytes - collected);
+      const got = await this.reader.read(cur, out.length === 0 ? maxBytes : maxBytes - collected);
       if (got.length === 0) break;
       for (const b of got) {
         out.push(b);
@@ -429,12 +448,14 @@ export class PartitionLog {
 
   private async writeRun(run: PendingAppend[]): Promise<void> {
     const started = performance.now();
+    let position = this.wal.size;
     await this.wal.append(run.map((p) => p.batch));
     this.ctx.metrics.walFsyncSeconds.observe((performance.now() - started) / 1000);
     this.walSince ??= Date.now();
     for (const p of run) {
       if (p.producer) this.durableProducers.apply(p.producer, p.batch.baseOffset, p.batch.count);
-      this.tail.push({ header: p.header, bytes: p.batch.bytes });
+      this.tail.push({ header: p.header, bytes: p.batch.bytes, position });
+      position += p.batch.bytes.length;
       this.pendingBytes -= p.batch.bytes.length;
       p.resolve();
     }
@@ -587,100 +608,6 @@ export class PartitionLog {
     this.durableWaiters = settle(this.durableWaiters, row.endOffset);
   }
 
-  // ---- read path ----
-
-  /** Batches from the one tier holding `offset`, retrying when files moved under the read. */
-  private async readOnce(offset: number, maxBytes: number): Promise<ReadBatch[]> {
-    for (let attempt = 1; ; attempt++) {
-      const version = this.layoutVersion;
-      if (offset < this.start) {
-        throw new StrataError("OFFSET_OUT_OF_RANGE", `offset ${offset} was removed by retention (start offset ${this.start})`);
-      }
-      try {
-        return await this.readTier(offset, maxBytes);
-      } catch (e) {
-        const moved = this.layoutVersion !== version || isMissingFile(e) || (e as { code?: string }).code === "EBADF";
-        if (!moved || attempt >= READ_ATTEMPTS) throw e;
-      }
-    }
-  }
-
-  private async readTier(offset: number, maxBytes: number): Promise<ReadBatch[]> {
-    const tailStart = this.tail.startOffset;
-    if (tailStart !== undefined && offset >= tailStart) return this.tail.read(offset, maxBytes);
-    const wal = this.wal;
-    if (offset >= wal.baseOffset) {
-      return this.readLocal({ read: (p, _m, pref) => wal.read(p, pref) }, wal.index, wal.size, offset, maxBytes, "active WAL");
-    }
-    const pending = findSegment(this.pendingSegments.map((s) => s.file), offset);
-    if (pending) return this.readFile(pending.path, pending.index, pending.dataLength, offset, maxBytes);
-    const seg = findSegment(this.committed, offset);
-    invariant(seg, `offset ${offset} is held by a committed segment`);
-    const local = cachePath(this.ctx.dir, seg.baseOffset);
-    if (this.ctx.cache.touch(local)) {
-      try {
-        const footer = await this.ctx.remote.footer(seg.objectKey, seg.bytes, local);
-        const batches = await this.readFile(local, footer.index, footer.dataLength, offset, maxBytes);
-        this.ctx.metrics.cacheHits.inc();
-        return batches;
-      } catch (e) {
-        if (!isMissingFile(e)) throw e;
-        this.ctx.cache.remove(local, false); // gone from disk: serve it from the object store
-      }
-    }
-    return this.readRemote(seg, offset, maxBytes);
-  }
-
-  private async readFile(path: string, index: SparseIndex, dataLength: number, offset: number, maxBytes: number): Promise<ReadBatch[]> {
-    const fh = await open(path, "r");
-    try {
-      return await this.readLocal({ read: (p, _m, pref) => readAt(fh, p, pref) }, index, dataLength, offset, maxBytes, path);
-    } finally {
-      await fh.close();
-    }
-  }
-
-  private readLocal(source: ByteSource, index: SparseIndex, dataLength: number, offset: number, maxBytes: number, what: string): Promise<ReadBatch[]> {
-    const { position } = index.lookup(offset);
-    const chunk = Math.min(maxBytes + this.limits.indexIntervalBytes, this.limits.maxFetchBytes + this.limits.indexIntervalBytes);
-    return readBatches(new ChunkedReader(source, dataLength, chunk), {
-      position,
-      end: dataLength,
-      fromOffset: offset,
-      maxBytes,
-      maxBatchBytes: this.limits.maxBatchBytes,
-      source: `${this.stream}/${this.partition} ${what}`,
-    });
-  }
-
-  private async readRemote(seg: SegmentRow, offset: number, maxBytes: number): Promise<ReadBatch[]> {
-    const footer = await this.ctx.remote.footer(seg.objectKey, seg.bytes);
-    if (footer.baseOffset !== seg.baseOffset || footer.endOffset !== seg.endOffset) {
-      throw new StrataError("CORRUPT_DATA", `segment ${seg.objectKey}: footer covers [${footer.baseOffset}, ${footer.endOffset}), catalog says [${seg.baseOffset}, ${seg.endOffset})`);
-    }
-    const seqIndex = this.sequentialNext.indexOf(offset);
-    const sequential = seqIndex >= 0;
-    if (sequential) this.sequentialNext.splice(seqIndex, 1);
-    const chunk = sequential
-      ? Math.max(this.limits.readAheadBytes, maxBytes)
-      : maxBytes + this.limits.indexIntervalBytes;
-    const { position } = footer.index.lookup(offset);
-    const batches = await readBatches(new ChunkedReader(this.ctx.remote.source(seg.objectKey), footer.dataLength, chunk), {
-      position,
-      end: footer.dataLength,
-      fromOffset: offset,
-      maxBytes,
-      maxBatchBytes: this.limits.maxBatchBytes,
-      source: `segment ${seg.objectKey}`,
-    });
-    const last = batches[batches.length - 1];
-    if (last) {
-      this.sequentialNext.push(last.header.baseOffset + last.header.count);
-      if (this.sequentialNext.length > SEQUENTIAL_MEMORY) this.sequentialNext.shift();
-    }
-    return batches;
-  }
-
   // ---- retention ----
 
   private async runRetention(now: number): Promise<void> {
@@ -728,21 +655,4 @@ function settle(waiters: OffsetWaiter[], end: number): OffsetWaiter[] {
     else rest.push(w);
   }
   return rest;
-}
-
-function findSegment<T extends { baseOffset: number; endOffset: number }>(segments: readonly T[], offset: number): T | undefined {
-  let lo = 0;
-  let hi = segments.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >>> 1;
-    const s = segments[mid]!;
-    if (offset < s.baseOffset) hi = mid - 1;
-    else if (offset >= s.endOffset) lo = mid + 1;
-    else return s;
-  }
-  return undefined;
-}
-
-function isMissingFile(e: unknown): boolean {
-  return (e as { code?: string }).code === "ENOENT";
 }

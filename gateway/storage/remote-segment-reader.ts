@@ -63,6 +63,13 @@ export class RemoteSegmentReader {
     return { read: (position, minLength, preferred) => this.read(key, position, minLength, preferred) };
   }
 
+  /** Starts fetching [position, position + length) of `key` into the range cache, unless cached or in flight. Never throws. */
+  prefetch(key: string, position: number, length: number): void {
+    this.read(key, position, Math.min(length, 64), length).catch(() => {
+      // A real read of this range reports the error.
+    });
+  }
+
   /** Drops everything cached for `key` (after retention deleted it). */
   forget(key: string): void {
     this.footers.delete(key);

@@ -1,0 +1,153 @@
+// The read path of one partition: finds the tier holding an offset (memory tail, active WAL,
+// sealed files awaiting upload, local segment cache, object store) and reads whole, CRC-checked
+// batches from it. Sequential readers of the object store get read-ahead: a larger first range,
+// and the next range fetched in the background while they process this one.
+import { StrataError, invariant } from "../../core/errors.ts";
+import { ChunkedReader, readBatches, type ByteSource, type ReadBatch } from "./batch-reader.ts";
+import type { PartitionContext } from "./partition-log.ts";
+import { cachePath } from "./partition-recovery.ts";
+import type { SegmentRow } from "./segment-catalog.ts";
+import type { SparseIndex } from "./segment-format.ts";
+import type { TailBuffer } from "./tail-buffer.ts";
+import { readAt, type SealedFile, type WalFile } from "./wal.ts";
+import { open } from "node:fs/promises";
+
+/** The partition state a read looks at; every field may change between two reads. */
+export interface PartitionTiers {
+  readonly startOffset: number;
+  readonly tail: TailBuffer;
+  readonly wal: WalFile;
+  readonly pendingFiles: readonly SealedFile[];
+  readonly committed: readonly SegmentRow[];
+  /** Changes whenever files move (roll, commit, retention). */
+  readonly layoutVersion: number;
+}
+
+/** Object-store reads whose next offset is remembered, to spot sequential readers. */
+const SEQUENTIAL_MEMORY = 64;
+const READ_ATTEMPTS = 4;
+
+export class PartitionReader {
+  private readonly sequentialNext: number[] = [];
+
+  constructor(
+    private readonly ctx: PartitionContext,
+    private readonly tiers: PartitionTiers,
+  ) {}
+
+  /** Batches from the one tier holding `offset` (>= startOffset), retrying when files moved under the read. */
+  async read(offset: number, maxBytes: number): Promise<ReadBatch[]> {
+    for (let attempt = 1; ; attempt++) {
+      const version = this.tiers.layoutVersion;
+      if (offset < this.tiers.startOffset) {
+        throw new StrataError("OFFSET_OUT_OF_RANGE", `offset ${offset} was removed by retention (start offset ${this.tiers.startOffset})`);
+      }
+      try {
+        return await this.readTier(offset, maxBytes);
+      } catch (e) {
+        const moved = this.tiers.layoutVersion !== version || errno(e) === "ENOENT" || errno(e) === "EBADF";
+        if (!moved || attempt >= READ_ATTEMPTS) throw e;
+      }
+    }
+  }
+
+  private async readTier(offset: number, maxBytes: number): Promise<ReadBatch[]> {
+    const { tail, wal } = this.tiers;
+    const tailStart = tail.startOffset;
+    if (tailStart !== undefined && offset >= tailStart) return tail.read(offset, maxBytes);
+    if (offset >= wal.baseOffset) {
+      return this.readLocal({ read: (p, _m, pref) => wal.read(p, pref) }, wal.index, wal.size, offset, maxBytes, "active WAL");
+    }
+    const pending = findSegment(this.tiers.pendingFiles, offset);
+    if (pending) return this.readFile(pending.path, pending.index, pending.dataLength, offset, maxBytes);
+    const seg = findSegment(this.tiers.committed, offset);
+    invariant(seg, `offset ${offset} is held by a committed segment`);
+    const local = cachePath(this.ctx.dir, seg.baseOffset);
+    if (this.ctx.cache.touch(local)) {
+      try {
+        const footer = await this.ctx.remote.footer(seg.objectKey, seg.bytes, local);
+        const batches = await this.readFile(local, footer.index, footer.dataLength, offset, maxBytes);
+        this.ctx.metrics.cacheHits.inc();
+        return batches;
+      } catch (e) {
+        if (errno(e) !== "ENOENT") throw e;
+        this.ctx.cache.remove(local, false); // gone from disk: serve it from the object store
+      }
+    }
+    return this.readRemote(seg, offset, maxBytes);
+  }
+
+  private async readFile(path: string, index: SparseIndex, dataLength: number, offset: number, maxBytes: number): Promise<ReadBatch[]> {
+    const fh = await open(path, "r");
+    try {
+      return await this.readLocal({ read: (p, _m, pref) => readAt(fh, p, pref) }, index, dataLength, offset, maxBytes, path);
+    } finally {
+      await fh.close();
+    }
+  }
+
+  private readLocal(source: ByteSource, index: SparseIndex, dataLength: number, offset: number, maxBytes: number, what: string): Promise<ReadBatch[]> {
+    const { limits } = this.ctx;
+    const { position } = index.lookup(offset);
+    return readBatches(new ChunkedReader(source, dataLength, maxBytes + limits.indexIntervalBytes), {
+      position,
+      end: dataLength,
+      fromOffset: offset,
+      maxBytes,
+      maxBatchBytes: limits.maxBatchBytes,
+      source: `${this.ctx.stream}/${this.ctx.partition} ${what}`,
+    });
+  }
+
+  private async readRemote(seg: SegmentRow, offset: number, maxBytes: number): Promise<ReadBatch[]> {
+    const { limits, remote } = this.ctx;
+    const footer = await remote.footer(seg.objectKey, seg.bytes);
+    if (footer.baseOffset !== seg.baseOffset || footer.endOffset !== seg.endOffset) {
+      throw new StrataError(
+        "CORRUPT_DATA",
+        `segment ${seg.objectKey}: footer covers [${footer.baseOffset}, ${footer.endOffset}), catalog says [${seg.baseOffset}, ${seg.endOffset})`,
+      );
+    }
+    const seqIndex = this.sequentialNext.indexOf(offset);
+    const sequential = seqIndex >= 0;
+    if (sequential) this.sequentialNext.splice(seqIndex, 1);
+    const chunk = sequential ? Math.max(limits.readAheadBytes, maxBytes) : maxBytes + limits.indexIntervalBytes;
+    const { position } = footer.index.lookup(offset);
+    const batches = await readBatches(new ChunkedReader(remote.source(seg.objectKey), footer.dataLength, chunk), {
+      position,
+      end: footer.dataLength,
+      fromOffset: offset,
+      maxBytes,
+      maxBatchBytes: limits.maxBatchBytes,
+      source: `segment ${seg.objectKey}`,
+    });
+    const last = batches[batches.length - 1];
+    if (last) {
+      this.sequentialNext.push(last.header.baseOffset + last.header.count);
+      if (this.sequentialNext.length > SEQUENTIAL_MEMORY) this.sequentialNext.shift();
+      // Read-ahead: a sequential reader's next request starts right after this batch.
+      const next = last.position + last.header.length;
+      if (sequential && limits.readAheadBytes > 0 && next < footer.dataLength) {
+        remote.prefetch(seg.objectKey, next, Math.min(chunk, footer.dataLength - next));
+      }
+    }
+    return batches;
+  }
+}
+
+export function findSegment<T extends { baseOffset: number; endOffset: number }>(segments: readonly T[], offset: number): T | undefined {
+  let lo = 0;
+  let hi = segments.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const s = segments[mid]!;
+    if (offset < s.baseOffset) hi = mid - 1;
+    else if (offset >= s.endOffset) lo = mid + 1;
+    else return s;
+  }
+  return undefined;
+}
+
+function errno(e: unknown): string | undefined {
+  return (e as { code?: string }).code;
+}
