@@ -69,3 +69,39 @@ test("waitForData resolves on append and on timeout", async () => {
   ac.abort();
   await aborted;
 });
+
+test("stream names never become paths as given: '/' is encoded, bad names are refused", async () => {
+  const { partitionDir } = await import("../../gateway/storage/log-store.ts");
+  expect(partitionDir("/data", "models/detector", 3)).toBe("/data/log/models%2Fdetector/3");
+  for (const bad of ["../x", "a//b", "/abs", "a/../../b", "A", ""]) {
+    expect(() => partitionDir("/data", bad, 0)).toThrow(expect.objectContaining({ code: "INVALID_STREAM_NAME" }));
+  }
+  const store = await fx.open();
+  await expect(store.openPartitions("../escape", 1, {})).rejects.toMatchObject({ code: "INVALID_STREAM_NAME" });
+});
+
+test("the background timer enforces each stream's retention from the catalog", async () => {
+  await fx.createStream("t/ret", 1, { bytes: 40 * 1024 });
+  const store = await fx.open({ maxBatchBytes: 16 * 1024, segmentBytes: 16 * 1024 }, { retentionCheckMs: 25 });
+  const log = store.partition("t/ret", 0); // opened from the catalog by LogStore.open
+  for (let k = 0; k < 40; k++) await log.append(records(k * 10, 10, 200), meta(), "local");
+  await log.flushToObjectStore();
+  const deadline = Date.now() + 10_000;
+  while (log.bytes > 40 * 1024 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  expect(log.bytes).toBeLessThanOrEqual(40 * 1024);
+  expect(log.startOffset).toBeGreaterThan(0);
+  expect(fx.errors).toEqual([]);
+});
+
+test("appends past maxPendingBytes waiting for fsync are refused with UNAVAILABLE", async () => {
+  const store = await fx.open({ maxBatchBytes: 8 * 1024, maxPendingBytes: 16 * 1024, groupCommitMs: 200, groupCommitBytes: 1024 * 1024 });
+  await store.openPartitions("t/a", 2, {});
+  const log = store.partition("t/a", 0);
+  const a = log.append(records(0, 30, 200), meta(), "local"); // ~6.5 KiB each, lingering 200 ms
+  const b = log.append(records(30, 30, 200), meta(), "local");
+  await expect(log.append(records(60, 30, 200), meta(), "local")).rejects.toMatchObject({ code: "UNAVAILABLE" });
+  expect((await a).baseOffset).toBe(0);
+  expect((await b).baseOffset).toBe(30);
+  expect(log.endOffset).toBe(60);
+  expect((await log.append(records(60, 30, 200), meta(), "local")).baseOffset).toBe(60);
+});
