@@ -35,7 +35,9 @@ export async function readHashes(c: Context, limits: ArtefactLimits): Promise<st
   const bytes = await bodyBytes(c);
   let value: unknown;
   if (form === "msgpack") {
-    value = decodeMsgpack(bytes, new Decoder({ maxBinLength: 32, maxStrLength: 64, maxArrayLength: limits.maxHashesPerRequest, maxMapLength: 4, maxExtLength: 0 }));
+    // The array bound only guards the decoder; the explicit count check below answers 413.
+    const maxArrayLength = Math.ceil(limits.maxHashRequestBytes / 34);
+    value = decodeMsgpack(bytes, new Decoder({ maxBinLength: 32, maxStrLength: 64, maxArrayLength, maxMapLength: 4, maxExtLength: 0 }));
   } else {
     try {
       value = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));

@@ -46,6 +46,8 @@ export interface ArtefactLimits extends ManifestLimits {
   readonly manifestCacheBytes: number;
   /** Manifests PUT and chunks stored or reported present this recently are never collected (1 h). */
   readonly gcGraceMs: number;
+  /** GC runs by itself this often (6 h); 0 = only through POST /v1/admin/gc. */
+  readonly gcIntervalMs: number;
   /** A pack is rewritten when at least this fraction of its chunk bytes is dead (0.2); fully dead packs are always deleted. */
   readonly gcRewriteMinDeadFraction: number;
 }
@@ -69,6 +71,7 @@ export const DEFAULT_ARTEFACT_LIMITS: ArtefactLimits = Object.freeze({
   maxBufferedBodyBytes: 8 * MiB,
   manifestCacheBytes: 64 * MiB,
   gcGraceMs: 60 * 60_000,
+  gcIntervalMs: 6 * 60 * 60_000,
   gcRewriteMinDeadFraction: 0.2,
 });
 
@@ -79,13 +82,17 @@ function bad(message: string): never {
 export function resolveArtefactLimits(overrides: Partial<ArtefactLimits> = {}): ArtefactLimits {
   const l: ArtefactLimits = { ...DEFAULT_ARTEFACT_LIMITS, ...overrides };
   for (const [name, value] of Object.entries(l)) {
-    if (typeof value !== "number" || !Number.isFinite(value) || value < 0) bad(`${name} must be a non-negative number, got ${String(value)}`);
+    if (name === "gcRewriteMinDeadFraction") continue;
+    if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) bad(`${name} must be a non-negative integer, got ${String(value)}`);
   }
+  const fraction = l.gcRewriteMinDeadFraction;
+  if (typeof fraction !== "number" || !(fraction >= 0 && fraction <= 1)) bad(`gcRewriteMinDeadFraction must be in [0, 1], got ${String(fraction)}`);
+  // setTimeout's longest delay.
+  if (l.gcIntervalMs > 2 ** 31 - 1) bad("gcIntervalMs must be at most 2^31 - 1");
   const positive = ["maxChunkBytes", "maxChunks", "maxManifestBytes", "maxHashesPerRequest", "maxHashRequestBytes", "maxChunksPerRequest", "maxChunkRequestBytes", "packMaxBytes", "maxPendingPackBytes", "readBlockBytes", "maxConcurrentReads", "readAheadChunks"] as const;
   for (const name of positive) if (!Number.isSafeInteger(l[name]) || l[name] < 1) bad(`${name} must be a positive integer`);
   if (l.packMaxBytes < l.maxChunkBytes) bad("packMaxBytes must be at least maxChunkBytes");
   if (l.maxChunkRequestBytes < l.maxChunkBytes) bad("maxChunkRequestBytes must be at least maxChunkBytes");
   if (l.maxPendingPackBytes < l.maxChunkRequestBytes) bad("maxPendingPackBytes must be at least maxChunkRequestBytes");
-  if (l.gcRewriteMinDeadFraction > 1) bad("gcRewriteMinDeadFraction must be in [0, 1]");
   return Object.freeze(l);
 }

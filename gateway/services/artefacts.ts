@@ -35,10 +35,22 @@ export async function openArtefacts(config: ArtefactsConfig): Promise<Artefacts>
   const manifests = new ManifestService(config.db, config.store, chunkStore, limits);
   const refs = new ArtefactRefIndex(config.db);
   const gc = new ArtefactGc(config.db, chunkStore, manifests, refs, config.startOffsetOf, limits, metrics);
+  let running: Promise<unknown> = Promise.resolve();
+  const timer =
+    limits.gcIntervalMs > 0
+      ? setInterval(() => {
+          running = gc.run().catch((e: unknown) => console.error("strata: artefact GC failed", e));
+        }, limits.gcIntervalMs)
+      : undefined;
+  timer?.unref?.();
   return {
     services: { artefacts: new ArtefactService(chunkStore, manifests, limits), manifests, gc },
     chunkStore,
     onArtefactRefs: (stream, partition, offset, ids) => refs.add(stream, partition, offset, ids),
-    close: () => chunkStore.close(),
+    async close() {
+      if (timer) clearInterval(timer);
+      await running;
+      await chunkStore.close();
+    },
   };
 }

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { decode, encode } from "@msgpack/msgpack";
 import { blake3, bytesToHex } from "../../core/blake3.ts";
 import { ChunkFrameParser, CHUNKS_MEDIA_TYPE } from "../../core/chunk-frames.ts";
+import { resolveArtefactLimits } from "../../gateway/services/artefact-limits.ts";
 import { liveGateway, type LiveGateway } from "../helpers/in-process-gateway.ts";
 import { chunkData, chunkFile, errorCode, missing, postHashes, putChunksRaw, randomBytes } from "./gateway-fixture.ts";
 
@@ -87,6 +88,8 @@ test("bad input gets a stable 4xx code and changes nothing", async () => {
   const tooMany = Array.from({ length: 1001 }, (_, i) => bytesToHex(blake3(String(i))));
   let res = await postHashes(gw.url, tooMany);
   expect([res.status, await errorCode(res)]).toEqual([413, "BATCH_TOO_LARGE"]);
+  res = await fetch(`${gw.url}/v1/chunks/missing`, { method: "POST", headers: { "content-type": "application/msgpack" }, body: encode({ hashes: tooMany.map((h) => blake3(h)) }) });
+  expect([res.status, await errorCode(res)]).toEqual([413, "BATCH_TOO_LARGE"]);
   res = await postHashes(gw.url, ["ABC"]);
   expect([res.status, await errorCode(res)]).toEqual([400, "BAD_REQUEST"]);
   res = await fetch(`${gw.url}/v1/chunks/missing`, { method: "POST", headers: { "content-type": "application/json" }, body: "{not json" });
@@ -106,4 +109,11 @@ test("bad input gets a stable 4xx code and changes nothing", async () => {
   res = await fetch(`${gw.url}/v1/chunks`, { method: "PUT", headers: { "content-type": "application/msgpack" }, body: new Uint8Array([0xc1]) });
   expect([res.status, await errorCode(res)]).toEqual([400, "BAD_REQUEST"]);
   for (const d of small) expect(await missing(gw.url, [bytesToHex(blake3(d))])).toHaveLength(1);
+});
+
+test("nonsensical artefact limits are refused at start", () => {
+  for (const bad of [{ packMaxBytes: 1000 }, { maxChunkBytes: 0 }, { readBlockBytes: 1.5 }, { gcRewriteMinDeadFraction: 2 }, { memoryCacheBytes: -1 }, { maxChunkRequestBytes: 1024 }]) {
+    expect(() => resolveArtefactLimits(bad)).toThrow(/artefact limits/);
+  }
+  expect(resolveArtefactLimits({ memoryCacheBytes: 0, gcGraceMs: 0 }).memoryCacheBytes).toBe(0);
 });
