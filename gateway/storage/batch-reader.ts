@@ -54,7 +54,16 @@ export class ChunkedReader {
  */
 export async function readBatches(
   reader: ChunkedReader,
-  opts: { position: number; end: number; fromOffset: number; maxBytes: number; maxBatchBytes: number; source: string },
+  opts: {
+    position: number;
+    end: number;
+    fromOffset: number;
+    maxBytes: number;
+    maxBatchBytes: number;
+    source: string;
+    /** Copy batches out of the read buffers (needed when those are shared, e.g. a range cache). */
+    copy: boolean;
+  },
 ): Promise<ReadBatch[]> {
   const out: ReadBatch[] = [];
   let collected = 0;
@@ -76,8 +85,8 @@ export async function readBatches(
     }
     expected = header.baseOffset + header.count;
     if (expected > opts.fromOffset) {
-      // Copy out of the chunk so a returned batch does not pin a whole read-ahead buffer.
-      out.push({ header, bytes: bytes.slice(0, header.length), position: pos });
+      const batch = opts.copy ? bytes.slice(0, header.length) : bytes.subarray(0, header.length);
+      out.push({ header, bytes: batch, position: pos });
       collected += header.length;
     }
     pos += header.length;

@@ -96,6 +96,7 @@ export class PartitionReader {
       maxBytes,
       maxBatchBytes: limits.maxBatchBytes,
       source: `${this.ctx.stream}/${this.ctx.partition} ${what}`,
+      copy: false, // each local read has its own buffers
     });
   }
 
@@ -120,6 +121,7 @@ export class PartitionReader {
       maxBytes,
       maxBatchBytes: limits.maxBatchBytes,
       source: `segment ${seg.objectKey}`,
+      copy: true, // do not pin whole read-ahead ranges of the shared range cache
     });
     const last = batches[batches.length - 1];
     if (last) {
