@@ -68,11 +68,11 @@ function checkOut(out: ArrayBufferView, n: number, size: number): void {
  * when the dtypes are equal. BAD_REQUEST if the length is not a whole number of elements.
  */
 export function convertFloat(src: Uint8Array, from: FloatDtype, to: FloatDtype, out?: Uint8Array): Uint8Array {
-  const fromSize = SIZE[from];
-  const toSize = SIZE[to];
-  if (fromSize === undefined || toSize === undefined) {
+  if (!Object.hasOwn(SIZE, from) || !Object.hasOwn(SIZE, to)) {
     throw new StrataError("UNKNOWN_DTYPE", `cannot convert ${String(from)} to ${String(to)}`);
   }
+  const fromSize = SIZE[from];
+  const toSize = SIZE[to];
   if (src.byteLength % fromSize !== 0) {
     throw new StrataError("BAD_REQUEST", `${src.byteLength} bytes is not a whole number of ${from} elements`);
   }

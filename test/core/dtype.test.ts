@@ -230,6 +230,8 @@ describe("lengths and API", () => {
     expect([...new Float32Array(back.buffer)].map(String)).toEqual(["1", "-2.5", "65504", String(Math.fround(f16Value(0x0001) * 2)), "NaN"]);
     expect(convertFloat(half, "F16", "F16")).toEqual(half);
     expect(() => convertFloat(new Uint8Array(3), "F16", "F32")).toThrow(/whole number/);
+    expect(() => convertFloat(new Uint8Array(4), "constructor" as "F32", "F16")).toThrow(/cannot convert/);
+    expect(() => convertFloat(new Uint8Array(4), "F32", "I8" as "F16")).toThrow(/cannot convert/);
     expect(() => f32ToF16(new Float32Array(4), new Uint16Array(3))).toThrow(/output/);
   });
 });
