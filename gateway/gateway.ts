@@ -10,7 +10,7 @@ import type { ArtefactLimits } from "./services/artefact-limits.ts";
 import { GroupService } from "./services/group-service.ts";
 import { DEFAULT_SERVICE_LIMITS, type ServiceLimits } from "./services/limits.ts";
 import { LogService } from "./services/log-service.ts";
-import { StreamService } from "./services/stream-service.ts";
+import { type StreamConfig, StreamService } from "./services/stream-service.ts";
 import { InstrumentedObjectStore } from "./storage/instrumented-object-store.ts";
 import { LocalObjectStore } from "./storage/local-object-store.ts";
 import { LogStore } from "./storage/log-store.ts";
@@ -72,11 +72,19 @@ export async function openGateway(config: GatewayConfig): Promise<Gateway> {
       dataDir,
       limits: config.artefacts,
       registry: metrics.registry,
+      // A gone stream or partition keeps nothing alive; one not open here keeps everything.
       startOffsetOf: (stream, partition) => {
+        let config: StreamConfig;
+        try {
+          config = streams.require(stream);
+        } catch {
+          return undefined;
+        }
+        if (partition >= config.partitions) return undefined;
         try {
           return openLogs.partition(stream, partition).startOffset;
         } catch {
-          return undefined;
+          return 0;
         }
       },
     });
