@@ -2,7 +2,7 @@
 // sealed files awaiting upload, local segment cache, object store) and reads whole, CRC-checked
 // batches from it. Sequential readers of the object store get read-ahead: a larger first range,
 // and the next range fetched in the background while they process this one.
-import { StrataError, invariant } from "../../core/errors.ts";
+import { StrataError, invariant, isStrataError } from "../../core/errors.ts";
 import { ChunkedReader, readBatches, type ByteSource, type ReadBatch } from "./batch-reader.ts";
 import type { PartitionContext } from "./partition-log.ts";
 import { cachePath } from "./partition-recovery.ts";
@@ -101,6 +101,16 @@ export class PartitionReader {
   }
 
   private async readRemote(seg: SegmentRow, offset: number, maxBytes: number): Promise<ReadBatch[]> {
+    try {
+      return await this.readRemoteOnce(seg, offset, maxBytes);
+    } catch (e) {
+      // Do not keep serving cached bytes of a damaged object: a repaired one is read afresh.
+      if (isStrataError(e) && e.code === "CORRUPT_DATA") this.ctx.remote.forget(seg.objectKey);
+      throw e;
+    }
+  }
+
+  private async readRemoteOnce(seg: SegmentRow, offset: number, maxBytes: number): Promise<ReadBatch[]> {
     const { limits, remote } = this.ctx;
     const footer = await remote.footer(seg.objectKey, seg.bytes);
     if (footer.baseOffset !== seg.baseOffset || footer.endOffset !== seg.endOffset) {

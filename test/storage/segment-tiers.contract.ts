@@ -172,6 +172,9 @@ export function segmentTierSuite(label: string, makeStore: (dir: string) => Prom
     bad[500]! ^= 0x40; // inside the records of an early batch
     await fx.objectStore.put(first.objectKey, bad);
     await expect(log.read(0, { maxRecords: 1000, maxBytes: 1 << 20 })).rejects.toMatchObject({ code: "CORRUPT_DATA" });
+    // Repaired in the store, it reads again (nothing damaged stays cached).
+    await fx.objectStore.put(first.objectKey, original);
+    expect((await log.read(0, { maxRecords: 1, maxBytes: 1 << 20 }))[0]!.offset).toBe(0);
     // A damaged footer is caught as well (fresh store: no cached footer).
     const badFooter = original.slice();
     badFooter[badFooter.length - 20]! ^= 0x01;
