@@ -118,6 +118,14 @@ export function createGatewayMetrics(registry = new MetricsRegistry()) {
     segmentsUploaded: registry.counter("strata_segments_uploaded_total", "Segments sealed and uploaded."),
     cacheHits: registry.counter("strata_segment_cache_hits_total", "Reads served by the local segment cache."),
     cacheMisses: registry.counter("strata_segment_cache_misses_total", "Reads that went to the object store."),
+    segmentUploadSeconds: registry.histogram(
+      "strata_segment_upload_seconds",
+      "Time to upload and commit one sealed segment.",
+      [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    ),
+    segmentCacheBytes: registry.gauge("strata_segment_cache_bytes", "Bytes of segment files in the local cache."),
+    unuploadedBytes: registry.gauge("strata_unuploaded_bytes", "Sealed segment bytes on local disk not yet in the object store, per stream."),
+    walTornBytes: registry.counter("strata_wal_torn_bytes_total", "Bytes cut from torn WAL tails at recovery."),
   };
 }
 

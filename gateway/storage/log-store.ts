@@ -55,7 +55,11 @@ export class LogStore {
   private constructor(private readonly config: LogStoreConfig) {
     this.onError = config.onError ?? ((e, what) => console.error(`strata storage: ${what}:`, e));
     this.catalog = new SegmentCatalog(config.db);
-    this.cache = new SegmentCache(config.limits.cacheBytes, (path, e) => this.onError(e, `evicting ${path}`));
+    this.cache = new SegmentCache(
+      config.limits.cacheBytes,
+      (path, e) => this.onError(e, `evicting ${path}`),
+      (bytes) => config.metrics.segmentCacheBytes.set({}, bytes),
+    );
     this.remote = new RemoteSegmentReader(config.objectStore, config.limits.rangeCacheBytes, config.metrics);
   }
 

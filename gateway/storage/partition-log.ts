@@ -164,6 +164,8 @@ export class PartitionLog {
     const catalog = await ctx.catalog.load(ctx.stream, ctx.partition);
     const recovered = await recoverPartition(ctx.dir, catalog, ctx.limits);
     const log = new PartitionLog(ctx, recovered);
+    if (recovered.cutBytes > 0) ctx.metrics.walTornBytes.inc({}, recovered.cutBytes);
+    log.reportUnuploaded();
     if (log.pendingSegments.length > 0) log.kickUploader();
     return log;
   }
@@ -470,11 +472,16 @@ export class PartitionLog {
     const file = await this.wal.seal();
     this.pendingSegments.push({ file, snapshot: this.durableProducers.toRows() });
     this.pendingSegmentBytes += file.objectSize;
+    this.reportUnuploaded();
     this.layoutVersion++;
     this.wal = await WalFile.create(this.ctx.dir, file.endOffset, this.limits.indexIntervalBytes);
     this.walSince = undefined;
     this.layoutVersion++;
     this.kickUploader();
+  }
+
+  private reportUnuploaded(): void {
+    this.ctx.metrics.unuploadedBytes.set({ stream: this.stream, partition: String(this.partition) }, this.pendingSegmentBytes);
   }
 
   private requestRoll(): void {
@@ -572,6 +579,7 @@ export class PartitionLog {
   }
 
   private async uploadAndCommit(seg: PendingSegment): Promise<void> {
+    const started = performance.now();
     const f = seg.file;
     const key = segmentObjectKey(this.stream, this.partition, f.baseOffset);
     await uploadSegmentFile(this.ctx.objectStore, key, f.path, f.objectSize, this.limits.uploadPartBytes);
@@ -605,6 +613,8 @@ export class PartitionLog {
       objectSize: f.objectSize,
     });
     this.ctx.metrics.segmentsUploaded.inc({ stream: this.stream });
+    this.ctx.metrics.segmentUploadSeconds.observe((performance.now() - started) / 1000);
+    this.reportUnuploaded();
     this.durableWaiters = settle(this.durableWaiters, row.endOffset);
   }
 

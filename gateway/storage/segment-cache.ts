@@ -18,6 +18,8 @@ export class SegmentCache {
   constructor(
     readonly capacityBytes: number,
     private readonly onError: (path: string, error: unknown) => void = () => {},
+    /** Called with the cached byte total whenever it changes (for a gauge). */
+    private readonly onSize: (bytes: number) => void = () => {},
   ) {
     invariant(capacityBytes >= 0, "cache capacity is non-negative");
   }
@@ -43,6 +45,7 @@ export class SegmentCache {
       invariant(oldest !== undefined, "cache over capacity holds entries");
       this.remove(oldest.path, true);
     }
+    this.onSize(this.total);
   }
 
   /** True (and marks it recently used) when the file is cached. */
@@ -64,6 +67,7 @@ export class SegmentCache {
     if (entry) {
       this.entries.delete(path);
       this.total -= entry.bytes;
+      this.onSize(this.total);
     }
     if (unlinkFile) this.unlink(path);
   }

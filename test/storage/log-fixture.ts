@@ -7,7 +7,7 @@ import { encodeRecord } from "../../core/batch.ts";
 import type { ProducerRef } from "../../core/record.ts";
 import { openDatabase, type Database } from "../../gateway/db/database.ts";
 import { streams } from "../../gateway/db/schema.ts";
-import { createGatewayMetrics } from "../../gateway/metrics.ts";
+import { createGatewayMetrics, type GatewayMetrics } from "../../gateway/metrics.ts";
 import { LocalObjectStore } from "../../gateway/storage/local-object-store.ts";
 import { LogStore, type LogStoreConfig } from "../../gateway/storage/log-store.ts";
 import type { ObjectStore } from "../../gateway/storage/object-store.ts";
@@ -19,6 +19,8 @@ export interface Fixture {
   readonly database: Database;
   readonly objectStore: ObjectStore;
   readonly errors: unknown[];
+  /** The metrics of the most recently opened LogStore. */
+  readonly metrics: () => GatewayMetrics;
   open(limits?: Partial<StorageLimits>, extra?: Partial<LogStoreConfig>): Promise<LogStore>;
   createStream(name: string, partitions?: number, retention?: { ms?: number | null; bytes?: number | null }): Promise<void>;
   cleanup(): Promise<void>;
@@ -31,18 +33,24 @@ export async function makeFixture(opts: { makeStore?: (dir: string) => Promise<O
   const objectStore = opts.makeStore ? await opts.makeStore(dir) : await LocalObjectStore.open(join(dir, "objects"));
   const errors: unknown[] = [];
   const stores: LogStore[] = [];
+  let lastMetrics: GatewayMetrics | undefined;
   return {
     dir,
     dataDir,
     database,
     objectStore,
     errors,
+    metrics: () => {
+      if (!lastMetrics) throw new Error("no LogStore opened yet");
+      return lastMetrics;
+    },
     async open(limits = {}, extra = {}) {
+      lastMetrics = createGatewayMetrics();
       const store = await LogStore.open({
         dataDir,
         objectStore,
         db: database.db,
-        metrics: createGatewayMetrics(),
+        metrics: lastMetrics,
         limits: resolveLimits(limits),
         onError: (e) => errors.push(e),
         ...extra,

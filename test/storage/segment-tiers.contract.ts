@@ -122,7 +122,9 @@ export function segmentTierSuite(label: string, makeStore: (dir: string) => Prom
     expect(rows.reduce((s, r) => s + r.bytes, 0)).toBeGreaterThan(cacheBytes); // some segments only in the store
 
     await rm(cacheDir, { recursive: true, force: true });
-    const metrics = (store as unknown as { config: { metrics: { cacheMisses: { get(): number } } } }).config.metrics;
+    const metrics = fx.metrics();
+    expect(metrics.segmentCacheBytes.get()).toBe(usage.bytes);
+    expect(metrics.segmentsUploaded.get({ stream })).toBe(rows.length);
     const missesBefore = metrics.cacheMisses.get();
     const callsBefore = readCalls;
     expect(await readAll(log, 0, 4 * KiB)).toEqual(Array.from({ length: n }, (_, i) => i));

@@ -36,6 +36,7 @@ afterEach(async () => {
 async function reopenAndCheck(survivingBatches: number): Promise<void> {
   const store = await fx.open();
   const log = store.partition("wal/t", 0);
+  expect(fx.metrics().walTornBytes.get()).toBeGreaterThan(0);
   const survived = survivingBatches * PER_BATCH;
   expect(log.endOffset).toBe(survived);
   expect((await stat(walPath)).size).toBe(survivingBatches * batchBytes); // the tail is cut from the file
