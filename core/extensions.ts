@@ -4,6 +4,7 @@
 // Types 3..31 are reserved for Strata; applications must not use them.
 import { decode, encode, ExtensionCodec } from "@msgpack/msgpack";
 import { StrataError } from "./errors.ts";
+import { bytesToHex, hexToBytes } from "./hex.ts";
 import type { ArtefactRef, Tensor } from "./record.ts";
 
 export const TENSOR_EXT_TYPE = 1;
@@ -16,17 +17,6 @@ function isTensor(v: unknown): v is Tensor {
 }
 function isArtefactRef(v: unknown): v is ArtefactRef {
   return typeof v === "object" && v !== null && (v as { kind?: unknown }).kind === "artefact";
-}
-
-function hexToBytes(hex: string): Uint8Array {
-  const out = new Uint8Array(hex.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16);
-  return out;
-}
-function bytesToHex(bytes: Uint8Array): string {
-  let s = "";
-  for (const b of bytes) s += b.toString(16).padStart(2, "0");
-  return s;
 }
 
 export function makeTensor(dtype: string, shape: readonly number[], data: Uint8Array): Tensor {
