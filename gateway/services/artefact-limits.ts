@@ -34,7 +34,9 @@ export interface ArtefactLimits extends ManifestLimits {
   readonly diskCacheBytes: number;
   /** Object-store GETs of pack blocks in flight at once, gateway-wide (16). */
   readonly maxConcurrentReads: number;
-  /** Chunks read ahead of the one being sent by a streaming response (16). */
+  /** Chunk bytes a streaming response reads ahead of the one being sent (8 MiB: two blocks, so the next block's GET overlaps this one's). */
+  readonly readAheadBytes: number;
+  /** ...and at most this many chunks (256). */
   readonly readAheadChunks: number;
   /**
    * Artefact responses up to this size are assembled in memory and sent with a body of known
@@ -67,7 +69,8 @@ export const DEFAULT_ARTEFACT_LIMITS: ArtefactLimits = Object.freeze({
   chunkCacheBytes: 128 * MiB,
   diskCacheBytes: 1 * GiB,
   maxConcurrentReads: 16,
-  readAheadChunks: 16,
+  readAheadBytes: 8 * MiB,
+  readAheadChunks: 256,
   maxBufferedBodyBytes: 8 * MiB,
   manifestCacheBytes: 64 * MiB,
   gcGraceMs: 60 * 60_000,
@@ -89,7 +92,7 @@ export function resolveArtefactLimits(overrides: Partial<ArtefactLimits> = {}): 
   if (typeof fraction !== "number" || !(fraction >= 0 && fraction <= 1)) bad(`gcRewriteMinDeadFraction must be in [0, 1], got ${String(fraction)}`);
   // setTimeout's longest delay.
   if (l.gcIntervalMs > 2 ** 31 - 1) bad("gcIntervalMs must be at most 2^31 - 1");
-  const positive = ["maxChunkBytes", "maxChunks", "maxManifestBytes", "maxHashesPerRequest", "maxHashRequestBytes", "maxChunksPerRequest", "maxChunkRequestBytes", "packMaxBytes", "maxPendingPackBytes", "readBlockBytes", "maxConcurrentReads", "readAheadChunks"] as const;
+  const positive = ["maxChunkBytes", "maxChunks", "maxManifestBytes", "maxHashesPerRequest", "maxHashRequestBytes", "maxChunksPerRequest", "maxChunkRequestBytes", "packMaxBytes", "maxPendingPackBytes", "readBlockBytes", "maxConcurrentReads", "readAheadBytes", "readAheadChunks"] as const;
   for (const name of positive) if (!Number.isSafeInteger(l[name]) || l[name] < 1) bad(`${name} must be a positive integer`);
   if (l.packMaxBytes < l.maxChunkBytes) bad("packMaxBytes must be at least maxChunkBytes");
   if (l.maxChunkRequestBytes < l.maxChunkBytes) bad("maxChunkRequestBytes must be at least maxChunkBytes");

@@ -1,6 +1,6 @@
 // Serving chunks and artefacts: POST /chunks/missing, PUT /chunks, POST /chunks/get and the
 // on-the-fly assembly of an artefact (or a byte range of it) from its chunks. Responses are
-// streams with bounded memory: at most readAheadChunks chunks are held at once.
+// streams with bounded memory: at most readAheadBytes (and readAheadChunks) are read ahead.
 import { encodeFrameHeader } from "../../core/chunk-frames.ts";
 import { StrataError } from "../../core/errors.ts";
 import { hexToBytes } from "../../core/hex.ts";

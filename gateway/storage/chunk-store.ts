@@ -154,17 +154,19 @@ export class ChunkStore {
   }
 
   /**
-   * Reads `hexes` in order with up to readAheadChunks reads in flight, locating them in batches
-   * as it goes (bounded memory for any length). `known` short-cuts locations already looked up.
+   * Reads `hexes` in order with up to readAheadBytes (and readAheadChunks) of reads in flight, so
+   * the GETs of the next pack blocks overlap the sending of this one; locates the hashes in
+   * batches as it goes (bounded memory for any length). `known` holds locations looked up already.
    */
   async *readSequence(hexes: readonly string[], known?: Map<string, ChunkLocation>): AsyncGenerator<Uint8Array> {
-    const ahead = this.#limits.readAheadChunks;
+    const { readAheadBytes, readAheadChunks } = this.#limits;
     const locations = new Map<string, ChunkLocation>();
     let located = 0;
-    const inFlight: Promise<Uint8Array>[] = [];
+    const inFlight: { bytes: Promise<Uint8Array>; length: number }[] = [];
+    let inFlightBytes = 0;
     let next = 0;
     const start = async (): Promise<void> => {
-      while (next < hexes.length && inFlight.length < ahead) {
+      while (next < hexes.length && inFlight.length < readAheadChunks && (inFlight.length === 0 || inFlightBytes < readAheadBytes)) {
         if (next >= located) {
           const batch = hexes.slice(located, located + LOCATE_BATCH);
           const missing = known ? batch.filter((h) => !known.has(h)) : batch;
@@ -174,14 +176,18 @@ export class ChunkStore {
           located += batch.length;
         }
         const hex = hexes[next++]!;
-        const p = this.read(hex, locations.get(hex)!);
-        p.catch(() => undefined);
-        inFlight.push(p);
+        const loc = locations.get(hex)!;
+        const bytes = this.read(hex, loc);
+        bytes.catch(() => undefined);
+        inFlight.push({ bytes, length: loc.length });
+        inFlightBytes += loc.length;
       }
     };
     await start();
     while (inFlight.length > 0) {
-      const bytes = await inFlight.shift()!;
+      const head = inFlight.shift()!;
+      const bytes = await head.bytes;
+      inFlightBytes -= head.length;
       await start();
       yield bytes;
     }
