@@ -1,6 +1,6 @@
 // HTTP routes of the artefact subsystem (docs/artefact-protocol.md). Routes decode, call a
 // service and encode; HTTP ranges and conditional requests are handled here as transport matters.
-import { Hono, type Context } from "hono";
+import { Hono, type Context, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { CHUNKS_MEDIA_TYPE } from "../../core/chunk-frames.ts";
 import type { ErrorCode } from "../../core/errors.ts";
@@ -24,8 +24,23 @@ export interface MissingChunksBody {
   error: { code: ErrorCode; message: string; missing: string[]; missing_count: number };
 }
 
-function limit(maxSize: number) {
-  return bodyLimit({ maxSize, onError: (c) => errorResponse(c, "PAYLOAD_TOO_LARGE", `request body is larger than ${maxSize} bytes`, 413) });
+/**
+ * A body limit that judges a Content-Length by the header alone, without touching
+ * c.req.raw.body first (which makes Bun build a stream per request); chunked bodies are counted
+ * by hono's bodyLimit.
+ */
+function limit(maxSize: number): MiddlewareHandler {
+  const tooLarge = (c: Context) => errorResponse(c, "PAYLOAD_TOO_LARGE", `request body is larger than ${maxSize} bytes`, 413);
+  const streamed = bodyLimit({ maxSize, onError: tooLarge });
+  return async (c, next) => {
+    const length = c.req.header("content-length");
+    if (length !== undefined && c.req.header("transfer-encoding") === undefined) {
+      if (parseInt(length, 10) > maxSize) return tooLarge(c);
+      await next();
+      return;
+    }
+    return streamed(c, next);
+  };
 }
 
 function artefactHeaders(info: ManifestInfo): Record<string, string> {

@@ -104,6 +104,17 @@ test("bad input gets a stable 4xx code and changes nothing", async () => {
   expect([res.status, await errorCode(res)]).toEqual([413, "BATCH_TOO_LARGE"]);
   res = await fetch(`${gw.url}/v1/chunks`, { method: "PUT", headers: { "content-type": "application/msgpack" }, body: randomBytes(2 * 1024 * 1024, 9) as Uint8Array<ArrayBuffer> });
   expect([res.status, await errorCode(res)]).toEqual([413, "PAYLOAD_TOO_LARGE"]);
+  // A chunked body (no Content-Length) is counted as it arrives.
+  const pieces = [randomBytes(600 * 1024, 10), randomBytes(600 * 1024, 11)];
+  const chunked = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      const next = pieces.shift();
+      if (next) controller.enqueue(next);
+      else controller.close();
+    },
+  });
+  res = await fetch(`${gw.url}/v1/chunks`, { method: "PUT", headers: { "content-type": "application/msgpack" }, body: chunked, duplex: "half" } as RequestInit);
+  expect([res.status, await errorCode(res)]).toEqual([413, "PAYLOAD_TOO_LARGE"]);
   res = await fetch(`${gw.url}/v1/chunks`, { method: "PUT", headers: { "content-type": "application/msgpack" }, body: encode({ chunks: [[new Uint8Array(31), new Uint8Array(3)]] }) });
   expect([res.status, await errorCode(res)]).toEqual([400, "BAD_REQUEST"]);
   res = await fetch(`${gw.url}/v1/chunks`, { method: "PUT", headers: { "content-type": "application/msgpack" }, body: new Uint8Array([0xc1]) });
