@@ -6,7 +6,8 @@
 // refetch). Recency is kept in memory and in each file's mtime, so it survives restarts.
 // Several processes may share a directory: each keeps its own index, and a chunk another one
 // evicted simply reads as missing.
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeSync } from "node:fs";
+import { mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
+import { readFile, rename, rm, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { blake3 } from "../../core/blake3.ts";
 import { StrataError } from "../../core/errors.ts";
@@ -15,11 +16,15 @@ import { HARD_LIMITS } from "./limits.ts";
 
 const HASH_HEX = /^[0-9a-f]{64}$/;
 const TMP_DIR = "tmp";
+/** A file's mtime is refreshed on use only when older than this: recency across restarts need not be exact, and each refresh is a metadata write. */
+const TOUCH_AFTER_MS = 10 * 60 * 1000;
 /** Temporary files older than this are from a process that died mid-write. */
 const STALE_TMP_MS = 10 * 60 * 1000;
 
 interface Entry {
   size: number;
+  /** File mtime as last set or seen (ms): recency across restarts. */
+  mtime: number;
 }
 
 export interface ChunkCacheStats {
@@ -31,12 +36,6 @@ export interface ChunkCacheStats {
   readonly evicted: number;
 }
 
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
 export class ChunkCache {
   readonly dir: string;
   readonly maxBytes: number;
@@ -46,6 +45,8 @@ export class ChunkCache {
   #corrupt = 0;
   #evicted = 0;
   #tmpCounter = 0;
+  /** Hashes being written by this process. */
+  readonly #writing = new Set<string>();
 
   private constructor(dir: string, maxBytes: number) {
     this.dir = dir;
@@ -57,6 +58,7 @@ export class ChunkCache {
     if (!Number.isSafeInteger(maxBytes) || maxBytes < 0) throw new StrataError("BAD_REQUEST", `chunk cache size must be a non-negative integer, got ${String(maxBytes)}`);
     const cache = new ChunkCache(dir, maxBytes);
     mkdirSync(join(dir, TMP_DIR), { recursive: true });
+    for (let i = 0; i < 256; i++) mkdirSync(join(dir, i.toString(16).padStart(2, "0")), { recursive: true });
     cache.#sweepTemporaries();
     cache.#index();
     cache.#evict(0);
@@ -92,7 +94,7 @@ export class ChunkCache {
     }
     found.sort((a, b) => a.mtime - b.mtime);
     for (const f of found) {
-      this.#entries.set(f.hash, { size: f.size });
+      this.#entries.set(f.hash, { size: f.size, mtime: f.mtime });
       this.#bytes += f.size;
     }
   }
@@ -107,7 +109,8 @@ export class ChunkCache {
       this.#entries.delete(hash);
       this.#bytes -= entry.size;
     }
-    rmSync(this.#path(hash), { force: true });
+    // Removed in the background: the index no longer lists it, so nothing reads it meanwhile.
+    rm(this.#path(hash), { force: true }).catch(() => undefined);
   }
 
   /** Evicts least recently used chunks until `incoming` more bytes fit. */
@@ -122,12 +125,11 @@ export class ChunkCache {
   #touch(hash: string, entry: Entry): void {
     this.#entries.delete(hash);
     this.#entries.set(hash, entry);
-    const now = new Date();
-    try {
-      utimesSync(this.#path(hash), now, now);
-    } catch {
-      // evicted by another process: the next read reports it missing
-    }
+    const now = Date.now();
+    if (now - entry.mtime < TOUCH_AFTER_MS) return;
+    entry.mtime = now;
+    // Recency for the next process; a file evicted by another process meanwhile is no error.
+    utimes(this.#path(hash), new Date(now), new Date(now)).catch(() => undefined);
   }
 
   /** Whether the index holds `hash` with `length` bytes (not verified: `get` verifies). */
@@ -140,23 +142,23 @@ export class ChunkCache {
    * The chunk's bytes, verified against its hash; null when absent, or when corrupt (the file is
    * then deleted and counted in stats().corrupt).
    */
-  get(hash: string): Uint8Array | null {
+  async get(hash: string): Promise<Uint8Array | null> {
     const entry = this.#entries.get(hash);
     if (!entry) return null;
     let bytes: Uint8Array;
     try {
       if (entry.size > HARD_LIMITS.maxChunkBytes) throw new Error("oversized");
-      bytes = readFileSync(this.#path(hash));
+      bytes = await readFile(this.#path(hash));
     } catch {
-      this.#drop(hash);
+      if (this.#entries.get(hash) === entry) this.#drop(hash);
       return null;
     }
     if (bytes.length !== entry.size || bytesToHex(blake3(bytes)) !== hash) {
-      this.#drop(hash);
+      if (this.#entries.get(hash) === entry) this.#drop(hash);
       this.#corrupt++;
       return null;
     }
-    this.#touch(hash, entry);
+    if (this.#entries.get(hash) === entry) this.#touch(hash, entry);
     return bytes;
   }
 
@@ -165,36 +167,33 @@ export class ChunkCache {
    * so a crash leaves either nothing or the whole chunk. Not fsynced: reads verify instead.
    * A chunk larger than the whole cache is not stored.
    */
-  put(hash: string, bytes: Uint8Array): void {
+  async put(hash: string, bytes: Uint8Array): Promise<void> {
     if (!HASH_HEX.test(hash)) throw new StrataError("BAD_REQUEST", `chunk cache: not a hash: ${hash}`);
     const existing = this.#entries.get(hash);
     if (existing && existing.size === bytes.length) {
       this.#touch(hash, existing);
       return;
     }
-    if (bytes.length > this.maxBytes) return;
+    if (bytes.length > this.maxBytes || this.#writing.has(hash)) return;
+    if (existing) this.#drop(hash);
     this.#evict(bytes.length);
-    const tmp = join(this.dir, TMP_DIR, `${hash}.${process.pid}.${this.#tmpCounter++}`);
-    const fd = openSync(tmp, "w");
-    try {
-      let off = 0;
-      while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
-    } finally {
-      closeSync(fd);
-    }
-    mkdirSync(join(this.dir, hash.slice(0, 2)), { recursive: true });
-    renameSync(tmp, this.#path(hash));
-    if (existing) this.#bytes -= existing.size;
-    this.#entries.delete(hash);
-    this.#entries.set(hash, { size: bytes.length });
+    // Counted from now, so concurrent puts evict with this one in mind.
+    const entry: Entry = { size: bytes.length, mtime: Date.now() };
     this.#bytes += bytes.length;
-  }
-
-  /** Verifies `bytes` against `hash`, then stores them; false (nothing stored) on a mismatch. */
-  putVerified(hash: Uint8Array, bytes: Uint8Array): boolean {
-    if (!equalBytes(blake3(bytes), hash)) return false;
-    this.put(bytesToHex(hash), bytes);
-    return true;
+    const tmp = join(this.dir, TMP_DIR, `${hash}.${process.pid}.${this.#tmpCounter++}`);
+    this.#writing.add(hash);
+    try {
+      await writeFile(tmp, bytes);
+      await rename(tmp, this.#path(hash));
+    } catch (e) {
+      this.#bytes -= bytes.length;
+      await rm(tmp, { force: true }).catch(() => undefined);
+      throw e;
+    } finally {
+      this.#writing.delete(hash);
+    }
+    this.#entries.delete(hash);
+    this.#entries.set(hash, entry);
   }
 
   stats(): ChunkCacheStats {

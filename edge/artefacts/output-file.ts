@@ -2,7 +2,8 @@
 // written at chunk offsets, fsynced, then renamed over OUT and the directory fsynced. OUT is
 // therefore either absent, its old content, or the whole new artefact, never a torn mix.
 // Temporary files left by a pull that died (its pid is gone) are removed by the next pull.
-import { closeSync, fsyncSync, ftruncateSync, openSync, readdirSync, renameSync, rmSync, writeSync } from "node:fs";
+import { closeSync, fsyncSync, openSync, readdirSync, rmSync } from "node:fs";
+import { type FileHandle, open, rename } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { StrataError } from "../../core/errors.ts";
 
@@ -39,55 +40,55 @@ export class OutputFile {
   readonly path: string;
   readonly tmpPath: string;
   readonly size: number;
-  #fd: number | null;
+  #file: FileHandle | null;
 
-  private constructor(path: string, tmpPath: string, fd: number, size: number) {
+  private constructor(path: string, tmpPath: string, file: FileHandle, size: number) {
     this.path = path;
     this.tmpPath = tmpPath;
-    this.#fd = fd;
+    this.#file = file;
     this.size = size;
   }
 
   /** Creates the temporary file for `out`, `size` bytes long. */
-  static create(out: string, size: number): OutputFile {
+  static async create(out: string, size: number): Promise<OutputFile> {
     const path = resolve(out);
     const dir = dirname(path);
     const name = basename(path);
     sweepStale(dir, name);
     const tmpPath = join(dir, `.${name}${TMP_MARK}${process.pid}-${counter++}`);
-    const fd = openSync(tmpPath, "wx", 0o644);
+    const file = await open(tmpPath, "wx", 0o644);
     try {
-      ftruncateSync(fd, size);
+      await file.truncate(size);
     } catch (e) {
-      closeSync(fd);
+      await file.close();
       rmSync(tmpPath, { force: true });
       throw e;
     }
-    return new OutputFile(path, tmpPath, fd, size);
+    return new OutputFile(path, tmpPath, file, size);
   }
 
-  #open(): number {
-    if (this.#fd === null) throw new StrataError("INTERNAL", "output file already closed");
-    return this.#fd;
+  #open(): FileHandle {
+    if (this.#file === null) throw new StrataError("INTERNAL", "output file already closed");
+    return this.#file;
   }
 
-  /** Writes `bytes` at `position`. */
-  write(bytes: Uint8Array, position: number): void {
+  /** Writes `bytes` at `position` (concurrent writes to distinct ranges are fine). */
+  async write(bytes: Uint8Array, position: number): Promise<void> {
     if (position < 0 || position + bytes.length > this.size) {
       throw new StrataError("INTERNAL", `write of ${bytes.length} bytes at ${position} outside the ${this.size}-byte artefact`);
     }
-    const fd = this.#open();
+    const file = this.#open();
     let off = 0;
-    while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off, position + off);
+    while (off < bytes.length) off += (await file.write(bytes, off, bytes.length - off, position + off)).bytesWritten;
   }
 
   /** fsyncs and renames the temporary file over OUT, then fsyncs the directory. */
-  commit(): void {
-    const fd = this.#open();
-    fsyncSync(fd);
-    closeSync(fd);
-    this.#fd = null;
-    renameSync(this.tmpPath, this.path);
+  async commit(): Promise<void> {
+    const file = this.#open();
+    await file.sync();
+    await file.close();
+    this.#file = null;
+    await rename(this.tmpPath, this.path);
     try {
       const dirFd = openSync(dirname(this.path), "r");
       try {
@@ -101,10 +102,10 @@ export class OutputFile {
   }
 
   /** Closes and deletes the temporary file (after a failure). */
-  discard(): void {
-    if (this.#fd !== null) {
-      closeSync(this.#fd);
-      this.#fd = null;
+  async discard(): Promise<void> {
+    if (this.#file !== null) {
+      await this.#file.close().catch(() => undefined);
+      this.#file = null;
     }
     rmSync(this.tmpPath, { force: true });
   }

@@ -20,8 +20,8 @@ import { rateLimiter } from "./rate-limiter.ts";
 import { TransferPool } from "./transfer-pool.ts";
 
 const ARTEFACT_ID = /^[0-9a-f]{64}$/;
-/** Cached chunks copied between yields to the event loop (so downloads keep flowing). */
-const COPY_SLICE = 64;
+/** Disk operations (a chunk's cache read or write plus its output writes) in flight at once. */
+const DISK_CONCURRENCY = 16;
 
 export interface PullOptions {
   readonly gateway: string;
@@ -105,12 +105,14 @@ export async function pullArtefact(options: PullOptions): Promise<PullSummary> {
   const cache = ChunkCache.open(options.cacheDir, options.cacheMaxBytes ?? DEFAULT_CACHE_MAX_BYTES);
   const corruptBefore = cache.stats().corrupt;
   const unique = uniqueChunks(manifest);
-  const output = OutputFile.create(options.out, manifest.size);
+  const output = await OutputFile.create(options.out, manifest.size);
   const pool = new TransferPool(limits.concurrency, limits.maxBytesInFlight);
+  // Disk work (output writes, cache reads and writes) runs beside the network, bounded in bytes.
+  const disk = new TransferPool(DISK_CONCURRENCY, limits.maxBytesInFlight);
   const rate = rateLimiter(limits.maxBytesPerSecond);
   try {
-    const place = (u: Unique, bytes: Uint8Array): void => {
-      for (const at of u.offsets) output.write(bytes, at);
+    const place = async (u: Unique, bytes: Uint8Array): Promise<void> => {
+      await Promise.all(u.offsets.map((at) => output.write(bytes, at)));
       progress.bytesDone += u.length * u.offsets.length;
     };
 
@@ -126,12 +128,13 @@ export async function pullArtefact(options: PullOptions): Promise<PullSummary> {
             async (index, bytes) => {
               const u = rest[index]!;
               await rate?.take(u.length, signal);
-              place(u, bytes);
-              cache.put(u.hex, bytes);
               progress.bytesTransferred += u.length;
               progress.chunksTransferred++;
               received = index + 1;
-              progress.emit();
+              await disk.submit(u.length, async () => {
+                await Promise.all([place(u, bytes), cache.put(u.hex, bytes)]);
+                progress.emit();
+              });
             },
             signal,
           );
@@ -159,20 +162,20 @@ export async function pullArtefact(options: PullOptions): Promise<PullSummary> {
     const downloads = submit(absent);
     downloads.catch(() => undefined); // awaited below; a failure must not go unhandled meanwhile
     const refetch: Unique[] = [];
-    for (let i = 0; i < cached.length; i++) {
-      const u = cached[i]!;
-      const bytes = cache.get(u.hex);
-      if (bytes && bytes.length === u.length) place(u, bytes);
-      else refetch.push(u);
-      if (i % COPY_SLICE === COPY_SLICE - 1) {
+    for (const u of cached) {
+      await disk.submit(u.length, async () => {
+        const bytes = await cache.get(u.hex);
+        if (bytes && bytes.length === u.length) await place(u, bytes);
+        else refetch.push(u);
         progress.emit();
-        await new Promise<void>((resolve) => setImmediate(resolve));
-      }
+      });
     }
     await downloads;
+    await disk.drain();
     await submit(refetch);
     await pool.drain();
-    output.commit();
+    await disk.drain();
+    await output.commit();
     progress.set("done");
     return {
       artefact: id,
@@ -188,7 +191,8 @@ export async function pullArtefact(options: PullOptions): Promise<PullSummary> {
     };
   } catch (e) {
     await pool.drain().catch(() => undefined);
-    output.discard();
+    await disk.drain().catch(() => undefined);
+    await output.discard();
     throw e;
   }
 }

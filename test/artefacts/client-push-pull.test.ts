@@ -92,7 +92,7 @@ describe("push and pull", () => {
 
   test("a corrupted chunk in the cache is detected and fetched again", async () => {
     const cacheDir = path(dir, "cache-model");
-    const sub = readdirSync(cacheDir).find((n) => /^[0-9a-f]{2}$/.test(n))!;
+    const sub = readdirSync(cacheDir).find((n) => /^[0-9a-f]{2}$/.test(n) && readdirSync(path(cacheDir, n)).length > 0)!;
     const name = readdirSync(path(cacheDir, sub))[0]!;
     const file = path(path(cacheDir, sub), name);
     const bytes = readFileSync(file);
