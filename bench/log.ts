@@ -33,7 +33,7 @@ const WARMUP_RECORDS = scaled(20_000, 2_000);
 const SMALL = 1 * KiB;
 const READ_MAX_RECORDS = 10_000; // the gateway's per-fetch record limit
 const READ_MAX_BYTES = 16 * MiB; // the storage engine's per-fetch byte bound
-const JS_READ_BUFFER = 10_000; // ordered consumer: messages buffered ahead
+const JS_READ_BATCH = 10_000; // JetStream: messages per ordered-consumer fetch (as Strata's records per GET)
 
 const LARGE = 1 * MiB;
 const LARGE_RECORDS = scaled(512, 32);
@@ -76,7 +76,9 @@ interface Cpu {
   readonly client: number;
 }
 
-async function timed<T>(server: ServerProcess, fn: () => Promise<T>): Promise<{ result: T; cpu: Cpu }> {
+const benchStart = performance.now();
+async function timed<T>(server: ServerProcess, label: string, fn: () => Promise<T>): Promise<{ result: T; cpu: Cpu }> {
+  console.error(`[log bench ${((performance.now() - benchStart) / 1000).toFixed(1)} s] ${label}`); // progress, on stderr
   const s0 = cpuSeconds(server.pid);
   const c0 = selfCpuSeconds();
   const result = await fn();
@@ -132,7 +134,7 @@ async function main(): Promise<void> {
     await strata.publish(gateway.url, "warmup", { total: WARMUP_RECORDS, batch: 100, concurrency: 8, payload: small });
     await jet.publish(js.js, "warmup", { total: WARMUP_RECORDS, window: 800, payload: small });
     await strata.read(gateway.url, "warmup", { total: WARMUP_RECORDS, maxRecords: READ_MAX_RECORDS, maxBytes: READ_MAX_BYTES, payloadSize: SMALL });
-    await jet.read(js.js, "warmup", { total: WARMUP_RECORDS, maxMessages: JS_READ_BUFFER, payloadSize: SMALL });
+    await jet.read(js.js, "warmup", { total: WARMUP_RECORDS, maxMessages: JS_READ_BATCH, payloadSize: SMALL });
 
     const published: { name: string; total: number; batch: number }[] = [];
     for (const sc of SCENARIOS) {
@@ -140,8 +142,8 @@ async function main(): Promise<void> {
       await strata.createStream(gateway.url, name);
       await js.createStream(name);
       const window = sc.batch * sc.concurrency;
-      const s = await timed(gateway, () => strata.publish(gateway.url, name, { total: sc.total, batch: sc.batch, concurrency: sc.concurrency, payload: small }));
-      const j = await timed(nats, () => jet.publish(js.js, name, { total: sc.total, window, payload: small }));
+      const s = await timed(gateway, "Strata publish", () => strata.publish(gateway.url, name, { total: sc.total, batch: sc.batch, concurrency: sc.concurrency, payload: small }));
+      const j = await timed(nats, "JetStream publish", () => jet.publish(js.js, name, { total: sc.total, window, payload: small }));
       rows.push({
         operation: `publish 1 KiB, batch ${sc.batch}`,
         strata: s.result,
@@ -158,8 +160,8 @@ async function main(): Promise<void> {
       await strata.createStream(gateway.url, name, sc.partitions);
       for (const n of jsNames) await js.createStream(n);
       const window = sc.batch * sc.concurrency;
-      const s = await timed(gateway, () => strata.publish(gateway.url, name, { total: sc.total, batch: sc.batch, concurrency: sc.concurrency, payload: small }));
-      const j = await timed(nats, () => jet.publish(js.js, jsNames, { total: sc.total, window, payload: small }));
+      const s = await timed(gateway, "Strata publish", () => strata.publish(gateway.url, name, { total: sc.total, batch: sc.batch, concurrency: sc.concurrency, payload: small }));
+      const j = await timed(nats, "JetStream publish", () => jet.publish(js.js, jsNames, { total: sc.total, window, payload: small }));
       rows.push({
         operation: `publish 1 KiB, batch ${sc.batch}, ${sc.partitions} partitions / streams`,
         strata: s.result,
@@ -169,13 +171,13 @@ async function main(): Promise<void> {
       });
     }
     for (const p of published) {
-      const s = await timed(gateway, () => strata.read(gateway.url, p.name, { total: p.total, maxRecords: READ_MAX_RECORDS, maxBytes: READ_MAX_BYTES, payloadSize: SMALL }));
-      const j = await timed(nats, () => jet.read(js.js, p.name, { total: p.total, maxMessages: JS_READ_BUFFER, payloadSize: SMALL }));
+      const s = await timed(gateway, "Strata read", () => strata.read(gateway.url, p.name, { total: p.total, maxRecords: READ_MAX_RECORDS, maxBytes: READ_MAX_BYTES, payloadSize: SMALL }));
+      const j = await timed(nats, "JetStream read", () => jet.read(js.js, p.name, { total: p.total, maxMessages: JS_READ_BATCH, payloadSize: SMALL }));
       rows.push({
         operation: `read 1 KiB (written in batches of ${p.batch})`,
         strata: s.result,
         jetstream: j.result,
-        note: `${fmtInt(p.total)} records; one reader; Strata ${s.result.requests} GETs of ≤ ${fmtInt(READ_MAX_RECORDS)} records; JetStream ordered consumer`,
+        note: `${fmtInt(p.total)} records; one reader; Strata ${s.result.requests} GETs of ≤ ${fmtInt(READ_MAX_RECORDS)} records; JetStream ${j.result.requests} ordered-consumer fetches of ≤ ${fmtInt(JS_READ_BATCH)}`,
         cpu: { strata: s.cpu, jetstream: j.cpu },
       });
     }
@@ -185,8 +187,8 @@ async function main(): Promise<void> {
     const bigName = "bench-1mib";
     await strata.createStream(gateway.url, bigName);
     await js.createStream(bigName);
-    const sp = await timed(gateway, () => strata.publish(gateway.url, bigName, { total: LARGE_RECORDS, batch: LARGE_BATCH, concurrency: LARGE_CONCURRENCY, payload: large }));
-    const jp = await timed(nats, () => jet.publish(js.js, bigName, { total: LARGE_RECORDS, window: LARGE_BATCH * LARGE_CONCURRENCY, payload: large }));
+    const sp = await timed(gateway, "Strata publish", () => strata.publish(gateway.url, bigName, { total: LARGE_RECORDS, batch: LARGE_BATCH, concurrency: LARGE_CONCURRENCY, payload: large }));
+    const jp = await timed(nats, "JetStream publish", () => jet.publish(js.js, bigName, { total: LARGE_RECORDS, window: LARGE_BATCH * LARGE_CONCURRENCY, payload: large }));
     rows.push({
       operation: `publish 1 MiB, batch ${LARGE_BATCH}`,
       strata: sp.result,
@@ -199,10 +201,10 @@ async function main(): Promise<void> {
     const readCpu: Cpu[] = [];
     const jreadCpu: Cpu[] = [];
     for (let i = 0; i < LARGE_READ_PASSES; i++) {
-      const s = await timed(gateway, () => strata.read(gateway.url, bigName, { total: LARGE_RECORDS, maxRecords: READ_MAX_RECORDS, maxBytes: READ_MAX_BYTES, payloadSize: LARGE }));
+      const s = await timed(gateway, "Strata read", () => strata.read(gateway.url, bigName, { total: LARGE_RECORDS, maxRecords: READ_MAX_RECORDS, maxBytes: READ_MAX_BYTES, payloadSize: LARGE }));
       passes.push(s.result);
       readCpu.push(s.cpu);
-      const j = await timed(nats, () => jet.read(js.js, bigName, { total: LARGE_RECORDS, maxMessages: 64, payloadSize: LARGE }));
+      const j = await timed(nats, "JetStream read", () => jet.read(js.js, bigName, { total: LARGE_RECORDS, maxMessages: 16, payloadSize: LARGE }));
       jpasses.push(j.result);
       jreadCpu.push(j.cpu);
     }
@@ -212,7 +214,7 @@ async function main(): Promise<void> {
       operation: "read 1 MiB, one reader",
       strata: sum(passes),
       jetstream: sum(jpasses),
-      note: `${LARGE_READ_PASSES} passes over ${LARGE_RECORDS} records (per pass Strata ${passes.map((m) => fmtMB(m)).join(" / ")} MB/s); Strata GETs of ≤ 16 MiB; JetStream ordered consumer, 64 buffered`,
+      note: `${LARGE_READ_PASSES} passes over ${LARGE_RECORDS} records (per pass Strata ${passes.map((m) => fmtMB(m)).join(" / ")} MB/s); Strata GETs of ≤ 16 MiB; JetStream ordered-consumer fetches of ≤ 16 messages`,
       cpu: { strata: sumCpu(readCpu), jetstream: sumCpu(jreadCpu) },
     });
   } finally {
@@ -225,7 +227,8 @@ async function main(): Promise<void> {
   const publishRows = rows.filter((r) => r.operation.startsWith("publish 1 KiB"));
   const onePartition = publishRows.filter((r) => !r.operation.includes("partitions"));
   const bestStrata1 = Math.max(...onePartition.filter((r) => !r.operation.endsWith("batch 1")).map((r) => rate(r.strata!)));
-  const bestStrata = Math.max(...publishRows.filter((r) => !r.operation.endsWith("batch 1")).map((r) => rate(r.strata!)));
+  const spread = rate(publishRows.find((r) => r.operation.includes("partitions"))!.strata!);
+  const bestStrata = Math.max(bestStrata1, spread);
   const bestJs = Math.max(...publishRows.map((r) => rate(r.jetstream!)));
   const bigRead = rows[rows.length - 1]!.strata!;
   const g = globalThis as { Bun?: { version: string } };
@@ -235,8 +238,8 @@ async function main(): Promise<void> {
   console.log(`\nCPU seconds spent per phase (server process from /proc, bench client = this process, which runs both clients):\n`);
   console.log(cpuTable(rows));
   console.log(`\nGoals:`);
-  console.log(`- batched publish ≥ 400,000 records/s: best batched Strata ${fmtInt(bestStrata1)} records/s on one partition, ${fmtInt(bestStrata)} over ${SPREAD.partitions} → ${bestStrata >= 400_000 ? "met" : "missed"}`);
-  console.log(`- ≥ 10× JetStream async publish (its best row here, ${fmtInt(bestJs)} records/s): ${(bestStrata1 / bestJs).toFixed(2)}× on one partition, ${(bestStrata / bestJs).toFixed(2)}× over ${SPREAD.partitions} → ${bestStrata >= 10 * bestJs ? "met" : "missed"}`);
+  console.log(`- batched publish ≥ 400,000 records/s: best batched Strata ${fmtInt(bestStrata1)} records/s on one partition, ${fmtInt(spread)} over ${SPREAD.partitions} partitions → ${bestStrata >= 400_000 ? "met" : "missed"}`);
+  console.log(`- ≥ 10× JetStream async publish (its best row here, ${fmtInt(bestJs)} records/s): ${(bestStrata / bestJs).toFixed(2)}× (best Strata batched row) → ${bestStrata >= 10 * bestJs ? "met" : "missed"}`);
   console.log(`- one reader of 1 MiB records ≥ 1 GB/s: ${fmtMB(bigRead)} MB/s → ${bigRead.payloadBytes / bigRead.seconds >= 1e9 ? "met" : "missed"}`);
   console.log(`\nLog bench took ${((performance.now() - started) / 1000).toFixed(1)} s.`);
 }

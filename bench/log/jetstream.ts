@@ -52,21 +52,31 @@ export async function publish(js: JetStreamClient, streams: string | readonly st
   return { records: total, payloadBytes: total * payload.length, seconds };
 }
 
-/** Reads the whole stream with an ordered consumer (the client's fastest in-order reader). */
-export async function read(js: JetStreamClient, stream: string, opts: { total: number; maxMessages: number; payloadSize: number }): Promise<Measured> {
+/**
+ * Reads the whole stream with an ordered consumer in fetches of up to `maxMessages` (the same
+ * request/answer shape as Strata's GETs). A fetch that brings nothing (expired) is retried a few
+ * times before the read is declared stalled, so the bench never hangs.
+ */
+export async function read(js: JetStreamClient, stream: string, opts: { total: number; maxMessages: number; payloadSize: number }): Promise<Measured & { requests: number }> {
   const { total, maxMessages, payloadSize } = opts;
   const consumer = await js.consumers.get(stream);
   const t0 = performance.now();
-  const messages = await consumer.consume({ max_messages: maxMessages });
   let count = 0;
   let payloadBytes = 0;
-  for await (const m of messages) {
-    if (m.data.length !== payloadSize) throw new Error("jetstream read: payload size");
-    if (m.seq !== count + 1) throw new Error(`jetstream read: sequence ${m.seq}, expected ${count + 1}`);
-    payloadBytes += m.data.length;
-    if (++count === total) break;
+  let requests = 0;
+  let empty = 0;
+  while (count < total) {
+    const batch = await consumer.fetch({ max_messages: Math.min(maxMessages, total - count), expires: 5_000 });
+    requests++;
+    const before = count;
+    for await (const m of batch) {
+      if (m.data.length !== payloadSize) throw new Error("jetstream read: payload size");
+      if (m.seq !== count + 1) throw new Error(`jetstream read: sequence ${m.seq}, expected ${count + 1}`);
+      payloadBytes += m.data.length;
+      count++;
+    }
+    if (count === before && ++empty >= 3) throw new Error(`jetstream read of ${stream} stalled at ${count} of ${total}`);
   }
   const seconds = (performance.now() - t0) / 1000;
-  await messages.close();
-  return { records: count, payloadBytes, seconds };
+  return { records: count, payloadBytes, seconds, requests };
 }

@@ -1,5 +1,5 @@
 // The HTTP API: one Hono app built from the services. Routes decode, call a service, encode.
-import { Hono } from "hono";
+import { Hono, type Context, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { StrataError } from "../../core/errors.ts";
 import { parsePublishRequest } from "../../core/publish-request.ts";
@@ -51,10 +51,20 @@ function acksParam(value: string | undefined): Acks {
 
 export function createApp(services: GatewayServices) {
   const { streams, log, groups, metrics, limits } = services;
-  const limitBody = bodyLimit({
-    maxSize: limits.maxRequestBytes,
-    onError: (c) => errorResponse(c, "PAYLOAD_TOO_LARGE", `request body is larger than ${limits.maxRequestBytes} bytes`, 413),
-  });
+  const tooLarge = (c: Context) => errorResponse(c, "PAYLOAD_TOO_LARGE", `request body is larger than ${limits.maxRequestBytes} bytes`, 413);
+  const streamedLimit = bodyLimit({ maxSize: limits.maxRequestBytes, onError: tooLarge });
+  // A body with a Content-Length is judged by the header alone (as hono's bodyLimit does) without
+  // first touching c.req.raw.body, which makes Bun build a stream per request; chunked bodies
+  // are counted by hono's bodyLimit.
+  const limitBody: MiddlewareHandler = async (c, next) => {
+    const length = c.req.header("content-length");
+    if (length !== undefined && c.req.header("transfer-encoding") === undefined) {
+      if (parseInt(length, 10) > limits.maxRequestBytes) return tooLarge(c);
+      await next();
+      return;
+    }
+    return streamedLimit(c, next);
+  };
 
   const v1 = new Hono()
     .post("/streams", limitBody, jsonInput<CreateStreamBody>(), async (c) => {
