@@ -22,6 +22,8 @@ export interface ArtefactLimits extends ManifestLimits {
   readonly packMaxBytes: number;
   /** ...or this long after its last append (25 ms); PUT /chunks answers once its pack is uploaded. */
   readonly packIdleMs: number;
+  /** Packs at least this big are uploaded as a multipart stream of their pieces, without a second copy (16 MiB). */
+  readonly packMultipartMinBytes: number;
   /** Bytes accepted into packs but not yet uploaded; past this PUT /chunks fails with UNAVAILABLE (256 MiB). */
   readonly maxPendingPackBytes: number;
   /** Unit of object-store reads and of the caches: aligned ranges of a pack (4 MiB). */
@@ -63,6 +65,7 @@ export const DEFAULT_ARTEFACT_LIMITS: ArtefactLimits = Object.freeze({
   maxMissingListed: 1000,
   packMaxBytes: 64 * MiB,
   packIdleMs: 25,
+  packMultipartMinBytes: 16 * MiB,
   maxPendingPackBytes: 256 * MiB,
   readBlockBytes: 4 * MiB,
   memoryCacheBytes: 256 * MiB,

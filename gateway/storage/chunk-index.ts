@@ -99,6 +99,16 @@ export class ChunkIndex {
       .orderBy(asc(chunks.offset));
   }
 
+  /** Deletes a pack row that no chunk row points at; false if some still do. */
+  async dropEmptyPack(id: string): Promise<boolean> {
+    return this.#db.transaction(async (tx) => {
+      const left = await tx.select({ n: sql<number>`count(*)` }).from(chunks).where(eq(chunks.pack, id));
+      if ((left[0]?.n ?? 0) > 0) return false;
+      await tx.delete(packs).where(eq(packs.id, id));
+      return true;
+    });
+  }
+
   async chunkCount(): Promise<number> {
     const rows = await this.#db.select({ n: sql<number>`count(*)` }).from(chunks);
     return rows[0]?.n ?? 0;

@@ -207,7 +207,10 @@ export class ChunkStore {
         const bytes = await this.store.get(info.key);
         const entries = scanPack(bytes, this.#limits.maxChunkBytes);
         const now = Date.now();
-        await this.index.commitPack({ id, objectKey: info.key, bytes: bytes.length, chunkCount: entries.length, createdAt: now }, entries, now);
+        const inserted = await this.index.commitPack({ id, objectKey: info.key, bytes: bytes.length, chunkCount: entries.length, createdAt: now }, entries, now);
+        // Every chunk indexed elsewhere already (the old pack of a GC rewrite whose delete was cut
+        // short, or a duplicate upload): the pack is redundant.
+        if (inserted === 0 && (await this.index.dropEmptyPack(id))) await this.store.delete(info.key);
       } catch (e) {
         console.error(`strata: chunk store: cannot recover pack ${info.key}; it is left for GC`, e);
       }

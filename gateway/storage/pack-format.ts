@@ -56,6 +56,11 @@ export class PackBuilder {
     return entry;
   }
 
+  /** The pack's bytes as the pieces appended (no copy), for multipart uploads. */
+  async *parts(): AsyncGenerator<Uint8Array> {
+    for (const p of this.#parts) yield p;
+  }
+
   encode(): Uint8Array {
     const out = new Uint8Array(this.#bytes);
     let at = 0;

@@ -126,12 +126,14 @@ export class PackWriter {
   }
 
   async #upload(builder: PackBuilder): Promise<void> {
-    const bytes = builder.encode();
     const key = packKey(builder.id);
-    await this.#store.put(key, bytes);
-    this.#onUploaded(builder.id, bytes.length);
+    const size = builder.bytes;
+    // Big packs go up as a multipart stream of their pieces: no second copy of the pack in memory.
+    if (size >= this.#limits.packMultipartMinBytes) await this.#store.putMultipart(key, builder.parts());
+    else await this.#store.put(key, builder.encode());
+    this.#onUploaded(builder.id, size);
     const now = Date.now();
-    const inserted = await this.#index.commitPack({ id: builder.id, objectKey: key, bytes: bytes.length, chunkCount: builder.entries.length, createdAt: now }, builder.entries, now);
+    const inserted = await this.#index.commitPack({ id: builder.id, objectKey: key, bytes: size, chunkCount: builder.entries.length, createdAt: now }, builder.entries, now);
     this.#metrics.packsUploaded.inc();
     this.#metrics.chunksStored.inc({}, inserted);
     this.#metrics.chunkBytesStored.inc({}, builder.entries.reduce((n, e) => n + e.length, 0));

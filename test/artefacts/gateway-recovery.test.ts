@@ -1,6 +1,6 @@
 // Chunk store recovery: acknowledged chunks survive a restart and a SIGKILL of the gateway
 // process; a pack object uploaded without its index rows (a crash between the put and the
-// commit) is verified and indexed at start; a damaged one is left alone.
+// commit) is verified and indexed at start; a damaged one is left alone, a redundant one deleted.
 import { afterAll, expect, test } from "bun:test";
 import { encode } from "@msgpack/msgpack";
 import { join } from "node:path";
@@ -36,7 +36,7 @@ test("chunks and manifests survive a restart; reads after it come from the objec
   }
 });
 
-test("a pack uploaded but never indexed is verified and indexed at start; a damaged one is skipped", async () => {
+test("a pack uploaded but never indexed is verified and indexed at start; a damaged one is skipped, a redundant one deleted", async () => {
   const dataDir = dir();
   // The gateway creates the database and the object directory.
   await (await liveGateway({ dataDir })).close();
@@ -51,6 +51,11 @@ test("a pack uploaded but never indexed is verified and indexed at start; a dama
   const damagedBytes = damaged.encode();
   damagedBytes[damagedBytes.length - 1]! ^= 0xff;
   await store.put(packKey(damaged.id), damagedBytes);
+  // A pack holding only chunks another pack holds (a GC rewrite's old pack whose delete was cut short).
+  await Bun.sleep(2);
+  const redundant = new PackBuilder();
+  for (const c of chunks.slice(1, 3)) redundant.append(blake3(c), c);
+  await store.put(packKey(redundant.id), redundant.encode());
   await store.close();
 
   const gw = await liveGateway({ dataDir });
@@ -61,6 +66,9 @@ test("a pack uploaded but never indexed is verified and indexed at start; a dama
     const res = await fetch(`${gw.url}/v1/chunks/get`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ hashes: hexes }) });
     const frames = new ChunkFrameParser(1 << 20).push(new Uint8Array(await res.arrayBuffer()));
     expect(frames.map((f) => f.data)).toEqual(chunks);
+    const keys: string[] = [];
+    for await (const o of gw.gateway.objectStore.list("packs/")) keys.push(o.key);
+    expect(keys.sort()).toEqual([packKey(pack.id), packKey(damaged.id)].sort());
   } finally {
     await gw.close();
   }

@@ -12,7 +12,7 @@ import { chunkFile, metricValue, missing, randomBytes, upload } from "./gateway-
 let s3: S3TestStore;
 const dataDir = tempDir();
 const prefix = `artefacts-${Date.now()}`;
-const LIMITS = { maxChunkBytes: 64 * 1024, maxChunkRequestBytes: 1024 * 1024, packIdleMs: 10, packMaxBytes: 512 * 1024, readBlockBytes: 128 * 1024, gcGraceMs: 0, gcRewriteMinDeadFraction: 0 };
+const LIMITS = { maxChunkBytes: 64 * 1024, maxChunkRequestBytes: 1024 * 1024, packIdleMs: 10, packMaxBytes: 512 * 1024, packMultipartMinBytes: 200 * 1024, readBlockBytes: 128 * 1024, gcGraceMs: 0, gcRewriteMinDeadFraction: 0 };
 
 beforeAll(async () => {
   s3 = await startS3();
@@ -49,6 +49,9 @@ test(
       const ref = { $artefact: { manifest: a.id, size: a.bytes.length, mediaType: "application/x-a" } };
       const pub = await fetch(`${gw.url}/v1/streams/s3%2Fmodels/records`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ records: [{ fields: { model: ref } }] }) });
       expect(pub.status).toBe(200);
+      // Packs over packMultipartMinBytes went up as multipart uploads.
+      const written = await (await fetch(`${gw.url}/metrics`)).text();
+      expect(metricValue(written, "strata_object_store_written_bytes_total", '{op="put_multipart"}')).toBeGreaterThan(0);
     } finally {
       await gw.close();
     }
