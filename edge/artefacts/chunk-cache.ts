@@ -177,6 +177,8 @@ export class ChunkCache {
     if (bytes.length > this.maxBytes || this.#writing.has(hash)) return;
     if (existing) this.#drop(hash);
     this.#evict(bytes.length);
+    // Writes in flight are counted: when even they do not leave room, this chunk is not kept.
+    if (this.#bytes + bytes.length > this.maxBytes) return;
     // Counted from now, so concurrent puts evict with this one in mind.
     const entry: Entry = { size: bytes.length, mtime: Date.now() };
     this.#bytes += bytes.length;

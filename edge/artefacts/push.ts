@@ -6,6 +6,7 @@
 import { closeSync, openSync } from "node:fs";
 import { StrataError } from "../../core/errors.ts";
 import { makeArtefactRef } from "../../core/extensions.ts";
+import { fromJsonValue } from "../../core/json-value.ts";
 import { bytesToHex, hexToBytes } from "../../core/hex.ts";
 import { encodeManifest, type Manifest, type ManifestChunk, type ManifestTensor, manifestId } from "../../core/manifest.ts";
 import type { SafetensorsHeader } from "../../core/safetensors.ts";
@@ -89,16 +90,17 @@ export async function pushArtefact(options: PushOptions): Promise<PushSummary> {
   const fields = options.fields ?? {};
   if (typeof fields !== "object" || fields === null || Array.isArray(fields)) throw new StrataError("BAD_REQUEST", "fields must be an object");
   if (Object.hasOwn(fields, ARTEFACT_FIELD)) throw new StrataError("BAD_REQUEST", `fields must not contain '${ARTEFACT_FIELD}': it carries the artefact`);
+  fromJsonValue(fields); // malformed tagged values fail here, before any upload
   const http = new GatewayHttp(options.gateway, limits);
   const progress = new ProgressTracker(options.onProgress);
 
-  if (options.createStream === false) await streamPartitions(http, stream);
-  else await ensureStream(http, stream);
-
-  const fd = openSync(options.file, "r");
+  const fd = openSync(options.file, "r"); // a missing file fails before the gateway is asked anything
   const pool = new TransferPool(limits.concurrency, limits.maxBytesInFlight);
   const rate = rateLimiter(limits.maxBytesPerSecond);
   try {
+    if (options.createStream === false) await streamPartitions(http, stream);
+    else await ensureStream(http, stream);
+
     const upload = async (batch: readonly FileChunk[], signal: AbortSignal): Promise<void> => {
       await rate?.take(batch.reduce((n, c) => n + c.length, 0), signal);
       const pairs = batch.map((c) => [c.hash, readExactly(fd, c.offset, c.length, options.file)] as const);

@@ -106,6 +106,21 @@ describe("push and pull", () => {
     expect(fileHash(out)).toBe(fileHash(path(dir, "v2.safetensors")));
   });
 
+  test("the chunk cache stays within its bound while a larger artefact goes through it", async () => {
+    const cacheDir = path(dir, "cache-small");
+    const out = path(dir, "v1.bounded.safetensors");
+    const pulled = await pullArtefact({ gateway: live.url, source: "art/model", out, cacheDir, cacheMaxBytes: 1024 * 1024 });
+    expect(pulled.bytesTransferred).toBe(v2.size);
+    expect(fileHash(out)).toBe(fileHash(path(dir, "v2.safetensors")));
+    await Bun.sleep(50); // evicted files are removed in the background
+    let bytes = 0;
+    for (const sub of readdirSync(cacheDir).filter((n) => /^[0-9a-f]{2}$/.test(n))) {
+      for (const f of readdirSync(path(cacheDir, sub))) bytes += Bun.file(path(path(cacheDir, sub), f)).size;
+    }
+    expect(bytes).toBeGreaterThan(0);
+    expect(bytes).toBeLessThanOrEqual(1024 * 1024);
+  });
+
   test("pull by artefact id, and the latest artefact across partitions", async () => {
     await fetch(`${live.url}/v1/streams`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: "art/multi", partitions: 3 }) });
     const a = await pushArtefact({ gateway: live.url, file: path(dir, "v1.safetensors"), stream: "art/multi" });
@@ -144,5 +159,9 @@ describe("push and pull", () => {
     await expect(pullArtefact({ gateway: live.url, source: "0".repeat(64), out: path(dir, "x"), cacheDir })).rejects.toMatchObject({ code: "NOT_FOUND" });
     await expect(pushArtefact({ gateway: live.url, file: path(dir, "plain.bin"), stream: "art/plain", fields: { artefact: 1 } })).rejects.toMatchObject({ code: "BAD_REQUEST" });
     await expect(pushArtefact({ gateway: live.url, file: path(dir, "plain.bin"), stream: "Bad Name" })).rejects.toMatchObject({ code: "INVALID_STREAM_NAME" });
+    await expect(pushArtefact({ gateway: live.url, file: path(dir, "plain.bin"), stream: "art/plain", fields: { x: { $nope: 1 } } })).rejects.toMatchObject({ code: "BAD_REQUEST" });
+    await expect(pushArtefact({ gateway: live.url, file: path(dir, "no-such-file"), stream: "art/plain" })).rejects.toMatchObject({ code: "ENOENT" });
+    await expect(pullArtefact({ gateway: live.url, source: "art/plain", out: path(dir, "no/such/dir/out"), cacheDir })).rejects.toMatchObject({ code: "BAD_REQUEST" });
+    await expect(pushArtefact({ gateway: "http://127.0.0.1:1", file: path(dir, "plain.bin"), stream: "art/plain", limits: { attempts: 1 } })).rejects.toMatchObject({ code: "UNAVAILABLE" });
   });
 });
