@@ -1,16 +1,19 @@
 // Artefact garbage collection. Live manifests: referenced by a retained record, or PUT within
 // gcGraceMs. Live chunks: listed by a live manifest, or stored / reported present / touched by a
-// manifest PUT within gcGraceMs. Dead manifests are deleted; a pack holding dead chunks is
-// rewritten (live chunks copied into a new pack, the index switched in one transaction that
-// first re-checks the dead chunks were not touched meanwhile, then the old object deleted).
+// manifest PUT within gcGraceMs. Dead manifests are deleted; packs holding enough dead chunks are
+// rewritten and small packs merged (live chunks copied into a new pack, the index switched in one
+// transaction that first re-checks the dead chunks were not touched meanwhile, then the old
+// objects deleted).
 // Pack objects without index rows older than the grace period are leftovers and deleted.
 import { and, eq, lt, sql } from "drizzle-orm";
+import { FRAME_HEADER_BYTES } from "../../core/chunk-frames.ts";
 import { hexToBytes } from "../../core/hex.ts";
 import type { MetadataDb } from "../db/database.ts";
 import { manifests, packs } from "../db/schema.ts";
 import type { ChunkStore } from "../storage/chunk-store.ts";
 import { Semaphore } from "../storage/concurrency.ts";
-import { PACK_PREFIX, PackBuilder, packIdOf, packKey } from "../storage/pack-format.ts";
+import type { PackChunkRow, PackRow } from "../storage/chunk-index.ts";
+import { PACK_MAGIC, PACK_PREFIX, PackBuilder, packIdOf, packKey } from "../storage/pack-format.ts";
 import type { ArtefactLimits } from "./artefact-limits.ts";
 import type { ArtefactMetrics } from "./artefact-metrics.ts";
 import type { ArtefactRefIndex, StartOffsetOf } from "./artefact-ref-index.ts";
@@ -19,13 +22,31 @@ import { manifestKey, type ManifestService } from "./manifest-service.ts";
 /** Unindexed pack objects younger than this are never deleted, whatever the grace period (uploads in flight). */
 const ORPHAN_MIN_AGE_MS = 10 * 60_000;
 
+/** Packs smaller than packMaxBytes / this are merged by GC. */
+const SMALL_PACK_DIVISOR = 4;
+
+interface Candidate {
+  readonly pack: PackRow;
+  /** Hashes of the chunks to drop. */
+  readonly dead: readonly string[];
+  readonly keep: readonly PackChunkRow[];
+  /** Bytes the kept chunks take in a new pack (frames included). */
+  readonly keepBytes: number;
+  /** Nothing to drop: only here to be merged with other small packs. */
+  readonly clean: boolean;
+}
+
 export interface GcSummary {
   readonly manifests_live: number;
   readonly manifests_deleted: number;
   readonly chunks_live: number;
   readonly chunks_deleted: number;
+  /** Old packs whose live chunks were copied into new packs (rewritten or merged). */
   readonly packs_rewritten: number;
+  /** Old packs with nothing live left, and unindexed leftovers, deleted. */
   readonly packs_deleted: number;
+  /** New packs written by rewrites and merges. */
+  readonly packs_written: number;
   /** Packs left alone because a dead chunk was touched while GC ran. */
   readonly packs_skipped: number;
   /** Pack bytes in the object store before and after. */
@@ -90,45 +111,25 @@ export class ArtefactGc {
     const remaining = await this.#db.select({ id: manifests.id }).from(manifests);
     for (const { id } of remaining) for (const h of (await this.#manifests.load(id)).hexes) liveChunks.add(h);
 
-    // 3. Packs.
+    // 3. Packs: rewrite those with enough dead bytes, and merge small ones, into new packs.
+    const plan = await this.#plan(liveChunks, cutoff);
     let chunksDeleted = 0;
     let packsRewritten = 0;
     let packsDeleted = 0;
     let packsSkipped = 0;
-    for (const pack of await this.#chunks.index.listPacks()) {
-      const entries = await this.#chunks.index.packChunks(pack.id);
-      const deadEntries = entries.filter((e) => !liveChunks.has(e.hash) && e.seenAt < cutoff);
-      const keep = entries.filter((e) => liveChunks.has(e.hash) || e.seenAt >= cutoff);
-      if (entries.length > 0 && deadEntries.length === 0) continue;
-      const deadBytes = deadEntries.reduce((n, e) => n + e.length, 0);
-      const allBytes = entries.reduce((n, e) => n + e.length, 0);
-      if (keep.length > 0 && deadBytes < this.#limits.gcRewriteMinDeadFraction * allBytes) continue;
-      let replacement: PackBuilder | null = null;
-      if (keep.length > 0) {
-        replacement = new PackBuilder();
-        for (const e of keep) replacement.append(hexToBytes(e.hash), await this.#chunks.read(e.hash, { pack: pack.id, offset: e.offset, length: e.length }));
-      }
-      const now = Date.now();
-      let replacementRow = null;
-      if (replacement) {
-        const bytes = replacement.encode();
-        replacementRow = { id: replacement.id, objectKey: packKey(replacement.id), bytes: bytes.length, chunkCount: replacement.entries.length, createdAt: now };
-        await this.#chunks.store.put(replacementRow.objectKey, bytes);
-        this.#chunks.reader.notePackSize(replacement.id, bytes.length);
-        this.#metrics.packsUploaded.inc();
-      }
-      const switched = await this.#chunks.index.rewritePack(pack.id, replacementRow, replacement?.entries ?? [], deadEntries.map((e) => e.hash), cutoff);
-      if (!switched) {
-        if (replacementRow) await this.#chunks.store.delete(replacementRow.objectKey);
-        packsSkipped++;
+    let packsWritten = 0;
+    for (const group of plan) {
+      const done = await this.#rewrite(group, cutoff);
+      if (!done) {
+        packsSkipped += group.length;
         continue;
       }
-      await this.#chunks.store.delete(pack.objectKey);
-      this.#chunks.reader.forgetPack(pack.id);
-      this.#metrics.gcBytesReclaimed.inc({}, pack.bytes - (replacementRow?.bytes ?? 0));
-      chunksDeleted += deadEntries.length;
-      if (replacement) packsRewritten++;
-      else packsDeleted++;
+      if (done.wrote) packsWritten++;
+      for (const c of group) {
+        chunksDeleted += c.dead.length;
+        if (c.keep.length > 0) packsRewritten++;
+        else packsDeleted++;
+      }
     }
 
     // 4. Pack objects nobody indexed (uploads or rewrites cut short), once past the grace period.
@@ -149,10 +150,80 @@ export class ArtefactGc {
       chunks_deleted: chunksDeleted,
       packs_rewritten: packsRewritten,
       packs_deleted: packsDeleted + orphans.length,
+      packs_written: packsWritten,
       packs_skipped: packsSkipped,
       bytes_before: bytesBefore,
       bytes_after: await this.#packBytes(),
       ms: Date.now() - began,
     };
+  }
+
+  /**
+   * Which packs to replace, in groups that each become one new pack of at most packMaxBytes: a
+   * pack with no chunks, a pack whose dead share reaches gcRewriteMinDeadFraction, and packs
+   * smaller than packMaxBytes / SMALL_PACK_DIVISOR (merged when there are at least two).
+   */
+  async #plan(liveChunks: ReadonlySet<string>, cutoff: number): Promise<Candidate[][]> {
+    const candidates: Candidate[] = [];
+    let smallClean = 0;
+    for (const pack of await this.#chunks.index.listPacks()) {
+      const entries = await this.#chunks.index.packChunks(pack.id);
+      const dead = entries.filter((e) => !liveChunks.has(e.hash) && e.seenAt < cutoff);
+      const keep = entries.filter((e) => liveChunks.has(e.hash) || e.seenAt >= cutoff);
+      const deadBytes = dead.reduce((n, e) => n + e.length, 0);
+      const keepBytes = keep.reduce((n, e) => n + e.length + FRAME_HEADER_BYTES, 0);
+      const worthRewriting = keep.length === 0 || (dead.length > 0 && deadBytes >= this.#limits.gcRewriteMinDeadFraction * (deadBytes + keepBytes));
+      const small = pack.bytes * SMALL_PACK_DIVISOR < this.#limits.packMaxBytes;
+      if (!worthRewriting && !small) continue;
+      if (!worthRewriting) smallClean++;
+      candidates.push({ pack, dead: dead.map((e) => e.hash), keep, keepBytes, clean: !worthRewriting });
+    }
+    // One small pack with nothing dead has nothing to merge with: leave it.
+    const chosen = smallClean >= 2 || candidates.some((c) => !c.clean) ? candidates : candidates.filter((c) => !c.clean);
+    const groups: Candidate[][] = [];
+    let group: Candidate[] = [];
+    let bytes = PACK_MAGIC.length;
+    for (const c of chosen) {
+      if (group.length > 0 && bytes + c.keepBytes > this.#limits.packMaxBytes) {
+        groups.push(group);
+        group = [];
+        bytes = PACK_MAGIC.length;
+      }
+      group.push(c);
+      bytes += c.keepBytes;
+    }
+    if (group.length > 0) groups.push(group);
+    // A lone clean pack in a group of its own would be copied for nothing.
+    return groups.filter((g) => g.length > 1 || !g[0]!.clean);
+  }
+
+  /** Copies a group's live chunks into one new pack and switches the index; null when refused. */
+  async #rewrite(group: readonly Candidate[], cutoff: number): Promise<{ wrote: boolean } | null> {
+    const builder = new PackBuilder();
+    for (const c of group) {
+      for (const e of c.keep) builder.append(hexToBytes(e.hash), await this.#chunks.read(e.hash, { pack: c.pack.id, offset: e.offset, length: e.length }));
+    }
+    let row: PackRow | null = null;
+    if (builder.entries.length > 0) {
+      const bytes = builder.encode();
+      row = { id: builder.id, objectKey: packKey(builder.id), bytes: bytes.length, chunkCount: builder.entries.length, createdAt: Date.now() };
+      await this.#chunks.store.put(row.objectKey, bytes);
+      this.#chunks.reader.notePackSize(builder.id, bytes.length);
+      this.#metrics.packsUploaded.inc();
+    }
+    const switched = await this.#chunks.index.rewritePacks(
+      group.map((c) => ({ old: c.pack.id, dead: c.dead })),
+      row,
+      builder.entries,
+      cutoff,
+    );
+    if (!switched) {
+      if (row) await this.#chunks.store.delete(row.objectKey);
+      return null;
+    }
+    await this.#chunks.store.deleteMany(group.map((c) => c.pack.objectKey));
+    for (const c of group) this.#chunks.reader.forgetPack(c.pack.id);
+    this.#metrics.gcBytesReclaimed.inc({}, group.reduce((n, c) => n + c.pack.bytes, 0) - (row?.bytes ?? 0));
+    return { wrote: row !== null };
   }
 }

@@ -20,6 +20,12 @@ export interface PackRow {
   readonly createdAt: number;
 }
 
+/** One pack GC replaces, and its chunks to drop (64-hex hashes). */
+export interface PackRewrite {
+  readonly old: string;
+  readonly dead: readonly string[];
+}
+
 export interface PackChunkRow extends PackEntry {
   readonly seenAt: number;
 }
@@ -114,37 +120,48 @@ export class ChunkIndex {
     return rows[0]?.n ?? 0;
   }
 
+  /** rewritePacks for one pack. */
+  rewritePack(old: string, replacement: PackRow | null, moved: readonly PackEntry[], dead: readonly string[], cutoff: number): Promise<boolean> {
+    return this.rewritePacks([{ old, dead }], replacement, moved, cutoff);
+  }
+
   /**
-   * Replaces pack `old` by `replacement` (already uploaded, holding `moved`) and drops `dead`,
-   * atomically, unless a dead chunk was seen at or after `cutoff` since GC looked (a concurrent
-   * upload relies on it): then nothing changes and false is returned.
+   * Replaces the `old` packs by `replacement` (already uploaded, holding `moved`: every chunk of
+   * the old packs that is not dead) and drops the dead chunks, atomically, unless a dead chunk was
+   * seen at or after `cutoff` since GC looked (a concurrent upload relies on it) or an old pack
+   * holds a chunk GC did not account for: then nothing changes and false is returned.
    */
-  async rewritePack(old: string, replacement: PackRow | null, moved: readonly PackEntry[], dead: readonly string[], cutoff: number): Promise<boolean> {
-    return this.#db.transaction(async (tx: Tx) => {
-      for (const batch of batches(dead, BATCH)) {
-        const revived = await tx
-          .select({ hash: chunks.hash })
-          .from(chunks)
-          .where(and(inArray(chunks.hash, batch), eq(chunks.pack, old), gte(chunks.seenAt, cutoff)))
-          .limit(1);
-        if (revived.length > 0) {
-          tx.rollback();
+  async rewritePacks(rewrites: readonly PackRewrite[], replacement: PackRow | null, moved: readonly PackEntry[], cutoff: number): Promise<boolean> {
+    const olds = rewrites.map((r) => r.old);
+    return this.#db
+      .transaction(async (tx: Tx) => {
+        for (const { old, dead } of rewrites) {
+          for (const batch of batches(dead, BATCH)) {
+            const revived = await tx
+              .select({ hash: chunks.hash })
+              .from(chunks)
+              .where(and(inArray(chunks.hash, batch), eq(chunks.pack, old), gte(chunks.seenAt, cutoff)))
+              .limit(1);
+            if (revived.length > 0) tx.rollback();
+          }
         }
-      }
-      if (replacement) {
-        await tx.insert(packs).values(replacement);
-        for (const e of moved) {
-          await tx.update(chunks).set({ pack: replacement.id, offset: e.offset }).where(and(eq(chunks.hash, e.hash), eq(chunks.pack, old)));
+        if (replacement) {
+          await tx.insert(packs).values(replacement);
+          for (const e of moved) {
+            await tx.update(chunks).set({ pack: replacement.id, offset: e.offset }).where(and(eq(chunks.hash, e.hash), inArray(chunks.pack, olds)));
+          }
         }
-      }
-      for (const batch of batches(dead, BATCH)) await tx.delete(chunks).where(and(inArray(chunks.hash, batch), eq(chunks.pack, old)));
-      const left = await tx.select({ n: sql<number>`count(*)` }).from(chunks).where(eq(chunks.pack, old));
-      if ((left[0]?.n ?? 0) > 0) tx.rollback();
-      await tx.delete(packs).where(eq(packs.id, old));
-      return true;
-    }).catch((e: unknown) => {
-      if (e instanceof TransactionRollbackError) return false;
-      throw e;
-    });
+        for (const { old, dead } of rewrites) {
+          for (const batch of batches(dead, BATCH)) await tx.delete(chunks).where(and(inArray(chunks.hash, batch), eq(chunks.pack, old)));
+          const left = await tx.select({ n: sql<number>`count(*)` }).from(chunks).where(eq(chunks.pack, old));
+          if ((left[0]?.n ?? 0) > 0) tx.rollback();
+          await tx.delete(packs).where(eq(packs.id, old));
+        }
+        return true;
+      })
+      .catch((e: unknown) => {
+        if (e instanceof TransactionRollbackError) return false;
+        throw e;
+      });
   }
 }
