@@ -38,7 +38,8 @@ export function progressBar(verb: string, stream: NodeJS.WriteStream = process.s
     const line =
       `${verb} ${p.phase.padEnd(11)} [${"#".repeat(filled)}${".".repeat(BAR_WIDTH - filled)}] ${(fraction * 100).toFixed(0).padStart(3)}% ` +
       `${formatBytes(p.bytesDone)}/${formatBytes(p.bytesTotal)}  ${moved} ${formatBytes(p.bytesTransferred)} in ${p.chunksTransferred} chunks  ${formatBytes(rate)}/s`;
-    stream.write(`\r\x1b[2K${line.slice(0, Math.max(20, (stream.columns ?? 120) - 1))}`);
+    const width = stream.columns && stream.columns > 20 ? stream.columns - 1 : 120;
+    stream.write(`\r\x1b[2K${line.slice(0, width)}`);
     drawn = true;
   };
   return {
