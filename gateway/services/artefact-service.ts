@@ -78,11 +78,8 @@ export class ArtefactService {
     async function* frames(): AsyncGenerator<Uint8Array> {
       let i = 0;
       for await (const data of chunks.readSequence(hexes, locations)) {
-        const header = encodeFrameHeader(hexToBytes(hexes[i++]!), data.length);
-        const frame = new Uint8Array(header.length + data.length);
-        frame.set(header, 0);
-        frame.set(data, header.length);
-        yield frame;
+        yield encodeFrameHeader(hexToBytes(hexes[i++]!), data.length);
+        yield data;
       }
     }
     return toStream(frames());
