@@ -288,8 +288,8 @@ function scan(batch: Uint8Array, header: BatchHeader): RawRecord[] {
     if (pos >= end || batch[pos] !== 0x94) throw corrupt(header, `record ${i} is not a 4-element array`);
     pos++;
     const deltaEnd = msgpackValueEnd(batch, view, pos, end);
-    const delta = readUint(batch, view, pos);
-    if (delta === undefined || header.firstTimestamp + delta > Number.MAX_SAFE_INTEGER) throw corrupt(header, `record ${i} has a bad timestamp delta`);
+    const delta = readInt(batch, view, pos);
+    if (delta === undefined || !Number.isSafeInteger(header.firstTimestamp + delta)) throw corrupt(header, `record ${i} has a bad timestamp delta`);
     const keyEnd = msgpackValueEnd(batch, view, deltaEnd, end);
     const headersEnd = msgpackValueEnd(batch, view, keyEnd, end);
     const fieldsEnd = msgpackValueEnd(batch, view, headersEnd, end);
@@ -300,10 +300,11 @@ function scan(batch: Uint8Array, header: BatchHeader): RawRecord[] {
   return out;
 }
 
-/** A non-negative MessagePack integer at `pos`, or undefined. */
-function readUint(b: Uint8Array, view: DataView, pos: number): number | undefined {
+/** A MessagePack integer at `pos` (any width, either sign, within ±2^53), or undefined. */
+function readInt(b: Uint8Array, view: DataView, pos: number): number | undefined {
   const t = b[pos]!;
   if (t <= 0x7f) return t;
+  if (t >= 0xe0) return t - 0x100;
   switch (t) {
     case 0xcc:
       return b[pos + 1]!;
@@ -314,6 +315,16 @@ function readUint(b: Uint8Array, view: DataView, pos: number): number | undefine
     case 0xcf: {
       const hi = view.getUint32(pos + 1);
       return hi > 0x1fffff ? undefined : hi * 0x1_0000_0000 + view.getUint32(pos + 5);
+    }
+    case 0xd0:
+      return view.getInt8(pos + 1);
+    case 0xd1:
+      return view.getInt16(pos + 1);
+    case 0xd2:
+      return view.getInt32(pos + 1);
+    case 0xd3: {
+      const hi = view.getInt32(pos + 1);
+      return hi > 0x1fffff || hi < -0x200000 ? undefined : hi * 0x1_0000_0000 + view.getUint32(pos + 5);
     }
     default:
       return undefined;

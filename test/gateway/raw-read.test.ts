@@ -2,7 +2,7 @@
 // reader exactly the values the decode-and-re-encode path gives, and reject corrupt batches.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { Decoder } from "@msgpack/msgpack";
-import { encodeBatch, encodeRecord, readBatchHeader, scanBatchRecords } from "../../core/batch.ts";
+import { decodeBatchRecords, encodeBatch, encodeRecord, readBatchHeader, scanBatchRecords } from "../../core/batch.ts";
 import { StrataError } from "../../core/errors.ts";
 import { extensionCodec, makeArtefactRef, makeTensor } from "../../core/extensions.ts";
 import type { Fields, RecordInput } from "../../core/record.ts";
@@ -97,4 +97,14 @@ test("scanBatchRecords rejects corrupt record bytes with CORRUPT_DATA", () => {
   }
   const short = { ...header, count: 2 };
   expect(() => scanBatchRecords(good, short)).toThrow(StrataError);
+});
+
+test("scanBatchRecords reads timestamp deltas of any integer width and sign, as decoding does", () => {
+  const first = 1_780_000_000_000;
+  for (const ts of [first, first + 5, first + 300, first + 70_000, first + 5_000_000_000, first - 1, first - 200, first - 40_000, first - 3_000_000_000]) {
+    const batch = encodeBatch([encodeRecord({ timestamp: ts, key: null, headers: {}, fields: { n: 1 } }, first)], { baseOffset: 7, firstTimestamp: first, maxTimestamp: Math.max(first, ts), producer: null });
+    const header = readBatchHeader(batch)!;
+    expect(scanBatchRecords(batch, header).map((r) => r.timestamp)).toEqual(decodeBatchRecords(batch, header).map((r) => r.timestamp));
+    expect(scanBatchRecords(batch, header)[0]!.timestamp).toBe(ts);
+  }
 });
