@@ -19,7 +19,7 @@ import { spreadIndices, writeModel } from "../test/helpers/model-file.ts";
 import { type CliRun, runCli } from "./artefacts/cli.ts";
 import { counter } from "./artefacts/metrics.ts";
 import { rsyncDelta } from "./artefacts/rsync.ts";
-import { curlVersion, directGets, uploadFile } from "./artefacts/s3-direct.ts";
+import { concurrentGets, curlVersion, directGets, uploadFile } from "./artefacts/s3-direct.ts";
 
 const SECTION = "## Artefacts: delta, fan-out, throughput";
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -125,6 +125,8 @@ rmSync(join(work, "pull-v2"), { force: true });
 interface Fanout {
   strataSeconds: number;
   strataReadBytes: number;
+  plainSeconds: number;
+  plainReadBytes: number;
   directSeconds: number;
   directBytes: number;
   artefactBytes: number;
@@ -150,8 +152,11 @@ if (withFanout) {
     } finally {
       await gw.stop();
     }
-    rmSync(join(dataDir, "pack-cache"), { recursive: true, force: true });
-    gw = await startGateway({ dataDir, args: s3Args, env: s3Env });
+    const coldStart = async (): Promise<GatewayProcess> => {
+      rmSync(join(dataDir, "pack-cache"), { recursive: true, force: true });
+      return startGateway({ dataDir, args: s3Args, env: s3Env });
+    };
+    gw = await coldStart();
     try {
       const before = await counter(gw.url, "strata_object_store_read_bytes_total");
       log(`${fanout} concurrent pulls from the cold gateway`);
@@ -167,6 +172,15 @@ if (withFanout) {
       const strataReadBytes = (await counter(gw.url, "strata_object_store_read_bytes_total")) - before;
       for (let i = 0; i < fanout; i++) if (statSync(join(outs, `pull-${i}`)).size !== layout1.size) throw new Error(`pull-${i} has the wrong size`);
       rmSync(outs, { recursive: true, force: true });
+      await gw.stop();
+      log(`${fanout} concurrent plain GET /v1/artefacts/{id} from a cold gateway`);
+      gw = await coldStart();
+      const plainBefore = await counter(gw.url, "strata_object_store_read_bytes_total");
+      mkdirSync(outs, { recursive: true });
+      const plain = await concurrentGets(`${gw.url}/v1/artefacts/${id}`, fanout, outs);
+      const plainReadBytes = (await counter(gw.url, "strata_object_store_read_bytes_total")) - plainBefore;
+      rmSync(outs, { recursive: true, force: true });
+      if (plain.bytes.some((b) => b !== layout1.size)) throw new Error(`a plain GET returned ${plain.bytes.join(",")} bytes`);
       log("upload v1 as one object; direct GETs");
       const key = `${prefix}-direct/v1.safetensors`;
       await uploadFile(s3, key, v1);
@@ -174,7 +188,7 @@ if (withFanout) {
       const direct = await directGets(s3, key, fanout, outs);
       rmSync(outs, { recursive: true, force: true });
       if (direct.bytes.some((b) => b !== layout1.size)) throw new Error(`a direct GET returned ${direct.bytes.join(",")} bytes`);
-      fan = { strataSeconds, strataReadBytes, directSeconds: direct.seconds, directBytes: direct.bytes.reduce((a, b) => a + b, 0), artefactBytes: layout1.size, pulls };
+      fan = { strataSeconds, strataReadBytes, plainSeconds: plain.seconds, plainReadBytes, directSeconds: direct.seconds, directBytes: direct.bytes.reduce((a, b) => a + b, 0), artefactBytes: layout1.size, pulls };
     } finally {
       await gw.stop();
     }
@@ -205,6 +219,7 @@ if (fan) {
     `| Fan-out: ${fanout} concurrent readers of ${fmtBytes(fan.artefactBytes)} | object-store bytes read | × artefact | wall s | aggregate GB/s |`,
     "|---|---:|---:|---:|---:|",
     `| strata pull ×${fanout}, cold gateway on radosgw (client cache off) | ${fmtInt(fan.strataReadBytes)} | ${ratio(fan.strataReadBytes, fan.artefactBytes)} | ${fan.strataSeconds.toFixed(2)} | ${per(fan.strataSeconds)} |`,
+    `| curl GET /v1/artefacts/{id} ×${fanout}, cold gateway (no client verification) | ${fmtInt(fan.plainReadBytes)} | ${ratio(fan.plainReadBytes, fan.artefactBytes)} | ${fan.plainSeconds.toFixed(2)} | ${per(fan.plainSeconds)} |`,
     `| curl GET ×${fanout} straight from radosgw | ${fmtInt(fan.directBytes)} | ${ratio(fan.directBytes, fan.artefactBytes)} | ${fan.directSeconds.toFixed(2)} | ${per(fan.directSeconds)} |`,
     `| **strata / direct** | | ${ratio(fan.strataReadBytes, fan.directBytes)} | **${ratio(fan.strataSeconds, fan.directSeconds)}** | |`,
     "",

@@ -25,11 +25,8 @@ export function curlVersion(): string {
   return (spawnSync("curl", ["--version"], { encoding: "utf8" }).stdout.split("\n")[0] ?? "curl").split(" (")[0]!;
 }
 
-function curlGet(s3: S3TestStore, key: string, out: string): Promise<number> {
-  const url = `${s3.endpoint}/${s3.bucket}/${key}`;
-  const child = spawn("curl", ["-sS", "--fail", "-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD", "--aws-sigv4", `aws:amz:${s3.region}:s3`, "--user", `${s3.accessKeyId}:${s3.secretAccessKey}`, "-o", out, "-w", "%{size_download}", url], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+function curl(args: readonly string[], url: string, out: string): Promise<number> {
+  const child = spawn("curl", ["-sS", "--fail", ...args, "-o", out, "-w", "%{size_download}", url], { stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
@@ -40,9 +37,15 @@ function curlGet(s3: S3TestStore, key: string, out: string): Promise<number> {
   });
 }
 
-/** N concurrent GETs of the object into outDir/direct-i; returns the wall time and the bytes each got. */
-export async function directGets(s3: S3TestStore, key: string, n: number, outDir: string): Promise<{ seconds: number; bytes: number[] }> {
+/** N concurrent plain GETs of `url` into outDir/get-i; returns the wall time and the bytes each got. */
+export async function concurrentGets(url: string, n: number, outDir: string, args: readonly string[] = []): Promise<{ seconds: number; bytes: number[] }> {
   const started = performance.now();
-  const bytes = await Promise.all(Array.from({ length: n }, (_, i) => curlGet(s3, key, join(outDir, `direct-${i}`))));
+  const bytes = await Promise.all(Array.from({ length: n }, (_, i) => curl(args, url, join(outDir, `get-${i}`))));
   return { seconds: (performance.now() - started) / 1000, bytes };
+}
+
+/** N concurrent signed GETs of the object straight from the S3 store. */
+export function directGets(s3: S3TestStore, key: string, n: number, outDir: string): Promise<{ seconds: number; bytes: number[] }> {
+  const signed = ["-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD", "--aws-sigv4", `aws:amz:${s3.region}:s3`, "--user", `${s3.accessKeyId}:${s3.secretAccessKey}`];
+  return concurrentGets(`${s3.endpoint}/${s3.bucket}/${key}`, n, outDir, signed);
 }
