@@ -83,6 +83,9 @@ export function encodeRecordShared(record: BatchRecordInput, firstTimestamp: num
   return encoder.encodeSharedRef([record.timestamp - firstTimestamp, record.key, record.headers, record.fields]);
 }
 
+/** Most room a BatchBuilder reserves beyond the record in hand when it guesses (16 MiB). */
+const BUILDER_GUESS_MAX = 16 << 20;
+
 /** Buffers laid out by a BatchBuilder whose first BATCH_HEADER_SIZE bytes are still free. */
 const headerRoom = new WeakSet<ArrayBufferLike>();
 
@@ -128,8 +131,11 @@ export class BatchBuilder {
   }
 
   private grow(need: number): void {
+    // The guess (this record's size for every record still expected) is capped, so one large
+    // record among many small ones does not reserve room for many large ones.
     const remaining = Math.max(1, this.expectedRecords - this.ends.length);
-    const capacity = Math.max(this.used + need * remaining, Math.ceil(this.buf.length * 1.5), this.used + need);
+    const guess = Math.min(need * remaining, need + BUILDER_GUESS_MAX);
+    const capacity = Math.max(this.used + guess, Math.ceil(this.buf.length * 1.5));
     const next = new Uint8Array(capacity);
     next.set(this.buf.subarray(0, this.used));
     this.buf = next;

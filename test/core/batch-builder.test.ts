@@ -51,3 +51,14 @@ test("records that are not a builder's prefix are copied", () => {
   expect(tail.buffer).not.toBe(views[0]!.buffer);
   expect(decodeBatchRecords(tail, readBatchHeader(tail)!).map((r) => r.fields)).toEqual([1, 2, 3].map((i) => record(i).fields));
 });
+
+test("one large record among many small ones does not make the builder reserve room for many large ones", () => {
+  const builder = new BatchBuilder(10_000);
+  builder.push(encodeRecordShared({ timestamp: t0, key: null, headers: {}, fields: { big: new Uint8Array(1 << 20) } }, t0));
+  for (let i = 0; i < 9_999; i++) builder.push(encodeRecordShared({ timestamp: t0, key: null, headers: {}, fields: { i } }, t0));
+  const views = builder.records();
+  expect(views).toHaveLength(10_000);
+  expect(views[0]!.buffer.byteLength).toBeLessThan(64 << 20);
+  const batch = encodeBatch(views, meta);
+  expect(readBatchHeader(batch)!.count).toBe(10_000);
+});
