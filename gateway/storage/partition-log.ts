@@ -7,8 +7,11 @@
 // the end of what is on disk, so a record once read cannot vanish in a crash.
 //
 // Appends are serialised by one flush loop: an append gets its offsets at once, joins the pending
-// list, and the loop writes everything pending with one write + one fdatasync (group commit).
-// Sealing (by size, age, or for acks=durable) happens inside that loop, between writes.
+// list, and the loop writes what is pending as one durable write (group commit: one O_DSYNC
+// writev, wal.ts) of at most groupCommitMaxBytes. Up to walWritesInFlight groups are written at
+// once, so the next group is written while the previous one syncs; groups are acknowledged strictly
+// in order, each only once it and every group before it are on disk. Sealing (by size, age, or
+// for acks=durable) happens inside that loop, with no write in flight.
 import { encodeBatch, BATCH_HEADER_SIZE, decodeBatchRecords, type BatchHeader } from "../../core/batch.ts";
 import { StrataError, invariant } from "../../core/errors.ts";
 import type { Acks, LogRecord, ProducerRef } from "../../core/record.ts";
@@ -101,9 +104,17 @@ export class PartitionLog {
   private readonly durableProducers: ProducerState;
 
   private pending: PendingAppend[] = [];
+  /** Bytes accepted and not yet synced (queued in `pending` or being written). */
   private pendingBytes = 0;
+  /** Bytes in `pending`, not yet handed to a write. */
+  private queuedBytes = 0;
   private flushing: Promise<void> | undefined;
+  /** Wakes the flush loop from its wait (new appends, a write done, close). */
   private wakeLinger: (() => void) | undefined;
+  /** Group writes in flight, oldest first. */
+  private readonly writes = new Set<Promise<void>>();
+  /** Settles once the newest group write is acknowledged (or failed): the next one waits for it. */
+  private lastAck: Promise<void> = Promise.resolve();
   private rollRequested = false;
   private uploading: Promise<void> | undefined;
   private wakeUploader: (() => void) | undefined;
@@ -255,7 +266,8 @@ export class PartitionLog {
       });
     });
     this.pendingBytes += size;
-    if (this.pendingBytes >= this.limits.groupCommitBytes) this.wakeLinger?.();
+    this.queuedBytes += size;
+    if (this.pending.length === 1 || this.queuedBytes >= this.limits.groupCommitBytes) this.wakeLinger?.();
     this.kickFlush();
     await synced;
     if (acks === "durable") await this.whenDurable(baseOffset + count);
@@ -389,28 +401,39 @@ export class PartitionLog {
 
   private async flushLoop(): Promise<void> {
     for (;;) {
-      if (this.failure) return;
+      if (this.failure) {
+        await this.drainWrites();
+        return;
+      }
       if (this.pending.length > 0) {
-        const waitMs = this.closed || this.pendingBytes >= this.limits.groupCommitBytes
+        if (this.writes.size >= this.limits.walWritesInFlight) {
+          await this.waitForWake(undefined);
+          continue;
+        }
+        const waitMs = this.closed || this.queuedBytes >= this.limits.groupCommitBytes
           ? 0
           : this.limits.groupCommitMs - (performance.now() - this.pending[0]!.enqueuedAt);
         if (waitMs > 0) {
-          await new Promise<void>((resolve) => {
-            const t = setTimeout(resolve, waitMs);
-            this.wakeLinger = () => {
-              clearTimeout(t);
-              resolve();
-            };
-          });
-          this.wakeLinger = undefined;
+          await this.waitForWake(waitMs);
           continue;
         }
-        const batch = this.pending;
-        this.pending = [];
-        await this.writeAll(batch);
+        const size = this.pending[0]!.batch.bytes.length;
+        const walBytes = this.wal.issuedSize;
+        if (walBytes > 0 && walBytes + size > this.limits.segmentBytes) {
+          // The next batch does not fit the active segment: finish its writes, then roll.
+          await this.drainWrites();
+          if (this.failure) continue;
+          if (!this.wal.isEmpty) await this.roll();
+          continue;
+        }
+        this.startWrite(this.takeGroup(this.limits.segmentBytes - walBytes));
         continue;
       }
-      if (this.rollRequested) {
+      if (this.writes.size > 0) {
+        await this.waitForWake(undefined);
+        continue;
+      }
+      if (this.rollRequested || this.wal.size >= this.limits.segmentBytes) {
         this.rollRequested = false;
         if (!this.wal.isEmpty) await this.roll();
         continue;
@@ -419,42 +442,70 @@ export class PartitionLog {
     }
   }
 
-  /** Writes appends in runs that fit the active segment, rolling between runs. */
-  private async writeAll(items: PendingAppend[]): Promise<void> {
-    try {
-      await this.writeRuns(items);
-    } catch (e) {
-      // Settled promises ignore the reject: only appends not yet acknowledged fail.
-      const err = this.fail(e);
-      for (const p of items) p.reject(err);
-    }
+  /** Waits until woken (an append, a finished write, close) or `ms` pass (undefined: no timeout). */
+  private async waitForWake(ms: number | undefined): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const t = ms === undefined ? undefined : setTimeout(resolve, ms);
+      this.wakeLinger = () => {
+        if (t !== undefined) clearTimeout(t);
+        resolve();
+      };
+    });
+    this.wakeLinger = undefined;
   }
 
-  private async writeRuns(items: PendingAppend[]): Promise<void> {
-    let run: PendingAppend[] = [];
-    let runBytes = 0;
-    for (const item of items) {
-      const size = item.batch.bytes.length;
-      if (this.wal.size + runBytes > 0 && this.wal.size + runBytes + size > this.limits.segmentBytes) {
-        if (run.length > 0) await this.writeRun(run);
-        run = [];
-        runBytes = 0;
-        if (!this.wal.isEmpty) await this.roll();
-      }
-      run.push(item);
-      runBytes += size;
-    }
-    if (run.length > 0) await this.writeRun(run);
-    if (this.wal.size >= this.limits.segmentBytes) await this.roll();
+  private async drainWrites(): Promise<void> {
+    while (this.writes.size > 0) await Promise.allSettled([...this.writes]);
   }
 
-  private async writeRun(run: PendingAppend[]): Promise<void> {
+  /** Takes the oldest pending appends: at least one, then up to groupCommitMaxBytes and `room` bytes. */
+  private takeGroup(room: number): PendingAppend[] {
+    const max = Math.min(this.limits.groupCommitMaxBytes, room);
+    let n = 1;
+    let bytes = this.pending[0]!.batch.bytes.length;
+    while (n < this.pending.length && bytes + this.pending[n]!.batch.bytes.length <= max) {
+      bytes += this.pending[n]!.batch.bytes.length;
+      n++;
+    }
+    this.queuedBytes -= bytes;
+    return this.pending.splice(0, n);
+  }
+
+  /** Writes one group durably; acknowledges it once it and every earlier group are on disk. */
+  private startWrite(group: PendingAppend[]): void {
+    const batches = group.map((p) => p.batch);
     const started = performance.now();
-    let position = this.wal.size;
-    await this.wal.append(run.map((p) => p.batch));
+    const position = this.wal.issuedSize;
+    const wal = this.wal;
+    const written = wal.write(batches);
+    const previous = this.lastAck;
+    const acked = (async () => {
+      try {
+        // Both settle before anything is decided: no rejection is left unobserved.
+        const [own] = await Promise.allSettled([written, previous]);
+        if (this.failure) throw this.failure;
+        if (own.status === "rejected") throw own.reason;
+        wal.commit(batches);
+      } catch (e) {
+        // Settled promises ignore the reject: only appends not yet acknowledged fail.
+        const err = this.fail(e);
+        for (const p of group) p.reject(err);
+        return;
+      }
+      this.acknowledge(group, position, started);
+    })();
+    this.lastAck = acked;
+    const tracked = acked.finally(() => {
+      this.writes.delete(tracked);
+      this.wakeLinger?.();
+    });
+    this.writes.add(tracked);
+  }
+
+  private acknowledge(group: PendingAppend[], position: number, started: number): void {
     this.ctx.metrics.walFsyncSeconds.observe((performance.now() - started) / 1000);
     this.walSince ??= Date.now();
-    for (const p of run) {
+    for (const p of group) {
       if (p.producer) this.durableProducers.apply(p.producer, p.batch.baseOffset, p.batch.count);
       this.tail.push({ header: p.header, bytes: p.batch.bytes, position });
       position += p.batch.bytes.length;
@@ -500,6 +551,7 @@ export class PartitionLog {
       );
       this.ctx.onBackgroundError(e, `WAL of ${this.stream}/${this.partition}`);
       for (const p of this.pending.splice(0)) p.reject(this.failure);
+      this.queuedBytes = 0;
       for (const w of this.syncWaiters.splice(0)) w.reject(this.failure);
       for (const w of this.durableWaiters.splice(0)) w.reject(this.failure);
     }

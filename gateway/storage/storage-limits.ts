@@ -15,6 +15,10 @@ export interface StorageLimits {
   readonly groupCommitMs: number;
   /** Pending bytes that start an fsync at once, without waiting groupCommitMs (512 KiB). */
   readonly groupCommitBytes: number;
+  /** Most bytes one group commit writes (8 MiB); a single larger batch is written alone. Must be >= groupCommitBytes. */
+  readonly groupCommitMaxBytes: number;
+  /** Group commits written at once per partition (2): the next is written while the previous syncs. */
+  readonly walWritesInFlight: number;
   /** Largest batch (64-byte header + encoded records) append accepts (16 MiB); larger → BATCH_TOO_LARGE. */
   readonly maxBatchBytes: number;
   /** Bytes accepted but not yet fsynced; past this append fails with UNAVAILABLE (64 MiB). */
@@ -46,6 +50,8 @@ export const DEFAULT_STORAGE_LIMITS: StorageLimits = Object.freeze({
   segmentMs: 10 * 60_000,
   groupCommitMs: 2,
   groupCommitBytes: 512 * KiB,
+  groupCommitMaxBytes: 8 * MiB,
+  walWritesInFlight: 2,
   maxBatchBytes: 16 * MiB,
   maxPendingBytes: 64 * MiB,
   maxUnuploadedBytes: 2 * GiB,
@@ -78,6 +84,8 @@ export function resolveLimits(overrides: Partial<StorageLimits> = {}): StorageLi
   check(limits.segmentBytes >= limits.maxBatchBytes, "segmentBytes must be >= maxBatchBytes");
   // Segment positions and relative offsets are u32 in the footer index.
   check(limits.segmentBytes + limits.maxBatchBytes < 0xffff_ffff, "segmentBytes + maxBatchBytes must be < 4 GiB");
+  check(limits.groupCommitMaxBytes >= limits.groupCommitBytes, "groupCommitMaxBytes must be >= groupCommitBytes");
+  check(limits.walWritesInFlight <= 64, "walWritesInFlight must be <= 64");
   check(limits.maxPendingBytes >= limits.maxBatchBytes, "maxPendingBytes must be >= maxBatchBytes");
   check(limits.maxUnuploadedBytes >= limits.segmentBytes, "maxUnuploadedBytes must be >= segmentBytes");
   check(limits.uploadPartBytes >= 5 * MiB, "uploadPartBytes must be >= 5 MiB (S3 minimum part size)");

@@ -1,5 +1,8 @@
 // The write-ahead file of a partition's active segment: `<base offset, 20 digits>.wal`.
-// Batches are appended and fsynced (fdatasync) before any append is acknowledged. Sealing appends
+// Batches are appended and made durable before any append is acknowledged. The file is opened
+// with O_DSYNC, so one positional writev is the write and its fdatasync in a single thread-pool
+// round trip. Writes may be pipelined (write(): the next group is issued while the previous one
+// is still syncing); commit() then makes their bytes readable strictly in order. Sealing appends
 // the sparse index and trailer (segment-format.ts), fsyncs, and renames the file to `.seg`.
 // Recovery scans the file, keeps every whole batch with a good CRC and the expected offset, and
 // truncates everything from the first bad or short one (a torn tail).
@@ -16,6 +19,12 @@ export const SEALED_SUFFIX = ".seg";
 /** Largest number of buffers handed to one writev call (IOV_MAX is 1024 on Linux). */
 const MAX_IOV = 512;
 const SCAN_CHUNK = 1 << 20;
+/**
+ * Every WAL write is durable when it returns (like write + fdatasync): one syscall, one thread-pool
+ * round trip per group commit, instead of two (measured under Bun on ext4: 1.7-2.4 GB/s against
+ * 0.3-1.5 GB/s for writev + datasync in 2 MiB groups).
+ */
+const WAL_OPEN_FLAGS = constants.O_RDWR | constants.O_DSYNC;
 
 export interface AppendedBatch {
   readonly bytes: Uint8Array;
@@ -39,6 +48,10 @@ export interface SealedFile {
 
 export class WalFile {
   private closed = false;
+  /** Bytes handed to write(), synced or not: where the next write goes. */
+  private issuedLength: number;
+  /** One past the last offset handed to write(). */
+  private issuedEnd: number;
 
   private constructor(
     readonly dir: string,
@@ -50,7 +63,10 @@ export class WalFile {
     private firstTs: number,
     private maxTs: number,
     readonly index: SparseIndex,
-  ) {}
+  ) {
+    this.issuedLength = length;
+    this.issuedEnd = end;
+  }
 
   get path(): string {
     return walPath(this.dir, this.baseOffset);
@@ -72,10 +88,18 @@ export class WalFile {
   get isEmpty(): boolean {
     return this.length === 0;
   }
+  /** Bytes written or being written (>= size): the file size once every write in flight is done. */
+  get issuedSize(): number {
+    return this.issuedLength;
+  }
+  /** True while a write() has not been committed. */
+  get writing(): boolean {
+    return this.issuedLength !== this.length;
+  }
 
   /** Creates an empty WAL file for a segment starting at `baseOffset` (durably: the directory is synced). */
   static async create(dir: string, baseOffset: number, indexIntervalBytes: number): Promise<WalFile> {
-    const fh = await open(walPath(dir, baseOffset), constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, 0o644);
+    const fh = await open(walPath(dir, baseOffset), WAL_OPEN_FLAGS | constants.O_CREAT | constants.O_EXCL, 0o644);
     await syncDir(dir);
     return new WalFile(dir, baseOffset, fh, 0, baseOffset, 0, 0, new SparseIndex(baseOffset, indexIntervalBytes));
   }
@@ -91,7 +115,7 @@ export class WalFile {
     onBatch: (header: BatchHeader) => void,
   ): Promise<{ wal: WalFile; cutBytes: number }> {
     const path = walPath(dir, baseOffset);
-    const fh = await open(path, constants.O_RDWR);
+    const fh = await open(path, WAL_OPEN_FLAGS);
     try {
       const fileSize = (await fh.stat()).size;
       const index = new SparseIndex(baseOffset, opts.indexIntervalBytes);
@@ -130,25 +154,46 @@ export class WalFile {
     }
   }
 
-  /** Writes and fsyncs batches with contiguous offsets starting at endOffset. */
+  /** Writes and syncs batches with contiguous offsets starting at endOffset, then commits them. */
   async append(batches: readonly AppendedBatch[]): Promise<void> {
+    await this.write(batches);
+    this.commit(batches);
+  }
+
+  /**
+   * Writes batches (contiguous offsets, continuing the previous write()) durably at the end of
+   * what was already issued. Several writes may be in flight; each resolves once its own bytes
+   * are on disk. The caller commits them with commit(), in the order they were issued, and only
+   * after every earlier write resolved: before that, a crash may leave a hole that recovery cuts.
+   */
+  write(batches: readonly AppendedBatch[]): Promise<void> {
     invariant(!this.closed, "append to a closed WAL file");
-    let pos = this.length;
-    let end = this.end;
+    let end = this.issuedEnd;
+    let bytes = 0;
     for (const b of batches) {
       invariant(b.baseOffset === end && b.count > 0, "WAL batches are contiguous");
       end += b.count;
+      bytes += b.bytes.length;
     }
-    await writeAll(this.fh, batches.map((b) => b.bytes), this.length);
-    await this.fh.datasync();
+    const position = this.issuedLength;
+    this.issuedLength += bytes;
+    this.issuedEnd = end;
+    return writeAll(this.fh, batches.map((b) => b.bytes), position);
+  }
+
+  /** Makes the oldest uncommitted write()'s batches readable: they are synced, and so is everything before them. */
+  commit(batches: readonly AppendedBatch[]): void {
+    let pos = this.length;
     for (const b of batches) {
+      invariant(b.baseOffset === this.end, "WAL commits follow write order");
       this.index.add(b.baseOffset, pos);
       if (pos === 0) this.firstTs = b.firstTimestamp;
       this.maxTs = Math.max(this.maxTs, b.maxTimestamp);
       pos += b.bytes.length;
+      this.end += b.count;
     }
+    invariant(pos <= this.issuedLength, "commit only what was written");
     this.length = pos;
-    this.end = end;
   }
 
   /** Reads synced bytes of the file (for readers of the active segment). */
@@ -162,6 +207,7 @@ export class WalFile {
    */
   async seal(): Promise<SealedFile> {
     invariant(!this.closed && this.length > 0, "seal a non-empty open WAL file");
+    invariant(!this.writing, "seal with no write in flight");
     const footer = encodeFooter({
       baseOffset: this.baseOffset,
       endOffset: this.end,
@@ -171,8 +217,7 @@ export class WalFile {
       index: this.index,
     });
     invariant(footer.length === footerSize(this.index.size), "footer size");
-    await writeAll(this.fh, [footer], this.length);
-    await this.fh.datasync();
+    await writeAll(this.fh, [footer], this.length); // O_DSYNC: durable on return
     await this.close();
     const sealed = sealedPath(this.dir, this.baseOffset);
     await rename(this.path, sealed);
