@@ -5,16 +5,21 @@
 //                                                   or INTERNAL for anything else
 //   strata_object_store_read_bytes_total{op}        bytes returned by get
 //   strata_object_store_written_bytes_total{op}     bytes stored by successful put / putMultipart
-// op is one of put, put_multipart, get, head, list, delete, delete_many.
+// op is one of put, put_multipart, put_file, get, head, list, delete, delete_many. put_file
+// forwards to the inner store's putFile, or streams the file through its put / putMultipart.
 
 import { isStrataError } from "../../core/errors.ts";
 import type { GatewayMetrics } from "../metrics.ts";
+import { putFileInParts } from "./object-file.ts";
 import type { ByteRange, MultipartOptions, ObjectInfo, ObjectStore, PutOptions } from "./object-store.ts";
 
 export type ObjectStoreMetrics = Pick<
   GatewayMetrics,
   "objectStoreOps" | "objectStoreErrors" | "objectStoreBytesRead" | "objectStoreBytesWritten"
 >;
+
+/** Part size when the inner store has no putFile of its own. */
+const FALLBACK_PART_BYTES = 8 * 1024 * 1024;
 
 export class InstrumentedObjectStore implements ObjectStore {
   private readonly inner: ObjectStore;
@@ -37,6 +42,14 @@ export class InstrumentedObjectStore implements ObjectStore {
   async putMultipart(key: string, parts: AsyncIterable<Uint8Array>, opts?: MultipartOptions): Promise<ObjectInfo> {
     const info = await this.track("put_multipart", () => this.inner.putMultipart(key, parts, opts));
     this.metrics.objectStoreBytesWritten.inc({ op: "put_multipart" }, info.size);
+    return info;
+  }
+
+  async putFile(key: string, path: string): Promise<ObjectInfo> {
+    const inner = this.inner;
+    const info = await this.track("put_file", () =>
+      inner.putFile ? inner.putFile(key, path) : putFileInParts(inner, key, path, FALLBACK_PART_BYTES));
+    this.metrics.objectStoreBytesWritten.inc({ op: "put_file" }, info.size);
     return info;
   }
 

@@ -8,6 +8,10 @@
 // - etag is derived from the file's identity, not its content: inode, mtime (µs) and size, in
 //   hex. A replaced object gets a new inode (the temp file), so its etag changes; hashing
 //   content would cost a full read on head and list.
+// - putFile hard-links the source file into place (link to a temp name, fsync the file, rename
+//   over the key, fsync the directory): the bytes are not written again. Across file systems, or
+//   where links are refused, it copies like put. The object then shares the source's inode, so
+//   the caller must never modify the source afterwards (renaming or deleting it is fine).
 // - delete removes empty parent directories (a racing put recreates them and retries).
 // - A directory store cannot hold both "a" and "a/b" (a file and a directory of one name);
 //   such a put is a BAD_REQUEST. S3 allows it; Strata's key layouts never need it.
@@ -69,6 +73,29 @@ export class LocalObjectStore implements ObjectStore {
     return this.writeAtomically(key, path, false, async (fh) => {
       for await (const chunk of parts) await writeAll(fh, chunk);
     }, 1);
+  }
+
+  async putFile(key: string, source: string): Promise<ObjectInfo> {
+    const path = this.pathOf(key);
+    let src: FileHandle;
+    try {
+      src = await open(source, constants.O_RDONLY);
+    } catch (e) {
+      throw storageError(`cannot read source file ${source} for ${key}`, e);
+    }
+    try {
+      // Make the source's own bytes durable before the object names them (cheap if already synced).
+      try {
+        await src.sync();
+      } catch (e) {
+        throw storageError(`cannot fsync source file ${source} for ${key}`, e);
+      }
+      return await this.writeAtomically(key, path, false, async (fh) => {
+        await copyInto(src, fh);
+      }, PUT_ATTEMPTS, source);
+    } finally {
+      await src.close();
+    }
   }
 
   async get(key: string, range?: ByteRange): Promise<Uint8Array> {
@@ -177,12 +204,40 @@ export class LocalObjectStore implements ObjectStore {
     createOnly: boolean,
     write: (fh: FileHandle) => Promise<void>,
     attempts = PUT_ATTEMPTS,
+    /** Hard-link this (synced) file as the temp file instead of writing one; `write` copies where links fail. */
+    linkFrom?: string,
   ): Promise<ObjectInfo> {
     const dir = dirname(path);
     const base = path.slice(dir.length + 1);
     for (let attempt = 1; ; attempt++) {
       await this.ensureDir(key, dir);
       const tmp = join(dir, `.${base}.${randomHex()}.tmp`);
+      if (linkFrom !== undefined) {
+        let linked: FileStat | undefined;
+        try {
+          linked = await linkTemp(linkFrom, tmp);
+        } catch (e) {
+          if (errno(e) === "ENOENT" && attempt < attempts) continue; // directory pruned by a racing delete
+          throw storageError(`cannot link ${linkFrom} as ${key}`, e);
+        }
+        if (linked) {
+          try {
+            await rename(tmp, path);
+            // rename() between two links of one inode does nothing: drop the temp name then.
+            await unlink(tmp).catch(() => {});
+          } catch (e) {
+            await unlink(tmp).catch(() => {});
+            if (errno(e) === "ENOENT" && attempt < attempts) continue;
+            if (errno(e) === "EISDIR" || errno(e) === "ENOTEMPTY" || errno(e) === "EEXIST") {
+              throw new StrataError("BAD_REQUEST", `object key ${key} conflicts with existing keys under ${key}/`);
+            }
+            throw storageError(`cannot write ${key}`, e);
+          }
+          await fsyncDir(dir);
+          return info(key, linked);
+        }
+        // No hard link here (another file system, or links refused): copy below.
+      }
       let fh: FileHandle;
       try {
         fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
@@ -277,6 +332,38 @@ export class LocalObjectStore implements ObjectStore {
         }
       }
     }
+  }
+}
+
+/**
+ * link(2) `source` to `tmp`; the stat of the linked file, or undefined where this file system
+ * cannot link it (the caller copies instead).
+ */
+async function linkTemp(source: string, tmp: string): Promise<FileStat | undefined> {
+  try {
+    await link(source, tmp);
+  } catch (e) {
+    const code = errno(e);
+    if (code === "EXDEV" || code === "EPERM" || code === "EMLINK" || code === "ENOTSUP" || code === "EOPNOTSUPP" || code === "ENOSYS") return undefined;
+    throw e;
+  }
+  try {
+    return await stat(tmp);
+  } catch (e) {
+    await unlink(tmp).catch(() => {});
+    throw e;
+  }
+}
+
+const COPY_CHUNK = 1 << 20;
+
+async function copyInto(src: FileHandle, dst: FileHandle): Promise<void> {
+  const buf = new Uint8Array(COPY_CHUNK);
+  for (let pos = 0; ; ) {
+    const { bytesRead } = await src.read(buf, 0, buf.length, pos);
+    if (bytesRead === 0) return;
+    await writeAll(dst, buf.subarray(0, bytesRead));
+    pos += bytesRead;
   }
 }
 

@@ -48,6 +48,13 @@ export interface ObjectStore {
   put(key: string, body: Uint8Array, opts?: PutOptions): Promise<ObjectInfo>;
   /** Upload a big object from a stream of chunks of any size; atomic like put. */
   putMultipart(key: string, parts: AsyncIterable<Uint8Array>, opts?: MultipartOptions): Promise<ObjectInfo>;
+  /**
+   * Stores the current contents of the local file at `path` under `key`; atomic like put. The
+   * file must not be modified afterwards (the directory store may hard-link it into place; it may
+   * be renamed or deleted). A missing or unreadable file is STORAGE_ERROR and nothing is written.
+   * Optional: object-file.ts putFile falls back to put / putMultipart streamed from the file.
+   */
+  putFile?(key: string, path: string): Promise<ObjectInfo>;
   get(key: string, range?: ByteRange): Promise<Uint8Array>;
   head(key: string): Promise<ObjectInfo | undefined>;
   list(prefix: string): AsyncIterable<ObjectInfo>;

@@ -10,6 +10,8 @@
 // - A multipart upload buffers at most (partConcurrency + 1) parts, is aborted on any failure,
 //   and is read back with HEAD for its ETag (radosgw answers CompleteMultipartUpload with an
 //   empty one). A body that fits in one part is a single PutObject.
+// - putFile streams a local file: one PutObject up to the part size, else a multipart upload
+//   read from the file part by part.
 
 import {
   CreateBucketCommand,
@@ -26,6 +28,7 @@ import { StrataError, isStrataError } from "../../core/errors.ts";
 import { Semaphore, mapLimit } from "./concurrency.ts";
 import { validateObjectKey, validateObjectPrefix } from "./object-key.ts";
 import { checkRangeWithin, validateRange } from "./object-range.ts";
+import { putFileInParts } from "./object-file.ts";
 import { mapS3Error, sdkName } from "./s3-errors.ts";
 import { MultipartUpload, type S3Context } from "./s3-multipart.ts";
 import type { ByteRange, MultipartOptions, ObjectInfo, ObjectStore, PutOptions } from "./object-store.ts";
@@ -116,6 +119,11 @@ export class S3ObjectStore implements ObjectStore {
       throw e;
     }
     return store;
+  }
+
+  async putFile(key: string, path: string): Promise<ObjectInfo> {
+    validateObjectKey(key);
+    return putFileInParts(this, key, path, this.partSize);
   }
 
   async put(key: string, body: Uint8Array, opts?: PutOptions): Promise<ObjectInfo> {

@@ -1,7 +1,7 @@
 // InstrumentedObjectStore counts operations, failures and bytes into the gateway metrics.
 
 import { afterAll, expect, test } from "bun:test";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createGatewayMetrics } from "../../gateway/metrics.ts";
@@ -50,5 +50,20 @@ test("counts operations, errors by code, and bytes read and written", async () =
   expect(text).toContain('strata_object_store_operations_total{op="put"} 3');
   expect(text).toContain('strata_object_store_errors_total{code="NOT_FOUND",op="get"} 1');
   expect(text).toContain('strata_object_store_read_bytes_total{op="get"} 120');
+  await s.close();
+});
+
+test("putFile is forwarded to the inner store and counted", async () => {
+  const m = createGatewayMetrics();
+  const inner = await LocalObjectStore.open(join(root, "put-file"));
+  const s = new InstrumentedObjectStore(inner, m);
+  const src = join(root, "source.seg");
+  await writeFile(src, bytes(4321, 5));
+  expect((await s.putFile("seg", src)).size).toBe(4321);
+  expect((await inner.get("seg")).length).toBe(4321);
+  await expectCode(s.putFile("seg2", join(root, "no-such-file")), "STORAGE_ERROR");
+  expect(m.objectStoreOps.get({ op: "put_file" })).toBe(2);
+  expect(m.objectStoreErrors.get({ op: "put_file", code: "STORAGE_ERROR" })).toBe(1);
+  expect(m.objectStoreBytesWritten.get({ op: "put_file" })).toBe(4321);
   await s.close();
 });

@@ -1,7 +1,7 @@
 // The ObjectStore contract on the local-directory store, plus what only a directory can get wrong.
 
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtemp, readdir, rm, utimes, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { LocalObjectStore } from "../../gateway/storage/local-object-store.ts";
@@ -25,6 +25,18 @@ describe("LocalObjectStore", () => {
     await expectCode(s.put("../outside", bytes(1, 1)), "BAD_REQUEST");
     expect((await readdir(join(s.root, ".."))).includes("outside")).toBe(false);
     expect(s.description).toBe(`dir:${s.root}`);
+  });
+
+  test("putFile hard-links the file into place: no second copy, no temp file left", async () => {
+    const s = await open();
+    const src = join(root, `src-${n++}.seg`);
+    await writeFile(src, bytes(5000, 9));
+    const info = await s.putFile("streams/a/0/y.seg", src);
+    const obj = join(s.root, "streams", "a", "0", "y.seg");
+    expect((await stat(obj)).ino).toBe((await stat(src)).ino);
+    await s.putFile("streams/a/0/y.seg", src); // again: rename between links of one inode
+    expect(await readdir(join(s.root, "streams", "a", "0"))).toEqual(["y.seg"]);
+    expect(info.size).toBe(5000);
   });
 
   test("a key cannot be both a file and a directory", async () => {

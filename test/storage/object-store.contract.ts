@@ -2,7 +2,10 @@
 // (object-store-local.test.ts, object-store-s3.test.ts). `open` must return a store over a
 // fresh, empty namespace each time it is called; the suite closes what it opens.
 
-import { afterEach, describe, expect, test } from "bun:test";
+import { afterAll, afterEach, describe, expect, test } from "bun:test";
+import { mkdtemp, rm, unlink, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { StrataError, type ErrorCode } from "../../core/errors.ts";
 import { MAX_OBJECT_KEY_LENGTH } from "../../gateway/storage/object-key.ts";
 import type { ObjectInfo, ObjectStore } from "../../gateway/storage/object-store.ts";
@@ -20,6 +23,18 @@ export function objectStoreContract(name: string, open: () => Promise<ObjectStor
     };
     afterEach(async () => {
       await Promise.all(opened.splice(0).map((s) => s.close()));
+    });
+    let sourceDir: string | undefined;
+    let sourceCount = 0;
+    /** A local file holding `body`, for putFile. */
+    const sourceFile = async (body: Uint8Array): Promise<string> => {
+      sourceDir ??= await mkdtemp(join(tmpdir(), "strata-putfile-"));
+      const path = join(sourceDir, `source-${sourceCount++}`);
+      await writeFile(path, body);
+      return path;
+    };
+    afterAll(async () => {
+      if (sourceDir) await rm(sourceDir, { recursive: true, force: true });
     });
 
     test("put, get and head round trip", async () => {
@@ -133,6 +148,51 @@ export function objectStoreContract(name: string, open: () => Promise<ObjectStor
       expect(await listKeys(s, "")).toEqual(["keep", "m/2"]);
       await s.deleteMany([]);
     });
+
+    test("putFile stores a file's bytes; the object outlives the source file", async () => {
+      const s = await fresh();
+      const putFile = putFileOf(s);
+      const body = bytes(3000, 11);
+      const path = await sourceFile(body);
+      const info = await putFile("streams/f/0/00000000000000000000.seg", path);
+      expect(info).toMatchObject({ key: "streams/f/0/00000000000000000000.seg", size: 3000 });
+      expect(await s.head(info.key)).toEqual(info);
+      expect(same(await s.get(info.key), body)).toBe(true);
+      expect(same(await s.get(info.key, { offset: 1000, length: 5 }), body.subarray(1000, 1005))).toBe(true);
+      // The same file again (a retried upload) is fine and leaves one object.
+      await putFile(info.key, path);
+      expect(await listKeys(s, "")).toEqual([info.key]);
+      await unlink(path);
+      expect(same(await s.get(info.key), body)).toBe(true);
+      // Replacing with another file.
+      const other = bytes(10, 12);
+      const replaced = await putFile(info.key, await sourceFile(other));
+      expect(replaced.size).toBe(10);
+      expect(same(await s.get(info.key), other)).toBe(true);
+      // An empty file.
+      expect((await putFile("empty-file", await sourceFile(new Uint8Array(0)))).size).toBe(0);
+      expect((await s.get("empty-file")).length).toBe(0);
+    });
+
+    test("putFile: a missing source is STORAGE_ERROR, a bad key BAD_REQUEST; nothing is written", async () => {
+      const s = await fresh();
+      const putFile = putFileOf(s);
+      await expectCode(putFile("k", join(tmpdir(), `strata-no-such-file-${crypto.randomUUID()}`)), "STORAGE_ERROR");
+      await expectCode(putFile("../k", await sourceFile(bytes(10, 13))), "BAD_REQUEST");
+      expect(await listKeys(s, "")).toEqual([]);
+    });
+
+    test(
+      "putFile of a file larger than a multipart part",
+      async () => {
+        const s = await fresh();
+        const body = bytes(12 * MiB + 12345, 14);
+        const info = await putFileOf(s)("big/file", await sourceFile(body));
+        expect(info.size).toBe(body.length);
+        expect(same(await s.get("big/file"), body)).toBe(true);
+      },
+      SLOW,
+    );
 
     test("conditional put (ifNoneMatch) creates only", async () => {
       const s = await fresh();
@@ -319,6 +379,12 @@ export async function* chunked(body: Uint8Array, sizes: number[]): AsyncGenerato
     yield body.subarray(off, off + n);
     off += n;
   }
+}
+
+function putFileOf(s: ObjectStore): (key: string, path: string) => Promise<ObjectInfo> {
+  const f = s.putFile;
+  if (!f) throw new Error("this store has no putFile");
+  return f.bind(s);
 }
 
 export function same(a: Uint8Array, b: Uint8Array): boolean {
