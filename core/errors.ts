@@ -22,6 +22,8 @@ export const ERROR_STATUS = {
   INVALID_SAFETENSORS: 422,
   UNKNOWN_DTYPE: 422,
   HASH_MISMATCH: 422,
+  /** The edge node's outbox is at its configured disk bound; nothing of the publish was stored. */
+  OUTBOX_FULL: 507,
   STORAGE_ERROR: 503,
   UNAVAILABLE: 503,
   INTERNAL: 500,

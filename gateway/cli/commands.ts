@@ -2,6 +2,9 @@
 import { chunksCommand } from "./chunks.ts";
 import type { Command } from "./command.ts";
 import { consumeCommand } from "./consume.ts";
+import { edgePublishCommand } from "./edge-publish.ts";
+import { edgeRunCommand } from "./edge-run.ts";
+import { edgeStatusCommand } from "./edge-status.ts";
 import { hashCommand } from "./hash.ts";
 import { publishCommand } from "./publish.ts";
 import { pullCommand } from "./pull.ts";
@@ -20,4 +23,7 @@ export const commands: readonly Command[] = [
   chunksCommand,
   pushCommand,
   pullCommand,
+  edgePublishCommand,
+  edgeRunCommand,
+  edgeStatusCommand,
 ];

@@ -1,0 +1,146 @@
+// openEdge: the edge node as a library. Publishing appends to the local outbox (offline or not);
+// run() syncs it to the gateway and keeps pinned artefacts current; status() reads local state.
+import { resolve, join } from "node:path";
+import { StrataError } from "../core/errors.ts";
+import { assertStreamName } from "../core/stream-name.ts";
+import { rateLimiter } from "./artefacts/rate-limiter.ts";
+import { openEdgeDatabase } from "./db/database.ts";
+import { type EdgeLimits, resolveEdgeLimits } from "./limits.ts";
+import { type EdgeRecord, encodeRecords } from "./records.ts";
+import { Outbox, type ProducerIdentity } from "./store/outbox.ts";
+import { type PinState, PinStore } from "./store/pins.ts";
+import { type PinCallback, PinSync, type PinUpdate } from "./sync/pin-sync.ts";
+import { type SyncEvent, SyncLoop } from "./sync/sync-loop.ts";
+import { connectTransport, type GatewayAddress } from "./transports/connect.ts";
+
+export interface EdgeOptions {
+  /** Directory of the edge node's state: edge.db (outbox, identity, pins) and chunks/ (the pin cache). */
+  readonly dataDir: string;
+  /** Where run() syncs to; publishing and status need no gateway. */
+  readonly gateway?: GatewayAddress;
+  /** Bound of the outbox (encoded record bytes); a publish past it fails with OUTBOX_FULL. */
+  readonly maxOutboxBytes: number;
+  /** Total sync bandwidth (uploads and pin downloads), bytes per second; unlimited when absent. */
+  readonly rateLimitBytesPerSec?: number;
+  readonly limits?: Partial<EdgeLimits>;
+  /** Sync progress and failures (acks, pin updates, errors with their retry delay). */
+  readonly onEvent?: (event: EdgeEvent) => void;
+}
+
+export type EdgeEvent = SyncEvent | ({ readonly kind: "pin-updated" } & PinUpdate);
+
+export interface EdgeStatus {
+  readonly outboxRecords: number;
+  readonly outboxBytes: number;
+  /** Last successful exchange with the gateway (ms since the epoch), null if never. */
+  readonly lastSync: number | null;
+  readonly pins: readonly PinState[];
+  readonly producer: ProducerIdentity;
+  /** The sync loop's last failure in this process, null if none. */
+  readonly lastError: string | null;
+}
+
+export interface Edge {
+  readonly dataDir: string;
+  readonly producer: ProducerIdentity;
+  /** Appends records to the outbox in one transaction; `outboxSeq` is the row's id (increasing). */
+  publish(stream: string, records: readonly EdgeRecord[]): Promise<{ outboxSeq: number }>;
+  /** Keeps `stream`'s latest artefact at `path` while run() is going; `onUpdate` after each replacement. */
+  pin(stream: string, path: string, onUpdate?: PinCallback): Promise<PinState>;
+  unpin(stream: string, path: string): Promise<void>;
+  status(): Promise<EdgeStatus>;
+  /** The sync loop; resolves after stop(). With `once`, returns when the outbox is drained and pins checked. */
+  run(options?: { once?: boolean }): Promise<void>;
+  stop(): Promise<void>;
+  /** Stops the loop and closes the database. */
+  close(): Promise<void>;
+}
+
+const CHUNK_CACHE_DIR = "chunks";
+
+export async function openEdge(options: EdgeOptions): Promise<Edge> {
+  const limits = resolveEdgeLimits(options.limits);
+  if (!Number.isSafeInteger(options.maxOutboxBytes) || options.maxOutboxBytes < 1) throw new StrataError("BAD_REQUEST", "maxOutboxBytes must be a positive integer");
+  const rate = options.rateLimitBytesPerSec ?? 0;
+  if (!Number.isSafeInteger(rate) || rate < 0) throw new StrataError("BAD_REQUEST", "rateLimitBytesPerSec must be a non-negative integer");
+  const dataDir = resolve(options.dataDir);
+  const database = await openEdgeDatabase(dataDir);
+  const outbox = new Outbox(database);
+  const pinStore = new PinStore(database);
+  const producer = await outbox.identity();
+  const emit = (event: EdgeEvent): void => options.onEvent?.(event);
+  let loop: SyncLoop | null = null;
+  let running: Promise<void> | null = null;
+  let closed = false;
+  const pinSync = new PinSync(pinStore, {
+    cacheDir: join(dataDir, CHUNK_CACHE_DIR),
+    cacheMaxBytes: limits.chunkCacheMaxBytes,
+    maxBytesPerSecond: rate,
+    onUpdate: (update) => emit({ kind: "pin-updated", ...update }),
+    onError: (message) => {
+      if (loop) loop.lastError = message;
+      emit({ kind: "error", message, retryInMs: null });
+    },
+  });
+  const open = (): void => {
+    if (closed) throw new StrataError("BAD_REQUEST", "the edge node is closed");
+  };
+
+  const edge: Edge = {
+    dataDir,
+    producer,
+    async publish(stream, records) {
+      open();
+      assertStreamName(stream);
+      const encoded = encodeRecords(records, limits);
+      const outboxSeq = await outbox.append(stream, encoded, options.maxOutboxBytes);
+      loop?.wake();
+      return { outboxSeq };
+    },
+    async pin(stream, path, onUpdate) {
+      open();
+      assertStreamName(stream);
+      const absolute = resolve(path);
+      const state = await pinStore.add(stream, absolute);
+      pinSync.add(stream, absolute, onUpdate);
+      loop?.wake();
+      return state;
+    },
+    async unpin(stream, path) {
+      open();
+      const absolute = resolve(path);
+      pinSync.remove(stream, absolute);
+      await pinStore.remove(stream, absolute);
+    },
+    async status() {
+      open();
+      const totals = await outbox.totals();
+      return { outboxRecords: totals.records, outboxBytes: totals.bytes, lastSync: totals.lastSync, pins: await pinStore.list(), producer, lastError: loop?.lastError ?? null };
+    },
+    async run(runOptions) {
+      open();
+      if (running) throw new StrataError("BAD_REQUEST", "the sync loop is already running");
+      if (!options.gateway) throw new StrataError("BAD_REQUEST", "no gateway configured: openEdge({gateway: {http}})");
+      const transport = connectTransport(options.gateway, limits.requestTimeoutMs);
+      loop = new SyncLoop({ outbox, pins: pinSync, transport, identity: producer, limits, rate: rateLimiter(rate), onEvent: emit });
+      running = loop.run(runOptions?.once ?? false);
+      try {
+        await running;
+      } finally {
+        running = null;
+        await transport.close();
+      }
+    },
+    async stop() {
+      loop?.stop();
+      await running?.catch(() => undefined);
+    },
+    async close() {
+      if (closed) return;
+      await edge.stop();
+      closed = true;
+      database.close();
+    },
+  };
+  return edge;
+}

@@ -1,0 +1,13 @@
+// Which failures of a sync step are worth retrying with backoff (the gateway or the link is
+// down, slow or overloaded) and which need someone to look (the request itself is refused).
+import { StrataError } from "../../core/errors.ts";
+
+export function isTransient(e: unknown): boolean {
+  if (!(e instanceof StrataError)) return true; // network and runtime errors: the link, not the data
+  return e.code === "UNAVAILABLE" || e.code === "STORAGE_ERROR" || e.code === "INTERNAL";
+}
+
+export function errorText(e: unknown): string {
+  if (e instanceof StrataError) return `${e.code}: ${e.message}`;
+  return e instanceof Error ? e.message : String(e);
+}

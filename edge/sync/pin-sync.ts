@@ -1,0 +1,96 @@
+// Keeps each pinned stream's latest artefact at its path: looks up the newest ArtefactRef, and
+// when it differs from what the path holds (or the file is gone) pulls it through the chunk cache
+// (missing chunks only, verified, temporary file, fsync, atomic rename), records it, and calls
+// the pin's update callback.
+import { existsSync } from "node:fs";
+import { ARTEFACT_FIELD } from "../artefacts/push.ts";
+import type { PinState, PinStore } from "../store/pins.ts";
+import type { SyncTransport } from "../transports/transport.ts";
+import { errorText, isTransient } from "./errors.ts";
+
+export interface PinUpdate extends PinState {
+  readonly artefact: string;
+  readonly size: number;
+  readonly updated: number;
+  /** Chunk bytes downloaded for this update (the rest came from the cache). */
+  readonly bytesTransferred: number;
+}
+
+export type PinCallback = (update: PinUpdate) => void | Promise<void>;
+
+export interface PinSyncOptions {
+  readonly cacheDir: string;
+  readonly cacheMaxBytes: number;
+  /** Chunk bytes per second for pulls, 0 for no limit. */
+  readonly maxBytesPerSecond: number;
+  readonly onUpdate: (update: PinUpdate) => void;
+  readonly onError: (message: string) => void;
+}
+
+interface ActivePin {
+  readonly stream: string;
+  readonly path: string;
+  readonly callbacks: PinCallback[];
+}
+
+export class PinSync {
+  readonly #store: PinStore;
+  readonly #options: PinSyncOptions;
+  readonly #active = new Map<string, ActivePin>();
+
+  constructor(store: PinStore, options: PinSyncOptions) {
+    this.#store = store;
+    this.#options = options;
+  }
+
+  get size(): number {
+    return this.#active.size;
+  }
+
+  add(stream: string, path: string, onUpdate?: PinCallback): void {
+    const key = `${stream}\u0000${path}`;
+    const pin = this.#active.get(key) ?? { stream, path, callbacks: [] };
+    if (onUpdate) pin.callbacks.push(onUpdate);
+    this.#active.set(key, pin);
+  }
+
+  remove(stream: string, path: string): void {
+    this.#active.delete(`${stream}\u0000${path}`);
+  }
+
+  /** One round over every pin. Transient failures (link, gateway) are thrown for the loop's backoff; others are reported and the pin waits for the next round. */
+  async syncAll(transport: SyncTransport): Promise<void> {
+    for (const pin of [...this.#active.values()]) {
+      try {
+        await this.#syncOne(transport, pin);
+      } catch (e) {
+        if (isTransient(e)) throw e;
+        this.#options.onError(`pin ${pin.stream} → ${pin.path}: ${errorText(e)}`);
+      }
+    }
+  }
+
+  async #syncOne(transport: SyncTransport, pin: ActivePin): Promise<void> {
+    const latest = await transport.fetchLatestArtefactRef(pin.stream, ARTEFACT_FIELD);
+    if (!latest) return;
+    const state = await this.#store.get(pin.stream, pin.path);
+    if (state?.artefact === latest.ref.manifest && existsSync(pin.path)) return;
+    const pulled = await transport.pull({
+      artefact: latest.ref.manifest,
+      out: pin.path,
+      cacheDir: this.#options.cacheDir,
+      cacheMaxBytes: this.#options.cacheMaxBytes,
+      maxBytesPerSecond: this.#options.maxBytesPerSecond,
+    });
+    const saved = await this.#store.updated(pin.stream, pin.path, pulled.artefact, pulled.size);
+    const update: PinUpdate = { ...saved, artefact: pulled.artefact, size: pulled.size, updated: saved.updated ?? Date.now(), bytesTransferred: pulled.bytesTransferred };
+    this.#options.onUpdate(update);
+    for (const callback of pin.callbacks) {
+      try {
+        await callback(update);
+      } catch (e) {
+        this.#options.onError(`pin ${pin.stream} → ${pin.path}: update callback failed: ${errorText(e)}`);
+      }
+    }
+  }
+}

@@ -1,0 +1,89 @@
+// The sync transport over HTTP: publish requests in MessagePack built by concatenating the
+// outbox's encoded records, artefact lookups and pulls through the artefact client.
+import { StrataError } from "../../core/errors.ts";
+import { MsgpackWriter } from "../../core/msgpack-writer.ts";
+import type { ProducerRef } from "../../core/record.ts";
+import { GatewayHttp } from "../artefacts/gateway-http.ts";
+import { pullArtefact } from "../artefacts/pull.ts";
+import { ensureStream, latestArtefact } from "../artefacts/stream-api.ts";
+import type { EncodedRecords } from "../records.ts";
+import type { LatestArtefact, PublishAck, PullRequest, PullResult, RecordPosition, SyncTransport } from "./transport.ts";
+
+const MSGPACK = "application/msgpack";
+const JSON_TYPE = "application/json";
+/** Rough size of an HTTP/1.1 request's or response's head, counted against the bandwidth limit. */
+export const HTTP_HEAD_BYTES = 256;
+
+/** `{"records": [...], "producer": {id, epoch, seq}}` with the records spliced in as they are stored. */
+export function publishBody(records: EncodedRecords, producer: ProducerRef): Uint8Array {
+  const w = new MsgpackWriter(records.bytes.length + 64);
+  w.map(2).str("records").array(records.count).raw(records.bytes);
+  w.str("producer").map(3).str("id").uint(producer.id).str("epoch").uint(producer.epoch).str("seq").uint(producer.seq);
+  return w.bytes();
+}
+
+function positionsOf(body: unknown, count: number, what: string): RecordPosition[] {
+  const records = (body as { records?: unknown } | null)?.records;
+  if (!Array.isArray(records) || records.length !== count) throw new StrataError("CORRUPT_DATA", `${what}: answer does not hold ${count} record positions`);
+  return records.map((r: unknown) => {
+    const p = r as { partition?: unknown; offset?: unknown };
+    if (!Number.isSafeInteger(p.partition) || !Number.isSafeInteger(p.offset)) throw new StrataError("CORRUPT_DATA", `${what}: malformed record position`);
+    return { partition: p.partition as number, offset: p.offset as number };
+  });
+}
+
+export class HttpTransport implements SyncTransport {
+  readonly description: string;
+  readonly #http: GatewayHttp;
+
+  constructor(baseUrl: string, requestTimeoutMs: number) {
+    // One attempt per call: the sync loop owns retries (with backoff and the same seq).
+    this.#http = new GatewayHttp(baseUrl, { requestTimeoutMs, attempts: 1 });
+    this.description = `http ${this.#http.baseUrl}`;
+  }
+
+  async publish(stream: string, producer: ProducerRef, records: EncodedRecords, signal: AbortSignal): Promise<PublishAck> {
+    const path = `/v1/streams/${encodeURIComponent(stream)}/records`;
+    const what = `POST ${path}`;
+    const body = publishBody(records, producer);
+    const response = await this.#http.request(path, { method: "POST", body, contentType: MSGPACK, accept: JSON_TYPE, idempotent: false, signal }, what);
+    const text = await response.text();
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (e) {
+      throw new StrataError("CORRUPT_DATA", `${what}: malformed JSON answer: ${(e as Error).message}`);
+    }
+    return { positions: positionsOf(parsed, records.count, what), bytesSent: body.length + HTTP_HEAD_BYTES, bytesReceived: text.length + HTTP_HEAD_BYTES };
+  }
+
+  async createStream(stream: string): Promise<void> {
+    await ensureStream(this.#http, stream);
+  }
+
+  async fetchLatestArtefactRef(stream: string, field: string): Promise<LatestArtefact | null> {
+    try {
+      const found = await latestArtefact(this.#http, stream, field);
+      return { ref: found.ref, partition: found.partition, offset: found.offset, timestamp: found.timestamp };
+    } catch (e) {
+      if (e instanceof StrataError && (e.code === "NOT_FOUND" || e.code === "STREAM_NOT_FOUND")) return null;
+      throw e;
+    }
+  }
+
+  async pull(request: PullRequest): Promise<PullResult> {
+    const summary = await pullArtefact({
+      gateway: this.#http.baseUrl,
+      source: request.artefact,
+      out: request.out,
+      cacheDir: request.cacheDir,
+      cacheMaxBytes: request.cacheMaxBytes,
+      limits: { maxBytesPerSecond: request.maxBytesPerSecond },
+      // Under a rate limit, one download at a time: parallel bodies would sit in socket buffers ahead of the limiter.
+      ...(request.maxBytesPerSecond > 0 ? { concurrency: 1 } : {}),
+    });
+    return { artefact: summary.artefact, size: summary.bytesTotal, bytesTransferred: summary.bytesTransferred };
+  }
+
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,108 @@
+// Opens a QUIC connection with ALPN strata/1 under whichever runtime is running: node:quic
+// (Bun) or Deno.connectQuic. The server is authenticated by a CA file (PEM) or, under Bun, by
+// the SHA-256 fingerprint of its certificate.
+import { StrataError } from "../../core/errors.ts";
+import { QUIC_ALPN } from "../../core/quic-frames.ts";
+import type { QuicConnection } from "../../core/quic-stream.ts";
+import { loadNodeQuic, wrapNodeSession } from "./quic-bun.ts";
+import { denoQuic, wrapDenoConn } from "./quic-deno.ts";
+
+export interface QuicConnectOptions {
+  readonly host: string;
+  readonly port: number;
+  /** Trusted certificates (PEM) the server's must chain to, e.g. the gateway's generated one. */
+  readonly ca?: string;
+  /** SHA-256 of the server certificate (hex, colons and case ignored). Bun only. */
+  readonly fingerprint?: string;
+  /** Name checked against the certificate; default the host. */
+  readonly serverName?: string;
+  /** Most bidirectional streams the server may open to us (we open ours; it opens none). */
+  readonly maxIncomingStreams?: number;
+  /** Handshake deadline. */
+  readonly connectTimeoutMs?: number;
+  /** Idle time after which the connection is dropped. */
+  readonly idleTimeoutMs?: number;
+}
+
+export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+export const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
+
+/** Lowercase hex without separators; BAD_REQUEST unless it is 64 hex digits. */
+export function normalizeFingerprint(value: string): string {
+  const hex = value.replace(/[:\s]/g, "").toLowerCase();
+  if (!/^[0-9a-f]{64}$/.test(hex)) throw new StrataError("BAD_REQUEST", "a certificate fingerprint is 64 hex digits (SHA-256), colons allowed");
+  return hex;
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string, onTimeout: () => void): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      onTimeout();
+      reject(new StrataError("UNAVAILABLE", `${what} timed out after ${ms} ms`));
+    }, ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+function hostForAddress(host: string): string {
+  return host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
+}
+
+export async function connectQuic(options: QuicConnectOptions): Promise<QuicConnection> {
+  if (!options.ca && !options.fingerprint) throw new StrataError("BAD_REQUEST", "QUIC needs a CA file or a certificate fingerprint to authenticate the gateway");
+  const timeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+  const idleMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
+  const serverName = options.serverName ?? options.host;
+  if ((globalThis as { Deno?: unknown }).Deno) {
+    if (!options.ca) {
+      throw new StrataError("BAD_REQUEST", "Deno's QUIC API does not expose the server certificate, so a fingerprint cannot be checked: pass the CA file (--ca)");
+    }
+    const deno = denoQuic();
+    const conn = await withTimeout(
+      deno.connectQuic({
+        hostname: options.host,
+        port: options.port,
+        serverName,
+        alpnProtocols: [QUIC_ALPN],
+        caCerts: [options.ca],
+        maxConcurrentBidirectionalStreams: options.maxIncomingStreams ?? 0,
+        maxConcurrentUnidirectionalStreams: 0,
+        maxIdleTimeout: idleMs,
+      }),
+      timeoutMs,
+      "QUIC handshake",
+      () => undefined,
+    );
+    if (conn.protocol !== undefined && conn.protocol !== QUIC_ALPN) {
+      conn.close({ closeCode: 0, reason: "wrong ALPN" });
+      throw new StrataError("UNAVAILABLE", `server chose ALPN ${conn.protocol}, not ${QUIC_ALPN}`);
+    }
+    return wrapDenoConn(conn);
+  }
+  const quic = await loadNodeQuic();
+  const pinned = options.fingerprint ? normalizeFingerprint(options.fingerprint) : undefined;
+  const session = await quic.connect(`${hostForAddress(options.host)}:${options.port}`, {
+    alpn: QUIC_ALPN,
+    servername: serverName,
+    ...(options.ca ? { ca: [new TextEncoder().encode(options.ca)] } : {}),
+    // With only a fingerprint the chain is not checked; the certificate itself is, below.
+    verifyPeer: options.ca ? "auto" : "manual",
+    // node:quic takes the idle timeout in seconds.
+    transportParams: { initialMaxStreamsBidi: options.maxIncomingStreams ?? 0, initialMaxStreamsUni: 0, maxIdleTimeout: Math.ceil(idleMs / 1000) },
+  });
+  session.onerror = () => undefined;
+  const info = await withTimeout(session.opened, timeoutMs, "QUIC handshake", () => session.destroy());
+  if (info.protocol !== QUIC_ALPN) {
+    session.destroy();
+    throw new StrataError("UNAVAILABLE", `server chose ALPN ${info.protocol ?? "(none)"}, not ${QUIC_ALPN}`);
+  }
+  if (pinned) {
+    const seen = session.peerCertificate?.fingerprint256;
+    if (!seen || normalizeFingerprint(seen) !== pinned) {
+      session.destroy();
+      throw new StrataError("UNAVAILABLE", `gateway certificate fingerprint ${seen ?? "(none)"} does not match the pinned ${pinned}`);
+    }
+  }
+  return wrapNodeSession(session, info.protocol);
+}
