@@ -21,6 +21,7 @@ import { link, mkdir, open, readdir, rename, rmdir, stat, unlink, type FileHandl
 import { dirname, join, resolve, sep } from "node:path";
 import { StrataError, isStrataError } from "../../core/errors.ts";
 import { mapLimit } from "./concurrency.ts";
+import { uninitialized } from "./buffers.ts";
 import { validateObjectKey, validateObjectPrefix } from "./object-key.ts";
 import { checkRangeWithin, validateRange } from "./object-range.ts";
 import type { ByteRange, MultipartOptions, ObjectInfo, ObjectStore, PutOptions } from "./object-store.ts";
@@ -114,7 +115,7 @@ export class LocalObjectStore implements ObjectStore {
       const offset = range?.offset ?? 0;
       const length = range?.length ?? st.size;
       if (range) checkRangeWithin(key, range, st.size);
-      const out = new Uint8Array(length);
+      const out = uninitialized(length); // wholly overwritten below, or an error
       let done = 0;
       while (done < length) {
         const { bytesRead } = await fh.read(out, done, length - done, offset + done);

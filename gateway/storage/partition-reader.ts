@@ -96,7 +96,7 @@ export class PartitionReader {
       maxBytes,
       maxBatchBytes: limits.maxBatchBytes,
       source: `${this.ctx.stream}/${this.ctx.partition} ${what}`,
-      copy: false, // each local read has its own buffers
+      copy: "never", // each local read has its own buffer
     });
   }
 
@@ -131,7 +131,7 @@ export class PartitionReader {
       maxBytes,
       maxBatchBytes: limits.maxBatchBytes,
       source: `segment ${seg.objectKey}`,
-      copy: true, // do not pin whole read-ahead ranges of the shared range cache
+      copy: "small", // views of big batches; small ones do not pin whole ranges of the shared cache
     });
     const last = batches[batches.length - 1];
     if (last) {

@@ -147,7 +147,7 @@ async function readSealedFile(
         maxBytes: SCAN_CHUNK,
         maxBatchBytes: limits.maxBatchBytes,
         source: path,
-        copy: false,
+        copy: "never",
       });
       for (const b of batches) {
         if (b.header.baseOffset !== next) throw new StrataError("CORRUPT_DATA", `${path}: batch at offset ${b.header.baseOffset}, expected ${next}`);

@@ -1,7 +1,8 @@
 // Reads committed segments from the object store with ranged GETs: footers (trailer + sparse
 // index) are fetched once and cached; data ranges go through a small byte-bounded cache shared by
 // all partitions, so a sequential reader's read-ahead serves its next requests. Concurrent misses
-// on the same footer or range share one GET.
+// on the same footer or range share one GET. Each cached range remembers which of its batches
+// passed their CRC check, so a batch is verified once per GET, not on every read of the range.
 import { open } from "node:fs/promises";
 import { StrataError, invariant, isStrataError } from "../../core/errors.ts";
 import type { GatewayMetrics } from "../metrics.ts";
@@ -18,6 +19,8 @@ interface CachedRange {
   readonly key: string;
   readonly start: number;
   readonly bytes: Uint8Array;
+  /** Segment positions of batches in `bytes` that passed their CRC check. */
+  readonly verified: Set<number>;
 }
 
 export class RemoteSegmentReader {
@@ -26,7 +29,9 @@ export class RemoteSegmentReader {
   // Insertion order = recency order.
   private readonly lru = new Set<CachedRange>();
   private rangeBytes = 0;
-  private readonly inflight = new Map<string, Promise<Uint8Array>>();
+  private readonly inflight = new Map<string, Promise<CachedRange>>();
+  /** The verified-batch set of every byte view handed out by a source (see ByteSource.verified). */
+  private readonly verifiedOf = new WeakMap<Uint8Array, Set<number>>();
   private readonly footerInflight = new Map<string, Promise<SegmentFooter>>();
 
   constructor(
@@ -60,7 +65,10 @@ export class RemoteSegmentReader {
 
   /** A byte source over the data of segment `key`, served from the range cache where possible. */
   source(key: string): ByteSource {
-    return { read: (position, minLength, preferred) => this.read(key, position, minLength, preferred) };
+    return {
+      read: (position, minLength, preferred) => this.read(key, position, minLength, preferred),
+      verified: (bytes) => this.verifiedOf.get(bytes),
+    };
   }
 
   /** Starts fetching [position, position + length) of `key` into the range cache, unless cached or in flight. Never throws. */
@@ -113,25 +121,33 @@ export class RemoteSegmentReader {
 
   private async read(key: string, position: number, minLength: number, preferred: number): Promise<Uint8Array> {
     invariant(minLength <= preferred, "minLength <= preferred");
+    let range: CachedRange | undefined;
     for (const r of this.ranges.get(key) ?? []) {
       if (r.start <= position && r.start + r.bytes.length >= position + minLength) {
         this.lru.delete(r);
         this.lru.add(r);
-        return r.bytes.subarray(position - r.start);
+        range = r;
+        break;
       }
     }
-    const flightKey = `${key}\0${position}\0${preferred}`;
-    let p = this.inflight.get(flightKey);
-    if (!p) {
-      p = this.get(key, position, preferred)
-        .then((bytes) => {
-          this.remember({ key, start: position, bytes });
-          return bytes;
-        })
-        .finally(() => this.inflight.delete(flightKey));
-      this.inflight.set(flightKey, p);
+    if (!range) {
+      const flightKey = `${key}\0${position}\0${preferred}`;
+      let p = this.inflight.get(flightKey);
+      if (!p) {
+        p = this.get(key, position, preferred)
+          .then((bytes) => {
+            const fetched: CachedRange = { key, start: position, bytes, verified: new Set() };
+            this.remember(fetched);
+            return fetched;
+          })
+          .finally(() => this.inflight.delete(flightKey));
+        this.inflight.set(flightKey, p);
+      }
+      range = await p;
     }
-    return p;
+    const view = range.bytes.subarray(position - range.start);
+    this.verifiedOf.set(view, range.verified);
+    return view;
   }
 
   private get(key: string, offset: number, length: number): Promise<Uint8Array> {
