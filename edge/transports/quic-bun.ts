@@ -23,6 +23,8 @@ export interface NodeQuicStream extends AsyncIterable<Uint8Array[]> {
 
 export interface NodeQuicCertificate {
   readonly fingerprint256: string;
+  checkHost(name: string): string | undefined;
+  checkIP(ip: string): string | undefined;
 }
 
 export interface NodeQuicSession {

@@ -45,6 +45,10 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string, onTimeout
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
+function isIpAddress(name: string): boolean {
+  return /^\d{1,3}(\.\d{1,3}){3}$/.test(name) || name.includes(":");
+}
+
 function hostForAddress(host: string): string {
   return host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
 }
@@ -84,25 +88,31 @@ export async function connectQuic(options: QuicConnectOptions): Promise<QuicConn
   const pinned = options.fingerprint ? normalizeFingerprint(options.fingerprint) : undefined;
   const session = await quic.connect(`${hostForAddress(options.host)}:${options.port}`, {
     alpn: QUIC_ALPN,
-    servername: serverName,
+    // SNI carries names, never addresses.
+    ...(isIpAddress(serverName) ? {} : { servername: serverName }),
     ...(options.ca ? { ca: [new TextEncoder().encode(options.ca)] } : {}),
-    // With only a fingerprint the chain is not checked; the certificate itself is, below.
-    verifyPeer: options.ca ? "auto" : "manual",
+    // The chain is checked by node:quic against `ca`; the name (node:quic checks DNS names
+    // only, not IP addresses) and the pinned fingerprint are checked here.
+    verifyPeer: "manual",
     // node:quic takes the idle timeout in seconds.
     transportParams: { initialMaxStreamsBidi: options.maxIncomingStreams ?? 0, initialMaxStreamsUni: 0, maxIdleTimeout: Math.ceil(idleMs / 1000) },
   });
   session.onerror = () => undefined;
   const info = await withTimeout(session.opened, timeoutMs, "QUIC handshake", () => session.destroy());
-  if (info.protocol !== QUIC_ALPN) {
+  const refuse = (message: string): never => {
     session.destroy();
-    throw new StrataError("UNAVAILABLE", `server chose ALPN ${info.protocol ?? "(none)"}, not ${QUIC_ALPN}`);
+    throw new StrataError("UNAVAILABLE", message);
+  };
+  if (info.protocol !== QUIC_ALPN) refuse(`server chose ALPN ${info.protocol ?? "(none)"}, not ${QUIC_ALPN}`);
+  const certificate = session.peerCertificate;
+  if (!certificate) return refuse("the gateway presented no certificate");
+  if (options.ca) {
+    if (info.validationErrorReason !== undefined) refuse(`gateway certificate not trusted: ${info.validationErrorReason}`);
+    const nameOk = isIpAddress(serverName) ? certificate.checkIP(serverName) !== undefined : certificate.checkHost(serverName) !== undefined;
+    if (!nameOk) refuse(`gateway certificate is not valid for ${serverName}`);
   }
-  if (pinned) {
-    const seen = session.peerCertificate?.fingerprint256;
-    if (!seen || normalizeFingerprint(seen) !== pinned) {
-      session.destroy();
-      throw new StrataError("UNAVAILABLE", `gateway certificate fingerprint ${seen ?? "(none)"} does not match the pinned ${pinned}`);
-    }
+  if (pinned && normalizeFingerprint(certificate.fingerprint256) !== pinned) {
+    refuse(`gateway certificate fingerprint ${normalizeFingerprint(certificate.fingerprint256)} does not match the pinned ${pinned}`);
   }
   return wrapNodeSession(session, info.protocol);
 }
