@@ -3,7 +3,6 @@
 import { resolve, join } from "node:path";
 import { StrataError } from "../core/errors.ts";
 import { assertStreamName } from "../core/stream-name.ts";
-import { rateLimiter } from "./artefacts/rate-limiter.ts";
 import { openEdgeDatabase } from "./db/database.ts";
 import { type EdgeLimits, resolveEdgeLimits } from "./limits.ts";
 import { type EdgeRecord, encodeRecords } from "./records.ts";
@@ -11,6 +10,7 @@ import { Outbox, type ProducerIdentity } from "./store/outbox.ts";
 import { type PinState, PinStore } from "./store/pins.ts";
 import { type PinCallback, PinSync, type PinUpdate } from "./sync/pin-sync.ts";
 import { type SyncEvent, SyncLoop } from "./sync/sync-loop.ts";
+import { tokenBucket } from "./sync/token-bucket.ts";
 import { connectTransport, type GatewayAddress } from "./transports/connect.ts";
 
 export interface EdgeOptions {
@@ -72,10 +72,11 @@ export async function openEdge(options: EdgeOptions): Promise<Edge> {
   let loop: SyncLoop | null = null;
   let running: Promise<void> | null = null;
   let closed = false;
+  const bucket = tokenBucket(rate);
   const pinSync = new PinSync(pinStore, {
     cacheDir: join(dataDir, CHUNK_CACHE_DIR),
     cacheMaxBytes: limits.chunkCacheMaxBytes,
-    maxBytesPerSecond: rate,
+    bucket,
     onUpdate: (update) => emit({ kind: "pin-updated", ...update }),
     onError: (message) => {
       if (loop) loop.lastError = message;
@@ -122,7 +123,7 @@ export async function openEdge(options: EdgeOptions): Promise<Edge> {
       if (running) throw new StrataError("BAD_REQUEST", "the sync loop is already running");
       if (!options.gateway) throw new StrataError("BAD_REQUEST", "no gateway configured: openEdge({gateway: {http}})");
       const transport = connectTransport(options.gateway, limits.requestTimeoutMs);
-      loop = new SyncLoop({ outbox, pins: pinSync, transport, identity: producer, limits, rate: rateLimiter(rate), onEvent: emit });
+      loop = new SyncLoop({ outbox, pins: pinSync, transport, identity: producer, limits, rate: bucket, onEvent: emit });
       running = loop.run(runOptions?.once ?? false);
       try {
         await running;

@@ -7,6 +7,7 @@ import { ARTEFACT_FIELD } from "../artefacts/push.ts";
 import type { PinState, PinStore } from "../store/pins.ts";
 import type { SyncTransport } from "../transports/transport.ts";
 import { errorText, isTransient } from "./errors.ts";
+import type { TokenBucket } from "./token-bucket.ts";
 
 export interface PinUpdate extends PinState {
   readonly artefact: string;
@@ -21,8 +22,8 @@ export type PinCallback = (update: PinUpdate) => void | Promise<void>;
 export interface PinSyncOptions {
   readonly cacheDir: string;
   readonly cacheMaxBytes: number;
-  /** Chunk bytes per second for pulls, 0 for no limit. */
-  readonly maxBytesPerSecond: number;
+  /** The sync bandwidth limit: pulls pace themselves at its rate and are charged to it. */
+  readonly bucket: TokenBucket | null;
   readonly onUpdate: (update: PinUpdate) => void;
   readonly onError: (message: string) => void;
 }
@@ -75,13 +76,21 @@ export class PinSync {
     if (!latest) return;
     const state = await this.#store.get(pin.stream, pin.path);
     if (state?.artefact === latest.ref.manifest && existsSync(pin.path)) return;
+    const bucket = this.#options.bucket;
+    const started = performance.now();
     const pulled = await transport.pull({
       artefact: latest.ref.manifest,
       out: pin.path,
       cacheDir: this.#options.cacheDir,
       cacheMaxBytes: this.#options.cacheMaxBytes,
-      maxBytesPerSecond: this.#options.maxBytesPerSecond,
+      maxBytesPerSecond: bucket?.bytesPerSecond ?? 0,
     });
+    if (bucket) {
+      // The pull paced itself; what it moved beyond the rate (its bursts) is debt for what follows.
+      const allowed = ((performance.now() - started) / 1000) * bucket.bytesPerSecond;
+      bucket.drainCredit();
+      bucket.charge(Math.max(0, pulled.bytesTransferred - allowed));
+    }
     const saved = await this.#store.updated(pin.stream, pin.path, pulled.artefact, pulled.size);
     const update: PinUpdate = { ...saved, artefact: pulled.artefact, size: pulled.size, updated: saved.updated ?? Date.now(), bytesTransferred: pulled.bytesTransferred };
     this.#options.onUpdate(update);

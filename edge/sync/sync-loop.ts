@@ -4,7 +4,6 @@
 // either side at any point leads to a resend the gateway recognises: no loss, no duplicate.
 // Uploads and pin downloads take turns in this one loop, so the one byte rate bounds their sum.
 import { StrataError } from "../../core/errors.ts";
-import type { RateLimiter } from "../artefacts/rate-limiter.ts";
 import type { EdgeLimits } from "../limits.ts";
 import type { Outbox, OutboxGroup, ProducerIdentity } from "../store/outbox.ts";
 import { HTTP_HEAD_BYTES } from "../transports/http.ts";
@@ -12,6 +11,7 @@ import type { SyncTransport } from "../transports/transport.ts";
 import { Backoff } from "./backoff.ts";
 import { errorText, isTransient } from "./errors.ts";
 import type { PinSync } from "./pin-sync.ts";
+import type { TokenBucket } from "./token-bucket.ts";
 import { WakeableSleep } from "./wakeable-sleep.ts";
 
 export type SyncEvent =
@@ -24,7 +24,7 @@ export interface SyncLoopDeps {
   readonly transport: SyncTransport;
   readonly identity: ProducerIdentity;
   readonly limits: EdgeLimits;
-  readonly rate: RateLimiter | null;
+  readonly rate: TokenBucket | null;
   readonly onEvent: (event: SyncEvent) => void;
 }
 
