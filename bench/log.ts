@@ -122,6 +122,7 @@ async function main(): Promise<void> {
   const started = performance.now();
   const loadBefore = loadavg();
   const disk = await durableAppendMBps(scaled(256, 32) * MiB, 1 * MiB);
+  const diskWal = await durableAppendMBps(scaled(256, 32) * MiB, 2 * MiB, { dsync: true, inFlight: 2 });
   const gateway = await startGateway();
   const nats = await startNats();
   const js = await jet.openJetStream(nats.url);
@@ -233,7 +234,7 @@ async function main(): Promise<void> {
   const bigRead = rows[rows.length - 1]!.strata!;
   const g = globalThis as { Bun?: { version: string } };
   console.log(`Machine: ${cpus().length} cores (nproc), ${cpus()[0]?.model ?? "unknown CPU"}; runtime ${g.Bun ? `Bun ${g.Bun.version}` : process.version}; nats-server ${natsServerVersion() ?? "?"}; scale ${SCALE}.`);
-  console.log(`Load average (1 min) before / after: ${loadBefore[0]!.toFixed(2)} / ${loadAfter[0]!.toFixed(2)}. Durable append ceiling of the temp filesystem (1 MiB write + fdatasync, this runtime): ${disk.mbps.toFixed(0)} MB/s (${disk.syncs} syncs in ${disk.seconds.toFixed(2)} s).\n`);
+  console.log(`Load average (1 min) before / after: ${loadBefore[0]!.toFixed(2)} / ${loadAfter[0]!.toFixed(2)}. Durable append ceiling of the temp filesystem (1 MiB write + fdatasync, this runtime): ${disk.mbps.toFixed(0)} MB/s (${disk.syncs} syncs in ${disk.seconds.toFixed(2)} s); in the WAL's pattern (2 MiB O_DSYNC writes, 2 in flight): ${diskWal.mbps.toFixed(0)} MB/s (${diskWal.syncs} writes in ${diskWal.seconds.toFixed(2)} s).\n`);
   console.log(table(rows));
   console.log(`\nCPU seconds spent per phase (server process from /proc, bench client = this process, which runs both clients):\n`);
   console.log(cpuTable(rows));
