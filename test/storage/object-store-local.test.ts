@@ -39,6 +39,26 @@ describe("LocalObjectStore", () => {
     expect(info.size).toBe(5000);
   });
 
+  test("putFile across file systems copies the file instead of linking it", async () => {
+    const other = "/dev/shm";
+    const s = await open();
+    const st = await stat(other).catch(() => undefined);
+    if (!st?.isDirectory() || st.dev === (await stat(s.root)).dev) return; // no second file system here
+    const dir = await mkdtemp(join(other, "strata-putfile-"));
+    try {
+      const body = bytes(3 * 1024 * 1024 + 5, 10);
+      const src = join(dir, "x.seg");
+      await writeFile(src, body);
+      const info = await s.putFile("cross/x.seg", src);
+      expect(info.size).toBe(body.length);
+      expect((await stat(join(s.root, "cross", "x.seg"))).ino).not.toBe((await stat(src)).ino);
+      expect(same(await s.get("cross/x.seg"), body)).toBe(true);
+      expect(await readdir(join(s.root, "cross"))).toEqual(["x.seg"]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   test("a key cannot be both a file and a directory", async () => {
     const s = await open();
     await s.put("a/b", bytes(1, 1));
