@@ -27,7 +27,7 @@ export interface EdgeOptions {
   readonly onEvent?: (event: EdgeEvent) => void;
 }
 
-export type EdgeEvent = SyncEvent | ({ readonly kind: "pin-updated" } & PinUpdate);
+export type EdgeEvent = SyncEvent | ({ readonly kind: "pin-updated" } & PinUpdate) | { readonly kind: "notice"; readonly message: string };
 
 export interface EdgeStatus {
   readonly outboxRecords: number;
@@ -122,7 +122,8 @@ export async function openEdge(options: EdgeOptions): Promise<Edge> {
       open();
       if (running) throw new StrataError("BAD_REQUEST", "the sync loop is already running");
       if (!options.gateway) throw new StrataError("BAD_REQUEST", "no gateway configured: openEdge({gateway: {http}})");
-      const transport = connectTransport(options.gateway, limits.requestTimeoutMs);
+      const transport = connectTransport(options.gateway, { requestMs: limits.requestTimeoutMs, connectMs: limits.quicConnectTimeoutMs, idleMs: limits.quicIdleTimeoutMs }, (message) => emit({ kind: "notice", message }));
+      emit({ kind: "notice", message: `producer ${producer.id} syncing over ${transport.description}` });
       loop = new SyncLoop({ outbox, pins: pinSync, transport, identity: producer, limits, rate: bucket, onEvent: emit });
       running = loop.run(runOptions?.once ?? false);
       try {

@@ -18,6 +18,10 @@ export interface EdgeLimits {
   readonly maxRequestBytes: number;
   /** How long one request to the gateway may take. */
   readonly requestTimeoutMs: number;
+  /** How long a QUIC handshake may take before publishes fall back to HTTP. */
+  readonly quicConnectTimeoutMs: number;
+  /** A QUIC connection silent this long is dropped: how fast a dead gateway is noticed mid-request. */
+  readonly quicIdleTimeoutMs: number;
   /** Reconnect backoff: full jitter over an exponential from initial to max. */
   readonly backoffInitialMs: number;
   readonly backoffMaxMs: number;
@@ -38,6 +42,8 @@ export const DEFAULT_EDGE_LIMITS: EdgeLimits = {
   maxRequestRecords: 10_000,
   maxRequestBytes: 1 * MiB,
   requestTimeoutMs: 30_000,
+  quicConnectTimeoutMs: 5_000,
+  quicIdleTimeoutMs: 10_000,
   backoffInitialMs: 200,
   backoffMaxMs: 30_000,
   idlePollMs: 500,

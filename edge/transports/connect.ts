@@ -1,6 +1,8 @@
-// Picks the sync transport for a gateway address.
+// Picks the sync transport for a gateway address: QUIC (with HTTP beside it as the fallback and
+// for metadata and pulls) when a quic:// address is given, HTTP otherwise.
 import { StrataError } from "../../core/errors.ts";
 import { HttpTransport } from "./http.ts";
+import { parseQuicUrl, type QuicTimeouts, QuicTransport, type TransportNotice } from "./quic.ts";
 import type { SyncTransport } from "./transport.ts";
 
 export interface GatewayAddress {
@@ -8,18 +10,25 @@ export interface GatewayAddress {
   readonly http?: string;
   /** quic://HOST:PORT of the gateway's QUIC endpoint. */
   readonly quic?: string;
-  /** SHA-256 fingerprint (hex) of the gateway's QUIC certificate to pin. */
+  /** SHA-256 fingerprint (hex) of the gateway's QUIC certificate to pin (Bun). */
   readonly fingerprint?: string;
+  /** PEM of a CA the gateway's QUIC certificate chains to (needed under Deno). */
+  readonly ca?: string;
 }
 
-/**
- * The transport to sync over. This build has no QUIC client yet: a `quic` address alone is
- * refused with a clear error, and beside an `http` address the HTTP one is used.
- */
-export function connectTransport(gateway: GatewayAddress, requestTimeoutMs: number): SyncTransport {
-  if (gateway.http) return new HttpTransport(gateway.http, requestTimeoutMs);
+export function connectTransport(gateway: GatewayAddress, timeouts: QuicTimeouts, notice: TransportNotice): SyncTransport {
+  const http = gateway.http ? new HttpTransport(gateway.http, timeouts.requestMs) : null;
   if (gateway.quic) {
-    throw new StrataError("UNAVAILABLE", `no QUIC sync transport in this build for ${gateway.quic}: give the gateway's HTTP address too (gateway.http / --http URL)`);
+    const { host, port } = parseQuicUrl(gateway.quic);
+    if (!gateway.fingerprint && !gateway.ca) {
+      if (http) {
+        notice(`no certificate fingerprint or CA for ${gateway.quic}: syncing over ${http.description}`);
+        return http;
+      }
+      throw new StrataError("BAD_REQUEST", `QUIC needs the gateway certificate's fingerprint or CA to authenticate ${gateway.quic} (--fingerprint HEX / --ca FILE)`);
+    }
+    return new QuicTransport({ host, port, ...(gateway.fingerprint ? { fingerprint: gateway.fingerprint } : {}), ...(gateway.ca ? { ca: gateway.ca } : {}) }, http, timeouts, notice);
   }
-  throw new StrataError("BAD_REQUEST", "no gateway address: give gateway.http (or gateway.quic)");
+  if (http) return http;
+  throw new StrataError("BAD_REQUEST", "no gateway address: give gateway.http or gateway.quic");
 }
