@@ -6,7 +6,7 @@ const MiB = 1024 * 1024;
 export interface EdgeLimits {
   /** Most records in one publish call (the gateway takes at most 10,000 per request). */
   readonly maxRecordsPerPublish: number;
-  /** Largest MessagePack-encoded record (the gateway's record limit is 8 MiB). */
+  /** Largest MessagePack-encoded record: the gateway's limit is 8 MiB of its own encoding, so 64 KiB are left for the difference. */
   readonly maxRecordBytes: number;
   /** Largest publish call, encoded (it is sent whole, and a gateway batch holds at most 16 MiB). */
   readonly maxPublishBytes: number;
@@ -35,7 +35,7 @@ export interface EdgeLimits {
 
 export const DEFAULT_EDGE_LIMITS: EdgeLimits = {
   maxRecordsPerPublish: 10_000,
-  maxRecordBytes: 8 * MiB,
+  maxRecordBytes: 8 * MiB - 64 * 1024,
   maxPublishBytes: 8 * MiB,
   maxKeyBytes: 4096,
   maxHeaders: 64,

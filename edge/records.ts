@@ -21,7 +21,7 @@ export interface EncodedRecords {
   readonly bytes: Uint8Array;
 }
 
-const encoder = new Encoder({ extensionCodec, ignoreUndefined: true, initialBufferSize: 64 * 1024 });
+const encoder = new Encoder({ extensionCodec, ignoreUndefined: true, useBigInt64: true, initialBufferSize: 64 * 1024 });
 const utf8 = new TextEncoder();
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
