@@ -58,6 +58,8 @@ export async function connectQuic(options: QuicConnectOptions): Promise<QuicConn
   const timeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
   const idleMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
   const serverName = options.serverName ?? options.host;
+  // PINGs keep an idle connection (an edge node waiting for data) from timing out.
+  const keepAliveMs = Math.max(1000, Math.floor(idleMs / 3));
   if ((globalThis as { Deno?: unknown }).Deno) {
     if (!options.ca) {
       throw new StrataError("BAD_REQUEST", "Deno's QUIC API does not expose the server certificate, so a fingerprint cannot be checked: pass the CA file (--ca)");
@@ -73,6 +75,7 @@ export async function connectQuic(options: QuicConnectOptions): Promise<QuicConn
         maxConcurrentBidirectionalStreams: options.maxIncomingStreams ?? 0,
         maxConcurrentUnidirectionalStreams: 0,
         maxIdleTimeout: idleMs,
+        keepAliveInterval: keepAliveMs,
       }),
       timeoutMs,
       "QUIC handshake",
@@ -94,6 +97,7 @@ export async function connectQuic(options: QuicConnectOptions): Promise<QuicConn
     // The chain is checked by node:quic against `ca`; the name (node:quic checks DNS names
     // only, not IP addresses) and the pinned fingerprint are checked here.
     verifyPeer: "manual",
+    keepAlive: keepAliveMs,
     // node:quic takes the idle timeout in seconds.
     transportParams: { initialMaxStreamsBidi: options.maxIncomingStreams ?? 0, initialMaxStreamsUni: 0, maxIdleTimeout: Math.ceil(idleMs / 1000) },
   });

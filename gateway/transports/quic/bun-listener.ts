@@ -24,6 +24,10 @@ export async function listenNodeQuic(options: QuicListenOptions, onConnection: O
     {
       alpn: QUIC_ALPN,
       sni: { "*": { keys: [createPrivateKey(options.keyPem)], certs: [new TextEncoder().encode(options.certPem)] } },
+      // node:quic destroys a peer-opened stream after 30 s without data by default; a control
+      // stream may rightly idle that long. Streams are bounded by helloTimeoutMs until their
+      // first frame, connections by the QUIC idle timeout.
+      streamIdleTimeout: 0,
       endpoint: { address: `${host}:${options.port}`, maxConnectionsTotal: Math.min(limits.maxConnections, 65535) },
       transportParams: {
         // One control stream plus the bulk streams; the client may open no unidirectional ones.
