@@ -114,3 +114,14 @@ test("a bulk chunks-put with malformed entries is an error frame on that stream"
     await client.close();
   }
 });
+
+test("a connection that never sends hello is closed after helloTimeoutMs", async () => {
+  const strict = await quicGateway({ helloTimeoutMs: 300 });
+  try {
+    const connection = await connectQuic({ host: "127.0.0.1", port: strict.port, ca: strict.ca });
+    const closed = await Promise.race([connection.closed.then(() => "closed"), new Promise((resolve) => setTimeout(() => resolve("open"), 3000))]);
+    expect(closed).toBe("closed");
+  } finally {
+    await strict.close();
+  }
+});

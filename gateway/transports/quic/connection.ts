@@ -42,6 +42,11 @@ export function serveConnection(connection: QuicConnection, services: GatewaySer
   let controlOpened = false;
   let bulkOpen = 0;
   void connection.closed.then(() => aborter.abort());
+  // A connection that never completes hello (no control stream at all) is dropped.
+  const helloDeadline = setTimeout(() => void connection.close(QUIC_CODE_PROTOCOL_ERROR, "no hello"), limits.helloTimeoutMs);
+  (helloDeadline as { unref?: () => void }).unref?.();
+  void hello.then(() => clearTimeout(helloDeadline));
+  void connection.closed.then(() => clearTimeout(helloDeadline));
 
   const closeSoon = () => {
     const timer = setTimeout(() => void connection.close(QUIC_CODE_PROTOCOL_ERROR, "protocol error"), CLOSE_AFTER_ERROR_MS);
