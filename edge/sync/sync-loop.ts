@@ -111,7 +111,7 @@ export class SyncLoop {
 
   /** Sends groups until none is left (true) or pins are due (false). */
   async #drain(): Promise<boolean> {
-    const { outbox, transport, identity, limits, rate } = this.#deps;
+    const { outbox, identity, limits, rate } = this.#deps;
     // Under a rate limit a request is at most a quarter second's worth (and at least 64 KiB), so
     // no single request is a long burst.
     const maxBytes = rate ? Math.min(limits.maxRequestBytes, Math.max(MIN_LIMITED_REQUEST_BYTES, Math.floor(rate.bytesPerSecond / 4))) : limits.maxRequestBytes;
