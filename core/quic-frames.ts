@@ -83,14 +83,18 @@ export function decodeFramePayload(payload: Uint8Array, limits: FrameValueLimits
 /**
  * Incremental splitter of length-prefixed frames. push() bytes as they arrive; it returns the
  * payloads completed by them. A declared length of 0 or over maxFrameBytes throws
- * PAYLOAD_TOO_LARGE / BAD_REQUEST at once, before the payload is buffered. At most
- * maxFrameBytes + 3 bytes are ever held.
+ * PAYLOAD_TOO_LARGE / BAD_REQUEST at once, before the payload is buffered. Memory follows the
+ * bytes actually received (a frame that announces 16 MiB and sends 10 bytes holds 10 bytes):
+ * at most maxFrameBytes + 3 bytes are ever held.
  */
 export class FrameDecoder {
   #max: number;
   readonly #header = new Uint8Array(FRAME_LENGTH_BYTES);
   #headerFill = 0;
-  #payload: Uint8Array | null = null;
+  /** Length of the frame being received, or -1 between frames. */
+  #length = -1;
+  /** Its bytes so far: pieces as they came (nothing is allocated ahead of the bytes). */
+  #pieces: Uint8Array[] = [];
   #payloadFill = 0;
 
   constructor(maxFrameBytes: number = DEFAULT_MAX_FRAME_BYTES) {
@@ -113,7 +117,7 @@ export class FrameDecoder {
 
   /** Whether the stream could end here (no partial frame pending). */
   get atBoundary(): boolean {
-    return this.#headerFill === 0 && this.#payload === null;
+    return this.#headerFill === 0 && this.#length === -1;
   }
 
   push(bytes: Uint8Array): Uint8Array[] {
@@ -134,7 +138,7 @@ export class FrameDecoder {
   pushOne(bytes: Uint8Array): { frame: Uint8Array | null; used: number } {
     let at = 0;
     while (at < bytes.length) {
-      if (this.#payload === null) {
+      if (this.#length === -1) {
         const take = Math.min(FRAME_LENGTH_BYTES - this.#headerFill, bytes.length - at);
         this.#header.set(bytes.subarray(at, at + take), this.#headerFill);
         this.#headerFill += take;
@@ -146,18 +150,19 @@ export class FrameDecoder {
         if (length > this.#max) throw new StrataError("PAYLOAD_TOO_LARGE", `frame of ${length} bytes exceeds the ${this.#max}-byte limit`);
         // A frame wholly inside this chunk is handed out as a view, without a copy.
         if (bytes.length - at >= length) return { frame: bytes.subarray(at, at + length), used: at + length };
-        this.#payload = new Uint8Array(length);
+        this.#length = length;
         this.#payloadFill = 0;
       }
-      const payload = this.#payload;
-      const take = Math.min(payload.length - this.#payloadFill, bytes.length - at);
-      payload.set(bytes.subarray(at, at + take), this.#payloadFill);
+      const take = Math.min(this.#length - this.#payloadFill, bytes.length - at);
+      this.#pieces.push(bytes.subarray(at, at + take));
       this.#payloadFill += take;
       at += take;
-      if (this.#payloadFill === payload.length) {
-        this.#payload = null;
+      if (this.#payloadFill === this.#length) {
+        const frame = concat(this.#pieces, this.#length);
+        this.#pieces = [];
+        this.#length = -1;
         this.#payloadFill = 0;
-        return { frame: payload, used: at };
+        return { frame, used: at };
       }
     }
     return { frame: null, used: at };
@@ -167,6 +172,17 @@ export class FrameDecoder {
   end(): void {
     if (!this.atBoundary) throw new StrataError("BAD_REQUEST", `stream ended inside a frame (${this.buffered} bytes held)`);
   }
+}
+
+function concat(pieces: readonly Uint8Array[], length: number): Uint8Array {
+  if (pieces.length === 1) return pieces[0]!;
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const piece of pieces) {
+    out.set(piece, at);
+    at += piece.length;
+  }
+  return out;
 }
 
 function checkMax(n: number): number {

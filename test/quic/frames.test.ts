@@ -86,3 +86,11 @@ test("FrameReader yields frames, then the raw bytes after them", async () => {
   for await (const piece of reader.raw()) raw.push(...piece);
   expect(raw).toEqual([9, 8, 7, 6, 5]);
 });
+
+test("a frame's bytes are held as they arrive, never allocated ahead from its length", () => {
+  const decoder = new FrameDecoder(16 * 1024 * 1024);
+  expect(decoder.push(frameHeader(16 * 1024 * 1024))).toEqual([]);
+  expect(decoder.push(new Uint8Array(10))).toEqual([]);
+  expect(decoder.buffered).toBe(10);
+  expect(decoder.atBoundary).toBe(false);
+});
