@@ -4,7 +4,7 @@
 // error frame and closes its stream (never more than the connection, never the process).
 import { isStrataError, StrataError } from "../../../core/errors.ts";
 import { FrameWriter } from "../../../core/quic-frame-writer.ts";
-import { MAX_HELLO_FRAME_BYTES, QUIC_PROTOCOL_VERSIONS, type Frame } from "../../../core/quic-frames.ts";
+import { decodeFramePayload, MAX_HELLO_FRAME_BYTES, QUIC_PROTOCOL_VERSIONS, type Frame } from "../../../core/quic-frames.ts";
 import { chooseVersion, errorFrame, FRAME, helloOkFrame, optionalUint, requestId } from "../../../core/quic-messages.ts";
 import { FrameReader, QUIC_CODE_PROTOCOL_ERROR, type QuicConnection, type QuicDuplex } from "../../../core/quic-stream.ts";
 import type { GatewayServices } from "../../http/app.ts";
@@ -87,17 +87,22 @@ export function serveConnection(connection: QuicConnection, services: GatewaySer
     );
     helloDone(peerMax);
 
-    // The credit window: at most maxInFlight requests run at once; while it is full the stream
-    // is not read, so QUIC flow control holds the client back.
+    // The credit window: at most maxInFlight requests (and about maxInFlightBytes of their
+    // frames) run at once; while it is full the stream is not read, so QUIC flow control holds
+    // the client back.
     let inFlight = 0;
+    let inFlightBytes = 0;
     let wake: (() => void) | undefined;
     const context = { peerMaxFrameBytes: peerMax, signal: aborter.signal };
     const running = new Set<Promise<void>>();
     for (;;) {
-      while (inFlight >= limits.maxInFlight) await new Promise<void>((resolve) => (wake = resolve));
+      while (inFlight >= limits.maxInFlight || inFlightBytes >= limits.maxInFlightBytes) await new Promise<void>((resolve) => (wake = resolve));
       let frame: Frame | null;
+      let size = 0;
       try {
-        frame = await reader.next();
+        const payload = await reader.nextPayload();
+        size = payload?.length ?? 0;
+        frame = payload === null ? null : decodeFramePayload(payload);
       } catch (e) {
         if (!isStrataError(e)) break; // reset or connection gone
         await Promise.allSettled(running);
@@ -107,6 +112,7 @@ export function serveConnection(connection: QuicConnection, services: GatewaySer
       if (frame === null) break;
       const request = frame;
       inFlight++;
+      inFlightBytes += size;
       const task = (async () => {
         let id: number | undefined;
         try {
@@ -116,6 +122,7 @@ export function serveConnection(connection: QuicConnection, services: GatewaySer
           await writer.send(failureFrame(e, id)).catch(() => undefined);
         } finally {
           inFlight--;
+          inFlightBytes -= size;
           wake?.();
           wake = undefined;
         }

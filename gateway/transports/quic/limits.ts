@@ -5,6 +5,8 @@ export interface QuicLimits {
   readonly maxFrameBytes: number;
   /** Control-stream requests one connection may have outstanding; past it, reading pauses. */
   readonly maxInFlight: number;
+  /** Frame bytes of those requests; past it, reading pauses too (one frame may cross it). */
+  readonly maxInFlightBytes: number;
   /** Bulk (chunk) streams one connection may have open at once (QUIC stream credit too). */
   readonly maxBulkStreams: number;
   /** Connections open at once; more are refused. */
@@ -20,6 +22,7 @@ export interface QuicLimits {
 export const DEFAULT_QUIC_LIMITS: QuicLimits = {
   maxFrameBytes: 16 * 1024 * 1024,
   maxInFlight: 32,
+  maxInFlightBytes: 64 * 1024 * 1024,
   maxBulkStreams: 8,
   maxConnections: 1024,
   helloTimeoutMs: 10_000,
