@@ -68,6 +68,11 @@ export interface CommittedOffset {
   readonly updated_at: number;
 }
 
+export interface StreamInfo {
+  readonly name: string;
+  readonly partitions: { readonly partition: number; readonly start_offset: number; readonly end_offset: number; readonly bytes: number }[];
+}
+
 export interface PublishAnswer {
   readonly positions: RecordPosition[];
   /** Frame bytes sent and received for this request (for bandwidth accounting). */
@@ -192,6 +197,23 @@ export class QuicClient {
     const { frame } = await this.#request({ t: FRAME.commit, group, stream: position.stream, partition: position.partition, offset: position.offset });
     if (frame.t !== FRAME.committed) throw new StrataError("CORRUPT_DATA", `expected committed, got '${frame.t}'`);
     return { stream: String(frame.stream), partition: uint(frame.partition, "partition"), offset: uint(frame.offset, "offset"), updated_at: uint(frame.updated_at, "updated_at") };
+  }
+
+  /** The stream's partitions and their offsets (GET /v1/streams/{name}). */
+  async streamInfo(stream: string): Promise<StreamInfo> {
+    return streamOf((await this.#request({ t: FRAME.streamInfo, stream })).frame);
+  }
+
+  /** Creates a stream (STREAM_EXISTS if it exists). */
+  async createStream(name: string, options: { partitions?: number; retention?: { ms?: number; bytes?: number } } = {}): Promise<StreamInfo> {
+    return streamOf((await this.#request({ t: FRAME.streamCreate, name, partitions: options.partitions, retention: options.retention })).frame);
+  }
+
+  /** The exact bytes of a stored manifest (id: 64 hex); check them against the id before use. */
+  async getManifest(id: string): Promise<Uint8Array> {
+    const { frame } = await this.#request({ t: FRAME.manifestGet, manifest: id });
+    if (frame.t !== FRAME.manifest || !(frame.bytes instanceof Uint8Array)) throw new StrataError("CORRUPT_DATA", `expected manifest, got '${frame.t}'`);
+    return frame.bytes;
   }
 
   /** The hashes (32 bytes each) the gateway does not hold, in request order. */
@@ -360,6 +382,17 @@ export class QuicClient {
       release();
     }
   }
+}
+
+function streamOf(frame: Frame): StreamInfo {
+  if (frame.t !== FRAME.stream || typeof frame.name !== "string" || !Array.isArray(frame.partitions)) throw new StrataError("CORRUPT_DATA", `expected stream, got '${frame.t}'`);
+  return {
+    name: frame.name,
+    partitions: (frame.partitions as unknown[]).map((p, i) => {
+      const q = p as Record<string, unknown>;
+      return { partition: uint(q.partition, `partitions[${i}].partition`), start_offset: uint(q.start_offset, "start_offset"), end_offset: uint(q.end_offset, "end_offset"), bytes: uint(q.bytes, "bytes") };
+    }),
+  };
 }
 
 function positionsOf(frame: Frame): RecordPosition[] {

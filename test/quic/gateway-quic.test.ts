@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { blake3 } from "../../core/blake3.ts";
 import { StrataError } from "../../core/errors.ts";
+import { encodeManifest, manifestId } from "../../core/manifest.ts";
 import { QuicClient } from "../../edge/transports/quic-client.ts";
 import { quicGateway, type QuicGateway } from "./quic-fixture.ts";
 
@@ -128,4 +129,23 @@ test("a certificate from another CA is refused", async () => {
   } finally {
     await other.close();
   }
+});
+
+test("streams are created and described, manifests fetched, over the control stream", async () => {
+  const created = await client.createStream("quic/made", { partitions: 3 });
+  expect(created.partitions.map((p) => p.partition)).toEqual([0, 1, 2]);
+  expect((await failure(client.createStream("quic/made"))).code).toBe("STREAM_EXISTS");
+  await client.publish("quic/made", { records: [{ partition: 2, fields: { a: 1 } }] });
+  const info = await client.streamInfo("quic/made");
+  expect(info.partitions[2]).toMatchObject({ partition: 2, start_offset: 0, end_offset: 1 });
+  expect((await failure(client.streamInfo("quic/nothing"))).code).toBe("STREAM_NOT_FOUND");
+
+  const data = new Uint8Array(5000).fill(3);
+  const hash = blake3(data);
+  await client.putChunks([{ hash, data }]);
+  const bytes = encodeManifest({ v: 1, size: data.length, mediaType: "application/octet-stream", chunks: [{ hash, length: data.length }] });
+  const id = manifestId(bytes);
+  expect((await gw.gateway.services.artefacts.manifests.put(id, bytes)).outcome).toBe("created");
+  expect(await client.getManifest(id)).toEqual(bytes);
+  expect((await failure(client.getManifest("ab".repeat(32)))).code).toBe("NOT_FOUND");
 });

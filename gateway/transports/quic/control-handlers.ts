@@ -57,6 +57,16 @@ export async function handleControlFrame(services: GatewayServices, frame: Frame
       const committed = await services.groups.commit(str(frame.group, "group", MAX_STREAM_NAME), { stream: frame.stream, partition: frame.partition, offset: frame.offset });
       return one({ t: FRAME.committed, id, ...committed });
     }
+    case FRAME.streamInfo:
+      return one({ t: FRAME.stream, id, ...services.streams.get(str(frame.stream, "stream", MAX_STREAM_NAME)) });
+    case FRAME.streamCreate: {
+      const created = await services.streams.create({ name: frame.name, partitions: frame.partitions, retention: frame.retention });
+      return one({ t: FRAME.stream, id, ...created });
+    }
+    case FRAME.manifestGet: {
+      const loaded = await services.artefacts.manifests.load(str(frame.manifest, "manifest", 64));
+      return one({ t: FRAME.manifest, id, manifest: loaded.id, bytes: loaded.bytes });
+    }
     case FRAME.chunksMissing: {
       const limits = services.artefacts.artefacts.limits;
       const hashes = hashList(frame.hashes, "hashes", limits.maxHashesPerRequest).map(bytesToHex);
