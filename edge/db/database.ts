@@ -28,7 +28,8 @@ export interface EdgeDatabase {
 /** Migrations sit beside this file in the source tree, in edge-migrations beside a bundle. */
 function migrationsFolder(): string {
   const here = dirname(fileURLToPath(import.meta.url));
-  for (const candidate of [join(here, "migrations"), join(here, "edge-migrations")]) {
+  // edge-migrations first: in a bundle, "migrations" beside it are the gateway's.
+  for (const candidate of [join(here, "edge-migrations"), join(here, "migrations")]) {
     if (existsSync(join(candidate, "meta", "_journal.json"))) return candidate;
   }
   throw new Error(`edge drizzle migrations not found beside ${here}`);
