@@ -5,6 +5,9 @@ import { encodeFrame, frameHeader, type Frame } from "../../core/quic-frames.ts"
 import { FrameReader, type QuicConnection } from "../../core/quic-stream.ts";
 import { QuicClient } from "../../edge/transports/quic-client.ts";
 import { connectQuic } from "../../edge/transports/quic-connect.ts";
+import { openGateway } from "../../gateway/gateway.ts";
+import { startQuicServer } from "../../gateway/transports/quic/server.ts";
+import { removeDir, tempDir } from "../helpers/gateway.ts";
 import { quicGateway, type QuicGateway } from "./quic-fixture.ts";
 
 let gw: QuicGateway;
@@ -123,5 +126,36 @@ test("a connection that never sends hello is closed after helloTimeoutMs", async
     expect(closed).toBe("closed");
   } finally {
     await strict.close();
+  }
+});
+
+test("a malformed hello is refused with an error frame", async () => {
+  const connection = await connectQuic({ host: "127.0.0.1", port: gw.port, ca: gw.ca });
+  try {
+    expect(await exchange(connection, encodeFrame({ t: "hello", versions: "1" }))).toEqual([expect.objectContaining({ t: "error", code: "BAD_REQUEST" })]);
+    const tiny = await connectQuic({ host: "127.0.0.1", port: gw.port, ca: gw.ca });
+    const frames = await exchange(tiny, encodeFrame({ t: "hello", versions: [1], max_frame_bytes: 10 }));
+    expect(frames).toEqual([expect.objectContaining({ t: "error", code: "BAD_REQUEST" })]);
+    expect(String(frames[0]!.message)).toContain("max_frame_bytes");
+    await tiny.close();
+  } finally {
+    await connection.close();
+  }
+});
+
+test("a gateway with a token refuses a hello without it", async () => {
+  const dataDir = tempDir("strata-quic-token-");
+  const gateway = await openGateway({ dataDir, artefacts: { gcIntervalMs: 0 } });
+  const server = await startQuicServer(gateway.services, { host: "127.0.0.1", port: 0, dataDir, token: "s3cret" });
+  try {
+    const options = { host: "127.0.0.1", port: server.listener.port, ca: server.tls.certPem };
+    await expect(QuicClient.connect(options)).rejects.toThrow(/token/);
+    const client = await QuicClient.connect({ ...options, token: "s3cret" });
+    expect(client.session.version).toBe(1);
+    await client.close();
+  } finally {
+    await server.close();
+    await gateway.close();
+    removeDir(dataDir);
   }
 });

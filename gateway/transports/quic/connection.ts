@@ -63,7 +63,15 @@ export function serveConnection(connection: QuicConnection, services: GatewaySer
   async function runControl(stream: QuicDuplex, reader: FrameReader, writer: FrameWriter, first: Frame): Promise<void> {
     if (controlOpened) return refuse(reader, writer, errorFrame("BAD_REQUEST", "a connection has one control stream; hello was sent twice"));
     controlOpened = true;
-    const version = chooseVersion(first.versions, QUIC_PROTOCOL_VERSIONS);
+    let version: number | undefined;
+    let peerMax: number;
+    try {
+      version = chooseVersion(first.versions, QUIC_PROTOCOL_VERSIONS);
+      peerMax = optionalUint(first.max_frame_bytes, "hello.max_frame_bytes", MAX_HELLO_FRAME_BYTES, 0xffffffff) ?? limits.maxFrameBytes;
+    } catch (e) {
+      await refuse(reader, writer, failureFrame(e));
+      return closeSoon();
+    }
     if (version === undefined) {
       await refuse(reader, writer, errorFrame("BAD_REQUEST", `no common protocol version; this gateway speaks ${QUIC_PROTOCOL_VERSIONS.join(", ")}`, undefined, { versions: QUIC_PROTOCOL_VERSIONS }));
       return closeSoon();
@@ -72,10 +80,9 @@ export function serveConnection(connection: QuicConnection, services: GatewaySer
       await refuse(reader, writer, errorFrame("BAD_REQUEST", "hello.token is missing or wrong"));
       return closeSoon();
     }
-    const peerMax = Math.min(optionalUint(first.max_frame_bytes, "hello.max_frame_bytes", MAX_HELLO_FRAME_BYTES, 0xffffffff) ?? limits.maxFrameBytes, 0xffffffff);
     writer.maxFrameBytes = peerMax;
     const artefactLimits = services.artefacts.artefacts.limits;
-    await writer.send(
+    const sent = writer.send(
       helloOkFrame(version, {
         maxFrameBytes: limits.maxFrameBytes,
         maxInFlight: limits.maxInFlight,
@@ -85,6 +92,7 @@ export function serveConnection(connection: QuicConnection, services: GatewaySer
         maxHashesPerRequest: artefactLimits.maxHashesPerRequest,
       }),
     );
+    if (!(await sent.then(() => true, () => false))) return; // the connection is gone
     helloDone(peerMax);
 
     // The credit window: at most maxInFlight requests (and about maxInFlightBytes of their
