@@ -1,10 +1,11 @@
 // Bulk chunk download over QUIC (strata/1 bulk streams) against HTTP/1.1 (POST /v1/chunks/get)
-// on loopback, gateway and client under the same runtime, Bun and Deno.
+// on loopback, gateway and client under the same runtime, Bun and Deno; and a raw QUIC stream
+// between the same adapters without the gateway (bench/quic/raw-stream.ts) to separate the two.
 //   bun bench/quic.ts [--size-mib 256] [--chunk-kib 256] [--batch 64] [--parallel 1,4] [--runs 2] [--write]
 // The chunks are uploaded once per gateway (HTTP PUT /v1/chunks) and read once to warm its
 // caches; each measurement is then the best of `runs`. `--write` replaces the
 // "## QUIC vs HTTP" section of bench/RESULTS.md.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -76,6 +77,40 @@ function download(runtime: "bun" | "deno", transport: "quic" | "http", hashesFil
   return JSON.parse(line) as Measurement;
 }
 
+function runtimeCommand(runtime: "bun" | "deno", script: string): string[] {
+  return runtime === "bun" ? [process.execPath, script] : [join(root, "node_modules/.bin/deno"), "run", "-A", "--unstable-net", script];
+}
+
+/** Best rate of a raw QUIC stream of sizeBytes (bench/quic/raw-stream.ts), no gateway involved. */
+async function rawStream(runtime: "bun" | "deno", caFile: string): Promise<number> {
+  const script = join(root, "bench/quic/raw-stream.ts");
+  const [command, ...prefix] = runtimeCommand(runtime, script);
+  const server = spawn(command!, [...prefix, "server", String(sizeBytes), caFile, join(dirname(caFile), "quic-key.pem")], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  server.stdout!.on("data", (d: Buffer) => (output += d.toString()));
+  server.stderr!.on("data", (d: Buffer) => (output += d.toString()));
+  try {
+    const deadline = Date.now() + 30_000;
+    let match: RegExpExecArray | null = null;
+    while (!(match = /port (\d+)/.exec(output))) {
+      if (Date.now() > deadline || server.exitCode !== null) throw new Error(`raw QUIC server (${runtime}) did not start:\n${output}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    let best = 0;
+    for (let r = 0; r < runs; r++) {
+      const result = spawnSync(command!, [...prefix, "client", match[1]!, caFile], { cwd: root, encoding: "utf8", timeout: 300_000 });
+      const line = result.stdout.trim().split("\n").at(-1) ?? "";
+      if (result.status !== 0 || !line.startsWith("{")) throw new Error(`raw QUIC client (${runtime}) failed:\n${result.stdout}\n${result.stderr}`);
+      const m = JSON.parse(line) as Measurement;
+      console.error(`${runtime} raw QUIC stream: ${m.mb_s} MB/s`);
+      best = Math.max(best, m.mb_s);
+    }
+    return best;
+  } finally {
+    server.kill("SIGTERM");
+  }
+}
+
 const rows: string[] = [];
 const work = mkdtempSync(join(tmpdir(), "strata-bench-quic-"));
 try {
@@ -85,6 +120,7 @@ try {
     try {
       const hashesFile = join(work, `${runtime}.hashes`);
       writeFileSync(hashesFile, await upload(gw.http));
+      const raw = await rawStream(runtime, gw.caFile);
       download(runtime, "http", hashesFile, 4, gw); // warm the gateway's caches
       for (const parallel of parallels) {
         const best: Record<string, Measurement> = {};
@@ -95,7 +131,7 @@ try {
             if (!best[transport] || m.mb_s > best[transport].mb_s) best[transport] = m;
           }
         }
-        rows.push(`| ${runtime} | ${parallel} | ${best.quic!.mb_s} | ${best.http!.mb_s} | ${(best.quic!.mb_s / best.http!.mb_s).toFixed(2)} |`);
+        rows.push(`| ${runtime} | ${parallel} | ${best.quic!.mb_s} | ${best.http!.mb_s} | ${(best.quic!.mb_s / best.http!.mb_s).toFixed(2)} | ${raw} |`);
       }
     } finally {
       await gw.stop();
@@ -108,8 +144,8 @@ try {
 const table = [
   `${sizeBytes / MiB} MiB of ${chunkBytes / 1024} KiB chunks, ${batch} chunks per request, gateway and client in two processes of the same runtime on loopback, best of ${runs}; ${cpus().length} cores (${cpus()[0]?.model ?? "?"}), load average ${loadavg()[0]!.toFixed(2)} at the end.`,
   "",
-  "| runtime | parallel requests | QUIC MB/s | HTTP/1.1 MB/s | QUIC / HTTP |",
-  "| --- | --- | --- | --- | --- |",
+  "| runtime | parallel requests | QUIC MB/s | HTTP/1.1 MB/s | QUIC / HTTP | raw QUIC stream MB/s (no gateway) |",
+  "| --- | --- | --- | --- | --- | --- |",
   ...rows,
 ].join("\n");
 console.log(table);

@@ -12,7 +12,7 @@ export const QUIC_PROTOCOL_VERSIONS: readonly number[] = [1];
 export const FRAME_LENGTH_BYTES = 4;
 /** Default largest frame payload (the 4 length bytes not counted). */
 export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024;
-/** Frames that may arrive before any limit is agreed (hello) are at most this big. */
+/** Largest frame sent before the peer has stated its limit, and the smallest limit a peer may state. */
 export const MAX_HELLO_FRAME_BYTES = 64 * 1024;
 
 /** Limits of MessagePack inside one frame, besides the frame size itself. */
