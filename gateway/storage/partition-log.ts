@@ -477,8 +477,14 @@ export class PartitionLog {
     const started = performance.now();
     const position = this.wal.issuedSize;
     const wal = this.wal;
-    const written = wal.write(batches);
+    let written: Promise<void>;
+    try {
+      written = wal.write(batches);
+    } catch (e) {
+      written = Promise.reject(e); // failed before any byte was written: handled below like a failed write
+    }
     const previous = this.lastAck;
+    // Never rejects: every failure marks the partition failed and rejects this group's appends.
     const acked = (async () => {
       try {
         // Both settle before anything is decided: no rejection is left unobserved.
@@ -486,13 +492,12 @@ export class PartitionLog {
         if (this.failure) throw this.failure;
         if (own.status === "rejected") throw own.reason;
         wal.commit(batches);
+        this.acknowledge(group, position, started);
       } catch (e) {
         // Settled promises ignore the reject: only appends not yet acknowledged fail.
         const err = this.fail(e);
         for (const p of group) p.reject(err);
-        return;
       }
-      this.acknowledge(group, position, started);
     })();
     this.lastAck = acked;
     const tracked = acked.finally(() => {
