@@ -105,3 +105,46 @@ test("appends past maxPendingBytes waiting for fsync are refused with UNAVAILABL
   expect(log.endOffset).toBe(60);
   expect((await log.append(records(60, 30, 200), meta(), "local")).baseOffset).toBe(60);
 });
+
+test("pipelined group commits: acks come in offset order, only once synced, across segment rolls", async () => {
+  // Small groups, several in flight, small segments: many writes overlap and several rolls
+  // happen while appends keep arriving.
+  const limits = {
+    groupCommitMs: 0,
+    groupCommitBytes: 1024,
+    groupCommitMaxBytes: 2048,
+    walWritesInFlight: 4,
+    maxBatchBytes: 8 * 1024,
+    segmentBytes: 16 * 1024,
+    indexIntervalBytes: 1024,
+    memoryTailBytes: 4096,
+  };
+  let store = await fx.open(limits);
+  await store.openPartitions("t/a", 2, {});
+  let log = store.partition("t/a", 0);
+  const acked: number[] = [];
+  const appends = Array.from({ length: 120 }, async (_, k) => {
+    const { baseOffset } = await log.append(records(k * 3, 3), meta(), "local");
+    // An ack means this batch and everything before it are synced and readable.
+    expect(log.endOffset).toBeGreaterThanOrEqual(baseOffset + 3);
+    acked.push(baseOffset);
+  });
+  await Promise.all(appends);
+  expect(acked).toEqual(Array.from({ length: 120 }, (_, k) => k * 3));
+  const all = async (): Promise<number[]> => {
+    const out: number[] = [];
+    for (let at = 0; at < log.endOffset; ) {
+      const got = await log.read(at, { maxRecords: 1000, maxBytes: 1 << 20 });
+      for (const r of got) out.push(r.fields["i"] as number);
+      at += got.length;
+    }
+    return out;
+  };
+  const expected = Array.from({ length: 360 }, (_, i) => i);
+  expect(await all()).toEqual(expected);
+  await store.close();
+  store = await fx.open(limits);
+  log = store.partition("t/a", 0);
+  expect(log.endOffset).toBe(360);
+  expect(await all()).toEqual(expected);
+});
