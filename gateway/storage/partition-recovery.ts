@@ -16,7 +16,7 @@ import { ProducerState, type ProducerRow } from "./producer-state.ts";
 import type { PartitionCatalog, SegmentRow } from "./segment-catalog.ts";
 import { decodeFooter, decodeTrailer, footerSize, parseBaseOffset, SEGMENT_TRAILER_SIZE } from "./segment-format.ts";
 import type { StorageLimits } from "./storage-limits.ts";
-import { readAt, SEALED_SUFFIX, sealedPath, syncDir, WAL_SUFFIX, WalFile, type SealedFile } from "./wal.ts";
+import { readAt, scanSource, SEALED_SUFFIX, sealedPath, syncDir, WAL_SUFFIX, WalFile, type SealedFile } from "./wal.ts";
 import { open } from "node:fs/promises";
 
 export const CACHE_DIR = "cache";
@@ -136,7 +136,8 @@ async function readSealedFile(
     const t = decodeTrailer(await readAt(fh, size - SEGMENT_TRAILER_SIZE, SEGMENT_TRAILER_SIZE), size);
     const footer = decodeFooter(await readAt(fh, size - footerSize(t.indexCount), footerSize(t.indexCount)), size);
     if (footer.baseOffset !== base) throw new StrataError("CORRUPT_DATA", `${path}: trailer says base offset ${footer.baseOffset}`);
-    const reader = new ChunkedReader({ read: (p, _min, pref) => readAt(fh, p, pref) }, footer.dataLength, SCAN_CHUNK);
+    // Only headers are kept from this scan, so its chunks may share one buffer.
+    const reader = new ChunkedReader(scanSource(fh), footer.dataLength, SCAN_CHUNK);
     let pos = 0;
     let next = base;
     while (pos < footer.dataLength) {

@@ -11,7 +11,7 @@ import { open, rename, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { readBatchHeader, type BatchHeader } from "../../core/batch.ts";
 import { StrataError, invariant } from "../../core/errors.ts";
-import { ChunkedReader } from "./batch-reader.ts";
+import { ChunkedReader, type ByteSource } from "./batch-reader.ts";
 import { uninitialized } from "./buffers.ts";
 import { encodeFooter, footerSize, formatBaseOffset, SparseIndex } from "./segment-format.ts";
 
@@ -120,7 +120,7 @@ export class WalFile {
     try {
       const fileSize = (await fh.stat()).size;
       const index = new SparseIndex(baseOffset, opts.indexIntervalBytes);
-      const reader = new ChunkedReader({ read: (position, _min, preferred) => readAt(fh, position, preferred) }, fileSize, SCAN_CHUNK);
+      const reader = new ChunkedReader(scanSource(fh), fileSize, SCAN_CHUNK);
       let pos = 0;
       let end = baseOffset;
       let firstTs = 0;
@@ -275,6 +275,28 @@ export async function readAt(fh: FileHandle, position: number, length: number): 
     got += bytesRead;
   }
   return got === length ? buf : buf.slice(0, got);
+}
+
+/**
+ * A byte source over a file for scans that keep nothing but what they decode (start-up recovery:
+ * batch headers): every read lands in the same buffer, grown as needed, so a scan of a 64 MiB
+ * segment allocates once instead of once per chunk. Each read overwrites the bytes returned by
+ * the previous one; never use it for bytes handed to readers.
+ */
+export function scanSource(fh: FileHandle): ByteSource {
+  let scratch: Uint8Array = new Uint8Array(0);
+  return {
+    async read(position, _minLength, preferred) {
+      if (scratch.length < preferred) scratch = uninitialized(preferred);
+      let got = 0;
+      while (got < preferred) {
+        const { bytesRead } = await fh.read(scratch, got, preferred - got, position + got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+      return scratch.subarray(0, got);
+    },
+  };
 }
 
 /** writev in groups of MAX_IOV buffers, finishing any short write. */
