@@ -45,10 +45,10 @@ export class InstrumentedObjectStore implements ObjectStore {
     return info;
   }
 
-  async putFile(key: string, path: string): Promise<ObjectInfo> {
+  async putFile(key: string, path: string, opts?: MultipartOptions): Promise<ObjectInfo> {
     const inner = this.inner;
     const info = await this.track("put_file", () =>
-      inner.putFile ? inner.putFile(key, path) : putFileInParts(inner, key, path, FALLBACK_PART_BYTES));
+      inner.putFile ? inner.putFile(key, path, opts) : putFileInParts(inner, key, path, opts?.partSize ?? FALLBACK_PART_BYTES));
     this.metrics.objectStoreBytesWritten.inc({ op: "put_file" }, info.size);
     return info;
   }

@@ -76,8 +76,11 @@ export class LocalObjectStore implements ObjectStore {
     }, 1);
   }
 
-  async putFile(key: string, source: string): Promise<ObjectInfo> {
+  async putFile(key: string, source: string, opts?: MultipartOptions): Promise<ObjectInfo> {
     const path = this.pathOf(key);
+    if (opts?.partSize !== undefined && (!Number.isSafeInteger(opts.partSize) || opts.partSize < 1)) {
+      throw new StrataError("BAD_REQUEST", `bad partSize ${opts.partSize}`);
+    }
     let src: FileHandle;
     try {
       src = await open(source, constants.O_RDONLY);

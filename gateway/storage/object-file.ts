@@ -14,7 +14,7 @@ export async function putFileInParts(store: ObjectStore, key: string, path: stri
 
 /** Stores `path` under `key` with the store's own putFile when it has one, else in parts. */
 export function putFile(store: ObjectStore, key: string, path: string, partBytes: number): Promise<ObjectInfo> {
-  return store.putFile ? store.putFile(key, path) : putFileInParts(store, key, path, partBytes);
+  return store.putFile ? store.putFile(key, path, { partSize: partBytes }) : putFileInParts(store, key, path, partBytes);
 }
 
 export async function fileSize(path: string): Promise<number> {

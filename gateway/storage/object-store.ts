@@ -53,8 +53,9 @@ export interface ObjectStore {
    * file must not be modified afterwards (the directory store may hard-link it into place; it may
    * be renamed or deleted). A missing or unreadable file is STORAGE_ERROR and nothing is written.
    * Optional: object-file.ts putFile falls back to put / putMultipart streamed from the file.
+   * `partSize`: a file larger than this may go up as a multipart upload of parts this size.
    */
-  putFile?(key: string, path: string): Promise<ObjectInfo>;
+  putFile?(key: string, path: string, opts?: MultipartOptions): Promise<ObjectInfo>;
   get(key: string, range?: ByteRange): Promise<Uint8Array>;
   head(key: string): Promise<ObjectInfo | undefined>;
   list(prefix: string): AsyncIterable<ObjectInfo>;

@@ -121,9 +121,12 @@ export class S3ObjectStore implements ObjectStore {
     return store;
   }
 
-  async putFile(key: string, path: string): Promise<ObjectInfo> {
+  async putFile(key: string, path: string, opts?: MultipartOptions): Promise<ObjectInfo> {
     validateObjectKey(key);
-    return putFileInParts(this, key, path, this.partSize);
+    if (opts?.partSize !== undefined && (!Number.isSafeInteger(opts.partSize) || opts.partSize < 1)) {
+      throw new StrataError("BAD_REQUEST", `bad partSize ${opts.partSize}`);
+    }
+    return putFileInParts(this, key, path, opts?.partSize === undefined ? this.partSize : Math.max(MIN_PART_SIZE, opts.partSize));
   }
 
   async put(key: string, body: Uint8Array, opts?: PutOptions): Promise<ObjectInfo> {

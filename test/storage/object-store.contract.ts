@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { StrataError, type ErrorCode } from "../../core/errors.ts";
 import { MAX_OBJECT_KEY_LENGTH } from "../../gateway/storage/object-key.ts";
-import type { ObjectInfo, ObjectStore } from "../../gateway/storage/object-store.ts";
+import type { MultipartOptions, ObjectInfo, ObjectStore } from "../../gateway/storage/object-store.ts";
 
 const MiB = 1024 * 1024;
 const SLOW = 120_000;
@@ -183,13 +183,17 @@ export function objectStoreContract(name: string, open: () => Promise<ObjectStor
     });
 
     test(
-      "putFile of a file larger than a multipart part",
+      "putFile of a file larger than a multipart part, with the default and a given part size",
       async () => {
         const s = await fresh();
         const body = bytes(12 * MiB + 12345, 14);
-        const info = await putFileOf(s)("big/file", await sourceFile(body));
+        const path = await sourceFile(body);
+        const info = await putFileOf(s)("big/file", path);
         expect(info.size).toBe(body.length);
         expect(same(await s.get("big/file"), body)).toBe(true);
+        expect((await putFileOf(s)("big/parts", path, { partSize: 5 * MiB })).size).toBe(body.length);
+        expect(same(await s.get("big/parts"), body)).toBe(true);
+        await expectCode(putFileOf(s)("big/bad", path, { partSize: 0 }), "BAD_REQUEST");
       },
       SLOW,
     );
@@ -381,7 +385,7 @@ export async function* chunked(body: Uint8Array, sizes: number[]): AsyncGenerato
   }
 }
 
-function putFileOf(s: ObjectStore): (key: string, path: string) => Promise<ObjectInfo> {
+function putFileOf(s: ObjectStore): (key: string, path: string, opts?: MultipartOptions) => Promise<ObjectInfo> {
   const f = s.putFile;
   if (!f) throw new Error("this store has no putFile");
   return f.bind(s);
