@@ -58,7 +58,11 @@ export class ChunkCache {
     if (!Number.isSafeInteger(maxBytes) || maxBytes < 0) throw new StrataError("BAD_REQUEST", `chunk cache size must be a non-negative integer, got ${String(maxBytes)}`);
     const cache = new ChunkCache(dir, maxBytes);
     mkdirSync(join(dir, TMP_DIR), { recursive: true });
-    for (let i = 0; i < 256; i++) mkdirSync(join(dir, i.toString(16).padStart(2, "0")), { recursive: true });
+    const present = new Set(readdirSync(dir));
+    for (let i = 0; i < 256; i++) {
+      const sub = i.toString(16).padStart(2, "0");
+      if (!present.has(sub)) mkdirSync(join(dir, sub), { recursive: true });
+    }
     cache.#sweepTemporaries();
     cache.#index();
     cache.#evict(0);
