@@ -17,7 +17,7 @@ export class MissingChunksError extends StrataError {
   readonly missing: readonly string[];
   readonly missingCount: number;
   constructor(message: string, missing: string[], missingCount: number) {
-    super("CORRUPT_DATA", message);
+    super("MISSING_CHUNKS", message);
     this.missing = missing;
     this.missingCount = missingCount;
   }
