@@ -4,12 +4,13 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
+import { encode } from "@msgpack/msgpack";
 import { pullArtefact, pushArtefact } from "../../edge/artefacts/index.ts";
 import { removeDir, tempDir } from "../helpers/gateway.ts";
 import { liveGateway, type LiveGateway } from "../helpers/in-process-gateway.ts";
 import { fileHash, writePlainFile } from "./client-fixtures.ts";
 
-type Mode = "pass" | "flip-chunk" | "cut-once" | "cut-always" | "flip-manifest" | "wrong-length";
+type Mode = "pass" | "flip-chunk" | "cut-once" | "cut-always" | "flip-manifest" | "wrong-length" | "hide-missing";
 
 let live: LiveGateway;
 let proxy: ReturnType<typeof Bun.serve>;
@@ -25,6 +26,10 @@ beforeAll(async () => {
     port: 0,
     async fetch(request) {
       const url = new URL(request.url);
+      if (mode === "hide-missing" && url.pathname === "/v1/chunks/missing") {
+        // Claims every chunk is stored: the client learns otherwise from the manifest PUT's 409.
+        return new Response(encode({ missing: [] }), { headers: { "content-type": "application/msgpack" } });
+      }
       const upstream = await fetch(`${live.url}${url.pathname}${url.search}`, {
         method: request.method,
         headers: request.headers,
@@ -108,5 +113,16 @@ describe("a gateway that answers wrongly", () => {
     expect(e.message).toMatch(/chunk stream ended after \d+ of \d+ chunks/);
     expect(existsSync(join(dir, "cut-always.out"))).toBe(false);
     expect(leftovers()).toEqual([]);
+  });
+
+  test("a gateway that wrongly says nothing is missing: the manifest PUT's 409 MISSING_CHUNKS makes the client send them", async () => {
+    mode = "hide-missing";
+    const file = join(dir, "g.bin");
+    writePlainFile(file, 700 * 1024 + 3, 77);
+    const pushed = await pushArtefact({ gateway: `http://127.0.0.1:${proxy.port}`, file, stream: "hostile/g" });
+    expect(pushed.bytesTransferred).toBe(700 * 1024 + 3);
+    mode = "pass";
+    await pullArtefact({ gateway: live.url, source: "hostile/g", out: join(dir, "g.out"), cacheDir: join(dir, "cache-g") });
+    expect(fileHash(join(dir, "g.out"))).toBe(fileHash(file));
   });
 });
