@@ -38,6 +38,8 @@ export interface GatewayConfig {
   readonly storage?: Partial<StorageLimits>;
   /** Chunk store, manifest, cache and GC bounds (gateway/services/artefact-limits.ts). */
   readonly artefacts?: Partial<ArtefactLimits>;
+  /** Origins whose browser pages may call the HTTP API (CORS); none by default. */
+  readonly corsOrigins?: readonly string[];
 }
 
 export interface Gateway {
@@ -98,7 +100,7 @@ export async function openGateway(config: GatewayConfig): Promise<Gateway> {
     };
     const opened = { database, objectStore, logs, artefacts };
     return {
-      app: createApp(services),
+      app: createApp(services, { corsOrigins: config.corsOrigins ?? [] }),
       services,
       objectStore,
       async close() {

@@ -7,6 +7,7 @@ import { flag, parseArgs, UsageError, type Command } from "./command.ts";
 const usage = `usage: strata serve [--data DIR] [--host 127.0.0.1] [--port 7070]
                     [--s3-endpoint URL --s3-bucket B [--s3-prefix P] [--s3-region R]]
                     [--db-url URL] [--quic-port N [--tls-cert FILE --tls-key FILE]]
+                    [--cors-origin ORIGIN]...
 
 Runs the gateway. By default everything lives under ./data: the WAL and segment cache, the
 embedded libSQL metadata file, and the object-store directory. With --s3-bucket, sealed
@@ -18,7 +19,23 @@ libSQL database (STRATA_DB_AUTH_TOKEN for its token).
 port (0: any free port) of --host, under Bun, or Deno with --unstable-net; Node serves HTTP only.
 Without --tls-cert/--tls-key a self-signed certificate is generated once into DATA/tls (with
 the openssl CLI); its file and SHA-256 fingerprint are printed for clients to pin
-(--ca FILE or --fingerprint HEX).`;
+(--ca FILE or --fingerprint HEX).
+
+--cors-origin (repeatable) lets browser pages served from ORIGIN (e.g. http://localhost:8080)
+call the HTTP API; without it no cross-origin access is granted.`;
+
+function origin(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new UsageError(`--cors-origin must be an origin like http://localhost:8080, got ${value}`);
+  }
+  if ((url.protocol !== "http:" && url.protocol !== "https:") || url.origin !== value.replace(/\/+$/, "")) {
+    throw new UsageError(`--cors-origin must be an origin like http://localhost:8080, got ${value}`);
+  }
+  return url.origin;
+}
 
 function port(value: string): number {
   const n = Number(value);
@@ -31,7 +48,7 @@ export const serveCommand: Command = {
   summary: "run the gateway (HTTP API on 127.0.0.1:7070 by default)",
   usage,
   async run(args) {
-    const parsed = parseArgs(args, ["data", "host", "port", "s3-endpoint", "s3-bucket", "s3-prefix", "s3-region", "db-url", "quic-port", "tls-cert", "tls-key"]);
+    const parsed = parseArgs(args, ["data", "host", "port", "s3-endpoint", "s3-bucket", "s3-prefix", "s3-region", "db-url", "quic-port", "tls-cert", "tls-key", "cors-origin"]);
     if (parsed.positionals.length > 0) throw new UsageError(`unexpected argument ${parsed.positionals[0]}`);
     const quicPort = flag(parsed, "quic-port");
     const tlsCert = flag(parsed, "tls-cert");
@@ -43,8 +60,10 @@ export const serveCommand: Command = {
     if (endpoint && !bucket) throw new UsageError("--s3-endpoint needs --s3-bucket");
     const dbUrl = flag(parsed, "db-url") ?? process.env.STRATA_DB_URL;
     const dbAuthToken = process.env.STRATA_DB_AUTH_TOKEN;
+    const corsOrigins = (parsed.flags.get("cors-origin") ?? []).map(origin);
     const config: GatewayConfig = {
       dataDir: flag(parsed, "data") ?? "data",
+      ...(corsOrigins.length > 0 ? { corsOrigins } : {}),
       ...(dbUrl ? { dbUrl } : {}),
       ...(dbAuthToken ? { dbAuthToken } : {}),
       ...(bucket

@@ -1,6 +1,7 @@
 // The HTTP API: one Hono app built from the services. Routes decode, call a service, encode.
 import { Hono, type Context, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import { cors } from "hono/cors";
 import { StrataError } from "../../core/errors.ts";
 import { parsePublishRequest } from "../../core/publish-request.ts";
 import type { Acks } from "../../core/record.ts";
@@ -49,7 +50,12 @@ function acksParam(value: string | undefined): Acks {
   throw new StrataError("BAD_REQUEST", "acks must be local or durable");
 }
 
-export function createApp(services: GatewayServices) {
+export interface AppOptions {
+  /** Origins (e.g. "http://localhost:8080") whose browser pages may call the API; none by default. */
+  readonly corsOrigins?: readonly string[];
+}
+
+export function createApp(services: GatewayServices, options: AppOptions = {}) {
   const { streams, log, groups, metrics, limits } = services;
   const tooLarge = (c: Context) => errorResponse(c, "PAYLOAD_TOO_LARGE", `request body is larger than ${limits.maxRequestBytes} bytes`, 413);
   const streamedLimit = bodyLimit({ maxSize: limits.maxRequestBytes, onError: tooLarge });
@@ -125,7 +131,11 @@ export function createApp(services: GatewayServices) {
       c.json({ offsets: await groups.get(c.req.param("group"), c.req.query("stream")) }),
     );
 
-  const app = new Hono()
+  const base = new Hono();
+  if (options.corsOrigins && options.corsOrigins.length > 0) {
+    base.use("*", cors({ origin: [...options.corsOrigins], allowMethods: ["GET", "HEAD", "POST", "PUT"], exposeHeaders: ["Content-Length", "Content-Range", "ETag"], maxAge: 600 }));
+  }
+  const app = base
     .get("/healthz", (c) => c.json({ status: "ok" as const }))
     .get("/metrics", (c) => c.text(metrics.registry.render(), 200, { "content-type": "text/plain; version=0.0.4" }))
     .route("/v1", v1)
