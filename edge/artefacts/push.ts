@@ -11,6 +11,7 @@ import { bytesToHex, hexToBytes } from "../../core/hex.ts";
 import { encodeManifest, type Manifest, type ManifestChunk, type ManifestTensor, manifestId } from "../../core/manifest.ts";
 import type { SafetensorsHeader } from "../../core/safetensors.ts";
 import { assertStreamName } from "../../core/stream-name.ts";
+import { ARTEFACT_FIELD } from "./artefact-field.ts";
 import { MissingChunksError, missingChunks, putChunks, putManifest } from "./artefact-api.ts";
 import { chunkFile, type FileChunk, readExactly } from "./file-chunks.ts";
 import { GatewayHttp } from "./gateway-http.ts";
@@ -20,7 +21,7 @@ import { ensureStream, publishArtefactRecord, type RecordPosition, streamPartiti
 import { rateLimiter } from "./rate-limiter.ts";
 import { TransferPool } from "./transfer-pool.ts";
 
-export const ARTEFACT_FIELD = "artefact";
+export { ARTEFACT_FIELD };
 export const SAFETENSORS_MEDIA_TYPE = "application/safetensors";
 export const DEFAULT_MEDIA_TYPE = "application/octet-stream";
 /** Rounds of "manifest PUT → 409 MISSING_CHUNKS → upload them" before giving up. */

@@ -1,0 +1,106 @@
+// pullArtefact(): the latest ArtefactRef on a stream (or an artefact id) pulled into memory in a
+// browser. The manifest must hash to its id and every chunk to its hash, with the manifest's
+// length (BLAKE3 on the WASM kernel); a chunk that does not is a HASH_MISMATCH error and the
+// pull fails. A body cut short is asked again for the chunks that did not arrive.
+import { StrataError } from "../../core/errors.ts";
+import type { ArtefactRef } from "../../core/record.ts";
+import { ARTEFACT_FIELD } from "../artefacts/artefact-field.ts";
+import { getChunks, getManifest } from "../artefacts/artefact-api.ts";
+import { GatewayHttp } from "../artefacts/gateway-http.ts";
+import { latestArtefact, type LocatedArtefact } from "../artefacts/stream-api.ts";
+import { TruncatedBodyError } from "../artefacts/verified-frames.ts";
+import { batches, type PlannedChunk, plannedChunks } from "./chunk-plan.ts";
+import { BROWSER_LIMITS } from "./limits.ts";
+
+const ARTEFACT_ID = /^[0-9a-f]{64}$/;
+
+export interface PullProgress {
+  readonly phase: "resolving" | "manifest" | "downloading" | "done";
+  readonly bytesDone: number;
+  readonly bytesTotal: number;
+  readonly chunksVerified: number;
+  readonly chunksTotal: number;
+}
+
+export interface BrowserPullOptions {
+  /** Record field holding the ArtefactRef (default "artefact", as strata push writes). */
+  readonly field?: string;
+  readonly onProgress?: (progress: PullProgress) => void;
+  readonly signal?: AbortSignal;
+}
+
+export interface PulledArtefact {
+  /** The artefact's bytes, every chunk verified. */
+  readonly bytes: Uint8Array;
+  /** Its ref: manifest id, size, media type. */
+  readonly artefact: ArtefactRef;
+  /** Chunks in the manifest (each one verified). */
+  readonly chunks: number;
+  /** Distinct chunks downloaded. */
+  readonly chunksTransferred: number;
+  /** Where the ref was found, when pulled from a stream. */
+  readonly record: LocatedArtefact | null;
+}
+
+export async function pullArtefact(gatewayUrl: string, streamOrId: string, options: BrowserPullOptions = {}): Promise<PulledArtefact> {
+  const http = new GatewayHttp(gatewayUrl, { requestTimeoutMs: BROWSER_LIMITS.requestTimeoutMs, attempts: BROWSER_LIMITS.attempts });
+  let bytesTotal = 0;
+  let bytesDone = 0;
+  let chunksVerified = 0;
+  let chunksTotal = 0;
+  const report = (phase: PullProgress["phase"]): void => options.onProgress?.({ phase, bytesDone, bytesTotal, chunksVerified, chunksTotal });
+
+  report("resolving");
+  let record: LocatedArtefact | null = null;
+  let id = streamOrId;
+  if (!ARTEFACT_ID.test(streamOrId)) {
+    record = await latestArtefact(http, streamOrId, options.field ?? ARTEFACT_FIELD);
+    id = record.ref.manifest;
+  }
+  report("manifest");
+  const { manifest } = await getManifest(http, id);
+  if (record && (record.ref.size !== manifest.size || record.ref.mediaType !== manifest.mediaType)) {
+    throw new StrataError("CORRUPT_DATA", `artefact ${id}: the record says ${record.ref.size} bytes of ${record.ref.mediaType}, the manifest ${manifest.size} bytes of ${manifest.mediaType}`);
+  }
+  if (manifest.size > BROWSER_LIMITS.maxArtefactBytes) {
+    throw new StrataError("PAYLOAD_TOO_LARGE", `artefact ${id} is ${manifest.size} bytes; the browser client pulls at most ${BROWSER_LIMITS.maxArtefactBytes}`);
+  }
+  bytesTotal = manifest.size;
+  chunksTotal = manifest.chunks.length;
+  const out = new Uint8Array(manifest.size);
+  const unique = plannedChunks(manifest);
+  report("downloading");
+
+  const download = async (batch: readonly PlannedChunk[]): Promise<void> => {
+    let rest = batch;
+    for (let attempt = 1; rest.length > 0; attempt++) {
+      let received = 0;
+      try {
+        await getChunks(
+          http,
+          rest,
+          (index, bytes) => {
+            const c = rest[index]!;
+            for (const at of c.offsets) out.set(bytes, at);
+            received = index + 1;
+            bytesDone += c.length * c.offsets.length;
+            chunksVerified += c.offsets.length;
+            report("downloading");
+          },
+          options.signal,
+        );
+        rest = [];
+      } catch (e) {
+        if (!(e instanceof TruncatedBodyError) || attempt >= BROWSER_LIMITS.attempts) throw e;
+        rest = rest.slice(received);
+      }
+    }
+  };
+  const queue = batches(unique, BROWSER_LIMITS.batchChunks, BROWSER_LIMITS.batchBytes);
+  const worker = async (): Promise<void> => {
+    for (let batch = queue.shift(); batch; batch = queue.shift()) await download(batch);
+  };
+  await Promise.all(Array.from({ length: Math.min(BROWSER_LIMITS.concurrency, queue.length) }, worker));
+  report("done");
+  return { bytes: out, artefact: { kind: "artefact", manifest: id, size: manifest.size, mediaType: manifest.mediaType }, chunks: manifest.chunks.length, chunksTransferred: unique.length, record };
+}
