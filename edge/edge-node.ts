@@ -8,10 +8,12 @@ import { type EdgeLimits, resolveEdgeLimits } from "./limits.ts";
 import { type EdgeRecord, encodeRecords } from "./records.ts";
 import { Outbox, type ProducerIdentity } from "./store/outbox.ts";
 import { type PinState, PinStore } from "./store/pins.ts";
+import { loadTransportChoice, removeTransportChoice, saveTransportChoice } from "./store/transport-file.ts";
 import { type PinCallback, PinSync, type PinUpdate } from "./sync/pin-sync.ts";
 import { type SyncEvent, SyncLoop } from "./sync/sync-loop.ts";
 import { tokenBucket } from "./sync/token-bucket.ts";
 import { connectTransport, type GatewayAddress } from "./transports/connect.ts";
+import type { SyncTransport, TransportChoice } from "./transports/transport.ts";
 
 export interface EdgeOptions {
   /** Directory of the edge node's state: edge.db (outbox, identity, pins) and chunks/ (the pin cache). */
@@ -38,6 +40,11 @@ export interface EdgeStatus {
   readonly producer: ProducerIdentity;
   /** The sync loop's last failure in this process, null if none. */
   readonly lastError: string | null;
+  /**
+   * Which transport carries publishes and bulk transfers (pin pulls), with the measured MB/s behind
+   * the bulk choice: the running loop's, else the last one saved by a run; null if never run.
+   */
+  readonly transport: TransportChoice | null;
 }
 
 export interface Edge {
@@ -71,6 +78,7 @@ export async function openEdge(options: EdgeOptions): Promise<Edge> {
   const emit = (event: EdgeEvent): void => options.onEvent?.(event);
   let loop: SyncLoop | null = null;
   let running: Promise<void> | null = null;
+  let transport: SyncTransport | null = null;
   let closed = false;
   const bucket = tokenBucket(rate);
   const pinSync = new PinSync(pinStore, {
@@ -116,21 +124,45 @@ export async function openEdge(options: EdgeOptions): Promise<Edge> {
     async status() {
       open();
       const totals = await outbox.totals();
-      return { outboxRecords: totals.records, outboxBytes: totals.bytes, lastSync: totals.lastSync, pins: await pinStore.list(), producer, lastError: loop?.lastError ?? null };
+      return {
+        outboxRecords: totals.records,
+        outboxBytes: totals.bytes,
+        lastSync: totals.lastSync,
+        pins: await pinStore.list(),
+        producer,
+        lastError: loop?.lastError ?? null,
+        transport: transport?.choice() ?? loadTransportChoice(dataDir),
+      };
     },
     async run(runOptions) {
       open();
       if (running) throw new StrataError("BAD_REQUEST", "the sync loop is already running");
       if (!options.gateway) throw new StrataError("BAD_REQUEST", "no gateway configured: openEdge({gateway: {http}})");
-      const transport = connectTransport(options.gateway, { requestMs: limits.requestTimeoutMs, connectMs: limits.quicConnectTimeoutMs, idleMs: limits.quicIdleTimeoutMs }, (message) => emit({ kind: "notice", message }));
-      emit({ kind: "notice", message: `producer ${producer.id} syncing over ${transport.description}` });
-      loop = new SyncLoop({ outbox, pins: pinSync, transport, identity: producer, limits, rate: bucket, onEvent: emit });
+      const save = (choice: TransportChoice): void => {
+        try {
+          saveTransportChoice(dataDir, choice);
+        } catch (e) {
+          emit({ kind: "notice", message: `could not save the transport choice: ${(e as Error).message}` });
+        }
+      };
+      removeTransportChoice(dataDir);
+      const current = connectTransport(
+        options.gateway,
+        { requestMs: limits.requestTimeoutMs, connectMs: limits.quicConnectTimeoutMs, idleMs: limits.quicIdleTimeoutMs },
+        (message) => emit({ kind: "notice", message }),
+        save,
+      );
+      transport = current;
+      save(current.choice());
+      emit({ kind: "notice", message: `producer ${producer.id} syncing over ${current.description}` });
+      loop = new SyncLoop({ outbox, pins: pinSync, transport: current, identity: producer, limits, rate: bucket, onEvent: emit });
       running = loop.run(runOptions?.once ?? false);
       try {
         await running;
       } finally {
         running = null;
-        await transport.close();
+        transport = null;
+        await current.close();
       }
     },
     async stop() {

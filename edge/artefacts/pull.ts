@@ -1,21 +1,22 @@
 // pullArtefact: resolve the artefact (the latest ArtefactRef on a stream, or an id), fetch and
 // verify its manifest, copy the chunks the local chunk cache holds (each verified on read; a
-// corrupt one is deleted and fetched), download the rest through /v1/chunks/get (parallel
+// corrupt one is deleted and fetched), download the rest from the chunk source (HTTP
+// /v1/chunks/get by default, or any ChunkSource such as the edge's QUIC transport; parallel
 // batches, each chunk verified, stored in the cache), all written at their offsets into a
 // temporary file beside OUT that is fsynced and renamed into place. An interrupted pull resumes
 // by running it again: the chunks it received are in the cache.
 import { StrataError } from "../../core/errors.ts";
 import { bytesToHex } from "../../core/hex.ts";
 import type { Manifest } from "../../core/manifest.ts";
-import { getChunks, getManifest } from "./artefact-api.ts";
 import { ChunkCache } from "./chunk-cache.ts";
+import { type ByteRate, type ChunkSource, httpChunkSource } from "./chunk-source.ts";
 import { type ExpectedChunk, TruncatedBodyError } from "./verified-frames.ts";
 import { GatewayHttp } from "./gateway-http.ts";
 import { DEFAULT_CACHE_MAX_BYTES, resolveLimits, type TransferLimits } from "./limits.ts";
 import { OutputFile } from "./output-file.ts";
 import { type ProgressListener, ProgressTracker, type TransferSummary } from "./progress.ts";
 import { ARTEFACT_FIELD } from "./push.ts";
-import { latestArtefact, type LocatedArtefact } from "./stream-api.ts";
+import type { LocatedArtefact } from "./stream-api.ts";
 import { rateLimiter } from "./rate-limiter.ts";
 import { TransferPool } from "./transfer-pool.ts";
 
@@ -24,7 +25,14 @@ const ARTEFACT_ID = /^[0-9a-f]{64}$/;
 const DISK_CONCURRENCY = 16;
 
 export interface PullOptions {
-  readonly gateway: string;
+  /** The gateway's HTTP base URL; ignored when `chunkSource` is given. */
+  readonly gateway?: string;
+  /** Where manifests and chunks come from (default: HTTP to `gateway`). */
+  readonly chunkSource?: ChunkSource;
+  /** A shared pace for downloaded chunk bytes (e.g. the edge node's one token bucket); overrides limits.maxBytesPerSecond. */
+  readonly rate?: ByteRate;
+  /** Aborts the pull: downloads stop, the temporary file is removed, OUT is left as it was. */
+  readonly signal?: AbortSignal;
   /** A stream name (its latest artefact) or an artefact id (64 lowercase hex characters). */
   readonly source: string;
   readonly out: string;
@@ -86,17 +94,21 @@ function batchesOf(chunks: readonly Unique[], limits: TransferLimits): Unique[][
 export async function pullArtefact(options: PullOptions): Promise<PullSummary> {
   const started = performance.now();
   const limits = resolveLimits({ ...options.limits, ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}) });
-  const http = new GatewayHttp(options.gateway, limits);
+  const source = sourceOf(options, limits);
+  const signal = options.signal;
+  signal?.throwIfAborted();
   const progress = new ProgressTracker(options.onProgress);
   progress.set("resolving");
 
   let record: LocatedArtefact | null = null;
   let id = options.source;
   if (!ARTEFACT_ID.test(options.source)) {
-    record = await latestArtefact(http, options.source, ARTEFACT_FIELD);
+    record = await source.latest(options.source, ARTEFACT_FIELD);
     id = record.ref.manifest;
   }
-  const { manifest } = await getManifest(http, id);
+  signal?.throwIfAborted();
+  const { manifest } = await source.manifest(id);
+  signal?.throwIfAborted();
   if (record && (record.ref.size !== manifest.size || record.ref.mediaType !== manifest.mediaType)) {
     throw new StrataError("CORRUPT_DATA", `artefact ${id}: the record says ${record.ref.size} bytes of ${record.ref.mediaType}, the manifest ${manifest.size} bytes of ${manifest.mediaType}`);
   }
@@ -109,7 +121,10 @@ export async function pullArtefact(options: PullOptions): Promise<PullSummary> {
   const pool = new TransferPool(limits.concurrency, limits.maxBytesInFlight);
   // Disk work (output writes, cache reads and writes) runs beside the network, bounded in bytes.
   const disk = new TransferPool(DISK_CONCURRENCY, limits.maxBytesInFlight);
-  const rate = rateLimiter(limits.maxBytesPerSecond);
+  const rate = options.rate ?? rateLimiter(limits.maxBytesPerSecond);
+  // stop() of the caller aborts the transfers in flight (through the pool) and the steps between them.
+  const onAbort = (): void => pool.abort(signal!.reason);
+  signal?.addEventListener("abort", onAbort, { once: true });
   try {
     const place = async (u: Unique, bytes: Uint8Array): Promise<void> => {
       await Promise.all(u.offsets.map((at) => output.write(bytes, at)));
@@ -122,8 +137,7 @@ export async function pullArtefact(options: PullOptions): Promise<PullSummary> {
       for (let attempt = 1; rest.length > 0; attempt++) {
         let received = 0;
         try {
-          await getChunks(
-            http,
+          await source.chunks(
             rest,
             async (index, bytes) => {
               const u = rest[index]!;
@@ -163,6 +177,7 @@ export async function pullArtefact(options: PullOptions): Promise<PullSummary> {
     downloads.catch(() => undefined); // awaited below; a failure must not go unhandled meanwhile
     const refetch: Unique[] = [];
     for (const u of cached) {
+      signal?.throwIfAborted();
       await disk.submit(u.length, async () => {
         const bytes = await cache.get(u.hex);
         if (bytes && bytes.length === u.length) await place(u, bytes);
@@ -175,6 +190,7 @@ export async function pullArtefact(options: PullOptions): Promise<PullSummary> {
     await submit(refetch);
     await pool.drain();
     await disk.drain();
+    signal?.throwIfAborted();
     await output.commit();
     progress.set("done");
     return {
@@ -194,5 +210,13 @@ export async function pullArtefact(options: PullOptions): Promise<PullSummary> {
     await disk.drain().catch(() => undefined);
     await output.discard();
     throw e;
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
   }
+}
+
+function sourceOf(options: PullOptions, limits: TransferLimits): ChunkSource {
+  if (options.chunkSource) return options.chunkSource;
+  if (options.gateway === undefined) throw new StrataError("BAD_REQUEST", "pullArtefact needs a gateway URL or a chunk source");
+  return httpChunkSource(new GatewayHttp(options.gateway, limits));
 }

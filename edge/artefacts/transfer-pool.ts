@@ -32,6 +32,14 @@ export class TransferPool {
     for (const w of waiters) w();
   }
 
+  /** Fails the pool from outside (a caller's abort): tasks in flight see `signal` abort, later submits throw `reason`. */
+  abort(reason: unknown): void {
+    if (this.#error) return;
+    this.#error = { error: reason };
+    this.#abort.abort(reason);
+    this.#wake();
+  }
+
   /** Waits for room, then starts `task` in the background. */
   async submit(bytes: number, task: (signal: AbortSignal) => Promise<void>): Promise<void> {
     while (!this.#error && !this.#fits(bytes)) await new Promise<void>((resolve) => this.#waiters.push(resolve));

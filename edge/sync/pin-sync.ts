@@ -60,10 +60,11 @@ export class PinSync {
   }
 
   /** One round over every pin. Transient failures (link, gateway) are thrown for the loop's backoff; others are reported and the pin waits for the next round. */
-  async syncAll(transport: SyncTransport): Promise<void> {
+  async syncAll(transport: SyncTransport, signal: AbortSignal): Promise<void> {
     for (const pin of [...this.#active.values()]) {
+      signal.throwIfAborted();
       try {
-        await this.#syncOne(transport, pin);
+        await this.#syncOne(transport, pin, signal);
       } catch (e) {
         if (isTransient(e)) throw e;
         this.#options.onError(`pin ${pin.stream} → ${pin.path}: ${errorText(e)}`);
@@ -71,26 +72,23 @@ export class PinSync {
     }
   }
 
-  async #syncOne(transport: SyncTransport, pin: ActivePin): Promise<void> {
+  async #syncOne(transport: SyncTransport, pin: ActivePin, signal: AbortSignal): Promise<void> {
     const latest = await transport.fetchLatestArtefactRef(pin.stream, ARTEFACT_FIELD);
     if (!latest) return;
     const state = await this.#store.get(pin.stream, pin.path);
     if (state?.artefact === latest.ref.manifest && existsSync(pin.path)) return;
     const bucket = this.#options.bucket;
-    const started = performance.now();
+    // Chunk bytes are taken from the edge's one token bucket as they arrive, so uploads and pin
+    // downloads share the limit; stop() aborts the pull (its temporary file removed).
     const pulled = await transport.pull({
       artefact: latest.ref.manifest,
       out: pin.path,
       cacheDir: this.#options.cacheDir,
       cacheMaxBytes: this.#options.cacheMaxBytes,
       maxBytesPerSecond: bucket?.bytesPerSecond ?? 0,
+      ...(bucket ? { rate: bucket } : {}),
+      signal,
     });
-    if (bucket) {
-      // The pull paced itself; what it moved beyond the rate (its bursts) is debt for what follows.
-      const allowed = ((performance.now() - started) / 1000) * bucket.bytesPerSecond;
-      bucket.drainCredit();
-      bucket.charge(Math.max(0, pulled.bytesTransferred - allowed));
-    }
     const saved = await this.#store.updated(pin.stream, pin.path, pulled.artefact, pulled.size);
     const update: PinUpdate = { ...saved, artefact: pulled.artefact, size: pulled.size, updated: saved.updated ?? Date.now(), bytesTransferred: pulled.bytesTransferred };
     this.#options.onUpdate(update);

@@ -74,7 +74,7 @@ export class SyncLoop {
         const emptied = await this.#drain();
         if (Date.now() >= this.#nextPinCheck) {
           if (this.#deps.pins.size > 0) {
-            await this.#deps.pins.syncAll(this.#deps.transport);
+            await this.#deps.pins.syncAll(this.#deps.transport, this.#abort.signal);
             // A quiet round still counts as a sync, written at most once a minute (flash wear).
             if (Date.now() - this.#lastTouch >= TOUCH_SYNC_EVERY_MS) {
               await this.#deps.outbox.touchSync();

@@ -1,8 +1,9 @@
-// Picks the sync transport for a gateway address: QUIC (with HTTP beside it as the fallback and
-// for metadata and pulls) when a quic:// address is given, HTTP otherwise.
+// Picks the sync transport for a gateway address: QUIC (everything over QUIC; HTTP beside it, when
+// given, as the fallback and as the other candidate for bulk transfers) when a quic:// address is
+// given, HTTP otherwise.
 import { StrataError } from "../../core/errors.ts";
 import { HttpTransport } from "./http.ts";
-import { parseQuicUrl, type QuicTimeouts, QuicTransport, type TransportNotice } from "./quic.ts";
+import { type ChoiceListener, parseQuicUrl, type QuicTimeouts, QuicTransport, type TransportNotice } from "./quic.ts";
 import type { SyncTransport } from "./transport.ts";
 
 export interface GatewayAddress {
@@ -16,7 +17,7 @@ export interface GatewayAddress {
   readonly ca?: string;
 }
 
-export function connectTransport(gateway: GatewayAddress, timeouts: QuicTimeouts, notice: TransportNotice): SyncTransport {
+export function connectTransport(gateway: GatewayAddress, timeouts: QuicTimeouts, notice: TransportNotice, onChoice?: ChoiceListener): SyncTransport {
   const http = gateway.http ? new HttpTransport(gateway.http, timeouts.requestMs) : null;
   if (gateway.quic) {
     const { host, port } = parseQuicUrl(gateway.quic);
@@ -27,7 +28,7 @@ export function connectTransport(gateway: GatewayAddress, timeouts: QuicTimeouts
       }
       throw new StrataError("BAD_REQUEST", `QUIC needs the gateway certificate's fingerprint or CA to authenticate ${gateway.quic} (--fingerprint HEX / --ca FILE)`);
     }
-    return new QuicTransport({ host, port, ...(gateway.fingerprint ? { fingerprint: gateway.fingerprint } : {}), ...(gateway.ca ? { ca: gateway.ca } : {}) }, http, timeouts, notice);
+    return new QuicTransport({ host, port, ...(gateway.fingerprint ? { fingerprint: gateway.fingerprint } : {}), ...(gateway.ca ? { ca: gateway.ca } : {}) }, http, timeouts, notice, onChoice);
   }
   if (http) return http;
   throw new StrataError("BAD_REQUEST", "no gateway address: give gateway.http or gateway.quic");

@@ -4,10 +4,11 @@ import { StrataError } from "../../core/errors.ts";
 import { MsgpackWriter } from "../../core/msgpack-writer.ts";
 import type { ProducerRef } from "../../core/record.ts";
 import { GatewayHttp } from "../artefacts/gateway-http.ts";
+import { type ChunkSource, httpChunkSource } from "../artefacts/chunk-source.ts";
 import { pullArtefact } from "../artefacts/pull.ts";
 import { ensureStream, latestArtefact } from "../artefacts/stream-api.ts";
 import type { EncodedRecords } from "../records.ts";
-import type { LatestArtefact, PublishAck, PullRequest, PullResult, RecordPosition, SyncTransport } from "./transport.ts";
+import type { LatestArtefact, PublishAck, PullRequest, PullResult, RecordPosition, SyncTransport, TransportChoice } from "./transport.ts";
 
 const MSGPACK = "application/msgpack";
 const JSON_TYPE = "application/json";
@@ -80,9 +81,20 @@ export class HttpTransport implements SyncTransport {
       cacheMaxBytes: request.cacheMaxBytes,
       limits: { maxBytesPerSecond: request.maxBytesPerSecond },
       // Under a rate limit, one download at a time: parallel bodies would sit in socket buffers ahead of the limiter.
-      ...(request.maxBytesPerSecond > 0 ? { concurrency: 1 } : {}),
+      ...(request.maxBytesPerSecond > 0 || request.rate ? { concurrency: 1 } : {}),
+      ...(request.rate ? { rate: request.rate } : {}),
+      ...(request.signal ? { signal: request.signal } : {}),
     });
     return { artefact: summary.artefact, size: summary.bytesTotal, bytesTransferred: summary.bytesTransferred };
+  }
+
+  /** The artefact routes as a chunk source (for pulls and for measuring this transport). */
+  chunkSource(): ChunkSource {
+    return httpChunkSource(this.#http);
+  }
+
+  choice(): TransportChoice {
+    return { publish: "http", bulk: "http", measured: { quic_mbps: null, http_mbps: null, at: null, reason: "HTTP only" } };
   }
 
   async close(): Promise<void> {}

@@ -1,6 +1,7 @@
 // What the sync loop needs from a connection to the gateway. HTTP implements it now
-// (edge/transports/http.ts); a QUIC client implements the same interface.
+// (edge/transports/http.ts), and so does QUIC (edge/transports/quic.ts), HTTP beside it.
 import type { ArtefactRef, ProducerRef } from "../../core/record.ts";
+import type { ByteRate } from "../artefacts/chunk-source.ts";
 import type { EncodedRecords } from "../records.ts";
 
 export interface RecordPosition {
@@ -32,6 +33,27 @@ export interface PullRequest {
   readonly cacheMaxBytes: number;
   /** Chunk bytes per second, 0 for no limit. */
   readonly maxBytesPerSecond: number;
+  /** The edge's shared pace (its one token bucket); downloaded chunk bytes are taken from it. */
+  readonly rate?: ByteRate;
+  /** Aborts the pull (stop()): the temporary file is removed and `out` left as it was. */
+  readonly signal?: AbortSignal;
+}
+
+export type TransportKind = "quic" | "http";
+
+/** Which transport carries what, and the last measurement behind the bulk choice. */
+export interface TransportChoice {
+  readonly publish: TransportKind;
+  readonly bulk: TransportKind;
+  readonly measured: {
+    /** Chunk download rate measured over each transport, MB/s (10^6 bytes), null when not measured. */
+    readonly quic_mbps: number | null;
+    readonly http_mbps: number | null;
+    /** When (ms since the epoch), null when never. */
+    readonly at: number | null;
+    /** Why the bulk transport is what it is. */
+    readonly reason: string;
+  };
 }
 
 export interface PullResult {
@@ -51,5 +73,7 @@ export interface SyncTransport {
   fetchLatestArtefactRef(stream: string, field: string): Promise<LatestArtefact | null>;
   /** Downloads the chunks of `artefact` missing from the cache, verified, into `out`. */
   pull(request: PullRequest): Promise<PullResult>;
+  /** The current choice of transports (for status). */
+  choice(): TransportChoice;
   close(): Promise<void>;
 }

@@ -14,8 +14,9 @@ exactly once, in order, across disconnects and crashes of either side), reconnec
 jittered exponential backoff, and keeps the latest artefact of each pinned STREAM at PATH (only
 missing chunks move, each verified; PATH is replaced atomically). Runs until SIGINT/SIGTERM.
   --gateway URL      the gateway: quic://HOST:PORT or http://HOST:PORT
-  --http URL         the gateway's HTTP address: the fallback when QUIC is unavailable, and
-                     the way to create streams and pull pins (QUIC carries the publishes)
+  --http URL         the gateway's HTTP address beside quic://: the fallback when QUIC is
+                     unavailable, and the other candidate for pin pulls (the faster, measured,
+                     is used); QUIC alone carries everything
   --fingerprint HEX  SHA-256 fingerprint of the gateway's QUIC certificate (Bun)
   --ca FILE          PEM certificate the gateway's QUIC certificate chains to (Bun, Deno)
   --rate-limit RATE  total sync bandwidth, uploads and pin downloads together, e.g. 10MB/s or
@@ -23,7 +24,8 @@ missing chunks move, each verified; PATH is replaced atomically). Runs until SIG
   --pin STREAM=PATH  keep STREAM's latest artefact at PATH (repeatable)
   --once             exit 0 once the outbox is drained and every pin checked
   --verbose          print every acknowledged request on stderr
-Over QUIC, publishes fall back to --http for a minute whenever QUIC cannot connect.`;
+Over QUIC, everything falls back to --http for a minute whenever QUIC cannot connect.
+\`strata edge status --json\` reports the transport choice and the measured MB/s.`;
 
 function rateFlag(text: string | undefined): number {
   if (text === undefined) return 0;
