@@ -6,8 +6,8 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { removeDir, tempDir } from "../helpers/gateway.ts";
 import { UdpProxy } from "../helpers/udp-proxy.ts";
-import { cliOk, edgeStatus, endOffset, exactlyOnceInOrder, freePort, readStream, recordLines, waitFor } from "./edge-fixtures.ts";
-import { edgeRunUnder, type EdgeProcess, startQuicGateway, type QuicGatewayProcess } from "./quic-gateway-fixture.ts";
+import { cliOk, edgeStatus, endOffset, freePort, recordLines, waitFor } from "./edge-fixtures.ts";
+import { drainedExactly, edgeRunUnder, type EdgeProcess, startQuicGateway, type QuicGatewayProcess } from "./quic-gateway-fixture.ts";
 
 const cleanup: (() => Promise<void> | void)[] = [];
 
@@ -38,23 +38,6 @@ function edgeThrough(dataDir: string, proxy: UdpProxy, gw: QuicGatewayProcess, e
   const run = edgeRunUnder("bun", ["--data", dataDir, "--gateway", `quic://127.0.0.1:${proxy.port}`, "--fingerprint", gw.fingerprint, "--http", gw.url, ...extra]);
   cleanup.push(() => run.kill());
   return run;
-}
-
-/** Waits until the edge's outbox is empty, then checks both processes still run and the stream is exact. */
-async function drainedExactly(run: EdgeProcess, gw: () => QuicGatewayProcess, dataDir: string, stream: string, counts: Record<string, number>, timeoutMs: number): Promise<void> {
-  const total = Object.values(counts).reduce((a, b) => a + b, 0);
-  await waitFor(async () => {
-    if (!run.alive()) throw new Error(`edge run exited:\n${run.output()}`);
-    return (await endOffset(gw().url, stream)) >= total && (await edgeStatus(dataDir)).outbox_records === 0;
-  }, timeoutMs, `the drain of ${stream}\n${run.output()}`);
-  exactlyOnceInOrder(await readStream(gw().url, stream), counts);
-  expect(run.alive()).toBe(true);
-  expect(gw().alive()).toBe(true);
-  await run.kill("SIGTERM");
-  expect((await run.done).code).toBe(0);
-  const status = await edgeStatus(dataDir);
-  expect(status.outbox_records).toBe(0);
-  expect(status.last_sync).not.toBeNull();
 }
 
 async function publish(dataDir: string, edge: string, stream: string, count: number, batch: number, pad: number): Promise<void> {

@@ -3,7 +3,9 @@
 // (`strata edge run`) under Bun or Deno as a child process.
 import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
+import { expect } from "bun:test";
 import { ROOT } from "../helpers/gateway.ts";
+import { edgeStatus, endOffset, exactlyOnceInOrder, readStream, waitFor } from "./edge-fixtures.ts";
 
 export const DENO = join(ROOT, "node_modules/.bin/deno");
 
@@ -89,4 +91,21 @@ export function edgeRunUnder(runtime: "bun" | "deno", args: string[]): EdgeProce
       await done;
     },
   };
+}
+
+/** Waits until the edge's outbox is empty, then checks both processes still run and the stream is exact. */
+export async function drainedExactly(run: EdgeProcess, gw: () => QuicGatewayProcess, dataDir: string, stream: string, counts: Record<string, number>, timeoutMs: number): Promise<void> {
+  const total = Object.values(counts).reduce((a, b) => a + b, 0);
+  await waitFor(async () => {
+    if (!run.alive()) throw new Error(`edge run exited:\n${run.output()}`);
+    return (await endOffset(gw().url, stream)) >= total && (await edgeStatus(dataDir)).outbox_records === 0;
+  }, timeoutMs, `the drain of ${stream}\n${run.output()}`);
+  exactlyOnceInOrder(await readStream(gw().url, stream), counts);
+  expect(run.alive()).toBe(true);
+  expect(gw().alive()).toBe(true);
+  await run.kill("SIGTERM");
+  expect((await run.done).code).toBe(0);
+  const status = await edgeStatus(dataDir);
+  expect(status.outbox_records).toBe(0);
+  expect(status.last_sync).not.toBeNull();
 }

@@ -132,6 +132,25 @@ export class UdpProxy {
     return { up: { ...this.#lanes.up.counters }, down: { ...this.#lanes.down.counters } };
   }
 
+  /**
+   * Sends `data` as if it were part of every proxied connection: "up" from each client's
+   * upstream socket to the gateway, "down" from the proxy's port to each client. Not counted.
+   */
+  inject(direction: Direction, data: Uint8Array): number {
+    if (this.#stopped) return 0;
+    let sent = 0;
+    for (const client of this.#clients.values()) {
+      try {
+        if (direction === "up") client.upstream.send(data, this.#options.targetPort, this.#options.targetHost ?? LOOPBACK, () => undefined);
+        else this.#front.send(data, client.port, client.address, () => undefined);
+        sent++;
+      } catch {
+        // socket closed meanwhile
+      }
+    }
+    return sent;
+  }
+
   get clients(): number {
     return this.#clients.size;
   }

@@ -28,7 +28,12 @@ export async function listenNodeQuic(options: QuicListenOptions, onConnection: O
       // stream may rightly idle that long. Streams are bounded by helloTimeoutMs until their
       // first frame, connections by the QUIC idle timeout.
       streamIdleTimeout: 0,
-      endpoint: { address: `${host}:${options.port}`, maxConnectionsTotal: Math.min(limits.maxConnections, 65535) },
+      // No stateless resets: under Bun 1.4, after answering garbage short-header datagrams with
+      // stateless resets, the endpoint delayed new handshakes from that host by 1-2 s (and
+      // answers on live connections by about 1 s) for seconds (test/edge/bad-frames.test.ts).
+      // They would not help clients anyway: the reset secret is random per process, so after a
+      // restart a reset never matches the token a client holds.
+      endpoint: { address: `${host}:${options.port}`, maxConnectionsTotal: Math.min(limits.maxConnections, 65535), disableStatelessReset: true },
       transportParams: {
         // One control stream plus the bulk streams; the client may open no unidirectional ones.
         initialMaxStreamsBidi: limits.maxBulkStreams + 1,
