@@ -71,6 +71,8 @@ describe("pins", () => {
       await waitFor(holds(1), 20_000, "version 2 at PATH");
       const third = await pushArtefact({ gateway: gw.url, file: files[2]!, stream: "models/cli" });
       await waitFor(holds(2), 20_000, "version 3 at PATH");
+      // The poller's read in flight may predate the last rename: let it see version 3 too.
+      await waitFor(() => (observed.get(hashes[2]!) ?? 0) > 0, 5_000, "the poller seeing version 3");
       polling = false;
       await poller;
       expect(torn).toEqual([]);
