@@ -95,6 +95,26 @@ describe("edge sync over QUIC through a lossy UDP proxy", () => {
     await drainedExactly(run, () => gw, a, "chaos/blackhole", { a: total }, 18_000);
   }, 30_000);
 
+  test("a black hole longer than the QUIC idle timeout: the connection dies, the edge backs off, reconnects and finishes", async () => {
+    const [httpPort, quicPort] = [await freePort(), await freePort()];
+    const gw = await gateway(dir("strata-chaos-gw-"), httpPort, quicPort);
+    const proxy = await proxyTo(quicPort);
+    const a = dir("strata-chaos-a-");
+    const total = 900;
+    await publish(a, "a", "chaos/long-hole", total, 5, 200);
+    const run = edgeThrough(a, proxy, gw, ["--rate-limit", "128K"]);
+    await waitFor(async () => (await endOffset(gw.url, "chaos/long-hole")) >= 200, 10_000, "part of the drain");
+    proxy.blackhole(true);
+    // The edge's QUIC idle timeout is 10 s: the connection is declared dead inside the hole.
+    await waitFor(() => /retrying in \d+ ms/.test(run.output()), 14_000, "the edge to notice the dead connection");
+    proxy.blackhole(false);
+    expect(await endOffset(gw.url, "chaos/long-hole")).toBeLessThan(total);
+    await drainedExactly(run, () => gw, a, "chaos/long-hole", { a: total }, 15_000);
+    // It came back over QUIC (a new handshake through the proxy) or over the HTTP fallback.
+    expect(run.output()).toMatch(/retrying in \d+ ms/);
+    expect(proxy.counters().up.blackholed).toBeGreaterThan(0);
+  }, 40_000);
+
   test("the gateway killed with SIGKILL mid-sync behind the proxy, restarted on the same ports and data", async () => {
     const [httpPort, quicPort] = [await freePort(), await freePort()];
     const gwDir = dir("strata-chaos-gw-");
@@ -110,7 +130,9 @@ describe("edge sync over QUIC through a lossy UDP proxy", () => {
     expect((await edgeStatus(a)).outbox_records).toBeGreaterThan(0);
     await Bun.sleep(500);
     gw = await gateway(gwDir, httpPort, quicPort);
-    await drainedExactly(run, () => gw, a, "chaos/kill", { a: total }, 18_000);
+    // The edge notices the dead connection at its QUIC idle timeout (10 s): the restarted gateway
+    // cannot reset a connection of its predecessor. 25 s covers that plus a lossy reconnect.
+    await drainedExactly(run, () => gw, a, "chaos/kill", { a: total }, 25_000);
     expect(proxy.counters().up.forwarded).toBeGreaterThan(0);
   }, 40_000);
 });

@@ -6,7 +6,8 @@
 import { afterEach, expect, test } from "bun:test";
 import { removeDir, tempDir } from "../helpers/gateway.ts";
 import { cliOk, edgeStatus, exactlyOnceInOrder, freePort, readStream, recordLines } from "./edge-fixtures.ts";
-import { edgeRunUnder, startQuicGateway } from "./quic-gateway-fixture.ts";
+import { UdpProxy } from "../helpers/udp-proxy.ts";
+import { drainedExactly, edgeRunUnder, startQuicGateway } from "./quic-gateway-fixture.ts";
 
 const cleanup: (() => Promise<void> | void)[] = [];
 
@@ -45,3 +46,18 @@ test("gateway under Bun, edge node under Deno (--ca)", () => interop("bun", "den
 test("gateway under Deno, edge node under Bun (--fingerprint)", () => interop("deno", "bun", "fingerprint"), 90_000);
 
 test("gateway under Deno, edge node under Bun (--ca)", () => interop("deno", "bun", "ca"), 90_000);
+
+test("edge node under Deno through a lossy UDP proxy to the gateway under Bun", async () => {
+  const gw = await startQuicGateway({ runtime: "bun", dataDir: dir("strata-interop-gw-"), httpPort: await freePort(), quicPort: await freePort() });
+  cleanup.push(() => gw.kill());
+  const proxy = await UdpProxy.start({ targetPort: gw.quicPort, up: { drop: 0.05, delayMs: 3, jitterMs: 6, reorder: 0.05 }, down: { drop: 0.05, delayMs: 3, jitterMs: 6, reorder: 0.05 } });
+  cleanup.push(() => proxy.stop());
+  const a = dir("strata-interop-edge-");
+  await cliOk(["edge", "publish", "--data", a, "interop/deno-lossy", "--batch", "5"], recordLines("a", 0, 600, 200));
+  const run = edgeRunUnder("deno", ["--data", a, "--gateway", `quic://127.0.0.1:${proxy.port}`, "--ca", gw.caFile, "--http", gw.url, "--rate-limit", "128K"]);
+  cleanup.push(() => run.kill());
+  await drainedExactly(run, () => gw, a, "interop/deno-lossy", { a: 600 }, 20_000);
+  expect(run.output()).toContain(`syncing over quic 127.0.0.1:${proxy.port}`);
+  expect(run.output()).not.toContain("publishing over http");
+  expect(proxy.counters().up.dropped + proxy.counters().down.dropped).toBeGreaterThan(0);
+}, 40_000);
