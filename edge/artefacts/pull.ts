@@ -6,11 +6,10 @@
 // temporary file beside OUT that is fsynced and renamed into place. An interrupted pull resumes
 // by running it again: the chunks it received are in the cache.
 import { StrataError } from "../../core/errors.ts";
-import { bytesToHex } from "../../core/hex.ts";
-import type { Manifest } from "../../core/manifest.ts";
 import { ChunkCache } from "./chunk-cache.ts";
+import { batches, type PlannedChunk, plannedChunks } from "./chunk-plan.ts";
 import { type ByteRate, type ChunkSource, httpChunkSource } from "./chunk-source.ts";
-import { type ExpectedChunk, TruncatedBodyError } from "./verified-frames.ts";
+import { TruncatedBodyError } from "./verified-frames.ts";
 import { GatewayHttp } from "./gateway-http.ts";
 import { DEFAULT_CACHE_MAX_BYTES, resolveLimits, type TransferLimits } from "./limits.ts";
 import { OutputFile } from "./output-file.ts";
@@ -55,42 +54,6 @@ export interface PullSummary extends TransferSummary {
   readonly chunksCorrupt: number;
 }
 
-interface Unique extends ExpectedChunk {
-  readonly hex: string;
-  readonly offsets: number[];
-}
-
-/** Distinct chunks of the manifest with every offset where each one goes. */
-function uniqueChunks(manifest: Manifest): Unique[] {
-  const byHex = new Map<string, Unique>();
-  let offset = 0;
-  for (const c of manifest.chunks) {
-    const hex = bytesToHex(c.hash);
-    const u = byHex.get(hex);
-    if (u) u.offsets.push(offset);
-    else byHex.set(hex, { hash: c.hash, length: c.length, hex, offsets: [offset] });
-    offset += c.length;
-  }
-  return [...byHex.values()];
-}
-
-function batchesOf(chunks: readonly Unique[], limits: TransferLimits): Unique[][] {
-  const out: Unique[][] = [];
-  let current: Unique[] = [];
-  let bytes = 0;
-  for (const c of chunks) {
-    if (current.length > 0 && (bytes + c.length > limits.batchBytes || current.length >= limits.batchChunks)) {
-      out.push(current);
-      current = [];
-      bytes = 0;
-    }
-    current.push(c);
-    bytes += c.length;
-  }
-  if (current.length > 0) out.push(current);
-  return out;
-}
-
 export async function pullArtefact(options: PullOptions): Promise<PullSummary> {
   const started = performance.now();
   const limits = resolveLimits({ ...options.limits, ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}) });
@@ -116,7 +79,7 @@ export async function pullArtefact(options: PullOptions): Promise<PullSummary> {
 
   const cache = ChunkCache.open(options.cacheDir, options.cacheMaxBytes ?? DEFAULT_CACHE_MAX_BYTES);
   const corruptBefore = cache.stats().corrupt;
-  const unique = uniqueChunks(manifest);
+  const unique = plannedChunks(manifest);
   const output = await OutputFile.create(options.out, manifest.size);
   const pool = new TransferPool(limits.concurrency, limits.maxBytesInFlight);
   // Disk work (output writes, cache reads and writes) runs beside the network, bounded in bytes.
@@ -126,13 +89,13 @@ export async function pullArtefact(options: PullOptions): Promise<PullSummary> {
   const onAbort = (): void => pool.abort(signal!.reason);
   signal?.addEventListener("abort", onAbort, { once: true });
   try {
-    const place = async (u: Unique, bytes: Uint8Array): Promise<void> => {
+    const place = async (u: PlannedChunk, bytes: Uint8Array): Promise<void> => {
       await Promise.all(u.offsets.map((at) => output.write(bytes, at)));
       progress.bytesDone += u.length * u.offsets.length;
     };
 
     /** Downloads one batch, asking again for the rest when the body ends short. */
-    const download = async (batch: readonly Unique[], signal: AbortSignal): Promise<void> => {
+    const download = async (batch: readonly PlannedChunk[], signal: AbortSignal): Promise<void> => {
       let rest = batch;
       for (let attempt = 1; rest.length > 0; attempt++) {
         let received = 0;
@@ -159,8 +122,8 @@ export async function pullArtefact(options: PullOptions): Promise<PullSummary> {
         }
       }
     };
-    const submit = async (chunks: readonly Unique[]): Promise<void> => {
-      for (const batch of batchesOf(chunks, limits)) {
+    const submit = async (chunks: readonly PlannedChunk[]): Promise<void> => {
+      for (const batch of batches(chunks, limits.batchChunks, limits.batchBytes)) {
         await pool.submit(
           batch.reduce((n, c) => n + c.length, 0),
           (signal) => download(batch, signal),
@@ -168,14 +131,14 @@ export async function pullArtefact(options: PullOptions): Promise<PullSummary> {
       }
     };
 
-    const cached: Unique[] = [];
-    const absent: Unique[] = [];
+    const cached: PlannedChunk[] = [];
+    const absent: PlannedChunk[] = [];
     for (const u of unique) (cache.has(u.hex, u.length) ? cached : absent).push(u);
     progress.set("downloading");
     // Start the downloads, then copy from the cache while they run.
     const downloads = submit(absent);
     downloads.catch(() => undefined); // awaited below; a failure must not go unhandled meanwhile
-    const refetch: Unique[] = [];
+    const refetch: PlannedChunk[] = [];
     for (const u of cached) {
       signal?.throwIfAborted();
       await disk.submit(u.length, async () => {

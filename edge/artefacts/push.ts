@@ -13,6 +13,7 @@ import type { SafetensorsHeader } from "../../core/safetensors.ts";
 import { assertStreamName } from "../../core/stream-name.ts";
 import { ARTEFACT_FIELD } from "./artefact-field.ts";
 import { MissingChunksError, missingChunks, putChunks, putManifest } from "./artefact-api.ts";
+import { batches } from "./chunk-plan.ts";
 import { chunkFile, type FileChunk, readExactly } from "./file-chunks.ts";
 import { GatewayHttp } from "./gateway-http.ts";
 import { resolveLimits, type TransferLimits } from "./limits.ts";
@@ -66,24 +67,6 @@ function tensorIndex(header: SafetensorsHeader): Record<string, ManifestTensor> 
   return tensors;
 }
 
-/** Upload batches: at most `batchBytes` chunk bytes and `batchChunks` chunks each. */
-function batchesOf(chunks: readonly FileChunk[], limits: TransferLimits): FileChunk[][] {
-  const out: FileChunk[][] = [];
-  let current: FileChunk[] = [];
-  let bytes = 0;
-  for (const c of chunks) {
-    if (current.length > 0 && (bytes + c.length > limits.batchBytes || current.length >= limits.batchChunks)) {
-      out.push(current);
-      current = [];
-      bytes = 0;
-    }
-    current.push(c);
-    bytes += c.length;
-  }
-  if (current.length > 0) out.push(current);
-  return out;
-}
-
 export async function pushArtefact(options: PushOptions): Promise<PushSummary> {
   const started = performance.now();
   const stream = assertStreamName(options.stream);
@@ -111,7 +94,7 @@ export async function pushArtefact(options: PushOptions): Promise<PushSummary> {
       progress.emit();
     };
     const submitUploads = async (chunks: readonly FileChunk[]): Promise<void> => {
-      for (const batch of batchesOf(chunks, limits)) {
+      for (const batch of batches(chunks, limits.batchChunks, limits.batchBytes)) {
         await pool.submit(
           batch.reduce((n, c) => n + c.length, 0),
           (signal) => upload(batch, signal),
@@ -180,7 +163,7 @@ export async function pushArtefact(options: PushOptions): Promise<PushSummary> {
           again.push({ hash: hexToBytes(hex), offset: at.offset, length: at.length });
         }
         const retry = new TransferPool(limits.concurrency, limits.maxBytesInFlight);
-        for (const batch of batchesOf(again, limits)) await retry.submit(batch.reduce((n, c) => n + c.length, 0), (signal) => upload(batch, signal));
+        for (const batch of batches(again, limits.batchChunks, limits.batchBytes)) await retry.submit(batch.reduce((n, c) => n + c.length, 0), (signal) => upload(batch, signal));
         await retry.drain();
       }
     }

@@ -9,7 +9,7 @@ import { getChunks, getManifest } from "../artefacts/artefact-api.ts";
 import { GatewayHttp } from "../artefacts/gateway-http.ts";
 import { latestArtefact, type LocatedArtefact } from "../artefacts/stream-api.ts";
 import { TruncatedBodyError } from "../artefacts/verified-frames.ts";
-import { batches, type PlannedChunk, plannedChunks } from "./chunk-plan.ts";
+import { batches, type PlannedChunk, plannedChunks } from "../artefacts/chunk-plan.ts";
 import { BROWSER_LIMITS } from "./limits.ts";
 
 const ARTEFACT_ID = /^[0-9a-f]{64}$/;

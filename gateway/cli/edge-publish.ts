@@ -5,7 +5,7 @@ import { openEdge } from "../../edge/index.ts";
 import { DEFAULT_EDGE_LIMITS } from "../../edge/limits.ts";
 import type { EdgeRecord } from "../../edge/records.ts";
 import { flag, parseArgs, UsageError, type Command } from "./command.ts";
-import { readLines } from "./read-lines.ts";
+import { sendJsonRecords } from "./json-records.ts";
 import { positiveIntFlag, sizeFlag } from "./size-flag.ts";
 
 export const DEFAULT_MAX_OUTBOX = "1G";
@@ -20,18 +20,6 @@ Binary values are written {"$base64": "..."}. Every --batch lines are stored in 
 and sent as one request; one {"outbox_seq", "records"} line is printed per batch.
   --max-outbox SIZE  bound of the outbox in encoded record bytes (K/M/G suffixes, default 1G);
                      a batch that would pass it fails with OUTBOX_FULL and stores nothing`;
-
-function toRecord(line: string, wholeRecords: boolean, key: string | undefined, lineNo: number): unknown {
-  let value: unknown;
-  try {
-    value = JSON.parse(line);
-  } catch (e) {
-    throw new UsageError(`line ${lineNo}: not JSON: ${(e as Error).message}`);
-  }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) throw new UsageError(`line ${lineNo}: expected a JSON object`);
-  if (wholeRecords) return value;
-  return { fields: value, ...(key !== undefined ? { key } : {}) };
-}
 
 /** JSON records → validated records (tagged $base64/$tensor/$artefact values decoded), as the gateway reads JSON. */
 function fromJson(records: unknown[]): EdgeRecord[] {
@@ -52,31 +40,13 @@ export const edgePublishCommand: Command = {
     const batchSize = positiveIntFlag(flag(parsed, "batch"), "batch") ?? 1000;
     if (batchSize > DEFAULT_EDGE_LIMITS.maxRecordsPerPublish) throw new UsageError(`--batch must be at most ${DEFAULT_EDGE_LIMITS.maxRecordsPerPublish}`);
     const maxOutboxBytes = sizeFlag(flag(parsed, "max-outbox"), "max-outbox", sizeFlag(DEFAULT_MAX_OUTBOX, "max-outbox", 0));
-    const wholeRecords = parsed.switches.has("records");
-    const key = flag(parsed, "key");
     const edge = await openEdge({ dataDir, maxOutboxBytes });
     try {
       const send = async (records: unknown[]): Promise<void> => {
         const { outboxSeq } = await edge.publish(stream, fromJson(records));
         process.stdout.write(`${JSON.stringify({ outbox_seq: outboxSeq, records: records.length })}\n`);
       };
-      const json = flag(parsed, "json");
-      if (json !== undefined) {
-        await send([toRecord(json, wholeRecords, key, 1)]);
-        return 0;
-      }
-      let batch: unknown[] = [];
-      let lineNo = 0;
-      for await (const line of readLines(process.stdin)) {
-        lineNo++;
-        if (line.trim() === "") continue;
-        batch.push(toRecord(line, wholeRecords, key, lineNo));
-        if (batch.length >= batchSize) {
-          await send(batch);
-          batch = [];
-        }
-      }
-      if (batch.length > 0) await send(batch);
+      await sendJsonRecords(parsed, batchSize, send);
       return 0;
     } finally {
       await edge.close();

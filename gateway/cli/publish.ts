@@ -1,9 +1,8 @@
-import type { PublishBody } from "../client.ts";
 import { streamParam } from "../client.ts";
 import type { RecordPosition } from "../services/log-service.ts";
 import { flag, parseArgs, UsageError, type Command } from "./command.ts";
 import { clientFor, expectOk } from "./gateway-client.ts";
-import { readLines } from "./read-lines.ts";
+import { sendJsonRecords, type JsonRecord } from "./json-records.ts";
 
 const usage = `usage: strata publish STREAM [--json '{...}'] [--records] [--key K] [--batch 1000]
                       [--acks local|durable] [--gateway URL]
@@ -12,20 +11,6 @@ Publishes records. Each line of standard input (or the one --json value) is one 
 fields as a JSON object; with --records each line is a whole record
 {"key"?, "partition"?, "headers"?, "fields"}. Binary values are written {"$base64": "..."}.
 Prints one {"partition", "offset"} line per record.`;
-
-type BodyRecord = PublishBody["records"][number];
-
-function toRecord(line: string, wholeRecords: boolean, key: string | undefined, lineNo: number): BodyRecord {
-  let value: unknown;
-  try {
-    value = JSON.parse(line);
-  } catch (e) {
-    throw new UsageError(`line ${lineNo}: not JSON: ${(e as Error).message}`);
-  }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) throw new UsageError(`line ${lineNo}: expected a JSON object`);
-  if (wholeRecords) return value as BodyRecord;
-  return { fields: value as Record<string, unknown>, ...(key !== undefined ? { key } : {}) };
-}
 
 export const publishCommand: Command = {
   name: "publish",
@@ -40,30 +25,12 @@ export const publishCommand: Command = {
     const acks = flag(parsed, "acks") ?? "local";
     if (acks !== "local" && acks !== "durable") throw new UsageError("--acks must be local or durable");
     const client = clientFor(parsed);
-    const wholeRecords = parsed.switches.has("records");
-    const key = flag(parsed, "key");
-    const send = async (records: BodyRecord[]): Promise<void> => {
+    const send = async (records: JsonRecord[]): Promise<void> => {
       const response = await client.v1.streams[":name"].records.$post({ param: { name: streamParam(stream) }, query: { acks }, json: { records } });
       const { records: positions } = await expectOk<{ records: RecordPosition[] }>(response);
       process.stdout.write(positions.map((p) => JSON.stringify(p)).join("\n") + "\n");
     };
-    const json = flag(parsed, "json");
-    if (json !== undefined) {
-      await send([toRecord(json, wholeRecords, key, 1)]);
-      return 0;
-    }
-    let batch: BodyRecord[] = [];
-    let lineNo = 0;
-    for await (const line of readLines(process.stdin)) {
-      lineNo++;
-      if (line.trim() === "") continue;
-      batch.push(toRecord(line, wholeRecords, key, lineNo));
-      if (batch.length >= batchSize) {
-        await send(batch);
-        batch = [];
-      }
-    }
-    if (batch.length > 0) await send(batch);
+    await sendJsonRecords(parsed, batchSize, send);
     return 0;
   },
 };

@@ -1,8 +1,9 @@
-// Which chunks an in-memory pull downloads: each distinct chunk once, with every offset where it
-// goes, grouped into /v1/chunks/get batches bounded in chunks and bytes.
+// Which chunks a pull downloads (each distinct chunk once, with every offset where it goes), and
+// transfer batches bounded in chunks and bytes. Pure: shared by the file pull, push and the
+// browser bundle.
 import { bytesToHex } from "../../core/hex.ts";
 import type { Manifest } from "../../core/manifest.ts";
-import type { ExpectedChunk } from "../artefacts/verified-frames.ts";
+import type { ExpectedChunk } from "./verified-frames.ts";
 
 export interface PlannedChunk extends ExpectedChunk {
   readonly hex: string;
@@ -22,9 +23,9 @@ export function plannedChunks(manifest: Manifest): PlannedChunk[] {
   return [...byHex.values()];
 }
 
-export function batches(chunks: readonly PlannedChunk[], maxChunks: number, maxBytes: number): PlannedChunk[][] {
-  const out: PlannedChunk[][] = [];
-  let current: PlannedChunk[] = [];
+export function batches<T extends { readonly length: number }>(chunks: readonly T[], maxChunks: number, maxBytes: number): T[][] {
+  const out: T[][] = [];
+  let current: T[] = [];
   let bytes = 0;
   for (const c of chunks) {
     if (current.length > 0 && (bytes + c.length > maxBytes || current.length >= maxChunks)) {
