@@ -5,9 +5,9 @@ import { MsgpackWriter } from "../../core/msgpack-writer.ts";
 import type { ProducerRef } from "../../core/record.ts";
 import { GatewayHttp } from "../artefacts/gateway-http.ts";
 import { type ChunkSource, httpChunkSource } from "../artefacts/chunk-source.ts";
-import { pullArtefact } from "../artefacts/pull.ts";
 import { ensureStream, latestArtefact } from "../artefacts/stream-api.ts";
 import type { EncodedRecords } from "../records.ts";
+import { pullPin } from "./pin-pull.ts";
 import type { LatestArtefact, PublishAck, PullRequest, PullResult, RecordPosition, SyncTransport, TransportChoice } from "./transport.ts";
 
 const MSGPACK = "application/msgpack";
@@ -72,20 +72,8 @@ export class HttpTransport implements SyncTransport {
     }
   }
 
-  async pull(request: PullRequest): Promise<PullResult> {
-    const summary = await pullArtefact({
-      gateway: this.#http.baseUrl,
-      source: request.artefact,
-      out: request.out,
-      cacheDir: request.cacheDir,
-      cacheMaxBytes: request.cacheMaxBytes,
-      limits: { maxBytesPerSecond: request.maxBytesPerSecond },
-      // Under a rate limit, one download at a time: parallel bodies would sit in socket buffers ahead of the limiter.
-      ...(request.maxBytesPerSecond > 0 || request.rate ? { concurrency: 1 } : {}),
-      ...(request.rate ? { rate: request.rate } : {}),
-      ...(request.signal ? { signal: request.signal } : {}),
-    });
-    return { artefact: summary.artefact, size: summary.bytesTotal, bytesTransferred: summary.bytesTransferred };
+  pull(request: PullRequest): Promise<PullResult> {
+    return pullPin({ gateway: this.#http.baseUrl }, request);
   }
 
   /** The artefact routes as a chunk source (for pulls and for measuring this transport). */

@@ -7,10 +7,10 @@
 // REMEASURE_MS; under a rate limit both are held to it, so bulk stays on QUIC unmeasured.
 import { StrataError } from "../../core/errors.ts";
 import type { ProducerRef } from "../../core/record.ts";
-import { pullArtefact } from "../artefacts/pull.ts";
 import type { EncodedRecords } from "../records.ts";
 import { MIN_PROBE_BYTES, probe, probeChunks, REMEASURE_MS } from "./bulk-probe.ts";
 import type { HttpTransport } from "./http.ts";
+import { pullPin } from "./pin-pull.ts";
 import { quicChunkSource } from "./quic-chunk-source.ts";
 import { QuicClient } from "./quic-client.ts";
 import type { LatestArtefact, PublishAck, PullRequest, PullResult, SyncTransport, TransportChoice, TransportKind } from "./transport.ts";
@@ -208,20 +208,7 @@ export class QuicTransport implements SyncTransport {
       this.#measured.reason = "rate limit: both transports are held to it (not measured)";
     }
     if (this.#http && this.#measured.bulk === "http") return this.#http.pull(request);
-    return this.#overQuic(client, async (c) => {
-      const summary = await pullArtefact({
-        chunkSource: this.#source(c),
-        source: request.artefact,
-        out: request.out,
-        cacheDir: request.cacheDir,
-        cacheMaxBytes: request.cacheMaxBytes,
-        limits: { maxBytesPerSecond: request.maxBytesPerSecond },
-        ...(request.maxBytesPerSecond > 0 || request.rate ? { concurrency: 1 } : {}),
-        ...(request.rate ? { rate: request.rate } : {}),
-        ...(request.signal ? { signal: request.signal } : {}),
-      });
-      return { artefact: summary.artefact, size: summary.bytesTotal, bytesTransferred: summary.bytesTransferred };
-    });
+    return this.#overQuic(client, (c) => pullPin({ chunkSource: this.#source(c) }, request));
   }
 
   /** Times a few MiB of the artefact's chunks over each transport and picks the faster for pulls. */
