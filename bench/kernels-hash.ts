@@ -6,9 +6,9 @@
 import { createHash } from "node:crypto";
 import { blake3 as nobleBlake3 } from "@noble/hashes/blake3.js";
 import { createBLAKE3 } from "hash-wasm";
-import { Blake3Hasher, blake3 } from "../core/blake3.ts";
-import { chunk, chunkBoundaries } from "../core/chunking.ts";
-import { crc32c } from "../core/crc32c.ts";
+import { Blake3Hasher, blake3 } from "../core/hashing/blake3.ts";
+import { chunk, chunkBoundaries } from "../core/chunking/chunking.ts";
+import { crc32c } from "../core/hashing/crc32c.ts";
 
 const RUNS = Number((globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env.RUNS ?? 7);
 const LARGE = 64 << 20;

@@ -4,11 +4,11 @@
 //   bun build bench/kernels-tensor.ts --target=node --outfile bench/.work/kernels-tensor.mjs && node bench/.work/kernels-tensor.mjs
 // Prints a markdown table: MB/s of input bytes (best of several runs) and ratios against peers.
 import * as zlib from "node:zlib";
-import { compressBytes, decompressBytes } from "../core/byte-codecs.ts";
-import { bf16ToF32, f16ToBf16, f16ToF32, f32ToBf16, f32ToF16 } from "../core/dtype.ts";
-import { compressPlanes, compressPlanesAsync, decompressPlanes, decompressPlanesAsync } from "../core/plane-compress.ts";
-import { mergePlanes, splitPlanes } from "../core/planes.ts";
-import { dequantizeInt8, quantizeInt8 } from "../core/quantize.ts";
+import { compressBytes, decompressBytes } from "../core/tensors/byte-codecs.ts";
+import { bf16ToF32, f16ToBf16, f16ToF32, f32ToBf16, f32ToF16 } from "../core/tensors/dtype.ts";
+import { compressPlanes, compressPlanesAsync, decompressPlanes, decompressPlanesAsync } from "../core/tensors/plane-compress.ts";
+import { mergePlanes, splitPlanes } from "../core/tensors/planes.ts";
+import { dequantizeInt8, quantizeInt8 } from "../core/tensors/quantize.ts";
 
 const ELEMENTS = 8 << 20; // 32 MiB of f32, 16 MiB of bf16
 const RUNS = Number(process.env.RUNS ?? 5);

@@ -11,7 +11,7 @@ import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { encode } from "@msgpack/msgpack";
-import { blake3 } from "../core/blake3.ts";
+import { blake3 } from "../core/hashing/blake3.ts";
 import { startBenchGateway } from "./quic/gateway.ts";
 
 const SECTION = "## QUIC vs HTTP";

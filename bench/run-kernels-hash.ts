@@ -29,7 +29,7 @@ function version(cmd: string, args: string[]): string {
 mkdirSync(work, { recursive: true });
 run("node", [join(root, "wasm", "build.mjs")]);
 run(bin("bun"), ["build", "bench/kernels-hash.ts", "--target=node", "--outfile", join(work, "kernels-hash.mjs")]);
-run(bin("bun"), ["build", "gateway/cli/main.ts", "--target=node", "--outfile", join(work, "strata-cli.mjs")]);
+run(bin("bun"), ["build", "cli/main.ts", "--target=node", "--outfile", join(work, "strata-cli.mjs")]);
 
 const results: HashBenchResult[] = [];
 for (const [cmd, args] of [

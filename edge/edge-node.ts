@@ -2,7 +2,7 @@
 // run() syncs it to the gateway and keeps pinned artefacts current; status() reads local state.
 import { resolve, join } from "node:path";
 import { StrataError } from "../core/errors.ts";
-import { assertStreamName } from "../core/stream-name.ts";
+import { assertStreamName } from "../core/log/stream-name.ts";
 import { openEdgeDatabase } from "./db/database.ts";
 import { type EdgeLimits, resolveEdgeLimits } from "./limits.ts";
 import { type EdgeRecord, encodeRecords } from "./records.ts";

@@ -3,8 +3,8 @@
 // holds them back to back, so requests are built by concatenation, without decoding.
 import { Encoder } from "@msgpack/msgpack";
 import { StrataError } from "../core/errors.ts";
-import { extensionCodec } from "../core/extensions.ts";
-import type { Fields, Headers } from "../core/record.ts";
+import { extensionCodec } from "../core/log/extensions.ts";
+import type { Fields, Headers } from "../core/log/record.ts";
 import type { EdgeLimits } from "./limits.ts";
 
 export interface EdgeRecord {

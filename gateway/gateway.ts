@@ -5,18 +5,18 @@ import { join, resolve } from "node:path";
 import { openDatabase, type Database } from "./db/database.ts";
 import { createApp, type GatewayServices } from "./http/app.ts";
 import { createGatewayMetrics } from "./metrics.ts";
-import { openArtefacts, type Artefacts } from "./services/artefacts.ts";
-import type { ArtefactLimits } from "./services/artefact-limits.ts";
-import { GroupService } from "./services/group-service.ts";
-import { DEFAULT_SERVICE_LIMITS, type ServiceLimits } from "./services/limits.ts";
-import { LogService } from "./services/log-service.ts";
-import { type StreamConfig, StreamService } from "./services/stream-service.ts";
-import { InstrumentedObjectStore } from "./storage/instrumented-object-store.ts";
-import { LocalObjectStore } from "./storage/local-object-store.ts";
-import { LogStore } from "./storage/log-store.ts";
-import type { ObjectStore } from "./storage/object-store.ts";
-import { S3ObjectStore } from "./storage/s3-object-store.ts";
-import { resolveLimits, type StorageLimits } from "./storage/storage-limits.ts";
+import { openArtefacts, type Artefacts } from "./artefacts/artefacts.ts";
+import type { ArtefactLimits } from "./artefacts/artefact-limits.ts";
+import { GroupService } from "./consumers/group-service.ts";
+import { DEFAULT_SERVICE_LIMITS, type ServiceLimits } from "./streams/service-limits.ts";
+import { LogService } from "./streams/log-service.ts";
+import { type StreamConfig, StreamService } from "./streams/stream-service.ts";
+import { InstrumentedObjectStore } from "./objects/instrumented-object-store.ts";
+import { LocalObjectStore } from "./objects/local-object-store.ts";
+import { LogStore } from "./log/log-store.ts";
+import type { ObjectStore } from "./objects/object-store.ts";
+import { S3ObjectStore } from "./objects/s3-object-store.ts";
+import { resolveLimits, type StorageLimits } from "./log/storage-limits.ts";
 
 export interface S3Config {
   readonly endpoint?: string;
@@ -36,7 +36,7 @@ export interface GatewayConfig {
   readonly s3?: S3Config;
   readonly limits?: Partial<ServiceLimits>;
   readonly storage?: Partial<StorageLimits>;
-  /** Chunk store, manifest, cache and GC bounds (gateway/services/artefact-limits.ts). */
+  /** Chunk store, manifest, cache and GC bounds (gateway/artefacts/artefact-limits.ts). */
   readonly artefacts?: Partial<ArtefactLimits>;
   /** Origins whose browser pages may call the HTTP API (CORS); none by default. */
   readonly corsOrigins?: readonly string[];

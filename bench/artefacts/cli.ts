@@ -20,7 +20,7 @@ export interface CliRun {
 
 export function runCli(root: string, args: readonly string[], env: Record<string, string> = {}): Promise<CliRun> {
   const started = performance.now();
-  const child = spawn(process.execPath, [join(root, "gateway/cli/main.ts"), ...args, "--json"], {
+  const child = spawn(process.execPath, [join(root, "cli/main.ts"), ...args, "--json"], {
     cwd: root,
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],

@@ -3,7 +3,7 @@
 import { spawn, spawnSync } from "node:child_process";
 import { createReadStream } from "node:fs";
 import { join } from "node:path";
-import { S3ObjectStore } from "../../gateway/storage/s3-object-store.ts";
+import { S3ObjectStore } from "../../gateway/objects/s3-object-store.ts";
 import type { S3TestStore } from "../../test/helpers/ceph.ts";
 
 export async function uploadFile(s3: S3TestStore, key: string, file: string): Promise<void> {

@@ -2,7 +2,7 @@
 // bench's runtime. Write `chunkBytes`, fdatasync, repeat: the ceiling for any log that fsyncs
 // before it acknowledges (Strata's acks=local) and writes each byte once. With `dsync`, the
 // file is opened O_DSYNC and `inFlight` positional writes run at once (each durable when it
-// returns): the pattern of Strata's WAL group commits (gateway/storage/wal.ts).
+// returns): the pattern of Strata's WAL group commits (gateway/log/wal.ts).
 import { constants, mkdtempSync, rmSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { tmpdir } from "node:os";

@@ -8,7 +8,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { crc32c } from "../../core/crc32c.ts";
+import { crc32c } from "../../core/hashing/crc32c.ts";
 import { openGateway } from "../../gateway/gateway.ts";
 import { encodeRawReadResponse } from "../../gateway/http/record-wire.ts";
 

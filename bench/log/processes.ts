@@ -67,7 +67,7 @@ function capture(child: ChildProcess): { text: string } {
 /** Starts `strata serve` under the running runtime (Bun) on a fresh temp data dir. */
 export async function startGateway(extraArgs: string[] = [], env: Record<string, string> = {}): Promise<ServerProcess> {
   const dir = tempDir("strata-bench-");
-  const child = spawn(process.execPath, [...extraArgs, join(ROOT, "gateway/cli/main.ts"), "serve", "--data", dir, "--port", "0"], {
+  const child = spawn(process.execPath, [...extraArgs, join(ROOT, "cli/main.ts"), "serve", "--data", dir, "--port", "0"], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],

@@ -12,7 +12,7 @@ export interface BenchGateway {
 
 export async function startBenchGateway(root: string, runtime: "bun" | "deno", dataDir: string): Promise<BenchGateway> {
   const deno = join(root, "node_modules/.bin/deno");
-  const command = runtime === "bun" ? [process.execPath, "gateway/cli/main.ts"] : [deno, "run", "-A", "--unstable-net", "gateway/cli/main.ts"];
+  const command = runtime === "bun" ? [process.execPath, "cli/main.ts"] : [deno, "run", "-A", "--unstable-net", "cli/main.ts"];
   const child = spawn(command[0]!, [...command.slice(1), "serve", "--data", dataDir, "--port", "0", "--quic-port", "0"], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   let exited = false;

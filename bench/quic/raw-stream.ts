@@ -4,9 +4,9 @@
 //   raw-stream.ts server SIZE_BYTES CERT_FILE KEY_FILE   (prints "port N")
 //   raw-stream.ts client PORT CA_FILE                     (prints {"bytes", "ms", "mb_s"})
 import { readFileSync } from "node:fs";
-import { DEFAULT_QUIC_LIMITS } from "../../gateway/transports/quic/limits.ts";
-import { listenQuic } from "../../gateway/transports/quic/listener.ts";
-import { connectQuic } from "../../edge/transports/quic-connect.ts";
+import { DEFAULT_QUIC_LIMITS } from "../../gateway/quic/quic-limits.ts";
+import { listenQuic } from "../../runtime/quic/listen.ts";
+import { connectQuic } from "../../runtime/quic/connect.ts";
 
 const WRITE_BYTES = 256 * 1024;
 const [mode, a, b, c] = process.argv.slice(2);

@@ -1,10 +1,10 @@
 // The gateway's artefact routes as the client uses them (docs/artefact-protocol.md): chunk
 // presence, chunk upload and download, manifests. Hashes travel as MessagePack bin32.
 import { decode, encode } from "@msgpack/msgpack";
-import { blake3 } from "../../core/blake3.ts";
+import { blake3 } from "../../core/hashing/blake3.ts";
 import { StrataError } from "../../core/errors.ts";
-import { bytesToHex, hexToBytes } from "../../core/hex.ts";
-import { decodeManifest, type Manifest } from "../../core/manifest.ts";
+import { bytesToHex, hexToBytes } from "../../core/util/hex.ts";
+import { decodeManifest, type Manifest } from "../../core/artefacts/manifest.ts";
 import { type ExpectedChunk, readVerifiedFrames } from "./verified-frames.ts";
 import type { GatewayHttp } from "./gateway-http.ts";
 import { HARD_LIMITS } from "./limits.ts";

@@ -9,9 +9,9 @@
 import { mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
 import { readFile, rename, rm, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { blake3 } from "../../core/blake3.ts";
+import { blake3 } from "../../core/hashing/blake3.ts";
 import { StrataError } from "../../core/errors.ts";
-import { bytesToHex } from "../../core/hex.ts";
+import { bytesToHex } from "../../core/util/hex.ts";
 import { HARD_LIMITS } from "./limits.ts";
 
 const HASH_HEX = /^[0-9a-f]{64}$/;

@@ -1,8 +1,8 @@
 // Which chunks a pull downloads (each distinct chunk once, with every offset where it goes), and
 // transfer batches bounded in chunks and bytes. Pure: shared by the file pull, push and the
 // browser bundle.
-import { bytesToHex } from "../../core/hex.ts";
-import type { Manifest } from "../../core/manifest.ts";
+import { bytesToHex } from "../../core/util/hex.ts";
+import type { Manifest } from "../../core/artefacts/manifest.ts";
 import type { ExpectedChunk } from "./verified-frames.ts";
 
 export interface PlannedChunk extends ExpectedChunk {

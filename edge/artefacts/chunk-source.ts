@@ -1,7 +1,7 @@
 // Where pullArtefact gets an artefact from: the latest ArtefactRef on a stream, a manifest
 // (checked against its id), and chunks (each verified against its BLAKE3 before onChunk sees it).
 // The HTTP source is the gateway's artefact routes; the edge's QUIC transport supplies another.
-import type { Manifest } from "../../core/manifest.ts";
+import type { Manifest } from "../../core/artefacts/manifest.ts";
 import { getChunks, getManifest } from "./artefact-api.ts";
 import type { GatewayHttp } from "./gateway-http.ts";
 import { latestArtefact, type LocatedArtefact } from "./stream-api.ts";

@@ -2,9 +2,9 @@
 // when the file is a safetensors file: its name ends in `.safetensors` (then it must parse), or
 // its header parses and its tensors end exactly at the end of the file.
 import { fstatSync, readSync } from "node:fs";
-import { type Chunk, createChunker } from "../../core/chunking.ts";
+import { type Chunk, createChunker } from "../../core/chunking/chunking.ts";
 import { StrataError } from "../../core/errors.ts";
-import { DEFAULT_MAX_HEADER_BYTES, parseSafetensorsHeader, type SafetensorsHeader } from "../../core/safetensors.ts";
+import { DEFAULT_MAX_HEADER_BYTES, parseSafetensorsHeader, type SafetensorsHeader } from "../../core/tensors/safetensors.ts";
 
 export interface FileChunk {
   readonly offset: number;

@@ -5,12 +5,12 @@
 // by running it again: the gateway answers that the chunks it got are no longer missing.
 import { closeSync, openSync } from "node:fs";
 import { StrataError } from "../../core/errors.ts";
-import { makeArtefactRef } from "../../core/extensions.ts";
-import { fromJsonValue } from "../../core/json-value.ts";
-import { bytesToHex, hexToBytes } from "../../core/hex.ts";
-import { encodeManifest, type Manifest, type ManifestChunk, type ManifestTensor, manifestId } from "../../core/manifest.ts";
-import type { SafetensorsHeader } from "../../core/safetensors.ts";
-import { assertStreamName } from "../../core/stream-name.ts";
+import { makeArtefactRef } from "../../core/log/extensions.ts";
+import { fromJsonValue } from "../../core/log/json-value.ts";
+import { bytesToHex, hexToBytes } from "../../core/util/hex.ts";
+import { encodeManifest, type Manifest, type ManifestChunk, type ManifestTensor, manifestId } from "../../core/artefacts/manifest.ts";
+import type { SafetensorsHeader } from "../../core/tensors/safetensors.ts";
+import { assertStreamName } from "../../core/log/stream-name.ts";
 import { ARTEFACT_FIELD } from "./artefact-field.ts";
 import { MissingChunksError, missingChunks, putChunks, putManifest } from "./artefact-api.ts";
 import { batches } from "./chunk-plan.ts";
@@ -33,7 +33,7 @@ export interface PushOptions {
   readonly gateway: string;
   readonly file: string;
   readonly stream: string;
-  /** More fields of the record, as JSON values (bytes as {"$base64": ...}, see core/json-value.ts). */
+  /** More fields of the record, as JSON values (bytes as {"$base64": ...}, see core/log/json-value.ts). */
   readonly fields?: Readonly<Record<string, unknown>>;
   /** Default: application/safetensors for a safetensors file, else application/octet-stream. */
   readonly mediaType?: string;

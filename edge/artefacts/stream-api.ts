@@ -2,9 +2,9 @@
 // carries an ArtefactRef, and find the latest ArtefactRef on a stream (the newest record, by
 // timestamp across partitions, whose field holds one; read back from the end of each partition).
 import { StrataError } from "../../core/errors.ts";
-import { makeArtefactRef } from "../../core/extensions.ts";
-import type { ArtefactRef } from "../../core/record.ts";
-import { assertStreamName } from "../../core/stream-name.ts";
+import { makeArtefactRef } from "../../core/log/extensions.ts";
+import type { ArtefactRef } from "../../core/log/record.ts";
+import { assertStreamName } from "../../core/log/stream-name.ts";
 import type { GatewayHttp } from "./gateway-http.ts";
 import { HARD_LIMITS } from "./limits.ts";
 
@@ -65,7 +65,7 @@ export async function ensureStream(http: GatewayHttp, stream: string): Promise<v
 
 /**
  * Publishes one record whose field `field` is `ref`, plus `fields` (JSON values in the tagged
- * form of core/json-value.ts). Not retried: a retry could publish the record twice.
+ * form of core/log/json-value.ts). Not retried: a retry could publish the record twice.
  */
 export async function publishArtefactRecord(
   http: GatewayHttp,

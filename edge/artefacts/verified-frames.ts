@@ -1,11 +1,11 @@
-// Reads the body of `POST /v1/chunks/get` (framing in core/chunk-frames.ts) against what was
+// Reads the body of `POST /v1/chunks/get` (framing in core/artefacts/chunk-frames.ts) against what was
 // asked: frame i must carry the i-th requested hash with the manifest's length, and its bytes
 // must hash to it. A short body is a TruncatedBodyError carrying how many chunks arrived whole,
 // so the caller can ask again for the rest; anything else wrong is CORRUPT_DATA or HASH_MISMATCH.
-import { blake3 } from "../../core/blake3.ts";
-import { ChunkFrameParser } from "../../core/chunk-frames.ts";
+import { blake3 } from "../../core/hashing/blake3.ts";
+import { ChunkFrameParser } from "../../core/artefacts/chunk-frames.ts";
 import { StrataError } from "../../core/errors.ts";
-import { bytesToHex } from "../../core/hex.ts";
+import { bytesToHex } from "../../core/util/hex.ts";
 import { HARD_LIMITS } from "./limits.ts";
 
 export interface ExpectedChunk {

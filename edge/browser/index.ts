@@ -3,6 +3,6 @@
 // everywhere else. No node:* imports (bundled by `npm run build:browser`).
 export { publish, type BrowserRecord, type PublishOptions, type PublishedPosition } from "./publish.ts";
 export { pullArtefact, type BrowserPullOptions, type PulledArtefact, type PullProgress } from "./pull.ts";
-export { blake3Hex } from "../../core/blake3.ts";
+export { blake3Hex } from "../../core/hashing/blake3.ts";
 export { StrataError, type ErrorCode } from "../../core/errors.ts";
 export { BROWSER_LIMITS } from "./limits.ts";

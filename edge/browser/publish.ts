@@ -1,13 +1,13 @@
 // publish(): POST /v1/streams/{name}/records from a browser, as JSON (bytes, tensors and
-// artefact refs in the tagged form of core/json-value.ts) or as MessagePack (native bytes and
-// the extension types of core/extensions.ts). Not retried: a retry without a producer could
+// artefact refs in the tagged form of core/log/json-value.ts) or as MessagePack (native bytes and
+// the extension types of core/log/extensions.ts). Not retried: a retry without a producer could
 // publish the records twice.
 import { encode } from "@msgpack/msgpack";
 import { StrataError } from "../../core/errors.ts";
-import { extensionCodec } from "../../core/extensions.ts";
-import { toJsonValue } from "../../core/json-value.ts";
-import type { Acks, Fields, Headers, ProducerRef } from "../../core/record.ts";
-import { assertStreamName } from "../../core/stream-name.ts";
+import { extensionCodec } from "../../core/log/extensions.ts";
+import { toJsonValue } from "../../core/log/json-value.ts";
+import type { Acks, Fields, Headers, ProducerRef } from "../../core/log/record.ts";
+import { assertStreamName } from "../../core/log/stream-name.ts";
 import { GatewayHttp } from "../artefacts/gateway-http.ts";
 import { BROWSER_LIMITS } from "./limits.ts";
 

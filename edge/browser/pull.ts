@@ -3,7 +3,7 @@
 // length (BLAKE3 on the WASM kernel); a chunk that does not is a HASH_MISMATCH error and the
 // pull fails. A body cut short is asked again for the chunks that did not arrive.
 import { StrataError } from "../../core/errors.ts";
-import type { ArtefactRef } from "../../core/record.ts";
+import type { ArtefactRef } from "../../core/log/record.ts";
 import { ARTEFACT_FIELD } from "../artefacts/artefact-field.ts";
 import { getChunks, getManifest } from "../artefacts/artefact-api.ts";
 import { GatewayHttp } from "../artefacts/gateway-http.ts";

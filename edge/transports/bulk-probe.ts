@@ -2,7 +2,7 @@
 // picks the faster for bulk transfers. A probe downloads at most PROBE_BYTES of an artefact's
 // chunks (verified, then dropped) from each source twice, in the order A B B A so neither gains
 // from going second (warm gateway cache, congestion window), and keeps each source's best run.
-import type { Manifest } from "../../core/manifest.ts";
+import type { Manifest } from "../../core/artefacts/manifest.ts";
 import type { ChunkSource } from "../artefacts/chunk-source.ts";
 import type { ExpectedChunk } from "../artefacts/verified-frames.ts";
 

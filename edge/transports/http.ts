@@ -1,8 +1,8 @@
 // The sync transport over HTTP: publish requests in MessagePack built by concatenating the
 // outbox's encoded records, artefact lookups and pulls through the artefact client.
 import { StrataError } from "../../core/errors.ts";
-import { MsgpackWriter } from "../../core/msgpack-writer.ts";
-import type { ProducerRef } from "../../core/record.ts";
+import { MsgpackWriter } from "../../core/log/msgpack-writer.ts";
+import type { ProducerRef } from "../../core/log/record.ts";
 import { GatewayHttp } from "../artefacts/gateway-http.ts";
 import { type ChunkSource, httpChunkSource } from "../artefacts/chunk-source.ts";
 import { ensureStream, latestArtefact } from "../artefacts/stream-api.ts";

@@ -2,11 +2,11 @@
 // from the partitions' tails (stream-info, then fetch backwards), the manifest (manifest-get,
 // its bytes checked against the id), and chunks on bulk streams (chunks-get), each one's length
 // and BLAKE3 verified here, since the link is not trusted.
-import { blake3 } from "../../core/blake3.ts";
+import { blake3 } from "../../core/hashing/blake3.ts";
 import { StrataError } from "../../core/errors.ts";
-import { bytesToHex } from "../../core/hex.ts";
-import { decodeManifest, type Manifest } from "../../core/manifest.ts";
-import type { ArtefactRef } from "../../core/record.ts";
+import { bytesToHex } from "../../core/util/hex.ts";
+import { decodeManifest, type Manifest } from "../../core/artefacts/manifest.ts";
+import type { ArtefactRef } from "../../core/log/record.ts";
 import type { ChunkSource } from "../artefacts/chunk-source.ts";
 import { HARD_LIMITS } from "../artefacts/limits.ts";
 import type { LocatedArtefact } from "../artefacts/stream-api.ts";

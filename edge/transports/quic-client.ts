@@ -2,15 +2,15 @@
 // version negotiation, requests on the control stream within the server's credit window,
 // chunk uploads and downloads on their own bulk streams.
 import { Encoder } from "@msgpack/msgpack";
-import { ChunkFrameParser, type FramedChunk } from "../../core/chunk-frames.ts";
+import { ChunkFrameParser, type FramedChunk } from "../../core/artefacts/chunk-frames.ts";
 import { ERROR_STATUS, StrataError, type ErrorCode } from "../../core/errors.ts";
-import { extensionCodec } from "../../core/extensions.ts";
-import { FrameWriter } from "../../core/quic-frame-writer.ts";
-import { decodeFramePayload, DEFAULT_MAX_FRAME_BYTES, encodeFrame, frameHeader, QUIC_PROTOCOL_VERSIONS, type Frame } from "../../core/quic-frames.ts";
-import { FRAME, parseHelloOk, uint, type HelloOk } from "../../core/quic-messages.ts";
-import { FrameReader, QUIC_CODE_CANCELLED, type QuicConnection } from "../../core/quic-stream.ts";
-import type { Acks, Fields, Headers, ProducerRef } from "../../core/record.ts";
-import { connectQuic, type QuicConnectOptions } from "./quic-connect.ts";
+import { extensionCodec } from "../../core/log/extensions.ts";
+import { FrameWriter } from "../../core/quic/frame-writer.ts";
+import { decodeFramePayload, DEFAULT_MAX_FRAME_BYTES, encodeFrame, frameHeader, QUIC_PROTOCOL_VERSIONS, type Frame } from "../../core/quic/frames.ts";
+import { FRAME, parseHelloOk, uint, type HelloOk } from "../../core/quic/messages.ts";
+import { FrameReader, QUIC_CODE_CANCELLED, type QuicConnection } from "../../core/quic/stream.ts";
+import type { Acks, Fields, Headers, ProducerRef } from "../../core/log/record.ts";
+import { connectQuic, type QuicConnectOptions } from "../../runtime/quic/connect.ts";
 
 export interface QuicClientOptions extends QuicConnectOptions {
   /** Sent in hello when the gateway requires one. */

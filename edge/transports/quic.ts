@@ -6,7 +6,7 @@
 // (bulk-probe.ts): measured before the first pull and again when the measurement is older than
 // REMEASURE_MS; under a rate limit both are held to it, so bulk stays on QUIC unmeasured.
 import { StrataError } from "../../core/errors.ts";
-import type { ProducerRef } from "../../core/record.ts";
+import type { ProducerRef } from "../../core/log/record.ts";
 import type { EncodedRecords } from "../records.ts";
 import { MIN_PROBE_BYTES, probe, probeChunks, REMEASURE_MS } from "./bulk-probe.ts";
 import type { HttpTransport } from "./http.ts";

@@ -1,6 +1,6 @@
 // What the sync loop needs from a connection to the gateway. HTTP implements it now
 // (edge/transports/http.ts), and so does QUIC (edge/transports/quic.ts), HTTP beside it.
-import type { ArtefactRef, ProducerRef } from "../../core/record.ts";
+import type { ArtefactRef, ProducerRef } from "../../core/log/record.ts";
 import type { ByteRate } from "../artefacts/chunk-source.ts";
 import type { EncodedRecords } from "../records.ts";
 

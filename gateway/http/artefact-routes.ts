@@ -2,12 +2,12 @@
 // service and encode; HTTP ranges and conditional requests are handled here as transport matters.
 import { Hono, type Context, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { CHUNKS_MEDIA_TYPE } from "../../core/chunk-frames.ts";
+import { CHUNKS_MEDIA_TYPE } from "../../core/artefacts/chunk-frames.ts";
 import type { ErrorCode } from "../../core/errors.ts";
-import type { ArtefactGc, GcSummary } from "../services/artefact-gc.ts";
-import type { ArtefactService } from "../services/artefact-service.ts";
-import type { ManifestInfo, ManifestService } from "../services/manifest-service.ts";
-import { checkManifestId } from "../services/manifest-service.ts";
+import type { ArtefactGc, GcSummary } from "../artefacts/artefact-gc.ts";
+import type { ArtefactService } from "../artefacts/artefact-service.ts";
+import type { ManifestInfo, ManifestService } from "../artefacts/manifest-service.ts";
+import { checkManifestId } from "../artefacts/manifest-service.ts";
 import { errorResponse } from "./errors.ts";
 import { answerForm, hashesOut, readChunkBatch, readHashes, readManifestBody } from "./artefact-wire.ts";
 import { notModified, parseRange, rangeAllowed } from "./http-range.ts";

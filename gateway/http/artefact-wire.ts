@@ -2,10 +2,10 @@
 // MessagePack chunk batch of PUT /chunks. Decoding only; bad shapes are BAD_REQUEST.
 import { Decoder } from "@msgpack/msgpack";
 import type { Context } from "hono";
-import { bytesToHex, hexToBytes } from "../../core/hex.ts";
+import { bytesToHex, hexToBytes } from "../../core/util/hex.ts";
 import { StrataError } from "../../core/errors.ts";
-import type { ChunkUpload } from "../storage/chunk-store.ts";
-import type { ArtefactLimits } from "../services/artefact-limits.ts";
+import type { ChunkUpload } from "../artefacts/chunk-store.ts";
+import type { ArtefactLimits } from "../artefacts/artefact-limits.ts";
 import { requestForm, wantsMsgpack } from "./negotiate.ts";
 
 export type HashForm = "json" | "msgpack";

@@ -3,8 +3,8 @@ import { Decoder, Encoder } from "@msgpack/msgpack";
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { StrataError } from "../../core/errors.ts";
-import { extensionCodec } from "../../core/extensions.ts";
-import type { BodyForm } from "../../core/publish-request.ts";
+import { extensionCodec } from "../../core/log/extensions.ts";
+import type { BodyForm } from "../../core/log/publish-request.ts";
 
 export const MSGPACK = "application/msgpack";
 const MSGPACK_TYPES = new Set([MSGPACK, "application/x-msgpack", "application/vnd.msgpack"]);

@@ -1,8 +1,8 @@
 // Records on the HTTP wire. MessagePack keeps bytes, tensors and artefact refs native; JSON uses
-// the tagged forms of core/json-value.ts.
-import { bytesToBase64, toJsonValue } from "../../core/json-value.ts";
-import type { LogRecord } from "../../core/record.ts";
-import type { RawReadResult, ReadResult } from "../services/log-service.ts";
+// the tagged forms of core/log/json-value.ts.
+import { bytesToBase64, toJsonValue } from "../../core/log/json-value.ts";
+import type { LogRecord } from "../../core/log/record.ts";
+import type { RawReadResult, ReadResult } from "../streams/log-service.ts";
 
 export type JsonBytes = { $base64: string };
 

@@ -3,13 +3,13 @@
 // touched while GC ran is left alone (the index transaction re-checks them).
 import { afterAll, expect, test } from "bun:test";
 import { join } from "node:path";
-import { blake3, bytesToHex } from "../../core/blake3.ts";
-import { encodeManifest, manifestId } from "../../core/manifest.ts";
+import { blake3, bytesToHex } from "../../core/hashing/blake3.ts";
+import { encodeManifest, manifestId } from "../../core/artefacts/manifest.ts";
 import { openDatabase } from "../../gateway/db/database.ts";
 import { createGatewayMetrics } from "../../gateway/metrics.ts";
-import { openArtefacts } from "../../gateway/services/artefacts.ts";
-import { ChunkIndex } from "../../gateway/storage/chunk-index.ts";
-import { LocalObjectStore } from "../../gateway/storage/local-object-store.ts";
+import { openArtefacts } from "../../gateway/artefacts/artefacts.ts";
+import { ChunkIndex } from "../../gateway/artefacts/chunk-index.ts";
+import { LocalObjectStore } from "../../gateway/objects/local-object-store.ts";
 import { removeDir, tempDir } from "../helpers/gateway.ts";
 import { randomBytes } from "./gateway-fixture.ts";
 

@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { blake3Hex } from "../../core/blake3.ts";
+import { blake3Hex } from "../../core/hashing/blake3.ts";
 import { ChunkCache } from "../../edge/artefacts/index.ts";
 import { removeDir, tempDir } from "../helpers/gateway.ts";
 

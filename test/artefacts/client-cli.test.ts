@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawn, type ChildProcess } from "node:child_process";
 import { copyFileSync, existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { blake3Hex } from "../../core/blake3.ts";
+import { blake3Hex } from "../../core/hashing/blake3.ts";
 import { missingChunks } from "../../edge/artefacts/artefact-api.ts";
 import { GatewayHttp } from "../../edge/artefacts/gateway-http.ts";
 import { type GatewayProcess, removeDir, ROOT, startGateway, tempDir } from "../helpers/gateway.ts";
@@ -37,7 +37,7 @@ interface Run {
 }
 
 function cli(args: string[]): Run {
-  const child = spawn(process.execPath, [join(ROOT, "gateway/cli/main.ts"), ...args], {
+  const child = spawn(process.execPath, [join(ROOT, "cli/main.ts"), ...args], {
     cwd: ROOT,
     env: { ...process.env, STRATA_GATEWAY: gw.url },
     stdio: ["ignore", "pipe", "pipe"],

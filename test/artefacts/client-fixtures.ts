@@ -2,7 +2,7 @@
 // comparison by BLAKE3, the chunks a file is cut into.
 import { closeSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { blake3Hex } from "../../core/blake3.ts";
+import { blake3Hex } from "../../core/hashing/blake3.ts";
 import { chunkFile, type FileChunk } from "../../edge/artefacts/file-chunks.ts";
 
 /** A file of `bytes` pseudo-random bytes (xorshift32 from `seed`). */

@@ -1,8 +1,8 @@
 // Reading a /v1/chunks/get body: every frame checked against the request and its hash, a short
 // body reported with how far it got.
 import { describe, expect, test } from "bun:test";
-import { blake3 } from "../../core/blake3.ts";
-import { encodeFrameHeader } from "../../core/chunk-frames.ts";
+import { blake3 } from "../../core/hashing/blake3.ts";
+import { encodeFrameHeader } from "../../core/artefacts/chunk-frames.ts";
 import { StrataError } from "../../core/errors.ts";
 import { TruncatedBodyError } from "../../edge/artefacts/index.ts";
 import { type ExpectedChunk, readVerifiedFrames } from "../../edge/artefacts/verified-frames.ts";

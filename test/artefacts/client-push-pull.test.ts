@@ -3,7 +3,7 @@
 // cache, corrupted cache entries, artefact resolution on streams.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { decodeManifest } from "../../core/manifest.ts";
+import { decodeManifest } from "../../core/artefacts/manifest.ts";
 import { pullArtefact, pushArtefact, SAFETENSORS_MEDIA_TYPE } from "../../edge/artefacts/index.ts";
 import { removeDir, tempDir } from "../helpers/gateway.ts";
 import { liveGateway, type LiveGateway } from "../helpers/in-process-gateway.ts";

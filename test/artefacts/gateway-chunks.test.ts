@@ -2,9 +2,9 @@
 // the missing → put → get round trip in JSON and MessagePack, limits and bad input.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { decode, encode } from "@msgpack/msgpack";
-import { blake3, bytesToHex } from "../../core/blake3.ts";
-import { ChunkFrameParser, CHUNKS_MEDIA_TYPE } from "../../core/chunk-frames.ts";
-import { resolveArtefactLimits } from "../../gateway/services/artefact-limits.ts";
+import { blake3, bytesToHex } from "../../core/hashing/blake3.ts";
+import { ChunkFrameParser, CHUNKS_MEDIA_TYPE } from "../../core/artefacts/chunk-frames.ts";
+import { resolveArtefactLimits } from "../../gateway/artefacts/artefact-limits.ts";
 import { liveGateway, type LiveGateway } from "../helpers/in-process-gateway.ts";
 import { chunkData, chunkFile, errorCode, missing, postHashes, putChunksRaw, randomBytes } from "./gateway-fixture.ts";
 

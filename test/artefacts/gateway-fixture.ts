@@ -1,9 +1,9 @@
 // Helpers for the gateway-side artefact tests: deterministic data, chunking, and the upload
 // steps of the protocol (missing → put chunks → put manifest) spoken over real HTTP.
 import { encode } from "@msgpack/msgpack";
-import { bytesToHex } from "../../core/blake3.ts";
-import { chunk, type Chunk } from "../../core/chunking.ts";
-import { encodeManifest, manifestId, type Manifest, type ManifestTensor } from "../../core/manifest.ts";
+import { bytesToHex } from "../../core/hashing/blake3.ts";
+import { chunk, type Chunk } from "../../core/chunking/chunking.ts";
+import { encodeManifest, manifestId, type Manifest, type ManifestTensor } from "../../core/artefacts/manifest.ts";
 
 /** Deterministic pseudo-random bytes (xorshift32), so failures reproduce. */
 export function randomBytes(length: number, seed: number): Uint8Array<ArrayBuffer> {

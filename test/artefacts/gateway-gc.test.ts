@@ -3,10 +3,10 @@
 // object store shrink; the grace period protects fresh uploads; refs of records retention
 // removed stop counting.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { bytesToHex } from "../../core/blake3.ts";
+import { bytesToHex } from "../../core/hashing/blake3.ts";
 import { openDatabase } from "../../gateway/db/database.ts";
-import { ArtefactRefIndex } from "../../gateway/services/artefact-ref-index.ts";
-import type { GcSummary } from "../../gateway/services/artefact-gc.ts";
+import { ArtefactRefIndex } from "../../gateway/artefacts/artefact-ref-index.ts";
+import type { GcSummary } from "../../gateway/artefacts/artefact-gc.ts";
 import { removeDir, tempDir } from "../helpers/gateway.ts";
 import { liveGateway, type LiveGateway } from "../helpers/in-process-gateway.ts";
 import { chunkFile, missing, randomBytes, upload, type ChunkedFile } from "./gateway-fixture.ts";

@@ -2,8 +2,8 @@
 // idempotent PUT, exact bytes on GET, and clear 4xx answers to hostile manifests.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { encode } from "@msgpack/msgpack";
-import { blake3, bytesToHex } from "../../core/blake3.ts";
-import { manifestId } from "../../core/manifest.ts";
+import { blake3, bytesToHex } from "../../core/hashing/blake3.ts";
+import { manifestId } from "../../core/artefacts/manifest.ts";
 import { liveGateway, type LiveGateway } from "../helpers/in-process-gateway.ts";
 import { chunkData, chunkFile, errorCode, putChunksRaw, putManifest, randomBytes, upload } from "./gateway-fixture.ts";
 

@@ -4,10 +4,10 @@
 import { afterAll, expect, test } from "bun:test";
 import { encode } from "@msgpack/msgpack";
 import { join } from "node:path";
-import { blake3, bytesToHex } from "../../core/blake3.ts";
-import { ChunkFrameParser } from "../../core/chunk-frames.ts";
-import { LocalObjectStore } from "../../gateway/storage/local-object-store.ts";
-import { PackBuilder, packKey } from "../../gateway/storage/pack-format.ts";
+import { blake3, bytesToHex } from "../../core/hashing/blake3.ts";
+import { ChunkFrameParser } from "../../core/artefacts/chunk-frames.ts";
+import { LocalObjectStore } from "../../gateway/objects/local-object-store.ts";
+import { PackBuilder, packKey } from "../../gateway/artefacts/pack-format.ts";
 import { removeDir, startGateway, tempDir } from "../helpers/gateway.ts";
 import { liveGateway } from "../helpers/in-process-gateway.ts";
 import { chunkFile, missing, putChunksRaw, randomBytes, upload } from "./gateway-fixture.ts";

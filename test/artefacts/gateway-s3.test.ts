@@ -2,8 +2,8 @@
 // bucket after a restart (cold caches), one read per pack block for concurrent cold GETs, and GC
 // shrinking the pack bytes in the bucket.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { bytesToHex } from "../../core/blake3.ts";
-import type { GcSummary } from "../../gateway/services/artefact-gc.ts";
+import { bytesToHex } from "../../core/hashing/blake3.ts";
+import type { GcSummary } from "../../gateway/artefacts/artefact-gc.ts";
 import { startS3, type S3TestStore } from "../helpers/ceph.ts";
 import { removeDir, tempDir } from "../helpers/gateway.ts";
 import { liveGateway, type LiveGateway } from "../helpers/in-process-gateway.ts";

@@ -1,8 +1,8 @@
 // BatchBuilder lays records out behind room for the batch header; encodeBatch then writes the
 // header in place. The bytes must equal the copying path's, and the room is used once only.
 import { expect, test } from "bun:test";
-import { BatchBuilder, decodeBatchRecords, encodeBatch, encodeRecord, encodeRecordShared, readBatchHeader } from "../../core/batch.ts";
-import type { Fields } from "../../core/record.ts";
+import { BatchBuilder, decodeBatchRecords, encodeBatch, encodeRecord, encodeRecordShared, readBatchHeader } from "../../core/log/batch.ts";
+import type { Fields } from "../../core/log/record.ts";
 
 const t0 = 1_780_000_000_000;
 const meta = { baseOffset: 500, firstTimestamp: t0, maxTimestamp: t0, producer: { id: 3, epoch: 1, seq: 9 } };

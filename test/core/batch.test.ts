@@ -1,8 +1,8 @@
 import { expect, test } from "bun:test";
-import { BATCH_HEADER_SIZE, decodeBatchRecords, encodeBatch, encodeRecord, readBatchHeader, setBaseOffset } from "../../core/batch.ts";
+import { BATCH_HEADER_SIZE, decodeBatchRecords, encodeBatch, encodeRecord, readBatchHeader, setBaseOffset } from "../../core/log/batch.ts";
 import { StrataError } from "../../core/errors.ts";
-import { makeArtefactRef, makeTensor } from "../../core/extensions.ts";
-import type { Fields, Headers } from "../../core/record.ts";
+import { makeArtefactRef, makeTensor } from "../../core/log/extensions.ts";
+import type { Fields, Headers } from "../../core/log/record.ts";
 
 const t0 = 1_780_000_000_000;
 

@@ -7,7 +7,7 @@ import {
   blake3Keyed,
   bytesToHex,
   hexToBytes,
-} from "../../core/blake3.ts";
+} from "../../core/hashing/blake3.ts";
 import { StrataError } from "../../core/errors.ts";
 import { kernels } from "../../core/wasm.ts";
 import vectors from "./fixtures/blake3-test-vectors.json";

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { blake3Hex, bytesToHex } from "../../core/blake3.ts";
+import { blake3Hex, bytesToHex } from "../../core/hashing/blake3.ts";
 import {
   type Chunk,
   type ChunkBoundary,
@@ -9,9 +9,9 @@ import {
   createChunker,
   gearTable,
   resolveChunkSizes,
-} from "../../core/chunking.ts";
+} from "../../core/chunking/chunking.ts";
 import { StrataError } from "../../core/errors.ts";
-import { writeSafetensors } from "../../core/safetensors.ts";
+import { writeSafetensors } from "../../core/tensors/safetensors.ts";
 import { randomBytes, randomSplits, rng } from "./helpers/random.ts";
 
 const M64 = (1n << 64n) - 1n;

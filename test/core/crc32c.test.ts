@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { crc32c } from "../../core/crc32c.ts";
+import { crc32c } from "../../core/hashing/crc32c.ts";
 import { StrataError } from "../../core/errors.ts";
 import { randomBytes, rng } from "./helpers/random.ts";
 

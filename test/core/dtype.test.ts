@@ -4,7 +4,7 @@
 // value after the largest finite is treated as the next power of two, which makes values at
 // or above the halfway point round to Inf, as IEEE-754 specifies.
 import { describe, expect, test } from "bun:test";
-import { bf16ToF16, bf16ToF32, convertFloat, f16ToBf16, f16ToF32, f32ToBf16, f32ToF16 } from "../../core/dtype.ts";
+import { bf16ToF16, bf16ToF32, convertFloat, f16ToBf16, f16ToF32, f32ToBf16, f32ToF16 } from "../../core/tensors/dtype.ts";
 
 const f32buf = new Float32Array(1);
 const u32buf = new Uint32Array(f32buf.buffer);

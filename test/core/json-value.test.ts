@@ -1,9 +1,9 @@
 import { expect, test } from "bun:test";
 import { StrataError } from "../../core/errors.ts";
-import { makeArtefactRef, makeTensor } from "../../core/extensions.ts";
-import { fromJsonValue, toJsonValue } from "../../core/json-value.ts";
-import { parsePublishRequest } from "../../core/publish-request.ts";
-import { assertStreamName, isValidStreamName } from "../../core/stream-name.ts";
+import { makeArtefactRef, makeTensor } from "../../core/log/extensions.ts";
+import { fromJsonValue, toJsonValue } from "../../core/log/json-value.ts";
+import { parsePublishRequest } from "../../core/log/publish-request.ts";
+import { assertStreamName, isValidStreamName } from "../../core/log/stream-name.ts";
 
 const limits = { maxBatchRecords: 10, maxHeaders: 4, maxKeyBytes: 16 };
 

@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { murmur2, partitionForKey } from "../../core/partitioner.ts";
+import { murmur2, partitionForKey } from "../../core/log/partitioner.ts";
 
 // Values of Kafka's Java client (Utils.murmur2), as published with kafkajs's partitioner tests.
 const KAFKA_MURMUR2: Record<string, number> = {

@@ -1,10 +1,10 @@
 import { describe, expect, test } from "bun:test";
-import { type CodecName, codecAvailable } from "../../core/byte-codecs.ts";
-import { crc32c } from "../../core/crc32c.ts";
-import { f32ToBf16, f32ToF16 } from "../../core/dtype.ts";
+import { type CodecName, codecAvailable } from "../../core/tensors/byte-codecs.ts";
+import { crc32c } from "../../core/hashing/crc32c.ts";
+import { f32ToBf16, f32ToF16 } from "../../core/tensors/dtype.ts";
 import { StrataError } from "../../core/errors.ts";
-import { compressPlanes, compressPlanesAsync, decompressPlanes, decompressPlanesAsync, inspectPlanes } from "../../core/plane-compress.ts";
-import type { Dtype } from "../../core/tensor-types.ts";
+import { compressPlanes, compressPlanesAsync, decompressPlanes, decompressPlanesAsync, inspectPlanes } from "../../core/tensors/plane-compress.ts";
+import type { Dtype } from "../../core/tensors/tensor-types.ts";
 
 function rng(seed: number): () => number {
   let s = seed >>> 0 || 1;

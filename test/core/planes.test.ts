@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { mergePlanes, splitPlanes } from "../../core/planes.ts";
+import { mergePlanes, splitPlanes } from "../../core/tensors/planes.ts";
 
 function refSplit(bytes: Uint8Array, size: number): Uint8Array {
   const n = bytes.length / size;

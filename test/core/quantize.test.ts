@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { StrataError } from "../../core/errors.ts";
-import { dequantizeInt8, quantizeInt8 } from "../../core/quantize.ts";
+import { dequantizeInt8, quantizeInt8 } from "../../core/tensors/quantize.ts";
 
 function rng(seed: number): () => number {
   let s = seed >>> 0 || 1;

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { StrataError } from "../../core/errors.ts";
-import { parseSafetensorsHeader, readSafetensors, type TensorInput, writeSafetensors } from "../../core/safetensors.ts";
+import { parseSafetensorsHeader, readSafetensors, type TensorInput, writeSafetensors } from "../../core/tensors/safetensors.ts";
 
 /** Builds a file from a raw header string (no padding added) and a data section. */
 function rawFile(header: string, data: Uint8Array = new Uint8Array(0), declared?: bigint): Uint8Array {

@@ -6,9 +6,9 @@
 import { randomBytes } from "node:crypto";
 import { createSocket } from "node:dgram";
 import { afterEach, expect, test } from "bun:test";
-import { encodeFrame, frameHeader, type Frame } from "../../core/quic-frames.ts";
-import { FrameReader, type QuicConnection } from "../../core/quic-stream.ts";
-import { connectQuic } from "../../edge/transports/quic-connect.ts";
+import { encodeFrame, frameHeader, type Frame } from "../../core/quic/frames.ts";
+import { FrameReader, type QuicConnection } from "../../core/quic/stream.ts";
+import { connectQuic } from "../../runtime/quic/connect.ts";
 import { removeDir, tempDir } from "../helpers/gateway.ts";
 import { UdpProxy } from "../helpers/udp-proxy.ts";
 import { cliOk, endOffset, freePort, recordLines, waitFor } from "./edge-fixtures.ts";

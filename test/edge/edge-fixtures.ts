@@ -13,7 +13,7 @@ export interface CliRun {
 }
 
 export function cli(args: string[], stdin?: string): CliRun {
-  const child = spawn(process.execPath, [join(ROOT, "gateway/cli/main.ts"), ...args], { cwd: ROOT, stdio: [stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [join(ROOT, "cli/main.ts"), ...args], { cwd: ROOT, stdio: [stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
   let stdout = "";
   let stderr = "";
   child.stdout!.on("data", (d: Buffer) => (stdout += d.toString()));

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { copyFileSync, existsSync, openSync, readFileSync, writeSync, closeSync } from "node:fs";
 import { join } from "node:path";
-import { blake3Hex } from "../../core/blake3.ts";
+import { blake3Hex } from "../../core/hashing/blake3.ts";
 import { pushArtefact } from "../../edge/artefacts/index.ts";
 import { openEdge, type PinUpdate } from "../../edge/index.ts";
 import { type GatewayProcess, removeDir, startGateway, tempDir } from "../helpers/gateway.ts";

@@ -22,7 +22,7 @@ export interface QuicGatewayProcess {
 }
 
 function command(runtime: "bun" | "deno"): string[] {
-  return runtime === "bun" ? [process.execPath, join(ROOT, "gateway/cli/main.ts")] : [DENO, "run", "-A", "--unstable-net", join(ROOT, "gateway/cli/main.ts")];
+  return runtime === "bun" ? [process.execPath, join(ROOT, "cli/main.ts")] : [DENO, "run", "-A", "--unstable-net", join(ROOT, "cli/main.ts")];
 }
 
 export async function startQuicGateway(options: { runtime: "bun" | "deno"; dataDir: string; httpPort: number; quicPort: number; timeoutMs?: number }): Promise<QuicGatewayProcess> {

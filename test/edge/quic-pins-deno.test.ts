@@ -3,7 +3,7 @@
 import { afterAll, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { blake3Hex } from "../../core/blake3.ts";
+import { blake3Hex } from "../../core/hashing/blake3.ts";
 import { pushArtefact } from "../../edge/artefacts/index.ts";
 import { writePlainFile } from "../artefacts/client-fixtures.ts";
 import { removeDir, tempDir } from "../helpers/gateway.ts";

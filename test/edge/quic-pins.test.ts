@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { blake3Hex } from "../../core/blake3.ts";
+import { blake3Hex } from "../../core/hashing/blake3.ts";
 import { pushArtefact } from "../../edge/artefacts/index.ts";
 import { openEdge } from "../../edge/index.ts";
 import { writePlainFile } from "../artefacts/client-fixtures.ts";

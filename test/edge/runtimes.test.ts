@@ -21,7 +21,7 @@ afterAll(async () => {
 });
 
 function deno(args: string[], stdin?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(join(ROOT, "node_modules/.bin/deno"), ["run", "-A", join(ROOT, "gateway/cli/main.ts"), ...args], { cwd: ROOT, stdio: [stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
+  const child = spawn(join(ROOT, "node_modules/.bin/deno"), ["run", "-A", join(ROOT, "cli/main.ts"), ...args], { cwd: ROOT, stdio: [stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
   let stdout = "";
   let stderr = "";
   child.stdout!.on("data", (d: Buffer) => (stdout += d.toString()));

@@ -1,7 +1,7 @@
 // The binding HTTP surface, against a real gateway on a real socket.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { decode, encode } from "@msgpack/msgpack";
-import { extensionCodec, makeTensor } from "../../core/extensions.ts";
+import { extensionCodec, makeTensor } from "../../core/log/extensions.ts";
 import { createClient, streamParam } from "../../gateway/client.ts";
 import { getJson, liveGateway, postJson, type LiveGateway } from "../helpers/in-process-gateway.ts";
 

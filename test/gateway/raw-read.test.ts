@@ -2,10 +2,10 @@
 // reader exactly the values the decode-and-re-encode path gives, and reject corrupt batches.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { Decoder } from "@msgpack/msgpack";
-import { decodeBatchRecords, encodeBatch, encodeRecord, readBatchHeader, scanBatchRecords } from "../../core/batch.ts";
+import { decodeBatchRecords, encodeBatch, encodeRecord, readBatchHeader, scanBatchRecords } from "../../core/log/batch.ts";
 import { StrataError } from "../../core/errors.ts";
-import { extensionCodec, makeArtefactRef, makeTensor } from "../../core/extensions.ts";
-import type { Fields, RecordInput } from "../../core/record.ts";
+import { extensionCodec, makeArtefactRef, makeTensor } from "../../core/log/extensions.ts";
+import type { Fields, RecordInput } from "../../core/log/record.ts";
 import { encodeMsgpack } from "../../gateway/http/negotiate.ts";
 import { encodeRawReadResponse, msgpackReadResponse } from "../../gateway/http/record-wire.ts";
 import { liveGateway, type LiveGateway } from "../helpers/in-process-gateway.ts";

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { readdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { S3ObjectStore } from "../../gateway/storage/s3-object-store.ts";
+import { S3ObjectStore } from "../../gateway/objects/s3-object-store.ts";
 import { startS3, type S3TestStore } from "../helpers/ceph.ts";
 import { removeDir, startGateway, tempDir, type GatewayProcess } from "../helpers/gateway.ts";
 

@@ -22,9 +22,9 @@ export interface GatewayProcess {
 function runtimeCommand(runtime: Runtime): string[] {
   switch (runtime) {
     case "bun":
-      return [process.execPath, join(ROOT, "gateway/cli/main.ts")];
+      return [process.execPath, join(ROOT, "cli/main.ts")];
     case "deno":
-      return [join(ROOT, "node_modules/.bin/deno"), "run", "-A", join(ROOT, "gateway/cli/main.ts")];
+      return [join(ROOT, "node_modules/.bin/deno"), "run", "-A", join(ROOT, "cli/main.ts")];
     case "node":
       return ["node", join(ROOT, "dist/node/strata.mjs")];
   }

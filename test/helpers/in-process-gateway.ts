@@ -1,7 +1,7 @@
 // A real gateway in this process: openGateway on a temp directory, served by Bun.serve on a free
 // loopback port, talked to with fetch. For tests that need no process boundary.
 import { openGateway, type Gateway, type GatewayConfig } from "../../gateway/gateway.ts";
-import { serve, type Server } from "../../gateway/serve.ts";
+import { serve, type Server } from "../../gateway/http/serve.ts";
 import { removeDir, tempDir } from "./gateway.ts";
 
 export interface LiveGateway {

@@ -3,11 +3,11 @@
 // connection. Prints one JSON line with what it saw.
 // usage: client-runtime-main.ts PORT CA_FILE STREAM
 import { readFileSync } from "node:fs";
-import { blake3 } from "../../core/blake3.ts";
-import { encodeFrame, frameHeader } from "../../core/quic-frames.ts";
-import { FrameReader } from "../../core/quic-stream.ts";
+import { blake3 } from "../../core/hashing/blake3.ts";
+import { encodeFrame, frameHeader } from "../../core/quic/frames.ts";
+import { FrameReader } from "../../core/quic/stream.ts";
 import { QuicClient } from "../../edge/transports/quic-client.ts";
-import { connectQuic } from "../../edge/transports/quic-connect.ts";
+import { connectQuic } from "../../runtime/quic/connect.ts";
 
 const [portArg, caFile, stream] = process.argv.slice(2);
 const options = { host: "127.0.0.1", port: Number(portArg), ca: readFileSync(caFile!, "utf8") };

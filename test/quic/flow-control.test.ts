@@ -1,9 +1,9 @@
 // The credit window is enforced by the gateway itself: a raw client that sends more requests
 // than max_in_flight has them served max_in_flight at a time.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { encodeFrame } from "../../core/quic-frames.ts";
-import { FrameReader } from "../../core/quic-stream.ts";
-import { connectQuic } from "../../edge/transports/quic-connect.ts";
+import { encodeFrame } from "../../core/quic/frames.ts";
+import { FrameReader } from "../../core/quic/stream.ts";
+import { connectQuic } from "../../runtime/quic/connect.ts";
 import { quicGateway, type QuicGateway } from "./quic-fixture.ts";
 
 let gw: QuicGateway;

@@ -2,8 +2,8 @@
 // length prefix alone, malformed payloads refused with a StrataError.
 import { expect, test } from "bun:test";
 import { StrataError } from "../../core/errors.ts";
-import { decodeFramePayload, encodeFrame, FrameDecoder, frameHeader } from "../../core/quic-frames.ts";
-import { FrameReader } from "../../core/quic-stream.ts";
+import { decodeFramePayload, encodeFrame, FrameDecoder, frameHeader } from "../../core/quic/frames.ts";
+import { FrameReader } from "../../core/quic/stream.ts";
 
 const frames = [
   { t: "hello", versions: [1], token: "x" },

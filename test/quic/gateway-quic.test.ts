@@ -1,9 +1,9 @@
 // The QUIC transport end to end on loopback: a real gateway (services, storage) behind the
 // node:quic listener, and the QUIC client, both in this Bun process.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { blake3 } from "../../core/blake3.ts";
+import { blake3 } from "../../core/hashing/blake3.ts";
 import { StrataError } from "../../core/errors.ts";
-import { encodeManifest, manifestId } from "../../core/manifest.ts";
+import { encodeManifest, manifestId } from "../../core/artefacts/manifest.ts";
 import { QuicClient } from "../../edge/transports/quic-client.ts";
 import { quicGateway, type QuicGateway } from "./quic-fixture.ts";
 

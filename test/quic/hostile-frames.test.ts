@@ -1,12 +1,12 @@
 // Malformed and oversized frames from a raw QUIC connection: each gets an error frame and its
 // stream is closed; the gateway keeps serving other streams and connections.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { encodeFrame, frameHeader, type Frame } from "../../core/quic-frames.ts";
-import { FrameReader, type QuicConnection } from "../../core/quic-stream.ts";
+import { encodeFrame, frameHeader, type Frame } from "../../core/quic/frames.ts";
+import { FrameReader, type QuicConnection } from "../../core/quic/stream.ts";
 import { QuicClient } from "../../edge/transports/quic-client.ts";
-import { connectQuic } from "../../edge/transports/quic-connect.ts";
+import { connectQuic } from "../../runtime/quic/connect.ts";
 import { openGateway } from "../../gateway/gateway.ts";
-import { startQuicServer } from "../../gateway/transports/quic/server.ts";
+import { startQuicServer } from "../../gateway/quic/server.ts";
 import { removeDir, tempDir } from "../helpers/gateway.ts";
 import { quicGateway, type QuicGateway } from "./quic-fixture.ts";
 

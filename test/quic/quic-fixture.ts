@@ -1,8 +1,8 @@
 // A real gateway in this process with its QUIC transport on a free loopback UDP port, and
 // helpers to talk raw frames to it.
 import { openGateway, type Gateway } from "../../gateway/gateway.ts";
-import type { QuicLimits } from "../../gateway/transports/quic/limits.ts";
-import { startQuicServer, type QuicServer } from "../../gateway/transports/quic/server.ts";
+import type { QuicLimits } from "../../gateway/quic/quic-limits.ts";
+import { startQuicServer, type QuicServer } from "../../gateway/quic/server.ts";
 import { removeDir, tempDir } from "../helpers/gateway.ts";
 
 export interface QuicGateway {

@@ -7,9 +7,9 @@ import { join } from "node:path";
 import { afterAll, expect, test } from "bun:test";
 import { QuicClient } from "../../edge/transports/quic-client.ts";
 import { ROOT, removeDir, tempDir } from "../helpers/gateway.ts";
-import { encodeFrame, frameHeader } from "../../core/quic-frames.ts";
-import { FrameReader } from "../../core/quic-stream.ts";
-import { connectQuic } from "../../edge/transports/quic-connect.ts";
+import { encodeFrame, frameHeader } from "../../core/quic/frames.ts";
+import { FrameReader } from "../../core/quic/stream.ts";
+import { connectQuic } from "../../runtime/quic/connect.ts";
 
 const DENO = join(ROOT, "node_modules/.bin/deno");
 const dirs: string[] = [];
@@ -27,7 +27,7 @@ interface Served {
 async function serveUnder(runtime: "bun" | "deno"): Promise<Served> {
   const dataDir = tempDir("strata-quic-rt-");
   dirs.push(dataDir);
-  const command = runtime === "bun" ? [process.execPath, "gateway/cli/main.ts"] : [DENO, "run", "-A", "--unstable-net", "gateway/cli/main.ts"];
+  const command = runtime === "bun" ? [process.execPath, "cli/main.ts"] : [DENO, "run", "-A", "--unstable-net", "cli/main.ts"];
   const child = spawn(command[0]!, [...command.slice(1), "serve", "--data", dataDir, "--port", "0", "--quic-port", "0"], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   let exited = false;

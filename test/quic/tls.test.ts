@@ -4,7 +4,7 @@ import { createHash, X509Certificate } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, expect, test } from "bun:test";
-import { loadTlsIdentity } from "../../gateway/transports/quic/tls.ts";
+import { loadTlsIdentity } from "../../gateway/quic/tls.ts";
 import { removeDir, tempDir } from "../helpers/gateway.ts";
 
 const dir = tempDir("strata-quic-tls-");

@@ -1,0 +1,58 @@
+// `strata edge status --data DIR [--json]`: the outbox, the last sync and the pins of an edge node.
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { EDGE_DB_FILE } from "../edge/db/database.ts";
+import { openEdge } from "../edge/index.ts";
+import { flag, parseArgs, UsageError, type Command } from "./command.ts";
+import { formatBytes } from "./progress-bar.ts";
+
+const usage = `usage: strata edge status --data DIR [--json]
+
+Prints the edge node's outbox (records and encoded bytes not yet acknowledged by the gateway),
+the time of its last sync, and its pins. With --json one object:
+{"outbox_records", "outbox_bytes", "last_sync", "pins": [{"stream", "path", "artefact", "updated"}],
+ "transport": {"publish": "quic"|"http", "bulk": "quic"|"http",
+               "measured": {"quic_mbps", "http_mbps", "at", "reason"}}}
+(times in ISO 8601, null when never; transport is the last run's choice, null if never run).`;
+
+function iso(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString();
+}
+
+export const edgeStatusCommand: Command = {
+  name: "edge status",
+  summary: "show an edge node's outbox, last sync and pins",
+  usage,
+  async run(args) {
+    const parsed = parseArgs(args, ["data"]);
+    for (const s of parsed.switches) if (s !== "json") throw new UsageError(`unknown option --${s}`);
+    if (parsed.positionals.length > 0) throw new UsageError(`unexpected argument ${parsed.positionals[0]}`);
+    const dataDir = flag(parsed, "data");
+    if (!dataDir) throw new UsageError("give --data DIR");
+    if (!existsSync(join(dataDir, EDGE_DB_FILE))) throw new UsageError(`${dataDir} is not an edge data directory (no ${EDGE_DB_FILE})`);
+    // Status only reads: the bound matters to publishing alone.
+    const edge = await openEdge({ dataDir, maxOutboxBytes: Number.MAX_SAFE_INTEGER });
+    try {
+      const s = await edge.status();
+      const pins = s.pins.map((p) => ({ stream: p.stream, path: p.path, artefact: p.artefact, updated: iso(p.updated) }));
+      if (parsed.switches.has("json")) {
+        const transport = s.transport ? { ...s.transport, measured: { ...s.transport.measured, at: iso(s.transport.measured.at) } } : null;
+        process.stdout.write(`${JSON.stringify({ outbox_records: s.outboxRecords, outbox_bytes: s.outboxBytes, last_sync: iso(s.lastSync), pins, transport })}\n`);
+        return 0;
+      }
+      const lines = [
+        `producer   ${s.producer.id} (epoch ${s.producer.epoch})`,
+        `outbox     ${s.outboxRecords} records, ${formatBytes(s.outboxBytes)}`,
+        `last sync  ${iso(s.lastSync) ?? "never"}`,
+        ...(s.transport
+          ? [`transport  publish ${s.transport.publish}, bulk ${s.transport.bulk} (QUIC ${s.transport.measured.quic_mbps ?? "-"} MB/s, HTTP ${s.transport.measured.http_mbps ?? "-"} MB/s; ${s.transport.measured.reason})`]
+          : []),
+        ...pins.map((p) => `pin        ${p.stream} → ${p.path}: ${p.artefact ?? "not pulled yet"}${p.updated ? ` (${p.updated})` : ""}`),
+      ];
+      process.stdout.write(`${lines.join("\n")}\n`);
+      return 0;
+    } finally {
+      await edge.close();
+    }
+  },
+};

@@ -1,0 +1,96 @@
+// The JSON form of log values. JSON has no bytes, tensors or artefact refs, so they are
+// written as tagged single-key objects, in both directions:
+//   bytes        {"$base64": "<standard base64>"}
+//   Tensor       {"$tensor": {"dtype": "bf16", "shape": [2, 3], "data": {"$base64": "..."}}}
+//   ArtefactRef  {"$artefact": {"manifest": "<64 hex>", "size": 123, "mediaType": "..."}}
+// A plain object whose only key starts with "$" and is not one of these is rejected, so the
+// encoding stays unambiguous. Integers beyond 2^53 come out of MessagePack as bigint and are
+// written as JSON numbers via their decimal string.
+import { StrataError } from "../errors.ts";
+import { makeArtefactRef, makeTensor } from "./extensions.ts";
+import type { Value } from "./record.ts";
+
+export const MAX_VALUE_DEPTH = 32;
+
+export function bytesToBase64(bytes: Uint8Array): string {
+  // Buffer exists in Bun, Deno (node compat) and Node; browsers use the btoa path.
+  const B = (globalThis as { Buffer?: { from(b: ArrayBufferLike, o: number, l: number): { toString(e: string): string } } }).Buffer;
+  if (B) return B.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64");
+  let s = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(s);
+}
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+export function base64ToBytes(text: string): Uint8Array {
+  if (typeof text !== "string" || text.length % 4 !== 0 || !BASE64.test(text)) {
+    throw new StrataError("BAD_REQUEST", "invalid base64 in {\"$base64\": ...}");
+  }
+  const binary = atob(text);
+  const out = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
+  return out;
+}
+
+/** A MessagePack-decoded value → a JSON-safe value. */
+export function toJsonValue(value: unknown, depth = 0): unknown {
+  if (depth > MAX_VALUE_DEPTH) throw new StrataError("BAD_REQUEST", `values nest deeper than ${MAX_VALUE_DEPTH}`);
+  if (value === null || typeof value === "boolean" || typeof value === "string") return value;
+  if (typeof value === "number") return Number.isFinite(value) ? value : String(value);
+  if (typeof value === "bigint") return Number(value);
+  if (value instanceof Uint8Array) return { $base64: bytesToBase64(value) };
+  if (Array.isArray(value)) return value.map((v) => toJsonValue(v, depth + 1));
+  if (typeof value === "object") {
+    const kind = (value as { kind?: unknown }).kind;
+    if (kind === "tensor") {
+      const t = value as { dtype: string; shape: number[]; data: Uint8Array };
+      return { $tensor: { dtype: t.dtype, shape: t.shape, data: { $base64: bytesToBase64(t.data) } } };
+    }
+    if (kind === "artefact") {
+      const a = value as { manifest: string; size: number; mediaType: string };
+      return { $artefact: { manifest: a.manifest, size: a.size, mediaType: a.mediaType } };
+    }
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = toJsonValue(v, depth + 1);
+    return out;
+  }
+  throw new StrataError("BAD_REQUEST", `cannot represent ${typeof value} as JSON`);
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
+}
+
+/** A parsed JSON value → a log value (tagged objects become bytes, tensors, artefact refs). */
+export function fromJsonValue(value: unknown, depth = 0): Value {
+  if (depth > MAX_VALUE_DEPTH) throw new StrataError("BAD_REQUEST", `values nest deeper than ${MAX_VALUE_DEPTH}`);
+  if (value === null || typeof value === "boolean" || typeof value === "string" || typeof value === "number") return value;
+  if (Array.isArray(value)) return value.map((v) => fromJsonValue(v, depth + 1));
+  if (isPlainObject(value)) {
+    const keys = Object.keys(value);
+    if (keys.length === 1 && keys[0]!.startsWith("$")) {
+      const inner = value[keys[0]!];
+      switch (keys[0]) {
+        case "$base64":
+          return base64ToBytes(inner as string);
+        case "$tensor": {
+          if (!isPlainObject(inner)) throw new StrataError("BAD_REQUEST", "$tensor must be an object");
+          const data = fromJsonValue(inner.data, depth + 1);
+          if (!(data instanceof Uint8Array)) throw new StrataError("BAD_REQUEST", "$tensor.data must be {\"$base64\": ...}");
+          return makeTensor(inner.dtype as string, inner.shape as number[], data);
+        }
+        case "$artefact": {
+          if (!isPlainObject(inner)) throw new StrataError("BAD_REQUEST", "$artefact must be an object");
+          return makeArtefactRef(inner.manifest as string, inner.size as number, inner.mediaType as string);
+        }
+        default:
+          throw new StrataError("BAD_REQUEST", `unknown tagged value ${keys[0]}`);
+      }
+    }
+    const out: Record<string, Value> = {};
+    for (const k of keys) out[k] = fromJsonValue(value[k], depth + 1);
+    return out;
+  }
+  throw new StrataError("BAD_REQUEST", "unsupported JSON value");
+}

@@ -1,0 +1,191 @@
+// Frames of the QUIC protocol (docs/quic-protocol.md): a u32 big-endian length, then that many
+// bytes of one MessagePack map {t: type, ...}. FrameDecoder takes stream bytes in any split and
+// yields whole frame payloads; a length over the limit is refused before anything is allocated.
+// Runtime-independent: no I/O here.
+import { Decoder, Encoder } from "@msgpack/msgpack";
+import { StrataError } from "../errors.ts";
+import { extensionCodec } from "../log/extensions.ts";
+
+export const QUIC_ALPN = "strata/1";
+/** Protocol versions this code speaks, newest first. */
+export const QUIC_PROTOCOL_VERSIONS: readonly number[] = [1];
+export const FRAME_LENGTH_BYTES = 4;
+/** Default largest frame payload (the 4 length bytes not counted). */
+export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024;
+/** Largest frame sent before the peer has stated its limit, and the smallest limit a peer may state. */
+export const MAX_HELLO_FRAME_BYTES = 64 * 1024;
+
+/** Limits of MessagePack inside one frame, besides the frame size itself. */
+export interface FrameValueLimits {
+  readonly maxStrLength: number;
+  readonly maxArrayLength: number;
+  readonly maxMapLength: number;
+}
+
+export const DEFAULT_FRAME_VALUE_LIMITS: FrameValueLimits = {
+  maxStrLength: 16 * 1024 * 1024,
+  maxArrayLength: 1_000_000,
+  maxMapLength: 100_000,
+};
+
+/** A decoded frame: a map with a string `t` naming its type. Everything else is untrusted. */
+export interface Frame {
+  readonly t: string;
+  readonly [field: string]: unknown;
+}
+
+const encoder = new Encoder({ extensionCodec, ignoreUndefined: true, initialBufferSize: 64 * 1024 });
+
+/** Length prefix for a payload of n bytes. */
+export function frameHeader(n: number): Uint8Array {
+  if (!Number.isInteger(n) || n < 1 || n > 0xffffffff) throw new StrataError("BAD_REQUEST", `frame length ${n} is outside [1, 2^32)`);
+  const out = new Uint8Array(FRAME_LENGTH_BYTES);
+  new DataView(out.buffer).setUint32(0, n, false);
+  return out;
+}
+
+/** Encodes one frame (length prefix and payload) in one buffer. */
+export function encodeFrame(frame: Frame, maxFrameBytes: number = DEFAULT_MAX_FRAME_BYTES): Uint8Array {
+  const payload = encoder.encode(frame);
+  if (payload.length > maxFrameBytes) {
+    throw new StrataError("PAYLOAD_TOO_LARGE", `a '${frame.t}' frame of ${payload.length} bytes exceeds the ${maxFrameBytes}-byte frame limit`);
+  }
+  const out = new Uint8Array(FRAME_LENGTH_BYTES + payload.length);
+  out.set(frameHeader(payload.length), 0);
+  out.set(payload, FRAME_LENGTH_BYTES);
+  return out;
+}
+
+/** Decodes a frame payload; anything but a map with a string `t` is BAD_REQUEST. */
+export function decodeFramePayload(payload: Uint8Array, limits: FrameValueLimits = DEFAULT_FRAME_VALUE_LIMITS): Frame {
+  const decoder = new Decoder({
+    extensionCodec,
+    maxStrLength: limits.maxStrLength,
+    maxBinLength: payload.length,
+    maxArrayLength: limits.maxArrayLength,
+    maxMapLength: limits.maxMapLength,
+    maxExtLength: payload.length,
+  });
+  let value: unknown;
+  try {
+    value = decoder.decode(payload);
+  } catch (e) {
+    throw new StrataError("BAD_REQUEST", `malformed frame: ${(e as Error).message}`);
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value) || value instanceof Uint8Array) {
+    throw new StrataError("BAD_REQUEST", "malformed frame: not a map");
+  }
+  const t = (value as { t?: unknown }).t;
+  if (typeof t !== "string" || t.length === 0) throw new StrataError("BAD_REQUEST", "malformed frame: no string 't' (type)");
+  return value as Frame;
+}
+
+/**
+ * Incremental splitter of length-prefixed frames. push() bytes as they arrive; it returns the
+ * payloads completed by them. A declared length of 0 or over maxFrameBytes throws
+ * PAYLOAD_TOO_LARGE / BAD_REQUEST at once, before the payload is buffered. Memory follows the
+ * bytes actually received (a frame that announces 16 MiB and sends 10 bytes holds 10 bytes):
+ * at most maxFrameBytes + 3 bytes are ever held.
+ */
+export class FrameDecoder {
+  #max: number;
+  readonly #header = new Uint8Array(FRAME_LENGTH_BYTES);
+  #headerFill = 0;
+  /** Length of the frame being received, or -1 between frames. */
+  #length = -1;
+  /** Its bytes so far: pieces as they came (nothing is allocated ahead of the bytes). */
+  #pieces: Uint8Array[] = [];
+  #payloadFill = 0;
+
+  constructor(maxFrameBytes: number = DEFAULT_MAX_FRAME_BYTES) {
+    this.#max = checkMax(maxFrameBytes);
+  }
+
+  get maxFrameBytes(): number {
+    return this.#max;
+  }
+
+  /** Raises or lowers the limit for frames whose length has not been read yet (after hello). */
+  set maxFrameBytes(n: number) {
+    this.#max = checkMax(n);
+  }
+
+  /** Bytes held of a frame not yet complete. */
+  get buffered(): number {
+    return this.#headerFill + this.#payloadFill;
+  }
+
+  /** Whether the stream could end here (no partial frame pending). */
+  get atBoundary(): boolean {
+    return this.#headerFill === 0 && this.#length === -1;
+  }
+
+  push(bytes: Uint8Array): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    let at = 0;
+    while (at < bytes.length) {
+      const { frame, used } = this.pushOne(at === 0 ? bytes : bytes.subarray(at));
+      at += used;
+      if (frame) out.push(frame);
+    }
+    return out;
+  }
+
+  /**
+   * Consumes bytes up to the end of the first frame they complete (all of them if none):
+   * `used` says how many were taken, `frame` is the completed payload or null.
+   */
+  pushOne(bytes: Uint8Array): { frame: Uint8Array | null; used: number } {
+    let at = 0;
+    while (at < bytes.length) {
+      if (this.#length === -1) {
+        const take = Math.min(FRAME_LENGTH_BYTES - this.#headerFill, bytes.length - at);
+        this.#header.set(bytes.subarray(at, at + take), this.#headerFill);
+        this.#headerFill += take;
+        at += take;
+        if (this.#headerFill < FRAME_LENGTH_BYTES) break;
+        const length = new DataView(this.#header.buffer).getUint32(0, false);
+        this.#headerFill = 0;
+        if (length === 0) throw new StrataError("BAD_REQUEST", "malformed frame: length 0");
+        if (length > this.#max) throw new StrataError("PAYLOAD_TOO_LARGE", `frame of ${length} bytes exceeds the ${this.#max}-byte limit`);
+        // A frame wholly inside this chunk is handed out as a view, without a copy.
+        if (bytes.length - at >= length) return { frame: bytes.subarray(at, at + length), used: at + length };
+        this.#length = length;
+        this.#payloadFill = 0;
+      }
+      const take = Math.min(this.#length - this.#payloadFill, bytes.length - at);
+      this.#pieces.push(bytes.subarray(at, at + take));
+      this.#payloadFill += take;
+      at += take;
+      if (this.#payloadFill === this.#length) {
+        const frame = concat(this.#pieces, this.#length);
+        this.#pieces = [];
+        this.#length = -1;
+        this.#payloadFill = 0;
+        return { frame, used: at };
+      }
+    }
+    return { frame: null, used: at };
+  }
+
+  /** Call when the stream ends: a partial frame left over is an error. */
+  end(): void {
+    if (!this.atBoundary) throw new StrataError("BAD_REQUEST", `stream ended inside a frame (${this.buffered} bytes held)`);
+  }
+}
+
+function concat(pieces: readonly Uint8Array[], length: number): Uint8Array {
+  if (pieces.length === 1) return pieces[0]!;
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const piece of pieces) {
+    out.set(piece, at);
+    at += piece.length;
+  }
+  return out;
+}
+
+function checkMax(n: number): number {
+  if (!Number.isInteger(n) || n < 1 || n > 0xffffffff) throw new StrataError("BAD_REQUEST", `maxFrameBytes ${n} is outside [1, 2^32)`);
+  return n;
+}

@@ -1,0 +1,56 @@
+// Builds the artefact subsystem (chunk store, manifests, artefact reads, ref index, GC) for
+// the composition root, and the LogService hook that indexes ArtefactRefs at append.
+import type { MetadataDb } from "../db/database.ts";
+import type { ArtefactServices } from "../http/artefact-routes.ts";
+import type { MetricsRegistry } from "../metrics.ts";
+import { ChunkStore } from "./chunk-store.ts";
+import type { ObjectStore } from "../objects/object-store.ts";
+import { ArtefactGc } from "./artefact-gc.ts";
+import { type ArtefactLimits, resolveArtefactLimits } from "./artefact-limits.ts";
+import { createArtefactMetrics } from "./artefact-metrics.ts";
+import { ArtefactRefIndex, type StartOffsetOf } from "./artefact-ref-index.ts";
+import { ArtefactService } from "./artefact-service.ts";
+import { ManifestService } from "./manifest-service.ts";
+
+export interface ArtefactsConfig {
+  readonly db: MetadataDb;
+  readonly store: ObjectStore;
+  readonly dataDir: string;
+  readonly limits?: Partial<ArtefactLimits>;
+  readonly registry: MetricsRegistry;
+  readonly startOffsetOf: StartOffsetOf;
+}
+
+export interface Artefacts {
+  readonly services: ArtefactServices;
+  readonly chunkStore: ChunkStore;
+  readonly onArtefactRefs: (stream: string, partition: number, offset: number, manifestIds: readonly string[]) => Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function openArtefacts(config: ArtefactsConfig): Promise<Artefacts> {
+  const limits = resolveArtefactLimits(config.limits);
+  const metrics = createArtefactMetrics(config.registry);
+  const chunkStore = await ChunkStore.open({ db: config.db, store: config.store, dataDir: config.dataDir, limits, metrics });
+  const manifests = new ManifestService(config.db, config.store, chunkStore, limits);
+  const refs = new ArtefactRefIndex(config.db);
+  const gc = new ArtefactGc(config.db, chunkStore, manifests, refs, config.startOffsetOf, limits, metrics);
+  let running: Promise<unknown> = Promise.resolve();
+  const timer =
+    limits.gcIntervalMs > 0
+      ? setInterval(() => {
+          running = gc.run().catch((e: unknown) => console.error("strata: artefact GC failed", e));
+        }, limits.gcIntervalMs)
+      : undefined;
+  timer?.unref?.();
+  return {
+    services: { artefacts: new ArtefactService(chunkStore, manifests, limits), manifests, gc },
+    chunkStore,
+    onArtefactRefs: (stream, partition, offset, ids) => refs.add(stream, partition, offset, ids),
+    async close() {
+      if (timer) clearInterval(timer);
+      await running;
+      await chunkStore.close();
+    },
+  };
+}

@@ -1,0 +1,187 @@
+// The storage engine of one gateway: every partition log it leads, the local segment cache and
+// object-store range cache they share, and the background timers that seal old segments and
+// enforce retention.
+//
+// On disk: <dataDir>/log/<stream, URL-encoded>/<partition>/ (stream names contain '/', encoded as
+// %2F so a stream is one directory; names are validated before they touch a path).
+import { readdir } from "node:fs/promises";
+import { join } from "node:path";
+import { StrataError } from "../../core/errors.ts";
+import { assertStreamName } from "../../core/log/stream-name.ts";
+import type { MetadataDb } from "../db/database.ts";
+import type { GatewayMetrics } from "../metrics.ts";
+import { mapLimit } from "../../core/util/concurrency.ts";
+import type { ObjectStore } from "../objects/object-store.ts";
+import { PartitionLog, type PartitionContext } from "./partition-log.ts";
+import { RemoteSegmentReader } from "./remote-segment-reader.ts";
+import type { RetentionPolicy } from "./retention.ts";
+import { SegmentCache } from "./segment-cache.ts";
+import { SegmentCatalog } from "./segment-catalog.ts";
+import type { StorageLimits } from "./storage-limits.ts";
+
+export { PartitionLog } from "./partition-log.ts";
+export type { AppendMeta, ReadOptions } from "./partition-log.ts";
+export type { StorageLimits } from "./storage-limits.ts";
+export { DEFAULT_STORAGE_LIMITS, resolveLimits } from "./storage-limits.ts";
+
+export interface LogStoreConfig {
+  readonly dataDir: string;
+  readonly objectStore: ObjectStore;
+  readonly db: MetadataDb;
+  readonly metrics: GatewayMetrics;
+  /** From resolveLimits (storage-limits.ts). */
+  readonly limits: StorageLimits;
+  /** How often to look for segments older than segmentMs (default: min(1 s, segmentMs / 2)). */
+  readonly sealCheckMs?: number;
+  /** How often to enforce retention on every partition (default 30 s). */
+  readonly retentionCheckMs?: number;
+  /** Failures of background work nobody awaits (uploads, retention). Default: console.error. */
+  readonly onError?: (error: unknown, what: string) => void;
+}
+
+/** Partitions opened (recovered) in parallel at start. */
+const OPEN_CONCURRENCY = 8;
+
+export class LogStore {
+  private readonly logs = new Map<string, PartitionLog>();
+  private readonly opening = new Map<string, Promise<PartitionLog>>();
+  private readonly catalog: SegmentCatalog;
+  private readonly cache: SegmentCache;
+  private readonly remote: RemoteSegmentReader;
+  private readonly onError: (error: unknown, what: string) => void;
+  private readonly timers: ReturnType<typeof setInterval>[] = [];
+  private closed = false;
+
+  private constructor(private readonly config: LogStoreConfig) {
+    this.onError = config.onError ?? ((e, what) => console.error(`strata storage: ${what}:`, e));
+    this.catalog = new SegmentCatalog(config.db);
+    this.cache = new SegmentCache(
+      config.limits.cacheBytes,
+      (path, e) => this.onError(e, `evicting ${path}`),
+      (bytes) => config.metrics.segmentCacheBytes.set({}, bytes),
+    );
+    this.remote = new RemoteSegmentReader(config.objectStore, config.limits.rangeCacheBytes, config.metrics);
+  }
+
+  /** Recovers every partition of every stream in the catalog, then starts the background timers. */
+  static async open(config: LogStoreConfig): Promise<LogStore> {
+    const store = new LogStore(config);
+    const streams = await store.catalog.listStreams();
+    const work = streams.flatMap((s) =>
+      Array.from({ length: s.partitions }, (_, p) => ({ stream: s.name, partition: p, retention: { ms: s.retentionMs, bytes: s.retentionBytes } })),
+    );
+    try {
+      await mapLimit(work, OPEN_CONCURRENCY, async (w) => (await store.openOne(w.stream, w.partition)).setRetention(w.retention));
+    } catch (e) {
+      await store.close();
+      throw e;
+    }
+    await store.reportOrphans(new Set(streams.map((s) => encodeURIComponent(s.name))));
+    const segmentMs = config.limits.segmentMs;
+    store.every(config.sealCheckMs ?? Math.max(1, Math.min(1000, Math.floor(segmentMs / 2))), () => {
+      const now = Date.now();
+      for (const log of store.logs.values()) log.sealIfOld(now);
+    });
+    store.every(config.retentionCheckMs ?? 30_000, () => {
+      void mapLimit([...store.logs.values()], 4, (log) =>
+        log.enforceRetention(Date.now()).catch((e: unknown) => store.onError(e, `retention of ${log.stream}/${log.partition}`)),
+      );
+    });
+    return store;
+  }
+
+  /** Opens (recovering if needed) partitions 0..partitions-1 of a stream and sets their retention. Idempotent. */
+  async openPartitions(stream: string, partitions: number, retention: RetentionPolicy): Promise<void> {
+    if (!Number.isInteger(partitions) || partitions < 1) throw new StrataError("BAD_REQUEST", `bad partition count ${partitions}`);
+    await mapLimit(Array.from({ length: partitions }, (_, p) => p), OPEN_CONCURRENCY, async (p) => {
+      (await this.openOne(stream, p)).setRetention(retention);
+    });
+  }
+
+  /** The open log of a partition; PARTITION_NOT_FOUND if it is not open. */
+  partition(stream: string, partition: number): PartitionLog {
+    const log = this.logs.get(logKey(stream, partition));
+    if (!log) throw new StrataError("PARTITION_NOT_FOUND", `partition ${partition} of stream ${stream} is not open`);
+    return log;
+  }
+
+  /** Every open partition log (for metrics and tools). */
+  partitions(): PartitionLog[] {
+    return [...this.logs.values()];
+  }
+
+  /** Local segment cache usage, for metrics and tests. */
+  cacheUsage(): { bytes: number; files: number; capacityBytes: number } {
+    return { bytes: this.cache.bytes, files: this.cache.count, capacityBytes: this.cache.capacityBytes };
+  }
+
+  /** Writes everything pending to the WAL, stops timers and uploads. Does not seal. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const t of this.timers) clearInterval(t);
+    await Promise.allSettled([...this.opening.values()]);
+    await Promise.all([...this.logs.values()].map((log) => log.close()));
+  }
+
+  private openOne(stream: string, partition: number): Promise<PartitionLog> {
+    if (this.closed) return Promise.reject(new StrataError("UNAVAILABLE", "log store is closed"));
+    assertStreamName(stream);
+    if (!Number.isSafeInteger(partition) || partition < 0) throw new StrataError("BAD_REQUEST", `bad partition ${partition}`);
+    const key = logKey(stream, partition);
+    const open = this.logs.get(key);
+    if (open) return Promise.resolve(open);
+    let p = this.opening.get(key);
+    if (!p) {
+      const ctx: PartitionContext = {
+        stream,
+        partition,
+        dir: partitionDir(this.config.dataDir, stream, partition),
+        objectStore: this.config.objectStore,
+        catalog: this.catalog,
+        cache: this.cache,
+        remote: this.remote,
+        metrics: this.config.metrics,
+        limits: this.config.limits,
+        onBackgroundError: this.onError,
+      };
+      p = PartitionLog.open(ctx)
+        .then((log) => {
+          this.logs.set(key, log);
+          return log;
+        })
+        .finally(() => this.opening.delete(key));
+      this.opening.set(key, p);
+    }
+    return p;
+  }
+
+  /** Directories of streams the catalog no longer knows are left alone, but reported. */
+  private async reportOrphans(known: Set<string>): Promise<void> {
+    let names: string[];
+    try {
+      names = await readdir(join(this.config.dataDir, "log"));
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      if (!known.has(name)) this.onError(new Error("no such stream in the catalog"), `orphan log directory ${name}`);
+    }
+  }
+
+  private every(ms: number, fn: () => void): void {
+    const t = setInterval(fn, ms);
+    (t as { unref?: () => void }).unref?.();
+    this.timers.push(t);
+  }
+}
+
+/** Directory of a partition's WAL and cache. The stream name is validated, then URL-encoded. */
+export function partitionDir(dataDir: string, stream: string, partition: number): string {
+  assertStreamName(stream);
+  return join(dataDir, "log", encodeURIComponent(stream), String(partition));
+}
+
+function logKey(stream: string, partition: number): string {
+  return `${stream}\0${partition}`;
+}

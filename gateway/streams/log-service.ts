@@ -1,0 +1,239 @@
+// Publishing and reading records: partition assignment, record limits, producer sequencing,
+// field projection and long-polling. Every transport calls this; none of it lives in a route.
+import { BATCH_HEADER_SIZE, BatchBuilder, encodeRecordShared, scanBatchRecords, type RawRecord } from "../../core/log/batch.ts";
+import { collectArtefactRefs } from "../../core/log/artefact-refs.ts";
+import { StrataError } from "../../core/errors.ts";
+import { partitionForKey } from "../../core/log/partitioner.ts";
+import type { Acks, Fields, LogRecord, ProducerRef, RecordInput } from "../../core/log/record.ts";
+import type { PublishRequest } from "../../core/log/publish-request.ts";
+import type { GatewayMetrics } from "../metrics.ts";
+import type { LogStore } from "../log/log-store.ts";
+import type { ServiceLimits } from "./service-limits.ts";
+import { judgeSequence, KeyedMutex, type ProducerPosition } from "./producer-sequencer.ts";
+import type { StreamConfig, StreamService } from "./stream-service.ts";
+
+export interface RecordPosition {
+  readonly partition: number;
+  readonly offset: number;
+}
+
+export interface ReadRequest {
+  readonly stream: string;
+  readonly partition: number;
+  readonly offset: number;
+  readonly maxRecords?: number;
+  readonly maxBytes?: number;
+  readonly fields?: readonly string[];
+  readonly waitMs?: number;
+  readonly signal?: AbortSignal;
+}
+
+export interface ReadResult {
+  readonly stream: string;
+  readonly records: LogRecord[];
+  readonly nextOffset: number;
+  readonly endOffset: number;
+}
+
+export interface RawReadResult {
+  readonly stream: string;
+  readonly records: RawRecord[];
+  readonly nextOffset: number;
+  readonly endOffset: number;
+}
+
+/** Optional callbacks of the append path. */
+export interface LogHooks {
+  /** Called (and awaited before the answer) for each appended record holding ArtefactRefs. */
+  readonly onArtefactRefs?: (stream: string, partition: number, offset: number, manifestIds: readonly string[]) => Promise<void>;
+}
+
+const DEFAULT_FETCH_RECORDS = 1000;
+const DEFAULT_FETCH_BYTES = 4 * 1024 * 1024;
+
+export class LogService {
+  private readonly producerLocks: KeyedMutex;
+  private roundRobin = 0;
+  private waiters = 0;
+
+  constructor(
+    private readonly streams: StreamService,
+    private readonly logs: LogStore,
+    private readonly metrics: GatewayMetrics,
+    private readonly limits: ServiceLimits,
+    private readonly hooks: LogHooks = {},
+  ) {
+    this.producerLocks = new KeyedMutex(limits.maxStreams * 16);
+  }
+
+  async publish(stream: string, request: PublishRequest, acks: Acks = "local"): Promise<RecordPosition[]> {
+    const config = this.streams.require(stream);
+    const producer = request.producer;
+    if (!producer) return this.append(config, request.records, null, acks);
+    return this.producerLocks.run(`${stream}\u0000${producer.id}`, async () => {
+      const verdict = judgeSequence(producer, this.producerPosition(config, producer.id));
+      return this.append(config, request.records, producer, acks, verdict === "retry");
+    });
+  }
+
+  /** The highest (epoch, seq) any partition of the stream has seen from this producer. */
+  private producerPosition(config: StreamConfig, producerId: number): ProducerPosition | undefined {
+    let best: ProducerPosition | undefined;
+    for (let p = 0; p < config.partitions; p++) {
+      const state = this.logs.partition(config.name, p).producerState(producerId);
+      if (state && (!best || state.epoch > best.epoch || (state.epoch === best.epoch && state.lastSeq > best.lastSeq))) best = state;
+    }
+    return best;
+  }
+
+  private assignPartitions(config: StreamConfig, records: readonly RecordInput[], producer: ProducerRef | null): number[] {
+    // Unkeyed records stick to one partition per request. With a producer the choice is a
+    // function of (id, seq), so a retry after a crash targets the same partition again.
+    const sticky = producer
+      ? (producer.id + producer.seq) % config.partitions
+      : this.roundRobin++ % config.partitions;
+    return records.map((r, i) => {
+      if (r.partition !== undefined) {
+        if (r.partition >= config.partitions) {
+          throw new StrataError("PARTITION_NOT_FOUND", `records[${i}].partition ${r.partition}: stream '${config.name}' has ${config.partitions}`);
+        }
+        return r.partition;
+      }
+      return r.key ? partitionForKey(r.key, config.partitions) : sticky;
+    });
+  }
+
+  private async append(
+    config: StreamConfig,
+    records: readonly RecordInput[],
+    producer: ProducerRef | null,
+    acks: Acks,
+    retry = false,
+  ): Promise<RecordPosition[]> {
+    const assigned = this.assignPartitions(config, records, producer);
+    const timestamp = Date.now();
+    // Encode everything first: a record over the limit rejects the whole request before any write.
+    // Each partition's records are encoded back to back behind room for the batch header, so the
+    // storage engine's encodeBatch writes the header in place instead of copying the records.
+    const perPartition = new Map<number, number>();
+    for (const p of assigned) perPartition.set(p, (perPartition.get(p) ?? 0) + 1);
+    const groups = new Map<number, { indexes: number[]; builder: BatchBuilder }>();
+    records.forEach((record, i) => {
+      const encoded = encodeRecordShared({ timestamp, key: record.key, headers: record.headers, fields: record.fields }, timestamp);
+      if (encoded.length > this.limits.maxRecordBytes) {
+        throw new StrataError("RECORD_TOO_LARGE", `records[${i}] encodes to ${encoded.length} bytes; the limit is ${this.limits.maxRecordBytes}`);
+      }
+      const p = assigned[i]!;
+      let group = groups.get(p);
+      if (!group) groups.set(p, (group = { indexes: [], builder: new BatchBuilder(perPartition.get(p)!) }));
+      group.indexes.push(i);
+      group.builder.push(encoded);
+    });
+    if (retry && producer) this.checkRetryTargets(config, groups.keys(), producer);
+    const positions: RecordPosition[] = new Array(records.length);
+    await Promise.all(
+      [...groups].map(async ([partition, group]) => {
+        const log = this.logs.partition(config.name, partition);
+        const bytes = group.builder.bytes;
+        const { baseOffset } = await log.append(group.builder.records(), { firstTimestamp: timestamp, maxTimestamp: timestamp, producer }, acks);
+        group.indexes.forEach((recordIndex, k) => (positions[recordIndex] = { partition, offset: baseOffset + k }));
+        this.metrics.recordsIn.inc({ stream: config.name }, group.indexes.length);
+        this.metrics.bytesIn.inc({ stream: config.name }, bytes);
+      }),
+    );
+    const onRefs = this.hooks.onArtefactRefs;
+    if (onRefs) {
+      for (let i = 0; i < records.length; i++) {
+        const ids = collectArtefactRefs(records[i]!.fields);
+        if (ids.length > 0) await onRefs(config.name, positions[i]!.partition, positions[i]!.offset, ids);
+      }
+    }
+    return positions;
+  }
+
+  /**
+   * A retried sequence may only complete a partially written request (a crash between the
+   * partitions' fsyncs) or be answered from the partitions' memory of it. A partition whose own
+   * sequence is already past this one without knowing it would write a duplicate: refuse.
+   */
+  private checkRetryTargets(config: StreamConfig, partitions: Iterable<number>, producer: ProducerRef): void {
+    for (const p of partitions) {
+      const log = this.logs.partition(config.name, p);
+      const state = log.producerState(producer.id);
+      if (state && state.epoch === producer.epoch && state.lastSeq > producer.seq && log.producerBatch(producer.id, producer.seq) === undefined) {
+        throw new StrataError("SEQUENCE_GAP", `producer ${producer.id} seq ${producer.seq} is too old to be retried`);
+      }
+    }
+  }
+
+  async read(request: ReadRequest): Promise<ReadResult> {
+    const { config, log, offset, maxRecords, maxBytes } = await this.prepareRead(request);
+    const records = offset < log.endOffset ? await log.read(offset, { maxRecords, maxBytes }) : [];
+    const projected = request.fields ? records.map((r) => project(r, request.fields!)) : records;
+    const nextOffset = records.length > 0 ? records[records.length - 1]!.offset + 1 : offset;
+    this.metrics.recordsOut.inc({ stream: config.name }, records.length);
+    return { stream: config.name, records: projected, nextOffset, endOffset: log.endOffset };
+  }
+
+  /**
+   * The same records as read() without a field projection, located in their stored batches
+   * instead of decoded, for transports that forward their MessagePack as it is.
+   */
+  async readRaw(request: Omit<ReadRequest, "fields">): Promise<RawReadResult> {
+    const { config, log, offset, maxRecords, maxBytes } = await this.prepareRead(request);
+    const records: RawRecord[] = [];
+    if (offset < log.endOffset) {
+      // Same selection as PartitionLog.read: at least one record, then while maxRecords and
+      // maxBytes allow, with each record's size estimated from its batch.
+      let bytes = 0;
+      select: for (const b of await log.readBatches(offset, { maxRecords, maxBytes })) {
+        const perRecord = (b.header.length - BATCH_HEADER_SIZE) / b.header.count;
+        for (const r of scanBatchRecords(b.bytes, b.header)) {
+          if (r.offset < offset) continue;
+          if (records.length >= maxRecords || (records.length > 0 && bytes + perRecord > maxBytes)) break select;
+          records.push(r);
+          bytes += perRecord;
+        }
+      }
+    }
+    const nextOffset = records.length > 0 ? records[records.length - 1]!.offset + 1 : offset;
+    this.metrics.recordsOut.inc({ stream: config.name }, records.length);
+    return { stream: config.name, records, nextOffset, endOffset: log.endOffset };
+  }
+
+  /** Validates a read, clamps its bounds, and long-polls at the end of the log when asked to. */
+  private async prepareRead(request: Omit<ReadRequest, "fields">) {
+    const config = this.streams.require(request.stream);
+    this.streams.requirePartition(config, request.partition);
+    const offset = request.offset;
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new StrataError("INVALID_OFFSET", "offset must be a non-negative integer");
+    const maxRecords = clamp(request.maxRecords ?? DEFAULT_FETCH_RECORDS, 1, this.limits.maxFetchRecords, "max_records");
+    const maxBytes = clamp(request.maxBytes ?? DEFAULT_FETCH_BYTES, 1, this.limits.maxFetchBytes, "max_bytes");
+    const waitMs = clamp(request.waitMs ?? 0, 0, this.limits.maxWaitMs, "wait_ms");
+    const log = this.logs.partition(config.name, request.partition);
+    if (offset > log.endOffset || offset < log.startOffset) {
+      throw new StrataError("OFFSET_OUT_OF_RANGE", `offset ${offset} is outside [${log.startOffset}, ${log.endOffset}]`);
+    }
+    if (offset === log.endOffset && waitMs > 0) {
+      if (this.waiters >= this.limits.maxWaiters) throw new StrataError("UNAVAILABLE", "too many long-polls waiting");
+      this.waiters++;
+      try {
+        await log.waitForData(offset, waitMs, request.signal);
+      } finally {
+        this.waiters--;
+      }
+    }
+    return { config, log, offset, maxRecords, maxBytes };
+  }
+}
+
+function clamp(value: number, min: number, max: number, name: string): number {
+  if (!Number.isSafeInteger(value) || value < min) throw new StrataError("BAD_REQUEST", `${name} must be an integer >= ${min}`);
+  return Math.min(value, max);
+}
+
+function project(record: LogRecord, names: readonly string[]): LogRecord {
+  const fields: Record<string, Fields[string]> = {};
+  for (const name of names) if (Object.hasOwn(record.fields, name)) fields[name] = record.fields[name]!;
+  return { ...record, fields };
+}

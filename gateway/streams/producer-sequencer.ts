@@ -1,0 +1,51 @@
+// Stream-level idempotent-producer rules. A producer's request carries one (id, epoch, seq) and
+// may span partitions; each partition keeps the last few batches per producer (the storage
+// engine's producer state), and this class decides, per request, whether it is new, a retry,
+// a gap or fenced. Requests of one producer are serialised so its sequence is checked in order.
+import { StrataError } from "../../core/errors.ts";
+import type { ProducerRef } from "../../core/log/record.ts";
+
+export interface ProducerPosition {
+  readonly epoch: number;
+  readonly lastSeq: number;
+}
+
+export type SequenceVerdict = "new" | "retry";
+
+/** Decides what a request with `producer` is, given the highest position seen in the stream. */
+export function judgeSequence(producer: ProducerRef, known: ProducerPosition | undefined): SequenceVerdict {
+  if (!known) return "new"; // unknown producer (or its state aged out with retention): accept where it starts
+  if (producer.epoch < known.epoch) {
+    throw new StrataError("PRODUCER_FENCED", `producer ${producer.id} epoch ${producer.epoch} is older than ${known.epoch}`);
+  }
+  if (producer.epoch > known.epoch) {
+    if (producer.seq !== 0) throw new StrataError("SEQUENCE_GAP", `a new epoch of producer ${producer.id} must start at seq 0`);
+    return "new";
+  }
+  if (producer.seq === known.lastSeq + 1) return "new";
+  if (producer.seq <= known.lastSeq) return "retry";
+  throw new StrataError("SEQUENCE_GAP", `producer ${producer.id} sent seq ${producer.seq} after ${known.lastSeq}`);
+}
+
+/** Runs tasks one at a time per key; the number of keys with queued work is bounded. */
+export class KeyedMutex {
+  private readonly tails = new Map<string, Promise<unknown>>();
+  constructor(private readonly maxKeys: number) {}
+
+  run<T>(key: string, task: () => Promise<T>): Promise<T> {
+    const previous = this.tails.get(key);
+    if (!previous && this.tails.size >= this.maxKeys) {
+      return Promise.reject(new StrataError("UNAVAILABLE", "too many producers publishing at once"));
+    }
+    const result = (previous ?? Promise.resolve()).then(task);
+    const tail = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.tails.set(key, tail);
+    void tail.then(() => {
+      if (this.tails.get(key) === tail) this.tails.delete(key);
+    });
+    return result;
+  }
+}

@@ -1,0 +1,147 @@
+// Streams: create, list, describe. Stream rows live in libSQL; the partition logs in the LogStore.
+import { StrataError } from "../../core/errors.ts";
+import { assertStreamName } from "../../core/log/stream-name.ts";
+import type { MetadataDb } from "../db/database.ts";
+import { partitions as partitionsTable, streams as streamsTable } from "../db/schema.ts";
+import type { LogStore } from "../log/log-store.ts";
+import type { ServiceLimits } from "./service-limits.ts";
+
+export interface Retention {
+  readonly ms: number | null;
+  readonly bytes: number | null;
+}
+
+export interface StreamConfig {
+  readonly name: string;
+  readonly partitions: number;
+  readonly retention: Retention;
+  readonly createdAt: number;
+}
+
+export interface PartitionInfo {
+  readonly partition: number;
+  readonly start_offset: number;
+  readonly end_offset: number;
+  readonly bytes: number;
+}
+
+export interface StreamInfo {
+  readonly name: string;
+  readonly partitions: PartitionInfo[];
+  readonly retention: Retention;
+  readonly created_at: number;
+}
+
+export interface CreateStreamInput {
+  readonly name: unknown;
+  readonly partitions?: unknown;
+  readonly retention?: unknown;
+}
+
+function parseRetention(v: unknown): Retention {
+  if (v === undefined || v === null) return { ms: null, bytes: null };
+  if (typeof v !== "object" || Array.isArray(v)) throw new StrataError("BAD_REQUEST", "retention must be an object {ms?, bytes?}");
+  const r = v as { ms?: unknown; bytes?: unknown };
+  const positive = (x: unknown, what: string): number | null => {
+    if (x === undefined || x === null) return null;
+    if (!Number.isSafeInteger(x) || (x as number) <= 0) throw new StrataError("BAD_REQUEST", `retention.${what} must be a positive integer`);
+    return x as number;
+  };
+  return { ms: positive(r.ms, "ms"), bytes: positive(r.bytes, "bytes") };
+}
+
+export class StreamService {
+  private readonly configs = new Map<string, StreamConfig>();
+  /** Serialises creates so two racing creates of one name cannot both pass the existence check. */
+  private creating: Promise<unknown> = Promise.resolve();
+
+  private constructor(
+    private readonly db: MetadataDb,
+    private readonly logs: LogStore,
+    private readonly limits: ServiceLimits,
+  ) {}
+
+  /** Loads every stream and opens its partitions. */
+  static async open(db: MetadataDb, logs: LogStore, limits: ServiceLimits): Promise<StreamService> {
+    const service = new StreamService(db, logs, limits);
+    for (const row of await db.select().from(streamsTable)) {
+      const config: StreamConfig = {
+        name: row.name,
+        partitions: row.partitions,
+        retention: { ms: row.retentionMs, bytes: row.retentionBytes },
+        createdAt: row.createdAt,
+      };
+      await logs.openPartitions(config.name, config.partitions, config.retention);
+      service.configs.set(config.name, config);
+    }
+    return service;
+  }
+
+  create(input: CreateStreamInput): Promise<StreamInfo> {
+    const run = this.creating.then(() => this.createNow(input));
+    this.creating = run.catch(() => undefined);
+    return run;
+  }
+
+  private async createNow(input: CreateStreamInput): Promise<StreamInfo> {
+    const name = assertStreamName(input.name);
+    const partitions = input.partitions ?? 1;
+    if (!Number.isInteger(partitions) || (partitions as number) < 1 || (partitions as number) > this.limits.maxPartitions) {
+      throw new StrataError("BAD_REQUEST", `partitions must be an integer in [1, ${this.limits.maxPartitions}]`);
+    }
+    const retention = parseRetention(input.retention);
+    if (this.configs.has(name)) throw new StrataError("STREAM_EXISTS", `stream '${name}' already exists`);
+    if (this.configs.size >= this.limits.maxStreams) throw new StrataError("BAD_REQUEST", `this gateway holds at most ${this.limits.maxStreams} streams`);
+    const config: StreamConfig = { name, partitions: partitions as number, retention, createdAt: Date.now() };
+    await this.db.transaction(async (tx) => {
+      await tx.insert(streamsTable).values({
+        name,
+        partitions: config.partitions,
+        retentionMs: retention.ms,
+        retentionBytes: retention.bytes,
+        createdAt: config.createdAt,
+      });
+      await tx.insert(partitionsTable).values(
+        Array.from({ length: config.partitions }, (_, partition) => ({ stream: name, partition, startOffset: 0 })),
+      );
+    });
+    await this.logs.openPartitions(name, config.partitions, retention);
+    this.configs.set(name, config);
+    return this.describe(config);
+  }
+
+  list(): StreamInfo[] {
+    return [...this.configs.values()].sort((a, b) => (a.name < b.name ? -1 : 1)).map((c) => this.describe(c));
+  }
+
+  get(name: string): StreamInfo {
+    return this.describe(this.require(name));
+  }
+
+  /** The stream's configuration; STREAM_NOT_FOUND if there is none. */
+  require(name: string): StreamConfig {
+    const config = this.configs.get(name);
+    if (!config) throw new StrataError("STREAM_NOT_FOUND", `no stream '${name}'`);
+    return config;
+  }
+
+  /** PARTITION_NOT_FOUND unless `partition` is one of the stream's. */
+  requirePartition(config: StreamConfig, partition: number): void {
+    if (!Number.isInteger(partition) || partition < 0 || partition >= config.partitions) {
+      throw new StrataError("PARTITION_NOT_FOUND", `stream '${config.name}' has partitions 0..${config.partitions - 1}`);
+    }
+  }
+
+  private describe(config: StreamConfig): StreamInfo {
+    return {
+      name: config.name,
+      partitions: Array.from({ length: config.partitions }, (_, partition) => {
+        const log = this.logs.partition(config.name, partition);
+        return { partition, start_offset: log.startOffset, end_offset: log.endOffset, bytes: log.bytes };
+      }),
+      retention: config.retention,
+      created_at: config.createdAt,
+    };
+  }
+}
+

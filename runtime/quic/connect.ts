@@ -1,0 +1,122 @@
+// Opens a QUIC connection with ALPN strata/1 under whichever runtime is running: node:quic
+// (Bun) or Deno.connectQuic. The server is authenticated by a CA file (PEM) or, under Bun, by
+// the SHA-256 fingerprint of its certificate.
+import { StrataError } from "../../core/errors.ts";
+import { QUIC_ALPN } from "../../core/quic/frames.ts";
+import type { QuicConnection } from "../../core/quic/stream.ts";
+import { loadNodeQuic, wrapNodeSession } from "./node-quic.ts";
+import { denoQuic, wrapDenoConn } from "./deno-quic.ts";
+
+export interface QuicConnectOptions {
+  readonly host: string;
+  readonly port: number;
+  /** Trusted certificates (PEM) the server's must chain to, e.g. the gateway's generated one. */
+  readonly ca?: string;
+  /** SHA-256 of the server certificate (hex, colons and case ignored). Bun only. */
+  readonly fingerprint?: string;
+  /** Name checked against the certificate; default the host. */
+  readonly serverName?: string;
+  /** Most bidirectional streams the server may open to us (we open ours; it opens none). */
+  readonly maxIncomingStreams?: number;
+  /** Handshake deadline. */
+  readonly connectTimeoutMs?: number;
+  /** Idle time after which the connection is dropped. */
+  readonly idleTimeoutMs?: number;
+}
+
+export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+export const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
+
+/** Lowercase hex without separators; BAD_REQUEST unless it is 64 hex digits. */
+export function normalizeFingerprint(value: string): string {
+  const hex = value.replace(/[:\s]/g, "").toLowerCase();
+  if (!/^[0-9a-f]{64}$/.test(hex)) throw new StrataError("BAD_REQUEST", "a certificate fingerprint is 64 hex digits (SHA-256), colons allowed");
+  return hex;
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string, onTimeout: () => void): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      onTimeout();
+      reject(new StrataError("UNAVAILABLE", `${what} timed out after ${ms} ms`));
+    }, ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+function isIpAddress(name: string): boolean {
+  return /^\d{1,3}(\.\d{1,3}){3}$/.test(name) || name.includes(":");
+}
+
+function hostForAddress(host: string): string {
+  return host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
+}
+
+export async function connectQuic(options: QuicConnectOptions): Promise<QuicConnection> {
+  if (!options.ca && !options.fingerprint) throw new StrataError("BAD_REQUEST", "QUIC needs a CA file or a certificate fingerprint to authenticate the gateway");
+  const timeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+  const idleMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
+  const serverName = options.serverName ?? options.host;
+  // PINGs keep an idle connection (an edge node waiting for data) from timing out.
+  const keepAliveMs = Math.max(1000, Math.floor(idleMs / 3));
+  if ((globalThis as { Deno?: unknown }).Deno) {
+    if (!options.ca) {
+      throw new StrataError("BAD_REQUEST", "Deno's QUIC API does not expose the server certificate, so a fingerprint cannot be checked: pass the CA file (--ca)");
+    }
+    const deno = denoQuic();
+    const conn = await withTimeout(
+      deno.connectQuic({
+        hostname: options.host,
+        port: options.port,
+        serverName,
+        alpnProtocols: [QUIC_ALPN],
+        caCerts: [options.ca],
+        maxConcurrentBidirectionalStreams: options.maxIncomingStreams ?? 0,
+        maxConcurrentUnidirectionalStreams: 0,
+        maxIdleTimeout: idleMs,
+        keepAliveInterval: keepAliveMs,
+      }),
+      timeoutMs,
+      "QUIC handshake",
+      () => undefined,
+    );
+    if (conn.protocol !== undefined && conn.protocol !== QUIC_ALPN) {
+      conn.close({ closeCode: 0, reason: "wrong ALPN" });
+      throw new StrataError("UNAVAILABLE", `server chose ALPN ${conn.protocol}, not ${QUIC_ALPN}`);
+    }
+    return wrapDenoConn(conn);
+  }
+  const quic = await loadNodeQuic();
+  const pinned = options.fingerprint ? normalizeFingerprint(options.fingerprint) : undefined;
+  const session = await quic.connect(`${hostForAddress(options.host)}:${options.port}`, {
+    alpn: QUIC_ALPN,
+    // SNI carries names, never addresses.
+    ...(isIpAddress(serverName) ? {} : { servername: serverName }),
+    ...(options.ca ? { ca: [new TextEncoder().encode(options.ca)] } : {}),
+    // The chain is checked by node:quic against `ca`; the name (node:quic checks DNS names
+    // only, not IP addresses) and the pinned fingerprint are checked here.
+    verifyPeer: "manual",
+    keepAlive: keepAliveMs,
+    // node:quic takes the idle timeout in seconds.
+    transportParams: { initialMaxStreamsBidi: options.maxIncomingStreams ?? 0, initialMaxStreamsUni: 0, maxIdleTimeout: Math.ceil(idleMs / 1000) },
+  });
+  session.onerror = () => undefined;
+  const info = await withTimeout(session.opened, timeoutMs, "QUIC handshake", () => session.destroy());
+  const refuse = (message: string): never => {
+    session.destroy();
+    throw new StrataError("UNAVAILABLE", message);
+  };
+  if (info.protocol !== QUIC_ALPN) refuse(`server chose ALPN ${info.protocol ?? "(none)"}, not ${QUIC_ALPN}`);
+  const certificate = session.peerCertificate;
+  if (!certificate) return refuse("the gateway presented no certificate");
+  if (options.ca) {
+    if (info.validationErrorReason !== undefined) refuse(`gateway certificate not trusted: ${info.validationErrorReason}`);
+    const nameOk = isIpAddress(serverName) ? certificate.checkIP(serverName) !== undefined : certificate.checkHost(serverName) !== undefined;
+    if (!nameOk) refuse(`gateway certificate is not valid for ${serverName}`);
+  }
+  if (pinned && normalizeFingerprint(certificate.fingerprint256) !== pinned) {
+    refuse(`gateway certificate fingerprint ${normalizeFingerprint(certificate.fingerprint256)} does not match the pinned ${pinned}`);
+  }
+  return wrapNodeSession(session, info.protocol);
+}
