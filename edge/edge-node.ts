@@ -11,7 +11,7 @@ import { type PinState, PinStore } from "./store/pins.ts";
 import { loadTransportChoice, removeTransportChoice, saveTransportChoice } from "./store/transport-file.ts";
 import { type PinCallback, PinSync, type PinUpdate } from "./sync/pin-sync.ts";
 import { type SyncEvent, SyncLoop } from "./sync/sync-loop.ts";
-import { tokenBucket } from "./sync/token-bucket.ts";
+import { tokenBucket } from "../core/util/token-bucket.ts";
 import { connectTransport, type GatewayAddress } from "./transports/connect.ts";
 import type { SyncTransport, TransportChoice } from "./transports/transport.ts";
 

@@ -5,7 +5,7 @@ import { hc } from "hono/client";
 import type { AppType } from "./http/app.ts";
 
 export type { AppType, CreateStreamBody, PublishBody } from "./http/app.ts";
-export type { JsonReadResponse, JsonRecord } from "./http/record-wire.ts";
+export type { JsonReadResponse, JsonRecord } from "./streams/read-wire.ts";
 
 export function createClient(baseUrl: string, options?: Parameters<typeof hc>[1]) {
   return hc<AppType>(baseUrl, options);

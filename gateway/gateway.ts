@@ -3,7 +3,8 @@
 import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { openDatabase, type Database } from "./db/database.ts";
-import { createApp, type GatewayServices } from "./http/app.ts";
+import { createApp } from "./http/app.ts";
+import type { GatewayServices } from "./services.ts";
 import { createGatewayMetrics } from "./metrics.ts";
 import { openArtefacts, type Artefacts } from "./artefacts/artefacts.ts";
 import type { ArtefactLimits } from "./artefacts/artefact-limits.ts";

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { crc32c } from "../../core/hashing/crc32c.ts";
 import { openGateway } from "../../gateway/gateway.ts";
-import { encodeRawReadResponse } from "../../gateway/http/record-wire.ts";
+import { encodeRawReadResponse } from "../../gateway/streams/read-wire.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "strata-inprocess-"));
 const gw = await openGateway({ dataDir: dir });

@@ -5,6 +5,7 @@ import { Decoder } from "@msgpack/msgpack";
 import { blake3, bytesToHex } from "../hashing/blake3.ts";
 import { StrataError } from "../errors.ts";
 import { MsgpackWriter } from "../log/msgpack-writer.ts";
+import { equalBytes } from "../util/equal-bytes.ts";
 
 export const MANIFEST_VERSION = 1;
 export const CHUNK_HASH_BYTES = 32;
@@ -166,11 +167,6 @@ export function encodeManifest(manifest: Manifest, limits?: Partial<ManifestLimi
   return bytes;
 }
 
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
 
 /** Decodes and validates manifest bytes; anything but a canonical, valid manifest is rejected. */
 export function decodeManifest(bytes: Uint8Array, limits?: Partial<ManifestLimits>): Manifest {

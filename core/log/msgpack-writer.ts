@@ -4,6 +4,59 @@ import { StrataError } from "../errors.ts";
 
 const utf8 = new TextEncoder();
 
+/** Bytes of a non-negative safe integer in its shortest MessagePack form. */
+export function msgpackUintSize(n: number): number {
+  return n < 0x80 ? 1 : n < 0x100 ? 2 : n < 0x1_0000 ? 3 : n < 0x1_0000_0000 ? 5 : 9;
+}
+
+/** Writes a non-negative safe integer in its shortest form at `at`; returns the end. */
+export function writeMsgpackUint(out: Uint8Array, view: DataView, at: number, n: number): number {
+  if (n < 0x80) {
+    out[at] = n;
+    return at + 1;
+  }
+  if (n < 0x100) {
+    out[at] = 0xcc;
+    out[at + 1] = n;
+    return at + 2;
+  }
+  if (n < 0x1_0000) {
+    out[at] = 0xcd;
+    view.setUint16(at + 1, n);
+    return at + 3;
+  }
+  if (n < 0x1_0000_0000) {
+    out[at] = 0xce;
+    view.setUint32(at + 1, n);
+    return at + 5;
+  }
+  out[at] = 0xcf;
+  view.setUint32(at + 1, Math.floor(n / 0x1_0000_0000));
+  view.setUint32(at + 5, n >>> 0);
+  return at + 9;
+}
+
+/** Bytes of an array header for `n` items. */
+export function msgpackArrayHeaderSize(n: number): number {
+  return n < 16 ? 1 : n < 0x1_0000 ? 3 : 5;
+}
+
+/** Writes an array header for `n` items at `at`; returns the end. */
+export function writeMsgpackArrayHeader(out: Uint8Array, view: DataView, at: number, n: number): number {
+  if (n < 16) {
+    out[at] = 0x90 | n;
+    return at + 1;
+  }
+  if (n < 0x1_0000) {
+    out[at] = 0xdc;
+    view.setUint16(at + 1, n);
+    return at + 3;
+  }
+  out[at] = 0xdd;
+  view.setUint32(at + 1, n);
+  return at + 5;
+}
+
 export class MsgpackWriter {
   #buf: Uint8Array;
   #view: DataView;
@@ -33,23 +86,7 @@ export class MsgpackWriter {
   uint(n: number): this {
     if (!Number.isSafeInteger(n) || n < 0) throw new StrataError("BAD_REQUEST", `msgpack: ${n} is not a non-negative safe integer`);
     this.#reserve(9);
-    if (n < 0x80) this.#buf[this.#pos++] = n;
-    else if (n < 0x100) {
-      this.#buf[this.#pos++] = 0xcc;
-      this.#buf[this.#pos++] = n;
-    } else if (n < 0x10000) {
-      this.#buf[this.#pos++] = 0xcd;
-      this.#view.setUint16(this.#pos, n);
-      this.#pos += 2;
-    } else if (n < 0x100000000) {
-      this.#buf[this.#pos++] = 0xce;
-      this.#view.setUint32(this.#pos, n);
-      this.#pos += 4;
-    } else {
-      this.#buf[this.#pos++] = 0xcf;
-      this.#view.setBigUint64(this.#pos, BigInt(n));
-      this.#pos += 8;
-    }
+    this.#pos = writeMsgpackUint(this.#buf, this.#view, this.#pos, n);
     return this;
   }
 

@@ -21,7 +21,7 @@ export interface ChunkSource {
   chunks(expected: readonly ExpectedChunk[], onChunk: (index: number, bytes: Uint8Array) => Promise<void>, signal: AbortSignal): Promise<void>;
 }
 
-/** Paces bytes (RateLimiter, or the edge's TokenBucket): resolves when `bytes` more fit the budget. */
+/** Paces bytes (a TokenBucket): resolves when `bytes` more fit the budget. */
 export interface ByteRate {
   take(bytes: number, signal?: AbortSignal): Promise<void>;
 }

@@ -23,6 +23,9 @@ export interface TransferLimits {
   readonly maxBytesPerSecond: number;
 }
 
+/** Under --limit-rate, how many seconds' worth of bytes may go in one burst (like curl's pacing). */
+export const TRANSFER_BURST_SECONDS = 0.25;
+
 export const DEFAULT_TRANSFER_LIMITS: TransferLimits = {
   concurrency: 4,
   maxBytesInFlight: 64 * 1024 * 1024,

@@ -11,12 +11,12 @@ import { batches, type PlannedChunk, plannedChunks } from "./chunk-plan.ts";
 import { type ByteRate, type ChunkSource, httpChunkSource } from "./chunk-source.ts";
 import { TruncatedBodyError } from "./verified-frames.ts";
 import { GatewayHttp } from "./gateway-http.ts";
-import { DEFAULT_CACHE_MAX_BYTES, resolveLimits, type TransferLimits } from "./limits.ts";
+import { DEFAULT_CACHE_MAX_BYTES, resolveLimits, TRANSFER_BURST_SECONDS, type TransferLimits } from "./limits.ts";
 import { OutputFile } from "./output-file.ts";
 import { type ProgressListener, ProgressTracker, type TransferSummary } from "./progress.ts";
 import { ARTEFACT_FIELD } from "./push.ts";
 import type { LocatedArtefact } from "./stream-api.ts";
-import { rateLimiter } from "./rate-limiter.ts";
+import { tokenBucket } from "../../core/util/token-bucket.ts";
 import { TransferPool } from "./transfer-pool.ts";
 
 const ARTEFACT_ID = /^[0-9a-f]{64}$/;
@@ -84,7 +84,7 @@ export async function pullArtefact(options: PullOptions): Promise<PullSummary> {
   const pool = new TransferPool(limits.concurrency, limits.maxBytesInFlight);
   // Disk work (output writes, cache reads and writes) runs beside the network, bounded in bytes.
   const disk = new TransferPool(DISK_CONCURRENCY, limits.maxBytesInFlight);
-  const rate = options.rate ?? rateLimiter(limits.maxBytesPerSecond);
+  const rate = options.rate ?? tokenBucket(limits.maxBytesPerSecond, TRANSFER_BURST_SECONDS);
   // stop() of the caller aborts the transfers in flight (through the pool) and the steps between them.
   const onAbort = (): void => pool.abort(signal!.reason);
   signal?.addEventListener("abort", onAbort, { once: true });

@@ -16,10 +16,10 @@ import { MissingChunksError, missingChunks, putChunks, putManifest } from "./art
 import { batches } from "./chunk-plan.ts";
 import { chunkFile, type FileChunk, readExactly } from "./file-chunks.ts";
 import { GatewayHttp } from "./gateway-http.ts";
-import { resolveLimits, type TransferLimits } from "./limits.ts";
+import { resolveLimits, TRANSFER_BURST_SECONDS, type TransferLimits } from "./limits.ts";
 import { type ProgressListener, ProgressTracker, type TransferSummary } from "./progress.ts";
 import { ensureStream, publishArtefactRecord, type RecordPosition, streamPartitions } from "./stream-api.ts";
-import { rateLimiter } from "./rate-limiter.ts";
+import { tokenBucket } from "../../core/util/token-bucket.ts";
 import { TransferPool } from "./transfer-pool.ts";
 
 export { ARTEFACT_FIELD };
@@ -80,7 +80,7 @@ export async function pushArtefact(options: PushOptions): Promise<PushSummary> {
 
   const fd = openSync(options.file, "r"); // a missing file fails before the gateway is asked anything
   const pool = new TransferPool(limits.concurrency, limits.maxBytesInFlight);
-  const rate = rateLimiter(limits.maxBytesPerSecond);
+  const rate = tokenBucket(limits.maxBytesPerSecond, TRANSFER_BURST_SECONDS);
   try {
     if (options.createStream === false) await streamPartitions(http, stream);
     else await ensureStream(http, stream);

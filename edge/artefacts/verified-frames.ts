@@ -7,6 +7,7 @@ import { ChunkFrameParser } from "../../core/artefacts/chunk-frames.ts";
 import { StrataError } from "../../core/errors.ts";
 import { bytesToHex } from "../../core/util/hex.ts";
 import { HARD_LIMITS } from "./limits.ts";
+import { equalBytes } from "../../core/util/equal-bytes.ts";
 
 export interface ExpectedChunk {
   readonly hash: Uint8Array;
@@ -21,11 +22,6 @@ export class TruncatedBodyError extends StrataError {
   }
 }
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
 
 /**
  * Reads frames for `expected` from `body`, calling `onChunk(index, bytes)` for each verified
@@ -56,13 +52,13 @@ export async function readVerifiedFrames(
       for (const frame of parser.push(result.value)) {
         const want = expected[index];
         if (!want) throw new StrataError("CORRUPT_DATA", `chunk stream: more than the ${expected.length} chunks asked for`);
-        if (!sameBytes(frame.hash, want.hash)) {
+        if (!equalBytes(frame.hash, want.hash)) {
           throw new StrataError("CORRUPT_DATA", `chunk stream: frame ${index} is ${bytesToHex(frame.hash)}, asked for ${bytesToHex(want.hash)}`);
         }
         if (frame.data.length !== want.length) {
           throw new StrataError("CORRUPT_DATA", `chunk stream: chunk ${bytesToHex(want.hash)} is ${frame.data.length} bytes, the manifest says ${want.length}`);
         }
-        if (!sameBytes(blake3(frame.data), want.hash)) {
+        if (!equalBytes(blake3(frame.data), want.hash)) {
           throw new StrataError("HASH_MISMATCH", `chunk stream: bytes of chunk ${bytesToHex(want.hash)} do not hash to it`);
         }
         await onChunk(index, frame.data);

@@ -7,7 +7,7 @@ import { ARTEFACT_FIELD } from "../artefacts/push.ts";
 import type { PinState, PinStore } from "../store/pins.ts";
 import type { SyncTransport } from "../transports/transport.ts";
 import { errorText, isTransient } from "./errors.ts";
-import type { TokenBucket } from "./token-bucket.ts";
+import type { TokenBucket } from "../../core/util/token-bucket.ts";
 
 export interface PinUpdate extends PinState {
   readonly artefact: string;

@@ -11,7 +11,7 @@ import type { SyncTransport } from "../transports/transport.ts";
 import { Backoff } from "./backoff.ts";
 import { errorText, isTransient } from "./errors.ts";
 import type { PinSync } from "./pin-sync.ts";
-import type { TokenBucket } from "./token-bucket.ts";
+import type { TokenBucket } from "../../core/util/token-bucket.ts";
 import { WakeableSleep } from "./wakeable-sleep.ts";
 
 export type SyncEvent =

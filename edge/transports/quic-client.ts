@@ -11,6 +11,7 @@ import { FRAME, parseHelloOk, uint, type HelloOk } from "../../core/quic/message
 import { FrameReader, QUIC_CODE_CANCELLED, type QuicConnection } from "../../core/quic/stream.ts";
 import type { Acks, Fields, Headers, ProducerRef } from "../../core/log/record.ts";
 import { connectQuic, type QuicConnectOptions } from "../../runtime/quic/connect.ts";
+import { equalBytes } from "../../core/util/equal-bytes.ts";
 
 export interface QuicClientOptions extends QuicConnectOptions {
   /** Sent in hello when the gateway requires one. */
@@ -403,8 +404,3 @@ function positionsOf(frame: Frame): RecordPosition[] {
   });
 }
 
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}

@@ -1,7 +1,6 @@
 // Builds the artefact subsystem (chunk store, manifests, artefact reads, ref index, GC) for
 // the composition root, and the LogService hook that indexes ArtefactRefs at append.
 import type { MetadataDb } from "../db/database.ts";
-import type { ArtefactServices } from "../http/artefact-routes.ts";
 import type { MetricsRegistry } from "../metrics.ts";
 import { ChunkStore } from "./chunk-store.ts";
 import type { ObjectStore } from "../objects/object-store.ts";
@@ -11,6 +10,13 @@ import { createArtefactMetrics } from "./artefact-metrics.ts";
 import { ArtefactRefIndex, type StartOffsetOf } from "./artefact-ref-index.ts";
 import { ArtefactService } from "./artefact-service.ts";
 import { ManifestService } from "./manifest-service.ts";
+
+/** What the transports use of the artefact subsystem. */
+export interface ArtefactServices {
+  readonly artefacts: ArtefactService;
+  readonly manifests: ManifestService;
+  readonly gc: ArtefactGc;
+}
 
 export interface ArtefactsConfig {
   readonly db: MetadataDb;

@@ -15,6 +15,7 @@ import type { ObjectStore } from "../objects/object-store.ts";
 import { PACK_PREFIX, packIdOf, scanPack } from "./pack-format.ts";
 import { PackReader } from "./pack-reader.ts";
 import { PackWriter, type VerifiedChunk } from "./pack-writer.ts";
+import { equalBytes } from "../../core/util/equal-bytes.ts";
 
 export interface ChunkUpload {
   readonly hash: Uint8Array;
@@ -37,11 +38,6 @@ export interface ChunkStoreOptions {
 /** Hashes located per index query while streaming a long sequence. */
 const LOCATE_BATCH = 512;
 
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
 
 export class ChunkStore {
   readonly index: ChunkIndex;

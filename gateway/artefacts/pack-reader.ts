@@ -12,7 +12,7 @@ import type { ChunkIndex, ChunkLocation } from "./chunk-index.ts";
 import { Semaphore } from "../../core/util/concurrency.ts";
 import type { ObjectStore } from "../objects/object-store.ts";
 import { packKey } from "./pack-format.ts";
-import { SegmentCache } from "../log/segment-cache.ts";
+import { FileCache } from "../objects/file-cache.ts";
 import { SingleFlight } from "../../core/util/single-flight.ts";
 
 /** Pack sizes remembered (ids are never reused, so entries never go stale; this bounds memory). */
@@ -34,7 +34,7 @@ export class PackReader {
   readonly #blockBytes: number;
   readonly #metrics: ArtefactMetrics;
   readonly #memory: ByteLru<string>;
-  readonly #disk: SegmentCache;
+  readonly #disk: FileCache;
   readonly #flight = new SingleFlight<string, Uint8Array>();
   readonly #reads: Semaphore;
   readonly #packSizes = new Map<string, number>();
@@ -48,7 +48,7 @@ export class PackReader {
     this.#blockBytes = options.limits.readBlockBytes;
     this.#metrics = options.metrics;
     this.#memory = new ByteLru(options.limits.memoryCacheBytes);
-    this.#disk = new SegmentCache(options.limits.diskCacheBytes, (path, e) => console.error(`strata: pack cache: cannot delete ${path}`, e));
+    this.#disk = new FileCache(options.limits.diskCacheBytes, (path, e) => console.error(`strata: pack cache: cannot delete ${path}`, e));
     this.#reads = new Semaphore(options.limits.maxConcurrentReads);
   }
 

@@ -10,20 +10,13 @@ import type { GroupService } from "../consumers/group-service.ts";
 import type { ServiceLimits } from "../streams/service-limits.ts";
 import type { LogService, RecordPosition } from "../streams/log-service.ts";
 import type { Retention, StreamInfo, StreamService } from "../streams/stream-service.ts";
-import { artefactRoutes, type ArtefactServices } from "./artefact-routes.ts";
+import { artefactRoutes } from "./artefact-routes.ts";
+import type { GatewayServices } from "../services.ts";
 import { errorResponse, onError } from "./errors.ts";
 import { encodeMsgpack, MSGPACK, msgpackResponse, readBody, wantsMsgpack } from "./negotiate.ts";
-import { encodeRawReadResponse, jsonReadResponse, msgpackReadResponse, type JsonBytes, type JsonReadResponse } from "./record-wire.ts";
+import { encodeRawReadResponse, jsonReadResponse, msgpackReadResponse, type JsonBytes, type JsonReadResponse } from "../streams/read-wire.ts";
 import { jsonInput, queryInput } from "./typed-input.ts";
 
-export interface GatewayServices {
-  readonly streams: StreamService;
-  readonly log: LogService;
-  readonly groups: GroupService;
-  readonly metrics: GatewayMetrics;
-  readonly limits: ServiceLimits;
-  readonly artefacts: ArtefactServices;
-}
 
 /** The JSON shape of a publish request (MessagePack: the same with native bytes). */
 export interface PublishBody {

@@ -8,17 +8,12 @@ import type { ArtefactGc, GcSummary } from "../artefacts/artefact-gc.ts";
 import type { ArtefactService } from "../artefacts/artefact-service.ts";
 import type { ManifestInfo, ManifestService } from "../artefacts/manifest-service.ts";
 import { checkManifestId } from "../artefacts/manifest-service.ts";
+import type { ArtefactServices } from "../artefacts/artefacts.ts";
 import { errorResponse } from "./errors.ts";
 import { answerForm, hashesOut, readChunkBatch, readHashes, readManifestBody } from "./artefact-wire.ts";
 import { notModified, parseRange, rangeAllowed } from "./http-range.ts";
 import { MSGPACK, msgpackResponse, wantsMsgpack } from "./negotiate.ts";
 import { jsonInput } from "./typed-input.ts";
-
-export interface ArtefactServices {
-  readonly artefacts: ArtefactService;
-  readonly manifests: ManifestService;
-  readonly gc: ArtefactGc;
-}
 
 export interface MissingChunksBody {
   error: { code: ErrorCode; message: string; missing: string[]; missing_count: number };

@@ -15,7 +15,7 @@ import type { ObjectStore } from "../objects/object-store.ts";
 import { PartitionLog, type PartitionContext } from "./partition-log.ts";
 import { RemoteSegmentReader } from "./remote-segment-reader.ts";
 import type { RetentionPolicy } from "./retention.ts";
-import { SegmentCache } from "./segment-cache.ts";
+import { FileCache } from "../objects/file-cache.ts";
 import { SegmentCatalog } from "./segment-catalog.ts";
 import type { StorageLimits } from "./storage-limits.ts";
 
@@ -46,7 +46,7 @@ export class LogStore {
   private readonly logs = new Map<string, PartitionLog>();
   private readonly opening = new Map<string, Promise<PartitionLog>>();
   private readonly catalog: SegmentCatalog;
-  private readonly cache: SegmentCache;
+  private readonly cache: FileCache;
   private readonly remote: RemoteSegmentReader;
   private readonly onError: (error: unknown, what: string) => void;
   private readonly timers: ReturnType<typeof setInterval>[] = [];
@@ -55,7 +55,7 @@ export class LogStore {
   private constructor(private readonly config: LogStoreConfig) {
     this.onError = config.onError ?? ((e, what) => console.error(`strata storage: ${what}:`, e));
     this.catalog = new SegmentCatalog(config.db);
-    this.cache = new SegmentCache(
+    this.cache = new FileCache(
       config.limits.cacheBytes,
       (path, e) => this.onError(e, `evicting ${path}`),
       (bytes) => config.metrics.segmentCacheBytes.set({}, bytes),

@@ -23,7 +23,7 @@ import { cachePath, recoverPartition, type PendingSegment } from "./partition-re
 import { ProducerState, type ProducerBatch } from "./producer-state.ts";
 import type { RemoteSegmentReader } from "./remote-segment-reader.ts";
 import { planRetention, type RetentionPolicy } from "./retention.ts";
-import type { SegmentCache } from "./segment-cache.ts";
+import type { FileCache } from "../objects/file-cache.ts";
 import type { SegmentCatalog, SegmentRow } from "./segment-catalog.ts";
 import { segmentObjectKey } from "./segment-format.ts";
 import { uploadSegmentFile } from "./segment-upload.ts";
@@ -40,7 +40,7 @@ export interface PartitionContext {
   readonly dir: string;
   readonly objectStore: ObjectStore;
   readonly catalog: SegmentCatalog;
-  readonly cache: SegmentCache;
+  readonly cache: FileCache;
   readonly remote: RemoteSegmentReader;
   readonly metrics: GatewayMetrics;
   readonly limits: StorageLimits;

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { readBatchHeader, type BatchHeader } from "../../core/log/batch.ts";
 import { StrataError, invariant } from "../../core/errors.ts";
 import { ChunkedReader, type ByteSource } from "./batch-reader.ts";
-import { uninitialized } from "./buffers.ts";
+import { uninitialized } from "../../core/util/buffers.ts";
 import { encodeFooter, footerSize, formatBaseOffset, SparseIndex } from "./segment-format.ts";
 
 export const WAL_SUFFIX = ".wal";

@@ -21,7 +21,7 @@ import { link, mkdir, open, readdir, rename, rmdir, stat, unlink, type FileHandl
 import { dirname, join, resolve, sep } from "node:path";
 import { StrataError, isStrataError } from "../../core/errors.ts";
 import { mapLimit } from "../../core/util/concurrency.ts";
-import { uninitialized } from "../log/buffers.ts";
+import { uninitialized } from "../../core/util/buffers.ts";
 import { validateObjectKey, validateObjectPrefix } from "./object-key.ts";
 import { checkRangeWithin, validateRange } from "./object-range.ts";
 import type { ByteRange, MultipartOptions, ObjectInfo, ObjectStore, PutOptions } from "./object-store.ts";

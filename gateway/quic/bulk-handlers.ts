@@ -5,7 +5,7 @@ import { bytesToHex } from "../../core/util/hex.ts";
 import type { FrameWriter } from "../../core/quic/frame-writer.ts";
 import type { Frame } from "../../core/quic/frames.ts";
 import { FRAME, hashList } from "../../core/quic/messages.ts";
-import type { ArtefactServices } from "../http/artefact-routes.ts";
+import type { ArtefactServices } from "../artefacts/artefacts.ts";
 import type { ChunkUpload } from "../artefacts/chunk-store.ts";
 
 function chunkList(v: unknown, maxChunks: number): ChunkUpload[] {

@@ -7,7 +7,7 @@ import { FrameWriter } from "../../core/quic/frame-writer.ts";
 import { decodeFramePayload, MAX_HELLO_FRAME_BYTES, QUIC_PROTOCOL_VERSIONS, type Frame } from "../../core/quic/frames.ts";
 import { chooseVersion, errorFrame, FRAME, helloOkFrame, optionalUint, requestId } from "../../core/quic/messages.ts";
 import { FrameReader, QUIC_CODE_PROTOCOL_ERROR, type QuicConnection, type QuicDuplex } from "../../core/quic/stream.ts";
-import type { GatewayServices } from "../http/app.ts";
+import type { GatewayServices } from "../services.ts";
 import { handleBulkFrame } from "./bulk-handlers.ts";
 import { handleControlFrame } from "./control-handlers.ts";
 import type { QuicLimits } from "./quic-limits.ts";

@@ -7,8 +7,8 @@ import { parsePublishRequest } from "../../core/log/publish-request.ts";
 import { encodeFrame, frameHeader, type Frame } from "../../core/quic/frames.ts";
 import { FRAME, hashList, optionalUint, requestId, str, uint } from "../../core/quic/messages.ts";
 import type { Acks } from "../../core/log/record.ts";
-import type { GatewayServices } from "../http/app.ts";
-import { encodeRawReadResponse, msgpackReadResponse } from "../http/record-wire.ts";
+import type { GatewayServices } from "../services.ts";
+import { encodeRawReadResponse, msgpackReadResponse } from "../streams/read-wire.ts";
 
 /** Context of one connection that requests need. */
 export interface RequestContext {

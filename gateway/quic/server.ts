@@ -1,7 +1,7 @@
 // The gateway's QUIC transport: certificate, listener, and a connection handler over the same
 // services as HTTP.
 import type { QuicConnection } from "../../core/quic/stream.ts";
-import type { GatewayServices } from "../http/app.ts";
+import type { GatewayServices } from "../services.ts";
 import { serveConnection } from "./connection.ts";
 import { DEFAULT_QUIC_LIMITS, type QuicLimits } from "./quic-limits.ts";
 import { listenQuic, type QuicListener } from "../../runtime/quic/listen.ts";

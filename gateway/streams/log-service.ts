@@ -9,7 +9,8 @@ import type { PublishRequest } from "../../core/log/publish-request.ts";
 import type { GatewayMetrics } from "../metrics.ts";
 import type { LogStore } from "../log/log-store.ts";
 import type { ServiceLimits } from "./service-limits.ts";
-import { judgeSequence, KeyedMutex, type ProducerPosition } from "./producer-sequencer.ts";
+import { KeyedLock } from "../../core/util/keyed-lock.ts";
+import { judgeSequence, type ProducerPosition } from "./producer-sequencer.ts";
 import type { StreamConfig, StreamService } from "./stream-service.ts";
 
 export interface RecordPosition {
@@ -52,7 +53,7 @@ const DEFAULT_FETCH_RECORDS = 1000;
 const DEFAULT_FETCH_BYTES = 4 * 1024 * 1024;
 
 export class LogService {
-  private readonly producerLocks: KeyedMutex;
+  private readonly producerLocks: KeyedLock;
   private roundRobin = 0;
   private waiters = 0;
 
@@ -63,7 +64,7 @@ export class LogService {
     private readonly limits: ServiceLimits,
     private readonly hooks: LogHooks = {},
   ) {
-    this.producerLocks = new KeyedMutex(limits.maxStreams * 16);
+    this.producerLocks = new KeyedLock(limits.maxStreams * 16, () => new StrataError("UNAVAILABLE", "too many producers publishing at once"));
   }
 
   async publish(stream: string, request: PublishRequest, acks: Acks = "local"): Promise<RecordPosition[]> {

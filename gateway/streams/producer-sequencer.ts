@@ -26,26 +26,3 @@ export function judgeSequence(producer: ProducerRef, known: ProducerPosition | u
   if (producer.seq <= known.lastSeq) return "retry";
   throw new StrataError("SEQUENCE_GAP", `producer ${producer.id} sent seq ${producer.seq} after ${known.lastSeq}`);
 }
-
-/** Runs tasks one at a time per key; the number of keys with queued work is bounded. */
-export class KeyedMutex {
-  private readonly tails = new Map<string, Promise<unknown>>();
-  constructor(private readonly maxKeys: number) {}
-
-  run<T>(key: string, task: () => Promise<T>): Promise<T> {
-    const previous = this.tails.get(key);
-    if (!previous && this.tails.size >= this.maxKeys) {
-      return Promise.reject(new StrataError("UNAVAILABLE", "too many producers publishing at once"));
-    }
-    const result = (previous ?? Promise.resolve()).then(task);
-    const tail = result.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.tails.set(key, tail);
-    void tail.then(() => {
-      if (this.tails.get(key) === tail) this.tails.delete(key);
-    });
-    return result;
-  }
-}

@@ -2,7 +2,6 @@
 // Deno. Each accepted connection (ALPN strata/1) is handed to onConnection as a QuicConnection.
 import { StrataError } from "../../core/errors.ts";
 import type { QuicConnection } from "../../core/quic/stream.ts";
-import type { QuicLimits } from "../../gateway/quic/quic-limits.ts";
 
 export interface QuicListener {
   readonly host: string;
@@ -11,12 +10,22 @@ export interface QuicListener {
   close(): Promise<void>;
 }
 
+/** The transport-level bounds a listener applies (the gateway's QuicLimits has these and more). */
+export interface QuicEndpointLimits {
+  /** Connections open at once; more are refused. */
+  readonly maxConnections: number;
+  /** Bulk streams per connection; the listener grants one more for the control stream. */
+  readonly maxBulkStreams: number;
+  /** QUIC max_idle_timeout. */
+  readonly idleTimeoutMs: number;
+}
+
 export interface QuicListenOptions {
   readonly host: string;
   readonly port: number;
   readonly certPem: string;
   readonly keyPem: string;
-  readonly limits: QuicLimits;
+  readonly limits: QuicEndpointLimits;
 }
 
 export type OnQuicConnection = (connection: QuicConnection) => void;

@@ -7,7 +7,7 @@ import { StrataError } from "../../core/errors.ts";
 import { extensionCodec, makeArtefactRef, makeTensor } from "../../core/log/extensions.ts";
 import type { Fields, RecordInput } from "../../core/log/record.ts";
 import { encodeMsgpack } from "../../gateway/http/negotiate.ts";
-import { encodeRawReadResponse, msgpackReadResponse } from "../../gateway/http/record-wire.ts";
+import { encodeRawReadResponse, msgpackReadResponse } from "../../gateway/streams/read-wire.ts";
 import { liveGateway, type LiveGateway } from "../helpers/in-process-gateway.ts";
 
 const decoder = new Decoder({ extensionCodec });

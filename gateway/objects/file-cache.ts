@@ -1,7 +1,7 @@
-// Byte-bounded LRU of committed segment files on local disk, shared by every partition of a
-// gateway. Only segments already in the object store enter it, so evicting (deleting the file)
-// never loses data. A reader that finds a file gone (evicted, or the directory wiped) drops the
-// entry and reads from the object store instead.
+// Byte-bounded LRU of local copies of objects (committed segment files, pack blocks), shared by
+// every reader of a gateway. Only objects already in the object store enter it, so evicting
+// (deleting the file) never loses data. A reader that finds a file gone (evicted, or the
+// directory wiped) drops the entry and reads from the object store instead.
 import { unlink } from "node:fs/promises";
 import { invariant } from "../../core/errors.ts";
 
@@ -10,7 +10,7 @@ interface Entry {
   readonly bytes: number;
 }
 
-export class SegmentCache {
+export class FileCache {
   // Map iteration order is recency order: a hit re-inserts its entry at the end.
   private readonly entries = new Map<string, Entry>();
   private total = 0;

@@ -2,7 +2,8 @@
 // the tagged forms of core/log/json-value.ts.
 import { bytesToBase64, toJsonValue } from "../../core/log/json-value.ts";
 import type { LogRecord } from "../../core/log/record.ts";
-import type { RawReadResult, ReadResult } from "../streams/log-service.ts";
+import { msgpackArrayHeaderSize, msgpackUintSize, writeMsgpackArrayHeader, writeMsgpackUint } from "../../core/log/msgpack-writer.ts";
+import type { RawReadResult, ReadResult } from "./log-service.ts";
 
 export type JsonBytes = { $base64: string };
 
@@ -61,56 +62,6 @@ const K_FIELDS = fixstr("fields");
 const K_NEXT = fixstr("next_offset");
 const K_END = fixstr("end_offset");
 
-/** Bytes of a non-negative safe integer as @msgpack/msgpack encodes it. */
-function uintSize(n: number): number {
-  return n < 0x80 ? 1 : n < 0x100 ? 2 : n < 0x1_0000 ? 3 : n < 0x1_0000_0000 ? 5 : 9;
-}
-
-function writeUint(out: Uint8Array, view: DataView, at: number, n: number): number {
-  if (n < 0x80) {
-    out[at] = n;
-    return at + 1;
-  }
-  if (n < 0x100) {
-    out[at] = 0xcc;
-    out[at + 1] = n;
-    return at + 2;
-  }
-  if (n < 0x1_0000) {
-    out[at] = 0xcd;
-    view.setUint16(at + 1, n);
-    return at + 3;
-  }
-  if (n < 0x1_0000_0000) {
-    out[at] = 0xce;
-    view.setUint32(at + 1, n);
-    return at + 5;
-  }
-  out[at] = 0xcf;
-  view.setUint32(at + 1, Math.floor(n / 0x1_0000_0000));
-  view.setUint32(at + 5, n >>> 0);
-  return at + 9;
-}
-
-function arrayHeaderSize(n: number): number {
-  return n < 16 ? 1 : n < 0x1_0000 ? 3 : 5;
-}
-
-function writeArrayHeader(out: Uint8Array, view: DataView, at: number, n: number): number {
-  if (n < 16) {
-    out[at] = 0x90 | n;
-    return at + 1;
-  }
-  if (n < 0x1_0000) {
-    out[at] = 0xdc;
-    view.setUint16(at + 1, n);
-    return at + 3;
-  }
-  out[at] = 0xdd;
-  view.setUint32(at + 1, n);
-  return at + 5;
-}
-
 function put(out: Uint8Array, at: number, bytes: Uint8Array): number {
   out.set(bytes, at);
   return at + bytes.length;
@@ -126,25 +77,25 @@ const RECORD_FIXED = 1 + K_OFFSET.length + K_TIMESTAMP.length + K_KEY.length + K
 
 export function encodeRawReadResponse(result: RawReadResult): Uint8Array {
   const { records } = result;
-  let size = 1 + K_RECORDS.length + arrayHeaderSize(records.length) + K_NEXT.length + uintSize(result.nextOffset) + K_END.length + uintSize(result.endOffset);
+  let size = 1 + K_RECORDS.length + msgpackArrayHeaderSize(records.length) + K_NEXT.length + msgpackUintSize(result.nextOffset) + K_END.length + msgpackUintSize(result.endOffset);
   for (const r of records) {
-    size += RECORD_FIXED + uintSize(r.offset) + uintSize(r.timestamp) + (r.key[1] - r.key[0]) + (r.headers[1] - r.headers[0]) + (r.fields[1] - r.fields[0]);
+    size += RECORD_FIXED + msgpackUintSize(r.offset) + msgpackUintSize(r.timestamp) + (r.key[1] - r.key[0]) + (r.headers[1] - r.headers[0]) + (r.fields[1] - r.fields[0]);
   }
   const out = new Uint8Array(size);
   const view = new DataView(out.buffer);
   out[0] = 0x83; // map of 3
   let at = put(out, 1, K_RECORDS);
-  at = writeArrayHeader(out, view, at, records.length);
+  at = writeMsgpackArrayHeader(out, view, at, records.length);
   for (const r of records) {
     out[at++] = 0x85; // map of 5
-    at = writeUint(out, view, put(out, at, K_OFFSET), r.offset);
-    at = writeUint(out, view, put(out, at, K_TIMESTAMP), r.timestamp);
+    at = writeMsgpackUint(out, view, put(out, at, K_OFFSET), r.offset);
+    at = writeMsgpackUint(out, view, put(out, at, K_TIMESTAMP), r.timestamp);
     at = putRange(out, put(out, at, K_KEY), r.batch, r.key);
     at = putRange(out, put(out, at, K_HEADERS), r.batch, r.headers);
     at = putRange(out, put(out, at, K_FIELDS), r.batch, r.fields);
   }
-  at = writeUint(out, view, put(out, at, K_NEXT), result.nextOffset);
-  at = writeUint(out, view, put(out, at, K_END), result.endOffset);
+  at = writeMsgpackUint(out, view, put(out, at, K_NEXT), result.nextOffset);
+  at = writeMsgpackUint(out, view, put(out, at, K_END), result.endOffset);
   if (at !== size) throw new Error(`read response: wrote ${at} of ${size} bytes`);
   return out;
 }

@@ -1,11 +1,12 @@
-// The sync loop's bandwidth limit: a token bucket in bytes. It starts empty and holds at most
-// `capacity` bytes of credit, so bytes sent by time t never exceed capacity + rate·t. A request
+// A bandwidth limit as a token bucket in bytes (the edge sync loop's, and push/pull's
+// --limit-rate like rsync --bwlimit). It starts empty and holds at most `capacity` bytes of
+// credit, so bytes sent by time t never exceed capacity + rate·t. A request
 // pays before it goes (take waits while the bucket is in debt); bytes moved by a transfer that
 // paces itself (a pin pull) are charged afterwards, so their excess delays what follows.
-import { StrataError } from "../../core/errors.ts";
+import { StrataError } from "../errors.ts";
 
-/** Credit an idle bucket keeps: a tenth of a second's worth. */
-const CAPACITY_SECONDS = 0.1;
+/** Credit an idle bucket keeps by default: a tenth of a second's worth. */
+const DEFAULT_BURST_SECONDS = 0.1;
 
 export class TokenBucket {
   readonly bytesPerSecond: number;
@@ -13,16 +14,23 @@ export class TokenBucket {
   #tokens = 0;
   #at = performance.now();
 
-  constructor(bytesPerSecond: number) {
+  /** `burstSeconds`: how many seconds' worth of credit an idle bucket may gather. */
+  constructor(bytesPerSecond: number, burstSeconds = DEFAULT_BURST_SECONDS) {
     if (!Number.isSafeInteger(bytesPerSecond) || bytesPerSecond < 1) throw new StrataError("BAD_REQUEST", `rate limit must be a positive integer of bytes per second, got ${bytesPerSecond}`);
     this.bytesPerSecond = bytesPerSecond;
-    this.capacity = Math.max(1, Math.floor(bytesPerSecond * CAPACITY_SECONDS));
+    if (!(burstSeconds > 0)) throw new StrataError("BAD_REQUEST", `burst must be a positive number of seconds, got ${burstSeconds}`);
+    this.capacity = Math.max(1, Math.floor(bytesPerSecond * burstSeconds));
   }
 
   #refill(): void {
     const now = performance.now();
     this.#tokens = Math.min(this.capacity, this.#tokens + ((now - this.#at) / 1000) * this.bytesPerSecond);
     this.#at = now;
+  }
+
+  /** Largest batch worth sending at once under this rate (the bucket's capacity, at least 64 KiB). */
+  get burstBytes(): number {
+    return Math.max(64 * 1024, this.capacity);
   }
 
   /** Takes `bytes`, waiting until the bucket is out of debt. */
@@ -57,6 +65,7 @@ export class TokenBucket {
   }
 }
 
-export function tokenBucket(bytesPerSecond: number): TokenBucket | null {
-  return bytesPerSecond > 0 ? new TokenBucket(bytesPerSecond) : null;
+/** A bucket for `bytesPerSecond`, or null when it is 0 (unlimited). */
+export function tokenBucket(bytesPerSecond: number, burstSeconds = DEFAULT_BURST_SECONDS): TokenBucket | null {
+  return bytesPerSecond > 0 ? new TokenBucket(bytesPerSecond, burstSeconds) : null;
 }

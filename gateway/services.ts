@@ -1,0 +1,17 @@
+// The services every transport is handed (HTTP routes and QUIC frame handlers alike). Built by
+// openGateway (gateway.ts); transports only decode, call one of these, and encode.
+import type { ArtefactServices } from "./artefacts/artefacts.ts";
+import type { GroupService } from "./consumers/group-service.ts";
+import type { GatewayMetrics } from "./metrics.ts";
+import type { LogService } from "./streams/log-service.ts";
+import type { ServiceLimits } from "./streams/service-limits.ts";
+import type { StreamService } from "./streams/stream-service.ts";
+
+export interface GatewayServices {
+  readonly streams: StreamService;
+  readonly log: LogService;
+  readonly groups: GroupService;
+  readonly metrics: GatewayMetrics;
+  readonly limits: ServiceLimits;
+  readonly artefacts: ArtefactServices;
+}
