@@ -20,6 +20,36 @@ function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
 
 let instance: KernelExports | undefined;
 
+function isKernelExports(exports: WebAssembly.Exports): exports is WebAssembly.Exports & KernelExports {
+  return exports.memory instanceof WebAssembly.Memory && typeof exports.abiVersion === "function";
+}
+
+/** The names of T's function members. */
+type FunctionNames<T> = { [K in keyof T]-?: T[K] extends (...args: never[]) => unknown ? K : never }[keyof T] & string;
+
+function hasFunctions<T>(exports: KernelExports, names: readonly string[]): exports is KernelExports & T {
+  return names.every((name) => typeof exports[name] === "function");
+}
+
+/**
+ * A typed view of some kernel functions, checked against the module's exports on first use.
+ * `functions` must list every function of T (the compiler checks the list is complete).
+ */
+export function kernelView<T>(functions: Record<FunctionNames<T>, true>): () => KernelExports & T {
+  const names = Object.keys(functions);
+  let view: (KernelExports & T) | undefined;
+  return () => {
+    if (view) return view;
+    const exports = kernels();
+    if (!hasFunctions<T>(exports, names)) {
+      const missing = names.filter((name) => typeof exports[name] !== "function");
+      throw new Error(`wasm module lacks ${missing.join(", ")}: run npm run build:wasm`);
+    }
+    view = exports;
+    return view;
+  };
+}
+
 /** The kernel module's exports, instantiated on first use. */
 export function kernels(): KernelExports {
   if (instance) return instance;
@@ -31,7 +61,8 @@ export function kernels(): KernelExports {
       },
     },
   });
-  const exports = created.exports as unknown as KernelExports;
+  const exports = created.exports;
+  if (!isKernelExports(exports)) throw new Error("wasm module lacks memory or abiVersion: run npm run build:wasm");
   if (exports.abiVersion() !== KERNEL_ABI_VERSION) {
     throw new Error(`wasm module ABI ${exports.abiVersion()} != ${KERNEL_ABI_VERSION}: run npm run build:wasm`);
   }

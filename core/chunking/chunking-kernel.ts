@@ -1,5 +1,6 @@
 // Typed view of the FastCDC exports of the WebAssembly module (wasm/assembly/fastcdc.ts).
 import { blake3Kernel, type KernelHandle } from "../hashing/blake3-kernel.ts";
+import { kernelView } from "../wasm.ts";
 
 export interface FastCdcKernel {
   cdcInput(): number;
@@ -13,6 +14,8 @@ export interface FastCdcKernel {
   cdcAbsorb(len: number, hash: number): void;
   cdcFinish(hash: number): number;
 }
+
+const fastCdcKernel = kernelView<FastCdcKernel>({ cdcInput: true, cdcInputSize: true, cdcState: true, cdcCuts: true, cdcHashes: true, cdcGear: true, cdcReset: true, cdcProcess: true, cdcAbsorb: true, cdcFinish: true });
 
 /** Byte size of the kernel's scan state (fingerprint, offset, sizes, masks). */
 export const CDC_STATE_SIZE = 40;
@@ -32,7 +35,7 @@ let handle: CdcHandle | undefined;
 export function cdcKernel(): CdcHandle {
   if (handle) return handle;
   const blake3 = blake3Kernel();
-  const k = blake3.k as unknown as FastCdcKernel;
+  const k = fastCdcKernel();
   handle = {
     k,
     blake3,

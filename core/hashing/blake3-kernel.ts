@@ -1,6 +1,6 @@
 // Typed view of the BLAKE3 exports of the WebAssembly module (wasm/assembly/blake3.ts) and
 // the bookkeeping that lets many JS hashers share its fixed state slots.
-import { kernels } from "../wasm.ts";
+import { kernelView } from "../wasm.ts";
 
 export interface Blake3Kernel {
   readonly memory: WebAssembly.Memory;
@@ -17,6 +17,8 @@ export interface Blake3Kernel {
   blake3Digest(slot: number, useKey: number, flags: number, len: number, blocks: number): void;
   blake3UseUnrolled(on: number): void;
 }
+
+const blake3Exports = kernelView<Blake3Kernel>({ blake3Input: true, blake3InputSize: true, blake3Key: true, blake3Out: true, blake3OutSize: true, blake3SlotSize: true, blake3Slot: true, blake3Init: true, blake3Update: true, blake3Finalize: true, blake3Digest: true, blake3UseUnrolled: true });
 
 /** Slot use: streaming hashers share one (swapped on demand), one-shot calls use another. */
 export const SLOT_STREAM = 0;
@@ -48,7 +50,7 @@ function isJavaScriptCore(): boolean {
 
 export function blake3Kernel(): KernelHandle {
   if (handle) return handle;
-  const k = kernels() as unknown as Blake3Kernel;
+  const k = blake3Exports();
   // JavaScriptCore (Bun) compiles the fully unrolled 4-way kernel poorly; V8 prefers it.
   k.blake3UseUnrolled(isJavaScriptCore() ? 0 : 1);
   let view = new Uint8Array(k.memory.buffer);

@@ -3,7 +3,7 @@
 // Small inputs run in JavaScript; large ones in the WebAssembly slicing-by-8 kernel.
 import { StrataError } from "../errors.ts";
 import { crc32cUpdateJs } from "./crc32c-table.ts";
-import { kernels } from "../wasm.ts";
+import { kernelView } from "../wasm.ts";
 
 /** The WebAssembly exports this file uses (wasm/assembly/crc32c.ts). */
 interface Crc32cKernel {
@@ -13,6 +13,8 @@ interface Crc32cKernel {
   crc32cUpdate(crc: number, len: number): number;
 }
 
+const crc32cKernel = kernelView<Crc32cKernel>({ crc32cBuffer: true, crc32cBufferSize: true, crc32cUpdate: true });
+
 /** Below this many bytes the JS path is faster than copying into WASM memory. */
 const WASM_THRESHOLD = 512;
 
@@ -20,7 +22,7 @@ let kernel: { k: Crc32cKernel; ptr: number; size: number } | undefined;
 
 function wasmKernel(): { k: Crc32cKernel; ptr: number; size: number } {
   if (kernel) return kernel;
-  const k = kernels() as unknown as Crc32cKernel;
+  const k = crc32cKernel();
   kernel = { k, ptr: k.crc32cBuffer(), size: k.crc32cBufferSize() };
   return kernel;
 }

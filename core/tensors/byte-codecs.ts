@@ -12,7 +12,12 @@ interface ZstdApi {
   zstdCompress(data: Uint8Array, options: { params: Record<number, number> }, done: Done): void;
   zstdDecompress(data: Uint8Array, options: { maxOutputLength: number }, done: Done): void;
 }
-const zstd = zlib as unknown as Partial<ZstdApi>;
+const zstd: Partial<ZstdApi> = {
+  zstdCompressSync: Reflect.get(zlib, "zstdCompressSync"),
+  zstdDecompressSync: Reflect.get(zlib, "zstdDecompressSync"),
+  zstdCompress: Reflect.get(zlib, "zstdCompress"),
+  zstdDecompress: Reflect.get(zlib, "zstdDecompress"),
+};
 
 // Parameter ids from zstd.h (stable ABI): the same numbers node:zlib exposes as ZSTD_c_*.
 const ZSTD_C_LEVEL = 100;

@@ -6,7 +6,7 @@
 // every bit; narrowing keeps the sign and top payload bits and sets the quiet bit, so NaN
 // stays NaN, a quiet NaN round-trips exactly, and a signalling NaN comes back quiet.
 import { StrataError } from "../errors.ts";
-import { kernels } from "../wasm.ts";
+import { kernelView } from "../wasm.ts";
 
 interface DtypeKernels {
   readonly memory: WebAssembly.Memory;
@@ -20,6 +20,8 @@ interface DtypeKernels {
   dtypeF16ToBf16(n: number): void;
   dtypeBf16ToF16(n: number): void;
 }
+
+const dtypeKernels = kernelView<DtypeKernels>({ dtypeInPtr: true, dtypeOutPtr: true, dtypeSlice: true, dtypeF32ToF16: true, dtypeF16ToF32: true, dtypeF32ToBf16: true, dtypeBf16ToF32: true, dtypeF16ToBf16: true, dtypeBf16ToF16: true });
 
 export type FloatDtype = "F32" | "F16" | "BF16";
 
@@ -38,7 +40,7 @@ const KERNEL: Record<string, KernelName> = {
 
 /** Streams `count` elements through the kernel's scratch buffers, one slice per call. */
 function run(name: KernelName, src: Uint8Array, srcSize: number, out: Uint8Array, outSize: number): void {
-  const k = kernels() as unknown as DtypeKernels;
+  const k = dtypeKernels();
   const kernel = k[name];
   const slice = k.dtypeSlice();
   const inPtr = k.dtypeInPtr();

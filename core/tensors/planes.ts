@@ -2,7 +2,7 @@
 // goes to plane k at index i. Planes come back laid one after another, `count` bytes each,
 // so plane k is `planes.subarray(k * count, (k + 1) * count)`.
 import { StrataError } from "../errors.ts";
-import { kernels } from "../wasm.ts";
+import { kernelView } from "../wasm.ts";
 
 interface PlanesKernels {
   readonly memory: WebAssembly.Memory;
@@ -12,6 +12,8 @@ interface PlanesKernels {
   planesSplit(n: number, size: number): void;
   planesMerge(n: number, size: number): void;
 }
+
+const planesKernels = kernelView<PlanesKernels>({ planesInPtr: true, planesOutPtr: true, planesSliceBytes: true, planesSplit: true, planesMerge: true });
 
 function checkSize(elementSize: number, byteLength: number): number {
   if (!Number.isInteger(elementSize) || elementSize < 1 || elementSize > 16) {
@@ -35,7 +37,7 @@ export function splitPlanes(bytes: Uint8Array, elementSize: number, out: Uint8Ar
     out.set(bytes);
     return out;
   }
-  const k = kernels() as unknown as PlanesKernels;
+  const k = planesKernels();
   const slice = Math.floor(k.planesSliceBytes() / elementSize);
   const inPtr = k.planesInPtr();
   const outPtr = k.planesOutPtr();
@@ -57,7 +59,7 @@ export function mergePlanes(planes: Uint8Array, elementSize: number, out: Uint8A
     out.set(planes);
     return out;
   }
-  const k = kernels() as unknown as PlanesKernels;
+  const k = planesKernels();
   const slice = Math.floor(k.planesSliceBytes() / elementSize);
   const inPtr = k.planesInPtr();
   const outPtr = k.planesOutPtr();

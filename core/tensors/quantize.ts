@@ -11,7 +11,7 @@
 // the scalar JS loop, which computes the same values.
 import { StrataError } from "../errors.ts";
 import { elementCount } from "./tensor-types.ts";
-import { kernels } from "../wasm.ts";
+import { kernelView } from "../wasm.ts";
 
 interface QuantKernels {
   readonly memory: WebAssembly.Memory;
@@ -27,6 +27,8 @@ interface QuantKernels {
   quantRows(n: number, period: number): void;
   dequantRows(n: number, period: number): void;
 }
+
+const quantKernels = kernelView<QuantKernels>({ quantInPtr: true, quantOutPtr: true, quantSlice: true, quantAbsMax: true, quantRun: true, dequantRun: true, quantScalesPtr: true, quantPeriodMax: true, quantAbsMaxRows: true, quantRows: true, dequantRows: true });
 
 export interface QuantizedInt8 {
   q: Int8Array;
@@ -137,13 +139,13 @@ export function quantizeInt8(x: Float32Array, shape: readonly number[], axis = 0
   const l = layout(shape, axis, x.length);
   const q = new Int8Array(x.length);
   if (l.inner < WASM_MIN_RUN && x.length >= WASM_MIN_RUN) {
-    const k = kernels() as unknown as QuantKernels;
+    const k = quantKernels();
     const period = rowsPeriod(l, k);
     if (period > 0) return { q, scales: quantizeRows(x, l, k, period, q), shape: [...shape], axis: l.axis };
   }
   const maxAbs = new Float64Array(l.channels);
   const useWasm = l.inner >= WASM_MIN_RUN;
-  const k = useWasm ? (kernels() as unknown as QuantKernels) : undefined;
+  const k = useWasm ? (quantKernels()) : undefined;
   const slice = k ? k.quantSlice() : 0;
 
   forEachRun(l, (start, len, c) => {
@@ -195,7 +197,7 @@ export function dequantizeInt8(
   }
   if (out.length !== q.length) throw new StrataError("BAD_REQUEST", `output holds ${out.length} elements, need ${q.length}`);
   if (l.inner < WASM_MIN_RUN && q.length >= WASM_MIN_RUN) {
-    const kr = kernels() as unknown as QuantKernels;
+    const kr = quantKernels();
     const period = rowsPeriod(l, kr);
     if (period > 0) {
       const expanded = new Float32Array(kr.memory.buffer, kr.quantScalesPtr(), period);
@@ -209,7 +211,7 @@ export function dequantizeInt8(
       return out;
     }
   }
-  const k = l.inner >= WASM_MIN_RUN ? (kernels() as unknown as QuantKernels) : undefined;
+  const k = l.inner >= WASM_MIN_RUN ? (quantKernels()) : undefined;
   const slice = k ? k.quantSlice() : 0;
   forEachRun(l, (start, len, c) => {
     const s = scales[c]!;
