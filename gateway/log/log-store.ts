@@ -6,18 +6,21 @@
 // %2F so a stream is one directory; names are validated before they touch a path).
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
+import { getLogger } from "@logtape/logtape";
 import { StrataError } from "../../core/errors.ts";
 import { assertStreamName } from "../../core/log/stream-name.ts";
 import type { MetadataDb } from "../db/database.ts";
 import type { GatewayMetrics } from "../metrics.ts";
 import { mapLimit } from "../../core/util/concurrency.ts";
 import type { ObjectStore } from "../objects/object-store.ts";
-import { PartitionLog, type PartitionContext } from "./partition-log.ts";
+import type { PartitionContext } from "./partition-context.ts";
+import { PartitionLog } from "./partition-log.ts";
 import { RemoteSegmentReader } from "./remote-segment-reader.ts";
 import type { RetentionPolicy } from "./retention.ts";
 import { FileCache } from "../objects/file-cache.ts";
 import { SegmentCatalog } from "./segment-catalog.ts";
 import type { StorageLimits } from "./storage-limits.ts";
+import { nodeWalIo, type WalIo } from "./wal-io.ts";
 
 export { PartitionLog } from "./partition-log.ts";
 export type { AppendMeta, ReadOptions } from "./partition-log.ts";
@@ -35,9 +38,13 @@ export interface LogStoreConfig {
   readonly sealCheckMs?: number;
   /** How often to enforce retention on every partition (default 30 s). */
   readonly retentionCheckMs?: number;
-  /** Failures of background work nobody awaits (uploads, retention). Default: console.error. */
+  /** Failures of background work nobody awaits (uploads, retention). Default: logged as errors under ["strata", "log"]. */
   readonly onError?: (error: unknown, what: string) => void;
+  /** File operations of every WAL (default: node:fs); tests pass one that injects I/O errors. */
+  readonly walIo?: WalIo;
 }
+
+const log = getLogger(["strata", "log"]);
 
 /** Partitions opened (recovered) in parallel at start. */
 const OPEN_CONCURRENCY = 8;
@@ -53,7 +60,7 @@ export class LogStore {
   private closed = false;
 
   private constructor(private readonly config: LogStoreConfig) {
-    this.onError = config.onError ?? ((e, what) => console.error(`strata storage: ${what}:`, e));
+    this.onError = config.onError ?? ((error, what) => log.error("{what} failed: {error}", { what, error }));
     this.catalog = new SegmentCatalog(config.db);
     this.cache = new FileCache(
       config.limits.cacheBytes,
@@ -143,6 +150,7 @@ export class LogStore {
         remote: this.remote,
         metrics: this.config.metrics,
         limits: this.config.limits,
+        walIo: this.config.walIo ?? nodeWalIo,
         onBackgroundError: this.onError,
       };
       p = PartitionLog.open(ctx)

@@ -1,52 +1,34 @@
-// One partition's log: appends with group-commit fsync, the in-memory tail, sealing, uploading
-// and committing segments, reads from every tier, long-poll waiters and retention.
+// One partition's log: validates and numbers appends, and composes the parts that do the work.
 //
-// Offsets live in four places, in order: committed segments (object store, maybe also the local
-// cache) < pending segments (sealed local files being uploaded) < the active WAL file, whose most
-// recent batches are also in the memory tail. Readers only ever see fsynced data: endOffset is
-// the end of what is on disk, so a record once read cannot vanish in a crash.
+//   group-commit.ts      appends → durable WAL writes, acknowledged in order; seals segments
+//   segment-uploader.ts  sealed segments → object store, retried with backoff while failing
+//   offset-waiters.ts    appends waiting for sync or durability; long-polling readers
+//   partition-state.ts   where the records are (committed, pending, WAL, memory tail)
+//   partition-reader.ts  reads from whichever tier holds an offset
+//   retention.ts         what to remove, and removing it
 //
-// Appends are serialised by one flush loop: an append gets its offsets at once, joins the pending
-// list, and the loop writes what is pending as one durable write (group commit: one O_DSYNC
-// writev, wal.ts) of at most groupCommitMaxBytes. Up to walWritesInFlight groups are written at
-// once, so the next group is written while the previous one syncs; groups are acknowledged strictly
-// in order, each only once it and every group before it are on disk. Sealing (by size, age, or
-// for acks=durable) happens inside that loop, with no write in flight.
+// Readers only ever see fsynced data: endOffset is the end of what is on disk, so a record once
+// read cannot vanish in a crash. Offsets only grow along the way to the object store:
+// start <= durable end <= sealed end <= synced end <= written end <= next offset (asserted).
 import { encodeBatch, BATCH_HEADER_SIZE, decodeBatchRecords, type BatchHeader } from "../../core/log/batch.ts";
-import { StrataError, invariant } from "../../core/errors.ts";
+import { StrataError } from "../../core/errors.ts";
 import type { Acks, LogRecord, ProducerRef } from "../../core/log/record.ts";
-import type { GatewayMetrics } from "../metrics.ts";
 import type { ReadBatch } from "./batch-reader.ts";
+import { GroupCommit, type QueuedAppend } from "./group-commit.ts";
+import { LongPollWaiters, OffsetWaiters } from "./offset-waiters.ts";
+import type { PartitionContext } from "./partition-context.ts";
 import { PartitionReader } from "./partition-reader.ts";
-import type { ObjectStore } from "../objects/object-store.ts";
-import { cachePath, recoverPartition, type PendingSegment } from "./partition-recovery.ts";
+import { recoverPartition, type PendingSegment, type RecoveredPartition } from "./partition-recovery.ts";
+import { addPending, assertOffsets, durableEnd, heldBytes, replaceWal, sealedEnd, type PartitionState } from "./partition-state.ts";
 import { ProducerState, type ProducerBatch } from "./producer-state.ts";
-import type { RemoteSegmentReader } from "./remote-segment-reader.ts";
-import { planRetention, type RetentionPolicy } from "./retention.ts";
-import type { FileCache } from "../objects/file-cache.ts";
-import type { SegmentCatalog, SegmentRow } from "./segment-catalog.ts";
-import { segmentObjectKey } from "./segment-format.ts";
-import { uploadSegmentFile } from "./segment-upload.ts";
-import type { StorageLimits } from "./storage-limits.ts";
+import { selectRecords, type SelectionBounds } from "./record-selection.ts";
+import { applyRetention, type RetentionPolicy } from "./retention.ts";
+import { uploadAndCommit } from "./segment-upload.ts";
+import { SegmentUploader } from "./segment-uploader.ts";
 import { TailBuffer } from "./tail-buffer.ts";
-import { WalFile, type AppendedBatch } from "./wal.ts";
-import { mkdir, rename } from "node:fs/promises";
-import { dirname } from "node:path";
+import { WalFile } from "./wal.ts";
 
-export interface PartitionContext {
-  readonly stream: string;
-  readonly partition: number;
-  /** This partition's directory (WAL, sealed files, cache/). */
-  readonly dir: string;
-  readonly objectStore: ObjectStore;
-  readonly catalog: SegmentCatalog;
-  readonly cache: FileCache;
-  readonly remote: RemoteSegmentReader;
-  readonly metrics: GatewayMetrics;
-  readonly limits: StorageLimits;
-  /** Failures of background work (uploads, retention deletes) that no caller awaits. */
-  readonly onBackgroundError: (error: unknown, what: string) => void;
-}
+export type { PartitionContext } from "./partition-context.ts";
 
 export interface AppendMeta {
   readonly firstTimestamp: number;
@@ -54,163 +36,123 @@ export interface AppendMeta {
   readonly producer: ProducerRef | null;
 }
 
-export interface ReadOptions {
-  readonly maxRecords: number;
-  readonly maxBytes: number;
-}
+export type ReadOptions = SelectionBounds;
 
-interface PendingAppend {
-  readonly batch: AppendedBatch;
-  readonly header: BatchHeader;
-  readonly producer: ProducerRef | null;
-  readonly enqueuedAt: number;
-  readonly resolve: () => void;
-  readonly reject: (e: unknown) => void;
-}
-
-interface OffsetWaiter {
-  readonly end: number;
-  readonly resolve: () => void;
-  readonly reject: (e: unknown) => void;
-}
-
-interface DataWaiter {
-  readonly offset: number;
-  readonly done: () => void;
-}
-
-const MAX_UPLOAD_BACKOFF_MS = 30_000;
+/** open → closing (close() flushes and stops the background work) → closed. A WAL failure lives in the group commit. */
+type Lifecycle = { readonly kind: "open" } | { readonly kind: "closing" } | { readonly kind: "closed" };
 
 export class PartitionLog {
   readonly stream: string;
   readonly partition: number;
-  private readonly limits: StorageLimits;
-  private retention: RetentionPolicy = {};
-
-  private start: number;
-  private committed: SegmentRow[];
-  private committedBytes: number;
-  private pendingSegments: PendingSegment[];
-  private pendingSegmentBytes: number;
-  private wal: WalFile;
-  /** Wall-clock time the active WAL got its first batch (for sealing by age). */
-  private walSince: number | undefined;
-  private readonly tail: TailBuffer;
-  /** Next offset to assign: endOffset plus everything pending. */
-  private next: number;
+  #lifecycle: Lifecycle = { kind: "open" };
+  #retention: RetentionPolicy = {};
+  #retentionRun: Promise<void> | undefined;
+  readonly #state: PartitionState;
+  /** Next offset to assign: endOffset plus everything queued or being written. */
+  #next: number;
   /** Includes appends not yet synced: used to classify new batches. */
-  private readonly liveProducers: ProducerState;
+  readonly #liveProducers: ProducerState;
   /** Exactly what is on disk: snapshotted into the catalog with each segment. */
-  private readonly durableProducers: ProducerState;
+  readonly #durableProducers: ProducerState;
+  /** Wall-clock time the active WAL got its first batch (for sealing by age). */
+  #walSince: number | undefined;
+  readonly #commit: GroupCommit;
+  readonly #uploader: SegmentUploader<PendingSegment>;
+  /** Retried batches waiting for their first copy to be synced. */
+  readonly #syncWaiters: OffsetWaiters;
+  /** acks=durable appends waiting for a committed segment. */
+  readonly #durableWaiters: OffsetWaiters;
+  readonly #longPolls: LongPollWaiters;
+  readonly #reader: PartitionReader;
 
-  private pending: PendingAppend[] = [];
-  /** Bytes accepted and not yet synced (queued in `pending` or being written). */
-  private pendingBytes = 0;
-  /** Bytes in `pending`, not yet handed to a write. */
-  private queuedBytes = 0;
-  private flushing: Promise<void> | undefined;
-  /** Wakes the flush loop from its wait (new appends, a write done, close). */
-  private wakeLinger: (() => void) | undefined;
-  /** Group writes in flight, oldest first. */
-  private readonly writes = new Set<Promise<void>>();
-  /** Settles once the newest group write is acknowledged (or failed): the next one waits for it. */
-  private lastAck: Promise<void> = Promise.resolve();
-  private rollRequested = false;
-  private uploading: Promise<void> | undefined;
-  private wakeUploader: (() => void) | undefined;
-  private syncWaiters: OffsetWaiter[] = [];
-  private durableWaiters: OffsetWaiter[] = [];
-  private readonly dataWaiters = new Set<DataWaiter>();
-  private retentionRunning: Promise<void> | undefined;
-  /** Bumped whenever files move (roll, commit, retention): a read that failed on a moved file retries. */
-  private layoutVersion = 0;
-  private failure: StrataError | undefined;
-  /** Set while segment uploads are failing: durable appends fail fast instead of queueing. */
-  private uploadFailure: StrataError | undefined;
-  private closed = false;
-  private readonly reader: PartitionReader;
-
-  private constructor(private readonly ctx: PartitionContext, recovered: Awaited<ReturnType<typeof recoverPartition>>) {
+  private constructor(private readonly ctx: PartitionContext, recovered: RecoveredPartition) {
     this.stream = ctx.stream;
     this.partition = ctx.partition;
-    this.limits = ctx.limits;
-    this.start = recovered.startOffset;
-    this.committed = recovered.committed;
-    this.committedBytes = this.committed.reduce((n, s) => n + s.bytes, 0);
-    this.pendingSegments = recovered.pending;
-    this.pendingSegmentBytes = this.pendingSegments.reduce((n, s) => n + s.file.objectSize, 0);
-    this.wal = recovered.wal;
-    this.walSince = recovered.wal.isEmpty ? undefined : Date.now();
-    this.tail = new TailBuffer(ctx.limits.memoryTailBytes);
-    this.next = recovered.wal.endOffset;
-    this.durableProducers = recovered.producers;
-    this.liveProducers = recovered.producers.clone();
-    for (const [path, bytes] of recovered.cached) ctx.cache.add(path, bytes);
-    const self = this;
-    this.reader = new PartitionReader(ctx, {
-      get startOffset() {
-        return self.start;
-      },
-      get tail() {
-        return self.tail;
-      },
-      get wal() {
-        return self.wal;
-      },
-      get pendingFiles() {
-        return self.pendingSegments.map((s) => s.file);
-      },
-      get committed() {
-        return self.committed;
-      },
-      get layoutVersion() {
-        return self.layoutVersion;
+    const { limits } = ctx;
+    const label = `partition ${ctx.partition} of ${ctx.stream}`;
+    this.#state = {
+      startOffset: recovered.startOffset,
+      committed: recovered.committed,
+      committedBytes: recovered.committed.reduce((n, s) => n + s.bytes, 0),
+      pending: recovered.pending,
+      pendingBytes: recovered.pending.reduce((n, s) => n + s.file.objectSize, 0),
+      wal: recovered.wal,
+      tail: new TailBuffer(limits.memoryTailBytes),
+      layoutVersion: 0,
+    };
+    this.#next = recovered.wal.endOffset;
+    this.#walSince = recovered.wal.isEmpty ? undefined : Date.now();
+    this.#durableProducers = recovered.producers;
+    this.#liveProducers = recovered.producers.clone();
+    this.#syncWaiters = new OffsetWaiters(limits.maxOffsetWaiters, `their first copy on ${label}`);
+    this.#durableWaiters = new OffsetWaiters(limits.maxOffsetWaiters, `the object store on ${label}`);
+    this.#longPolls = new LongPollWaiters(limits.maxWaiters, label);
+    this.#commit = new GroupCommit(limits, label, {
+      wal: () => this.#state.wal,
+      roll: () => this.#roll(),
+      synced: (group, position, seconds) => this.#synced(group, position, seconds),
+      failed: (error, cause) => {
+        ctx.onBackgroundError(cause, `WAL of ${this.stream}/${this.partition}`);
+        this.#syncWaiters.rejectAll(error);
+        this.#durableWaiters.rejectAll(error);
       },
     });
+    this.#uploader = new SegmentUploader(label, {
+      next: () => this.#state.pending[0],
+      upload: (segment) => this.#upload(segment),
+      failing: (error, cause, segment) => {
+        ctx.onBackgroundError(cause, `upload of ${this.stream}/${this.partition} segment ${segment.file.baseOffset}`);
+        // Durable appends fail now (their data stays safe locally and the upload is retried).
+        this.#durableWaiters.rejectAll(error);
+      },
+      drained: () => this.#sealForDurable(),
+    });
+    for (const [path, bytes] of recovered.cached) ctx.cache.add(path, bytes);
+    this.#reader = new PartitionReader(ctx, this.#state);
+    this.#checkOffsets();
   }
 
   /** Recovers the partition from its directory and the catalog, and resumes unfinished uploads. */
   static async open(ctx: PartitionContext): Promise<PartitionLog> {
     await ctx.catalog.ensurePartition(ctx.stream, ctx.partition);
     const catalog = await ctx.catalog.load(ctx.stream, ctx.partition);
-    const recovered = await recoverPartition(ctx.dir, catalog, ctx.limits);
+    const recovered = await recoverPartition(ctx.dir, catalog, ctx.limits, ctx.walIo);
     const log = new PartitionLog(ctx, recovered);
     if (recovered.cutBytes > 0) ctx.metrics.walTornBytes.inc({}, recovered.cutBytes);
-    log.reportUnuploaded();
-    if (log.pendingSegments.length > 0) log.kickUploader();
+    log.#reportUnuploaded();
+    log.#uploader.kick();
     return log;
   }
 
   /** First offset still held (retention moves it forward). */
   get startOffset(): number {
-    return this.start;
+    return this.#state.startOffset;
   }
   /** One past the last synced (readable, acknowledged) offset. */
   get endOffset(): number {
-    return this.wal.endOffset;
+    return this.#state.wal.endOffset;
   }
   /** Bytes held: committed segment objects, sealed files awaiting upload and the active WAL. */
   get bytes(): number {
-    return this.committedBytes + this.pendingSegmentBytes + this.wal.size;
+    return heldBytes(this.#state);
   }
   /** One past the last offset in the object store. */
   get durableEndOffset(): number {
-    const last = this.committed[this.committed.length - 1];
-    return last ? last.endOffset : this.start;
+    return durableEnd(this.#state);
   }
 
   setRetention(policy: RetentionPolicy): void {
-    this.retention = { ms: policy.ms ?? null, bytes: policy.bytes ?? null };
+    this.#retention = { ms: policy.ms ?? null, bytes: policy.bytes ?? null };
   }
 
   /** Idempotent-producer state for the service's cross-partition sequence checks. */
   producerState(id: number): { epoch: number; lastSeq: number } | undefined {
-    return this.liveProducers.get(id);
+    return this.#liveProducers.get(id);
   }
 
   /** Where batch `seq` of producer `id` (its current epoch) was written, if it is one of its last 5. */
   producerBatch(id: number, seq: number): ProducerBatch | undefined {
-    return this.liveProducers.batch(id, seq);
+    return this.#liveProducers.batch(id, seq);
   }
 
   /**
@@ -218,34 +160,42 @@ export class PartitionLog {
    * (acks=local) or once the batch is in a committed segment object (acks=durable).
    */
   async append(encodedRecords: readonly Uint8Array[], meta: AppendMeta, acks: Acks = "local"): Promise<{ baseOffset: number; duplicate: boolean }> {
-    this.assertWritable();
+    this.#assertWritable();
+    const { limits } = this.ctx;
     const count = encodedRecords.length;
     if (count === 0) throw new StrataError("BAD_REQUEST", "a batch holds at least one record");
     let size = BATCH_HEADER_SIZE;
     for (const r of encodedRecords) size += r.length;
-    if (size > this.limits.maxBatchBytes) {
-      throw new StrataError("BATCH_TOO_LARGE", `batch of ${size} bytes exceeds the limit of ${this.limits.maxBatchBytes}`);
+    if (size > limits.maxBatchBytes) {
+      throw new StrataError("BATCH_TOO_LARGE", `batch of ${size} bytes exceeds the limit of ${limits.maxBatchBytes}`);
     }
     checkMeta(meta);
     if (meta.producer) {
-      const seen = this.liveProducers.check(meta.producer);
+      const seen = this.#liveProducers.check(meta.producer);
       if (seen.kind === "duplicate") {
         const end = seen.baseOffset + seen.count;
-        if (end > this.endOffset) await this.whenSynced(end);
-        if (acks === "durable") await this.whenDurable(end);
+        await this.#whenSynced(end);
+        if (acks === "durable") {
+          const durable = this.#whenDurable(end);
+          this.#sealForDurable();
+          await durable;
+        }
         return { baseOffset: seen.baseOffset, duplicate: true };
       }
     }
-    if (this.pendingBytes + size > this.limits.maxPendingBytes) {
+    if (this.#commit.unsyncedBytes + size > limits.maxPendingBytes) {
       throw new StrataError("UNAVAILABLE", `partition ${this.partition} of ${this.stream}: too many bytes waiting for fsync; retry`);
     }
-    if (this.pendingSegmentBytes > this.limits.maxUnuploadedBytes) {
-      throw new StrataError("UNAVAILABLE", `partition ${this.partition} of ${this.stream}: object store is behind (${this.pendingSegmentBytes} bytes not uploaded); retry`);
+    if (this.#state.pendingBytes > limits.maxUnuploadedBytes) {
+      throw new StrataError("UNAVAILABLE", `partition ${this.partition} of ${this.stream}: object store is behind (${this.#state.pendingBytes} bytes not uploaded); retry`);
     }
-    const baseOffset = this.next;
-    this.next += count;
+    if (acks === "durable" && this.#durableWaiters.full) {
+      throw new StrataError("UNAVAILABLE", `partition ${this.partition} of ${this.stream}: too many appends waiting for the object store; retry`);
+    }
+    const baseOffset = this.#next;
+    this.#next += count;
     const bytes = encodeBatch(encodedRecords, { baseOffset, ...meta });
-    if (meta.producer) this.liveProducers.apply(meta.producer, baseOffset, count);
+    if (meta.producer) this.#liveProducers.apply(meta.producer, baseOffset, count);
     const header: BatchHeader = {
       length: bytes.length,
       baseOffset,
@@ -255,22 +205,18 @@ export class PartitionLog {
       maxTimestamp: meta.maxTimestamp,
       producer: meta.producer,
     };
-    const synced = new Promise<void>((resolve, reject) => {
-      this.pending.push({
-        batch: { bytes, baseOffset, count, firstTimestamp: meta.firstTimestamp, maxTimestamp: meta.maxTimestamp },
-        header,
-        producer: meta.producer,
-        enqueuedAt: performance.now(),
-        resolve,
-        reject,
-      });
+    // Registered before the write, so the waiter bound holds exactly; observed after the sync.
+    const durable = acks === "durable" ? this.#whenDurable(baseOffset + count) : undefined;
+    durable?.catch(() => {});
+    await this.#commit.enqueue({
+      batch: { bytes, baseOffset, count, firstTimestamp: meta.firstTimestamp, maxTimestamp: meta.maxTimestamp },
+      header,
+      producer: meta.producer,
     });
-    this.pendingBytes += size;
-    this.queuedBytes += size;
-    if (this.pending.length === 1 || this.queuedBytes >= this.limits.groupCommitBytes) this.wakeLinger?.();
-    this.kickFlush();
-    await synced;
-    if (acks === "durable") await this.whenDurable(baseOffset + count);
+    if (durable) {
+      this.#sealForDurable();
+      await durable;
+    }
     return { baseOffset, duplicate: false };
   }
 
@@ -279,22 +225,8 @@ export class PartitionLog {
    * more while maxRecords and maxBytes allow. `offset === endOffset` gives [].
    */
   async read(offset: number, opts: ReadOptions): Promise<LogRecord[]> {
-    const maxRecords = Math.max(1, Math.floor(opts.maxRecords));
-    const maxBytes = Math.max(1, Math.min(Math.floor(opts.maxBytes), this.limits.maxFetchBytes));
-    const batches = await this.readBatches(offset, { maxRecords, maxBytes });
-    const out: LogRecord[] = [];
-    let bytes = 0;
-    for (const b of batches) {
-      // Per-record size is estimated from its batch: records of one batch are usually alike.
-      const perRecord = (b.header.length - BATCH_HEADER_SIZE) / b.header.count;
-      for (const r of decodeBatchRecords(b.bytes, b.header)) {
-        if (r.offset < offset) continue;
-        if (out.length >= maxRecords || (out.length > 0 && bytes + perRecord > maxBytes)) return out;
-        out.push(r);
-        bytes += perRecord;
-      }
-    }
-    return out;
+    const bounds = this.#bounds(opts);
+    return selectRecords(await this.readBatches(offset, bounds), offset, bounds, decodeBatchRecords);
   }
 
   /**
@@ -302,18 +234,18 @@ export class PartitionLog {
    * callers that forward raw batches. Same bounds as read.
    */
   async readBatches(offset: number, opts: ReadOptions): Promise<ReadBatch[]> {
-    if (!Number.isSafeInteger(offset) || offset < this.start || offset > this.endOffset) {
-      throw new StrataError("OFFSET_OUT_OF_RANGE", `offset ${offset} is outside [${this.start}, ${this.endOffset}] of partition ${this.partition} of ${this.stream}`);
+    const start = this.#state.startOffset;
+    if (!Number.isSafeInteger(offset) || offset < start || offset > this.endOffset) {
+      throw new StrataError("OFFSET_OUT_OF_RANGE", `offset ${offset} is outside [${start}, ${this.endOffset}] of partition ${this.partition} of ${this.stream}`);
     }
-    const maxBytes = Math.max(1, Math.min(Math.floor(opts.maxBytes), this.limits.maxFetchBytes));
-    const maxRecords = Math.max(1, Math.floor(opts.maxRecords));
+    const { maxRecords, maxBytes } = this.#bounds(opts);
     const out: ReadBatch[] = [];
     let collected = 0;
     let records = 0;
     let cur = offset;
     const end = this.endOffset;
     while (cur < end && records < maxRecords && (out.length === 0 || collected < maxBytes)) {
-      const got = await this.reader.read(cur, out.length === 0 ? maxBytes : maxBytes - collected);
+      const got = await this.#reader.read(cur, out.length === 0 ? maxBytes : maxBytes - collected);
       if (got.length === 0) break;
       for (const b of got) {
         out.push(b);
@@ -327,377 +259,131 @@ export class PartitionLog {
 
   /** Resolves once endOffset > offset, after `ms`, on abort, or at close. */
   waitForData(offset: number, ms: number, signal?: AbortSignal): Promise<void> {
-    if (this.endOffset > offset || this.closed || ms <= 0 || signal?.aborted) return Promise.resolve();
-    if (this.dataWaiters.size >= this.limits.maxWaiters) {
-      return Promise.reject(new StrataError("UNAVAILABLE", `too many readers waiting on partition ${this.partition} of ${this.stream}`));
-    }
-    return new Promise<void>((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        signal?.removeEventListener("abort", done);
-        this.dataWaiters.delete(waiter);
-        resolve();
-      };
-      const waiter: DataWaiter = { offset, done };
-      const timer = setTimeout(done, ms);
-      signal?.addEventListener("abort", done, { once: true });
-      this.dataWaiters.add(waiter);
-    });
+    if (this.endOffset > offset || this.#lifecycle.kind !== "open") return Promise.resolve();
+    return this.#longPolls.wait(offset, ms, signal);
   }
 
   /** Removes whole committed segments past the retention policy: metadata, then objects, then cache files. */
   enforceRetention(now: number): Promise<void> {
-    if (this.closed) return Promise.resolve();
-    this.retentionRunning ??= this.runRetention(now).finally(() => (this.retentionRunning = undefined));
-    return this.retentionRunning;
+    if (this.#lifecycle.kind !== "open") return Promise.resolve();
+    this.#retentionRun ??= applyRetention(this.ctx, this.#state, this.#retention, now)
+      .then(() => this.#checkOffsets())
+      .finally(() => (this.#retentionRun = undefined));
+    return this.#retentionRun;
   }
 
   /** Seals the active segment if its first batch is older than segmentMs. */
   sealIfOld(now: number): void {
-    if (this.walSince !== undefined && now - this.walSince >= this.limits.segmentMs && !this.closed) this.requestRoll();
+    if (this.#lifecycle.kind !== "open" || this.#walSince === undefined) return;
+    if (now - this.#walSince >= this.ctx.limits.segmentMs) this.#commit.requestRoll();
   }
 
   /** Seals the active segment now (if it holds data); resolves once it is committed to the object store. */
   async flushToObjectStore(): Promise<void> {
     const end = this.endOffset;
-    if (end > this.durableEndOffset) await this.whenDurable(end);
+    if (end <= this.durableEndOffset) return;
+    const durable = this.#whenDurable(end);
+    this.#sealForDurable();
+    await durable;
   }
 
-  /** Writes everything pending, stops uploads and waiters. Does not seal. */
+  /** Writes everything queued, stops uploads and waiters. Does not seal. */
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    this.wakeLinger?.();
-    while (this.flushing) await this.flushing;
-    this.wakeUploader?.();
-    await this.uploading;
-    await this.retentionRunning?.catch(() => {}); // its failure was reported to its caller
-    for (const w of [...this.dataWaiters]) w.done();
-    const err = new StrataError("UNAVAILABLE", `partition ${this.partition} of ${this.stream} is closing`);
-    for (const w of this.durableWaiters.splice(0)) w.reject(err);
-    for (const w of this.syncWaiters.splice(0)) w.reject(err);
-    await this.wal.close();
+    if (this.#lifecycle.kind !== "open") return;
+    this.#lifecycle = { kind: "closing" };
+    await this.#commit.close();
+    await this.#uploader.stop();
+    await this.#retentionRun?.catch(() => {}); // its failure was reported to its caller
+    this.#longPolls.wakeAll();
+    const closing = new StrataError("UNAVAILABLE", `partition ${this.partition} of ${this.stream} is closing`);
+    this.#durableWaiters.rejectAll(closing);
+    this.#syncWaiters.rejectAll(closing);
+    await this.#state.wal.close();
+    this.#lifecycle = { kind: "closed" };
   }
 
-  // ---- write path ----
-
-  private assertWritable(): void {
-    if (this.failure) throw this.failure;
-    if (this.closed) throw new StrataError("UNAVAILABLE", `partition ${this.partition} of ${this.stream} is closed`);
+  #assertWritable(): void {
+    const failure = this.#commit.failure;
+    if (failure) throw failure;
+    if (this.#lifecycle.kind !== "open") throw new StrataError("UNAVAILABLE", `partition ${this.partition} of ${this.stream} is closed`);
   }
 
-  private kickFlush(): void {
-    if (this.flushing || this.failure) return;
-    this.flushing = this.flushLoop()
-      .catch((e: unknown) => {
-        this.fail(e);
-      })
-      .finally(() => {
-        this.flushing = undefined;
-        // An append may have arrived after the loop's last check but before this ran.
-        if (this.pending.length > 0 || this.rollRequested) this.kickFlush();
-      });
+  #bounds(opts: ReadOptions): SelectionBounds {
+    return {
+      maxRecords: Math.max(1, Math.floor(opts.maxRecords)),
+      maxBytes: Math.max(1, Math.min(Math.floor(opts.maxBytes), this.ctx.limits.maxFetchBytes)),
+    };
   }
 
-  private async flushLoop(): Promise<void> {
-    for (;;) {
-      if (this.failure) {
-        await this.drainWrites();
-        return;
-      }
-      if (this.pending.length > 0) {
-        if (this.writes.size >= this.limits.walWritesInFlight) {
-          await this.waitForWake(undefined);
-          continue;
-        }
-        const waitMs = this.closed || this.queuedBytes >= this.limits.groupCommitBytes
-          ? 0
-          : this.limits.groupCommitMs - (performance.now() - this.pending[0]!.enqueuedAt);
-        if (waitMs > 0) {
-          await this.waitForWake(waitMs);
-          continue;
-        }
-        const size = this.pending[0]!.batch.bytes.length;
-        const walBytes = this.wal.issuedSize;
-        if (walBytes > 0 && walBytes + size > this.limits.segmentBytes) {
-          // The next batch does not fit the active segment: finish its writes, then roll.
-          await this.drainWrites();
-          if (this.failure) continue;
-          if (!this.wal.isEmpty) await this.roll();
-          continue;
-        }
-        this.startWrite(this.takeGroup(this.limits.segmentBytes - walBytes));
-        continue;
-      }
-      if (this.writes.size > 0) {
-        await this.waitForWake(undefined);
-        continue;
-      }
-      if (this.rollRequested || this.wal.size >= this.limits.segmentBytes) {
-        this.rollRequested = false;
-        if (!this.wal.isEmpty) await this.roll();
-        continue;
-      }
-      return;
+  /** A group commit is on disk (with everything before it): it becomes readable. */
+  #synced(group: readonly QueuedAppend[], position: number, seconds: number): void {
+    this.ctx.metrics.walFsyncSeconds.observe(seconds);
+    this.#walSince ??= Date.now();
+    for (const q of group) {
+      if (q.producer) this.#durableProducers.apply(q.producer, q.batch.baseOffset, q.batch.count);
+      this.#state.tail.push({ header: q.header, bytes: q.batch.bytes, position });
+      position += q.batch.bytes.length;
     }
+    const end = this.endOffset;
+    this.#syncWaiters.settle(end);
+    this.#longPolls.wake(end);
+    this.#checkOffsets();
   }
 
-  /** Waits until woken (an append, a finished write, close) or `ms` pass (undefined: no timeout). */
-  private async waitForWake(ms: number | undefined): Promise<void> {
-    await new Promise<void>((resolve) => {
-      const t = ms === undefined ? undefined : setTimeout(resolve, ms);
-      this.wakeLinger = () => {
-        if (t !== undefined) clearTimeout(t);
-        resolve();
-      };
-    });
-    this.wakeLinger = undefined;
+  /** Seals the active WAL into a pending segment and starts a new WAL (called by the group commit, with no write in flight). */
+  async #roll(): Promise<void> {
+    const s = this.#state;
+    const file = await s.wal.seal();
+    addPending(s, { file, snapshot: this.#durableProducers.toRows() });
+    this.#reportUnuploaded();
+    replaceWal(s, await WalFile.create(this.ctx.walIo, this.ctx.dir, file.endOffset, this.ctx.limits.indexIntervalBytes));
+    this.#walSince = undefined;
+    this.#checkOffsets();
+    if (this.#lifecycle.kind === "open") this.#uploader.kick();
   }
 
-  private async drainWrites(): Promise<void> {
-    while (this.writes.size > 0) await Promise.allSettled([...this.writes]);
+  async #upload(segment: PendingSegment): Promise<void> {
+    const row = await uploadAndCommit(this.ctx, this.#state, segment);
+    this.#reportUnuploaded();
+    this.#checkOffsets();
+    this.#durableWaiters.settle(row.endOffset);
   }
 
-  /** Takes the oldest pending appends: at least one, then up to groupCommitMaxBytes and `room` bytes. */
-  private takeGroup(room: number): PendingAppend[] {
-    const max = Math.min(this.limits.groupCommitMaxBytes, room);
-    let n = 1;
-    let bytes = this.pending[0]!.batch.bytes.length;
-    while (n < this.pending.length && bytes + this.pending[n]!.batch.bytes.length <= max) {
-      bytes += this.pending[n]!.batch.bytes.length;
-      n++;
-    }
-    this.queuedBytes -= bytes;
-    return this.pending.splice(0, n);
+  #whenSynced(end: number): Promise<void> {
+    if (end <= this.endOffset) return Promise.resolve();
+    const failure = this.#commit.failure;
+    if (failure) return Promise.reject(failure);
+    return this.#syncWaiters.wait(end, this.endOffset);
   }
 
-  /** Writes one group durably; acknowledges it once it and every earlier group are on disk. */
-  private startWrite(group: PendingAppend[]): void {
-    const batches = group.map((p) => p.batch);
-    const started = performance.now();
-    const position = this.wal.issuedSize;
-    const wal = this.wal;
-    let written: Promise<void>;
-    try {
-      written = wal.write(batches);
-    } catch (e) {
-      written = Promise.reject(e); // failed before any byte was written: handled below like a failed write
-    }
-    const previous = this.lastAck;
-    // Never rejects: every failure marks the partition failed and rejects this group's appends.
-    const acked = (async () => {
-      try {
-        // Both settle before anything is decided: no rejection is left unobserved.
-        const [own] = await Promise.allSettled([written, previous]);
-        if (this.failure) throw this.failure;
-        if (own.status === "rejected") throw own.reason;
-        wal.commit(batches);
-        this.acknowledge(group, position, started);
-      } catch (e) {
-        // Settled promises ignore the reject: only appends not yet acknowledged fail.
-        const err = this.fail(e);
-        for (const p of group) p.reject(err);
-      }
-    })();
-    this.lastAck = acked;
-    const tracked = acked.finally(() => {
-      this.writes.delete(tracked);
-      this.wakeLinger?.();
-    });
-    this.writes.add(tracked);
-  }
-
-  private acknowledge(group: PendingAppend[], position: number, started: number): void {
-    this.ctx.metrics.walFsyncSeconds.observe((performance.now() - started) / 1000);
-    this.walSince ??= Date.now();
-    for (const p of group) {
-      if (p.producer) this.durableProducers.apply(p.producer, p.batch.baseOffset, p.batch.count);
-      this.tail.push({ header: p.header, bytes: p.batch.bytes, position });
-      position += p.batch.bytes.length;
-      this.pendingBytes -= p.batch.bytes.length;
-      p.resolve();
-    }
-    const end = this.wal.endOffset;
-    this.syncWaiters = settle(this.syncWaiters, end);
-    for (const w of [...this.dataWaiters]) if (end > w.offset) w.done();
-  }
-
-  /** Seals the active WAL into a pending segment and starts a new WAL. Runs inside the flush loop. */
-  private async roll(): Promise<void> {
-    invariant(!this.wal.isEmpty, "roll a non-empty WAL");
-    const file = await this.wal.seal();
-    this.pendingSegments.push({ file, snapshot: this.durableProducers.toRows() });
-    this.pendingSegmentBytes += file.objectSize;
-    this.reportUnuploaded();
-    this.layoutVersion++;
-    this.wal = await WalFile.create(this.ctx.dir, file.endOffset, this.limits.indexIntervalBytes);
-    this.walSince = undefined;
-    this.layoutVersion++;
-    this.kickUploader();
-  }
-
-  private reportUnuploaded(): void {
-    this.ctx.metrics.unuploadedBytes.set({ stream: this.stream, partition: String(this.partition) }, this.pendingSegmentBytes);
-  }
-
-  private requestRoll(): void {
-    if (this.failure) return;
-    this.rollRequested = true;
-    this.kickFlush();
-  }
-
-  /** Marks the partition failed: a WAL write or fsync error leaves the file in an unknown state. */
-  private fail(e: unknown): StrataError {
-    if (!this.failure) {
-      this.failure = new StrataError(
-        "STORAGE_ERROR",
-        `partition ${this.partition} of ${this.stream}: WAL write failed, partition read-only until restart: ${(e as Error).message}`,
-        { cause: e },
-      );
-      this.ctx.onBackgroundError(e, `WAL of ${this.stream}/${this.partition}`);
-      for (const p of this.pending.splice(0)) p.reject(this.failure);
-      this.queuedBytes = 0;
-      for (const w of this.syncWaiters.splice(0)) w.reject(this.failure);
-      for (const w of this.durableWaiters.splice(0)) w.reject(this.failure);
-    }
-    return this.failure;
-  }
-
-  private whenSynced(end: number): Promise<void> {
-    if (this.endOffset >= end) return Promise.resolve();
-    if (this.failure) return Promise.reject(this.failure);
-    return new Promise((resolve, reject) => this.syncWaiters.push({ end, resolve, reject }));
+  /** Resolves once a committed segment covers `end`; fails fast while the WAL failed, the partition closes, or uploads fail. */
+  #whenDurable(end: number): Promise<void> {
+    const reached = this.durableEndOffset;
+    if (end <= reached) return Promise.resolve();
+    const refused = this.#commit.failure
+      ?? (this.#lifecycle.kind !== "open" ? new StrataError("UNAVAILABLE", "partition is closing") : undefined)
+      ?? this.#uploader.failure;
+    if (refused) return Promise.reject(refused);
+    return this.#durableWaiters.wait(end, reached);
   }
 
   /**
-   * Resolves once a committed segment covers `end`. Durable appends that arrive while an upload
-   * is running wait for it to finish and then share one early seal: under steady durable load
-   * the partition makes one segment per upload round trip, not one per append.
+   * Durable appends wait for their records to be in a committed segment. Unless an upload is
+   * running (when it finishes, this runs again), seal what they wait for now: durable appends
+   * that arrive during an upload share one early seal, so under steady durable load the partition
+   * makes one segment per upload round trip, not one per append.
    */
-  private whenDurable(end: number): Promise<void> {
-    if (this.durableEndOffset >= end) return Promise.resolve();
-    if (this.failure) return Promise.reject(this.failure);
-    if (this.closed) return Promise.reject(new StrataError("UNAVAILABLE", "partition is closing"));
-    if (this.uploadFailure) return Promise.reject(this.uploadFailure);
-    const p = new Promise<void>((resolve, reject) => this.durableWaiters.push({ end, resolve, reject }));
-    if (!this.uploading) this.requestRollForDurable();
-    return p;
+  #sealForDurable(): void {
+    if (this.#lifecycle.kind !== "open" || this.#uploader.busy) return;
+    if (this.#durableWaiters.waitsWithin(sealedEnd(this.#state), this.endOffset)) this.#commit.requestRoll();
   }
 
-  private requestRollForDurable(): void {
-    const lastPending = this.pendingSegments[this.pendingSegments.length - 1];
-    const sealedEnd = lastPending ? lastPending.file.endOffset : this.durableEndOffset;
-    if (this.durableWaiters.some((w) => w.end > sealedEnd)) this.requestRoll();
+  #reportUnuploaded(): void {
+    this.ctx.metrics.unuploadedBytes.set({ stream: this.stream, partition: String(this.partition) }, this.#state.pendingBytes);
   }
 
-  // ---- upload path ----
-
-  private kickUploader(): void {
-    if (this.uploading || this.closed) return;
-    this.uploading = this.uploadLoop().finally(() => {
-      this.uploading = undefined;
-      if (this.closed) return;
-      // A roll may have queued a segment after the loop's last check but before this ran.
-      if (this.pendingSegments.length > 0) this.kickUploader();
-      // Durable appends that came in during the last upload share the next early seal.
-      else if (!this.failure) this.requestRollForDurable();
-    });
-  }
-
-  private async uploadLoop(): Promise<void> {
-    let backoff = 100;
-    while (!this.closed && this.pendingSegments.length > 0) {
-      const seg = this.pendingSegments[0]!;
-      try {
-        await this.uploadAndCommit(seg);
-        backoff = 100;
-        this.uploadFailure = undefined;
-      } catch (e) {
-        this.ctx.onBackgroundError(e, `upload of ${this.stream}/${this.partition} segment ${seg.file.baseOffset}`);
-        const err = new StrataError(
-          "STORAGE_ERROR",
-          `partition ${this.partition} of ${this.stream}: segment upload failing (data is safe on local disk, retrying): ${(e as Error).message}`,
-          { cause: e },
-        );
-        this.uploadFailure = err;
-        // Durable appends fail now (their data stays safe locally and the upload is retried).
-        for (const w of this.durableWaiters.splice(0)) w.reject(err);
-        await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, backoff);
-          this.wakeUploader = () => {
-            clearTimeout(t);
-            resolve();
-          };
-        });
-        this.wakeUploader = undefined;
-        backoff = Math.min(backoff * 2, MAX_UPLOAD_BACKOFF_MS);
-      }
-    }
-  }
-
-  private async uploadAndCommit(seg: PendingSegment): Promise<void> {
-    const started = performance.now();
-    const f = seg.file;
-    const key = segmentObjectKey(this.stream, this.partition, f.baseOffset);
-    await uploadSegmentFile(this.ctx.objectStore, key, f.path, f.objectSize, this.limits.uploadPartBytes);
-    const row: SegmentRow = {
-      baseOffset: f.baseOffset,
-      endOffset: f.endOffset,
-      bytes: f.objectSize,
-      firstTimestamp: f.firstTimestamp,
-      maxTimestamp: f.maxTimestamp,
-      objectKey: key,
-    };
-    await this.ctx.catalog.commitSegment(this.stream, this.partition, row, seg.snapshot);
-    // Committed: the local file is now only a cache entry.
-    const cached = cachePath(this.ctx.dir, f.baseOffset);
-    await mkdir(dirname(cached), { recursive: true }); // someone may have wiped the cache directory
-    await rename(f.path, cached);
-    invariant(this.pendingSegments[0] === seg, "segments commit in order");
-    this.pendingSegments.shift();
-    this.pendingSegmentBytes -= f.objectSize;
-    this.committed.push(row);
-    this.committedBytes += row.bytes;
-    this.layoutVersion++;
-    this.ctx.cache.add(cached, f.objectSize);
-    this.ctx.remote.rememberIndex(key, {
-      baseOffset: f.baseOffset,
-      endOffset: f.endOffset,
-      dataLength: f.dataLength,
-      firstTimestamp: f.firstTimestamp,
-      maxTimestamp: f.maxTimestamp,
-      index: f.index,
-      objectSize: f.objectSize,
-    });
-    this.ctx.metrics.segmentsUploaded.inc({ stream: this.stream });
-    this.ctx.metrics.segmentUploadSeconds.observe((performance.now() - started) / 1000);
-    this.reportUnuploaded();
-    this.durableWaiters = settle(this.durableWaiters, row.endOffset);
-  }
-
-  // ---- retention ----
-
-  private async runRetention(now: number): Promise<void> {
-    const doomed = planRetention(this.committed, this.retention, this.bytes, now);
-    if (doomed.length === 0) return;
-    const newStart = doomed[doomed.length - 1]!.endOffset;
-    // Metadata first: once the rows are gone nobody reads these objects; a crash before the
-    // object deletes leaves only garbage, never a dangling row.
-    await this.ctx.catalog.deleteSegments(this.stream, this.partition, doomed.map((s) => s.baseOffset), newStart);
-    invariant(this.committed[0] === doomed[0], "retention removes the oldest segments");
-    this.committed = this.committed.slice(doomed.length);
-    this.committedBytes -= doomed.reduce((n, s) => n + s.bytes, 0);
-    this.start = Math.max(this.start, newStart);
-    this.layoutVersion++;
-    try {
-      await this.ctx.objectStore.deleteMany(doomed.map((s) => s.objectKey));
-    } catch (e) {
-      this.ctx.onBackgroundError(e, `retention delete of ${doomed.length} segment objects of ${this.stream}/${this.partition}`);
-    }
-    for (const s of doomed) {
-      this.ctx.cache.remove(cachePath(this.ctx.dir, s.baseOffset), true);
-      this.ctx.remote.forget(s.objectKey);
-    }
+  #checkOffsets(): void {
+    assertOffsets(this.#state, this.#next);
   }
 }
 
@@ -711,15 +397,4 @@ function checkMeta(meta: AppendMeta): void {
     || !Number.isInteger(p.seq) || p.seq < 0 || p.seq > 0xffff_ffff)) {
     throw new StrataError("BAD_REQUEST", "producer id must be a non-negative safe integer, epoch a u16 and seq a u32");
   }
-}
-
-/** Resolves waiters whose end is covered; returns the rest. */
-function settle(waiters: OffsetWaiter[], end: number): OffsetWaiter[] {
-  if (waiters.length === 0) return waiters;
-  const rest: OffsetWaiter[] = [];
-  for (const w of waiters) {
-    if (w.end <= end) w.resolve();
-    else rest.push(w);
-  }
-  return rest;
 }

@@ -4,24 +4,13 @@
 // and the next range fetched in the background while they process this one.
 import { StrataError, invariant, isStrataError } from "../../core/errors.ts";
 import { ChunkedReader, readBatches, type ByteSource, type ReadBatch } from "./batch-reader.ts";
-import type { PartitionContext } from "./partition-log.ts";
+import type { PartitionContext } from "./partition-context.ts";
 import { cachePath } from "./partition-recovery.ts";
+import type { PartitionState } from "./partition-state.ts";
 import type { SegmentRow } from "./segment-catalog.ts";
 import type { SparseIndex } from "./segment-format.ts";
-import type { TailBuffer } from "./tail-buffer.ts";
-import { readAt, type SealedFile, type WalFile } from "./wal.ts";
+import { readAt } from "./wal.ts";
 import { open } from "node:fs/promises";
-
-/** The partition state a read looks at; every field may change between two reads. */
-export interface PartitionTiers {
-  readonly startOffset: number;
-  readonly tail: TailBuffer;
-  readonly wal: WalFile;
-  readonly pendingFiles: readonly SealedFile[];
-  readonly committed: readonly SegmentRow[];
-  /** Changes whenever files move (roll, commit, retention). */
-  readonly layoutVersion: number;
-}
 
 /** Object-store reads whose next offset is remembered, to spot sequential readers. */
 const SEQUENTIAL_MEMORY = 64;
@@ -32,7 +21,8 @@ export class PartitionReader {
 
   constructor(
     private readonly ctx: PartitionContext,
-    private readonly tiers: PartitionTiers,
+    /** Owned by the partition log; every field may change between two reads. */
+    private readonly tiers: Readonly<PartitionState>,
   ) {}
 
   /** Batches from the one tier holding `offset` (>= startOffset), retrying when files moved under the read. */
@@ -58,9 +48,9 @@ export class PartitionReader {
     if (offset >= wal.baseOffset) {
       return this.readLocal({ read: (p, _m, pref) => wal.read(p, pref) }, wal.index, wal.size, offset, maxBytes, "active WAL");
     }
-    const pending = findSegment(this.tiers.pendingFiles, offset);
+    const pending = findSegment(this.tiers.pending, offset, (p) => p.file)?.file;
     if (pending) return this.readFile(pending.path, pending.index, pending.dataLength, offset, maxBytes);
-    const seg = findSegment(this.tiers.committed, offset);
+    const seg = findSegment(this.tiers.committed, offset, (s) => s);
     invariant(seg, `offset ${offset} is held by a committed segment`);
     const local = cachePath(this.ctx.dir, seg.baseOffset);
     if (this.ctx.cache.touch(local)) {
@@ -147,15 +137,20 @@ export class PartitionReader {
   }
 }
 
-export function findSegment<T extends { baseOffset: number; endOffset: number }>(segments: readonly T[], offset: number): T | undefined {
+/** The segment holding `offset`, by binary search over segments in offset order. */
+export function findSegment<T>(
+  segments: readonly T[],
+  offset: number,
+  range: (segment: T) => { readonly baseOffset: number; readonly endOffset: number },
+): T | undefined {
   let lo = 0;
   let hi = segments.length - 1;
   while (lo <= hi) {
     const mid = (lo + hi) >>> 1;
-    const s = segments[mid]!;
+    const s = range(segments[mid]!);
     if (offset < s.baseOffset) hi = mid - 1;
     else if (offset >= s.endOffset) lo = mid + 1;
-    else return s;
+    else return segments[mid];
   }
   return undefined;
 }

@@ -17,6 +17,7 @@ import type { PartitionCatalog, SegmentRow } from "./segment-catalog.ts";
 import { decodeFooter, decodeTrailer, footerSize, parseBaseOffset, SEGMENT_TRAILER_SIZE } from "./segment-format.ts";
 import type { StorageLimits } from "./storage-limits.ts";
 import { readAt, scanSource, SEALED_SUFFIX, sealedPath, syncDir, WAL_SUFFIX, WalFile, type SealedFile } from "./wal.ts";
+import type { WalIo } from "./wal-io.ts";
 import { open } from "node:fs/promises";
 
 export const CACHE_DIR = "cache";
@@ -48,6 +49,7 @@ export async function recoverPartition(
   dir: string,
   catalog: PartitionCatalog,
   limits: StorageLimits,
+  walIo: WalIo,
 ): Promise<RecoveredPartition> {
   await mkdir(join(dir, CACHE_DIR), { recursive: true });
   const committed = [...catalog.segments];
@@ -93,7 +95,7 @@ export async function recoverPartition(
     if (base !== expected) {
       throw new StrataError("CORRUPT_DATA", `${dir}: WAL file at offset ${base}, expected ${expected}`);
     }
-    const recovered = await WalFile.recover(dir, base, limits, replay);
+    const recovered = await WalFile.recover(walIo, dir, base, limits, replay);
     cutBytes += recovered.cutBytes;
     expected = recovered.wal.endOffset;
     if (i === walBases.length - 1) {
@@ -105,7 +107,7 @@ export async function recoverPartition(
       pending.push({ file: await recovered.wal.seal(), snapshot: producers.toRows() });
     }
   }
-  wal ??= await WalFile.create(dir, expected, limits.indexIntervalBytes);
+  wal ??= await WalFile.create(walIo, dir, expected, limits.indexIntervalBytes);
 
   // Cache files: keep those of committed segments, drop leftovers (e.g. retention interrupted).
   const cached = new Map<string, number>();
@@ -118,7 +120,7 @@ export async function recoverPartition(
     if (row && row.bytes === size) cached.set(path, size);
     else await unlink(path);
   }
-  if (sealedBases.length > 0 || walBases.length > 1) await syncDir(dir);
+  if (sealedBases.length > 0 || walBases.length > 1) await syncDir(walIo, dir);
   return { startOffset, committed, pending, wal, producers, cached, cutBytes };
 }
 

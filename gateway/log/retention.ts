@@ -1,5 +1,8 @@
-// Retention policy: which committed segments to remove. Always a prefix of the partition's
-// segments (oldest first), so the log stays one contiguous range [start offset, end offset).
+// Retention: which committed segments to remove, and removing them. Always a prefix of the
+// partition's segments (oldest first), so the log stays one contiguous range [start offset, end offset).
+import type { PartitionContext } from "./partition-context.ts";
+import { cachePath } from "./partition-recovery.ts";
+import { dropOldestCommitted, heldBytes, type PartitionState } from "./partition-state.ts";
 import type { SegmentRow } from "./segment-catalog.ts";
 
 export interface RetentionPolicy {
@@ -35,4 +38,26 @@ export function planRetention(
     remaining -= seg.bytes;
   }
   return out;
+}
+
+/**
+ * Removes the committed segments past `policy`: catalog rows first (once they are gone nobody
+ * reads these objects, so a crash before the object deletes leaves only garbage, never a
+ * dangling row), then the objects, then the cache files and cached footers and ranges.
+ */
+export async function applyRetention(ctx: PartitionContext, state: PartitionState, policy: RetentionPolicy, now: number): Promise<void> {
+  const doomed = planRetention(state.committed, policy, heldBytes(state), now);
+  if (doomed.length === 0) return;
+  const newStart = doomed[doomed.length - 1]!.endOffset;
+  await ctx.catalog.deleteSegments(ctx.stream, ctx.partition, doomed.map((s) => s.baseOffset), newStart);
+  dropOldestCommitted(state, doomed, newStart);
+  try {
+    await ctx.objectStore.deleteMany(doomed.map((s) => s.objectKey));
+  } catch (e) {
+    ctx.onBackgroundError(e, `retention delete of ${doomed.length} segment objects of ${ctx.stream}/${ctx.partition}`);
+  }
+  for (const s of doomed) {
+    ctx.cache.remove(cachePath(ctx.dir, s.baseOffset), true);
+    ctx.remote.forget(s.objectKey);
+  }
 }

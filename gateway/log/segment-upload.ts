@@ -1,9 +1,17 @@
-// Uploads a sealed local segment file to its object key with the store's putFile: a hard link
-// into the local directory store (the bytes are not written a second time), a single put or a
-// multipart upload streamed from the file for S3 (a 64 MiB segment is never held in memory whole).
+// Uploads a sealed segment and commits it: the file goes to its object key with the store's
+// putFile (a hard link into the local directory store, so the bytes are not written a second
+// time; a single put or a multipart upload streamed from the file for S3, so a 64 MiB segment is
+// never held in memory whole), then a catalog row commits it, and the local file becomes cache.
+import { mkdir, rename } from "node:fs/promises";
+import { dirname } from "node:path";
 import { StrataError } from "../../core/errors.ts";
 import { putFile } from "../objects/object-file.ts";
 import type { ObjectStore } from "../objects/object-store.ts";
+import type { PartitionContext } from "./partition-context.ts";
+import { cachePath, type PendingSegment } from "./partition-recovery.ts";
+import { commitOldestPending, type PartitionState } from "./partition-state.ts";
+import type { SegmentRow } from "./segment-catalog.ts";
+import { segmentObjectKey } from "./segment-format.ts";
 
 export async function uploadSegmentFile(
   store: ObjectStore,
@@ -16,4 +24,39 @@ export async function uploadSegmentFile(
   if (info.size !== size) {
     throw new StrataError("STORAGE_ERROR", `uploaded ${key} has ${info.size} bytes, expected ${size}`);
   }
+}
+
+/** Uploads and commits the oldest pending segment of `state`; returns its catalog row. */
+export async function uploadAndCommit(ctx: PartitionContext, state: PartitionState, seg: PendingSegment): Promise<SegmentRow> {
+  const started = performance.now();
+  const f = seg.file;
+  const key = segmentObjectKey(ctx.stream, ctx.partition, f.baseOffset);
+  await uploadSegmentFile(ctx.objectStore, key, f.path, f.objectSize, ctx.limits.uploadPartBytes);
+  const row: SegmentRow = {
+    baseOffset: f.baseOffset,
+    endOffset: f.endOffset,
+    bytes: f.objectSize,
+    firstTimestamp: f.firstTimestamp,
+    maxTimestamp: f.maxTimestamp,
+    objectKey: key,
+  };
+  await ctx.catalog.commitSegment(ctx.stream, ctx.partition, row, seg.snapshot);
+  // Committed: the local file is now only a cache entry.
+  const cached = cachePath(ctx.dir, f.baseOffset);
+  await mkdir(dirname(cached), { recursive: true }); // someone may have wiped the cache directory
+  await rename(f.path, cached);
+  commitOldestPending(state, seg, row);
+  ctx.cache.add(cached, f.objectSize);
+  ctx.remote.rememberIndex(key, {
+    baseOffset: f.baseOffset,
+    endOffset: f.endOffset,
+    dataLength: f.dataLength,
+    firstTimestamp: f.firstTimestamp,
+    maxTimestamp: f.maxTimestamp,
+    index: f.index,
+    objectSize: f.objectSize,
+  });
+  ctx.metrics.segmentsUploaded.inc({ stream: ctx.stream });
+  ctx.metrics.segmentUploadSeconds.observe((performance.now() - started) / 1000);
+  return row;
 }

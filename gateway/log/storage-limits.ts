@@ -39,6 +39,11 @@ export interface StorageLimits {
   readonly maxFetchBytes: number;
   /** Long-poll waiters per partition (10,000); past this waitForData fails with UNAVAILABLE. */
   readonly maxWaiters: number;
+  /**
+   * Appends per partition waiting for their offsets to reach the object store (acks=durable), and
+   * retried batches waiting for their first copy's fsync, each (10,000); past this append fails with UNAVAILABLE.
+   */
+  readonly maxOffsetWaiters: number;
   /** Idempotent producers remembered per partition (10,000); the least recently used is forgotten first. */
   readonly maxProducers: number;
   /** Part size for multipart segment uploads; smaller segments go up in one put (8 MiB). */
@@ -62,6 +67,7 @@ export const DEFAULT_STORAGE_LIMITS: StorageLimits = Object.freeze({
   indexIntervalBytes: 64 * KiB,
   maxFetchBytes: 16 * MiB,
   maxWaiters: 10_000,
+  maxOffsetWaiters: 10_000,
   maxProducers: 10_000,
   uploadPartBytes: 8 * MiB,
 });

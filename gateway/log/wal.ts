@@ -5,15 +5,16 @@
 // is still syncing); commit() then makes their bytes readable strictly in order. Sealing appends
 // the sparse index and trailer (segment-format.ts), fsyncs, and renames the file to `.seg`.
 // Recovery scans the file, keeps every whole batch with a good CRC and the expected offset, and
-// truncates everything from the first bad or short one (a torn tail).
+// truncates everything from the first bad or short one (a torn tail). Every file operation goes
+// through a WalIo (wal-io.ts), so tests can make a write or a sync fail.
 import { constants } from "node:fs";
-import { open, rename, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { readBatchHeader, type BatchHeader } from "../../core/log/batch.ts";
 import { StrataError, invariant } from "../../core/errors.ts";
 import { ChunkedReader, type ByteSource } from "./batch-reader.ts";
 import { uninitialized } from "../../core/util/buffers.ts";
 import { encodeFooter, footerSize, formatBaseOffset, SparseIndex } from "./segment-format.ts";
+import type { PositionalFile, WalFileHandle, WalIo } from "./wal-io.ts";
 
 export const WAL_SUFFIX = ".wal";
 export const SEALED_SUFFIX = ".seg";
@@ -55,9 +56,10 @@ export class WalFile {
   private issuedEnd: number;
 
   private constructor(
+    private readonly io: WalIo,
     readonly dir: string,
     readonly baseOffset: number,
-    private readonly fh: FileHandle,
+    private readonly fh: WalFileHandle,
     /** Bytes of whole, synced batches. */
     private length: number,
     private end: number,
@@ -93,16 +95,25 @@ export class WalFile {
   get issuedSize(): number {
     return this.issuedLength;
   }
+  /** One past the last offset written or being written (>= endOffset). */
+  get issuedEndOffset(): number {
+    return this.issuedEnd;
+  }
   /** True while a write() has not been committed. */
   get writing(): boolean {
     return this.issuedLength !== this.length;
   }
 
   /** Creates an empty WAL file for a segment starting at `baseOffset` (durably: the directory is synced). */
-  static async create(dir: string, baseOffset: number, indexIntervalBytes: number): Promise<WalFile> {
-    const fh = await open(walPath(dir, baseOffset), WAL_OPEN_FLAGS | constants.O_CREAT | constants.O_EXCL, 0o644);
-    await syncDir(dir);
-    return new WalFile(dir, baseOffset, fh, 0, baseOffset, 0, 0, new SparseIndex(baseOffset, indexIntervalBytes));
+  static async create(io: WalIo, dir: string, baseOffset: number, indexIntervalBytes: number): Promise<WalFile> {
+    const fh = await io.open(walPath(dir, baseOffset), WAL_OPEN_FLAGS | constants.O_CREAT | constants.O_EXCL, 0o644);
+    try {
+      await syncDir(io, dir);
+    } catch (e) {
+      await fh.close();
+      throw e;
+    }
+    return new WalFile(io, dir, baseOffset, fh, 0, baseOffset, 0, 0, new SparseIndex(baseOffset, indexIntervalBytes));
   }
 
   /**
@@ -110,13 +121,14 @@ export class WalFile {
    * (for producer-state replay). Returns the file and how many bytes were cut.
    */
   static async recover(
+    io: WalIo,
     dir: string,
     baseOffset: number,
     opts: { indexIntervalBytes: number; maxBatchBytes: number },
     onBatch: (header: BatchHeader) => void,
   ): Promise<{ wal: WalFile; cutBytes: number }> {
     const path = walPath(dir, baseOffset);
-    const fh = await open(path, WAL_OPEN_FLAGS);
+    const fh = await io.open(path, WAL_OPEN_FLAGS);
     try {
       const fileSize = (await fh.stat()).size;
       const index = new SparseIndex(baseOffset, opts.indexIntervalBytes);
@@ -148,7 +160,7 @@ export class WalFile {
         await fh.truncate(pos);
         await fh.datasync();
       }
-      return { wal: new WalFile(dir, baseOffset, fh, pos, end, firstTs, maxTs, index), cutBytes };
+      return { wal: new WalFile(io, dir, baseOffset, fh, pos, end, firstTs, maxTs, index), cutBytes };
     } catch (e) {
       await fh.close();
       throw e;
@@ -221,8 +233,8 @@ export class WalFile {
     await writeAll(this.fh, [footer], this.length); // O_DSYNC: durable on return
     await this.close();
     const sealed = sealedPath(this.dir, this.baseOffset);
-    await rename(this.path, sealed);
-    await syncDir(this.dir);
+    await this.io.rename(this.path, sealed);
+    await syncDir(this.io, this.dir);
     return {
       path: sealed,
       baseOffset: this.baseOffset,
@@ -251,8 +263,8 @@ export function sealedPath(dir: string, baseOffset: number): string {
 }
 
 /** fsync a directory so a created, renamed or removed entry survives a crash. */
-export async function syncDir(dir: string): Promise<void> {
-  const fh = await open(dir, constants.O_RDONLY);
+export async function syncDir(io: WalIo, dir: string): Promise<void> {
+  const fh = await io.open(dir, constants.O_RDONLY);
   try {
     await fh.sync();
   } finally {
@@ -265,7 +277,7 @@ export async function syncDir(dir: string): Promise<void> {
  * The buffer is not zero-filled first (the read overwrites it; zeroing a fresh 16 MiB costs as
  * much as reading it): it is returned only when wholly read, else copied out exactly.
  */
-export async function readAt(fh: FileHandle, position: number, length: number): Promise<Uint8Array> {
+export async function readAt(fh: PositionalFile, position: number, length: number): Promise<Uint8Array> {
   if (length <= 0) return new Uint8Array(0);
   const buf = uninitialized(length);
   let got = 0;
@@ -283,7 +295,7 @@ export async function readAt(fh: FileHandle, position: number, length: number): 
  * segment allocates once instead of once per chunk. Each read overwrites the bytes returned by
  * the previous one; never use it for bytes handed to readers.
  */
-export function scanSource(fh: FileHandle): ByteSource {
+export function scanSource(fh: PositionalFile): ByteSource {
   let scratch: Uint8Array = new Uint8Array(0);
   return {
     async read(position, _minLength, preferred) {
@@ -300,7 +312,7 @@ export function scanSource(fh: FileHandle): ByteSource {
 }
 
 /** writev in groups of MAX_IOV buffers, finishing any short write. */
-async function writeAll(fh: FileHandle, buffers: readonly Uint8Array[], position: number): Promise<void> {
+async function writeAll(fh: WalFileHandle, buffers: readonly Uint8Array[], position: number): Promise<void> {
   let pos = position;
   for (let i = 0; i < buffers.length; i += MAX_IOV) {
     const group = buffers.slice(i, i + MAX_IOV);
@@ -308,7 +320,7 @@ async function writeAll(fh: FileHandle, buffers: readonly Uint8Array[], position
     for (const b of group) total += b.length;
     let { bytesWritten } = group.length === 1
       ? await fh.write(group[0]!, 0, group[0]!.length, pos)
-      : await fh.writev(group as Uint8Array[], pos);
+      : await fh.writev(group, pos);
     if (bytesWritten < total) {
       // Rare on regular files; finish the rest buffer by buffer.
       let skip = bytesWritten;

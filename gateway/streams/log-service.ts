@@ -1,6 +1,6 @@
 // Publishing and reading records: partition assignment, record limits, producer sequencing,
 // field projection and long-polling. Every transport calls this; none of it lives in a route.
-import { BATCH_HEADER_SIZE, BatchBuilder, encodeRecordShared, scanBatchRecords, type RawRecord } from "../../core/log/batch.ts";
+import { BatchBuilder, encodeRecordShared, scanBatchRecords, type RawRecord } from "../../core/log/batch.ts";
 import { collectArtefactRefs } from "../../core/log/artefact-refs.ts";
 import { StrataError } from "../../core/errors.ts";
 import { partitionForKey } from "../../core/log/partitioner.ts";
@@ -8,6 +8,7 @@ import type { Acks, Fields, LogRecord, ProducerRef, RecordInput } from "../../co
 import type { PublishRequest } from "../../core/log/publish-request.ts";
 import type { GatewayMetrics } from "../metrics.ts";
 import type { LogStore } from "../log/log-store.ts";
+import { selectRecords } from "../log/record-selection.ts";
 import type { ServiceLimits } from "./service-limits.ts";
 import { KeyedLock } from "../../core/util/keyed-lock.ts";
 import { judgeSequence, type ProducerPosition } from "./producer-sequencer.ts";
@@ -182,21 +183,9 @@ export class LogService {
    */
   async readRaw(request: Omit<ReadRequest, "fields">): Promise<RawReadResult> {
     const { config, log, offset, maxRecords, maxBytes } = await this.prepareRead(request);
-    const records: RawRecord[] = [];
-    if (offset < log.endOffset) {
-      // Same selection as PartitionLog.read: at least one record, then while maxRecords and
-      // maxBytes allow, with each record's size estimated from its batch.
-      let bytes = 0;
-      select: for (const b of await log.readBatches(offset, { maxRecords, maxBytes })) {
-        const perRecord = (b.header.length - BATCH_HEADER_SIZE) / b.header.count;
-        for (const r of scanBatchRecords(b.bytes, b.header)) {
-          if (r.offset < offset) continue;
-          if (records.length >= maxRecords || (records.length > 0 && bytes + perRecord > maxBytes)) break select;
-          records.push(r);
-          bytes += perRecord;
-        }
-      }
-    }
+    const bounds = { maxRecords, maxBytes };
+    // The same selection as PartitionLog.read, over records located instead of decoded.
+    const records: RawRecord[] = offset < log.endOffset ? selectRecords(await log.readBatches(offset, bounds), offset, bounds, scanBatchRecords) : [];
     const nextOffset = records.length > 0 ? records[records.length - 1]!.offset + 1 : offset;
     this.metrics.recordsOut.inc({ stream: config.name }, records.length);
     return { stream: config.name, records, nextOffset, endOffset: log.endOffset };

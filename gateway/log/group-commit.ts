@@ -1,0 +1,318 @@
+// Group commit of one partition's WAL: appends queue up, linger up to groupCommitMs for company
+// (or until groupCommitBytes are queued), and are written as one durable write (one O_DSYNC
+// writev, wal.ts) of at most groupCommitMaxBytes. Up to walWritesInFlight groups are written at
+// once, so the next group is written while the previous one syncs; groups are acknowledged
+// strictly in order, each only once it and every group before it are on disk. The active
+// segment is sealed (rolled) only with no write in flight: when it is full, when the next batch
+// does not fit it, or when asked (sealing by age, durable appends).
+//
+//   idle ──enqueue──▶ lingering ──due──▶ writing(n) ──last write done──▶ idle | lingering
+//     │                   │               │    ▲ more due, n < walWritesInFlight: writing(n+1)
+//     └─────── roll due ──┴───────────────┴──▶ rolling ──sealed──▶ (as after a write)
+//   any write or roll error ──▶ failed (final: the WAL file is in an unknown state)
+//   close(): groups are written at once, then idle ──▶ closed
+import { StrataError, invariant } from "../../core/errors.ts";
+import type { BatchHeader } from "../../core/log/batch.ts";
+import type { ProducerRef } from "../../core/log/record.ts";
+import type { StorageLimits } from "./storage-limits.ts";
+import type { AppendedBatch, WalFile } from "./wal.ts";
+
+export interface QueuedAppend {
+  readonly batch: AppendedBatch;
+  readonly header: BatchHeader;
+  readonly producer: ProducerRef | null;
+}
+
+export type GroupCommitState =
+  /** Nothing queued, nothing being written. */
+  | { readonly kind: "idle" }
+  /** Appends queued, nothing being written: the first group is written at `until` (performance.now()). */
+  | { readonly kind: "lingering"; readonly until: number }
+  /**
+   * `inFlight` groups being written. `rollWanted`: seal once they are done, before writing more.
+   * `lingerUntil`: the queue's next group is due then (undefined: nothing queued, or it waits for a write to finish).
+   */
+  | { readonly kind: "writing"; readonly inFlight: number; readonly rollWanted: boolean; readonly lingerUntil: number | undefined }
+  /** Sealing the active WAL and creating the next; appends queue meanwhile. */
+  | { readonly kind: "rolling" }
+  /** A write or a roll failed: every append not yet acknowledged was rejected with `error`, and all later ones are. */
+  | { readonly kind: "failed"; readonly error: StrataError }
+  /** close() finished: everything queued was written. */
+  | { readonly kind: "closed" };
+
+export interface GroupCommitHooks {
+  /** The active WAL; changes at each roll. */
+  wal(): WalFile;
+  /** Seals the active (non-empty) WAL and installs the next one. Runs with no write in flight. */
+  roll(): Promise<void>;
+  /** A group is on disk, and so is every group before it; `position` is its first byte in the WAL. Its appends resolve next. */
+  synced(group: readonly QueuedAppend[], position: number, seconds: number): void;
+  /** The WAL failed (once): `error` is what every unacknowledged append is rejected with. */
+  failed(error: StrataError, cause: unknown): void;
+}
+
+interface Queued extends QueuedAppend {
+  readonly enqueuedAt: number;
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
+}
+
+export class GroupCommit {
+  #state: GroupCommitState = { kind: "idle" };
+  #queue: Queued[] = [];
+  /** Bytes in the queue (not yet handed to a write). */
+  #queuedBytes = 0;
+  /** Bytes accepted and not yet synced: queued or being written. */
+  #unsyncedBytes = 0;
+  /** Settles (never rejects) once the newest write is acknowledged or failed; the next write's acknowledgement waits for it. */
+  #lastAck: Promise<void> = Promise.resolve();
+  /** Wakes the queue when its linger time is up. */
+  #timer: { readonly at: number; readonly handle: ReturnType<typeof setTimeout> } | undefined;
+  #lingerMs: number;
+  readonly #watchers: Array<{ readonly until: (s: GroupCommitState) => boolean; readonly resolve: () => void }> = [];
+
+  constructor(
+    private readonly limits: StorageLimits,
+    /** Names the partition in errors. */
+    private readonly label: string,
+    private readonly hooks: GroupCommitHooks,
+  ) {
+    this.#lingerMs = limits.groupCommitMs;
+  }
+
+  get state(): GroupCommitState {
+    return this.#state;
+  }
+
+  /** Bytes accepted and not yet synced (queued or being written). */
+  get unsyncedBytes(): number {
+    return this.#unsyncedBytes;
+  }
+
+  /** The error every append is refused with once the WAL failed. */
+  get failure(): StrataError | undefined {
+    return this.#state.kind === "failed" ? this.#state.error : undefined;
+  }
+
+  /** Queues one encoded batch; resolves once it and everything before it are synced. */
+  enqueue(append: QueuedAppend): Promise<void> {
+    const s = this.#state;
+    if (s.kind === "failed") return Promise.reject(s.error);
+    invariant(s.kind !== "closed", "no appends after close");
+    const synced = new Promise<void>((resolve, reject) => {
+      this.#queue.push({ ...append, enqueuedAt: performance.now(), resolve, reject });
+    });
+    const size = append.batch.bytes.length;
+    this.#queuedBytes += size;
+    this.#unsyncedBytes += size;
+    this.#pump();
+    return synced;
+  }
+
+  /** Seals the active segment at the next moment with no write in flight (if it holds data then). */
+  requestRoll(): void {
+    const s = this.#state;
+    switch (s.kind) {
+      case "idle":
+      case "lingering":
+        if (!this.hooks.wal().isEmpty) this.#startRoll();
+        return;
+      case "writing":
+        if (!s.rollWanted) this.#to({ ...s, rollWanted: true });
+        return;
+      case "rolling": // just sealed: whoever asked sees the new segment
+      case "failed":
+      case "closed":
+        return;
+    }
+  }
+
+  /** Writes what is queued without lingering, waits for every write, and accepts nothing more. */
+  async close(): Promise<void> {
+    this.#lingerMs = 0;
+    this.#pump();
+    await this.#until((s) => s.kind === "idle" || s.kind === "failed" || s.kind === "closed");
+    await this.#lastAck; // a failed WAL's writes still in flight settle too
+    if (this.#state.kind === "idle") this.#to({ kind: "closed" });
+  }
+
+  #pump(): void {
+    const s = this.#state;
+    if (s.kind === "idle" || s.kind === "lingering") this.#advance(0, false);
+    else if (s.kind === "writing") this.#advance(s.inFlight, s.rollWanted);
+  }
+
+  /** From a moment with `inFlight` writes running, decides what comes next: roll, write, linger or rest. */
+  #advance(inFlight: number, rollWanted: boolean): void {
+    const { segmentBytes, walWritesInFlight } = this.limits;
+    for (;;) {
+      const wal = this.hooks.wal();
+      const head = this.#queue[0];
+      const room = segmentBytes - wal.issuedSize;
+      const headFits = head === undefined || wal.issuedSize === 0 || head.batch.bytes.length <= room;
+      if (inFlight === 0 && !wal.isEmpty && (rollWanted || room <= 0 || !headFits)) {
+        this.#startRoll();
+        return;
+      }
+      if (head === undefined) {
+        this.#to(inFlight === 0 ? { kind: "idle" } : { kind: "writing", inFlight, rollWanted, lingerUntil: undefined });
+        return;
+      }
+      if (inFlight >= walWritesInFlight || rollWanted || !headFits) {
+        // A write finishing comes back here.
+        this.#to({ kind: "writing", inFlight, rollWanted, lingerUntil: undefined });
+        return;
+      }
+      const until = this.#queuedBytes >= this.limits.groupCommitBytes ? 0 : head.enqueuedAt + this.#lingerMs;
+      if (until > performance.now()) {
+        this.#to(inFlight === 0 ? { kind: "lingering", until } : { kind: "writing", inFlight, rollWanted, lingerUntil: until });
+        return;
+      }
+      this.#startWrite(inFlight, this.#takeGroup(Math.max(room, 0)));
+      inFlight++;
+    }
+  }
+
+  /** Takes the oldest queued appends: at least one, then up to groupCommitMaxBytes and `room` bytes. */
+  #takeGroup(room: number): Queued[] {
+    const max = Math.min(this.limits.groupCommitMaxBytes, room);
+    let n = 1;
+    let bytes = this.#queue[0]!.batch.bytes.length;
+    while (n < this.#queue.length && bytes + this.#queue[n]!.batch.bytes.length <= max) {
+      bytes += this.#queue[n]!.batch.bytes.length;
+      n++;
+    }
+    this.#queuedBytes -= bytes;
+    return this.#queue.splice(0, n);
+  }
+
+  /** Writes one group durably; it is acknowledged once it and every earlier group are on disk. */
+  #startWrite(inFlight: number, group: Queued[]): void {
+    const wal = this.hooks.wal();
+    const batches = group.map((q) => q.batch);
+    const position = wal.issuedSize;
+    const started = performance.now();
+    let written: Promise<void>;
+    try {
+      written = wal.write(batches);
+    } catch (e) {
+      written = Promise.reject(e); // failed before any byte was written: handled like a failed write
+    }
+    const previous = this.#lastAck;
+    this.#to({ kind: "writing", inFlight: inFlight + 1, rollWanted: false, lingerUntil: undefined });
+    this.#lastAck = (async () => {
+      // Both settle before anything is decided: no rejection is left unobserved.
+      const [own] = await Promise.allSettled([written, previous]);
+      try {
+        this.#written(group, own, wal, position, started);
+      } catch (e) {
+        this.#fail(e); // a broken invariant: nothing more is written
+      }
+    })();
+  }
+
+  /** A write settled, after every earlier one: acknowledge its group or fail the WAL. */
+  #written(group: readonly Queued[], result: PromiseSettledResult<void>, wal: WalFile, position: number, started: number): void {
+    const s = this.#state;
+    if (s.kind !== "writing") {
+      // Synced or not, it follows a failed write.
+      const error = this.#fail(new StrataError("INTERNAL", `invariant violated: a write completed in state ${s.kind}`));
+      for (const q of group) q.reject(error);
+      return;
+    }
+    try {
+      if (result.status === "rejected") throw result.reason;
+      wal.commit(group.map((q) => q.batch));
+      for (const q of group) this.#unsyncedBytes -= q.batch.bytes.length;
+      this.hooks.synced(group, position, (performance.now() - started) / 1000);
+    } catch (e) {
+      const error = this.#fail(e);
+      for (const q of group) q.reject(error);
+      return;
+    }
+    for (const q of group) q.resolve();
+    this.#advance(s.inFlight - 1, s.rollWanted);
+  }
+
+  #startRoll(): void {
+    this.#to({ kind: "rolling" });
+    this.hooks.roll().then(
+      () => {
+        if (this.#state.kind === "rolling") this.#advance(0, false);
+      },
+      (e: unknown) => {
+        this.#fail(e);
+      },
+    );
+  }
+
+  /** Marks the WAL failed: a write or fsync error leaves the file in an unknown state. */
+  #fail(cause: unknown): StrataError {
+    if (this.#state.kind === "failed") return this.#state.error;
+    const error = new StrataError(
+      "STORAGE_ERROR",
+      `${this.label}: WAL write failed, partition read-only until restart: ${cause instanceof Error ? cause.message : String(cause)}`,
+      { cause },
+    );
+    const queued = this.#queue.splice(0);
+    this.#queuedBytes = 0;
+    this.#to({ kind: "failed", error });
+    for (const q of queued) q.reject(error);
+    this.hooks.failed(error, cause);
+    return error;
+  }
+
+  #to(next: GroupCommitState): void {
+    this.#state = next;
+    this.#assertInvariants();
+    const wakeAt = next.kind === "lingering" ? next.until : next.kind === "writing" ? next.lingerUntil : undefined;
+    if (this.#timer && this.#timer.at !== wakeAt) {
+      clearTimeout(this.#timer.handle);
+      this.#timer = undefined;
+    }
+    if (wakeAt !== undefined && !this.#timer) {
+      const handle = setTimeout(() => {
+        this.#timer = undefined;
+        this.#pump();
+      }, Math.max(0, wakeAt - performance.now()));
+      this.#timer = { at: wakeAt, handle };
+    }
+    for (let i = this.#watchers.length - 1; i >= 0; i--) {
+      const w = this.#watchers[i]!;
+      if (w.until(next)) {
+        this.#watchers.splice(i, 1);
+        w.resolve();
+      }
+    }
+  }
+
+  #until(until: (s: GroupCommitState) => boolean): Promise<void> {
+    if (until(this.#state)) return Promise.resolve();
+    return new Promise((resolve) => this.#watchers.push({ until, resolve }));
+  }
+
+  #assertInvariants(): void {
+    const s = this.#state;
+    const queued = this.#queue.length;
+    invariant(this.#queuedBytes >= 0 && this.#unsyncedBytes >= this.#queuedBytes, "0 <= queued bytes <= unsynced bytes");
+    invariant((queued === 0) === (this.#queuedBytes === 0), "queued bytes match the queue");
+    switch (s.kind) {
+      case "idle":
+        invariant(queued === 0, "idle with nothing queued");
+        break;
+      case "lingering":
+        invariant(queued > 0, "lingering with appends queued");
+        break;
+      case "writing":
+        invariant(s.inFlight >= 1 && s.inFlight <= this.limits.walWritesInFlight, `1 <= ${s.inFlight} writes in flight <= walWritesInFlight`);
+        invariant(s.lingerUntil === undefined || queued > 0, "lingers only for queued appends");
+        break;
+      case "failed":
+      case "closed":
+        invariant(queued === 0, `${s.kind} with nothing queued`);
+        break;
+      case "rolling":
+        break;
+    }
+  }
+}

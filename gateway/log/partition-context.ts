@@ -1,0 +1,26 @@
+// What one partition log is given by the LogStore: its identity and directory, the shared
+// stores and caches, the limits, the WAL's file operations and where background failures go.
+import type { GatewayMetrics } from "../metrics.ts";
+import type { FileCache } from "../objects/file-cache.ts";
+import type { ObjectStore } from "../objects/object-store.ts";
+import type { RemoteSegmentReader } from "./remote-segment-reader.ts";
+import type { SegmentCatalog } from "./segment-catalog.ts";
+import type { StorageLimits } from "./storage-limits.ts";
+import type { WalIo } from "./wal-io.ts";
+
+export interface PartitionContext {
+  readonly stream: string;
+  readonly partition: number;
+  /** This partition's directory (WAL, sealed files, cache/). */
+  readonly dir: string;
+  readonly objectStore: ObjectStore;
+  readonly catalog: SegmentCatalog;
+  readonly cache: FileCache;
+  readonly remote: RemoteSegmentReader;
+  readonly metrics: GatewayMetrics;
+  readonly limits: StorageLimits;
+  /** File operations of the WAL (node:fs unless a test injects faults). */
+  readonly walIo: WalIo;
+  /** Failures of background work (uploads, retention deletes) that no caller awaits. */
+  readonly onBackgroundError: (error: unknown, what: string) => void;
+}
