@@ -249,10 +249,18 @@ describe("the rule checker fails on", () => {
     ]);
   });
 
-  test("a core allowance that is no longer used", () => {
-    const files = tree({ "core/tensors/byte-codecs.ts": 'import "node:zlib";', "core/util/buffers.ts": "export {};" });
+  test("a computed import outside the allowed launcher", () => {
+    const violations = check({ "bin/strata.mjs": "await import(bundleUrl());", "cli/main.ts": "await import(commandFile());" });
+    expect(violations.map((v) => v.message)).toEqual(['cli/main.ts:1 import(commandFile()) breaks "every import names its module with a string literal (or a const bound to one)"']);
+  });
+
+  test("an allowance that is no longer used", () => {
+    const files = tree({ "core/tensors/byte-codecs.ts": 'import "node:zlib";', "core/util/buffers.ts": "export {};", "bin/strata.mjs": 'import "node:child_process";' });
     const stale = checkDependencyRules(files, "strata").filter((v) => v.rule === STALE_ALLOWANCE_RULE);
-    expect(stale.map((v) => v.message)).toEqual(["core/util/buffers.ts no longer imports node:buffer: remove it from CORE_BUILTIN_ALLOWANCES"]);
+    expect(stale.map((v) => v.message)).toEqual([
+      "core/util/buffers.ts no longer imports node:buffer: remove it from CORE_BUILTIN_ALLOWANCES",
+      "bin/strata.mjs has no computed import any more: remove it from OPAQUE_IMPORT_ALLOWANCES",
+    ]);
   });
 });
 
@@ -263,6 +271,7 @@ describe("the rule checker accepts", () => {
       "core/tensors/byte-codecs.ts": 'import * as zlib from "node:zlib";',
       "core/util/buffers.ts": 'import { Buffer } from "node:buffer";',
       "wasm/build.mjs": 'import { execFileSync } from "node:child_process";',
+      "bin/strata.mjs": 'import { spawn } from "node:child_process";\nawait import(pathToFileURL(bundle).href);',
       "runtime/quic/connect.ts": 'import { StrataError } from "../../core/errors.ts";\nimport { createPrivateKey } from "node:crypto";',
       "gateway/quic/server.ts": 'import { listenQuic } from "../../runtime/quic/listen.ts";\nimport { services } from "../services.ts";',
       "gateway/http/app.ts": 'import { LogService } from "../streams/log-service.ts";\nimport { artefacts } from "../artefacts/artefacts.ts";',
