@@ -44,12 +44,20 @@ export function frameHeader(n: number): Uint8Array {
   return out;
 }
 
+/** The MessagePack payload of a frame (no length prefix); undefined fields are left out. */
+export function encodeFramePayload(frame: Frame): Uint8Array {
+  return encoder.encode(frame);
+}
+
+/** The error of a frame over the receiver's limit (nothing of it is sent). */
+export function frameTooLarge(t: string, size: number, maxFrameBytes: number): StrataError {
+  return new StrataError("PAYLOAD_TOO_LARGE", `a '${t}' frame of ${size} bytes exceeds the ${maxFrameBytes}-byte frame limit`);
+}
+
 /** Encodes one frame (length prefix and payload) in one buffer. */
 export function encodeFrame(frame: Frame, maxFrameBytes: number = DEFAULT_MAX_FRAME_BYTES): Uint8Array {
-  const payload = encoder.encode(frame);
-  if (payload.length > maxFrameBytes) {
-    throw new StrataError("PAYLOAD_TOO_LARGE", `a '${frame.t}' frame of ${payload.length} bytes exceeds the ${maxFrameBytes}-byte frame limit`);
-  }
+  const payload = encodeFramePayload(frame);
+  if (payload.length > maxFrameBytes) throw frameTooLarge(frame.t, payload.length, maxFrameBytes);
   const out = new Uint8Array(FRAME_LENGTH_BYTES + payload.length);
   out.set(frameHeader(payload.length), 0);
   out.set(payload, FRAME_LENGTH_BYTES);

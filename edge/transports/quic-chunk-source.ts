@@ -29,10 +29,10 @@ async function latestInPartition(client: QuicClient, stream: string, field: stri
     const page: { offset: number; timestamp: number; fields: Readonly<Record<string, unknown>> }[] = [];
     let offset = from;
     while (offset < end) {
-      const answer = await client.fetch({ stream, partition: p.partition, offset, maxRecords: end - offset, fields: [field] });
-      if (answer.nextOffset <= offset) break; // retention removed the range
+      const answer = await client.fetch({ stream, partition: p.partition, offset, max_records: end - offset, fields: [field] });
+      if (answer.next_offset <= offset) break; // retention removed the range
       page.push(...answer.records.filter((r) => r.offset < end));
-      offset = answer.nextOffset;
+      offset = answer.next_offset;
     }
     for (let i = page.length - 1; i >= 0; i--) {
       const r = page[i]!;

@@ -1,17 +1,35 @@
 // The client of the QUIC protocol (docs/quic-protocol.md) under Bun and Deno: hello with
 // version negotiation, requests on the control stream within the server's credit window,
-// chunk uploads and downloads on their own bulk streams.
-import { Encoder } from "@msgpack/msgpack";
+// chunk uploads and downloads on their own bulk streams. Every frame goes out through the
+// protocol module's encode and every answer comes in through its parse: the types below are
+// the protocol's messages, not copies of them.
 import { ChunkFrameParser, type FramedChunk } from "../../core/artefacts/chunk-frames.ts";
-import { ERROR_STATUS, StrataError, type ErrorCode } from "../../core/errors.ts";
-import { extensionCodec } from "../../core/log/extensions.ts";
+import { StrataError } from "../../core/errors.ts";
+import type { Acks, ProducerRef } from "../../core/log/record.ts";
 import { FrameWriter } from "../../core/quic/frame-writer.ts";
-import { decodeFramePayload, DEFAULT_MAX_FRAME_BYTES, encodeFrame, frameHeader, QUIC_PROTOCOL_VERSIONS, type Frame } from "../../core/quic/frames.ts";
-import { FRAME, parseHelloOk, uint, type HelloOk } from "../../core/quic/messages.ts";
+import { decodeFramePayload, DEFAULT_MAX_FRAME_BYTES, FRAME_LENGTH_BYTES, QUIC_PROTOCOL_VERSIONS, type Frame } from "../../core/quic/frames.ts";
+import { EncodedItems, encodeMessage, piecesLength, type OutgoingMessage } from "../../core/quic/message-encoding.ts";
+import {
+  errorFromMessage,
+  isOneOf,
+  parseMessage,
+  requestIdOf,
+  sessionOf,
+  type AckMessage,
+  type CommittedMessage,
+  type FetchMessage,
+  type Message,
+  type MessageOf,
+  type MessageType,
+  type PublishMessage,
+  type RecordsMessage,
+  type Session,
+  type StreamCreateMessage,
+  type StreamMessage,
+} from "../../core/quic/messages.ts";
 import { FrameReader, QUIC_CODE_CANCELLED, type QuicConnection } from "../../core/quic/stream.ts";
-import type { Acks, Fields, Headers, ProducerRef } from "../../core/log/record.ts";
-import { connectQuic, type QuicConnectOptions } from "../../runtime/quic/connect.ts";
 import { equalBytes } from "../../core/util/equal-bytes.ts";
+import { connectQuic, type QuicConnectOptions } from "../../runtime/quic/connect.ts";
 
 export interface QuicClientOptions extends QuicConnectOptions {
   /** Sent in hello when the gateway requires one. */
@@ -26,53 +44,17 @@ export interface QuicClientOptions extends QuicConnectOptions {
 
 export const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
 
-export interface PublishRecord {
-  readonly key?: string | Uint8Array | null;
-  readonly partition?: number;
-  readonly headers?: Headers;
-  readonly fields: Fields;
-}
+/** A request's or an answer's fields, without the frame type and the request id. */
+type Fields<M> = Omit<M, "t" | "id">;
 
-export interface RecordPosition {
-  readonly partition: number;
-  readonly offset: number;
-}
-
-export interface FetchRequest {
-  readonly stream: string;
-  readonly partition: number;
-  readonly offset: number;
-  readonly maxRecords?: number;
-  readonly maxBytes?: number;
-  readonly waitMs?: number;
-  readonly fields?: readonly string[];
-}
-
-export interface FetchedRecord {
-  readonly offset: number;
-  readonly timestamp: number;
-  readonly key: Uint8Array | null;
-  readonly headers: Headers;
-  readonly fields: Fields;
-}
-
-export interface FetchResult {
-  readonly records: FetchedRecord[];
-  readonly nextOffset: number;
-  readonly endOffset: number;
-}
-
-export interface CommittedOffset {
-  readonly stream: string;
-  readonly partition: number;
-  readonly offset: number;
-  readonly updated_at: number;
-}
-
-export interface StreamInfo {
-  readonly name: string;
-  readonly partitions: { readonly partition: number; readonly start_offset: number; readonly end_offset: number; readonly bytes: number }[];
-}
+export type PublishRecord = PublishMessage["records"][number];
+export type RecordPosition = AckMessage["records"][number];
+export type FetchRequest = Fields<FetchMessage>;
+export type FetchResult = Fields<RecordsMessage>;
+export type FetchedRecord = RecordsMessage["records"][number];
+export type CommittedOffset = Fields<CommittedMessage>;
+export type StreamInfo = Fields<StreamMessage>;
+export type StreamOptions = Omit<Fields<StreamCreateMessage>, "name">;
 
 export interface PublishAnswer {
   readonly positions: RecordPosition[];
@@ -81,40 +63,49 @@ export interface PublishAnswer {
   readonly bytesReceived: number;
 }
 
-/** An error frame as a StrataError (unknown codes become INTERNAL, the original kept in the message). */
-export function frameError(frame: Frame): StrataError {
-  const code = typeof frame.code === "string" && frame.code in ERROR_STATUS ? (frame.code as ErrorCode) : "INTERNAL";
-  const message = typeof frame.message === "string" ? frame.message : "error frame without a message";
-  return new StrataError(code, code === frame.code ? message : `${String(frame.code)}: ${message}`);
+interface Answered<M> {
+  readonly message: M;
+  readonly bytesSent: number;
+  readonly bytesReceived: number;
 }
 
 interface Pending {
-  resolve(answer: { frame: Frame; bytes: number }): void;
+  resolve(answer: { message: Message; bytes: number }): void;
   reject(error: unknown): void;
-  timer: ReturnType<typeof setTimeout>;
+  readonly timer: ReturnType<typeof setTimeout>;
 }
 
-const headEncoder = new Encoder({ extensionCodec, ignoreUndefined: true });
+/** open: requests may be sent; failed: the connection is unusable and every call throws `error`. */
+type ClientState = { readonly kind: "open" } | { readonly kind: "failed"; readonly error: StrataError };
 
-/** A frame whose `records` entry is `count` MessagePack values already encoded back to back. */
-function frameWithRecords(head: Frame, count: number, recordBytes: Uint8Array, maxFrameBytes: number): Uint8Array[] {
-  const encodedHead = headEncoder.encode(head);
-  const entries = Object.values(head).filter((v) => v !== undefined).length;
-  if (entries + 1 > 15 || encodedHead[0] !== (0x80 | entries)) throw new StrataError("INTERNAL", "publish head must be a small map");
-  const key = Uint8Array.of(0xa7, ...new TextEncoder().encode("records"));
-  const arrayHeader = count < 16 ? Uint8Array.of(0x90 | count) : count < 0x10000 ? Uint8Array.of(0xdc, count >> 8, count & 0xff) : Uint8Array.of(0xdd, count >>> 24, (count >> 16) & 0xff, (count >> 8) & 0xff, count & 0xff);
-  const size = encodedHead.length + key.length + arrayHeader.length + recordBytes.length;
-  if (size > maxFrameBytes) throw new StrataError("PAYLOAD_TOO_LARGE", `a publish frame of ${size} bytes exceeds the gateway's ${maxFrameBytes}-byte frame limit`);
-  const head2 = new Uint8Array(encodedHead);
-  head2[0] = 0x80 | (entries + 1);
-  return [frameHeader(size), head2, key, arrayHeader, recordBytes];
+/** A frame from the gateway as a message; one that does not parse is the gateway's fault (CORRUPT_DATA). */
+function parseAnswer(frame: Frame): Message {
+  try {
+    return parseMessage(frame);
+  } catch (e) {
+    throw new StrataError("CORRUPT_DATA", `the gateway sent a malformed frame: ${(e as Error).message}`);
+  }
+}
+
+/** The answer if it is of type `t`; an error message is thrown as its StrataError. */
+function expectAnswer<T extends MessageType>(message: Message, t: T): MessageOf<T> {
+  if (message.t === "error") throw errorFromMessage(message);
+  if (!isOneOf(message, [t])) throw new StrataError("CORRUPT_DATA", `expected ${t}, got '${message.t}'`);
+  return message;
+}
+
+/** The next frame of a bulk stream, which must be `t` (or an error). */
+async function bulkAnswer<T extends MessageType>(reader: FrameReader, t: T): Promise<MessageOf<T>> {
+  const frame = await reader.next();
+  if (frame === null) throw new StrataError("UNAVAILABLE", "bulk stream ended without an answer");
+  return expectAnswer(parseAnswer(frame), t);
 }
 
 export class QuicClient {
   readonly #connection: QuicConnection;
   readonly #writer: FrameWriter;
   readonly #reader: FrameReader;
-  readonly #hello: HelloOk;
+  readonly #session: Session;
   readonly #timeoutMs: number;
   readonly #maxFrameBytes: number;
   readonly #pending = new Map<number, Pending>();
@@ -122,14 +113,14 @@ export class QuicClient {
   #bulkOpen = 0;
   readonly #bulkWaiters: (() => void)[] = [];
   #nextId = 0;
-  #failure: StrataError | undefined;
+  #state: ClientState = { kind: "open" };
   readonly closed: Promise<void>;
 
-  private constructor(connection: QuicConnection, writer: FrameWriter, reader: FrameReader, hello: HelloOk, options: QuicClientOptions) {
+  private constructor(connection: QuicConnection, writer: FrameWriter, reader: FrameReader, session: Session, options: QuicClientOptions) {
     this.#connection = connection;
     this.#writer = writer;
     this.#reader = reader;
-    this.#hello = hello;
+    this.#session = session;
     this.#timeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     this.#maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
     this.closed = connection.closed;
@@ -145,13 +136,12 @@ export class QuicClient {
       const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
       const writer = new FrameWriter(control, DEFAULT_MAX_FRAME_BYTES);
       const reader = new FrameReader(control.chunks, maxFrameBytes);
-      await writer.send({ t: FRAME.hello, versions: [...(options.versions ?? QUIC_PROTOCOL_VERSIONS)], max_frame_bytes: maxFrameBytes, ...(options.token !== undefined ? { token: options.token } : {}) });
+      await writer.send({ t: "hello", versions: [...(options.versions ?? QUIC_PROTOCOL_VERSIONS)], max_frame_bytes: maxFrameBytes, token: options.token });
       const first = await reader.next();
       if (first === null) throw new StrataError("UNAVAILABLE", "the gateway closed the control stream without answering hello");
-      if (first.t === FRAME.error) throw frameError(first);
-      const hello = parseHelloOk(first);
-      writer.maxFrameBytes = hello.maxFrameBytes;
-      return new QuicClient(connection, writer, reader, hello, options);
+      const session = sessionOf(expectAnswer(parseAnswer(first), "hello-ok"));
+      writer.maxFrameBytes = session.maxFrameBytes;
+      return new QuicClient(connection, writer, reader, session, options);
     } catch (e) {
       await connection.close(QUIC_CODE_CANCELLED, "hello failed");
       throw e;
@@ -159,81 +149,58 @@ export class QuicClient {
   }
 
   /** The negotiated version and the gateway's limits. */
-  get session(): HelloOk {
-    return this.#hello;
+  get session(): Session {
+    return this.#session;
   }
 
   async publish(stream: string, body: { records: readonly PublishRecord[]; producer?: ProducerRef }, acks: Acks = "local"): Promise<RecordPosition[]> {
-    const { frame } = await this.#request({ t: FRAME.publish, stream, acks, records: body.records, ...(body.producer ? { producer: body.producer } : {}) });
-    return positionsOf(frame);
+    const { message } = await this.#request("ack", (id) => ({ t: "publish", id, stream, acks, records: [...body.records], producer: body.producer }));
+    return message.records;
   }
 
   /** Publishes `count` records already encoded back to back (the edge outbox's form), without re-encoding them. */
   async publishEncoded(stream: string, count: number, recordBytes: Uint8Array, producer: ProducerRef | null, acks: Acks = "local"): Promise<PublishAnswer> {
-    const { frame, bytes, sent } = await this.#requestRaw((id) =>
-      frameWithRecords({ t: FRAME.publish, id, stream, acks, ...(producer ? { producer } : {}) }, count, recordBytes, this.#hello.maxFrameBytes),
-    );
-    return { positions: positionsOf(frame), bytesSent: sent, bytesReceived: bytes };
+    const answer = await this.#request("ack", (id) => ({ t: "publish", id, stream, acks, producer: producer ?? undefined, records: new EncodedItems(count, recordBytes) }));
+    return { positions: answer.message.records, bytesSent: answer.bytesSent, bytesReceived: answer.bytesReceived };
   }
 
   async fetch(request: FetchRequest): Promise<FetchResult> {
-    const { frame } = await this.#request(
-      {
-        t: FRAME.fetch,
-        stream: request.stream,
-        partition: request.partition,
-        offset: request.offset,
-        max_records: request.maxRecords,
-        max_bytes: request.maxBytes,
-        wait_ms: request.waitMs,
-        fields: request.fields,
-      },
-      request.waitMs ?? 0,
-    );
-    if (frame.t !== FRAME.records || !Array.isArray(frame.records)) throw new StrataError("CORRUPT_DATA", `expected records, got '${frame.t}'`);
-    return { records: frame.records as FetchedRecord[], nextOffset: uint(frame.next_offset, "next_offset"), endOffset: uint(frame.end_offset, "end_offset") };
+    const { message } = await this.#request("records", (id) => ({ t: "fetch", id, ...request }), request.wait_ms ?? 0);
+    return { records: message.records, next_offset: message.next_offset, end_offset: message.end_offset };
   }
 
   async commit(group: string, position: { stream: string; partition: number; offset: number }): Promise<CommittedOffset> {
-    const { frame } = await this.#request({ t: FRAME.commit, group, stream: position.stream, partition: position.partition, offset: position.offset });
-    if (frame.t !== FRAME.committed) throw new StrataError("CORRUPT_DATA", `expected committed, got '${frame.t}'`);
-    return { stream: String(frame.stream), partition: uint(frame.partition, "partition"), offset: uint(frame.offset, "offset"), updated_at: uint(frame.updated_at, "updated_at") };
+    const { message } = await this.#request("committed", (id) => ({ t: "commit", id, group, ...position }));
+    return { stream: message.stream, partition: message.partition, offset: message.offset, updated_at: message.updated_at };
   }
 
   /** The stream's partitions and their offsets (GET /v1/streams/{name}). */
   async streamInfo(stream: string): Promise<StreamInfo> {
-    return streamOf((await this.#request({ t: FRAME.streamInfo, stream })).frame);
+    return streamOf((await this.#request("stream", (id) => ({ t: "stream-info", id, stream }))).message);
   }
 
   /** Creates a stream (STREAM_EXISTS if it exists). */
-  async createStream(name: string, options: { partitions?: number; retention?: { ms?: number; bytes?: number } } = {}): Promise<StreamInfo> {
-    return streamOf((await this.#request({ t: FRAME.streamCreate, name, partitions: options.partitions, retention: options.retention })).frame);
+  async createStream(name: string, options: StreamOptions = {}): Promise<StreamInfo> {
+    return streamOf((await this.#request("stream", (id) => ({ t: "stream-create", id, name, ...options }))).message);
   }
 
   /** The exact bytes of a stored manifest (id: 64 hex); check them against the id before use. */
   async getManifest(id: string): Promise<Uint8Array> {
-    const { frame } = await this.#request({ t: FRAME.manifestGet, manifest: id });
-    if (frame.t !== FRAME.manifest || !(frame.bytes instanceof Uint8Array)) throw new StrataError("CORRUPT_DATA", `expected manifest, got '${frame.t}'`);
-    return frame.bytes;
+    return (await this.#request("manifest", (requestId) => ({ t: "manifest-get", id: requestId, manifest: id }))).message.bytes;
   }
 
   /** The hashes (32 bytes each) the gateway does not hold, in request order. */
   async missingChunks(hashes: readonly Uint8Array[]): Promise<Uint8Array[]> {
-    const { frame } = await this.#request({ t: FRAME.chunksMissing, hashes });
-    if (frame.t !== FRAME.missing || !Array.isArray(frame.missing)) throw new StrataError("CORRUPT_DATA", `expected missing, got '${frame.t}'`);
-    return frame.missing as Uint8Array[];
+    return (await this.#request("missing", (id) => ({ t: "chunks-missing", id, hashes: [...hashes] }))).message.missing;
   }
 
   /** Uploads chunks on a bulk stream (at most session.maxChunksPerFrame, within the frame limit). */
   async putChunks(chunks: readonly FramedChunk[]): Promise<{ stored: number; existing: number }> {
     return this.#bulk(async (writer, reader) => {
-      await writer.send({ t: FRAME.chunksPut, chunks: chunks.map((c) => [c.hash, c.data]) });
+      await writer.send({ t: "chunks-put", chunks: chunks.map((c) => [c.hash, c.data]) });
       await writer.end();
-      const answer = await reader.next();
-      if (answer === null) throw new StrataError("UNAVAILABLE", "bulk stream ended without an answer");
-      if (answer.t === FRAME.error) throw frameError(answer);
-      if (answer.t !== FRAME.stored) throw new StrataError("CORRUPT_DATA", `expected stored, got '${answer.t}'`);
-      return { stored: uint(answer.stored, "stored"), existing: uint(answer.existing, "existing") };
+      const answer = await bulkAnswer(reader, "stored");
+      return { stored: answer.stored, existing: answer.existing };
     });
   }
 
@@ -249,15 +216,12 @@ export class QuicClient {
     });
     let finished = false;
     try {
-      const writer = new FrameWriter(stream, this.#hello.maxFrameBytes);
+      const writer = new FrameWriter(stream, this.#session.maxFrameBytes);
       const reader = new FrameReader(stream.chunks, this.#maxFrameBytes);
-      await writer.send({ t: FRAME.chunksGet, hashes });
+      await writer.send({ t: "chunks-get", hashes: [...hashes] });
       await writer.end();
-      const head = await reader.next();
-      if (head === null) throw new StrataError("UNAVAILABLE", "bulk stream ended without an answer");
-      if (head.t === FRAME.error) throw frameError(head);
-      if (head.t !== FRAME.chunks) throw new StrataError("CORRUPT_DATA", `expected chunks, got '${head.t}'`);
-      const parser = new ChunkFrameParser(this.#hello.maxChunkBytes);
+      await bulkAnswer(reader, "chunks");
+      const parser = new ChunkFrameParser(this.#session.maxChunkBytes);
       let received = 0;
       for await (const bytes of reader.raw()) {
         for (const chunk of parser.push(bytes)) {
@@ -284,14 +248,19 @@ export class QuicClient {
   // ---- internals ----
 
   #fail(error: StrataError): void {
-    this.#failure ??= error;
+    if (this.#state.kind === "open") this.#state = { kind: "failed", error };
+    const failure = this.#state.error;
     for (const [, pending] of this.#pending) {
       clearTimeout(pending.timer);
-      pending.reject(this.#failure);
+      pending.reject(failure);
     }
     this.#pending.clear();
     for (const wake of this.#creditWaiters.splice(0)) wake();
     for (const wake of this.#bulkWaiters.splice(0)) wake();
+  }
+
+  #throwIfFailed(): void {
+    if (this.#state.kind === "failed") throw this.#state.error;
   }
 
   async #readAnswers(): Promise<void> {
@@ -300,18 +269,22 @@ export class QuicClient {
         const payload = await this.#reader.nextPayload();
         if (payload === null) break;
         const frame = decodeFramePayload(payload);
-        if (frame.t === FRAME.error && frame.id === undefined) {
-          this.#fail(frameError(frame));
+        let message: Message;
+        try {
+          message = parseAnswer(frame);
+        } catch (e) {
+          // A bad field: the request it answers fails (without an id, the connection does).
+          const id = requestIdOf(frame);
+          if (id === undefined) throw e;
+          this.#settle(id, (pending) => pending.reject(e));
           continue;
         }
-        const id = typeof frame.id === "number" ? frame.id : -1;
-        const pending = this.#pending.get(id);
-        if (!pending) continue;
-        this.#pending.delete(id);
-        clearTimeout(pending.timer);
-        if (frame.t === FRAME.error) pending.reject(frameError(frame));
-        else pending.resolve({ frame, bytes: payload.length + 4 });
-        this.#creditWaiters.shift()?.();
+        if (message.t === "error" && message.id === undefined) {
+          this.#fail(errorFromMessage(message));
+          continue;
+        }
+        if (!("id" in message) || message.id === undefined) throw new StrataError("CORRUPT_DATA", `the gateway sent '${message.t}' on the control stream`);
+        this.#settle(message.id, (pending) => pending.resolve({ message, bytes: payload.length + FRAME_LENGTH_BYTES }));
       }
       this.#fail(new StrataError("UNAVAILABLE", "the gateway closed the control stream"));
     } catch (e) {
@@ -320,9 +293,19 @@ export class QuicClient {
     await this.#connection.close(QUIC_CODE_CANCELLED, "control stream ended");
   }
 
+  /** Hands the answer with `id` to its request (an answer to nothing is dropped). */
+  #settle(id: number, settle: (pending: Pending) => void): void {
+    const pending = this.#pending.get(id);
+    if (!pending) return;
+    this.#pending.delete(id);
+    clearTimeout(pending.timer);
+    settle(pending);
+    this.#creditWaiters.shift()?.();
+  }
+
   async #acquireCredit(): Promise<void> {
-    while (this.#pending.size >= this.#hello.maxInFlight && !this.#failure) await new Promise<void>((resolve) => this.#creditWaiters.push(resolve));
-    if (this.#failure) throw this.#failure;
+    while (this.#pending.size >= this.#session.maxInFlight && this.#state.kind === "open") await new Promise<void>((resolve) => this.#creditWaiters.push(resolve));
+    this.#throwIfFailed();
   }
 
   #allocateId(): number {
@@ -333,17 +316,12 @@ export class QuicClient {
     }
   }
 
-  async #request(frame: Frame, extraWaitMs = 0): Promise<{ frame: Frame; bytes: number }> {
-    const { frame: answer, bytes } = await this.#requestRaw((id) => [encodeFrame({ ...frame, id }, this.#hello.maxFrameBytes)], extraWaitMs);
-    return { frame: answer, bytes };
-  }
-
-  async #requestRaw(build: (id: number) => Uint8Array[], extraWaitMs = 0): Promise<{ frame: Frame; bytes: number; sent: number }> {
+  /** Sends the request `build(id)` and waits for its answer, which must be of type `answer`. */
+  async #request<A extends MessageType>(answer: A, build: (id: number) => OutgoingMessage, extraWaitMs = 0): Promise<Answered<MessageOf<A>>> {
     await this.#acquireCredit();
     const id = this.#allocateId();
-    const pieces = build(id);
-    const sent = pieces.reduce((n, p) => n + p.length, 0);
-    const answer = new Promise<{ frame: Frame; bytes: number }>((resolve, reject) => {
+    const pieces = encodeMessage(build(id), this.#session.maxFrameBytes);
+    const received = new Promise<{ message: Message; bytes: number }>((resolve, reject) => {
       const timeoutMs = this.#timeoutMs + extraWaitMs;
       const timer = setTimeout(() => {
         this.#pending.delete(id);
@@ -353,12 +331,13 @@ export class QuicClient {
       this.#pending.set(id, { resolve, reject, timer });
     });
     this.#writer.sendRaw(pieces).catch((e: unknown) => this.#fail(new StrataError("UNAVAILABLE", `sending on the control stream failed: ${(e as Error).message}`)));
-    return { ...(await answer), sent };
+    const { message, bytes } = await received;
+    return { message: expectAnswer(message, answer), bytesSent: piecesLength(pieces), bytesReceived: bytes };
   }
 
   async #acquireBulk(): Promise<() => void> {
-    while (this.#bulkOpen >= this.#hello.maxBulkStreams && !this.#failure) await new Promise<void>((resolve) => this.#bulkWaiters.push(resolve));
-    if (this.#failure) throw this.#failure;
+    while (this.#bulkOpen >= this.#session.maxBulkStreams && this.#state.kind === "open") await new Promise<void>((resolve) => this.#bulkWaiters.push(resolve));
+    this.#throwIfFailed();
     this.#bulkOpen++;
     let released = false;
     return () => {
@@ -374,7 +353,7 @@ export class QuicClient {
     try {
       const stream = await this.#connection.openBidi();
       try {
-        return await run(new FrameWriter(stream, this.#hello.maxFrameBytes), new FrameReader(stream.chunks, this.#maxFrameBytes));
+        return await run(new FrameWriter(stream, this.#session.maxFrameBytes), new FrameReader(stream.chunks, this.#maxFrameBytes));
       } catch (e) {
         stream.abort(QUIC_CODE_CANCELLED);
         throw e;
@@ -385,22 +364,6 @@ export class QuicClient {
   }
 }
 
-function streamOf(frame: Frame): StreamInfo {
-  if (frame.t !== FRAME.stream || typeof frame.name !== "string" || !Array.isArray(frame.partitions)) throw new StrataError("CORRUPT_DATA", `expected stream, got '${frame.t}'`);
-  return {
-    name: frame.name,
-    partitions: (frame.partitions as unknown[]).map((p, i) => {
-      const q = p as Record<string, unknown>;
-      return { partition: uint(q.partition, `partitions[${i}].partition`), start_offset: uint(q.start_offset, "start_offset"), end_offset: uint(q.end_offset, "end_offset"), bytes: uint(q.bytes, "bytes") };
-    }),
-  };
+function streamOf(message: StreamMessage): StreamInfo {
+  return { name: message.name, partitions: message.partitions, retention: message.retention, created_at: message.created_at };
 }
-
-function positionsOf(frame: Frame): RecordPosition[] {
-  if (frame.t !== FRAME.ack || !Array.isArray(frame.records)) throw new StrataError("CORRUPT_DATA", `expected ack, got '${frame.t}'`);
-  return (frame.records as unknown[]).map((r, i) => {
-    const p = r as { partition?: unknown; offset?: unknown };
-    return { partition: uint(p.partition, `records[${i}].partition`), offset: uint(p.offset, `records[${i}].offset`) };
-  });
-}
-

@@ -1,14 +1,12 @@
-// Requests on the control stream: decode the frame, call a service, encode the answer. The
-// same services as the HTTP routes; nothing here decides what a request means.
-import { Encoder } from "@msgpack/msgpack";
+// Requests on the control stream: a parsed request in, a service call, the encoded answer out.
+// The same services as the HTTP routes; nothing here decides what a request means.
 import { StrataError } from "../../core/errors.ts";
-import { bytesToHex, hexToBytes } from "../../core/util/hex.ts";
 import { parsePublishRequest } from "../../core/log/publish-request.ts";
-import { encodeFrame, frameHeader, type Frame } from "../../core/quic/frames.ts";
-import { FRAME, hashList, optionalUint, requestId, str, uint } from "../../core/quic/messages.ts";
-import type { Acks } from "../../core/log/record.ts";
+import { encodeMessage, EncodedMapEntries, piecesLength, type OutgoingMessage } from "../../core/quic/message-encoding.ts";
+import { checkCount, type ControlRequest, type FetchMessage } from "../../core/quic/messages.ts";
+import { bytesToHex, hexToBytes } from "../../core/util/hex.ts";
 import type { GatewayServices } from "../services.ts";
-import { encodeRawReadResponse, msgpackReadResponse } from "../streams/read-wire.ts";
+import { encodeRawReadResponse } from "../streams/read-wire.ts";
 
 /** Context of one connection that requests need. */
 export interface RequestContext {
@@ -20,93 +18,74 @@ export interface RequestContext {
 
 /** Room left in a records frame for everything but the records themselves. */
 const RECORDS_FRAME_OVERHEAD = 1024;
+/** A fetch without max_bytes reads this much at most (and never more than fits the client's frame limit). */
 const DEFAULT_FETCH_BYTES = 4 * 1024 * 1024;
-const MAX_STREAM_NAME = 200;
-const MAX_FIELDS = 1024;
-
-const prefixEncoder = new Encoder();
-
-function acksOf(v: unknown): Acks {
-  if (v === undefined || v === null || v === "local" || v === "durable") return (v as Acks | null | undefined) ?? "local";
-  throw new StrataError("BAD_REQUEST", "acks must be local or durable");
-}
-
-function fieldsOf(v: unknown): string[] | undefined {
-  if (v === undefined || v === null) return undefined;
-  if (!Array.isArray(v) || v.length > MAX_FIELDS || !v.every((f) => typeof f === "string")) {
-    throw new StrataError("BAD_REQUEST", `fields must be an array of at most ${MAX_FIELDS} strings`);
-  }
-  return v as string[];
-}
 
 /** Answers one control-stream request with the bytes of its answer frame. */
-export async function handleControlFrame(services: GatewayServices, frame: Frame, context: RequestContext): Promise<Uint8Array[]> {
-  const id = requestId(frame);
-  const one = (answer: Frame) => [encodeFrame(answer, context.peerMaxFrameBytes)];
-  switch (frame.t) {
-    case FRAME.publish: {
-      const stream = str(frame.stream, "stream", MAX_STREAM_NAME);
-      services.streams.require(stream);
-      const request = parsePublishRequest({ records: frame.records, producer: frame.producer }, "msgpack", services.limits);
-      const positions = await services.log.publish(stream, request, acksOf(frame.acks));
-      return one({ t: FRAME.ack, id, records: positions });
+export async function handleControlRequest(services: GatewayServices, request: ControlRequest, context: RequestContext): Promise<Uint8Array[]> {
+  const encode = (answer: OutgoingMessage) => encodeMessage(answer, context.peerMaxFrameBytes);
+  const { id } = request;
+  switch (request.t) {
+    case "publish": {
+      services.streams.require(request.stream);
+      // The frame's shape is checked; the service limits (and value conversion) are the shared publish validation's.
+      const publish = parsePublishRequest({ records: request.records, producer: request.producer }, "msgpack", services.limits);
+      const positions = await services.log.publish(request.stream, publish, request.acks ?? "local");
+      return encode({ t: "ack", id, records: positions });
     }
-    case FRAME.fetch:
-      return fetchRecords(services, frame, id, context);
-    case FRAME.commit: {
-      const committed = await services.groups.commit(str(frame.group, "group", MAX_STREAM_NAME), { stream: frame.stream, partition: frame.partition, offset: frame.offset });
-      return one({ t: FRAME.committed, id, ...committed });
+    case "fetch":
+      return fetchRecords(services, request, context);
+    case "commit": {
+      const committed = await services.groups.commit(request.group, { stream: request.stream, partition: request.partition, offset: request.offset });
+      return encode({ t: "committed", id, ...committed });
     }
-    case FRAME.streamInfo:
-      return one({ t: FRAME.stream, id, ...services.streams.get(str(frame.stream, "stream", MAX_STREAM_NAME)) });
-    case FRAME.streamCreate: {
-      const created = await services.streams.create({ name: frame.name, partitions: frame.partitions, retention: frame.retention });
-      return one({ t: FRAME.stream, id, ...created });
+    case "stream-info":
+      return encode({ t: "stream", id, ...services.streams.get(request.stream) });
+    case "stream-create": {
+      const created = await services.streams.create({ name: request.name, partitions: request.partitions, retention: request.retention });
+      return encode({ t: "stream", id, ...created });
     }
-    case FRAME.manifestGet: {
-      const loaded = await services.artefacts.manifests.load(str(frame.manifest, "manifest", 64));
-      return one({ t: FRAME.manifest, id, manifest: loaded.id, bytes: loaded.bytes });
+    case "manifest-get": {
+      const loaded = await services.artefacts.manifests.load(request.manifest);
+      return encode({ t: "manifest", id, manifest: loaded.id, bytes: loaded.bytes });
     }
-    case FRAME.chunksMissing: {
-      const limits = services.artefacts.artefacts.limits;
-      const hashes = hashList(frame.hashes, "hashes", limits.maxHashesPerRequest).map(bytesToHex);
-      const missing = await services.artefacts.artefacts.missing(hashes);
-      return one({ t: FRAME.missing, id, missing: missing.map(hexToBytes) });
+    case "chunks-missing": {
+      const service = services.artefacts.artefacts;
+      checkCount(request.hashes.length, service.limits.maxHashesPerRequest, "hashes");
+      const missing = await service.missing(request.hashes.map(bytesToHex));
+      return encode({ t: "missing", id, missing: missing.map(hexToBytes) });
     }
-    default:
-      throw new StrataError("BAD_REQUEST", `unknown request type '${frame.t}' on the control stream`);
   }
 }
 
-async function fetchRecords(services: GatewayServices, frame: Frame, id: number, context: RequestContext): Promise<Uint8Array[]> {
-  const fields = fieldsOf(frame.fields);
+async function fetchRecords(services: GatewayServices, request: FetchMessage, context: RequestContext): Promise<Uint8Array[]> {
   // The answer must fit the client's frame limit; at least one record is always sent.
   const room = context.peerMaxFrameBytes - RECORDS_FRAME_OVERHEAD;
   if (room <= 0) throw new StrataError("BAD_REQUEST", "the client's frame limit is too small for records");
-  const request = {
-    stream: str(frame.stream, "stream", MAX_STREAM_NAME),
-    partition: uint(frame.partition, "partition", 0, 0xffffffff),
-    offset: uint(frame.offset, "offset"),
-    maxRecords: optionalUint(frame.max_records, "max_records", 1),
-    maxBytes: Math.min(optionalUint(frame.max_bytes, "max_bytes", 1) ?? DEFAULT_FETCH_BYTES, room),
-    waitMs: optionalUint(frame.wait_ms, "wait_ms"),
+  const read = {
+    stream: request.stream,
+    partition: request.partition,
+    offset: request.offset,
+    maxRecords: request.max_records,
+    maxBytes: Math.min(request.max_bytes ?? DEFAULT_FETCH_BYTES, room),
+    waitMs: request.wait_ms,
     signal: context.signal,
   };
-  if (fields === undefined) {
-    // Stored record bytes are forwarded as they are: the frame is {t, id} followed by the
-    // three entries of the raw read response, under one map header of five.
-    const raw = await services.log.readRaw(request);
-    const body = encodeRawReadResponse(raw);
-    const prefix = prefixEncoder.encode({ t: FRAME.records, id });
-    const size = prefix.length + body.length - 1;
-    if (size > context.peerMaxFrameBytes) throw new StrataError("PAYLOAD_TOO_LARGE", `records frame of ${size} bytes exceeds the client's ${context.peerMaxFrameBytes}-byte limit`);
-    const head = new Uint8Array(prefix);
-    head[0] = 0x85;
-    services.metrics.bytesOut.inc({ stream: raw.stream }, size);
-    return [frameHeader(size), head, body.subarray(1)];
+  let answer: OutgoingMessage;
+  let stream: string;
+  if (request.fields === undefined) {
+    // Stored record bytes are forwarded as they are: the read response map's entries are
+    // spliced into the frame after {t, id}.
+    const raw = await services.log.readRaw(read);
+    answer = { t: "records", id: request.id, response: new EncodedMapEntries(encodeRawReadResponse(raw)) };
+    stream = raw.stream;
+  } else {
+    const result = await services.log.read({ ...read, fields: request.fields });
+    const records = result.records.map(({ offset, timestamp, key, headers, fields }) => ({ offset, timestamp, key, headers, fields }));
+    answer = { t: "records", id: request.id, records, next_offset: result.nextOffset, end_offset: result.endOffset };
+    stream = result.stream;
   }
-  const result = await services.log.read({ ...request, fields });
-  const bytes = encodeFrame({ t: FRAME.records, id, ...(msgpackReadResponse(result) as Record<string, unknown>) }, context.peerMaxFrameBytes);
-  services.metrics.bytesOut.inc({ stream: result.stream }, bytes.length);
-  return [bytes];
+  const pieces = encodeMessage(answer, context.peerMaxFrameBytes);
+  services.metrics.bytesOut.inc({ stream }, piecesLength(pieces));
+  return pieces;
 }

@@ -63,8 +63,8 @@ test("publish and fetch round-trip over QUIC", async () => {
   const page = await client.fetch({ stream: "quic/test", partition: positions[0]!.partition, offset: positions[0]!.offset });
   expect(page.records.map((r) => r.fields)).toEqual(records.map((r) => r.fields));
   expect(new TextDecoder().decode(page.records[0]!.key!)).toBe("k1");
-  expect(page.nextOffset).toBe(positions[1]!.offset + 1);
-  const projected = await client.fetch({ stream: "quic/test", partition: positions[0]!.partition, offset: positions[0]!.offset, fields: ["n"], maxRecords: 1 });
+  expect(page.next_offset).toBe(positions[1]!.offset + 1);
+  const projected = await client.fetch({ stream: "quic/test", partition: positions[0]!.partition, offset: positions[0]!.offset, fields: ["n"], max_records: 1 });
   expect(projected.records.map((r) => r.fields)).toEqual([{ n: 1 }]);
 });
 
@@ -89,7 +89,7 @@ test("service errors answer the request and keep the connection", async () => {
   expect(e.code).toBe("STREAM_NOT_FOUND");
   const range = await failure(client.fetch({ stream: "quic/test", partition: 0, offset: 1_000_000 }));
   expect(range.code).toBe("OFFSET_OUT_OF_RANGE");
-  expect((await client.fetch({ stream: "quic/test", partition: 0, offset: 0 })).endOffset).toBeGreaterThanOrEqual(0);
+  expect((await client.fetch({ stream: "quic/test", partition: 0, offset: 0 })).end_offset).toBeGreaterThanOrEqual(0);
 });
 
 test("consumer-group commits go through the group service", async () => {
