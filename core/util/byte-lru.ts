@@ -1,16 +1,20 @@
 // A least-recently-used map bounded by the total weight of its values (bytes by default).
-// Capacity 0 keeps nothing; a value heavier than the capacity is not kept.
+// Capacity 0 keeps nothing; a value heavier than the capacity is not kept. `onEvict` hears of
+// entries pushed out to make room (not of delete() or of a value replaced under its key), for
+// callers that keep an index of their own over the entries.
 export class WeightedLru<K, V> {
   // Map iteration order is recency order: a hit re-inserts its entry at the end.
   readonly #entries = new Map<K, { value: V; weight: number }>();
   readonly #capacity: number;
   readonly #weigh: (value: V) => number;
+  readonly #onEvict: ((key: K, value: V) => void) | undefined;
   #total = 0;
 
-  constructor(capacity: number, weigh: (value: V) => number) {
+  constructor(capacity: number, weigh: (value: V) => number, onEvict?: (key: K, value: V) => void) {
     if (!Number.isFinite(capacity) || capacity < 0) throw new RangeError(`cache capacity must be >= 0, got ${capacity}`);
     this.#capacity = capacity;
     this.#weigh = weigh;
+    this.#onEvict = onEvict;
   }
 
   /** Total weight held. */
@@ -36,9 +40,11 @@ export class WeightedLru<K, V> {
     this.#entries.set(key, { value, weight });
     this.#total += weight;
     while (this.#total > this.#capacity) {
-      const oldest = this.#entries.keys().next();
+      const oldest = this.#entries.entries().next();
       if (oldest.done) break;
-      this.delete(oldest.value);
+      const [oldKey, entry] = oldest.value;
+      this.delete(oldKey);
+      this.#onEvict?.(oldKey, entry.value);
     }
   }
 

@@ -1,14 +1,17 @@
 // Reads committed segments from the object store with ranged GETs: footers (trailer + sparse
-// index) are fetched once and cached; data ranges go through a small byte-bounded cache shared by
-// all partitions, so a sequential reader's read-ahead serves its next requests. Concurrent misses
-// on the same footer or range share one GET. Each cached range remembers which of its batches
-// passed their CRC check, so a batch is verified once per GET, not on every read of the range.
+// index) are fetched once and kept in an LRU; data ranges go through a small byte-bounded LRU
+// shared by all partitions, so a sequential reader's read-ahead serves its next requests.
+// Concurrent misses on the same footer or range share one GET (single flight). Each cached range
+// remembers which of its batches passed their CRC check, so a batch is verified once per GET, not
+// on every read of the range.
 import { open } from "node:fs/promises";
 import { StrataError, invariant, isStrataError } from "../../core/errors.ts";
 import type { GatewayMetrics } from "../metrics.ts";
 import type { ByteSource } from "./batch-reader.ts";
 import type { ObjectStore } from "../objects/object-store.ts";
 import { readAt } from "./wal.ts";
+import { WeightedLru } from "../../core/util/byte-lru.ts";
+import { SingleFlight } from "../../core/util/single-flight.ts";
 import { decodeFooter, decodeTrailer, footerSize, SEGMENT_TRAILER_SIZE, type SegmentFooter } from "./segment-format.ts";
 
 /** First footer fetch: the trailer plus this much before it, which holds the whole index of most segments. */
@@ -24,71 +27,65 @@ interface CachedRange {
 }
 
 export class RemoteSegmentReader {
-  private readonly footers = new Map<string, SegmentFooter>();
-  private readonly ranges = new Map<string, CachedRange[]>();
-  // Insertion order = recency order.
-  private readonly lru = new Set<CachedRange>();
-  private rangeBytes = 0;
-  private readonly inflight = new Map<string, Promise<CachedRange>>();
+  readonly #footers = new WeightedLru<string, SegmentFooter>(MAX_FOOTERS, () => 1);
+  readonly #footerLoads = new SingleFlight<string, SegmentFooter>();
+  /** Byte-bounded recency order over the cached ranges (each range is its own key). */
+  readonly #ranges: WeightedLru<CachedRange, CachedRange>;
+  /** The cached ranges of each object, to find one holding a position. */
+  readonly #rangesOf = new Map<string, Set<CachedRange>>();
+  readonly #rangeLoads = new SingleFlight<string, CachedRange>();
   /** The verified-batch set of every byte view handed out by a source (see ByteSource.verified). */
-  private readonly verifiedOf = new WeakMap<Uint8Array, Set<number>>();
-  private readonly footerInflight = new Map<string, Promise<SegmentFooter>>();
+  readonly #verifiedOf = new WeakMap<Uint8Array, Set<number>>();
 
   constructor(
     private readonly store: ObjectStore,
     private readonly rangeCacheBytes: number,
     private readonly metrics: GatewayMetrics,
-  ) {}
+  ) {
+    this.#ranges = new WeightedLru(rangeCacheBytes, (r) => r.bytes.length, (r) => this.#unindex(r));
+  }
 
   /**
    * The footer of segment object `key` of `objectSize` bytes, verified against its CRC; read from
    * `localPath` (a cached copy of the object) when given, else from the object store.
    */
   footer(key: string, objectSize: number, localPath?: string): Promise<SegmentFooter> {
-    const cached = this.footers.get(key);
+    const cached = this.#footers.get(key);
     if (cached) return Promise.resolve(cached);
-    let p = this.footerInflight.get(key);
-    if (!p) {
-      const get = localPath === undefined
-        ? (offset: number, length: number) => this.get(key, offset, length)
-        : (offset: number, length: number) => readLocal(localPath, offset, length);
-      p = this.fetchFooter(key, objectSize, get).finally(() => this.footerInflight.delete(key));
-      this.footerInflight.set(key, p);
-    }
-    return p;
+    const get = localPath === undefined
+      ? (offset: number, length: number) => this.#get(key, offset, length)
+      : (offset: number, length: number) => readLocal(localPath, offset, length);
+    return this.#footerLoads.run(key, () => this.#fetchFooter(key, objectSize, get));
   }
 
   /** Caches a footer known without reading it (the uploader just wrote the segment). */
   rememberIndex(key: string, footer: SegmentFooter): void {
-    this.storeFooter(key, footer);
+    this.#footers.set(key, footer);
   }
 
   /** A byte source over the data of segment `key`, served from the range cache where possible. */
   source(key: string): ByteSource {
     return {
-      read: (position, minLength, preferred) => this.read(key, position, minLength, preferred),
-      verified: (bytes) => this.verifiedOf.get(bytes),
+      read: (position, minLength, preferred) => this.#read(key, position, minLength, preferred),
+      verified: (bytes) => this.#verifiedOf.get(bytes),
     };
   }
 
   /** Starts fetching [position, position + length) of `key` into the range cache, unless cached or in flight. Never throws. */
   prefetch(key: string, position: number, length: number): void {
-    this.read(key, position, Math.min(length, 64), length).catch(() => {
+    this.#read(key, position, Math.min(length, 64), length).catch(() => {
       // A real read of this range reports the error.
     });
   }
 
   /** Drops everything cached for `key` (after retention deleted it). */
   forget(key: string): void {
-    this.footers.delete(key);
-    for (const r of this.ranges.get(key) ?? []) {
-      this.lru.delete(r);
-      this.rangeBytes -= r.bytes.length;
-    }
-    this.ranges.delete(key);
+    this.#footers.delete(key);
+    for (const r of this.#rangesOf.get(key) ?? []) this.#ranges.delete(r);
+    this.#rangesOf.delete(key);
   }
 
-  private async fetchFooter(
+  async #fetchFooter(
     key: string,
     objectSize: number,
     get: (offset: number, length: number) => Promise<Uint8Array>,
@@ -107,71 +104,51 @@ export class RemoteSegmentReader {
       if (!isStrataError(e) || e.code !== "CORRUPT_DATA") throw e;
       throw new StrataError("CORRUPT_DATA", `segment ${key}: ${e.message}`, { cause: e });
     }
-    this.storeFooter(key, footer);
+    this.#footers.set(key, footer);
     return footer;
   }
 
-  private storeFooter(key: string, footer: SegmentFooter): void {
-    if (this.footers.size >= MAX_FOOTERS && !this.footers.has(key)) {
-      const oldest = this.footers.keys().next().value;
-      if (oldest !== undefined) this.footers.delete(oldest);
-    }
-    this.footers.set(key, footer);
-  }
-
-  private async read(key: string, position: number, minLength: number, preferred: number): Promise<Uint8Array> {
+  async #read(key: string, position: number, minLength: number, preferred: number): Promise<Uint8Array> {
     invariant(minLength <= preferred, "minLength <= preferred");
-    let range: CachedRange | undefined;
-    for (const r of this.ranges.get(key) ?? []) {
-      if (r.start <= position && r.start + r.bytes.length >= position + minLength) {
-        this.lru.delete(r);
-        this.lru.add(r);
-        range = r;
-        break;
-      }
-    }
-    if (!range) {
-      const flightKey = `${key}\0${position}\0${preferred}`;
-      let p = this.inflight.get(flightKey);
-      if (!p) {
-        p = this.get(key, position, preferred)
-          .then((bytes) => {
-            const fetched: CachedRange = { key, start: position, bytes, verified: new Set() };
-            this.remember(fetched);
-            return fetched;
-          })
-          .finally(() => this.inflight.delete(flightKey));
-        this.inflight.set(flightKey, p);
-      }
-      range = await p;
-    }
+    const range = this.#cached(key, position, minLength)
+      ?? (await this.#rangeLoads.run(`${key}\0${position}\0${preferred}`, () => this.#fetchRange(key, position, preferred)));
     const view = range.bytes.subarray(position - range.start);
-    this.verifiedOf.set(view, range.verified);
+    this.#verifiedOf.set(view, range.verified);
     return view;
   }
 
-  private get(key: string, offset: number, length: number): Promise<Uint8Array> {
-    this.metrics.cacheMisses.inc();
-    return this.store.get(key, { offset, length });
+  /** A cached range of `key` holding [position, position + minLength), marked as recently used. */
+  #cached(key: string, position: number, minLength: number): CachedRange | undefined {
+    for (const r of this.#rangesOf.get(key) ?? []) {
+      if (r.start <= position && r.start + r.bytes.length >= position + minLength) {
+        this.#ranges.get(r);
+        return r;
+      }
+    }
+    return undefined;
   }
 
-  private remember(range: CachedRange): void {
+  async #fetchRange(key: string, position: number, length: number): Promise<CachedRange> {
+    const range: CachedRange = { key, start: position, bytes: await this.#get(key, position, length), verified: new Set() };
     // A range bigger than a quarter of the cache would flush everyone else's read-ahead.
-    if (range.bytes.length > this.rangeCacheBytes / 4) return;
-    let list = this.ranges.get(range.key);
-    if (!list) this.ranges.set(range.key, (list = []));
-    list.push(range);
-    this.lru.add(range);
-    this.rangeBytes += range.bytes.length;
-    while (this.rangeBytes > this.rangeCacheBytes) {
-      const oldest = this.lru.values().next().value;
-      invariant(oldest !== undefined, "range cache over capacity holds entries");
-      this.lru.delete(oldest);
-      this.rangeBytes -= oldest.bytes.length;
-      const rest = (this.ranges.get(oldest.key) ?? []).filter((r) => r !== oldest);
-      if (rest.length === 0) this.ranges.delete(oldest.key);
-      else this.ranges.set(oldest.key, rest);
+    if (range.bytes.length <= this.rangeCacheBytes / 4) {
+      let ranges = this.#rangesOf.get(key);
+      if (!ranges) this.#rangesOf.set(key, (ranges = new Set()));
+      ranges.add(range);
+      this.#ranges.set(range, range);
     }
+    return range;
+  }
+
+  #unindex(range: CachedRange): void {
+    const ranges = this.#rangesOf.get(range.key);
+    ranges?.delete(range);
+    if (ranges?.size === 0) this.#rangesOf.delete(range.key);
+  }
+
+  #get(key: string, offset: number, length: number): Promise<Uint8Array> {
+    this.metrics.cacheMisses.inc();
+    return this.store.get(key, { offset, length });
   }
 }
 
