@@ -148,3 +148,21 @@ test("pipelined group commits: acks come in offset order, only once synced, acro
   expect(log.endOffset).toBe(360);
   expect(await all()).toEqual(expected);
 });
+
+test("acks=durable appends past maxOffsetWaiters are refused before anything is written", async () => {
+  const { resolveLimits } = await import("../../gateway/log/storage-limits.ts");
+  expect(() => resolveLimits({ maxOffsetWaiters: 0 })).toThrow(expect.objectContaining({ code: "BAD_REQUEST" }));
+  const store = await fx.open({ maxOffsetWaiters: 2 });
+  await store.openPartitions("t/a", 2, {});
+  const log = store.partition("t/a", 0);
+  // Both wait for an upload when the third arrives (all three are called in the same tick).
+  const a = log.append(records(0, 1), meta(), "durable");
+  const b = log.append(records(1, 1), meta(), "durable");
+  await expect(log.append(records(2, 1), meta(), "durable")).rejects.toMatchObject({ code: "UNAVAILABLE" });
+  expect((await a).baseOffset).toBe(0);
+  expect((await b).baseOffset).toBe(1);
+  expect(log.endOffset).toBe(2);
+  expect(log.durableEndOffset).toBe(2);
+  expect((await log.append(records(2, 1), meta(), "durable")).baseOffset).toBe(2);
+  expect((await log.read(0, { maxRecords: 10, maxBytes: 1 << 20 })).map((r) => r.fields["i"])).toEqual([0, 1, 2]);
+});

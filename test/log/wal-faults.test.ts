@@ -1,0 +1,150 @@
+// I/O errors under the WAL, injected through its file-operation seam on a real WAL directory:
+// EIO and ENOSPC on a write and on its sync, while pipelined group commits are in flight, and on
+// the directory sync that seals a segment. The appends the failure hits are rejected with
+// STORAGE_ERROR, nothing after the failure is acknowledged, the partition refuses appends until
+// restart while the other partition keeps working, and after a restart with the real file system
+// every acknowledged record is there exactly once.
+import { afterEach, beforeEach, expect, test } from "bun:test";
+import { isStrataError } from "../../core/errors.ts";
+import { partitionDir } from "../../gateway/log/log-store.ts";
+import type { PartitionLog } from "../../gateway/log/partition-log.ts";
+import { FaultyWalIo, type FaultCode } from "./faulty-wal-io.ts";
+import { makeFixture, meta, records, type Fixture } from "./log-fixture.ts";
+
+const stream = "faults/s";
+const PER_BATCH = 4;
+/** Small groups, several in flight: a failure lands among pipelined writes. */
+const PIPELINED = { groupCommitMs: 0, groupCommitBytes: 1024, groupCommitMaxBytes: 2048, walWritesInFlight: 4, maxBatchBytes: 8 * 1024 };
+
+let fx: Fixture;
+beforeEach(async () => {
+  fx = await makeFixture();
+  await fx.createStream(stream, 2);
+});
+afterEach(async () => {
+  await fx.cleanup();
+});
+
+/** Every record's field `i`, reading from offset 0 and checking that offsets are dense. */
+async function readIds(log: PartitionLog): Promise<number[]> {
+  const ids: number[] = [];
+  let offset = 0;
+  while (offset < log.endOffset) {
+    const got = await log.read(offset, { maxRecords: 1000, maxBytes: 1 << 20 });
+    for (const r of got) {
+      expect(r.offset).toBe(offset++);
+      ids.push(r.fields["i"] as number);
+    }
+  }
+  return ids;
+}
+
+function range(from: number, to: number): number[] {
+  return Array.from({ length: to - from }, (_, k) => from + k);
+}
+
+function errorCode(e: unknown): string | undefined {
+  return e instanceof Error && "code" in e && typeof e.code === "string" ? e.code : undefined;
+}
+
+for (const op of ["write", "sync"] as const) {
+  for (const code of ["EIO", "ENOSPC"] as const satisfies readonly FaultCode[]) {
+    test(`${code} on a WAL ${op} among pipelined group commits`, async () => {
+      const io = new FaultyWalIo();
+      const store = await fx.open(PIPELINED, { walIo: io });
+      await store.openPartitions(stream, 2, {});
+      const failing = store.partition(stream, 0);
+      const healthy = store.partition(stream, 1);
+      let next = 0;
+      for (let b = 0; b < 5; b++, next += PER_BATCH) {
+        expect((await failing.append(records(next, PER_BATCH), meta(), "local")).baseOffset).toBe(next);
+      }
+
+      // The third group write from now fails; two are acknowledged before it, more are in flight behind it.
+      const dir = partitionDir(fx.dataDir, stream, 0);
+      io.arm({ op, code, where: (path) => path.startsWith(dir), skip: 2 });
+      const attempts = await Promise.all(
+        Array.from({ length: 24 }, (_, k) => {
+          const from = next + k * PER_BATCH;
+          return failing.append(records(from, PER_BATCH), meta(), "local").then(
+            (r) => ({ from, baseOffset: r.baseOffset, error: undefined }),
+            (error: unknown) => ({ from, baseOffset: undefined, error }),
+          );
+        }),
+      );
+      expect(io.fired).toHaveLength(1);
+      const acked = attempts.filter((a) => a.error === undefined);
+      const rejected = attempts.filter((a) => a.error !== undefined);
+      expect(acked.length).toBeGreaterThan(0);
+      expect(rejected.length).toBeGreaterThan(0);
+      for (const a of acked) expect(a.baseOffset).toBe(a.from);
+      for (const r of rejected) expect(isStrataError(r.error) && r.error.code).toBe("STORAGE_ERROR");
+      // Nothing after the failure is acknowledged: the acknowledged appends are a prefix.
+      const firstRejected = Math.min(...rejected.map((r) => r.from));
+      for (const a of acked) expect(a.from).toBeLessThan(firstRejected);
+      // Readers see exactly what was acknowledged.
+      const ackedEnd = firstRejected;
+      expect(failing.endOffset).toBe(ackedEnd);
+      expect(await readIds(failing)).toEqual(range(0, ackedEnd));
+      // The failure reached the background-error channel with the injected cause.
+      expect(fx.errors.map(errorCode)).toContain(code);
+
+      // The partition refuses appends until restart; the other partition is unaffected.
+      await expect(failing.append(records(10_000, 1), meta(), "local")).rejects.toMatchObject({ code: "STORAGE_ERROR" });
+      expect((await healthy.append(records(0, PER_BATCH), meta(), "local")).baseOffset).toBe(0);
+      expect(await readIds(healthy)).toEqual(range(0, PER_BATCH));
+      await store.close();
+
+      // Restart on the real file system: every acknowledged record is there exactly once.
+      const healed = await fx.open(PIPELINED);
+      const recovered = healed.partition(stream, 0);
+      const ids = await readIds(recovered);
+      expect(new Set(ids).size).toBe(ids.length);
+      expect(ids.slice(0, ackedEnd)).toEqual(range(0, ackedEnd));
+      if (op === "write") {
+        // The failed write left a hole or a torn batch: recovery cut everything from there.
+        expect(recovered.endOffset).toBe(ackedEnd);
+      } else {
+        // The bytes whose sync failed may well be on disk: they come back (never acknowledged, never twice).
+        expect(recovered.endOffset).toBeGreaterThanOrEqual(ackedEnd);
+        expect(ids).toEqual(range(0, recovered.endOffset));
+      }
+      const end = recovered.endOffset;
+      expect((await recovered.append(records(end, PER_BATCH), meta(), "local")).baseOffset).toBe(end);
+      expect(await readIds(healed.partition(stream, 1))).toEqual(range(0, PER_BATCH));
+    });
+  }
+}
+
+test("EIO on the directory sync that seals a segment: the partition fails, and the sealed segment is uploaded after restart", async () => {
+  const limits = { maxBatchBytes: 8 * 1024, segmentBytes: 16 * 1024 };
+  const io = new FaultyWalIo();
+  const dir = partitionDir(fx.dataDir, stream, 0);
+  const store = await fx.open(limits, { walIo: io });
+  await store.openPartitions(stream, 2, {});
+  const log = store.partition(stream, 0);
+  io.arm({ op: "sync", code: "EIO", where: (path) => path === dir });
+  let acked = 0;
+  let failure: unknown;
+  while (failure === undefined) {
+    try {
+      expect((await log.append(records(acked, PER_BATCH, 400), meta(), "local")).baseOffset).toBe(acked);
+      acked += PER_BATCH;
+    } catch (e) {
+      failure = e;
+    }
+  }
+  expect(failure).toMatchObject({ code: "STORAGE_ERROR" });
+  expect(io.fired).toEqual([{ op: "sync", code: "EIO", path: dir }]);
+  expect(acked * 400).toBeGreaterThan(limits.segmentBytes / 2); // it failed at a roll, not at once
+  await expect(log.append(records(acked, 1), meta(), "local")).rejects.toMatchObject({ code: "STORAGE_ERROR" });
+  expect((await store.partition(stream, 1).append(records(0, 1), meta(), "local")).baseOffset).toBe(0);
+  await store.close();
+
+  const healed = await fx.open(limits);
+  const recovered = healed.partition(stream, 0);
+  expect(await readIds(recovered)).toEqual(range(0, acked));
+  await recovered.flushToObjectStore();
+  expect(recovered.durableEndOffset).toBe(acked);
+  expect((await recovered.append(records(acked, 1), meta(), "local")).baseOffset).toBe(acked);
+});
