@@ -1,4 +1,4 @@
-// `strata/core`: the log model, codecs, hashing, chunking and tensor codecs. No I/O, except that
+// `@strata-gw/strata/core`: the log model, codecs, hashing, chunking and tensor codecs. No I/O, except that
 // plane compression uses node:zlib (Bun, Deno, Node).
 export * from "./errors.ts";
 export * from "./log/record.ts";

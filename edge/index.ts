@@ -1,4 +1,4 @@
-// `strata/edge`: the edge node library. Publish offline into a local outbox, sync it to a gateway
+// `@strata-gw/strata/edge`: the edge node library. Publish offline into a local outbox, sync it to a gateway
 // as an idempotent producer, keep pinned artefacts current on disk.
 export { openEdge, type Edge, type EdgeEvent, type EdgeOptions, type EdgeStatus } from "./edge-node.ts";
 export { DEFAULT_EDGE_LIMITS, type EdgeLimits } from "./limits.ts";

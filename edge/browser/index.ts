@@ -1,4 +1,4 @@
-// `strata/edge/browser`: the browser client. Publishes records and pulls artefacts over the
+// `@strata-gw/strata/edge/browser`: the browser client. Publishes records and pulls artefacts over the
 // gateway's HTTP API with fetch and Web Streams; BLAKE3 runs on the same WASM kernel as
 // everywhere else. No node:* imports (bundled by `npm run build:browser`).
 export { publish, type BrowserRecord, type PublishOptions, type PublishedPosition } from "./publish.ts";

@@ -1,4 +1,4 @@
-// The example page's script: wires the form to strata/edge/browser. Query parameters
+// The example page's script: wires the form to @strata-gw/strata/edge/browser. Query parameters
 // (?gateway=URL&stream=S&source=S&message=M) prefill the form; window.strataExample holds the
 // last results for scripts driving the page.
 import { blake3Hex, publish, pullArtefact } from "../../dist/browser/strata-edge.js";

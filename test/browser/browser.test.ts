@@ -1,4 +1,4 @@
-// The browser client (strata/edge/browser) in Debian's Chromium: the example page, served from
+// The browser client (@strata-gw/strata/edge/browser) in Debian's Chromium: the example page, served from
 // its own origin, publishes a record to a real gateway started with --cors-origin and pulls an
 // artefact pushed with edge/artefacts, verifying every chunk on the WASM kernel; a chunk corrupted
 // on the wire makes the pull fail with HASH_MISMATCH.
