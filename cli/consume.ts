@@ -1,54 +1,129 @@
-import type { JsonReadResponse } from "../gateway/client.ts";
+// `strata consume STREAM`: records as JSON lines, from every partition (or --partition P),
+// starting --from earliest|latest|OFFSET|ISO-TIME, to the end of the log or with --follow on.
+import type { Command } from "commander";
+import { z } from "zod";
+import { StrataError } from "../core/errors.ts";
 import { streamParam } from "../gateway/client.ts";
-import { flag, parseArgs, UsageError, type Command } from "./command.ts";
+import { defineAction } from "./command.ts";
+import { type ReadRecord, readPage, streamInfo } from "./gateway-answers.ts";
 import { clientFor, expectOk } from "./gateway-client.ts";
+import { withGateway } from "./gateway-errors.ts";
+import { gatewayOption, httpUrlText } from "./gateway-url.ts";
+import { integerText } from "./option-schemas.ts";
+import { GatewayLink, type PageRequest, tailPartition } from "./partition-tail.ts";
+import { recordLine } from "./record-line.ts";
+import { startOffset, startPointText } from "./start-offsets.ts";
+import { writeOut } from "./stdout.ts";
 
-const usage = `usage: strata consume STREAM [--partition P] [--from OFFSET] [--max N] [--fields a,b]
-                      [--follow] [--gateway URL]
+const PAGE_RECORDS = 1000;
+const LONG_POLL_MS = 10_000;
 
-Prints records as JSON lines {"offset", "timestamp", "key", "headers", "fields"} from OFFSET
-(default 0) to the end of the partition; with --follow keeps waiting for new ones.`;
+const details = `
+Each line is one record: {"partition", "offset", "timestamp", "key", "headers", "fields"}, the
+timestamp in ISO 8601 (milliseconds since the epoch with --json), the key as a string when it is
+valid UTF-8 (else {"$base64": ...}), bytes in fields as {"$base64": ...}.
 
-function nonNegative(value: string | undefined, name: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < 0) throw new UsageError(`--${name} must be a non-negative integer`);
-  return n;
+--from is one of
+  earliest   the oldest record each partition still holds (the default)
+  latest     only records published from now on (with --follow)
+  OFFSET     that offset in each partition (moved into the partition's range if outside it)
+  ISO-TIME   e.g. 2025-01-31T12:00:00Z: in each partition the first record at or after that
+             time, found by a binary search over the records' timestamps (the gateway assigns
+             them when it appends, so they never decrease along a partition)
+Without --follow the partitions are read one after the other up to their end. With --follow
+they are read together and the command keeps waiting for new records until interrupted; when
+the gateway goes away (restart, crash, network) it reconnects with backoff and resumes at the
+next offset, printing nothing twice.`;
+
+const consumeOpts = z.object({
+  partition: integerText(0).optional(),
+  from: startPointText,
+  max: integerText(1).optional(),
+  fields: z.string().optional(),
+  follow: z.boolean().default(false),
+  json: z.boolean().default(false),
+  quiet: z.boolean().default(false),
+  gateway: httpUrlText,
+});
+
+export function registerConsume(program: Command): void {
+  const command = program
+    .command("consume")
+    .summary("print records of a stream as JSON lines")
+    .description("Prints the records of STREAM as JSON lines.")
+    .argument("<STREAM>", "stream name")
+    .option("--partition <P>", "read only partition P (default: every partition)")
+    .option("--from <WHERE>", "earliest | latest | OFFSET | ISO-TIME", "earliest")
+    .option("--max <N>", "stop after N records")
+    .option("--fields <a,b>", "only these fields of each record")
+    .option("-f, --follow", "keep waiting for new records (reconnects across gateway restarts)")
+    .option("--json", "timestamps as milliseconds since the epoch")
+    .option("-q, --quiet", "no notices on stderr (reconnects), only errors")
+    .addOption(gatewayOption())
+    .addHelpText("after", details);
+  defineAction(command, { args: z.tuple([z.string()]), opts: consumeOpts }, async ([stream], opts) =>
+    withGateway(opts.gateway, async () => {
+      const client = clientFor(opts.gateway);
+      const name = streamParam(stream);
+      const info = await expectOk(await client.v1.streams[":name"].$get({ param: { name } }), streamInfo, `get stream ${stream}`);
+      const partitions = opts.partition === undefined ? info.partitions : info.partitions.filter((p) => p.partition === opts.partition);
+      if (partitions.length === 0) throw new StrataError("PARTITION_NOT_FOUND", `stream ${stream} has ${info.partitions.length} partitions; there is no partition ${opts.partition}`);
+
+      const stop = new AbortController();
+      const onSignal = (): void => stop.abort();
+      process.once("SIGINT", onSignal);
+      process.once("SIGTERM", onSignal);
+      try {
+        const read = async (r: PageRequest) =>
+          expectOk(
+            await client.v1.streams[":name"].partitions[":partition"].records.$get(
+              {
+                param: { name, partition: String(r.partition) },
+                query: { offset: String(r.offset), max_records: String(r.maxRecords), ...(opts.fields !== undefined ? { fields: opts.fields } : {}), ...(r.waitMs > 0 ? { wait_ms: String(r.waitMs) } : {}) },
+              },
+              { init: { signal: r.signal } },
+            ),
+            readPage,
+            `read ${stream} partition ${r.partition}`,
+          );
+        const timestampAt = async (partition: number, offset: number): Promise<number> => {
+          const page = await expectOk(
+            await client.v1.streams[":name"].partitions[":partition"].records.$get({ param: { name, partition: String(partition) }, query: { offset: String(offset), max_records: "1", max_bytes: "1", fields: "" } }),
+            readPage,
+            `read ${stream} partition ${partition}`,
+          );
+          const record = page.records[0];
+          if (!record || record.offset !== offset) throw new StrataError("OFFSET_OUT_OF_RANGE", `partition ${partition} has no record at offset ${offset} (removed by retention meanwhile?)`);
+          return record.timestamp;
+        };
+        const starts = await Promise.all(partitions.map((p) => startOffset(opts.from, p, timestampAt)));
+
+        let remaining = opts.max ?? Number.MAX_SAFE_INTEGER;
+        const emit = async (partition: number, records: readonly ReadRecord[]): Promise<number> => {
+          const shown = records.slice(0, remaining);
+          remaining -= shown.length;
+          if (shown.length > 0) await writeOut(shown.map((r) => `${recordLine(partition, r, opts.json ? "ms" : "iso")}\n`).join(""));
+          if (remaining === 0) stop.abort();
+          return remaining;
+        };
+        const link = new GatewayLink(opts.gateway);
+        const tail = (i: number) =>
+          tailPartition({ partition: partitions[i]!.partition, offset: starts[i]!, follow: opts.follow, waitMs: LONG_POLL_MS, pageRecords: PAGE_RECORDS, signal: stop.signal, link, read, emit }).catch(
+            (e: unknown) => {
+              stop.abort(); // the other partitions stop too: the command has failed
+              throw e;
+            },
+          );
+        if (opts.follow) {
+          await Promise.all(partitions.map((_, i) => tail(i)));
+        } else {
+          for (let i = 0; i < partitions.length && !stop.signal.aborted; i++) await tail(i);
+        }
+        return 0;
+      } finally {
+        process.off("SIGINT", onSignal);
+        process.off("SIGTERM", onSignal);
+      }
+    }),
+  );
 }
-
-export const consumeCommand: Command = {
-  name: "consume",
-  summary: "print records of a partition as JSON lines",
-  usage,
-  async run(args) {
-    const parsed = parseArgs(args, ["partition", "from", "max", "fields", "gateway"]);
-    const [stream, ...extra] = parsed.positionals;
-    if (!stream || extra.length > 0) throw new UsageError("give exactly one STREAM");
-    const partition = nonNegative(flag(parsed, "partition"), "partition", 0);
-    let offset = nonNegative(flag(parsed, "from"), "from", 0);
-    const max = nonNegative(flag(parsed, "max"), "max", Number.MAX_SAFE_INTEGER);
-    const follow = parsed.switches.has("follow");
-    const fields = flag(parsed, "fields");
-    const client = clientFor(parsed);
-    let printed = 0;
-    let stopping = false;
-    process.once("SIGINT", () => (stopping = true));
-    while (printed < max && !stopping) {
-      const response = await client.v1.streams[":name"].partitions[":partition"].records.$get({
-        param: { name: streamParam(stream), partition: String(partition) },
-        query: {
-          offset: String(offset),
-          max_records: String(Math.min(1000, max - printed)),
-          ...(fields !== undefined ? { fields } : {}),
-          ...(follow ? { wait_ms: "10000" } : {}),
-        },
-      });
-      const page = await expectOk<JsonReadResponse>(response);
-      if (page.records.length > 0) process.stdout.write(page.records.map((r) => JSON.stringify(r)).join("\n") + "\n");
-      printed += page.records.length;
-      offset = page.next_offset;
-      if (!follow && offset >= page.end_offset) break;
-    }
-    return 0;
-  },
-};

@@ -1,100 +1,127 @@
-// `strata edge run --data DIR --gateway URL`: the edge node's sync loop as a process.
+// `strata edge run --data DIR --gateway URL`: the edge node's sync loop as a process. What the
+// loop does (pins updated, transport notices, errors it retries) goes to the log on stderr.
 import { readFileSync } from "node:fs";
+import { getLogger } from "@logtape/logtape";
+import type { Command } from "commander";
+import { z } from "zod";
 import { openEdge, type EdgeEvent } from "../edge/index.ts";
 import type { GatewayAddress } from "../edge/transports/connect.ts";
-import { flag, parseArgs, UsageError, type Command } from "./command.ts";
+import { defineAction, UsageError } from "./command.ts";
+import { httpUrlText, withScheme } from "./gateway-url.ts";
+import { rateText } from "./option-schemas.ts";
 import { formatBytes } from "./progress-bar.ts";
-import { sizeFlag } from "./size-flag.ts";
 
-const usage = `usage: strata edge run --data DIR --gateway quic://HOST:PORT|http://HOST:PORT [--http URL]
-                      [--fingerprint HEX | --ca FILE] [--rate-limit 10MB/s] [--pin STREAM=PATH]... [--once] [--verbose]
+const log = getLogger(["strata", "cli", "edge"]);
 
+const details = `
 Drains the outbox of the edge node in DIR to the gateway as an idempotent producer (every record
 exactly once, in order, across disconnects and crashes of either side), reconnecting with
 jittered exponential backoff, and keeps the latest artefact of each pinned STREAM at PATH (only
-missing chunks move, each verified; PATH is replaced atomically). Runs until SIGINT/SIGTERM.
-  --gateway URL      the gateway: quic://HOST:PORT or http://HOST:PORT
-  --http URL         the gateway's HTTP address beside quic://: the fallback when QUIC is
-                     unavailable, and the other candidate for pin pulls (the faster, measured,
-                     is used); QUIC alone carries everything
-  --fingerprint HEX  SHA-256 fingerprint of the gateway's QUIC certificate (Bun)
-  --ca FILE          PEM certificate the gateway's QUIC certificate chains to (Bun, Deno)
-  --rate-limit RATE  total sync bandwidth, uploads and pin downloads together, e.g. 10MB/s or
-                     500K (K/M/G are powers of 1024); default unlimited
-  --pin STREAM=PATH  keep STREAM's latest artefact at PATH (repeatable)
-  --once             exit 0 once the outbox is drained and every pin checked
-  --verbose          print every acknowledged request on stderr
-Over QUIC, everything falls back to --http for a minute whenever QUIC cannot connect.
-\`strata edge status --json\` reports the transport choice and the measured MB/s.`;
+missing chunks move, each verified; PATH is replaced atomically). A stream missing on the
+gateway is created with 1 partition, as by \`strata publish\`. Runs until SIGINT/SIGTERM.
+--gateway is quic://HOST:PORT or http(s)://HOST:PORT (no scheme: http). With quic://, --http
+names the gateway's HTTP address: the fallback when QUIC is unavailable (everything falls back
+to it for a minute whenever QUIC cannot connect), and the other candidate for pin pulls (the
+faster, measured, is used); QUIC alone carries everything. --rate-limit bounds uploads and pin
+downloads together (K/M/G are powers of 1024). \`strata edge status --json\` reports the transport
+choice and the measured MB/s.`;
 
-function rateFlag(text: string | undefined): number {
-  if (text === undefined) return 0;
-  return sizeFlag(text.replace(/\/s$/i, ""), "rate-limit", 0);
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
 }
 
-function gatewayFlags(gateway: string | undefined, http: string | undefined, fingerprint: string | undefined, caFile: string | undefined): GatewayAddress {
-  if (!gateway && !http) throw new UsageError("give --gateway URL");
-  const address: { http?: string; quic?: string; fingerprint?: string; ca?: string } = {};
-  if (caFile) address.ca = readFileSync(caFile, "utf8");
-  if (gateway?.startsWith("quic://")) address.quic = gateway;
-  else if (gateway?.startsWith("http://") || gateway?.startsWith("https://")) address.http = gateway;
-  else if (gateway) throw new UsageError(`--gateway must be quic://HOST:PORT or http://HOST:PORT, got ${gateway}`);
-  if (http) address.http = http;
-  if (fingerprint) address.fingerprint = fingerprint;
-  return address;
-}
-
-function pinFlag(text: string): { stream: string; path: string } {
+const pinText = z.string().transform((text, ctx) => {
   const eq = text.indexOf("=");
-  if (eq <= 0 || eq === text.length - 1) throw new UsageError(`--pin must be STREAM=PATH, got ${text}`);
+  if (eq <= 0 || eq === text.length - 1) {
+    ctx.issues.push({ code: "custom", message: `must be STREAM=PATH, got ${text}`, input: text });
+    return z.NEVER;
+  }
   return { stream: text.slice(0, eq), path: text.slice(eq + 1) };
+});
+
+const edgeRunOpts = z.object({
+  data: z.string(),
+  gateway: z.string().optional(),
+  http: httpUrlText.optional(),
+  fingerprint: z.string().optional(),
+  ca: z.string().optional(),
+  rateLimit: rateText.optional(),
+  pin: z.array(pinText),
+  once: z.boolean().default(false),
+  verbose: z.boolean().default(false),
+});
+
+function gatewayAddress(opts: z.output<typeof edgeRunOpts>): GatewayAddress {
+  if (!opts.gateway && !opts.http) throw new UsageError("give --gateway URL");
+  const address: { http?: string; quic?: string; fingerprint?: string; ca?: string } = {};
+  if (opts.ca) address.ca = readFileSync(opts.ca, "utf8");
+  if (opts.gateway?.startsWith("quic://")) {
+    address.quic = opts.gateway;
+  } else if (opts.gateway) {
+    const http = httpUrlText.safeParse(opts.gateway);
+    if (!http.success) throw new UsageError(`--gateway must be quic://HOST:PORT or http(s)://HOST:PORT, got ${opts.gateway}`);
+    address.http = withScheme(http.data);
+  }
+  if (opts.http) address.http = opts.http;
+  if (opts.fingerprint) address.fingerprint = opts.fingerprint;
+  return address;
 }
 
 function logEvent(event: EdgeEvent, verbose: boolean): void {
   switch (event.kind) {
     case "acked":
-      if (verbose) process.stderr.write(`acked ${event.records} records of ${event.stream} (epoch ${event.epoch}, seq ${event.seq})\n`);
+      (verbose ? log.info : log.debug)("acked {records} records of {stream} (epoch {epoch}, seq {seq})", { records: event.records, stream: event.stream, epoch: event.epoch, seq: event.seq });
       return;
     case "pin-updated":
-      process.stderr.write(`pinned ${event.stream} → ${event.path}: ${event.artefact} (${formatBytes(event.size)}, ${formatBytes(event.bytesTransferred)} downloaded)\n`);
+      log.info("pinned {stream} → {path}: {artefact} ({size}, {downloaded} downloaded)", {
+        stream: event.stream,
+        path: event.path,
+        artefact: event.artefact,
+        size: formatBytes(event.size),
+        downloaded: formatBytes(event.bytesTransferred),
+      });
       return;
     case "notice":
-      process.stderr.write(`sync: ${event.message}\n`);
+      log.info("sync: {message}", { message: event.message });
       return;
     case "error":
-      process.stderr.write(`sync: ${event.message}${event.retryInMs !== null ? `; retrying in ${event.retryInMs} ms` : ""}\n`);
+      log.warning("sync: {message}{retry}", { message: event.message, retry: event.retryInMs !== null ? `; retrying in ${event.retryInMs} ms` : "" });
       return;
   }
 }
 
-export const edgeRunCommand: Command = {
-  name: "edge run",
-  summary: "sync an edge node's outbox and pins with a gateway",
-  usage,
-  async run(args) {
-    const parsed = parseArgs(args, ["data", "gateway", "http", "fingerprint", "ca", "rate-limit", "pin"]);
-    for (const s of parsed.switches) if (s !== "once" && s !== "verbose") throw new UsageError(`unknown option --${s}`);
-    if (parsed.positionals.length > 0) throw new UsageError(`unexpected argument ${parsed.positionals[0]}`);
-    const dataDir = flag(parsed, "data");
-    if (!dataDir) throw new UsageError("give --data DIR");
-    const gateway = gatewayFlags(flag(parsed, "gateway"), flag(parsed, "http"), flag(parsed, "fingerprint"), flag(parsed, "ca"));
-    const rate = rateFlag(flag(parsed, "rate-limit"));
-    const pins = (parsed.flags.get("pin") ?? []).map(pinFlag);
-    const verbose = parsed.switches.has("verbose");
+export function registerEdgeRun(edge: Command): void {
+  const command = edge
+    .command("run")
+    .description("Syncs an edge node's outbox and pins with a gateway.")
+    .requiredOption("--data <DIR>", "the edge node's data directory")
+    .option("--gateway <URL>", "the gateway: quic://HOST:PORT or http://HOST:PORT")
+    .option("--http <URL>", "the gateway's HTTP address beside quic:// (fallback and bulk candidate)")
+    .option("--fingerprint <HEX>", "SHA-256 fingerprint of the gateway's QUIC certificate (Bun)")
+    .option("--ca <FILE>", "PEM certificate the gateway's QUIC certificate chains to (Bun, Deno)")
+    .option("--rate-limit <RATE>", "total sync bandwidth, e.g. 10MB/s or 500K (default unlimited)")
+    .option("--pin <STREAM=PATH>", "keep STREAM's latest artefact at PATH (repeatable)", collect, [])
+    .option("--once", "exit 0 once the outbox is drained and every pin checked")
+    .option("--verbose", "log every acknowledged request")
+    .option("-q, --quiet", "log only errors")
+    .addHelpText("after", details);
+  defineAction(command, { args: z.tuple([]), opts: edgeRunOpts }, async (_args, opts) => {
+    const gateway = gatewayAddress(opts);
+    const rate = opts.rateLimit ?? 0;
     // The outbox bound only limits publishing; the loop never adds rows.
-    const edge = await openEdge({ dataDir, gateway, maxOutboxBytes: Number.MAX_SAFE_INTEGER, rateLimitBytesPerSec: rate, onEvent: (e) => logEvent(e, verbose) });
-    const stop = (): void => void edge.stop();
+    const node = await openEdge({ dataDir: opts.data, gateway, maxOutboxBytes: Number.MAX_SAFE_INTEGER, rateLimitBytesPerSec: rate, onEvent: (e) => logEvent(e, opts.verbose) });
+    const stop = (): void => void node.stop();
     process.once("SIGINT", stop);
     process.once("SIGTERM", stop);
     try {
-      for (const pin of pins) await edge.pin(pin.stream, pin.path);
-      if (rate > 0) process.stderr.write(`edge: sync bandwidth at most ${formatBytes(rate)}/s\n`);
-      await edge.run({ once: parsed.switches.has("once") });
+      for (const pin of opts.pin) await node.pin(pin.stream, pin.path);
+      if (rate > 0) log.info("sync bandwidth at most {rate}/s", { rate: formatBytes(rate) });
+      await node.run({ once: opts.once });
       return 0;
     } finally {
       process.off("SIGINT", stop);
       process.off("SIGTERM", stop);
-      await edge.close();
+      await node.close();
     }
-  },
-};
+  });
+}

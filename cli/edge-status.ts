@@ -1,13 +1,15 @@
 // `strata edge status --data DIR [--json]`: the outbox, the last sync and the pins of an edge node.
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import type { Command } from "commander";
+import { z } from "zod";
 import { EDGE_DB_FILE } from "../edge/db/database.ts";
 import { openEdge } from "../edge/index.ts";
-import { flag, parseArgs, UsageError, type Command } from "./command.ts";
+import { defineAction, UsageError } from "./command.ts";
 import { formatBytes } from "./progress-bar.ts";
+import { writeOut } from "./stdout.ts";
 
-const usage = `usage: strata edge status --data DIR [--json]
-
+const details = `
 Prints the edge node's outbox (records and encoded bytes not yet acknowledged by the gateway),
 the time of its last sync, and its pins. With --json one object:
 {"outbox_records", "outbox_bytes", "last_sync", "pins": [{"stream", "path", "artefact", "updated"}],
@@ -19,25 +21,23 @@ function iso(ms: number | null): string | null {
   return ms === null ? null : new Date(ms).toISOString();
 }
 
-export const edgeStatusCommand: Command = {
-  name: "edge status",
-  summary: "show an edge node's outbox, last sync and pins",
-  usage,
-  async run(args) {
-    const parsed = parseArgs(args, ["data"]);
-    for (const s of parsed.switches) if (s !== "json") throw new UsageError(`unknown option --${s}`);
-    if (parsed.positionals.length > 0) throw new UsageError(`unexpected argument ${parsed.positionals[0]}`);
-    const dataDir = flag(parsed, "data");
-    if (!dataDir) throw new UsageError("give --data DIR");
-    if (!existsSync(join(dataDir, EDGE_DB_FILE))) throw new UsageError(`${dataDir} is not an edge data directory (no ${EDGE_DB_FILE})`);
+export function registerEdgeStatus(edge: Command): void {
+  const command = edge
+    .command("status")
+    .description("Shows an edge node's outbox, last sync and pins.")
+    .requiredOption("--data <DIR>", "the edge node's data directory")
+    .option("--json", "print one JSON object")
+    .addHelpText("after", details);
+  defineAction(command, { args: z.tuple([]), opts: z.object({ data: z.string(), json: z.boolean().default(false) }) }, async (_args, opts) => {
+    if (!existsSync(join(opts.data, EDGE_DB_FILE))) throw new UsageError(`${opts.data} is not an edge data directory (no ${EDGE_DB_FILE})`);
     // Status only reads: the bound matters to publishing alone.
-    const edge = await openEdge({ dataDir, maxOutboxBytes: Number.MAX_SAFE_INTEGER });
+    const node = await openEdge({ dataDir: opts.data, maxOutboxBytes: Number.MAX_SAFE_INTEGER });
     try {
-      const s = await edge.status();
+      const s = await node.status();
       const pins = s.pins.map((p) => ({ stream: p.stream, path: p.path, artefact: p.artefact, updated: iso(p.updated) }));
-      if (parsed.switches.has("json")) {
+      if (opts.json) {
         const transport = s.transport ? { ...s.transport, measured: { ...s.transport.measured, at: iso(s.transport.measured.at) } } : null;
-        process.stdout.write(`${JSON.stringify({ outbox_records: s.outboxRecords, outbox_bytes: s.outboxBytes, last_sync: iso(s.lastSync), pins, transport })}\n`);
+        await writeOut(`${JSON.stringify({ outbox_records: s.outboxRecords, outbox_bytes: s.outboxBytes, last_sync: iso(s.lastSync), pins, transport })}\n`);
         return 0;
       }
       const lines = [
@@ -49,10 +49,10 @@ export const edgeStatusCommand: Command = {
           : []),
         ...pins.map((p) => `pin        ${p.stream} → ${p.path}: ${p.artefact ?? "not pulled yet"}${p.updated ? ` (${p.updated})` : ""}`),
       ];
-      process.stdout.write(`${lines.join("\n")}\n`);
+      await writeOut(`${lines.join("\n")}\n`);
       return 0;
     } finally {
-      await edge.close();
+      await node.close();
     }
-  },
-};
+  });
+}

@@ -1,24 +1,36 @@
-// What the client commands share: the gateway URL and turning error responses into messages.
-import { StrataError, type ErrorCode } from "../core/errors.ts";
+// What the client commands share: a typed client for the gateway, and answers checked against
+// their schemas (an error answer becomes the gateway's StrataError with its code).
+import { z } from "zod";
+import { ERROR_STATUS, type ErrorCode, StrataError } from "../core/errors.ts";
 import { createClient, type StrataClient } from "../gateway/client.ts";
-import { flag, type ParsedArgs } from "./command.ts";
 
-export const DEFAULT_GATEWAY = "http://127.0.0.1:7070";
-
-export function gatewayUrl(parsed: ParsedArgs): string {
-  return (flag(parsed, "gateway") ?? process.env.STRATA_GATEWAY ?? DEFAULT_GATEWAY).replace(/\/+$/, "");
+export function clientFor(url: string): StrataClient {
+  return createClient(url);
 }
 
-export function clientFor(parsed: ParsedArgs): StrataClient {
-  return createClient(gatewayUrl(parsed));
+const errorAnswer = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
+
+function isErrorCode(code: string): code is ErrorCode {
+  return Object.hasOwn(ERROR_STATUS, code);
 }
 
-/** Returns the parsed JSON body of a 2xx response; throws the gateway's error otherwise. */
-export async function expectOk<T>(response: { ok: boolean; status: number; json(): Promise<unknown> }): Promise<T> {
-  const body = (await response.json().catch(() => undefined)) as { error?: { code: ErrorCode; message: string } } | undefined;
-  if (!response.ok) {
-    const error = body?.error;
-    throw new StrataError(error?.code ?? "INTERNAL", error?.message ?? `gateway answered HTTP ${response.status}`);
+/** The body of a 2xx answer, checked against `schema`; the gateway's error otherwise. */
+export async function expectOk<S extends z.ZodType>(response: { ok: boolean; status: number; json(): Promise<unknown> }, schema: S, what: string): Promise<z.output<S>> {
+  let body: unknown;
+  let unreadable: unknown = null;
+  try {
+    body = await response.json();
+  } catch (e) {
+    unreadable = e;
   }
-  return body as T;
+  if (!response.ok) {
+    const answer = errorAnswer.safeParse(body);
+    if (answer.success) throw new StrataError(isErrorCode(answer.data.error.code) ? answer.data.error.code : "INTERNAL", answer.data.error.message);
+    throw new StrataError(response.status >= 500 ? "UNAVAILABLE" : "BAD_REQUEST", `${what}: gateway answered HTTP ${response.status}`);
+  }
+  // A body cut short (the gateway went away mid-answer) is worth a retry, unlike a wrong one.
+  if (unreadable !== null) throw new StrataError("UNAVAILABLE", `${what}: the answer was cut short or is not JSON`, { cause: unreadable });
+  const parsed = schema.safeParse(body);
+  if (!parsed.success) throw new StrataError("CORRUPT_DATA", `${what}: unexpected answer: ${parsed.error.issues[0]?.message ?? "malformed"}`);
+  return parsed.data;
 }

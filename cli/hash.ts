@@ -1,81 +1,50 @@
-// `strata hash FILE...`: BLAKE3 of files, printed exactly like b3sum (`HEX  NAME`), reading
-// each file through the kernel's bounded input buffer. `-` (or no file) reads stdin.
-import { closeSync, openSync, readSync } from "node:fs";
-import { Blake3Hasher } from "../core/hashing/blake3.ts";
-import { type Command, flag, parseArgs, UsageError } from "./command.ts";
+// `strata hash FILE...`: BLAKE3 of files, printed exactly like b3sum (`HEX  NAME`); `-` (or no
+// file) reads stdin. With --check, verifies b3sum-format lists (cli/hash-check.ts).
+import type { Command } from "commander";
+import { z } from "zod";
+import { defineAction, UsageError } from "./command.ts";
+import { checkLists } from "./hash-check.ts";
+import { b3sumLine, hashInput, STDIN } from "./hash-input.ts";
+import { ioErrorText } from "./io-error-text.ts";
+import { integerText } from "./option-schemas.ts";
+import { writeOut } from "./stdout.ts";
 
-const usage = `usage: strata hash [--length N] [--no-names] [FILE...]
+const hashOpts = z.object({
+  length: integerText(0, 2 ** 30).optional(),
+  names: z.boolean(),
+  check: z.boolean().default(false),
+  quiet: z.boolean().default(false),
+});
 
-Prints the BLAKE3 hash of each FILE as "HEX  FILE", like b3sum. With no FILE, or when FILE
-is -, reads standard input.
-  --length N    output N bytes (extended output), default 32
-  --no-names    print only the hashes`;
-
-/**
- * One output line, escaped like b3sum (and sha256sum): when the name contains a backslash or
- * a newline, those are escaped and the whole line starts with a backslash.
- */
-export function b3sumLine(hex: string, name: string): string {
-  if (!name.includes("\\") && !name.includes("\n")) return `${hex}  ${name}\n`;
-  return `\\${hex}  ${name.replaceAll("\\", "\\\\").replaceAll("\n", "\\n")}\n`;
-}
-
-function hashFile(path: string, length: number): string {
-  const fd = openSync(path, "r");
-  try {
-    const hasher = Blake3Hasher.create();
-    while (hasher.updateFrom((into) => readSync(fd, into, 0, into.length, null)) > 0);
-    return hasher.digestHex(length);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-async function hashStdin(length: number): Promise<string> {
-  const hasher = Blake3Hasher.create();
-  for await (const piece of process.stdin as AsyncIterable<Uint8Array>) hasher.update(piece);
-  return hasher.digestHex(length);
-}
-
-function errorText(e: unknown): string {
-  const err = e as { code?: unknown; message?: unknown };
-  if (err.code === "ENOENT") return "No such file or directory";
-  if (err.code === "EISDIR") return "Is a directory";
-  if (err.code === "EACCES") return "Permission denied";
-  return String(err.message ?? e);
-}
-
-export const hashCommand: Command = {
-  name: "hash",
-  summary: "BLAKE3 of files, printed like b3sum",
-  usage,
-  async run(args) {
-    const parsed = parseArgs(args, ["length"]);
-    for (const s of parsed.switches) if (s !== "no-names") throw new UsageError(`unknown option --${s}`);
-    const lengthText = flag(parsed, "length") ?? "32";
-    const length = Number(lengthText);
-    if (!/^\d+$/.test(lengthText) || !Number.isSafeInteger(length) || length > 2 ** 30) {
-      throw new UsageError(`--length must be an integer in [0, 2^30], got ${lengthText}`);
+export function registerHash(program: Command): void {
+  const command = program
+    .command("hash")
+    .summary("BLAKE3 of files, printed like b3sum; --check verifies b3sum lists")
+    .description('Prints the BLAKE3 hash of each FILE as "HEX  FILE", like b3sum. With no FILE, or when FILE is -, reads standard input.')
+    .argument("[FILE...]", "files to hash (or with --check, lists to check)")
+    .option("-l, --length <N>", "output N bytes (extended output), default 32")
+    .option("--no-names", "print only the hashes")
+    .option("-c, --check", 'read "HEX  FILE" lines (b3sum output) from the FILEs and check them: "FILE: OK" or "FILE: FAILED", exit 1 on any failure')
+    .option("--quiet", "with --check, print only failures");
+  defineAction(command, { args: z.array(z.string()), opts: hashOpts }, async (files, opts) => {
+    const inputs = files.length > 0 ? files : [STDIN];
+    if (opts.check) {
+      if (opts.length !== undefined) throw new UsageError("--length cannot be used with --check");
+      if (!opts.names) throw new UsageError("--no-names cannot be used with --check");
+      return checkLists(inputs, { quiet: opts.quiet });
     }
-    const noNames = parsed.switches.has("no-names");
-    const files = parsed.positionals.length > 0 ? parsed.positionals : ["-"];
+    if (opts.quiet) throw new UsageError("--quiet needs --check");
+    const length = opts.length ?? 32;
     let status = 0;
-    const out: string[] = [];
-    const flush = () => {
-      if (out.length > 0) process.stdout.write(out.join(""));
-      out.length = 0;
-    };
-    for (const file of files) {
+    for (const file of inputs) {
       try {
-        const hex = file === "-" ? await hashStdin(length) : hashFile(file, length);
-        out.push(noNames ? `${hex}\n` : b3sumLine(hex, file));
+        const hex = await hashInput(file, length);
+        await writeOut(opts.names ? b3sumLine(hex, file) : `${hex}\n`);
       } catch (e) {
-        flush();
-        console.error(`strata hash: ${file}: ${errorText(e)}`);
+        process.stderr.write(`strata hash: ${file}: ${ioErrorText(e)}\n`);
         status = 1;
       }
     }
-    flush();
     return status;
-  },
-};
+  });
+}

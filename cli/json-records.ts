@@ -1,39 +1,73 @@
-// Records given on the command line: the one `--json` value, or JSON lines on standard input,
-// each a record's fields (or with `--records` a whole record), sent in batches.
-import type { PublishBody } from "../gateway/client.ts";
-import { flag, UsageError, type ParsedArgs } from "./command.ts";
-import { readLines } from "./read-lines.ts";
+// Records given on the command line, one JSON line each: a record's fields (with --key for all),
+// or with --records a whole record {"key"?, "partition"?, "headers"?, "fields"}. Each line is
+// checked the way its receiver will check it (decode) and measured in encoded bytes, so a bad
+// line is found before it is sent and batches can be cut by size.
+import { z } from "zod";
+import { StrataError } from "../core/errors.ts";
+import { jsonBytes } from "./gateway-answers.ts";
 
-export type JsonRecord = PublishBody["records"][number];
+export const jsonRecordShape = z.object({
+  key: z.union([z.string(), jsonBytes, z.null()]).optional(),
+  partition: z.number().int().nonnegative().optional(),
+  headers: z.record(z.string(), z.union([z.string(), jsonBytes])).optional(),
+  fields: z.record(z.string(), z.unknown()),
+});
+export type JsonRecord = z.output<typeof jsonRecordShape>;
 
-function recordOf(line: string, wholeRecords: boolean, key: string | undefined, lineNo: number): JsonRecord {
-  let value: unknown;
-  try {
-    value = JSON.parse(line);
-  } catch (e) {
-    throw new UsageError(`line ${lineNo}: not JSON: ${(e as Error).message}`);
-  }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) throw new UsageError(`line ${lineNo}: expected a JSON object`);
-  if (wholeRecords) return value as JsonRecord;
-  return { fields: value as Record<string, unknown>, ...(key !== undefined ? { key } : {}) };
+export interface Decoded<T> {
+  readonly value: T;
+  /** Encoded size, as the receiver's batch limit counts it. */
+  readonly bytes: number;
 }
 
-/** Calls `send` with the `--json` record, or with stdin's records `batchSize` at a time. */
-export async function sendJsonRecords(parsed: ParsedArgs, batchSize: number, send: (records: JsonRecord[]) => Promise<void>): Promise<void> {
-  const wholeRecords = parsed.switches.has("records");
-  const key = flag(parsed, "key");
-  const json = flag(parsed, "json");
-  if (json !== undefined) return send([recordOf(json, wholeRecords, key, 1)]);
-  let batch: JsonRecord[] = [];
-  let lineNo = 0;
-  for await (const line of readLines(process.stdin)) {
-    lineNo++;
-    if (line.trim() === "") continue;
-    batch.push(recordOf(line, wholeRecords, key, lineNo));
-    if (batch.length >= batchSize) {
-      await send(batch);
-      batch = [];
-    }
+export interface LineReading<T> {
+  /** Lines are whole records (--records), not fields. */
+  readonly wholeRecords: boolean;
+  /** --key: the key of every fields line. */
+  readonly key: string | undefined;
+  /** Checks a record as the receiver will; throws StrataError when it would be refused. */
+  decode(record: JsonRecord): Decoded<T>;
+}
+
+export type LineOutcome<T> =
+  | { readonly kind: "record"; readonly line: number; readonly record: Decoded<T>; readonly textBytes: number }
+  | { readonly kind: "bad"; readonly line: number; readonly reason: string };
+
+const utf8 = new TextEncoder();
+
+function shapeOf(value: unknown, reading: LineReading<unknown>): { record: JsonRecord } | { reason: string } {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return { reason: "expected a JSON object" };
+  const candidate = reading.wholeRecords ? value : { fields: value, ...(reading.key !== undefined ? { key: reading.key } : {}) };
+  const parsed = jsonRecordShape.safeParse(candidate);
+  if (parsed.success) return { record: parsed.data };
+  const issue = parsed.error.issues[0]!;
+  return { reason: `${issue.path.length > 0 ? `${issue.path.join(".")}: ` : ""}${issue.message}` };
+}
+
+/** One line (number `line`, from 1) as a record, or why it is not one. */
+export function recordOfLine<T>(text: string, line: number, reading: LineReading<T>): LineOutcome<T> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    return { kind: "bad", line, reason: `not JSON: ${e instanceof Error ? e.message : String(e)}` };
   }
-  if (batch.length > 0) await send(batch);
+  const shaped = shapeOf(value, reading);
+  if ("reason" in shaped) return { kind: "bad", line, reason: shaped.reason };
+  try {
+    return { kind: "record", line, record: reading.decode(shaped.record), textBytes: utf8.encode(text).length };
+  } catch (e) {
+    if (e instanceof StrataError) return { kind: "bad", line, reason: `${e.code}: ${e.message}` };
+    throw e;
+  }
+}
+
+/** The records of `lines` (blank lines skipped, numbers counting them). */
+export async function* recordsOfLines<T>(lines: AsyncIterable<string>, reading: LineReading<T>): AsyncGenerator<LineOutcome<T>> {
+  let line = 0;
+  for await (const text of lines) {
+    line++;
+    if (text.trim() === "") continue;
+    yield recordOfLine(text, line, reading);
+  }
 }

@@ -1,55 +1,34 @@
-// `strata` — the command-line entry point. Each command lives in its own module.
+// `strata` — the command-line entry point: builds the command tree (cli/program.ts), runs the
+// command, and turns what went wrong into a message and an exit status: 0 done, 1 failed,
+// 2 called wrongly (unknown command or flag, bad value; the message says what would fit).
+import { CommanderError } from "commander";
 import { StrataError } from "../core/errors.ts";
-import { UsageError, type Command } from "./command.ts";
-import { commands } from "./commands.ts";
+import { UsageError } from "./command.ts";
+import { GatewayUnreachableError } from "./gateway-errors.ts";
+import { buildProgram, runningCommand } from "./program.ts";
 
-function help(): string {
-  const width = Math.max(...commands.map((c) => c.name.length));
-  return [
-    "strata — edge-to-cloud sync gateway for AI data",
-    "",
-    "usage: strata <command> [options]   (strata <command> --help for its options)",
-    "",
-    ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
-  ].join("\n");
-}
+const EXIT_FAILED = 1;
+const EXIT_USAGE = 2;
 
-function find(args: string[]): { command: Command; rest: string[] } | undefined {
-  // Longest match first, so "streams create" wins over "streams".
-  for (let words = 2; words >= 1; words--) {
-    const name = args.slice(0, words).join(" ");
-    const command = commands.find((c) => c.name === name);
-    if (command) return { command, rest: args.slice(words) };
+function report(error: unknown): number {
+  if (error instanceof CommanderError) {
+    // commander printed the message (with the closest valid flag or command) or the help already.
+    if (error.code === "commander.helpDisplayed" || error.code === "commander.version") return 0;
+    return EXIT_USAGE;
   }
-  return undefined;
-}
-
-async function main(argv: string[]): Promise<number> {
-  if (argv.length === 0 || argv[0] === "--help" || argv[0] === "-h" || argv[0] === "help") {
-    console.log(help());
-    return argv.length === 0 ? 2 : 0;
+  const name = runningCommand();
+  if (error instanceof UsageError) {
+    process.stderr.write(`strata ${name}: ${error.message}\n(run \`strata ${name} --help\` for usage)\n`);
+    return EXIT_USAGE;
   }
-  const found = find(argv);
-  if (!found) {
-    console.error(`strata: unknown command '${argv.slice(0, 2).join(" ")}'\n\n${help()}`);
-    return 2;
-  }
-  if (found.rest.includes("--help") || found.rest.includes("-h")) {
-    console.log(found.command.usage);
-    return 0;
-  }
-  try {
-    return await found.command.run(found.rest);
-  } catch (e) {
-    if (e instanceof UsageError) {
-      console.error(`strata ${found.command.name}: ${e.message}\n\n${found.command.usage}`);
-      return 2;
-    }
-    // Strata's own errors carry a stable code worth showing; system errors already name theirs.
-    const prefix = e instanceof StrataError ? `${e.code}: ` : "";
-    console.error(`strata ${found.command.name}: ${prefix}${(e as Error).message}`);
-    return 1;
-  }
+  // Strata's own errors carry a stable code worth showing; an unreachable gateway says what to do instead.
+  const text =
+    error instanceof GatewayUnreachableError ? error.message
+    : error instanceof StrataError ? `${error.code}: ${error.message}`
+    : error instanceof Error ? error.message
+    : String(error);
+  process.stderr.write(`strata ${name}: ${text}\n`);
+  return EXIT_FAILED;
 }
 
 // A closed pipe (`strata chunks big.bin | head`) ends the command quietly, as for any Unix tool.
@@ -58,4 +37,8 @@ process.stdout.on("error", (e: NodeJS.ErrnoException) => {
   throw e;
 });
 
-process.exitCode = await main(process.argv.slice(2));
+try {
+  await buildProgram().parseAsync(process.argv.slice(2), { from: "user" });
+} catch (e) {
+  process.exitCode = report(e);
+}

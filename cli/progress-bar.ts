@@ -1,8 +1,11 @@
-// A one-line progress bar on a terminal (stderr), redrawn at most every REDRAW_MS; nothing when
-// stderr is not a terminal.
+// The progress line of push and pull on stderr: bytes sent (push) or received (pull) of those
+// that have to move, the rate over the last seconds, and the time left. On a terminal it is
+// redrawn in place; forced with --progress elsewhere, it prints a line every second.
 import type { TransferProgress } from "../edge/artefacts/index.ts";
+import { formatDuration, RateMeter, secondsLeft } from "./transfer-rate.ts";
 
-const REDRAW_MS = 100;
+const TTY_REDRAW_MS = 100;
+const LINE_EVERY_MS = 1_000;
 const BAR_WIDTH = 24;
 
 export function formatBytes(n: number): string {
@@ -21,39 +24,68 @@ export interface ProgressBar {
   finish(): void;
 }
 
-export function progressBar(verb: string, stream: NodeJS.WriteStream = process.stderr): ProgressBar {
-  if (!stream.isTTY) return { update() {}, finish() {} };
-  const started = performance.now();
-  let last = 0;
+export type Direction = "push" | "pull";
+
+/**
+ * The bytes that will have moved when the transfer is done. While a push is still scanning, only
+ * part of the file has been compared with the gateway: the rest is assumed to need sending in
+ * the same proportion (an estimate, marked "~").
+ */
+function expectedBytes(p: TransferProgress, direction: Direction): { bytes: number; estimate: boolean } {
+  const scanning = direction === "push" && p.phase === "scanning" && p.bytesDone < p.bytesTotal;
+  if (!scanning) return { bytes: p.bytesToTransfer, estimate: false };
+  if (p.bytesDone === 0) return { bytes: p.bytesTotal, estimate: true };
+  return { bytes: Math.max(p.bytesToTransfer, Math.round((p.bytesToTransfer * p.bytesTotal) / p.bytesDone)), estimate: true };
+}
+
+/** One line describing `p`, `rate` in bytes/s. */
+export function progressLine(direction: Direction, p: TransferProgress, rate: number): string {
+  const moved = direction === "push" ? "sent" : "received";
+  const expected = expectedBytes(p, direction);
+  const done = p.phase === "done" || p.phase === "publishing";
+  const fraction = done ? 1 : expected.bytes > 0 ? Math.min(1, p.bytesTransferred / expected.bytes) : 0;
+  const filled = Math.round(fraction * BAR_WIDTH);
+  const eta = done ? 0 : secondsLeft(expected.bytes - p.bytesTransferred, rate);
+  const scanned = direction === "push" && p.phase === "scanning" && p.bytesTotal > 0 ? `  scanned ${((p.bytesDone / p.bytesTotal) * 100).toFixed(0)}%` : "";
+  return (
+    `${direction} ${p.phase.padEnd(11)} [${"#".repeat(filled)}${".".repeat(BAR_WIDTH - filled)}] ${(fraction * 100).toFixed(0).padStart(3)}% ` +
+    `${formatBytes(p.bytesTransferred)}/${expected.estimate ? "~" : ""}${formatBytes(expected.bytes)} ${moved}  ${formatBytes(rate)}/s  ETA ${formatDuration(eta)}${scanned}`
+  );
+}
+
+/** A bar on `stream`: drawn in place on a terminal, as lines when `forced` elsewhere, else nothing. */
+export function progressBar(direction: Direction, options: { forced: boolean; stream?: NodeJS.WriteStream }): ProgressBar {
+  const stream = options.stream ?? process.stderr;
+  const tty = stream.isTTY === true;
+  if (!tty && !options.forced) return { update() {}, finish() {} };
+  const meter = new RateMeter();
+  let lastDraw = Number.NEGATIVE_INFINITY;
   let drawn = false;
   let latest: TransferProgress | null = null;
   const draw = (): void => {
-    const p = latest;
-    if (!p) return;
-    const fraction = p.bytesTotal > 0 ? Math.min(1, p.bytesDone / p.bytesTotal) : 0;
-    const filled = Math.round(fraction * BAR_WIDTH);
-    const seconds = (performance.now() - started) / 1000;
-    const rate = seconds > 0 ? p.bytesTransferred / seconds : 0;
-    const moved = verb === "push" ? "sent" : "received";
-    const line =
-      `${verb} ${p.phase.padEnd(11)} [${"#".repeat(filled)}${".".repeat(BAR_WIDTH - filled)}] ${(fraction * 100).toFixed(0).padStart(3)}% ` +
-      `${formatBytes(p.bytesDone)}/${formatBytes(p.bytesTotal)}  ${moved} ${formatBytes(p.bytesTransferred)} in ${p.chunksTransferred} chunks  ${formatBytes(rate)}/s`;
-    const width = stream.columns && stream.columns > 20 ? stream.columns - 1 : 120;
-    stream.write(`\r\x1b[2K${line.slice(0, width)}`);
+    if (!latest) return;
+    const line = progressLine(direction, latest, meter.rate());
+    if (tty) {
+      const width = stream.columns && stream.columns > 20 ? stream.columns - 1 : 120;
+      stream.write(`\r\x1b[2K${line.slice(0, width)}`);
+    } else {
+      stream.write(`${line}\n`);
+    }
     drawn = true;
   };
   return {
     update(p) {
       latest = p;
       const now = performance.now();
-      if (now - last >= REDRAW_MS || p.phase === "done") {
-        last = now;
+      meter.add(now, p.bytesTransferred);
+      if (now - lastDraw >= (tty ? TTY_REDRAW_MS : LINE_EVERY_MS)) {
+        lastDraw = now;
         draw();
       }
     },
     finish() {
       draw();
-      if (drawn) stream.write("\n");
+      if (drawn && tty) stream.write("\n");
     },
   };
 }

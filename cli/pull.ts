@@ -1,67 +1,87 @@
 // `strata pull STREAM|ARTEFACT_ID OUT`: fetches the latest artefact on a stream (or the given
-// one) through the local chunk cache, verified, written to a temporary file renamed onto OUT.
-import { homedir } from "node:os";
+// one) through the local chunk cache, verified, written to a temporary file renamed onto OUT;
+// OUT may be a directory (the file keeps the name it was pushed under) or `-` for stdout.
+import { createReadStream, mkdtempSync, rmSync } from "node:fs";
+import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
-import { DEFAULT_CACHE_MAX_BYTES, pullArtefact, summaryJson } from "../edge/artefacts/index.ts";
-import { type Command, flag, parseArgs, UsageError } from "./command.ts";
-import { gatewayUrl } from "./gateway-client.ts";
-import { formatBytes, progressBar } from "./progress-bar.ts";
-import { positiveIntFlag, sizeFlag } from "./size-flag.ts";
+import { pipeline } from "node:stream/promises";
+import type { Command } from "commander";
+import { z } from "zod";
+import { pullArtefact, summaryJson } from "../edge/artefacts/index.ts";
+import type { PullSummary } from "../edge/artefacts/pull.ts";
+import { defineAction } from "./command.ts";
+import { gatewayOption, httpUrlText } from "./gateway-url.ts";
+import { sizeText } from "./option-schemas.ts";
+import { formatBytes } from "./progress-bar.ts";
+import { writeTo } from "./stdout.ts";
+import { addTransferOptions, runTransfer, transferOpts } from "./transfer-options.ts";
 
-const usage = `usage: strata pull STREAM|ARTEFACT_ID OUT [--cache DIR] [--cache-size SIZE] [--concurrency N]
-                   [--limit-rate SIZE] [--json] [--gateway URL]
+const STDOUT = "-";
 
+const details = `
 Fetches the latest artefact on STREAM (the newest record whose field "artefact" holds an
-ArtefactRef), or the artefact with the given id (64 hex characters), into OUT. Only chunks
-missing from the local chunk cache are downloaded; every chunk is verified against its BLAKE3
-hash; OUT is replaced atomically (temporary file, fsync, rename), so it never appears torn.
-Running it again after an interruption downloads only what is still missing.
-  --cache DIR        chunk cache (default $STRATA_CACHE, else ~/.cache/strata/chunks)
-  --cache-size SIZE  cache bound, least recently used chunks evicted (default 8G; K/M/G suffixes)
-  --concurrency N    downloads in flight (default 4)
-  --limit-rate SIZE  at most SIZE chunk bytes per second (K/M/G suffixes), default unlimited
-  --json             print one summary object {"artefact", "bytes_total", "bytes_transferred",
-                     "chunks_total", "chunks_transferred", "seconds"} on stdout
-A progress bar goes to stderr when it is a terminal.`;
+ArtefactRef), or the artefact with the given id (64 hex characters), into OUT:
+  FILE   written as FILE; missing parent directories are created
+  DIR/   (an existing directory, or any path ending in /) the file DIR/NAME, NAME being the
+         name it was pushed under (the record's "file_name"), else the artefact id
+  -      standard output (staged in a temporary file first: chunks arrive out of order)
+Only chunks missing from the local chunk cache are downloaded; every chunk is verified against
+its BLAKE3 hash; OUT is replaced atomically (temporary file, fsync, rename), so it never
+appears torn. Running it again after an interruption downloads only what is still missing.`;
+
+const pullOpts = z.object({
+  cache: z.string(),
+  cacheSize: sizeText,
+  gateway: httpUrlText,
+  ...transferOpts,
+});
 
 export function defaultCacheDir(): string {
   return process.env.STRATA_CACHE || join(homedir(), ".cache", "strata", "chunks");
 }
 
-export const pullCommand: Command = {
-  name: "pull",
-  summary: "fetch the latest artefact of a stream (or one by id) through the local chunk cache",
-  usage,
-  async run(args) {
-    const parsed = parseArgs(args, ["cache", "cache-size", "concurrency", "limit-rate", "gateway"]);
-    for (const s of parsed.switches) if (s !== "json") throw new UsageError(`unknown option --${s}`);
-    if (parsed.positionals.length !== 2) throw new UsageError("give a STREAM or ARTEFACT_ID and an OUT file");
-    const [source, out] = parsed.positionals as [string, string];
-    const concurrency = positiveIntFlag(flag(parsed, "concurrency"), "concurrency");
-    const bar = progressBar("pull");
-    let summary;
+function summaryText(summary: PullSummary, into: string): string {
+  return (
+    `pulled ${summary.artefact} (${summary.mediaType}, ${formatBytes(summary.bytesTotal)}) into ${into}: received ` +
+    `${formatBytes(summary.bytesTransferred)} in ${summary.chunksTransferred} of ${summary.chunksTotal} chunks, ${summary.seconds.toFixed(2)} s\n`
+  );
+}
+
+export function registerPull(program: Command): void {
+  const command = program
+    .command("pull")
+    .summary("fetch the latest artefact of a stream (or one by id) through the local chunk cache")
+    .description("Fetches an artefact into OUT (a file, a directory, or - for stdout).")
+    .argument("<SOURCE>", "a stream (its latest artefact) or an artefact id")
+    .argument("<OUT>", "a file, a directory, or - for standard output")
+    .option("--cache <DIR>", "chunk cache (default $STRATA_CACHE, else ~/.cache/strata/chunks)", defaultCacheDir())
+    .option("--cache-size <SIZE>", "cache bound, least recently used chunks evicted (K/M/G suffixes)", "8G");
+  addTransferOptions(command, "downloads").addOption(gatewayOption()).addHelpText("after", details);
+  defineAction(command, { args: z.tuple([z.string(), z.string()]), opts: pullOpts }, async ([source, out], opts) => {
+    const toStdout = out === STDOUT;
+    // Chunks arrive in any order, so standard output is fed from a finished file.
+    const staging = toStdout ? mkdtempSync(join(tmpdir(), "strata-pull-")) : null;
     try {
-      summary = await pullArtefact({
-        gateway: gatewayUrl(parsed),
-        source,
-        out,
-        cacheDir: flag(parsed, "cache") ?? defaultCacheDir(),
-        cacheMaxBytes: sizeFlag(flag(parsed, "cache-size"), "cache-size", DEFAULT_CACHE_MAX_BYTES),
-        limits: { maxBytesPerSecond: sizeFlag(flag(parsed, "limit-rate"), "limit-rate", 0) },
-        ...(concurrency !== undefined ? { concurrency } : {}),
-        onProgress: (p) => bar.update(p),
-      });
-    } finally {
-      bar.finish();
-    }
-    if (parsed.switches.has("json")) {
-      process.stdout.write(`${JSON.stringify(summaryJson(summary))}\n`);
-    } else {
-      process.stdout.write(
-        `pulled ${summary.artefact} (${summary.mediaType}, ${formatBytes(summary.bytesTotal)}) into ${out}: received ` +
-          `${formatBytes(summary.bytesTransferred)} in ${summary.chunksTransferred} of ${summary.chunksTotal} chunks, ${summary.seconds.toFixed(2)} s\n`,
+      const summary = await runTransfer("pull", opts, (onProgress) =>
+        pullArtefact({
+          gateway: opts.gateway,
+          source,
+          out: staging ? join(staging, "artefact") : out,
+          cacheDir: opts.cache,
+          cacheMaxBytes: opts.cacheSize,
+          limits: { maxBytesPerSecond: opts.limitRate ?? 0 },
+          ...(opts.concurrency !== undefined ? { concurrency: opts.concurrency } : {}),
+          onProgress,
+        }),
       );
+      if (toStdout) await pipeline(createReadStream(summary.out), process.stdout, { end: false });
+      // With OUT "-", stdout carries the artefact: the summary goes to stderr.
+      const report = toStdout ? process.stderr : process.stdout;
+      if (opts.json) await writeTo(report, `${JSON.stringify(summaryJson(summary))}\n`);
+      else if (!opts.quiet) await writeTo(report, summaryText(summary, toStdout ? "standard output" : summary.out));
+      return 0;
+    } finally {
+      if (staging) rmSync(staging, { recursive: true, force: true });
     }
-    return 0;
-  },
-};
+  });
+}

@@ -1,76 +1,89 @@
 // `strata push FILE --stream STREAM`: uploads a file as a content-addressed artefact (only the
-// chunks the gateway lacks) and publishes a record whose field `artefact` holds its ArtefactRef.
+// chunks the gateway lacks) and publishes a record whose field `artefact` holds its ArtefactRef
+// and `file_name` the file's base name.
+import { basename } from "node:path";
+import type { Command } from "commander";
+import { z } from "zod";
 import { pushArtefact, summaryJson } from "../edge/artefacts/index.ts";
-import { type Command, flag, parseArgs, UsageError } from "./command.ts";
-import { gatewayUrl } from "./gateway-client.ts";
-import { formatBytes, progressBar } from "./progress-bar.ts";
-import { positiveIntFlag, sizeFlag } from "./size-flag.ts";
+import { FILE_NAME_FIELD } from "../edge/artefacts/artefact-field.ts";
+import { defineAction } from "./command.ts";
+import { gatewayOption, httpUrlText } from "./gateway-url.ts";
+import { formatBytes } from "./progress-bar.ts";
+import { writeOut } from "./stdout.ts";
+import { addTransferOptions, runTransfer, transferOpts } from "./transfer-options.ts";
 
-const usage = `usage: strata push FILE --stream STREAM [--fields JSON] [--media-type TYPE] [--concurrency N]
-                   [--limit-rate SIZE] [--json] [--gateway URL]
-
+const details = `
 Chunks and hashes FILE (FastCDC + BLAKE3; a safetensors file is cut at its header and tensor
 boundaries), uploads only the chunks the gateway lacks, stores the manifest and publishes one
-record on STREAM (created with one partition if missing) whose field "artefact" holds the
-ArtefactRef, plus the fields of --fields (a JSON object; bytes as {"$base64": ...}).
-Running it again after an interruption sends only what is still missing.
-  --media-type TYPE  default application/safetensors for safetensors files, else application/octet-stream
-  --concurrency N    uploads in flight (default 4)
-  --limit-rate SIZE  at most SIZE chunk bytes per second (K/M/G suffixes), default unlimited
-  --json             print one summary object {"artefact", "bytes_total", "bytes_transferred",
-                     "chunks_total", "chunks_transferred", "seconds"} on stdout
-A progress bar goes to stderr when it is a terminal.`;
+record on STREAM whose field "artefact" holds the ArtefactRef and "file_name" the base name of
+FILE (what \`strata pull STREAM DIR/\` names the file), plus the fields of --fields (a JSON object;
+bytes as {"$base64": ...}). Running it again after an interruption sends only what is still
+missing. A missing STREAM is created with 1 partition (see \`strata publish --help\`).
+The progress bar (stderr, on a terminal) shows the bytes sent of those the gateway lacks, the
+rate and the time left.`;
 
-function parseFields(text: string | undefined): Record<string, unknown> {
-  if (text === undefined) return {};
+const fieldsText = z.string().transform((text, ctx) => {
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (e) {
-    throw new UsageError(`--fields is not JSON: ${(e as Error).message}`);
+    ctx.issues.push({ code: "custom", message: `is not JSON: ${e instanceof Error ? e.message : String(e)}`, input: text });
+    return z.NEVER;
   }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) throw new UsageError("--fields must be a JSON object");
-  return value as Record<string, unknown>;
-}
+  const fields = z.record(z.string(), z.unknown()).safeParse(value);
+  if (!fields.success || Array.isArray(value)) {
+    ctx.issues.push({ code: "custom", message: "must be a JSON object", input: text });
+    return z.NEVER;
+  }
+  return fields.data;
+});
 
-export const pushCommand: Command = {
-  name: "push",
-  summary: "upload a file as a deduplicated artefact and publish its ref on a stream",
-  usage,
-  async run(args) {
-    const parsed = parseArgs(args, ["stream", "fields", "media-type", "concurrency", "limit-rate", "gateway"]);
-    for (const s of parsed.switches) if (s !== "json") throw new UsageError(`unknown option --${s}`);
-    if (parsed.positionals.length !== 1) throw new UsageError("give exactly one FILE");
-    const file = parsed.positionals[0]!;
-    const stream = flag(parsed, "stream");
-    if (!stream) throw new UsageError("--stream is required");
-    const mediaType = flag(parsed, "media-type");
-    const concurrency = positiveIntFlag(flag(parsed, "concurrency"), "concurrency");
-    const bar = progressBar("push");
-    let summary;
-    try {
-      summary = await pushArtefact({
-        gateway: gatewayUrl(parsed),
+const pushOpts = z.object({
+  stream: z.string(),
+  fields: fieldsText.optional(),
+  mediaType: z.string().optional(),
+  create: z.boolean(),
+  gateway: httpUrlText,
+  ...transferOpts,
+});
+
+export function registerPush(program: Command): void {
+  const command = program
+    .command("push")
+    .summary("upload a file as a deduplicated artefact and publish its ref on a stream")
+    .description("Uploads FILE as a content-addressed artefact and publishes its ref on STREAM.")
+    .argument("<FILE>", "the file to upload")
+    .requiredOption("--stream <STREAM>", "stream to publish the artefact's record on")
+    .option("--fields <JSON>", "more fields of the record, a JSON object")
+    .option("--media-type <TYPE>", "default application/safetensors for safetensors files, else application/octet-stream")
+    .option("--no-create", "fail with STREAM_NOT_FOUND instead of creating a missing stream");
+  addTransferOptions(command, "uploads").addOption(gatewayOption()).addHelpText("after", details);
+  defineAction(command, { args: z.tuple([z.string()]), opts: pushOpts }, async ([file], opts) => {
+    const fields = opts.fields ?? {};
+    const summary = await runTransfer("push", opts, (onProgress) =>
+      pushArtefact({
+        gateway: opts.gateway,
         file,
-        stream,
-        fields: parseFields(flag(parsed, "fields")),
-        ...(mediaType !== undefined ? { mediaType } : {}),
-        ...(concurrency !== undefined ? { concurrency } : {}),
-        limits: { maxBytesPerSecond: sizeFlag(flag(parsed, "limit-rate"), "limit-rate", 0) },
-        onProgress: (p) => bar.update(p),
-      });
-    } finally {
-      bar.finish();
-    }
-    if (parsed.switches.has("json")) {
-      process.stdout.write(`${JSON.stringify(summaryJson(summary))}\n`);
-    } else {
-      process.stdout.write(
+        stream: opts.stream,
+        fields,
+        // --fields may name the file itself; otherwise the pushed file's own name.
+        ...(Object.hasOwn(fields, FILE_NAME_FIELD) ? {} : { fileName: basename(file) }),
+        createStream: opts.create,
+        ...(opts.mediaType !== undefined ? { mediaType: opts.mediaType } : {}),
+        ...(opts.concurrency !== undefined ? { concurrency: opts.concurrency } : {}),
+        limits: { maxBytesPerSecond: opts.limitRate ?? 0 },
+        onProgress,
+      }),
+    );
+    if (opts.json) {
+      await writeOut(`${JSON.stringify(summaryJson(summary))}\n`);
+    } else if (!opts.quiet) {
+      await writeOut(
         `pushed ${file} as ${summary.artefact} (${summary.mediaType}, ${formatBytes(summary.bytesTotal)}) to ${summary.stream} ` +
           `partition ${summary.record.partition} offset ${summary.record.offset}: sent ${formatBytes(summary.bytesTransferred)} ` +
           `in ${summary.chunksTransferred} of ${summary.chunksTotal} chunks, ${summary.seconds.toFixed(2)} s\n`,
       );
     }
     return 0;
-  },
-};
+  });
+}

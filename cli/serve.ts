@@ -1,19 +1,19 @@
+// `strata serve`: runs the gateway (HTTP, and QUIC with --quic-port) until SIGINT or SIGTERM.
+import { type Command, Option } from "commander";
+import { z } from "zod";
 import { openGateway, type GatewayConfig } from "../gateway/gateway.ts";
 import { serve } from "../gateway/http/serve.ts";
 import { quicUnsupportedReason } from "../runtime/quic/listen.ts";
 import { startQuicServer, type QuicServer } from "../gateway/quic/server.ts";
-import { flag, parseArgs, UsageError, type Command } from "./command.ts";
+import { defineAction, UsageError } from "./command.ts";
+import { integerText } from "./option-schemas.ts";
 
-const usage = `usage: strata serve [--data DIR] [--host 127.0.0.1] [--port 7070]
-                    [--s3-endpoint URL --s3-bucket B [--s3-prefix P] [--s3-region R]]
-                    [--db-url URL] [--quic-port N [--tls-cert FILE --tls-key FILE]]
-                    [--cors-origin ORIGIN]...
-
-Runs the gateway. By default everything lives under ./data: the WAL and segment cache, the
-embedded libSQL metadata file, and the object-store directory. With --s3-bucket, sealed
-segments go to S3-compatible storage (credentials from AWS_ACCESS_KEY_ID and
-AWS_SECRET_ACCESS_KEY; path-style addressing). --db-url (or STRATA_DB_URL) selects another
-libSQL database (STRATA_DB_AUTH_TOKEN for its token).
+const details = `
+By default everything lives under ./data: the WAL and segment cache, the embedded libSQL
+metadata file, and the object-store directory. With --s3-bucket, sealed segments go to
+S3-compatible storage (credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; path-style
+addressing). --db-url (or STRATA_DB_URL) selects another libSQL database (STRATA_DB_AUTH_TOKEN
+for its token).
 
 --quic-port also serves the QUIC protocol (ALPN strata/1, docs/quic-protocol.md) on that UDP
 port (0: any free port) of --host, under Bun, or Deno with --unstable-net; Node serves HTTP only.
@@ -24,74 +24,94 @@ the openssl CLI); its file and SHA-256 fingerprint are printed for clients to pi
 --cors-origin (repeatable) lets browser pages served from ORIGIN (e.g. http://localhost:8080)
 call the HTTP API; without it no cross-origin access is granted.`;
 
-function origin(value: string): string {
-  let url: URL;
+const port = integerText(0, 65535);
+
+const origin = z.string().transform((value, ctx) => {
+  let url: URL | null = null;
   try {
     url = new URL(value);
   } catch {
-    throw new UsageError(`--cors-origin must be an origin like http://localhost:8080, got ${value}`);
+    // reported below
   }
-  if ((url.protocol !== "http:" && url.protocol !== "https:") || url.origin !== value.replace(/\/+$/, "")) {
-    throw new UsageError(`--cors-origin must be an origin like http://localhost:8080, got ${value}`);
+  if (!url || (url.protocol !== "http:" && url.protocol !== "https:") || url.origin !== value.replace(/\/+$/, "")) {
+    ctx.issues.push({ code: "custom", message: `must be an origin like http://localhost:8080, got ${value}`, input: value });
+    return z.NEVER;
   }
   return url.origin;
+});
+
+const serveOpts = z.object({
+  data: z.string(),
+  host: z.string(),
+  port,
+  s3Endpoint: z.string().optional(),
+  s3Bucket: z.string().optional(),
+  s3Prefix: z.string(),
+  s3Region: z.string().optional(),
+  dbUrl: z.string().optional(),
+  quicPort: port.optional(),
+  tlsCert: z.string().optional(),
+  tlsKey: z.string().optional(),
+  corsOrigin: z.array(origin),
+});
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
 }
 
-function port(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`--port must be 0..65535, got ${value}`);
-  return n;
+function print(line: string): void {
+  process.stdout.write(`${line}\n`);
 }
 
-export const serveCommand: Command = {
-  name: "serve",
-  summary: "run the gateway (HTTP API on 127.0.0.1:7070 by default)",
-  usage,
-  async run(args) {
-    const parsed = parseArgs(args, ["data", "host", "port", "s3-endpoint", "s3-bucket", "s3-prefix", "s3-region", "db-url", "quic-port", "tls-cert", "tls-key", "cors-origin"]);
-    if (parsed.positionals.length > 0) throw new UsageError(`unexpected argument ${parsed.positionals[0]}`);
-    const quicPort = flag(parsed, "quic-port");
-    const tlsCert = flag(parsed, "tls-cert");
-    const tlsKey = flag(parsed, "tls-key");
-    if ((tlsCert === undefined) !== (tlsKey === undefined)) throw new UsageError("--tls-cert and --tls-key go together");
-    if (quicPort !== undefined) port(quicPort);
-    const bucket = flag(parsed, "s3-bucket");
-    const endpoint = flag(parsed, "s3-endpoint");
-    if (endpoint && !bucket) throw new UsageError("--s3-endpoint needs --s3-bucket");
-    const dbUrl = flag(parsed, "db-url") ?? process.env.STRATA_DB_URL;
+export function registerServe(program: Command): void {
+  const command = program
+    .command("serve")
+    .summary("run the gateway (HTTP API on 127.0.0.1:7070 by default)")
+    .description("Runs the gateway: HTTP API, and QUIC with --quic-port.")
+    .option("--data <DIR>", "data directory", "data")
+    .option("--host <HOST>", "address to listen on", "127.0.0.1")
+    .option("--port <N>", "HTTP port (0: any free port)", "7070")
+    .option("--s3-endpoint <URL>", "S3-compatible endpoint (needs --s3-bucket)")
+    .option("--s3-bucket <B>", "keep sealed segments and packs in this S3 bucket")
+    .option("--s3-prefix <P>", "key prefix in the bucket", "")
+    .option("--s3-region <R>", "S3 region")
+    .addOption(new Option("--db-url <URL>", "libSQL database URL (default: DATA/strata.db)").env("STRATA_DB_URL"))
+    .option("--quic-port <N>", "also serve QUIC on this UDP port (0: any free port)")
+    .option("--tls-cert <FILE>", "QUIC certificate (PEM; with --tls-key)")
+    .option("--tls-key <FILE>", "QUIC private key (PEM; with --tls-cert)")
+    .option("--cors-origin <ORIGIN>", "let pages from ORIGIN call the API (repeatable)", collect, [])
+    .addHelpText("after", details);
+  defineAction(command, { args: z.tuple([]), opts: serveOpts }, async (_args, opts) => {
+    if ((opts.tlsCert === undefined) !== (opts.tlsKey === undefined)) throw new UsageError("--tls-cert and --tls-key go together");
+    if (opts.s3Endpoint && !opts.s3Bucket) throw new UsageError("--s3-endpoint needs --s3-bucket");
     const dbAuthToken = process.env.STRATA_DB_AUTH_TOKEN;
-    const corsOrigins = (parsed.flags.get("cors-origin") ?? []).map(origin);
     const config: GatewayConfig = {
-      dataDir: flag(parsed, "data") ?? "data",
-      ...(corsOrigins.length > 0 ? { corsOrigins } : {}),
-      ...(dbUrl ? { dbUrl } : {}),
+      dataDir: opts.data,
+      ...(opts.corsOrigin.length > 0 ? { corsOrigins: opts.corsOrigin } : {}),
+      ...(opts.dbUrl ? { dbUrl: opts.dbUrl } : {}),
       ...(dbAuthToken ? { dbAuthToken } : {}),
-      ...(bucket
-        ? { s3: { bucket, ...(endpoint ? { endpoint } : {}), prefix: flag(parsed, "s3-prefix") ?? "", ...(flag(parsed, "s3-region") ? { region: flag(parsed, "s3-region")! } : {}) } }
+      ...(opts.s3Bucket
+        ? { s3: { bucket: opts.s3Bucket, ...(opts.s3Endpoint ? { endpoint: opts.s3Endpoint } : {}), prefix: opts.s3Prefix, ...(opts.s3Region ? { region: opts.s3Region } : {}) } }
         : {}),
     };
     const gateway = await openGateway(config);
-    const server = await serve(gateway.app.fetch, {
-      host: flag(parsed, "host") ?? "127.0.0.1",
-      port: port(flag(parsed, "port") ?? "7070"),
-      maxRequestBytes: gateway.services.limits.maxRequestBytes,
-    });
-    console.log(`strata gateway listening on ${server.url} (${server.runtime}; data ${config.dataDir}; objects ${gateway.objectStore.description})`);
+    const server = await serve(gateway.app.fetch, { host: opts.host, port: opts.port, maxRequestBytes: gateway.services.limits.maxRequestBytes });
+    print(`strata gateway listening on ${server.url} (${server.runtime}; data ${config.dataDir}; objects ${gateway.objectStore.description})`);
     let quic: QuicServer | undefined;
-    if (quicPort !== undefined) {
+    if (opts.quicPort !== undefined) {
       const unsupported = quicUnsupportedReason();
       if (unsupported) {
-        console.log(`strata gateway: QUIC not served (${unsupported}); serving HTTP only`);
+        print(`strata gateway: QUIC not served (${unsupported}); serving HTTP only`);
       } else {
         quic = await startQuicServer(gateway.services, {
-          host: flag(parsed, "host") ?? "127.0.0.1",
-          port: port(quicPort),
+          host: opts.host,
+          port: opts.quicPort,
           dataDir: config.dataDir,
-          ...(tlsCert && tlsKey ? { certFile: tlsCert, keyFile: tlsKey } : {}),
+          ...(opts.tlsCert && opts.tlsKey ? { certFile: opts.tlsCert, keyFile: opts.tlsKey } : {}),
         });
         const l = quic.listener;
         const host = l.host.includes(":") ? `[${l.host}]` : l.host;
-        console.log(`strata gateway QUIC listening on quic://${host}:${l.port} (${l.runtime}; ALPN strata/1; certificate ${quic.tls.certFile}${quic.tls.generated ? ", generated now" : ""}; SHA-256 fingerprint ${quic.tls.fingerprint})`);
+        print(`strata gateway QUIC listening on quic://${host}:${l.port} (${l.runtime}; ALPN strata/1; certificate ${quic.tls.certFile}${quic.tls.generated ? ", generated now" : ""}; SHA-256 fingerprint ${quic.tls.fingerprint})`);
       }
     }
     await new Promise<void>((resolve) => {
@@ -103,5 +123,5 @@ export const serveCommand: Command = {
     await server.close();
     await gateway.close();
     return 0;
-  },
-};
+  });
+}

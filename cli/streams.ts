@@ -1,66 +1,95 @@
-import type { StreamInfo } from "../gateway/streams/stream-service.ts";
+// `strata streams create|list|get`: stream administration. Stream descriptions print as JSON
+// with ISO 8601 times; --json keeps the gateway's numbers (milliseconds since the epoch).
+import type { Command } from "commander";
+import { z } from "zod";
 import { streamParam } from "../gateway/client.ts";
-import { flag, parseArgs, UsageError, type Command } from "./command.ts";
+import { defineAction } from "./command.ts";
+import { type StreamInfo, streamInfo, streamList } from "./gateway-answers.ts";
 import { clientFor, expectOk } from "./gateway-client.ts";
+import { withGateway } from "./gateway-errors.ts";
+import { gatewayOption, httpUrlText } from "./gateway-url.ts";
+import { integerText } from "./option-schemas.ts";
+import { writeOut } from "./stdout.ts";
 
-function positiveInt(value: string | undefined, name: string): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`--${name} must be a positive integer`);
-  return n;
+function shown(info: StreamInfo, json: boolean): Record<string, unknown> {
+  return json ? info : { ...info, created_at: new Date(info.created_at).toISOString() };
 }
 
-export const streamsCreateCommand: Command = {
-  name: "streams create",
-  summary: "create a stream",
-  usage: `usage: strata streams create NAME [--partitions N] [--retention-ms MS] [--retention-bytes B] [--gateway URL]`,
-  async run(args) {
-    const parsed = parseArgs(args, ["partitions", "retention-ms", "retention-bytes", "gateway"]);
-    const [name, ...extra] = parsed.positionals;
-    if (!name || extra.length > 0) throw new UsageError("give exactly one stream NAME");
-    const ms = positiveInt(flag(parsed, "retention-ms"), "retention-ms");
-    const bytes = positiveInt(flag(parsed, "retention-bytes"), "retention-bytes");
-    const response = await clientFor(parsed).v1.streams.$post({
-      json: {
-        name,
-        partitions: positiveInt(flag(parsed, "partitions"), "partitions") ?? 1,
-        ...(ms || bytes ? { retention: { ...(ms ? { ms } : {}), ...(bytes ? { bytes } : {}) } } : {}),
-      },
-    });
-    console.log(JSON.stringify(await expectOk<StreamInfo>(response)));
-    return 0;
-  },
-};
+export function registerStreams(program: Command): void {
+  const streams = program.command("streams").summary("create, list and describe streams").description("Create, list and describe streams.");
 
-export const streamsListCommand: Command = {
-  name: "streams list",
-  summary: "list streams with their partitions' offsets",
-  usage: `usage: strata streams list [--json] [--gateway URL]`,
-  async run(args) {
-    const parsed = parseArgs(args, ["gateway"]);
-    const { streams } = await expectOk<{ streams: StreamInfo[] }>(await clientFor(parsed).v1.streams.$get());
-    if (parsed.switches.has("json")) {
-      console.log(JSON.stringify({ streams }));
+  const create = streams
+    .command("create")
+    .description("Create a stream.")
+    .argument("<NAME>", "stream name, e.g. sensors/cam-1")
+    .option("--partitions <N>", "number of partitions", "1")
+    .option("--retention-ms <MS>", "drop segments older than MS milliseconds")
+    .option("--retention-bytes <B>", "drop the oldest segments past B bytes per partition")
+    .option("--json", "print created_at as milliseconds")
+    .option("-q, --quiet", "print nothing on success")
+    .addOption(gatewayOption());
+  defineAction(
+    create,
+    {
+      args: z.tuple([z.string()]),
+      opts: z.object({
+        partitions: integerText(1),
+        retentionMs: integerText(1).optional(),
+        retentionBytes: integerText(1).optional(),
+        json: z.boolean().default(false),
+        quiet: z.boolean().default(false),
+        gateway: httpUrlText,
+      }),
+    },
+    async ([name], opts) =>
+      withGateway(opts.gateway, async () => {
+        const { retentionMs: ms, retentionBytes: bytes } = opts;
+        const response = await clientFor(opts.gateway).v1.streams.$post({
+          json: {
+            name,
+            partitions: opts.partitions,
+            ...(ms !== undefined || bytes !== undefined ? { retention: { ...(ms !== undefined ? { ms } : {}), ...(bytes !== undefined ? { bytes } : {}) } } : {}),
+          },
+        });
+        const info = await expectOk(response, streamInfo, "create stream");
+        if (!opts.quiet) await writeOut(`${JSON.stringify(shown(info, opts.json))}\n`);
+        return 0;
+      }),
+  );
+
+  const list = streams
+    .command("list")
+    .description("List streams with their records and bytes (one line each; --json: one object).")
+    .option("--json", "print {\"streams\": [...]} as the gateway answers it")
+    .addOption(gatewayOption());
+  defineAction(list, { args: z.tuple([]), opts: z.object({ json: z.boolean().default(false), gateway: httpUrlText }) }, async (_args, opts) =>
+    withGateway(opts.gateway, async () => {
+      const { streams: all } = await expectOk(await clientFor(opts.gateway).v1.streams.$get(), streamList, "list streams");
+      if (opts.json) {
+        await writeOut(`${JSON.stringify({ streams: all })}\n`);
+        return 0;
+      }
+      const lines = all.map((s) => {
+        const records = s.partitions.reduce((n, p) => n + p.end_offset - p.start_offset, 0);
+        const bytes = s.partitions.reduce((n, p) => n + p.bytes, 0);
+        return `${s.name}\tpartitions=${s.partitions.length}\trecords=${records}\tbytes=${bytes}\tcreated=${new Date(s.created_at).toISOString()}\n`;
+      });
+      await writeOut(lines.join(""));
       return 0;
-    }
-    for (const s of streams) {
-      const records = s.partitions.reduce((n, p) => n + p.end_offset - p.start_offset, 0);
-      const bytes = s.partitions.reduce((n, p) => n + p.bytes, 0);
-      console.log(`${s.name}\tpartitions=${s.partitions.length}\trecords=${records}\tbytes=${bytes}`);
-    }
-    return 0;
-  },
-};
+    }),
+  );
 
-export const streamsGetCommand: Command = {
-  name: "streams get",
-  summary: "show one stream",
-  usage: `usage: strata streams get NAME [--gateway URL]`,
-  async run(args) {
-    const parsed = parseArgs(args, ["gateway"]);
-    const [name] = parsed.positionals;
-    if (!name) throw new UsageError("give a stream NAME");
-    console.log(JSON.stringify(await expectOk<StreamInfo>(await clientFor(parsed).v1.streams[":name"].$get({ param: { name: streamParam(name) } }))));
-    return 0;
-  },
-};
+  const get = streams
+    .command("get")
+    .description("Describe one stream: partitions with their offsets and bytes, retention, creation time.")
+    .argument("<NAME>", "stream name")
+    .option("--json", "print created_at as milliseconds")
+    .addOption(gatewayOption());
+  defineAction(get, { args: z.tuple([z.string()]), opts: z.object({ json: z.boolean().default(false), gateway: httpUrlText }) }, async ([name], opts) =>
+    withGateway(opts.gateway, async () => {
+      const info = await expectOk(await clientFor(opts.gateway).v1.streams[":name"].$get({ param: { name: streamParam(name) } }), streamInfo, `get stream ${name}`);
+      await writeOut(`${JSON.stringify(shown(info, opts.json))}\n`);
+      return 0;
+    }),
+  );
+}

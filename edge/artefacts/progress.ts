@@ -8,6 +8,11 @@ export interface TransferProgress {
   readonly bytesTotal: number;
   /** Push: bytes read and hashed. Pull: bytes written to the output (from the cache or the network). */
   readonly bytesDone: number;
+  /**
+   * Chunk bytes that have to cross the network: push, those of the chunks the gateway lacks as
+   * found so far (complete once scanning is done); pull, those of the chunks the cache lacks.
+   */
+  readonly bytesToTransfer: number;
   /** Chunk bytes sent (push) or received (pull) so far. */
   readonly bytesTransferred: number;
   readonly chunksTransferred: number;
@@ -45,6 +50,7 @@ export class ProgressTracker {
   phase: TransferPhase = "resolving";
   bytesTotal = 0;
   bytesDone = 0;
+  bytesToTransfer = 0;
   bytesTransferred = 0;
   chunksTransferred = 0;
   readonly #listener: ProgressListener | undefined;
@@ -58,6 +64,7 @@ export class ProgressTracker {
       phase: this.phase,
       bytesTotal: this.bytesTotal,
       bytesDone: this.bytesDone,
+      bytesToTransfer: this.bytesToTransfer,
       bytesTransferred: this.bytesTransferred,
       chunksTransferred: this.chunksTransferred,
     });

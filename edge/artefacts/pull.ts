@@ -4,7 +4,8 @@
 // /v1/chunks/get by default, or any ChunkSource such as the edge's QUIC transport; parallel
 // batches, each chunk verified, stored in the cache), all written at their offsets into a
 // temporary file beside OUT that is fsynced and renamed into place. An interrupted pull resumes
-// by running it again: the chunks it received are in the cache.
+// by running it again: the chunks it received are in the cache. OUT may be a directory: the
+// artefact then lands under the file name push recorded (else its id).
 import { StrataError } from "../../core/errors.ts";
 import { ChunkCache } from "./chunk-cache.ts";
 import { batches, type PlannedChunk, plannedChunks } from "./chunk-plan.ts";
@@ -12,7 +13,7 @@ import { type ByteRate, type ChunkSource, httpChunkSource } from "./chunk-source
 import { TruncatedBodyError } from "./verified-frames.ts";
 import { GatewayHttp } from "./gateway-http.ts";
 import { DEFAULT_CACHE_MAX_BYTES, resolveLimits, TRANSFER_BURST_SECONDS, type TransferLimits } from "./limits.ts";
-import { OutputFile } from "./output-file.ts";
+import { OutputFile, outputPath } from "./output-file.ts";
 import { type ProgressListener, ProgressTracker, type TransferSummary } from "./progress.ts";
 import { ARTEFACT_FIELD } from "./push.ts";
 import type { LocatedArtefact } from "./stream-api.ts";
@@ -34,6 +35,11 @@ export interface PullOptions {
   readonly signal?: AbortSignal;
   /** A stream name (its latest artefact) or an artefact id (64 lowercase hex characters). */
   readonly source: string;
+  /**
+   * The file to write (missing parent directories are created), or a directory (an existing
+   * one, or a path ending in "/"): then the file in it named as the record's `file_name` (what
+   * push stored), or the artefact id when the record has none or the source is an id.
+   */
   readonly out: string;
   /** Directory of the local chunk cache. */
   readonly cacheDir: string;
@@ -46,6 +52,7 @@ export interface PullOptions {
 }
 
 export interface PullSummary extends TransferSummary {
+  /** The file written (OUT, or the file inside the directory OUT). */
   readonly out: string;
   readonly mediaType: string;
   /** Set when the artefact was found on a stream. */
@@ -80,7 +87,7 @@ export async function pullArtefact(options: PullOptions): Promise<PullSummary> {
   const cache = ChunkCache.open(options.cacheDir, options.cacheMaxBytes ?? DEFAULT_CACHE_MAX_BYTES);
   const corruptBefore = cache.stats().corrupt;
   const unique = plannedChunks(manifest);
-  const output = await OutputFile.create(options.out, manifest.size);
+  const output = await OutputFile.create(outputPath(options.out, record?.fileName ?? id), manifest.size);
   const pool = new TransferPool(limits.concurrency, limits.maxBytesInFlight);
   // Disk work (output writes, cache reads and writes) runs beside the network, bounded in bytes.
   const disk = new TransferPool(DISK_CONCURRENCY, limits.maxBytesInFlight);
@@ -134,6 +141,7 @@ export async function pullArtefact(options: PullOptions): Promise<PullSummary> {
     const cached: PlannedChunk[] = [];
     const absent: PlannedChunk[] = [];
     for (const u of unique) (cache.has(u.hex, u.length) ? cached : absent).push(u);
+    progress.bytesToTransfer = absent.reduce((n, u) => n + u.length, 0);
     progress.set("downloading");
     // Start the downloads, then copy from the cache while they run.
     const downloads = submit(absent);
@@ -150,6 +158,7 @@ export async function pullArtefact(options: PullOptions): Promise<PullSummary> {
     }
     await downloads;
     await disk.drain();
+    progress.bytesToTransfer += refetch.reduce((n, u) => n + u.length, 0);
     await submit(refetch);
     await pool.drain();
     await disk.drain();

@@ -1,8 +1,9 @@
 // pushArtefact: chunk and hash a file as it is read, ask the gateway which chunks it lacks
 // (batched, while reading goes on), upload only those (parallel batches, bounded in count and
 // bytes in flight, read back from the file when their turn comes), store the manifest, then
-// publish one record whose field `artefact` holds the ArtefactRef. An interrupted push resumes
-// by running it again: the gateway answers that the chunks it got are no longer missing.
+// publish one record whose field `artefact` holds the ArtefactRef (and `file_name` the name to
+// restore it under, when given). An interrupted push resumes by running it again: the gateway
+// answers that the chunks it got are no longer missing.
 import { closeSync, openSync } from "node:fs";
 import { StrataError } from "../../core/errors.ts";
 import { makeArtefactRef } from "../../core/log/extensions.ts";
@@ -11,7 +12,7 @@ import { bytesToHex, hexToBytes } from "../../core/util/hex.ts";
 import { encodeManifest, type Manifest, type ManifestChunk, type ManifestTensor, manifestId } from "../../core/artefacts/manifest.ts";
 import type { SafetensorsHeader } from "../../core/tensors/safetensors.ts";
 import { assertStreamName } from "../../core/log/stream-name.ts";
-import { ARTEFACT_FIELD } from "./artefact-field.ts";
+import { ARTEFACT_FIELD, FILE_NAME_FIELD, isPlainFileName } from "./artefact-field.ts";
 import { MissingChunksError, missingChunks, putChunks, putManifest } from "./artefact-api.ts";
 import { batches } from "./chunk-plan.ts";
 import { chunkFile, type FileChunk, readExactly } from "./file-chunks.ts";
@@ -22,7 +23,7 @@ import { ensureStream, publishArtefactRecord, type RecordPosition, streamPartiti
 import { tokenBucket } from "../../core/util/token-bucket.ts";
 import { TransferPool } from "./transfer-pool.ts";
 
-export { ARTEFACT_FIELD };
+export { ARTEFACT_FIELD, FILE_NAME_FIELD };
 export const SAFETENSORS_MEDIA_TYPE = "application/safetensors";
 export const DEFAULT_MEDIA_TYPE = "application/octet-stream";
 /** Rounds of "manifest PUT → 409 MISSING_CHUNKS → upload them" before giving up. */
@@ -35,11 +36,16 @@ export interface PushOptions {
   readonly stream: string;
   /** More fields of the record, as JSON values (bytes as {"$base64": ...}, see core/log/json-value.ts). */
   readonly fields?: Readonly<Record<string, unknown>>;
+  /**
+   * The file name a pull into a directory restores (`strata push` gives the file's base name),
+   * stored in the record's field `file_name`; one path component.
+   */
+  readonly fileName?: string;
   /** Default: application/safetensors for a safetensors file, else application/octet-stream. */
   readonly mediaType?: string;
   /** Force safetensors chunking on or off; detected when absent. */
   readonly safetensors?: boolean;
-  /** Create the stream (one partition) when it does not exist. Default true. */
+  /** Create the stream when it does not exist (the auto-creation rule of stream-api.ts). Default true. */
   readonly createStream?: boolean;
   /** Uploads in flight (default 4). */
   readonly concurrency?: number;
@@ -74,6 +80,7 @@ export async function pushArtefact(options: PushOptions): Promise<PushSummary> {
   const fields = options.fields ?? {};
   if (typeof fields !== "object" || fields === null || Array.isArray(fields)) throw new StrataError("BAD_REQUEST", "fields must be an object");
   if (Object.hasOwn(fields, ARTEFACT_FIELD)) throw new StrataError("BAD_REQUEST", `fields must not contain '${ARTEFACT_FIELD}': it carries the artefact`);
+  if (options.fileName !== undefined && !isPlainFileName(options.fileName)) throw new StrataError("BAD_REQUEST", `fileName must be one path component, got ${JSON.stringify(options.fileName)}`);
   fromJsonValue(fields); // malformed tagged values fail here, before any upload
   const http = new GatewayHttp(options.gateway, limits);
   const progress = new ProgressTracker(options.onProgress);
@@ -122,7 +129,10 @@ export async function pushArtefact(options: PushOptions): Promise<PushSummary> {
       pending = [];
       const missing = await missingChunks(http, asked.map((c) => c.hash), pool.signal);
       const byHash = new Map(asked.map((c) => [bytesToHex(c.hash), c]));
-      await submitUploads(missing.map((h) => byHash.get(bytesToHex(h))!));
+      const uploads = missing.map((h) => byHash.get(bytesToHex(h))!);
+      progress.bytesToTransfer += uploads.reduce((n, c) => n + c.length, 0);
+      progress.emit();
+      await submitUploads(uploads);
     };
     for await (const chunks of file.chunks) {
       for (const c of chunks) {
@@ -161,6 +171,7 @@ export async function pushArtefact(options: PushOptions): Promise<PushSummary> {
           const at = located.get(hex);
           if (!at) throw new StrataError("CORRUPT_DATA", `gateway reports chunk ${hex} missing, which is not in this artefact`);
           again.push({ hash: hexToBytes(hex), offset: at.offset, length: at.length });
+          progress.bytesToTransfer += at.length;
         }
         const retry = new TransferPool(limits.concurrency, limits.maxBytesInFlight);
         for (const batch of batches(again, limits.batchChunks, limits.batchBytes)) await retry.submit(batch.reduce((n, c) => n + c.length, 0), (signal) => upload(batch, signal));
@@ -168,7 +179,8 @@ export async function pushArtefact(options: PushOptions): Promise<PushSummary> {
       }
     }
     const ref = makeArtefactRef(id, file.size, mediaType);
-    const record = await publishArtefactRecord(http, stream, ARTEFACT_FIELD, ref, fields);
+    const named = options.fileName === undefined ? fields : { ...fields, [FILE_NAME_FIELD]: options.fileName };
+    const record = await publishArtefactRecord(http, stream, ARTEFACT_FIELD, ref, named);
     progress.set("done");
     return {
       artefact: id,

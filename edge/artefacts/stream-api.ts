@@ -1,14 +1,23 @@
 // The log routes the artefact client needs: make sure a stream exists, publish the record that
 // carries an ArtefactRef, and find the latest ArtefactRef on a stream (the newest record, by
 // timestamp across partitions, whose field holds one; read back from the end of each partition).
+//
+// Stream auto-creation, one rule for `strata publish`, `strata push` and an edge node's sync: a
+// write to a stream that does not exist creates it with AUTO_CREATED_PARTITIONS (1) partition
+// and default retention (as Kafka's auto.create.topics.enable does); `strata streams create` beforehand
+// chooses otherwise, and publish and push take --no-create to get STREAM_NOT_FOUND instead.
 import { StrataError } from "../../core/errors.ts";
 import { makeArtefactRef } from "../../core/log/extensions.ts";
 import type { ArtefactRef } from "../../core/log/record.ts";
 import { assertStreamName } from "../../core/log/stream-name.ts";
 import type { GatewayHttp } from "./gateway-http.ts";
+import { FILE_NAME_FIELD, isPlainFileName } from "./artefact-field.ts";
 import { HARD_LIMITS } from "./limits.ts";
 
 const JSON_TYPE = "application/json";
+
+/** Partitions of a stream created because something was written to it (see the rule above). */
+export const AUTO_CREATED_PARTITIONS = 1;
 
 export interface PartitionInfo {
   readonly partition: number;
@@ -24,6 +33,8 @@ export interface RecordPosition {
 export interface LocatedArtefact extends RecordPosition {
   readonly ref: ArtefactRef;
   readonly timestamp: number;
+  /** The record's `file_name` field (what push stored), when it is a plain file name. */
+  readonly fileName?: string;
 }
 
 function streamPath(stream: string): string {
@@ -47,20 +58,21 @@ export async function streamPartitions(http: GatewayHttp, stream: string): Promi
   return info.partitions as PartitionInfo[];
 }
 
-/** Creates the stream (one partition) unless it exists. */
-export async function ensureStream(http: GatewayHttp, stream: string): Promise<void> {
+/** Creates the stream (AUTO_CREATED_PARTITIONS partitions, default retention) unless it exists; true when this call created it. */
+export async function ensureStream(http: GatewayHttp, stream: string): Promise<boolean> {
   try {
     await streamPartitions(http, stream);
-    return;
+    return false;
   } catch (e) {
     if (!(e instanceof StrataError) || e.code !== "STREAM_NOT_FOUND") throw e;
   }
   const response = await http.request(
     "/v1/streams",
-    { method: "POST", body: JSON.stringify({ name: stream, partitions: 1 }), contentType: JSON_TYPE, accept: JSON_TYPE, passStatuses: [409] },
+    { method: "POST", body: JSON.stringify({ name: stream, partitions: AUTO_CREATED_PARTITIONS }), contentType: JSON_TYPE, accept: JSON_TYPE, passStatuses: [409] },
     "POST /v1/streams",
   );
-  await response.arrayBuffer(); // 409 STREAM_EXISTS: created meanwhile by someone else
+  await response.arrayBuffer();
+  return response.status !== 409; // 409 STREAM_EXISTS: created meanwhile by someone else
 }
 
 /**
@@ -116,7 +128,7 @@ async function latestInPartition(http: GatewayHttp, stream: string, field: strin
     const page: JsonRecordPage["records"] = [];
     let offset = from;
     while (offset < end) {
-      const query = new URLSearchParams({ offset: String(offset), max_records: String(end - offset), fields: field });
+      const query = new URLSearchParams({ offset: String(offset), max_records: String(end - offset), fields: `${field},${FILE_NAME_FIELD}` });
       const path = `${streamPath(stream)}/partitions/${p.partition}/records?${query}`;
       const what = `GET ${path}`;
       const body = await json<JsonRecordPage>(await http.request(path, { method: "GET", accept: JSON_TYPE }, what), what);
@@ -131,7 +143,8 @@ async function latestInPartition(http: GatewayHttp, stream: string, field: strin
     for (let i = page.length - 1; i >= 0; i--) {
       const r = page[i]!;
       const ref = refOf(r.fields?.[field]);
-      if (ref) return { ref, partition: p.partition, offset: r.offset, timestamp: r.timestamp };
+      const fileName = r.fields?.[FILE_NAME_FIELD];
+      if (ref) return { ref, partition: p.partition, offset: r.offset, timestamp: r.timestamp, ...(typeof fileName === "string" && isPlainFileName(fileName) ? { fileName } : {}) };
     }
     end = from;
   }
