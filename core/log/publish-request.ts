@@ -1,6 +1,9 @@
-// Validation of a publish request, shared by every transport (HTTP JSON, HTTP MessagePack, QUIC).
-// The decoded body is untrusted: every field is checked before anything is written.
+// A publish request, shared by every transport (HTTP JSON, HTTP MessagePack, QUIC). The decoded
+// body is untrusted: publishBodySchema is the one source of its shape (and of the typed client's
+// input type); toPublishRequest then applies the limits and turns wire values into log values.
+import { z } from "zod";
 import { StrataError } from "../errors.ts";
+import { parseInput } from "../util/parse-input.ts";
 import { base64ToBytes, fromJsonValue } from "./json-value.ts";
 import type { Fields, Headers, ProducerRef, RecordInput, Value } from "./record.ts";
 
@@ -18,75 +21,88 @@ export interface PublishLimits {
   readonly maxKeyBytes: number;
 }
 
+/** The gateway's defaults, which clients (the edge node) size their requests by. */
+export const DEFAULT_PUBLISH_LIMITS: PublishLimits = Object.freeze({ maxBatchRecords: 10_000, maxHeaders: 64, maxKeyBytes: 4096 });
+/** The gateway's default bound on one encoded record (key, headers and fields). */
+export const DEFAULT_MAX_RECORD_BYTES = 8 * 1024 * 1024;
+
 export type BodyForm = "json" | "msgpack";
 
-const textEncoder = new TextEncoder();
+const utf8 = new TextEncoder();
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
 }
 
-function bad(message: string): StrataError {
-  return new StrataError("BAD_REQUEST", message);
-}
+/** Bytes on the wire: a UTF-8 string, `{"$base64": ...}` in JSON, bin in MessagePack. */
+const wireBytes = z.union([z.string(), z.strictObject({ $base64: z.string() }), z.custom<Uint8Array>((v) => v instanceof Uint8Array, { message: "expected bytes" })]);
 
-function bytesOf(v: unknown, form: BodyForm, what: string): Uint8Array {
-  if (typeof v === "string") return textEncoder.encode(v);
+const wireRecord = z.object({
+  key: wireBytes.nullish(),
+  partition: z.number().int().nonnegative().nullish(),
+  headers: z.record(z.string(), wireBytes).nullish(),
+  // Field values are checked where they are converted (fromJsonValue) and encoded.
+  fields: z.custom<Record<string, unknown>>(isObject, { message: "expected an object of fields" }),
+});
+
+const wireProducer = z.object({
+  id: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  epoch: z.number().int().min(0).max(0xffff),
+  seq: z.number().int().min(0).max(0xffff_ffff),
+});
+
+export const publishBodySchema = z.object({
+  records: z.array(wireRecord).min(1, { message: "records must be a non-empty array" }),
+  producer: wireProducer.nullish(),
+});
+
+/** A validated publish body, before limits and value conversion. */
+export type PublishBody = z.output<typeof publishBodySchema>;
+
+function bytesOf(v: string | Uint8Array | { $base64: string }, form: BodyForm, what: string): Uint8Array {
+  if (typeof v === "string") return utf8.encode(v);
   if (form === "msgpack" && v instanceof Uint8Array) return v;
-  if (form === "json" && isObject(v) && typeof v.$base64 === "string" && Object.keys(v).length === 1) return base64ToBytes(v.$base64);
-  throw bad(`${what} must be a string or ${form === "json" ? '{"$base64": ...}' : "bytes"}`);
+  if (form === "json" && !(v instanceof Uint8Array)) return base64ToBytes(v.$base64);
+  throw new StrataError("BAD_REQUEST", `${what} must be a string or ${form === "json" ? '{"$base64": ...}' : "bytes"}`);
 }
 
-function parseHeaders(v: unknown, form: BodyForm, limits: PublishLimits, index: number): Headers {
+function toHeaders(v: PublishBody["records"][number]["headers"], form: BodyForm, limits: PublishLimits, index: number): Headers {
   if (v === undefined || v === null) return {};
-  if (!isObject(v)) throw bad(`records[${index}].headers must be an object`);
   const names = Object.keys(v);
-  if (names.length > limits.maxHeaders) throw bad(`records[${index}] has more than ${limits.maxHeaders} headers`);
+  if (names.length > limits.maxHeaders) throw new StrataError("BAD_REQUEST", `records[${index}] has more than ${limits.maxHeaders} headers`);
   const out: Record<string, string | Uint8Array> = {};
   for (const name of names) {
-    const value = v[name];
+    const value = v[name]!;
     out[name] = typeof value === "string" ? value : bytesOf(value, form, `records[${index}].headers.${name}`);
   }
   return out;
 }
 
-function parseFields(v: unknown, form: BodyForm, index: number): Fields {
-  if (!isObject(v)) throw bad(`records[${index}].fields must be an object`);
+function toFields(v: Record<string, unknown>, form: BodyForm): Fields {
   if (form === "json") return fromJsonValue(v) as Fields;
+  // MessagePack values are log values as decoded; the transport's decoder bounded their depth.
   return v as { [field: string]: Value };
 }
 
-function parseProducer(v: unknown): ProducerRef | null {
-  if (v === undefined || v === null) return null;
-  if (!isObject(v)) throw bad("producer must be an object {id, epoch, seq}");
-  const { id, epoch, seq } = v;
-  if (!Number.isSafeInteger(id) || (id as number) < 0) throw bad("producer.id must be a non-negative integer below 2^53");
-  if (!Number.isInteger(epoch) || (epoch as number) < 0 || (epoch as number) > 0xffff) throw bad("producer.epoch must be an integer in [0, 65535]");
-  if (!Number.isInteger(seq) || (seq as number) < 0 || (seq as number) > 0xffffffff) throw bad("producer.seq must be an integer in [0, 2^32)");
-  return { id: id as number, epoch: epoch as number, seq: seq as number };
-}
-
-export function parsePublishRequest(body: unknown, form: BodyForm, limits: PublishLimits): PublishRequest {
-  if (!isObject(body)) throw bad("body must be an object {records: [...]}");
-  const { records } = body;
-  if (!Array.isArray(records) || records.length === 0) throw bad("records must be a non-empty array");
-  if (records.length > limits.maxBatchRecords) {
+/** Applies the limits to a validated body and converts its wire values into log values. */
+export function toPublishRequest(body: PublishBody, form: BodyForm, limits: PublishLimits): PublishRequest {
+  if (body.records.length > limits.maxBatchRecords) {
     throw new StrataError("BATCH_TOO_LARGE", `a request holds at most ${limits.maxBatchRecords} records`);
   }
-  const parsed: RecordInput[] = records.map((r: unknown, i: number) => {
-    if (!isObject(r)) throw bad(`records[${i}] must be an object`);
+  const records = body.records.map((r, i): RecordInput => {
     const key = r.key === undefined || r.key === null ? null : bytesOf(r.key, form, `records[${i}].key`);
     if (key && key.length > limits.maxKeyBytes) throw new StrataError("RECORD_TOO_LARGE", `records[${i}].key is longer than ${limits.maxKeyBytes} bytes`);
-    if (r.partition !== undefined && r.partition !== null && (!Number.isInteger(r.partition) || (r.partition as number) < 0)) {
-      throw bad(`records[${i}].partition must be a non-negative integer`);
-    }
-    const record: RecordInput = {
+    return {
       key,
-      headers: parseHeaders(r.headers, form, limits, i),
-      fields: parseFields(r.fields, form, i),
+      headers: toHeaders(r.headers, form, limits, i),
+      fields: toFields(r.fields, form),
       ...(typeof r.partition === "number" ? { partition: r.partition } : {}),
     };
-    return record;
   });
-  return { records: parsed, producer: parseProducer(body.producer) };
+  return { records, producer: body.producer ?? null };
+}
+
+/** Validates an undecided body (a QUIC frame's fields) and applies the limits. */
+export function parsePublishRequest(body: unknown, form: BodyForm, limits: PublishLimits): PublishRequest {
+  return toPublishRequest(parseInput(publishBodySchema, body, "publish request"), form, limits);
 }

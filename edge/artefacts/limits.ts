@@ -1,49 +1,16 @@
 // Every limit of the artefact client, in one place. Callers may lower or raise the tunable ones
-// per call (push/pull options); the protocol bounds are fixed.
-import { StrataError } from "../../core/errors.ts";
+// per call (push/pull options); the protocol bounds (HARD_LIMITS) are fixed.
+import { defineLimits, type LimitValues } from "../../core/util/limit-spec.ts";
 
-export interface TransferLimits {
-  /** Requests in flight at once (uploads for push, downloads for pull). */
-  readonly concurrency: number;
-  /** Chunk bytes held in memory for requests in flight, summed over all of them. */
-  readonly maxBytesInFlight: number;
-  /** Hashes per `POST /v1/chunks/missing`. */
-  readonly missingBatchHashes: number;
-  /** Chunk bytes per `PUT /v1/chunks` or `POST /v1/chunks/get`. */
-  readonly batchBytes: number;
-  /** Chunks per `PUT /v1/chunks` or `POST /v1/chunks/get`. */
-  readonly batchChunks: number;
-  /** Bytes read from the file per read call while chunking or assembling. */
-  readonly readBytes: number;
-  /** How long one HTTP request may take before it is abandoned. */
-  readonly requestTimeoutMs: number;
-  /** Attempts per request on a network error or a 5xx answer (1 = no retry). */
-  readonly attempts: number;
-  /** Chunk bytes per second over the network, 0 for no limit. */
-  readonly maxBytesPerSecond: number;
-}
-
-/** Under --limit-rate, how many seconds' worth of bytes may go in one burst (like curl's pacing). */
-export const TRANSFER_BURST_SECONDS = 0.25;
-
-export const DEFAULT_TRANSFER_LIMITS: TransferLimits = {
-  concurrency: 4,
-  maxBytesInFlight: 64 * 1024 * 1024,
-  missingBatchHashes: 2048,
-  batchBytes: 8 * 1024 * 1024,
-  batchChunks: 1024,
-  readBytes: 4 * 1024 * 1024,
-  requestTimeoutMs: 120_000,
-  attempts: 3,
-  maxBytesPerSecond: 0,
-};
+const MiB = 1024 * 1024;
+const GiB = 1024 * MiB;
 
 /** Bounds nothing may exceed, whatever the options say. */
 export const HARD_LIMITS = {
   /** Largest chunk accepted from a gateway or a cache (the chunker's maximum is 256 KiB; the core allows up to 1 GiB chunks, the client does not). */
-  maxChunkBytes: 64 * 1024 * 1024,
+  maxChunkBytes: 64 * MiB,
   /** Largest manifest accepted from a gateway. */
-  maxManifestBytes: 64 * 1024 * 1024,
+  maxManifestBytes: 64 * MiB,
   /** Most requests in flight. */
   maxConcurrency: 64,
   /** Records read back from the end of one partition when looking for the latest artefact. */
@@ -52,27 +19,32 @@ export const HARD_LIMITS = {
   scanPageRecords: 100,
 } as const;
 
-export const DEFAULT_CACHE_MAX_BYTES = 8 * 1024 * 1024 * 1024;
+export const TRANSFER_LIMITS = defineLimits("limits", {
+  concurrency: { default: 4, unit: "count", min: 1, max: HARD_LIMITS.maxConcurrency, doc: "Requests in flight at once (uploads for push, downloads for pull)." },
+  maxBytesInFlight: { default: 64 * MiB, unit: "bytes", min: 1, max: 64 * GiB, doc: "Chunk bytes held in memory for requests in flight, summed over all of them." },
+  missingBatchHashes: { default: 2048, unit: "count", min: 1, max: 100_000, doc: "Hashes per `POST /v1/chunks/missing`." },
+  batchBytes: { default: 8 * MiB, unit: "bytes", min: 1, max: 1 * GiB, doc: "Chunk bytes per `PUT /v1/chunks` or `POST /v1/chunks/get` (smaller under a rate limit)." },
+  batchChunks: { default: 1024, unit: "count", min: 1, max: 100_000, doc: "Chunks per `PUT /v1/chunks` or `POST /v1/chunks/get`." },
+  readBytes: { default: 4 * MiB, unit: "bytes", min: 1, max: 256 * MiB, doc: "Bytes read from the file per read call while chunking or assembling." },
+  requestTimeoutMs: { default: 120_000, unit: "ms", min: 1, max: 86_400_000, doc: "How long one HTTP request may take before it is abandoned." },
+  attempts: { default: 3, unit: "count", min: 1, max: 10, doc: "Attempts per request on a network error or a 5xx answer (1 = no retry)." },
+  maxBytesPerSecond: { default: 0, unit: "bytes", min: 0, max: 1024 * GiB, doc: "Chunk bytes per second over the network, 0 for no limit." },
+});
 
-/** Merges options into limits, refusing nonsense (zero concurrency, a batch smaller than a chunk...). */
+export type TransferLimits = LimitValues<typeof TRANSFER_LIMITS.specs>;
+
+/** Under --limit-rate, how many seconds' worth of bytes may go in one burst (like curl's pacing). */
+export const TRANSFER_BURST_SECONDS = 0.25;
+
+export const DEFAULT_TRANSFER_LIMITS: TransferLimits = TRANSFER_LIMITS.defaults;
+
+/** Default bound of a local chunk cache (pull --cache, an edge node's DATA_DIR/chunks). */
+export const DEFAULT_CACHE_MAX_BYTES = 8 * GiB;
+
+/** Merges options into limits, refusing unknown keys and values out of range (BAD_REQUEST naming the key, value and range). */
 export function resolveLimits(overrides: Partial<TransferLimits> = {}): TransferLimits {
-  const limits: { -readonly [K in keyof TransferLimits]: TransferLimits[K] } = { ...DEFAULT_TRANSFER_LIMITS, ...overrides };
-  const positive = (name: keyof TransferLimits, max: number = Number.MAX_SAFE_INTEGER): void => {
-    const v = limits[name];
-    if (!Number.isSafeInteger(v) || v < 1 || v > max) throw new StrataError("BAD_REQUEST", `${name} must be an integer in [1, ${max}], got ${String(v)}`);
-  };
-  positive("concurrency", HARD_LIMITS.maxConcurrency);
-  positive("maxBytesInFlight");
-  positive("missingBatchHashes", 100_000);
-  positive("batchBytes");
-  positive("batchChunks", 100_000);
-  positive("readBytes", 256 * 1024 * 1024);
-  positive("requestTimeoutMs");
-  positive("attempts", 10);
-  if (!Number.isSafeInteger(limits.maxBytesPerSecond) || limits.maxBytesPerSecond < 0) {
-    throw new StrataError("BAD_REQUEST", `maxBytesPerSecond must be a non-negative integer, got ${String(limits.maxBytesPerSecond)}`);
-  }
+  const limits = TRANSFER_LIMITS.resolve(overrides);
   // Under a rate limit, batches shrink so a batch is never a long burst.
-  if (limits.maxBytesPerSecond > 0) limits.batchBytes = Math.min(limits.batchBytes, Math.max(64 * 1024, Math.floor(limits.maxBytesPerSecond / 4)));
-  return limits;
+  if (limits.maxBytesPerSecond === 0) return limits;
+  return Object.freeze({ ...limits, batchBytes: Math.min(limits.batchBytes, Math.max(64 * 1024, Math.floor(limits.maxBytesPerSecond / 4))) });
 }

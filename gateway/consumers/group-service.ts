@@ -1,6 +1,8 @@
 // Committed consumer-group offsets (membership and rebalancing come later).
 import { and, eq, sql } from "drizzle-orm";
+import { z } from "zod";
 import { StrataError } from "../../core/errors.ts";
+import { parseInput } from "../../core/util/parse-input.ts";
 import type { MetadataDb } from "../db/database.ts";
 import { consumerOffsets } from "../db/schema.ts";
 import type { StreamService } from "../streams/stream-service.ts";
@@ -14,32 +16,42 @@ export interface CommittedOffset {
   readonly updated_at: number;
 }
 
-export interface CommitInput {
-  readonly stream: unknown;
-  readonly partition: unknown;
-  readonly offset: unknown;
-}
+/**
+ * A commit request, from any transport: the one source of its shape and of the typed client's
+ * input. Ranges are the service's (INVALID_OFFSET, PARTITION_NOT_FOUND), not the schema's.
+ */
+export const commitOffsetSchema = z.object({
+  stream: z.string(),
+  /** 0 by default. */
+  partition: z.number().nullish(),
+  offset: z.number(),
+});
+
+export type CommitInput = z.input<typeof commitOffsetSchema>;
 
 function assertGroup(group: string): void {
   if (!GROUP_NAME.test(group)) throw new StrataError("BAD_REQUEST", `group must match ${GROUP_NAME.source}`);
 }
 
 export class GroupService {
-  constructor(
-    private readonly db: MetadataDb,
-    private readonly streams: StreamService,
-  ) {}
+  private readonly db: MetadataDb;
+  private readonly streams: StreamService;
+
+  constructor(db: MetadataDb, streams: StreamService) {
+    this.db = db;
+    this.streams = streams;
+  }
 
   async commit(group: string, input: CommitInput): Promise<CommittedOffset> {
     assertGroup(group);
-    if (typeof input.stream !== "string") throw new StrataError("BAD_REQUEST", "stream must be a string");
-    const config = this.streams.require(input.stream);
-    const partition = input.partition ?? 0;
-    if (typeof partition !== "number") throw new StrataError("BAD_REQUEST", "partition must be an integer");
+    // Parsed here whatever the transport, so no path can skip a check.
+    const request = parseInput(commitOffsetSchema, input, "offset commit");
+    const config = this.streams.require(request.stream);
+    const partition = request.partition ?? 0;
     this.streams.requirePartition(config, partition);
-    const offset = input.offset;
-    if (!Number.isSafeInteger(offset) || (offset as number) < 0) throw new StrataError("INVALID_OFFSET", "offset must be a non-negative integer");
-    const row = { group, stream: config.name, partition, offset: offset as number, updatedAt: Date.now() };
+    const offset = request.offset;
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new StrataError("INVALID_OFFSET", "offset must be a non-negative integer");
+    const row = { group, stream: config.name, partition, offset, updatedAt: Date.now() };
     await this.db
       .insert(consumerOffsets)
       .values(row)

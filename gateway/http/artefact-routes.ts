@@ -1,41 +1,25 @@
 // HTTP routes of the artefact subsystem (docs/artefact-protocol.md). Routes decode, call a
 // service and encode; HTTP ranges and conditional requests are handled here as transport matters.
-import { Hono, type Context, type MiddlewareHandler } from "hono";
-import { bodyLimit } from "hono/body-limit";
+import { Hono, type Context } from "hono";
 import { CHUNKS_MEDIA_TYPE } from "../../core/artefacts/chunk-frames.ts";
 import type { ErrorCode } from "../../core/errors.ts";
-import type { ArtefactGc, GcSummary } from "../artefacts/artefact-gc.ts";
+import { BoundedMsgpackDecoder } from "../../core/log/msgpack-bounds.ts";
+import { hexToBytes } from "../../core/util/hex.ts";
+import type { GcSummary } from "../artefacts/artefact-gc.ts";
 import type { ArtefactService } from "../artefacts/artefact-service.ts";
-import type { ManifestInfo, ManifestService } from "../artefacts/manifest-service.ts";
+import type { ManifestInfo } from "../artefacts/manifest-service.ts";
 import { checkManifestId } from "../artefacts/manifest-service.ts";
 import type { ArtefactServices } from "../artefacts/artefacts.ts";
+import type { HttpConfig } from "../config/gateway-config.ts";
+import { limitBody } from "./body-limit.ts";
 import { errorResponse } from "./errors.ts";
-import { answerForm, hashesOut, readChunkBatch, readHashes, readManifestBody } from "./artefact-wire.ts";
+import { answerForm, chunkBatchSchema, hashListSchema, toChunkUploads } from "./artefact-wire.ts";
 import { notModified, parseRange, rangeAllowed } from "./http-range.ts";
-import { MSGPACK, msgpackResponse, wantsMsgpack } from "./negotiate.ts";
-import { jsonInput } from "./typed-input.ts";
+import { encodeMsgpack, MSGPACK, readBodyBytes, respond, respondEncoded } from "./negotiate.ts";
+import { msgpackBody, validBody } from "./validate.ts";
 
 export interface MissingChunksBody {
   error: { code: ErrorCode; message: string; missing: string[]; missing_count: number };
-}
-
-/**
- * A body limit that judges a Content-Length by the header alone, without touching
- * c.req.raw.body first (which makes Bun build a stream per request); chunked bodies are counted
- * by hono's bodyLimit.
- */
-function limit(maxSize: number): MiddlewareHandler {
-  const tooLarge = (c: Context) => errorResponse(c, "PAYLOAD_TOO_LARGE", `request body is larger than ${maxSize} bytes`, 413);
-  const streamed = bodyLimit({ maxSize, onError: tooLarge });
-  return async (c, next) => {
-    const length = c.req.header("content-length");
-    if (length !== undefined && c.req.header("transfer-encoding") === undefined) {
-      if (parseInt(length, 10) > maxSize) return tooLarge(c);
-      await next();
-      return;
-    }
-    return streamed(c, next);
-  };
 }
 
 function artefactHeaders(info: ManifestInfo): Record<string, string> {
@@ -68,27 +52,32 @@ async function serveArtefact(c: Context, artefacts: ArtefactService): Promise<Re
   return new Response(await new Response(stream).arrayBuffer(), { status, headers: out });
 }
 
-export function artefactRoutes(services: ArtefactServices) {
+export function artefactRoutes(services: ArtefactServices, http: HttpConfig) {
   const { artefacts, manifests, gc } = services;
   const l = artefacts.limits;
+  const hashDecoder = new BoundedMsgpackDecoder(http.decoders.hashes);
+  const chunkDecoder = new BoundedMsgpackDecoder(http.decoders.chunks);
   return new Hono()
-    .post("/chunks/missing", limit(l.maxHashRequestBytes), jsonInput<{ hashes: string[] }>(), async (c) => {
-      const missing = await artefacts.missing(await readHashes(c, l));
-      const form = answerForm(c);
-      const body = { missing: hashesOut(missing, form) as string[] };
-      return form === "msgpack" ? (msgpackResponse(body) as unknown as ReturnType<typeof c.json<typeof body>>) : c.json(body);
+    .post("/chunks/missing", limitBody(l.maxHashRequestBytes), validBody(hashListSchema, hashDecoder), async (c) => {
+      const { body } = c.req.valid("json");
+      const missing = await artefacts.missing(body.hashes);
+      if (answerForm(c) === "json") return respond(c, { missing });
+      // MessagePack carries the same hashes as bin32.
+      return respondEncoded<{ missing: string[] }>(c, encodeMsgpack({ missing: missing.map(hexToBytes) }), "msgpack");
     })
-    .put("/chunks", limit(l.maxChunkRequestBytes), async (c) => {
-      const result = await artefacts.putChunks(await readChunkBatch(c, l));
-      const body = { stored: result.stored, existing: result.existing };
-      return wantsMsgpack(c) ? (msgpackResponse(body) as unknown as ReturnType<typeof c.json<typeof body>>) : c.json(body);
+    .put("/chunks", limitBody(l.maxChunkRequestBytes), msgpackBody(chunkBatchSchema, chunkDecoder), async (c) => {
+      const { body } = c.req.valid("json");
+      const result = await artefacts.putChunks(toChunkUploads(body, l.maxChunksPerRequest));
+      return respond(c, { stored: result.stored, existing: result.existing });
     })
-    .post("/chunks/get", limit(l.maxHashRequestBytes), jsonInput<{ hashes: string[] }>(), async (c) => {
-      const stream = await artefacts.getChunks(await readHashes(c, l));
+    .post("/chunks/get", limitBody(l.maxHashRequestBytes), validBody(hashListSchema, hashDecoder), async (c) => {
+      const stream = await artefacts.getChunks(c.req.valid("json").body.hashes);
       return new Response(stream, { status: 200, headers: { "content-type": CHUNKS_MEDIA_TYPE } });
     })
-    .put("/manifests/:id", limit(l.maxManifestBytes), async (c) => {
-      const result = await manifests.put(c.req.param("id"), await readManifestBody(c));
+    // A manifest's id is the BLAKE3 of its exact bytes: the body is taken as it is, and the
+    // manifest service validates its contents.
+    .put("/manifests/:id", limitBody(l.maxManifestBytes), async (c) => {
+      const result = await manifests.put(c.req.param("id"), await readBodyBytes(c));
       if (result.outcome === "missing") {
         const body: MissingChunksBody = {
           error: { code: "MISSING_CHUNKS", message: `${result.missingCount} chunks of the manifest are not stored`, missing: result.missing, missing_count: result.missingCount },

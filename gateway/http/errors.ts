@@ -1,8 +1,11 @@
 // Every failure leaves as {"error": {"code", "message"}} with a fitting status.
+import { getLogger } from "@logtape/logtape";
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { type ErrorCode, StrataError } from "../../core/errors.ts";
+
+const log = getLogger(["strata", "http"]);
 
 export interface ErrorBody {
   error: { code: ErrorCode; message: string };
@@ -16,6 +19,6 @@ export function errorResponse(c: Context, code: ErrorCode, message: string, stat
 export function onError(err: Error, c: Context): Response {
   if (err instanceof StrataError) return errorResponse(c, err.code, err.message, err.status);
   if (err instanceof HTTPException) return errorResponse(c, err.status === 413 ? "PAYLOAD_TOO_LARGE" : "BAD_REQUEST", err.message, err.status);
-  console.error("strata: unexpected error", err);
+  log.error("unexpected error in {method} {path}: {error}", { method: c.req.method, path: c.req.path, error: err });
   return errorResponse(c, "INTERNAL", "internal error", 500);
 }

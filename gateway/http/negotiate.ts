@@ -1,15 +1,15 @@
 // Request and response bodies in JSON or MessagePack, chosen by Content-Type and Accept.
-import { Decoder, Encoder } from "@msgpack/msgpack";
-import type { Context } from "hono";
-import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { Encoder } from "@msgpack/msgpack";
+import type { Context, TypedResponse } from "hono";
+import type { JSONParsed } from "hono/utils/types";
 import { StrataError } from "../../core/errors.ts";
 import { extensionCodec } from "../../core/log/extensions.ts";
+import type { BoundedMsgpackDecoder } from "../../core/log/msgpack-bounds.ts";
 import type { BodyForm } from "../../core/log/publish-request.ts";
 
 export const MSGPACK = "application/msgpack";
 const MSGPACK_TYPES = new Set([MSGPACK, "application/x-msgpack", "application/vnd.msgpack"]);
 
-const decoder = new Decoder({ extensionCodec, maxStrLength: 64 * 1024 * 1024, maxBinLength: 1024 * 1024 * 1024, maxArrayLength: 1_000_000, maxMapLength: 100_000, maxExtLength: 1024 * 1024 * 1024 });
 const encoder = new Encoder({ extensionCodec, ignoreUndefined: true, initialBufferSize: 64 * 1024 });
 
 function mediaType(header: string | undefined): string {
@@ -28,17 +28,22 @@ export function wantsMsgpack(c: Context): boolean {
   return accept.split(",").some((part) => MSGPACK_TYPES.has(mediaType(part)));
 }
 
-/** Reads and decodes the body; malformed input is a BAD_REQUEST, never a crash. */
-export async function readBody(c: Context): Promise<{ form: BodyForm; value: unknown }> {
-  const form = requestForm(c);
+/** The body's bytes; an empty body is a BAD_REQUEST. */
+export async function readBodyBytes(c: Context): Promise<Uint8Array> {
   const bytes = new Uint8Array(await c.req.arrayBuffer());
   if (bytes.length === 0) throw new StrataError("BAD_REQUEST", "request body is empty");
+  return bytes;
+}
+
+/** Reads and decodes the body; malformed input (or MessagePack over the decoder's caps) is a BAD_REQUEST, never a crash. */
+export async function readBody(c: Context, decoder: BoundedMsgpackDecoder): Promise<{ form: BodyForm; value: unknown }> {
+  const form = requestForm(c);
+  const bytes = await readBodyBytes(c);
+  if (form === "msgpack") return { form, value: decoder.decode(bytes) };
   try {
-    if (form === "msgpack") return { form, value: decoder.decode(bytes) };
     return { form, value: JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes)) };
   } catch (e) {
-    if (e instanceof StrataError) throw e;
-    throw new StrataError("BAD_REQUEST", `malformed ${form === "msgpack" ? "MessagePack" : "JSON"} body: ${(e as Error).message}`);
+    throw new StrataError("BAD_REQUEST", `malformed JSON body: ${(e as Error).message}`);
   }
 }
 
@@ -46,7 +51,25 @@ export function encodeMsgpack(value: unknown): Uint8Array {
   return encoder.encode(value);
 }
 
-/** Encodes a MessagePack response; the JSON form is the caller's `c.json(...)`. */
-export function msgpackResponse(value: unknown, status: ContentfulStatusCode = 200): Response {
-  return new Response(encodeMsgpack(value) as Uint8Array<ArrayBuffer>, { status, headers: { "content-type": MSGPACK } });
+/** A response whose JSON form is T, as hono/client sees it, whatever encoding it is sent in. */
+export type JsonForm<T> = Response & TypedResponse<JSONParsed<T>, 200, "json">;
+
+/**
+ * Declares an encoded response's JSON form for hono/client. The type is a compile-time tag only
+ * (hono's own c.json attaches it the same way); the bytes are T in JSON or MessagePack.
+ */
+function declared<T>(response: Response): JsonForm<T> {
+  return response as JsonForm<T>;
+}
+
+/** `body` as MessagePack or JSON, as `form` says (by default what Accept asks for). */
+export function respond<T>(c: Context, body: T, form: BodyForm = wantsMsgpack(c) ? "msgpack" : "json"): JsonForm<T> {
+  if (form === "json") return declared<T>(c.json(body));
+  return declared<T>(c.body(encodeMsgpack(body) as Uint8Array<ArrayBuffer>, 200, { "content-type": MSGPACK }));
+}
+
+/** Bytes already encoded in `form` whose JSON form is T (reads encode once, for their byte counts). */
+export function respondEncoded<T>(c: Context, bytes: Uint8Array | string, form: BodyForm): JsonForm<T> {
+  const body = typeof bytes === "string" ? bytes : (bytes as Uint8Array<ArrayBuffer>);
+  return declared<T>(c.body(body, 200, { "content-type": form === "msgpack" ? MSGPACK : "application/json" }));
 }

@@ -22,13 +22,26 @@ interface DenoLike {
   ): { addr: { port: number }; shutdown(): Promise<void> };
 }
 
-export async function serve(fetch: FetchHandler, options: { host: string; port: number; maxRequestBytes: number }): Promise<Server> {
+export interface ServeOptions {
+  readonly host: string;
+  readonly port: number;
+  /** The largest body any route accepts (ResolvedGatewayConfig.http.maxBodyBytes). */
+  readonly maxRequestBytes: number;
+  /** Idle timeout of a connection; it must outlast the longest long-poll (ResolvedGatewayConfig.http.idleTimeoutSeconds, 60 s by default). */
+  readonly idleTimeoutSeconds?: number;
+}
+
+/** Bun's longest idle timeout. */
+const MAX_IDLE_TIMEOUT_SECONDS = 255;
+
+export async function serve(fetch: FetchHandler, options: ServeOptions): Promise<Server> {
   const g = globalThis as { Bun?: BunLike; Deno?: DenoLike };
   const hostForUrl = options.host.includes(":") ? `[${options.host}]` : options.host;
   if (g.Bun) {
-    // idleTimeout must outlast the longest long-poll (wait_ms is capped at 30 s). Bun's own body
-    // cap answers with a bare 413; leave headroom so the app's limit (with an error code) fires first.
-    const server = g.Bun.serve({ hostname: options.host, port: options.port, fetch, idleTimeout: 60, maxRequestBodySize: options.maxRequestBytes * 2 + 1024 * 1024 });
+    // Bun's own body cap answers with a bare 413; leave headroom so the app's limit (with an error
+    // code) fires first.
+    const idleTimeout = Math.min(MAX_IDLE_TIMEOUT_SECONDS, options.idleTimeoutSeconds ?? 60);
+    const server = g.Bun.serve({ hostname: options.host, port: options.port, fetch, idleTimeout, maxRequestBodySize: options.maxRequestBytes * 2 + 1024 * 1024 });
     return { url: `http://${hostForUrl}:${server.port}`, runtime: "bun", close: async () => void (await server.stop(true)) };
   }
   if (g.Deno) {

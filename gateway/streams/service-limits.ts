@@ -1,34 +1,27 @@
-// Limits of the service layer, enforced where data enters. Storage limits live with the storage engine.
-import type { PublishLimits } from "../../core/log/publish-request.ts";
+// Limits of the service layer, enforced where data enters: one declaration gives each its
+// default, unit, range and meaning (README's limits table is generated from it). Cross-checks
+// against the storage engine and the QUIC transport are in gateway/config.
+import { DEFAULT_MAX_RECORD_BYTES, DEFAULT_PUBLISH_LIMITS } from "../../core/log/publish-request.ts";
+import { defineLimits, type LimitValues } from "../../core/util/limit-spec.ts";
 
-export interface ServiceLimits extends PublishLimits {
-  /** Largest request body, in bytes (checked before the body is parsed). */
-  readonly maxRequestBytes: number;
-  /** Largest encoded record (key, headers and fields), in bytes. */
-  readonly maxRecordBytes: number;
-  /** Most partitions a stream may have. */
-  readonly maxPartitions: number;
-  /** Most streams one gateway holds. */
-  readonly maxStreams: number;
-  /** Most records and bytes one fetch may ask for. */
-  readonly maxFetchRecords: number;
-  readonly maxFetchBytes: number;
-  /** Longest long-poll. */
-  readonly maxWaitMs: number;
-  /** Most long-polls waiting at once, gateway-wide. */
-  readonly maxWaiters: number;
-}
+const KiB = 1024;
+const MiB = 1024 * KiB;
+const GiB = 1024 * MiB;
 
-export const DEFAULT_SERVICE_LIMITS: ServiceLimits = {
-  maxRequestBytes: 64 * 1024 * 1024,
-  maxRecordBytes: 8 * 1024 * 1024,
-  maxBatchRecords: 10_000,
-  maxHeaders: 64,
-  maxKeyBytes: 4096,
-  maxPartitions: 1024,
-  maxStreams: 10_000,
-  maxFetchRecords: 10_000,
-  maxFetchBytes: 64 * 1024 * 1024,
-  maxWaitMs: 30_000,
-  maxWaiters: 10_000,
-};
+export const SERVICE_LIMITS = defineLimits("limits", {
+  maxRequestBytes: { default: 64 * MiB, unit: "bytes", min: 1 * KiB, max: 1 * GiB, doc: "Largest request body, checked before the body is parsed." },
+  maxRecordBytes: { default: DEFAULT_MAX_RECORD_BYTES, unit: "bytes", min: 1 * KiB, max: 512 * MiB, doc: "Largest encoded record (key, headers and fields)." },
+  maxBatchRecords: { default: DEFAULT_PUBLISH_LIMITS.maxBatchRecords, unit: "count", min: 1, max: 1_000_000, doc: "Most records in one publish request." },
+  maxHeaders: { default: DEFAULT_PUBLISH_LIMITS.maxHeaders, unit: "count", min: 0, max: 10_000, doc: "Most headers on one record." },
+  maxKeyBytes: { default: DEFAULT_PUBLISH_LIMITS.maxKeyBytes, unit: "bytes", min: 1, max: 1 * MiB, doc: "Longest record key." },
+  maxPartitions: { default: 1024, unit: "count", min: 1, max: 65_536, doc: "Most partitions of one stream." },
+  maxStreams: { default: 10_000, unit: "count", min: 1, max: 1_000_000, doc: "Most streams one gateway holds." },
+  maxFetchRecords: { default: 10_000, unit: "count", min: 1, max: 1_000_000, doc: "Most records one read returns." },
+  maxFetchBytes: { default: 16 * MiB, unit: "bytes", min: 64 * KiB, max: 1 * GiB, doc: "Most bytes one read returns (at least one record is returned whatever its size); also the storage engine's read bound." },
+  maxWaitMs: { default: 30_000, unit: "ms", min: 0, max: 120_000, doc: "Longest long-poll (`wait_ms`); the HTTP idle timeout is derived from it." },
+  maxWaiters: { default: 10_000, unit: "count", min: 1, max: 1_000_000, doc: "Long-polls waiting at once, gateway-wide." },
+});
+
+export type ServiceLimits = LimitValues<typeof SERVICE_LIMITS.specs>;
+
+export const DEFAULT_SERVICE_LIMITS: ServiceLimits = SERVICE_LIMITS.defaults;

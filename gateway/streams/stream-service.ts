@@ -1,6 +1,8 @@
 // Streams: create, list, describe. Stream rows live in libSQL; the partition logs in the LogStore.
+import { z } from "zod";
 import { StrataError } from "../../core/errors.ts";
 import { assertStreamName } from "../../core/log/stream-name.ts";
+import { parseInput } from "../../core/util/parse-input.ts";
 import type { MetadataDb } from "../db/database.ts";
 import { partitions as partitionsTable, streams as streamsTable } from "../db/schema.ts";
 import type { LogStore } from "../log/log-store.ts";
@@ -32,34 +34,32 @@ export interface StreamInfo {
   readonly created_at: number;
 }
 
-export interface CreateStreamInput {
-  readonly name: unknown;
-  readonly partitions?: unknown;
-  readonly retention?: unknown;
-}
+const positiveInteger = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
 
-function parseRetention(v: unknown): Retention {
-  if (v === undefined || v === null) return { ms: null, bytes: null };
-  if (typeof v !== "object" || Array.isArray(v)) throw new StrataError("BAD_REQUEST", "retention must be an object {ms?, bytes?}");
-  const r = v as { ms?: unknown; bytes?: unknown };
-  const positive = (x: unknown, what: string): number | null => {
-    if (x === undefined || x === null) return null;
-    if (!Number.isSafeInteger(x) || (x as number) <= 0) throw new StrataError("BAD_REQUEST", `retention.${what} must be a positive integer`);
-    return x as number;
-  };
-  return { ms: positive(r.ms, "ms"), bytes: positive(r.bytes, "bytes") };
-}
+/** A create request, from any transport: the one source of its shape and of the typed client's input. */
+export const createStreamSchema = z.object({
+  name: z.string(),
+  /** 1 by default; at most limits.maxPartitions (checked by the service). */
+  partitions: z.number().int().min(1).nullish(),
+  retention: z.object({ ms: positiveInteger.nullish(), bytes: positiveInteger.nullish() }).nullish(),
+});
+
+export type CreateStreamInput = z.input<typeof createStreamSchema>;
 
 export class StreamService {
   private readonly configs = new Map<string, StreamConfig>();
   /** Serialises creates so two racing creates of one name cannot both pass the existence check. */
   private creating: Promise<unknown> = Promise.resolve();
 
-  private constructor(
-    private readonly db: MetadataDb,
-    private readonly logs: LogStore,
-    private readonly limits: ServiceLimits,
-  ) {}
+  private readonly db: MetadataDb;
+  private readonly logs: LogStore;
+  private readonly limits: ServiceLimits;
+
+  private constructor(db: MetadataDb, logs: LogStore, limits: ServiceLimits) {
+    this.db = db;
+    this.logs = logs;
+    this.limits = limits;
+  }
 
   /** Loads every stream and opens its partitions. */
   static async open(db: MetadataDb, logs: LogStore, limits: ServiceLimits): Promise<StreamService> {
@@ -84,15 +84,15 @@ export class StreamService {
   }
 
   private async createNow(input: CreateStreamInput): Promise<StreamInfo> {
-    const name = assertStreamName(input.name);
-    const partitions = input.partitions ?? 1;
-    if (!Number.isInteger(partitions) || (partitions as number) < 1 || (partitions as number) > this.limits.maxPartitions) {
-      throw new StrataError("BAD_REQUEST", `partitions must be an integer in [1, ${this.limits.maxPartitions}]`);
-    }
-    const retention = parseRetention(input.retention);
+    // Parsed here whatever the transport, so no path can skip a check.
+    const request = parseInput(createStreamSchema, input, "stream");
+    const name = assertStreamName(request.name);
+    const partitions = request.partitions ?? 1;
+    if (partitions > this.limits.maxPartitions) throw new StrataError("BAD_REQUEST", `partitions must be an integer in [1, ${this.limits.maxPartitions}]`);
+    const retention: Retention = { ms: request.retention?.ms ?? null, bytes: request.retention?.bytes ?? null };
     if (this.configs.has(name)) throw new StrataError("STREAM_EXISTS", `stream '${name}' already exists`);
     if (this.configs.size >= this.limits.maxStreams) throw new StrataError("BAD_REQUEST", `this gateway holds at most ${this.limits.maxStreams} streams`);
-    const config: StreamConfig = { name, partitions: partitions as number, retention, createdAt: Date.now() };
+    const config: StreamConfig = { name, partitions, retention, createdAt: Date.now() };
     await this.db.transaction(async (tx) => {
       await tx.insert(streamsTable).values({
         name,

@@ -1,0 +1,164 @@
+// The gateway's one configuration: what openGateway and `strata serve` take, validated as a whole
+// at start (unknown keys, types, every limit's range, the cross-checks between subsystems) into
+// a resolved configuration with every default filled in and every derived value computed. A bad
+// configuration fails start-up with a message naming the key, the value and the allowed range.
+import { resolve as resolvePath, join } from "node:path";
+import { z } from "zod";
+import { StrataError } from "../../core/errors.ts";
+import type { MsgpackCaps } from "../../core/log/msgpack-bounds.ts";
+import { describeIssues as describeLimitIssues, type LimitFamily, type LimitSpecs } from "../../core/util/limit-spec.ts";
+import { issuePath } from "../../core/util/parse-input.ts";
+import { ARTEFACT_LIMITS, resolveArtefactLimits, type ArtefactLimits } from "../artefacts/artefact-limits.ts";
+import { resolveLimits as resolveStorageLimits, type StorageLimits } from "../log/storage-limits.ts";
+import { QUIC_LIMITS, type QuicLimits } from "../quic/quic-limits.ts";
+import { SERVICE_LIMITS, type ServiceLimits } from "../streams/service-limits.ts";
+import { checkLimitsAgree } from "./cross-checks.ts";
+import { decoderCaps } from "./decoder-caps.ts";
+import { STORAGE_LIMITS } from "./storage-limit-specs.ts";
+
+/** Seconds an HTTP connection may idle beyond the longest long-poll. */
+const IDLE_MARGIN_SECONDS = 30;
+/** Nesting of a hash list (`{hashes: [...]}`) and of a chunk batch (`{chunks: [[hash, data], ...]}`). */
+const HASH_LIST_DEPTH = 2;
+const CHUNK_BATCH_DEPTH = 3;
+
+function isOrigin(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === "http:" || url.protocol === "https:") && url.origin === value;
+  } catch {
+    return false;
+  }
+}
+
+const s3Schema = z.strictObject({
+  endpoint: z.url().optional(),
+  bucket: z.string().min(1),
+  prefix: z.string().optional(),
+  region: z.string().min(1).optional(),
+  forcePathStyle: z.boolean().optional(),
+});
+
+export const gatewayConfigSchema = z.strictObject({
+  /** Local state: WAL, segment cache, the embedded database and (by default) the object directory. */
+  dataDir: z.string().min(1),
+  /** libSQL URL of the metadata database; default: an embedded file under dataDir. */
+  dbUrl: z.string().min(1).optional(),
+  dbAuthToken: z.string().optional(),
+  /** S3-compatible object storage; default: the directory dataDir/objects. */
+  s3: s3Schema.optional(),
+  /** Service limits (gateway/streams/service-limits.ts). */
+  limits: SERVICE_LIMITS.schema.optional(),
+  /** Storage engine limits (gateway/log/storage-limits.ts). */
+  storage: STORAGE_LIMITS.schema.optional(),
+  /** Chunk store, manifest, cache and GC bounds (gateway/artefacts/artefact-limits.ts). */
+  artefacts: ARTEFACT_LIMITS.schema.optional(),
+  /** QUIC transport bounds (gateway/quic/quic-limits.ts). */
+  quic: QUIC_LIMITS.schema.optional(),
+  /** Origins whose browser pages may call the HTTP API (CORS); none by default. */
+  corsOrigins: z.array(z.string().refine(isOrigin, { message: "must be an origin like http://localhost:8080" })).optional(),
+});
+
+export type GatewayConfig = z.input<typeof gatewayConfigSchema>;
+export type S3Config = z.output<typeof s3Schema>;
+
+/** What the HTTP transport needs besides the services. */
+export interface HttpConfig {
+  /** Origins whose browser pages may call the API (CORS). */
+  readonly corsOrigins: readonly string[];
+  /** The largest body any route accepts; the server's own cap must sit above it (serve.ts). */
+  readonly maxBodyBytes: number;
+  /** Idle timeout of HTTP connections, longer than the longest long-poll. */
+  readonly idleTimeoutSeconds: number;
+  /** MessagePack decoder caps of each kind of body, derived from its byte limit. */
+  readonly decoders: {
+    /** Publish, stream creation and offset commits (limits.maxRequestBytes). */
+    readonly records: MsgpackCaps;
+    /** /chunks/missing and /chunks/get (artefacts.maxHashRequestBytes). */
+    readonly hashes: MsgpackCaps;
+    /** PUT /chunks (artefacts.maxChunkRequestBytes). */
+    readonly chunks: MsgpackCaps;
+  };
+}
+
+export interface ResolvedGatewayConfig {
+  /** Absolute. */
+  readonly dataDir: string;
+  readonly dbUrl: string;
+  readonly dbAuthToken: string | undefined;
+  readonly s3: S3Config | undefined;
+  readonly limits: ServiceLimits;
+  readonly storage: StorageLimits;
+  readonly artefacts: ArtefactLimits;
+  readonly quic: QuicLimits;
+  readonly http: HttpConfig;
+  /** Caps of MessagePack inside one QUIC frame, derived from quic.maxFrameBytes. */
+  readonly quicFrameCaps: MsgpackCaps;
+}
+
+const FAMILIES: ReadonlyMap<string, LimitFamily<LimitSpecs>> = new Map<string, LimitFamily<LimitSpecs>>([
+  ["limits", SERVICE_LIMITS],
+  ["storage", STORAGE_LIMITS],
+  ["artefacts", ARTEFACT_LIMITS],
+  ["quic", QUIC_LIMITS],
+]);
+
+function describeConfigIssues(issues: readonly z.core.$ZodIssue[], input: GatewayConfig): string {
+  return issues
+    .map((issue) => {
+      const [head, ...rest] = issue.path;
+      const family = typeof head === "string" ? FAMILIES.get(head) : undefined;
+      if (family !== undefined && typeof head === "string" && (rest.length > 0 || issue.code === "unrecognized_keys")) {
+        return describeLimitIssues([{ ...issue, path: rest }], family.name, family.specs, input[head as keyof GatewayConfig]);
+      }
+      if (issue.code === "unrecognized_keys") return issue.keys.map((k) => `${issuePath([...issue.path, k])} is not a configuration key`).join("; ");
+      return `${issuePath(issue.path)}: ${issue.message}`;
+    })
+    .join("; ");
+}
+
+/** Runs a family's own resolution; its errors get the configuration's prefix. */
+function inConfig<T>(resolve: () => T): T {
+  try {
+    return resolve();
+  } catch (e) {
+    if (e instanceof StrataError && e.code === "BAD_REQUEST" && !e.message.startsWith("gateway config: ")) {
+      throw new StrataError("BAD_REQUEST", `gateway config: ${e.message}`, { cause: e });
+    }
+    throw e;
+  }
+}
+
+export function resolveGatewayConfig(input: GatewayConfig): ResolvedGatewayConfig {
+  const parsed = gatewayConfigSchema.safeParse(input);
+  if (!parsed.success) throw new StrataError("BAD_REQUEST", `gateway config: ${describeConfigIssues(parsed.error.issues, input)}`);
+  const config = parsed.data;
+  const limits = SERVICE_LIMITS.resolve(config.limits);
+  // The storage engine's read bound is the service's: one value, set in one place.
+  const storage = inConfig(() => resolveStorageLimits(STORAGE_LIMITS.resolve({ maxFetchBytes: limits.maxFetchBytes, ...config.storage })));
+  const artefacts = inConfig(() => resolveArtefactLimits(config.artefacts));
+  const quic = QUIC_LIMITS.resolve(config.quic);
+  checkLimitsAgree({ limits, storage, artefacts, quic });
+  const dataDir = resolvePath(config.dataDir);
+  return Object.freeze({
+    dataDir,
+    dbUrl: config.dbUrl ?? `file:${join(dataDir, "strata.db")}`,
+    dbAuthToken: config.dbAuthToken,
+    s3: config.s3,
+    limits,
+    storage,
+    artefacts,
+    quic,
+    http: Object.freeze({
+      corsOrigins: Object.freeze([...(config.corsOrigins ?? [])]),
+      maxBodyBytes: Math.max(limits.maxRequestBytes, artefacts.maxHashRequestBytes, artefacts.maxChunkRequestBytes, artefacts.maxManifestBytes),
+      idleTimeoutSeconds: Math.ceil(limits.maxWaitMs / 1000) + IDLE_MARGIN_SECONDS,
+      decoders: Object.freeze({
+        records: decoderCaps(limits.maxRequestBytes),
+        hashes: decoderCaps(artefacts.maxHashRequestBytes, HASH_LIST_DEPTH),
+        chunks: decoderCaps(artefacts.maxChunkRequestBytes, CHUNK_BATCH_DEPTH),
+      }),
+    }),
+    quicFrameCaps: decoderCaps(quic.maxFrameBytes),
+  });
+}
