@@ -45,16 +45,21 @@ let work = "";
 let project = "";
 let gateway: GatewayProcess | undefined;
 
+function gatewayUrl(): string {
+  if (!gateway) throw new Error("the gateway did not start (see beforeAll)");
+  return gateway.url;
+}
+
 beforeAll(async () => {
   work = tempDir("strata-packaging-");
   await runCommand(["npm", "pack", "--pack-destination", work], ROOT);
-  const tarballs = readdirSync(work).filter((name) => name.endsWith(".tgz"));
-  expect(tarballs).toHaveLength(1);
+  const [tarball, ...others] = readdirSync(work).filter((name) => name.endsWith(".tgz"));
+  if (!tarball || others.length > 0) throw new Error(`npm pack should write one tarball into ${work}`);
   project = join(work, "consumer");
   cpSync(FIXTURES, project, { recursive: true });
   writeFileSync(
     join(project, "package.json"),
-    JSON.stringify({ name: "strata-consumer", private: true, type: "module", dependencies: { [PACKAGE_NAME]: `file:${join(work, tarballs[0]!)}` } }),
+    JSON.stringify({ name: "strata-consumer", private: true, type: "module", dependencies: { [PACKAGE_NAME]: `file:${join(work, tarball)}` } }),
   );
   // The dependencies come from npm's cache (filled by the repository's own install).
   await runCommand(["npm", "install", "--prefer-offline", "--no-audit", "--no-fund", "--ignore-scripts"], project);
@@ -82,8 +87,8 @@ test.each(Object.keys(RUNTIMES) as (keyof typeof RUNTIMES)[])(
   "every entry point works from the installed package under %s",
   async (runtime) => {
     const stream = `packaging-${runtime.replace(/ /g, "-")}`;
-    const { stdout } = await runCommand([...RUNTIMES[runtime], "check.mjs", gateway!.url, stream, join(work, `edge-${stream}`)], project);
-    const result = checkOutput.parse(JSON.parse(stdout.trim().split("\n").at(-1)!));
+    const { stdout } = await runCommand([...RUNTIMES[runtime], "check.mjs", gatewayUrl(), stream, join(work, `edge-${stream}`)], project);
+    const result = checkOutput.parse(JSON.parse(stdout.trim().split("\n").at(-1) ?? ""));
     expect(result.blake3Empty).toBe("af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262");
     expect(result.browserBlake3Abc).toBe("6437b3ac38465133ffb63b75273a8db548c558465d79db03fd359c6cd5bd9d85");
     expect(result.blake3Pattern).toBe(patternHash());
