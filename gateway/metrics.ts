@@ -17,11 +17,14 @@ function escapeLabel(value: string): string {
 }
 
 abstract class Metric {
-  constructor(
-    readonly name: string,
-    readonly help: string,
-    readonly type: "counter" | "gauge" | "histogram",
-  ) {}
+  readonly name: string;
+  readonly help: string;
+  readonly type: "counter" | "gauge" | "histogram";
+  constructor(name: string, help: string, type: "counter" | "gauge" | "histogram") {
+    this.name = name;
+    this.help = help;
+    this.type = type;
+  }
   abstract lines(): string[];
 }
 
@@ -50,15 +53,13 @@ export class Counter extends Metric {
 }
 
 export class Histogram extends Metric {
+  private readonly buckets: readonly number[];
   private readonly counts: number[];
   private sum = 0;
   private count = 0;
-  constructor(
-    name: string,
-    help: string,
-    private readonly buckets: readonly number[],
-  ) {
+  constructor(name: string, help: string, buckets: readonly number[]) {
     super(name, help, "histogram");
+    this.buckets = buckets;
     this.counts = buckets.map(() => 0);
   }
   observe(value: number): void {

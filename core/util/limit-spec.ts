@@ -91,6 +91,11 @@ export function describeRange(spec: LimitSpec): string {
   return `${what} in [${formatLimit(spec.min, spec.unit)}, ${formatLimit(spec.max, spec.unit)}]`;
 }
 
+/** `1 KiB – 1 GiB` */
+export function formatRange(spec: LimitSpec): string {
+  return `${formatLimit(spec.min, spec.unit)} – ${formatLimit(spec.max, spec.unit)}`;
+}
+
 function unitNoun(unit: Exclude<LimitUnit, "fraction">): string {
   if (unit === "bytes") return "number of bytes";
   if (unit === "ms") return "number of milliseconds";
@@ -108,7 +113,7 @@ export function formatLimit(value: number, unit: LimitUnit): string {
     }
     return `${value.toLocaleString("en-US")} B`;
   }
-  for (const [size, suffix] of [[3_600_000, "h"], [60_000, "min"], [1000, "s"]] as const) {
+  for (const [size, suffix] of [[86_400_000, "d"], [3_600_000, "h"], [60_000, "min"], [1000, "s"]] as const) {
     if (value % size === 0) return `${(value / size).toLocaleString("en-US")} ${suffix}`;
   }
   return `${value.toLocaleString("en-US")} ms`;

@@ -1,6 +1,7 @@
 // Serving chunks and artefacts: POST /chunks/missing, PUT /chunks, POST /chunks/get and the
 // on-the-fly assembly of an artefact (or a byte range of it) from its chunks. Responses are
 // streams with bounded memory: at most readAheadBytes (and readAheadChunks) are read ahead.
+import { getLogger } from "@logtape/logtape";
 import { encodeFrameHeader } from "../../core/artefacts/chunk-frames.ts";
 import { StrataError } from "../../core/errors.ts";
 import { hexToBytes } from "../../core/util/hex.ts";
@@ -8,6 +9,8 @@ import { chunkAt } from "../../core/artefacts/manifest.ts";
 import type { ChunkStore, ChunkUpload, PutResult } from "./chunk-store.ts";
 import type { ArtefactLimits } from "./artefact-limits.ts";
 import type { ManifestInfo, ManifestService } from "./manifest-service.ts";
+
+const log = getLogger(["strata", "artefacts"]);
 
 const HASH = /^[0-9a-f]{64}$/;
 
@@ -30,7 +33,7 @@ function toStream(source: AsyncGenerator<Uint8Array>): ReadableStream<Uint8Array
           if (done) controller.close();
           else controller.enqueue(value);
         } catch (e) {
-          console.error("strata: artefact stream failed", e);
+          log.error("artefact stream failed: {error}", { error: e });
           controller.error(e);
         }
       },

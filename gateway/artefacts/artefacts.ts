@@ -1,5 +1,6 @@
 // Builds the artefact subsystem (chunk store, manifests, artefact reads, ref index, GC) for
 // the composition root, and the LogService hook that indexes ArtefactRefs at append.
+import { getLogger } from "@logtape/logtape";
 import type { MetadataDb } from "../db/database.ts";
 import type { MetricsRegistry } from "../metrics.ts";
 import { ChunkStore } from "./chunk-store.ts";
@@ -10,6 +11,8 @@ import { createArtefactMetrics } from "./artefact-metrics.ts";
 import { ArtefactRefIndex, type StartOffsetOf } from "./artefact-ref-index.ts";
 import { ArtefactService } from "./artefact-service.ts";
 import { ManifestService } from "./manifest-service.ts";
+
+const log = getLogger(["strata", "artefacts"]);
 
 /** What the transports use of the artefact subsystem. */
 export interface ArtefactServices {
@@ -45,7 +48,7 @@ export async function openArtefacts(config: ArtefactsConfig): Promise<Artefacts>
   const timer =
     limits.gcIntervalMs > 0
       ? setInterval(() => {
-          running = gc.run().catch((e: unknown) => console.error("strata: artefact GC failed", e));
+          running = gc.run().catch((e: unknown) => log.error("artefact GC failed: {error}", { error: e }));
         }, limits.gcIntervalMs)
       : undefined;
   timer?.unref?.();

@@ -3,6 +3,7 @@
 // in and whenever it is read from storage or the disk cache (verified chunks are then kept in
 // a bytes-bounded memory cache and served from it without hashing again). At open, pack objects without index rows (an upload cut short between
 // its put and its commit) are verified and indexed.
+import { getLogger } from "@logtape/logtape";
 import { join } from "node:path";
 import { blake3, bytesToHex } from "../../core/hashing/blake3.ts";
 import { isStrataError, StrataError } from "../../core/errors.ts";
@@ -16,6 +17,8 @@ import { PACK_PREFIX, packIdOf, scanPack } from "./pack-format.ts";
 import { PackReader } from "./pack-reader.ts";
 import { PackWriter, type VerifiedChunk } from "./pack-writer.ts";
 import { equalBytes } from "../../core/util/equal-bytes.ts";
+
+const log = getLogger(["strata", "artefacts"]);
 
 export interface ChunkUpload {
   readonly hash: Uint8Array;
@@ -208,7 +211,7 @@ export class ChunkStore {
         // short, or a duplicate upload): the pack is redundant.
         if (inserted === 0 && (await this.index.dropEmptyPack(id))) await this.store.delete(info.key);
       } catch (e) {
-        console.error(`strata: chunk store: cannot recover pack ${info.key}; it is left for GC`, e);
+        log.error("chunk store: cannot recover pack {key}; it is left for GC: {error}", { key: info.key, error: e });
       }
     }
   }

@@ -2,6 +2,7 @@
 // from the object store once however many concurrent readers miss it (single flight), then
 // kept in a bytes-bounded memory LRU and a bytes-bounded disk cache. Nearby chunks of one pack
 // share blocks, so a sequential artefact read costs one ranged GET per block.
+import { getLogger } from "@logtape/logtape";
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { StrataError } from "../../core/errors.ts";
@@ -14,6 +15,8 @@ import type { ObjectStore } from "../objects/object-store.ts";
 import { packKey } from "./pack-format.ts";
 import { FileCache } from "../objects/file-cache.ts";
 import { SingleFlight } from "../../core/util/single-flight.ts";
+
+const log = getLogger(["strata", "artefacts"]);
 
 /** Pack sizes remembered (ids are never reused, so entries never go stale; this bounds memory). */
 const MAX_PACK_SIZES = 100_000;
@@ -48,7 +51,7 @@ export class PackReader {
     this.#blockBytes = options.limits.readBlockBytes;
     this.#metrics = options.metrics;
     this.#memory = new ByteLru(options.limits.memoryCacheBytes);
-    this.#disk = new FileCache(options.limits.diskCacheBytes, (path, e) => console.error(`strata: pack cache: cannot delete ${path}`, e));
+    this.#disk = new FileCache(options.limits.diskCacheBytes, (path, e) => log.warn("pack cache: cannot delete {path}: {error}", { path, error: e }));
     this.#reads = new Semaphore(options.limits.maxConcurrentReads);
   }
 
@@ -163,7 +166,7 @@ export class PackReader {
       .then(() => rename(tmp, path))
       .then(() => this.#disk.add(path, bytes.length))
       .catch((e: unknown) => {
-        console.error(`strata: pack cache: cannot write ${path}`, e);
+        log.warn("pack cache: cannot write {path}: {error}", { path, error: e });
         return rm(tmp, { force: true }).catch(() => undefined);
       })
       .finally(() => this.#writes.delete(write));

@@ -5,13 +5,15 @@
 /** [start, end) of the body to send; `unsatisfiable` answers 416; null sends the whole body. */
 export type RangeChoice = { readonly start: number; readonly end: number } | "unsatisfiable" | null;
 
-const ONE_RANGE = /^bytes=(\d{0,16})-(\d{0,16})$/;
+const ONE_RANGE = /^bytes=(?<a>\d{0,16})-(?<b>\d{0,16})$/;
 
 export function parseRange(header: string | undefined, size: number): RangeChoice {
   if (header === undefined) return null;
   const m = ONE_RANGE.exec(header.trim());
   if (!m) return null;
-  const [, a, b] = m as unknown as [string, string, string];
+  // Both groups always take part in a match (possibly empty).
+  const a = m.groups?.a ?? "";
+  const b = m.groups?.b ?? "";
   if (a === "" && b === "") return null;
   if (a === "") {
     const n = Number(b);

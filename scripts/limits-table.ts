@@ -1,0 +1,110 @@
+// README's limits section, generated from the limit declarations (their one home): every family
+// with its defaults, units, ranges and meanings, and the checks made between them at start.
+//   bun scripts/limits-table.ts           prints the section
+//   bun scripts/limits-table.ts --write   rewrites it in README.md between the markers
+//   bun scripts/limits-table.ts --check   exits 1 when README.md differs from it
+import { readFileSync, writeFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { formatLimit, formatRange, type LimitFamily, type LimitSpecs } from "../core/util/limit-spec.ts";
+import { TRANSFER_LIMITS } from "../edge/artefacts/limits.ts";
+import { EDGE_LIMITS } from "../edge/limits.ts";
+import { ARTEFACT_LIMITS } from "../gateway/artefacts/artefact-limits.ts";
+import { STORAGE_LIMITS } from "../gateway/config/storage-limit-specs.ts";
+import { QUIC_LIMITS } from "../gateway/quic/quic-limits.ts";
+import { SERVICE_LIMITS } from "../gateway/streams/service-limits.ts";
+
+export const LIMITS_BEGIN = "<!-- limits:begin -->";
+export const LIMITS_END = "<!-- limits:end -->";
+
+interface Section {
+  readonly title: string;
+  readonly source: string;
+  readonly family: LimitFamily<LimitSpecs>;
+}
+
+const GATEWAY: readonly Section[] = [
+  { title: "`limits`: requests, records, streams and reads", source: "gateway/streams/service-limits.ts", family: SERVICE_LIMITS },
+  { title: "`storage`: WAL, segments and caches of the log (per partition unless noted)", source: "gateway/log/storage-limits.ts", family: STORAGE_LIMITS },
+  { title: "`artefacts`: chunk store, manifests, caches and GC", source: "gateway/artefacts/artefact-limits.ts", family: ARTEFACT_LIMITS },
+  { title: "`quic`: the QUIC transport", source: "gateway/quic/quic-limits.ts", family: QUIC_LIMITS },
+];
+
+const EDGE: readonly Section[] = [
+  { title: "`openEdge({ limits })`: the edge node", source: "edge/limits.ts", family: EDGE_LIMITS },
+  { title: "`pushArtefact` / `pullArtefact` `limits` (and `strata push` / `pull`)", source: "edge/artefacts/limits.ts", family: TRANSFER_LIMITS },
+];
+
+const CHECKS = [
+  "`limits.maxFetchBytes` is also the storage engine's read bound; a different `storage.maxFetchBytes` fails start-up.",
+  "A record must fit a request, a batch and a QUIC frame: `limits.maxRecordBytes` ≤ `limits.maxRequestBytes`; + 64 (batch header) ≤ `storage.maxBatchBytes`; + 1 KiB (frame envelope) ≤ `quic.maxFrameBytes`.",
+  "A chunk must fit a QUIC frame: `artefacts.maxChunkBytes` + 1 KiB ≤ `quic.maxFrameBytes`.",
+  "`artefacts.packMaxBytes` and `artefacts.maxChunkRequestBytes` ≥ `artefacts.maxChunkBytes`; `artefacts.maxPendingPackBytes` ≥ `artefacts.maxChunkRequestBytes`; `artefacts.maxHashRequestBytes` holds `maxHashesPerRequest` hex hashes in JSON.",
+  "The storage engine's own: `segmentBytes` ≥ `maxBatchBytes`, `segmentBytes` + `maxBatchBytes` < 4 GiB, `groupCommitMaxBytes` ≥ `groupCommitBytes`, `maxPendingBytes` ≥ `maxBatchBytes`, `maxUnuploadedBytes` ≥ `segmentBytes`.",
+];
+
+const DERIVED = [
+  "The HTTP server's body cap sits above the largest route limit (`limits.maxRequestBytes`, `artefacts.maxHashRequestBytes`, `artefacts.maxChunkRequestBytes`, `artefacts.maxManifestBytes`); its idle timeout is `limits.maxWaitMs` + 30 s.",
+  "MessagePack decoders take their caps from the byte limit of what they decode (no string, bin or extension longer than it, no more array elements than its bytes, half as many map entries) and a depth of 36 (32 levels of field values inside a record's envelope); a length a header claims beyond the bytes that follow is refused before anything is allocated.",
+];
+
+function table(section: Section): string {
+  const rows = Object.entries(section.family.specs).map(
+    ([key, spec]) => `| \`${key}\` | ${formatLimit(spec.default, spec.unit)} | ${formatRange(spec)} | ${spec.doc} |`,
+  );
+  return [`#### ${section.title}`, "", `Declared in \`${section.source}\`.`, "", "| key | default | allowed | meaning |", "| --- | --- | --- | --- |", ...rows].join("\n");
+}
+
+/** The generated section, without its markers. */
+export function renderLimitsSection(): string {
+  return [
+    "Every limit is declared once, with its default, unit, allowed range and meaning; the tables below",
+    "are generated from those declarations (`npm run limits:table`). `openGateway(config)` takes the",
+    "gateway's families as `config.limits`, `config.storage`, `config.artefacts` and `config.quic`,",
+    "validates all of them at start, and refuses an unknown key or a value out of range with a",
+    "message naming the key, the value and the allowed range.",
+    "",
+    "### Gateway",
+    "",
+    ...GATEWAY.flatMap((s) => [table(s), ""]),
+    "Checked between families at start:",
+    "",
+    ...CHECKS.map((c) => `- ${c}`),
+    "",
+    "Derived, not configured:",
+    "",
+    ...DERIVED.map((d) => `- ${d}`),
+    "",
+    "### Edge",
+    "",
+    ...EDGE.flatMap((s) => [table(s), ""]),
+  ]
+    .join("\n")
+    .trimEnd();
+}
+
+/** README's text with the section between the markers replaced. */
+export function withLimitsSection(readme: string, section: string): string {
+  const begin = readme.indexOf(LIMITS_BEGIN);
+  const end = readme.indexOf(LIMITS_END);
+  if (begin < 0 || end < begin) throw new Error(`README.md has no ${LIMITS_BEGIN} ... ${LIMITS_END} section`);
+  return `${readme.slice(0, begin + LIMITS_BEGIN.length)}\n${section}\n${readme.slice(end)}`;
+}
+
+export const README_PATH = fileURLToPath(new URL("../README.md", import.meta.url));
+
+if (import.meta.main) {
+  const section = renderLimitsSection();
+  const mode = process.argv[2];
+  if (mode === "--write" || mode === "--check") {
+    const readme = readFileSync(README_PATH, "utf8");
+    const wanted = withLimitsSection(readme, section);
+    if (mode === "--write") {
+      if (wanted !== readme) writeFileSync(README_PATH, wanted);
+    } else if (wanted !== readme) {
+      process.stderr.write("README.md's limits section differs from the limit declarations; run npm run limits:table\n");
+      process.exit(1);
+    }
+  } else {
+    process.stdout.write(`${section}\n`);
+  }
+}
