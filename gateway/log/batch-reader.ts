@@ -2,6 +2,7 @@
 // reading in chunks so small batches cost few reads and big ones are read once.
 import { readBatchHeader, type BatchHeader } from "../../core/log/batch.ts";
 import { StrataError } from "../../core/errors.ts";
+import { errorText } from "../objects/errno.ts";
 
 /**
  * Random access to the bytes of one segment (or WAL file). Returns at least `minLength` bytes
@@ -107,7 +108,7 @@ export async function readBatches(
     try {
       header = readBatchHeader(bytes, { maxLength: opts.maxBatchBytes, verifyCrc: !verified });
     } catch (e) {
-      throw new StrataError("CORRUPT_DATA", `${opts.source}: batch at byte ${pos}: ${(e as Error).message}`, { cause: e });
+      throw new StrataError("CORRUPT_DATA", `${opts.source}: batch at byte ${pos}: ${errorText(e)}`, { cause: e });
     }
     if (!header) throw new StrataError("CORRUPT_DATA", `${opts.source}: short batch at byte ${pos}`);
     if (!verified) reader.markVerified(pos);

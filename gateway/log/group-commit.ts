@@ -14,6 +14,7 @@
 import { StrataError, invariant } from "../../core/errors.ts";
 import type { BatchHeader } from "../../core/log/batch.ts";
 import type { ProducerRef } from "../../core/log/record.ts";
+import { errorText } from "../objects/errno.ts";
 import type { StorageLimits } from "./storage-limits.ts";
 import type { AppendedBatch, WalFile } from "./wal.ts";
 
@@ -251,7 +252,7 @@ export class GroupCommit {
     if (this.#state.kind === "failed") return this.#state.error;
     const error = new StrataError(
       "STORAGE_ERROR",
-      `${this.label}: WAL write failed, partition read-only until restart: ${cause instanceof Error ? cause.message : String(cause)}`,
+      `${this.label}: WAL write failed, partition read-only until restart: ${errorText(cause)}`,
       { cause },
     );
     const queued = this.#queue.splice(0);

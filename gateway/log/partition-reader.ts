@@ -10,6 +10,7 @@ import type { PartitionState } from "./partition-state.ts";
 import type { SegmentRow } from "./segment-catalog.ts";
 import type { SparseIndex } from "./segment-format.ts";
 import { readAt } from "./wal.ts";
+import { errnoCode } from "../objects/errno.ts";
 import { open } from "node:fs/promises";
 
 /** Object-store reads whose next offset is remembered, to spot sequential readers. */
@@ -35,7 +36,7 @@ export class PartitionReader {
       try {
         return await this.readTier(offset, maxBytes);
       } catch (e) {
-        const moved = this.tiers.layoutVersion !== version || errno(e) === "ENOENT" || errno(e) === "EBADF";
+        const moved = this.tiers.layoutVersion !== version || errnoCode(e) === "ENOENT" || errnoCode(e) === "EBADF";
         if (!moved || attempt >= READ_ATTEMPTS) throw e;
       }
     }
@@ -60,7 +61,7 @@ export class PartitionReader {
         this.ctx.metrics.cacheHits.inc();
         return batches;
       } catch (e) {
-        if (errno(e) !== "ENOENT") throw e;
+        if (errnoCode(e) !== "ENOENT") throw e;
         this.ctx.cache.remove(local, false); // gone from disk: serve it from the object store
       }
     }
@@ -153,8 +154,4 @@ export function findSegment<T>(
     else return segments[mid];
   }
   return undefined;
-}
-
-function errno(e: unknown): string | undefined {
-  return (e as { code?: string }).code;
 }

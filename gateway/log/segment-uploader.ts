@@ -6,6 +6,7 @@
 //     └── none left ───┘                           │
 //   stop(): the running upload finishes (a backoff wait ends at once) ──▶ stopped
 import { StrataError, invariant } from "../../core/errors.ts";
+import { errorText } from "../objects/errno.ts";
 
 export type UploaderState =
   /** Healthy, nothing to upload. */
@@ -89,7 +90,7 @@ export class SegmentUploader<S> {
         const backoffMs = s.kind === "failing" ? Math.min(s.backoffMs * 2, MAX_BACKOFF_MS) : FIRST_BACKOFF_MS;
         const error = new StrataError(
           "STORAGE_ERROR",
-          `${this.label}: segment upload failing (data is safe on local disk, retrying): ${e instanceof Error ? e.message : String(e)}`,
+          `${this.label}: segment upload failing (data is safe on local disk, retrying): ${errorText(e)}`,
           { cause: e },
         );
         this.#state = { kind: "failing", error, backoffMs };

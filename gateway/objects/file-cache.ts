@@ -4,6 +4,7 @@
 // directory wiped) drops the entry and reads from the object store instead.
 import { unlink } from "node:fs/promises";
 import { invariant } from "../../core/errors.ts";
+import { errnoCode } from "./errno.ts";
 
 interface Entry {
   readonly path: string;
@@ -75,7 +76,7 @@ export class FileCache {
   private unlink(path: string): void {
     // Fire and forget: readers that raced the unlink fall back to the object store.
     unlink(path).catch((e: unknown) => {
-      if ((e as { code?: string }).code !== "ENOENT") this.onError(path, e);
+      if (errnoCode(e) !== "ENOENT") this.onError(path, e);
     });
   }
 }

@@ -22,6 +22,7 @@ import { dirname, join, resolve, sep } from "node:path";
 import { StrataError, isStrataError } from "../../core/errors.ts";
 import { mapLimit } from "../../core/util/concurrency.ts";
 import { uninitialized } from "../../core/util/buffers.ts";
+import { errnoCode, errorText } from "./errno.ts";
 import { validateObjectKey, validateObjectPrefix } from "./object-key.ts";
 import { checkRangeWithin, validateRange } from "./object-range.ts";
 import type { ByteRange, MultipartOptions, ObjectInfo, ObjectStore, PutOptions } from "./object-store.ts";
@@ -109,7 +110,7 @@ export class LocalObjectStore implements ObjectStore {
     try {
       fh = await open(path, constants.O_RDONLY);
     } catch (e) {
-      if (isMissing(e) || errno(e) === "EISDIR") throw notFound(key);
+      if (isMissing(e) || errnoCode(e) === "EISDIR") throw notFound(key);
       throw storageError(`cannot open ${key}`, e);
     }
     try {
@@ -128,7 +129,7 @@ export class LocalObjectStore implements ObjectStore {
       return out;
     } catch (e) {
       if (isStrataError(e)) throw e;
-      if (errno(e) === "EISDIR") throw notFound(key);
+      if (errnoCode(e) === "EISDIR") throw notFound(key);
       throw storageError(`cannot read ${key}`, e);
     } finally {
       await fh.close();
@@ -221,7 +222,7 @@ export class LocalObjectStore implements ObjectStore {
         try {
           linked = await linkTemp(linkFrom, tmp);
         } catch (e) {
-          if (errno(e) === "ENOENT" && attempt < attempts) continue; // directory pruned by a racing delete
+          if (errnoCode(e) === "ENOENT" && attempt < attempts) continue; // directory pruned by a racing delete
           throw storageError(`cannot link ${linkFrom} as ${key}`, e);
         }
         if (linked) {
@@ -231,8 +232,8 @@ export class LocalObjectStore implements ObjectStore {
             await unlink(tmp).catch(() => {});
           } catch (e) {
             await unlink(tmp).catch(() => {});
-            if (errno(e) === "ENOENT" && attempt < attempts) continue;
-            if (errno(e) === "EISDIR" || errno(e) === "ENOTEMPTY" || errno(e) === "EEXIST") {
+            if (errnoCode(e) === "ENOENT" && attempt < attempts) continue;
+            if (errnoCode(e) === "EISDIR" || errnoCode(e) === "ENOTEMPTY" || errnoCode(e) === "EEXIST") {
               throw new StrataError("BAD_REQUEST", `object key ${key} conflicts with existing keys under ${key}/`);
             }
             throw storageError(`cannot write ${key}`, e);
@@ -247,7 +248,7 @@ export class LocalObjectStore implements ObjectStore {
         fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
       } catch (e) {
         // A concurrent delete pruned the (empty) directory between mkdir and open: go again.
-        if (errno(e) === "ENOENT" && attempt < attempts) continue;
+        if (errnoCode(e) === "ENOENT" && attempt < attempts) continue;
         throw storageError(`cannot create a temp file for ${key}`, e);
       }
       let st: FileStat;
@@ -264,8 +265,8 @@ export class LocalObjectStore implements ObjectStore {
       } catch (e) {
         await unlink(tmp).catch(() => {});
         // Not a file-system error (a StrataError, or the caller's chunk source failing): pass it on.
-        if (isStrataError(e) || errno(e) === undefined) throw e;
-        if (errno(e) === "EISDIR" || errno(e) === "ENOTEMPTY" || errno(e) === "EEXIST") {
+        if (isStrataError(e) || errnoCode(e) === undefined) throw e;
+        if (errnoCode(e) === "EISDIR" || errnoCode(e) === "ENOTEMPTY" || errnoCode(e) === "EEXIST") {
           throw new StrataError("BAD_REQUEST", `object key ${key} conflicts with existing keys under ${key}/`);
         }
         throw storageError(`cannot write ${key}`, e);
@@ -281,7 +282,7 @@ export class LocalObjectStore implements ObjectStore {
     try {
       first = await mkdir(dir, { recursive: true });
     } catch (e) {
-      if (errno(e) === "ENOTDIR" || errno(e) === "EEXIST") {
+      if (errnoCode(e) === "ENOTDIR" || errnoCode(e) === "EEXIST") {
         throw new StrataError("BAD_REQUEST", `object key ${key} conflicts with an existing key that is a prefix of it`);
       }
       throw storageError(`cannot create directory for ${key}`, e);
@@ -294,7 +295,7 @@ export class LocalObjectStore implements ObjectStore {
     try {
       await unlink(path);
     } catch (e) {
-      const code = errno(e);
+      const code = errnoCode(e);
       // Missing, or a directory (which is not an object): nothing to delete.
       if (isMissing(e) || code === "EISDIR" || code === "EPERM") return;
       throw storageError(`cannot delete ${key}`, e);
@@ -347,7 +348,7 @@ async function linkTemp(source: string, tmp: string): Promise<FileStat | undefin
   try {
     await link(source, tmp);
   } catch (e) {
-    const code = errno(e);
+    const code = errnoCode(e);
     if (code === "EXDEV" || code === "EPERM" || code === "EMLINK" || code === "ENOTSUP" || code === "EOPNOTSUPP" || code === "ENOSYS") return undefined;
     throw e;
   }
@@ -384,7 +385,7 @@ async function linkCreateOnly(key: string, tmp: string, path: string): Promise<v
   try {
     await link(tmp, path);
   } catch (e) {
-    if (errno(e) === "EEXIST") {
+    if (errnoCode(e) === "EEXIST") {
       const st = await stat(path).catch(() => undefined);
       if (st?.isDirectory()) throw new StrataError("BAD_REQUEST", `object key ${key} conflicts with existing keys under ${key}/`);
       throw new StrataError("OBJECT_EXISTS", `object ${key} already exists`);
@@ -401,7 +402,7 @@ async function fsyncDir(dir: string): Promise<void> {
     await fh.sync();
   } catch (e) {
     // Some file systems refuse fsync on directories (EINVAL/EISDIR/EPERM); the data file itself is synced.
-    const code = errno(e);
+    const code = errnoCode(e);
     // ENOENT: a racing delete pruned it, so there is nothing left to make durable.
     if (code !== "EINVAL" && code !== "EISDIR" && code !== "EPERM" && code !== "EBADF" && code !== "ENOENT") throw storageError(`cannot fsync ${dir}`, e);
   } finally {
@@ -419,12 +420,8 @@ function randomHex(): string {
   return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 }
 
-function errno(e: unknown): string | undefined {
-  return typeof e === "object" && e !== null && "code" in e && typeof e.code === "string" ? e.code : undefined;
-}
-
 function isMissing(e: unknown): boolean {
-  const code = errno(e);
+  const code = errnoCode(e);
   return code === "ENOENT" || code === "ENOTDIR";
 }
 
@@ -433,5 +430,5 @@ function notFound(key: string): StrataError {
 }
 
 function storageError(message: string, cause: unknown): StrataError {
-  return new StrataError("STORAGE_ERROR", `${message}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  return new StrataError("STORAGE_ERROR", `${message}: ${errorText(cause)}`, { cause });
 }

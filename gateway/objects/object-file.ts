@@ -4,6 +4,7 @@
 // directory store) use their own.
 import { open, readFile, type FileHandle } from "node:fs/promises";
 import { StrataError } from "../../core/errors.ts";
+import { errorText } from "./errno.ts";
 import type { ObjectInfo, ObjectStore } from "./object-store.ts";
 
 export async function putFileInParts(store: ObjectStore, key: string, path: string, partBytes: number): Promise<ObjectInfo> {
@@ -43,7 +44,7 @@ async function readSource(path: string): Promise<Uint8Array> {
 }
 
 function sourceError(path: string, e: unknown): StrataError {
-  return new StrataError("STORAGE_ERROR", `cannot read source file ${path}: ${(e as Error).message}`, { cause: e });
+  return new StrataError("STORAGE_ERROR", `cannot read source file ${path}: ${errorText(e)}`, { cause: e });
 }
 
 async function* fileChunks(path: string, size: number, partBytes: number): AsyncIterable<Uint8Array> {

@@ -37,11 +37,13 @@ async function main(dir: string): Promise<void> {
     db: database.db,
     metrics: createGatewayMetrics(),
     limits: resolveLimits(CRASH_LIMITS),
-    onError: (e) => console.error(e),
+    onError: (e, what) => process.stderr.write(`${what}: ${String(e)}\n`),
   });
   await store.openPartitions(CRASH_STREAM, 1, {});
   const log = store.partition(CRASH_STREAM, 0);
-  console.log("ready");
+  // stdout is this process's report to the test: one line each.
+  const report = (line: string): void => void process.stdout.write(`${line}\n`);
+  report("ready");
   await Promise.all(
     Array.from({ length: WRITERS }, async (_, w) => {
       // A restarted producer resends its last few batches (as one unsure of its acks would): the
@@ -50,7 +52,7 @@ async function main(dir: string): Promise<void> {
       for (let seq = last === undefined ? 0 : Math.max(0, last - 2); ; seq++) {
         const producer = { id: w + 1, epoch: 0, seq };
         const { baseOffset } = await log.append(writerBatch(w, seq), { firstTimestamp: 1, maxTimestamp: 1, producer }, "local");
-        console.log(JSON.stringify({ w, seq, baseOffset }));
+        report(JSON.stringify({ w, seq, baseOffset }));
       }
     }),
   );

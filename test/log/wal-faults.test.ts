@@ -7,6 +7,7 @@
 import { afterEach, beforeEach, expect, test } from "bun:test";
 import { isStrataError } from "../../core/errors.ts";
 import { partitionDir } from "../../gateway/log/log-store.ts";
+import { errnoCode } from "../../gateway/objects/errno.ts";
 import type { PartitionLog } from "../../gateway/log/partition-log.ts";
 import { FaultyWalIo, type FaultCode } from "./faulty-wal-io.ts";
 import { makeFixture, meta, records, type Fixture } from "./log-fixture.ts";
@@ -41,10 +42,6 @@ async function readIds(log: PartitionLog): Promise<number[]> {
 
 function range(from: number, to: number): number[] {
   return Array.from({ length: to - from }, (_, k) => from + k);
-}
-
-function errorCode(e: unknown): string | undefined {
-  return e instanceof Error && "code" in e && typeof e.code === "string" ? e.code : undefined;
 }
 
 for (const op of ["write", "sync"] as const) {
@@ -87,7 +84,7 @@ for (const op of ["write", "sync"] as const) {
       expect(failing.endOffset).toBe(ackedEnd);
       expect(await readIds(failing)).toEqual(range(0, ackedEnd));
       // The failure reached the background-error channel with the injected cause.
-      expect(fx.errors.map(errorCode)).toContain(code);
+      expect(fx.errors.map(errnoCode)).toContain(code);
 
       // The partition refuses appends until restart; the other partition is unaffected.
       await expect(failing.append(records(10_000, 1), meta(), "local")).rejects.toMatchObject({ code: "STORAGE_ERROR" });

@@ -84,6 +84,10 @@ describe("LocalObjectStore", () => {
     expect(await listKeys(s, "")).toEqual(["t/x"]);
     expect(await s.removeStaleTempFiles()).toBe(1);
     expect((await readdir(join(s.root, "t"))).sort()).toEqual([".x.ffeeddcc00112233.tmp", "x"]);
+    // A second old, so "older than 0 ms" holds whatever the clocks' granularity (file times are
+    // finer than Date.now(): one written this millisecond can look newer than the cutoff).
+    const secondAgo = new Date(Date.now() - 1000);
+    await utimes(join(s.root, "t", ".x.ffeeddcc00112233.tmp"), secondAgo, secondAgo);
     expect(await s.removeStaleTempFiles(0)).toBe(1);
     expect(await readdir(join(s.root, "t"))).toEqual(["x"]);
   });
