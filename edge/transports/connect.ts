@@ -28,7 +28,8 @@ export function connectTransport(gateway: GatewayAddress, timeouts: QuicTimeouts
       }
       throw new StrataError("BAD_REQUEST", `QUIC needs the gateway certificate's fingerprint or CA to authenticate ${gateway.quic} (--fingerprint HEX / --ca FILE)`);
     }
-    return new QuicTransport({ host, port, ...(gateway.fingerprint ? { fingerprint: gateway.fingerprint } : {}), ...(gateway.ca ? { ca: gateway.ca } : {}) }, http, timeouts, notice, onChoice);
+    const address = { host, port, ...(gateway.fingerprint ? { fingerprint: gateway.fingerprint } : {}), ...(gateway.ca ? { ca: gateway.ca } : {}) };
+    return new QuicTransport({ address, http, timeouts, notice, ...(onChoice ? { onChoice } : {}) });
   }
   if (http) return http;
   throw new StrataError("BAD_REQUEST", "no gateway address: give gateway.http or gateway.quic");

@@ -2,10 +2,10 @@
 // (stream-info and fetch of the partitions' tails) and pin pulls (manifest-get, chunks-get on
 // bulk streams, every chunk verified) all go over QUIC, so no HTTP address is needed. When QUIC
 // cannot connect, or the runtime has none, they use HTTP (if given) for a while before QUIC is
-// tried again. With both addresses, pin pulls use whichever transport measured faster
+// tried again (the link's states are in quic-link.ts). With both addresses, pin pulls use whichever transport measured faster
 // (bulk-probe.ts): measured before the first pull and again when the measurement is older than
 // REMEASURE_MS; under a rate limit both are held to it, so bulk stays on QUIC unmeasured.
-import { StrataError } from "../../core/errors.ts";
+import { invariant, StrataError } from "../../core/errors.ts";
 import type { ProducerRef } from "../../core/log/record.ts";
 import type { EncodedRecords } from "../records.ts";
 import { MIN_PROBE_BYTES, probe, probeChunks, REMEASURE_MS } from "./bulk-probe.ts";
@@ -13,6 +13,7 @@ import type { HttpTransport } from "./http.ts";
 import { pullPin } from "./pin-pull.ts";
 import { quicChunkSource } from "./quic-chunk-source.ts";
 import { QuicClient } from "./quic-client.ts";
+import { QuicLink, type QuicLinkState } from "./quic-link.ts";
 import type { LatestArtefact, PublishAck, PullRequest, PullResult, SyncTransport, TransportChoice, TransportKind } from "./transport.ts";
 
 /** After QUIC fails to connect, publishes use HTTP this long before QUIC is tried again. */
@@ -56,27 +57,54 @@ function mbps(v: number): number {
   return Math.round(v * 10) / 10;
 }
 
+export interface QuicTransportOptions {
+  readonly address: QuicAddress;
+  /** The gateway's HTTP API: the fallback while QUIC is down, and the other candidate for bulk transfers. */
+  readonly http: HttpTransport | null;
+  readonly timeouts: QuicTimeouts;
+  readonly notice: TransportNotice;
+  readonly onChoice?: ChoiceListener;
+  /** How long HTTP stands in after QUIC failed to connect (default QUIC_RETRY_AFTER_MS). */
+  readonly fallbackMs?: number;
+  /** The clock of the fallback window (default Date.now). */
+  readonly now?: () => number;
+}
+
 export class QuicTransport implements SyncTransport {
   readonly #address: QuicAddress;
   readonly #http: HttpTransport | null;
-  readonly #requestTimeoutMs: number;
-  readonly #connectTimeoutMs: number;
-  readonly #idleTimeoutMs: number;
   readonly #notice: TransportNotice;
   readonly #onChoice: ChoiceListener;
-  #client: QuicClient | null = null;
-  #httpUntil = 0;
+  readonly #link: QuicLink;
   #measured: Measured;
 
-  constructor(address: QuicAddress, http: HttpTransport | null, timeouts: QuicTimeouts, notice: TransportNotice, onChoice: ChoiceListener = () => undefined) {
+  constructor(options: QuicTransportOptions) {
+    const { address, http, timeouts, notice } = options;
     this.#address = address;
     this.#http = http;
-    this.#requestTimeoutMs = timeouts.requestMs;
-    this.#connectTimeoutMs = timeouts.connectMs;
-    this.#idleTimeoutMs = timeouts.idleMs;
     this.#notice = notice;
-    this.#onChoice = onChoice;
+    this.#onChoice = options.onChoice ?? (() => undefined);
     this.#measured = { quic: null, http: null, at: null, bulk: "quic", reason: http ? "not measured yet" : "QUIC only (no HTTP address)" };
+    const fallbackMs = options.fallbackMs ?? QUIC_RETRY_AFTER_MS;
+    this.#link = new QuicLink({
+      connect: () =>
+        QuicClient.connect({
+          host: address.host,
+          port: address.port,
+          requestTimeoutMs: timeouts.requestMs,
+          connectTimeoutMs: timeouts.connectMs,
+          idleTimeoutMs: timeouts.idleMs,
+          ...(address.fingerprint !== undefined ? { fingerprint: address.fingerprint } : {}),
+          ...(address.ca !== undefined ? { ca: address.ca } : {}),
+        }),
+      httpFallback: http !== null,
+      fallbackMs,
+      now: options.now ?? Date.now,
+      onFallback: (reason) => {
+        this.#notice(`QUIC to ${address.host}:${address.port} unavailable (${reason}); publishing over ${http?.description} for ${fallbackMs / 1000} s (pins too)`);
+        this.#onChoice(this.choice());
+      },
+    });
   }
 
   get description(): string {
@@ -84,49 +112,27 @@ export class QuicTransport implements SyncTransport {
     return this.#http ? `${quic} (fallback ${this.#http.description})` : quic;
   }
 
+  /** The state of the QUIC link (connected, connecting, HTTP standing in until when). */
+  get link(): QuicLinkState {
+    return this.#link.state;
+  }
+
   choice(): TransportChoice {
     const m = this.#measured;
+    const usingHttp = this.#link.usingHttp();
     return {
-      publish: this.#usingHttp() ? "http" : "quic",
-      bulk: this.#usingHttp() ? "http" : m.bulk,
+      publish: usingHttp ? "http" : "quic",
+      bulk: usingHttp ? "http" : m.bulk,
       measured: { quic_mbps: m.quic, http_mbps: m.http, at: m.at, reason: m.reason },
     };
   }
 
-  #usingHttp(): boolean {
-    return this.#http !== null && Date.now() < this.#httpUntil;
-  }
-
-  async #connected(): Promise<QuicClient> {
-    if (this.#client) return this.#client;
-    const client = await QuicClient.connect({
-      host: this.#address.host,
-      port: this.#address.port,
-      requestTimeoutMs: this.#requestTimeoutMs,
-      connectTimeoutMs: this.#connectTimeoutMs,
-      idleTimeoutMs: this.#idleTimeoutMs,
-      ...(this.#address.fingerprint !== undefined ? { fingerprint: this.#address.fingerprint } : {}),
-      ...(this.#address.ca !== undefined ? { ca: this.#address.ca } : {}),
-    });
-    this.#client = client;
-    void client.closed.then(() => {
-      if (this.#client === client) this.#client = null;
-    });
-    return client;
-  }
-
-  /** The QUIC client, or null when HTTP is to be used instead (QUIC down and HTTP given). */
-  async #quicOrFallback(): Promise<QuicClient | null> {
-    if (this.#usingHttp()) return null;
-    try {
-      return await this.#connected();
-    } catch (e) {
-      if (!this.#http) throw e instanceof StrataError ? e : new StrataError("UNAVAILABLE", `QUIC connect: ${(e as Error).message}`, { cause: e });
-      this.#httpUntil = Date.now() + QUIC_RETRY_AFTER_MS;
-      this.#notice(`QUIC to ${this.#address.host}:${this.#address.port} unavailable (${(e as Error).message}); publishing over ${this.#http.description} for ${QUIC_RETRY_AFTER_MS / 1000} s (pins too)`);
-      this.#onChoice(this.choice());
-      return null;
-    }
+  /** Where a call goes: the QUIC client, or HTTP while it stands in for QUIC. */
+  async #route(): Promise<{ readonly quic: QuicClient } | { readonly http: HttpTransport }> {
+    const client = await this.#link.client();
+    if (client) return { quic: client };
+    invariant(this.#http !== null, "the QUIC link fell back to HTTP without an HTTP transport");
+    return { http: this.#http };
   }
 
   /** Runs `work` over QUIC; a failed connection is dropped so the next attempt reconnects. */
@@ -134,26 +140,20 @@ export class QuicTransport implements SyncTransport {
     try {
       return await work(client);
     } catch (e) {
-      if (e instanceof StrataError && e.code === "UNAVAILABLE") await this.#drop();
+      if (e instanceof StrataError && e.code === "UNAVAILABLE") await this.#link.drop(client);
       throw e;
     }
   }
 
   async publish(stream: string, producer: ProducerRef, records: EncodedRecords, signal: AbortSignal): Promise<PublishAck> {
-    const client = await this.#quicOrFallback();
-    if (!client) return this.#http!.publish(stream, producer, records, signal);
+    const route = await this.#route();
+    if ("http" in route) return route.http.publish(stream, producer, records, signal);
     if (signal.aborted) throw signal.reason;
     // The loop resends the same seq after a failure.
-    return this.#overQuic(client, async (c) => {
+    return this.#overQuic(route.quic, async (c) => {
       const answer = await c.publishEncoded(stream, records.count, records.bytes, producer);
       return { positions: answer.positions, bytesSent: answer.bytesSent, bytesReceived: answer.bytesReceived };
     });
-  }
-
-  async #drop(): Promise<void> {
-    const client = this.#client;
-    this.#client = null;
-    await client?.close().catch(() => undefined);
   }
 
   #source(client: QuicClient) {
@@ -161,9 +161,9 @@ export class QuicTransport implements SyncTransport {
   }
 
   async createStream(stream: string): Promise<void> {
-    const client = await this.#quicOrFallback();
-    if (!client) return this.#http!.createStream(stream);
-    await this.#overQuic(client, async (c) => {
+    const route = await this.#route();
+    if ("http" in route) return route.http.createStream(stream);
+    await this.#overQuic(route.quic, async (c) => {
       try {
         await c.streamInfo(stream);
         return;
@@ -179,9 +179,9 @@ export class QuicTransport implements SyncTransport {
   }
 
   async fetchLatestArtefactRef(stream: string, field: string): Promise<LatestArtefact | null> {
-    const client = await this.#quicOrFallback();
-    if (!client) return this.#http!.fetchLatestArtefactRef(stream, field);
-    return this.#overQuic(client, async (c) => {
+    const route = await this.#route();
+    if ("http" in route) return route.http.fetchLatestArtefactRef(stream, field);
+    return this.#overQuic(route.quic, async (c) => {
       try {
         const found = await this.#source(c).latest(stream, field);
         return { ref: found.ref, partition: found.partition, offset: found.offset, timestamp: found.timestamp };
@@ -193,11 +193,11 @@ export class QuicTransport implements SyncTransport {
   }
 
   async pull(request: PullRequest): Promise<PullResult> {
-    const client = await this.#quicOrFallback();
-    if (!client) return this.#http!.pull(request);
+    const route = await this.#route();
+    if ("http" in route) return route.http.pull(request);
     if (this.#http && request.maxBytesPerSecond === 0 && (this.#measured.at === null || Date.now() - this.#measured.at >= REMEASURE_MS)) {
       try {
-        await this.#measure(client, this.#http, request);
+        await this.#measure(route.quic, this.#http, request);
       } catch (e) {
         if (request.signal?.aborted) throw request.signal.reason;
         // A failed measurement (HTTP down, say) must not hold pins back: QUIC, measured again later.
@@ -208,7 +208,7 @@ export class QuicTransport implements SyncTransport {
       this.#measured.reason = "rate limit: both transports are held to it (not measured)";
     }
     if (this.#http && this.#measured.bulk === "http") return this.#http.pull(request);
-    return this.#overQuic(client, (c) => pullPin({ chunkSource: this.#source(c) }, request));
+    return this.#overQuic(route.quic, (c) => pullPin({ chunkSource: this.#source(c) }, request));
   }
 
   /** Times a few MiB of the artefact's chunks over each transport and picks the faster for pulls. */
@@ -225,7 +225,7 @@ export class QuicTransport implements SyncTransport {
   }
 
   async close(): Promise<void> {
-    await this.#drop();
+    await this.#link.close();
     await this.#http?.close();
   }
 }

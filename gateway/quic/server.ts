@@ -4,7 +4,8 @@ import type { QuicConnection } from "../../core/quic/stream.ts";
 import type { GatewayServices } from "../services.ts";
 import { serveConnection } from "./connection.ts";
 import { DEFAULT_QUIC_LIMITS, type QuicLimits } from "./quic-limits.ts";
-import { listenQuic, type QuicListener } from "../../runtime/quic/listen.ts";
+import { listenQuic } from "../../runtime/quic/listen.ts";
+import type { QuicListener } from "../../runtime/quic/quic-listener.ts";
 import { loadTlsIdentity, type TlsIdentity } from "./tls.ts";
 
 export interface QuicServerOptions {

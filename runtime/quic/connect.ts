@@ -4,6 +4,7 @@
 import { StrataError } from "../../core/errors.ts";
 import { QUIC_ALPN } from "../../core/quic/frames.ts";
 import type { QuicConnection } from "../../core/quic/stream.ts";
+import { withTimeout } from "../../core/quic/timeout.ts";
 import { loadNodeQuic, wrapNodeSession } from "./node-quic.ts";
 import { denoQuic, wrapDenoConn } from "./deno-quic.ts";
 
@@ -34,15 +35,8 @@ export function normalizeFingerprint(value: string): string {
   return hex;
 }
 
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string, onTimeout: () => void): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      onTimeout();
-      reject(new StrataError("UNAVAILABLE", `${what} timed out after ${ms} ms`));
-    }, ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+function handshakeTimedOut(ms: number): StrataError {
+  return new StrataError("UNAVAILABLE", `QUIC handshake timed out after ${ms} ms`);
 }
 
 function isIpAddress(name: string): boolean {
@@ -78,8 +72,7 @@ export async function connectQuic(options: QuicConnectOptions): Promise<QuicConn
         keepAliveInterval: keepAliveMs,
       }),
       timeoutMs,
-      "QUIC handshake",
-      () => undefined,
+      () => handshakeTimedOut(timeoutMs),
     );
     if (conn.protocol !== undefined && conn.protocol !== QUIC_ALPN) {
       conn.close({ closeCode: 0, reason: "wrong ALPN" });
@@ -102,7 +95,10 @@ export async function connectQuic(options: QuicConnectOptions): Promise<QuicConn
     transportParams: { initialMaxStreamsBidi: options.maxIncomingStreams ?? 0, initialMaxStreamsUni: 0, maxIdleTimeout: Math.ceil(idleMs / 1000) },
   });
   session.onerror = () => undefined;
-  const info = await withTimeout(session.opened, timeoutMs, "QUIC handshake", () => session.destroy());
+  const info = await withTimeout(session.opened, timeoutMs, () => {
+    session.destroy();
+    return handshakeTimedOut(timeoutMs);
+  });
   const refuse = (message: string): never => {
     session.destroy();
     throw new StrataError("UNAVAILABLE", message);

@@ -1,7 +1,10 @@
 // The QUIC server on Deno.QuicEndpoint (deno run --unstable-net).
+import { getLogger } from "@logtape/logtape";
 import { QUIC_ALPN } from "../../core/quic/frames.ts";
 import { denoQuic, wrapDenoConn } from "./deno-quic.ts";
-import type { OnQuicConnection, QuicListener, QuicListenOptions } from "./listen.ts";
+import type { OnQuicConnection, QuicListener, QuicListenOptions } from "./quic-listener.ts";
+
+const log = getLogger(["strata", "quic"]);
 
 export async function listenDenoQuic(options: QuicListenOptions, onConnection: OnQuicConnection): Promise<QuicListener> {
   const deno = denoQuic();
@@ -37,7 +40,7 @@ export async function listenDenoQuic(options: QuicListenOptions, onConnection: O
         );
       }
     } catch (e) {
-      if (!closing) console.error("strata: QUIC listener stopped", e);
+      if (!closing) log.error("QUIC listener stopped: {error}", { error: e });
     }
   })();
   return {

@@ -1,34 +1,7 @@
 // One interface over the runtimes' QUIC servers: node:quic under Bun, Deno.QuicEndpoint under
 // Deno. Each accepted connection (ALPN strata/1) is handed to onConnection as a QuicConnection.
 import { StrataError } from "../../core/errors.ts";
-import type { QuicConnection } from "../../core/quic/stream.ts";
-
-export interface QuicListener {
-  readonly host: string;
-  readonly port: number;
-  readonly runtime: "bun" | "deno";
-  close(): Promise<void>;
-}
-
-/** The transport-level bounds a listener applies (the gateway's QuicLimits has these and more). */
-export interface QuicEndpointLimits {
-  /** Connections open at once; more are refused. */
-  readonly maxConnections: number;
-  /** Bulk streams per connection; the listener grants one more for the control stream. */
-  readonly maxBulkStreams: number;
-  /** QUIC max_idle_timeout. */
-  readonly idleTimeoutMs: number;
-}
-
-export interface QuicListenOptions {
-  readonly host: string;
-  readonly port: number;
-  readonly certPem: string;
-  readonly keyPem: string;
-  readonly limits: QuicEndpointLimits;
-}
-
-export type OnQuicConnection = (connection: QuicConnection) => void;
+import type { OnQuicConnection, QuicListener, QuicListenOptions } from "./quic-listener.ts";
 
 /** Why this runtime cannot serve QUIC, or undefined when it can. */
 export function quicUnsupportedReason(): string | undefined {

@@ -2,7 +2,7 @@
 import { createPrivateKey } from "node:crypto";
 import { QUIC_ALPN } from "../../core/quic/frames.ts";
 import { loadNodeQuic, wrapNodeSession } from "./node-quic.ts";
-import type { OnQuicConnection, QuicListener, QuicListenOptions } from "./listen.ts";
+import type { OnQuicConnection, QuicListener, QuicListenOptions } from "./quic-listener.ts";
 
 export async function listenNodeQuic(options: QuicListenOptions, onConnection: OnQuicConnection): Promise<QuicListener> {
   const quic = await loadNodeQuic();

@@ -4,8 +4,12 @@
 import { StrataError } from "../../core/errors.ts";
 import type { QuicConnection, QuicDuplex } from "../../core/quic/stream.ts";
 
+/** node:quic's writer resolves this method's promise once its buffer has drained. */
+const DRAINABLE: unique symbol = Symbol.for("Stream.drainableProtocol");
+
 export interface NodeQuicWriter {
   readonly desiredSize: number | null;
+  [DRAINABLE]?(): Promise<unknown> | null;
   writeSync(chunk: Uint8Array): boolean;
   end(): Promise<number>;
   fail(reason?: unknown): void;
@@ -64,8 +68,6 @@ export const STREAM_HIGH_WATER_MARK = 1024 * 1024;
 /** How long close() lets open streams finish before the session is destroyed. */
 export const CLOSE_GRACE_MS = 1000;
 
-const DRAINABLE = Symbol.for("Stream.drainableProtocol");
-
 export async function loadNodeQuic(): Promise<NodeQuicModule> {
   const specifier = "node:quic";
   try {
@@ -76,8 +78,7 @@ export async function loadNodeQuic(): Promise<NodeQuicModule> {
 }
 
 function waitForDrain(writer: NodeQuicWriter): Promise<void> {
-  const drain = (writer as unknown as Record<symbol, (() => Promise<unknown> | null) | undefined>)[DRAINABLE];
-  const pending = drain?.call(writer);
+  const pending = writer[DRAINABLE]?.();
   if (pending) return pending.then(() => undefined);
   return new Promise((resolve) => setTimeout(resolve, 1));
 }

@@ -1,6 +1,7 @@
 // Frame encoding and the incremental decoder: any split, the size limit enforced from the
 // length prefix alone, malformed payloads refused with a StrataError.
 import { expect, test } from "bun:test";
+import { concatBytes } from "./quic-fixture.ts";
 import { StrataError } from "../../core/errors.ts";
 import { decodeFramePayload, encodeFrame, FrameDecoder, frameHeader } from "../../core/quic/frames.ts";
 import { FrameReader } from "../../core/quic/stream.ts";
@@ -11,18 +12,9 @@ const frames = [
   { t: "ack", id: 1, records: [{ partition: 0, offset: 7 }] },
 ];
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 test("frames round-trip through the decoder in every split", () => {
-  const wire = concat(frames.map((f) => encodeFrame(f)));
+  const wire = concatBytes(frames.map((f) => encodeFrame(f)));
   for (let split = 1; split <= wire.length; split += 3) {
     const decoder = new FrameDecoder(1024);
     const got: unknown[] = [];
@@ -74,7 +66,7 @@ test("a stream ending inside a frame is an error; at a boundary it is not", () =
 });
 
 test("FrameReader yields frames, then the raw bytes after them", async () => {
-  const wire = concat([encodeFrame({ t: "chunks", count: 2 }), new Uint8Array([9, 8, 7, 6])]);
+  const wire = concatBytes([encodeFrame({ t: "chunks", count: 2 }), new Uint8Array([9, 8, 7, 6])]);
   async function* source() {
     yield wire.subarray(0, 3);
     yield wire.subarray(3);

@@ -1,14 +1,14 @@
 // Malformed and oversized frames from a raw QUIC connection: each gets an error frame and its
 // stream is closed; the gateway keeps serving other streams and connections.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { encodeFrame, frameHeader, type Frame } from "../../core/quic/frames.ts";
-import { FrameReader, type QuicConnection } from "../../core/quic/stream.ts";
+import { encodeFrame, frameHeader } from "../../core/quic/frames.ts";
+import { FrameReader } from "../../core/quic/stream.ts";
 import { QuicClient } from "../../edge/transports/quic-client.ts";
 import { connectQuic } from "../../runtime/quic/connect.ts";
 import { openGateway } from "../../gateway/gateway.ts";
 import { startQuicServer } from "../../gateway/quic/server.ts";
 import { removeDir, tempDir } from "../helpers/gateway.ts";
-import { quicGateway, type QuicGateway } from "./quic-fixture.ts";
+import { exchange, HELLO, quicGateway, type QuicGateway } from "./quic-fixture.ts";
 
 let gw: QuicGateway;
 
@@ -17,21 +17,6 @@ beforeAll(async () => {
   await gw.gateway.services.streams.create({ name: "hostile/s", partitions: 1 });
 });
 afterAll(async () => gw?.close());
-
-/** Sends raw bytes on a new stream, half-closes it, and reads every frame the gateway answers. */
-async function exchange(connection: QuicConnection, ...pieces: Uint8Array[]): Promise<Frame[]> {
-  const stream = await connection.openBidi();
-  for (const piece of pieces) await stream.write(piece);
-  const reader = new FrameReader(stream.chunks, 1024 * 1024);
-  const frames: Frame[] = [];
-  for (;;) {
-    const frame = await reader.next();
-    if (frame === null) return frames;
-    frames.push(frame);
-  }
-}
-
-const hello = encodeFrame({ t: "hello", versions: [1] });
 
 async function stillServes(): Promise<void> {
   const client = await QuicClient.connect({ host: "127.0.0.1", port: gw.port, ca: gw.ca });
@@ -46,7 +31,7 @@ test("a malformed frame on the control stream gets an error frame and the stream
   const connection = await connectQuic({ host: "127.0.0.1", port: gw.port, ca: gw.ca });
   try {
     const garbage = Uint8Array.of(0xc1, 0xc1, 0xc1);
-    const frames = await exchange(connection, hello, frameHeader(garbage.length), garbage);
+    const frames = await exchange(connection, HELLO, frameHeader(garbage.length), garbage);
     expect(frames[0]!.t).toBe("hello-ok");
     expect(frames.at(-1)).toMatchObject({ t: "error", code: "BAD_REQUEST" });
     expect(String(frames.at(-1)!.message)).toContain("malformed frame");
@@ -60,7 +45,7 @@ test("an oversized frame is refused from its length prefix alone", async () => {
   const connection = await connectQuic({ host: "127.0.0.1", port: gw.port, ca: gw.ca });
   try {
     // Announces 4 GiB - 1 and sends only a few bytes of it: nothing of that size is allocated.
-    const frames = await exchange(connection, hello, Uint8Array.of(0xff, 0xff, 0xff, 0xff, 1, 2, 3));
+    const frames = await exchange(connection, HELLO, Uint8Array.of(0xff, 0xff, 0xff, 0xff, 1, 2, 3));
     expect(frames.at(-1)).toMatchObject({ t: "error", code: "PAYLOAD_TOO_LARGE" });
   } finally {
     await connection.close();
@@ -73,7 +58,7 @@ test("a frame that is valid MessagePack but a bad request answers that request o
   try {
     const stream = await connection.openBidi();
     const reader = new FrameReader(stream.chunks, 1024 * 1024);
-    await stream.write(hello);
+    await stream.write(HELLO);
     expect((await reader.next())!.t).toBe("hello-ok");
     await stream.write(encodeFrame({ t: "publish", id: 5, stream: 12, records: "no" }));
     expect(await reader.next()).toMatchObject({ t: "error", id: 5, code: "BAD_REQUEST" });
@@ -107,7 +92,7 @@ test("a bulk chunks-put with malformed entries is an error frame on that stream"
   const connection = await connectQuic({ host: "127.0.0.1", port: gw.port, ca: gw.ca });
   try {
     const control = await connection.openBidi();
-    await control.write(hello);
+    await control.write(HELLO);
     const reader = new FrameReader(control.chunks, 1024 * 1024);
     expect((await reader.next())!.t).toBe("hello-ok");
     const frames = await exchange(connection, encodeFrame({ t: "chunks-put", chunks: [[1, 2]] }));
