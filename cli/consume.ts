@@ -1,5 +1,6 @@
 // `strata consume STREAM`: records as JSON lines, from every partition (or --partition P),
 // starting --from earliest|latest|OFFSET|ISO-TIME, to the end of the log or with --follow on.
+import { getLogger } from "@logtape/logtape";
 import type { Command } from "commander";
 import { z } from "zod";
 import { StrataError } from "../core/errors.ts";
@@ -14,6 +15,8 @@ import { GatewayLink, type PageRequest, tailPartition } from "./partition-tail.t
 import { recordLine } from "./record-line.ts";
 import { startOffset, startPointText } from "./start-offsets.ts";
 import { writeOut } from "./stdout.ts";
+
+const log = getLogger(["strata", "cli", "consume"]);
 
 const PAGE_RECORDS = 1000;
 const LONG_POLL_MS = 10_000;
@@ -97,6 +100,7 @@ export function registerConsume(program: Command): void {
           return record.timestamp;
         };
         const starts = await Promise.all(partitions.map((p) => startOffset(opts.from, p, timestampAt)));
+        partitions.forEach((p, i) => log.debug("reading partition {partition} from offset {offset}", { partition: p.partition, offset: starts[i] }));
 
         let remaining = opts.max ?? Number.MAX_SAFE_INTEGER;
         const emit = async (partition: number, records: readonly ReadRecord[]): Promise<number> => {

@@ -12,9 +12,9 @@ const EXIT_USAGE = 2;
 
 function report(error: unknown): number {
   if (error instanceof CommanderError) {
-    // commander printed the message (with the closest valid flag or command) or the help already.
-    if (error.code === "commander.helpDisplayed" || error.code === "commander.version") return 0;
-    return EXIT_USAGE;
+    // commander printed the message (with the closest valid flag or command) or the help already:
+    // exit 0 for help and version asked for, 2 for a mistake (or a group called without a command).
+    return error.exitCode === 0 ? 0 : EXIT_USAGE;
   }
   const name = runningCommand();
   if (error instanceof UsageError) {

@@ -45,7 +45,7 @@ export function progressLine(direction: Direction, p: TransferProgress, rate: nu
   const done = p.phase === "done" || p.phase === "publishing";
   const fraction = done ? 1 : expected.bytes > 0 ? Math.min(1, p.bytesTransferred / expected.bytes) : 0;
   const filled = Math.round(fraction * BAR_WIDTH);
-  const eta = done ? 0 : secondsLeft(expected.bytes - p.bytesTransferred, rate);
+  const eta = done ? 0 : p.phase === "resolving" ? Number.NaN : secondsLeft(expected.bytes - p.bytesTransferred, rate);
   const scanned = direction === "push" && p.phase === "scanning" && p.bytesTotal > 0 ? `  scanned ${((p.bytesDone / p.bytesTotal) * 100).toFixed(0)}%` : "";
   return (
     `${direction} ${p.phase.padEnd(11)} [${"#".repeat(filled)}${".".repeat(BAR_WIDTH - filled)}] ${(fraction * 100).toFixed(0).padStart(3)}% ` +

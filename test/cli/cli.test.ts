@@ -41,11 +41,12 @@ test("streams create, publish from stdin and --json, consume, streams list", () 
 });
 
 test("errors are one line with the gateway's code; usage errors exit 2", () => {
-  const missing = strata(["publish", "cli/none", "--json", "{}"]);
+  const missing = strata(["publish", "cli/none", "--json", "{}", "--no-create"]);
   expect(missing.status).toBe(1);
   expect(missing.stderr).toContain("STREAM_NOT_FOUND");
+  // A bad input line is not a usage error: the run stops there and says where to resume (exit 1).
   const notJson = strata(["publish", "cli/demo"], "{oops\n");
-  expect(notJson.status).toBe(2);
+  expect(notJson.status).toBe(1);
   expect(notJson.stderr).toContain("line 1: not JSON");
   expect(strata(["consume"]).status).toBe(2);
   expect(strata(["streams", "create", "../x"]).stderr).toContain("INVALID_STREAM_NAME");
