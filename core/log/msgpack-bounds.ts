@@ -46,11 +46,11 @@ export function checkMsgpackBounds(bytes: Uint8Array, caps: MsgpackCaps, depth =
     pos += n;
   };
   const skip = (n: number, cap: number, what: string): void => {
-    if (n > cap) malformed(`a ${what} of ${n} bytes is over the ${cap}-byte limit`);
+    if (n > cap) malformed(`${what} of ${n} bytes is over the ${cap}-byte limit`);
     advance(n);
   };
   const open = (items: number, count: number, cap: number, what: string): void => {
-    if (count > cap) malformed(`a ${what} of ${count} entries is over the limit of ${cap}`);
+    if (count > cap) malformed(`${what} of ${count} entries is over the limit of ${cap}`);
     if (depth + left.length > caps.maxDepth) malformed(`containers nest deeper than ${caps.maxDepth}`);
     // Every item takes at least one byte: a claim beyond the bytes left is a lie.
     need(items);
@@ -77,14 +77,14 @@ export function checkMsgpackBounds(bytes: Uint8Array, caps: MsgpackCaps, depth =
     need(1);
     const b = view.getUint8(pos++);
     if (b <= 0x7f || b >= 0xe0 || b === 0xc0 || b === 0xc2 || b === 0xc3) continue;
-    if (b <= 0x8f) open(2 * (b & 0x0f), b & 0x0f, caps.maxMapLength, "map");
-    else if (b <= 0x9f) open(b & 0x0f, b & 0x0f, caps.maxArrayLength, "array");
-    else if (b <= 0xbf) skip(b & 0x1f, caps.maxStrLength, "string");
+    if (b <= 0x8f) open(2 * (b & 0x0f), b & 0x0f, caps.maxMapLength, "a map");
+    else if (b <= 0x9f) open(b & 0x0f, b & 0x0f, caps.maxArrayLength, "an array");
+    else if (b <= 0xbf) skip(b & 0x1f, caps.maxStrLength, "a string");
     else {
       switch (b) {
-        case 0xc4: skip(size(1), caps.maxBinLength, "bin"); break;
-        case 0xc5: skip(size(2), caps.maxBinLength, "bin"); break;
-        case 0xc6: skip(size(4), caps.maxBinLength, "bin"); break;
+        case 0xc4: skip(size(1), caps.maxBinLength, "a bin"); break;
+        case 0xc5: skip(size(2), caps.maxBinLength, "a bin"); break;
+        case 0xc6: skip(size(4), caps.maxBinLength, "a bin"); break;
         case 0xc7: ext(size(1)); break;
         case 0xc8: ext(size(2)); break;
         case 0xc9: ext(size(4)); break;
@@ -97,13 +97,13 @@ export function checkMsgpackBounds(bytes: Uint8Array, caps: MsgpackCaps, depth =
         case 0xd6: ext(4); break;
         case 0xd7: ext(8); break;
         case 0xd8: ext(16); break;
-        case 0xd9: skip(size(1), caps.maxStrLength, "string"); break;
-        case 0xda: skip(size(2), caps.maxStrLength, "string"); break;
-        case 0xdb: skip(size(4), caps.maxStrLength, "string"); break;
-        case 0xdc: { const n = size(2); open(n, n, caps.maxArrayLength, "array"); break; }
-        case 0xdd: { const n = size(4); open(n, n, caps.maxArrayLength, "array"); break; }
-        case 0xde: { const n = size(2); open(2 * n, n, caps.maxMapLength, "map"); break; }
-        case 0xdf: { const n = size(4); open(2 * n, n, caps.maxMapLength, "map"); break; }
+        case 0xd9: skip(size(1), caps.maxStrLength, "a string"); break;
+        case 0xda: skip(size(2), caps.maxStrLength, "a string"); break;
+        case 0xdb: skip(size(4), caps.maxStrLength, "a string"); break;
+        case 0xdc: { const n = size(2); open(n, n, caps.maxArrayLength, "an array"); break; }
+        case 0xdd: { const n = size(4); open(n, n, caps.maxArrayLength, "an array"); break; }
+        case 0xde: { const n = size(2); open(2 * n, n, caps.maxMapLength, "a map"); break; }
+        case 0xdf: { const n = size(4); open(2 * n, n, caps.maxMapLength, "a map"); break; }
         default: malformed(`byte 0x${b.toString(16)} at ${pos - 1} starts no value`);
       }
     }
