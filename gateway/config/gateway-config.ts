@@ -11,7 +11,7 @@ import { issuePath } from "../../core/util/parse-input.ts";
 import { ARTEFACT_LIMITS, resolveArtefactLimits, type ArtefactLimits } from "../artefacts/artefact-limits.ts";
 import { resolveLimits as resolveStorageLimits, type StorageLimits } from "../log/storage-limits.ts";
 import { QUIC_LIMITS, type QuicLimits } from "../quic/quic-limits.ts";
-import { SERVICE_LIMITS, type ServiceLimits } from "../streams/service-limits.ts";
+import { resolveServiceLimits, SERVICE_LIMITS, type ServiceLimits } from "../streams/service-limits.ts";
 import { checkLimitsAgree } from "./cross-checks.ts";
 import { decoderCaps } from "./decoder-caps.ts";
 import { STORAGE_LIMITS } from "./storage-limit-specs.ts";
@@ -133,7 +133,7 @@ export function resolveGatewayConfig(input: GatewayConfig): ResolvedGatewayConfi
   const parsed = gatewayConfigSchema.safeParse(input);
   if (!parsed.success) throw new StrataError("BAD_REQUEST", `gateway config: ${describeConfigIssues(parsed.error.issues, input)}`);
   const config = parsed.data;
-  const limits = SERVICE_LIMITS.resolve(config.limits);
+  const limits = inConfig(() => resolveServiceLimits(config.limits));
   // The storage engine's read bound is the service's: one value, set in one place.
   const storage = inConfig(() => resolveStorageLimits(STORAGE_LIMITS.resolve({ maxFetchBytes: limits.maxFetchBytes, ...config.storage })));
   const artefacts = inConfig(() => resolveArtefactLimits(config.artefacts));

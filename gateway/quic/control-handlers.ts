@@ -7,6 +7,7 @@ import { checkCount, type ControlRequest, type FetchMessage } from "../../core/q
 import { bytesToHex, hexToBytes } from "../../core/util/hex.ts";
 import type { GatewayServices } from "../services.ts";
 import { encodeRawReadResponse } from "../streams/read-wire.ts";
+import { QUIC_FRAME_ENVELOPE_BYTES } from "./quic-limits.ts";
 
 /** Context of one connection that requests need. */
 export interface RequestContext {
@@ -15,11 +16,6 @@ export interface RequestContext {
   /** Aborted when the connection goes away (ends long-polls). */
   readonly signal: AbortSignal;
 }
-
-/** Room left in a records frame for everything but the records themselves. */
-const RECORDS_FRAME_OVERHEAD = 1024;
-/** A fetch without max_bytes reads this much at most (and never more than fits the client's frame limit). */
-const DEFAULT_FETCH_BYTES = 4 * 1024 * 1024;
 
 /** Answers one control-stream request with the bytes of its answer frame. */
 export async function handleControlRequest(services: GatewayServices, request: ControlRequest, context: RequestContext): Promise<Uint8Array[]> {
@@ -60,14 +56,15 @@ export async function handleControlRequest(services: GatewayServices, request: C
 
 async function fetchRecords(services: GatewayServices, request: FetchMessage, context: RequestContext): Promise<Uint8Array[]> {
   // The answer must fit the client's frame limit; at least one record is always sent.
-  const room = context.peerMaxFrameBytes - RECORDS_FRAME_OVERHEAD;
+  // Room left in a records frame for everything but the records themselves.
+  const room = context.peerMaxFrameBytes - QUIC_FRAME_ENVELOPE_BYTES;
   if (room <= 0) throw new StrataError("BAD_REQUEST", "the client's frame limit is too small for records");
   const read = {
     stream: request.stream,
     partition: request.partition,
     offset: request.offset,
     maxRecords: request.max_records,
-    maxBytes: Math.min(request.max_bytes ?? DEFAULT_FETCH_BYTES, room),
+    maxBytes: Math.min(request.max_bytes ?? services.limits.defaultFetchBytes, room),
     waitMs: request.wait_ms,
     signal: context.signal,
   };

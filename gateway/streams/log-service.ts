@@ -50,8 +50,6 @@ export interface LogHooks {
   readonly onArtefactRefs?: (stream: string, partition: number, offset: number, manifestIds: readonly string[]) => Promise<void>;
 }
 
-const DEFAULT_FETCH_RECORDS = 1000;
-const DEFAULT_FETCH_BYTES = 4 * 1024 * 1024;
 
 export class LogService {
   private readonly producerLocks: KeyedLock;
@@ -197,8 +195,8 @@ export class LogService {
     this.streams.requirePartition(config, request.partition);
     const offset = request.offset;
     if (!Number.isSafeInteger(offset) || offset < 0) throw new StrataError("INVALID_OFFSET", "offset must be a non-negative integer");
-    const maxRecords = clamp(request.maxRecords ?? DEFAULT_FETCH_RECORDS, 1, this.limits.maxFetchRecords, "max_records");
-    const maxBytes = clamp(request.maxBytes ?? DEFAULT_FETCH_BYTES, 1, this.limits.maxFetchBytes, "max_bytes");
+    const maxRecords = clamp(request.maxRecords ?? this.limits.defaultFetchRecords, 1, this.limits.maxFetchRecords, "max_records");
+    const maxBytes = clamp(request.maxBytes ?? this.limits.defaultFetchBytes, 1, this.limits.maxFetchBytes, "max_bytes");
     const waitMs = clamp(request.waitMs ?? 0, 0, this.limits.maxWaitMs, "wait_ms");
     const log = this.logs.partition(config.name, request.partition);
     if (offset > log.endOffset || offset < log.startOffset) {

@@ -2,6 +2,7 @@
 // default, unit, range and meaning (README's limits table is generated from it). Cross-checks
 // against the storage engine and the QUIC transport are in gateway/config.
 import { DEFAULT_MAX_RECORD_BYTES, DEFAULT_PUBLISH_LIMITS } from "../../core/log/publish-request.ts";
+import { StrataError } from "../../core/errors.ts";
 import { defineLimits, type LimitValues } from "../../core/util/limit-spec.ts";
 
 const KiB = 1024;
@@ -17,7 +18,9 @@ export const SERVICE_LIMITS = defineLimits("limits", {
   maxPartitions: { default: 1024, unit: "count", min: 1, max: 65_536, doc: "Most partitions of one stream." },
   maxStreams: { default: 10_000, unit: "count", min: 1, max: 1_000_000, doc: "Most streams one gateway holds." },
   maxFetchRecords: { default: 10_000, unit: "count", min: 1, max: 1_000_000, doc: "Most records one read returns." },
+  defaultFetchRecords: { default: 1000, unit: "count", min: 1, max: 1_000_000, doc: "Records a read returns when it does not say (`max_records`); at most maxFetchRecords." },
   maxFetchBytes: { default: 16 * MiB, unit: "bytes", min: 64 * KiB, max: 1 * GiB, doc: "Most bytes one read returns (at least one record is returned whatever its size); also the storage engine's read bound." },
+  defaultFetchBytes: { default: 4 * MiB, unit: "bytes", min: 1, max: 1 * GiB, doc: "Bytes a read returns when it does not say (`max_bytes`); at most maxFetchBytes." },
   maxWaitMs: { default: 30_000, unit: "ms", min: 0, max: 120_000, doc: "Longest long-poll (`wait_ms`); the HTTP idle timeout is derived from it." },
   maxWaiters: { default: 10_000, unit: "count", min: 1, max: 1_000_000, doc: "Long-polls waiting at once, gateway-wide." },
 });
@@ -25,3 +28,14 @@ export const SERVICE_LIMITS = defineLimits("limits", {
 export type ServiceLimits = LimitValues<typeof SERVICE_LIMITS.specs>;
 
 export const DEFAULT_SERVICE_LIMITS: ServiceLimits = SERVICE_LIMITS.defaults;
+
+/** Fills in defaults and checks ranges and the defaults of a read against its bounds (BAD_REQUEST naming the keys). */
+export function resolveServiceLimits(overrides: Partial<ServiceLimits> = {}): ServiceLimits {
+  const limits = SERVICE_LIMITS.resolve(overrides);
+  const atMost = (key: "defaultFetchRecords" | "defaultFetchBytes", bound: "maxFetchRecords" | "maxFetchBytes"): void => {
+    if (limits[key] > limits[bound]) throw new StrataError("BAD_REQUEST", `limits.${key} (${limits[key]}) must be at most limits.${bound} (${limits[bound]})`);
+  };
+  atMost("defaultFetchRecords", "maxFetchRecords");
+  atMost("defaultFetchBytes", "maxFetchBytes");
+  return limits;
+}

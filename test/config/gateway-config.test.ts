@@ -93,6 +93,8 @@ describe("a bad configuration is refused naming the key, the value and the range
     expect(refusal({ dataDir: "d", artefacts: { maxChunkBytes: 2 * MiB, packMaxBytes: MiB } })).toContain("gateway config: artefact limits: packMaxBytes");
     expect(refusal({ dataDir: "d", artefacts: { maxHashesPerRequest: 1_000_000 } })).toContain("maxHashRequestBytes (8388608) must hold maxHashesPerRequest (1000000)");
     expect(refusal({ dataDir: "d", storage: { segmentBytes: 4 * MiB } })).toContain("gateway config: storage limits: segmentBytes must be >= maxBatchBytes");
+    expect(refusal({ dataDir: "d", limits: { maxFetchBytes: MiB } })).toBe(`gateway config: limits.defaultFetchBytes (${4 * MiB}) must be at most limits.maxFetchBytes (${MiB})`);
+    expect(refusal({ dataDir: "d", limits: { defaultFetchRecords: 20_000 } })).toContain("limits.defaultFetchRecords (20000) must be at most limits.maxFetchRecords (10000)");
   });
 
   test("a lower record limit makes smaller frames and batches acceptable", () => {
