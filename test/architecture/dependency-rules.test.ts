@@ -156,6 +156,12 @@ describe("the rule checker fails on", () => {
       names: 'gateway/objects/s3-object-store.ts:1 type-only import "../services.ts"',
     },
     {
+      what: "the log importing the gateway configuration",
+      files: { "gateway/log/storage-limits.ts": 'import { resolveGatewayConfig } from "../config/gateway-config.ts";' },
+      rule: "storage never imports services, transports or the gateway's composition",
+      names: 'gateway/log/storage-limits.ts:1 import "../config/gateway-config.ts"',
+    },
+    {
       what: "the object store importing the log",
       files: { "gateway/objects/object-store.ts": 'import { x } from "../log/wal.ts";' },
       rule: "storage engines are independent: objects imports neither log nor artefacts, and log and artefacts never import each other",

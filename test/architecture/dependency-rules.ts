@@ -47,8 +47,9 @@ function targetComponent(target: ImportTarget): string | undefined {
 }
 
 const STORAGE = new Set(["gateway/log", "gateway/objects", "gateway/artefacts"]);
-/** Services, transports and the gateway's composition (services.ts, gateway.ts, client.ts). */
-const ABOVE_STORAGE = new Set(["gateway/streams", "gateway/consumers", "gateway/http", "gateway/quic"]);
+/** Services, transports and the gateway's configuration, which gathers every subsystem's limits. */
+const ABOVE_STORAGE = new Set(["gateway/streams", "gateway/consumers", "gateway/http", "gateway/quic", "gateway/config"]);
+/** The gateway's composition root and the files built on it. */
 const GATEWAY_COMPOSITION = new Set(["gateway/services.ts", "gateway/gateway.ts", "gateway/client.ts"]);
 
 interface ImportRule {
@@ -90,7 +91,7 @@ export const IMPORT_RULES: readonly ImportRule[] = [
   },
   {
     name: "storage never imports services, transports or the gateway's composition",
-    why: "gateway/log, gateway/objects and gateway/artefacts are engines the services drive, not the other way round",
+    why: "gateway/log, gateway/objects and gateway/artefacts are engines the services drive and hand their limits to, not the other way round",
     breaks: (edge) => {
       if (!STORAGE.has(componentOf(edge.from)) || edge.target.kind !== "file") return false;
       return ABOVE_STORAGE.has(componentOf(edge.target.path)) || GATEWAY_COMPOSITION.has(edge.target.path);
