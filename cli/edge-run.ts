@@ -70,7 +70,7 @@ function gatewayAddress(opts: z.output<typeof edgeRunOpts>): GatewayAddress {
 function logEvent(event: EdgeEvent, verbose: boolean): void {
   switch (event.kind) {
     case "acked":
-      (verbose ? log.info : log.debug)("acked {records} records of {stream} (epoch {epoch}, seq {seq})", { records: event.records, stream: event.stream, epoch: event.epoch, seq: event.seq });
+      log[verbose ? "info" : "debug"]("acked {records} records of {stream} (epoch {epoch}, seq {seq})", { records: event.records, stream: event.stream, epoch: event.epoch, seq: event.seq });
       return;
     case "pin-updated":
       log.info("pinned {stream} → {path}: {artefact} ({size}, {downloaded} downloaded)", {
