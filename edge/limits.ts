@@ -4,7 +4,7 @@
 import { StrataError } from "../core/errors.ts";
 import { DEFAULT_MAX_RECORD_BYTES, DEFAULT_PUBLISH_LIMITS } from "../core/log/publish-request.ts";
 import { defineLimits, type LimitValues } from "../core/util/limit-spec.ts";
-import { DEFAULT_CACHE_MAX_BYTES } from "./artefacts/limits.ts";
+import { DEFAULT_CACHE_MAX_BYTES } from "./artefacts/transfer-limits.ts";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;

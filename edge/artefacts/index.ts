@@ -5,7 +5,8 @@ export { type PushOptions, type PushSummary, pushArtefact, ARTEFACT_FIELD, DEFAU
 export { type PullOptions, type PullSummary, pullArtefact } from "./pull.ts";
 export { ChunkCache, type ChunkCacheStats } from "./chunk-cache.ts";
 export { type TransferPhase, type TransferProgress, type ProgressListener, type TransferSummary, summaryJson } from "./progress.ts";
-export { DEFAULT_CACHE_MAX_BYTES, DEFAULT_TRANSFER_LIMITS, HARD_LIMITS, type TransferLimits } from "./limits.ts";
+export { HARD_LIMITS } from "./limits.ts";
+export { DEFAULT_CACHE_MAX_BYTES, DEFAULT_TRANSFER_LIMITS, type TransferLimits } from "./transfer-limits.ts";
 export { latestArtefact, type LocatedArtefact, type RecordPosition } from "./stream-api.ts";
 export { MissingChunksError } from "./artefact-api.ts";
 export { TruncatedBodyError } from "./verified-frames.ts";

@@ -12,7 +12,7 @@ import { batches, type PlannedChunk, plannedChunks } from "./chunk-plan.ts";
 import { type ByteRate, type ChunkSource, httpChunkSource } from "./chunk-source.ts";
 import { TruncatedBodyError } from "./verified-frames.ts";
 import { GatewayHttp } from "./gateway-http.ts";
-import { DEFAULT_CACHE_MAX_BYTES, resolveLimits, TRANSFER_BURST_SECONDS, type TransferLimits } from "./limits.ts";
+import { DEFAULT_CACHE_MAX_BYTES, resolveLimits, TRANSFER_BURST_SECONDS, type TransferLimits } from "./transfer-limits.ts";
 import { OutputFile, outputPath } from "./output-file.ts";
 import { type ProgressListener, ProgressTracker, type TransferSummary } from "./progress.ts";
 import { ARTEFACT_FIELD } from "./push.ts";

@@ -17,7 +17,7 @@ import { MissingChunksError, missingChunks, putChunks, putManifest } from "./art
 import { batches } from "./chunk-plan.ts";
 import { chunkFile, type FileChunk, readExactly } from "./file-chunks.ts";
 import { GatewayHttp } from "./gateway-http.ts";
-import { resolveLimits, TRANSFER_BURST_SECONDS, type TransferLimits } from "./limits.ts";
+import { resolveLimits, TRANSFER_BURST_SECONDS, type TransferLimits } from "./transfer-limits.ts";
 import { type ProgressListener, ProgressTracker, type TransferSummary } from "./progress.ts";
 import { ensureStream, publishArtefactRecord, type RecordPosition, streamPartitions } from "./stream-api.ts";
 import { tokenBucket } from "../../core/util/token-bucket.ts";

@@ -3,7 +3,7 @@
 import { describe, expect, test } from "bun:test";
 import { StrataError } from "../../core/errors.ts";
 import { defineLimits, formatLimit, type LimitFamily, type LimitSpecs } from "../../core/util/limit-spec.ts";
-import { TRANSFER_LIMITS } from "../../edge/artefacts/limits.ts";
+import { TRANSFER_LIMITS } from "../../edge/artefacts/transfer-limits.ts";
 import { EDGE_LIMITS } from "../../edge/limits.ts";
 import { ARTEFACT_LIMITS } from "../../gateway/artefacts/artefact-limits.ts";
 import { STORAGE_LIMITS } from "../../gateway/config/storage-limit-specs.ts";
