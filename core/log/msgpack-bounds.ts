@@ -7,6 +7,7 @@
 import { Decoder, type ExtensionCodec } from "@msgpack/msgpack";
 import { StrataError } from "../errors.ts";
 import { ARTEFACT_REF_EXT_TYPE, extensionCodec, TENSOR_EXT_TYPE } from "./extensions.ts";
+import { MAX_VALUE_DEPTH } from "./json-value.ts";
 
 export interface MsgpackCaps {
   /** Containers (arrays, maps, MessagePack-bearing extensions) nested at most this deep. */
@@ -17,6 +18,25 @@ export interface MsgpackCaps {
   readonly maxArrayLength: number;
   /** Entries (key-value pairs) of one map. */
   readonly maxMapLength: number;
+}
+
+/** Containers around a record's field values in a publish body or frame: body map, records array, record map, fields map. */
+export const RECORD_ENVELOPE_DEPTH = 4;
+
+/**
+ * Caps derived from the byte limit of what is decoded rather than hard-coded: nothing in n bytes
+ * is longer than n bytes or has more than n elements (n / 2 map entries). The default depth lets
+ * a record's field values nest MAX_VALUE_DEPTH levels inside their envelope.
+ */
+export function msgpackCapsFor(maxBytes: number, maxDepth: number = MAX_VALUE_DEPTH + RECORD_ENVELOPE_DEPTH): MsgpackCaps {
+  return Object.freeze({
+    maxDepth,
+    maxStrLength: maxBytes,
+    maxBinLength: maxBytes,
+    maxExtLength: maxBytes,
+    maxArrayLength: maxBytes,
+    maxMapLength: Math.floor(maxBytes / 2),
+  });
 }
 
 /** Extension types of the log model whose payload is itself MessagePack (checked as nested). */

@@ -5,7 +5,7 @@
 import { resolve as resolvePath, join } from "node:path";
 import { z } from "zod";
 import { StrataError } from "../../core/errors.ts";
-import type { MsgpackCaps } from "../../core/log/msgpack-bounds.ts";
+import { msgpackCapsFor, type MsgpackCaps } from "../../core/log/msgpack-bounds.ts";
 import { describeIssues as describeLimitIssues, type LimitFamily, type LimitSpecs } from "../../core/util/limit-spec.ts";
 import { issuePath } from "../../core/util/parse-input.ts";
 import { ARTEFACT_LIMITS, resolveArtefactLimits, type ArtefactLimits } from "../artefacts/artefact-limits.ts";
@@ -13,7 +13,6 @@ import { resolveLimits as resolveStorageLimits, type StorageLimits } from "../lo
 import { QUIC_LIMITS, type QuicLimits } from "../quic/quic-limits.ts";
 import { resolveServiceLimits, SERVICE_LIMITS, type ServiceLimits } from "../streams/service-limits.ts";
 import { checkLimitsAgree } from "./cross-checks.ts";
-import { decoderCaps } from "./decoder-caps.ts";
 import { STORAGE_LIMITS } from "./storage-limit-specs.ts";
 
 /** Seconds an HTTP connection may idle beyond the longest long-poll. */
@@ -154,11 +153,11 @@ export function resolveGatewayConfig(input: GatewayConfig): ResolvedGatewayConfi
       maxBodyBytes: Math.max(limits.maxRequestBytes, artefacts.maxHashRequestBytes, artefacts.maxChunkRequestBytes, artefacts.maxManifestBytes),
       idleTimeoutSeconds: Math.ceil(limits.maxWaitMs / 1000) + IDLE_MARGIN_SECONDS,
       decoders: Object.freeze({
-        records: decoderCaps(limits.maxRequestBytes),
-        hashes: decoderCaps(artefacts.maxHashRequestBytes, HASH_LIST_DEPTH),
-        chunks: decoderCaps(artefacts.maxChunkRequestBytes, CHUNK_BATCH_DEPTH),
+        records: msgpackCapsFor(limits.maxRequestBytes),
+        hashes: msgpackCapsFor(artefacts.maxHashRequestBytes, HASH_LIST_DEPTH),
+        chunks: msgpackCapsFor(artefacts.maxChunkRequestBytes, CHUNK_BATCH_DEPTH),
       }),
     }),
-    quicFrameCaps: decoderCaps(quic.maxFrameBytes),
+    quicFrameCaps: msgpackCapsFor(quic.maxFrameBytes),
   });
 }

@@ -4,10 +4,9 @@ import { describe, expect, test } from "bun:test";
 import { encode } from "@msgpack/msgpack";
 import { StrataError } from "../../core/errors.ts";
 import { extensionCodec, makeArtefactRef, makeTensor, TENSOR_EXT_TYPE } from "../../core/log/extensions.ts";
-import { BoundedMsgpackDecoder, checkMsgpackBounds, type MsgpackCaps } from "../../core/log/msgpack-bounds.ts";
-import { decoderCaps } from "../../gateway/config/decoder-caps.ts";
+import { BoundedMsgpackDecoder, checkMsgpackBounds, msgpackCapsFor, type MsgpackCaps } from "../../core/log/msgpack-bounds.ts";
 
-const caps: MsgpackCaps = decoderCaps(1024 * 1024);
+const caps: MsgpackCaps = msgpackCapsFor(1024 * 1024);
 
 function refusal(bytes: Uint8Array, with_: MsgpackCaps = caps): string {
   try {
@@ -112,7 +111,7 @@ describe("hostile input is refused before anything is allocated for it", () => {
   test("random bytes: only BAD_REQUEST or a value, never another error", () => {
     let seed = 12345;
     const next = () => (seed = (seed * 1103515245 + 12345) >>> 0);
-    const decoder = new BoundedMsgpackDecoder(decoderCaps(4096));
+    const decoder = new BoundedMsgpackDecoder(msgpackCapsFor(4096));
     for (let round = 0; round < 5000; round++) {
       const bytes = Uint8Array.from({ length: 1 + (next() % 64) }, () => next() & 0xff);
       try {
