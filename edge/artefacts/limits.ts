@@ -1,5 +1,6 @@
-// Protocol bounds of the artefact client, which no option changes. Kept free of the validation
-// library: the browser client needs only these. The tunable limits are in transfer-limits.ts.
+// Protocol bounds of the artefact client, which no option changes, and the defaults the browser
+// client shares with push and pull. Kept free of the validation library: the browser bundle needs
+// only these. The tunable limits are declared in transfer-limits.ts.
 
 const MiB = 1024 * 1024;
 
@@ -15,4 +16,18 @@ export const HARD_LIMITS = {
   maxRecordsScannedPerPartition: 1000,
   /** Records per read while scanning back. */
   scanPageRecords: 100,
+} as const;
+
+/** Defaults of the tunable transfer limits (transfer-limits.ts) that the browser client, which takes no options, uses as they are. */
+export const TRANSFER_DEFAULTS = {
+  /** Requests in flight at once. */
+  concurrency: 4,
+  /** Chunk bytes per `PUT /v1/chunks` or `POST /v1/chunks/get`. */
+  batchBytes: 8 * MiB,
+  /** Chunks per `PUT /v1/chunks` or `POST /v1/chunks/get`. */
+  batchChunks: 1024,
+  /** How long one HTTP request may take before it is abandoned. */
+  requestTimeoutMs: 120_000,
+  /** Attempts per request on a network error or a 5xx answer. */
+  attempts: 3,
 } as const;

@@ -1,20 +1,20 @@
 // The tunable limits of the artefact client (push and pull): one declaration gives each its
 // default, unit, range and meaning. Callers may lower or raise them per call (push/pull options).
 import { defineLimits, type LimitValues } from "../../core/util/limit-spec.ts";
-import { HARD_LIMITS } from "./limits.ts";
+import { HARD_LIMITS, TRANSFER_DEFAULTS } from "./limits.ts";
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
 
 export const TRANSFER_LIMITS = defineLimits("limits", {
-  concurrency: { default: 4, unit: "count", min: 1, max: HARD_LIMITS.maxConcurrency, doc: "Requests in flight at once (uploads for push, downloads for pull)." },
+  concurrency: { default: TRANSFER_DEFAULTS.concurrency, unit: "count", min: 1, max: HARD_LIMITS.maxConcurrency, doc: "Requests in flight at once (uploads for push, downloads for pull)." },
   maxBytesInFlight: { default: 64 * MiB, unit: "bytes", min: 1, max: 64 * GiB, doc: "Chunk bytes held in memory for requests in flight, summed over all of them." },
   missingBatchHashes: { default: 2048, unit: "count", min: 1, max: 100_000, doc: "Hashes per `POST /v1/chunks/missing`." },
-  batchBytes: { default: 8 * MiB, unit: "bytes", min: 1, max: 1 * GiB, doc: "Chunk bytes per `PUT /v1/chunks` or `POST /v1/chunks/get` (smaller under a rate limit)." },
-  batchChunks: { default: 1024, unit: "count", min: 1, max: 100_000, doc: "Chunks per `PUT /v1/chunks` or `POST /v1/chunks/get`." },
+  batchBytes: { default: TRANSFER_DEFAULTS.batchBytes, unit: "bytes", min: 1, max: 1 * GiB, doc: "Chunk bytes per `PUT /v1/chunks` or `POST /v1/chunks/get` (smaller under a rate limit)." },
+  batchChunks: { default: TRANSFER_DEFAULTS.batchChunks, unit: "count", min: 1, max: 100_000, doc: "Chunks per `PUT /v1/chunks` or `POST /v1/chunks/get`." },
   readBytes: { default: 4 * MiB, unit: "bytes", min: 1, max: 256 * MiB, doc: "Bytes read from the file per read call while chunking or assembling." },
-  requestTimeoutMs: { default: 120_000, unit: "ms", min: 1, max: 86_400_000, doc: "How long one HTTP request may take before it is abandoned." },
-  attempts: { default: 3, unit: "count", min: 1, max: 10, doc: "Attempts per request on a network error or a 5xx answer (1 = no retry)." },
+  requestTimeoutMs: { default: TRANSFER_DEFAULTS.requestTimeoutMs, unit: "ms", min: 1, max: 86_400_000, doc: "How long one HTTP request may take before it is abandoned." },
+  attempts: { default: TRANSFER_DEFAULTS.attempts, unit: "count", min: 1, max: 10, doc: "Attempts per request on a network error or a 5xx answer (1 = no retry)." },
   maxBytesPerSecond: { default: 0, unit: "bytes", min: 0, max: 1024 * GiB, doc: "Chunk bytes per second over the network, 0 for no limit." },
 });
 
