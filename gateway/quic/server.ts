@@ -3,7 +3,7 @@
 import type { QuicConnection } from "../../core/quic/stream.ts";
 import type { GatewayServices } from "../services.ts";
 import { serveConnection } from "./connection.ts";
-import { DEFAULT_QUIC_LIMITS, type QuicLimits } from "./quic-limits.ts";
+import { resolveQuicLimits, type QuicLimits } from "./quic-limits.ts";
 import { listenQuic } from "../../runtime/quic/listen.ts";
 import type { QuicListener } from "../../runtime/quic/quic-listener.ts";
 import { loadTlsIdentity, type TlsIdentity } from "./tls.ts";
@@ -26,7 +26,7 @@ export interface QuicServer {
 }
 
 export async function startQuicServer(services: GatewayServices, options: QuicServerOptions): Promise<QuicServer> {
-  const limits: QuicLimits = { ...DEFAULT_QUIC_LIMITS, ...options.limits };
+  const limits: QuicLimits = resolveQuicLimits(options.limits);
   const tls = await loadTlsIdentity({
     dataDir: options.dataDir,
     names: [options.host],
