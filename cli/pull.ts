@@ -1,9 +1,9 @@
 // `strata pull STREAM|ARTEFACT_ID OUT`: fetches the latest artefact on a stream (or the given
 // one) through the local chunk cache, verified, written to a temporary file renamed onto OUT;
 // OUT may be a directory (the file keeps the name it was pushed under) or `-` for stdout.
-import { createReadStream, mkdtempSync, rmSync } from "node:fs";
+import { createReadStream, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import type { Command } from "commander";
 import { z } from "zod";
@@ -61,6 +61,8 @@ export function registerPull(program: Command): void {
     const toStdout = out === STDOUT;
     // Chunks arrive in any order, so standard output is fed from a finished file.
     const staging = toStdout ? mkdtempSync(join(tmpdir(), "strata-pull-")) : null;
+    // Missing directories are created, like `curl --create-dirs`: a DIR/ itself, else OUT's parent.
+    if (!toStdout) mkdirSync(/[/\\]$/.test(out) ? out : dirname(out), { recursive: true });
     try {
       const summary = await runTransfer("pull", opts, (onProgress) =>
         pullArtefact({

@@ -2,8 +2,7 @@
 // written at chunk offsets, fsynced, then renamed over OUT and the directory fsynced. OUT is
 // therefore either absent, its old content, or the whole new artefact, never a torn mix.
 // Temporary files left by a pull that died (its pid is gone) are removed by the next pull.
-// OUT's missing parent directories are created (like `curl --create-dirs`, `hf download`).
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, rmSync, statSync } from "node:fs";
+import { closeSync, existsSync, fsyncSync, openSync, readdirSync, rmSync, statSync } from "node:fs";
 import { type FileHandle, open, rename } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { StrataError } from "../../core/errors.ts";
@@ -64,8 +63,7 @@ export class OutputFile {
     const path = resolve(out);
     const dir = dirname(path);
     const name = basename(path);
-    if (existsSync(dir) && !statSync(dir).isDirectory()) throw new StrataError("BAD_REQUEST", `${dirname(out)} is not a directory`);
-    mkdirSync(dir, { recursive: true });
+    if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new StrataError("BAD_REQUEST", `the directory of ${out} does not exist`);
     if (existsSync(path) && statSync(path).isDirectory()) throw new StrataError("BAD_REQUEST", `${out} is a directory; give a file name`);
     sweepStale(dir, name);
     const tmpPath = join(dir, `.${name}${TMP_MARK}${process.pid}-${counter++}`);

@@ -36,9 +36,9 @@ export interface PullOptions {
   /** A stream name (its latest artefact) or an artefact id (64 lowercase hex characters). */
   readonly source: string;
   /**
-   * The file to write (missing parent directories are created), or a directory (an existing
-   * one, or a path ending in "/"): then the file in it named as the record's `file_name` (what
-   * push stored), or the artefact id when the record has none or the source is an id.
+   * The file to write (its directory must exist), or a directory (an existing one, or a path
+   * ending in "/"): then the file in it named as the record's `file_name` (what push stored), or
+   * the artefact id when the record has none or the source is an id.
    */
   readonly out: string;
   /** Directory of the local chunk cache. */

@@ -41,21 +41,65 @@ function streamPath(stream: string): string {
   return `/v1/streams/${encodeURIComponent(stream)}`;
 }
 
-async function json<T>(response: Response, what: string): Promise<T> {
+// The gateway's answers are checked field by field (this module is in the browser bundle, which
+// carries no schema library): a wrong shape is CORRUPT_DATA, never a value taken on trust.
+
+async function json(response: Response, what: string): Promise<unknown> {
   try {
-    return (await response.json()) as T;
+    return await response.json();
   } catch (e) {
-    throw new StrataError("CORRUPT_DATA", `${what}: malformed JSON answer: ${(e as Error).message}`);
+    throw new StrataError("CORRUPT_DATA", `${what}: malformed JSON answer: ${e instanceof Error ? e.message : String(e)}`);
   }
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function isCount(v: unknown): v is number {
+  return typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
+}
+
+function partitionInfo(v: unknown): PartitionInfo | null {
+  if (!isObject(v) || !isCount(v.partition) || !isCount(v.start_offset) || !isCount(v.end_offset)) return null;
+  return { partition: v.partition, start_offset: v.start_offset, end_offset: v.end_offset };
+}
+
+function recordPosition(v: unknown): RecordPosition | null {
+  return isObject(v) && isCount(v.partition) && isCount(v.offset) ? { partition: v.partition, offset: v.offset } : null;
+}
+
+interface ReadRecordFields {
+  readonly offset: number;
+  readonly timestamp: number;
+  readonly fields: Record<string, unknown>;
+}
+
+function readRecord(v: unknown): ReadRecordFields | null {
+  if (!isObject(v) || !isCount(v.offset) || !isCount(v.timestamp) || !isObject(v.fields)) return null;
+  return { offset: v.offset, timestamp: v.timestamp, fields: v.fields };
+}
+
+/** Every element of `list` through `check`, or null when one does not pass. */
+function every<T>(list: unknown, check: (v: unknown) => T | null): T[] | null {
+  if (!Array.isArray(list)) return null;
+  const out: T[] = [];
+  for (const v of list) {
+    const checked = check(v);
+    if (checked === null) return null;
+    out.push(checked);
+  }
+  return out;
 }
 
 /** The stream's partitions; STREAM_NOT_FOUND when it does not exist. */
 export async function streamPartitions(http: GatewayHttp, stream: string): Promise<PartitionInfo[]> {
   assertStreamName(stream);
   const what = `GET ${streamPath(stream)}`;
-  const info = await json<{ partitions?: unknown }>(await http.request(streamPath(stream), { method: "GET", accept: JSON_TYPE }, what), what);
-  if (!Array.isArray(info.partitions)) throw new StrataError("CORRUPT_DATA", `${what}: answer has no partitions`);
-  return info.partitions as PartitionInfo[];
+  const info = await json(await http.request(streamPath(stream), { method: "GET", accept: JSON_TYPE }, what), what);
+  const partitions = isObject(info) ? every(info.partitions, partitionInfo) : null;
+  if (!partitions) throw new StrataError("CORRUPT_DATA", `${what}: answer has no partitions`);
+  return partitions;
 }
 
 /** Creates the stream (AUTO_CREATED_PARTITIONS partitions, default retention) unless it exists; true when this call created it. */
@@ -94,26 +138,17 @@ export async function publishArtefactRecord(
     { method: "POST", body: JSON.stringify({ records: [record] }), contentType: JSON_TYPE, accept: JSON_TYPE, idempotent: false },
     what,
   );
-  const body = await json<{ records?: RecordPosition[] }>(response, what);
-  const position = body.records?.[0];
-  if (!position || !Number.isSafeInteger(position.partition) || !Number.isSafeInteger(position.offset)) {
-    throw new StrataError("CORRUPT_DATA", `${what}: answer has no record position`);
-  }
-  return { partition: position.partition, offset: position.offset };
-}
-
-interface JsonRecordPage {
-  records: { offset: number; timestamp: number; fields: Record<string, unknown> }[];
-  next_offset: number;
+  const body = await json(response, what);
+  const position = isObject(body) && Array.isArray(body.records) ? recordPosition(body.records[0]) : null;
+  if (!position) throw new StrataError("CORRUPT_DATA", `${what}: answer has no record position`);
+  return position;
 }
 
 function refOf(value: unknown): ArtefactRef | null {
-  if (typeof value !== "object" || value === null) return null;
-  const inner = (value as { $artefact?: unknown }).$artefact;
-  if (typeof inner !== "object" || inner === null) return null;
-  const a = inner as { manifest?: unknown; size?: unknown; mediaType?: unknown };
+  const a = isObject(value) ? value.$artefact : undefined;
+  if (!isObject(a) || typeof a.manifest !== "string" || typeof a.size !== "number" || typeof a.mediaType !== "string") return null;
   try {
-    return makeArtefactRef(a.manifest as string, a.size as number, a.mediaType as string);
+    return makeArtefactRef(a.manifest, a.size, a.mediaType);
   } catch {
     return null;
   }
@@ -125,25 +160,28 @@ async function latestInPartition(http: GatewayHttp, stream: string, field: strin
   const floor = Math.max(p.start_offset, p.end_offset - HARD_LIMITS.maxRecordsScannedPerPartition);
   while (end > floor) {
     const from = Math.max(floor, end - HARD_LIMITS.scanPageRecords);
-    const page: JsonRecordPage["records"] = [];
+    const page: ReadRecordFields[] = [];
     let offset = from;
     while (offset < end) {
       const query = new URLSearchParams({ offset: String(offset), max_records: String(end - offset), fields: `${field},${FILE_NAME_FIELD}` });
       const path = `${streamPath(stream)}/partitions/${p.partition}/records?${query}`;
       const what = `GET ${path}`;
-      const body = await json<JsonRecordPage>(await http.request(path, { method: "GET", accept: JSON_TYPE }, what), what);
-      if (!Array.isArray(body.records) || !Number.isSafeInteger(body.next_offset) || body.next_offset <= offset) {
-        // Retention may have removed the range: stop scanning this partition.
-        if (Array.isArray(body.records) && body.records.length === 0) break;
+      const body = await json(await http.request(path, { method: "GET", accept: JSON_TYPE }, what), what);
+      const records = isObject(body) ? every(body.records, readRecord) : null;
+      const next = isObject(body) && isCount(body.next_offset) ? body.next_offset : null;
+      if (!records || next === null) throw new StrataError("CORRUPT_DATA", `${what}: malformed read answer`);
+      // Retention may have removed the range: stop scanning this partition.
+      if (next <= offset) {
+        if (records.length === 0) break;
         throw new StrataError("CORRUPT_DATA", `${what}: malformed read answer`);
       }
-      page.push(...body.records.filter((r) => r.offset < end));
-      offset = body.next_offset;
+      page.push(...records.filter((r) => r.offset < end));
+      offset = next;
     }
     for (let i = page.length - 1; i >= 0; i--) {
       const r = page[i]!;
-      const ref = refOf(r.fields?.[field]);
-      const fileName = r.fields?.[FILE_NAME_FIELD];
+      const ref = refOf(r.fields[field]);
+      const fileName = r.fields[FILE_NAME_FIELD];
       if (ref) return { ref, partition: p.partition, offset: r.offset, timestamp: r.timestamp, ...(typeof fileName === "string" && isPlainFileName(fileName) ? { fileName } : {}) };
     }
     end = from;
