@@ -1,5 +1,6 @@
 // The sync transport over HTTP: publish requests in MessagePack built by concatenating the
 // outbox's encoded records, artefact lookups and pulls through the artefact client.
+import * as z from "zod/mini";
 import { StrataError } from "../../core/errors.ts";
 import { MsgpackWriter } from "../../core/log/msgpack-writer.ts";
 import type { ProducerRef } from "../../core/log/record.ts";
@@ -23,14 +24,13 @@ export function publishBody(records: EncodedRecords, producer: ProducerRef): Uin
   return w.bytes();
 }
 
+/** The answer to a publish: `{"records": [{"partition", "offset"}]}` (other fields ignored). */
+const publishAnswer = z.object({ records: z.array(z.object({ partition: z.int().check(z.minimum(0)), offset: z.int().check(z.minimum(0)) })) });
+
 function positionsOf(body: unknown, count: number, what: string): RecordPosition[] {
-  const records = (body as { records?: unknown } | null)?.records;
-  if (!Array.isArray(records) || records.length !== count) throw new StrataError("CORRUPT_DATA", `${what}: answer does not hold ${count} record positions`);
-  return records.map((r: unknown) => {
-    const p = r as { partition?: unknown; offset?: unknown };
-    if (!Number.isSafeInteger(p.partition) || !Number.isSafeInteger(p.offset)) throw new StrataError("CORRUPT_DATA", `${what}: malformed record position`);
-    return { partition: p.partition as number, offset: p.offset as number };
-  });
+  const answer = publishAnswer.safeParse(body);
+  if (!answer.success || answer.data.records.length !== count) throw new StrataError("CORRUPT_DATA", `${what}: answer does not hold ${count} record positions`);
+  return answer.data.records;
 }
 
 export class HttpTransport implements SyncTransport {
