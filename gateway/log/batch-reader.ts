@@ -83,7 +83,6 @@ export async function readBatches(
     end: number;
     fromOffset: number;
     maxBytes: number;
-    maxBatchBytes: number;
     source: string;
     /**
      * Whether to copy batches out of the read buffers: "never" when each read has its own buffer
@@ -106,7 +105,9 @@ export async function readBatches(
     // store always, bytes a range cache holds only the first time a reader walks them.
     const verified = reader.isVerified(pos);
     try {
-      header = readBatchHeader(bytes, { maxLength: opts.maxBatchBytes, verifyCrc: !verified });
+      // Stored batches are bounded by the region that holds them, not by today's publish limit
+      // (lowering maxBatchBytes must not make acknowledged batches unreadable).
+      header = readBatchHeader(bytes, { maxLength: opts.end - pos, verifyCrc: !verified });
     } catch (e) {
       throw new StrataError("CORRUPT_DATA", `${opts.source}: batch at byte ${pos}: ${errorText(e)}`, { cause: e });
     }

@@ -85,7 +85,6 @@ export class PartitionReader {
       end: dataLength,
       fromOffset: offset,
       maxBytes,
-      maxBatchBytes: limits.maxBatchBytes,
       source: `${this.ctx.stream}/${this.ctx.partition} ${what}`,
       copy: "never", // each local read has its own buffer
     });
@@ -120,7 +119,6 @@ export class PartitionReader {
       end: footer.dataLength,
       fromOffset: offset,
       maxBytes,
-      maxBatchBytes: limits.maxBatchBytes,
       source: `segment ${seg.objectKey}`,
       copy: "small", // views of big batches; small ones do not pin whole ranges of the shared cache
     });

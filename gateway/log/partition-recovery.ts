@@ -148,7 +148,6 @@ async function readSealedFile(
         end: footer.dataLength,
         fromOffset: next,
         maxBytes: SCAN_CHUNK,
-        maxBatchBytes: limits.maxBatchBytes,
         source: path,
         copy: "never",
       });

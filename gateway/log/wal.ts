@@ -124,7 +124,7 @@ export class WalFile {
     io: WalIo,
     dir: string,
     baseOffset: number,
-    opts: { indexIntervalBytes: number; maxBatchBytes: number },
+    opts: { indexIntervalBytes: number },
     onBatch: (header: BatchHeader) => void,
   ): Promise<{ wal: WalFile; cutBytes: number }> {
     const path = walPath(dir, baseOffset);
@@ -140,10 +140,12 @@ export class WalFile {
       while (pos < fileSize) {
         const head = await reader.bytes(pos, 64);
         const length = head.length >= 8 ? new DataView(head.buffer, head.byteOffset, 8).getUint32(4, true) : 0;
-        const bytes = await reader.bytes(pos, Math.max(64, Math.min(length, opts.maxBatchBytes)));
+        // A batch is bounded by the file that holds it, not by today's publish limit: lowering
+        // maxBatchBytes must not cut acknowledged batches as if they were a torn tail.
+        const bytes = await reader.bytes(pos, Math.max(64, Math.min(length, fileSize - pos)));
         let header: BatchHeader | null;
         try {
-          header = readBatchHeader(bytes, { maxLength: opts.maxBatchBytes });
+          header = readBatchHeader(bytes, { maxLength: fileSize - pos });
         } catch {
           header = null; // bad magic, length or CRC: the tail from here is torn
         }

@@ -1,6 +1,6 @@
 // The object-store interface every storage component uses (segments, packs, manifests).
 // Implementations: LocalObjectStore (a directory, the embedded default) and S3ObjectStore
-// (any S3-compatible endpoint). Both pass the same contract suite (test/log/).
+// (any S3-compatible endpoint). Both pass the same contract suite (test/objects/).
 //
 // Semantics shared by every implementation:
 // - Keys are validated by validateObjectKey (object-key.ts); a bad key is a BAD_REQUEST and

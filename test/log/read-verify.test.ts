@@ -46,7 +46,6 @@ function walk(source: ByteSource, end: number) {
     end,
     fromOffset: 0,
     maxBytes: 1 << 20,
-    maxBatchBytes: 1 << 20,
     source: "test",
     copy: "never",
   });

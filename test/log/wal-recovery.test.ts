@@ -93,3 +93,18 @@ test("zeroed tail (pre-allocated blocks after a crash) is cut", async () => {
   await appendFile(walPath, new Uint8Array(4096));
   await reopenAndCheck(10);
 });
+
+test("lowering maxBatchBytes below stored batches cuts nothing: stored batches are bounded by their file", async () => {
+  // Every batch of the fixture is batchBytes long; reopen with a publish limit below that.
+  const lowered = Math.floor(batchBytes / 2);
+  const store = await fx.open({ maxBatchBytes: lowered });
+  const log = store.partition("wal/t", 0);
+  expect(fx.metrics().walTornBytes.get()).toBe(0);
+  expect(log.endOffset).toBe(BATCHES * PER_BATCH);
+  expect((await stat(walPath)).size).toBe(BATCHES * batchBytes);
+  const got = await log.read(0, { maxRecords: 1000, maxBytes: 1 << 20 });
+  expect(got.map((r) => r.fields["i"])).toEqual(Array.from({ length: BATCHES * PER_BATCH }, (_, i) => i));
+  // The lowered limit still applies to new batches.
+  await expect(log.append(records(BATCHES * PER_BATCH, PER_BATCH), meta(), "local")).rejects.toMatchObject({ code: "BATCH_TOO_LARGE" });
+  await store.close();
+});
