@@ -11,7 +11,7 @@ import { clientFor, expectOk } from "./gateway-client.ts";
 import { withGateway } from "./gateway-errors.ts";
 import { gatewayOption, httpUrlText } from "./gateway-url.ts";
 import { integerText } from "./option-schemas.ts";
-import { GatewayLink, type PageRequest, tailPartition } from "./partition-tail.ts";
+import { GatewayLink, type PageRequest, tailPartition, untilAnswered } from "./partition-tail.ts";
 import { recordLine } from "./record-line.ts";
 import { startOffset, startPointText } from "./start-offsets.ts";
 import { writeOut } from "./stdout.ts";
@@ -68,10 +68,6 @@ export function registerConsume(program: Command): void {
     withGateway(opts.gateway, async () => {
       const client = clientFor(opts.gateway);
       const name = streamParam(stream);
-      const info = await expectOk(await client.v1.streams[":name"].$get({ param: { name } }), streamInfo, `get stream ${stream}`);
-      const partitions = opts.partition === undefined ? info.partitions : info.partitions.filter((p) => p.partition === opts.partition);
-      if (partitions.length === 0) throw new StrataError("PARTITION_NOT_FOUND", `stream ${stream} has ${info.partitions.length} partitions; there is no partition ${opts.partition}`);
-
       const stop = new AbortController();
       const onSignal = (): void => stop.abort();
       process.once("SIGINT", onSignal);
@@ -89,9 +85,13 @@ export function registerConsume(program: Command): void {
             readPage,
             `read ${stream} partition ${r.partition}`,
           );
+        /** The timestamp of one record, read alone and without its fields. */
         const timestampAt = async (partition: number, offset: number): Promise<number> => {
           const page = await expectOk(
-            await client.v1.streams[":name"].partitions[":partition"].records.$get({ param: { name, partition: String(partition) }, query: { offset: String(offset), max_records: "1", max_bytes: "1", fields: "" } }),
+            await client.v1.streams[":name"].partitions[":partition"].records.$get(
+              { param: { name, partition: String(partition) }, query: { offset: String(offset), max_records: "1", max_bytes: "1", fields: "" } },
+              { init: { signal: stop.signal } },
+            ),
             readPage,
             `read ${stream} partition ${partition}`,
           );
@@ -99,8 +99,19 @@ export function registerConsume(program: Command): void {
           if (!record || record.offset !== offset) throw new StrataError("OFFSET_OUT_OF_RANGE", `partition ${partition} has no record at offset ${offset} (removed by retention meanwhile?)`);
           return record.timestamp;
         };
-        const starts = await Promise.all(partitions.map((p) => startOffset(opts.from, p, timestampAt)));
-        partitions.forEach((p, i) => log.debug("reading partition {partition} from offset {offset}", { partition: p.partition, offset: starts[i] }));
+        const link = new GatewayLink(opts.gateway);
+        // Where each partition starts; with --follow this also waits out a gateway that is away.
+        const plan = await untilAnswered(
+          async () => {
+            const info = await expectOk(await client.v1.streams[":name"].$get({ param: { name } }, { init: { signal: stop.signal } }), streamInfo, `get stream ${stream}`);
+            const partitions = opts.partition === undefined ? info.partitions : info.partitions.filter((p) => p.partition === opts.partition);
+            if (partitions.length === 0) throw new StrataError("PARTITION_NOT_FOUND", `stream ${stream} has ${info.partitions.length} partitions; there is no partition ${opts.partition}`);
+            return Promise.all(partitions.map(async (p) => ({ partition: p.partition, offset: await startOffset(opts.from, p, timestampAt) })));
+          },
+          { follow: opts.follow, signal: stop.signal, link },
+        );
+        if (!plan) return 0;
+        for (const p of plan) log.debug("reading partition {partition} from offset {offset}", p);
 
         let remaining = opts.max ?? Number.MAX_SAFE_INTEGER;
         const emit = async (partition: number, records: readonly ReadRecord[]): Promise<number> => {
@@ -110,18 +121,18 @@ export function registerConsume(program: Command): void {
           if (remaining === 0) stop.abort();
           return remaining;
         };
-        const link = new GatewayLink(opts.gateway);
-        const tail = (i: number) =>
-          tailPartition({ partition: partitions[i]!.partition, offset: starts[i]!, follow: opts.follow, waitMs: LONG_POLL_MS, pageRecords: PAGE_RECORDS, signal: stop.signal, link, read, emit }).catch(
-            (e: unknown) => {
-              stop.abort(); // the other partitions stop too: the command has failed
-              throw e;
-            },
-          );
+        const tail = (start: { partition: number; offset: number }) =>
+          tailPartition({ ...start, follow: opts.follow, waitMs: LONG_POLL_MS, pageRecords: PAGE_RECORDS, signal: stop.signal, link, read, emit }).catch((e: unknown) => {
+            stop.abort(); // the other partitions stop too: the command has failed
+            throw e;
+          });
         if (opts.follow) {
-          await Promise.all(partitions.map((_, i) => tail(i)));
+          await Promise.all(plan.map(tail));
         } else {
-          for (let i = 0; i < partitions.length && !stop.signal.aborted; i++) await tail(i);
+          for (const start of plan) {
+            if (stop.signal.aborted) break;
+            await tail(start);
+          }
         }
         return 0;
       } finally {

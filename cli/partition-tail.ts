@@ -56,6 +56,27 @@ export class GatewayLink {
   }
 }
 
+/**
+ * Runs `work`. While following, a transient failure (see isTransient) is reported through `link`
+ * and retried with backoff until the gateway answers; resolves null if stopped meanwhile.
+ */
+export async function untilAnswered<T>(work: () => Promise<T>, o: { readonly follow: boolean; readonly signal: AbortSignal; readonly link: GatewayLink }): Promise<T | null> {
+  const backoff = new Backoff(RECONNECT_INITIAL_MS, RECONNECT_MAX_MS);
+  for (;;) {
+    if (o.signal.aborted) return null;
+    try {
+      const result = await work();
+      o.link.answered();
+      return result;
+    } catch (e) {
+      if (o.signal.aborted) return null;
+      if (!o.follow || !isTransient(e)) throw e;
+      o.link.failed(e);
+      await sleep(backoff.next(), undefined, { signal: o.signal }).catch(() => undefined);
+    }
+  }
+}
+
 export interface TailOptions {
   readonly partition: number;
   readonly offset: number;

@@ -159,6 +159,29 @@ describe("strata consume --follow", () => {
     }
   }, 90_000);
 
+  test("started while the gateway is down, it waits for it and then reads", async () => {
+    const port = await freePort();
+    const dataDir = tempDir("strata-cli-follow-down-");
+    const url = `http://127.0.0.1:${port}`;
+    let gw = await startGateway({ dataDir, args: ["--port", String(port)] });
+    expect((await strata(["publish", "con/later", "--records", "--quiet"], JSON.stringify({ fields: { n: 1 } }), url)).code).toBe(0);
+    await gw.stop();
+    const follower = cli(["consume", "con/later", "--follow", "--gateway", url]);
+    try {
+      await waitFor(() => follower.output().includes(`lost the gateway at ${url} (connection refused)`), 20_000, "the follower to notice");
+      gw = await startGateway({ dataDir, args: ["--port", String(port)] });
+      await waitFor(() => follower.output().includes('"n":1'), 30_000, "the record");
+      follower.child.kill("SIGINT");
+      const done = await follower.done;
+      expect(done.code).toBe(0);
+      expect(parse(done.stdout).map((l) => l.fields.n)).toEqual([1]);
+    } finally {
+      if (follower.child.exitCode === null) follower.child.kill("SIGKILL");
+      await gw.stop();
+      removeDir(dataDir);
+    }
+  }, 90_000);
+
   test("--follow --from latest prints only what is published after it started", async () => {
     const follower = cli(["consume", STREAM, "--follow", "--from", "latest", "--log-level", "debug", "--gateway", gateway.url]);
     try {
