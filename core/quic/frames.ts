@@ -3,7 +3,7 @@
 // yields whole frame payloads; a length over the limit is refused before anything is allocated.
 // Runtime-independent: no I/O here.
 import { Decoder, Encoder } from "@msgpack/msgpack";
-import { StrataError } from "../errors.ts";
+import { invariant, StrataError } from "../errors.ts";
 import { extensionCodec } from "../log/extensions.ts";
 
 export const QUIC_ALPN = "strata/1";
@@ -80,12 +80,17 @@ export function decodeFramePayload(payload: Uint8Array, limits: FrameValueLimits
   } catch (e) {
     throw new StrataError("BAD_REQUEST", `malformed frame: ${(e as Error).message}`);
   }
-  if (typeof value !== "object" || value === null || Array.isArray(value) || value instanceof Uint8Array) {
-    throw new StrataError("BAD_REQUEST", "malformed frame: not a map");
-  }
-  const t = (value as { t?: unknown }).t;
-  if (typeof t !== "string" || t.length === 0) throw new StrataError("BAD_REQUEST", "malformed frame: no string 't' (type)");
-  return value as Frame;
+  if (!isMap(value)) throw new StrataError("BAD_REQUEST", "malformed frame: not a map");
+  if (!hasType(value)) throw new StrataError("BAD_REQUEST", "malformed frame: no string 't' (type)");
+  return value;
+}
+
+function isMap(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array);
+}
+
+function hasType(map: Record<string, unknown>): map is Frame {
+  return typeof map.t === "string" && map.t.length > 0;
 }
 
 /**
@@ -95,15 +100,18 @@ export function decodeFramePayload(payload: Uint8Array, limits: FrameValueLimits
  * bytes actually received (a frame that announces 16 MiB and sends 10 bytes holds 10 bytes):
  * at most maxFrameBytes + 3 bytes are ever held.
  */
+/** Between frames, or inside one: its length prefix (`fill` of 4 bytes read), or its payload. */
+export type FrameDecoderState =
+  | { readonly kind: "length"; readonly fill: number }
+  | { readonly kind: "payload"; readonly length: number; readonly fill: number; readonly pieces: Uint8Array[] };
+
+const BETWEEN_FRAMES: FrameDecoderState = { kind: "length", fill: 0 };
+
 export class FrameDecoder {
   #max: number;
   readonly #header = new Uint8Array(FRAME_LENGTH_BYTES);
-  #headerFill = 0;
-  /** Length of the frame being received, or -1 between frames. */
-  #length = -1;
-  /** Its bytes so far: pieces as they came (nothing is allocated ahead of the bytes). */
-  #pieces: Uint8Array[] = [];
-  #payloadFill = 0;
+  /** The payload's bytes are held as the pieces they came in (nothing is allocated ahead of the bytes). */
+  #state: FrameDecoderState = BETWEEN_FRAMES;
 
   constructor(maxFrameBytes: number = DEFAULT_MAX_FRAME_BYTES) {
     this.#max = checkMax(maxFrameBytes);
@@ -118,14 +126,18 @@ export class FrameDecoder {
     this.#max = checkMax(n);
   }
 
+  get state(): FrameDecoderState {
+    return this.#state;
+  }
+
   /** Bytes held of a frame not yet complete. */
   get buffered(): number {
-    return this.#headerFill + this.#payloadFill;
+    return this.#state.fill;
   }
 
   /** Whether the stream could end here (no partial frame pending). */
   get atBoundary(): boolean {
-    return this.#headerFill === 0 && this.#length === -1;
+    return this.#state.kind === "length" && this.#state.fill === 0;
   }
 
   push(bytes: Uint8Array): Uint8Array[] {
@@ -146,32 +158,32 @@ export class FrameDecoder {
   pushOne(bytes: Uint8Array): { frame: Uint8Array | null; used: number } {
     let at = 0;
     while (at < bytes.length) {
-      if (this.#length === -1) {
-        const take = Math.min(FRAME_LENGTH_BYTES - this.#headerFill, bytes.length - at);
-        this.#header.set(bytes.subarray(at, at + take), this.#headerFill);
-        this.#headerFill += take;
+      const s = this.#state;
+      if (s.kind === "length") {
+        const take = Math.min(FRAME_LENGTH_BYTES - s.fill, bytes.length - at);
+        this.#header.set(bytes.subarray(at, at + take), s.fill);
         at += take;
-        if (this.#headerFill < FRAME_LENGTH_BYTES) break;
+        if (s.fill + take < FRAME_LENGTH_BYTES) {
+          this.#set({ kind: "length", fill: s.fill + take });
+          break;
+        }
         const length = new DataView(this.#header.buffer).getUint32(0, false);
-        this.#headerFill = 0;
+        this.#set(BETWEEN_FRAMES);
         if (length === 0) throw new StrataError("BAD_REQUEST", "malformed frame: length 0");
         if (length > this.#max) throw new StrataError("PAYLOAD_TOO_LARGE", `frame of ${length} bytes exceeds the ${this.#max}-byte limit`);
         // A frame wholly inside this chunk is handed out as a view, without a copy.
         if (bytes.length - at >= length) return { frame: bytes.subarray(at, at + length), used: at + length };
-        this.#length = length;
-        this.#payloadFill = 0;
+        this.#set({ kind: "payload", length, fill: 0, pieces: [] });
+        continue;
       }
-      const take = Math.min(this.#length - this.#payloadFill, bytes.length - at);
-      this.#pieces.push(bytes.subarray(at, at + take));
-      this.#payloadFill += take;
+      const take = Math.min(s.length - s.fill, bytes.length - at);
+      s.pieces.push(bytes.subarray(at, at + take));
       at += take;
-      if (this.#payloadFill === this.#length) {
-        const frame = concat(this.#pieces, this.#length);
-        this.#pieces = [];
-        this.#length = -1;
-        this.#payloadFill = 0;
-        return { frame, used: at };
+      if (s.fill + take === s.length) {
+        this.#set(BETWEEN_FRAMES);
+        return { frame: concat(s.pieces, s.length), used: at };
       }
+      this.#set({ ...s, fill: s.fill + take });
     }
     return { frame: null, used: at };
   }
@@ -179,6 +191,12 @@ export class FrameDecoder {
   /** Call when the stream ends: a partial frame left over is an error. */
   end(): void {
     if (!this.atBoundary) throw new StrataError("BAD_REQUEST", `stream ended inside a frame (${this.buffered} bytes held)`);
+  }
+
+  #set(next: FrameDecoderState): void {
+    if (next.kind === "length") invariant(next.fill >= 0 && next.fill < FRAME_LENGTH_BYTES, `length prefix fill ${next.fill}`);
+    else invariant(next.fill >= 0 && next.fill < next.length, `payload fill ${next.fill} of ${next.length}`);
+    this.#state = next;
   }
 }
 
