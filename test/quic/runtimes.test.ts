@@ -3,54 +3,21 @@
 // client under Deno. Malformed frames get an error frame and both processes keep running.
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { afterAll, expect, test } from "bun:test";
 import { QuicClient } from "../../edge/transports/quic-client.ts";
 import { ROOT, removeDir, tempDir } from "../helpers/gateway.ts";
 import { encodeFrame, frameHeader } from "../../core/quic/frames.ts";
 import { FrameReader } from "../../core/quic/stream.ts";
 import { connectQuic } from "../../runtime/quic/connect.ts";
+import { DENO, startQuicGateway, type QuicGatewayProcess } from "../edge/quic-gateway-fixture.ts";
 
-const DENO = join(ROOT, "node_modules/.bin/deno");
 const dirs: string[] = [];
 afterAll(() => dirs.forEach(removeDir));
 
-interface Served {
-  http: string;
-  quicPort: number;
-  fingerprint: string;
-  caFile: string;
-  alive(): boolean;
-  stop(): Promise<void>;
-}
-
-async function serveUnder(runtime: "bun" | "deno"): Promise<Served> {
+async function serveUnder(runtime: "bun" | "deno"): Promise<QuicGatewayProcess> {
   const dataDir = tempDir("strata-quic-rt-");
   dirs.push(dataDir);
-  const command = runtime === "bun" ? [process.execPath, "cli/main.ts"] : [DENO, "run", "-A", "--unstable-net", "cli/main.ts"];
-  const child = spawn(command[0]!, [...command.slice(1), "serve", "--data", dataDir, "--port", "0", "--quic-port", "0"], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
-  let output = "";
-  let exited = false;
-  child.stdout!.on("data", (d: Buffer) => (output += d.toString()));
-  child.stderr!.on("data", (d: Buffer) => (output += d.toString()));
-  const gone = new Promise<void>((resolve) => child.once("exit", () => ((exited = true), resolve())));
-  const deadline = Date.now() + 60_000;
-  let match: RegExpExecArray | null = null;
-  while (!(match = /quic:\/\/127\.0\.0\.1:(\d+) .*certificate (\S+?)(?:,|;).*fingerprint ([0-9a-f]{64})/.exec(output))) {
-    if (exited || Date.now() > deadline) throw new Error(`gateway (${runtime}) did not start QUIC:\n${output}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return {
-    http: /listening on (http:\/\/\S+)/.exec(output)![1]!,
-    quicPort: Number(match[1]),
-    caFile: match[2]!,
-    fingerprint: match[3]!,
-    alive: () => !exited,
-    async stop() {
-      child.kill("SIGTERM");
-      await gone;
-    },
-  };
+  return startQuicGateway({ runtime, dataDir, httpPort: 0, quicPort: 0, timeoutMs: 60_000 });
 }
 
 async function createStream(http: string, name: string): Promise<void> {
@@ -61,7 +28,7 @@ async function createStream(http: string, name: string): Promise<void> {
 test("Bun client against the Deno gateway: publish, retry, fetch, chunks, malformed frames", async () => {
   const gw = await serveUnder("deno");
   try {
-    await createStream(gw.http, "rt/deno-gw");
+    await createStream(gw.url, "rt/deno-gw");
     const ca = readFileSync(gw.caFile, "utf8");
     const client = await QuicClient.connect({ host: "127.0.0.1", port: gw.quicPort, ca });
     const producer = { id: 5, epoch: 0, seq: 0 };
@@ -96,7 +63,7 @@ test("Bun client against the Deno gateway: publish, retry, fetch, chunks, malfor
 test("Deno client against the Bun gateway", async () => {
   const gw = await serveUnder("bun");
   try {
-    await createStream(gw.http, "rt/bun-gw");
+    await createStream(gw.url, "rt/bun-gw");
     const child = spawn(DENO, ["run", "-A", "--unstable-net", "test/quic/client-runtime-main.ts", String(gw.quicPort), gw.caFile, "rt/bun-gw"], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
