@@ -2,9 +2,10 @@
 // bytes of one MessagePack map {t: type, ...}. FrameDecoder takes stream bytes in any split and
 // yields whole frame payloads; a length over the limit is refused before anything is allocated.
 // Runtime-independent: no I/O here.
-import { Decoder, Encoder } from "@msgpack/msgpack";
+import { Encoder } from "@msgpack/msgpack";
 import { invariant, StrataError } from "../errors.ts";
 import { extensionCodec } from "../log/extensions.ts";
+import { BoundedMsgpackDecoder, msgpackCapsFor } from "../log/msgpack-bounds.ts";
 
 export const QUIC_ALPN = "strata/1";
 /** Protocol versions this code speaks, newest first. */
@@ -14,19 +15,6 @@ export const FRAME_LENGTH_BYTES = 4;
 export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024;
 /** Largest frame sent before the peer has stated its limit, and the smallest limit a peer may state. */
 export const MAX_HELLO_FRAME_BYTES = 64 * 1024;
-
-/** Limits of MessagePack inside one frame, besides the frame size itself. */
-export interface FrameValueLimits {
-  readonly maxStrLength: number;
-  readonly maxArrayLength: number;
-  readonly maxMapLength: number;
-}
-
-export const DEFAULT_FRAME_VALUE_LIMITS: FrameValueLimits = {
-  maxStrLength: 16 * 1024 * 1024,
-  maxArrayLength: 1_000_000,
-  maxMapLength: 100_000,
-};
 
 /** A decoded frame: a map with a string `t` naming its type. Everything else is untrusted. */
 export interface Frame {
@@ -64,19 +52,15 @@ export function encodeFrame(frame: Frame, maxFrameBytes: number = DEFAULT_MAX_FR
   return out;
 }
 
-/** Decodes a frame payload; anything but a map with a string `t` is BAD_REQUEST. */
-export function decodeFramePayload(payload: Uint8Array, limits: FrameValueLimits = DEFAULT_FRAME_VALUE_LIMITS): Frame {
-  const decoder = new Decoder({
-    extensionCodec,
-    maxStrLength: limits.maxStrLength,
-    maxBinLength: payload.length,
-    maxArrayLength: limits.maxArrayLength,
-    maxMapLength: limits.maxMapLength,
-    maxExtLength: payload.length,
-  });
+/**
+ * Decodes a frame payload; anything but a map with a string `t` is BAD_REQUEST. The bytes are
+ * checked before they are decoded (core/log/msgpack-bounds.ts): no length inside may claim more
+ * than the payload holds, and containers nest only as deep as record values may.
+ */
+export function decodeFramePayload(payload: Uint8Array): Frame {
   let value: unknown;
   try {
-    value = decoder.decode(payload);
+    value = new BoundedMsgpackDecoder(msgpackCapsFor(payload.length)).decode(payload);
   } catch (e) {
     throw new StrataError("BAD_REQUEST", `malformed frame: ${(e as Error).message}`);
   }

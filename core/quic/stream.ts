@@ -2,7 +2,7 @@
 // Bun (node:quic) and Deno (Deno.QuicEndpoint) adapters implement, and a frame reader over one
 // stream. No I/O here: the adapters do it.
 import { StrataError } from "../errors.ts";
-import { decodeFramePayload, FrameDecoder, type Frame, type FrameValueLimits, DEFAULT_FRAME_VALUE_LIMITS } from "./frames.ts";
+import { decodeFramePayload, FrameDecoder, type Frame } from "./frames.ts";
 
 /** One bidirectional QUIC stream. */
 export interface QuicDuplex {
@@ -41,14 +41,12 @@ export const QUIC_CODE_CANCELLED = 2;
 export class FrameReader {
   readonly #iterator: AsyncIterator<Uint8Array>;
   readonly #decoder: FrameDecoder;
-  readonly #limits: FrameValueLimits;
   /** Received bytes not yet fed to the decoder. */
   #rest: Uint8Array | null = null;
 
-  constructor(chunks: AsyncIterable<Uint8Array>, maxFrameBytes: number, limits: FrameValueLimits = DEFAULT_FRAME_VALUE_LIMITS) {
+  constructor(chunks: AsyncIterable<Uint8Array>, maxFrameBytes: number) {
     this.#iterator = chunks[Symbol.asyncIterator]();
     this.#decoder = new FrameDecoder(maxFrameBytes);
-    this.#limits = limits;
   }
 
   set maxFrameBytes(n: number) {
@@ -57,7 +55,7 @@ export class FrameReader {
 
   async next(): Promise<Frame | null> {
     const payload = await this.nextPayload();
-    return payload === null ? null : decodeFramePayload(payload, this.#limits);
+    return payload === null ? null : decodeFramePayload(payload);
   }
 
   async nextPayload(): Promise<Uint8Array | null> {

@@ -12,7 +12,6 @@ const frames = [
   { t: "ack", id: 1, records: [{ partition: 0, offset: 7 }] },
 ];
 
-
 test("frames round-trip through the decoder in every split", () => {
   const wire = concatBytes(frames.map((f) => encodeFrame(f)));
   for (let split = 1; split <= wire.length; split += 3) {
@@ -54,6 +53,15 @@ test("malformed payloads and zero lengths are BAD_REQUEST", () => {
     }
   }
   expect(() => new FrameDecoder(10).push(new Uint8Array(4))).toThrow(/length 0/);
+});
+
+test("lengths inside a payload may claim no more than it holds, and nesting is bounded", () => {
+  // {t: "x", a: [array32 of 2^32-1 items]} in 17 bytes: refused before anything is allocated for it.
+  const claim = Uint8Array.of(0x82, 0xa1, 0x74, 0xa1, 0x78, 0xa1, 0x61, 0xdd, 0xff, 0xff, 0xff, 0xff, 1, 2, 3, 4, 5);
+  expect(() => decodeFramePayload(claim)).toThrow(/malformed frame/);
+  // A map whose one value is 10,000 arrays deep.
+  const deep = concatBytes([Uint8Array.of(0x82, 0xa1, 0x74, 0xa1, 0x78, 0xa1, 0x61), new Uint8Array(10_000).fill(0x91), Uint8Array.of(0x01)]);
+  expect(() => decodeFramePayload(deep)).toThrow(/nest deeper/);
 });
 
 test("a stream ending inside a frame is an error; at a boundary it is not", () => {
