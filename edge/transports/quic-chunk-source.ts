@@ -6,17 +6,17 @@ import { blake3 } from "../../core/hashing/blake3.ts";
 import { StrataError } from "../../core/errors.ts";
 import { bytesToHex } from "../../core/util/hex.ts";
 import { decodeManifest, type Manifest } from "../../core/artefacts/manifest.ts";
-import type { ArtefactRef } from "../../core/log/record.ts";
+import type { ArtefactRef, Value } from "../../core/log/record.ts";
 import type { ChunkSource } from "../artefacts/chunk-source.ts";
 import { HARD_LIMITS } from "../artefacts/limits.ts";
 import type { LocatedArtefact } from "../artefacts/stream-api.ts";
 import type { ExpectedChunk } from "../artefacts/verified-frames.ts";
-import type { QuicClient, StreamInfo } from "./quic-client.ts";
+import type { FetchedRecord, QuicClient, StreamInfo } from "./quic-client.ts";
 
 const HEX = /^[0-9a-f]{64}$/;
 
-function isRef(v: unknown): v is ArtefactRef {
-  return typeof v === "object" && v !== null && (v as { kind?: unknown }).kind === "artefact" && typeof (v as { manifest?: unknown }).manifest === "string";
+function isRef(v: Value | undefined): v is ArtefactRef {
+  return typeof v === "object" && v !== null && "kind" in v && v.kind === "artefact" && "manifest" in v && typeof v.manifest === "string";
 }
 
 type Partition = StreamInfo["partitions"][number];
@@ -26,7 +26,7 @@ async function latestInPartition(client: QuicClient, stream: string, field: stri
   const floor = Math.max(p.start_offset, p.end_offset - HARD_LIMITS.maxRecordsScannedPerPartition);
   while (end > floor) {
     const from = Math.max(floor, end - HARD_LIMITS.scanPageRecords);
-    const page: { offset: number; timestamp: number; fields: Readonly<Record<string, unknown>> }[] = [];
+    const page: FetchedRecord[] = [];
     let offset = from;
     while (offset < end) {
       const answer = await client.fetch({ stream, partition: p.partition, offset, max_records: end - offset, fields: [field] });
