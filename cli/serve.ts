@@ -95,7 +95,7 @@ export function registerServe(program: Command): void {
         : {}),
     };
     const gateway = await openGateway(config);
-    const server = await serve(gateway.app.fetch, { host: opts.host, port: opts.port, maxRequestBytes: gateway.services.limits.maxRequestBytes });
+    const server = await serve(gateway.app.fetch, { host: opts.host, port: opts.port, maxRequestBytes: gateway.config.http.maxBodyBytes, idleTimeoutSeconds: gateway.config.http.idleTimeoutSeconds });
     print(`strata gateway listening on ${server.url} (${server.runtime}; data ${config.dataDir}; objects ${gateway.objectStore.description})`);
     let quic: QuicServer | undefined;
     if (opts.quicPort !== undefined) {
@@ -107,6 +107,7 @@ export function registerServe(program: Command): void {
           host: opts.host,
           port: opts.quicPort,
           dataDir: config.dataDir,
+          limits: gateway.config.quic,
           ...(opts.tlsCert && opts.tlsKey ? { certFile: opts.tlsCert, keyFile: opts.tlsKey } : {}),
         });
         const l = quic.listener;

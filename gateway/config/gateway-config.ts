@@ -91,8 +91,6 @@ export interface ResolvedGatewayConfig {
   readonly artefacts: ArtefactLimits;
   readonly quic: QuicLimits;
   readonly http: HttpConfig;
-  /** Caps of MessagePack inside one QUIC frame, derived from quic.maxFrameBytes. */
-  readonly quicFrameCaps: MsgpackCaps;
 }
 
 const FAMILIES: ReadonlyMap<string, LimitFamily<LimitSpecs>> = new Map<string, LimitFamily<LimitSpecs>>([
@@ -158,6 +156,5 @@ export function resolveGatewayConfig(input: GatewayConfig): ResolvedGatewayConfi
         chunks: msgpackCapsFor(artefacts.maxChunkRequestBytes, CHUNK_BATCH_DEPTH),
       }),
     }),
-    quicFrameCaps: msgpackCapsFor(quic.maxFrameBytes),
   });
 }

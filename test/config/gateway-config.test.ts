@@ -53,7 +53,6 @@ describe("defaults and derived values", () => {
     expect(config.http.decoders.records).toMatchObject({ maxBinLength: 64 * MiB, maxStrLength: 64 * MiB, maxArrayLength: 64 * MiB, maxMapLength: 32 * MiB, maxDepth: 36 });
     expect(config.http.decoders.hashes.maxBinLength).toBe(config.artefacts.maxHashRequestBytes);
     expect(config.http.decoders.chunks.maxBinLength).toBe(config.artefacts.maxChunkRequestBytes);
-    expect(config.quicFrameCaps.maxStrLength).toBe(config.quic.maxFrameBytes);
     const small = resolveGatewayConfig({ dataDir: "d", limits: { maxRequestBytes: MiB, maxRecordBytes: 64 * 1024, maxWaitMs: 90_000 }, artefacts: { maxChunkRequestBytes: 2 * MiB, maxManifestBytes: MiB, maxHashRequestBytes: MiB, maxHashesPerRequest: 1000 } });
     expect(small.http.maxBodyBytes).toBe(2 * MiB);
     expect(small.http.idleTimeoutSeconds).toBe(120);

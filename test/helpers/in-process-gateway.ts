@@ -14,7 +14,7 @@ export interface LiveGateway {
 export async function liveGateway(config: Partial<GatewayConfig> = {}): Promise<LiveGateway> {
   const dataDir = config.dataDir ?? tempDir();
   const gateway = await openGateway({ ...config, dataDir });
-  const server: Server = await serve(gateway.app.fetch, { host: "127.0.0.1", port: 0, maxRequestBytes: gateway.services.limits.maxRequestBytes });
+  const server: Server = await serve(gateway.app.fetch, { host: "127.0.0.1", port: 0, maxRequestBytes: gateway.config.http.maxBodyBytes, idleTimeoutSeconds: gateway.config.http.idleTimeoutSeconds });
   return {
     url: server.url,
     gateway,
