@@ -46,89 +46,111 @@ function malformed(message: string): never {
   throw new StrataError("BAD_REQUEST", `malformed MessagePack: ${message}`);
 }
 
-/** Throws BAD_REQUEST unless `bytes` is exactly one MessagePack value within `caps`. */
+/**
+ * Throws BAD_REQUEST unless `bytes` is exactly one MessagePack value within `caps`. It runs on
+ * every publish body before decoding, so it is one flat loop over the bytes (no closures, no
+ * allocation but the counter stack): about as fast as the decode itself.
+ */
 export function checkMsgpackBounds(bytes: Uint8Array, caps: MsgpackCaps, depth = 0): void {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const end = bytes.length;
+  const { maxDepth, maxStrLength, maxBinLength, maxExtLength, maxArrayLength, maxMapLength } = caps;
+  // Values still to read in each open container, innermost last; entry 0 is the one top-level value.
+  const left = new Float64Array(Math.max(1, maxDepth - depth) + 1);
+  let top = 0;
+  left[0] = 1;
   let pos = 0;
-  // Values still to read in each open container, innermost last; the bottom entry is the one top-level value.
-  const left: number[] = [1];
-  const need = (n: number): void => {
-    if (n > bytes.length - pos) malformed(`truncated at byte ${pos}`);
-  };
-  const size = (width: 1 | 2 | 4): number => {
-    need(width);
-    const n = width === 1 ? view.getUint8(pos) : width === 2 ? view.getUint16(pos) : view.getUint32(pos);
-    pos += width;
-    return n;
-  };
-  const advance = (n: number): void => {
-    need(n);
-    pos += n;
-  };
-  const skip = (n: number, cap: number, what: string): void => {
-    if (n > cap) malformed(`${what} of ${n} bytes is over the ${cap}-byte limit`);
-    advance(n);
-  };
-  const open = (items: number, count: number, cap: number, what: string): void => {
-    if (count > cap) malformed(`${what} of ${count} entries is over the limit of ${cap}`);
-    if (depth + left.length > caps.maxDepth) malformed(`containers nest deeper than ${caps.maxDepth}`);
-    // Every item takes at least one byte: a claim beyond the bytes left is a lie.
-    need(items);
-    if (items > 0) left.push(items);
-  };
-  const ext = (length: number): void => {
-    need(1);
-    const type = view.getInt8(pos);
-    pos += 1;
-    if (length > caps.maxExtLength) malformed(`an extension of ${length} bytes is over the ${caps.maxExtLength}-byte limit`);
-    need(length);
-    if (NESTED_EXT_TYPES.has(type)) {
-      if (depth + left.length > caps.maxDepth) malformed(`containers nest deeper than ${caps.maxDepth}`);
-      checkMsgpackBounds(bytes.subarray(pos, pos + length), caps, depth + left.length);
+  for (;;) {
+    while (left[top] === 0) {
+      if (top === 0) {
+        if (pos !== end) malformed(`${end - pos} bytes after the value`);
+        return;
+      }
+      top--;
     }
-    pos += length;
-  };
-  while (left.length > 0) {
-    if (left[left.length - 1] === 0) {
-      left.pop();
-      continue;
-    }
-    left[left.length - 1]!--;
-    need(1);
-    const b = view.getUint8(pos++);
+    left[top]!--;
+    if (pos >= end) malformed(`truncated at byte ${pos}`);
+    const b = bytes[pos++]!;
     if (b <= 0x7f || b >= 0xe0 || b === 0xc0 || b === 0xc2 || b === 0xc3) continue;
-    if (b <= 0x8f) open(2 * (b & 0x0f), b & 0x0f, caps.maxMapLength, "a map");
-    else if (b <= 0x9f) open(b & 0x0f, b & 0x0f, caps.maxArrayLength, "an array");
-    else if (b <= 0xbf) skip(b & 0x1f, caps.maxStrLength, "a string");
-    else {
+    // What the byte starts: a container of `items` values (`count` entries), or `skip` bytes of payload.
+    let items = -1;
+    let count = 0;
+    let cap = 0;
+    let skip = 0;
+    let extType: number | undefined;
+    if (b <= 0x8f) {
+      count = b & 0x0f;
+      items = 2 * count;
+      cap = maxMapLength;
+    } else if (b <= 0x9f) {
+      count = items = b & 0x0f;
+      cap = maxArrayLength;
+    } else if (b <= 0xbf) {
+      skip = b & 0x1f;
+      if (skip > maxStrLength) malformed(`a string of ${skip} bytes is over the ${maxStrLength}-byte limit`);
+    } else {
+      // Width of the length or value that follows the type byte.
+      let width = 0;
       switch (b) {
-        case 0xc4: skip(size(1), caps.maxBinLength, "a bin"); break;
-        case 0xc5: skip(size(2), caps.maxBinLength, "a bin"); break;
-        case 0xc6: skip(size(4), caps.maxBinLength, "a bin"); break;
-        case 0xc7: ext(size(1)); break;
-        case 0xc8: ext(size(2)); break;
-        case 0xc9: ext(size(4)); break;
-        case 0xcc: case 0xd0: advance(1); break;
-        case 0xcd: case 0xd1: advance(2); break;
-        case 0xca: case 0xce: case 0xd2: advance(4); break;
-        case 0xcb: case 0xcf: case 0xd3: advance(8); break;
-        case 0xd4: ext(1); break;
-        case 0xd5: ext(2); break;
-        case 0xd6: ext(4); break;
-        case 0xd7: ext(8); break;
-        case 0xd8: ext(16); break;
-        case 0xd9: skip(size(1), caps.maxStrLength, "a string"); break;
-        case 0xda: skip(size(2), caps.maxStrLength, "a string"); break;
-        case 0xdb: skip(size(4), caps.maxStrLength, "a string"); break;
-        case 0xdc: { const n = size(2); open(n, n, caps.maxArrayLength, "an array"); break; }
-        case 0xdd: { const n = size(4); open(n, n, caps.maxArrayLength, "an array"); break; }
-        case 0xde: { const n = size(2); open(2 * n, n, caps.maxMapLength, "a map"); break; }
-        case 0xdf: { const n = size(4); open(2 * n, n, caps.maxMapLength, "a map"); break; }
+        case 0xcc: case 0xd0: skip = 1; break;
+        case 0xcd: case 0xd1: skip = 2; break;
+        case 0xca: case 0xce: case 0xd2: skip = 4; break;
+        case 0xcb: case 0xcf: case 0xd3: skip = 8; break;
+        case 0xc4: case 0xc7: case 0xd9: width = 1; break;
+        case 0xc5: case 0xc8: case 0xda: case 0xdc: case 0xde: width = 2; break;
+        case 0xc6: case 0xc9: case 0xdb: case 0xdd: case 0xdf: width = 4; break;
+        case 0xd4: skip = 1; extType = 0; break;
+        case 0xd5: skip = 2; extType = 0; break;
+        case 0xd6: skip = 4; extType = 0; break;
+        case 0xd7: skip = 8; extType = 0; break;
+        case 0xd8: skip = 16; extType = 0; break;
         default: malformed(`byte 0x${b.toString(16)} at ${pos - 1} starts no value`);
       }
+      if (width > 0) {
+        if (width > end - pos) malformed(`truncated at byte ${pos}`);
+        const n = width === 1 ? bytes[pos]! : width === 2 ? (bytes[pos]! << 8) | bytes[pos + 1]! : ((bytes[pos]! << 24) >>> 0) + ((bytes[pos + 1]! << 16) | (bytes[pos + 2]! << 8) | bytes[pos + 3]!);
+        pos += width;
+        if (b === 0xc4 || b === 0xc5 || b === 0xc6) {
+          if (n > maxBinLength) malformed(`a bin of ${n} bytes is over the ${maxBinLength}-byte limit`);
+          skip = n;
+        } else if (b === 0xd9 || b === 0xda || b === 0xdb) {
+          if (n > maxStrLength) malformed(`a string of ${n} bytes is over the ${maxStrLength}-byte limit`);
+          skip = n;
+        } else if (b === 0xc7 || b === 0xc8 || b === 0xc9) {
+          skip = n;
+          extType = 0;
+        } else if (b === 0xdc || b === 0xdd) {
+          count = items = n;
+          cap = maxArrayLength;
+        } else {
+          count = n;
+          items = 2 * n;
+          cap = maxMapLength;
+        }
+      }
     }
+    if (items >= 0) {
+      if (count > cap) malformed(`${cap === maxMapLength ? "a map" : "an array"} of ${count} entries is over the limit of ${cap}`);
+      if (depth + top + 1 > maxDepth) malformed(`containers nest deeper than ${maxDepth}`);
+      // Every item takes at least one byte: a claim beyond the bytes left is a lie.
+      if (items > end - pos) malformed(`truncated at byte ${pos}`);
+      if (items > 0) left[++top] = items;
+      continue;
+    }
+    if (extType !== undefined) {
+      if (skip > maxExtLength) malformed(`an extension of ${skip} bytes is over the ${maxExtLength}-byte limit`);
+      if (1 + skip > end - pos) malformed(`truncated at byte ${pos}`);
+      const type = (bytes[pos]! << 24) >> 24;
+      pos += 1;
+      if (NESTED_EXT_TYPES.has(type)) {
+        if (depth + top + 1 > maxDepth) malformed(`containers nest deeper than ${maxDepth}`);
+        checkMsgpackBounds(bytes.subarray(pos, pos + skip), caps, depth + top + 1);
+      }
+      pos += skip;
+      continue;
+    }
+    if (skip > end - pos) malformed(`truncated at byte ${pos}`);
+    pos += skip;
   }
-  if (pos !== bytes.length) malformed(`${bytes.length - pos} bytes after the value`);
 }
 
 /** A MessagePack decoder for untrusted bytes: checkMsgpackBounds first, then the library's decoder with the same caps. */
