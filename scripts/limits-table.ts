@@ -9,7 +9,7 @@ import { formatLimit, formatRange, type LimitFamily, type LimitSpecs } from "../
 import { TRANSFER_LIMITS } from "../edge/artefacts/transfer-limits.ts";
 import { EDGE_LIMITS } from "../edge/limits.ts";
 import { ARTEFACT_LIMITS } from "../gateway/artefacts/artefact-limits.ts";
-import { STORAGE_LIMITS } from "../gateway/config/storage-limit-specs.ts";
+import { STORAGE_LIMITS } from "../gateway/log/storage-limits.ts";
 import { QUIC_LIMITS } from "../gateway/quic/quic-limits.ts";
 import { SERVICE_LIMITS } from "../gateway/streams/service-limits.ts";
 

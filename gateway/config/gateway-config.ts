@@ -9,11 +9,10 @@ import { msgpackCapsFor, type MsgpackCaps } from "../../core/log/msgpack-bounds.
 import { describeIssues as describeLimitIssues, type LimitFamily, type LimitSpecs } from "../../core/util/limit-spec.ts";
 import { issuePath } from "../../core/util/parse-input.ts";
 import { ARTEFACT_LIMITS, resolveArtefactLimits, type ArtefactLimits } from "../artefacts/artefact-limits.ts";
-import { resolveLimits as resolveStorageLimits, type StorageLimits } from "../log/storage-limits.ts";
+import { resolveLimits as resolveStorageLimits, STORAGE_LIMITS, type StorageLimits } from "../log/storage-limits.ts";
 import { QUIC_LIMITS, type QuicLimits } from "../quic/quic-limits.ts";
 import { resolveServiceLimits, SERVICE_LIMITS, type ServiceLimits } from "../streams/service-limits.ts";
 import { checkLimitsAgree } from "./cross-checks.ts";
-import { STORAGE_LIMITS } from "./storage-limit-specs.ts";
 
 /** Seconds an HTTP connection may idle beyond the longest long-poll. */
 const IDLE_MARGIN_SECONDS = 30;
@@ -132,7 +131,7 @@ export function resolveGatewayConfig(input: GatewayConfig): ResolvedGatewayConfi
   const config = parsed.data;
   const limits = inConfig(() => resolveServiceLimits(config.limits));
   // The storage engine's read bound is the service's: one value, set in one place.
-  const storage = inConfig(() => resolveStorageLimits(STORAGE_LIMITS.resolve({ maxFetchBytes: limits.maxFetchBytes, ...config.storage })));
+  const storage = inConfig(() => resolveStorageLimits({ ...config.storage, maxFetchBytes: config.storage?.maxFetchBytes ?? limits.maxFetchBytes }));
   const artefacts = inConfig(() => resolveArtefactLimits(config.artefacts));
   const quic = QUIC_LIMITS.resolve(config.quic);
   checkLimitsAgree({ limits, storage, artefacts, quic });

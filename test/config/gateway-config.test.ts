@@ -5,24 +5,27 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { StrataError } from "../../core/errors.ts";
 import { resolveGatewayConfig, type GatewayConfig } from "../../gateway/config/gateway-config.ts";
-import { STORAGE_LIMITS } from "../../gateway/config/storage-limit-specs.ts";
 import { openGateway } from "../../gateway/gateway.ts";
-import { DEFAULT_STORAGE_LIMITS, resolveLimits } from "../../gateway/log/storage-limits.ts";
+import { DEFAULT_STORAGE_LIMITS, resolveLimits, STORAGE_LIMITS, type StorageLimits } from "../../gateway/log/storage-limits.ts";
 import { DEFAULT_QUIC_LIMITS } from "../../gateway/quic/quic-limits.ts";
 import { DEFAULT_SERVICE_LIMITS } from "../../gateway/streams/service-limits.ts";
 import { removeDir, tempDir } from "../helpers/gateway.ts";
 
 const MiB = 1024 * 1024;
 
-function refusal(config: GatewayConfig): string {
+/** The message of the BAD_REQUEST that resolving `input` throws. */
+function refused<T>(resolve: (input: T) => unknown, input: T): string {
   try {
-    resolveGatewayConfig(config);
+    resolve(input);
   } catch (e) {
     if (e instanceof StrataError && e.code === "BAD_REQUEST") return e.message;
     throw e;
   }
-  throw new Error(`expected ${JSON.stringify(config)} to be refused`);
+  throw new Error(`expected ${JSON.stringify(input)} to be refused`);
 }
+
+const refusal = (config: GatewayConfig): string => refused(resolveGatewayConfig, config);
+const engineRefusal = (overrides: Partial<StorageLimits>): string => refused(resolveLimits, overrides);
 
 /** A configuration object as it might come from a file: not checked by the compiler. */
 function untyped(json: string): GatewayConfig {
@@ -63,7 +66,7 @@ describe("defaults and derived values", () => {
 describe("a bad configuration is refused naming the key, the value and the range", () => {
   test("each family", () => {
     expect(refusal({ dataDir: "d", limits: { maxRequestBytes: 0 } })).toBe("gateway config: limits.maxRequestBytes = 0 is out of range: an integer number of bytes in [1 KiB, 1 GiB]");
-    expect(refusal({ dataDir: "d", storage: { groupCommitMs: 5000 } })).toBe("gateway config: storage.groupCommitMs = 5000 is out of range: an integer number of milliseconds in [0 ms, 1 s]");
+    expect(refusal({ dataDir: "d", storage: { groupCommitMs: 90_000 } })).toBe("gateway config: storage.groupCommitMs = 90000 is out of range: an integer number of milliseconds in [0 ms, 1 min]");
     expect(refusal({ dataDir: "d", artefacts: { gcRewriteMinDeadFraction: 2 } })).toBe("gateway config: artefacts.gcRewriteMinDeadFraction = 2 is out of range: a number in [0, 1]");
     expect(refusal({ dataDir: "d", quic: { maxInFlight: 1.5 } })).toBe("gateway config: quic.maxInFlight = 1.5 is out of range: an integer count in [1, 4,096]");
   });
@@ -113,20 +116,24 @@ describe("a bad configuration is refused naming the key, the value and the range
   });
 });
 
-describe("the storage engine's limits as described for the configuration", () => {
-  test("the same keys and defaults as the engine's own declaration", () => {
-    expect(Object.keys(STORAGE_LIMITS.specs).sort()).toEqual(Object.keys(DEFAULT_STORAGE_LIMITS).sort());
-    expect(STORAGE_LIMITS.defaults).toEqual(DEFAULT_STORAGE_LIMITS);
+describe("the storage engine's limits: one declaration for the engine and the configuration", () => {
+  test("the engine's defaults are the declaration's, and the configuration's storage defaults too", () => {
+    expect(resolveLimits()).toEqual(STORAGE_LIMITS.defaults);
+    expect(DEFAULT_STORAGE_LIMITS).toBe(STORAGE_LIMITS.defaults);
+    expect(resolveLimits({ segmentMs: undefined })).toEqual(DEFAULT_STORAGE_LIMITS);
   });
 
-  test("each described minimum passes the engine's own per-limit check", () => {
-    for (const [key, spec] of Object.entries(STORAGE_LIMITS.specs)) {
-      try {
-        resolveLimits({ [key]: spec.min });
-      } catch (e) {
-        // A cross-check of the engine may refuse the combination; the value itself must be allowed.
-        expect((e as Error).message).not.toContain(`storage limit ${key} must be`);
-      }
-    }
+  test("resolveLimits refuses a value out of its declared range in the shared form, as the configuration does", () => {
+    expect(engineRefusal({ maxOffsetWaiters: 0 })).toBe("storage.maxOffsetWaiters = 0 is out of range: an integer count in [1, 1,000,000]");
+    expect(engineRefusal({ uploadPartBytes: MiB })).toBe("storage.uploadPartBytes = 1048576 is out of range: an integer number of bytes in [5 MiB, 5 GiB]");
+    expect(engineRefusal({ walWritesInFlight: 65 })).toContain("storage.walWritesInFlight = 65 is out of range");
+    expect(refusal({ dataDir: "d", storage: { walWritesInFlight: 65 } })).toBe(`gateway config: ${engineRefusal({ walWritesInFlight: 65 })}`);
+  });
+
+  test("resolveLimits keeps the engine's checks between limits", () => {
+    expect(engineRefusal({ segmentBytes: 4 * MiB })).toBe("storage limits: segmentBytes must be >= maxBatchBytes");
+    expect(engineRefusal({ groupCommitBytes: 16 * MiB })).toBe("storage limits: groupCommitMaxBytes must be >= groupCommitBytes");
+    expect(engineRefusal({ maxPendingBytes: 8 * MiB })).toBe("storage limits: maxPendingBytes must be >= maxBatchBytes");
+    expect(engineRefusal({ maxUnuploadedBytes: 32 * MiB })).toBe("storage limits: maxUnuploadedBytes must be >= segmentBytes");
   });
 });
