@@ -1,6 +1,9 @@
-// `strata serve`: runs the gateway (HTTP, and QUIC with --quic-port) until SIGINT or SIGTERM.
+// `strata serve`: runs the gateway (HTTP, and QUIC with --quic-port) until SIGINT or SIGTERM,
+// configured by its flags over an optional JSON configuration file (--config).
 import { type Command, Option } from "commander";
 import { z } from "zod";
+import { layerGatewayConfig, readGatewayConfigFile } from "../gateway/config/config-file.ts";
+import type { GatewayConfigLayer } from "../gateway/config/gateway-config.ts";
 import { openGateway, type GatewayConfig } from "../gateway/gateway.ts";
 import { serve } from "../gateway/http/serve.ts";
 import { quicUnsupportedReason } from "../runtime/quic/listen.ts";
@@ -22,7 +25,18 @@ the openssl CLI); its file and SHA-256 fingerprint are printed for clients to pi
 (--ca FILE or --fingerprint HEX).
 
 --cors-origin (repeatable) lets browser pages served from ORIGIN (e.g. http://localhost:8080)
-call the HTTP API; without it no cross-origin access is granted.`;
+call the HTTP API; without it no cross-origin access is granted.
+
+--config FILE reads a JSON object with any part of the gateway's configuration, e.g.
+  {"limits": {"maxRecordBytes": 1048576}, "storage": {"segmentBytes": 134217728},
+   "artefacts": {"gcIntervalMs": 0}, "quic": {"maxConnections": 256},
+   "s3": {"bucket": "b", "region": "eu-west-1", "forcePathStyle": true},
+   "dataDir": "data", "dbUrl": "libsql://...", "corsOrigins": ["http://localhost:8080"]}
+(the keys, defaults and allowed ranges of the limits are in README.md, "Limits"). Flags given
+on the command line, and STRATA_DB_URL / STRATA_DB_AUTH_TOKEN, win over the file, key by key
+(--s3-bucket replaces s3.bucket only); relative paths are taken from the working directory.
+An unknown key, a value out of range or a file that is not JSON stops start-up (exit 1) with a
+message naming the key, the value and the allowed range.`;
 
 const port = integerText(0, 65535);
 
@@ -53,6 +67,7 @@ const serveOpts = z.object({
   tlsCert: z.string().optional(),
   tlsKey: z.string().optional(),
   corsOrigin: z.array(origin),
+  config: z.string().optional(),
 });
 
 function collect(value: string, previous: string[]): string[] {
@@ -80,20 +95,31 @@ export function registerServe(program: Command): void {
     .option("--tls-cert <FILE>", "QUIC certificate (PEM; with --tls-key)")
     .option("--tls-key <FILE>", "QUIC private key (PEM; with --tls-cert)")
     .option("--cors-origin <ORIGIN>", "let pages from ORIGIN call the API (repeatable)", collect, [])
+    .option("--config <FILE>", "JSON file with any part of the gateway configuration (limits, storage, artefacts, quic, ...); flags win")
     .addHelpText("after", details);
   defineAction(command, { args: z.tuple([]), opts: serveOpts }, async (_args, opts) => {
     if ((opts.tlsCert === undefined) !== (opts.tlsKey === undefined)) throw new UsageError("--tls-cert and --tls-key go together");
-    if (opts.s3Endpoint && !opts.s3Bucket) throw new UsageError("--s3-endpoint needs --s3-bucket");
+    // Only what was given counts as a flag: a default (--data data, --s3-prefix "") must not hide the file's value.
+    const given = (key: string): boolean => {
+      const source = command.getOptionValueSource(key);
+      return source === "cli" || source === "env";
+    };
+    const fromFile = opts.config === undefined ? {} : await readGatewayConfigFile(opts.config);
+    // The S3 flags refine the file's s3 (or make one with --s3-bucket); without a bucket anywhere
+    // --s3-prefix and --s3-region are ignored, as they always were.
+    const bucket = opts.s3Bucket ?? fromFile.s3?.bucket;
+    if (opts.s3Endpoint && bucket === undefined) throw new UsageError("--s3-endpoint needs --s3-bucket (or s3.bucket in --config)");
     const dbAuthToken = process.env.STRATA_DB_AUTH_TOKEN;
-    const config: GatewayConfig = {
-      dataDir: opts.data,
+    const fromFlags: GatewayConfigLayer = {
+      ...(given("data") ? { dataDir: opts.data } : {}),
       ...(opts.corsOrigin.length > 0 ? { corsOrigins: opts.corsOrigin } : {}),
       ...(opts.dbUrl ? { dbUrl: opts.dbUrl } : {}),
       ...(dbAuthToken ? { dbAuthToken } : {}),
-      ...(opts.s3Bucket
-        ? { s3: { bucket: opts.s3Bucket, ...(opts.s3Endpoint ? { endpoint: opts.s3Endpoint } : {}), prefix: opts.s3Prefix, ...(opts.s3Region ? { region: opts.s3Region } : {}) } }
+      ...(bucket !== undefined
+        ? { s3: { bucket, ...(opts.s3Endpoint ? { endpoint: opts.s3Endpoint } : {}), ...(given("s3Prefix") ? { prefix: opts.s3Prefix } : {}), ...(opts.s3Region ? { region: opts.s3Region } : {}) } }
         : {}),
     };
+    const config: GatewayConfig = { dataDir: opts.data, ...layerGatewayConfig(fromFile, fromFlags) };
     const gateway = await openGateway(config);
     const server = await serve(gateway.app.fetch, { host: opts.host, port: opts.port, maxRequestBytes: gateway.config.http.maxBodyBytes, idleTimeoutSeconds: gateway.config.http.idleTimeoutSeconds });
     print(`strata gateway listening on ${server.url} (${server.runtime}; data ${config.dataDir}; objects ${gateway.objectStore.description})`);

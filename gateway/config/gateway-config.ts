@@ -99,18 +99,37 @@ const FAMILIES: ReadonlyMap<string, LimitFamily<LimitSpecs>> = new Map<string, L
   ["quic", QUIC_LIMITS],
 ]);
 
-function describeConfigIssues(issues: readonly z.core.$ZodIssue[], input: GatewayConfig): string {
+/** The value under `key` of an input not yet known to be an object. */
+function fieldOf(input: unknown, key: string): unknown {
+  return typeof input === "object" && input !== null && Object.hasOwn(input, key) ? Reflect.get(input, key) : undefined;
+}
+
+function describeConfigIssues(issues: readonly z.core.$ZodIssue[], input: unknown): string {
   return issues
     .map((issue) => {
       const [head, ...rest] = issue.path;
       const family = typeof head === "string" ? FAMILIES.get(head) : undefined;
       if (family !== undefined && typeof head === "string" && (rest.length > 0 || issue.code === "unrecognized_keys")) {
-        return describeLimitIssues([{ ...issue, path: rest }], family.name, family.specs, input[head as keyof GatewayConfig]);
+        return describeLimitIssues([{ ...issue, path: rest }], family.name, family.specs, fieldOf(input, head));
       }
       if (issue.code === "unrecognized_keys") return issue.keys.map((k) => `${issuePath([...issue.path, k])} is not a configuration key`).join("; ");
-      return `${issuePath(issue.path)}: ${issue.message}`;
+      return issue.path.length === 0 ? issue.message : `${issuePath(issue.path)}: ${issue.message}`;
     })
     .join("; ");
+}
+
+/**
+ * A part of the configuration (a file's, the command line's): every key optional, each checked
+ * on its own (known keys, types, ranges); the checks between keys wait for the whole.
+ */
+export const gatewayConfigLayerSchema = gatewayConfigSchema.partial();
+export type GatewayConfigLayer = z.input<typeof gatewayConfigLayerSchema>;
+
+/** Checks a configuration part from outside the program; BAD_REQUEST `${source}: ...` names each bad key, value and range. */
+export function parseGatewayConfigLayer(input: unknown, source: string): GatewayConfigLayer {
+  const parsed = gatewayConfigLayerSchema.safeParse(input);
+  if (!parsed.success) throw new StrataError("BAD_REQUEST", `${source}: ${describeConfigIssues(parsed.error.issues, input)}`);
+  return parsed.data;
 }
 
 /** Runs a family's own resolution; its errors get the configuration's prefix. */
