@@ -1,34 +1,158 @@
-// Whether a decoded MessagePack value is a map of record field values of the log model
+// Record field values: the one rule every transport (HTTP JSON, HTTP MessagePack, QUIC) applies to
+// a publish's fields before anything is written. A field value is a value of the log model
 // (core/log/record.ts): null, booleans, numbers, bigints, strings, bytes, Tensors, ArtefactRefs,
-// and arrays and string-keyed maps of these. The walk keeps its own stack, so a deeply nested
-// value from a hostile peer cannot overflow the call stack.
-import type { Fields } from "../log/record.ts";
+// and arrays and string-keyed maps of these. Anything else a decoder can produce (a MessagePack
+// timestamp decodes to a Date, an unregistered extension to ExtData) would be stored and then
+// fail every read of its page, so it is refused. The codec writes any map whose `kind` is
+// "tensor" or "artefact" as that extension (core/log/extensions.ts), so such a map must be a
+// valid one with no other keys, and the fields map itself must not be one.
+//
+// The check runs on every published record: one loop with its own stack (a hostile peer's deep
+// nesting cannot overflow the call stack) that allocates nothing but that stack. Only when it
+// fails does a second, slower walk find the offending value to name it in the error.
+import { ExtData } from "@msgpack/msgpack";
+import { StrataError } from "../errors.ts";
+import { issuePath } from "../util/parse-input.ts";
+import { makeArtefactRef, makeTensor } from "./extensions.ts";
+import type { Fields } from "./record.ts";
 
-function isMap(v: unknown): v is Record<string, unknown> {
-  if (typeof v !== "object" || v === null || Array.isArray(v) || v instanceof Uint8Array) return false;
+type Container = unknown[] | Record<string, unknown>;
+
+/** Keys of a Tensor and of an ArtefactRef, `kind` included. */
+const EXTENSION_KEYS = 4;
+
+/** A string-keyed map as a decoder builds it (not an instance of some class, not an array or bytes). */
+function isPlainMap(v: object): v is Record<string, unknown> {
+  if (Array.isArray(v) || v instanceof Uint8Array) return false;
   const proto: unknown = Object.getPrototypeOf(v);
   return proto === Object.prototype || proto === null;
 }
 
-function isScalar(v: unknown): boolean {
-  return v === null || typeof v === "boolean" || typeof v === "number" || typeof v === "bigint" || typeof v === "string" || v instanceof Uint8Array;
+function isExtensionKind(map: Record<string, unknown>): boolean {
+  return map.kind === "tensor" || map.kind === "artefact";
 }
 
-/** The extension types decode to these shapes (core/log/extensions.ts). */
-function isExtension(v: Record<string, unknown>): boolean {
-  if (v.kind === "tensor") return typeof v.dtype === "string" && Array.isArray(v.shape) && v.shape.every((d) => Number.isSafeInteger(d)) && v.data instanceof Uint8Array;
-  if (v.kind === "artefact") return typeof v.manifest === "string" && Number.isSafeInteger(v.size) && typeof v.mediaType === "string";
-  return false;
+function keyCount(map: Record<string, unknown>): number {
+  let n = 0;
+  for (const _ in map) n++;
+  return n;
 }
 
+/** Why a map the codec writes as an extension value is not a valid one; null when it is. */
+function extensionProblem(map: Record<string, unknown>): string | null {
+  const name = map.kind === "tensor" ? "Tensor" : "ArtefactRef";
+  const written = `a map whose kind is "${String(map.kind)}" is written as a ${name}`;
+  if (keyCount(map) !== EXTENSION_KEYS) return `${written} and may hold only its four keys`;
+  try {
+    if (map.kind === "tensor") {
+      const { dtype, shape, data } = map;
+      if (typeof dtype !== "string" || !Array.isArray(shape) || !(data instanceof Uint8Array)) return `${written}: it needs dtype (a string), shape (an array) and data (bytes)`;
+      makeTensor(dtype, shape, data);
+    } else {
+      const { manifest, size, mediaType } = map;
+      if (typeof manifest !== "string" || typeof size !== "number" || typeof mediaType !== "string") return `${written}: it needs manifest (a string), size (a number) and mediaType (a string)`;
+      makeArtefactRef(manifest, size, mediaType);
+    }
+    return null;
+  } catch (e) {
+    if (!(e instanceof StrataError)) throw e;
+    return `${written}, and this one is not valid: ${e.message}`;
+  }
+}
+
+/** Whether `v` is itself a field value; a container is pushed to look into later. */
+function admit(v: unknown, pending: Container[]): boolean {
+  switch (typeof v) {
+    case "number":
+    case "string":
+    case "boolean":
+    case "bigint":
+      return true;
+    case "object":
+      if (v === null || v instanceof Uint8Array) return true;
+      if (Array.isArray(v)) {
+        pending.push(v);
+        return true;
+      }
+      if (!isPlainMap(v)) return false;
+      if (isExtensionKind(v)) return extensionProblem(v) === null;
+      pending.push(v);
+      return true;
+    default:
+      return false;
+  }
+}
+
+function isFieldsShape(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && isPlainMap(v) && !isExtensionKind(v);
+}
+
+/** Whether `v` is a map of record field values. */
 export function isFieldMap(v: unknown): v is Fields {
-  if (!isMap(v)) return false;
-  const pending: unknown[] = [v];
-  while (pending.length > 0) {
-    const next = pending.pop();
-    const children = Array.isArray(next) ? next : isMap(next) ? (isExtension(next) ? [] : Object.values(next)) : null;
-    if (children === null) return false;
-    for (const child of children) if (!isScalar(child)) pending.push(child);
+  if (!isFieldsShape(v)) return false;
+  const pending: Container[] = [v];
+  for (let container = pending.pop(); container !== undefined; container = pending.pop()) {
+    // Numbers and strings, most values by far, are passed before the call.
+    if (Array.isArray(container)) {
+      for (let i = 0; i < container.length; i++) {
+        const child: unknown = container[i];
+        if (typeof child !== "number" && typeof child !== "string" && !admit(child, pending)) return false;
+      }
+    } else {
+      for (const key in container) {
+        const child = container[key];
+        if (typeof child !== "number" && typeof child !== "string" && !admit(child, pending)) return false;
+      }
+    }
   }
   return true;
+}
+
+/** What a value that is no field value is, for the error. */
+function describe(v: unknown): string {
+  if (v instanceof Date) return "a Date (a MessagePack timestamp)";
+  if (v instanceof ExtData) return `an unregistered MessagePack extension (type ${v.type})`;
+  if (typeof v === "object" && v !== null) {
+    if (isPlainMap(v)) return extensionProblem(v) ?? "a map";
+    const name: unknown = Object.getPrototypeOf(v)?.constructor?.name;
+    if (typeof name !== "string" || name === "") return "an object that is no plain map";
+    return `${/^[AEIOU]/.test(name) ? "an" : "a"} ${name}`;
+  }
+  return v === undefined ? "undefined" : `a ${typeof v}`;
+}
+
+const FIELD_VALUES = "field values are nil, booleans, numbers, strings, bytes, Tensors, ArtefactRefs, and arrays and maps of these";
+
+/** Where a value sits below the fields map: a chain to the root, joined into a path only for the error. */
+interface Place {
+  readonly parent: Place | null;
+  readonly at: string | number;
+}
+
+/** Longest path an error shows (its end, where the value is): the keys are the peer's and error messages are bounded. */
+const MAX_PATH_CHARS = 200;
+
+function pathOf(place: Place): string {
+  const segments: (string | number)[] = [];
+  for (let p: Place | null = place; p !== null; p = p.parent) segments.push(p.at);
+  const path = issuePath(segments.reverse());
+  return path.length <= MAX_PATH_CHARS ? path : `…${path.slice(-MAX_PATH_CHARS)}`;
+}
+
+/** Why `v` is not a map of field values (call it when isFieldMap is false): where the first offending value is and what it is. */
+export function fieldMapProblem(v: unknown): string {
+  if (typeof v !== "object" || v === null || !isPlainMap(v)) return `must be a map of field values, not ${describe(v)}`;
+  if (isExtensionKind(v)) return `must be a map of field values; a map whose kind is "${String(v.kind)}" is written as an extension value`;
+  const pending: [Container, Place | null][] = [[v, null]];
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    const [container, place] = next;
+    const children: [string | number, unknown][] = Array.isArray(container) ? container.map((child, i) => [i, child]) : Object.entries(container);
+    for (const [at, child] of children) {
+      const inside: Container[] = [];
+      const here: Place = { parent: place, at };
+      if (!admit(child, inside)) return `${pathOf(here)} is ${describe(child)}; ${FIELD_VALUES}`;
+      for (const c of inside) pending.push([c, here]);
+    }
+  }
+  return "is a map of field values";
 }

@@ -8,7 +8,7 @@
 // written as JSON numbers via their decimal string.
 import { StrataError } from "../errors.ts";
 import { makeArtefactRef, makeTensor } from "./extensions.ts";
-import type { Value } from "./record.ts";
+import type { Fields, Value } from "./record.ts";
 
 export const MAX_VALUE_DEPTH = 32;
 
@@ -62,6 +62,18 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
 }
 
+/**
+ * A publish's parsed JSON fields → log values, each field through fromJsonValue. The fields are a
+ * map, so a fields object that is one tagged value ({"$base64": ...}) is refused.
+ */
+export function fromJsonFields(fields: { readonly [field: string]: unknown }): Fields {
+  const keys = Object.keys(fields);
+  if (keys.length === 1 && keys[0]!.startsWith("$")) throw new StrataError("BAD_REQUEST", `fields must be a map of fields, not the tagged value ${keys[0]}`);
+  const out: Record<string, Value> = {};
+  for (const k of keys) out[k] = fromJsonValue(fields[k], 1);
+  return out;
+}
+
 /** A parsed JSON value → a log value (tagged objects become bytes, tensors, artefact refs). */
 export function fromJsonValue(value: unknown, depth = 0): Value {
   if (depth > MAX_VALUE_DEPTH) throw new StrataError("BAD_REQUEST", `values nest deeper than ${MAX_VALUE_DEPTH}`);
@@ -73,16 +85,24 @@ export function fromJsonValue(value: unknown, depth = 0): Value {
       const inner = value[keys[0]!];
       switch (keys[0]) {
         case "$base64":
-          return base64ToBytes(inner as string);
+          if (typeof inner !== "string") throw new StrataError("BAD_REQUEST", "$base64 must be a string");
+          return base64ToBytes(inner);
         case "$tensor": {
           if (!isPlainObject(inner)) throw new StrataError("BAD_REQUEST", "$tensor must be an object");
+          const { dtype, shape } = inner;
+          if (typeof dtype !== "string" || !Array.isArray(shape)) throw new StrataError("BAD_REQUEST", "$tensor needs dtype (a string) and shape (an array)");
           const data = fromJsonValue(inner.data, depth + 1);
           if (!(data instanceof Uint8Array)) throw new StrataError("BAD_REQUEST", "$tensor.data must be {\"$base64\": ...}");
-          return makeTensor(inner.dtype as string, inner.shape as number[], data);
+          // makeTensor checks the rest (dtype length, shape entries).
+          return makeTensor(dtype, shape, data);
         }
         case "$artefact": {
           if (!isPlainObject(inner)) throw new StrataError("BAD_REQUEST", "$artefact must be an object");
-          return makeArtefactRef(inner.manifest as string, inner.size as number, inner.mediaType as string);
+          const { manifest, size, mediaType } = inner;
+          if (typeof manifest !== "string" || typeof size !== "number" || typeof mediaType !== "string") {
+            throw new StrataError("BAD_REQUEST", "$artefact needs manifest (a string), size (a number) and mediaType (a string)");
+          }
+          return makeArtefactRef(manifest, size, mediaType);
         }
         default:
           throw new StrataError("BAD_REQUEST", `unknown tagged value ${keys[0]}`);

@@ -4,8 +4,9 @@
 import { z } from "zod";
 import { StrataError } from "../errors.ts";
 import { parseInput } from "../util/parse-input.ts";
-import { base64ToBytes, fromJsonValue } from "./json-value.ts";
-import type { Fields, Headers, ProducerRef, RecordInput, Value } from "./record.ts";
+import { fieldMapProblem, isFieldMap } from "./field-values.ts";
+import { base64ToBytes, fromJsonFields } from "./json-value.ts";
+import type { Fields, Headers, ProducerRef, RecordInput } from "./record.ts";
 
 export interface PublishRequest {
   readonly records: RecordInput[];
@@ -30,19 +31,22 @@ export type BodyForm = "json" | "msgpack";
 
 const utf8 = new TextEncoder();
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
-}
-
 /** Bytes on the wire: a UTF-8 string, `{"$base64": ...}` in JSON, bin in MessagePack. */
 const wireBytes = z.union([z.string(), z.strictObject({ $base64: z.string() }), z.custom<Uint8Array>((v) => v instanceof Uint8Array, { message: "expected bytes" })]);
+
+/**
+ * The one field-value rule of every transport (QUIC's publish schema applies the same). Parsed JSON
+ * passes it unless it holds a map that would be written as an extension value and is not a valid
+ * one; its tags are then converted by fromJsonFields. Declared to clients as any map (JSON has no
+ * bytes, so the output type would not describe what a JSON client sends).
+ */
+const wireFields: z.ZodCustom<Fields, { readonly [field: string]: unknown }> = z.custom<Fields>(isFieldMap, { error: (issue) => fieldMapProblem(issue.input) });
 
 const wireRecord = z.object({
   key: wireBytes.nullish(),
   partition: z.number().int().nonnegative().nullish(),
   headers: z.record(z.string(), wireBytes).nullish(),
-  // Field values are checked where they are converted (fromJsonValue) and encoded.
-  fields: z.custom<Record<string, unknown>>(isObject, { message: "expected an object of fields" }),
+  fields: wireFields,
 });
 
 const wireProducer = z.object({
@@ -78,10 +82,9 @@ function toHeaders(v: PublishBody["records"][number]["headers"], form: BodyForm,
   return out;
 }
 
-function toFields(v: Record<string, unknown>, form: BodyForm): Fields {
-  if (form === "json") return fromJsonValue(v) as Fields;
-  // MessagePack values are log values as decoded; the transport's decoder bounded their depth.
-  return v as { [field: string]: Value };
+/** MessagePack fields are log values as validated (the transport's decoder bounded their depth); JSON's tags become values. */
+function toFields(fields: Fields, form: BodyForm): Fields {
+  return form === "json" ? fromJsonFields(fields) : fields;
 }
 
 /** Applies the limits to a validated body and converts its wire values into log values. */

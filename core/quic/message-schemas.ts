@@ -5,7 +5,7 @@
 // What a request means (stream exists, limits of the services) is checked by the services.
 import * as z from "zod/mini";
 import type { Fields } from "../log/record.ts";
-import { isFieldMap } from "./field-values.ts";
+import { fieldMapProblem, isFieldMap } from "../log/field-values.ts";
 import { MAX_HELLO_FRAME_BYTES } from "./frames.ts";
 
 const U32_MAX = 0xffff_ffff;
@@ -48,7 +48,8 @@ function optional<T extends z.ZodMiniType>(schema: T) {
 
 const requestId = uint(0, U32_MAX);
 const streamName = text(MAX_NAME);
-const fields = z.custom<Fields>(isFieldMap, { error: "must be a map of field values" });
+/** The one field-value rule of every transport (core/log/field-values.ts), as HTTP's publish schema applies it. */
+const fields = z.custom<Fields>(isFieldMap, { error: (issue) => fieldMapProblem(issue.input) });
 const headers = z.record(z.string(), z.union([z.string(), bytes]), { error: "must be a map of strings or bytes" });
 const position = map({ partition: uint(0, U32_MAX), offset: uint() });
 

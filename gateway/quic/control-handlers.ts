@@ -1,7 +1,7 @@
 // Requests on the control stream: a parsed request in, a service call, the encoded answer out.
 // The same services as the HTTP routes; nothing here decides what a request means.
 import { StrataError } from "../../core/errors.ts";
-import { parsePublishRequest } from "../../core/log/publish-request.ts";
+import { toPublishRequest } from "../../core/log/publish-request.ts";
 import { encodeMessage, EncodedMapEntries, piecesLength, type OutgoingMessage } from "../../core/quic/message-encoding.ts";
 import { checkCount, type ControlRequest, type FetchMessage } from "../../core/quic/messages.ts";
 import { bytesToHex, hexToBytes } from "../../core/util/hex.ts";
@@ -24,8 +24,9 @@ export async function handleControlRequest(services: GatewayServices, request: C
   switch (request.t) {
     case "publish": {
       services.streams.require(request.stream);
-      // The frame's shape is checked; the service limits (and value conversion) are the shared publish validation's.
-      const publish = parsePublishRequest({ records: request.records, producer: request.producer }, "msgpack", services.limits);
+      // The frame was validated by the publish schema (the same field-value rule as HTTP's); the
+      // service limits are the shared publish conversion's.
+      const publish = toPublishRequest(request, "msgpack", services.limits);
       const positions = await services.log.publish(request.stream, publish, request.acks ?? "local");
       return encode({ t: "ack", id, records: positions });
     }
