@@ -7,6 +7,7 @@
 // REMEASURE_MS; under a rate limit both are held to it, so bulk stays on QUIC unmeasured.
 import { invariant, StrataError } from "../../core/errors.ts";
 import type { ProducerRef } from "../../core/log/record.ts";
+import { AUTO_CREATED_PARTITIONS } from "../artefacts/stream-api.ts";
 import type { EncodedRecords } from "../records.ts";
 import { MIN_PROBE_BYTES, probe, probeChunks, REMEASURE_MS } from "./bulk-probe.ts";
 import type { HttpTransport } from "./http.ts";
@@ -171,7 +172,7 @@ export class QuicTransport implements SyncTransport {
         if (!(e instanceof StrataError) || e.code !== "STREAM_NOT_FOUND") throw e;
       }
       try {
-        await c.createStream(stream, { partitions: 1 });
+        await c.createStream(stream, { partitions: AUTO_CREATED_PARTITIONS });
       } catch (e) {
         if (!(e instanceof StrataError) || e.code !== "STREAM_EXISTS") throw e;
       }
