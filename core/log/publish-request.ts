@@ -105,7 +105,7 @@ export function toPublishRequest(body: PublishBody, form: BodyForm, limits: Publ
   return { records, producer: body.producer ?? null };
 }
 
-/** Validates an undecided body (a QUIC frame's fields) and applies the limits. */
+/** Validates an undecided body (a JSON line the CLI read) and applies the limits. */
 export function parsePublishRequest(body: unknown, form: BodyForm, limits: PublishLimits): PublishRequest {
   return toPublishRequest(parseInput(publishBodySchema, body, "publish request"), form, limits);
 }
