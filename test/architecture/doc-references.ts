@@ -8,7 +8,7 @@ import { posix } from "node:path";
 export const REPOSITORY_FOLDERS = ["core", "wasm", "runtime", "gateway", "edge", "cli", "bin", "test", "bench", "docs", "examples", "scripts", ".ci"] as const;
 /** Paths that exist only after a build (`npm run build`): cited, but absent from a fresh clone. */
 const BUILT_PATHS = [/\.generated\.ts$/, /^wasm\/build(\/|$)/, /^dist(\/|$)/];
-/** Spaces, placeholders, URL schemes and routes (`/v1/...`) mark a code span that is no repository path. */
+/** Spaces, template words (NAME, FILE), URL schemes and routes (`/v1/...`) mark a code span that is no repository path. */
 const NOT_A_PATH = /[\s<>*{}|$…?]|^[a-z]+:|^\//i;
 
 export interface DocReference {
