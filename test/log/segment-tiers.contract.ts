@@ -115,7 +115,8 @@ export function segmentTierSuite(label: string, makeStore: (dir: string) => Prom
     expect(usage.bytes).toBeLessThanOrEqual(cacheBytes);
     await waitUntil(async () => {
       let onDisk = 0;
-      for (const f of await readdir(cacheDir)) onDisk += (await stat(join(cacheDir, f))).size;
+      // Eviction deletes files in the background: one listed here may be gone by its stat.
+      for (const f of await readdir(cacheDir)) onDisk += (await stat(join(cacheDir, f)).catch(() => ({ size: 0 }))).size;
       return onDisk <= cacheBytes;
     });
     const rows = await segmentRows(fx, stream);
