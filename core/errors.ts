@@ -3,6 +3,12 @@
 
 export const ERROR_STATUS = {
   BAD_REQUEST: 400,
+  /** A tensor whose dtype is unknown or whose data length is not product(shape) x element size. */
+  INVALID_TENSOR: 400,
+  /** No token, or one that is malformed, badly signed, expired or revoked. */
+  UNAUTHENTICATED: 401,
+  /** A valid token whose scopes do not allow the action on this stream. */
+  FORBIDDEN: 403,
   INVALID_STREAM_NAME: 400,
   INVALID_OFFSET: 400,
   UNSUPPORTED_MEDIA_TYPE: 415,
@@ -24,6 +30,8 @@ export const ERROR_STATUS = {
   HASH_MISMATCH: 422,
   /** The edge node's outbox is at its configured disk bound; nothing of the publish was stored. */
   OUTBOX_FULL: 507,
+  /** The gateway's disk is full: nothing of the request was stored; appends resume once space is freed. */
+  INSUFFICIENT_STORAGE: 507,
   STORAGE_ERROR: 503,
   UNAVAILABLE: 503,
   INTERNAL: 500,
