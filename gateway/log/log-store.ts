@@ -20,6 +20,7 @@ import type { RetentionPolicy } from "./retention.ts";
 import { FileCache } from "../objects/file-cache.ts";
 import { SegmentCatalog } from "./segment-catalog.ts";
 import type { StorageLimits } from "./storage-limits.ts";
+import { FdBudgetIo } from "./fd-budget.ts";
 import { nodeWalIo, type WalIo } from "./wal-io.ts";
 
 export { PartitionLog } from "./partition-log.ts";
@@ -56,6 +57,8 @@ export class LogStore {
   private readonly cache: FileCache;
   private readonly remote: RemoteSegmentReader;
   private readonly onError: (error: unknown, what: string) => void;
+  /** Every partition's WAL files, under one descriptor budget (limits.maxOpenWalFiles). */
+  private readonly walIo: FdBudgetIo;
   private readonly timers: ReturnType<typeof setInterval>[] = [];
   private closed = false;
 
@@ -68,6 +71,7 @@ export class LogStore {
       (bytes) => config.metrics.segmentCacheBytes.set({}, bytes),
     );
     this.remote = new RemoteSegmentReader(config.objectStore, config.limits.rangeCacheBytes, config.metrics);
+    this.walIo = new FdBudgetIo(config.walIo ?? nodeWalIo, config.limits.maxOpenWalFiles);
   }
 
   /** Recovers every partition of every stream in the catalog, then starts the background timers. */
@@ -122,6 +126,11 @@ export class LogStore {
     return { bytes: this.cache.bytes, files: this.cache.count, capacityBytes: this.cache.capacityBytes };
   }
 
+  /** WAL descriptors open now, and how often an idle one closed for the budget was reopened (for metrics and tests). */
+  walDescriptors(): { open: number; capacity: number; reopens: number } {
+    return { open: this.walIo.descriptors, capacity: this.walIo.capacity, reopens: this.walIo.reopens };
+  }
+
   /** Writes everything pending to the WAL, stops timers and uploads. Does not seal. */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -150,7 +159,7 @@ export class LogStore {
         remote: this.remote,
         metrics: this.config.metrics,
         limits: this.config.limits,
-        walIo: this.config.walIo ?? nodeWalIo,
+        walIo: this.walIo,
         onBackgroundError: this.onError,
       };
       p = PartitionLog.open(ctx)

@@ -38,6 +38,7 @@ export const STORAGE_LIMITS = defineLimits("storage", {
   maxWaiters: { default: 10_000, unit: "count", min: 1, max: 1_000_000, doc: "Long-poll waiters per partition; past this a long-poll fails with UNAVAILABLE." },
   maxOffsetWaiters: { default: 10_000, unit: "count", min: 1, max: 1_000_000, doc: "Appends per partition waiting for the object store (acks=durable), and retried batches waiting for their first copy's fsync, each; past this an append fails with UNAVAILABLE." },
   maxProducers: { default: 10_000, unit: "count", min: 1, max: 1_000_000, doc: "Idempotent producers remembered per partition; the least recently used is forgotten first." },
+  maxOpenWalFiles: { default: 256, unit: "count", min: 8, max: 1_000_000, doc: "WAL file descriptors kept open, shared by all partitions; idle ones are closed least recently used first and reopened on their next write or read (keep well under `ulimit -n`)." },
   uploadPartBytes: { default: 8 * MiB, unit: "bytes", min: S3_MIN_PART_BYTES, max: S3_MAX_PART_BYTES, doc: "Part size of multipart segment uploads (S3 allows 5 MiB to 5 GiB); smaller segments go up in one put." },
 });
 
