@@ -10,6 +10,7 @@ import { describeIssues as describeLimitIssues, type LimitFamily, type LimitSpec
 import { issuePath } from "../../core/util/parse-input.ts";
 import { ARTEFACT_LIMITS, resolveArtefactLimits, type ArtefactLimits } from "../artefacts/artefact-limits.ts";
 import { resolveLimits as resolveStorageLimits, STORAGE_LIMITS, type StorageLimits } from "../log/storage-limits.ts";
+import { s3TimeoutsShape } from "../objects/s3-timeouts.ts";
 import { QUIC_LIMITS, type QuicLimits } from "../quic/quic-limits.ts";
 import { resolveServiceLimits, SERVICE_LIMITS, type ServiceLimits } from "../streams/service-limits.ts";
 import { checkLimitsAgree } from "./cross-checks.ts";
@@ -35,6 +36,7 @@ const s3Schema = z.strictObject({
   prefix: z.string().optional(),
   region: z.string().min(1).optional(),
   forcePathStyle: z.boolean().optional(),
+  ...s3TimeoutsShape,
 });
 
 export const gatewayConfigSchema = z.strictObject({
@@ -55,6 +57,8 @@ export const gatewayConfigSchema = z.strictObject({
   quic: QUIC_LIMITS.schema.optional(),
   /** Origins whose browser pages may call the HTTP API (CORS); none by default. */
   corsOrigins: z.array(z.string().refine(isOrigin, { message: "must be an origin like http://localhost:8080" })).optional(),
+  /** Bearer tokens with per-stream scopes (docs/auth.md); off by default. adminToken: a fixed administrator secret instead of DATA/admin.token. */
+  auth: z.strictObject({ enabled: z.boolean(), adminToken: z.string().min(32, { message: "an administrator token has at least 32 characters" }).optional() }).optional(),
 });
 
 export type GatewayConfig = z.input<typeof gatewayConfigSchema>;
@@ -90,6 +94,7 @@ export interface ResolvedGatewayConfig {
   readonly artefacts: ArtefactLimits;
   readonly quic: QuicLimits;
   readonly http: HttpConfig;
+  readonly auth: { readonly enabled: boolean; readonly adminToken: string | undefined };
 }
 
 const FAMILIES: ReadonlyMap<string, LimitFamily<LimitSpecs>> = new Map<string, LimitFamily<LimitSpecs>>([
@@ -164,6 +169,7 @@ export function resolveGatewayConfig(input: GatewayConfig): ResolvedGatewayConfi
     storage,
     artefacts,
     quic,
+    auth: Object.freeze({ enabled: config.auth?.enabled ?? false, adminToken: config.auth?.adminToken }),
     http: Object.freeze({
       corsOrigins: Object.freeze([...(config.corsOrigins ?? [])]),
       maxBodyBytes: Math.max(limits.maxRequestBytes, artefacts.maxHashRequestBytes, artefacts.maxChunkRequestBytes, artefacts.maxManifestBytes),

@@ -363,7 +363,11 @@ export class PartitionLog {
     const refused = this.#commit.failure
       ?? (this.#lifecycle.kind !== "open" ? new StrataError("UNAVAILABLE", "partition is closing") : undefined)
       ?? this.#uploader.failure;
-    if (refused) return Promise.reject(refused);
+    // A failing upload is retried now rather than at the end of its backoff: the store may be back.
+    if (refused) {
+      this.#uploader.retrySoon();
+      return Promise.reject(refused);
+    }
     return this.#durableWaiters.wait(end, reached);
   }
 

@@ -4,6 +4,8 @@
 //   idle ──kick──▶ uploading ──upload fails──▶ failing(backoff) ──retry succeeds──▶ uploading
 //     ▲                │                           │  retry fails: backoff doubles (up to 30 s)
 //     └── none left ───┘                           │
+//   retrySoon() (a durable append arrived): a backoff wait ends FIRST_BACKOFF_MS after the last
+//   failure at the latest, so a store that answers again is used at once, not after up to 30 s
 //   stop(): the running upload finishes (a backoff wait ends at once) ──▶ stopped
 import { StrataError, invariant } from "../../core/errors.ts";
 import { errorText } from "../objects/errno.ts";
@@ -14,7 +16,7 @@ export type UploaderState =
   /** Healthy: uploading the pending segments. */
   | { readonly kind: "uploading" }
   /** The last upload failed with `error`; the next attempt starts after `backoffMs`. */
-  | { readonly kind: "failing"; readonly error: StrataError; readonly backoffMs: number }
+  | { readonly kind: "failing"; readonly error: StrataError; readonly backoffMs: number; readonly failedAt: number }
   /** stop() was called; the running attempt (if any) finishes. */
   | { readonly kind: "stopping" }
   | { readonly kind: "stopped" };
@@ -37,8 +39,8 @@ export class SegmentUploader<S> {
   #state: UploaderState = { kind: "idle" };
   /** The running upload loop (a settled promise when none runs). */
   #loop: Promise<void> = Promise.resolve();
-  /** Ends a backoff wait early (stop()). */
-  #wake: (() => void) | undefined;
+  /** The backoff wait running now: `until` (performance.now()) can be brought forward. */
+  #backoff: { readonly wakeIn: (ms: number) => void } | undefined;
 
   constructor(
     /** Names the partition in errors. */
@@ -67,12 +69,23 @@ export class SegmentUploader<S> {
     this.#loop = this.#run();
   }
 
+  /**
+   * While failing, retries soon instead of at the end of the backoff: at once if the last failure
+   * is at least FIRST_BACKOFF_MS old, else then (so a flood of callers costs one attempt per
+   * FIRST_BACKOFF_MS). A running attempt is not disturbed.
+   */
+  retrySoon(): void {
+    const s = this.#state;
+    if (s.kind !== "failing") return;
+    this.#backoff?.wakeIn(Math.max(0, s.failedAt + FIRST_BACKOFF_MS - performance.now()));
+  }
+
   /** Lets the running upload finish (ending a backoff wait at once) and starts no other. */
   async stop(): Promise<void> {
     const s = this.#state;
     if (s.kind === "stopped") return;
     this.#state = { kind: "stopping" };
-    this.#wake?.();
+    this.#backoff?.wakeIn(0);
     await this.#loop;
     this.#state = { kind: "stopped" };
   }
@@ -93,7 +106,7 @@ export class SegmentUploader<S> {
           `${this.label}: segment upload failing (data is safe on local disk, retrying): ${errorText(e)}`,
           { cause: e },
         );
-        this.#state = { kind: "failing", error, backoffMs };
+        this.#state = { kind: "failing", error, backoffMs, failedAt: performance.now() };
         this.hooks.failing(error, e, segment);
         await this.#sleep(backoffMs);
       }
@@ -110,14 +123,19 @@ export class SegmentUploader<S> {
     return this.#state.kind === "stopping";
   }
 
+  /** Waits `ms`, or less if wakeIn() brings the end forward. */
   #sleep(ms: number): Promise<void> {
     return new Promise<void>((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done(): void {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.#wake = done;
-    }).finally(() => (this.#wake = undefined));
+      let until = performance.now() + ms;
+      let timer = setTimeout(resolve, ms);
+      this.#backoff = {
+        wakeIn: (sooner) => {
+          if (performance.now() + sooner >= until) return;
+          until = performance.now() + sooner;
+          clearTimeout(timer);
+          timer = setTimeout(resolve, sooner);
+        },
+      };
+    }).finally(() => (this.#backoff = undefined));
   }
 }

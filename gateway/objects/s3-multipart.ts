@@ -18,7 +18,8 @@ export const MAX_PARTS = 10_000;
 export interface S3Context {
   readonly client: S3Client;
   readonly bucket: string;
-  send<T>(op: string, key: string, call: () => Promise<T>): Promise<T>;
+  /** `call` gets the signal that aborts it once the store's request timeout is up. */
+  send<T>(op: string, key: string, call: (abortSignal: AbortSignal) => Promise<T>): Promise<T>;
 }
 
 export class MultipartUpload {
@@ -47,8 +48,8 @@ export class MultipartUpload {
   async add(body: Uint8Array): Promise<void> {
     this.throwIfFailed();
     if (this.uploadId === undefined) {
-      const res = await this.s3.send("put_multipart", this.key, () =>
-        this.s3.client.send(new CreateMultipartUploadCommand({ Bucket: this.s3.bucket, Key: this.fullKey })),
+      const res = await this.s3.send("put_multipart", this.key, (abortSignal) =>
+        this.s3.client.send(new CreateMultipartUploadCommand({ Bucket: this.s3.bucket, Key: this.fullKey }), { abortSignal }),
       );
       if (!res.UploadId) throw new StrataError("STORAGE_ERROR", `CreateMultipartUpload for ${this.key} returned no UploadId`);
       this.uploadId = res.UploadId;
@@ -57,7 +58,7 @@ export class MultipartUpload {
     if (partNumber > MAX_PARTS) throw new StrataError("PAYLOAD_TOO_LARGE", `${this.key}: more than ${MAX_PARTS} parts; use a larger partSize`);
     const uploadId = this.uploadId;
     const p: Promise<void> = this.s3
-      .send("put_multipart", this.key, () =>
+      .send("put_multipart", this.key, (abortSignal) =>
         this.s3.client.send(
           new UploadPartCommand({
             Bucket: this.s3.bucket,
@@ -67,6 +68,7 @@ export class MultipartUpload {
             Body: body,
             ContentLength: body.length,
           }),
+          { abortSignal },
         ),
       )
       .then((res) => {
@@ -86,7 +88,7 @@ export class MultipartUpload {
     await Promise.all(this.inFlight);
     this.throwIfFailed();
     const parts = [...this.parts].sort((a, b) => a.PartNumber! - b.PartNumber!);
-    await this.s3.send("put_multipart", this.key, () =>
+    await this.s3.send("put_multipart", this.key, (abortSignal) =>
       this.s3.client.send(
         new CompleteMultipartUploadCommand({
           Bucket: this.s3.bucket,
@@ -94,6 +96,7 @@ export class MultipartUpload {
           UploadId: this.uploadId,
           MultipartUpload: { Parts: parts },
         }),
+        { abortSignal },
       ),
     );
     this.uploadId = undefined;
@@ -106,8 +109,8 @@ export class MultipartUpload {
     if (uploadId === undefined) return;
     this.uploadId = undefined;
     await this.s3
-      .send("abort_multipart", this.key, () =>
-        this.s3.client.send(new AbortMultipartUploadCommand({ Bucket: this.s3.bucket, Key: this.fullKey, UploadId: uploadId })),
+      .send("abort_multipart", this.key, (abortSignal) =>
+        this.s3.client.send(new AbortMultipartUploadCommand({ Bucket: this.s3.bucket, Key: this.fullKey, UploadId: uploadId }), { abortSignal }),
       )
       .catch(() => {});
   }

@@ -5,6 +5,8 @@
 //   AWS_DEFAULT_REGION, else us-east-1.
 // - Checksums only WHEN_REQUIRED: radosgw rejects the SDK's default chunked-checksum uploads
 //   (411 MissingContentLength), and every body we send has a known length anyway.
+// - Every call is bounded by requestTimeoutMs (default 10 s, s3-timeouts.ts), its retries
+//   included: a frozen or unreachable store fails the call with STORAGE_ERROR within it.
 // - Every request goes through one semaphore (maxConcurrency) over a keep-alive agent whose
 //   socket pool is at least as large, so requests never queue inside the agent unseen.
 // - A multipart upload buffers at most (partConcurrency + 1) parts, is aborted on any failure,
@@ -24,6 +26,7 @@ import {
   PutObjectCommand,
   S3Client,
 } from "@aws-sdk/client-s3";
+import { z } from "zod";
 import { StrataError, isStrataError } from "../../core/errors.ts";
 import { Semaphore, mapLimit } from "../../core/util/concurrency.ts";
 import { validateObjectKey, validateObjectPrefix } from "./object-key.ts";
@@ -31,6 +34,7 @@ import { checkRangeWithin, validateRange } from "./object-range.ts";
 import { putFileInParts } from "./object-file.ts";
 import { mapS3Error, sdkName } from "./s3-errors.ts";
 import { MultipartUpload, type S3Context } from "./s3-multipart.ts";
+import { DEFAULT_S3_CONNECT_TIMEOUT_MS, DEFAULT_S3_MAX_ATTEMPTS, DEFAULT_S3_REQUEST_TIMEOUT_MS, s3TimeoutsShape, type S3Timeouts } from "./s3-timeouts.ts";
 import type { ByteRange, MultipartOptions, ObjectInfo, ObjectStore, PutOptions } from "./object-store.ts";
 
 const MiB = 1024 * 1024;
@@ -39,7 +43,7 @@ export const MIN_PART_SIZE = 5 * MiB;
 const DELETE_BATCH = 1000;
 const CONDITIONAL_PUT_ATTEMPTS = 4;
 
-export interface S3ObjectStoreOptions {
+export interface S3ObjectStoreOptions extends S3Timeouts {
   bucket: string;
   /** e.g. "http://127.0.0.1:7480"; omit for AWS S3. */
   endpoint?: string;
@@ -58,12 +62,6 @@ export interface S3ObjectStoreOptions {
   partConcurrency?: number;
   /** Default multipart part size (default 8 MiB, at least 5 MiB). */
   partSize?: number;
-  /** Connect timeout (default 5 s). */
-  connectTimeoutMs?: number;
-  /** Whole-request timeout, per attempt (default 120 s). */
-  requestTimeoutMs?: number;
-  /** Attempts per request including retries of throttling and 5xx (default 3). */
-  maxAttempts?: number;
 }
 
 export class S3ObjectStore implements ObjectStore {
@@ -76,6 +74,8 @@ export class S3ObjectStore implements ObjectStore {
   private readonly partSize: number;
   private closed = false;
   private readonly context: S3Context;
+  /** Bound of one call, its retries included (S3Timeouts.requestTimeoutMs). */
+  private readonly requestTimeoutMs: number;
 
   private constructor(opts: S3ObjectStoreOptions) {
     if (!opts.bucket) throw new StrataError("BAD_REQUEST", "S3 bucket name is required");
@@ -83,6 +83,8 @@ export class S3ObjectStore implements ObjectStore {
     if (prefix) validateObjectPrefix(prefix);
     this.bucket = opts.bucket;
     this.prefix = prefix ? `${prefix}/` : "";
+    const timeouts = parseTimeouts(opts);
+    this.requestTimeoutMs = timeouts.requestTimeoutMs ?? DEFAULT_S3_REQUEST_TIMEOUT_MS;
     const maxConcurrency = opts.maxConcurrency ?? 64;
     this.limit = new Semaphore(maxConcurrency);
     this.partConcurrency = opts.partConcurrency ?? 4;
@@ -96,10 +98,10 @@ export class S3ObjectStore implements ObjectStore {
       ...(opts.credentials ? { credentials: opts.credentials } : {}),
       requestChecksumCalculation: "WHEN_REQUIRED",
       responseChecksumValidation: "WHEN_REQUIRED",
-      maxAttempts: opts.maxAttempts ?? 3,
+      maxAttempts: timeouts.maxAttempts ?? DEFAULT_S3_MAX_ATTEMPTS,
       requestHandler: {
-        connectionTimeout: opts.connectTimeoutMs ?? 5_000,
-        requestTimeout: opts.requestTimeoutMs ?? 120_000,
+        connectionTimeout: timeouts.connectTimeoutMs ?? DEFAULT_S3_CONNECT_TIMEOUT_MS,
+        requestTimeout: this.requestTimeoutMs,
         throwOnRequestTimeout: true,
         httpAgent: agent,
         httpsAgent: agent,
@@ -140,7 +142,7 @@ export class S3ObjectStore implements ObjectStore {
     });
     for (let attempt = 1; ; attempt++) {
       try {
-        const res = await this.send("put", key, () => this.client.send(command));
+        const res = await this.send("put", key, (abortSignal) => this.client.send(command, { abortSignal }));
         return { key, size: body.length, etag: unquote(res.ETag) };
       } catch (e) {
         // AWS answers 409 ConditionalRequestConflict to a conditional write racing another
@@ -202,9 +204,10 @@ export class S3ObjectStore implements ObjectStore {
       }
     }
     const header = range ? `bytes=${range.offset}-${range.offset + range.length - 1}` : undefined;
-    return this.send("get", key, async () => {
+    return this.send("get", key, async (abortSignal) => {
       const res = await this.client.send(
         new GetObjectCommand({ Bucket: this.bucket, Key: full, ...(header ? { Range: header } : {}) }),
+        { abortSignal },
       );
       if (!res.Body) throw new StrataError("STORAGE_ERROR", `GET ${key} returned no body`);
       const bytes = await res.Body.transformToByteArray();
@@ -220,8 +223,8 @@ export class S3ObjectStore implements ObjectStore {
   async head(key: string): Promise<ObjectInfo | undefined> {
     const full = this.fullKey(key);
     try {
-      const res = await this.send("head", key, () =>
-        this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: full })),
+      const res = await this.send("head", key, (abortSignal) =>
+        this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: full }), { abortSignal }),
       );
       return { key, size: res.ContentLength ?? 0, etag: unquote(res.ETag) };
     } catch (e) {
@@ -234,7 +237,7 @@ export class S3ObjectStore implements ObjectStore {
     validateObjectPrefix(prefix);
     let token: string | undefined;
     do {
-      const res = await this.send("list", prefix, () =>
+      const res = await this.send("list", prefix, (abortSignal) =>
         this.client.send(
           new ListObjectsV2Command({
             Bucket: this.bucket,
@@ -242,6 +245,7 @@ export class S3ObjectStore implements ObjectStore {
             MaxKeys: 1000,
             ...(token ? { ContinuationToken: token } : {}),
           }),
+          { abortSignal },
         ),
       );
       for (const o of res.Contents ?? []) {
@@ -255,7 +259,7 @@ export class S3ObjectStore implements ObjectStore {
   async delete(key: string): Promise<void> {
     const full = this.fullKey(key);
     try {
-      await this.send("delete", key, () => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: full })));
+      await this.send("delete", key, (abortSignal) => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: full }), { abortSignal }));
     } catch (e) {
       if (isStrataError(e) && e.code === "NOT_FOUND") return;
       throw e;
@@ -267,12 +271,13 @@ export class S3ObjectStore implements ObjectStore {
     const batches: string[][] = [];
     for (let i = 0; i < full.length; i += DELETE_BATCH) batches.push(full.slice(i, i + DELETE_BATCH));
     await mapLimit(batches, 4, async (batch) => {
-      const res = await this.send("delete_many", batch[0]!, () =>
+      const res = await this.send("delete_many", batch[0]!, (abortSignal) =>
         this.client.send(
           new DeleteObjectsCommand({
             Bucket: this.bucket,
             Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true },
           }),
+          { abortSignal },
         ),
       );
       const failed = (res.Errors ?? []).filter((err) => err.Code !== "NoSuchKey");
@@ -292,14 +297,24 @@ export class S3ObjectStore implements ObjectStore {
     this.client.destroy();
   }
 
-  /** Run one SDK call under the concurrency limit, mapping its errors. */
-  private async send<T>(op: string, key: string, call: () => Promise<T>, range?: ByteRange): Promise<T> {
+  /**
+   * Runs one SDK call under the concurrency limit, mapping its errors. The call (its attempts
+   * and the reading of its body) is aborted after requestTimeoutMs: a store that stops
+   * answering fails the call with STORAGE_ERROR instead of holding it until the socket dies.
+   */
+  private async send<T>(op: string, key: string, call: (abortSignal: AbortSignal) => Promise<T>, range?: ByteRange): Promise<T> {
     if (this.closed) throw new StrataError("UNAVAILABLE", `object store ${this.description} is closed`);
-    try {
-      return await this.limit.run(call);
-    } catch (e) {
-      throw mapS3Error(op, key, e, range);
-    }
+    return this.limit.run(async () => {
+      const abortSignal = AbortSignal.timeout(this.requestTimeoutMs);
+      try {
+        return await call(abortSignal);
+      } catch (e) {
+        if (abortSignal.aborted && !isStrataError(e)) {
+          throw new StrataError("STORAGE_ERROR", `object store ${op} ${key}: no answer from ${this.description} within ${this.requestTimeoutMs} ms`, { cause: e });
+        }
+        throw mapS3Error(op, key, e, range);
+      }
+    });
   }
 
   private fullKey(key: string): string {
@@ -309,7 +324,7 @@ export class S3ObjectStore implements ObjectStore {
 
   private async ensureBucket(create: boolean): Promise<void> {
     try {
-      await this.send("head_bucket", this.bucket, () => this.client.send(new HeadBucketCommand({ Bucket: this.bucket })));
+      await this.send("head_bucket", this.bucket, (abortSignal) => this.client.send(new HeadBucketCommand({ Bucket: this.bucket }), { abortSignal }));
       return;
     } catch (e) {
       if (!(isStrataError(e) && e.code === "NOT_FOUND")) throw e;
@@ -329,7 +344,7 @@ export class S3ObjectStore implements ObjectStore {
         );
       }
       try {
-        await this.send("create_bucket", this.bucket, () => this.client.send(command));
+        await this.send("create_bucket", this.bucket, (abortSignal) => this.client.send(command, { abortSignal }));
         return;
       } catch (e) {
         const name = isStrataError(e) ? sdkName(e.cause) : undefined;
@@ -340,6 +355,15 @@ export class S3ObjectStore implements ObjectStore {
       }
     }
   }
+}
+
+const timeoutsSchema = z.object(s3TimeoutsShape);
+
+/** The timeout options, checked against their ranges (BAD_REQUEST naming the bad one). */
+function parseTimeouts(opts: S3Timeouts): S3Timeouts {
+  const parsed = timeoutsSchema.safeParse({ requestTimeoutMs: opts.requestTimeoutMs, connectTimeoutMs: opts.connectTimeoutMs, maxAttempts: opts.maxAttempts });
+  if (!parsed.success) throw new StrataError("BAD_REQUEST", `S3 options: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+  return parsed.data;
 }
 
 /** "bytes 0-9/1234" → 1234 */
