@@ -17,6 +17,8 @@ export const ERROR_STATUS = {
   NOT_FOUND: 404,
   STREAM_EXISTS: 409,
   OBJECT_EXISTS: 409,
+  /** Another process (a gateway, or an edge node's sync loop) holds the data directory's lock. */
+  DATA_DIR_IN_USE: 409,
   OFFSET_OUT_OF_RANGE: 416,
   RECORD_TOO_LARGE: 413,
   BATCH_TOO_LARGE: 413,

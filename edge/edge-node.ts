@@ -12,6 +12,7 @@ import { loadTransportChoice, removeTransportChoice, saveTransportChoice } from 
 import { type PinCallback, PinSync, type PinUpdate } from "./sync/pin-sync.ts";
 import { type SyncEvent, SyncLoop } from "./sync/sync-loop.ts";
 import { tokenBucket } from "../core/util/token-bucket.ts";
+import { acquireDirLock, type DirLock } from "../runtime/lock/dir-lock.ts";
 import { connectTransport, type GatewayAddress } from "./transports/connect.ts";
 import type { SyncTransport, TransportChoice } from "./transports/transport.ts";
 
@@ -80,6 +81,9 @@ export async function openEdge(options: EdgeOptions): Promise<Edge> {
   let running: Promise<void> | null = null;
   let transport: SyncTransport | null = null;
   let closed = false;
+  // Taken by the first run(), kept until close(): one sync loop per data directory across
+  // processes, while publishing from others (through the database) stays open.
+  let runLock: DirLock | null = null;
   const bucket = tokenBucket(rate);
   const pinSync = new PinSync(pinStore, {
     cacheDir: join(dataDir, CHUNK_CACHE_DIR),
@@ -145,6 +149,7 @@ export async function openEdge(options: EdgeOptions): Promise<Edge> {
           emit({ kind: "notice", message: `could not save the transport choice: ${(e as Error).message}` });
         }
       };
+      runLock ??= await acquireDirLock(dataDir, "edge node sync loop");
       removeTransportChoice(dataDir);
       const current = connectTransport(
         options.gateway,
@@ -174,6 +179,7 @@ export async function openEdge(options: EdgeOptions): Promise<Edge> {
       await edge.stop();
       closed = true;
       database.close();
+      runLock?.release();
     },
   };
   return edge;

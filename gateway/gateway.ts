@@ -17,6 +17,7 @@ import { LocalObjectStore } from "./objects/local-object-store.ts";
 import { LogStore } from "./log/log-store.ts";
 import type { ObjectStore } from "./objects/object-store.ts";
 import { S3ObjectStore } from "./objects/s3-object-store.ts";
+import { acquireDirLock } from "../runtime/lock/dir-lock.ts";
 
 export type { GatewayConfig, ResolvedGatewayConfig, S3Config } from "./config/gateway-config.ts";
 
@@ -34,6 +35,8 @@ export async function openGateway(input: GatewayConfig): Promise<Gateway> {
   const config = resolveGatewayConfig(input);
   const { dataDir, limits } = config;
   await mkdir(dataDir, { recursive: true });
+  // Held for the gateway's whole life: a second gateway on this directory would reuse its offsets.
+  const lock = await acquireDirLock(dataDir, "gateway");
   const metrics = createGatewayMetrics();
   let database: Database | undefined;
   let objectStore: ObjectStore | undefined;
@@ -89,6 +92,7 @@ export async function openGateway(input: GatewayConfig): Promise<Gateway> {
         await opened.logs.close();
         await opened.objectStore.close();
         opened.database.close();
+        lock.release();
       },
     };
   } catch (e) {
@@ -96,6 +100,7 @@ export async function openGateway(input: GatewayConfig): Promise<Gateway> {
     await logs?.close().catch(() => undefined);
     await objectStore?.close().catch(() => undefined);
     database?.close();
+    lock.release();
     throw e;
   }
 }
