@@ -9,6 +9,7 @@ import { defineAction } from "./command.ts";
 import { type ReadRecord, readPage, streamInfo } from "./gateway-answers.ts";
 import { clientFor, expectOk } from "./gateway-client.ts";
 import { withGateway } from "./gateway-errors.ts";
+import { tokenOption, tokenText } from "./gateway-token.ts";
 import { gatewayOption, httpUrlText } from "./gateway-url.ts";
 import { integerText } from "./option-schemas.ts";
 import { GatewayLink, type PageRequest, tailPartition, untilAnswered } from "./partition-tail.ts";
@@ -47,6 +48,7 @@ const consumeOpts = z.object({
   json: z.boolean().default(false),
   quiet: z.boolean().default(false),
   gateway: httpUrlText,
+  token: tokenText,
 });
 
 export function registerConsume(program: Command): void {
@@ -63,10 +65,11 @@ export function registerConsume(program: Command): void {
     .option("--json", "timestamps as milliseconds since the epoch")
     .option("-q, --quiet", "no notices on stderr (reconnects), only errors")
     .addOption(gatewayOption())
+    .addOption(tokenOption())
     .addHelpText("after", details);
   defineAction(command, { args: z.tuple([z.string()]), opts: consumeOpts }, async ([stream], opts) =>
     withGateway(opts.gateway, async () => {
-      const client = clientFor(opts.gateway);
+      const client = clientFor(opts.gateway, opts.token);
       const name = streamParam(stream);
       const stop = new AbortController();
       const onSignal = (): void => stop.abort();

@@ -7,6 +7,7 @@ import { z } from "zod";
 import { openEdge, type EdgeEvent } from "../edge/index.ts";
 import type { GatewayAddress } from "../edge/transports/connect.ts";
 import { defineAction, UsageError } from "./command.ts";
+import { tokenOption, tokenText } from "./gateway-token.ts";
 import { httpUrlText, withScheme } from "./gateway-url.ts";
 import { rateText } from "./option-schemas.ts";
 import { formatBytes } from "./progress-bar.ts";
@@ -24,7 +25,11 @@ names the gateway's HTTP address: the fallback when QUIC is unavailable (everyth
 to it for a minute whenever QUIC cannot connect), and the other candidate for pin pulls (the
 faster, measured, is used); QUIC alone carries everything. --rate-limit bounds uploads and pin
 downloads together (K/M/G are powers of 1024). \`strata edge status --json\` reports the transport
-choice and the measured MB/s.`;
+choice and the measured MB/s.
+--token (or STRATA_TOKEN) is sent as a Bearer header over HTTP and in the hello over QUIC; it
+needs publish on the streams the node writes and consume on its pins. A gateway that refuses the
+token (UNAUTHENTICATED: missing, expired, revoked) ends the run with exit 1; a stream outside its
+scopes (FORBIDDEN) rests while the others sync.`;
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -45,6 +50,7 @@ const edgeRunOpts = z.object({
   http: httpUrlText.optional(),
   fingerprint: z.string().optional(),
   ca: z.string().optional(),
+  token: tokenText,
   rateLimit: rateText.optional(),
   pin: z.array(pinText),
   once: z.boolean().default(false),
@@ -99,6 +105,7 @@ export function registerEdgeRun(edge: Command): void {
     .option("--http <URL>", "the gateway's HTTP address beside quic:// (fallback and bulk candidate)")
     .option("--fingerprint <HEX>", "SHA-256 fingerprint of the gateway's QUIC certificate (Bun)")
     .option("--ca <FILE>", "PEM certificate the gateway's QUIC certificate chains to (Bun, Deno)")
+    .addOption(tokenOption())
     .option("--rate-limit <RATE>", "total sync bandwidth, e.g. 10MB/s or 500K (default unlimited)")
     .option("--pin <STREAM=PATH>", "keep STREAM's latest artefact at PATH (repeatable)", collect, [])
     .option("--once", "exit 0 once the outbox is drained and every pin checked")
@@ -109,7 +116,11 @@ export function registerEdgeRun(edge: Command): void {
     const gateway = gatewayAddress(opts);
     const rate = opts.rateLimit ?? 0;
     // The outbox bound only limits publishing; the loop never adds rows.
-    const node = await openEdge({ dataDir: opts.data, gateway, maxOutboxBytes: Number.MAX_SAFE_INTEGER, rateLimitBytesPerSec: rate, onEvent: (e) => logEvent(e, opts.verbose) });
+    const node = await openEdge({
+      dataDir: opts.data,
+      gateway,
+      ...(opts.token !== undefined ? { token: opts.token } : {}),
+      maxOutboxBytes: Number.MAX_SAFE_INTEGER, rateLimitBytesPerSec: rate, onEvent: (e) => logEvent(e, opts.verbose) });
     const stop = (): void => void node.stop();
     process.once("SIGINT", stop);
     process.once("SIGTERM", stop);

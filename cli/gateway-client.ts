@@ -4,8 +4,9 @@ import { z } from "zod";
 import { ERROR_STATUS, type ErrorCode, StrataError } from "../core/errors.ts";
 import { createClient, type StrataClient } from "../gateway/client.ts";
 
-export function clientFor(url: string): StrataClient {
-  return createClient(url);
+/** The typed client for the gateway at `url`, sending `token` (when given) as `Authorization: Bearer`. */
+export function clientFor(url: string, token: string | undefined): StrataClient {
+  return createClient(url, token === undefined ? {} : { token });
 }
 
 const errorAnswer = z.object({ error: z.object({ code: z.string(), message: z.string() }) });

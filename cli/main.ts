@@ -5,6 +5,7 @@ import { CommanderError } from "commander";
 import { StrataError } from "../core/errors.ts";
 import { UsageError } from "./command.ts";
 import { GatewayUnreachableError } from "./gateway-errors.ts";
+import { tokenAdvice } from "./gateway-token.ts";
 import { buildProgram, runningCommand } from "./program.ts";
 
 const EXIT_FAILED = 1;
@@ -27,7 +28,9 @@ function report(error: unknown): number {
     : error instanceof StrataError ? `${error.code}: ${error.message}`
     : error instanceof Error ? error.message
     : String(error);
-  process.stderr.write(`strata ${name}: ${text}\n`);
+  // A refused token (401, 403) says what to do about it on a second line.
+  const advice = tokenAdvice(error);
+  process.stderr.write(`strata ${name}: ${text}\n${advice === null ? "" : `${advice}\n`}`);
   return EXIT_FAILED;
 }
 

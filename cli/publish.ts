@@ -15,6 +15,7 @@ import { defineAction } from "./command.ts";
 import { recordPositions } from "./gateway-answers.ts";
 import { clientFor, expectOk } from "./gateway-client.ts";
 import { explainUnreachable } from "./gateway-errors.ts";
+import { tokenOption, tokenText } from "./gateway-token.ts";
 import { gatewayOption, httpUrlText } from "./gateway-url.ts";
 import type { Decoded, JsonRecord, LineReading } from "./json-records.ts";
 import { integerText, sizeText } from "./option-schemas.ts";
@@ -58,6 +59,7 @@ const publishOpts = z.object({
   create: z.boolean(),
   quiet: z.boolean().default(false),
   gateway: httpUrlText,
+  token: tokenText,
 });
 
 /** A record as the gateway will check it, measured in the encoding its batch limit counts. */
@@ -87,9 +89,10 @@ export function registerPublish(program: Command): void {
     .option("--no-create", "fail with STREAM_NOT_FOUND instead of creating a missing stream")
     .option("-q, --quiet", "print no positions")
     .addOption(gatewayOption())
+    .addOption(tokenOption())
     .addHelpText("after", details);
   defineAction(command, { args: z.tuple([z.string()]), opts: publishOpts }, async ([stream], opts) => {
-    const client = clientFor(opts.gateway);
+    const client = clientFor(opts.gateway, opts.token);
     const reading: LineReading<JsonRecord> = { wholeRecords: opts.records, key: opts.key, decode: decodeForGateway };
     let createTried = false;
     const post = async (records: readonly JsonRecord[]) =>
@@ -104,7 +107,7 @@ export function registerPublish(program: Command): void {
       } catch (e) {
         if (!(e instanceof StrataError && e.code === "STREAM_NOT_FOUND" && opts.create && !createTried)) throw e;
         createTried = true;
-        if (await ensureStream(new GatewayHttp(opts.gateway, { requestTimeoutMs: CREATE_TIMEOUT_MS, attempts: 1 }), stream)) {
+        if (await ensureStream(new GatewayHttp(opts.gateway, { requestTimeoutMs: CREATE_TIMEOUT_MS, attempts: 1, ...(opts.token !== undefined ? { token: opts.token } : {}) }), stream)) {
           log.info("created stream {stream} ({partitions} partition, default retention)", { stream, partitions: AUTO_CREATED_PARTITIONS });
         }
         return await post(records);

@@ -10,6 +10,7 @@ import { z } from "zod";
 import { pullArtefact, summaryJson } from "../edge/artefacts/index.ts";
 import type { PullSummary } from "../edge/artefacts/pull.ts";
 import { defineAction } from "./command.ts";
+import { tokenOption, tokenText } from "./gateway-token.ts";
 import { gatewayOption, httpUrlText } from "./gateway-url.ts";
 import { sizeText } from "./option-schemas.ts";
 import { formatBytes } from "./progress-bar.ts";
@@ -33,6 +34,7 @@ const pullOpts = z.object({
   cache: z.string(),
   cacheSize: sizeText,
   gateway: httpUrlText,
+  token: tokenText,
   ...transferOpts,
 });
 
@@ -56,7 +58,7 @@ export function registerPull(program: Command): void {
     .argument("<OUT>", "a file, a directory, or - for standard output")
     .option("--cache <DIR>", "chunk cache (default $STRATA_CACHE, else ~/.cache/strata/chunks)", defaultCacheDir())
     .option("--cache-size <SIZE>", "cache bound, least recently used chunks evicted (K/M/G suffixes)", "8G");
-  addTransferOptions(command, "downloads").addOption(gatewayOption()).addHelpText("after", details);
+  addTransferOptions(command, "downloads").addOption(gatewayOption()).addOption(tokenOption()).addHelpText("after", details);
   defineAction(command, { args: z.tuple([z.string(), z.string()]), opts: pullOpts }, async ([source, out], opts) => {
     const toStdout = out === STDOUT;
     // Chunks arrive in any order, so standard output is fed from a finished file.
@@ -67,6 +69,7 @@ export function registerPull(program: Command): void {
       const summary = await runTransfer("pull", opts, (onProgress) =>
         pullArtefact({
           gateway: opts.gateway,
+          ...(opts.token !== undefined ? { token: opts.token } : {}),
           source,
           out: staging ? join(staging, "artefact") : out,
           cacheDir: opts.cache,

@@ -7,6 +7,7 @@ import { defineAction } from "./command.ts";
 import { type StreamInfo, streamInfo, streamList } from "./gateway-answers.ts";
 import { clientFor, expectOk } from "./gateway-client.ts";
 import { withGateway } from "./gateway-errors.ts";
+import { tokenOption, tokenText } from "./gateway-token.ts";
 import { gatewayOption, httpUrlText } from "./gateway-url.ts";
 import { integerText } from "./option-schemas.ts";
 import { writeOut } from "./stdout.ts";
@@ -27,7 +28,8 @@ export function registerStreams(program: Command): void {
     .option("--retention-bytes <B>", "drop the oldest segments past B bytes per partition")
     .option("--json", "print created_at as milliseconds")
     .option("-q, --quiet", "print nothing on success")
-    .addOption(gatewayOption());
+    .addOption(gatewayOption())
+    .addOption(tokenOption());
   defineAction(
     create,
     {
@@ -39,12 +41,13 @@ export function registerStreams(program: Command): void {
         json: z.boolean().default(false),
         quiet: z.boolean().default(false),
         gateway: httpUrlText,
+        token: tokenText,
       }),
     },
     async ([name], opts) =>
       withGateway(opts.gateway, async () => {
         const { retentionMs: ms, retentionBytes: bytes } = opts;
-        const response = await clientFor(opts.gateway).v1.streams.$post({
+        const response = await clientFor(opts.gateway, opts.token).v1.streams.$post({
           json: {
             name,
             partitions: opts.partitions,
@@ -61,10 +64,11 @@ export function registerStreams(program: Command): void {
     .command("list")
     .description("List streams with their records and bytes (one line each; --json: one object).")
     .option("--json", "print {\"streams\": [...]} as the gateway answers it")
-    .addOption(gatewayOption());
-  defineAction(list, { args: z.tuple([]), opts: z.object({ json: z.boolean().default(false), gateway: httpUrlText }) }, async (_args, opts) =>
+    .addOption(gatewayOption())
+    .addOption(tokenOption());
+  defineAction(list, { args: z.tuple([]), opts: z.object({ json: z.boolean().default(false), gateway: httpUrlText, token: tokenText }) }, async (_args, opts) =>
     withGateway(opts.gateway, async () => {
-      const { streams: all } = await expectOk(await clientFor(opts.gateway).v1.streams.$get(), streamList, "list streams");
+      const { streams: all } = await expectOk(await clientFor(opts.gateway, opts.token).v1.streams.$get(), streamList, "list streams");
       if (opts.json) {
         await writeOut(`${JSON.stringify({ streams: all })}\n`);
         return 0;
@@ -84,10 +88,11 @@ export function registerStreams(program: Command): void {
     .description("Describe one stream: partitions with their offsets and bytes, retention, creation time.")
     .argument("<NAME>", "stream name")
     .option("--json", "print created_at as milliseconds")
-    .addOption(gatewayOption());
-  defineAction(get, { args: z.tuple([z.string()]), opts: z.object({ json: z.boolean().default(false), gateway: httpUrlText }) }, async ([name], opts) =>
+    .addOption(gatewayOption())
+    .addOption(tokenOption());
+  defineAction(get, { args: z.tuple([z.string()]), opts: z.object({ json: z.boolean().default(false), gateway: httpUrlText, token: tokenText }) }, async ([name], opts) =>
     withGateway(opts.gateway, async () => {
-      const info = await expectOk(await clientFor(opts.gateway).v1.streams[":name"].$get({ param: { name: streamParam(name) } }), streamInfo, `get stream ${name}`);
+      const info = await expectOk(await clientFor(opts.gateway, opts.token).v1.streams[":name"].$get({ param: { name: streamParam(name) } }), streamInfo, `get stream ${name}`);
       await writeOut(`${JSON.stringify(shown(info, opts.json))}\n`);
       return 0;
     }),

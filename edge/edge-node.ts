@@ -21,6 +21,11 @@ export interface EdgeOptions {
   readonly dataDir: string;
   /** Where run() syncs to; publishing and status need no gateway. */
   readonly gateway?: GatewayAddress;
+  /**
+   * A gateway token (`strata tokens issue`) allowed to publish on the streams the node publishes to
+   * and to consume its pinned streams: sent as `Authorization: Bearer` over HTTP, in the hello over QUIC.
+   */
+  readonly token?: string;
   /** Bound of the outbox (encoded record bytes); a publish past it fails with OUTBOX_FULL. */
   readonly maxOutboxBytes: number;
   /** Total sync bandwidth (uploads and pin downloads), bytes per second; unlimited when absent. */
@@ -71,6 +76,7 @@ export async function openEdge(options: EdgeOptions): Promise<Edge> {
   if (!Number.isSafeInteger(options.maxOutboxBytes) || options.maxOutboxBytes < 1) throw new StrataError("BAD_REQUEST", "maxOutboxBytes must be a positive integer");
   const rate = options.rateLimitBytesPerSec ?? 0;
   if (!Number.isSafeInteger(rate) || rate < 0) throw new StrataError("BAD_REQUEST", "rateLimitBytesPerSec must be a non-negative integer");
+  if (options.token !== undefined && options.token.trim() === "") throw new StrataError("BAD_REQUEST", "token must not be empty (leave it out for a gateway without --auth)");
   const dataDir = resolve(options.dataDir);
   const database = await openEdgeDatabase(dataDir);
   const outbox = new Outbox(database);
@@ -151,12 +157,13 @@ export async function openEdge(options: EdgeOptions): Promise<Edge> {
       };
       runLock ??= await acquireDirLock(dataDir, "edge node sync loop");
       removeTransportChoice(dataDir);
-      const current = connectTransport(
-        options.gateway,
-        { requestMs: limits.requestTimeoutMs, connectMs: limits.quicConnectTimeoutMs, idleMs: limits.quicIdleTimeoutMs },
-        (message) => emit({ kind: "notice", message }),
-        save,
-      );
+      const current = connectTransport({
+        gateway: options.gateway,
+        timeouts: { requestMs: limits.requestTimeoutMs, connectMs: limits.quicConnectTimeoutMs, idleMs: limits.quicIdleTimeoutMs },
+        ...(options.token !== undefined ? { token: options.token } : {}),
+        notice: (message) => emit({ kind: "notice", message }),
+        onChoice: save,
+      });
       transport = current;
       save(current.choice());
       emit({ kind: "notice", message: `producer ${producer.id} syncing over ${current.description}` });

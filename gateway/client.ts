@@ -7,8 +7,21 @@ import type { AppType } from "./http/app.ts";
 export type { AppType, CreateStreamBody, PublishBody } from "./http/app.ts";
 export type { JsonReadResponse, JsonRecord } from "./streams/read-wire.ts";
 
-export function createClient(baseUrl: string, options?: Parameters<typeof hc>[1]) {
-  return hc<AppType>(baseUrl, options);
+type HcOptions = NonNullable<Parameters<typeof hc>[1]>;
+
+export type ClientOptions = HcOptions & {
+  /** A gateway token (`strata tokens issue`), sent as `Authorization: Bearer TOKEN` on every request. */
+  readonly token?: string;
+};
+
+/** hc's `headers` option (a record or a function giving one) with the Authorization header added. */
+function withBearer(headers: HcOptions["headers"], token: string): () => Promise<Record<string, string>> {
+  return async () => ({ ...(typeof headers === "function" ? await headers() : headers), authorization: `Bearer ${token}` });
+}
+
+export function createClient(baseUrl: string, options: ClientOptions = {}) {
+  const { token, ...hcOptions } = options;
+  return hc<AppType>(baseUrl, token === undefined ? hcOptions : { ...hcOptions, headers: withBearer(hcOptions.headers, token) });
 }
 
 export type StrataClient = ReturnType<typeof createClient>;

@@ -20,6 +20,8 @@ export interface GatewayHttpOptions {
   readonly attempts: number;
   /** fetch to use (default: globalThis.fetch). */
   readonly fetch?: typeof fetch;
+  /** A gateway token, sent as `Authorization: Bearer TOKEN` on every request. */
+  readonly token?: string;
 }
 
 const RETRY_BASE_MS = 200;
@@ -41,6 +43,11 @@ export async function errorFromResponse(response: Response, what: string): Promi
     if (text.length > 0) message += `: ${text.slice(0, 200)}`;
   }
   return new StrataError(code, message);
+}
+
+/** The Authorization header's value for `token`. */
+export function bearer(token: string): string {
+  return `Bearer ${token}`;
 }
 
 function sleep(ms: number): Promise<void> {
@@ -78,6 +85,7 @@ export class GatewayHttp {
       const headers: Record<string, string> = {};
       if (options.contentType) headers["content-type"] = options.contentType;
       if (options.accept) headers.accept = options.accept;
+      if (this.#options.token !== undefined) headers.authorization = bearer(this.#options.token);
       let response: Response;
       try {
         response = await doFetch(`${this.baseUrl}${path}`, {

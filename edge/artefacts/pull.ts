@@ -27,6 +27,8 @@ const DISK_CONCURRENCY = 16;
 export interface PullOptions {
   /** The gateway's HTTP base URL; ignored when `chunkSource` is given. */
   readonly gateway?: string;
+  /** A token allowed to consume the stream (sent as `Authorization: Bearer`); ignored when `chunkSource` is given. */
+  readonly token?: string;
   /** Where manifests and chunks come from (default: HTTP to `gateway`). */
   readonly chunkSource?: ChunkSource;
   /** A shared pace for downloaded chunk bytes (e.g. the edge node's one token bucket); overrides limits.maxBytesPerSecond. */
@@ -190,5 +192,5 @@ export async function pullArtefact(options: PullOptions): Promise<PullSummary> {
 function sourceOf(options: PullOptions, limits: TransferLimits): ChunkSource {
   if (options.chunkSource) return options.chunkSource;
   if (options.gateway === undefined) throw new StrataError("BAD_REQUEST", "pullArtefact needs a gateway URL or a chunk source");
-  return httpChunkSource(new GatewayHttp(options.gateway, limits));
+  return httpChunkSource(new GatewayHttp(options.gateway, { ...limits, ...(options.token !== undefined ? { token: options.token } : {}) }));
 }

@@ -26,6 +26,8 @@ export interface PublishOptions {
   readonly format?: "json" | "msgpack";
   /** "local" (default): acknowledged after the WAL fsync; "durable": once in the object store. */
   readonly acks?: Acks;
+  /** A token allowed to publish on the stream (sent as `Authorization: Bearer`). */
+  readonly token?: string;
 }
 
 export interface PublishedPosition {
@@ -62,7 +64,7 @@ export async function publish(
 ): Promise<PublishedPosition[]> {
   assertStreamName(stream);
   if (!Array.isArray(records) || records.length === 0) throw new StrataError("BAD_REQUEST", "publish: give at least one record");
-  const http = new GatewayHttp(gatewayUrl, { requestTimeoutMs: BROWSER_LIMITS.requestTimeoutMs, attempts: 1 });
+  const http = new GatewayHttp(gatewayUrl, { requestTimeoutMs: BROWSER_LIMITS.requestTimeoutMs, attempts: 1, ...(options.token !== undefined ? { token: options.token } : {}) });
   const { bytes, type } = body(records, options);
   const path = `/v1/streams/${encodeURIComponent(stream)}/records${options.acks ? `?acks=${options.acks}` : ""}`;
   const what = `POST ${path}`;

@@ -27,6 +27,8 @@ export interface BrowserPullOptions {
   readonly field?: string;
   readonly onProgress?: (progress: PullProgress) => void;
   readonly signal?: AbortSignal;
+  /** A token allowed to consume the stream (sent as `Authorization: Bearer`). */
+  readonly token?: string;
 }
 
 export interface PulledArtefact {
@@ -43,7 +45,7 @@ export interface PulledArtefact {
 }
 
 export async function pullArtefact(gatewayUrl: string, streamOrId: string, options: BrowserPullOptions = {}): Promise<PulledArtefact> {
-  const http = new GatewayHttp(gatewayUrl, { requestTimeoutMs: BROWSER_LIMITS.requestTimeoutMs, attempts: BROWSER_LIMITS.attempts });
+  const http = new GatewayHttp(gatewayUrl, { requestTimeoutMs: BROWSER_LIMITS.requestTimeoutMs, attempts: BROWSER_LIMITS.attempts, ...(options.token !== undefined ? { token: options.token } : {}) });
   let bytesTotal = 0;
   let bytesDone = 0;
   let chunksVerified = 0;

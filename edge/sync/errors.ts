@@ -7,6 +7,15 @@ export function isTransient(e: unknown): boolean {
   return e.code === "UNAVAILABLE" || e.code === "STORAGE_ERROR" || e.code === "INTERNAL";
 }
 
+/**
+ * Whether a failure ends the sync loop: the gateway refuses the node's token (missing, malformed,
+ * expired, revoked), which no retry can mend. A token out of scope for one stream (FORBIDDEN)
+ * only rests that stream, like any other refusal.
+ */
+export function isFatal(e: unknown): boolean {
+  return e instanceof StrataError && e.code === "UNAUTHENTICATED";
+}
+
 export function errorText(e: unknown): string {
   if (e instanceof StrataError) return `${e.code}: ${e.message}`;
   return e instanceof Error ? e.message : String(e);

@@ -6,7 +6,7 @@ import { existsSync } from "node:fs";
 import { ARTEFACT_FIELD } from "../artefacts/push.ts";
 import type { PinState, PinStore } from "../store/pins.ts";
 import type { SyncTransport } from "../transports/transport.ts";
-import { errorText, isTransient } from "./errors.ts";
+import { errorText, isFatal, isTransient } from "./errors.ts";
 import type { TokenBucket } from "../../core/util/token-bucket.ts";
 
 export interface PinUpdate extends PinState {
@@ -59,14 +59,14 @@ export class PinSync {
     this.#active.delete(`${stream}\u0000${path}`);
   }
 
-  /** One round over every pin. Transient failures (link, gateway) are thrown for the loop's backoff; others are reported and the pin waits for the next round. */
+  /** One round over every pin. Transient failures (link, gateway) are thrown for the loop's backoff, a refused token to end the loop; others are reported and the pin waits for the next round. */
   async syncAll(transport: SyncTransport, signal: AbortSignal): Promise<void> {
     for (const pin of [...this.#active.values()]) {
       signal.throwIfAborted();
       try {
         await this.#syncOne(transport, pin, signal);
       } catch (e) {
-        if (isTransient(e)) throw e;
+        if (isTransient(e) || isFatal(e)) throw e;
         this.#options.onError(`pin ${pin.stream} → ${pin.path}: ${errorText(e)}`);
       }
     }

@@ -9,7 +9,7 @@ import type { Outbox, OutboxGroup, ProducerIdentity } from "../store/outbox.ts";
 import { HTTP_HEAD_BYTES } from "../transports/http.ts";
 import type { SyncTransport } from "../transports/transport.ts";
 import { Backoff } from "./backoff.ts";
-import { errorText, isTransient } from "./errors.ts";
+import { errorText, isFatal, isTransient } from "./errors.ts";
 import type { PinSync } from "./pin-sync.ts";
 import type { TokenBucket } from "../../core/util/token-bucket.ts";
 import { WakeableSleep } from "./wakeable-sleep.ts";
@@ -65,6 +65,7 @@ export class SyncLoop {
   /**
    * Runs until stop(). With `once`, returns after the outbox has been drained and every pin
    * checked once (retrying transient failures meanwhile), or throws if a stream's rows were refused.
+   * Either way it throws when the gateway refuses the token (UNAUTHENTICATED).
    */
   async run(once = false): Promise<void> {
     const { limits } = this.#deps;
@@ -94,7 +95,7 @@ export class SyncLoop {
         await this.#sleep.sleep(Math.max(0, Math.min(limits.idlePollMs, this.#nextPinCheck - Date.now())));
       } catch (e) {
         if (this.#stopped) break;
-        if (once && !isTransient(e)) throw e;
+        if (isFatal(e) || (once && !isTransient(e))) throw e;
         const delay = this.#backoff.next();
         this.lastError = errorText(e);
         this.#deps.onEvent({ kind: "error", message: this.lastError, retryInMs: delay });
@@ -125,7 +126,7 @@ export class SyncLoop {
       try {
         await this.#send(group, identity);
       } catch (e) {
-        if (this.#stopped || isTransient(e)) throw e;
+        if (this.#stopped || isTransient(e) || isFatal(e)) throw e;
         // Refused: this stream rests (its rows stay, stamped) while the others go on.
         this.lastError = `${group.stream}: ${errorText(e)}`;
         this.#blocked.set(group.stream, { until: Date.now() + limits.backoffMaxMs, error: e });

@@ -17,8 +17,18 @@ export interface GatewayAddress {
   readonly ca?: string;
 }
 
-export function connectTransport(gateway: GatewayAddress, timeouts: QuicTimeouts, notice: TransportNotice, onChoice?: ChoiceListener): SyncTransport {
-  const http = gateway.http ? new HttpTransport(gateway.http, timeouts.requestMs) : null;
+export interface ConnectOptions {
+  readonly gateway: GatewayAddress;
+  readonly timeouts: QuicTimeouts;
+  /** The gateway token: a Bearer header on HTTP, the hello's token on QUIC. */
+  readonly token?: string;
+  readonly notice: TransportNotice;
+  readonly onChoice?: ChoiceListener;
+}
+
+export function connectTransport(options: ConnectOptions): SyncTransport {
+  const { gateway, timeouts, token, notice, onChoice } = options;
+  const http = gateway.http ? new HttpTransport(gateway.http, timeouts.requestMs, token) : null;
   if (gateway.quic) {
     const { host, port } = parseQuicUrl(gateway.quic);
     if (!gateway.fingerprint && !gateway.ca) {
@@ -29,7 +39,7 @@ export function connectTransport(gateway: GatewayAddress, timeouts: QuicTimeouts
       throw new StrataError("BAD_REQUEST", `QUIC needs the gateway certificate's fingerprint or CA to authenticate ${gateway.quic} (--fingerprint HEX / --ca FILE)`);
     }
     const address = { host, port, ...(gateway.fingerprint ? { fingerprint: gateway.fingerprint } : {}), ...(gateway.ca ? { ca: gateway.ca } : {}) };
-    return new QuicTransport({ address, http, timeouts, notice, ...(onChoice ? { onChoice } : {}) });
+    return new QuicTransport({ address, http, timeouts, notice, ...(token !== undefined ? { token } : {}), ...(onChoice ? { onChoice } : {}) });
   }
   if (http) return http;
   throw new StrataError("BAD_REQUEST", "no gateway address: give gateway.http or gateway.quic");

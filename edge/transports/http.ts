@@ -36,10 +36,13 @@ function positionsOf(body: unknown, count: number, what: string): RecordPosition
 export class HttpTransport implements SyncTransport {
   readonly description: string;
   readonly #http: GatewayHttp;
+  readonly #token: string | undefined;
 
-  constructor(baseUrl: string, requestTimeoutMs: number) {
+  /** `token`: sent as `Authorization: Bearer` on every request (publishes, lookups, pin pulls). */
+  constructor(baseUrl: string, requestTimeoutMs: number, token?: string) {
     // One attempt per call: the sync loop owns retries (with backoff and the same seq).
-    this.#http = new GatewayHttp(baseUrl, { requestTimeoutMs, attempts: 1 });
+    this.#http = new GatewayHttp(baseUrl, { requestTimeoutMs, attempts: 1, ...(token !== undefined ? { token } : {}) });
+    this.#token = token;
     this.description = `http ${this.#http.baseUrl}`;
   }
 
@@ -73,7 +76,7 @@ export class HttpTransport implements SyncTransport {
   }
 
   pull(request: PullRequest): Promise<PullResult> {
-    return pullPin({ gateway: this.#http.baseUrl }, request);
+    return pullPin({ gateway: this.#http.baseUrl, ...(this.#token !== undefined ? { token: this.#token } : {}) }, request);
   }
 
   /** The artefact routes as a chunk source (for pulls and for measuring this transport). */

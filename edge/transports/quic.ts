@@ -63,6 +63,8 @@ export interface QuicTransportOptions {
   /** The gateway's HTTP API: the fallback while QUIC is down, and the other candidate for bulk transfers. */
   readonly http: HttpTransport | null;
   readonly timeouts: QuicTimeouts;
+  /** Sent in the hello of every connection (the gateway under --auth refuses a hello without one). */
+  readonly token?: string;
   readonly notice: TransportNotice;
   readonly onChoice?: ChoiceListener;
   /** How long HTTP stands in after QUIC failed to connect (default QUIC_RETRY_AFTER_MS). */
@@ -97,6 +99,7 @@ export class QuicTransport implements SyncTransport {
           idleTimeoutMs: timeouts.idleMs,
           ...(address.fingerprint !== undefined ? { fingerprint: address.fingerprint } : {}),
           ...(address.ca !== undefined ? { ca: address.ca } : {}),
+          ...(options.token !== undefined ? { token: options.token } : {}),
         }),
       httpFallback: http !== null,
       fallbackMs,
