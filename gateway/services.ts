@@ -1,6 +1,7 @@
 // The services every transport is handed (HTTP routes and QUIC frame handlers alike). Built by
 // openGateway (gateway.ts); transports only decode, call one of these, and encode.
 import type { ArtefactServices } from "./artefacts/artefacts.ts";
+import type { GatewayAuth } from "./auth/gateway-auth.ts";
 import type { GroupService } from "./consumers/group-service.ts";
 import type { GatewayMetrics } from "./metrics.ts";
 import type { LogService } from "./streams/log-service.ts";
@@ -14,4 +15,6 @@ export interface GatewayServices {
   readonly metrics: GatewayMetrics;
   readonly limits: ServiceLimits;
   readonly artefacts: ArtefactServices;
+  /** Who a request acts as (verify a bearer token) and, with --auth, the token service; authorize with gateway/auth/principal.ts. */
+  readonly auth: GatewayAuth;
 }

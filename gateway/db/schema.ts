@@ -114,3 +114,28 @@ export const manifestRefs = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.stream, t.partition, t.offset, t.manifest] }), index("manifest_refs_manifest").on(t.manifest)],
 );
+
+/**
+ * Issued access tokens (docs/auth.md). The token itself is never stored: a JWT signed with the
+ * gateway's key carries its scopes; this row lists it and records its revocation.
+ */
+export const tokens = sqliteTable("tokens", {
+  id: text("id").primaryKey(),
+  subject: text("subject").notNull(),
+  /** JSON array of {action, streams}. */
+  scopes: text("scopes").notNull(),
+  issuedAt: integer("issued_at").notNull(),
+  expiresAt: integer("expires_at").notNull(),
+  /** Null while the token is valid; set once by DELETE /v1/tokens/{id}. */
+  revokedAt: integer("revoked_at"),
+});
+
+/**
+ * Which subject registered a producer id: only that subject's tokens may publish with it or
+ * fence it (a new epoch). A producer id is owned gateway-wide, across streams.
+ */
+export const producerOwners = sqliteTable("producer_owners", {
+  producerId: integer("producer_id").primaryKey(),
+  subject: text("subject").notNull(),
+  registeredAt: integer("registered_at").notNull(),
+});

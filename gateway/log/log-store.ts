@@ -4,7 +4,7 @@
 //
 // On disk: <dataDir>/log/<stream, URL-encoded>/<partition>/ (stream names contain '/', encoded as
 // %2F so a stream is one directory; names are validated before they touch a path).
-import { readdir } from "node:fs/promises";
+import { readdir, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { getLogger } from "@logtape/logtape";
 import { StrataError } from "../../core/errors.ts";
@@ -109,6 +109,26 @@ export class LogStore {
     });
   }
 
+  /**
+   * Opens the partitions of a new stream, all or none: when one fails, every partition opened is
+   * closed and forgotten, and the stream's directory is removed if this call created it (a
+   * directory that was there before, say an orphan left by an older catalog, is left alone).
+   */
+  async createPartitions(stream: string, partitions: number, retention: RetentionPolicy): Promise<void> {
+    const dir = streamDir(this.config.dataDir, stream);
+    const existed = await stat(dir).then(() => true, () => false);
+    try {
+      await this.openPartitions(stream, partitions, retention);
+    } catch (e) {
+      await Promise.allSettled([...this.opening.values()]);
+      const opened = Array.from({ length: partitions }, (_, p) => logKey(stream, p)).filter((key) => this.logs.has(key));
+      await Promise.allSettled(opened.map((key) => this.logs.get(key)!.close()));
+      for (const key of opened) this.logs.delete(key);
+      if (!existed) await rm(dir, { recursive: true, force: true }).catch((error: unknown) => this.onError(error, `removing ${dir} after a failed create`));
+      throw e;
+    }
+  }
+
   /** The open log of a partition; PARTITION_NOT_FOUND if it is not open. */
   partition(stream: string, partition: number): PartitionLog {
     const log = this.logs.get(logKey(stream, partition));
@@ -193,10 +213,15 @@ export class LogStore {
   }
 }
 
+/** Directory of a stream's partitions. The stream name is validated, then URL-encoded. */
+function streamDir(dataDir: string, stream: string): string {
+  assertStreamName(stream);
+  return join(dataDir, "log", encodeURIComponent(stream));
+}
+
 /** Directory of a partition's WAL and cache. The stream name is validated, then URL-encoded. */
 export function partitionDir(dataDir: string, stream: string, partition: number): string {
-  assertStreamName(stream);
-  return join(dataDir, "log", encodeURIComponent(stream), String(partition));
+  return join(streamDir(dataDir, stream), String(partition));
 }
 
 function logKey(stream: string, partition: number): string {

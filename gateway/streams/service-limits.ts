@@ -11,11 +11,13 @@ const GiB = 1024 * MiB;
 
 export const SERVICE_LIMITS = defineLimits("limits", {
   maxRequestBytes: { default: 64 * MiB, unit: "bytes", min: 1 * KiB, max: 1 * GiB, doc: "Largest request body, checked before the body is parsed." },
+  maxRequestBytesInFlight: { default: 256 * MiB, unit: "bytes", min: 1 * KiB, max: 64 * GiB, doc: "Request body bytes in flight across the gateway's HTTP routes (by Content-Length, or as a chunked body streams in); past it a request is refused with UNAVAILABLE (503) and Retry-After; at least maxRequestBytes." },
   maxRecordBytes: { default: DEFAULT_MAX_RECORD_BYTES, unit: "bytes", min: 1 * KiB, max: 512 * MiB, doc: "Largest encoded record (key, headers and fields)." },
   maxBatchRecords: { default: DEFAULT_PUBLISH_LIMITS.maxBatchRecords, unit: "count", min: 1, max: 1_000_000, doc: "Most records in one publish request." },
   maxHeaders: { default: DEFAULT_PUBLISH_LIMITS.maxHeaders, unit: "count", min: 0, max: 10_000, doc: "Most headers on one record." },
   maxKeyBytes: { default: DEFAULT_PUBLISH_LIMITS.maxKeyBytes, unit: "bytes", min: 1, max: 1 * MiB, doc: "Longest record key." },
   maxPartitions: { default: 1024, unit: "count", min: 1, max: 65_536, doc: "Most partitions of one stream." },
+  maxGatewayPartitions: { default: 32_768, unit: "count", min: 1, max: 1_000_000, doc: "Most partitions of all streams together, gateway-wide; a create past it is BAD_REQUEST (400) and stores nothing." },
   maxStreams: { default: 10_000, unit: "count", min: 1, max: 1_000_000, doc: "Most streams one gateway holds." },
   maxFetchRecords: { default: 10_000, unit: "count", min: 1, max: 1_000_000, doc: "Most records one read returns." },
   defaultFetchRecords: { default: 1000, unit: "count", min: 1, max: 1_000_000, doc: "Records a read returns when it does not say (`max_records`); at most maxFetchRecords." },
@@ -37,5 +39,8 @@ export function resolveServiceLimits(overrides: Partial<ServiceLimits> = {}): Se
   };
   atMost("defaultFetchRecords", "maxFetchRecords");
   atMost("defaultFetchBytes", "maxFetchBytes");
+  if (limits.maxRequestBytesInFlight < limits.maxRequestBytes) {
+    throw new StrataError("BAD_REQUEST", `limits.maxRequestBytesInFlight (${limits.maxRequestBytesInFlight}) must be at least limits.maxRequestBytes (${limits.maxRequestBytes})`);
+  }
   return limits;
 }

@@ -1,4 +1,5 @@
 // Streams: create, list, describe. Stream rows live in libSQL; the partition logs in the LogStore.
+import { eq } from "drizzle-orm";
 import { z } from "zod";
 import { StrataError } from "../../core/errors.ts";
 import { assertStreamName } from "../../core/log/stream-name.ts";
@@ -92,6 +93,10 @@ export class StreamService {
     const retention: Retention = { ms: request.retention?.ms ?? null, bytes: request.retention?.bytes ?? null };
     if (this.configs.has(name)) throw new StrataError("STREAM_EXISTS", `stream '${name}' already exists`);
     if (this.configs.size >= this.limits.maxStreams) throw new StrataError("BAD_REQUEST", `this gateway holds at most ${this.limits.maxStreams} streams`);
+    const held = this.partitionCount();
+    if (held + partitions > this.limits.maxGatewayPartitions) {
+      throw new StrataError("BAD_REQUEST", `this gateway holds at most ${this.limits.maxGatewayPartitions} partitions (limits.maxGatewayPartitions); it holds ${held}, and '${name}' would add ${partitions}`);
+    }
     const config: StreamConfig = { name, partitions, retention, createdAt: Date.now() };
     await this.db.transaction(async (tx) => {
       await tx.insert(streamsTable).values({
@@ -105,9 +110,26 @@ export class StreamService {
         Array.from({ length: config.partitions }, (_, partition) => ({ stream: name, partition, startOffset: 0 })),
       );
     });
-    await this.logs.openPartitions(name, config.partitions, retention);
+    try {
+      await this.logs.createPartitions(name, config.partitions, retention);
+    } catch (e) {
+      // All or nothing: a stream whose partitions could not all be opened leaves no row behind
+      // (a row without its partitions would stop the next start).
+      await this.db.transaction(async (tx) => {
+        await tx.delete(partitionsTable).where(eq(partitionsTable.stream, name));
+        await tx.delete(streamsTable).where(eq(streamsTable.name, name));
+      });
+      throw e;
+    }
     this.configs.set(name, config);
     return this.describe(config);
+  }
+
+  /** Partitions of every stream this gateway holds. */
+  private partitionCount(): number {
+    let n = 0;
+    for (const c of this.configs.values()) n += c.partitions;
+    return n;
   }
 
   list(): StreamInfo[] {
