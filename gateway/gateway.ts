@@ -11,6 +11,7 @@ import { createGatewayMetrics } from "./metrics.ts";
 import { openArtefacts, type Artefacts } from "./artefacts/artefacts.ts";
 import { GroupService } from "./consumers/group-service.ts";
 import { LogService } from "./streams/log-service.ts";
+import { openAuth } from "./auth/gateway-auth.ts";
 import { type StreamConfig, StreamService } from "./streams/stream-service.ts";
 import { InstrumentedObjectStore } from "./objects/instrumented-object-store.ts";
 import { LocalObjectStore } from "./objects/local-object-store.ts";
@@ -73,6 +74,7 @@ export async function openGateway(input: GatewayConfig): Promise<Gateway> {
         }
       },
     });
+    const auth = await openAuth({ ...config.auth, dataDir, db: database.db });
     const services: GatewayServices = {
       streams,
       log: new LogService(streams, logs, metrics, limits, { onArtefactRefs: artefacts.onArtefactRefs }),
@@ -80,6 +82,7 @@ export async function openGateway(input: GatewayConfig): Promise<Gateway> {
       metrics,
       limits,
       artefacts: artefacts.services,
+      auth,
     };
     const opened = { database, objectStore, logs, artefacts };
     return {
