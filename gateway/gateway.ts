@@ -11,6 +11,7 @@ import { createGatewayMetrics } from "./metrics.ts";
 import { openArtefacts, type Artefacts } from "./artefacts/artefacts.ts";
 import { GroupService } from "./consumers/group-service.ts";
 import { LogService } from "./streams/log-service.ts";
+import { ProducerOwners } from "./auth/producer-owners.ts";
 import { openAuth } from "./auth/gateway-auth.ts";
 import { type StreamConfig, StreamService } from "./streams/stream-service.ts";
 import { InstrumentedObjectStore } from "./objects/instrumented-object-store.ts";
@@ -77,7 +78,7 @@ export async function openGateway(input: GatewayConfig): Promise<Gateway> {
     const auth = await openAuth({ ...config.auth, dataDir, db: database.db });
     const services: GatewayServices = {
       streams,
-      log: new LogService(streams, logs, metrics, limits, { onArtefactRefs: artefacts.onArtefactRefs }),
+      log: new LogService(streams, logs, metrics, limits, { onArtefactRefs: artefacts.onArtefactRefs }, new ProducerOwners(database.db)),
       groups: new GroupService(database.db, streams),
       metrics,
       limits,

@@ -2,7 +2,7 @@
 // field projection and long-polling. Every transport calls this; none of it lives in a route.
 import { BatchBuilder, encodeRecordShared, scanBatchRecords, type RawRecord } from "../../core/log/batch.ts";
 import { collectArtefactRefs } from "../../core/log/artefact-refs.ts";
-import { StrataError } from "../../core/errors.ts";
+import { invariant, StrataError } from "../../core/errors.ts";
 import { partitionForKey } from "../../core/log/partitioner.ts";
 import type { Acks, Fields, LogRecord, ProducerRef, RecordInput } from "../../core/log/record.ts";
 import type { PublishRequest } from "../../core/log/publish-request.ts";
@@ -11,7 +11,7 @@ import type { LogStore } from "../log/log-store.ts";
 import { selectRecords } from "../log/record-selection.ts";
 import type { ServiceLimits } from "./service-limits.ts";
 import { KeyedLock } from "../../core/util/keyed-lock.ts";
-import { judgeSequence, type ProducerPosition } from "./producer-sequencer.ts";
+import { judgeSequence, type ProducerOwnership, type ProducerPosition } from "./producer-sequencer.ts";
 import type { StreamConfig, StreamService } from "./stream-service.ts";
 
 export interface RecordPosition {
@@ -50,6 +50,10 @@ export interface LogHooks {
   readonly onArtefactRefs?: (stream: string, partition: number, offset: number, manifestIds: readonly string[]) => Promise<void>;
 }
 
+/** Who publishes: the authenticated subject (absent when the gateway runs without auth). */
+export interface Publisher {
+  readonly subject: string;
+}
 
 export class LogService {
   private readonly producerLocks: KeyedLock;
@@ -62,15 +66,26 @@ export class LogService {
     private readonly metrics: GatewayMetrics,
     private readonly limits: ServiceLimits,
     private readonly hooks: LogHooks = {},
+    /** Producer ids' owners; required once publishes name a subject (auth on). */
+    private readonly producerOwners?: ProducerOwnership,
   ) {
     this.producerLocks = new KeyedLock(limits.maxStreams * 16, () => new StrataError("UNAVAILABLE", "too many producers publishing at once"));
   }
 
-  async publish(stream: string, request: PublishRequest, acks: Acks = "local"): Promise<RecordPosition[]> {
+  /**
+   * Appends a request's records. With a `publisher` (auth on), a producer id must be the
+   * publisher's subject's: the first use registers it, another subject's is FORBIDDEN before
+   * its sequence is judged, so it neither writes nor fences.
+   */
+  async publish(stream: string, request: PublishRequest, acks: Acks = "local", publisher?: Publisher): Promise<RecordPosition[]> {
     const config = this.streams.require(stream);
     const producer = request.producer;
     if (!producer) return this.append(config, request.records, null, acks);
     return this.producerLocks.run(`${stream}\u0000${producer.id}`, async () => {
+      if (publisher) {
+        invariant(this.producerOwners !== undefined, "a publish names a subject but the log service has no producer owners");
+        await this.producerOwners.claim(producer.id, publisher.subject);
+      }
       const verdict = judgeSequence(producer, this.producerPosition(config, producer.id));
       return this.append(config, request.records, producer, acks, verdict === "retry");
     });

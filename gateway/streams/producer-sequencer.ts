@@ -26,3 +26,15 @@ export function judgeSequence(producer: ProducerRef, known: ProducerPosition | u
   if (producer.seq <= known.lastSeq) return "retry";
   throw new StrataError("SEQUENCE_GAP", `producer ${producer.id} sent seq ${producer.seq} after ${known.lastSeq}`);
 }
+
+/**
+ * Who may publish with a producer id: the first authenticated subject to publish with an id
+ * owns it, on every stream, and a publish by any other subject with that id (any epoch, so it
+ * can neither write as nor fence the owner) is FORBIDDEN. Checked under the producer's lock,
+ * before its sequence is judged. Implemented over the metadata database by
+ * gateway/auth/producer-owners.ts.
+ */
+export interface ProducerOwnership {
+  /** Registers `producerId` to `subject` if no one owns it yet; FORBIDDEN if another subject does. */
+  claim(producerId: number, subject: string): Promise<void>;
+}
