@@ -49,3 +49,21 @@ export const rateText = z.string().transform((text, ctx) => {
   }
   return n;
 });
+
+const SECONDS_PER = { s: 1, m: 60, h: 3600, d: 86_400 } as const;
+
+function isDurationUnit(u: string): u is keyof typeof SECONDS_PER {
+  return Object.hasOwn(SECONDS_PER, u);
+}
+
+/** Whole seconds: `90`, `90s`, `30m`, `24h`, `7d`. */
+export const secondsText = z.string().transform((text, ctx) => {
+  const m = /^(\d+)([smhd]?)$/.exec(text);
+  const unit = m?.[2] || "s";
+  const n = m && isDurationUnit(unit) ? Number(m[1]) * SECONDS_PER[unit] : NaN;
+  if (!Number.isSafeInteger(n) || n < 1) {
+    ctx.issues.push({ code: "custom", message: `must be a positive duration like 90s, 30m, 24h or 7d, got ${text}`, input: text });
+    return z.NEVER;
+  }
+  return n;
+});

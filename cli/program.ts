@@ -13,6 +13,7 @@ import { registerPull } from "./pull.ts";
 import { registerPush } from "./push.ts";
 import { registerServe } from "./serve.ts";
 import { registerStreams } from "./streams.ts";
+import { registerTokens } from "./tokens.ts";
 import { VERSION } from "./version.ts";
 
 const loggingOpts = z.object({ logLevel: logLevelText, quiet: z.boolean().optional() });
@@ -49,6 +50,7 @@ export function buildProgram(): Command {
   running = "";
   registerServe(program);
   registerStreams(program);
+  registerTokens(program);
   registerPublish(program);
   registerConsume(program);
   registerPush(program);

@@ -4,7 +4,7 @@
 import { ERROR_STATUS, type ErrorCode, StrataError } from "../../core/errors.ts";
 
 export interface RequestOptions {
-  readonly method: "GET" | "POST" | "PUT" | "HEAD";
+  readonly method: "GET" | "POST" | "PUT" | "HEAD" | "DELETE";
   readonly body?: Uint8Array | string;
   readonly contentType?: string;
   readonly accept?: string;
