@@ -1,6 +1,6 @@
 // Runs the benchmarks in bench/, one child process each, and prints their markdown tables.
 //   bun bench/run.ts                 every benchmark present (`npm run bench` builds first)
-//   bun bench/run.ts log             one or more of them (log, kernels-hash, kernels-tensor, artefacts)
+//   bun bench/run.ts log             one or more of them (log, kernels-hash, kernels-tensor, artefacts, fuzz)
 // Each bench is called the way its own header says; a bench file that is missing is skipped,
 // a bench that fails is reported and makes the exit status non-zero. Results are written into
 // bench/RESULTS.md by hand (or by a bench's own --write), never by this runner.
@@ -62,6 +62,12 @@ const BENCHES: readonly Bench[] = [
     file: "bench/artefacts.ts",
     // Delta vs rsync, fan-out vs radosgw GETs, pull throughput (starts its own radosgw and gateways).
     steps: () => [{ title: "Artefacts: delta, fan-out, throughput", cmd: bun, args: ["bench/artefacts.ts"] }],
+  },
+  {
+    name: "fuzz",
+    file: "bench/fuzz.ts",
+    // A million generated inputs across every decoder of network or disk bytes (test/fuzz/targets.ts).
+    steps: () => [{ title: "Fuzzing: decoders of network and disk bytes (Bun)", cmd: bun, args: ["bench/fuzz.ts"] }],
   },
 ];
 
