@@ -9,12 +9,15 @@
 //   idle ──enqueue──▶ lingering ──due──▶ writing(n) ──last write done──▶ idle | lingering
 //     │                   │               │    ▲ more due, n < walWritesInFlight: writing(n+1)
 //     └─────── roll due ──┴───────────────┴──▶ rolling ──sealed──▶ (as after a write)
-//   any write or roll error ──▶ failed (final: the WAL file is in an unknown state)
+//   a write fails with ENOSPC ──▶ full(draining): every append not yet acknowledged is refused
+//     (INSUFFICIENT_STORAGE); once the writes in flight settle (refused too), the WAL is cut back
+//     to its synced end (hooks.reset) ──▶ full(paused until) ──pause over, next append──▶ idle
+//   any other write or roll error, or a failed reset ──▶ failed (final: the WAL file is in an unknown state)
 //   close(): groups are written at once, then idle ──▶ closed
 import { StrataError, invariant } from "../../core/errors.ts";
 import type { BatchHeader } from "../../core/log/batch.ts";
 import type { ProducerRef } from "../../core/log/record.ts";
-import { errorText } from "../objects/errno.ts";
+import { errnoCode, errorText } from "../objects/errno.ts";
 import type { StorageLimits } from "./storage-limits.ts";
 import type { AppendedBatch, WalFile } from "./wal.ts";
 
@@ -36,6 +39,12 @@ export type GroupCommitState =
   | { readonly kind: "writing"; readonly inFlight: number; readonly rollWanted: boolean; readonly lingerUntil: number | undefined }
   /** Sealing the active WAL and creating the next; appends queue meanwhile. */
   | { readonly kind: "rolling" }
+  /**
+   * A write found the disk full: every append not yet acknowledged was (or, for writes still in
+   * flight, will be) refused with `error`. `draining`: writes in flight, then the reset; `paused`:
+   * the WAL is back at its synced end and appends are refused until `until` (performance.now()).
+   */
+  | { readonly kind: "full"; readonly error: StrataError; readonly phase: { readonly kind: "draining"; readonly inFlight: number } | { readonly kind: "resetting" } | { readonly kind: "paused"; readonly until: number } }
   /** A write or a roll failed: every append not yet acknowledged was rejected with `error`, and all later ones are. */
   | { readonly kind: "failed"; readonly error: StrataError }
   /** close() finished: everything queued was written. */
@@ -50,7 +59,16 @@ export interface GroupCommitHooks {
   synced(group: readonly QueuedAppend[], position: number, seconds: number): void;
   /** The WAL failed (once): `error` is what every unacknowledged append is rejected with. */
   failed(error: StrataError, cause: unknown): void;
+  /**
+   * The disk was full: every write not acknowledged was refused with `error`, none is in flight.
+   * Cut the WAL back to its synced end and forget what was handed out past it. A failure here is
+   * final. Without this hook a full disk is final like any other write error.
+   */
+  reset?(error: StrataError, cause: unknown): Promise<void>;
 }
+
+/** How long appends are refused after the disk was found full, before the next one tries again. */
+export const FULL_DISK_PAUSE_MS = 1_000;
 
 interface Queued extends QueuedAppend {
   readonly enqueuedAt: number;
@@ -95,10 +113,27 @@ export class GroupCommit {
     return this.#state.kind === "failed" ? this.#state.error : undefined;
   }
 
+  /**
+   * Why an append is refused now: the WAL failed, or the disk was full and the pause is not over.
+   * Once it is, the group commit goes back to idle and the next append is tried. Callers check
+   * this before giving an append its offsets.
+   */
+  refusal(): StrataError | undefined {
+    const s = this.#state;
+    if (s.kind === "failed") return s.error;
+    if (s.kind !== "full") return undefined;
+    if (s.phase.kind === "paused" && performance.now() >= s.phase.until) {
+      this.#to({ kind: "idle" });
+      return undefined;
+    }
+    return s.error;
+  }
+
   /** Queues one encoded batch; resolves once it and everything before it are synced. */
   enqueue(append: QueuedAppend): Promise<void> {
+    const refused = this.refusal();
+    if (refused) return Promise.reject(refused);
     const s = this.#state;
-    if (s.kind === "failed") return Promise.reject(s.error);
     invariant(s.kind !== "closed", "no appends after close");
     const synced = new Promise<void>((resolve, reject) => {
       this.#queue.push({ ...append, enqueuedAt: performance.now(), resolve, reject });
@@ -122,6 +157,7 @@ export class GroupCommit {
         if (!s.rollWanted) this.#to({ ...s, rollWanted: true });
         return;
       case "rolling": // just sealed: whoever asked sees the new segment
+      case "full":
       case "failed":
       case "closed":
         return;
@@ -132,9 +168,10 @@ export class GroupCommit {
   async close(): Promise<void> {
     this.#lingerMs = 0;
     this.#pump();
-    await this.#until((s) => s.kind === "idle" || s.kind === "failed" || s.kind === "closed");
+    await this.#until((s) => s.kind === "idle" || s.kind === "failed" || s.kind === "closed" || (s.kind === "full" && s.phase.kind === "paused"));
     await this.#lastAck; // a failed WAL's writes still in flight settle too
-    if (this.#state.kind === "idle") this.#to({ kind: "closed" });
+    const s = this.#state;
+    if (s.kind === "idle" || s.kind === "full") this.#to({ kind: "closed" });
   }
 
   #pump(): void {
@@ -215,10 +252,20 @@ export class GroupCommit {
   /** A write settled, after every earlier one: acknowledge its group or fail the WAL. */
   #written(group: readonly Queued[], result: PromiseSettledResult<void>, wal: WalFile, position: number, started: number): void {
     const s = this.#state;
+    if (s.kind === "full" && s.phase.kind === "draining") {
+      // Synced or not, it follows the write that found the disk full: refused, and cut by the reset.
+      this.#refuse(group, s.error);
+      this.#drained(s.error, s.phase.inFlight - 1, undefined);
+      return;
+    }
     if (s.kind !== "writing") {
       // Synced or not, it follows a failed write.
       const error = this.#fail(new StrataError("INTERNAL", `invariant violated: a write completed in state ${s.kind}`));
       for (const q of group) q.reject(error);
+      return;
+    }
+    if (result.status === "rejected" && errnoCode(result.reason) === "ENOSPC" && this.hooks.reset) {
+      this.#diskFull(group, s.inFlight - 1, result.reason);
       return;
     }
     try {
@@ -240,6 +287,53 @@ export class GroupCommit {
     this.hooks.roll().then(
       () => {
         if (this.#state.kind === "rolling") this.#advance(0, false);
+      },
+      (e: unknown) => {
+        this.#fail(e);
+      },
+    );
+  }
+
+  /**
+   * A write found the disk full. Unlike other errors this one is recoverable: nothing from this
+   * group on was acknowledged, so it is all refused and cut from the WAL, and appends resume
+   * after a short pause (they find the disk full again, or space freed).
+   */
+  #diskFull(group: readonly Queued[], inFlight: number, cause: unknown): void {
+    const error = new StrataError(
+      "INSUFFICIENT_STORAGE",
+      `${this.label}: disk full, append refused (nothing of it is acknowledged); appends are retried once space is freed: ${errorText(cause)}`,
+      { cause },
+    );
+    this.#refuse(group, error);
+    this.#refuse(this.#queue.splice(0), error);
+    this.#queuedBytes = 0;
+    this.#drained(error, inFlight, cause);
+  }
+
+  /** Rejects appends that will never be acknowledged; their bytes are no longer pending. */
+  #refuse(appends: readonly Queued[], error: StrataError): void {
+    for (const q of appends) {
+      this.#unsyncedBytes -= q.batch.bytes.length;
+      q.reject(error);
+    }
+  }
+
+  /** Full disk: waits for `inFlight` writes, then resets the WAL and pauses. `cause` is the write error (undefined for later writes). */
+  #drained(error: StrataError, inFlight: number, cause: unknown): void {
+    if (inFlight > 0) {
+      this.#to({ kind: "full", error, phase: { kind: "draining", inFlight } });
+      return;
+    }
+    this.#to({ kind: "full", error, phase: { kind: "resetting" } });
+    const reset = this.hooks.reset;
+    invariant(reset !== undefined, "a full disk is recoverable only with a reset hook");
+    reset(error, cause ?? error.cause).then(
+      () => {
+        const s = this.#state;
+        if (s.kind === "full" && s.phase.kind === "resetting") {
+          this.#to({ kind: "full", error, phase: { kind: "paused", until: performance.now() + FULL_DISK_PAUSE_MS } });
+        }
       },
       (e: unknown) => {
         this.#fail(e);
@@ -311,6 +405,11 @@ export class GroupCommit {
       case "failed":
       case "closed":
         invariant(queued === 0, `${s.kind} with nothing queued`);
+        break;
+      case "full":
+        invariant(queued === 0, "full with nothing queued");
+        invariant(s.phase.kind !== "draining" || (s.phase.inFlight >= 1 && s.phase.inFlight <= this.limits.walWritesInFlight), "draining writes in flight");
+        invariant(s.phase.kind === "draining" || this.#unsyncedBytes === 0, "nothing pending once the writes in flight are refused");
         break;
       case "rolling":
         break;

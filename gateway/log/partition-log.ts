@@ -51,7 +51,7 @@ export class PartitionLog {
   /** Next offset to assign: endOffset plus everything queued or being written. */
   #next: number;
   /** Includes appends not yet synced: used to classify new batches. */
-  readonly #liveProducers: ProducerState;
+  #liveProducers: ProducerState;
   /** Exactly what is on disk: snapshotted into the catalog with each segment. */
   readonly #durableProducers: ProducerState;
   /** Wall-clock time the active WAL got its first batch (for sealing by age). */
@@ -96,6 +96,7 @@ export class PartitionLog {
         this.#syncWaiters.rejectAll(error);
         this.#durableWaiters.rejectAll(error);
       },
+      reset: (error, cause) => this.#resetAfterFullDisk(error, cause),
     });
     this.#uploader = new SegmentUploader(label, {
       next: () => this.#state.pending[0],
@@ -303,8 +304,8 @@ export class PartitionLog {
   }
 
   #assertWritable(): void {
-    const failure = this.#commit.failure;
-    if (failure) throw failure;
+    const refused = this.#commit.refusal();
+    if (refused) throw refused;
     if (this.#lifecycle.kind !== "open") throw new StrataError("UNAVAILABLE", `partition ${this.partition} of ${this.stream} is closed`);
   }
 
@@ -327,6 +328,22 @@ export class PartitionLog {
     const end = this.endOffset;
     this.#syncWaiters.settle(end);
     this.#longPolls.wake(end);
+    this.#checkOffsets();
+  }
+
+  /**
+   * The disk was full: every append past the synced end was refused. The WAL loses their bytes,
+   * and their offsets and producer sequences are handed out again, so the log stays dense and a
+   * producer's retry is new, not a duplicate of something never written.
+   */
+  async #resetAfterFullDisk(error: StrataError, cause: unknown): Promise<void> {
+    this.ctx.onBackgroundError(cause, `WAL of ${this.stream}/${this.partition} (disk full; appends are refused for a moment, then retried)`);
+    await this.#state.wal.truncateToSynced();
+    this.#next = this.endOffset;
+    this.#liveProducers = this.#durableProducers.clone();
+    // Retries waiting for a refused first copy, and durable appends past the synced end, were refused.
+    this.#syncWaiters.rejectAll(error);
+    this.#durableWaiters.rejectBeyond(this.endOffset, error);
     this.#checkOffsets();
   }
 

@@ -211,6 +211,19 @@ export class WalFile {
     this.length = pos;
   }
 
+  /**
+   * Cuts the file back to its synced, committed end after writes past it failed (a full disk):
+   * their bytes, whole or torn, are gone and the next write() goes where the first failed one
+   * did. No write may be in flight.
+   */
+  async truncateToSynced(): Promise<void> {
+    invariant(!this.closed, "truncate a closed WAL file");
+    await this.fh.truncate(this.length);
+    await this.fh.datasync();
+    this.issuedLength = this.length;
+    this.issuedEnd = this.end;
+  }
+
   /** Reads synced bytes of the file (for readers of the active segment). */
   read(position: number, length: number): Promise<Uint8Array> {
     return readAt(this.fh, position, Math.min(length, this.length - position));

@@ -1,9 +1,12 @@
 // I/O errors under the WAL, injected through its file-operation seam on a real WAL directory:
 // EIO and ENOSPC on a write and on its sync, while pipelined group commits are in flight, and on
-// the directory sync that seals a segment. The appends the failure hits are rejected with
-// STORAGE_ERROR, nothing after the failure is acknowledged, the partition refuses appends until
-// restart while the other partition keeps working, and after a restart with the real file system
-// every acknowledged record is there exactly once.
+// the directory sync that seals a segment. Nothing after the failure is acknowledged and the
+// other partition keeps working. EIO is final: the appends it hits are rejected with
+// STORAGE_ERROR and the partition refuses appends until restart. ENOSPC (a short write whose
+// rest fails, or a full disk found by the sync) is not: the appends are refused with
+// INSUFFICIENT_STORAGE, the WAL is cut back to its synced end, and after a short pause the
+// partition takes appends again at the next offset, without a restart. After a restart with the
+// real file system every acknowledged record is there exactly once.
 import { afterEach, beforeEach, expect, test } from "bun:test";
 import { isStrataError } from "../../core/errors.ts";
 import { partitionDir } from "../../gateway/log/log-store.ts";
@@ -38,6 +41,21 @@ async function readIds(log: PartitionLog): Promise<number[]> {
     }
   }
   return ids;
+}
+
+/** Appends records from `from` until the partition accepts them (after a full disk's pause), collecting the refusals. */
+async function appendOnceAccepted(log: PartitionLog, from: number): Promise<{ baseOffset: number; refusals: unknown[] }> {
+  const refusals: unknown[] = [];
+  for (;;) {
+    try {
+      const { baseOffset } = await log.append(records(from, PER_BATCH), meta(), "local");
+      return { baseOffset, refusals };
+    } catch (e) {
+      refusals.push(e);
+      if (!isStrataError(e) || e.code !== "INSUFFICIENT_STORAGE") throw e;
+      await new Promise((resolve) => setTimeout(resolve, 20)); // polling the condition, not timing it
+    }
+  }
 }
 
 function range(from: number, to: number): number[] {
@@ -75,7 +93,8 @@ for (const op of ["write", "sync"] as const) {
       expect(acked.length).toBeGreaterThan(0);
       expect(rejected.length).toBeGreaterThan(0);
       for (const a of acked) expect(a.baseOffset).toBe(a.from);
-      for (const r of rejected) expect(isStrataError(r.error) && r.error.code).toBe("STORAGE_ERROR");
+      const refusal = code === "ENOSPC" ? "INSUFFICIENT_STORAGE" : "STORAGE_ERROR";
+      for (const r of rejected) expect(isStrataError(r.error) && r.error.code).toBe(refusal);
       // Nothing after the failure is acknowledged: the acknowledged appends are a prefix.
       const firstRejected = Math.min(...rejected.map((r) => r.from));
       for (const a of acked) expect(a.from).toBeLessThan(firstRejected);
@@ -86,10 +105,22 @@ for (const op of ["write", "sync"] as const) {
       // The failure reached the background-error channel with the injected cause.
       expect(fx.errors.map(errnoCode)).toContain(code);
 
-      // The partition refuses appends until restart; the other partition is unaffected.
-      await expect(failing.append(records(10_000, 1), meta(), "local")).rejects.toMatchObject({ code: "STORAGE_ERROR" });
+      // The other partition is unaffected.
       expect((await healthy.append(records(0, PER_BATCH), meta(), "local")).baseOffset).toBe(0);
       expect(await readIds(healthy)).toEqual(range(0, PER_BATCH));
+      let resumedEnd = ackedEnd;
+      if (code === "EIO") {
+        // The partition refuses appends until restart.
+        await expect(failing.append(records(10_000, 1), meta(), "local")).rejects.toMatchObject({ code: "STORAGE_ERROR" });
+      } else {
+        // Refused for a moment (nothing written, no offset taken), then the partition takes appends again.
+        const resumed = await appendOnceAccepted(failing, ackedEnd);
+        expect(resumed.refusals.every((e) => isStrataError(e) && e.code === "INSUFFICIENT_STORAGE")).toBe(true);
+        expect(resumed.baseOffset).toBe(ackedEnd);
+        resumedEnd = ackedEnd + PER_BATCH;
+        expect(failing.endOffset).toBe(resumedEnd);
+        expect(await readIds(failing)).toEqual(range(0, resumedEnd));
+      }
       await store.close();
 
       // Restart on the real file system: every acknowledged record is there exactly once.
@@ -97,10 +128,10 @@ for (const op of ["write", "sync"] as const) {
       const recovered = healed.partition(stream, 0);
       const ids = await readIds(recovered);
       expect(new Set(ids).size).toBe(ids.length);
-      expect(ids.slice(0, ackedEnd)).toEqual(range(0, ackedEnd));
-      if (op === "write") {
-        // The failed write left a hole or a torn batch: recovery cut everything from there.
-        expect(recovered.endOffset).toBe(ackedEnd);
+      expect(ids.slice(0, resumedEnd)).toEqual(range(0, resumedEnd));
+      if (op === "write" || code === "ENOSPC") {
+        // The failed write left a hole or a torn batch, or the reset cut it: nothing unacknowledged is back.
+        expect(recovered.endOffset).toBe(resumedEnd);
       } else {
         // The bytes whose sync failed may well be on disk: they come back (never acknowledged, never twice).
         expect(recovered.endOffset).toBeGreaterThanOrEqual(ackedEnd);
