@@ -6,6 +6,7 @@ import type { Command } from "commander";
 import { z } from "zod";
 import { openEdge, type EdgeEvent } from "../edge/index.ts";
 import type { GatewayAddress } from "../edge/transports/connect.ts";
+import { GatewayCertificateError } from "../runtime/quic/connect.ts";
 import { defineAction, UsageError } from "./command.ts";
 import { tokenOption, tokenText } from "./gateway-token.ts";
 import { httpUrlText, withScheme } from "./gateway-url.ts";
@@ -129,6 +130,11 @@ export function registerEdgeRun(edge: Command): void {
       if (rate > 0) log.info("sync bandwidth at most {rate}/s", { rate: formatBytes(rate) });
       await node.run({ once: opts.once });
       return 0;
+    } catch (e) {
+      if (!(e instanceof GatewayCertificateError)) throw e;
+      // The address is misconfigured, like a wrong flag: exit 2, as a usage error does.
+      log.error("the gateway's QUIC certificate is not the one configured (--fingerprint / --ca): {message}", { message: e.message });
+      return 2;
     } finally {
       process.off("SIGINT", stop);
       process.off("SIGTERM", stop);

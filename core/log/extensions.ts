@@ -4,6 +4,7 @@
 // Types 3..31 are reserved for Strata; applications must not use them.
 import { decode, encode, ExtensionCodec } from "@msgpack/msgpack";
 import { StrataError } from "../errors.ts";
+import { DTYPE_SIZE, type Dtype } from "../tensors/tensor-types.ts";
 import { bytesToHex, hexToBytes } from "../util/hex.ts";
 import type { ArtefactRef, Tensor } from "./record.ts";
 
@@ -25,7 +26,25 @@ export function makeTensor(dtype: string, shape: readonly number[], data: Uint8A
     throw new StrataError("BAD_REQUEST", "tensor shape must be at most 16 non-negative integers");
   }
   if (!(data instanceof Uint8Array)) throw new StrataError("BAD_REQUEST", "tensor data must be bytes");
+  const size = elementSize(dtype);
+  if (size === undefined) throw new StrataError("INVALID_TENSOR", `tensor dtype ${JSON.stringify(dtype)} is none of ${DTYPE_NAMES.join(", ")} (any case)`);
+  // Dimensions are at most 16 safe integers, so the product is a float that can pass 2^53: compared as a bigint.
+  const expected = shape.reduce((n, d) => n * BigInt(d), BigInt(size));
+  if (BigInt(data.length) !== expected) {
+    throw new StrataError("INVALID_TENSOR", `tensor data is ${data.length} bytes; a ${dtype} tensor of shape [${shape.join(", ")}] is ${expected} bytes`);
+  }
   return { kind: "tensor", dtype, shape, data };
+}
+
+const DTYPE_NAMES = Object.keys(DTYPE_SIZE) as Dtype[];
+
+/**
+ * Bytes per element of a dtype as safetensors names it, in any case ("F32", "f32"): records keep
+ * the name their producer gave, and lowercase names were accepted before dtypes were checked.
+ */
+function elementSize(dtype: string): number | undefined {
+  const name = dtype.toUpperCase();
+  return Object.hasOwn(DTYPE_SIZE, name) ? DTYPE_SIZE[name as Dtype] : undefined;
 }
 
 export function makeArtefactRef(manifest: string, size: number, mediaType: string): ArtefactRef {

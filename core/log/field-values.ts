@@ -7,6 +7,11 @@
 // "tensor" or "artefact" as that extension (core/log/extensions.ts), so such a map must be a
 // valid one with no other keys, and the fields map itself must not be one.
 //
+// Two more rules keep every stored record readable in every form a reader asks for: numbers are
+// finite (JSON has no NaN or Infinity), and values nest at most MAX_VALUE_DEPTH deep below the
+// fields map, as deep as JSON reads serve (toJsonValue). One record breaking either would make
+// every JSON read of its page fail, so it is refused at publish whatever the transport.
+//
 // The check runs on every published record: one loop with its own stack (a hostile peer's deep
 // nesting cannot overflow the call stack) that allocates nothing but that stack. Only when it
 // fails does a second, slower walk find the offending value to name it in the error.
@@ -14,6 +19,7 @@ import { ExtData } from "@msgpack/msgpack";
 import { StrataError } from "../errors.ts";
 import { issuePath } from "../util/parse-input.ts";
 import { makeArtefactRef, makeTensor } from "./extensions.ts";
+import { MAX_VALUE_DEPTH } from "./json-value.ts";
 import type { Fields } from "./record.ts";
 
 type Container = unknown[] | Record<string, unknown>;
@@ -64,6 +70,7 @@ function extensionProblem(map: Record<string, unknown>): string | null {
 function admit(v: unknown, pending: Container[]): boolean {
   switch (typeof v) {
     case "number":
+      return Number.isFinite(v);
     case "string":
     case "boolean":
     case "bigint":
@@ -87,23 +94,34 @@ function isFieldsShape(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && isPlainMap(v) && !isExtensionKind(v);
 }
 
+/** Whether `v` is a string or a finite number: most values by far, passed without a call. */
+function isPlainScalar(v: unknown): boolean {
+  return typeof v === "string" || (typeof v === "number" && Number.isFinite(v));
+}
+
 /** Whether `v` is a map of record field values. */
 export function isFieldMap(v: unknown): v is Fields {
   if (!isFieldsShape(v)) return false;
   const pending: Container[] = [v];
+  // depths[i]: how deep the children of pending[i] are (the fields map's are at 1).
+  const depths: number[] = [1];
   for (let container = pending.pop(); container !== undefined; container = pending.pop()) {
-    // Numbers and strings, most values by far, are passed before the call.
+    const depth = depths.pop()!;
+    const before = pending.length;
     if (Array.isArray(container)) {
+      if (depth > MAX_VALUE_DEPTH && container.length > 0) return false;
       for (let i = 0; i < container.length; i++) {
         const child: unknown = container[i];
-        if (typeof child !== "number" && typeof child !== "string" && !admit(child, pending)) return false;
+        if (!isPlainScalar(child) && !admit(child, pending)) return false;
       }
     } else {
       for (const key in container) {
+        if (depth > MAX_VALUE_DEPTH) return false;
         const child = container[key];
-        if (typeof child !== "number" && typeof child !== "string" && !admit(child, pending)) return false;
+        if (!isPlainScalar(child) && !admit(child, pending)) return false;
       }
     }
+    for (let i = before; i < pending.length; i++) depths.push(depth + 1);
   }
   return true;
 }
@@ -118,6 +136,7 @@ function describe(v: unknown): string {
     if (typeof name !== "string" || name === "") return "an object that is no plain map";
     return `${/^[AEIOU]/.test(name) ? "an" : "a"} ${name}`;
   }
+  if (typeof v === "number") return `a non-finite number (${v}), which JSON cannot carry`;
   return v === undefined ? "undefined" : `a ${typeof v}`;
 }
 
@@ -127,6 +146,8 @@ const FIELD_VALUES = "field values are nil, booleans, numbers, strings, bytes, T
 interface Place {
   readonly parent: Place | null;
   readonly at: string | number;
+  /** 1 for a field, 2 for a value inside a field, ... */
+  readonly depth: number;
 }
 
 /** Longest path an error shows (its end, where the value is): the keys are the peer's and error messages are bounded. */
@@ -149,7 +170,8 @@ export function fieldMapProblem(v: unknown): string {
     const children: [string | number, unknown][] = Array.isArray(container) ? container.map((child, i) => [i, child]) : Object.entries(container);
     for (const [at, child] of children) {
       const inside: Container[] = [];
-      const here: Place = { parent: place, at };
+      const here: Place = { parent: place, at, depth: (place?.depth ?? 0) + 1 };
+      if (here.depth > MAX_VALUE_DEPTH) return `${pathOf(here)} nests deeper than ${MAX_VALUE_DEPTH} levels below the fields, deeper than JSON reads serve`;
       if (!admit(child, inside)) return `${pathOf(here)} is ${describe(child)}; ${FIELD_VALUES}`;
       for (const c of inside) pending.push([c, here]);
     }

@@ -77,7 +77,12 @@ export function fromJsonFields(fields: { readonly [field: string]: unknown }): F
 /** A parsed JSON value → a log value (tagged objects become bytes, tensors, artefact refs). */
 export function fromJsonValue(value: unknown, depth = 0): Value {
   if (depth > MAX_VALUE_DEPTH) throw new StrataError("BAD_REQUEST", `values nest deeper than ${MAX_VALUE_DEPTH}`);
-  if (value === null || typeof value === "boolean" || typeof value === "string" || typeof value === "number") return value;
+  if (value === null || typeof value === "boolean" || typeof value === "string") return value;
+  if (typeof value === "number") {
+    // JSON.parse reads 1e309 as Infinity, which JSON reads could only serve as a string.
+    if (!Number.isFinite(value)) throw new StrataError("BAD_REQUEST", `the number ${value} is out of range: numbers must be finite`);
+    return value;
+  }
   if (Array.isArray(value)) return value.map((v) => fromJsonValue(v, depth + 1));
   if (isPlainObject(value)) {
     const keys = Object.keys(value);

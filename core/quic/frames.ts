@@ -62,6 +62,8 @@ export function decodeFramePayload(payload: Uint8Array): Frame {
   try {
     value = new BoundedMsgpackDecoder(msgpackCapsFor(payload.length)).decode(payload);
   } catch (e) {
+    // A malformed tensor is refused as such, as over HTTP.
+    if (e instanceof StrataError && e.code === "INVALID_TENSOR") throw e;
     throw new StrataError("BAD_REQUEST", `malformed frame: ${(e as Error).message}`);
   }
   if (!isMap(value)) throw new StrataError("BAD_REQUEST", "malformed frame: not a map");

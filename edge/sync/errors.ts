@@ -1,6 +1,7 @@
 // Which failures of a sync step are worth retrying with backoff (the gateway or the link is
 // down, slow or overloaded) and which need someone to look (the request itself is refused).
 import { StrataError } from "../../core/errors.ts";
+import { GatewayCertificateError } from "../../runtime/quic/connect.ts";
 
 export function isTransient(e: unknown): boolean {
   if (!(e instanceof StrataError)) return true; // network and runtime errors: the link, not the data
@@ -13,7 +14,8 @@ export function isTransient(e: unknown): boolean {
  * only rests that stream, like any other refusal.
  */
 export function isFatal(e: unknown): boolean {
-  return e instanceof StrataError && e.code === "UNAUTHENTICATED";
+  // So does a gateway certificate that is not the configured one (wrong fingerprint or CA).
+  return (e instanceof StrataError && e.code === "UNAUTHENTICATED") || e instanceof GatewayCertificateError;
 }
 
 export function errorText(e: unknown): string {

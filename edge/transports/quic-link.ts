@@ -4,6 +4,7 @@
 //   http-fallback -> connecting                   (once `until` has passed, at the next use)
 // One connection attempt at a time: callers arriving while connecting share it.
 import { invariant, StrataError } from "../../core/errors.ts";
+import { GatewayCertificateError } from "../../runtime/quic/connect.ts";
 import type { QuicClient } from "./quic-client.ts";
 
 export type QuicLinkState =
@@ -86,7 +87,8 @@ export class QuicLink {
       },
       (e: unknown) => {
         const error = e instanceof StrataError ? e : new StrataError("UNAVAILABLE", `QUIC connect: ${(e as Error).message}`, { cause: e });
-        if (!this.#options.httpFallback) {
+        // HTTP does not stand in for a misconfigured QUIC address: the caller has to be told.
+        if (!this.#options.httpFallback || error instanceof GatewayCertificateError) {
           this.#settled(attempt, { kind: "disconnected" });
           throw error;
         }

@@ -51,6 +51,9 @@ export class GroupService {
     this.streams.requirePartition(config, partition);
     const offset = request.offset;
     if (!Number.isSafeInteger(offset) || offset < 0) throw new StrataError("INVALID_OFFSET", "offset must be a non-negative integer");
+    // A committed offset is the next one the group reads, so the partition's end is the largest.
+    const end = this.streams.get(config.name).partitions[partition]!.end_offset;
+    if (offset > end) throw new StrataError("OFFSET_OUT_OF_RANGE", `offset ${offset} is past the end of ${config.name}/${partition} (${end})`);
     const row = { group, stream: config.name, partition, offset, updatedAt: Date.now() };
     await this.db
       .insert(consumerOffsets)

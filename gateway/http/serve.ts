@@ -38,10 +38,10 @@ export async function serve(fetch: FetchHandler, options: ServeOptions): Promise
   const g = globalThis as { Bun?: BunLike; Deno?: DenoLike };
   const hostForUrl = options.host.includes(":") ? `[${options.host}]` : options.host;
   if (g.Bun) {
-    // Bun's own body cap answers with a bare 413; leave headroom so the app's limit (with an error
-    // code) fires first.
+    // Bun's own body cap answers with a bare 413 (even to a 2 GB Content-Length it never reads), so
+    // it is lifted: the app's limitBody refuses by the header, with the JSON error, and counts chunked bodies.
     const idleTimeout = Math.min(MAX_IDLE_TIMEOUT_SECONDS, options.idleTimeoutSeconds ?? 60);
-    const server = g.Bun.serve({ hostname: options.host, port: options.port, fetch, idleTimeout, maxRequestBodySize: options.maxRequestBytes * 2 + 1024 * 1024 });
+    const server = g.Bun.serve({ hostname: options.host, port: options.port, fetch, idleTimeout, maxRequestBodySize: Number.MAX_SAFE_INTEGER });
     return { url: `http://${hostForUrl}:${server.port}`, runtime: "bun", close: async () => void (await server.stop(true)) };
   }
   if (g.Deno) {

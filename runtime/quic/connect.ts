@@ -26,6 +26,20 @@ export interface QuicConnectOptions {
 }
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+
+/**
+ * The gateway's certificate is not the one configured (wrong fingerprint, not signed by the CA,
+ * not valid for the name): a configuration error no retry can mend, so callers stop on it.
+ */
+export class GatewayCertificateError extends StrataError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("BAD_REQUEST", message, options);
+    this.name = "GatewayCertificateError";
+  }
+}
+
+/** Deno refuses an untrusted certificate inside connectQuic, with rustls' words for why. */
+const DENO_CERTIFICATE_FAILURE = /certificate|UnknownIssuer|NotValidForName/i;
 export const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
 
 /** Lowercase hex without separators; BAD_REQUEST unless it is 64 hex digits. */
@@ -59,8 +73,8 @@ export async function connectQuic(options: QuicConnectOptions): Promise<QuicConn
       throw new StrataError("BAD_REQUEST", "Deno's QUIC API does not expose the server certificate, so a fingerprint cannot be checked: pass the CA file (--ca)");
     }
     const deno = denoQuic();
-    const conn = await withTimeout(
-      deno.connectQuic({
+    const connecting = deno
+      .connectQuic({
         hostname: options.host,
         port: options.port,
         serverName,
@@ -70,7 +84,14 @@ export async function connectQuic(options: QuicConnectOptions): Promise<QuicConn
         maxConcurrentUnidirectionalStreams: 0,
         maxIdleTimeout: idleMs,
         keepAliveInterval: keepAliveMs,
-      }),
+      })
+      .catch((e: unknown) => {
+        const message = e instanceof Error ? e.message : String(e);
+        if (DENO_CERTIFICATE_FAILURE.test(message)) throw new GatewayCertificateError(`gateway certificate not trusted: ${message}`, { cause: e });
+        throw e;
+      });
+    const conn = await withTimeout(
+      connecting,
       timeoutMs,
       () => handshakeTimedOut(timeoutMs),
     );
@@ -103,16 +124,20 @@ export async function connectQuic(options: QuicConnectOptions): Promise<QuicConn
     session.destroy();
     throw new StrataError("UNAVAILABLE", message);
   };
+  const untrusted = (message: string): never => {
+    session.destroy();
+    throw new GatewayCertificateError(message);
+  };
   if (info.protocol !== QUIC_ALPN) refuse(`server chose ALPN ${info.protocol ?? "(none)"}, not ${QUIC_ALPN}`);
   const certificate = session.peerCertificate;
   if (!certificate) return refuse("the gateway presented no certificate");
   if (options.ca) {
-    if (info.validationErrorReason !== undefined) refuse(`gateway certificate not trusted: ${info.validationErrorReason}`);
+    if (info.validationErrorReason !== undefined) untrusted(`gateway certificate not trusted: ${info.validationErrorReason}`);
     const nameOk = isIpAddress(serverName) ? certificate.checkIP(serverName) !== undefined : certificate.checkHost(serverName) !== undefined;
-    if (!nameOk) refuse(`gateway certificate is not valid for ${serverName}`);
+    if (!nameOk) untrusted(`gateway certificate is not valid for ${serverName}`);
   }
   if (pinned && normalizeFingerprint(certificate.fingerprint256) !== pinned) {
-    refuse(`gateway certificate fingerprint ${normalizeFingerprint(certificate.fingerprint256)} does not match the pinned ${pinned}`);
+    untrusted(`gateway certificate fingerprint ${normalizeFingerprint(certificate.fingerprint256)} does not match the pinned ${pinned}`);
   }
   return wrapNodeSession(session, info.protocol);
 }

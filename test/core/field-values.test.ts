@@ -60,15 +60,28 @@ describe("isFieldMap", () => {
     expect(isFieldMap({ kind: "click", at: [1, { kind: "artefacts" }] })).toBe(true);
   });
 
-  test("values nested far deeper than any call stack are checked without overflowing it; the error shows the end of the path", () => {
+  test("values nested far deeper than any call stack are refused without overflowing it; the error shows the end of the path", () => {
+    // JSON reads serve values 32 deep below the fields: 31 arrays around a number, no more.
+    let fits: unknown = 1;
+    for (let i = 0; i < 31; i++) fits = [fits];
+    expect(isFieldMap({ fits })).toBe(true);
+    expect(isFieldMap({ fits: [fits] })).toBe(false);
+    expect(isFieldMap({ fits: [[]] })).toBe(true);
     let deep: unknown = [1];
     for (let i = 0; i < 200_000; i++) deep = [deep];
-    expect(isFieldMap({ deep })).toBe(true);
+    expect(isFieldMap({ deep })).toBe(false);
     let bad: unknown = [new Date(0)];
     for (let i = 0; i < 200_000; i++) bad = { inner: bad };
     expect(isFieldMap({ bad })).toBe(false);
     // The keys are the peer's, so the path in the error is bounded.
-    expect(fieldMapProblem({ bad })).toStartWith(`…${`${".inner".repeat(40)}[0]`.slice(-200)} is a Date`);
+    expect(fieldMapProblem({ bad })).toBe(`bad${".inner".repeat(32)} nests deeper than 32 levels below the fields, deeper than JSON reads serve`);
+  });
+
+  test("numbers are finite: NaN and ±Infinity are refused, naming where they are", () => {
+    for (const n of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
+      expect(isFieldMap({ a: [{ n }] })).toBe(false);
+      expect(fieldMapProblem({ a: [{ n }] })).toStartWith(`a[0].n is a non-finite number (${n})`);
+    }
   });
 });
 
