@@ -1,5 +1,6 @@
 // A bulk stream: one chunks-put or chunks-get, served once the connection's hello succeeded
-// (a bulk stream that arrives first waits for it, up to bulkWaitMs), within maxBulkStreams.
+// (a bulk stream that arrives first waits for it, up to bulkWaitMs), within maxBulkStreams, and
+// authorized like its HTTP route.
 import { StrataError } from "../../core/errors.ts";
 import type { FrameWriter } from "../../core/quic/frame-writer.ts";
 import type { Frame } from "../../core/quic/frames.ts";
@@ -8,6 +9,7 @@ import { QUIC_CODE_PROTOCOL_ERROR, type FrameReader, type QuicDuplex } from "../
 import { withTimeout } from "../../core/quic/timeout.ts";
 import { handleBulkRequest } from "./bulk-handlers.ts";
 import { failureMessage, refuse, type ConnectionContext } from "./connection-context.ts";
+import { authorizeRequest } from "./frame-scopes.ts";
 
 export async function runBulkStream(context: ConnectionContext, stream: QuicDuplex, reader: FrameReader, writer: FrameWriter, first: Frame): Promise<void> {
   const { state, limits } = context;
@@ -16,8 +18,12 @@ export async function runBulkStream(context: ConnectionContext, stream: QuicDupl
     const session = await withTimeout(state.whenEstablished(), limits.bulkWaitMs, () => new StrataError("BAD_REQUEST", "a bulk stream needs a completed hello on the control stream"));
     writer.maxFrameBytes = session.peerMaxFrameBytes;
     request = parseMessageOf(first, BULK_REQUEST_TYPES, "as the first frame of a bulk stream");
+    authorizeRequest(await context.auth.principal(), request);
   } catch (e) {
-    return refuse(reader, writer, failureMessage(e));
+    await refuse(reader, writer, failureMessage(e));
+    // A token revoked or expired since hello will not verify again: the connection ends.
+    if (e instanceof StrataError && e.code === "UNAUTHENTICATED") context.closeSoon("token no longer valid");
+    return;
   }
   if (!state.openBulk()) {
     const why = state.isClosing() ? "the connection is closing" : `at most ${limits.maxBulkStreams} bulk streams at once`;

@@ -6,6 +6,7 @@ import type { FrameWriter } from "../../core/quic/frame-writer.ts";
 import { errorMessage, type ErrorMessage } from "../../core/quic/messages.ts";
 import type { FrameReader } from "../../core/quic/stream.ts";
 import type { GatewayServices } from "../services.ts";
+import type { ConnectionAuth } from "./connection-auth.ts";
 import type { ConnectionStateMachine } from "./connection-state.ts";
 import type { QuicLimits } from "./quic-limits.ts";
 
@@ -14,8 +15,8 @@ const log = getLogger(["strata", "quic"]);
 export interface ConnectionContext {
   readonly services: GatewayServices;
   readonly limits: QuicLimits;
-  /** When set, hello must carry this token. */
-  readonly token: string | undefined;
+  /** How the hello is admitted, and who the connection's requests act as. */
+  readonly auth: ConnectionAuth;
   readonly state: ConnectionStateMachine;
   /** Aborted when the connection goes away (ends long-polls). */
   readonly signal: AbortSignal;

@@ -13,6 +13,7 @@ import { background, withTimeout } from "../../core/quic/timeout.ts";
 import type { GatewayServices } from "../services.ts";
 import { runBulkStream } from "./bulk-stream.ts";
 import { failureMessage, refuse, type ConnectionContext } from "./connection-context.ts";
+import { ConnectionAuth, type HelloGate } from "./connection-auth.ts";
 import { ConnectionStateMachine } from "./connection-state.ts";
 import { runControlStream } from "./control-stream.ts";
 import type { QuicLimits } from "./quic-limits.ts";
@@ -24,8 +25,8 @@ const CLOSE_AFTER_ERROR_MS = 1000;
 
 export interface ConnectionOptions {
   readonly limits: QuicLimits;
-  /** When set, hello must carry this token. */
-  readonly token?: string;
+  /** How hello is admitted: open, a shared token, or a signed token (auth on). */
+  readonly gate: HelloGate;
 }
 
 function isBulkRequestType(t: string): boolean {
@@ -44,7 +45,7 @@ export function serveConnection(connection: QuicConnection, services: GatewaySer
   const context: ConnectionContext = {
     services,
     limits,
-    token: options.token,
+    auth: new ConnectionAuth(options.gate),
     state,
     signal: aborter.signal,
     closeSoon(reason) {

@@ -6,6 +6,7 @@ import { encodeMessage, EncodedMapEntries, piecesLength, type OutgoingMessage } 
 import { checkCount, type ControlRequest, type FetchMessage } from "../../core/quic/messages.ts";
 import { bytesToHex, hexToBytes } from "../../core/util/hex.ts";
 import type { GatewayServices } from "../services.ts";
+import type { Publisher } from "../streams/log-service.ts";
 import { encodeRawReadResponse } from "../streams/read-wire.ts";
 import { QUIC_FRAME_ENVELOPE_BYTES } from "./quic-limits.ts";
 
@@ -17,8 +18,11 @@ export interface RequestContext {
   readonly signal: AbortSignal;
 }
 
-/** Answers one control-stream request with the bytes of its answer frame. */
-export async function handleControlRequest(services: GatewayServices, request: ControlRequest, context: RequestContext): Promise<Uint8Array[]> {
+/**
+ * Answers one control-stream request (already authorized) with the bytes of its answer frame;
+ * `publisher` is the authenticated subject, which owns the producer ids it publishes with.
+ */
+export async function handleControlRequest(services: GatewayServices, request: ControlRequest, context: RequestContext, publisher?: Publisher): Promise<Uint8Array[]> {
   const encode = (answer: OutgoingMessage) => encodeMessage(answer, context.peerMaxFrameBytes);
   const { id } = request;
   switch (request.t) {
@@ -27,7 +31,7 @@ export async function handleControlRequest(services: GatewayServices, request: C
       // The frame was validated by the publish schema (the same field-value rule as HTTP's); the
       // service limits are the shared publish conversion's.
       const publish = toPublishRequest(request, "msgpack", services.limits);
-      const positions = await services.log.publish(request.stream, publish, request.acks ?? "local");
+      const positions = await services.log.publish(request.stream, publish, request.acks ?? "local", publisher);
       return encode({ t: "ack", id, records: positions });
     }
     case "fetch":

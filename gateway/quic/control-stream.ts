@@ -1,8 +1,8 @@
 // The control stream: hello (version negotiation, token, frame limits), then requests within
-// the credit window. A request that cannot be served gets an error frame with its id and the
-// stream goes on; a frame that cannot be decoded ends the stream and, a moment later, the
-// connection.
-import { isStrataError } from "../../core/errors.ts";
+// the credit window, each authorized like its HTTP route. A request that cannot be served gets
+// an error frame with its id and the stream goes on; a frame that cannot be decoded, or a token
+// that stops verifying, ends the stream and, a moment later, the connection.
+import { isStrataError, StrataError } from "../../core/errors.ts";
 import type { FrameWriter } from "../../core/quic/frame-writer.ts";
 import { decodeFramePayload, QUIC_PROTOCOL_VERSIONS, type Frame } from "../../core/quic/frames.ts";
 import { chooseVersion, CONTROL_REQUEST_TYPES, errorMessage, helloOkMessage, parseMessageOf, requestIdOf, type ErrorMessage, type HelloMessage } from "../../core/quic/messages.ts";
@@ -10,9 +10,10 @@ import type { FrameReader } from "../../core/quic/stream.ts";
 import { failureMessage, refuse, type ConnectionContext } from "./connection-context.ts";
 import type { EstablishedSession } from "./connection-state.ts";
 import { handleControlRequest } from "./control-handlers.ts";
+import { authorizeRequest } from "./frame-scopes.ts";
 
-/** The session hello asks for, or the error frame that refuses it. */
-function negotiate(context: ConnectionContext, first: Frame): EstablishedSession | ErrorMessage {
+/** The session hello asks for, or the error frame that refuses it (its token is admitted last). */
+async function negotiate(context: ConnectionContext, first: Frame): Promise<EstablishedSession | ErrorMessage> {
   let hello: HelloMessage;
   try {
     hello = parseMessageOf(first, ["hello"], "as the first frame of a control stream");
@@ -23,7 +24,11 @@ function negotiate(context: ConnectionContext, first: Frame): EstablishedSession
   if (version === undefined) {
     return errorMessage("BAD_REQUEST", `no common protocol version; this gateway speaks ${QUIC_PROTOCOL_VERSIONS.join(", ")}`, undefined, QUIC_PROTOCOL_VERSIONS);
   }
-  if (context.token !== undefined && hello.token !== context.token) return errorMessage("BAD_REQUEST", "hello.token is missing or wrong");
+  try {
+    await context.auth.admit(hello.token);
+  } catch (e) {
+    return failureMessage(e);
+  }
   return { version, peerMaxFrameBytes: hello.max_frame_bytes ?? context.limits.maxFrameBytes };
 }
 
@@ -33,7 +38,7 @@ export async function runControlStream(context: ConnectionContext, reader: Frame
     const why = state.isClosing() ? "the connection is closing" : "a connection has one control stream; hello was sent twice";
     return refuse(reader, writer, errorMessage("BAD_REQUEST", why));
   }
-  const session = negotiate(context, first);
+  const session = await negotiate(context, first);
   if ("t" in session) {
     await refuse(reader, writer, session);
     return context.closeSoon("hello refused");
@@ -86,9 +91,14 @@ async function serveRequests(context: ConnectionContext, reader: FrameReader, wr
     const task = (async () => {
       try {
         const parsed = parseMessageOf(request, CONTROL_REQUEST_TYPES, "on the control stream");
-        await writer.sendRaw(await handleControlRequest(context.services, parsed, requestContext));
+        const principal = await context.auth.principal();
+        authorizeRequest(principal, parsed);
+        const publisher = context.auth.authenticated ? { subject: principal.subject } : undefined;
+        await writer.sendRaw(await handleControlRequest(context.services, parsed, requestContext, publisher));
       } catch (e) {
         await writer.send(failureMessage(e, requestIdOf(request))).catch(() => undefined);
+        // A token revoked or expired since hello will not verify again: the connection ends.
+        if (e instanceof StrataError && e.code === "UNAUTHENTICATED") context.closeSoon("token no longer valid");
       } finally {
         state.settle(size);
       }

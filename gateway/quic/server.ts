@@ -2,6 +2,8 @@
 // services as HTTP.
 import type { QuicConnection } from "../../core/quic/stream.ts";
 import type { GatewayServices } from "../services.ts";
+import { StrataError } from "../../core/errors.ts";
+import type { HelloGate } from "./connection-auth.ts";
 import { serveConnection } from "./connection.ts";
 import { resolveQuicLimits, type QuicLimits } from "./quic-limits.ts";
 import { listenQuic } from "../../runtime/quic/listen.ts";
@@ -15,8 +17,22 @@ export interface QuicServerOptions {
   readonly certFile?: string;
   readonly keyFile?: string;
   readonly limits?: Partial<QuicLimits>;
-  /** When set, clients must present it in hello. */
+  /**
+   * A shared secret clients must present in hello, for a gateway without --auth (the library's
+   * option from before signed tokens: it admits a connection but names no subject and grants
+   * every scope). With auth on, hello carries a signed token instead and this must be unset.
+   */
   readonly token?: string;
+}
+
+/** With auth on (services.auth holds tokens), hello must carry a token it verifies; requests are authorized by its scopes. */
+function helloGate(services: GatewayServices, options: QuicServerOptions): HelloGate {
+  if (services.auth.kind === "tokens") {
+    if (options.token !== undefined) throw new StrataError("BAD_REQUEST", "with auth on, QUIC clients present signed tokens: a shared QUIC token cannot be set too");
+    return { kind: "signed-token", verifier: services.auth };
+  }
+  if (options.token !== undefined) return { kind: "shared-token", token: options.token };
+  return { kind: "open" };
 }
 
 export interface QuicServer {
@@ -27,6 +43,7 @@ export interface QuicServer {
 
 export async function startQuicServer(services: GatewayServices, options: QuicServerOptions): Promise<QuicServer> {
   const limits: QuicLimits = resolveQuicLimits(options.limits);
+  const gate = helloGate(services, options);
   const tls = await loadTlsIdentity({
     dataDir: options.dataDir,
     names: [options.host],
@@ -37,7 +54,7 @@ export async function startQuicServer(services: GatewayServices, options: QuicSe
   const listener = await listenQuic({ host: options.host, port: options.port, certPem: tls.certPem, keyPem: tls.keyPem, limits }, (connection) => {
     connections.add(connection);
     void connection.closed.then(() => connections.delete(connection));
-    serveConnection(connection, services, { limits, ...(options.token !== undefined ? { token: options.token } : {}) });
+    serveConnection(connection, services, { limits, gate });
   });
   return {
     listener,
