@@ -10,7 +10,7 @@ import { GatewayCertificateError } from "../runtime/quic/connect.ts";
 import { defineAction, UsageError } from "./command.ts";
 import { tokenOption, tokenText } from "./gateway-token.ts";
 import { httpUrlText, withScheme } from "./gateway-url.ts";
-import { rateText } from "./option-schemas.ts";
+import { collect, rateText } from "./option-schemas.ts";
 import { formatBytes } from "./progress-bar.ts";
 
 const log = getLogger(["strata", "cli", "edge"]);
@@ -31,10 +31,6 @@ choice and the measured MB/s.
 needs publish on the streams the node writes and consume on its pins. A gateway that refuses the
 token (UNAUTHENTICATED: missing, expired, revoked) ends the run with exit 1; a stream outside its
 scopes (FORBIDDEN) rests while the others sync.`;
-
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
-}
 
 const pinText = z.string().transform((text, ctx) => {
   const eq = text.indexOf("=");

@@ -2,6 +2,11 @@
 // integers, sizes with K/M/G/T suffixes (powers of 1024), rates, and stream offsets.
 import { z } from "zod";
 
+/** commander's argument parser for a repeatable flag: every value, in order. */
+export function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
 const UNITS = { "": 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 } as const;
 type Unit = keyof typeof UNITS;
 

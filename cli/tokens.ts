@@ -9,7 +9,7 @@ import { defineAction } from "./command.ts";
 import { withGateway } from "./gateway-errors.ts";
 import { tokenOption, tokenText } from "./gateway-token.ts";
 import { gatewayOption, httpUrlText } from "./gateway-url.ts";
-import { secondsText } from "./option-schemas.ts";
+import { collect, secondsText } from "./option-schemas.ts";
 import { writeOut } from "./stdout.ts";
 
 const REQUEST_TIMEOUT_MS = 30_000;
@@ -68,10 +68,6 @@ function infoLine(t: TokenInfo): string {
   const state = t.revoked_at !== null ? `revoked=${t.revoked_at}` : Date.parse(t.expires_at) <= Date.now() ? "expired" : "active";
   const scopes = t.scopes.map((s) => `${s.action}:${s.streams}`).join(",");
   return `${t.id}\tsubject=${t.subject}\tscopes=${scopes}\texpires=${t.expires_at}\t${state}\n`;
-}
-
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
 }
 
 export function registerTokens(program: Command): void {
