@@ -6,6 +6,8 @@ import { migrate } from "drizzle-orm/libsql/migrator";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { StrataError } from "../../core/errors.ts";
+import { errnoCode, errorText } from "../objects/errno.ts";
 import * as schema from "./schema.ts";
 
 export type MetadataDb = LibSQLDatabase<typeof schema>;
@@ -38,4 +40,29 @@ export async function openDatabase(url: string, authToken?: string): Promise<Dat
   const db = drizzle(client, { schema });
   await migrate(db, { migrationsFolder: migrationsFolder() });
   return { db, client, close: () => client.close() };
+}
+
+/** Causes deep enough for drizzle's wrapper around libSQL's error around the system error. */
+const MAX_CAUSE_DEPTH = 8;
+
+/**
+ * True when `e`, or an error it wraps (drizzle wraps libSQL's errors), says the disk is full:
+ * SQLite's SQLITE_FULL or the system's ENOSPC.
+ */
+export function isDiskFull(e: unknown): boolean {
+  let current: unknown = e;
+  for (let depth = 0; depth < MAX_CAUSE_DEPTH && current !== undefined && current !== null; depth++) {
+    const code = errnoCode(current);
+    if (code === "SQLITE_FULL" || code === "ENOSPC") return true;
+    if (current instanceof StrataError && current.code === "INSUFFICIENT_STORAGE") return true;
+    current = current instanceof Error ? current.cause : undefined;
+  }
+  return false;
+}
+
+/** A full disk as INSUFFICIENT_STORAGE (507) naming what failed; any other error unchanged. */
+export function diskFullAsInsufficientStorage(e: unknown, what: string): unknown {
+  if (e instanceof StrataError && e.code === "INSUFFICIENT_STORAGE") return e;
+  if (!isDiskFull(e)) return e;
+  return new StrataError("INSUFFICIENT_STORAGE", `${what}: the disk is full (${errorText(e)}); retry once space is freed`, { cause: e });
 }

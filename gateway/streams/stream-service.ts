@@ -4,7 +4,7 @@ import { z } from "zod";
 import { StrataError } from "../../core/errors.ts";
 import { assertStreamName } from "../../core/log/stream-name.ts";
 import { parseInput } from "../../core/util/parse-input.ts";
-import type { MetadataDb } from "../db/database.ts";
+import { diskFullAsInsufficientStorage, type MetadataDb } from "../db/database.ts";
 import { partitions as partitionsTable, streams as streamsTable } from "../db/schema.ts";
 import type { LogStore } from "../log/log-store.ts";
 import type { ServiceLimits } from "./service-limits.ts";
@@ -79,7 +79,10 @@ export class StreamService {
   }
 
   create(input: CreateStreamInput): Promise<StreamInfo> {
-    const run = this.creating.then(() => this.createNow(input));
+    // A full disk (the catalog's SQLITE_FULL, a partition directory's ENOSPC) is 507, not a 500.
+    const run = this.creating.then(() => this.createNow(input)).catch((e: unknown) => {
+      throw diskFullAsInsufficientStorage(e, "creating a stream");
+    });
     this.creating = run.catch(() => undefined);
     return run;
   }
