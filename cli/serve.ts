@@ -1,5 +1,6 @@
 // `strata serve`: runs the gateway (HTTP, and QUIC with --quic-port) until SIGINT or SIGTERM,
 // configured by its flags over an optional JSON configuration file (--config).
+import { readFile } from "node:fs/promises";
 import { type Command, Option } from "commander";
 import { z } from "zod";
 import { layerGatewayConfig, readGatewayConfigFile } from "../gateway/config/config-file.ts";
@@ -23,6 +24,10 @@ port (0: any free port) of --host, under Bun, or Deno with --unstable-net; Node 
 Without --tls-cert/--tls-key a self-signed certificate is generated once into DATA/tls (with
 the openssl CLI); its file and SHA-256 fingerprint are printed for clients to pin
 (--ca FILE or --fingerprint HEX).
+
+--tls-cert FILE --tls-key FILE (PEM) serve HTTPS on the HTTP port (under Bun, Deno and Node)
+and, with --quic-port, the same certificate on QUIC. Clients trust it with --ca FILE (or
+curl --cacert FILE) unless it chains to a CA they already trust.
 
 --cors-origin (repeatable) lets browser pages served from ORIGIN (e.g. http://localhost:8080)
 call the HTTP API; without it no cross-origin access is granted.
@@ -92,8 +97,8 @@ export function registerServe(program: Command): void {
     .option("--s3-region <R>", "S3 region")
     .addOption(new Option("--db-url <URL>", "libSQL database URL (default: DATA/strata.db)").env("STRATA_DB_URL"))
     .option("--quic-port <N>", "also serve QUIC on this UDP port (0: any free port)")
-    .option("--tls-cert <FILE>", "QUIC certificate (PEM; with --tls-key)")
-    .option("--tls-key <FILE>", "QUIC private key (PEM; with --tls-cert)")
+    .option("--tls-cert <FILE>", "TLS certificate (PEM; with --tls-key): HTTPS on the HTTP port, and QUIC's")
+    .option("--tls-key <FILE>", "TLS private key (PEM; with --tls-cert)")
     .option("--cors-origin <ORIGIN>", "let pages from ORIGIN call the API (repeatable)", collect, [])
     .option("--config <FILE>", "JSON file with any part of the gateway configuration (limits, storage, artefacts, quic, ...); flags win")
     .addHelpText("after", details);
@@ -120,8 +125,10 @@ export function registerServe(program: Command): void {
         : {}),
     };
     const config: GatewayConfig = { dataDir: opts.data, ...layerGatewayConfig(fromFile, fromFlags) };
+    // Read before the gateway opens: a missing certificate file stops start-up with nothing opened.
+    const tls = opts.tlsCert && opts.tlsKey ? { certPem: await readFile(opts.tlsCert, "utf8"), keyPem: await readFile(opts.tlsKey, "utf8") } : undefined;
     const gateway = await openGateway(config);
-    const server = await serve(gateway.app.fetch, { host: opts.host, port: opts.port, maxRequestBytes: gateway.config.http.maxBodyBytes, idleTimeoutSeconds: gateway.config.http.idleTimeoutSeconds });
+    const server = await serve(gateway.app.fetch, { host: opts.host, port: opts.port, maxRequestBytes: gateway.config.http.maxBodyBytes, idleTimeoutSeconds: gateway.config.http.idleTimeoutSeconds, ...(tls ? { tls } : {}) });
     print(`strata gateway listening on ${server.url} (${server.runtime}; data ${config.dataDir}; objects ${gateway.objectStore.description})`);
     let quic: QuicServer | undefined;
     if (opts.quicPort !== undefined) {

@@ -2,6 +2,7 @@
 // idempotent requests on network errors and 5xx answers, and error bodies
 // `{"error": {"code", "message"}}` turned into StrataErrors.
 import { ERROR_STATUS, type ErrorCode, StrataError } from "../../core/errors.ts";
+import { fetchTrusting } from "../transports/ca-fetch.ts";
 
 export interface RequestOptions {
   readonly method: "GET" | "POST" | "PUT" | "HEAD" | "DELETE";
@@ -20,6 +21,8 @@ export interface GatewayHttpOptions {
   readonly attempts: number;
   /** fetch to use (default: globalThis.fetch). */
   readonly fetch?: typeof fetch;
+  /** PEM of a CA to trust for an https:// gateway with its own certificate (`--ca FILE`); ignored with `fetch`. */
+  readonly ca?: string;
   /** A gateway token, sent as `Authorization: Bearer TOKEN` on every request. */
   readonly token?: string;
 }
@@ -57,6 +60,8 @@ function sleep(ms: number): Promise<void> {
 export class GatewayHttp {
   readonly baseUrl: string;
   readonly #options: GatewayHttpOptions;
+  /** The given fetch, or one trusting the CA; undefined: the global fetch at call time. */
+  readonly #fetch: typeof fetch | undefined;
 
   constructor(baseUrl: string, options: GatewayHttpOptions) {
     let url: URL;
@@ -68,6 +73,7 @@ export class GatewayHttp {
     if (url.protocol !== "http:" && url.protocol !== "https:") throw new StrataError("BAD_REQUEST", `gateway URL must be http(s), got ${baseUrl}`);
     this.baseUrl = baseUrl.replace(/\/+$/, "");
     this.#options = options;
+    this.#fetch = options.fetch ?? (options.ca !== undefined ? fetchTrusting(options.ca) : undefined);
   }
 
   /**
@@ -76,7 +82,7 @@ export class GatewayHttp {
    */
   async request(path: string, options: RequestOptions, what: string): Promise<Response> {
     const attempts = options.idempotent === false ? 1 : this.#options.attempts;
-    const doFetch = this.#options.fetch ?? fetch;
+    const doFetch = this.#fetch ?? fetch;
     let lastError: unknown;
     for (let attempt = 1; attempt <= attempts; attempt++) {
       if (options.signal?.aborted) throw options.signal.reason;

@@ -13,7 +13,7 @@ export interface GatewayAddress {
   readonly quic?: string;
   /** SHA-256 fingerprint (hex) of the gateway's QUIC certificate to pin (Bun). */
   readonly fingerprint?: string;
-  /** PEM of a CA the gateway's QUIC certificate chains to (needed under Deno). */
+  /** PEM of a CA the gateway's certificate chains to: QUIC's (needed under Deno), and HTTPS's for an https:// address. */
   readonly ca?: string;
 }
 
@@ -28,7 +28,7 @@ export interface ConnectOptions {
 
 export function connectTransport(options: ConnectOptions): SyncTransport {
   const { gateway, timeouts, token, notice, onChoice } = options;
-  const http = gateway.http ? new HttpTransport(gateway.http, timeouts.requestMs, token) : null;
+  const http = gateway.http ? new HttpTransport(gateway.http, timeouts.requestMs, token, gateway.ca) : null;
   if (gateway.quic) {
     const { host, port } = parseQuicUrl(gateway.quic);
     if (!gateway.fingerprint && !gateway.ca) {

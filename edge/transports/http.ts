@@ -38,10 +38,13 @@ export class HttpTransport implements SyncTransport {
   readonly #http: GatewayHttp;
   readonly #token: string | undefined;
 
-  /** `token`: sent as `Authorization: Bearer` on every request (publishes, lookups, pin pulls). */
-  constructor(baseUrl: string, requestTimeoutMs: number, token?: string) {
+  /**
+   * `token`: sent as `Authorization: Bearer` on every request (publishes, lookups, pin pulls).
+   * `ca`: PEM of a CA to trust for an https:// gateway with its own certificate.
+   */
+  constructor(baseUrl: string, requestTimeoutMs: number, token?: string, ca?: string) {
     // One attempt per call: the sync loop owns retries (with backoff and the same seq).
-    this.#http = new GatewayHttp(baseUrl, { requestTimeoutMs, attempts: 1, ...(token !== undefined ? { token } : {}) });
+    this.#http = new GatewayHttp(baseUrl, { requestTimeoutMs, attempts: 1, ...(token !== undefined ? { token } : {}), ...(ca !== undefined ? { ca } : {}) });
     this.#token = token;
     this.description = `http ${this.#http.baseUrl}`;
   }

@@ -60,7 +60,7 @@ export async function startGateway(options: { runtime?: Runtime; dataDir?: strin
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`gateway (${runtime}) did not start in time:\n${output}`)), options.timeoutMs ?? 30_000);
     const check = () => {
-      const match = /listening on (http:\/\/\S+)/.exec(output);
+      const match = /listening on (https?:\/\/\S+)/.exec(output);
       if (match) {
         clearTimeout(timer);
         resolve(match[1]!);

@@ -1,0 +1,63 @@
+// HTTPS on the HTTP port: `strata serve --tls-cert F --tls-key F` under Bun, Deno and Node, with a
+// certificate made by openssl in the test. curl trusts it with --cacert (and refuses it without);
+// the project's clients trust it with --ca: `strata edge run` syncs over https://, and the
+// artefact client's GatewayHttp takes the CA.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+import { GatewayHttp } from "../../edge/artefacts/gateway-http.ts";
+import { loadTlsIdentity, type TlsIdentity } from "../../gateway/quic/tls.ts";
+import { cli, cliOk } from "../edge/edge-fixtures.ts";
+import { ensureNodeBuild, removeDir, type Runtime, startGateway, tempDir } from "../helpers/gateway.ts";
+
+let certDir: string;
+let identity: TlsIdentity;
+const keyFile = (): string => join(certDir, "tls", "quic-key.pem");
+const dirs: string[] = [];
+
+beforeAll(async () => {
+  ensureNodeBuild();
+  certDir = tempDir("strata-tls-cert-");
+  // The project's own generator: openssl, SANs localhost, 127.0.0.1 and ::1.
+  identity = await loadTlsIdentity({ dataDir: certDir });
+});
+afterAll(() => {
+  removeDir(certDir);
+  dirs.forEach(removeDir);
+});
+
+function curl(args: string[]): { code: number | null; stdout: string; stderr: string } {
+  const result = spawnSync("curl", ["-sS", ...args], { encoding: "utf8" });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+describe("HTTPS on the HTTP port", () => {
+  test.each<Runtime>(["bun", "deno", "node"])("%s gateway: curl with --cacert, refused without, the edge and artefact clients with the CA", async (runtime) => {
+    const dataDir = tempDir("strata-tls-data-");
+    dirs.push(dataDir);
+    const gateway = await startGateway({ runtime, dataDir, args: ["--tls-cert", identity.certFile, "--tls-key", keyFile()] });
+    try {
+      expect(gateway.url).toStartWith("https://127.0.0.1:");
+      const healthy = curl(["--cacert", identity.certFile, `${gateway.url}/healthz`]);
+      expect(healthy.code).toBe(0);
+      // Without the CA, curl rejects the certificate (exit 60: peer certificate cannot be authenticated).
+      expect(curl([`${gateway.url}/healthz`]).code).toBe(60);
+      // Plain HTTP on the port is not served.
+      expect(curl([`${gateway.url.replace("https://", "http://")}/healthz`]).stdout).not.toContain("ok");
+
+      const edgeDir = join(dataDir, "edge");
+      await cliOk(["edge", "publish", "--data", edgeDir, "tls/edge"], `${JSON.stringify({ n: 1 })}\n${JSON.stringify({ n: 2 })}\n`);
+      const run = await cli(["edge", "run", "--data", edgeDir, "--gateway", gateway.url, "--ca", identity.certFile, "--once"]).done;
+      expect(run.code).toBe(0);
+      const read = curl(["--cacert", identity.certFile, `${gateway.url}/v1/streams/tls%2Fedge/partitions/0/records?offset=0`]);
+      expect((JSON.parse(read.stdout) as { records: { fields: { n: number } }[] }).records.map((r) => r.fields.n)).toEqual([1, 2]);
+
+      const trusting = new GatewayHttp(gateway.url, { requestTimeoutMs: 10_000, attempts: 1, ca: identity.certPem });
+      expect((await trusting.request("/healthz", { method: "GET" }, "health")).status).toBe(200);
+      const untrusting = new GatewayHttp(gateway.url, { requestTimeoutMs: 10_000, attempts: 1 });
+      await expect(untrusting.request("/healthz", { method: "GET" }, "health")).rejects.toThrow();
+    } finally {
+      await gateway.stop();
+    }
+  }, 120_000);
+});
