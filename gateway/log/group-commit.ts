@@ -9,7 +9,7 @@
 //   idle ──enqueue──▶ lingering ──due──▶ writing(n) ──last write done──▶ idle | lingering
 //     │                   │               │    ▲ more due, n < walWritesInFlight: writing(n+1)
 //     └─────── roll due ──┴───────────────┴──▶ rolling ──sealed──▶ (as after a write)
-//   a write fails with ENOSPC ──▶ full(draining): every append not yet acknowledged is refused
+//   a write (or a seal's footer) fails with ENOSPC ──▶ full(draining): every append not yet acknowledged is refused
 //     (INSUFFICIENT_STORAGE); once the writes in flight settle (refused too), the WAL is cut back
 //     to its synced end (hooks.reset) ──▶ full(paused until) ──pause over, next append──▶ idle
 //   any other write or roll error, or a failed reset ──▶ failed (final: the WAL file is in an unknown state)
@@ -289,7 +289,11 @@ export class GroupCommit {
         if (this.#state.kind === "rolling") this.#advance(0, false);
       },
       (e: unknown) => {
-        this.#fail(e);
+        // Sealing found the disk full (its footer did not fit): recoverable like a write, if the
+        // reset can cut the footer off the still open WAL; if the WAL was already closed, it fails.
+        const s = this.#state;
+        if (errnoCode(e) === "ENOSPC" && this.hooks.reset && s.kind === "rolling") this.#diskFull([], 0, e);
+        else this.#fail(e);
       },
     );
   }

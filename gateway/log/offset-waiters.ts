@@ -53,16 +53,6 @@ export class OffsetWaiters {
     for (const w of this.#waiters.splice(0)) w.reject(error);
   }
 
-  /** Rejects the waiters for an end past `end` (what they wait for was refused); the others keep waiting. */
-  rejectBeyond(end: number, error: unknown): void {
-    const rest: OffsetWaiter[] = [];
-    for (const w of this.#waiters) {
-      if (w.end > end) w.reject(error);
-      else rest.push(w);
-    }
-    this.#waiters = rest;
-  }
-
   /** True when someone waits for an end in (after, upTo]. */
   waitsWithin(after: number, upTo: number): boolean {
     return this.#waiters.some((w) => w.end > after && w.end <= upTo);

@@ -341,9 +341,10 @@ export class PartitionLog {
     await this.#state.wal.truncateToSynced();
     this.#next = this.endOffset;
     this.#liveProducers = this.#durableProducers.clone();
-    // Retries waiting for a refused first copy, and durable appends past the synced end, were refused.
+    // Retries waiting for a refused first copy were refused; durable appends are too, since a full
+    // disk may not take the seal they wait for (their records, if synced, are safe and readable).
     this.#syncWaiters.rejectAll(error);
-    this.#durableWaiters.rejectBeyond(this.endOffset, error);
+    this.#durableWaiters.rejectAll(error);
     this.#checkOffsets();
   }
 

@@ -44,11 +44,11 @@ async function readIds(log: PartitionLog): Promise<number[]> {
 }
 
 /** Appends records from `from` until the partition accepts them (after a full disk's pause), collecting the refusals. */
-async function appendOnceAccepted(log: PartitionLog, from: number): Promise<{ baseOffset: number; refusals: unknown[] }> {
+async function appendOnceAccepted(log: PartitionLog, from: number, acks: "local" | "durable" = "local"): Promise<{ baseOffset: number; refusals: unknown[] }> {
   const refusals: unknown[] = [];
   for (;;) {
     try {
-      const { baseOffset } = await log.append(records(from, PER_BATCH), meta(), "local");
+      const { baseOffset } = await log.append(records(from, PER_BATCH), meta(), acks);
       return { baseOffset, refusals };
     } catch (e) {
       refusals.push(e);
@@ -175,4 +175,29 @@ test("EIO on the directory sync that seals a segment: the partition fails, and t
   await recovered.flushToObjectStore();
   expect(recovered.durableEndOffset).toBe(acked);
   expect((await recovered.append(records(acked, 1), meta(), "local")).baseOffset).toBe(acked);
+});
+
+test("ENOSPC on the footer write that seals a segment: durable appends are refused, then the partition seals and takes appends again without a restart", async () => {
+  const io = new FaultyWalIo();
+  const dir = partitionDir(fx.dataDir, stream, 0);
+  const store = await fx.open({}, { walIo: io });
+  await store.openPartitions(stream, 2, {});
+  const log = store.partition(stream, 0);
+  expect((await log.append(records(0, PER_BATCH), meta(), "durable")).baseOffset).toBe(0);
+  // A durable append writes its group, then seals: the group write succeeds, the footer finds the disk full.
+  io.arm({ op: "write", code: "ENOSPC", where: (path) => path.startsWith(dir), skip: 1 });
+  await expect(log.append(records(PER_BATCH, PER_BATCH), meta(), "durable")).rejects.toMatchObject({ code: "INSUFFICIENT_STORAGE" });
+  expect(io.fired).toEqual([{ op: "write", code: "ENOSPC", path: expect.stringMatching(/\.wal$/) }]);
+  // Its records were synced before the seal failed: readable, never lost.
+  expect(log.endOffset).toBe(2 * PER_BATCH);
+  expect(await readIds(log)).toEqual(range(0, 2 * PER_BATCH));
+
+  // After the pause, the next durable append seals both batches into a segment.
+  const resumed = await appendOnceAccepted(log, 2 * PER_BATCH, "durable");
+  expect(resumed.baseOffset).toBe(2 * PER_BATCH);
+  expect(log.durableEndOffset).toBe(3 * PER_BATCH);
+  await store.close();
+
+  const healed = await fx.open({});
+  expect(await readIds(healed.partition(stream, 0))).toEqual(range(0, 3 * PER_BATCH));
 });
