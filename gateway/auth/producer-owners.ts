@@ -9,9 +9,20 @@ import { invariant, StrataError } from "../../core/errors.ts";
 import { WeightedLru } from "../../core/util/byte-lru.ts";
 import type { MetadataDb } from "../db/database.ts";
 import { producerOwners } from "../db/schema.ts";
+import type { Publisher } from "../streams/log-service.ts";
 import type { ProducerOwnership } from "../streams/producer-sequencer.ts";
+import type { GatewayAuth } from "./gateway-auth.ts";
+import type { Principal } from "./principal.ts";
 
 const log = getLogger(["strata", "auth"]);
+
+/**
+ * Who a publish comes from, for LogService.publish: the principal's subject with auth on (its
+ * producer ids are then owned), nobody with auth off (nothing registered or checked).
+ */
+export function publisherOf(auth: GatewayAuth, principal: Principal): Publisher | undefined {
+  return auth.kind === "tokens" ? { subject: principal.subject } : undefined;
+}
 
 /** Owners remembered in memory; a miss costs one read of the database. */
 export const PRODUCER_OWNER_CACHE_ENTRIES = 100_000;

@@ -73,9 +73,4 @@ export class ConnectionAuth {
       }
     }
   }
-
-  /** Whether requests carry a subject (producer ids are then owned). */
-  get authenticated(): boolean {
-    return this.#state.kind === "verified";
-  }
 }

@@ -11,6 +11,7 @@ import { failureMessage, refuse, type ConnectionContext } from "./connection-con
 import type { EstablishedSession } from "./connection-state.ts";
 import { handleControlRequest } from "./control-handlers.ts";
 import { authorizeRequest } from "./frame-scopes.ts";
+import { publisherOf } from "../auth/producer-owners.ts";
 
 /** The session hello asks for, or the error frame that refuses it (its token is admitted last). */
 async function negotiate(context: ConnectionContext, first: Frame): Promise<EstablishedSession | ErrorMessage> {
@@ -93,8 +94,7 @@ async function serveRequests(context: ConnectionContext, reader: FrameReader, wr
         const parsed = parseMessageOf(request, CONTROL_REQUEST_TYPES, "on the control stream");
         const principal = await context.auth.principal();
         authorizeRequest(principal, parsed);
-        const publisher = context.auth.authenticated ? { subject: principal.subject } : undefined;
-        await writer.sendRaw(await handleControlRequest(context.services, parsed, requestContext, publisher));
+        await writer.sendRaw(await handleControlRequest(context.services, parsed, requestContext, publisherOf(context.services.auth, principal)));
       } catch (e) {
         await writer.send(failureMessage(e, requestIdOf(request))).catch(() => undefined);
         // A token revoked or expired since hello will not verify again: the connection ends.
