@@ -19,9 +19,17 @@ export const tokenText = z
   .optional()
   .transform((text) => (text === undefined || text === "" ? undefined : text));
 
+/** The StrataError behind `error` (itself, or along its causes: a publish stopped by one), if any. */
+function strataCause(error: unknown): StrataError | null {
+  let e = error;
+  for (let depth = 0; depth < 8 && e instanceof Error; depth++, e = e.cause) if (e instanceof StrataError) return e;
+  return null;
+}
+
 /** What to do about a refused token, to follow the gateway's own message; null for other errors. */
-export function tokenAdvice(error: unknown): string | null {
-  if (!(error instanceof StrataError)) return null;
+export function tokenAdvice(failure: unknown): string | null {
+  const error = strataCause(failure);
+  if (error === null) return null;
   if (error.code === "UNAUTHENTICATED") return `pass a valid token with --token TOKEN or ${TOKEN_ENV} (an admin issues one with \`strata tokens issue\`)`;
   if (error.code === "FORBIDDEN") return "the token's scopes do not cover this request: ask an admin for one that does (`strata tokens issue --scope ACTION:STREAMS`)";
   return null;

@@ -18,8 +18,8 @@ export class PublishStopped extends Error {
   readonly published: number;
   readonly line: number;
 
-  constructor(published: number, line: number, why: string, resume: string) {
-    super(`${why} — ${plural(published, "record")} published; resume from line ${line}${resume}`);
+  constructor(published: number, line: number, why: string, resume: string, cause?: unknown) {
+    super(`${why} — ${plural(published, "record")} published; resume from line ${line}${resume}`, { cause });
     this.published = published;
     this.line = line;
   }
@@ -59,7 +59,7 @@ export async function publishLines<T>(options: PublishLinesOptions<T>): Promise<
       try {
         await options.send(batch);
       } catch (e) {
-        throw new PublishStopped(published, batch.firstLine, `records from line ${batch.firstLine} on were not acknowledged: ${describe(e)}`, tail(batch.firstLine));
+        throw new PublishStopped(published, batch.firstLine, `records from line ${batch.firstLine} on were not acknowledged: ${describe(e)}`, tail(batch.firstLine), e);
       }
       published += batch.items.length;
     }
