@@ -12,6 +12,7 @@ import { encodeRawReadResponse, jsonReadResponse, msgpackReadResponse, type Json
 import { createStreamSchema, type StreamInfo } from "../streams/stream-service.ts";
 import { artefactRoutes } from "./artefact-routes.ts";
 import { limitBody } from "./body-limit.ts";
+import { InFlightBytes, limitInFlight } from "./in-flight.ts";
 import { errorResponse, onError } from "./errors.ts";
 import { encodeMsgpack, respond, respondEncoded, wantsMsgpack } from "./negotiate.ts";
 import { validBody, validParams, type JsonWire } from "./validate.ts";
@@ -97,6 +98,7 @@ export function createApp(services: GatewayServices, http: HttpConfig) {
     );
 
   const base = new Hono();
+  base.use("/v1/*", limitInFlight(new InFlightBytes(limits.maxRequestBytesInFlight)));
   if (http.corsOrigins.length > 0) {
     base.use("*", cors({ origin: [...http.corsOrigins], allowMethods: ["GET", "HEAD", "POST", "PUT"], exposeHeaders: ["Content-Length", "Content-Range", "ETag"], maxAge: 600 }));
   }
