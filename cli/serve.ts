@@ -1,6 +1,7 @@
 // `strata serve`: runs the gateway (HTTP, and QUIC with --quic-port) until SIGINT or SIGTERM,
 // configured by its flags over an optional JSON configuration file (--config).
 import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { type Command, Option } from "commander";
 import { z } from "zod";
 import { layerGatewayConfig, readGatewayConfigFile } from "../gateway/config/config-file.ts";
@@ -9,6 +10,8 @@ import { openGateway, type GatewayConfig } from "../gateway/gateway.ts";
 import { serve } from "../gateway/http/serve.ts";
 import { quicUnsupportedReason } from "../runtime/quic/listen.ts";
 import { startQuicServer, type QuicServer } from "../gateway/quic/server.ts";
+import { ADMIN_TOKEN_FILE } from "../gateway/auth/gateway-auth.ts";
+import { protectedModeProblem } from "../gateway/auth/protected-mode.ts";
 import { defineAction, UsageError } from "./command.ts";
 import { integerText } from "./option-schemas.ts";
 
@@ -28,6 +31,14 @@ the openssl CLI); its file and SHA-256 fingerprint are printed for clients to pi
 --tls-cert FILE --tls-key FILE (PEM) serve HTTPS on the HTTP port (under Bun, Deno and Node)
 and, with --quic-port, the same certificate on QUIC. Clients trust it with --ca FILE (or
 curl --cacert FILE) unless it chains to a CA they already trust.
+
+--auth requires a bearer token (Authorization: Bearer TOKEN, or the QUIC hello's token) on
+every route but /healthz: tokens are signed by a key created under DATA/auth and carry scopes
+such as publish:sensors/> (docs/auth.md). At first start an administrator token is written to
+DATA/admin.token (mode 0600) unless STRATA_ADMIN_TOKEN (at least 32 characters) supplies one;
+issue others with \`strata tokens issue\`. Without --auth the gateway only listens on loopback
+(127.0.0.1, ::1, localhost): a --host any other machine can reach needs --auth, or --insecure to
+serve it open anyway.
 
 --cors-origin (repeatable) lets browser pages served from ORIGIN (e.g. http://localhost:8080)
 call the HTTP API; without it no cross-origin access is granted.
@@ -73,6 +84,8 @@ const serveOpts = z.object({
   tlsKey: z.string().optional(),
   corsOrigin: z.array(origin),
   config: z.string().optional(),
+  auth: z.boolean().optional(),
+  insecure: z.boolean().optional(),
 });
 
 function collect(value: string, previous: string[]): string[] {
@@ -100,6 +113,8 @@ export function registerServe(program: Command): void {
     .option("--tls-cert <FILE>", "TLS certificate (PEM; with --tls-key): HTTPS on the HTTP port, and QUIC's")
     .option("--tls-key <FILE>", "TLS private key (PEM; with --tls-cert)")
     .option("--cors-origin <ORIGIN>", "let pages from ORIGIN call the API (repeatable)", collect, [])
+    .option("--auth", "require bearer tokens with per-stream scopes (admin token in DATA/admin.token)")
+    .option("--insecure", "serve a non-loopback --host without --auth")
     .option("--config <FILE>", "JSON file with any part of the gateway configuration (limits, storage, artefacts, quic, ...); flags win")
     .addHelpText("after", details);
   defineAction(command, { args: z.tuple([]), opts: serveOpts }, async (_args, opts) => {
@@ -114,12 +129,16 @@ export function registerServe(program: Command): void {
     // --s3-prefix and --s3-region are ignored, as they always were.
     const bucket = opts.s3Bucket ?? fromFile.s3?.bucket;
     if (opts.s3Endpoint && bucket === undefined) throw new UsageError("--s3-endpoint needs --s3-bucket (or s3.bucket in --config)");
+    const problem = protectedModeProblem({ host: opts.host, auth: opts.auth === true, insecure: opts.insecure === true });
+    if (problem !== undefined) throw new Error(problem);
     const dbAuthToken = process.env.STRATA_DB_AUTH_TOKEN;
+    const adminToken = process.env.STRATA_ADMIN_TOKEN;
     const fromFlags: GatewayConfigLayer = {
       ...(given("data") ? { dataDir: opts.data } : {}),
       ...(opts.corsOrigin.length > 0 ? { corsOrigins: opts.corsOrigin } : {}),
       ...(opts.dbUrl ? { dbUrl: opts.dbUrl } : {}),
       ...(dbAuthToken ? { dbAuthToken } : {}),
+      ...(opts.auth ? { auth: { enabled: true, ...(adminToken ? { adminToken } : {}) } } : {}),
       ...(bucket !== undefined
         ? { s3: { bucket, ...(opts.s3Endpoint ? { endpoint: opts.s3Endpoint } : {}), ...(given("s3Prefix") ? { prefix: opts.s3Prefix } : {}), ...(opts.s3Region ? { region: opts.s3Region } : {}) } }
         : {}),
@@ -130,6 +149,10 @@ export function registerServe(program: Command): void {
     const gateway = await openGateway(config);
     const server = await serve(gateway.app.fetch, { host: opts.host, port: opts.port, maxRequestBytes: gateway.config.http.maxBodyBytes, idleTimeoutSeconds: gateway.config.http.idleTimeoutSeconds, ...(tls ? { tls } : {}) });
     print(`strata gateway listening on ${server.url} (${server.runtime}; data ${config.dataDir}; objects ${gateway.objectStore.description})`);
+    const auth = gateway.services.auth;
+    if (auth.kind === "tokens") {
+      print(`strata gateway: bearer tokens required (administrator token ${gateway.config.auth.adminToken === undefined ? `in ${join(gateway.config.dataDir, ADMIN_TOKEN_FILE)}` : "from STRATA_ADMIN_TOKEN"})`);
+    }
     let quic: QuicServer | undefined;
     if (opts.quicPort !== undefined) {
       const unsupported = quicUnsupportedReason();
@@ -141,6 +164,7 @@ export function registerServe(program: Command): void {
           port: opts.quicPort,
           dataDir: config.dataDir,
           limits: gateway.config.quic,
+          ...(auth.kind === "tokens" ? { auth } : {}),
           ...(opts.tlsCert && opts.tlsKey ? { certFile: opts.tlsCert, keyFile: opts.tlsKey } : {}),
         });
         const l = quic.listener;

@@ -31,6 +31,12 @@ export function authorize(principal: Principal, action: Action, stream?: string)
   }
 }
 
+/** Throws FORBIDDEN unless one of `actions` is allowed on `stream` (or, without one, on some stream); the message names the first. */
+export function authorizeAny(principal: Principal, actions: readonly [Action, ...Action[]], stream?: string): void {
+  if (actions.some((action) => allows(principal.scopes, action, stream))) return;
+  authorize(principal, actions[0], stream);
+}
+
 /** Throws FORBIDDEN unless the principal is an administrator of every stream (`admin:>`): tokens and GC act gateway-wide. */
 export function authorizeAdmin(principal: Principal): void {
   if (!principal.scopes.some((s) => s.action === "admin" && s.streams === ">")) {
@@ -41,4 +47,10 @@ export function authorizeAdmin(principal: Principal): void {
 /** Whether the principal may `action` on `stream`, for filtering lists. */
 export function permits(principal: Principal, action: Action, stream?: string): boolean {
   return allows(principal.scopes, action, stream);
+}
+
+/** Throws FORBIDDEN unless the principal may read the metrics: a `metrics` scope, or administrator of every stream (the metrics name every stream). */
+export function authorizeMetrics(principal: Principal): void {
+  if (principal.scopes.some((s) => s.action === "metrics")) return;
+  authorizeAdmin(principal);
 }

@@ -6,12 +6,15 @@ import { z } from "zod";
 import { BoundedMsgpackDecoder } from "../../core/log/msgpack-bounds.ts";
 import { publishBodySchema, toPublishRequest } from "../../core/log/publish-request.ts";
 import type { HttpConfig } from "../config/gateway-config.ts";
+import { authorize, authorizeMetrics, permits, type Principal } from "../auth/principal.ts";
 import { commitOffsetSchema } from "../consumers/group-service.ts";
 import type { GatewayServices } from "../services.ts";
 import { encodeRawReadResponse, jsonReadResponse, msgpackReadResponse, type JsonReadResponse } from "../streams/read-wire.ts";
 import { createStreamSchema, type StreamInfo } from "../streams/stream-service.ts";
 import { artefactRoutes } from "./artefact-routes.ts";
 import { limitBody } from "./body-limit.ts";
+import { authenticate, principalOf, requireScope, type AuthEnv } from "./auth.ts";
+import { tokenRoutes } from "./token-routes.ts";
 import { InFlightBytes, limitInFlight } from "./in-flight.ts";
 import { errorResponse, onError } from "./errors.ts";
 import { encodeMsgpack, respond, respondEncoded, wantsMsgpack } from "./negotiate.ts";
@@ -47,17 +50,32 @@ const readQuery = z.object({
 
 const groupQuery = z.object({ stream: z.string().optional() });
 
+/** A stream is listed and described to whoever may publish to it or consume it. */
+function sees(principal: Principal, stream: string): boolean {
+  return permits(principal, "consume", stream) || permits(principal, "publish", stream);
+}
+
 export function createApp(services: GatewayServices, http: HttpConfig) {
   const { streams, log, groups, metrics, limits } = services;
   const records = new BoundedMsgpackDecoder(http.decoders.records);
   const limited = limitBody(limits.maxRequestBytes);
 
-  const v1 = new Hono()
+  // Scopes (docs/auth.md): a stream is created by whoever may publish to it (clients create a
+  // missing stream on first write); a group's offsets on a stream belong to whoever may consume it.
+  const v1 = new Hono<AuthEnv>()
+    .use("/streams/:name", requireScope(["consume", "publish"], "name"))
+    .use("/streams/:name/records", requireScope(["publish"], "name"))
+    .use("/streams/:name/partitions/*", requireScope(["consume"], "name"))
     .post("/streams", limited, validBody(createStreamSchema, records), async (c) => {
-      const stream: StreamInfo = await streams.create(c.req.valid("json").body);
+      const body = c.req.valid("json").body;
+      authorize(principalOf(c), "publish", body.name);
+      const stream: StreamInfo = await streams.create(body);
       return c.json(stream, 201);
     })
-    .get("/streams", (c) => c.json({ streams: streams.list() }))
+    .get("/streams", (c) => {
+      const principal = principalOf(c);
+      return c.json({ streams: streams.list().filter((s) => sees(principal, s.name)) });
+    })
     .get("/streams/:name", (c) => c.json(streams.get(c.req.param("name"))))
     .post("/streams/:name/records", limited, validParams("query", publishQuery), validBody(publishBodySchema, records), async (c) => {
       const name = c.req.param("name");
@@ -90,22 +108,35 @@ export function createApp(services: GatewayServices, http: HttpConfig) {
       metrics.bytesOut.inc({ stream: result.stream }, text.length);
       return respondEncoded<JsonReadResponse>(c, text, "json");
     })
-    .post("/groups/:group/offsets", limited, validBody(commitOffsetSchema, records), async (c) =>
-      c.json(await groups.commit(c.req.param("group"), c.req.valid("json").body)),
-    )
-    .get("/groups/:group/offsets", validParams("query", groupQuery), async (c) =>
-      c.json({ offsets: await groups.get(c.req.param("group"), c.req.valid("query").stream) }),
-    );
+    .post("/groups/:group/offsets", limited, validBody(commitOffsetSchema, records), async (c) => {
+      const body = c.req.valid("json").body;
+      authorize(principalOf(c), "consume", body.stream);
+      return c.json(await groups.commit(c.req.param("group"), body));
+    })
+    .get("/groups/:group/offsets", validParams("query", groupQuery), async (c) => {
+      const principal = principalOf(c);
+      const stream = c.req.valid("query").stream;
+      if (stream !== undefined) authorize(principal, "consume", stream);
+      const offsets = await groups.get(c.req.param("group"), stream);
+      return c.json({ offsets: offsets.filter((o) => permits(principal, "consume", o.stream)) });
+    });
 
-  const base = new Hono();
+  const base = new Hono<AuthEnv>();
   base.use("/v1/*", limitInFlight(new InFlightBytes(limits.maxRequestBytesInFlight)));
   if (http.corsOrigins.length > 0) {
-    base.use("*", cors({ origin: [...http.corsOrigins], allowMethods: ["GET", "HEAD", "POST", "PUT"], exposeHeaders: ["Content-Length", "Content-Range", "ETag"], maxAge: 600 }));
+    base.use("*", cors({ origin: [...http.corsOrigins], allowMethods: ["GET", "HEAD", "POST", "PUT", "DELETE"], exposeHeaders: ["Content-Length", "Content-Range", "ETag", "WWW-Authenticate"], maxAge: 600 }));
   }
+  // Every route but /healthz acts as the request's bearer token (after CORS: preflights carry none).
+  base.use("/v1/*", authenticate(services.auth));
+  base.use("/metrics", authenticate(services.auth));
   const app = base
     .get("/healthz", (c) => c.json({ status: "ok" as const }))
-    .get("/metrics", (c) => c.text(metrics.registry.render(), 200, { "content-type": "text/plain; version=0.0.4" }))
+    .get("/metrics", (c) => {
+      authorizeMetrics(principalOf(c));
+      return c.text(metrics.registry.render(), 200, { "content-type": "text/plain; version=0.0.4" });
+    })
     .route("/v1", v1)
+    .route("/v1", tokenRoutes(services.auth, limited, records))
     .route("/v1", artefactRoutes(services.artefacts, http));
   app.notFound((c) => errorResponse(c, "NOT_FOUND", `no route ${c.req.method} ${c.req.path}`, 404));
   app.onError(onError);

@@ -12,6 +12,7 @@ import { checkManifestId } from "../artefacts/manifest-service.ts";
 import type { ArtefactServices } from "../artefacts/artefacts.ts";
 import type { HttpConfig } from "../config/gateway-config.ts";
 import { limitBody } from "./body-limit.ts";
+import { requireAdmin, requireScope, type AuthEnv } from "./auth.ts";
 import { errorResponse } from "./errors.ts";
 import { answerForm, chunkBatchSchema, hashListSchema, toChunkUploads } from "./artefact-wire.ts";
 import { notModified, parseRange, rangeAllowed } from "./http-range.ts";
@@ -57,7 +58,17 @@ export function artefactRoutes(services: ArtefactServices, http: HttpConfig) {
   const l = artefacts.limits;
   const hashDecoder = new BoundedMsgpackDecoder(http.decoders.hashes);
   const chunkDecoder = new BoundedMsgpackDecoder(http.decoders.chunks);
-  return new Hono()
+  // Chunks and manifests name no stream: uploading (and asking what is missing) needs publish on
+  // some stream, reading needs consume on some stream (docs/auth.md: the deduplication oracle).
+  const publisher = requireScope(["publish"]);
+  const consumer = requireScope(["consume"]);
+  return new Hono<AuthEnv>()
+    .use("/chunks/missing", publisher)
+    .use("/chunks", publisher)
+    .use("/chunks/get", consumer)
+    .use("/manifests/:id", requireScope((method) => (method === "PUT" ? ["publish"] : ["consume"])))
+    .use("/artefacts/:id", consumer)
+    .use("/admin/gc", requireAdmin)
     .post("/chunks/missing", limitBody(l.maxHashRequestBytes), validBody(hashListSchema, hashDecoder), async (c) => {
       const { body } = c.req.valid("json");
       const missing = await artefacts.missing(body.hashes);

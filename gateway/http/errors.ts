@@ -17,7 +17,12 @@ export function errorResponse(c: Context, code: ErrorCode, message: string, stat
 }
 
 export function onError(err: Error, c: Context): Response {
-  if (err instanceof StrataError) return errorResponse(c, err.code, err.message, err.status);
+  if (err instanceof StrataError) {
+    const res = errorResponse(c, err.code, err.message, err.status);
+    // RFC 6750: a refused or missing bearer token says which scheme to use.
+    if (err.code === "UNAUTHENTICATED") res.headers.set("www-authenticate", 'Bearer realm="strata"');
+    return res;
+  }
   if (err instanceof HTTPException) return errorResponse(c, err.status === 413 ? "PAYLOAD_TOO_LARGE" : "BAD_REQUEST", err.message, err.status);
   log.error("unexpected error in {method} {path}: {error}", { method: c.req.method, path: c.req.path, error: err });
   return errorResponse(c, "INTERNAL", "internal error", 500);
