@@ -7,6 +7,7 @@ import { BoundedMsgpackDecoder } from "../../core/log/msgpack-bounds.ts";
 import { publishBodySchema, toPublishRequest } from "../../core/log/publish-request.ts";
 import type { HttpConfig } from "../config/gateway-config.ts";
 import { authorize, authorizeMetrics, permits, type Principal } from "../auth/principal.ts";
+import { publisherOf } from "../auth/producer-owners.ts";
 import { commitOffsetSchema } from "../consumers/group-service.ts";
 import type { GatewayServices } from "../services.ts";
 import { encodeRawReadResponse, jsonReadResponse, msgpackReadResponse, type JsonReadResponse } from "../streams/read-wire.ts";
@@ -81,7 +82,9 @@ export function createApp(services: GatewayServices, http: HttpConfig) {
       const name = c.req.param("name");
       streams.require(name);
       const { form, body } = c.req.valid("json");
-      const positions = await log.publish(name, toPublishRequest(body, form, limits), c.req.valid("query").acks ?? "local");
+      // With auth on, the token's subject registers (or must own) the request's producer id.
+      const publisher = publisherOf(services.auth, principalOf(c));
+      const positions = await log.publish(name, toPublishRequest(body, form, limits), c.req.valid("query").acks ?? "local", publisher);
       return respond(c, { records: positions });
     })
     .get("/streams/:name/partitions/:partition/records", validParams("param", readParams), validParams("query", readQuery), async (c) => {

@@ -199,6 +199,20 @@ describe("what a token may see", () => {
   });
 });
 
+describe("producer ids belong to the subject that registered them", () => {
+  test("another subject can neither publish with a registered id nor fence it over HTTP", async () => {
+    const owner = (await issue(["publish:scoped/>"], 600, "producer-owner")).token;
+    const intruder = (await issue(["publish:scoped/>"], 600, "producer-intruder")).token;
+    const producerId = 2 ** 40 + 7;
+    const publish = (token: string, epoch: number, seq: number) =>
+      call({ method: "POST", path: "/v1/streams/scoped%2Fs/records", json: { records: [{ fields: { n: seq } }], producer: { id: producerId, epoch, seq } } }, bearer(token));
+    expect((await publish(owner, 0, 0)).status).toBe(200);
+    expect(await refusal(await publish(intruder, 0, 1))).toEqual([403, "FORBIDDEN"]);
+    expect(await refusal(await publish(intruder, 65535, 0))).toEqual([403, "FORBIDDEN"]);
+    expect((await publish(owner, 0, 1)).status).toBe(200);
+  });
+});
+
 describe("token administration", () => {
   test("issue, list without secrets, revoke: refused from the next request", async () => {
     const issued = await issue(["consume:scoped/>"], 600, "short-lived");
