@@ -4,7 +4,7 @@
 // on at least one stream). FORBIDDEN names what was missing.
 import type { Action } from "../../core/auth/scopes.ts";
 import type { BulkRequest, ControlRequest } from "../../core/quic/messages.ts";
-import { authorize, permits, type Principal } from "../auth/principal.ts";
+import { authorizeAny, type Principal } from "../auth/principal.ts";
 
 /** The actions of which any one allows a request, and its stream (none: on any stream). */
 interface Requirement {
@@ -39,6 +39,5 @@ function requirementOf(request: ControlRequest | BulkRequest): Requirement {
 /** Throws FORBIDDEN unless the principal's scopes allow the request. */
 export function authorizeRequest(principal: Principal, request: ControlRequest | BulkRequest): void {
   const { actions, stream } = requirementOf(request);
-  if (actions.some((action) => permits(principal, action, stream))) return;
-  authorize(principal, actions[0], stream);
+  authorizeAny(principal, actions, stream);
 }
