@@ -7,7 +7,7 @@ import { StrataError } from "../core/errors.ts";
 import { streamParam } from "../gateway/client.ts";
 import { defineAction } from "./command.ts";
 import { type ReadRecord, readPage, streamInfo } from "./gateway-answers.ts";
-import { clientFor, expectOk } from "./gateway-client.ts";
+import { caFileText, caOption, clientFor, expectOk } from "./gateway-client.ts";
 import { withGateway } from "./gateway-errors.ts";
 import { tokenOption, tokenText } from "./gateway-token.ts";
 import { gatewayOption, httpUrlText } from "./gateway-url.ts";
@@ -49,6 +49,7 @@ const consumeOpts = z.object({
   quiet: z.boolean().default(false),
   gateway: httpUrlText,
   token: tokenText,
+  ca: caFileText,
 });
 
 export function registerConsume(program: Command): void {
@@ -66,10 +67,11 @@ export function registerConsume(program: Command): void {
     .option("-q, --quiet", "no notices on stderr (reconnects), only errors")
     .addOption(gatewayOption())
     .addOption(tokenOption())
+    .addOption(caOption())
     .addHelpText("after", details);
   defineAction(command, { args: z.tuple([z.string()]), opts: consumeOpts }, async ([stream], opts) =>
     withGateway(opts.gateway, async () => {
-      const client = clientFor(opts.gateway, opts.token);
+      const client = clientFor(opts.gateway, opts.token, opts.ca);
       const name = streamParam(stream);
       const stop = new AbortController();
       const onSignal = (): void => stop.abort();

@@ -101,7 +101,7 @@ export function registerEdgeRun(edge: Command): void {
     .option("--gateway <URL>", "the gateway: quic://HOST:PORT or http://HOST:PORT")
     .option("--http <URL>", "the gateway's HTTP address beside quic:// (fallback and bulk candidate)")
     .option("--fingerprint <HEX>", "SHA-256 fingerprint of the gateway's QUIC certificate (Bun)")
-    .option("--ca <FILE>", "PEM certificate the gateway's QUIC certificate chains to (Bun, Deno)")
+    .option("--ca <FILE>", "PEM certificate the gateway's certificate chains to: QUIC's (Bun, Deno) and HTTPS's")
     .addOption(tokenOption())
     .option("--rate-limit <RATE>", "total sync bandwidth, e.g. 10MB/s or 500K (default unlimited)")
     .option("--pin <STREAM=PATH>", "keep STREAM's latest artefact at PATH (repeatable)", collect, [])

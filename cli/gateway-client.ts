@@ -1,12 +1,37 @@
 // What the client commands share: a typed client for the gateway, and answers checked against
 // their schemas (an error answer becomes the gateway's StrataError with its code).
+import { readFileSync } from "node:fs";
+import { Option } from "commander";
 import { z } from "zod";
 import { ERROR_STATUS, type ErrorCode, StrataError } from "../core/errors.ts";
+import { fetchTrusting } from "../edge/transports/ca-fetch.ts";
 import { createClient, type StrataClient } from "../gateway/client.ts";
 
-/** The typed client for the gateway at `url`, sending `token` (when given) as `Authorization: Bearer`. */
-export function clientFor(url: string, token: string | undefined): StrataClient {
-  return createClient(url, token === undefined ? {} : { token });
+/** --ca FILE of every command that talks to a gateway over HTTP(S). */
+export function caOption(): Option {
+  return new Option("--ca <FILE>", "PEM certificate to trust for an https:// gateway with its own certificate (strata serve --tls-cert)");
+}
+
+/** --ca's value: the PEM text of the file, read when the flags are checked (an unreadable file is a usage error). */
+export const caFileText = z
+  .string()
+  .optional()
+  .transform((file, ctx) => {
+    if (file === undefined) return undefined;
+    try {
+      return readFileSync(file, "utf8");
+    } catch (e) {
+      ctx.issues.push({ code: "custom", message: `cannot read ${file}: ${(e as Error).message}`, input: file });
+      return z.NEVER;
+    }
+  });
+
+/**
+ * The typed client for the gateway at `url`, sending `token` (when given) as `Authorization: Bearer`
+ * and trusting the CA `ca` (PEM, when given) for https://.
+ */
+export function clientFor(url: string, token: string | undefined, ca?: string): StrataClient {
+  return createClient(url, { ...(token === undefined ? {} : { token }), ...(ca === undefined ? {} : { fetch: fetchTrusting(ca) }) });
 }
 
 const errorAnswer = z.object({ error: z.object({ code: z.string(), message: z.string() }) });

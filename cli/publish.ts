@@ -13,7 +13,7 @@ import { DEFAULT_STORAGE_LIMITS } from "../gateway/log/storage-limits.ts";
 import { DEFAULT_SERVICE_LIMITS } from "../gateway/streams/service-limits.ts";
 import { defineAction } from "./command.ts";
 import { recordPositions } from "./gateway-answers.ts";
-import { clientFor, expectOk } from "./gateway-client.ts";
+import { caFileText, caOption, clientFor, expectOk } from "./gateway-client.ts";
 import { explainUnreachable } from "./gateway-errors.ts";
 import { tokenOption, tokenText } from "./gateway-token.ts";
 import { gatewayOption, httpUrlText } from "./gateway-url.ts";
@@ -60,6 +60,7 @@ const publishOpts = z.object({
   quiet: z.boolean().default(false),
   gateway: httpUrlText,
   token: tokenText,
+  ca: caFileText,
 });
 
 /** A record as the gateway will check it, measured in the encoding its batch limit counts. */
@@ -90,9 +91,10 @@ export function registerPublish(program: Command): void {
     .option("-q, --quiet", "print no positions")
     .addOption(gatewayOption())
     .addOption(tokenOption())
+    .addOption(caOption())
     .addHelpText("after", details);
   defineAction(command, { args: z.tuple([z.string()]), opts: publishOpts }, async ([stream], opts) => {
-    const client = clientFor(opts.gateway, opts.token);
+    const client = clientFor(opts.gateway, opts.token, opts.ca);
     const reading: LineReading<JsonRecord> = { wholeRecords: opts.records, key: opts.key, decode: decodeForGateway };
     let createTried = false;
     const post = async (records: readonly JsonRecord[]) =>
@@ -107,7 +109,7 @@ export function registerPublish(program: Command): void {
       } catch (e) {
         if (!(e instanceof StrataError && e.code === "STREAM_NOT_FOUND" && opts.create && !createTried)) throw e;
         createTried = true;
-        if (await ensureStream(new GatewayHttp(opts.gateway, { requestTimeoutMs: CREATE_TIMEOUT_MS, attempts: 1, ...(opts.token !== undefined ? { token: opts.token } : {}) }), stream)) {
+        if (await ensureStream(new GatewayHttp(opts.gateway, { requestTimeoutMs: CREATE_TIMEOUT_MS, attempts: 1, ...(opts.token !== undefined ? { token: opts.token } : {}), ...(opts.ca !== undefined ? { ca: opts.ca } : {}) }), stream)) {
           log.info("created stream {stream} ({partitions} partition, default retention)", { stream, partitions: AUTO_CREATED_PARTITIONS });
         }
         return await post(records);

@@ -10,6 +10,7 @@ import { z } from "zod";
 import { pullArtefact, summaryJson } from "../edge/artefacts/index.ts";
 import type { PullSummary } from "../edge/artefacts/pull.ts";
 import { defineAction } from "./command.ts";
+import { caFileText, caOption } from "./gateway-client.ts";
 import { tokenOption, tokenText } from "./gateway-token.ts";
 import { gatewayOption, httpUrlText } from "./gateway-url.ts";
 import { sizeText } from "./option-schemas.ts";
@@ -35,6 +36,7 @@ const pullOpts = z.object({
   cacheSize: sizeText,
   gateway: httpUrlText,
   token: tokenText,
+  ca: caFileText,
   ...transferOpts,
 });
 
@@ -58,7 +60,7 @@ export function registerPull(program: Command): void {
     .argument("<OUT>", "a file, a directory, or - for standard output")
     .option("--cache <DIR>", "chunk cache (default $STRATA_CACHE, else ~/.cache/strata/chunks)", defaultCacheDir())
     .option("--cache-size <SIZE>", "cache bound, least recently used chunks evicted (K/M/G suffixes)", "8G");
-  addTransferOptions(command, "downloads").addOption(gatewayOption()).addOption(tokenOption()).addHelpText("after", details);
+  addTransferOptions(command, "downloads").addOption(gatewayOption()).addOption(tokenOption()).addOption(caOption()).addHelpText("after", details);
   defineAction(command, { args: z.tuple([z.string(), z.string()]), opts: pullOpts }, async ([source, out], opts) => {
     const toStdout = out === STDOUT;
     // Chunks arrive in any order, so standard output is fed from a finished file.
@@ -70,6 +72,7 @@ export function registerPull(program: Command): void {
         pullArtefact({
           gateway: opts.gateway,
           ...(opts.token !== undefined ? { token: opts.token } : {}),
+          ...(opts.ca !== undefined ? { ca: opts.ca } : {}),
           source,
           out: staging ? join(staging, "artefact") : out,
           cacheDir: opts.cache,

@@ -7,6 +7,7 @@ import { z } from "zod";
 import { pushArtefact, summaryJson } from "../edge/artefacts/index.ts";
 import { FILE_NAME_FIELD } from "../edge/artefacts/artefact-field.ts";
 import { defineAction } from "./command.ts";
+import { caFileText, caOption } from "./gateway-client.ts";
 import { tokenOption, tokenText } from "./gateway-token.ts";
 import { gatewayOption, httpUrlText } from "./gateway-url.ts";
 import { formatBytes } from "./progress-bar.ts";
@@ -46,6 +47,7 @@ const pushOpts = z.object({
   create: z.boolean(),
   gateway: httpUrlText,
   token: tokenText,
+  ca: caFileText,
   ...transferOpts,
 });
 
@@ -59,13 +61,14 @@ export function registerPush(program: Command): void {
     .option("--fields <JSON>", "more fields of the record, a JSON object")
     .option("--media-type <TYPE>", "default application/safetensors for safetensors files, else application/octet-stream")
     .option("--no-create", "fail with STREAM_NOT_FOUND instead of creating a missing stream");
-  addTransferOptions(command, "uploads").addOption(gatewayOption()).addOption(tokenOption()).addHelpText("after", details);
+  addTransferOptions(command, "uploads").addOption(gatewayOption()).addOption(tokenOption()).addOption(caOption()).addHelpText("after", details);
   defineAction(command, { args: z.tuple([z.string()]), opts: pushOpts }, async ([file], opts) => {
     const fields = opts.fields ?? {};
     const summary = await runTransfer("push", opts, (onProgress) =>
       pushArtefact({
         gateway: opts.gateway,
         ...(opts.token !== undefined ? { token: opts.token } : {}),
+        ...(opts.ca !== undefined ? { ca: opts.ca } : {}),
         file,
         stream: opts.stream,
         fields,

@@ -5,7 +5,7 @@ import { z } from "zod";
 import { streamParam } from "../gateway/client.ts";
 import { defineAction } from "./command.ts";
 import { type StreamInfo, streamInfo, streamList } from "./gateway-answers.ts";
-import { clientFor, expectOk } from "./gateway-client.ts";
+import { caFileText, caOption, clientFor, expectOk } from "./gateway-client.ts";
 import { withGateway } from "./gateway-errors.ts";
 import { tokenOption, tokenText } from "./gateway-token.ts";
 import { gatewayOption, httpUrlText } from "./gateway-url.ts";
@@ -29,7 +29,8 @@ export function registerStreams(program: Command): void {
     .option("--json", "print created_at as milliseconds")
     .option("-q, --quiet", "print nothing on success")
     .addOption(gatewayOption())
-    .addOption(tokenOption());
+    .addOption(tokenOption())
+    .addOption(caOption());
   defineAction(
     create,
     {
@@ -42,12 +43,13 @@ export function registerStreams(program: Command): void {
         quiet: z.boolean().default(false),
         gateway: httpUrlText,
         token: tokenText,
+        ca: caFileText,
       }),
     },
     async ([name], opts) =>
       withGateway(opts.gateway, async () => {
         const { retentionMs: ms, retentionBytes: bytes } = opts;
-        const response = await clientFor(opts.gateway, opts.token).v1.streams.$post({
+        const response = await clientFor(opts.gateway, opts.token, opts.ca).v1.streams.$post({
           json: {
             name,
             partitions: opts.partitions,
@@ -65,10 +67,11 @@ export function registerStreams(program: Command): void {
     .description("List streams with their records and bytes (one line each; --json: one object).")
     .option("--json", "print {\"streams\": [...]} as the gateway answers it")
     .addOption(gatewayOption())
-    .addOption(tokenOption());
-  defineAction(list, { args: z.tuple([]), opts: z.object({ json: z.boolean().default(false), gateway: httpUrlText, token: tokenText }) }, async (_args, opts) =>
+    .addOption(tokenOption())
+    .addOption(caOption());
+  defineAction(list, { args: z.tuple([]), opts: z.object({ json: z.boolean().default(false), gateway: httpUrlText, token: tokenText, ca: caFileText }) }, async (_args, opts) =>
     withGateway(opts.gateway, async () => {
-      const { streams: all } = await expectOk(await clientFor(opts.gateway, opts.token).v1.streams.$get(), streamList, "list streams");
+      const { streams: all } = await expectOk(await clientFor(opts.gateway, opts.token, opts.ca).v1.streams.$get(), streamList, "list streams");
       if (opts.json) {
         await writeOut(`${JSON.stringify({ streams: all })}\n`);
         return 0;
@@ -89,10 +92,11 @@ export function registerStreams(program: Command): void {
     .argument("<NAME>", "stream name")
     .option("--json", "print created_at as milliseconds")
     .addOption(gatewayOption())
-    .addOption(tokenOption());
-  defineAction(get, { args: z.tuple([z.string()]), opts: z.object({ json: z.boolean().default(false), gateway: httpUrlText, token: tokenText }) }, async ([name], opts) =>
+    .addOption(tokenOption())
+    .addOption(caOption());
+  defineAction(get, { args: z.tuple([z.string()]), opts: z.object({ json: z.boolean().default(false), gateway: httpUrlText, token: tokenText, ca: caFileText }) }, async ([name], opts) =>
     withGateway(opts.gateway, async () => {
-      const info = await expectOk(await clientFor(opts.gateway, opts.token).v1.streams[":name"].$get({ param: { name: streamParam(name) } }), streamInfo, `get stream ${name}`);
+      const info = await expectOk(await clientFor(opts.gateway, opts.token, opts.ca).v1.streams[":name"].$get({ param: { name: streamParam(name) } }), streamInfo, `get stream ${name}`);
       await writeOut(`${JSON.stringify(shown(info, opts.json))}\n`);
       return 0;
     }),

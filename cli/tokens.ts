@@ -7,6 +7,7 @@ import { StrataError } from "../core/errors.ts";
 import { GatewayHttp } from "../edge/artefacts/gateway-http.ts";
 import { defineAction } from "./command.ts";
 import { withGateway } from "./gateway-errors.ts";
+import { caFileText, caOption } from "./gateway-client.ts";
 import { tokenOption, tokenText } from "./gateway-token.ts";
 import { gatewayOption, httpUrlText } from "./gateway-url.ts";
 import { collect, secondsText } from "./option-schemas.ts";
@@ -32,7 +33,7 @@ const scopeText = z.string().transform((text, ctx): Scope => {
   }
 });
 
-const connection = { gateway: httpUrlText, token: tokenText };
+const connection = { gateway: httpUrlText, token: tokenText, ca: caFileText };
 
 const scopeAnswer = z.object({ action: z.string(), streams: z.string() });
 const issuedAnswer = z.object({ token: z.string().min(1), id: z.string().min(1), expires_at: z.string() });
@@ -47,8 +48,8 @@ const tokenInfo = z.object({
 type TokenInfo = z.output<typeof tokenInfo>;
 const tokenList = z.object({ tokens: z.array(tokenInfo) });
 
-function gatewayHttp(opts: { gateway: string; token: string | undefined }): GatewayHttp {
-  return new GatewayHttp(opts.gateway, { requestTimeoutMs: REQUEST_TIMEOUT_MS, attempts: 1, ...(opts.token !== undefined ? { token: opts.token } : {}) });
+function gatewayHttp(opts: { gateway: string; token: string | undefined; ca: string | undefined }): GatewayHttp {
+  return new GatewayHttp(opts.gateway, { requestTimeoutMs: REQUEST_TIMEOUT_MS, attempts: 1, ...(opts.token !== undefined ? { token: opts.token } : {}), ...(opts.ca !== undefined ? { ca: opts.ca } : {}) });
 }
 
 /** The JSON body of a 2xx answer, checked against `schema`. */
@@ -85,6 +86,7 @@ export function registerTokens(program: Command): void {
     .option("--json", 'print {"token", "id", "expires_at"}')
     .addOption(gatewayOption())
     .addOption(tokenOption())
+    .addOption(caOption())
     .addHelpText("after", issueDetails);
   defineAction(
     issue,
@@ -114,7 +116,8 @@ export function registerTokens(program: Command): void {
     .description("Lists the issued tokens without their secrets: id, subject, scopes, expiry, revocation (one line each; --json: one object).")
     .option("--json", 'print {"tokens": [{"id", "subject", "scopes", "issued_at", "expires_at", "revoked_at"}]}')
     .addOption(gatewayOption())
-    .addOption(tokenOption());
+    .addOption(tokenOption())
+    .addOption(caOption());
   defineAction(list, { args: z.tuple([]), opts: z.object({ json: z.boolean().default(false), ...connection }) }, async (_args, opts) =>
     withGateway(opts.gateway, async () => {
       const what = "list tokens";
@@ -130,7 +133,8 @@ export function registerTokens(program: Command): void {
     .argument("<ID>", "the token's id (from `strata tokens list`, or the issue's --json)")
     .option("-q, --quiet", "print nothing on success")
     .addOption(gatewayOption())
-    .addOption(tokenOption());
+    .addOption(tokenOption())
+    .addOption(caOption());
   defineAction(revoke, { args: z.tuple([z.string().min(1)]), opts: z.object({ quiet: z.boolean().default(false), ...connection }) }, async ([id], opts) =>
     withGateway(opts.gateway, async () => {
       // DELETE is idempotent: revoking twice keeps the first revocation.

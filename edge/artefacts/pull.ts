@@ -29,6 +29,8 @@ export interface PullOptions {
   readonly gateway?: string;
   /** A token allowed to consume the stream (sent as `Authorization: Bearer`); ignored when `chunkSource` is given. */
   readonly token?: string;
+  /** PEM of a CA to trust for an https:// gateway with its own certificate; ignored when `chunkSource` is given. */
+  readonly ca?: string;
   /** Where manifests and chunks come from (default: HTTP to `gateway`). */
   readonly chunkSource?: ChunkSource;
   /** A shared pace for downloaded chunk bytes (e.g. the edge node's one token bucket); overrides limits.maxBytesPerSecond. */
@@ -192,5 +194,5 @@ export async function pullArtefact(options: PullOptions): Promise<PullSummary> {
 function sourceOf(options: PullOptions, limits: TransferLimits): ChunkSource {
   if (options.chunkSource) return options.chunkSource;
   if (options.gateway === undefined) throw new StrataError("BAD_REQUEST", "pullArtefact needs a gateway URL or a chunk source");
-  return httpChunkSource(new GatewayHttp(options.gateway, { ...limits, ...(options.token !== undefined ? { token: options.token } : {}) }));
+  return httpChunkSource(new GatewayHttp(options.gateway, { ...limits, ...(options.token !== undefined ? { token: options.token } : {}), ...(options.ca !== undefined ? { ca: options.ca } : {}) }));
 }

@@ -34,6 +34,8 @@ export interface PushOptions {
   readonly gateway: string;
   /** A token allowed to publish on `stream` (sent as `Authorization: Bearer`); none for a gateway without --auth. */
   readonly token?: string;
+  /** PEM of a CA to trust for an https:// gateway with its own certificate. */
+  readonly ca?: string;
   readonly file: string;
   readonly stream: string;
   /** More fields of the record, as JSON values (bytes as {"$base64": ...}, see core/log/json-value.ts). */
@@ -84,7 +86,7 @@ export async function pushArtefact(options: PushOptions): Promise<PushSummary> {
   if (Object.hasOwn(fields, ARTEFACT_FIELD)) throw new StrataError("BAD_REQUEST", `fields must not contain '${ARTEFACT_FIELD}': it carries the artefact`);
   if (options.fileName !== undefined && !isPlainFileName(options.fileName)) throw new StrataError("BAD_REQUEST", `fileName must be one path component, got ${JSON.stringify(options.fileName)}`);
   fromJsonValue(fields); // malformed tagged values fail here, before any upload
-  const http = new GatewayHttp(options.gateway, { ...limits, ...(options.token !== undefined ? { token: options.token } : {}) });
+  const http = new GatewayHttp(options.gateway, { ...limits, ...(options.token !== undefined ? { token: options.token } : {}), ...(options.ca !== undefined ? { ca: options.ca } : {}) });
   const progress = new ProgressTracker(options.onProgress);
 
   const fd = openSync(options.file, "r"); // a missing file fails before the gateway is asked anything

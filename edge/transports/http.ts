@@ -37,6 +37,7 @@ export class HttpTransport implements SyncTransport {
   readonly description: string;
   readonly #http: GatewayHttp;
   readonly #token: string | undefined;
+  readonly #ca: string | undefined;
 
   /**
    * `token`: sent as `Authorization: Bearer` on every request (publishes, lookups, pin pulls).
@@ -46,6 +47,7 @@ export class HttpTransport implements SyncTransport {
     // One attempt per call: the sync loop owns retries (with backoff and the same seq).
     this.#http = new GatewayHttp(baseUrl, { requestTimeoutMs, attempts: 1, ...(token !== undefined ? { token } : {}), ...(ca !== undefined ? { ca } : {}) });
     this.#token = token;
+    this.#ca = ca;
     this.description = `http ${this.#http.baseUrl}`;
   }
 
@@ -79,7 +81,7 @@ export class HttpTransport implements SyncTransport {
   }
 
   pull(request: PullRequest): Promise<PullResult> {
-    return pullPin({ gateway: this.#http.baseUrl, ...(this.#token !== undefined ? { token: this.#token } : {}) }, request);
+    return pullPin({ gateway: this.#http.baseUrl, ...(this.#token !== undefined ? { token: this.#token } : {}), ...(this.#ca !== undefined ? { ca: this.#ca } : {}) }, request);
   }
 
   /** The artefact routes as a chunk source (for pulls and for measuring this transport). */

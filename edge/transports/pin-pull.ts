@@ -4,8 +4,8 @@ import type { ChunkSource } from "../artefacts/chunk-source.ts";
 import { pullArtefact } from "../artefacts/pull.ts";
 import type { PullRequest, PullResult } from "./transport.ts";
 
-/** Over HTTP: the gateway's URL and the token it is reached with; over QUIC: the connection's chunk source. */
-export type PinSource = { readonly gateway: string; readonly token?: string } | { readonly chunkSource: ChunkSource };
+/** Over HTTP: the gateway's URL and the token (and CA) it is reached with; over QUIC: the connection's chunk source. */
+export type PinSource = { readonly gateway: string; readonly token?: string; readonly ca?: string } | { readonly chunkSource: ChunkSource };
 
 export async function pullPin(from: PinSource, request: PullRequest): Promise<PullResult> {
   const summary = await pullArtefact({

@@ -1,7 +1,7 @@
 // HTTPS on the HTTP port: `strata serve --tls-cert F --tls-key F` under Bun, Deno and Node, with a
 // certificate made by openssl in the test. curl trusts it with --cacert (and refuses it without);
 // the project's clients trust it with --ca: `strata edge run` syncs over https://, and the
-// artefact client's GatewayHttp takes the CA.
+// artefact client's GatewayHttp takes the CA; the CLI's client commands take --ca.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
@@ -56,6 +56,36 @@ describe("HTTPS on the HTTP port", () => {
       expect((await trusting.request("/healthz", { method: "GET" }, "health")).status).toBe(200);
       const untrusting = new GatewayHttp(gateway.url, { requestTimeoutMs: 10_000, attempts: 1 });
       await expect(untrusting.request("/healthz", { method: "GET" }, "health")).rejects.toThrow();
+    } finally {
+      await gateway.stop();
+    }
+  }, 120_000);
+
+  test("the CLI's client commands take --ca: streams, publish, consume, push, pull", async () => {
+    const dataDir = tempDir("strata-tls-cli-");
+    dirs.push(dataDir);
+    const gateway = await startGateway({ dataDir, args: ["--tls-cert", identity.certFile, "--tls-key", keyFile()] });
+    const trust = ["--gateway", gateway.url, "--ca", identity.certFile];
+    try {
+      await cliOk(["streams", "create", "tls/cli", "--quiet", ...trust]);
+      await cliOk(["publish", "tls/cli", "--json", JSON.stringify({ n: 7 }), "--quiet", ...trust]);
+      expect(JSON.parse(await cliOk(["consume", "tls/cli", "--max", "1", "--fields", "n", ...trust])).fields).toEqual({ n: 7 });
+      expect((JSON.parse(await cliOk(["streams", "get", "tls/cli", "--json", ...trust])) as { partitions: unknown[] }).partitions.length).toBe(1);
+      expect(await cliOk(["streams", "list", ...trust])).toContain("tls/cli");
+
+      const file = join(dataDir, "model.bin");
+      await Bun.write(file, new Uint8Array(300_000).map((_, i) => (i * 7919) % 251));
+      await cliOk(["push", file, "--stream", "tls/models", "--quiet", ...trust]);
+      const out = join(dataDir, "pulled.bin");
+      await cliOk(["pull", "tls/models", out, "--cache", join(dataDir, "cache"), "--quiet", ...trust]);
+      expect(Buffer.compare(Buffer.from(await Bun.file(out).arrayBuffer()), Buffer.from(await Bun.file(file).arrayBuffer()))).toBe(0);
+
+      // Without the CA the certificate is refused (exit 1); an unreadable --ca is a usage error (exit 2).
+      const untrusted = await cli(["streams", "list", "--gateway", gateway.url]).done;
+      expect(untrusted.code).toBe(1);
+      const unreadable = await cli(["streams", "list", "--gateway", gateway.url, "--ca", join(dataDir, "missing.pem")]).done;
+      expect(unreadable.code).toBe(2);
+      expect(unreadable.stderr).toContain("--ca: cannot read");
     } finally {
       await gateway.stop();
     }
