@@ -429,6 +429,7 @@ function notFound(key: string): StrataError {
   return new StrataError("NOT_FOUND", `object ${key} not found`);
 }
 
+/** A file-system failure of the store; a full disk is INSUFFICIENT_STORAGE (507: retry once space is freed). */
 function storageError(message: string, cause: unknown): StrataError {
-  return new StrataError("STORAGE_ERROR", `${message}: ${errorText(cause)}`, { cause });
+  return new StrataError(errnoCode(cause) === "ENOSPC" ? "INSUFFICIENT_STORAGE" : "STORAGE_ERROR", `${message}: ${errorText(cause)}`, { cause });
 }

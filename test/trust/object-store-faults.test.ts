@@ -7,6 +7,8 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { resolveGatewayConfig } from "../../gateway/config/gateway-config.ts";
+import { S3ObjectStore } from "../../gateway/objects/s3-object-store.ts";
 import { startS3, type S3TestStore } from "../helpers/ceph.ts";
 import { removeDir, startGateway, tempDir, type GatewayProcess } from "../helpers/gateway.ts";
 
@@ -27,6 +29,15 @@ beforeAll(async () => {
 afterAll(async () => {
   removeDir(dataDir);
   await s3?.stop();
+});
+
+test("the S3 timeouts are checked: out of range fails start-up naming the key", async () => {
+  const config = (s3: Record<string, unknown>) => ({ dataDir: join(dataDir, "never"), s3: { bucket: "b", ...s3 } });
+  expect(() => resolveGatewayConfig(config({ requestTimeoutMs: 10 }))).toThrow(/s3\.requestTimeoutMs/);
+  expect(() => resolveGatewayConfig(config({ maxAttempts: 0 }))).toThrow(/s3\.maxAttempts/);
+  expect(() => resolveGatewayConfig(config({ connectTimeoutMs: 1.5 }))).toThrow(/s3\.connectTimeoutMs/);
+  expect(resolveGatewayConfig(config({ requestTimeoutMs: 2_000, connectTimeoutMs: 500, maxAttempts: 2 })).s3).toMatchObject({ requestTimeoutMs: 2_000, connectTimeoutMs: 500, maxAttempts: 2 });
+  await expect(S3ObjectStore.open({ bucket: "b", endpoint: "http://127.0.0.1:1", requestTimeoutMs: 5 })).rejects.toMatchObject({ code: "BAD_REQUEST" });
 });
 
 /** The pid of the process listening on the store's port (radosgw), from `ss`. */
