@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { GatewayHttp } from "../../edge/artefacts/gateway-http.ts";
 import { loadTlsIdentity, type TlsIdentity } from "../../gateway/quic/tls.ts";
 import { cli, cliOk } from "../edge/edge-fixtures.ts";
-import { ensureNodeBuild, removeDir, type Runtime, startGateway, tempDir } from "../helpers/gateway.ts";
+import { ensureNodeBuild, removeDir, ROOT, type Runtime, startGateway, tempDir } from "../helpers/gateway.ts";
 
 let certDir: string;
 let identity: TlsIdentity;
@@ -61,7 +61,7 @@ describe("HTTPS on the HTTP port", () => {
     }
   }, 120_000);
 
-  test("the CLI's client commands take --ca: streams, publish, consume, push, pull", async () => {
+  test("the CLI's client commands take --ca: streams, publish, consume, push, pull, edge pins; Deno's fetch with the CA", async () => {
     const dataDir = tempDir("strata-tls-cli-");
     dirs.push(dataDir);
     const gateway = await startGateway({ dataDir, args: ["--tls-cert", identity.certFile, "--tls-key", keyFile()] });
@@ -79,6 +79,15 @@ describe("HTTPS on the HTTP port", () => {
       const out = join(dataDir, "pulled.bin");
       await cliOk(["pull", "tls/models", out, "--cache", join(dataDir, "cache"), "--quiet", ...trust]);
       expect(Buffer.compare(Buffer.from(await Bun.file(out).arrayBuffer()), Buffer.from(await Bun.file(file).arrayBuffer()))).toBe(0);
+      // An edge node's pin pulls through the CA too.
+      const pinned = join(dataDir, "pinned.bin");
+      const pin = await cli(["edge", "run", "--data", join(dataDir, "edge"), "--pin", `tls/models=${pinned}`, "--once", ...trust]).done;
+      expect(pin.code).toBe(0);
+      expect(Buffer.compare(Buffer.from(await Bun.file(pinned).arrayBuffer()), Buffer.from(await Bun.file(file).arrayBuffer()))).toBe(0);
+      // Deno's fetch with the CA (a Deno HTTP client).
+      const script = `import { fetchTrusting } from ${JSON.stringify(join(ROOT, "edge/transports/ca-fetch.ts"))}; const r = await fetchTrusting(Deno.readTextFileSync(${JSON.stringify(identity.certFile)}))(${JSON.stringify(`${gateway.url}/healthz`)}); console.log(r.status);`;
+      const deno = spawnSync(join(ROOT, "node_modules/.bin/deno"), ["eval", script], { cwd: ROOT, encoding: "utf8" });
+      expect(deno.stdout.trim()).toBe("200");
 
       // Without the CA the certificate is refused (exit 1); an unreadable --ca is a usage error (exit 2).
       const untrusted = await cli(["streams", "list", "--gateway", gateway.url]).done;
