@@ -1,14 +1,15 @@
 // Data-directory locks with real processes: a second gateway on one --data exits 1 naming the
-// holder's pid (under Bun and Deno alike), the lock dies with a SIGKILLed holder so a new gateway
+// holder's pid (under Bun, Deno and Node alike), the lock dies with a SIGKILLed holder so a new gateway
 // starts at once, a second `edge run` on one edge directory refuses while `edge publish` beside a
 // running loop keeps working.
-import { afterAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { cli, cliOk, edgeStatus } from "../edge/edge-fixtures.ts";
-import { removeDir, ROOT, type Runtime, startGateway, tempDir } from "../helpers/gateway.ts";
+import { ensureNodeBuild, removeDir, ROOT, type Runtime, startGateway, tempDir } from "../helpers/gateway.ts";
 
 const dirs: string[] = [];
+beforeAll(() => ensureNodeBuild());
 afterAll(() => dirs.forEach(removeDir));
 
 function newDir(): string {
@@ -32,6 +33,7 @@ describe("gateway data-directory lock", () => {
     ["bun", "bun"],
     ["bun", "deno"],
     ["deno", "bun"],
+    ["node", "bun"],
   ])("a second gateway (%s holding, %s second) exits 1 naming the holder's pid", async (holder, second) => {
     const dataDir = newDir();
     const first = await startGateway({ runtime: holder, dataDir });
