@@ -2,7 +2,7 @@
 // the principal is handed to the routes, which authorise their own action and stream with
 // gateway/auth/principal.ts. A missing or refused token is 401 with `WWW-Authenticate: Bearer`.
 import type { Context, MiddlewareHandler } from "hono";
-import { StrataError } from "../../core/errors.ts";
+import { invariant, StrataError } from "../../core/errors.ts";
 import type { GatewayAuth } from "../auth/gateway-auth.ts";
 import type { Action } from "../../core/auth/scopes.ts";
 import { authorizeAdmin, authorizeAny, type Principal } from "../auth/principal.ts";
@@ -33,7 +33,7 @@ export function authenticate(auth: GatewayAuth): MiddlewareHandler<AuthEnv> {
 /** The principal the auth middleware found; its absence is a routing bug. */
 export function principalOf(c: Context<AuthEnv>): Principal {
   const principal = c.get("principal");
-  if (principal === undefined) throw new StrataError("INTERNAL", `invariant violated: no principal on ${c.req.method} ${c.req.path}`);
+  invariant(principal !== undefined, `no principal on ${c.req.method} ${c.req.path}: the auth middleware did not run`);
   return principal;
 }
 

@@ -299,6 +299,19 @@ describe("starting with authentication", () => {
     await authed.stop();
   });
 
+  test("under Deno the same: 401 without a token, the admin token from the file works", async () => {
+    const dataDir = tempDir("strata-auth-deno-");
+    dirs.push(dataDir);
+    const deno = await startGateway({ runtime: "deno", dataDir, args: ["--auth"] });
+    try {
+      const admin = readFileSync(join(dataDir, "admin.token"), "utf8").trim();
+      expect(await refusal(await fetch(`${deno.url}/v1/streams`))).toEqual([401, "UNAUTHENTICATED"]);
+      expect((await fetch(`${deno.url}/v1/streams`, { headers: { authorization: bearer(admin) } })).status).toBe(200);
+    } finally {
+      await deno.stop();
+    }
+  });
+
   test("without --auth every route stays open, as before (tokens answer 404)", async () => {
     const dataDir = tempDir("strata-auth-off-");
     dirs.push(dataDir);
