@@ -1,12 +1,13 @@
 // Producer ids belong to a subject: the first authenticated publish with an id registers it to
 // its subject (gateway-wide, persisted in the metadata database), and another subject can
 // neither publish with it nor fence it, at any epoch. A real gateway (storage, metadata
-// database) in this process, reopened on the same directory to show the registration persists.
+// database) in this process, reopened on the same directory to show the registration persists;
+// then over HTTP against a real `strata serve --auth` process with issued tokens.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { StrataError } from "../../core/errors.ts";
 import type { PublishRequest } from "../../core/log/publish-request.ts";
 import { openGateway, type Gateway } from "../../gateway/gateway.ts";
-import { removeDir, tempDir } from "../helpers/gateway.ts";
+import { removeDir, startGateway, tempDir } from "../helpers/gateway.ts";
 
 const A = { subject: "edge-a" };
 const B = { subject: "edge-b" };
@@ -115,3 +116,45 @@ test("the registration persists across a restart", async () => {
   const next = await gateway.services.log.publish("owned/one", request("a2", { id: X, epoch: 3, seq: 2 }), "local", A);
   expect(next.length).toBe(1);
 });
+
+test("over HTTP with strata serve --auth: 403 for another subject's producer id, nothing written, the owner goes on", async () => {
+  const dir = tempDir("strata-producer-owner-http-");
+  const gw = await startGateway({ dataDir: dir, args: ["--auth"], timeoutMs: 60_000 });
+  try {
+    const adminToken = (await Bun.file(`${dir}/admin.token`).text()).trim();
+    const call = async (token: string, method: string, path: string, body?: unknown) => {
+      const response = await fetch(`${gw.url}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      });
+      return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+    };
+    const tokenFor = async (subject: string) => {
+      const issued = await call(adminToken, "POST", "/v1/tokens", { scopes: [{ action: "publish", streams: "owned/>" }], ttl_s: 3600, subject });
+      expect(issued.status).toBe(201);
+      return String(issued.body.token);
+    };
+    expect((await call(adminToken, "POST", "/v1/streams", { name: "owned/http", partitions: 1 })).status).toBeLessThan(300);
+    const [a, b] = [await tokenFor("http-a"), await tokenFor("http-b")];
+    const publish = (token: string, producer: { id: number; epoch: number; seq: number }) =>
+      call(token, "POST", `/v1/streams/${encodeURIComponent("owned/http")}/records`, { records: [{ fields: { v: 1 } }], producer });
+    const end = async () => {
+      const info = await call(adminToken, "GET", `/v1/streams/${encodeURIComponent("owned/http")}`);
+      const partitions = info.body.partitions as { end_offset: number }[];
+      return partitions[0]!.end_offset;
+    };
+    expect((await publish(a, { id: X, epoch: 0, seq: 0 })).status).toBe(200);
+    for (const producer of [{ id: X, epoch: 0, seq: 1 }, { id: X, epoch: 1, seq: 0 }, { id: X, epoch: 65535, seq: 0 }]) {
+      const refused = await publish(b, producer);
+      expect(refused.status).toBe(403);
+      expect((refused.body.error as { code: string }).code).toBe("FORBIDDEN");
+    }
+    expect(await end()).toBe(1);
+    expect((await publish(a, { id: X, epoch: 0, seq: 1 })).status).toBe(200);
+    expect(await end()).toBe(2);
+  } finally {
+    await gw.stop();
+    removeDir(dir);
+  }
+}, 90_000);
