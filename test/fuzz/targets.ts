@@ -144,7 +144,8 @@ const manifestBytes = fc
 
 const QUIC_TYPES = ["hello", "hello-ok", "error", "publish", "ack", "fetch", "records", "commit", "committed", "stream-info", "stream-create", "stream", "manifest-get", "manifest", "chunks-missing", "missing", "chunks-put", "stored", "chunks-get", "chunks", "warp", ""];
 
-const quicFrameObject = fc.record(
+/** A QUIC frame map: any type, fields from every message, values valid or not. */
+export const quicFrameObject = fc.record(
   {
     t: fc.constantFrom(...QUIC_TYPES),
     id: edgeNumber,
