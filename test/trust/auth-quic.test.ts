@@ -1,4 +1,4 @@
-// Tokens over QUIC against a real gateway process (`strata serve --quic-port 0` with auth on):
+// Tokens over QUIC against a real gateway process (`strata serve --quic-port 0 --auth`):
 // the hello's token is verified (no token, malformed, bad signature, expired, revoked: an
 // UNAUTHENTICATED error frame and the connection ends), and each request is authorized like its
 // HTTP route (out-of-scope stream or action: a FORBIDDEN error frame with the request's id,
@@ -6,7 +6,6 @@
 // from this process, so a revocation crosses a process boundary as it does in production.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { generateKeyPair, SignJWT } from "jose";
-import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { StrataError } from "../../core/errors.ts";
 import { blake3 } from "../../core/hashing/blake3.ts";
@@ -30,14 +29,11 @@ let admin: QuicClient;
 
 async function startAuthGateway(): Promise<void> {
   dataDir = tempDir("strata-auth-quic-");
-  const config = join(dataDir, "..", `${dataDir.split("/").pop()}.json`);
-  writeFileSync(config, JSON.stringify({ auth: { enabled: true }, artefacts: { gcIntervalMs: 0 } }));
-  gateway = await startGateway({ dataDir, args: ["--quic-port", "0", "--config", config], timeoutMs: 60_000 });
+  gateway = await startGateway({ dataDir, args: ["--quic-port", "0", "--auth"], timeoutMs: 60_000 });
   let match: RegExpExecArray | null = null;
   await waitFor(() => (match = /quic:\/\/\S+:(\d+) .*certificate (\S+?)(?:,|;)/.exec(gateway.output())) !== null, 30_000, "the QUIC listening line");
   quicPort = Number(match![1]);
   ca = await Bun.file(match![2]!).text();
-  removeDir(config);
 }
 
 beforeAll(async () => {
