@@ -9,9 +9,10 @@
 //   idle ──enqueue──▶ lingering ──due──▶ writing(n) ──last write done──▶ idle | lingering
 //     │                   │               │    ▲ more due, n < walWritesInFlight: writing(n+1)
 //     └─────── roll due ──┴───────────────┴──▶ rolling ──sealed──▶ (as after a write)
-//   a write (or a seal's footer) fails with ENOSPC ──▶ full(draining): every append not yet acknowledged is refused
-//     (INSUFFICIENT_STORAGE); once the writes in flight settle (refused too), the WAL is cut back
-//     to its synced end (hooks.reset) ──▶ full(paused until) ──pause over, next append──▶ idle
+//   a write (or a seal's footer) fails with ENOSPC ──▶ full(draining): every append not yet
+//     acknowledged is refused (INSUFFICIENT_STORAGE); once the writes in flight settle (refused
+//     too) ──▶ full(resetting): the WAL is cut back to its synced end (hooks.reset)
+//     ──▶ full(paused until) ──pause over, next append──▶ idle
 //   any other write or roll error, or a failed reset ──▶ failed (final: the WAL file is in an unknown state)
 //   close(): groups are written at once, then idle ──▶ closed
 import { StrataError, invariant } from "../../core/errors.ts";
@@ -44,11 +45,20 @@ export type GroupCommitState =
    * flight, will be) refused with `error`. `draining`: writes in flight, then the reset; `paused`:
    * the WAL is back at its synced end and appends are refused until `until` (performance.now()).
    */
-  | { readonly kind: "full"; readonly error: StrataError; readonly phase: { readonly kind: "draining"; readonly inFlight: number } | { readonly kind: "resetting" } | { readonly kind: "paused"; readonly until: number } }
+  | { readonly kind: "full"; readonly error: StrataError; readonly phase: FullDiskPhase }
   /** A write or a roll failed: every append not yet acknowledged was rejected with `error`, and all later ones are. */
   | { readonly kind: "failed"; readonly error: StrataError }
   /** close() finished: everything queued was written. */
   | { readonly kind: "closed" };
+
+/** Where recovery from a full disk stands (see GroupCommitState "full"). */
+export type FullDiskPhase =
+  /** `inFlight` writes issued after the failed one have yet to settle (each is refused). */
+  | { readonly kind: "draining"; readonly inFlight: number }
+  /** hooks.reset runs: the WAL is being cut back to its synced end. */
+  | { readonly kind: "resetting" }
+  /** Appends are refused until `until` (performance.now()); the next one after it is tried. */
+  | { readonly kind: "paused"; readonly until: number };
 
 export interface GroupCommitHooks {
   /** The active WAL; changes at each roll. */

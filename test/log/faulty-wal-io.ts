@@ -133,11 +133,10 @@ class FaultyHandle implements WalFileHandle {
       return this.real.writev(prefix(buffers, Math.floor(total / 2)), position);
     }
     if (code) throw ioError(code, syscall, this.path);
+    // Which write's sync fails is decided in call order, not in the order pipelined writes finish.
+    const syncCode = this.dsync ? this.io.take("sync", this.path) : undefined;
     const written = await this.real.writev(buffers, position);
-    if (this.dsync) {
-      const syncCode = this.io.take("sync", this.path);
-      if (syncCode) throw ioError(syncCode, syscall, this.path); // written, but not known to be durable
-    }
+    if (syncCode) throw ioError(syncCode, syscall, this.path); // written, but not known to be durable
     return written;
   }
 }
