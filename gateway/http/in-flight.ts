@@ -38,6 +38,18 @@ export class InFlightBytes {
   }
 }
 
+/** Requests at least this large ask the runtime for a garbage collection when they finish. */
+const COLLECT_AFTER_BYTES = 16 * 1024 * 1024;
+
+/**
+ * The runtime's explicit collection, where it has one (Bun.gc; Node's and Deno's gc() only with
+ * --expose-gc / --v8-flags=--expose-gc). A large body leaves several times its size of garbage
+ * (text, parsed values, decoded bytes) that a lazy collector may keep for many requests more:
+ * collecting after each large request is what keeps the cap a bound on memory, not only on bytes.
+ */
+const runtime: { Bun?: { gc(force: boolean): void }; gc?: () => void } = globalThis;
+const collectGarbage: () => void = runtime.Bun ? () => runtime.Bun?.gc(true) : runtime.gc ?? (() => {});
+
 /** Raised inside a chunked body's stream when its next bytes do not fit. */
 class InFlightFull extends Error {}
 
@@ -59,6 +71,7 @@ export function limitInFlight(budget: InFlightBytes): MiddlewareHandler {
         await next();
       } finally {
         budget.release(n);
+        if (n >= COLLECT_AFTER_BYTES) collectGarbage();
       }
       return;
     }
@@ -86,6 +99,7 @@ export function limitInFlight(budget: InFlightBytes): MiddlewareHandler {
     } finally {
       answered = true;
       budget.release(reserved);
+      if (reserved >= COLLECT_AFTER_BYTES) collectGarbage();
     }
   };
 }

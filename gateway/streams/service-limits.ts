@@ -12,8 +12,8 @@ const GiB = 1024 * MiB;
 export const SERVICE_LIMITS = defineLimits("limits", {
   maxRequestBytes: { default: 64 * MiB, unit: "bytes", min: 1 * KiB, max: 1 * GiB, doc: "Largest request body, checked before the body is parsed." },
   // A JSON publish holds about five times its body while it is decoded and encoded (body, text,
-  // parsed strings, decoded bytes, encoded records, batches), and the runtime's GC returns that
-  // memory late: at 64 MiB one largest request runs at a time and the gateway stays under 1 GiB.
+  // parsed strings, decoded bytes, encoded records, batches): at 64 MiB one largest request runs
+  // at a time, and with a collection after each (gateway/http/in-flight.ts) Bun stays near 650 MB.
   maxRequestBytesInFlight: { default: 64 * MiB, unit: "bytes", min: 1 * KiB, max: 64 * GiB, doc: "Request body bytes in flight across the gateway's HTTP routes (by Content-Length, or as a chunked body streams in); past it a request is refused with UNAVAILABLE (503) and Retry-After; at least maxRequestBytes." },
   maxRecordBytes: { default: DEFAULT_MAX_RECORD_BYTES, unit: "bytes", min: 1 * KiB, max: 512 * MiB, doc: "Largest encoded record (key, headers and fields)." },
   maxBatchRecords: { default: DEFAULT_PUBLISH_LIMITS.maxBatchRecords, unit: "count", min: 1, max: 1_000_000, doc: "Most records in one publish request." },
