@@ -3,6 +3,8 @@
 //   write EIO     the write fails before any byte reaches the file
 //   write ENOSPC  the write stores a prefix of its bytes (a short write), and the call that would
 //                 write the rest fails: the file ends in a torn batch
+//   write SHORT   the write stores a prefix of its bytes and says so (no error): the caller must
+//                 write the rest itself
 //   sync EIO/ENOSPC  the bytes reach the file but their sync fails: an O_DSYNC write (the WAL's
 //                 durable write) writes and then fails, as do fsync and fdatasync calls
 //
@@ -12,10 +14,12 @@ import { nodeWalIo, type WalFileHandle, type WalIo } from "../../gateway/log/wal
 import { constants } from "node:fs";
 
 export type FaultCode = "EIO" | "ENOSPC";
+/** A fault that is no error: a write that stores only part of its bytes. */
+export type ShortWrite = "SHORT";
 
 export interface Fault {
   readonly op: "write" | "sync";
-  readonly code: FaultCode;
+  readonly code: FaultCode | ShortWrite;
   /** The files (or directories, for their fsync) affected. */
   readonly where: (path: string) => boolean;
   /** Matching operations that succeed before the fault fires (default 0). */
@@ -30,7 +34,7 @@ interface Armed {
 export class FaultyWalIo implements WalIo {
   readonly #armed: Armed[] = [];
   /** Faults that fired, in order: what failed where. */
-  readonly fired: Array<{ readonly op: Fault["op"]; readonly code: FaultCode; readonly path: string }> = [];
+  readonly fired: Array<{ readonly op: Fault["op"]; readonly code: Fault["code"]; readonly path: string }> = [];
 
   arm(fault: Fault): void {
     this.#armed.push({ fault, skip: fault.skip ?? 0 });
@@ -50,7 +54,7 @@ export class FaultyWalIo implements WalIo {
   }
 
   /** The fault to raise now for `op` on `path`, if one is armed and due (it is then disarmed). */
-  take(op: Fault["op"], path: string): FaultCode | undefined {
+  take(op: Fault["op"], path: string): Fault["code"] | undefined {
     const i = this.#armed.findIndex((a) => a.fault.op === op && a.fault.where(path));
     if (i < 0) return undefined;
     const armed = this.#armed[i]!;
@@ -97,13 +101,13 @@ class FaultyHandle implements WalFileHandle {
 
   async sync(): Promise<void> {
     const code = this.io.take("sync", this.path);
-    if (code) throw ioError(code, "fsync", this.path);
+    if (code && code !== "SHORT") throw ioError(code, "fsync", this.path);
     await this.real.sync();
   }
 
   async datasync(): Promise<void> {
     const code = this.io.take("sync", this.path);
-    if (code) throw ioError(code, "fdatasync", this.path);
+    if (code && code !== "SHORT") throw ioError(code, "fdatasync", this.path);
     await this.real.datasync();
   }
 
@@ -132,11 +136,12 @@ class FaultyHandle implements WalFileHandle {
       this.#failNext = code;
       return this.real.writev(prefix(buffers, Math.floor(total / 2)), position);
     }
-    if (code) throw ioError(code, syscall, this.path);
+    if (code === "SHORT" && total > 1) return this.real.writev(prefix(buffers, Math.floor(total / 2)), position);
+    if (code && code !== "SHORT") throw ioError(code, syscall, this.path);
     // Which write's sync fails is decided in call order, not in the order pipelined writes finish.
     const syncCode = this.dsync ? this.io.take("sync", this.path) : undefined;
     const written = await this.real.writev(buffers, position);
-    if (syncCode) throw ioError(syncCode, syscall, this.path); // written, but not known to be durable
+    if (syncCode && syncCode !== "SHORT") throw ioError(syncCode, syscall, this.path); // written, but not known to be durable
     return written;
   }
 }

@@ -201,3 +201,21 @@ test("ENOSPC on the footer write that seals a segment: durable appends are refus
   const healed = await fx.open({});
   expect(await readIds(healed.partition(stream, 0))).toEqual(range(0, 3 * PER_BATCH));
 });
+
+test("short writes among pipelined group commits: the rest is written, every append is acknowledged and survives a restart", async () => {
+  const io = new FaultyWalIo();
+  const dir = partitionDir(fx.dataDir, stream, 0);
+  const store = await fx.open(PIPELINED, { walIo: io });
+  await store.openPartitions(stream, 2, {});
+  const log = store.partition(stream, 0);
+  for (let k = 0; k < 6; k++) io.arm({ op: "write", code: "SHORT", where: (path) => path.startsWith(dir), skip: k });
+  const appended = await Promise.all(Array.from({ length: 24 }, (_, k) => log.append(records(k * PER_BATCH, PER_BATCH), meta(), "local")));
+  expect(appended.map((a) => a.baseOffset)).toEqual(Array.from({ length: 24 }, (_, k) => k * PER_BATCH));
+  expect(io.fired.length).toBeGreaterThan(0);
+  expect(io.fired.every((f) => f.code === "SHORT")).toBe(true);
+  expect(await readIds(log)).toEqual(range(0, 24 * PER_BATCH));
+  await store.close();
+
+  const healed = await fx.open(PIPELINED);
+  expect(await readIds(healed.partition(stream, 0))).toEqual(range(0, 24 * PER_BATCH));
+});
