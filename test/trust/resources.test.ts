@@ -237,3 +237,46 @@ test("WAL files past storage.maxOpenWalFiles are closed while idle and reopened 
     await fx.cleanup();
   }
 });
+
+test("chunked bodies are counted as they stream in: past the cap 503 UNAVAILABLE with Retry-After, never 500; within it they are served", async () => {
+  const cfgDir = tempDir();
+  dirs.push(cfgDir);
+  const configFile = join(cfgDir, "config.json");
+  writeFileSync(configFile, JSON.stringify({ limits: { maxRequestBytes: 1 * MiB, maxRecordBytes: 1 * MiB, maxRequestBytesInFlight: 1 * MiB } }));
+  const gw = await startGateway({ args: ["--config", configFile] });
+  dirs.push(gw.dataDir);
+  try {
+    expect((await postJson(`${gw.url}/v1/streams`, { name: "chunked" })).status).toBe(201);
+    const body = new TextEncoder().encode(JSON.stringify({ records: [{ fields: { pad: "x".repeat(600 * 1024) } }] }));
+    const bodyFile = join(cfgDir, "body.json");
+    writeFileSync(bodyFile, body);
+    /** curl sends the body chunked (no Content-Length), at `rate` so that two overlap; resolves with the status, headers and body. */
+    const send = (rate: string): Promise<{ status: number; headers: string; body: string }> =>
+      new Promise((resolve, reject) => {
+        const args = ["-sS", "-i", "-X", "POST", "-H", "content-type: application/json", "-H", "transfer-encoding: chunked", "--limit-rate", rate, "--data-binary", `@${bodyFile}`, `${gw.url}/v1/streams/chunked/records`];
+        const curl = spawn("curl", args, { stdio: ["ignore", "pipe", "pipe"] });
+        let out = "";
+        curl.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+        curl.stderr!.on("data", (d: Buffer) => (out += d.toString()));
+        curl.once("exit", (code) => {
+          const head = /^HTTP\/[\d.]+ (\d+)/.exec(out);
+          if (!head) return reject(new Error(`curl exited with ${code}: ${out}`));
+          const split = out.indexOf("\r\n\r\n");
+          resolve({ status: Number(head[1]), headers: out.slice(0, split).toLowerCase(), body: out.slice(split + 4) });
+        });
+      });
+    // Alone, a chunked body is served.
+    expect((await send("100M")).status).toBe(200);
+    // Two at once, each streaming 600 KiB over about 3 s: together they pass the 1 MiB cap while
+    // both are in flight, so one is refused.
+    const answers = await Promise.all([send("200K"), send("200K")]);
+    const statuses = answers.map((r) => r.status);
+    expect(statuses.every((status) => status === 200 || status === 503)).toBe(true);
+    expect(statuses).toContain(503);
+    const refused = answers.find((r) => r.status === 503)!;
+    expect(refused.headers).toContain("retry-after: 1");
+    expect((JSON.parse(refused.body) as { error: { code: string } }).error.code).toBe("UNAVAILABLE");
+  } finally {
+    await gw.stop();
+  }
+});
