@@ -215,7 +215,7 @@ test("WAL files past storage.maxOpenWalFiles are closed while idle and reopened 
     // partition holds, and the small segments roll (seal, rename, new WAL) on the way.
     for (let round = 0; round < 3; round++) {
       await Promise.all(Array.from({ length: partitions }, (_, p) =>
-        store.partition("budget", p).append(records(round * 100, 100, 100), { firstTimestamp: 1000, maxTimestamp: 1000 })));
+        store.partition("budget", p).append(records(round * 100, 100, 100), { firstTimestamp: 1000, maxTimestamp: 1000, producer: null })));
     }
     const descriptors = store.walDescriptors();
     expect(descriptors.open).toBeLessThanOrEqual(8);
