@@ -2,7 +2,7 @@
 // node:quic listener, and the QUIC client, both in this Bun process.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { blake3 } from "../../core/hashing/blake3.ts";
-import { StrataError } from "../../core/errors.ts";
+import { failure } from "../helpers/failure.ts";
 import { encodeManifest, manifestId } from "../../core/artefacts/manifest.ts";
 import { QuicClient } from "../../edge/transports/quic-client.ts";
 import { quicGateway, type QuicGateway } from "./quic-fixture.ts";
@@ -21,14 +21,6 @@ afterAll(async () => {
   await gw?.close();
 });
 
-async function failure(p: Promise<unknown>): Promise<StrataError> {
-  try {
-    await p;
-  } catch (e) {
-    return e as StrataError;
-  }
-  throw new Error("expected a failure");
-}
 
 test("hello negotiates version 1 and announces the gateway's limits", () => {
   expect(client.session.version).toBe(1);

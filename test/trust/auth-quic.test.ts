@@ -8,6 +8,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { generateKeyPair, SignJWT } from "jose";
 import { join } from "node:path";
 import { StrataError } from "../../core/errors.ts";
+import { failure } from "../helpers/failure.ts";
+import { parseScope } from "../../core/auth/scopes.ts";
 import { blake3 } from "../../core/hashing/blake3.ts";
 import { QuicClient } from "../../edge/transports/quic-client.ts";
 import { SIGNING_KEY_FILE } from "../../gateway/auth/gateway-auth.ts";
@@ -58,22 +60,9 @@ function connect(token: string | undefined): Promise<QuicClient> {
 }
 
 async function issue(scopes: string[], subject?: string, ttlS = 3600): Promise<{ token: string; id: string }> {
-  const parsed = scopes.map((s) => {
-    const [action, streams] = s.split(":") as ["publish" | "consume" | "admin" | "metrics", string];
-    return { action, streams };
-  });
-  return issuer.issue({ scopes: parsed, ttlS, subject });
+  return issuer.issue({ scopes: scopes.map(parseScope), ttlS, subject });
 }
 
-async function failure(p: Promise<unknown>): Promise<StrataError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof StrataError) return e;
-    throw e;
-  }
-  throw new Error("expected a failure");
-}
 
 async function endOffset(stream: string): Promise<number> {
   return (await admin.streamInfo(stream)).partitions[0]!.end_offset;

@@ -5,6 +5,7 @@
 // then over HTTP against a real `strata serve --auth` process with issued tokens.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { StrataError } from "../../core/errors.ts";
+import { failure } from "../helpers/failure.ts";
 import type { PublishRequest } from "../../core/log/publish-request.ts";
 import { openGateway, type Gateway } from "../../gateway/gateway.ts";
 import { removeDir, startGateway, tempDir } from "../helpers/gateway.ts";
@@ -32,15 +33,6 @@ function request(value: string, producer: { id: number; epoch: number; seq: numb
   return { records: [{ key: null, headers: {}, fields: { value } }], producer };
 }
 
-async function failure(p: Promise<unknown>): Promise<StrataError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof StrataError) return e;
-    throw e;
-  }
-  throw new Error("expected a failure");
-}
 
 /** The end offset of every partition of a stream. */
 function ends(g: Gateway, stream: string): number[] {
