@@ -11,6 +11,8 @@ export const ERROR_STATUS = {
   FORBIDDEN: 403,
   INVALID_STREAM_NAME: 400,
   INVALID_OFFSET: 400,
+  /** A CEL filter expression that does not parse or type-check, or is over the size or work bounds; the message gives the position. */
+  BAD_FILTER: 400,
   UNSUPPORTED_MEDIA_TYPE: 415,
   STREAM_NOT_FOUND: 404,
   PARTITION_NOT_FOUND: 404,
@@ -25,6 +27,10 @@ export const ERROR_STATUS = {
   PAYLOAD_TOO_LARGE: 413,
   SEQUENCE_GAP: 409,
   PRODUCER_FENCED: 409,
+  /** A consumer-group commit or heartbeat from a member whose epoch is not the group's current one for it (a rebalance moved on). */
+  STALE_MEMBER_EPOCH: 409,
+  /** A heartbeat or leave naming a member the group does not have (expired, or never joined): rejoin without an epoch. */
+  UNKNOWN_MEMBER: 404,
   MISSING_CHUNKS: 409,
   CORRUPT_DATA: 422,
   INVALID_SAFETENSORS: 422,

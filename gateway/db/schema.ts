@@ -2,6 +2,10 @@
 // `npx drizzle-kit generate` into gateway/db/migrations and applied at start.
 import { index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
 
+export * from "./groups-schema.ts";
+export * from "./queues-schema.ts";
+export * from "./datasets-schema.ts";
+
 export const streams = sqliteTable("streams", {
   name: text("name").primaryKey(),
   partitions: integer("partitions").notNull(),

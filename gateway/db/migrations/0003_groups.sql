@@ -1,0 +1,2 @@
+-- groups: tables are added by the groups work; a no-op until then.
+SELECT 1;
