@@ -3,6 +3,8 @@
 Pure Python on the standard library plus ``msgpack`` and ``numpy``; ``strata.torch`` needs torch.
 """
 
+from .client import Client
 from .errors import StrataError
+from .wire import ArtefactRef, Tensor
 
-__all__ = ["StrataError"]
+__all__ = ["ArtefactRef", "Client", "StrataError", "Tensor"]

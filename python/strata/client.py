@@ -1,0 +1,187 @@
+"""``strata.Client``: streams, records and datasets over the gateway's HTTP API (MessagePack)."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Iterable, Mapping, Sequence
+from urllib.parse import quote, urlencode
+
+import msgpack
+
+from .errors import StrataError
+from .http import MSGPACK, Session
+from .wire import pack
+
+# Publish batches stay under the gateway's defaults (10,000 records, 8 MiB per record, 64 MiB per request).
+_BATCH_RECORDS = 1000
+_BATCH_BYTES = 8 * 1024 * 1024
+_RECORD_KEYS = frozenset(("fields", "key", "headers", "partition"))
+
+
+def _segment(name: str) -> str:
+    return quote(name, safe="")
+
+
+class Client:
+    """A gateway client. Safe to share between threads: each thread keeps its own keep-alive connection."""
+
+    def __init__(self, url: str, token: str | None = None, timeout: float = 60.0, retry_for: float = 60.0) -> None:
+        self.url = url
+        self.token = token
+        self._timeout = timeout
+        self._retry_for = retry_for
+        self._local = threading.local()
+        Session(url, token)  # validates the URL now rather than at the first request
+
+    def session(self) -> Session:
+        """This thread's connection to the gateway."""
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = Session(self.url, self.token, self._timeout, self._retry_for)
+            self._local.session = session
+        return session
+
+    def close(self) -> None:
+        session = getattr(self._local, "session", None)
+        if session is not None:
+            session.close()
+
+    def _call(self, method: str, path: str, body: Any = None, idempotent: bool = True, tensor_format: str = "numpy") -> Any:
+        payload = None if body is None else pack(body)
+        response = self.session().request(method, path, payload, MSGPACK if payload is not None else None, idempotent)
+        return response.decode(tensor_format)
+
+    # ---- streams ----
+
+    def create_stream(self, name: str, partitions: int = 1, retention_ms: int | None = None, retention_bytes: int | None = None) -> dict:
+        body: dict[str, Any] = {"name": name, "partitions": partitions}
+        if retention_ms is not None or retention_bytes is not None:
+            body["retention"] = {k: v for k, v in (("ms", retention_ms), ("bytes", retention_bytes)) if v is not None}
+        return self._call("POST", "/v1/streams", body, idempotent=False)
+
+    def streams(self) -> list[dict]:
+        return self._call("GET", "/v1/streams")["streams"]
+
+    def stream(self, name: str) -> dict:
+        return self._call("GET", f"/v1/streams/{_segment(name)}")
+
+    def publish(self, stream: str, records: Iterable[Mapping[str, Any]], acks: str | None = None) -> list[dict]:
+        """Publishes records (dicts with ``fields`` and optional ``key``, ``headers``, ``partition``).
+
+        Numpy arrays and torch tensors among the fields are stored as tensors. Answers one
+        ``{"partition", "offset"}`` per record, in order. Large inputs are sent in batches.
+        """
+        path = f"/v1/streams/{_segment(stream)}/records" + (f"?acks={acks}" if acks else "")
+        positions: list[dict] = []
+        for batch in _batches(records):
+            body = _records_body(batch)
+            response = self.session().request("POST", path, body, MSGPACK, idempotent=False)
+            positions.extend(response.decode()["records"])
+        return positions
+
+    def read(
+        self,
+        stream: str,
+        partition: int,
+        offset: int,
+        max_records: int | None = None,
+        max_bytes: int | None = None,
+        fields: Sequence[str] | None = None,
+        filter: str | None = None,  # noqa: A002 - the gateway's parameter name
+        wait_ms: int | None = None,
+        tensor_format: str = "numpy",
+    ) -> dict:
+        """One read of a partition: ``{"records": [...], "next_offset", "end_offset"}``."""
+        query = _query(offset=offset, max_records=max_records, max_bytes=max_bytes, fields=fields, filter=filter, wait_ms=wait_ms)
+        return self._call("GET", f"/v1/streams/{_segment(stream)}/partitions/{int(partition)}/records?{query}", tensor_format=tensor_format)
+
+    # ---- datasets ----
+
+    def create_dataset(self, name: str, stream: str, filter: str | None = None, fields: Sequence[str] | None = None, span_samples: int | None = None) -> dict:  # noqa: A002
+        """Pins the stream's current offset ranges as a new version of the dataset ``name``."""
+        body: dict[str, Any] = {"name": name, "stream": stream}
+        if filter is not None:
+            body["filter"] = filter
+        if fields is not None:
+            body["fields"] = list(fields)
+        if span_samples is not None:
+            body["span_samples"] = span_samples
+        return self._call("POST", "/v1/datasets", body, idempotent=False)
+
+    def datasets(self) -> list[dict]:
+        return self._call("GET", "/v1/datasets")["datasets"]
+
+    def dataset(self, name: str) -> dict:
+        """The dataset and its versions."""
+        return self._call("GET", f"/v1/datasets/{_segment(name)}")
+
+    def dataset_version(self, name: str, version: int | str = "latest") -> dict:
+        return self._call("GET", f"/v1/datasets/{_segment(name)}/versions/{_version_segment(version)}")
+
+    def samples(self, name: str, version: int, start: int, count: int, fields: Sequence[str] | None = None, tensor_format: str = "numpy") -> dict:
+        """Up to ``count`` samples from global index ``start``: ``{"start", "samples", "offsets"}`` (fewer when bounded by bytes)."""
+        path, _ = self.samples_request(name, version, start, count, fields)
+        return self._call("GET", path, tensor_format=tensor_format)
+
+    def samples_at(self, name: str, version: int, indexes: Sequence[int], fields: Sequence[str] | None = None, tensor_format: str = "numpy") -> dict:
+        """The samples at these global indexes, in this order (a prefix of them when bounded by bytes)."""
+        path, body = self.samples_at_request(name, version, indexes, fields)
+        response = self.session().request("POST", path, body, MSGPACK)
+        return response.decode(tensor_format)
+
+    def samples_request(self, name: str, version: int, start: int, count: int, fields: Sequence[str] | None = None) -> tuple[str, None]:
+        """The path of a sample range read (the dataset reader sends it itself to count response bytes)."""
+        return f"/v1/datasets/{_segment(name)}/versions/{int(version)}/samples?{_query(start=start, count=count, fields=fields)}", None
+
+    def samples_at_request(self, name: str, version: int, indexes: Sequence[int], fields: Sequence[str] | None = None) -> tuple[str, bytes]:
+        """The path and MessagePack body of a read of samples by index."""
+        body: dict[str, Any] = {"indexes": [int(i) for i in indexes]}
+        if fields is not None:
+            body["fields"] = list(fields)
+        return f"/v1/datasets/{_segment(name)}/versions/{int(version)}/samples", pack(body)
+
+
+def _version_segment(version: int | str) -> str:
+    if version == "latest":
+        return "latest"
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise StrataError("BAD_REQUEST", f'a dataset version is a positive integer or "latest", not {version!r}')
+    return str(version)
+
+
+def _query(**params: Any) -> str:
+    pairs: list[tuple[str, str]] = []
+    for key, value in params.items():
+        if value is None:
+            continue
+        pairs.append((key, ",".join(value) if isinstance(value, (list, tuple)) else str(value)))
+    return urlencode(pairs)
+
+
+def _check_record(record: Mapping[str, Any]) -> Mapping[str, Any]:
+    if not isinstance(record, Mapping) or "fields" not in record:
+        raise StrataError("BAD_REQUEST", 'a record is a dict with "fields" (and optional "key", "headers", "partition")')
+    unknown = set(record) - _RECORD_KEYS
+    if unknown:
+        raise StrataError("BAD_REQUEST", f"unknown record keys {sorted(unknown)}; a record has {sorted(_RECORD_KEYS)}")
+    return record
+
+
+def _batches(records: Iterable[Mapping[str, Any]]) -> Iterable[list[bytes]]:
+    """Encoded records, cut into requests by count and by bytes."""
+    batch: list[bytes] = []
+    size = 0
+    for record in records:
+        encoded = pack(dict(_check_record(record)))
+        if batch and (len(batch) >= _BATCH_RECORDS or size + len(encoded) > _BATCH_BYTES):
+            yield batch
+            batch, size = [], 0
+        batch.append(encoded)
+        size += len(encoded)
+    if batch:
+        yield batch
+
+
+def _records_body(encoded: list[bytes]) -> bytes:
+    packer = msgpack.Packer(use_bin_type=True)
+    return b"".join([packer.pack_map_header(1), packer.pack("records"), packer.pack_array_header(len(encoded)), *encoded])
