@@ -10,6 +10,7 @@ import type { GatewayServices } from "./services.ts";
 import { createGatewayMetrics } from "./metrics.ts";
 import { openArtefacts, type Artefacts } from "./artefacts/artefacts.ts";
 import { GroupService } from "./consumers/group-service.ts";
+import { resolveGroupLimits } from "./consumers/group-limits.ts";
 import { LogService } from "./streams/log-service.ts";
 import { ProducerOwners } from "./auth/producer-owners.ts";
 import { openAuth } from "./auth/gateway-auth.ts";
@@ -76,10 +77,11 @@ export async function openGateway(input: GatewayConfig): Promise<Gateway> {
       },
     });
     const auth = await openAuth({ ...config.auth, dataDir, db: database.db });
+    const groups = await GroupService.open(database.db, streams, resolveGroupLimits());
     const services: GatewayServices = {
       streams,
       log: new LogService(streams, logs, metrics, limits, { onArtefactRefs: artefacts.onArtefactRefs }, new ProducerOwners(database.db)),
-      groups: new GroupService(database.db, streams),
+      groups,
       metrics,
       limits,
       artefacts: artefacts.services,
@@ -92,6 +94,7 @@ export async function openGateway(input: GatewayConfig): Promise<Gateway> {
       objectStore,
       config,
       async close() {
+        groups.close();
         await opened.artefacts.close();
         await opened.logs.close();
         await opened.objectStore.close();

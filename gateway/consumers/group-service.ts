@@ -1,49 +1,66 @@
-// Committed consumer-group offsets (membership and rebalancing come later).
+// Consumer groups: committed offsets (the plain form, for groups without members) and, through
+// the coordinator, membership with server-side assignment (docs/groups.md). The one service
+// every transport calls for groups.
 import { and, eq, sql } from "drizzle-orm";
-import { z } from "zod";
 import { StrataError } from "../../core/errors.ts";
 import { parseInput } from "../../core/util/parse-input.ts";
 import type { MetadataDb } from "../db/database.ts";
 import { consumerOffsets } from "../db/schema.ts";
 import type { StreamService } from "../streams/stream-service.ts";
+import { assertGroupName, GroupCoordinator } from "./group-coordinator.ts";
+import type { GroupLimits } from "./group-limits.ts";
+import { GroupStore } from "./group-store.ts";
+import {
+  commitOffsetSchema,
+  type CommitInput,
+  type CommittedOffset,
+  type GroupDescription,
+  type GroupSummary,
+  type HeartbeatRequest,
+  type HeartbeatResponse,
+  type PartitionLag,
+} from "./group-wire.ts";
 
-const GROUP_NAME = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$/;
-
-export interface CommittedOffset {
-  readonly stream: string;
-  readonly partition: number;
-  readonly offset: number;
-  readonly updated_at: number;
-}
-
-/**
- * A commit request, from any transport: the one source of its shape and of the typed client's
- * input. Ranges are the service's (INVALID_OFFSET, PARTITION_NOT_FOUND), not the schema's.
- */
-export const commitOffsetSchema = z.object({
-  stream: z.string(),
-  /** 0 by default. */
-  partition: z.number().nullish(),
-  offset: z.number(),
-});
-
-export type CommitInput = z.input<typeof commitOffsetSchema>;
-
-function assertGroup(group: string): void {
-  if (!GROUP_NAME.test(group)) throw new StrataError("BAD_REQUEST", `group must match ${GROUP_NAME.source}`);
-}
+export * from "./group-wire.ts";
 
 export class GroupService {
   private readonly db: MetadataDb;
   private readonly streams: StreamService;
+  private readonly coordinator: GroupCoordinator;
 
-  constructor(db: MetadataDb, streams: StreamService) {
+  private constructor(db: MetadataDb, streams: StreamService, coordinator: GroupCoordinator) {
     this.db = db;
     this.streams = streams;
+    this.coordinator = coordinator;
+  }
+
+  /** Loads the groups' membership from the metadata database and starts the session timer. */
+  static async open(db: MetadataDb, streams: StreamService, limits: GroupLimits): Promise<GroupService> {
+    return new GroupService(db, streams, await GroupCoordinator.open(new GroupStore(db), streams, limits));
+  }
+
+  close(): void {
+    this.coordinator.close();
+  }
+
+  heartbeat(group: string, input: HeartbeatRequest): Promise<HeartbeatResponse> {
+    return this.coordinator.heartbeat(group, input);
+  }
+
+  leave(group: string, member: string): Promise<void> {
+    return this.coordinator.leave(group, member);
+  }
+
+  /** The streams a member subscribes to (DELETE of a member is authorised on them); UNKNOWN_MEMBER if none. */
+  memberStreams(group: string, member: string): readonly string[] {
+    assertGroupName(group);
+    const found = this.coordinator.group(group)?.members.get(member);
+    if (found === undefined) throw new StrataError("UNKNOWN_MEMBER", `group ${group} has no member ${member}`);
+    return found.streams;
   }
 
   async commit(group: string, input: CommitInput): Promise<CommittedOffset> {
-    assertGroup(group);
+    assertGroupName(group);
     // Parsed here whatever the transport, so no path can skip a check.
     const request = parseInput(commitOffsetSchema, input, "offset commit");
     const config = this.streams.require(request.stream);
@@ -54,19 +71,23 @@ export class GroupService {
     // A committed offset is the next one the group reads, so the partition's end is the largest.
     const end = this.streams.get(config.name).partitions[partition]!.end_offset;
     if (offset > end) throw new StrataError("OFFSET_OUT_OF_RANGE", `offset ${offset} is past the end of ${config.name}/${partition} (${end})`);
-    const row = { group, stream: config.name, partition, offset, updatedAt: Date.now() };
-    await this.db
-      .insert(consumerOffsets)
-      .values(row)
-      .onConflictDoUpdate({
-        target: [consumerOffsets.group, consumerOffsets.stream, consumerOffsets.partition],
-        set: { offset: sql`excluded.offset`, updatedAt: sql`excluded.updated_at` },
-      });
-    return { stream: row.stream, partition, offset: row.offset, updated_at: row.updatedAt };
+    // Checked and written with the membership held still, so a revocation cannot slip between.
+    return this.coordinator.withGroup(group, async (state) => {
+      this.coordinator.checkCommit(state, group, request.member ?? undefined, request.member_epoch ?? undefined, config.name, partition);
+      const row = { group, stream: config.name, partition, offset, updatedAt: Date.now() };
+      await this.db
+        .insert(consumerOffsets)
+        .values(row)
+        .onConflictDoUpdate({
+          target: [consumerOffsets.group, consumerOffsets.stream, consumerOffsets.partition],
+          set: { offset: sql`excluded.offset`, updatedAt: sql`excluded.updated_at` },
+        });
+      return { stream: row.stream, partition, offset: row.offset, updated_at: row.updatedAt };
+    });
   }
 
   async get(group: string, stream?: string): Promise<CommittedOffset[]> {
-    assertGroup(group);
+    assertGroupName(group);
     if (stream !== undefined) this.streams.require(stream);
     const rows = await this.db
       .select()
@@ -74,5 +95,57 @@ export class GroupService {
       .where(stream === undefined ? eq(consumerOffsets.group, group) : and(eq(consumerOffsets.group, group), eq(consumerOffsets.stream, stream)))
       .orderBy(consumerOffsets.stream, consumerOffsets.partition);
     return rows.map((r) => ({ stream: r.stream, partition: r.partition, offset: r.offset, updated_at: r.updatedAt }));
+  }
+
+  /** Every group with members, an epoch or committed offsets, with the streams it touches. */
+  async list(): Promise<GroupSummary[]> {
+    const byGroup = new Map<string, { epoch: number; members: number; streams: Set<string> }>();
+    for (const state of this.coordinator.groups()) {
+      const streams = new Set([...state.members.values()].flatMap((m) => m.streams));
+      byGroup.set(state.name, { epoch: state.epoch, members: state.members.size, streams });
+    }
+    const committed = await this.db.selectDistinct({ group: consumerOffsets.group, stream: consumerOffsets.stream }).from(consumerOffsets);
+    for (const row of committed) {
+      const entry = byGroup.get(row.group) ?? { epoch: 0, members: 0, streams: new Set<string>() };
+      entry.streams.add(row.stream);
+      byGroup.set(row.group, entry);
+    }
+    return [...byGroup]
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([group, e]) => ({ group, group_epoch: e.epoch, members: e.members, streams: [...e.streams].sort() }));
+  }
+
+  /**
+   * Members and, per partition of every stream the group subscribes to or committed on, the
+   * committed offset, the end offset and the lag (end − committed; from the partition's start
+   * offset when nothing is committed). NOT_FOUND for a group with neither members nor offsets.
+   */
+  async describe(group: string): Promise<GroupDescription> {
+    assertGroupName(group);
+    const state = this.coordinator.group(group);
+    const offsets = await this.get(group);
+    if (state === undefined && offsets.length === 0) throw new StrataError("NOT_FOUND", `no group ${group}`);
+    const members = state === undefined ? [] : [...state.members.values()].sort((a, b) => (a.id < b.id ? -1 : 1)).map((m) => this.coordinator.describeMember(group, m));
+    const streams = new Set<string>([...members.flatMap((m) => m.streams), ...offsets.map((o) => o.stream)]);
+    const committed = new Map(offsets.map((o) => [`${o.stream}\u0000${o.partition}`, o.offset]));
+    const partitions: PartitionLag[] = [];
+    for (const stream of [...streams].sort()) {
+      // A stream deleted since has nothing to lag behind.
+      if (!this.#exists(stream)) continue;
+      for (const p of this.streams.get(stream).partitions) {
+        const offset = committed.get(`${stream}\u0000${p.partition}`) ?? null;
+        partitions.push({ stream, partition: p.partition, committed: offset, end_offset: p.end_offset, lag: Math.max(0, p.end_offset - (offset ?? p.start_offset)) });
+      }
+    }
+    return { group, group_epoch: state?.epoch ?? 0, members, partitions };
+  }
+
+  #exists(stream: string): boolean {
+    try {
+      this.streams.require(stream);
+      return true;
+    } catch {
+      return false;
+    }
   }
 }

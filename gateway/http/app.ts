@@ -8,7 +8,6 @@ import { publishBodySchema, toPublishRequest } from "../../core/log/publish-requ
 import type { HttpConfig } from "../config/gateway-config.ts";
 import { authorize, authorizeMetrics, permits, type Principal } from "../auth/principal.ts";
 import { publisherOf } from "../auth/producer-owners.ts";
-import { commitOffsetSchema } from "../consumers/group-service.ts";
 import type { GatewayServices } from "../services.ts";
 import { encodeRawReadResponse, jsonReadResponse, msgpackReadResponse, type JsonReadResponse } from "../streams/read-wire.ts";
 import { createStreamSchema, type StreamInfo } from "../streams/stream-service.ts";
@@ -16,6 +15,7 @@ import { artefactRoutes } from "./artefact-routes.ts";
 import { limitBody } from "./body-limit.ts";
 import { authenticate, principalOf, requireScope, type AuthEnv } from "./auth.ts";
 import { tokenRoutes } from "./token-routes.ts";
+import { groupRoutes } from "./group-routes.ts";
 import { InFlightBytes, limitInFlight } from "./in-flight.ts";
 import { errorResponse, onError } from "./errors.ts";
 import { encodeMsgpack, respond, respondEncoded, wantsMsgpack } from "./negotiate.ts";
@@ -47,9 +47,9 @@ const readQuery = z.object({
     .string()
     .optional()
     .transform((v) => v?.split(",").filter((f) => f.length > 0)),
+  /** A CEL expression over fields, headers, key and timestamp (docs/filters.md). */
+  filter: z.string().optional(),
 });
-
-const groupQuery = z.object({ stream: z.string().optional() });
 
 /** A stream is listed and described to whoever may publish to it or consume it. */
 function sees(principal: Principal, stream: string): boolean {
@@ -57,7 +57,7 @@ function sees(principal: Principal, stream: string): boolean {
 }
 
 export function createApp(services: GatewayServices, http: HttpConfig) {
-  const { streams, log, groups, metrics, limits } = services;
+  const { streams, log, metrics, limits } = services;
   const records = new BoundedMsgpackDecoder(http.decoders.records);
   const limited = limitBody(limits.maxRequestBytes);
 
@@ -97,6 +97,7 @@ export function createApp(services: GatewayServices, http: HttpConfig) {
         maxRecords: q.max_records,
         maxBytes: q.max_bytes,
         waitMs: q.wait_ms,
+        filter: q.filter,
         signal: c.req.raw.signal,
       };
       // One encoding pass either way, counted for the metrics; the JSON form is the same either way.
@@ -110,18 +111,6 @@ export function createApp(services: GatewayServices, http: HttpConfig) {
       const text = JSON.stringify(jsonReadResponse(result));
       metrics.bytesOut.inc({ stream: result.stream }, text.length);
       return respondEncoded<JsonReadResponse>(c, text, "json");
-    })
-    .post("/groups/:group/offsets", limited, validBody(commitOffsetSchema, records), async (c) => {
-      const body = c.req.valid("json").body;
-      authorize(principalOf(c), "consume", body.stream);
-      return c.json(await groups.commit(c.req.param("group"), body));
-    })
-    .get("/groups/:group/offsets", validParams("query", groupQuery), async (c) => {
-      const principal = principalOf(c);
-      const stream = c.req.valid("query").stream;
-      if (stream !== undefined) authorize(principal, "consume", stream);
-      const offsets = await groups.get(c.req.param("group"), stream);
-      return c.json({ offsets: offsets.filter((o) => permits(principal, "consume", o.stream)) });
     });
 
   const base = new Hono<AuthEnv>();
@@ -140,6 +129,7 @@ export function createApp(services: GatewayServices, http: HttpConfig) {
     })
     .route("/v1", v1)
     .route("/v1", tokenRoutes(services.auth, limited, records))
+    .route("/v1", groupRoutes(services.groups, limited, records))
     .route("/v1", artefactRoutes(services.artefacts, http));
   app.notFound((c) => errorResponse(c, "NOT_FOUND", `no route ${c.req.method} ${c.req.path}`, 404));
   app.onError(onError);
