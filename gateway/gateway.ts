@@ -10,7 +10,6 @@ import type { GatewayServices } from "./services.ts";
 import { createGatewayMetrics } from "./metrics.ts";
 import { openArtefacts, type Artefacts } from "./artefacts/artefacts.ts";
 import { GroupService } from "./consumers/group-service.ts";
-import { resolveGroupLimits } from "./consumers/group-limits.ts";
 import { LogService } from "./streams/log-service.ts";
 import { ProducerOwners } from "./auth/producer-owners.ts";
 import { openAuth } from "./auth/gateway-auth.ts";
@@ -77,7 +76,7 @@ export async function openGateway(input: GatewayConfig): Promise<Gateway> {
       },
     });
     const auth = await openAuth({ ...config.auth, dataDir, db: database.db });
-    const groups = await GroupService.open(database.db, streams, resolveGroupLimits());
+    const groups = await GroupService.open(database.db, streams, config.groups);
     const services: GatewayServices = {
       streams,
       log: new LogService(streams, logs, metrics, limits, { onArtefactRefs: artefacts.onArtefactRefs }, new ProducerOwners(database.db)),

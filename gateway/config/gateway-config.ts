@@ -11,6 +11,7 @@ import { issuePath } from "../../core/util/parse-input.ts";
 import { ARTEFACT_LIMITS, resolveArtefactLimits, type ArtefactLimits } from "../artefacts/artefact-limits.ts";
 import { resolveLimits as resolveStorageLimits, STORAGE_LIMITS, type StorageLimits } from "../log/storage-limits.ts";
 import { s3TimeoutsShape } from "../objects/s3-timeouts.ts";
+import { GROUP_LIMITS, resolveGroupLimits, type GroupLimits } from "../consumers/group-limits.ts";
 import { QUIC_LIMITS, type QuicLimits } from "../quic/quic-limits.ts";
 import { resolveServiceLimits, SERVICE_LIMITS, type ServiceLimits } from "../streams/service-limits.ts";
 import { checkLimitsAgree } from "./cross-checks.ts";
@@ -55,6 +56,8 @@ export const gatewayConfigSchema = z.strictObject({
   artefacts: ARTEFACT_LIMITS.schema.optional(),
   /** QUIC transport bounds (gateway/quic/quic-limits.ts). */
   quic: QUIC_LIMITS.schema.optional(),
+  /** Consumer-group coordinator bounds (gateway/consumers/group-limits.ts). */
+  groups: GROUP_LIMITS.schema.optional(),
   /** Origins whose browser pages may call the HTTP API (CORS); none by default. */
   corsOrigins: z.array(z.string().refine(isOrigin, { message: "must be an origin like http://localhost:8080" })).optional(),
   /** Bearer tokens with per-stream scopes (docs/auth.md); off by default. adminToken: a fixed administrator secret instead of DATA/admin.token. */
@@ -93,6 +96,7 @@ export interface ResolvedGatewayConfig {
   readonly storage: StorageLimits;
   readonly artefacts: ArtefactLimits;
   readonly quic: QuicLimits;
+  readonly groups: GroupLimits;
   readonly http: HttpConfig;
   readonly auth: { readonly enabled: boolean; readonly adminToken: string | undefined };
 }
@@ -102,6 +106,7 @@ const FAMILIES: ReadonlyMap<string, LimitFamily<LimitSpecs>> = new Map<string, L
   ["storage", STORAGE_LIMITS],
   ["artefacts", ARTEFACT_LIMITS],
   ["quic", QUIC_LIMITS],
+  ["groups", GROUP_LIMITS],
 ]);
 
 /** The value under `key` of an input not yet known to be an object. */
@@ -169,6 +174,7 @@ export function resolveGatewayConfig(input: GatewayConfig): ResolvedGatewayConfi
     storage,
     artefacts,
     quic,
+    groups: inConfig(() => resolveGroupLimits(config.groups)),
     auth: Object.freeze({ enabled: config.auth?.enabled ?? false, adminToken: config.auth?.adminToken }),
     http: Object.freeze({
       corsOrigins: Object.freeze([...(config.corsOrigins ?? [])]),
