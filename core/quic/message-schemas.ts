@@ -15,6 +15,8 @@ const MAX_NAME = 200;
 const MAX_OFFERED_VERSIONS = 64;
 /** Most field names a fetch may project to. */
 const MAX_PROJECTED_FIELDS = 1024;
+/** Longest filter expression a fetch may carry: the top of the gateway's maxFilterBytes range. */
+const MAX_FILTER_CHARS = 64 * 1024;
 
 function uint(min = 0, max = Number.MAX_SAFE_INTEGER) {
   const error = `must be an integer in [${min}, ${max}]`;
@@ -113,6 +115,8 @@ export const fetchSchema = map({
   max_bytes: optional(uint(1)),
   wait_ms: optional(uint()),
   fields: optional(list(z.string({ error: "must be a string" }), { max: MAX_PROJECTED_FIELDS })),
+  /** A CEL filter (docs/filters.md); the gateway checks its length against its own limit. */
+  filter: optional(text(MAX_FILTER_CHARS)),
 });
 
 const fetchedRecord = map({

@@ -71,6 +71,7 @@ async function fetchRecords(services: GatewayServices, request: FetchMessage, co
     maxRecords: request.max_records,
     maxBytes: Math.min(request.max_bytes ?? services.limits.defaultFetchBytes, room),
     waitMs: request.wait_ms,
+    filter: request.filter,
     signal: context.signal,
   };
   let answer: OutgoingMessage;

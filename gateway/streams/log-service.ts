@@ -1,6 +1,6 @@
 // Publishing and reading records: partition assignment, record limits, producer sequencing,
 // field projection and long-polling. Every transport calls this; none of it lives in a route.
-import { BatchBuilder, encodeRecordShared, scanBatchRecords, type RawRecord } from "../../core/log/batch.ts";
+import { BatchBuilder, decodeBatchRecords, encodeRecordShared, scanBatchRecords, type RawRecord } from "../../core/log/batch.ts";
 import { collectArtefactRefs } from "../../core/log/artefact-refs.ts";
 import { invariant, StrataError } from "../../core/errors.ts";
 import { partitionForKey } from "../../core/log/partitioner.ts";
@@ -11,6 +11,9 @@ import type { LogStore } from "../log/log-store.ts";
 import { selectRecords } from "../log/record-selection.ts";
 import type { ServiceLimits } from "./service-limits.ts";
 import { KeyedLock } from "../../core/util/keyed-lock.ts";
+import { compileFilter, type RecordFilter } from "../filters/record-filter.ts";
+import { DEFAULT_FILTER_LIMITS, type FilterLimits } from "../filters/filter-limits.ts";
+import { scanFiltered } from "../filters/filtered-scan.ts";
 import { judgeSequence, type ProducerOwnership, type ProducerPosition } from "./producer-sequencer.ts";
 import type { StreamConfig, StreamService } from "./stream-service.ts";
 
@@ -27,6 +30,11 @@ export interface ReadRequest {
   readonly maxBytes?: number;
   readonly fields?: readonly string[];
   readonly waitMs?: number;
+  /**
+   * A CEL expression (docs/filters.md): only matching records are returned, and nextOffset is
+   * past every record examined, so [offset, nextOffset) with the filter is a replayable selection.
+   */
+  readonly filter?: string;
   readonly signal?: AbortSignal;
 }
 
@@ -68,6 +76,7 @@ export class LogService {
     private readonly hooks: LogHooks = {},
     /** Producer ids' owners; required once publishes name a subject (auth on). */
     private readonly producerOwners?: ProducerOwnership,
+    private readonly filterLimits: FilterLimits = DEFAULT_FILTER_LIMITS,
   ) {
     this.producerLocks = new KeyedLock(limits.maxStreams * 16, () => new StrataError("UNAVAILABLE", "too many producers publishing at once"));
   }
@@ -182,26 +191,52 @@ export class LogService {
   }
 
   async read(request: ReadRequest): Promise<ReadResult> {
+    const filter = this.compile(request.filter);
     const { config, log, offset, maxRecords, maxBytes } = await this.prepareRead(request);
-    const records = offset < log.endOffset ? await log.read(offset, { maxRecords, maxBytes }) : [];
+    let records: LogRecord[];
+    let nextOffset: number;
+    if (filter) {
+      const scan = await scanFiltered(log, offset, this.filterBounds(maxRecords, maxBytes), decodeBatchRecords, (r) => filter.matches(r));
+      ({ records, nextOffset } = scan);
+    } else {
+      records = offset < log.endOffset ? await log.read(offset, { maxRecords, maxBytes }) : [];
+      nextOffset = records.length > 0 ? records[records.length - 1]!.offset + 1 : offset;
+    }
     const projected = request.fields ? records.map((r) => project(r, request.fields!)) : records;
-    const nextOffset = records.length > 0 ? records[records.length - 1]!.offset + 1 : offset;
     this.metrics.recordsOut.inc({ stream: config.name }, records.length);
     return { stream: config.name, records: projected, nextOffset, endOffset: log.endOffset };
   }
 
   /**
    * The same records as read() without a field projection, located in their stored batches
-   * instead of decoded, for transports that forward their MessagePack as it is.
+   * instead of decoded, for transports that forward their MessagePack as it is. A filter decodes
+   * only the parts of each record its expression reads.
    */
   async readRaw(request: Omit<ReadRequest, "fields">): Promise<RawReadResult> {
+    const filter = this.compile(request.filter);
     const { config, log, offset, maxRecords, maxBytes } = await this.prepareRead(request);
-    const bounds = { maxRecords, maxBytes };
-    // The same selection as PartitionLog.read, over records located instead of decoded.
-    const records: RawRecord[] = offset < log.endOffset ? selectRecords(await log.readBatches(offset, bounds), offset, bounds, scanBatchRecords) : [];
-    const nextOffset = records.length > 0 ? records[records.length - 1]!.offset + 1 : offset;
+    let records: RawRecord[];
+    let nextOffset: number;
+    if (filter) {
+      const scan = await scanFiltered(log, offset, this.filterBounds(maxRecords, maxBytes), scanBatchRecords, (r) => filter.matchesRaw(r));
+      ({ records, nextOffset } = scan);
+    } else {
+      const bounds = { maxRecords, maxBytes };
+      // The same selection as PartitionLog.read, over records located instead of decoded.
+      records = offset < log.endOffset ? selectRecords(await log.readBatches(offset, bounds), offset, bounds, scanBatchRecords) : [];
+      nextOffset = records.length > 0 ? records[records.length - 1]!.offset + 1 : offset;
+    }
     this.metrics.recordsOut.inc({ stream: config.name }, records.length);
     return { stream: config.name, records, nextOffset, endOffset: log.endOffset };
+  }
+
+  /** Compiled before the read waits or touches storage: a bad expression is BAD_FILTER at once. */
+  private compile(expression: string | undefined): RecordFilter | undefined {
+    return expression === undefined ? undefined : compileFilter(expression, this.filterLimits);
+  }
+
+  private filterBounds(maxRecords: number, maxBytes: number) {
+    return { maxRecords, maxBytes, maxEvaluations: this.filterLimits.maxFilterEvaluations, maxScanBytes: this.filterLimits.maxFilterScanBytes };
   }
 
   /** Validates a read, clamps its bounds, and long-polls at the end of the log when asked to. */
