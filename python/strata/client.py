@@ -33,6 +33,16 @@ class Client:
         self._local = threading.local()
         Session(url, token)  # validates the URL now rather than at the first request
 
+    def __getstate__(self) -> dict[str, Any]:
+        # Pickled into DataLoader workers (spawn): connections are per process and per thread.
+        state = self.__dict__.copy()
+        del state["_local"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._local = threading.local()
+
     def session(self) -> Session:
         """This thread's connection to the gateway."""
         session = getattr(self._local, "session", None)
