@@ -64,6 +64,17 @@ class ClientTest(unittest.TestCase):
         self.assertEqual(page["next_offset"], 15)
         self.assertEqual(page["end_offset"], 50)
 
+    def test_read_with_a_filter_and_a_bad_filter(self) -> None:
+        stream = unique("py/filter")
+        self.client.create_stream(stream)
+        self.client.publish(stream, [{"fields": {"i": i, "label": "even" if i % 2 == 0 else "odd"}} for i in range(20)])
+        page = self.client.read(stream, 0, 0, filter='fields.label == "odd" && fields.i > 10')
+        self.assertEqual([r["fields"]["i"] for r in page["records"]], [11, 13, 15, 17, 19])
+        with self.assertRaises(strata.StrataError) as caught:
+            self.client.read(stream, 0, 0, filter="fields.i >")
+        self.assertEqual(caught.exception.code, "BAD_FILTER")
+        self.assertEqual(caught.exception.status, 400)
+
     def test_publish_batches_large_inputs_in_order(self) -> None:
         stream = unique("py/batches")
         self.client.create_stream(stream)
