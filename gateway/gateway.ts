@@ -79,7 +79,7 @@ export async function openGateway(input: GatewayConfig): Promise<Gateway> {
     const groups = await GroupService.open(database.db, streams, config.groups);
     const services: GatewayServices = {
       streams,
-      log: new LogService(streams, logs, metrics, limits, { onArtefactRefs: artefacts.onArtefactRefs }, new ProducerOwners(database.db)),
+      log: new LogService(streams, logs, metrics, limits, { onArtefactRefs: artefacts.onArtefactRefs }, new ProducerOwners(database.db), config.filters),
       groups,
       metrics,
       limits,

@@ -13,6 +13,7 @@ import { resolveLimits as resolveStorageLimits, STORAGE_LIMITS, type StorageLimi
 import { s3TimeoutsShape } from "../objects/s3-timeouts.ts";
 import { GROUP_LIMITS, resolveGroupLimits, type GroupLimits } from "../consumers/group-limits.ts";
 import { QUIC_LIMITS, type QuicLimits } from "../quic/quic-limits.ts";
+import { FILTER_LIMITS, type FilterLimits } from "../filters/filter-limits.ts";
 import { resolveServiceLimits, SERVICE_LIMITS, type ServiceLimits } from "../streams/service-limits.ts";
 import { checkLimitsAgree } from "./cross-checks.ts";
 
@@ -56,6 +57,8 @@ export const gatewayConfigSchema = z.strictObject({
   artefacts: ARTEFACT_LIMITS.schema.optional(),
   /** QUIC transport bounds (gateway/quic/quic-limits.ts). */
   quic: QUIC_LIMITS.schema.optional(),
+  /** Bounds of CEL record filters (gateway/filters/filter-limits.ts). */
+  filters: FILTER_LIMITS.schema.optional(),
   /** Consumer-group coordinator bounds (gateway/consumers/group-limits.ts). */
   groups: GROUP_LIMITS.schema.optional(),
   /** Origins whose browser pages may call the HTTP API (CORS); none by default. */
@@ -96,6 +99,7 @@ export interface ResolvedGatewayConfig {
   readonly storage: StorageLimits;
   readonly artefacts: ArtefactLimits;
   readonly quic: QuicLimits;
+  readonly filters: FilterLimits;
   readonly groups: GroupLimits;
   readonly http: HttpConfig;
   readonly auth: { readonly enabled: boolean; readonly adminToken: string | undefined };
@@ -106,6 +110,7 @@ const FAMILIES: ReadonlyMap<string, LimitFamily<LimitSpecs>> = new Map<string, L
   ["storage", STORAGE_LIMITS],
   ["artefacts", ARTEFACT_LIMITS],
   ["quic", QUIC_LIMITS],
+  ["filters", FILTER_LIMITS],
   ["groups", GROUP_LIMITS],
 ]);
 
@@ -175,6 +180,7 @@ export function resolveGatewayConfig(input: GatewayConfig): ResolvedGatewayConfi
     artefacts,
     quic,
     groups: inConfig(() => resolveGroupLimits(config.groups)),
+    filters: inConfig(() => FILTER_LIMITS.resolve(config.filters)),
     auth: Object.freeze({ enabled: config.auth?.enabled ?? false, adminToken: config.auth?.adminToken }),
     http: Object.freeze({
       corsOrigins: Object.freeze([...(config.corsOrigins ?? [])]),
