@@ -19,7 +19,7 @@ export const MAX_CANONICAL_BUCKETS = 2 ** 20;
 
 export interface OrderOptions {
   readonly seed: number;
-  /** C; defaults to DEFAULT_CANONICAL_BUCKETS. Buckets actually used: min(C, samples). */
+  /** C; defaults to min(DEFAULT_CANONICAL_BUCKETS, spans) (at least 1). Buckets actually used: min(C, samples). */
   readonly canonicalBuckets?: number;
   /** false: every epoch is the identity order (position i is sample i). */
   readonly shuffle?: boolean;
@@ -75,7 +75,7 @@ export class DatasetOrder {
     this.samples = this.#spans.samples;
     this.seed = options.seed;
     const seed = nonNegativeSafe(options.seed, "seed");
-    const c = options.canonicalBuckets ?? DEFAULT_CANONICAL_BUCKETS;
+    const c = options.canonicalBuckets ?? Math.max(1, Math.min(DEFAULT_CANONICAL_BUCKETS, this.#spans.lengths.length));
     if (!Number.isSafeInteger(c) || c < 1 || c > MAX_CANONICAL_BUCKETS) {
       throw new StrataError("BAD_REQUEST", `canonical_buckets must be an integer in [1, ${MAX_CANONICAL_BUCKETS}], got ${c}`);
     }

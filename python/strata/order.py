@@ -151,7 +151,8 @@ class DatasetOrder:
     def __init__(self, version: Mapping[str, Any], seed: int, canonical_buckets: int | None = None, shuffle: bool = True, block_size: int = BLOCK_SAMPLES) -> None:
         self._starts, self._lengths, self.samples = spans_of(version)
         self.seed = _count(seed, "seed", "order")
-        c = DEFAULT_CANONICAL_BUCKETS if canonical_buckets is None else canonical_buckets
+        # The default: one bucket per span up to DEFAULT_CANONICAL_BUCKETS (a bucket of one-sample pieces would not shuffle).
+        c = max(1, min(DEFAULT_CANONICAL_BUCKETS, len(self._lengths))) if canonical_buckets is None else canonical_buckets
         if isinstance(c, bool) or not isinstance(c, int) or not 1 <= c <= MAX_CANONICAL_BUCKETS:
             raise _bad(f"canonical_buckets must be an integer in [1, {MAX_CANONICAL_BUCKETS}], got {c!r}")
         self.canonical_buckets = c

@@ -1,0 +1,165 @@
+"""strata.order: the doc's test vectors, the rank/worker split, resume and state validation.
+
+No gateway needed; run with `PYTHONPATH=python python3 -m unittest tests.test_order` from python/
+(test/datasets/order-vectors.test.ts runs it with Debian's interpreter).
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import re
+import unittest
+
+from strata import StrataError
+from strata.order import (
+    PURPOSE_SPANS,
+    DatasetOrder,
+    SplitMix64,
+    generator_key,
+    parse_state,
+    positions_for,
+    rank_sample_count,
+    worker_sample_count,
+)
+
+DOC = pathlib.Path(__file__).resolve().parents[2] / "docs" / "dataset-order.md"
+
+
+def doc_vectors() -> dict:
+    text = DOC.read_text(encoding="utf-8")
+    section = text[text.index("## Test vectors"):]
+    match = re.search(r"```json\n(.*?)\n```", section, re.S)
+    assert match is not None, "docs/dataset-order.md has no json block under Test vectors"
+    return json.loads(match.group(1))
+
+
+def version_of(partition_samples: list[int], span_samples: int, name: str = "d", number: int = 1) -> dict:
+    partitions = []
+    first = 0
+    for p, n in enumerate(partition_samples):
+        partitions.append({"partition": p, "start": 100 * p, "end": 100 * p + n, "samples": n, "first_index": first})
+        first += n
+    return {"name": name, "version": number, "samples": first, "span_samples": span_samples, "partitions": partitions}
+
+
+def interleave(per_rank: list[list[int]]) -> list[int]:
+    """Rank sequences of equal length, merged by position (position p was read by rank p mod R)."""
+    return [sample for round_ in zip(*per_rank) for sample in round_]
+
+
+def dataloader_output(order, sample_in_epoch: int, rank: int, world_size: int, num_workers: int, batch_size: int) -> list[int]:
+    """What a DataLoader yields: one batch from each worker in turn, skipping exhausted workers."""
+    workers = [list(positions_for(order, sample_in_epoch, rank, world_size, w, num_workers, batch_size)) for w in range(num_workers)]
+    batches = [[ws[i:i + batch_size] for i in range(0, len(ws), batch_size)] for ws in workers]
+    out: list[int] = []
+    for step in range(max((len(b) for b in batches), default=0)):
+        for b in batches:
+            if step < len(b):
+                out.extend(b[step])
+    return out
+
+
+class VectorsTest(unittest.TestCase):
+    def test_doc_vectors(self) -> None:
+        v = doc_vectors()
+        g = SplitMix64(0)
+        self.assertEqual([str(g.next()) for _ in v["splitmix64_state_0"]], v["splitmix64_state_0"])
+        key = generator_key(42, PURPOSE_SPANS, 0, 0)
+        self.assertEqual(str(key), v["key_42_spans_0_0"])
+        g = SplitMix64(key)
+        self.assertEqual([str(g.next()) for _ in v["key_42_spans_0_0_outputs"]], v["key_42_spans_0_0_outputs"])
+        g = SplitMix64(key)
+        draws = v["key_42_spans_0_0_below_10_then_below_1000003"]
+        self.assertEqual([g.below(10) for _ in draws[:10]] + [g.below(1000003) for _ in draws[10:]], draws)
+        for case in v["orders"]:
+            order = DatasetOrder(v["version"], case["seed"], case["canonical_buckets"], block_size=case["block_size"]).epoch(case["epoch"])
+            self.assertEqual([order.at(p) for p in range(order.samples)], case["order"], case)
+        last = v["orders"][-1]
+        self.assertEqual(DatasetOrder(v["version"], last["seed"]).canonical_buckets, last["canonical_buckets"])
+        r = v["readers"]
+        order = DatasetOrder(v["version"], r["seed"], r["canonical_buckets"], block_size=r["block_size"]).epoch(r["epoch"])
+        for reader in r["samples"]:
+            got = list(positions_for(order, r["sample_in_epoch"], reader["rank"], r["world_size"], reader["worker"], r["num_workers"], r["batch_size"]))
+            self.assertEqual(got, reader["samples"], reader)
+
+
+class OrderTest(unittest.TestCase):
+    version = version_of([1000, 371, 0, 629], span_samples=64)
+
+    def order(self, seed: int = 5, epoch: int = 0, **kwargs):
+        return DatasetOrder(self.version, seed, block_size=100, **kwargs).epoch(epoch)
+
+    def test_every_sample_exactly_once(self) -> None:
+        order = self.order()
+        self.assertEqual(sorted(positions_for(order)), list(range(2000)))
+
+    def test_world_1x1_and_2_ranks_x_2_workers_give_the_same_global_order(self) -> None:
+        order = self.order()
+        single = list(positions_for(order))
+        per_rank = [dataloader_output(order, 0, r, 2, 2, 8) for r in range(2)]
+        self.assertEqual(interleave(per_rank), single)
+
+    def test_other_seeds_and_epochs_give_other_orders(self) -> None:
+        base = list(positions_for(self.order(5, 0)))
+        self.assertNotEqual(list(positions_for(self.order(6, 0))), base)
+        self.assertNotEqual(list(positions_for(self.order(5, 1))), base)
+        self.assertEqual(list(positions_for(self.order(5, 0))), base)
+
+    def test_no_shuffle_is_the_identity(self) -> None:
+        self.assertEqual(list(positions_for(self.order(shuffle=False))), list(range(2000)))
+
+    def test_resume_mid_epoch_on_another_world_size(self) -> None:
+        order = self.order()
+        single = list(positions_for(order))
+        # Two ranks received 300 samples each: 600 global samples consumed.
+        state = {"dataset": "d", "version": 1, "seed": 5, "epoch": 0, "sample_in_epoch": 300 * 2, "canonical_buckets": order.order.canonical_buckets}
+        s = parse_state(state, "d", 1, 2000)["sample_in_epoch"]
+        for world in (1, 3, 4):
+            per_rank = [dataloader_output(order, s, r, world, 3, 5) for r in range(world)]
+            self.assertEqual(len({len(x) for x in per_rank}), 1)
+            self.assertEqual(len(per_rank[0]), rank_sample_count(2000, s, world))
+            kept = len(per_rank[0]) * world
+            self.assertEqual(interleave(per_rank), single[s:s + kept])
+
+    def test_ranks_get_equal_counts_and_the_tail_is_dropped(self) -> None:
+        order = self.order()
+        per_rank = [list(positions_for(order, 1, r, 3)) for r in range(3)]
+        self.assertEqual([len(x) for x in per_rank], [666, 666, 666])
+        self.assertEqual(len(set().union(*map(set, per_rank))), 1998)
+
+    def test_worker_counts_add_up(self) -> None:
+        for count in (0, 1, 7, 64, 65):
+            self.assertEqual(sum(worker_sample_count(count, w, 3, 4) for w in range(3)), count)
+
+
+class StateTest(unittest.TestCase):
+    good = {"dataset": "d", "version": 1, "seed": 0, "epoch": 0, "sample_in_epoch": 10, "canonical_buckets": 64}
+
+    def refused(self, state, *expected: str) -> None:
+        with self.assertRaises(StrataError) as caught:
+            parse_state(state, "d", 1, 100)
+        self.assertEqual(caught.exception.code, "BAD_REQUEST")
+        for text in expected:
+            self.assertIn(text, caught.exception.message)
+
+    def test_valid_state(self) -> None:
+        self.assertEqual(parse_state(dict(self.good), "d", 1, 100), self.good)
+
+    def test_another_dataset_or_version_names_both(self) -> None:
+        self.refused({**self.good, "dataset": "other"}, "'other' version 1", "'d' version 1")
+        self.refused({**self.good, "version": 2}, "'d' version 2", "not 'd' version 1")
+
+    def test_malformed_states_name_the_field(self) -> None:
+        self.refused("nope", "expected an object")
+        self.refused({k: v for k, v in self.good.items() if k != "epoch"}, "epoch: missing")
+        self.refused({**self.good, "epoch": -1}, "epoch")
+        self.refused({**self.good, "seed": "7"}, "seed")
+        self.refused({**self.good, "sample_in_epoch": True}, "sample_in_epoch")
+        self.refused({**self.good, "canonical_buckets": 0}, "canonical_buckets")
+        self.refused({**self.good, "extra": 1}, "extra: unknown field")
+        self.refused({**self.good, "sample_in_epoch": 101}, "past the version's 100 samples")
+
+
+if __name__ == "__main__":
+    unittest.main()
