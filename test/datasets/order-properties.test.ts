@@ -45,7 +45,7 @@ const versionArb = fc.record({
   block: fc.integer({ min: 1, max: 40 }),
 });
 
-function orderOf(c: fc.RecordValue<{ partitions: number[]; span: number; seed: number; epoch: number; buckets: number; block: number }>): EpochOrder {
+function orderOf(c: { partitions: number[]; span: number; seed: number; epoch: number; buckets: number; block: number }): EpochOrder {
   return new DatasetOrder(versionOf(c.partitions, c.span), { seed: c.seed, canonicalBuckets: c.buckets, blockSize: c.block }).epoch(c.epoch);
 }
 
