@@ -24,26 +24,19 @@ export const heartbeatRequestSchema = z.object({
 
 export type HeartbeatRequest = z.input<typeof heartbeatRequestSchema>;
 
-export interface TopicPartition {
-  readonly stream: string;
-  readonly partition: number;
-}
-
 export const topicPartitionSchema = z.object({ stream: z.string(), partition: z.number().int().min(0) });
 
+export type TopicPartition = z.output<typeof topicPartitionSchema>;
+
 export const heartbeatResponseSchema = z.object({
+  /** Carry it in the next heartbeat and in commits. */
   member_epoch: z.number().int(),
+  /** The partitions the member owns now; one missing since the last answer is revoked: stop it before the next heartbeat. */
   assignment: z.array(topicPartitionSchema),
   heartbeat_interval_ms: z.number().int(),
 });
 
-export interface HeartbeatResponse {
-  /** Carry it in the next heartbeat and in commits. */
-  readonly member_epoch: number;
-  /** The partitions the member owns now; one missing since the last answer is revoked: stop it before the next heartbeat. */
-  readonly assignment: TopicPartition[];
-  readonly heartbeat_interval_ms: number;
-}
+export type HeartbeatResponse = z.output<typeof heartbeatResponseSchema>;
 
 /**
  * A commit: the plain form (stream, partition, offset) for a group without members, plus the
@@ -60,53 +53,55 @@ export const commitOffsetSchema = z.object({
 
 export type CommitInput = z.input<typeof commitOffsetSchema>;
 
-export interface CommittedOffset {
-  readonly stream: string;
-  readonly partition: number;
-  readonly offset: number;
-  readonly updated_at: number;
-}
+export const committedOffsetSchema = z.object({ stream: z.string(), partition: z.number().int(), offset: z.number().int(), updated_at: z.number() });
 
-export type MemberStateKind = "stable" | "unrevoked-partitions" | "unreleased-partitions";
+export type CommittedOffset = z.output<typeof committedOffsetSchema>;
 
-export interface MemberDescription {
-  readonly member: string;
-  readonly instance: string | null;
+export const memberStateKinds = ["stable", "unrevoked-partitions", "unreleased-partitions"] as const;
+export type MemberStateKind = (typeof memberStateKinds)[number];
+
+/** A member as GET /v1/groups/{group} answers it (clients validate answers with these schemas). */
+export const memberDescriptionSchema = z.object({
+  member: z.string(),
+  instance: z.string().nullable(),
   /** Milliseconds since the epoch of the last heartbeat (the gateway's start for sessions it restored). */
-  readonly last_heartbeat: number;
-  readonly member_epoch: number;
-  readonly state: MemberStateKind;
-  readonly streams: string[];
-  readonly session_timeout_ms: number;
-  readonly assignment: TopicPartition[];
+  last_heartbeat: z.number(),
+  member_epoch: z.number().int(),
+  state: z.enum(memberStateKinds),
+  streams: z.array(z.string()),
+  session_timeout_ms: z.number().int(),
+  assignment: z.array(topicPartitionSchema),
   /** Partitions revoked from the member that it has not yet acknowledged. */
-  readonly revoking: TopicPartition[];
-}
+  revoking: z.array(topicPartitionSchema),
+});
 
-export interface PartitionLag {
-  readonly stream: string;
-  readonly partition: number;
+export type MemberDescription = z.output<typeof memberDescriptionSchema>;
+
+export const partitionLagSchema = z.object({
+  stream: z.string(),
+  partition: z.number().int(),
   /** The group's committed offset; null when it committed none (lag is then counted from the partition's start offset). */
-  readonly committed: number | null;
-  readonly end_offset: number;
-  readonly lag: number;
-}
+  committed: z.number().int().nullable(),
+  end_offset: z.number().int(),
+  lag: z.number().int(),
+});
 
-export interface GroupDescription {
-  readonly group: string;
+export type PartitionLag = z.output<typeof partitionLagSchema>;
+
+export const groupDescriptionSchema = z.object({
+  group: z.string(),
   /** Bumped by every change of membership or subscription; the target assignment is always computed at it. */
-  readonly group_epoch: number;
-  readonly members: MemberDescription[];
-  readonly partitions: PartitionLag[];
-}
+  group_epoch: z.number().int(),
+  members: z.array(memberDescriptionSchema),
+  partitions: z.array(partitionLagSchema),
+});
 
-export interface GroupSummary {
-  readonly group: string;
-  readonly group_epoch: number;
-  readonly members: number;
-  readonly streams: string[];
-}
+export type GroupDescription = z.output<typeof groupDescriptionSchema>;
 
-export interface GroupList {
-  readonly groups: GroupSummary[];
-}
+export const groupSummarySchema = z.object({ group: z.string(), group_epoch: z.number().int(), members: z.number().int(), streams: z.array(z.string()) });
+
+export type GroupSummary = z.output<typeof groupSummarySchema>;
+
+export const groupListSchema = z.object({ groups: z.array(groupSummarySchema) });
+
+export type GroupList = z.output<typeof groupListSchema>;
