@@ -91,7 +91,8 @@ test("a filter that matches nothing still advances, bounded by maxFilterEvaluati
 test("JSON and MessagePack answers hold the same records, with and without a projection", async () => {
   const query = { offset: 0, max_records: 30, filter: "fields.i % 7 == 0" };
   const json = await readJson(query);
-  for (const extra of [{}, { fields: "i,tags" }]) {
+  const projections: Record<string, string>[] = [{}, { fields: "i,tags" }];
+  for (const extra of projections) {
     const response = await fetch(readUrl({ ...query, ...extra }), { headers: { accept: "application/msgpack" } });
     expect(response.status).toBe(200);
     const page = decoder.decode(new Uint8Array(await response.arrayBuffer())) as { records: { offset: number; fields: { i: number } }[]; next_offset: number };
