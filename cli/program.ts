@@ -6,6 +6,7 @@ import { z } from "zod";
 import { registerChunks } from "./chunks.ts";
 import { registerConsume } from "./consume.ts";
 import { registerEdge } from "./edge.ts";
+import { registerGroups } from "./groups.ts";
 import { registerHash } from "./hash.ts";
 import { configureLogging, logLevelOption, logLevelText } from "./logging.ts";
 import { registerPublish } from "./publish.ts";
@@ -53,6 +54,7 @@ export function buildProgram(): Command {
   registerTokens(program);
   registerPublish(program);
   registerConsume(program);
+  registerGroups(program);
   registerPush(program);
   registerPull(program);
   registerHash(program);
