@@ -20,9 +20,10 @@ export function mix64(x: bigint): bigint {
 /** What a generator is for; each purpose draws from its own independent sequence. */
 export const PURPOSE = { spans: 1n, pieces: 2n, block: 3n } as const;
 
-/** The initial state for (seed, purpose, a, b): mix64(mix64(mix64(seed xor purpose) xor a) xor b). */
+/** The initial state for (seed, purpose, a, b): mix64(mix64(mix64(mix64(seed) xor purpose) xor a) xor b). */
 export function generatorKey(seed: bigint, purpose: bigint, a: bigint, b: bigint): bigint {
-  return mix64(mix64(mix64((seed ^ purpose) & MASK64) ^ (a & MASK64)) ^ (b & MASK64));
+  // seed is mixed before the purpose goes in, so no (seed, purpose) pair shares a state with another.
+  return mix64(mix64(mix64(mix64(seed & MASK64) ^ purpose) ^ (a & MASK64)) ^ (b & MASK64));
 }
 
 export class SplitMix64 {

@@ -49,8 +49,8 @@ def mix64(x: int) -> int:
 
 
 def generator_key(seed: int, purpose: int, a: int, b: int) -> int:
-    """mix64(mix64(mix64(seed xor purpose) xor a) xor b)."""
-    return mix64(mix64(mix64((seed ^ purpose) & MASK64) ^ (a & MASK64)) ^ (b & MASK64))
+    """mix64(mix64(mix64(mix64(seed) xor purpose) xor a) xor b): no (seed, purpose) pair shares a state with another."""
+    return mix64(mix64(mix64(mix64(seed & MASK64) ^ purpose) ^ (a & MASK64)) ^ (b & MASK64))
 
 
 class SplitMix64:
