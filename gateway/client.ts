@@ -30,3 +30,5 @@ export type StrataClient = ReturnType<typeof createClient>;
 export function streamParam(stream: string): string {
   return encodeURIComponent(stream);
 }
+
+export { consumeGroup, type ConsumeGroupOptions, type ConsumerState, type GroupBatch, type GroupConsumer, type GroupRecord } from "./client/group-consumer.ts";

@@ -1,0 +1,148 @@
+// The work-queue calls (claim, ack, nack, describe, list) over fetch, JSON both ways, every answer
+// checked by a schema. A failure answer becomes a StrataError with the gateway's code, so callers
+// switch on codes, not statuses (docs/queues.md has the routes' semantics).
+import { z } from "zod";
+import { ERROR_STATUS, type ErrorCode, StrataError } from "../../core/errors.ts";
+
+const jsonBytes = z.object({ $base64: z.string() });
+
+export const claimedRecordSchema = z.object({
+  receipt: z.string().min(1),
+  stream: z.string(),
+  partition: z.number().int().nonnegative(),
+  offset: z.number().int().nonnegative(),
+  timestamp: z.number(),
+  key: jsonBytes.nullable(),
+  headers: z.record(z.string(), z.union([z.string(), jsonBytes])),
+  fields: z.record(z.string(), z.unknown()),
+  /** 1 on the first delivery. */
+  deliveries: z.number().int().min(1),
+});
+/** One claimed delivery: the record, where it is in the log, its receipt and how often it was delivered. */
+export type ClaimedRecord = z.output<typeof claimedRecordSchema>;
+
+const claimResponseSchema = z.object({ records: z.array(claimedRecordSchema) });
+const ackResponseSchema = z.object({ acked: z.number().int().nonnegative(), stale: z.array(z.string()) });
+export type AckResult = z.output<typeof ackResponseSchema>;
+const nackResponseSchema = z.object({ nacked: z.number().int().nonnegative(), dead_lettered: z.number().int().nonnegative(), stale: z.array(z.string()) });
+export type NackResult = z.output<typeof nackResponseSchema>;
+
+const countsShape = {
+  in_flight: z.number().int().nonnegative(),
+  pending: z.number().int().nonnegative(),
+  redelivered: z.number().int().nonnegative(),
+  dead_lettered: z.number().int().nonnegative(),
+  acked: z.number().int().nonnegative(),
+};
+const queueDescriptionSchema = z.object({
+  group: z.string(),
+  config: z.object({
+    max_deliveries: z.number().int(),
+    visibility_ms: z.number().int(),
+    backoff: z.object({ initial_ms: z.number(), max_ms: z.number(), multiplier: z.number(), jitter: z.string() }),
+  }),
+  partitions: z.array(z.object({ stream: z.string(), partition: z.number().int(), cursor: z.number().int(), end_offset: z.number().int(), ...countsShape })),
+  totals: z.object(countsShape),
+});
+export type QueueInfo = z.output<typeof queueDescriptionSchema>;
+const queueListSchema = z.object({ queues: z.array(z.object({ group: z.string(), streams: z.array(z.string()) })) });
+export type QueueListing = z.output<typeof queueListSchema>["queues"];
+
+const errorSchema = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
+
+function isErrorCode(code: string): code is ErrorCode {
+  return Object.hasOwn(ERROR_STATUS, code);
+}
+
+export interface QueueConnection {
+  /** The gateway's base URL, e.g. http://127.0.0.1:8080. */
+  readonly gateway: string;
+  /** A gateway token (`strata tokens issue`), sent as `Authorization: Bearer`. */
+  readonly token?: string;
+  /** The fetch to use (e.g. one trusting a private CA); the global fetch by default. */
+  readonly fetch?: typeof fetch;
+}
+
+export interface ClaimOptions {
+  /** Streams in priority order: a later stream's records are claimed only when the earlier ones have none ready. */
+  readonly streams: readonly string[];
+  /** Records at most (the gateway's default, 10, when absent). */
+  readonly maxRecords?: number;
+  /** How long the records stay invisible to other claims; the queue's default when absent. */
+  readonly visibilityMs?: number;
+  /** Long-poll: wait up to this long for a record when none is ready. */
+  readonly waitMs?: number;
+  /** A CEL expression (docs/filters.md); records it rejects are settled as filtered for this group. */
+  readonly filter?: string;
+  readonly signal?: AbortSignal;
+}
+
+export interface NackOptions {
+  /** Wait this long before the redelivery instead of the queue's backoff. */
+  readonly delayMs?: number;
+  /** Kept as the record's last error (the dead letter's `strata-dlq-error` header). */
+  readonly error?: string;
+  readonly signal?: AbortSignal;
+}
+
+function queuePath(group: string, tail = ""): string {
+  return `/v1/queues/${encodeURIComponent(group)}${tail}`;
+}
+
+async function call<S extends z.ZodType>(connection: QueueConnection, method: string, path: string, schema: S, body?: unknown, signal?: AbortSignal): Promise<z.output<S>> {
+  const headers: Record<string, string> = { accept: "application/json" };
+  if (body !== undefined) headers["content-type"] = "application/json";
+  if (connection.token !== undefined) headers.authorization = `Bearer ${connection.token}`;
+  const base = connection.gateway.replace(/\/+$/, "");
+  const doFetch = connection.fetch ?? fetch;
+  const response = await doFetch(`${base}${path}`, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }), ...(signal ? { signal } : {}) });
+  const text = await response.text();
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    // A body cut short (the gateway went away mid-answer) is worth a retry, unlike a wrong one.
+    throw new StrataError("UNAVAILABLE", `${method} ${base}${path}: HTTP ${response.status} with a body that is not JSON`);
+  }
+  if (!response.ok) {
+    const failure = errorSchema.safeParse(json);
+    if (failure.success) throw new StrataError(isErrorCode(failure.data.error.code) ? failure.data.error.code : "INTERNAL", failure.data.error.message);
+    throw new StrataError(response.status >= 500 ? "UNAVAILABLE" : "BAD_REQUEST", `${method} ${base}${path}: HTTP ${response.status}`);
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) throw new StrataError("CORRUPT_DATA", `${method} ${base}${path}: unexpected answer: ${parsed.error.issues[0]?.message ?? "malformed"}`);
+  return parsed.data;
+}
+
+/** Claims up to `maxRecords` records of `group`'s queue over `streams`, each invisible to other claims for the visibility. */
+export async function claim(connection: QueueConnection, group: string, options: ClaimOptions): Promise<ClaimedRecord[]> {
+  const body = {
+    streams: options.streams,
+    ...(options.maxRecords === undefined ? {} : { max_records: options.maxRecords }),
+    ...(options.visibilityMs === undefined ? {} : { visibility_ms: options.visibilityMs }),
+    ...(options.waitMs === undefined ? {} : { wait_ms: options.waitMs }),
+    ...(options.filter === undefined ? {} : { filter: options.filter }),
+  };
+  return (await call(connection, "POST", queuePath(group, "/claim"), claimResponseSchema, body, options.signal)).records;
+}
+
+/** Settles the deliveries named by `receipts`; a receipt that names no current delivery comes back in `stale`. */
+export async function ack(connection: QueueConnection, group: string, receipts: readonly string[], signal?: AbortSignal): Promise<AckResult> {
+  return call(connection, "POST", queuePath(group, "/ack"), ackResponseSchema, { receipts }, signal);
+}
+
+/** Gives the deliveries back for redelivery after a backoff (or to the dead-letter stream past max_deliveries). */
+export async function nack(connection: QueueConnection, group: string, receipts: readonly string[], options: NackOptions = {}): Promise<NackResult> {
+  const body = { receipts, ...(options.delayMs === undefined ? {} : { delay_ms: options.delayMs }), ...(options.error === undefined ? {} : { error: options.error }) };
+  return call(connection, "POST", queuePath(group, "/nack"), nackResponseSchema, body, options.signal);
+}
+
+/** The queue's configuration and its counts, per partition and in total. */
+export async function describeQueue(connection: QueueConnection, group: string, signal?: AbortSignal): Promise<QueueInfo> {
+  return call(connection, "GET", queuePath(group), queueDescriptionSchema, undefined, signal);
+}
+
+/** Every queue group the gateway keeps, with the streams it has claimed from. */
+export async function listQueues(connection: QueueConnection, signal?: AbortSignal): Promise<QueueListing> {
+  return (await call(connection, "GET", "/v1/queues", queueListSchema, undefined, signal)).queues;
+}
