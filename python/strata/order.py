@@ -257,7 +257,7 @@ class EpochOrder:
         stop = min(start + size, bucket_length)
         starts, prefix = state[0], state[1]
         piece = bisect_right(prefix, start, 0, len(starts)) - 1
-        samples: list[int] = []
+        samples = array("q")  # 8 bytes a sample: a worker holds one block per bucket it touches
         local = start
         while local < stop:
             # The piece's run of consecutive global indexes, cut to the block.
