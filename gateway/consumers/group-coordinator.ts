@@ -125,7 +125,6 @@ export class GroupCoordinator {
       let state = this.#groups.get(group);
       if (state === undefined) {
         if (epoch !== 0) throw new StrataError("UNKNOWN_MEMBER", `group ${group} has no member ${memberId}: rejoin without an epoch`);
-        if (this.#groups.size >= this.#limits.maxGroups) throw new StrataError("UNAVAILABLE", `the gateway coordinates at most ${this.#limits.maxGroups} groups (limits: groups.maxGroups)`);
         state = emptyGroup(group);
       }
       const existing = state.members.get(memberId);
@@ -142,6 +141,10 @@ export class GroupCoordinator {
         } else {
           // A member rejoining under its id has dropped everything it held first (docs/groups.md).
           if (existing !== undefined) state = leave(state, memberId, this.#partitionsOf);
+          // Groups whose members all left keep their epoch but do not count.
+          if (state.members.size === 0 && [...this.#groups.values()].filter((g) => g.members.size > 0).length >= this.#limits.maxGroups) {
+            throw new StrataError("UNAVAILABLE", `the gateway coordinates at most ${this.#limits.maxGroups} groups with members (limits: groups.maxGroups)`);
+          }
           if (state.members.size >= this.#limits.maxMembersPerGroup) {
             throw new StrataError("BAD_REQUEST", `group ${group} has ${state.members.size} members, the most allowed (limits: groups.maxMembersPerGroup)`);
           }
