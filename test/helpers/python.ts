@@ -3,7 +3,7 @@
 // so candidates are /usr/bin/python3 and then every `python3` on PATH, in order; when none has
 // them, Debian's python3-msgpack and python3-numpy are installed with apt-get. torch is optional
 // and installed separately by ensurePythonTorch(). Answers are cached for the test process.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { delimiter, join } from "node:path";
 import { ROOT } from "./gateway.ts";
@@ -88,18 +88,25 @@ export function ensurePythonTorch(): boolean {
   return cachedTorch;
 }
 
-/** Runs python() with `args`, PYTHONPATH set to the repository's python/ folder (before any inherited one). */
-export function runPython(args: string[], options: RunPythonOptions = {}): PythonResult {
+function pythonEnv(options: RunPythonOptions): NodeJS.ProcessEnv {
   const inherited = options.env?.["PYTHONPATH"] ?? process.env["PYTHONPATH"];
-  const env = {
+  return {
     ...process.env,
     ...options.env,
     PYTHONPATH: inherited ? `${PYTHON_DIR}${delimiter}${inherited}` : PYTHON_DIR,
     PYTHONDONTWRITEBYTECODE: "1",
   };
+}
+
+/**
+ * Runs python() with `args`, PYTHONPATH set to the repository's python/ folder (before any
+ * inherited one). Synchronous: the test process's event loop waits, so use runPythonAsync while
+ * a gateway child's output pipes or an in-process gateway must keep being served.
+ */
+export function runPython(args: string[], options: RunPythonOptions = {}): PythonResult {
   const result = spawnSync(python(), args, {
     cwd: options.cwd ?? ROOT,
-    env,
+    env: pythonEnv(options),
     input: options.input,
     stdio: "pipe",
     encoding: "utf8",
@@ -107,4 +114,25 @@ export function runPython(args: string[], options: RunPythonOptions = {}): Pytho
     maxBuffer: 256 * 1024 * 1024,
   });
   return { code: result.status ?? -1, stdout: result.stdout ?? "", stderr: result.stderr ?? "" };
+}
+
+/** runPython without blocking the event loop (a gateway in this process, or a child's pipes, keep being served). */
+export function runPythonAsync(args: string[], options: RunPythonOptions = {}): Promise<PythonResult> {
+  const child = spawn(python(), args, { cwd: options.cwd ?? ROOT, env: pythonEnv(options), stdio: ["pipe", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+  child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+  child.stdin.end(options.input ?? "");
+  const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 120_000);
+  return new Promise((resolve, reject) => {
+    child.once("error", (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.once("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? -1, stdout, stderr });
+    });
+  });
 }
