@@ -69,6 +69,7 @@ const table: [string, string[]][] = [
   ["key != null && key_string == null", ["low"]],
   [`timestamp == ${TIMESTAMP + 2}`, ["low"]],
   [`timestamp >= ${TIMESTAMP + 1} && timestamp < ${TIMESTAMP + 3}`, ["unverified", "low"]],
+  ['timestamp > int(timestamp("2023-11-14T22:13:20Z")) * 1000', ["unverified", "low", "extensions"]],
   ['fields.t.kind == "tensor" && fields.t.dtype == "f32" && fields.t.shape == [2, 3] && fields.t.size == 24', ["extensions"]],
   ['fields.a.kind == "artefact" && fields.a.size == 4096 && fields.a.mediaType == "application/x-safetensors"', ["extensions"]],
   // A record the expression cannot judge does not match: missing fields, type mismatches, non-bool results.
