@@ -105,13 +105,13 @@ export class GroupStore {
     return loaded;
   }
 
-  /** Writes what changed since the last save of this group, in one transaction. */
-  async save(group: GroupState, lastHeartbeatOf: (member: string) => number): Promise<void> {
+  /** Writes what changed since the last save of this group, in one transaction; false when nothing had. */
+  async save(group: GroupState, lastHeartbeatOf: (member: string) => number): Promise<boolean> {
     const before = this.#written.get(group.name);
     const rows = [...group.members.values()].map((m) => memberRow(group.name, m, lastHeartbeatOf(m.id)));
     const changed = rows.filter((row) => before?.members.get(row.member) !== signature(row));
     const removed = [...(before?.members.keys() ?? [])].filter((id) => !group.members.has(id));
-    if (before !== undefined && before.epoch === group.epoch && changed.length === 0 && removed.length === 0) return;
+    if (before !== undefined && before.epoch === group.epoch && changed.length === 0 && removed.length === 0) return false;
     const now = Date.now();
     await this.#db.transaction(async (tx) => {
       await tx
@@ -126,5 +126,6 @@ export class GroupStore {
     });
     this.#written.set(group.name, { epoch: group.epoch, members: new Map(rows.map((row) => [row.member, signature(row)])) });
     invariant(this.#written.get(group.name)?.members.size === group.members.size, `group ${group.name}: saved rows do not match its members`);
+    return true;
   }
 }
