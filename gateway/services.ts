@@ -5,6 +5,7 @@ import type { GatewayAuth } from "./auth/gateway-auth.ts";
 import type { GroupService } from "./consumers/group-service.ts";
 import type { GatewayMetrics } from "./metrics.ts";
 import type { LogService } from "./streams/log-service.ts";
+import type { QueueService } from "./queues/queue-service.ts";
 import type { ServiceLimits } from "./streams/service-limits.ts";
 import type { StreamService } from "./streams/stream-service.ts";
 
@@ -12,6 +13,8 @@ export interface GatewayServices {
   readonly streams: StreamService;
   readonly log: LogService;
   readonly groups: GroupService;
+  /** Work queues over streams (docs/queues.md). */
+  readonly queues: QueueService;
   readonly metrics: GatewayMetrics;
   readonly limits: ServiceLimits;
   readonly artefacts: ArtefactServices;

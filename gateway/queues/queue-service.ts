@@ -1,0 +1,480 @@
+// Work queues over streams (docs/queues.md): claims with visibility timeouts, strict priority
+// between the streams of a claim, acks and nacks by receipt, redelivery with backoff, and dead
+// letters after max_deliveries. One lock per queue group serialises its requests; each request's
+// changes are written in one transaction before it is answered.
+import { getLogger } from "@logtape/logtape";
+import { invariant, StrataError } from "../../core/errors.ts";
+import type { LogRecord } from "../../core/log/record.ts";
+import { KeyedLock } from "../../core/util/keyed-lock.ts";
+import type { MetadataDb } from "../db/database.ts";
+import { compileFilter } from "../filters/record-filter.ts";
+import type { LogService } from "../streams/log-service.ts";
+import type { StreamService } from "../streams/stream-service.ts";
+import { backoffDelay } from "./backoff.ts";
+import { DeadLetters } from "./dead-letters.ts";
+import * as transitions from "./queued-record.ts";
+import type { QueuedRecord } from "./queued-record.ts";
+import { newReceipt, parseReceipt } from "./receipt.ts";
+import type { QueueLimits } from "./queue-limits.ts";
+import { emptyPartition, partitionKey, QueueChanges, type PartitionQueue, type QueueState } from "./queue-state.ts";
+import { QueueStore } from "./queue-store.ts";
+import type { AckResponse, ClaimRequest, NackRequest, NackResponse, QueueConfig, QueueConfigInput, QueueCounts, QueueDescription, QueuePartitionCounts, QueueSummary } from "./queue-wire.ts";
+
+const log = getLogger(["strata", "queues"]);
+
+const GROUP_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/;
+const EXPIRED = "visibility timeout expired";
+/** How often expired claims are swept (dead letters appear without waiting for a claim). */
+const SWEEP_INTERVAL_MS = 1000;
+
+/** One delivery handed to a claimer. */
+export interface ClaimedRecord {
+  readonly receipt: string;
+  readonly stream: string;
+  readonly partition: number;
+  readonly deliveries: number;
+  readonly record: LogRecord;
+}
+
+export class QueueService {
+  private readonly groups = new Map<string, QueueState>();
+  private readonly locks = new KeyedLock();
+  private readonly deadLetters: DeadLetters;
+  private readonly store: QueueStore;
+  private sweeper: ReturnType<typeof setInterval> | undefined;
+  private roundRobin = 0;
+
+  private constructor(
+    db: MetadataDb,
+    private readonly streams: StreamService,
+    private readonly log: LogService,
+    private readonly limits: QueueLimits,
+  ) {
+    this.store = new QueueStore(db);
+    this.deadLetters = new DeadLetters(streams, log);
+  }
+
+  /** Loads every queue group, finishes dead letters a crash interrupted, and starts the expiry sweep. */
+  static async open(db: MetadataDb, streams: StreamService, logService: LogService, limits: QueueLimits): Promise<QueueService> {
+    const service = new QueueService(db, streams, logService, limits);
+    for (const state of await service.store.load()) service.groups.set(state.group, state);
+    for (const group of service.groups.keys()) await service.locks.run(group, () => service.sweep(group));
+    service.sweeper = setInterval(() => void service.sweepAll(), SWEEP_INTERVAL_MS);
+    service.sweeper.unref?.();
+    return service;
+  }
+
+  close(): void {
+    if (this.sweeper !== undefined) clearInterval(this.sweeper);
+    this.sweeper = undefined;
+  }
+
+  defaultConfig(): QueueConfig {
+    return { max_deliveries: 5, backoff: { initial_ms: 1000, max_ms: 60_000, multiplier: 2, jitter: "full" }, visibility_ms: this.limits.defaultVisibilityMs };
+  }
+
+  list(): QueueSummary[] {
+    return [...this.groups.values()].map((s) => ({ group: s.group, streams: [...new Set([...s.partitions.values()].map((p) => p.stream))].sort() }));
+  }
+
+  /** The streams a group has state for (routes authorise against them). */
+  streamsOf(group: string): string[] {
+    const state = this.groups.get(group);
+    return state ? [...new Set([...state.partitions.values()].map((p) => p.stream))] : [];
+  }
+
+  describe(group: string): QueueDescription {
+    const state = this.require(group);
+    const now = Date.now();
+    const partitions: QueuePartitionCounts[] = [];
+    const totals: QueueCounts = { in_flight: 0, pending: 0, redelivered: 0, dead_lettered: 0, acked: 0 };
+    for (const p of state.partitions.values()) {
+      const end = this.endOffset(p.stream, p.partition);
+      const counts: QueuePartitionCounts = { stream: p.stream, partition: p.partition, cursor: p.cursor, end_offset: end, in_flight: 0, pending: Math.max(0, end - p.cursor), redelivered: p.redelivered, dead_lettered: p.deadLettered, acked: p.acked };
+      for (const r of p.records.values()) {
+        if (r.state.kind === "in_flight" && r.state.deadline > now) counts.in_flight++;
+        else counts.pending++;
+      }
+      partitions.push(counts);
+      for (const k of ["in_flight", "pending", "redelivered", "dead_lettered", "acked"] as const) totals[k] += counts[k];
+    }
+    partitions.sort((a, b) => (a.stream === b.stream ? a.partition - b.partition : a.stream < b.stream ? -1 : 1));
+    return { group, config: state.config, partitions, totals };
+  }
+
+  /** Creates the group when missing; what `input` names replaces the current configuration. */
+  configure(group: string, input: QueueConfigInput): Promise<QueueConfig> {
+    return this.locks.run(group, async () => {
+      const state = this.getOrCreate(group);
+      const config: QueueConfig = { ...state.config, ...input };
+      this.checkConfig(config);
+      const changes = new QueueChanges();
+      changes.configChanged = true;
+      const previous = state.config;
+      state.config = config;
+      try {
+        await this.store.apply(state, changes);
+      } catch (e) {
+        state.config = previous;
+        throw e;
+      }
+      return config;
+    });
+  }
+
+  /** Up to max_records deliveries; with wait_ms, long-polls until one is claimable or the wait ends. */
+  async claim(group: string, request: ClaimRequest, signal?: AbortSignal): Promise<ClaimedRecord[]> {
+    checkGroupName(group);
+    if (request.streams.length > this.limits.maxStreamsPerClaim) throw new StrataError("BAD_REQUEST", `a claim lists at most ${this.limits.maxStreamsPerClaim} streams`);
+    if (new Set(request.streams).size !== request.streams.length) throw new StrataError("BAD_REQUEST", "streams must not repeat");
+    for (const stream of request.streams) this.streams.require(stream);
+    if (request.filter !== undefined) compileFilter(request.filter);
+    const maxRecords = Math.min(request.max_records ?? this.limits.defaultClaimRecords, this.limits.maxClaimRecords);
+    if (request.visibility_ms !== undefined && request.visibility_ms > this.limits.maxVisibilityMs) {
+      throw new StrataError("BAD_REQUEST", `visibility_ms must be at most ${this.limits.maxVisibilityMs}`);
+    }
+    const until = Date.now() + Math.min(request.wait_ms ?? 0, this.limits.maxWaitMs);
+    for (;;) {
+      const claimed = await this.locks.run(group, () => this.claimNow(group, request, maxRecords));
+      if (claimed.length > 0 || Date.now() >= until || signal?.aborted) return claimed;
+      await this.waitForWork(group, request.streams, until, signal);
+    }
+  }
+
+  ack(group: string, receipts: readonly string[]): Promise<AckResponse> {
+    return this.locks.run(group, async () => {
+      const state = this.require(group);
+      const changes = new QueueChanges();
+      const stale: string[] = [];
+      let acked = 0;
+      for (const receipt of receipts) {
+        const found = this.current(state, receipt);
+        if (!found) {
+          stale.push(receipt);
+          continue;
+        }
+        transitions.ack(found.record);
+        found.partition.records.delete(found.record.offset);
+        found.partition.acked++;
+        changes.touch(found.partition, found.record);
+        acked++;
+      }
+      await this.persist(state, changes);
+      return { acked, stale };
+    });
+  }
+
+  nack(group: string, request: NackRequest): Promise<NackResponse> {
+    if (request.delay_ms !== undefined && request.delay_ms > this.limits.maxBackoffMs) throw new StrataError("BAD_REQUEST", `delay_ms must be at most ${this.limits.maxBackoffMs}`);
+    const error = request.error === undefined ? null : truncateUtf8(request.error, this.limits.maxErrorBytes);
+    return this.locks.run(group, async () => {
+      const state = this.require(group);
+      const changes = new QueueChanges();
+      const stale: string[] = [];
+      let nacked = 0;
+      let deadLettered = 0;
+      const now = Date.now();
+      for (const receipt of request.receipts) {
+        const found = this.current(state, receipt);
+        if (!found) {
+          stale.push(receipt);
+          continue;
+        }
+        nacked++;
+        const delay = request.delay_ms ?? backoffDelay(state.config.backoff, found.record.deliveries);
+        if (this.fail(state, found.partition, found.record, now + delay, error, changes)) deadLettered++;
+      }
+      await this.persist(state, changes);
+      await this.publishDeadLetters(state);
+      return { nacked, dead_lettered: deadLettered, stale };
+    });
+  }
+
+  // ---- internals ----
+
+  private async claimNow(group: string, request: ClaimRequest, maxRecords: number): Promise<ClaimedRecord[]> {
+    const state = this.getOrCreate(group);
+    const now = Date.now();
+    const visibility = request.visibility_ms ?? state.config.visibility_ms;
+    const changes = new QueueChanges();
+    this.expire(state, now, changes);
+    const out: ClaimedRecord[] = [];
+    let unsettled = 0;
+    for (const p of state.partitions.values()) unsettled += p.records.size;
+    for (const stream of request.streams) {
+      if (out.length >= maxRecords) break;
+      await this.claimRedeliveries(state, stream, now, now + visibility, maxRecords, out, changes);
+      if (out.length >= maxRecords || unsettled >= this.limits.maxInFlightPerQueue) continue;
+      unsettled += await this.claimNew(state, stream, now + visibility, Math.min(maxRecords - out.length, this.limits.maxInFlightPerQueue - unsettled), request.filter, out, changes);
+    }
+    await this.persist(state, changes);
+    await this.publishDeadLetters(state);
+    return out;
+  }
+
+  /** Due redeliveries of one stream, oldest first. */
+  private async claimRedeliveries(state: QueueState, stream: string, now: number, deadline: number, maxRecords: number, out: ClaimedRecord[], changes: QueueChanges): Promise<void> {
+    const due: [PartitionQueue, QueuedRecord][] = [];
+    for (const p of state.partitions.values()) {
+      if (p.stream !== stream) continue;
+      for (const r of p.records.values()) if (r.state.kind === "pending" && r.state.visibleAt <= now) due.push([p, r]);
+    }
+    due.sort(([, a], [, b]) => visibleAt(a) - visibleAt(b) || a.offset - b.offset);
+    for (const [p, r] of due) {
+      if (out.length >= maxRecords) return;
+      const read = await this.log.read({ stream, partition: p.partition, offset: Math.max(r.offset, this.startOffset(stream, p.partition)), maxRecords: 1 });
+      const record = read.records[0];
+      if (record === undefined || record.offset !== r.offset) {
+        // Retention removed it: nothing left to deliver, so it counts as settled.
+        log.warn("queue {group}: {stream}/{partition}@{offset} was removed by retention before its redelivery", { group: state.group, stream, partition: p.partition, offset: r.offset });
+        p.records.delete(r.offset);
+        transitions.redeliver(r, "", deadline, now);
+        transitions.ack(r);
+        p.acked++;
+        changes.touch(p, r);
+        continue;
+      }
+      const receipt = newReceipt({ stream, partition: p.partition, offset: r.offset, delivery: r.deliveries + 1 });
+      transitions.redeliver(r, receipt, deadline, now);
+      p.redelivered++;
+      changes.touch(p, r);
+      out.push({ receipt, stream, partition: p.partition, deliveries: r.deliveries, record });
+    }
+  }
+
+  /** Never-delivered records of one stream, its partitions taken in turn from a rotating start; how many were claimed. */
+  private async claimNew(state: QueueState, stream: string, deadline: number, wanted: number, filter: string | undefined, out: ClaimedRecord[], changes: QueueChanges): Promise<number> {
+    const partitions = this.streams.require(stream).partitions;
+    const first = this.roundRobin++ % partitions;
+    let claimed = 0;
+    // Rounds over the partitions, each taking its share of what is still wanted, until the
+    // claim is full or a round finds nothing more (fair when several have records).
+    for (let progress = true; progress && claimed < wanted; ) {
+      progress = false;
+      for (let i = 0; i < partitions && claimed < wanted; i++) {
+        const moved = await this.claimFromPartition(state, stream, (first + i) % partitions, deadline, Math.ceil((wanted - claimed) / (partitions - i)), filter, out, changes);
+        claimed += moved.claimed;
+        progress ||= moved.advanced;
+      }
+    }
+    return claimed;
+  }
+
+  /** Up to `share` never-delivered records of one partition; how many were claimed and whether the cursor moved. */
+  private async claimFromPartition(state: QueueState, stream: string, partition: number, deadline: number, share: number, filter: string | undefined, out: ClaimedRecord[], changes: QueueChanges): Promise<{ claimed: number; advanced: boolean }> {
+    let claimed = 0;
+    const p = this.partitionOf(state, stream, partition, changes);
+    const end = this.endOffset(stream, partition);
+    if (p.cursor >= end) return { claimed: 0, advanced: false };
+    const read = await this.log.read({ stream, partition, offset: p.cursor, maxRecords: share, filter });
+    for (const record of read.records) {
+      invariant(record.offset >= p.cursor && !p.records.has(record.offset), `claim ${stream}/${partition}@${record.offset}: at or past the cursor ${p.cursor} and never delivered`);
+      const receipt = newReceipt({ stream, partition, offset: record.offset, delivery: 1 });
+      const queued = transitions.firstDelivery(stream, partition, record.offset, receipt, deadline);
+      p.records.set(record.offset, queued);
+      changes.touch(p, queued);
+      out.push({ receipt, stream, partition, deliveries: 1, record });
+      claimed++;
+    }
+    invariant(read.nextOffset >= p.cursor, `claim ${stream}/${partition}: the read went back from ${p.cursor} to ${read.nextOffset}`);
+    p.filtered += read.nextOffset - p.cursor - read.records.length;
+    const advanced = read.nextOffset > p.cursor;
+    p.cursor = read.nextOffset;
+    changes.touch(p);
+    return { claimed, advanced };
+  }
+
+  /** In-flight records past their deadline become pending (with backoff) or dead letters. */
+  private expire(state: QueueState, now: number, changes: QueueChanges): void {
+    for (const p of state.partitions.values()) {
+      for (const r of p.records.values()) {
+        if (r.state.kind !== "in_flight" || r.state.deadline > now) continue;
+        const base = r.state.deadline;
+        this.fail(state, p, r, base + backoffDelay(state.config.backoff, r.deliveries), EXPIRED, changes);
+      }
+    }
+  }
+
+  /** A failed delivery: pending again at `visibleAt`, or a dead letter when it was the last allowed (true). */
+  private fail(state: QueueState, p: PartitionQueue, r: QueuedRecord, visibleAt: number, error: string | null, changes: QueueChanges): boolean {
+    changes.touch(p, r);
+    if (r.deliveries >= state.config.max_deliveries) {
+      transitions.startDeadLetter(r, p.dlqSeq++, error);
+      return true;
+    }
+    transitions.retryLater(r, visibleAt, error);
+    return false;
+  }
+
+  /** Publishes every dead letter in progress, per partition in seq order, then settles them (one transaction). */
+  private async publishDeadLetters(state: QueueState): Promise<void> {
+    const changes = new QueueChanges();
+    for (const p of state.partitions.values()) {
+      const pending = [...p.records.values()].filter((r) => r.state.kind === "dead_lettering").sort((a, b) => dlqSeqOf(a) - dlqSeqOf(b));
+      for (const r of pending) {
+        try {
+          await this.deadLetters.publish(state.group, r, dlqSeqOf(r));
+        } catch (e) {
+          // The rest of this partition waits: its producer's sequence must stay in order. The sweep retries.
+          log.error("queue {group}: dead letter of {stream}/{partition}@{offset} not published yet: {error}", { group: state.group, stream: p.stream, partition: p.partition, offset: r.offset, error: String(e) });
+          break;
+        }
+        transitions.finishDeadLetter(r);
+        p.records.delete(r.offset);
+        p.deadLettered++;
+        changes.touch(p, r);
+      }
+    }
+    await this.persist(state, changes);
+  }
+
+  private async sweepAll(): Promise<void> {
+    for (const group of [...this.groups.keys()]) {
+      try {
+        await this.locks.run(group, () => this.sweep(group));
+      } catch (e) {
+        log.error("queue {group}: sweep failed: {error}", { group, error: String(e) });
+      }
+    }
+  }
+
+  private async sweep(group: string): Promise<void> {
+    const state = this.groups.get(group);
+    if (!state) return;
+    const changes = new QueueChanges();
+    this.expire(state, Date.now(), changes);
+    await this.persist(state, changes);
+    await this.publishDeadLetters(state);
+  }
+
+  /** Writes the changes; on failure the group is reloaded from the database, so memory never runs ahead of it. */
+  private async persist(state: QueueState, changes: QueueChanges): Promise<void> {
+    try {
+      await this.store.apply(state, changes);
+    } catch (e) {
+      const [reloaded] = await this.store.load(state.group);
+      if (reloaded) this.groups.set(state.group, reloaded);
+      else this.groups.delete(state.group);
+      throw e;
+    }
+  }
+
+  /** Waits until new records may be in one of the streams, a claim comes due, or `until`. */
+  private async waitForWork(group: string, streams: readonly string[], until: number, signal?: AbortSignal): Promise<void> {
+    const state = this.groups.get(group);
+    let wake = until;
+    const abort = new AbortController();
+    const waits: Promise<unknown>[] = [];
+    const onAbort = () => abort.abort();
+    signal?.addEventListener("abort", onAbort, { once: true });
+    for (const stream of streams) {
+      const partitions = this.streams.require(stream).partitions;
+      for (let partition = 0; partition < partitions; partition++) {
+        const cursor = state?.partitions.get(partitionKey(stream, partition))?.cursor ?? 0;
+        const end = this.endOffset(stream, partition);
+        if (cursor < end) continue; // unclaimed records wait behind the in-flight bound: the timer decides
+        waits.push(this.log.readRaw({ stream, partition, offset: end, maxRecords: 1, waitMs: Math.max(1, until - Date.now()), signal: abort.signal }).catch(() => undefined));
+      }
+      for (const p of state?.partitions.values() ?? []) {
+        if (p.stream !== stream) continue;
+        for (const r of p.records.values()) {
+          if (r.state.kind === "pending") wake = Math.min(wake, r.state.visibleAt);
+          else if (r.state.kind === "in_flight") wake = Math.min(wake, r.state.deadline);
+        }
+      }
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, Math.max(0, wake - Date.now()));
+    });
+    try {
+      await Promise.race([timeout, ...waits, new Promise((resolve) => abort.signal.addEventListener("abort", resolve, { once: true }))]);
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+      abort.abort();
+    }
+  }
+
+  /** The in-flight record a receipt names, if it is the current delivery. */
+  private current(state: QueueState, receipt: string): { partition: PartitionQueue; record: QueuedRecord } | undefined {
+    const parts = parseReceipt(receipt);
+    if (!parts) return undefined;
+    const partition = state.partitions.get(partitionKey(parts.stream, parts.partition));
+    const record = partition?.records.get(parts.offset);
+    if (!partition || !record || record.state.kind !== "in_flight" || record.state.receipt !== receipt) return undefined;
+    return { partition, record };
+  }
+
+  private partitionOf(state: QueueState, stream: string, partition: number, changes: QueueChanges): PartitionQueue {
+    const key = partitionKey(stream, partition);
+    let p = state.partitions.get(key);
+    if (!p) {
+      // A new queue partition starts at the earliest retained record.
+      p = emptyPartition(stream, partition, this.startOffset(stream, partition));
+      state.partitions.set(key, p);
+      changes.touch(p);
+    }
+    const start = this.startOffset(stream, partition);
+    if (p.cursor < start) {
+      log.warn("queue {group}: {stream}/{partition} records below {start} were removed by retention before their first delivery", { group: state.group, stream, partition, start });
+      p.cursor = start;
+      changes.touch(p);
+    }
+    return p;
+  }
+
+  private getOrCreate(group: string): QueueState {
+    checkGroupName(group);
+    let state = this.groups.get(group);
+    if (!state) {
+      if (this.groups.size >= this.limits.maxQueues) throw new StrataError("BAD_REQUEST", `this gateway keeps at most ${this.limits.maxQueues} queues (queues.maxQueues)`);
+      state = { group, config: this.defaultConfig(), createdAt: Date.now(), partitions: new Map() };
+      this.groups.set(group, state);
+    }
+    return state;
+  }
+
+  private require(group: string): QueueState {
+    checkGroupName(group);
+    const state = this.groups.get(group);
+    if (!state) throw new StrataError("NOT_FOUND", `no queue '${group}'`);
+    return state;
+  }
+
+  private checkConfig(config: QueueConfig): void {
+    const { limits } = this;
+    if (config.max_deliveries > limits.maxDeliveriesCap) throw new StrataError("BAD_REQUEST", `max_deliveries must be at most ${limits.maxDeliveriesCap}`);
+    if (config.visibility_ms > limits.maxVisibilityMs) throw new StrataError("BAD_REQUEST", `visibility_ms must be at most ${limits.maxVisibilityMs}`);
+    if (config.backoff.max_ms > limits.maxBackoffMs) throw new StrataError("BAD_REQUEST", `backoff.max_ms must be at most ${limits.maxBackoffMs}`);
+    if (config.backoff.initial_ms > config.backoff.max_ms) throw new StrataError("BAD_REQUEST", "backoff.initial_ms must be at most backoff.max_ms");
+  }
+
+  private startOffset(stream: string, partition: number): number {
+    return this.streams.get(stream).partitions[partition]!.start_offset;
+  }
+
+  private endOffset(stream: string, partition: number): number {
+    return this.streams.get(stream).partitions[partition]!.end_offset;
+  }
+}
+
+function checkGroupName(group: string): void {
+  if (!GROUP_NAME.test(group)) throw new StrataError("BAD_REQUEST", `queue group must match ${GROUP_NAME.source}`);
+}
+
+function visibleAt(r: QueuedRecord): number {
+  return r.state.kind === "pending" ? r.state.visibleAt : Number.POSITIVE_INFINITY;
+}
+
+function dlqSeqOf(r: QueuedRecord): number {
+  invariant(r.state.kind === "dead_lettering", `dlq seq of ${transitions.describe(r)}: not dead-lettering`);
+  return r.state.dlqSeq;
+}
+
+/** At most `maxBytes` of UTF-8, cut at a character boundary. */
+function truncateUtf8(text: string, maxBytes: number): string {
+  const bytes = new TextEncoder().encode(text);
+  if (bytes.length <= maxBytes) return text;
+  return new TextDecoder().decode(bytes.subarray(0, maxBytes)).replace(/\uFFFD$/, "");
+}
