@@ -12,6 +12,7 @@ import { configureLogging, logLevelOption, logLevelText } from "./logging.ts";
 import { registerPublish } from "./publish.ts";
 import { registerPull } from "./pull.ts";
 import { registerPush } from "./push.ts";
+import { registerQueue } from "./queue.ts";
 import { registerServe } from "./serve.ts";
 import { registerStreams } from "./streams.ts";
 import { registerTokens } from "./tokens.ts";
@@ -54,6 +55,7 @@ export function buildProgram(): Command {
   registerTokens(program);
   registerPublish(program);
   registerConsume(program);
+  registerQueue(program);
   registerGroups(program);
   registerPush(program);
   registerPull(program);
