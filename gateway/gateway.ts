@@ -98,7 +98,7 @@ export async function openGateway(input: GatewayConfig): Promise<Gateway> {
       objectStore,
       config,
       async close() {
-        groups.close();
+        await groups.close();
         queues.close();
         await opened.artefacts.close();
         await opened.logs.close();

@@ -49,7 +49,8 @@ export class GroupCoordinator {
   readonly #streams: StreamService;
   readonly #limits: GroupLimits;
   readonly #timer: ReturnType<typeof setInterval>;
-  #sweeping = false;
+  /** The sweep running now, if any (close waits for it). */
+  #sweepRun: Promise<void> | undefined;
 
   private constructor(store: GroupStore, streams: StreamService, limits: GroupLimits, loaded: readonly GroupState[]) {
     this.#store = store;
@@ -63,7 +64,9 @@ export class GroupCoordinator {
     }
     // A quarter of the shortest session: a member expires at most that late.
     const every = Math.max(25, Math.min(1000, Math.floor(limits.minSessionTimeoutMs / 4)));
-    this.#timer = setInterval(() => void this.#sweep(), every);
+    this.#timer = setInterval(() => {
+      this.#sweepRun ??= this.#sweep().finally(() => (this.#sweepRun = undefined));
+    }, every);
     this.#timer.unref?.();
   }
 
@@ -71,8 +74,10 @@ export class GroupCoordinator {
     return new GroupCoordinator(store, streams, limits, await store.load());
   }
 
-  close(): void {
+  /** Stops the session timer and waits for a sweep in progress (it may be writing). */
+  async close(): Promise<void> {
     clearInterval(this.#timer);
+    await this.#sweepRun;
   }
 
   #sessionKey(group: string, member: string): string {
@@ -195,8 +200,6 @@ export class GroupCoordinator {
 
   /** Removes every member silent past its session timeout. */
   async #sweep(): Promise<void> {
-    if (this.#sweeping) return;
-    this.#sweeping = true;
     try {
       const now = Date.now();
       for (const name of [...this.#groups.keys()]) {
@@ -213,8 +216,6 @@ export class GroupCoordinator {
       }
     } catch (e) {
       log.error("session sweep failed: {error}", { error: e });
-    } finally {
-      this.#sweeping = false;
     }
   }
 

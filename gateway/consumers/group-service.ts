@@ -39,8 +39,9 @@ export class GroupService {
     return new GroupService(db, streams, await GroupCoordinator.open(new GroupStore(db), streams, limits));
   }
 
-  close(): void {
-    this.coordinator.close();
+  /** Stops the session timer; the gateway closes the database after this. */
+  close(): Promise<void> {
+    return this.coordinator.close();
   }
 
   heartbeat(group: string, input: HeartbeatRequest): Promise<HeartbeatResponse> {
