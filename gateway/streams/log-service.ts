@@ -1,6 +1,6 @@
 // Publishing and reading records: partition assignment, record limits, producer sequencing,
 // field projection and long-polling. Every transport calls this; none of it lives in a route.
-import { BatchBuilder, decodeBatchRecords, encodeRecordShared, scanBatchRecords, type RawRecord } from "../../core/log/batch.ts";
+import { BatchBuilder, decodeBatchRecords, encodeRecordShared, scanBatchRecords, type BatchHeader, type RawRecord } from "../../core/log/batch.ts";
 import { collectArtefactRefs } from "../../core/log/artefact-refs.ts";
 import { invariant, StrataError } from "../../core/errors.ts";
 import { partitionForKey } from "../../core/log/partitioner.ts";
@@ -8,7 +8,8 @@ import type { Acks, Fields, LogRecord, ProducerRef, RecordInput } from "../../co
 import type { PublishRequest } from "../../core/log/publish-request.ts";
 import type { GatewayMetrics } from "../metrics.ts";
 import type { LogStore } from "../log/log-store.ts";
-import { selectRecords } from "../log/record-selection.ts";
+import type { PartitionLog } from "../log/partition-log.ts";
+import { selectRecords, type SelectionBounds } from "../log/record-selection.ts";
 import type { ServiceLimits } from "./service-limits.ts";
 import { KeyedLock } from "../../core/util/keyed-lock.ts";
 import { compileFilter, type RecordFilter } from "../filters/record-filter.ts";
@@ -191,20 +192,8 @@ export class LogService {
   }
 
   async read(request: ReadRequest): Promise<ReadResult> {
-    const filter = this.compile(request.filter);
-    const { config, log, offset, maxRecords, maxBytes } = await this.prepareRead(request);
-    let records: LogRecord[];
-    let nextOffset: number;
-    if (filter) {
-      const scan = await scanFiltered(log, offset, this.filterBounds(maxRecords, maxBytes), decodeBatchRecords, (r) => filter.matches(r));
-      ({ records, nextOffset } = scan);
-    } else {
-      records = offset < log.endOffset ? await log.read(offset, { maxRecords, maxBytes }) : [];
-      nextOffset = records.length > 0 ? records[records.length - 1]!.offset + 1 : offset;
-    }
-    const projected = request.fields ? records.map((r) => project(r, request.fields!)) : records;
-    this.metrics.recordsOut.inc({ stream: config.name }, records.length);
-    return { stream: config.name, records: projected, nextOffset, endOffset: log.endOffset };
+    const result = await this.select(request, DECODED);
+    return request.fields ? { ...result, records: result.records.map((r) => project(r, request.fields!)) } : result;
   }
 
   /**
@@ -213,17 +202,20 @@ export class LogService {
    * only the parts of each record its expression reads.
    */
   async readRaw(request: Omit<ReadRequest, "fields">): Promise<RawReadResult> {
+    return this.select(request, LOCATED);
+  }
+
+  /** One read in either form: every record from the offset, or (with a filter) the matching ones of those examined. */
+  private async select<R extends { readonly offset: number }>(request: Omit<ReadRequest, "fields">, form: RecordForm<R>) {
     const filter = this.compile(request.filter);
     const { config, log, offset, maxRecords, maxBytes } = await this.prepareRead(request);
-    let records: RawRecord[];
+    let records: R[];
     let nextOffset: number;
     if (filter) {
-      const scan = await scanFiltered(log, offset, this.filterBounds(maxRecords, maxBytes), scanBatchRecords, (r) => filter.matchesRaw(r));
-      ({ records, nextOffset } = scan);
+      const bounds = { maxRecords, maxBytes, maxEvaluations: this.filterLimits.maxFilterEvaluations, maxScanBytes: this.filterLimits.maxFilterScanBytes };
+      ({ records, nextOffset } = await scanFiltered(log, offset, bounds, form.ofBatch, (r) => form.matches(filter, r)));
     } else {
-      const bounds = { maxRecords, maxBytes };
-      // The same selection as PartitionLog.read, over records located instead of decoded.
-      records = offset < log.endOffset ? selectRecords(await log.readBatches(offset, bounds), offset, bounds, scanBatchRecords) : [];
+      records = offset < log.endOffset ? await form.read(log, offset, { maxRecords, maxBytes }) : [];
       nextOffset = records.length > 0 ? records[records.length - 1]!.offset + 1 : offset;
     }
     this.metrics.recordsOut.inc({ stream: config.name }, records.length);
@@ -233,10 +225,6 @@ export class LogService {
   /** Compiled before the read waits or touches storage: a bad expression is BAD_FILTER at once. */
   private compile(expression: string | undefined): RecordFilter | undefined {
     return expression === undefined ? undefined : compileFilter(expression, this.filterLimits);
-  }
-
-  private filterBounds(maxRecords: number, maxBytes: number) {
-    return { maxRecords, maxBytes, maxEvaluations: this.filterLimits.maxFilterEvaluations, maxScanBytes: this.filterLimits.maxFilterScanBytes };
   }
 
   /** Validates a read, clamps its bounds, and long-polls at the end of the log when asked to. */
@@ -264,6 +252,28 @@ export class LogService {
     return { config, log, offset, maxRecords, maxBytes };
   }
 }
+
+/** How a read path sees stored records: decoded, or located in their batches' MessagePack. */
+interface RecordForm<R> {
+  /** The records of one stored batch. */
+  readonly ofBatch: (bytes: Uint8Array, header: BatchHeader) => R[];
+  /** An unfiltered read's records from `offset`, within the read's bounds. */
+  readonly read: (log: PartitionLog, offset: number, bounds: SelectionBounds) => Promise<R[]>;
+  readonly matches: (filter: RecordFilter, record: R) => boolean;
+}
+
+const DECODED: RecordForm<LogRecord> = {
+  ofBatch: decodeBatchRecords,
+  read: (log, offset, bounds) => log.read(offset, bounds),
+  matches: (filter, record) => filter.matches(record),
+};
+
+const LOCATED: RecordForm<RawRecord> = {
+  ofBatch: scanBatchRecords,
+  // The same selection as PartitionLog.read, over records located instead of decoded.
+  read: async (log, offset, bounds) => selectRecords(await log.readBatches(offset, bounds), offset, bounds, scanBatchRecords),
+  matches: (filter, record) => filter.matchesRaw(record),
+};
 
 function clamp(value: number, min: number, max: number, name: string): number {
   if (!Number.isSafeInteger(value) || value < min) throw new StrataError("BAD_REQUEST", `${name} must be an integer >= ${min}`);
