@@ -1,5 +1,6 @@
 // `strata consume STREAM`: records as JSON lines, from every partition (or --partition P),
-// starting --from earliest|latest|OFFSET|ISO-TIME, to the end of the log or with --follow on.
+// starting --from earliest|latest|OFFSET|ISO-TIME, to the end of the log or with --follow on;
+// with --group G as one member of a consumer group (cli/consume-group.ts); --filter EXPR on both.
 import { getLogger } from "@logtape/logtape";
 import type { Command } from "commander";
 import { z } from "zod";
@@ -13,6 +14,7 @@ import { tokenOption, tokenText } from "./gateway-token.ts";
 import { gatewayOption, httpUrlText } from "./gateway-url.ts";
 import { integerText } from "./option-schemas.ts";
 import { GatewayLink, type PageRequest, tailPartition, untilAnswered } from "./partition-tail.ts";
+import { consumeAsGroupMember } from "./consume-group.ts";
 import { recordLine } from "./record-line.ts";
 import { startOffset, startPointText } from "./start-offsets.ts";
 import { writeOut } from "./stdout.ts";
@@ -37,7 +39,21 @@ valid UTF-8 (else {"$base64": ...}), bytes in fields as {"$base64": ...}.
 Without --follow the partitions are read one after the other up to their end. With --follow
 they are read together and the command keeps waiting for new records until interrupted; when
 the gateway goes away (restart, crash, network) it reconnects with backoff and resumes at the
-next offset, printing nothing twice.`;
+next offset, printing nothing twice.
+
+--filter EXPR prints only the records the CEL expression accepts, e.g.
+  --filter 'fields.quality_score > 0.9 && "verified" in fields.tags'
+over fields, headers, key and timestamp (docs/filters.md); the gateway evaluates it, and reads
+still advance past the records it skips.
+
+--group G makes this process one member of consumer group G (docs/groups.md): the gateway assigns
+it some of the stream's partitions and moves them as members join, leave or go silent past
+--session-timeout; it prints the records of the partitions it owns, from the group's committed
+offset (a partition the group never committed starts at --from: earliest or latest), and commits
+each batch after its lines are written out (at-least-once). It follows until interrupted;
+Ctrl-C or SIGTERM commits and leaves the group. --instance ID makes it a static member: restarted
+within its session timeout it gets the same partitions back (and it does not leave on exit).
+--partition, --max and --follow do not apply with --group.`;
 
 const consumeOpts = z.object({
   partition: integerText(0).optional(),
@@ -47,6 +63,10 @@ const consumeOpts = z.object({
   follow: z.boolean().default(false),
   json: z.boolean().default(false),
   quiet: z.boolean().default(false),
+  filter: z.string().min(1).optional(),
+  group: z.string().min(1).optional(),
+  instance: z.string().min(1).optional(),
+  sessionTimeout: integerText(1).optional(),
   gateway: httpUrlText,
   token: tokenText,
   ca: caFileText,
@@ -65,12 +85,33 @@ export function registerConsume(program: Command): void {
     .option("-f, --follow", "keep waiting for new records (reconnects across gateway restarts)")
     .option("--json", "timestamps as milliseconds since the epoch")
     .option("-q, --quiet", "no notices on stderr (reconnects), only errors")
+    .option("--filter <EXPR>", "only records this CEL expression accepts (docs/filters.md)")
+    .option("--group <G>", "consume as a member of consumer group G (partitions assigned by the gateway, offsets committed)")
+    .option("--instance <ID>", "with --group: a static member's instance id")
+    .option("--session-timeout <MS>", "with --group: silence after which the gateway moves this member's partitions (gateway default 10000)")
     .addOption(gatewayOption())
     .addOption(tokenOption())
     .addOption(caOption())
     .addHelpText("after", details);
   defineAction(command, { args: z.tuple([z.string()]), opts: consumeOpts }, async ([stream], opts) =>
     withGateway(opts.gateway, async () => {
+      if (opts.group !== undefined) {
+        if (opts.partition !== undefined || opts.max !== undefined) throw new StrataError("BAD_REQUEST", "--partition and --max do not apply with --group: the gateway assigns the partitions");
+        return consumeAsGroupMember({
+          gateway: opts.gateway,
+          stream,
+          group: opts.group,
+          from: opts.from,
+          json: opts.json,
+          ...(opts.instance === undefined ? {} : { instance: opts.instance }),
+          ...(opts.sessionTimeout === undefined ? {} : { sessionTimeoutMs: opts.sessionTimeout }),
+          ...(opts.filter === undefined ? {} : { filter: opts.filter }),
+          ...(opts.fields === undefined ? {} : { fields: opts.fields.split(",").filter((f) => f.length > 0) }),
+          ...(opts.token === undefined ? {} : { token: opts.token }),
+          ...(opts.ca === undefined ? {} : { ca: opts.ca }),
+        });
+      }
+      if (opts.instance !== undefined || opts.sessionTimeout !== undefined) throw new StrataError("BAD_REQUEST", "--instance and --session-timeout apply only with --group");
       const client = clientFor(opts.gateway, opts.token, opts.ca);
       const name = streamParam(stream);
       const stop = new AbortController();
@@ -83,7 +124,7 @@ export function registerConsume(program: Command): void {
             await client.v1.streams[":name"].partitions[":partition"].records.$get(
               {
                 param: { name, partition: String(r.partition) },
-                query: { offset: String(r.offset), max_records: String(r.maxRecords), ...(opts.fields !== undefined ? { fields: opts.fields } : {}), ...(r.waitMs > 0 ? { wait_ms: String(r.waitMs) } : {}) },
+                query: { offset: String(r.offset), max_records: String(r.maxRecords), ...(opts.fields !== undefined ? { fields: opts.fields } : {}), ...(opts.filter !== undefined ? { filter: opts.filter } : {}), ...(r.waitMs > 0 ? { wait_ms: String(r.waitMs) } : {}) },
               },
               { init: { signal: r.signal } },
             ),

@@ -34,6 +34,8 @@ export interface ConsumeGroupOptions {
   /** Only these fields of each record. */
   readonly fields?: readonly string[];
   readonly token?: string;
+  /** The fetch to use (e.g. one trusting a private CA); the global one by default. */
+  readonly fetch?: typeof fetch;
   /** Aborting it closes the consumer (a final commit, then a leave). */
   readonly signal?: AbortSignal;
   /** Where a partition with no committed offset starts (default earliest). */
@@ -81,6 +83,8 @@ class GroupConsumerImpl implements GroupConsumer {
   readonly #closing = new AbortController();
   #state: ConsumerState = { kind: "joining" };
   #held: LeasedBatch | undefined;
+  /** Resolves the wait of a revocation for the batch the caller holds of that partition. */
+  #onHeldFinished: (() => void) | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #failure: unknown;
   #heartbeatFailures = 0;
@@ -90,7 +94,7 @@ class GroupConsumerImpl implements GroupConsumer {
     invariant(o.streams.length > 0, "a group consumer subscribes to at least one stream");
     this.#o = o;
     this.member = o.member ?? crypto.randomUUID();
-    this.#http = new GroupHttp({ gateway: o.gateway, ...(o.token === undefined ? {} : { token: o.token }) });
+    this.#http = new GroupHttp({ gateway: o.gateway, ...(o.token === undefined ? {} : { token: o.token }), ...(o.fetch === undefined ? {} : { fetch: o.fetch }) });
     this.#settings = {
       group: o.group,
       start: o.start ?? "earliest",
@@ -175,7 +179,27 @@ class GroupConsumerImpl implements GroupConsumer {
   #finishHeld(): void {
     const held = this.#held;
     this.#held = undefined;
-    if (held !== undefined && !held.lease.revoked) held.lease.finished(held.batch);
+    // A revoked lease still takes it: its revocation waits for this batch (see #heartbeat).
+    if (held !== undefined) held.lease.finished(held.batch);
+    this.#onHeldFinished?.();
+    this.#onHeldFinished = undefined;
+  }
+
+  /**
+   * Waits (at most `limitMs`, so the session stays alive) for the caller to finish the batch it
+   * holds when that batch's partition was just revoked: its offsets can then be committed before
+   * the revocation is acknowledged, and the new owner does not read it again.
+   */
+  async #heldOf(revoked: readonly PartitionLease[], limitMs: number): Promise<void> {
+    const held = this.#held;
+    if (held === undefined || !revoked.includes(held.lease)) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await new Promise<void>((resolve) => {
+      this.#onHeldFinished = resolve;
+      timer = setTimeout(resolve, limitMs);
+      this.#closing.signal.addEventListener("abort", () => resolve(), { once: true });
+    });
+    clearTimeout(timer);
   }
 
   #commitProcessed(): Promise<void> {
@@ -249,6 +273,7 @@ class GroupConsumerImpl implements GroupConsumer {
     this.#heartbeatFailures = 0;
     const revoked = this.#reconcile(answer);
     // After a revocation the next heartbeat acknowledges it at once, so the new owner waits no longer.
+    if (revoked.length > 0) await this.#heldOf(revoked, answer.heartbeat_interval_ms);
     if (revoked.length > 0) await this.#commitNow(revoked).catch((e: unknown) => log.warning("commit of revoked partitions failed: {error}", { error: e instanceof Error ? e.message : String(e) }));
     this.#schedule(revoked.length > 0 ? 0 : answer.heartbeat_interval_ms);
   }

@@ -35,6 +35,8 @@ export interface GroupHttpOptions {
   /** The gateway's base URL, e.g. http://127.0.0.1:8080. */
   readonly gateway: string;
   readonly token?: string;
+  /** The fetch to use (e.g. one trusting a private CA); the global one by default. */
+  readonly fetch?: typeof fetch;
 }
 
 export interface PartitionRead {
@@ -59,17 +61,19 @@ export function isTransientFailure(error: unknown): boolean {
 export class GroupHttp {
   readonly #base: string;
   readonly #token: string | undefined;
+  readonly #fetch: typeof fetch;
 
   constructor(options: GroupHttpOptions) {
     this.#base = options.gateway.replace(/\/+$/, "");
     this.#token = options.token;
+    this.#fetch = options.fetch ?? fetch;
   }
 
   async #call<S extends z.ZodType>(method: string, path: string, schema: S, body: unknown, signal?: AbortSignal): Promise<{ value: z.output<S>; bytes: number }> {
     const headers: Record<string, string> = { accept: "application/json" };
     if (body !== undefined) headers["content-type"] = "application/json";
     if (this.#token !== undefined) headers.authorization = `Bearer ${this.#token}`;
-    const response = await fetch(`${this.#base}${path}`, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }), ...(signal ? { signal } : {}) });
+    const response = await this.#fetch(`${this.#base}${path}`, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }), ...(signal ? { signal } : {}) });
     const text = await response.text();
     let json: unknown;
     try {

@@ -34,13 +34,14 @@ const countsShape = {
   dead_lettered: z.number().int().nonnegative(),
   acked: z.number().int().nonnegative(),
 };
+const backoffSchema = z.object({ initial_ms: z.number(), max_ms: z.number(), multiplier: z.number(), jitter: z.enum(["full", "equal", "none"]) });
+const queueConfigSchema = z.object({ max_deliveries: z.number().int(), visibility_ms: z.number().int(), backoff: backoffSchema });
+/** A queue's configuration: deliveries before the dead-letter stream, the claims' default visibility, the redelivery backoff. */
+export type QueueConfig = z.output<typeof queueConfigSchema>;
+const configureResponseSchema = z.object({ group: z.string(), config: queueConfigSchema });
 const queueDescriptionSchema = z.object({
   group: z.string(),
-  config: z.object({
-    max_deliveries: z.number().int(),
-    visibility_ms: z.number().int(),
-    backoff: z.object({ initial_ms: z.number(), max_ms: z.number(), multiplier: z.number(), jitter: z.string() }),
-  }),
+  config: queueConfigSchema,
   partitions: z.array(z.object({ stream: z.string(), partition: z.number().int(), cursor: z.number().int(), end_offset: z.number().int(), ...countsShape })),
   totals: z.object(countsShape),
 });
@@ -140,6 +141,11 @@ export async function nack(connection: QueueConnection, group: string, receipts:
 /** The queue's configuration and its counts, per partition and in total. */
 export async function describeQueue(connection: QueueConnection, group: string, signal?: AbortSignal): Promise<QueueInfo> {
   return call(connection, "GET", queuePath(group), queueDescriptionSchema, undefined, signal);
+}
+
+/** Sets what `config` names of the queue's configuration (admin scope); answers the whole configuration. */
+export async function configureQueue(connection: QueueConnection, group: string, config: Partial<QueueConfig>, signal?: AbortSignal): Promise<QueueConfig> {
+  return (await call(connection, "PUT", queuePath(group), configureResponseSchema, config, signal)).config;
 }
 
 /** Every queue group the gateway keeps, with the streams it has claimed from. */
