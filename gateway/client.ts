@@ -32,5 +32,5 @@ export function streamParam(stream: string): string {
 }
 
 export { consumeGroup, type ConsumeGroupOptions, type ConsumerState, type GroupBatch, type GroupConsumer, type GroupRecord } from "./client/group-consumer.ts";
-export { ack, claim, type ClaimedRecord, type ClaimOptions, describeQueue, listQueues, nack, type NackOptions, type QueueConnection, type QueueInfo } from "./client/queue-http.ts";
+export { ack, claim, type ClaimedRecord, type ClaimOptions, configureQueue, describeQueue, listQueues, nack, type NackOptions, type QueueConfig, type QueueConnection, type QueueInfo } from "./client/queue-http.ts";
 export { work, type WorkOptions, type WorkSummary } from "./client/queue-worker.ts";
