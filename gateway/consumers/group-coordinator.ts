@@ -31,6 +31,12 @@ const log = getLogger(["strata", "groups"]);
 
 /** Heartbeats per session timeout: a member may miss two before it expires. */
 const HEARTBEATS_PER_SESSION = 3;
+/**
+ * Heartbeat interval of a member mid-reconciliation (revoking, or awaiting partitions others
+ * release): its next heartbeat moves the rebalance on, so it comes soon rather than a third of
+ * the session later.
+ */
+const RECONCILING_HEARTBEAT_MS = 100;
 
 export function assertGroupName(group: string): void {
   if (!GROUP_NAME.test(group)) throw new StrataError("BAD_REQUEST", `group must match ${GROUP_NAME.source}`);
@@ -38,6 +44,11 @@ export function assertGroupName(group: string): void {
 
 function toPartitions(keys: Iterable<PartitionKey>): TopicPartition[] {
   return [...keys].sort().map(splitPartitionKey);
+}
+
+function heartbeatInterval(member: MemberState): number {
+  const steady = Math.max(1, Math.floor(member.sessionTimeoutMs / HEARTBEATS_PER_SESSION));
+  return member.state.kind === "stable" ? steady : Math.min(steady, RECONCILING_HEARTBEAT_MS);
 }
 
 export class GroupCoordinator {
@@ -173,7 +184,7 @@ export class GroupCoordinator {
       return {
         member_epoch: member.epoch,
         assignment: toPartitions(member.assigned.keys()),
-        heartbeat_interval_ms: Math.max(1, Math.floor(member.sessionTimeoutMs / HEARTBEATS_PER_SESSION)),
+        heartbeat_interval_ms: heartbeatInterval(member),
       };
     });
   }
