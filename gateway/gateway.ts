@@ -11,7 +11,6 @@ import { createGatewayMetrics } from "./metrics.ts";
 import { openArtefacts, type Artefacts } from "./artefacts/artefacts.ts";
 import { GroupService } from "./consumers/group-service.ts";
 import { QueueService } from "./queues/queue-service.ts";
-import { resolveQueueLimits } from "./queues/queue-limits.ts";
 import { LogService } from "./streams/log-service.ts";
 import { ProducerOwners } from "./auth/producer-owners.ts";
 import { openAuth } from "./auth/gateway-auth.ts";
@@ -80,7 +79,7 @@ export async function openGateway(input: GatewayConfig): Promise<Gateway> {
     const auth = await openAuth({ ...config.auth, dataDir, db: database.db });
     const groups = await GroupService.open(database.db, streams, config.groups);
     const logService = new LogService(streams, logs, metrics, limits, { onArtefactRefs: artefacts.onArtefactRefs }, new ProducerOwners(database.db), config.filters);
-    const queues = await QueueService.open(database.db, streams, logService, resolveQueueLimits());
+    const queues = await QueueService.open(database.db, streams, logService, config.queues);
     const services: GatewayServices = {
       streams,
       log: logService,

@@ -12,6 +12,7 @@ import { ARTEFACT_LIMITS, resolveArtefactLimits, type ArtefactLimits } from "../
 import { resolveLimits as resolveStorageLimits, STORAGE_LIMITS, type StorageLimits } from "../log/storage-limits.ts";
 import { s3TimeoutsShape } from "../objects/s3-timeouts.ts";
 import { GROUP_LIMITS, resolveGroupLimits, type GroupLimits } from "../consumers/group-limits.ts";
+import { QUEUE_LIMITS, resolveQueueLimits, type QueueLimits } from "../queues/queue-limits.ts";
 import { QUIC_LIMITS, type QuicLimits } from "../quic/quic-limits.ts";
 import { FILTER_LIMITS, type FilterLimits } from "../filters/filter-limits.ts";
 import { resolveServiceLimits, SERVICE_LIMITS, type ServiceLimits } from "../streams/service-limits.ts";
@@ -61,6 +62,8 @@ export const gatewayConfigSchema = z.strictObject({
   filters: FILTER_LIMITS.schema.optional(),
   /** Consumer-group coordinator bounds (gateway/consumers/group-limits.ts). */
   groups: GROUP_LIMITS.schema.optional(),
+  /** Work-queue bounds (gateway/queues/queue-limits.ts). */
+  queues: QUEUE_LIMITS.schema.optional(),
   /** Origins whose browser pages may call the HTTP API (CORS); none by default. */
   corsOrigins: z.array(z.string().refine(isOrigin, { message: "must be an origin like http://localhost:8080" })).optional(),
   /** Bearer tokens with per-stream scopes (docs/auth.md); off by default. adminToken: a fixed administrator secret instead of DATA/admin.token. */
@@ -101,6 +104,7 @@ export interface ResolvedGatewayConfig {
   readonly quic: QuicLimits;
   readonly filters: FilterLimits;
   readonly groups: GroupLimits;
+  readonly queues: QueueLimits;
   readonly http: HttpConfig;
   readonly auth: { readonly enabled: boolean; readonly adminToken: string | undefined };
 }
@@ -112,6 +116,7 @@ const FAMILIES: ReadonlyMap<string, LimitFamily<LimitSpecs>> = new Map<string, L
   ["quic", QUIC_LIMITS],
   ["filters", FILTER_LIMITS],
   ["groups", GROUP_LIMITS],
+  ["queues", QUEUE_LIMITS],
 ]);
 
 /** The value under `key` of an input not yet known to be an object. */
@@ -180,6 +185,7 @@ export function resolveGatewayConfig(input: GatewayConfig): ResolvedGatewayConfi
     artefacts,
     quic,
     groups: inConfig(() => resolveGroupLimits(config.groups)),
+    queues: inConfig(() => resolveQueueLimits(config.queues)),
     filters: inConfig(() => FILTER_LIMITS.resolve(config.filters)),
     auth: Object.freeze({ enabled: config.auth?.enabled ?? false, adminToken: config.auth?.adminToken }),
     http: Object.freeze({
