@@ -5,7 +5,7 @@ import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { groupDescriptionSchema, groupListSchema } from "../../gateway/consumers/group-wire.ts";
 import { ROOT, type GatewayProcess, removeDir, startGateway } from "../helpers/gateway.ts";
-import { call, GroupMembers } from "./group-http.ts";
+import { anyAnswer, call, GroupMembers } from "./group-http.ts";
 
 // Each test runs the CLI as child processes.
 setDefaultTimeout(60_000);
@@ -19,16 +19,16 @@ function strata(args: string[]): { status: number; stdout: string; stderr: strin
 
 beforeAll(async () => {
   gateway = await startGateway();
-  expect((await call("POST", `${gateway.url}/v1/streams`, { name: "jobs", partitions: 2 })).status).toBe(201);
+  expect((await call(anyAnswer, "POST", `${gateway.url}/v1/streams`, { name: "jobs", partitions: 2 })).status).toBe(201);
   const records = [0, 0, 0, 1].map((partition, i) => ({ partition, fields: { i } }));
-  expect((await call("POST", `${gateway.url}/v1/streams/jobs/records`, { records })).status).toBe(200);
+  expect((await call(anyAnswer, "POST", `${gateway.url}/v1/streams/jobs/records`, { records })).status).toBe(200);
   const members = new GroupMembers(gateway.url, "train");
   await members.heartbeat("a", { streams: ["jobs"], sessionTimeoutMs: 60_000 });
   await members.heartbeat("b", { streams: ["jobs"], sessionTimeoutMs: 60_000, instance: "gpu-1" });
   await members.settle(["a", "b"], 2);
   const [owned] = [...members.owned.get("a")!];
   const partition = Number(owned!.split("/")[1]);
-  expect((await call("POST", `${gateway.url}/v1/groups/train/offsets`, { stream: "jobs", partition, offset: 1, member: "a", member_epoch: members.epochOf("a") })).status).toBe(200);
+  expect((await call(anyAnswer, "POST", `${gateway.url}/v1/groups/train/offsets`, { stream: "jobs", partition, offset: 1, member: "a", member_epoch: members.epochOf("a") })).status).toBe(200);
 });
 
 afterAll(async () => {

@@ -7,10 +7,11 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { GroupDescription, GroupList, HeartbeatResponse } from "../../gateway/consumers/group-wire.ts";
+import { z } from "zod";
+import { groupDescriptionSchema, groupListSchema, heartbeatResponseSchema, type GroupDescription } from "../../gateway/consumers/group-wire.ts";
 import { waitFor } from "../edge/edge-fixtures.ts";
 import { type GatewayProcess, removeDir, startGateway, tempDir } from "../helpers/gateway.ts";
-import { call, GroupMembers, type ErrorBody } from "./group-http.ts";
+import { anyAnswer, call, errorSchema, GroupMembers } from "./group-http.ts";
 
 const PARTITIONS = 12;
 const SESSION_MS = 1000;
@@ -24,7 +25,7 @@ async function startOn(dataDir: string): Promise<GatewayProcess> {
 }
 
 async function describeGroup(group: string): Promise<GroupDescription> {
-  const answer = await call<GroupDescription>("GET", `${gw.url}/v1/groups/${group}`);
+  const answer = await call(groupDescriptionSchema, "GET", `${gw.url}/v1/groups/${group}`);
   expect(answer.status).toBe(200);
   return answer.body;
 }
@@ -39,7 +40,7 @@ beforeAll(async () => {
   dir = tempDir("strata-groups-");
   gw = await startOn(join(dir, "data"));
   for (const [name, partitions] of [["events", PARTITIONS], ["other", 2], ["lagging", 3]] as const) {
-    expect((await call("POST", `${gw.url}/v1/streams`, { name, partitions })).status).toBe(201);
+    expect((await call(anyAnswer, "POST", `${gw.url}/v1/streams`, { name, partitions })).status).toBe(201);
   }
 });
 
@@ -76,7 +77,7 @@ describe("a group of members heartbeating over HTTP", () => {
   });
 
   test("a fifth member is refused: the group is at groups.maxMembersPerGroup", async () => {
-    const answer = await call<ErrorBody>("POST", `${gw.url}/v1/groups/pipeline/heartbeat`, { member: "m5", streams: ["events"] });
+    const answer = await call(errorSchema, "POST", `${gw.url}/v1/groups/pipeline/heartbeat`, { member: "m5", streams: ["events"] });
     expect(answer.status).toBe(400);
     expect(answer.body.error.message).toContain("maxMembersPerGroup");
   });
@@ -86,8 +87,9 @@ describe("a group of members heartbeating over HTTP", () => {
     const [theirs] = [...members.owned.get("m2")!];
     const [stream, partition] = mine!.split("/");
     const [, otherPartition] = theirs!.split("/");
-    const commit = (body: object) => call<ErrorBody>("POST", `${gw.url}/v1/groups/pipeline/offsets`, { stream, offset: 0, ...body });
-    expect((await commit({ partition: Number(partition), member: "m1", member_epoch: members.epochOf("m1") })).status).toBe(200);
+    const commit = (body: object) => call(errorSchema, "POST", `${gw.url}/v1/groups/pipeline/offsets`, { stream, offset: 0, ...body });
+    const accepted = await call(anyAnswer, "POST", `${gw.url}/v1/groups/pipeline/offsets`, { stream, offset: 0, partition: Number(partition), member: "m1", member_epoch: members.epochOf("m1") });
+    expect(accepted.status).toBe(200);
     const refused = await commit({ partition: Number(otherPartition), member: "m1", member_epoch: members.epochOf("m1") });
     expect([refused.status, refused.body.error.code]).toEqual([409, "STALE_MEMBER_EPOCH"]);
     // An epoch past the member's own is no epoch it held anything at.
@@ -115,23 +117,23 @@ describe("a group of members heartbeating over HTTP", () => {
     const owner = ownerOf(members);
     for (const k of orphaned) expect(alive).toContain(owner.get(k)!);
     expect((await describeGroup("pipeline")).members.map((m) => m.member)).toEqual(alive);
-    const gone = await call<ErrorBody>("POST", `${gw.url}/v1/groups/pipeline/heartbeat`, { member: "m4", streams: ["events"], member_epoch: 1 });
+    const gone = await call(errorSchema, "POST", `${gw.url}/v1/groups/pipeline/heartbeat`, { member: "m4", streams: ["events"], member_epoch: 1 });
     expect([gone.status, gone.body.error.code]).toEqual([404, "UNKNOWN_MEMBER"]);
   });
 
   test("a heartbeat with an old epoch is 409 STALE_MEMBER_EPOCH", async () => {
-    const stale = await call<ErrorBody>("POST", `${gw.url}/v1/groups/pipeline/heartbeat`, { member: "m1", streams: ["events"], member_epoch: members.epochOf("m1") - 1, session_timeout_ms: SESSION_MS });
+    const stale = await call(errorSchema, "POST", `${gw.url}/v1/groups/pipeline/heartbeat`, { member: "m1", streams: ["events"], member_epoch: members.epochOf("m1") - 1, session_timeout_ms: SESSION_MS });
     expect([stale.status, stale.body.error.code]).toEqual([409, "STALE_MEMBER_EPOCH"]);
   });
 
   test("DELETE member leaves at once: the next heartbeats of the others take its partitions", async () => {
-    const left = await call<{ left: boolean }>("DELETE", `${gw.url}/v1/groups/pipeline/members/m3`);
+    const left = await call(z.object({ left: z.literal(true) }), "DELETE", `${gw.url}/v1/groups/pipeline/members/m3`);
     expect(left.status).toBe(200);
     members.forget("m3");
     expect((await describeGroup("pipeline")).members.map((m) => m.member)).toEqual(["m1", "m2"]);
     await members.settle(["m1", "m2"], PARTITIONS);
     expect(members.owned.get("m1")!.size).toBe(6);
-    const again = await call<ErrorBody>("DELETE", `${gw.url}/v1/groups/pipeline/members/m3`);
+    const again = await call(errorSchema, "DELETE", `${gw.url}/v1/groups/pipeline/members/m3`);
     expect([again.status, again.body.error.code]).toEqual([404, "UNKNOWN_MEMBER"]);
   });
 });
@@ -154,7 +156,7 @@ describe("static membership", () => {
     await members.settle(["w1-b", "w2-a"], PARTITIONS);
     expect(members.owned.get("w1-b")).toEqual(held);
     // The old member id is fenced.
-    const old = await call<ErrorBody>("POST", `${gw.url}/v1/groups/static/heartbeat`, { member: "w1-a", streams: ["events"], instance: "worker-1", member_epoch: before.group_epoch });
+    const old = await call(errorSchema, "POST", `${gw.url}/v1/groups/static/heartbeat`, { member: "w1-a", streams: ["events"], instance: "worker-1", member_epoch: before.group_epoch });
     expect([old.status, old.body.error.code]).toEqual([404, "UNKNOWN_MEMBER"]);
   });
 });
@@ -162,23 +164,23 @@ describe("static membership", () => {
 describe("lag", () => {
   test("per partition: end offset from the log, committed from the group, lag = end - committed (from the start offset when none)", async () => {
     const records = [0, 0, 0, 0, 0, 1, 1, 2].map((partition, i) => ({ partition, fields: { i } }));
-    expect((await call("POST", `${gw.url}/v1/streams/lagging/records`, { records })).status).toBe(200);
-    expect((await call("POST", `${gw.url}/v1/groups/lag-plain/offsets`, { stream: "lagging", partition: 0, offset: 3 })).status).toBe(200);
-    expect((await call("POST", `${gw.url}/v1/groups/lag-plain/offsets`, { stream: "lagging", partition: 1, offset: 2 })).status).toBe(200);
-    const stream = await call<{ partitions: { partition: number; end_offset: number }[] }>("GET", `${gw.url}/v1/streams/lagging`);
+    expect((await call(anyAnswer, "POST", `${gw.url}/v1/streams/lagging/records`, { records })).status).toBe(200);
+    expect((await call(anyAnswer, "POST", `${gw.url}/v1/groups/lag-plain/offsets`, { stream: "lagging", partition: 0, offset: 3 })).status).toBe(200);
+    expect((await call(anyAnswer, "POST", `${gw.url}/v1/groups/lag-plain/offsets`, { stream: "lagging", partition: 1, offset: 2 })).status).toBe(200);
+    const stream = await call(z.object({ partitions: z.array(z.object({ partition: z.number(), end_offset: z.number() })) }), "GET", `${gw.url}/v1/streams/lagging`);
     const described = await describeGroup("lag-plain");
     expect(described.partitions).toEqual([
       { stream: "lagging", partition: 0, committed: 3, end_offset: stream.body.partitions[0]!.end_offset, lag: 2 },
       { stream: "lagging", partition: 1, committed: 2, end_offset: stream.body.partitions[1]!.end_offset, lag: 0 },
       { stream: "lagging", partition: 2, committed: null, end_offset: stream.body.partitions[2]!.end_offset, lag: 1 },
     ]);
-    const listed = await call<GroupList>("GET", `${gw.url}/v1/groups`);
+    const listed = await call(groupListSchema, "GET", `${gw.url}/v1/groups`);
     expect(listed.body.groups.map((g) => g.group)).toEqual(expect.arrayContaining(["lag-plain", "pipeline", "static"]));
   });
 });
 
 describe("bad input", () => {
-  const heartbeat = (group: string, body: object) => call<ErrorBody>("POST", `${gw.url}/v1/groups/${group}/heartbeat`, body);
+  const heartbeat = (group: string, body: object) => call(errorSchema, "POST", `${gw.url}/v1/groups/${group}/heartbeat`, body);
   test.each([
     ["a group name with a space", "bad%20group", { member: "x", streams: ["events"] }, 400],
     ["a member id with a slash", "g", { member: "a/b", streams: ["events"] }, 400],
@@ -194,7 +196,7 @@ describe("bad input", () => {
   });
 
   test("GET of a group that has neither members nor offsets is 404", async () => {
-    expect((await call("GET", `${gw.url}/v1/groups/never-seen`)).status).toBe(404);
+    expect((await call(anyAnswer, "GET", `${gw.url}/v1/groups/never-seen`)).status).toBe(404);
   });
 });
 
@@ -217,7 +219,7 @@ describe("persistence", () => {
       const held = members.owned.get(m)!;
       const answer = await members.heartbeat(m);
       expect(answer.status).toBe(200);
-      expect((answer.body as HeartbeatResponse).member_epoch).toBe(before.group_epoch);
+      expect(heartbeatResponseSchema.parse(answer.body).member_epoch).toBe(before.group_epoch);
       expect(members.owned.get(m)).toEqual(held);
     }
   });

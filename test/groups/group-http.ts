@@ -1,25 +1,30 @@
 // Members of a consumer group driven over HTTP from the test process: each heartbeat's answer is
 // what that member works on, and every answer is checked against the others' latest ones so a
 // partition is never owned by two live members at once.
-import type { HeartbeatResponse, TopicPartition } from "../../gateway/consumers/group-wire.ts";
+import { z } from "zod";
+import { heartbeatResponseSchema, type TopicPartition } from "../../gateway/consumers/group-wire.ts";
 
 export interface HttpAnswer<T> {
   readonly status: number;
   readonly body: T;
 }
 
-export async function call<T>(method: string, url: string, body?: unknown): Promise<HttpAnswer<T>> {
+export const errorSchema = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
+
+/** Any answer, unread (for calls whose status is all that matters). */
+export const anyAnswer = z.unknown();
+
+/** One call; the answer's body through `schema` (a mismatch fails the test). */
+export async function call<S extends z.ZodType>(schema: S, method: string, url: string, body?: unknown): Promise<HttpAnswer<z.output<S>>> {
   const response = await fetch(url, {
     method,
     headers: body === undefined ? {} : { "content-type": "application/json" },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
-  return { status: response.status, body: (await response.json()) as T };
+  return { status: response.status, body: schema.parse(await response.json()) };
 }
 
-export interface ErrorBody {
-  readonly error: { readonly code: string; readonly message: string };
-}
+const heartbeatAnswer = z.union([heartbeatResponseSchema, errorSchema]);
 
 export function key(p: TopicPartition): string {
   return `${p.stream}/${p.partition}`;
@@ -49,12 +54,12 @@ export class GroupMembers {
   }
 
   /** One heartbeat; the answer replaces the member's assignment (a 404/409 drops it and forgets its epoch). */
-  async heartbeat(member: string, options?: MemberOptions): Promise<HttpAnswer<HeartbeatResponse | ErrorBody>> {
+  async heartbeat(member: string, options?: MemberOptions): Promise<HttpAnswer<z.output<typeof heartbeatAnswer>>> {
     if (options !== undefined) this.#options.set(member, options);
     const o = this.#options.get(member);
     if (o === undefined) throw new Error(`member ${member} has no options`);
     const epoch = this.#epoch.get(member);
-    const answer = await call<HeartbeatResponse | ErrorBody>("POST", `${this.url}/v1/groups/${this.group}/heartbeat`, {
+    const answer = await call(heartbeatAnswer, "POST", `${this.url}/v1/groups/${this.group}/heartbeat`, {
       member,
       streams: o.streams,
       ...(epoch === undefined ? {} : { member_epoch: epoch }),

@@ -4,26 +4,29 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { GroupDescription, GroupList, HeartbeatResponse } from "../../gateway/consumers/group-wire.ts";
+import { z } from "zod";
+import { groupDescriptionSchema, groupListSchema, heartbeatResponseSchema } from "../../gateway/consumers/group-wire.ts";
 import { type GatewayProcess, removeDir, startGateway, tempDir } from "../helpers/gateway.ts";
 
 let gw: GatewayProcess;
 let dir: string;
 const tokens: Record<string, string> = {};
 
-async function call<T>(method: string, path: string, token: string | undefined, body?: unknown): Promise<{ status: number; body: T }> {
+/** One call as `token`; the answer's body through `schema` when the call succeeded (else left unread). */
+async function call<S extends z.ZodType>(method: string, path: string, token: string | undefined, body?: unknown, schema?: S): Promise<{ status: number; body: z.output<S> | undefined }> {
   const headers: Record<string, string> = {};
   if (token !== undefined) headers.authorization = `Bearer ${token}`;
   if (body !== undefined) headers["content-type"] = "application/json";
   const response = await fetch(`${gw.url}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  return { status: response.status, body: (await response.json()) as T };
+  const json: unknown = await response.json();
+  return { status: response.status, body: response.ok && schema !== undefined ? schema.parse(json) : undefined };
 }
 
 async function issue(scope: string, subject: string): Promise<string> {
   const [action, streams] = [scope.slice(0, scope.indexOf(":")), scope.slice(scope.indexOf(":") + 1)];
-  const issued = await call<{ token: string }>("POST", "/v1/tokens", tokens.admin, { scopes: [{ action, streams }], ttl_s: 3600, subject });
+  const issued = await call("POST", "/v1/tokens", tokens.admin, { scopes: [{ action, streams }], ttl_s: 3600, subject }, z.object({ token: z.string() }));
   expect(issued.status).toBe(201);
-  return issued.body.token;
+  return issued.body!.token;
 }
 
 beforeAll(async () => {
@@ -48,10 +51,10 @@ describe("group routes under --auth", () => {
     expect((await call("POST", "/v1/groups/g/heartbeat", undefined, { member: "c", streams: ["scoped/s"] })).status).toBe(401);
     expect((await call("POST", "/v1/groups/g/heartbeat", tokens.pub, { member: "c", streams: ["scoped/s"] })).status).toBe(403);
     expect((await call("POST", "/v1/groups/g/heartbeat", tokens.cons, { member: "c", streams: ["scoped/s", "elsewhere/x"] })).status).toBe(403);
-    const joined = await call<HeartbeatResponse>("POST", "/v1/groups/g/heartbeat", tokens.cons, { member: "c", streams: ["scoped/s"] });
+    const joined = await call("POST", "/v1/groups/g/heartbeat", tokens.cons, { member: "c", streams: ["scoped/s"] }, heartbeatResponseSchema);
     expect(joined.status).toBe(200);
-    epoch = joined.body.member_epoch;
-    expect(joined.body.assignment).toHaveLength(2);
+    epoch = joined.body!.member_epoch;
+    expect(joined.body!.assignment).toHaveLength(2);
   });
 
   test("commit: consume on the stream", async () => {
@@ -61,12 +64,12 @@ describe("group routes under --auth", () => {
   });
 
   test("listings show only groups and partitions the token may consume", async () => {
-    const mine = await call<GroupList>("GET", "/v1/groups", tokens.cons);
-    expect(mine.body.groups.map((g) => g.group)).toEqual(["g"]);
-    expect((await call<GroupList>("GET", "/v1/groups", tokens.other)).body.groups).toEqual([]);
-    const described = await call<GroupDescription>("GET", "/v1/groups/g", tokens.cons);
+    const mine = await call("GET", "/v1/groups", tokens.cons, undefined, groupListSchema);
+    expect(mine.body!.groups.map((g) => g.group)).toEqual(["g"]);
+    expect((await call("GET", "/v1/groups", tokens.other, undefined, groupListSchema)).body!.groups).toEqual([]);
+    const described = await call("GET", "/v1/groups/g", tokens.cons, undefined, groupDescriptionSchema);
     expect(described.status).toBe(200);
-    expect(described.body.partitions.map((p) => p.partition)).toEqual([0, 1]);
+    expect(described.body!.partitions.map((p) => p.partition)).toEqual([0, 1]);
     expect((await call("GET", "/v1/groups/g", tokens.other)).status).toBe(403);
   });
 

@@ -1,7 +1,11 @@
 // A group member as its own process, for tests that SIGKILL one: heartbeats, reads each owned
 // partition from the group's committed offset, prints `stream partition offset` per record and
 // commits after printing (at-least-once). Usage: bun member-process.ts URL GROUP MEMBER STREAM SESSION_MS [INSTANCE]
-import type { HeartbeatResponse } from "../../gateway/consumers/group-wire.ts";
+import { z } from "zod";
+import { heartbeatResponseSchema } from "../../gateway/consumers/group-wire.ts";
+
+const offsetsAnswer = z.object({ offsets: z.array(z.object({ partition: z.number(), offset: z.number() })) });
+const pageAnswer = z.object({ records: z.array(z.object({ offset: z.number() })), next_offset: z.number() });
 
 const [url, group, member, stream, session, instance] = process.argv.slice(2);
 if (url === undefined || group === undefined || member === undefined || stream === undefined || session === undefined) {
@@ -21,14 +25,14 @@ for (;;) {
     epoch = undefined; // fenced or forgotten: drop everything, rejoin
     continue;
   }
-  const answer = hb.body as HeartbeatResponse;
+  const answer = heartbeatResponseSchema.parse(hb.body);
   epoch = answer.member_epoch;
   process.stdout.write(`epoch ${epoch} ${answer.assignment.map((p) => p.partition).join(",")}\n`);
-  const offsets = (await (await fetch(`${v1}/groups/${group}/offsets?stream=${stream}`)).json()) as { offsets: { partition: number; offset: number }[] };
+  const offsets = offsetsAnswer.parse(await (await fetch(`${v1}/groups/${group}/offsets?stream=${stream}`)).json());
   let read = 0;
   for (const { partition } of answer.assignment) {
     const from = offsets.offsets.find((o) => o.partition === partition)?.offset ?? 0;
-    const page = (await (await fetch(`${v1}/streams/${stream}/partitions/${partition}/records?offset=${from}&max_records=50`)).json()) as { records: { offset: number }[]; next_offset: number };
+    const page = pageAnswer.parse(await (await fetch(`${v1}/streams/${stream}/partitions/${partition}/records?offset=${from}&max_records=50`)).json());
     if (page.records.length === 0) continue;
     read += page.records.length;
     process.stdout.write(page.records.map((r) => `record ${stream} ${partition} ${r.offset}\n`).join(""));
