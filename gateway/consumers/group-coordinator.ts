@@ -42,8 +42,9 @@ export function assertGroupName(group: string): void {
   if (!GROUP_NAME.test(group)) throw new StrataError("BAD_REQUEST", `group must match ${GROUP_NAME.source}`);
 }
 
+/** In stream order, then partition number. */
 function toPartitions(keys: Iterable<PartitionKey>): TopicPartition[] {
-  return [...keys].sort().map(splitPartitionKey);
+  return [...keys].map(splitPartitionKey).sort((a, b) => (a.stream < b.stream ? -1 : a.stream > b.stream ? 1 : a.partition - b.partition));
 }
 
 function heartbeatInterval(member: MemberState): number {
