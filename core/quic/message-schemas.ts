@@ -143,7 +143,35 @@ export const commitSchema = map({
   partition: optional(uint(0, U32_MAX)),
   // Its range is the group service's (INVALID_OFFSET, as over HTTP).
   offset: z.number({ error: "must be a number" }),
+  /** The committing member and its epoch, when the group has members (docs/groups.md). */
+  member: optional(text(MAX_NAME)),
+  member_epoch: optional(uint()),
 });
+
+/** A consumer-group member's heartbeat, as POST /v1/groups/{group}/heartbeat (the service checks names and bounds). */
+export const heartbeatSchema = map({
+  t: z.literal("heartbeat"),
+  id: requestId,
+  group: text(MAX_NAME),
+  member: text(MAX_NAME),
+  streams: list(streamName, { min: 1, max: 10_000 }),
+  member_epoch: optional(uint()),
+  instance: optional(text(MAX_NAME)),
+  session_timeout_ms: optional(uint(1)),
+});
+
+export const heartbeatOkSchema = map({
+  t: z.literal("heartbeat-ok"),
+  id: requestId,
+  member_epoch: uint(),
+  assignment: list(map({ stream: z.string({ error: "must be a string" }), partition: uint(0, U32_MAX) })),
+  heartbeat_interval_ms: uint(),
+});
+
+/** A member leaves its group at once, as DELETE /v1/groups/{group}/members/{member}; answered `left`. */
+export const leaveSchema = map({ t: z.literal("leave"), id: requestId, group: text(MAX_NAME), member: text(MAX_NAME) });
+
+export const leftSchema = map({ t: z.literal("left"), id: requestId, group: z.string({ error: "must be a string" }), member: z.string({ error: "must be a string" }) });
 
 export const committedSchema = map({
   t: z.literal("committed"),
@@ -207,6 +235,10 @@ export const MESSAGE_SCHEMAS = {
   records: recordsSchema,
   commit: commitSchema,
   committed: committedSchema,
+  heartbeat: heartbeatSchema,
+  "heartbeat-ok": heartbeatOkSchema,
+  leave: leaveSchema,
+  left: leftSchema,
   "stream-info": streamInfoSchema,
   "stream-create": streamCreateSchema,
   stream: streamSchema,

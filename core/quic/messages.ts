@@ -23,6 +23,10 @@ export type FetchMessage = MessageOf<"fetch">;
 export type RecordsMessage = MessageOf<"records">;
 export type CommitMessage = MessageOf<"commit">;
 export type CommittedMessage = MessageOf<"committed">;
+export type HeartbeatMessage = MessageOf<"heartbeat">;
+export type HeartbeatOkMessage = MessageOf<"heartbeat-ok">;
+export type LeaveMessage = MessageOf<"leave">;
+export type LeftMessage = MessageOf<"left">;
 export type StreamInfoMessage = MessageOf<"stream-info">;
 export type StreamCreateMessage = MessageOf<"stream-create">;
 export type StreamMessage = MessageOf<"stream">;
@@ -36,13 +40,13 @@ export type ChunksGetMessage = MessageOf<"chunks-get">;
 export type ChunksMessage = MessageOf<"chunks">;
 
 /** Requests on the control stream (each carries an id and is answered by one frame with it). */
-export type ControlRequest = PublishMessage | FetchMessage | CommitMessage | StreamInfoMessage | StreamCreateMessage | ManifestGetMessage | ChunksMissingMessage;
+export type ControlRequest = PublishMessage | FetchMessage | CommitMessage | HeartbeatMessage | LeaveMessage | StreamInfoMessage | StreamCreateMessage | ManifestGetMessage | ChunksMissingMessage;
 export type ControlRequestType = ControlRequest["t"];
 /** The first frame of a bulk stream (one request per stream). */
 export type BulkRequest = ChunksPutMessage | ChunksGetMessage;
 export type BulkRequestType = BulkRequest["t"];
 
-export const CONTROL_REQUEST_TYPES: readonly ControlRequestType[] = ["publish", "fetch", "commit", "stream-info", "stream-create", "manifest-get", "chunks-missing"];
+export const CONTROL_REQUEST_TYPES: readonly ControlRequestType[] = ["publish", "fetch", "commit", "heartbeat", "leave", "stream-info", "stream-create", "manifest-get", "chunks-missing"];
 export const BULK_REQUEST_TYPES: readonly BulkRequestType[] = ["chunks-put", "chunks-get"];
 
 /** The answer each control request gets when it succeeds. */
@@ -50,6 +54,8 @@ export const ANSWER_TYPE = {
   publish: "ack",
   fetch: "records",
   commit: "committed",
+  heartbeat: "heartbeat-ok",
+  leave: "left",
   "stream-info": "stream",
   "stream-create": "stream",
   "manifest-get": "manifest",

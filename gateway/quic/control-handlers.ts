@@ -37,9 +37,18 @@ export async function handleControlRequest(services: GatewayServices, request: C
     case "fetch":
       return fetchRecords(services, request, context);
     case "commit": {
-      const committed = await services.groups.commit(request.group, { stream: request.stream, partition: request.partition, offset: request.offset });
+      const { group, stream, partition, offset, member, member_epoch } = request;
+      const committed = await services.groups.commit(group, { stream, partition, offset, member, member_epoch });
       return encode({ t: "committed", id, ...committed });
     }
+    case "heartbeat": {
+      const { group, member, streams, member_epoch, instance, session_timeout_ms } = request;
+      const answer = await services.groups.heartbeat(group, { member, streams, member_epoch, instance, session_timeout_ms });
+      return encode({ t: "heartbeat-ok", id, ...answer });
+    }
+    case "leave":
+      await services.groups.leave(request.group, request.member);
+      return encode({ t: "left", id, group: request.group, member: request.member });
     case "stream-info":
       return encode({ t: "stream", id, ...services.streams.get(request.stream) });
     case "stream-create": {

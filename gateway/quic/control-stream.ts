@@ -93,7 +93,7 @@ async function serveRequests(context: ConnectionContext, reader: FrameReader, wr
       try {
         const parsed = parseMessageOf(request, CONTROL_REQUEST_TYPES, "on the control stream");
         const principal = await context.auth.principal();
-        authorizeRequest(principal, parsed);
+        authorizeRequest(principal, parsed, context.services.groups);
         await writer.sendRaw(await handleControlRequest(context.services, parsed, requestContext, publisherOf(context.services.auth, principal)));
       } catch (e) {
         await writer.send(failureMessage(e, requestIdOf(request))).catch(() => undefined);
