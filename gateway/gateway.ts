@@ -10,6 +10,8 @@ import type { GatewayServices } from "./services.ts";
 import { createGatewayMetrics } from "./metrics.ts";
 import { openArtefacts, type Artefacts } from "./artefacts/artefacts.ts";
 import { GroupService } from "./consumers/group-service.ts";
+import { DatasetService } from "./datasets/dataset-service.ts";
+import { DEFAULT_DATASET_LIMITS } from "./datasets/dataset-limits.ts";
 import { QueueService } from "./queues/queue-service.ts";
 import { LogService } from "./streams/log-service.ts";
 import { ProducerOwners } from "./auth/producer-owners.ts";
@@ -45,13 +47,15 @@ export async function openGateway(input: GatewayConfig): Promise<Gateway> {
   let objectStore: ObjectStore | undefined;
   let logs: LogStore | undefined;
   let artefacts: Artefacts | undefined;
+  // Until the dataset versions are loaded, retention keeps everything (floor 0).
+  let datasets: DatasetService | undefined;
   try {
     database = await openDatabase(config.dbUrl, config.dbAuthToken);
     const rawStore = config.s3
       ? await S3ObjectStore.open({ forcePathStyle: true, ...config.s3 })
       : await LocalObjectStore.open(join(dataDir, "objects"));
     objectStore = new InstrumentedObjectStore(rawStore, metrics);
-    logs = await LogStore.open({ dataDir, objectStore, db: database.db, metrics, limits: config.storage });
+    logs = await LogStore.open({ dataDir, objectStore, db: database.db, metrics, limits: config.storage, pinnedFloor: (stream, partition) => (datasets === undefined ? 0 : datasets.pinnedFloor(stream, partition)) });
     const streams = await StreamService.open(database.db, logs, limits);
     const openLogs = logs;
     artefacts = await openArtefacts({
@@ -80,11 +84,13 @@ export async function openGateway(input: GatewayConfig): Promise<Gateway> {
     const groups = await GroupService.open(database.db, streams, config.groups);
     const logService = new LogService(streams, logs, metrics, limits, { onArtefactRefs: artefacts.onArtefactRefs }, new ProducerOwners(database.db), config.filters);
     const queues = await QueueService.open(database.db, streams, logService, config.queues);
+    datasets = await DatasetService.open({ db: database.db, streams, logs, log: logService, limits: DEFAULT_DATASET_LIMITS, serviceLimits: limits, filterLimits: config.filters });
     const services: GatewayServices = {
       streams,
       log: logService,
       groups,
       queues,
+      datasets,
       metrics,
       limits,
       artefacts: artefacts.services,

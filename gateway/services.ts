@@ -3,6 +3,7 @@
 import type { ArtefactServices } from "./artefacts/artefacts.ts";
 import type { GatewayAuth } from "./auth/gateway-auth.ts";
 import type { GroupService } from "./consumers/group-service.ts";
+import type { DatasetService } from "./datasets/dataset-service.ts";
 import type { GatewayMetrics } from "./metrics.ts";
 import type { LogService } from "./streams/log-service.ts";
 import type { QueueService } from "./queues/queue-service.ts";
@@ -13,6 +14,8 @@ export interface GatewayServices {
   readonly streams: StreamService;
   readonly log: LogService;
   readonly groups: GroupService;
+  /** Dataset versions, their retention pins and sample reads (docs/datasets.md). */
+  readonly datasets: DatasetService;
   /** Work queues over streams (docs/queues.md). */
   readonly queues: QueueService;
   readonly metrics: GatewayMetrics;

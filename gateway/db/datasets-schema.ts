@@ -5,7 +5,11 @@
 // relative to `start`), so a global index maps to an offset by one lookup (docs/datasets.md).
 import { blob, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
 
-/** One immutable version of a named dataset. `fields` is a JSON array of names, or null. */
+/**
+ * One immutable version of a named dataset. `fields` is a JSON array of names, or null. A
+ * released version keeps its row (`released_at` set, its partitions deleted) so that its number
+ * is never handed out again: a resume state naming it can only fail, never read other data.
+ */
 export const datasetVersions = sqliteTable(
   "dataset_versions",
   {
@@ -18,6 +22,7 @@ export const datasetVersions = sqliteTable(
     bytes: integer("bytes").notNull(),
     spanSamples: integer("span_samples").notNull(),
     createdAt: integer("created_at").notNull(),
+    releasedAt: integer("released_at"),
   },
   (t) => [primaryKey({ columns: [t.name, t.version] })],
 );

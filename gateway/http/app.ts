@@ -16,6 +16,7 @@ import { limitBody } from "./body-limit.ts";
 import { authenticate, principalOf, requireScope, type AuthEnv } from "./auth.ts";
 import { tokenRoutes } from "./token-routes.ts";
 import { groupRoutes } from "./group-routes.ts";
+import { datasetRoutes } from "./dataset-routes.ts";
 import { queueRoutes } from "./queue-routes.ts";
 import { InFlightBytes, limitInFlight } from "./in-flight.ts";
 import { errorResponse, onError } from "./errors.ts";
@@ -131,6 +132,7 @@ export function createApp(services: GatewayServices, http: HttpConfig) {
     .route("/v1", v1)
     .route("/v1", tokenRoutes(services.auth, limited, records))
     .route("/v1", groupRoutes(services.groups, limited, records))
+    .route("/v1", datasetRoutes(services.datasets, metrics, limited, records))
     .route("/v1", queueRoutes(services.queues, limited, records))
     .route("/v1", artefactRoutes(services.artefacts, http));
   app.notFound((c) => errorResponse(c, "NOT_FOUND", `no route ${c.req.method} ${c.req.path}`, 404));

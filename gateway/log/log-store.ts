@@ -43,6 +43,12 @@ export interface LogStoreConfig {
   readonly onError?: (error: unknown, what: string) => void;
   /** File operations of every WAL (default: node:fs); tests pass one that injects I/O errors. */
   readonly walIo?: WalIo;
+  /**
+   * The least offset of stream/partition something above storage pins (live dataset versions),
+   * or undefined; retention never removes a segment holding it or a later offset. Injected by
+   * the composition root: storage never imports the services that pin.
+   */
+  readonly pinnedFloor?: (stream: string, partition: number) => number | undefined;
 }
 
 const log = getLogger(["strata", "log"]);
@@ -181,6 +187,7 @@ export class LogStore {
         limits: this.config.limits,
         walIo: this.walIo,
         onBackgroundError: this.onError,
+        pinnedFloor: () => this.config.pinnedFloor?.(stream, partition),
       };
       p = PartitionLog.open(ctx)
         .then((log) => {

@@ -23,4 +23,6 @@ export interface PartitionContext {
   readonly walIo: WalIo;
   /** Failures of background work (uploads, retention deletes) that no caller awaits. */
   readonly onBackgroundError: (error: unknown, what: string) => void;
+  /** The least offset something above storage pins (dataset versions): retention keeps every segment holding it or later. */
+  readonly pinnedFloor?: () => number | undefined;
 }

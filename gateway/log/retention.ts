@@ -18,12 +18,15 @@ export const MAX_SEGMENTS_PER_RUN = 500;
 /**
  * The oldest segments to delete. `totalBytes` is everything the partition holds (committed
  * segments plus local, not yet uploaded data); only committed segments are ever removed.
+ * `pinnedFloor` (the least offset a live dataset version pins) stops it before the first
+ * segment that holds that offset or a later one, whatever the policy says.
  */
 export function planRetention(
   segments: readonly SegmentRow[],
   policy: RetentionPolicy,
   totalBytes: number,
   now: number,
+  pinnedFloor?: number,
 ): SegmentRow[] {
   const ms = policy.ms ?? null;
   const maxBytes = policy.bytes ?? null;
@@ -31,6 +34,7 @@ export function planRetention(
   let remaining = totalBytes;
   for (const seg of segments) {
     if (out.length >= MAX_SEGMENTS_PER_RUN) break;
+    if (pinnedFloor !== undefined && seg.endOffset > pinnedFloor) break;
     const expired = ms !== null && seg.maxTimestamp < now - ms;
     const overBytes = maxBytes !== null && remaining > maxBytes;
     if (!expired && !overBytes) break;
@@ -46,7 +50,7 @@ export function planRetention(
  * dangling row), then the objects, then the cache files and cached footers and ranges.
  */
 export async function applyRetention(ctx: PartitionContext, state: PartitionState, policy: RetentionPolicy, now: number): Promise<void> {
-  const doomed = planRetention(state.committed, policy, heldBytes(state), now);
+  const doomed = planRetention(state.committed, policy, heldBytes(state), now, ctx.pinnedFloor?.());
   if (doomed.length === 0) return;
   const newStart = doomed[doomed.length - 1]!.endOffset;
   await ctx.catalog.deleteSegments(ctx.stream, ctx.partition, doomed.map((s) => s.baseOffset), newStart);

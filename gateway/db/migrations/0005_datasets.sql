@@ -20,5 +20,6 @@ CREATE TABLE `dataset_versions` (
 	`bytes` integer NOT NULL,
 	`span_samples` integer NOT NULL,
 	`created_at` integer NOT NULL,
+	`released_at` integer,
 	PRIMARY KEY(`name`, `version`)
 );
