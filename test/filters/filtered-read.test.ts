@@ -139,3 +139,18 @@ test("a filtered range replays identically on a second read and after a gateway 
   }
   expect(stepped).toEqual(first.records);
 });
+
+test("a long-poll at the end of the log wakes on the next append and answers what the filter selects among it", async () => {
+  const end = RECORDS;
+  const publish = (i: number) => postJson(`${gateway.url}/v1/streams/samples/records`, { records: [{ partition: 0, ...sample(i) }] });
+  const waiting = readJson({ offset: end, wait_ms: 60_000, filter: "fields.i == 9999" });
+  expect((await publish(5000)).status).toBe(200); // wakes the read; does not match
+  const first = await waiting;
+  expect(first.records).toEqual([]);
+  expect(first.next_offset).toBe(end + 1);
+  const again = readJson({ offset: end + 1, wait_ms: 60_000, filter: "fields.i == 9999" });
+  expect((await publish(9999)).status).toBe(200);
+  const second = await again;
+  expect(second.records.map((r) => r.fields.i)).toEqual([9999]);
+  expect(second.next_offset).toBe(end + 2);
+});
