@@ -4,7 +4,8 @@ Pure Python on the standard library plus ``msgpack`` and ``numpy``; ``strata.tor
 """
 
 from .client import Client
+from .dataset import Dataset
 from .errors import StrataError
 from .wire import ArtefactRef, Tensor
 
-__all__ = ["ArtefactRef", "Client", "StrataError", "Tensor"]
+__all__ = ["ArtefactRef", "Client", "Dataset", "StrataError", "Tensor"]

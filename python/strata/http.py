@@ -64,6 +64,9 @@ class Session:
             self._conn.close()
             self._conn = None
 
+    def __del__(self) -> None:
+        self.close()
+
     def _connection(self) -> http.client.HTTPConnection:
         if self._pid != os.getpid():  # forked: the parent's socket is not ours to use
             self._conn = None

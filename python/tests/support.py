@@ -43,3 +43,20 @@ def make_dataset(client: strata.Client, samples: int, partitions: int = 3, span_
     client.publish(stream, [sample_record(i, i % partitions) for i in range(samples)])
     info = client.create_dataset(name, stream, span_samples=span_samples, **kwargs)
     return stream, name, info
+
+
+def global_index(info: dict, sample: dict) -> int:
+    """The global index of a sample made by make_dataset: record i sits at partition i % P, offset i // P."""
+    partitions = info["partitions"]
+    i = sample["i"]
+    p = i % len(partitions)
+    part = next(q for q in partitions if q["partition"] == p)
+    return part["first_index"] + (i // len(partitions) - part["start"])
+
+
+def interleave(per_rank: list[list[int]]) -> list[int]:
+    """Rank r's k-th sample is global position k * R + r: the ranks' sequences merged by position."""
+    out: list[int] = []
+    for k in range(min(len(seq) for seq in per_rank)):
+        out.extend(seq[k] for seq in per_rank)
+    return out
