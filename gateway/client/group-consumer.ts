@@ -88,6 +88,8 @@ class GroupConsumerImpl implements GroupConsumer {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #failure: unknown;
   #heartbeatFailures = 0;
+  /** When the last heartbeat was answered, and the interval it gave (the session is 3 intervals). */
+  #answered = { at: 0, intervalMs: 0 };
   #closed: Promise<void> | undefined;
 
   constructor(o: ConsumeGroupOptions) {
@@ -264,6 +266,12 @@ class GroupConsumerImpl implements GroupConsumer {
       }
       if (isTransientFailure(e)) {
         log.warning("heartbeat to group {group} failed ({error}); retrying", { group: this.#o.group, error: e instanceof Error ? e.message : String(e) });
+        // Unanswered past the session: the gateway has given the partitions away, so stop reading them.
+        if (epochOf(this.#state) !== null && performance.now() - this.#answered.at > 3 * this.#answered.intervalMs) {
+          this.#dropAll();
+          this.#state = transition(this.#state, { kind: "rejoining", reason: "session lost" });
+          assertOwnership(this.#state, this.#leases.size);
+        }
         this.#schedule(retryDelayMs(this.#heartbeatFailures++));
         return;
       }
@@ -271,6 +279,7 @@ class GroupConsumerImpl implements GroupConsumer {
       return;
     }
     this.#heartbeatFailures = 0;
+    this.#answered = { at: performance.now(), intervalMs: answer.heartbeat_interval_ms };
     const revoked = this.#reconcile(answer);
     // After a revocation the next heartbeat acknowledges it at once, so the new owner waits no longer.
     if (revoked.length > 0) await this.#heldOf(revoked, answer.heartbeat_interval_ms);

@@ -2,11 +2,12 @@
 // then three members share a stream of 8 partitions while records keep arriving, balanced after
 // each join; with clean leaves (SIGTERM) every record is printed exactly once. A member SIGKILLed
 // mid-stream: its partitions go to the others after its session timeout and no record is
-// skipped. --filter passes through, with and without --group.
+// skipped. A member keeps its place across a gateway SIGKILL and restart. --filter passes
+// through, with and without --group.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { GroupDescription } from "../../gateway/consumers/group-wire.ts";
-import { cli, type CliRun, waitFor } from "../edge/edge-fixtures.ts";
-import { type GatewayProcess, removeDir, startGateway } from "../helpers/gateway.ts";
+import { cli, type CliRun, freePort, waitFor } from "../edge/edge-fixtures.ts";
+import { type GatewayProcess, removeDir, startGateway, tempDir } from "../helpers/gateway.ts";
 
 interface Line {
   partition: number;
@@ -126,6 +127,33 @@ describe("strata consume --group", () => {
     // At-least-once: every record printed by someone; duplicates only of what the killed member had not committed.
     const seen = new Set([...parse(survivor.stdout), ...parse(killed.stdout)].map((l) => l.fields.n));
     expect(seen.size).toBe(published);
+  }, 120_000);
+
+  test("a member rides out a gateway SIGKILL and restart: every record printed, the group caught up", async () => {
+    const port = await freePort();
+    const dataDir = tempDir();
+    const original = gateway;
+    gateway = await startGateway({ dataDir, args: ["--port", String(port)] });
+    try {
+      const stream = "grp/restart";
+      published = 0;
+      await ok(["streams", "create", stream, "--partitions", String(PARTITIONS)]);
+      await publish(stream, 200);
+      const run = member(stream, "restart", ["--quiet"]);
+      await waitFor(() => caughtUp("restart", published), 30_000, "the first 200 committed");
+      await gateway.kill();
+      gateway = await startGateway({ dataDir, args: ["--port", String(port)] });
+      await publish(stream, 200);
+      await waitFor(() => caughtUp("restart", published), 30_000, "all 400 committed after the restart");
+      run.child.kill("SIGTERM");
+      const done = await run.done;
+      expect(done.code).toBe(0);
+      expect(new Set(parse(done.stdout).map((l) => l.fields.n)).size).toBe(published);
+    } finally {
+      await gateway.stop();
+      gateway = original;
+      removeDir(dataDir);
+    }
   }, 120_000);
 
   test("--filter passes through, with and without --group; a bad expression is BAD_FILTER", async () => {
