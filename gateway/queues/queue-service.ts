@@ -14,6 +14,7 @@ import { backoffDelay } from "./backoff.ts";
 import { DeadLetters } from "./dead-letters.ts";
 import * as transitions from "./queued-record.ts";
 import type { QueuedRecord } from "./queued-record.ts";
+import { decodeRawRecord } from "./raw-record.ts";
 import { newReceipt, parseReceipt } from "./receipt.ts";
 import type { QueueLimits } from "./queue-limits.ts";
 import { emptyPartition, partitionKey, QueueChanges, type PartitionQueue, type QueueState } from "./queue-state.ts";
@@ -222,8 +223,8 @@ export class QueueService {
     due.sort(([, a], [, b]) => visibleAt(a) - visibleAt(b) || a.offset - b.offset);
     for (const [p, r] of due) {
       if (out.length >= maxRecords) return;
-      const read = await this.log.read({ stream, partition: p.partition, offset: Math.max(r.offset, this.startOffset(stream, p.partition)), maxRecords: 1 });
-      const record = read.records[0];
+      const read = await this.log.readRaw({ stream, partition: p.partition, offset: Math.max(r.offset, this.startOffset(stream, p.partition)), maxRecords: 1 });
+      const record = read.records[0] && decodeRawRecord(read.records[0]);
       if (record === undefined || record.offset !== r.offset) {
         // Retention removed it: nothing left to deliver, so it counts as settled.
         log.warn("queue {group}: {stream}/{partition}@{offset} was removed by retention before its redelivery", { group: state.group, stream, partition: p.partition, offset: r.offset });
@@ -266,8 +267,9 @@ export class QueueService {
     const p = this.partitionOf(state, stream, partition, changes);
     const end = this.endOffset(stream, partition);
     if (p.cursor >= end) return { claimed: 0, advanced: false };
-    const read = await this.log.read({ stream, partition, offset: p.cursor, maxRecords: share, filter });
-    for (const record of read.records) {
+    const read = await this.log.readRaw({ stream, partition, offset: p.cursor, maxRecords: share, filter });
+    for (const raw of read.records) {
+      const record = decodeRawRecord(raw);
       invariant(record.offset >= p.cursor && !p.records.has(record.offset), `claim ${stream}/${partition}@${record.offset}: at or past the cursor ${p.cursor} and never delivered`);
       const receipt = newReceipt({ stream, partition, offset: record.offset, delivery: 1 });
       const queued = transitions.firstDelivery(stream, partition, record.offset, receipt, deadline);

@@ -71,6 +71,9 @@ function configRow(group: string, config: QueueConfig, createdAt: number): typeo
 }
 
 export class QueueStore {
+  /** Groups whose row exists: their row is rewritten only when their configuration changes. */
+  private readonly stored = new Set<string>();
+
   constructor(private readonly db: MetadataDb) {}
 
   /** Every queue group, or the one named. */
@@ -91,6 +94,7 @@ export class QueueStore {
       if (!p) continue;
       p.records.set(row.offset, { stream: row.stream, partition: row.partition, offset: row.offset, deliveries: row.deliveries, lastError: row.lastError, state: stateOf(row) });
     }
+    for (const group of states.keys()) this.stored.add(group);
     return [...states.values()];
   }
 
@@ -99,8 +103,10 @@ export class QueueStore {
     if (changes.empty) return;
     const { group } = state;
     await this.db.transaction(async (tx) => {
-      const row = configRow(group, state.config, state.createdAt);
-      await tx.insert(queues).values(row).onConflictDoUpdate({ target: queues.group, set: { ...row, createdAt: undefined } });
+      if (changes.configChanged || !this.stored.has(group)) {
+        const row = configRow(group, state.config, state.createdAt);
+        await tx.insert(queues).values(row).onConflictDoUpdate({ target: queues.group, set: { ...row, createdAt: undefined } });
+      }
       const cursors = [...changes.partitions].map((p) => ({
         group,
         stream: p.stream,
@@ -165,5 +171,6 @@ export class QueueStore {
         }
       }
     });
+    this.stored.add(group);
   }
 }
