@@ -15,7 +15,7 @@ from . import order
 from .client import Client
 from .distributed import rank_and_world_size
 from .errors import StrataError
-from .reader import SampleReader
+from .span_reader import SpanReader
 
 DEFAULT_PREFETCH_BYTES = 256 * 1024 * 1024
 
@@ -105,10 +105,11 @@ class Dataset:
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         self._yielded = 0
-        reader = SampleReader(
+        reader = SpanReader(
             self.client,
             self.name,
             self.version,
+            self.info,
             self.indexes(),
             self.worker_samples(),
             fields=self.fields,

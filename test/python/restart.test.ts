@@ -1,6 +1,6 @@
 // A gateway SIGKILLed and restarted (same data directory, same port) in the middle of an epoch is
 // invisible to a Python Dataset reader: it retries until the gateway is back and reads exactly the
-// epoch's order, every sample once.
+// epoch's order, every sample once (python/tests/restart_reader.py).
 import { afterAll, expect, test } from "bun:test";
 import { spawn } from "node:child_process";
 import { delimiter } from "node:path";
@@ -16,20 +16,24 @@ afterAll(async () => {
   }
 });
 
-/** Resolves with the first stdout line matching `pattern`, or rejects when the process exits first. */
+/** Resolves with the first line of the output so far or to come that matches `pattern`; rejects when the process exits without one. */
 function lineMatching(stream: NodeJS.ReadableStream, exited: Promise<number | null>, pattern: RegExp, output: () => string): Promise<string> {
   return new Promise((resolve, reject) => {
-    let text = "";
-    const onData = (d: Buffer): void => {
-      text += d.toString();
-      const line = text.split("\n").find((l) => pattern.test(l));
+    const find = (): string | undefined => output().split("\n").find((l) => pattern.test(l));
+    const check = (): void => {
+      const line = find();
       if (line !== undefined) {
-        stream.off("data", onData);
+        stream.off("data", check);
         resolve(line);
       }
     };
-    stream.on("data", onData);
-    void exited.then((code) => reject(new Error(`python exited (${code}) before printing ${pattern}:\n${output()}`)));
+    stream.on("data", check);
+    check();
+    void exited.then((code) => {
+      const line = find();
+      if (line !== undefined) resolve(line);
+      else reject(new Error(`python exited (${code}) before printing ${pattern}:\n${output()}`));
+    });
   });
 }
 
@@ -46,18 +50,22 @@ test("a gateway killed and restarted mid-epoch is invisible to the reader", asyn
     stdio: ["pipe", "pipe", "pipe"],
   });
   let output = "";
-  reader.stdout.on("data", (d: Buffer) => (output += d.toString()));
+  let stdout = "";
+  reader.stdout.on("data", (d: Buffer) => {
+    output += d.toString();
+    stdout += d.toString();
+  });
   reader.stderr.on("data", (d: Buffer) => (output += d.toString()));
   const exited = new Promise<number | null>((resolve) => reader.once("exit", (code) => resolve(code)));
 
-  await lineMatching(reader.stdout, exited, /^half$/, () => output);
+  await lineMatching(reader.stdout, exited, /^half$/, () => stdout);
   const dataDir = gateway.dataDir;
   await gateway.kill();
   reader.stdin.write("go\n"); // the reader now finds no gateway and retries
   gateway = await startGateway({ dataDir, args: ["--port", port] });
   expect(gateway.url).toContain(`:${port}`);
 
-  const result = await lineMatching(reader.stdout, exited, /^\{/, () => output);
+  const result = await lineMatching(reader.stdout, exited, /^\{/, () => stdout);
   expect(await exited).toBe(0);
   const { got, expected } = JSON.parse(result) as { got: number[]; expected: number[] };
   expect(got).toHaveLength(40);

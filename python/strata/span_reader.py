@@ -1,0 +1,214 @@
+"""Reads a dataset version's samples at a sequence of global indexes by whole spans.
+
+A span is a run of ``span_samples`` consecutive samples of one partition (the order's shuffle
+unit, stored contiguously). Reading whole spans with range reads (``GET …/samples?start&count``)
+costs the gateway one sequential read each, where reading shuffled samples one by one would cost a
+stored batch per sample. Background threads fetch the spans of the next positions in the order
+they are first needed; a span stays cached while positions in the look-ahead still need it.
+
+Memory: cached spans hold at most ``prefetch_bytes`` of response bytes, except that the span the
+consumer waits for is always fetched (so the bound may be passed by one span). A slow consumer
+stops the read-ahead. A span needed again after it left the cache is read again.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, Iterable, Iterator, Sequence
+
+from .client import Client
+from .errors import StrataError
+
+LOOKAHEAD = 16384  # positions of the sequence known ahead of the consumer
+_EXTEND = 512  # positions added to the look-ahead at a time
+
+
+@dataclass(frozen=True)
+class Span:
+    start: int  # global index of its first sample
+    count: int
+
+
+class SpanMap:
+    """Global index -> its span, from a version's partitions and span_samples."""
+
+    def __init__(self, info: dict) -> None:
+        self.span_samples = int(info["span_samples"])
+        parts = [p for p in info["partitions"] if p["samples"] > 0]
+        self._firsts = [int(p["first_index"]) for p in parts]
+        self._ends = [int(p["first_index"]) + int(p["samples"]) for p in parts]
+
+    def span_of(self, g: int) -> Span:
+        lo, hi = 0, len(self._firsts) - 1
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if self._firsts[mid] <= g:
+                lo = mid
+            else:
+                hi = mid - 1
+        first, end = self._firsts[lo], self._ends[lo]
+        if not first <= g < end:
+            raise StrataError("INTERNAL", f"invariant violated: index {g} lies in no partition")
+        start = first + (g - first) // self.span_samples * self.span_samples
+        return Span(start, min(self.span_samples, end - start))
+
+
+class SpanReader:
+    def __init__(
+        self,
+        client: Client,
+        name: str,
+        version: int,
+        info: dict,
+        indexes: Iterable[int],
+        total: int,
+        fields: Sequence[str] | None = None,
+        prefetch_bytes: int = 256 * 1024 * 1024,
+        threads: int = 2,
+        tensor_format: str = "numpy",
+    ) -> None:
+        if prefetch_bytes < 1 or threads < 1:
+            raise StrataError("BAD_REQUEST", "prefetch_bytes and threads must be positive")
+        self._client = client
+        self._name = name
+        self._version = version
+        self._spans = SpanMap(info)
+        self._indexes = iter(indexes)
+        self._total = total
+        self._fields = list(fields) if fields is not None else None
+        self._prefetch_bytes = prefetch_bytes
+        self._tensor_format = tensor_format
+        # Shared state, under one condition variable.
+        self._cond = threading.Condition()
+        self._ahead: deque[tuple[int, Span]] = deque()  # the next positions: (global index, its span)
+        self._drawn = 0  # indexes drawn from the sequence so far
+        self._uses: dict[Span, int] = {}  # positions in the look-ahead (and the consumer's) needing each span
+        self._queue: deque[Span] = deque()  # spans to fetch, in the order they are first needed
+        self._queued: set[Span] = set()
+        self._inflight: set[Span] = set()
+        self._cache: dict[Span, tuple[list[dict], int]] = {}  # span -> (its samples, response bytes)
+        self._cached_bytes = 0
+        self._waiting_for: Span | None = None
+        self._stopped = False
+        self._failure: BaseException | None = None
+        self._running = threads
+        self._threads = [threading.Thread(target=self._fetch_loop, name=f"strata-span-{i}", daemon=True) for i in range(threads)]
+        for thread in self._threads:
+            thread.start()
+
+    def __len__(self) -> int:
+        return self._total
+
+    def close(self) -> None:
+        with self._cond:
+            self._stopped = True
+            self._cond.notify_all()
+
+    def _extend(self, n: int) -> None:
+        """Draws up to n more positions into the look-ahead (caller holds the lock)."""
+        n = min(n, self._total - self._drawn)
+        for g in itertools.islice(self._indexes, n):
+            span = self._spans.span_of(int(g))
+            self._ahead.append((int(g), span))
+            self._uses[span] = self._uses.get(span, 0) + 1
+            if span not in self._cache and span not in self._inflight and span not in self._queued:
+                self._queue.append(span)
+                self._queued.add(span)
+            self._drawn += 1
+        self._cond.notify_all()
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        cond = self._cond
+        try:
+            for _ in range(self._total):
+                with cond:
+                    if len(self._ahead) < LOOKAHEAD // 2 and self._drawn < self._total:
+                        self._extend(_EXTEND if self._ahead else min(_EXTEND, 16))
+                    if not self._ahead:
+                        raise StrataError("INTERNAL", "invariant violated: the sequence ended before its announced length")
+                    g, span = self._ahead.popleft()
+                    while span not in self._cache:
+                        if self._failure is not None:
+                            raise self._failure
+                        if self._running == 0:
+                            raise StrataError("INTERNAL", "span fetchers ended before the sequence was read")
+                        self._waiting_for = span
+                        cond.notify_all()
+                        cond.wait()
+                    self._waiting_for = None
+                    samples, nbytes = self._cache[span]
+                    sample = samples[g - span.start]
+                    self._uses[span] -= 1
+                    if self._uses[span] == 0:  # no position in the look-ahead needs it: free its bytes
+                        del self._uses[span]
+                        del self._cache[span]
+                        self._cached_bytes -= nbytes
+                        cond.notify_all()
+                yield sample
+        finally:
+            self.close()
+
+    # ---- fetchers ----
+
+    def _claim(self) -> Span | None:
+        cond = self._cond
+        with cond:
+            while True:
+                if self._stopped:
+                    return None
+                if not self._queue and self._drawn < self._total and len(self._ahead) < LOOKAHEAD:
+                    self._extend(_EXTEND)
+                    continue
+                if self._queue:
+                    head = self._queue[0]
+                    # Within the bound, or the span the consumer waits for (always: it is the queue's head
+                    # since spans are queued in the order they are first needed), or nothing cached at all.
+                    if self._cached_bytes < self._prefetch_bytes or head == self._waiting_for or not self._cache:
+                        self._queue.popleft()
+                        self._queued.discard(head)
+                        self._inflight.add(head)
+                        return head
+                elif self._drawn >= self._total and not self._inflight:
+                    return None
+                cond.wait()
+
+    def _fetch_loop(self) -> None:
+        try:
+            while True:
+                span = self._claim()
+                if span is None:
+                    return
+                samples, nbytes = self._fetch(span)
+                with self._cond:
+                    self._inflight.discard(span)
+                    if self._uses.get(span, 0) > 0:
+                        self._cache[span] = (samples, nbytes)
+                        self._cached_bytes += nbytes
+                    self._cond.notify_all()
+        except BaseException as error:  # noqa: BLE001 - handed to the consumer, which raises it
+            with self._cond:
+                if self._failure is None:
+                    self._failure = error
+        finally:
+            self._client.close()  # this thread's connection
+            with self._cond:
+                self._running -= 1
+                self._cond.notify_all()
+
+    def _fetch(self, span: Span) -> tuple[list[dict], int]:
+        """The span's samples, across as many range reads as the gateway's byte bound needs."""
+        samples: list[dict] = []
+        nbytes = 0
+        session = self._client.session()
+        while len(samples) < span.count:
+            path, _ = self._client.samples_request(self._name, self._version, span.start + len(samples), span.count - len(samples), self._fields)
+            response = session.request("GET", path)
+            got = response.decode(self._tensor_format)["samples"]
+            if not got:
+                raise StrataError("INTERNAL", f"the gateway answered no samples for index {span.start + len(samples)}")
+            samples.extend(got)
+            nbytes += len(response.body)
+        return samples, nbytes
