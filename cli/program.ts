@@ -5,6 +5,7 @@ import { Command } from "commander";
 import { z } from "zod";
 import { registerChunks } from "./chunks.ts";
 import { registerConsume } from "./consume.ts";
+import { registerDatasets } from "./datasets.ts";
 import { registerEdge } from "./edge.ts";
 import { registerGroups } from "./groups.ts";
 import { registerHash } from "./hash.ts";
@@ -57,6 +58,7 @@ export function buildProgram(): Command {
   registerConsume(program);
   registerQueue(program);
   registerGroups(program);
+  registerDatasets(program);
   registerPush(program);
   registerPull(program);
   registerHash(program);

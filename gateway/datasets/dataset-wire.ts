@@ -23,43 +23,37 @@ export const createDatasetSchema = z.strictObject({
 export type CreateDatasetBody = z.input<typeof createDatasetSchema>;
 export type CreateDatasetRequest = z.output<typeof createDatasetSchema>;
 
+const count = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+
 /** The pinned range of one partition: offsets [start, end), global indexes [first_index, first_index + samples). */
-export interface DatasetPartition {
-  readonly partition: number;
-  readonly start: number;
-  readonly end: number;
-  readonly samples: number;
-  readonly first_index: number;
-}
+export const datasetPartitionSchema = z.object({ partition: count, start: count, end: count, samples: count, first_index: count });
+export type DatasetPartition = z.output<typeof datasetPartitionSchema>;
 
-/** One immutable version of a dataset. */
-export interface DatasetVersion {
-  readonly name: string;
-  readonly version: number;
-  readonly stream: string;
-  readonly filter: string | null;
-  readonly fields: string[] | null;
-  readonly samples: number;
-  readonly bytes: number;
-  readonly span_samples: number;
-  /** Wall-clock ms. */
-  readonly created_at: number;
-  readonly partitions: DatasetPartition[];
-}
+/** One immutable version of a dataset (`created_at`: wall-clock ms). Clients validate answers with it. */
+export const datasetVersionSchema = z.object({
+  name: z.string(),
+  version: count,
+  stream: z.string(),
+  filter: z.string().nullable(),
+  fields: z.array(z.string()).nullable(),
+  samples: count,
+  bytes: count,
+  span_samples: z.number().int().min(1).max(65_536),
+  created_at: count,
+  partitions: z.array(datasetPartitionSchema),
+});
+export type DatasetVersion = z.output<typeof datasetVersionSchema>;
 
-/** GET /v1/datasets: one entry per dataset name. */
-export interface DatasetSummary {
-  readonly name: string;
-  readonly stream: string;
-  readonly versions: number;
-  readonly latest: number;
-}
+/** GET /v1/datasets: one entry per dataset name with live versions. */
+export const datasetListSchema = z.object({ datasets: z.array(z.object({ name: z.string(), stream: z.string(), versions: count, latest: count })) });
+export type DatasetSummary = z.output<typeof datasetListSchema>["datasets"][number];
 
-/** GET /v1/datasets/{name}. */
-export interface DatasetDescription {
-  readonly name: string;
-  readonly versions: DatasetVersion[];
-}
+/** GET /v1/datasets/{name}: the live versions, ascending. */
+export const datasetDescriptionSchema = z.object({ name: z.string(), versions: z.array(datasetVersionSchema) });
+export type DatasetDescription = z.output<typeof datasetDescriptionSchema>;
+
+/** DELETE /v1/datasets/{name}/versions/{v}. */
+export const releasedVersionSchema = z.object({ name: z.string(), version: count, released: z.literal(true) });
 
 /** A version in a path: a positive integer or `latest`. */
 export const versionParamSchema = z.union([z.literal("latest"), z.string().regex(/^[1-9]\d{0,15}$/, { message: 'a version is a positive integer or "latest"' }).transform(Number)]);

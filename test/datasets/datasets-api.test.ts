@@ -170,9 +170,9 @@ describe("sample reads", () => {
     const indexes = [29, 0, 15, 15, 10, 9];
     const json = samplesSchema.parse((await call("POST", "/datasets/images/versions/1/samples", { indexes })).body);
     expect(json.start).toBeNull();
-    const expected = indexes.map((g) => [Math.floor(g / 10), g % 10]);
+    const expected = indexes.map((g): [number, number] => [Math.floor(g / 10), g % 10]);
     expect(json.offsets).toEqual(expected);
-    expect(json.samples.map((s) => s.n)).toEqual(expected.map(([p, o]) => o! * 3 + p!));
+    expect(json.samples.map((s) => s.n)).toEqual(expected.map(([p, o]) => o * 3 + p));
     const packed = samplesSchema.parse((await msgpackCall("POST", "/datasets/images/versions/1/samples", { indexes })).body);
     expect(packed.offsets).toEqual(expected);
     expect(packed.samples.map((s) => s.n)).toEqual(json.samples.map((s) => s.n));
