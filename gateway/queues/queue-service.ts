@@ -229,9 +229,7 @@ export class QueueService {
         // Retention removed it: nothing left to deliver, so it counts as settled.
         log.warn("queue {group}: {stream}/{partition}@{offset} was removed by retention before its redelivery", { group: state.group, stream, partition: p.partition, offset: r.offset });
         p.records.delete(r.offset);
-        transitions.redeliver(r, "", deadline, now);
-        transitions.ack(r);
-        p.acked++;
+        transitions.removeByRetention(r);
         changes.touch(p, r);
         continue;
       }

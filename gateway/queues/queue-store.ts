@@ -5,7 +5,7 @@ import { and, eq, inArray, sql } from "drizzle-orm";
 import { z } from "zod";
 import type { MetadataDb } from "../db/database.ts";
 import { queueCursors, queueRecords, queues } from "../db/schema.ts";
-import type { QueuedRecord, QueuedRecordState } from "./queued-record.ts";
+import { isSettled, type QueuedRecord, type QueuedRecordState } from "./queued-record.ts";
 import { emptyPartition, partitionKey, type QueueChanges, type QueueState } from "./queue-state.ts";
 import type { QueueConfig } from "./queue-wire.ts";
 
@@ -137,7 +137,7 @@ export class QueueStore {
       const live: RecordRow[] = [];
       const settled = new Map<string, { stream: string; partition: number; offsets: number[] }>();
       for (const r of changes.records) {
-        if (r.state.kind === "acked" || r.state.kind === "dead_lettered") {
+        if (isSettled(r)) {
           const key = partitionKey(r.stream, r.partition);
           const entry = settled.get(key) ?? { stream: r.stream, partition: r.partition, offsets: [] };
           entry.offsets.push(r.offset);

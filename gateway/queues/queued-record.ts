@@ -12,7 +12,9 @@ export type QueuedRecordState =
   /** Out of deliveries: being published to the dead-letter stream with producer seq `dlqSeq`. */
   | { readonly kind: "dead_lettering"; readonly dlqSeq: number }
   | { readonly kind: "acked" }
-  | { readonly kind: "dead_lettered" };
+  | { readonly kind: "dead_lettered" }
+  /** Retention removed it from the log while it waited for redelivery: nothing left to deliver. */
+  | { readonly kind: "removed" };
 
 export interface QueuedRecord {
   readonly stream: string;
@@ -58,6 +60,16 @@ export function startDeadLetter(record: QueuedRecord, dlqSeq: number, error: str
 export function finishDeadLetter(record: QueuedRecord): void {
   invariant(record.state.kind === "dead_lettering", `settle dead letter ${describe(record)}: must be dead-lettering`);
   record.state = { kind: "dead_lettered" };
+}
+
+export function removeByRetention(record: QueuedRecord): void {
+  invariant(record.state.kind === "pending", `remove ${describe(record)}: must be pending`);
+  record.state = { kind: "removed" };
+}
+
+/** Acked, dead-lettered and removed records are settled: they leave memory and the database. */
+export function isSettled(record: QueuedRecord): boolean {
+  return record.state.kind === "acked" || record.state.kind === "dead_lettered" || record.state.kind === "removed";
 }
 
 export function describe(record: QueuedRecord): string {
