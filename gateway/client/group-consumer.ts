@@ -91,6 +91,7 @@ class GroupConsumerImpl implements GroupConsumer {
   /** When the last heartbeat was answered, and the interval it gave (the session is 3 intervals). */
   #answered = { at: 0, intervalMs: 0 };
   #closed: Promise<void> | undefined;
+  #taking = false;
 
   constructor(o: ConsumeGroupOptions) {
     invariant(o.streams.length > 0, "a group consumer subscribes to at least one stream");
@@ -123,7 +124,18 @@ class GroupConsumerImpl implements GroupConsumer {
     return this;
   }
 
+  /** One call at a time: the previous batch counts as finished when the next is asked for. */
   async next(): Promise<IteratorResult<GroupBatch>> {
+    invariant(!this.#taking, "group consumer: next() called while another next() is pending");
+    this.#taking = true;
+    try {
+      return await this.#next();
+    } finally {
+      this.#taking = false;
+    }
+  }
+
+  async #next(): Promise<IteratorResult<GroupBatch>> {
     this.#finishHeld();
     if (this.#o.autoCommit ?? true) await this.#commitProcessed();
     for (;;) {
@@ -171,6 +183,8 @@ class GroupConsumerImpl implements GroupConsumer {
           await this.#http.leave(this.#o.group, this.member).catch((e: unknown) => log.warning("leaving group {group} failed: {error}", { group: this.#o.group, error: e instanceof Error ? e.message : String(e) }));
         }
       }
+      // A heartbeat answered while closing may have started readers: stop those too.
+      for (const lease of this.#leases.values()) lease.revoke();
       this.#leases.clear();
       this.#state = transition(this.#state, { kind: "closed" });
       assertOwnership(this.#state, this.#leases.size);
@@ -196,12 +210,15 @@ class GroupConsumerImpl implements GroupConsumer {
     const held = this.#held;
     if (held === undefined || !revoked.includes(held.lease)) return;
     let timer: ReturnType<typeof setTimeout> | undefined;
+    let onAbort: (() => void) | undefined;
     await new Promise<void>((resolve) => {
       this.#onHeldFinished = resolve;
       timer = setTimeout(resolve, limitMs);
-      this.#closing.signal.addEventListener("abort", () => resolve(), { once: true });
+      onAbort = resolve;
+      this.#closing.signal.addEventListener("abort", onAbort, { once: true });
     });
     clearTimeout(timer);
+    if (onAbort !== undefined) this.#closing.signal.removeEventListener("abort", onAbort);
   }
 
   #commitProcessed(): Promise<void> {
@@ -238,7 +255,7 @@ class GroupConsumerImpl implements GroupConsumer {
   #schedule(delayMs: number): void {
     if (this.#closing.signal.aborted) return;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => void this.#serial.run("member", () => this.#heartbeat()), delayMs);
+    this.#timer = setTimeout(() => void this.#serial.run("member", () => this.#heartbeat()).catch((e: unknown) => this.#fail(e)), delayMs);
   }
 
   /** One heartbeat and the reconciliation of its answer. Runs under #serial. */
