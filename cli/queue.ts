@@ -71,10 +71,10 @@ export function registerQueue(program: Command): void {
   defineAction(
     workCommand,
     {
-      args: z.tuple([z.string().min(1), z.tuple([z.string().min(1)], z.string())]),
+      args: z.tuple([z.string().min(1), z.string().min(1)], z.string()),
       opts: z.object({ streams: streamListText, concurrency: integerText(1, 1024), visibility: durationMsText.optional(), filter: z.string().optional(), ...connectionOpts }),
     },
-    async ([group, [command, ...args]], opts) =>
+    async ([group, command, ...args], opts) =>
       withGateway(opts.gateway, async () => {
         const stop = new AbortController();
         let unstartable: string | undefined;

@@ -9,8 +9,9 @@
 // Stopping (the signal aborts): no new claim is made (a claim long-polling is cancelled), the
 // handlers already running are left to finish and their records are acked or nacked as usual,
 // then work() resolves. Handlers get the same signal and may give up early by throwing (the
-// record is then nacked and redelivered). A gateway that is away is waited out with backoff; an
-// ack or nack that cannot be delivered leaves the record to come back after its visibility.
+// record is then nacked and redelivered). A gateway that goes away is waited out with backoff
+// (one never reached by the first claim is an error: most likely a wrong address); an ack or
+// nack that cannot be delivered leaves the record to come back after its visibility.
 import { getLogger } from "@logtape/logtape";
 import { invariant, StrataError } from "../../core/errors.ts";
 import { isTransientFailure } from "./group-http.ts";
@@ -131,6 +132,7 @@ export async function work(options: WorkOptions): Promise<WorkSummary> {
 
   try {
     let retry = 0;
+    let reached = false;
     while (!stop.signal.aborted) {
       invariant(state.kind === "running", `claim loop in state ${state.kind}`);
       const free = concurrency - state.busy;
@@ -157,9 +159,11 @@ export async function work(options: WorkOptions): Promise<WorkSummary> {
           ...(options.filter === undefined ? {} : { filter: options.filter }),
         });
         retry = 0;
+        reached = true;
       } catch (e) {
         if (stop.signal.aborted) break;
-        if (!isTransientFailure(e)) throw e;
+        // A gateway never reached is most likely a wrong address: say so at once rather than wait.
+        if (!isTransientFailure(e) || !reached) throw e;
         log.info("claim failed, retrying: {error}", { error: errorText(e) });
         await abortableDelay(Math.min(RETRY_MAX_MS, RETRY_INITIAL_MS * 2 ** retry++), stop.signal);
         continue;
