@@ -84,7 +84,7 @@ export async function openGateway(input: GatewayConfig): Promise<Gateway> {
     const groups = await GroupService.open(database.db, streams, config.groups);
     const logService = new LogService(streams, logs, metrics, limits, { onArtefactRefs: artefacts.onArtefactRefs }, new ProducerOwners(database.db), config.filters);
     const queues = await QueueService.open(database.db, streams, logService, config.queues);
-    datasets = await DatasetService.open({ db: database.db, streams, logs, log: logService, limits: DEFAULT_DATASET_LIMITS, serviceLimits: limits, filterLimits: config.filters });
+    datasets = await DatasetService.open({ db: database.db, streams, logs, log: logService, limits: DEFAULT_DATASET_LIMITS, serviceLimits: limits, filterLimits: config.filters, objectStore });
     const services: GatewayServices = {
       streams,
       log: logService,

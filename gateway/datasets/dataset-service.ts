@@ -9,6 +9,7 @@ import type { MetadataDb } from "../db/database.ts";
 import { compileFilter, type RecordFilter } from "../filters/record-filter.ts";
 import type { FilterLimits } from "../filters/filter-limits.ts";
 import type { LogStore } from "../log/log-store.ts";
+import type { ObjectStore } from "../objects/object-store.ts";
 import type { LogService } from "../streams/log-service.ts";
 import type { ServiceLimits } from "../streams/service-limits.ts";
 import type { StreamService } from "../streams/stream-service.ts";
@@ -19,6 +20,7 @@ import type { CreateDatasetRequest, DatasetDescription, DatasetPartition, Datase
 import { packOffsets, unpackOffsets } from "./match-offsets.ts";
 import { scanMatches } from "./match-scan.ts";
 import { SampleReader, type SampleBatch } from "./sample-reader.ts";
+import { SegmentFiles } from "./segment-files.ts";
 
 export type { SampleBatch, Sample } from "./sample-reader.ts";
 export { decodeSampleFields } from "./sample-reader.ts";
@@ -35,6 +37,8 @@ export interface DatasetServiceDeps {
   readonly limits: DatasetLimits;
   readonly serviceLimits: ServiceLimits;
   readonly filterLimits: FilterLimits;
+  /** Where committed segments are (raw segment reads). */
+  readonly objectStore: ObjectStore;
 }
 
 /** What a sample read asks for beyond its indexes. */
@@ -44,6 +48,8 @@ export interface SampleReadOptions {
 }
 
 export class DatasetService {
+  /** Committed segments' raw bytes, for readers that decode batches themselves. */
+  readonly segments: SegmentFiles;
   readonly #store: DatasetStore;
   readonly #pins = new DatasetPins();
   /** Live versions by name, ascending. */
@@ -63,6 +69,7 @@ export class DatasetService {
     this.#store = store;
     this.#last = last;
     this.#matches = new WeightedLru(deps.limits.matchCacheBytes, (offsets) => offsets.byteLength);
+    this.segments = new SegmentFiles(deps.db, deps.streams, deps.objectStore);
     this.#reader = new SampleReader(deps.log, (v, p) => this.#matchOffsets(v, p), deps.serviceLimits.maxFetchRecords);
   }
 

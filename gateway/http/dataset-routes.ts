@@ -1,8 +1,9 @@
-// Dataset routes (docs/datasets.md). Scopes (docs/auth.md): creating a version, listing,
+// Dataset routes (docs/datasets.md), and the raw committed segments of a partition for readers
+// that decode batches themselves (consume on the stream). Scopes (docs/auth.md): creating a version, listing,
 // describing and reading samples need consume on the dataset's stream (a listing shows only the
 // datasets whose stream the token may consume); releasing a version needs consume on its stream
 // too: a version pins data its holders may read anyway, and whoever could create it may drop it.
-import { Hono, type MiddlewareHandler } from "hono";
+import { Hono, type Context, type MiddlewareHandler } from "hono";
 import { z } from "zod";
 import type { BoundedMsgpackDecoder } from "../../core/log/msgpack-bounds.ts";
 import { authorize, permits } from "../auth/principal.ts";
@@ -11,10 +12,15 @@ import { createDatasetSchema, datasetNameSchema, sampleIndexesSchema, sampleRang
 import { encodeSamplesMsgpack, samplesJson } from "../datasets/sample-wire.ts";
 import type { GatewayMetrics } from "../metrics.ts";
 import { principalOf, type AuthEnv } from "./auth.ts";
+import { errorResponse } from "./errors.ts";
+import { notModified, parseRange, rangeAllowed } from "./http-range.ts";
 import { encodeMsgpack, respondEncoded, wantsMsgpack } from "./negotiate.ts";
 import { validBody, validParams } from "./validate.ts";
 
 const nameParams = z.object({ name: datasetNameSchema });
+const offsetText = (name: string) => z.string().regex(/^\d{1,16}$/, { message: `${name} must be a non-negative integer` }).transform(Number);
+const partitionParams = z.object({ name: z.string(), partition: offsetText("partition") });
+const segmentParams = z.object({ name: z.string(), partition: offsetText("partition"), base: offsetText("base") });
 const versionParams = z.object({ name: datasetNameSchema, version: versionParamSchema });
 
 export function datasetRoutes(datasets: DatasetService, metrics: GatewayMetrics, limited: MiddlewareHandler, records: BoundedMsgpackDecoder) {
@@ -65,7 +71,39 @@ export function datasetRoutes(datasets: DatasetService, metrics: GatewayMetrics,
       const batch = await datasets.readAt(dataset, body.indexes, { maxBytes: body.max_bytes });
       const fields = body.fields ?? dataset.fields ?? undefined;
       return sampleAnswer(c, metrics, dataset.stream, wantsMsgpack(c), batch, fields);
+    })
+    .get("/streams/:name/partitions/:partition/segments", validParams("param", partitionParams), async (c) => {
+      const { name, partition } = c.req.valid("param");
+      authorize(principalOf(c), "consume", name);
+      return c.json({ segments: await datasets.segments.list(name, partition) });
+    })
+    .on(["GET", "HEAD"], "/streams/:name/partitions/:partition/segments/:base", validParams("param", segmentParams), async (c) => {
+      const { name, partition, base } = c.req.valid("param");
+      authorize(principalOf(c), "consume", name);
+      return serveSegment(c, datasets, metrics, name, partition, base);
     });
+}
+
+/** A committed segment's bytes, whole or one Range (immutable: an ETag that never changes). */
+async function serveSegment(c: Context, datasets: DatasetService, metrics: GatewayMetrics, stream: string, partition: number, base: number): Promise<Response> {
+  const segment = await datasets.segments.info(stream, partition, base);
+  const headers = { etag: `"${partition}-${segment.base}-${segment.end}-${segment.bytes}"`, "accept-ranges": "bytes", "cache-control": "public, max-age=31536000, immutable" };
+  if (notModified(c.req.header("if-none-match"), headers.etag)) return new Response(null, { status: 304, headers });
+  const range = rangeAllowed(c.req.header("if-range"), headers.etag) ? parseRange(c.req.header("range"), segment.bytes) : null;
+  if (range === "unsatisfiable") {
+    const res = errorResponse(c, "OFFSET_OUT_OF_RANGE", `range not satisfiable for ${segment.bytes} bytes`, 416);
+    res.headers.set("content-range", `bytes */${segment.bytes}`);
+    return res;
+  }
+  const start = range?.start ?? 0;
+  const end = range?.end ?? segment.bytes;
+  const out: Record<string, string> = { ...headers, "content-type": "application/octet-stream", "content-length": String(end - start) };
+  if (range) out["content-range"] = `bytes ${start}-${end - 1}/${segment.bytes}`;
+  const status = range ? 206 : 200;
+  if (c.req.method === "HEAD" || end === start) return new Response(null, { status, headers: out });
+  const bytes = await datasets.segments.read(segment.key, start, end);
+  metrics.bytesOut.inc({ stream }, bytes.length);
+  return new Response(bytes as Uint8Array<ArrayBuffer>, { status, headers: out });
 }
 
 function sampleAnswer(

@@ -278,6 +278,9 @@ describe("scopes (--auth)", () => {
       expect((await send(readerA, "GET", "/datasets/da/versions/1/samples?start=0")).status).toBe(200);
       expect(errorCode(await send(readerA, "GET", "/datasets/db/versions/1/samples?start=0"))).toEqual([403, "FORBIDDEN"]);
       expect(errorCode(await send(readerA, "GET", "/datasets/db"))).toEqual([403, "FORBIDDEN"]);
+      expect((await send(readerA, "GET", "/streams/a%2Fs/partitions/0/segments")).status).toBe(200);
+      expect(errorCode(await send(readerA, "GET", "/streams/b%2Fs/partitions/0/segments"))).toEqual([403, "FORBIDDEN"]);
+      expect(errorCode(await send(publisherA, "GET", "/streams/a%2Fs/partitions/0/segments/0"))).toEqual([403, "FORBIDDEN"]);
       expect(errorCode(await send(publisherA, "DELETE", "/datasets/da/versions/1"))).toEqual([403, "FORBIDDEN"]);
       expect((await send(readerA, "DELETE", "/datasets/da/versions/1")).status).toBe(200);
       const anonymous = await fetch(`${secured.url}/v1/datasets`);
