@@ -9,7 +9,7 @@ import type { HttpConfig } from "../config/gateway-config.ts";
 import { authorize, authorizeMetrics, permits, type Principal } from "../auth/principal.ts";
 import { publisherOf } from "../auth/producer-owners.ts";
 import type { GatewayServices } from "../services.ts";
-import { encodeRawReadResponse, jsonReadResponse, msgpackReadResponse, type JsonReadResponse } from "../streams/read-wire.ts";
+import { jsonReadResponse, msgpackReadResponse, rawReadResponseParts, type JsonReadResponse } from "../streams/read-wire.ts";
 import { createStreamSchema, type StreamInfo } from "../streams/stream-service.ts";
 import { artefactRoutes } from "./artefact-routes.ts";
 import { limitBody } from "./body-limit.ts";
@@ -20,7 +20,7 @@ import { datasetRoutes } from "./dataset-routes.ts";
 import { queueRoutes } from "./queue-routes.ts";
 import { InFlightBytes, limitInFlight } from "./in-flight.ts";
 import { errorResponse, onError } from "./errors.ts";
-import { encodeMsgpack, respond, respondEncoded, wantsMsgpack } from "./negotiate.ts";
+import { encodeMsgpack, respond, respondEncoded, respondParts, wantsMsgpack } from "./negotiate.ts";
 import { validBody, validParams, type JsonWire } from "./validate.ts";
 
 /** The JSON shape of a publish request (MessagePack: the same with native bytes). */
@@ -104,8 +104,14 @@ export function createApp(services: GatewayServices, http: HttpConfig) {
       };
       // One encoding pass either way, counted for the metrics; the JSON form is the same either way.
       if (wantsMsgpack(c)) {
-        // Unprojected MessagePack reads forward the stored record bytes without decoding them.
-        const bytes = q.fields === undefined ? encodeRawReadResponse(await log.readRaw(request)) : encodeMsgpack(msgpackReadResponse(await log.read({ ...request, fields: q.fields })));
+        // Unprojected MessagePack reads forward the stored record bytes without decoding them,
+        // sent as parts: views of the read buffers between small framing pieces.
+        if (q.fields === undefined) {
+          const body = rawReadResponseParts(await log.readRaw(request));
+          metrics.bytesOut.inc({ stream: name }, body.length);
+          return respondParts<JsonReadResponse>(c, body);
+        }
+        const bytes = encodeMsgpack(msgpackReadResponse(await log.read({ ...request, fields: q.fields })));
         metrics.bytesOut.inc({ stream: name }, bytes.length);
         return respondEncoded<JsonReadResponse>(c, bytes, "msgpack");
       }
