@@ -9,3 +9,5 @@ from .errors import StrataError
 from .wire import ArtefactRef, Tensor
 
 __all__ = ["ArtefactRef", "Client", "Dataset", "StrataError", "Tensor"]
+
+from . import queues  # noqa: E402  work queues: strata.queues.claim/ack/nack/work
