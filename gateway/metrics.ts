@@ -119,6 +119,9 @@ export function createGatewayMetrics(registry = new MetricsRegistry()) {
     segmentsUploaded: registry.counter("strata_segments_uploaded_total", "Segments sealed and uploaded."),
     cacheHits: registry.counter("strata_segment_cache_hits_total", "Reads served by the local segment cache."),
     cacheMisses: registry.counter("strata_segment_cache_misses_total", "Reads that went to the object store."),
+    // Read path (issue 11): how often batch CRCs are computed, per tier, and cache files refused.
+    batchCrcChecks: registry.counter("strata_batch_crc_checks_total", "Stored batches whose CRC32C was computed, per tier (wal, pending, cache-entry, cache-first-read, object-store)."),
+    cacheFilesRefused: registry.counter("strata_segment_cache_refused_total", "Segment cache files that failed their CRC check and were dropped (the object store serves them)."),
     segmentUploadSeconds: registry.histogram(
       "strata_segment_upload_seconds",
       "Time to upload and commit one sealed segment.",
