@@ -1,7 +1,8 @@
 // Work queues over streams (docs/queues.md): claims with visibility timeouts, strict priority
 // between the streams of a claim, acks and nacks by receipt, redelivery with backoff, and dead
-// letters after max_deliveries. One lock per queue group serialises its requests; each request's
-// changes are written in one transaction before it is answered.
+// letters after max_deliveries. One lock per queue group serialises its requests' changes in
+// memory; their rows are written in group-committed transactions (write-batcher.ts), each request
+// answered once its rows are committed.
 import { getLogger } from "@logtape/logtape";
 import { invariant, StrataError } from "../../core/errors.ts";
 import type { LogRecord } from "../../core/log/record.ts";
@@ -18,7 +19,8 @@ import { decodeRawRecord } from "./raw-record.ts";
 import { newReceipt, parseReceipt } from "./receipt.ts";
 import type { QueueLimits } from "./queue-limits.ts";
 import { emptyPartition, partitionKey, QueueChanges, type PartitionQueue, type QueueState } from "./queue-state.ts";
-import { QueueStore } from "./queue-store.ts";
+import { QueueStore, type WriteSet } from "./queue-store.ts";
+import { WriteBatcher } from "./write-batcher.ts";
 import type { AckResponse, ClaimRequest, NackRequest, NackResponse, QueueConfig, QueueConfigInput, QueueCounts, QueueDescription, QueuePartitionCounts, QueueSummary } from "./queue-wire.ts";
 
 const log = getLogger(["strata", "queues"]);
@@ -27,6 +29,11 @@ const GROUP_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/;
 const EXPIRED = "visibility timeout expired";
 /** How often expired claims are swept (dead letters appear without waiting for a claim). */
 const SWEEP_INTERVAL_MS = 1000;
+
+/** A commit to wait for, boxed: an async function cannot return a promise unflattened. */
+interface Pending {
+  readonly committed: Promise<void>;
+}
 
 /** One delivery handed to a claimer. */
 export interface ClaimedRecord {
@@ -40,6 +47,7 @@ export interface ClaimedRecord {
 export class QueueService {
   private readonly groups = new Map<string, QueueState>();
   private readonly locks = new KeyedLock();
+  private readonly batchers = new Map<string, WriteBatcher<WriteSet>>();
   private readonly deadLetters: DeadLetters;
   private readonly store: QueueStore;
   private sweeper: ReturnType<typeof setInterval> | undefined;
@@ -105,21 +113,14 @@ export class QueueService {
 
   /** Creates the group when missing; what `input` names replaces the current configuration. */
   configure(group: string, input: QueueConfigInput): Promise<QueueConfig> {
-    return this.locks.run(group, async () => {
+    return this.exclusive(group, async () => {
       const state = this.getOrCreate(group);
       const config: QueueConfig = { ...state.config, ...input };
       this.checkConfig(config);
       const changes = new QueueChanges();
       changes.configChanged = true;
-      const previous = state.config;
       state.config = config;
-      try {
-        await this.store.apply(state, changes);
-      } catch (e) {
-        state.config = previous;
-        throw e;
-      }
-      return config;
+      return { value: config, committed: this.persist(state, changes) };
     });
   }
 
@@ -136,14 +137,14 @@ export class QueueService {
     }
     const until = Date.now() + Math.min(request.wait_ms ?? 0, this.limits.maxWaitMs);
     for (;;) {
-      const claimed = await this.locks.run(group, () => this.claimNow(group, request, maxRecords));
+      const claimed = await this.exclusive(group, () => this.claimNow(group, request, maxRecords));
       if (claimed.length > 0 || Date.now() >= until || signal?.aborted) return claimed;
       await this.waitForWork(group, request.streams, until, signal);
     }
   }
 
   ack(group: string, receipts: readonly string[]): Promise<AckResponse> {
-    return this.locks.run(group, async () => {
+    return this.exclusive(group, async () => {
       const state = this.require(group);
       const changes = new QueueChanges();
       const stale: string[] = [];
@@ -160,15 +161,14 @@ export class QueueService {
         changes.touch(found.partition, found.record);
         acked++;
       }
-      await this.persist(state, changes);
-      return { acked, stale };
+      return { value: { acked, stale }, committed: this.persist(state, changes) };
     });
   }
 
   nack(group: string, request: NackRequest): Promise<NackResponse> {
     if (request.delay_ms !== undefined && request.delay_ms > this.limits.maxBackoffMs) throw new StrataError("BAD_REQUEST", `delay_ms must be at most ${this.limits.maxBackoffMs}`);
     const error = request.error === undefined ? null : truncateUtf8(request.error, this.limits.maxErrorBytes);
-    return this.locks.run(group, async () => {
+    return this.exclusive(group, async () => {
       const state = this.require(group);
       const changes = new QueueChanges();
       const stale: string[] = [];
@@ -185,15 +185,28 @@ export class QueueService {
         const delay = request.delay_ms ?? backoffDelay(state.config.backoff, found.record.deliveries);
         if (this.fail(state, found.partition, found.record, now + delay, error, changes)) deadLettered++;
       }
-      await this.persist(state, changes);
-      await this.publishDeadLetters(state);
-      return { nacked, dead_lettered: deadLettered, stale };
+      const { committed } = await this.deadLetter(state, this.persist(state, changes));
+      return { value: { nacked, dead_lettered: deadLettered, stale }, committed };
     });
   }
 
   // ---- internals ----
 
-  private async claimNow(group: string, request: ClaimRequest, maxRecords: number): Promise<ClaimedRecord[]> {
+  /**
+   * Runs `task` under the group's lock (it changes memory and submits its rows), then waits for
+   * its commit outside the lock, so the next request's changes join the next transaction.
+   */
+  private async exclusive<T>(group: string, task: () => Promise<{ value: T; committed: Promise<void> }>): Promise<T> {
+    const { value, committed } = await this.locks.run(group, async () => {
+      const done = await task();
+      done.committed.catch(() => undefined); // awaited below; marked handled while the lock is released
+      return done;
+    });
+    await committed;
+    return value;
+  }
+
+  private async claimNow(group: string, request: ClaimRequest, maxRecords: number): Promise<{ value: ClaimedRecord[]; committed: Promise<void> }> {
     const state = this.getOrCreate(group);
     const now = Date.now();
     const visibility = request.visibility_ms ?? state.config.visibility_ms;
@@ -208,9 +221,8 @@ export class QueueService {
       if (out.length >= maxRecords || unsettled >= this.limits.maxInFlightPerQueue) continue;
       unsettled += await this.claimNew(state, stream, now + visibility, Math.min(maxRecords - out.length, this.limits.maxInFlightPerQueue - unsettled), request.filter, out, changes);
     }
-    await this.persist(state, changes);
-    await this.publishDeadLetters(state);
-    return out;
+    const { committed } = await this.deadLetter(state, this.persist(state, changes));
+    return { value: out, committed };
   }
 
   /** Due redeliveries of one stream, oldest first. */
@@ -306,8 +318,21 @@ export class QueueService {
     return false;
   }
 
-  /** Publishes every dead letter in progress, per partition in seq order, then settles them (one transaction). */
-  private async publishDeadLetters(state: QueueState): Promise<void> {
+  /**
+   * Under the lock, after `intent` was submitted: when dead letters are in progress, waits for the
+   * intent's commit (a dead letter is recorded before it is published), publishes them and
+   * submits their settling; the commit to wait for.
+   */
+  private async deadLetter(state: QueueState, intent: Promise<void>): Promise<Pending> {
+    let any = false;
+    for (const p of state.partitions.values()) for (const r of p.records.values()) any ||= r.state.kind === "dead_lettering";
+    if (!any) return { committed: intent };
+    await intent;
+    return this.publishDeadLetters(state);
+  }
+
+  /** Publishes every dead letter in progress, per partition in seq order, then submits their settling (one snapshot). */
+  private async publishDeadLetters(state: QueueState): Promise<Pending> {
     const changes = new QueueChanges();
     for (const p of state.partitions.values()) {
       const pending = [...p.records.values()].filter((r) => r.state.kind === "dead_lettering").sort((a, b) => dlqSeqOf(a) - dlqSeqOf(b));
@@ -325,7 +350,7 @@ export class QueueService {
         changes.touch(p, r);
       }
     }
-    await this.persist(state, changes);
+    return { committed: this.persist(state, changes) };
   }
 
   private async sweepAll(): Promise<void> {
@@ -343,20 +368,37 @@ export class QueueService {
     if (!state) return;
     const changes = new QueueChanges();
     this.expire(state, Date.now(), changes);
-    await this.persist(state, changes);
-    await this.publishDeadLetters(state);
+    await (await this.deadLetter(state, this.persist(state, changes))).committed;
   }
 
-  /** Writes the changes; on failure the group is reloaded from the database, so memory never runs ahead of it. */
-  private async persist(state: QueueState, changes: QueueChanges): Promise<void> {
-    try {
-      await this.store.apply(state, changes);
-    } catch (e) {
-      const [reloaded] = await this.store.load(state.group);
-      if (reloaded) this.groups.set(state.group, reloaded);
-      else this.groups.delete(state.group);
-      throw e;
+  /**
+   * Submits the changes' rows for the group's next transaction; resolves once committed. A state
+   * object a reload replaced (after a failed write) is refused: its changes may build on rows the
+   * database never got.
+   */
+  private persist(state: QueueState, changes: QueueChanges): Promise<void> {
+    if (changes.empty) return Promise.resolve();
+    if (this.groups.get(state.group) !== state) return Promise.reject(new StrataError("UNAVAILABLE", `queue '${state.group}' was reloaded after a failed write; retry`));
+    return this.batcherOf(state.group).submit(this.store.snapshot(state, changes));
+  }
+
+  private batcherOf(group: string): WriteBatcher<WriteSet> {
+    let batcher = this.batchers.get(group);
+    if (!batcher) {
+      batcher = new WriteBatcher<WriteSet>(
+        (sets) => this.store.write(sets),
+        async (e) => {
+          log.error("queue {group}: a metadata write failed, reloading the group: {error}", { group, error: String(e) });
+          await this.locks.run(group, async () => {
+            const [reloaded] = await this.store.load(group);
+            if (reloaded) this.groups.set(group, reloaded);
+            else this.groups.delete(group);
+          });
+        },
+      );
+      this.batchers.set(group, batcher);
     }
+    return batcher;
   }
 
   /** Waits until new records may be in one of the streams, a claim comes due, or `until`. */

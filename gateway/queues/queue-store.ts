@@ -1,8 +1,10 @@
-// Queue groups in the metadata database: loaded once at start, then each request's changes are
-// written in one transaction before it is answered (an ack is durable before its answer). A
-// settled record's row is deleted; rows exist only for delivered, unsettled records.
+// Queue groups in the metadata database: loaded once at start; each request's changes are taken
+// as a snapshot of rows and written (with the snapshots of concurrent requests, write-batcher.ts)
+// in one transaction before it is answered: an ack is durable before its answer. A settled
+// record's row is deleted; rows exist only for delivered, unsettled records.
 import { and, eq, inArray, sql } from "drizzle-orm";
 import { z } from "zod";
+import { invariant } from "../../core/errors.ts";
 import type { MetadataDb } from "../db/database.ts";
 import { queueCursors, queueRecords, queues } from "../db/schema.ts";
 import { isSettled, type QueuedRecord, type QueuedRecordState } from "./queued-record.ts";
@@ -13,6 +15,18 @@ const jitter = z.enum(["full", "equal", "none"]);
 const ROWS_PER_STATEMENT = 500;
 
 type RecordRow = typeof queueRecords.$inferInsert;
+type CursorRow = typeof queueCursors.$inferInsert;
+type QueueRow = typeof queues.$inferInsert;
+type RecordChange = { readonly upsert: RecordRow } | { readonly delete: { readonly stream: string; readonly partition: number; readonly offset: number } };
+
+/** The rows one request's changes leave, as they were when it made them. */
+export interface WriteSet {
+  readonly group: string;
+  /** The queue's own row, when its configuration changed or it was never written. */
+  readonly queue: QueueRow | undefined;
+  readonly cursors: readonly CursorRow[];
+  readonly records: readonly RecordChange[];
+}
 
 function recordRow(group: string, r: QueuedRecord): RecordRow {
   const s = r.state;
@@ -57,7 +71,7 @@ function configOf(row: typeof queues.$inferSelect): QueueConfig {
   };
 }
 
-function configRow(group: string, config: QueueConfig, createdAt: number): typeof queues.$inferInsert {
+function configRow(group: string, config: QueueConfig, createdAt: number): QueueRow {
   return {
     group,
     maxDeliveries: config.max_deliveries,
@@ -98,16 +112,14 @@ export class QueueStore {
     return [...states.values()];
   }
 
-  /** Writes a request's changes (config, cursors, records) in one transaction. */
-  async apply(state: QueueState, changes: QueueChanges): Promise<void> {
-    if (changes.empty) return;
+  /** The rows a request's changes leave, taken when the request made them (written later, in order). */
+  snapshot(state: QueueState, changes: QueueChanges): WriteSet {
     const { group } = state;
-    await this.db.transaction(async (tx) => {
-      if (changes.configChanged || !this.stored.has(group)) {
-        const row = configRow(group, state.config, state.createdAt);
-        await tx.insert(queues).values(row).onConflictDoUpdate({ target: queues.group, set: { ...row, createdAt: undefined } });
-      }
-      const cursors = [...changes.partitions].map((p) => ({
+    const writeQueue = changes.configChanged || !this.stored.has(group);
+    return {
+      group,
+      queue: writeQueue ? configRow(group, state.config, state.createdAt) : undefined,
+      cursors: [...changes.partitions].map((p) => ({
         group,
         stream: p.stream,
         partition: p.partition,
@@ -117,11 +129,47 @@ export class QueueStore {
         redelivered: p.redelivered,
         filtered: p.filtered,
         dlqSeq: p.dlqSeq,
-      }));
-      for (let i = 0; i < cursors.length; i += ROWS_PER_STATEMENT) {
+      })),
+      records: [...changes.records].map((r) => (isSettled(r) ? { delete: { stream: r.stream, partition: r.partition, offset: r.offset } } : { upsert: recordRow(group, r) })),
+    };
+  }
+
+  /** Writes snapshots of one group in one transaction; a later snapshot's row replaces an earlier one's. */
+  async write(sets: readonly WriteSet[]): Promise<void> {
+    if (sets.length === 0) return;
+    const group = sets[0]!.group;
+    let queue: QueueRow | undefined;
+    const cursors = new Map<string, CursorRow>();
+    const records = new Map<string, RecordChange>();
+    for (const set of sets) {
+      invariant(set.group === group, `one queue write mixes groups ${group} and ${set.group}`);
+      queue = set.queue ?? queue;
+      for (const c of set.cursors) cursors.set(partitionKey(c.stream, c.partition), c);
+      for (const r of set.records) {
+        const at = "delete" in r ? r.delete : r.upsert;
+        records.set(`${partitionKey(at.stream, at.partition)}\u0000${at.offset}`, r);
+      }
+    }
+    if (queue === undefined && cursors.size === 0 && records.size === 0) return;
+    const upserts: RecordRow[] = [];
+    const deletes = new Map<string, { stream: string; partition: number; offsets: number[] }>();
+    for (const r of records.values()) {
+      if ("upsert" in r) {
+        upserts.push(r.upsert);
+        continue;
+      }
+      const key = partitionKey(r.delete.stream, r.delete.partition);
+      const entry = deletes.get(key) ?? { stream: r.delete.stream, partition: r.delete.partition, offsets: [] };
+      entry.offsets.push(r.delete.offset);
+      deletes.set(key, entry);
+    }
+    const cursorRows = [...cursors.values()];
+    await this.db.transaction(async (tx) => {
+      if (queue !== undefined) await tx.insert(queues).values(queue).onConflictDoUpdate({ target: queues.group, set: { ...queue, createdAt: undefined } });
+      for (let i = 0; i < cursorRows.length; i += ROWS_PER_STATEMENT) {
         await tx
           .insert(queueCursors)
-          .values(cursors.slice(i, i + ROWS_PER_STATEMENT))
+          .values(cursorRows.slice(i, i + ROWS_PER_STATEMENT))
           .onConflictDoUpdate({
             target: [queueCursors.group, queueCursors.stream, queueCursors.partition],
             set: {
@@ -134,22 +182,10 @@ export class QueueStore {
             },
           });
       }
-      const live: RecordRow[] = [];
-      const settled = new Map<string, { stream: string; partition: number; offsets: number[] }>();
-      for (const r of changes.records) {
-        if (isSettled(r)) {
-          const key = partitionKey(r.stream, r.partition);
-          const entry = settled.get(key) ?? { stream: r.stream, partition: r.partition, offsets: [] };
-          entry.offsets.push(r.offset);
-          settled.set(key, entry);
-        } else {
-          live.push(recordRow(group, r));
-        }
-      }
-      for (let i = 0; i < live.length; i += ROWS_PER_STATEMENT) {
+      for (let i = 0; i < upserts.length; i += ROWS_PER_STATEMENT) {
         await tx
           .insert(queueRecords)
-          .values(live.slice(i, i + ROWS_PER_STATEMENT))
+          .values(upserts.slice(i, i + ROWS_PER_STATEMENT))
           .onConflictDoUpdate({
             target: [queueRecords.group, queueRecords.stream, queueRecords.partition, queueRecords.offset],
             set: {
@@ -163,7 +199,7 @@ export class QueueStore {
             },
           });
       }
-      for (const { stream, partition, offsets } of settled.values()) {
+      for (const { stream, partition, offsets } of deletes.values()) {
         for (let i = 0; i < offsets.length; i += ROWS_PER_STATEMENT) {
           await tx
             .delete(queueRecords)
