@@ -31,6 +31,10 @@ test("python: tests.test_dataset", () => {
   expectPythonTests("tests.test_dataset", { STRATA_URL: gateway.url });
 }, 300_000);
 
+test("python: tests.test_distributed (rank and world size defaults)", () => {
+  expectPythonTests("tests.test_distributed", { STRATA_URL: gateway.url });
+}, 300_000);
+
 test("python: tests.test_torch (DataLoader with workers)", () => {
   expect(torch).toBe(true);
   expectPythonTests("tests.test_torch", { STRATA_URL: gateway.url });
