@@ -67,7 +67,9 @@ export class SampleReader {
         bytes += fieldsBytes(sample.record);
       }
       g += got.length;
-      if (bytes >= maxBytes) break;
+      // Another storage read for less than an average sample would return one sample past the
+      // bound at the cost of reading its whole batch: stop here, the client asks for the rest.
+      if (maxBytes - bytes < bytes / samples.length) break;
     }
     return { start, samples };
   }
@@ -83,7 +85,8 @@ export class SampleReader {
     let budget = maxBytes - fieldsBytes(first.samples[0]!.record);
     const sorted = [...new Set(indexes)].filter((g) => !found.has(g)).sort((a, b) => a - b);
     let i = 0;
-    while (i < sorted.length && budget > 0) {
+    // As in range(): no storage read for less than an average sample.
+    while (i < sorted.length && budget >= (maxBytes - budget) / found.size) {
       let j = i + 1;
       const part = partitionOf(version, sorted[i]!);
       const partEnd = part.first_index + part.samples;
