@@ -219,7 +219,12 @@ export class DatasetService {
     versions.push(version);
     this.#live.set(version.name, versions);
     this.#liveCount++;
-    for (const p of version.partitions) this.#pins.pin(versionKey(version.name, version.version), version.stream, p.partition, p.start);
+    // Retention removes a prefix, so a pin at `start` keeps [start, ∞); a partition without samples needs none.
+    const holder = versionKey(version.name, version.version);
+    for (const p of version.partitions) {
+      if (p.samples > 0) this.#pins.pin(holder, version.stream, p.partition, p.start);
+      else this.#pins.unpin(holder, version.stream, p.partition);
+    }
   }
 
   #removeLive(version: DatasetVersion): void {
