@@ -8,6 +8,7 @@ import { invariant, StrataError } from "../../core/errors.ts";
 import type { LogRecord } from "../../core/log/record.ts";
 import { KeyedLock } from "../../core/util/keyed-lock.ts";
 import type { MetadataDb } from "../db/database.ts";
+import type { MetricsRegistry } from "../metrics.ts";
 import { compileFilter } from "../filters/record-filter.ts";
 import type { LogService } from "../streams/log-service.ts";
 import type { StreamService } from "../streams/stream-service.ts";
@@ -18,6 +19,7 @@ import type { QueuedRecord } from "./queued-record.ts";
 import { decodeRawRecord } from "./raw-record.ts";
 import { newReceipt, parseReceipt } from "./receipt.ts";
 import type { QueueLimits } from "./queue-limits.ts";
+import { createQueueMetrics, type QueueMetrics } from "./queue-metrics.ts";
 import { emptyPartition, partitionKey, QueueChanges, type PartitionQueue, type QueueState } from "./queue-state.ts";
 import { QueueStore, type WriteSet } from "./queue-store.ts";
 import { WriteBatcher } from "./write-batcher.ts";
@@ -58,14 +60,15 @@ export class QueueService {
     private readonly streams: StreamService,
     private readonly log: LogService,
     private readonly limits: QueueLimits,
+    private readonly metrics: QueueMetrics,
   ) {
     this.store = new QueueStore(db);
     this.deadLetters = new DeadLetters(streams, log);
   }
 
   /** Loads every queue group, finishes dead letters a crash interrupted, and starts the expiry sweep. */
-  static async open(db: MetadataDb, streams: StreamService, logService: LogService, limits: QueueLimits): Promise<QueueService> {
-    const service = new QueueService(db, streams, logService, limits);
+  static async open(db: MetadataDb, streams: StreamService, logService: LogService, limits: QueueLimits, registry: MetricsRegistry): Promise<QueueService> {
+    const service = new QueueService(db, streams, logService, limits, createQueueMetrics(registry));
     for (const state of await service.store.load()) service.groups.set(state.group, state);
     for (const group of service.groups.keys()) await service.locks.run(group, () => service.sweep(group));
     service.sweeper = setInterval(() => void service.sweepAll(), SWEEP_INTERVAL_MS);
@@ -159,6 +162,7 @@ export class QueueService {
         found.partition.records.delete(found.record.offset);
         found.partition.acked++;
         changes.touch(found.partition, found.record);
+        this.metrics.acked.inc({ group, stream: found.record.stream });
         acked++;
       }
       return { value: { acked, stale }, committed: this.persist(state, changes) };
@@ -182,6 +186,7 @@ export class QueueService {
           continue;
         }
         nacked++;
+        this.metrics.nacked.inc({ group, stream: found.record.stream });
         const delay = request.delay_ms ?? backoffDelay(state.config.backoff, found.record.deliveries);
         if (this.fail(state, found.partition, found.record, now + delay, error, changes)) deadLettered++;
       }
@@ -248,6 +253,8 @@ export class QueueService {
       const receipt = newReceipt({ stream, partition: p.partition, offset: r.offset, delivery: r.deliveries + 1 });
       transitions.redeliver(r, receipt, deadline, now);
       p.redelivered++;
+      this.metrics.deliveries.inc({ group: state.group, stream });
+      this.metrics.redeliveries.inc({ group: state.group, stream });
       changes.touch(p, r);
       out.push({ receipt, stream, partition: p.partition, deliveries: r.deliveries, record });
     }
@@ -286,6 +293,7 @@ export class QueueService {
       p.records.set(record.offset, queued);
       changes.touch(p, queued);
       out.push({ receipt, stream, partition, deliveries: 1, record });
+      this.metrics.deliveries.inc({ group: state.group, stream });
       claimed++;
     }
     invariant(read.nextOffset >= p.cursor, `claim ${stream}/${partition}: the read went back from ${p.cursor} to ${read.nextOffset}`);
@@ -302,6 +310,7 @@ export class QueueService {
       for (const r of p.records.values()) {
         if (r.state.kind !== "in_flight" || r.state.deadline > now) continue;
         const base = r.state.deadline;
+        this.metrics.expired.inc({ group: state.group, stream: r.stream });
         this.fail(state, p, r, base + backoffDelay(state.config.backoff, r.deliveries), EXPIRED, changes);
       }
     }
@@ -348,6 +357,7 @@ export class QueueService {
         p.records.delete(r.offset);
         p.deadLettered++;
         changes.touch(p, r);
+        this.metrics.deadLettered.inc({ group: state.group, stream: r.stream });
       }
     }
     return { committed: this.persist(state, changes) };

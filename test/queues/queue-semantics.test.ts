@@ -106,6 +106,9 @@ describe("work queues", () => {
     });
     const described = await call<{ totals: Record<string, number> }>(`${gw.url}/v1/queues/g6`, "GET");
     expect(described.body.totals).toMatchObject({ dead_lettered: 1, in_flight: 0, pending: 0 });
+    const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+    expect(metrics).toMatch(/^strata_queue_dead_lettered_total\{[^}]*group="g6"[^}]*\} 1$/m);
+    expect(metrics).toMatch(/^strata_queue_nacked_total\{[^}]*group="g6"[^}]*\} 3$/m);
   });
 
   test("bad input is a 4xx", async () => {

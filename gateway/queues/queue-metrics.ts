@@ -1,0 +1,16 @@
+// Metrics of the work queues, registered on the gateway's registry, labelled by queue group and
+// stream (the registry caps the series of each metric).
+import type { MetricsRegistry } from "../metrics.ts";
+
+export function createQueueMetrics(registry: MetricsRegistry) {
+  return {
+    deliveries: registry.counter("strata_queue_deliveries_total", "Records handed out by claims, first deliveries and redeliveries."),
+    redeliveries: registry.counter("strata_queue_redeliveries_total", "Deliveries after a record's first."),
+    acked: registry.counter("strata_queue_acked_total", "Records acked (settled)."),
+    nacked: registry.counter("strata_queue_nacked_total", "Deliveries nacked."),
+    expired: registry.counter("strata_queue_expired_total", "Deliveries whose visibility timeout passed without an ack or nack."),
+    deadLettered: registry.counter("strata_queue_dead_lettered_total", "Records published to their dead-letter stream (settled)."),
+  };
+}
+
+export type QueueMetrics = ReturnType<typeof createQueueMetrics>;
