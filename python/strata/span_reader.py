@@ -6,9 +6,12 @@ costs the gateway one sequential read each, where reading shuffled samples one b
 stored batch per sample. Background threads fetch the spans of the next positions in the order
 they are first needed; a span stays cached while positions in the look-ahead still need it.
 
-Memory: cached spans hold at most ``prefetch_bytes`` of response bytes, except that the span the
-consumer waits for is always fetched (so the bound may be passed by one span). A slow consumer
-stops the read-ahead. A span needed again after it left the cache is read again.
+Memory: a fetch starts only while cached spans hold under ``prefetch_bytes`` of response bytes,
+except that the span the consumer waits for is always fetched, and a cached span stays while a
+position of the look-ahead needs it. So the cache holds at most the larger of ``prefetch_bytes``
+and the spans the order keeps in use at once (a shuffled epoch interleaves its canonical buckets:
+about one span per bucket), plus one span per fetch thread. A slow consumer stops the read-ahead.
+A span needed again after it left the cache is read again.
 """
 
 from __future__ import annotations
@@ -91,6 +94,7 @@ class SpanReader:
         self._inflight: set[Span] = set()
         self._cache: dict[Span, tuple[list[dict], int]] = {}  # span -> (its samples, response bytes)
         self._cached_bytes = 0
+        self.peak_cached_bytes = 0  # the most bytes cached at once (the read-ahead bound's witness)
         self._waiting_for: Span | None = None
         self._stopped = False
         self._failure: BaseException | None = None
@@ -187,6 +191,7 @@ class SpanReader:
                     if self._uses.get(span, 0) > 0:
                         self._cache[span] = (samples, nbytes)
                         self._cached_bytes += nbytes
+                        self.peak_cached_bytes = max(self.peak_cached_bytes, self._cached_bytes)
                     self._cond.notify_all()
         except BaseException as error:  # noqa: BLE001 - handed to the consumer, which raises it
             with self._cond:

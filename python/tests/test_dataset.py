@@ -81,6 +81,36 @@ class DatasetTest(unittest.TestCase):
         self.assertTrue(first["x"].flags.writeable)
         np.testing.assert_array_equal(first["x"], np.full((2, 3), first["i"], dtype=np.float32))
 
+    def test_read_ahead_stays_within_its_byte_bound(self) -> None:
+        from strata.span_reader import SpanMap, SpanReader
+
+        for shuffle in (False, True):
+            ds = strata.Dataset(self.url, self.name, seed=6, shuffle=shuffle, rank=0, world_size=1)
+            span_samples = ds.info["span_samples"]
+            span_bytes = []
+            for start in range(0, SAMPLES, span_samples):
+                path, _ = ds.client.samples_request(self.name, ds.version, start, span_samples)
+                span_bytes.append(len(ds.client.session().request("GET", path).body))
+            biggest = max(span_bytes)
+            expected = self.expected(6, 0, shuffle=shuffle)
+            # The spans the order itself keeps in use at once: touched already and needed again.
+            spans = SpanMap(ds.info)
+            first_use: dict = {}
+            last_use: dict = {}
+            for position, g in enumerate(expected):
+                span = spans.span_of(g)
+                first_use.setdefault(span, position)
+                last_use[span] = position
+            in_use = max(sum(1 for s in first_use if first_use[s] <= i <= last_use[s]) for i in range(len(expected)))
+            for bound in (1, 3 * biggest):
+                reader = SpanReader(ds.client, self.name, ds.version, ds.info, ds.indexes(), len(ds), prefetch_bytes=bound, threads=2)
+                self.assertEqual([global_index(ds.info, s) for s in reader], expected)
+                # Read-ahead stops at the bound (plus one span per fetch thread); the spans in use stay.
+                limit = max(bound, in_use * biggest) + 2 * biggest
+                self.assertLessEqual(reader.peak_cached_bytes, limit)
+                if not shuffle:  # in order, few spans are in use: the bound is what limits the cache
+                    self.assertGreater(sum(span_bytes), 2 * limit)
+
     def test_fields_projection(self) -> None:
         ds = strata.Dataset(self.url, self.name, fields=["i", "x"], rank=0, world_size=1)
         samples = list(ds)
