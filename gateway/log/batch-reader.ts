@@ -70,20 +70,66 @@ export class ChunkedReader {
   }
 }
 
+/** Options of a walk over stored batches. */
+interface WalkOptions {
+  readonly position: number;
+  readonly end: number;
+  /** Names the file or object in errors. */
+  readonly source: string;
+  /**
+   * "check": every batch's CRC32C is computed unless the reader's chunk says it passed before (a
+   * range cache); "trusted": none is (a segment cache file verified as it entered the cache).
+   */
+  readonly crc?: "check" | "trusted";
+  /** Called once per batch whose CRC was computed (a metric; tests count through it). */
+  readonly onCrcCheck?: () => void;
+}
+
+/**
+ * The header of the batch at `pos`, CRC-checked unless `trusted`; throws CORRUPT_DATA on a bad,
+ * short or discontinuous batch: these bytes were committed, so damage is never a torn tail here.
+ */
+function checkedBatch(reader: ChunkedReader, bytes: Uint8Array, pos: number, expected: number | undefined, opts: WalkOptions): BatchHeader {
+  // Each batch is CRC-checked once per trip into memory (bytes fresh from disk or the object
+  // store always, bytes a range cache holds only the first time a reader walks them), except
+  // bytes of a cache file verified as a whole when it entered the cache.
+  const verify = opts.crc !== "trusted" && !reader.isVerified(pos);
+  let header: BatchHeader | null;
+  try {
+    // Stored batches are bounded by the region that holds them, not by today's publish limit
+    // (lowering maxBatchBytes must not make acknowledged batches unreadable).
+    header = readBatchHeader(bytes, { maxLength: opts.end - pos, verifyCrc: verify });
+  } catch (e) {
+    throw new StrataError("CORRUPT_DATA", `${opts.source}: batch at byte ${pos}: ${errorText(e)}`, { cause: e });
+  }
+  if (!header) throw new StrataError("CORRUPT_DATA", `${opts.source}: short batch at byte ${pos}`);
+  if (verify) {
+    reader.markVerified(pos);
+    opts.onCrcCheck?.();
+  }
+  if (expected !== undefined && header.baseOffset !== expected) {
+    throw new StrataError("CORRUPT_DATA", `${opts.source}: batch at byte ${pos} has offset ${header.baseOffset}, expected ${expected}`);
+  }
+  return header;
+}
+
+/** The whole batch at `pos` (its length read from the first 64 bytes). */
+async function batchBytes(reader: ChunkedReader, pos: number): Promise<Uint8Array> {
+  const head = await reader.bytes(pos, 64);
+  const length = head.length >= 8 ? new DataView(head.buffer, head.byteOffset, 8).getUint32(4, true) : 0;
+  return reader.bytes(pos, Math.max(length, 64));
+}
+
 /**
  * Batches from `position` (a batch boundary, typically from the sparse index) up to `end`,
  * skipping those wholly before `fromOffset`, stopping once `maxBytes` are collected (the first
- * batch is always taken whole). Throws CORRUPT_DATA on a bad, short or discontinuous batch:
- * these bytes were committed, so damage is never a torn tail here.
+ * batch is always taken whole). Throws CORRUPT_DATA on a bad, short or discontinuous batch.
  */
 export async function readBatches(
   reader: ChunkedReader,
-  opts: {
-    position: number;
-    end: number;
+  opts: WalkOptions & {
     fromOffset: number;
     maxBytes: number;
-    source: string;
     /**
      * Whether to copy batches out of the read buffers: "never" when each read has its own buffer
      * (a view is all it takes), "small" when they are shared (a range cache): batches smaller than
@@ -97,25 +143,8 @@ export async function readBatches(
   let pos = opts.position;
   let expected: number | undefined;
   while (pos < opts.end && (out.length === 0 || collected < opts.maxBytes)) {
-    const head = await reader.bytes(pos, 64);
-    const length = head.length >= 8 ? new DataView(head.buffer, head.byteOffset, 8).getUint32(4, true) : 0;
-    const bytes = await reader.bytes(pos, Math.max(length, 64));
-    let header: BatchHeader | null;
-    // Each batch is CRC-checked once per trip into memory: bytes fresh from disk or the object
-    // store always, bytes a range cache holds only the first time a reader walks them.
-    const verified = reader.isVerified(pos);
-    try {
-      // Stored batches are bounded by the region that holds them, not by today's publish limit
-      // (lowering maxBatchBytes must not make acknowledged batches unreadable).
-      header = readBatchHeader(bytes, { maxLength: opts.end - pos, verifyCrc: !verified });
-    } catch (e) {
-      throw new StrataError("CORRUPT_DATA", `${opts.source}: batch at byte ${pos}: ${errorText(e)}`, { cause: e });
-    }
-    if (!header) throw new StrataError("CORRUPT_DATA", `${opts.source}: short batch at byte ${pos}`);
-    if (!verified) reader.markVerified(pos);
-    if (expected !== undefined && header.baseOffset !== expected) {
-      throw new StrataError("CORRUPT_DATA", `${opts.source}: batch at byte ${pos} has offset ${header.baseOffset}, expected ${expected}`);
-    }
+    const bytes = await batchBytes(reader, pos);
+    const header = checkedBatch(reader, bytes, pos, expected, opts);
     expected = header.baseOffset + header.count;
     if (expected > opts.fromOffset) {
       const copy = opts.copy === "small" && header.length * 4 < reader.chunkLength;
@@ -126,4 +155,18 @@ export async function readBatches(
     pos += header.length;
   }
   return out;
+}
+
+/**
+ * Checks every batch in [position, end) (CRC, framing, contiguous offsets) keeping none of them:
+ * the reader may reuse one buffer for all reads (wal.ts's scanSource). Throws CORRUPT_DATA.
+ */
+export async function verifyBatches(reader: ChunkedReader, opts: WalkOptions): Promise<void> {
+  let pos = opts.position;
+  let expected: number | undefined;
+  while (pos < opts.end) {
+    const header = checkedBatch(reader, await batchBytes(reader, pos), pos, expected, { ...opts, crc: "check" });
+    expected = header.baseOffset + header.count;
+    pos += header.length;
+  }
 }

@@ -2,23 +2,59 @@
 // sealed files awaiting upload, local segment cache, object store) and reads whole, CRC-checked
 // batches from it. Sequential readers of the object store get read-ahead: a larger first range,
 // and the next range fetched in the background while they process this one.
+//
+// When CRCs are computed: a segment cache file is verified once, as a whole, when it enters the
+// cache (segment-upload.ts) or, for a file adopted at start-up, by its first reader; later reads
+// of it compute none (the FileCache keeps the per-file marker in memory, so bit rot after the
+// check is caught only after a restart). Reads of the active WAL and of sealed files awaiting
+// upload check every batch on every read: the gateway wrote and checked those bytes itself, but
+// they are short-lived (uploaded within a segment's time), hot readers are served by the memory
+// tail, and a marker per batch of a growing file would cost more than the rare reads that reach it.
+import { getLogger } from "@logtape/logtape";
 import { StrataError, invariant, isStrataError } from "../../core/errors.ts";
-import { ChunkedReader, readBatches, type ByteSource, type ReadBatch } from "./batch-reader.ts";
+import { SingleFlight } from "../../core/util/single-flight.ts";
+import { ChunkedReader, readBatches, verifyBatches, type ByteSource, type ReadBatch } from "./batch-reader.ts";
 import type { PartitionContext } from "./partition-context.ts";
 import { cachePath } from "./partition-recovery.ts";
 import type { PartitionState } from "./partition-state.ts";
 import type { SegmentRow } from "./segment-catalog.ts";
 import type { SparseIndex } from "./segment-format.ts";
-import { readAt } from "./wal.ts";
-import { errnoCode } from "../objects/errno.ts";
+import { readAt, scanSource } from "./wal.ts";
+import { errnoCode, errorText } from "../objects/errno.ts";
+import type { GatewayMetrics } from "../metrics.ts";
 import { open } from "node:fs/promises";
+
+const log = getLogger(["strata", "log"]);
 
 /** Object-store reads whose next offset is remembered, to spot sequential readers. */
 const SEQUENTIAL_MEMORY = 64;
 const READ_ATTEMPTS = 4;
+/** Read size of a whole-file verification (one reused buffer). */
+const VERIFY_CHUNK_BYTES = 4 << 20;
+
+/** Where a batch's CRC was computed, as the metric labels it. */
+export type CrcTier = "wal" | "pending" | "cache-entry" | "cache-first-read" | "object-store";
+
+const crcCounter = (metrics: GatewayMetrics, tier: CrcTier) => () => metrics.batchCrcChecks.inc({ tier });
+
+/**
+ * Checks every batch of a segment (or sealed) file's data region [0, dataLength): CRCs, framing
+ * and contiguous offsets. Throws CORRUPT_DATA naming `what`.
+ */
+export async function verifySegmentFile(path: string, dataLength: number, what: string, onCrcCheck?: () => void): Promise<void> {
+  const fh = await open(path, "r");
+  try {
+    const reader = new ChunkedReader(scanSource(fh), dataLength, VERIFY_CHUNK_BYTES);
+    await verifyBatches(reader, { position: 0, end: dataLength, source: what, ...(onCrcCheck ? { onCrcCheck } : {}) });
+  } finally {
+    await fh.close();
+  }
+}
 
 export class PartitionReader {
   private readonly sequentialNext: number[] = [];
+  /** First-read verifications of cache files adopted at start-up, one per file at a time. */
+  private readonly cacheChecks = new SingleFlight<string, boolean>();
 
   constructor(
     private readonly ctx: PartitionContext,
@@ -47,19 +83,21 @@ export class PartitionReader {
     const tailStart = tail.startOffset;
     if (tailStart !== undefined && offset >= tailStart) return tail.read(offset, maxBytes);
     if (offset >= wal.baseOffset) {
-      return this.readLocal({ read: (p, _m, pref) => wal.read(p, pref) }, wal.index, wal.size, offset, maxBytes, "active WAL");
+      return this.readLocal({ read: (p, _m, pref) => wal.read(p, pref) }, wal.index, wal.size, offset, maxBytes, "active WAL", "wal");
     }
     const pending = findSegment(this.tiers.pending, offset, (p) => p.file)?.file;
-    if (pending) return this.readFile(pending.path, pending.index, pending.dataLength, offset, maxBytes);
+    if (pending) return this.readFile(pending.path, pending.index, pending.dataLength, offset, maxBytes, "pending");
     const seg = findSegment(this.tiers.committed, offset, (s) => s);
     invariant(seg, `offset ${offset} is held by a committed segment`);
     const local = cachePath(this.ctx.dir, seg.baseOffset);
     if (this.ctx.cache.touch(local)) {
       try {
         const footer = await this.ctx.remote.footer(seg.objectKey, seg.bytes, local);
-        const batches = await this.readFile(local, footer.index, footer.dataLength, offset, maxBytes);
-        this.ctx.metrics.cacheHits.inc();
-        return batches;
+        if (await this.cacheFileVerified(local, footer.dataLength)) {
+          const batches = await this.readFile(local, footer.index, footer.dataLength, offset, maxBytes, "cache");
+          this.ctx.metrics.cacheHits.inc();
+          return batches;
+        }
       } catch (e) {
         if (errnoCode(e) !== "ENOENT") throw e;
         this.ctx.cache.remove(local, false); // gone from disk: serve it from the object store
@@ -68,16 +106,47 @@ export class PartitionReader {
     return this.readRemote(seg, offset, maxBytes);
   }
 
-  private async readFile(path: string, index: SparseIndex, dataLength: number, offset: number, maxBytes: number): Promise<ReadBatch[]> {
+  /**
+   * True when the cache file may be read without CRC checks: verified in this process, or now by
+   * this first read. A damaged file is dropped (deleted) and false returned: the object store
+   * serves the read, and a later upload or restart never re-adopts the damaged copy.
+   */
+  private async cacheFileVerified(path: string, dataLength: number): Promise<boolean> {
+    const { cache, metrics } = this.ctx;
+    if (cache.isVerified(path)) return true;
+    return this.cacheChecks.run(path, async () => {
+      try {
+        await verifySegmentFile(path, dataLength, `segment cache file ${path}`, crcCounter(metrics, "cache-first-read"));
+      } catch (e) {
+        if (!isStrataError(e) || e.code !== "CORRUPT_DATA") throw e;
+        log.warn("dropping a damaged segment cache file, reading it from the object store: {error}", { error: errorText(e) });
+        metrics.cacheFilesRefused.inc();
+        cache.remove(path, true);
+        return false;
+      }
+      cache.markVerified(path);
+      return true;
+    });
+  }
+
+  private async readFile(path: string, index: SparseIndex, dataLength: number, offset: number, maxBytes: number, tier: "pending" | "cache"): Promise<ReadBatch[]> {
     const fh = await open(path, "r");
     try {
-      return await this.readLocal({ read: (p, _m, pref) => readAt(fh, p, pref) }, index, dataLength, offset, maxBytes, path);
+      return await this.readLocal({ read: (p, _m, pref) => readAt(fh, p, pref) }, index, dataLength, offset, maxBytes, path, tier);
     } finally {
       await fh.close();
     }
   }
 
-  private readLocal(source: ByteSource, index: SparseIndex, dataLength: number, offset: number, maxBytes: number, what: string): Promise<ReadBatch[]> {
+  private readLocal(
+    source: ByteSource,
+    index: SparseIndex,
+    dataLength: number,
+    offset: number,
+    maxBytes: number,
+    what: string,
+    tier: "wal" | "pending" | "cache",
+  ): Promise<ReadBatch[]> {
     const { limits } = this.ctx;
     const { position } = index.lookup(offset);
     return readBatches(new ChunkedReader(source, dataLength, maxBytes + limits.indexIntervalBytes), {
@@ -87,6 +156,9 @@ export class PartitionReader {
       maxBytes,
       source: `${this.ctx.stream}/${this.ctx.partition} ${what}`,
       copy: "never", // each local read has its own buffer
+      // Cache files are read only once verified (cacheFileVerified); see the top of this file.
+      crc: tier === "cache" ? "trusted" : "check",
+      onCrcCheck: crcCounter(this.ctx.metrics, tier === "cache" ? "cache-first-read" : tier),
     });
   }
 
@@ -121,6 +193,7 @@ export class PartitionReader {
       maxBytes,
       source: `segment ${seg.objectKey}`,
       copy: "small", // views of big batches; small ones do not pin whole ranges of the shared cache
+      onCrcCheck: crcCounter(this.ctx.metrics, "object-store"),
     });
     const last = batches[batches.length - 1];
     if (last) {

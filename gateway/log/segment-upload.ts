@@ -12,6 +12,11 @@ import { cachePath, type PendingSegment } from "./partition-recovery.ts";
 import { commitOldestPending, type PartitionState } from "./partition-state.ts";
 import type { SegmentRow } from "./segment-catalog.ts";
 import { segmentObjectKey } from "./segment-format.ts";
+import { verifySegmentFile } from "./partition-reader.ts";
+import { errorText } from "../objects/errno.ts";
+import { getLogger } from "@logtape/logtape";
+
+const log = getLogger(["strata", "log"]);
 
 export async function uploadSegmentFile(
   store: ObjectStore,
@@ -23,6 +28,21 @@ export async function uploadSegmentFile(
   const info = await putFile(store, key, path, partBytes);
   if (info.size !== size) {
     throw new StrataError("STORAGE_ERROR", `uploaded ${key} has ${info.size} bytes, expected ${size}`);
+  }
+}
+
+/**
+ * Whether every batch of the sealed file checks out. Never throws (the segment is committed
+ * already): a damaged or unreadable file enters the cache unverified, and its first reader
+ * checks it again, drops it and reads the object store.
+ */
+async function verifiedOnEntry(ctx: PartitionContext, path: string, dataLength: number, key: string): Promise<boolean> {
+  try {
+    await verifySegmentFile(path, dataLength, `sealed segment ${key}`, () => ctx.metrics.batchCrcChecks.inc({ tier: "cache-entry" }));
+    return true;
+  } catch (e) {
+    log.warn("segment {key} failed its check on entering the cache: {error}", { key, error: errorText(e) });
+    return false;
   }
 }
 
@@ -41,12 +61,14 @@ export async function uploadAndCommit(ctx: PartitionContext, state: PartitionSta
     objectKey: key,
   };
   await ctx.catalog.commitSegment(ctx.stream, ctx.partition, row, seg.snapshot);
+  // The cache serves its files without CRC checks, so the file is verified as it enters it.
+  const verified = await verifiedOnEntry(ctx, f.path, f.dataLength, key);
   // Committed: the local file is now only a cache entry.
   const cached = cachePath(ctx.dir, f.baseOffset);
   await mkdir(dirname(cached), { recursive: true }); // someone may have wiped the cache directory
   await rename(f.path, cached);
   commitOldestPending(state, seg, row);
-  ctx.cache.add(cached, f.objectSize);
+  ctx.cache.add(cached, f.objectSize, verified);
   ctx.remote.rememberIndex(key, {
     baseOffset: f.baseOffset,
     endOffset: f.endOffset,

@@ -1,7 +1,10 @@
 // Byte-bounded LRU of local copies of objects (committed segment files, pack blocks), shared by
 // every reader of a gateway. Only objects already in the object store enter it, so evicting
 // (deleting the file) never loses data. A reader that finds a file gone (evicted, or the
-// directory wiped) drops the entry and reads from the object store instead.
+// directory wiped) drops the entry and reads from the object store instead. Each entry carries
+// an in-memory "verified" marker: set when the file's contents were checked (segment batches'
+// CRCs) in this process, so readers can skip the check; a file adopted at start-up is unverified
+// until its first reader checks it. Damage after the check (bit rot) goes unnoticed until a restart.
 import { unlink } from "node:fs/promises";
 import { invariant } from "../../core/errors.ts";
 import { errnoCode } from "./errno.ts";
@@ -9,6 +12,7 @@ import { errnoCode } from "./errno.ts";
 interface Entry {
   readonly path: string;
   readonly bytes: number;
+  verified: boolean;
 }
 
 export class FileCache {
@@ -32,14 +36,17 @@ export class FileCache {
     return this.entries.size;
   }
 
-  /** Adopts a local file (keyed by its path). A file larger than the whole cache is deleted at once. */
-  add(path: string, bytes: number): void {
+  /**
+   * Adopts a local file (keyed by its path), `verified` when its contents were checked in this
+   * process. A file larger than the whole cache is deleted at once.
+   */
+  add(path: string, bytes: number, verified = false): void {
     this.remove(path, false);
     if (bytes > this.capacityBytes) {
       this.unlink(path);
       return;
     }
-    this.entries.set(path, { path, bytes });
+    this.entries.set(path, { path, bytes, verified });
     this.total += bytes;
     while (this.total > this.capacityBytes) {
       const oldest = this.entries.values().next().value;
@@ -56,6 +63,17 @@ export class FileCache {
     this.entries.delete(path);
     this.entries.set(path, entry);
     return true;
+  }
+
+  /** True when the cached file's contents were checked in this process. */
+  isVerified(path: string): boolean {
+    return this.entries.get(path)?.verified ?? false;
+  }
+
+  /** Records that the cached file's contents passed their check (no-op when it is not cached). */
+  markVerified(path: string): void {
+    const entry = this.entries.get(path);
+    if (entry) entry.verified = true;
   }
 
   has(path: string): boolean {
