@@ -1,0 +1,96 @@
+// Queue bench: claim+ack throughput of 1 KiB tasks, Strata vs NATS JetStream, side by side in one run.
+//   bun bench/queues.ts                      QUEUE_BENCH_SCALE=0.2 bun bench/queues.ts (a quick look)
+// Starts a Strata gateway (`strata serve`, child process, temp data dir) and Debian's
+// `nats-server -js` (file storage, temp store dir). For 1 and 4 concurrent workers, 3 rounds that
+// alternate between the two, each on a fresh stream filled beforehand (not timed):
+//   Strata: a stream and a queue group; each worker claims up to BATCH records (MessagePack
+//     answer) and acks the claim's receipts in one request. The ack is answered once the settle
+//     is committed to the metadata database (libSQL, synchronous=FULL: fsynced).
+//   JetStream: a work-queue stream (retention workqueue, file storage) with a durable pull
+//     consumer with explicit acks, driven over the raw protocol (bench/queues/nats-wire.ts): each
+//     worker (own connection) pulls BATCH messages and publishes +ACK to each message's reply
+//     subject (a batch's acks in one write); the time ends when the stream, polled after the last
+//     acks, holds no message (the server deletes a work-queue message when its ack is applied).
+//     A +ACK is fire-and-forget, and nats-server 2.9 never fsyncs on the ack path: its file store
+//     leaves writes to the OS and forces a sync every 2 minutes (the interval only became
+//     configurable, as `sync_interval`, in 2.10; 2.9.10 refuses that key).
+// Prints a markdown table of medians (tasks/s) with Strata / JetStream, versions and the load.
+import { cpus, loadavg } from "node:os";
+import { natsServerVersion, startGateway, startNats } from "./log/processes.ts";
+import { createStream, publish } from "./log/strata.ts";
+import * as jet from "./queues/jetstream.ts";
+import { NatsWire } from "./queues/nats-wire.ts";
+import * as strata from "./queues/strata.ts";
+
+const SCALE = Number(process.env.QUEUE_BENCH_SCALE ?? 1);
+const TASKS = Math.max(1000, Math.round(20_000 * SCALE));
+const TASK_BYTES = 1024;
+const BATCH = 100;
+const ROUNDS = 3;
+const WORKER_COUNTS = [1, 4] as const;
+
+function payload(size: number): Uint8Array {
+  const out = new Uint8Array(size);
+  for (let i = 0; i < size; i++) out[i] = (i * 31 + 7) & 0xff;
+  return out;
+}
+
+const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const fmt = (n: number): string => Math.round(n).toLocaleString("en-US");
+
+async function main(): Promise<void> {
+  const loadBefore = loadavg();
+  const task = payload(TASK_BYTES);
+  const gateway = await startGateway();
+  const nats = await startNats();
+  const admin = await NatsWire.connect(nats.url);
+  const rows: string[] = [];
+  try {
+    let round = 0;
+    for (const workers of WORKER_COUNTS) {
+      const s: number[] = [];
+      const j: number[] = [];
+      for (let r = 0; r < ROUNDS; r++) {
+        round++;
+        const name = `bench-q${round}`;
+        // Strata: fill, then work.
+        await createStream(gateway.url, name);
+        await publish(gateway.url, name, { total: TASKS, batch: 1000, concurrency: 4, payload: task });
+        console.error(`[queue bench] round ${round}: Strata, ${workers} worker(s)`); // progress, on stderr
+        const sr = await strata.work(gateway.url, `g-${name}`, name, { total: TASKS, batch: BATCH, workers, payloadSize: TASK_BYTES });
+        const t = await strata.totals(gateway.url, `g-${name}`);
+        if (t.acked !== TASKS || t.in_flight !== 0 || t.redelivered !== 0) throw new Error(`strata round ${round}: ${JSON.stringify(t)}`);
+        s.push(sr.tasks / sr.seconds);
+        // JetStream: fill, then work.
+        await jet.createWorkQueue(admin, name, workers * BATCH * 2);
+        await jet.publishTasks(admin, name, TASKS, task, 1000);
+        console.error(`[queue bench] round ${round}: JetStream, ${workers} worker(s)`);
+        const jr = await jet.work(nats.url, name, { total: TASKS, batch: BATCH, workers, payloadSize: TASK_BYTES });
+        const left = await jet.messagesLeft(admin, name);
+        if (left !== 0) throw new Error(`jetstream round ${round}: ${left} messages left after every task was acked`);
+        j.push(jr.tasks / jr.seconds);
+      }
+      const ms = median(s);
+      const mj = median(j);
+      rows.push(
+        `| claim+ack 1 KiB, batches of ${BATCH}, ${workers} worker${workers > 1 ? "s" : ""} | ${fmt(ms)} | ${fmt(mj)} | ${(ms / mj).toFixed(2)}× | Strata ${s.map(fmt).join(" / ")}; JetStream ${j.map(fmt).join(" / ")} |`,
+      );
+    }
+  } finally {
+    admin.close();
+    await gateway.stop();
+    await nats.stop();
+  }
+  const loadAfter = loadavg();
+  const g = globalThis as { Bun?: { version: string } };
+  console.log(`Machine: ${cpus().length} cores, ${cpus()[0]?.model ?? "unknown CPU"}; runtime ${g.Bun ? `Bun ${g.Bun.version}` : process.version}; nats-server ${natsServerVersion() ?? "?"}; ${fmt(TASKS)} tasks of ${TASK_BYTES} bytes per round, medians of ${ROUNDS} alternating rounds.`);
+  console.log(`Load average (1 min) before / after: ${loadBefore[0]!.toFixed(2)} / ${loadAfter[0]!.toFixed(2)}.\n`);
+  console.log("| operation | Strata tasks/s | JetStream tasks/s | Strata / JetStream | rounds (tasks/s) |");
+  console.log("| --- | ---: | ---: | ---: | --- |");
+  for (const row of rows) console.log(row);
+  console.log(
+    "\nWhat an ack means: Strata answers an ack once the settle is committed (fsynced) in the metadata database, so an acked task survives a crash of the gateway or the machine. JetStream's +ACK is fire-and-forget, and nats-server 2.9 does not fsync when it applies it (its file store forces a sync every 2 minutes, not configurable before 2.10), so the acks of up to the last 2 minutes before a machine crash can be lost and those tasks delivered again.",
+  );
+}
+
+await main();
