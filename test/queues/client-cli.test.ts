@@ -124,6 +124,20 @@ describe("strata queue work", () => {
     expect(worker.stdout().trim().split("\n")).toEqual([...Array(5).fill("cli-q3/high"), ...Array(5).fill("cli-q3/low")]);
   }, 90_000);
 
+  test("--filter: the command runs only for the records the expression keeps", async () => {
+    await createStream(gw.url, "cli-q5/tasks", 1);
+    await publish(gw.url, "cli-q5/tasks", Array.from({ length: 6 }, (_, n) => ({ fields: { n, keep: n % 3 === 0 } })));
+    const worker = strata(["queue", "work", "cq5", "--streams", "cli-q5/tasks", "--filter", "fields.keep", "--", "sh", "-c", "cat"]);
+    await until("the kept records acked and nothing left", async () => {
+      const t = await totals("cq5");
+      return t.acked >= 2 && t.pending === 0 && t.in_flight === 0 ? true : undefined;
+    }, 60_000);
+    worker.child.kill("SIGTERM");
+    expect(await worker.exited).toBe(0);
+    const ran = worker.stdout().trim().split("\n").map((line) => (JSON.parse(line) as { fields: { n: number } }).fields.n);
+    expect(ran.sort()).toEqual([0, 3]);
+  }, 90_000);
+
   test("a command that cannot be started ends the worker with 1 and names it", async () => {
     await createStream(gw.url, "cli-q4/tasks", 1);
     await publish(gw.url, "cli-q4/tasks", [{ fields: { n: 1 } }]);
