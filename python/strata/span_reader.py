@@ -6,16 +6,17 @@ costs the gateway one sequential read each, where reading shuffled samples one b
 stored batch per sample. Background threads fetch the spans of the next positions in the order
 they are first needed; a span stays cached while positions in the look-ahead still need it.
 
-Memory: a fetch starts only while cached spans hold under ``prefetch_bytes`` of response bytes,
-except that the span the consumer waits for is always fetched, and a cached span stays while a
-position of the look-ahead needs it. So the cache holds at most the larger of ``prefetch_bytes``
-and the spans the order keeps in use at once (a shuffled epoch interleaves its canonical buckets:
-about one span per bucket), plus one span per fetch thread. A slow consumer stops the read-ahead.
-A span needed again after it left the cache is read again.
+Memory: a fetch starts only while cached spans hold under ``prefetch_bytes`` of response bytes;
+past it, the cached span needed last is evicted (Belady's choice) when it is needed after the
+span to fetch, and read again when its turn comes. The span the consumer waits for is always
+fetched. So the cache holds at most ``prefetch_bytes`` plus one span per fetch thread, and a slow
+consumer stops the read-ahead. A bound smaller than the spans a shuffled epoch keeps in use (it
+interleaves its canonical buckets) means spans are read more than once.
 """
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import threading
 from collections import deque
@@ -86,10 +87,10 @@ class SpanReader:
         self._tensor_format = tensor_format
         # Shared state, under one condition variable.
         self._cond = threading.Condition()
-        self._ahead: deque[tuple[int, Span]] = deque()  # the next positions: (global index, its span)
-        self._drawn = 0  # indexes drawn from the sequence so far
-        self._uses: dict[Span, int] = {}  # positions in the look-ahead (and the consumer's) needing each span
-        self._queue: deque[Span] = deque()  # spans to fetch, in the order they are first needed
+        self._ahead: deque[tuple[int, int, Span]] = deque()  # the next positions: (position, global index, its span)
+        self._drawn = 0  # indexes drawn from the sequence so far (the next position's number)
+        self._needs: dict[Span, deque[int]] = {}  # the positions of the look-ahead that need each span, ascending
+        self._queue: list[tuple[int, int, Span]] = []  # heap of spans to fetch by the position that needs them next
         self._queued: set[Span] = set()
         self._inflight: set[Span] = set()
         self._cache: dict[Span, tuple[list[dict], int]] = {}  # span -> (its samples, response bytes)
@@ -116,13 +117,28 @@ class SpanReader:
         n = min(n, self._total - self._drawn)
         for g in itertools.islice(self._indexes, n):
             span = self._spans.span_of(int(g))
-            self._ahead.append((int(g), span))
-            self._uses[span] = self._uses.get(span, 0) + 1
-            if span not in self._cache and span not in self._inflight and span not in self._queued:
-                self._queue.append(span)
-                self._queued.add(span)
+            position = self._drawn
+            self._ahead.append((position, int(g), span))
+            self._needs.setdefault(span, deque()).append(position)
+            if span not in self._cache and span not in self._inflight:
+                self._enqueue(span)
             self._drawn += 1
         self._cond.notify_all()
+
+    def _enqueue(self, span: Span) -> None:
+        if span not in self._queued:
+            heapq.heappush(self._queue, (self._needs[span][0], span.start, span))
+            self._queued.add(span)
+
+    def _evict_for(self, position: int) -> bool:
+        """Evicts the cached span needed last, if it is needed after `position` (Belady's choice); whether it did."""
+        victim = max(self._cache, key=lambda s: self._needs[s][0])
+        if self._needs[victim][0] <= position:
+            return False
+        _, nbytes = self._cache.pop(victim)
+        self._cached_bytes -= nbytes
+        self._enqueue(victim)  # read again when its turn comes
+        return True
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         cond = self._cond
@@ -133,7 +149,7 @@ class SpanReader:
                         self._extend(_EXTEND if self._ahead else min(_EXTEND, 16))
                     if not self._ahead:
                         raise StrataError("INTERNAL", "invariant violated: the sequence ended before its announced length")
-                    g, span = self._ahead.popleft()
+                    position, g, span = self._ahead.popleft()
                     while span not in self._cache:
                         if self._failure is not None:
                             raise self._failure
@@ -145,9 +161,11 @@ class SpanReader:
                     self._waiting_for = None
                     samples, nbytes = self._cache[span]
                     sample = samples[g - span.start]
-                    self._uses[span] -= 1
-                    if self._uses[span] == 0:  # no position in the look-ahead needs it: free its bytes
-                        del self._uses[span]
+                    needs = self._needs[span]
+                    if needs.popleft() != position:
+                        raise StrataError("INTERNAL", "invariant violated: a span's needs are served in position order")
+                    if not needs:  # no position in the look-ahead needs it: free its bytes
+                        del self._needs[span]
                         del self._cache[span]
                         self._cached_bytes -= nbytes
                         cond.notify_all()
@@ -167,11 +185,13 @@ class SpanReader:
                     self._extend(_EXTEND)
                     continue
                 if self._queue:
-                    head = self._queue[0]
-                    # Within the bound, or the span the consumer waits for (always: it is the queue's head
-                    # since spans are queued in the order they are first needed), or nothing cached at all.
-                    if self._cached_bytes < self._prefetch_bytes or head == self._waiting_for or not self._cache:
-                        self._queue.popleft()
+                    needed_at, _, head = self._queue[0]
+                    if self._cached_bytes >= self._prefetch_bytes and self._cache and self._evict_for(needed_at):
+                        continue
+                    # Within the bound, or nothing cached, or the span the consumer waits for (the heap's
+                    # head: every other span is needed later), fetched even when nothing could be evicted.
+                    if self._cached_bytes < self._prefetch_bytes or not self._cache or head == self._waiting_for:
+                        heapq.heappop(self._queue)
                         self._queued.discard(head)
                         self._inflight.add(head)
                         return head
@@ -188,7 +208,7 @@ class SpanReader:
                 samples, nbytes = self._fetch(span)
                 with self._cond:
                     self._inflight.discard(span)
-                    if self._uses.get(span, 0) > 0:
+                    if self._needs.get(span):
                         self._cache[span] = (samples, nbytes)
                         self._cached_bytes += nbytes
                         self.peak_cached_bytes = max(self.peak_cached_bytes, self._cached_bytes)
