@@ -11,7 +11,6 @@ import { createGatewayMetrics } from "./metrics.ts";
 import { openArtefacts, type Artefacts } from "./artefacts/artefacts.ts";
 import { GroupService } from "./consumers/group-service.ts";
 import { DatasetService } from "./datasets/dataset-service.ts";
-import { DEFAULT_DATASET_LIMITS } from "./datasets/dataset-limits.ts";
 import { QueueService } from "./queues/queue-service.ts";
 import { LogService } from "./streams/log-service.ts";
 import { ProducerOwners } from "./auth/producer-owners.ts";
@@ -84,7 +83,7 @@ export async function openGateway(input: GatewayConfig): Promise<Gateway> {
     const groups = await GroupService.open(database.db, streams, config.groups);
     const logService = new LogService(streams, logs, metrics, limits, { onArtefactRefs: artefacts.onArtefactRefs }, new ProducerOwners(database.db), config.filters);
     const queues = await QueueService.open(database.db, streams, logService, config.queues, metrics.registry);
-    datasets = await DatasetService.open({ db: database.db, streams, logs, log: logService, limits: DEFAULT_DATASET_LIMITS, serviceLimits: limits, filterLimits: config.filters, objectStore });
+    datasets = await DatasetService.open({ db: database.db, streams, logs, log: logService, limits: config.datasets, serviceLimits: limits, filterLimits: config.filters, objectStore });
     const services: GatewayServices = {
       streams,
       log: logService,

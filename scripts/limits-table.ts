@@ -12,6 +12,10 @@ import { ARTEFACT_LIMITS } from "../gateway/artefacts/artefact-limits.ts";
 import { STORAGE_LIMITS } from "../gateway/log/storage-limits.ts";
 import { QUIC_LIMITS } from "../gateway/quic/quic-limits.ts";
 import { SERVICE_LIMITS } from "../gateway/streams/service-limits.ts";
+import { FILTER_LIMITS } from "../gateway/filters/filter-limits.ts";
+import { GROUP_LIMITS } from "../gateway/consumers/group-limits.ts";
+import { QUEUE_LIMITS } from "../gateway/queues/queue-limits.ts";
+import { DATASET_LIMITS } from "../gateway/datasets/dataset-limits.ts";
 
 export const LIMITS_BEGIN = "<!-- limits:begin -->";
 export const LIMITS_END = "<!-- limits:end -->";
@@ -27,6 +31,10 @@ const GATEWAY: readonly Section[] = [
   { title: "`storage`: WAL, segments and caches of the log (per partition unless noted)", source: "gateway/log/storage-limits.ts", family: STORAGE_LIMITS },
   { title: "`artefacts`: chunk store, manifests, caches and GC", source: "gateway/artefacts/artefact-limits.ts", family: ARTEFACT_LIMITS },
   { title: "`quic`: the QUIC transport", source: "gateway/quic/quic-limits.ts", family: QUIC_LIMITS },
+  { title: "`filters`: CEL record filters", source: "gateway/filters/filter-limits.ts", family: FILTER_LIMITS },
+  { title: "`groups`: the consumer-group coordinator", source: "gateway/consumers/group-limits.ts", family: GROUP_LIMITS },
+  { title: "`queues`: work queues", source: "gateway/queues/queue-limits.ts", family: QUEUE_LIMITS },
+  { title: "`datasets`: dataset versions and sample reads", source: "gateway/datasets/dataset-limits.ts", family: DATASET_LIMITS },
 ];
 
 const EDGE: readonly Section[] = [

@@ -15,6 +15,7 @@ import { GROUP_LIMITS, resolveGroupLimits, type GroupLimits } from "../consumers
 import { QUEUE_LIMITS, resolveQueueLimits, type QueueLimits } from "../queues/queue-limits.ts";
 import { QUIC_LIMITS, type QuicLimits } from "../quic/quic-limits.ts";
 import { FILTER_LIMITS, type FilterLimits } from "../filters/filter-limits.ts";
+import { DATASET_LIMITS, type DatasetLimits } from "../datasets/dataset-limits.ts";
 import { resolveServiceLimits, SERVICE_LIMITS, type ServiceLimits } from "../streams/service-limits.ts";
 import { checkLimitsAgree } from "./cross-checks.ts";
 
@@ -64,6 +65,8 @@ export const gatewayConfigSchema = z.strictObject({
   groups: GROUP_LIMITS.schema.optional(),
   /** Work-queue bounds (gateway/queues/queue-limits.ts). */
   queues: QUEUE_LIMITS.schema.optional(),
+  /** Dataset versions and sample reads (gateway/datasets/dataset-limits.ts). */
+  datasets: DATASET_LIMITS.schema.optional(),
   /** Origins whose browser pages may call the HTTP API (CORS); none by default. */
   corsOrigins: z.array(z.string().refine(isOrigin, { message: "must be an origin like http://localhost:8080" })).optional(),
   /** Bearer tokens with per-stream scopes (docs/auth.md); off by default. adminToken: a fixed administrator secret instead of DATA/admin.token. */
@@ -105,6 +108,7 @@ export interface ResolvedGatewayConfig {
   readonly filters: FilterLimits;
   readonly groups: GroupLimits;
   readonly queues: QueueLimits;
+  readonly datasets: DatasetLimits;
   readonly http: HttpConfig;
   readonly auth: { readonly enabled: boolean; readonly adminToken: string | undefined };
 }
@@ -117,6 +121,7 @@ const FAMILIES: ReadonlyMap<string, LimitFamily<LimitSpecs>> = new Map<string, L
   ["filters", FILTER_LIMITS],
   ["groups", GROUP_LIMITS],
   ["queues", QUEUE_LIMITS],
+  ["datasets", DATASET_LIMITS],
 ]);
 
 /** The value under `key` of an input not yet known to be an object. */
@@ -187,6 +192,7 @@ export function resolveGatewayConfig(input: GatewayConfig): ResolvedGatewayConfi
     groups: inConfig(() => resolveGroupLimits(config.groups)),
     queues: inConfig(() => resolveQueueLimits(config.queues)),
     filters: inConfig(() => FILTER_LIMITS.resolve(config.filters)),
+    datasets: inConfig(() => DATASET_LIMITS.resolve(config.datasets)),
     auth: Object.freeze({ enabled: config.auth?.enabled ?? false, adminToken: config.auth?.adminToken }),
     http: Object.freeze({
       corsOrigins: Object.freeze([...(config.corsOrigins ?? [])]),
