@@ -1,6 +1,7 @@
 // work(): a queue worker loop. It claims as many records as it has free slots (long-polling when
 // the queue is empty), runs the handler on each, acks the record when the handler resolves and
-// nacks it with the error's message when it throws.
+// nacks it with the error's message when it throws. Acks of records finished while an ack request
+// is in flight go together in the next one (queue-acks.ts).
 //
 // Nothing extends a claim: the visibility (visibilityMs, or the queue's default) must exceed the
 // handler's longest run, or the record is redelivered to another worker while this one still
@@ -15,15 +16,16 @@
 import { getLogger } from "@logtape/logtape";
 import { invariant, StrataError } from "../../core/errors.ts";
 import { isTransientFailure } from "./group-http.ts";
-import { ack, claim, type ClaimedRecord, nack, type QueueConnection } from "./queue-http.ts";
+import { type AckOutcome, CoalescedAcks, retrying } from "./queue-acks.ts";
+import { claim, type ClaimedRecord, nack, type QueueConnection } from "./queue-http.ts";
 
 const log = getLogger(["strata", "queues", "worker"]);
 
 const CLAIM_WAIT_MS = 5_000;
 const RETRY_INITIAL_MS = 50;
 const RETRY_MAX_MS = 2_000;
-/** Settling attempts (ack or nack) before the record is left to its visibility timeout. */
-const SETTLE_ATTEMPTS = 5;
+/** Settling (ack or nack): attempts before the record is left to its visibility timeout. */
+const SETTLE_RETRY = { attempts: 5, initialMs: RETRY_INITIAL_MS, maxMs: RETRY_MAX_MS };
 
 export interface WorkOptions extends QueueConnection {
   readonly group: string;
@@ -85,25 +87,30 @@ export async function work(options: WorkOptions): Promise<WorkSummary> {
   let slotFreed: (() => void) | undefined;
   const running = new Set<Promise<void>>();
 
+  const acks = new CoalescedAcks(options, options.group, SETTLE_RETRY);
+  const nackOnce = async (record: ClaimedRecord, error: string): Promise<AckOutcome> => {
+    const answer = await retrying(SETTLE_RETRY, () => nack(options, options.group, [record.receipt], { error }));
+    if (!("value" in answer)) return { kind: "failed", error: answer.error };
+    return answer.value.stale.length > 0 ? { kind: "stale" } : { kind: "settled" };
+  };
+
   const settle = async (what: "ack" | "nack", record: ClaimedRecord, error?: string): Promise<void> => {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const answer = what === "ack" ? await ack(options, options.group, [record.receipt]) : await nack(options, options.group, [record.receipt], error === undefined ? {} : { error });
-        if (answer.stale.length > 0) {
-          // The claim expired (the handler outlived the visibility) and the record went back to the queue.
-          unsettled++;
-          log.warn("{what} of {stream}/{partition}@{offset} came too late: its visibility had expired", { what, stream: record.stream, partition: record.partition, offset: record.offset });
-        } else if (what === "ack") acked++;
+    const outcome = what === "ack" ? await acks.ack(record.receipt) : await nackOnce(record, error ?? "");
+    const where = { what, stream: record.stream, partition: record.partition, offset: record.offset };
+    switch (outcome.kind) {
+      case "settled":
+        if (what === "ack") acked++;
         else nacked++;
         return;
-      } catch (e) {
-        if (!isTransientFailure(e) || attempt + 1 >= SETTLE_ATTEMPTS) {
-          unsettled++;
-          log.warn("{what} of {stream}/{partition}@{offset} failed, the record comes back after its visibility: {error}", { what, stream: record.stream, partition: record.partition, offset: record.offset, error: errorText(e) });
-          return;
-        }
-        await new Promise((r) => setTimeout(r, Math.min(RETRY_MAX_MS, RETRY_INITIAL_MS * 2 ** attempt)));
-      }
+      case "stale":
+        // The claim expired (the handler outlived the visibility) and the record went back to the queue.
+        unsettled++;
+        log.warn("{what} of {stream}/{partition}@{offset} came too late: its visibility had expired", where);
+        return;
+      case "failed":
+        unsettled++;
+        log.warn("{what} of {stream}/{partition}@{offset} failed, the record comes back after its visibility: {error}", { ...where, error: errorText(outcome.error) });
+        return;
     }
   };
 
