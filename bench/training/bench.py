@@ -6,11 +6,12 @@
     local    SHARDS PASSES                         decode the shards with msgpack.Unpacker (page cache)
     socket   SHARDS PASSES                         the shards' bytes sent over loopback TCP by a thread,
                                                    received with recv_into and decoded the same way
-    dataset  URL NAME PASSES SHUFFLE [PROFILE]     iterate strata.Dataset (optionally under cProfile)
+    dataset  URL NAME PASSES SHUFFLE [PROFILE] [PREFETCH_BYTES]
+                                                   iterate strata.Dataset (optionally under cProfile)
     split    URL NAME                              where a span read's time goes: the gateway's answer
                                                    (request until the last body byte) vs the decode
     first    URL NAME TRIALS                       time from iter() to the first sample
-    loader   URL NAME BATCH WORKERS                torch DataLoader (StatefulLoader): samples/s, wait per batch
+    loader   URL NAME BATCH WORKERS PREFETCH_BYTES torch DataLoader (StatefulLoader): samples/s, wait per batch
 """
 
 from __future__ import annotations
@@ -69,7 +70,8 @@ def local(shards: str, passes: int) -> dict:
         count = 0
         for path in files:
             with open(path, "rb") as f:
-                for sample in msgpack.Unpacker(f, raw=False, read_size=16 << 20, max_buffer_size=1 << 30):
+                # 1 MiB reads: the fastest read size measured here (16 MiB: 4.4 GB/s, 1 MiB: 6.5 GB/s, cache-resident buffer).
+                for sample in msgpack.Unpacker(f, raw=False, read_size=1 << 20, max_buffer_size=1 << 30):
                     total += _payload_bytes(sample)
                     count += 1
         runs.append((time.perf_counter() - start, total, count))
@@ -125,11 +127,12 @@ def _best(runs: list[tuple[float, int, int]]) -> dict:
     return {"gbps_median": statistics.median(rates) / 1e9, "gbps_best": rates[-1] / 1e9, "samples": count, "bytes": total, "passes": len(runs)}
 
 
-def dataset(url: str, name: str, passes: int, shuffle: bool, profile: str | None) -> dict:
+def dataset(url: str, name: str, passes: int, shuffle: bool, profile: str | None, prefetch_bytes: int | None = None) -> dict:
     runs = []
     profiler = cProfile.Profile() if profile else None
     for epoch in range(passes):
-        ds = strata.Dataset(url, name, shuffle=shuffle, epoch=epoch, rank=0, world_size=1)
+        extra = {} if prefetch_bytes is None else {"prefetch_bytes": prefetch_bytes}
+        ds = strata.Dataset(url, name, shuffle=shuffle, epoch=epoch, rank=0, world_size=1, **extra)
         start = time.perf_counter()
         if profiler:
             profiler.enable()
@@ -183,10 +186,10 @@ def first(url: str, name: str, trials: int) -> dict:
     return {"ms_median": statistics.median(times), "ms_max": max(times), "trials": trials}
 
 
-def loader(url: str, name: str, batch: int, workers: int) -> dict:
+def loader(url: str, name: str, batch: int, workers: int, prefetch_bytes: int) -> dict:
     import strata.torch as st
 
-    data = st.StrataDataset(url, name, batch_size=batch, shuffle=True, rank=0, world_size=1, fields=["image", "label"])
+    data = st.StrataDataset(url, name, batch_size=batch, shuffle=True, rank=0, world_size=1, fields=["image", "label"], prefetch_bytes=prefetch_bytes)
     load = st.StatefulLoader(data, batch_size=batch, num_workers=workers, collate_fn=_collate)
     waits = []
     count = 0
@@ -231,13 +234,14 @@ def main(argv: list[str]) -> None:
     elif command == "socket":
         result = socket_peer(args[0], int(args[1]))
     elif command == "dataset":
-        result = dataset(args[0], args[1], int(args[2]), args[3] == "shuffle", args[4] if len(args) > 4 else None)
+        profile = args[4] if len(args) > 4 and args[4] != "-" else None
+        result = dataset(args[0], args[1], int(args[2]), args[3] == "shuffle", profile, int(args[5]) if len(args) > 5 else None)
     elif command == "split":
         result = split(args[0], args[1])
     elif command == "first":
         result = first(args[0], args[1], int(args[2]))
     elif command == "loader":
-        result = loader(args[0], args[1], int(args[2]), int(args[3]))
+        result = loader(args[0], args[1], int(args[2]), int(args[3]), int(args[4]))
     elif command == "versions":
         result = versions()
     else:
