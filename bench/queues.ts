@@ -14,10 +14,12 @@
 //     A +ACK is fire-and-forget, and nats-server 2.9 never fsyncs on the ack path: its file store
 //     leaves writes to the OS and forces a sync every 2 minutes (the interval only became
 //     configurable, as `sync_interval`, in 2.10; 2.9.10 refuses that key).
+// Then the TypeScript library's work() loop (Strata only): 100 handlers at once, no-op, over JSON.
 // Prints a markdown table of medians (tasks/s) with Strata / JetStream, versions and the load.
 import { cpus, loadavg } from "node:os";
 import { natsServerVersion, startGateway, startNats } from "./log/processes.ts";
 import { createStream, publish } from "./log/strata.ts";
+import { work } from "../gateway/client.ts";
 import * as jet from "./queues/jetstream.ts";
 import { NatsWire } from "./queues/nats-wire.ts";
 import * as strata from "./queues/strata.ts";
@@ -37,6 +39,32 @@ function payload(size: number): Uint8Array {
 
 const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const fmt = (n: number): string => Math.round(n).toLocaleString("en-US");
+
+const LIBRARY_CONCURRENCY = 100;
+
+/** Tasks/s of one work() loop taking every task of `stream`. */
+async function libraryRun(base: string, stream: string): Promise<number> {
+  const group = `g-${stream}`;
+  const stop = new AbortController();
+  let handled = 0;
+  const t0 = performance.now();
+  const running = work({
+    gateway: base,
+    group,
+    streams: [stream],
+    concurrency: LIBRARY_CONCURRENCY,
+    visibilityMs: 60_000,
+    signal: stop.signal,
+    handler: async (record) => {
+      if (typeof record.fields.data !== "object" || record.fields.data === null) throw new Error("work(): a task without its payload");
+      if (++handled === TASKS) stop.abort();
+    },
+  });
+  const summary = await running;
+  const seconds = (performance.now() - t0) / 1000;
+  if (summary.acked !== TASKS || summary.unsettled !== 0) throw new Error(`work(): ${JSON.stringify(summary)}`);
+  return TASKS / seconds;
+}
 
 async function main(): Promise<void> {
   const loadBefore = loadavg();
@@ -76,6 +104,17 @@ async function main(): Promise<void> {
         `| claim+ack 1 KiB, batches of ${BATCH}, ${workers} worker${workers > 1 ? "s" : ""} | ${fmt(ms)} | ${fmt(mj)} | ${(ms / mj).toFixed(2)}× | Strata ${s.map(fmt).join(" / ")}; JetStream ${j.map(fmt).join(" / ")} |`,
       );
     }
+    // The library's loop (gateway/client/queue-worker.ts): claims as many records as it has free
+    // slots, a no-op handler, acks coalesced while one is in flight. Strata only.
+    const lib: number[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      const name = `bench-lib${r}`;
+      await createStream(gateway.url, name);
+      await publish(gateway.url, name, { total: TASKS, batch: 1000, concurrency: 4, payload: task });
+      console.error(`[queue bench] work() round ${r + 1}`);
+      lib.push(await libraryRun(gateway.url, name));
+    }
+    rows.push(`| work() loop, concurrency ${LIBRARY_CONCURRENCY}, no-op handler (JSON claims) | ${fmt(median(lib))} | – | – | Strata ${lib.map(fmt).join(" / ")} |`);
   } finally {
     admin.close();
     await gateway.stop();
