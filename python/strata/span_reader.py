@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import logging
 import threading
 from collections import deque
 from dataclasses import dataclass
@@ -25,6 +26,8 @@ from typing import Any, Iterable, Iterator, Sequence
 
 from .client import Client
 from .errors import StrataError
+
+log = logging.getLogger("strata.dataset")
 
 LOOKAHEAD = 16384  # positions of the sequence known ahead of the consumer
 _EXTEND = 512  # positions added to the look-ahead at a time
@@ -97,6 +100,7 @@ class SpanReader:
         self._cached_bytes = 0
         self.peak_cached_bytes = 0  # the most bytes cached at once (the read-ahead bound's witness)
         self._waiting_for: Span | None = None
+        self.evictions = 0  # spans dropped while still needed (each is read again)
         self._stopped = False
         self._failure: BaseException | None = None
         self._running = threads
@@ -137,6 +141,9 @@ class SpanReader:
             return False
         _, nbytes = self._cache.pop(victim)
         self._cached_bytes -= nbytes
+        if self.evictions == 0:
+            log.warning("prefetch_bytes (%d) is under the spans this order keeps in use: spans are read more than once; a larger prefetch_bytes avoids it", self._prefetch_bytes)
+        self.evictions += 1
         self._enqueue(victim)  # read again when its turn comes
         return True
 

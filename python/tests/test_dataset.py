@@ -99,6 +99,8 @@ class DatasetTest(unittest.TestCase):
                 # At most the bound plus one span per fetch thread, far less than the version.
                 self.assertLessEqual(reader.peak_cached_bytes, bound + 2 * biggest)
                 self.assertGreater(sum(span_bytes), 2 * (bound + 2 * biggest))
+                if not shuffle and bound > 1:
+                    self.assertEqual(reader.evictions, 0)  # in order, a span is done with before the next ones
 
     def test_fields_projection(self) -> None:
         ds = strata.Dataset(self.url, self.name, fields=["i", "x"], rank=0, world_size=1)
