@@ -1,7 +1,6 @@
 // One partition a group member owns, from the heartbeat that assigned it to the one that revoked
 // it: where reading starts, the reader loop (long-polls into the shared buffer), and the offsets
 // the caller finished with (`processed`) and the gateway last confirmed (`committed`).
-import { setTimeout as sleep } from "node:timers/promises";
 import { getLogger } from "@logtape/logtape";
 import { invariant } from "../../core/errors.ts";
 import type { BatchBuffer } from "./batch-buffer.ts";
@@ -39,6 +38,19 @@ export interface ReadSettings {
 
 const RETRY_INITIAL_MS = 100;
 const RETRY_MAX_MS = 2_000;
+
+/** Resolves after `ms`, or at once when `signal` aborts (no node: import: the client runs on any runtime). */
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
 
 /** Full-jitter exponential delay of the nth retry. */
 export function retryDelayMs(attempt: number): number {
@@ -122,7 +134,7 @@ export class PartitionLease {
           return;
         }
         log.warning("reading {stream}/{partition} failed ({error}); retrying", { stream: this.stream, partition: this.partition, error: e instanceof Error ? e.message : String(e) });
-        await sleep(retryDelayMs(attempt++), undefined, { signal }).catch(() => undefined);
+        await pause(retryDelayMs(attempt++), signal);
       }
     }
   }
