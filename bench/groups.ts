@@ -12,6 +12,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { AckPolicy, connect, nanos, RetentionPolicy, StorageType } from "nats";
+import { z } from "zod";
 import { natsServerVersion, ROOT, startGateway, startNats, type ServerProcess } from "./log/processes.ts";
 
 const PARTITIONS = 32;
@@ -27,9 +28,9 @@ interface Member {
   readonly exited: Promise<void>;
 }
 
-interface Description {
-  members: { member: string; assignment: { partition: number }[]; revoking: unknown[] }[];
-}
+const descriptionSchema = z.object({
+  members: z.array(z.object({ member: z.string(), assignment: z.array(z.object({ partition: z.number().int() })), revoking: z.array(z.unknown()) })),
+});
 
 async function spawnMember(gateway: string): Promise<Member> {
   const child = spawn(process.execPath, [join(ROOT, "bench/groups/member.ts"), gateway, GROUP, STREAM, String(SESSION_MS)], { cwd: ROOT, stdio: ["pipe", "pipe", "inherit"] });
@@ -53,7 +54,7 @@ function go(member: Member): void {
 async function settled(gateway: string, members: number): Promise<boolean> {
   const response = await fetch(`${gateway}/v1/groups/${GROUP}`);
   if (!response.ok) return false;
-  const d = (await response.json()) as Description;
+  const d = descriptionSchema.parse(await response.json());
   if (d.members.length !== members || d.members.some((m) => m.revoking.length > 0)) return false;
   const owned = d.members.flatMap((m) => m.assignment.map((p) => p.partition));
   if (owned.length !== PARTITIONS || new Set(owned).size !== PARTITIONS) return false;
