@@ -48,7 +48,17 @@ function targetComponent(target: ImportTarget): string | undefined {
 
 const STORAGE = new Set(["gateway/log", "gateway/objects", "gateway/artefacts"]);
 /** Services, transports and the gateway's configuration, which gathers every subsystem's limits. */
-const ABOVE_STORAGE = new Set(["gateway/streams", "gateway/consumers", "gateway/http", "gateway/quic", "gateway/config"]);
+const ABOVE_STORAGE = new Set([
+  "gateway/streams",
+  "gateway/consumers",
+  "gateway/queues",
+  "gateway/datasets",
+  "gateway/filters",
+  "gateway/http",
+  "gateway/quic",
+  "gateway/config",
+  "gateway/client",
+]);
 /** The gateway's composition root and the files built on it. */
 const GATEWAY_COMPOSITION = new Set(["gateway/services.ts", "gateway/gateway.ts", "gateway/client.ts"]);
 
@@ -115,6 +125,16 @@ export const IMPORT_RULES: readonly ImportRule[] = [
       const from = componentOf(edge.from);
       const to = targetComponent(edge.target);
       return (from === "gateway/http" && to === "gateway/quic") || (from === "gateway/quic" && to === "gateway/http");
+    },
+  },
+  {
+    name: "the client library (gateway/client.ts, gateway/client/) imports only core, itself and the services' wire modules (*-wire.ts), besides types",
+    why: "it is shipped to serverless functions and training jobs as @strata-gw/strata/client; server code (libSQL, the log, the object stores) must never come with it",
+    breaks: (edge) => {
+      if (edge.typeOnly || edge.target.kind !== "file") return false;
+      if (edge.from !== "gateway/client.ts" && !inFolder(edge.from, "gateway/client")) return false;
+      const path = edge.target.path;
+      return !inFolder(path, "core") && !inFolder(path, "wasm") && !inFolder(path, "gateway/client") && !/^gateway\/[a-z]+\/[a-z-]+-wire\.ts$/.test(path);
     },
   },
   {
