@@ -31,6 +31,18 @@ const SEQUENTIAL_MEMORY = 64;
 const READ_ATTEMPTS = 4;
 /** Read size of a whole-file verification (one reused buffer). */
 const VERIFY_CHUNK_BYTES = 4 << 20;
+/** Memory mappings of segment cache files kept per partition (most recently used). */
+const MAPPINGS_PER_PARTITION = 8;
+
+type MapFile = (path: string, options: { shared: boolean }) => Uint8Array;
+/**
+ * Bun.mmap where the runtime has it (the gateway's runtime), else undefined (Deno, Node read
+ * with positional reads). A mapped cache file is read without copying: the response parts are
+ * views of the page cache. Safe because a cache file never changes once it entered the cache (it
+ * is only ever renamed or unlinked, never written or truncated: a truncation would fault readers
+ * of the mapping); an unlinked file's pages stay readable until the mapping is collected.
+ */
+const mapFile: MapFile | undefined = (globalThis as { Bun?: { mmap?: MapFile } }).Bun?.mmap;
 
 /** Where a batch's CRC was computed, as the metric labels it. */
 export type CrcTier = "wal" | "pending" | "cache-entry" | "cache-first-read" | "object-store";
@@ -55,6 +67,8 @@ export class PartitionReader {
   private readonly sequentialNext: number[] = [];
   /** First-read verifications of cache files adopted at start-up, one per file at a time. */
   private readonly cacheChecks = new SingleFlight<string, boolean>();
+  /** Mappings of verified cache files, in recency order (Bun only; see mapFile). */
+  private readonly mappings = new Map<string, Uint8Array>();
 
   constructor(
     private readonly ctx: PartitionContext,
@@ -94,7 +108,10 @@ export class PartitionReader {
       try {
         const footer = await this.ctx.remote.footer(seg.objectKey, seg.bytes, local);
         if (await this.cacheFileVerified(local, footer.dataLength)) {
-          const batches = await this.readFile(local, footer.index, footer.dataLength, offset, maxBytes, "cache");
+          const mapped = this.mapped(local);
+          const batches = mapped
+            ? await this.readLocal(mappedSource(mapped), footer.index, footer.dataLength, offset, maxBytes, local, "cache")
+            : await this.readFile(local, footer.index, footer.dataLength, offset, maxBytes, "cache");
           this.ctx.metrics.cacheHits.inc();
           return batches;
         }
@@ -127,6 +144,25 @@ export class PartitionReader {
       cache.markVerified(path);
       return true;
     });
+  }
+
+  /**
+   * The mapping of cache file `path` under Bun, made on first use and kept for the next reads.
+   * Mappings of files that left the cache are dropped, so that their disk space is freed once
+   * responses holding views of them are done (the mapping is released when collected).
+   */
+  private mapped(path: string): Uint8Array | undefined {
+    if (!mapFile) return undefined;
+    let mapping = this.mappings.get(path);
+    if (mapping) {
+      this.mappings.delete(path);
+    } else {
+      for (const p of this.mappings.keys()) if (!this.ctx.cache.has(p)) this.mappings.delete(p);
+      if (this.mappings.size >= MAPPINGS_PER_PARTITION) this.mappings.delete(this.mappings.keys().next().value!);
+      mapping = mapFile(path, { shared: false }); // private: a stray write could never reach the file
+    }
+    this.mappings.set(path, mapping);
+    return mapping;
   }
 
   private async readFile(path: string, index: SparseIndex, dataLength: number, offset: number, maxBytes: number, tier: "pending" | "cache"): Promise<ReadBatch[]> {
@@ -207,6 +243,11 @@ export class PartitionReader {
     }
     return batches;
   }
+}
+
+/** A byte source over a mapped file: views, no copies. */
+function mappedSource(mapping: Uint8Array): ByteSource {
+  return { read: async (p, _m, preferred) => mapping.subarray(p, Math.min(p + preferred, mapping.length)) };
 }
 
 /** The segment holding `offset`, by binary search over segments in offset order. */
