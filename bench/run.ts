@@ -1,6 +1,6 @@
 // Runs the benchmarks in bench/, one child process each, and prints their markdown tables.
 //   bun bench/run.ts                 every benchmark present (`npm run bench` builds first)
-//   bun bench/run.ts log             one or more of them (log, kernels-hash, kernels-tensor, artefacts, fuzz)
+//   bun bench/run.ts log             one or more of them (log, kernels-hash, kernels-tensor, artefacts, read-path, filters, groups, queues, training, fuzz)
 // Each bench is called the way its own header says; a bench file that is missing is skipped,
 // a bench that fails is reported and makes the exit status non-zero. Results are written into
 // bench/RESULTS.md by hand (or by a bench's own --write), never by this runner.
@@ -62,6 +62,33 @@ const BENCHES: readonly Bench[] = [
     file: "bench/artefacts.ts",
     // Delta vs rsync, fan-out vs radosgw GETs, pull throughput (starts its own radosgw and gateways).
     steps: () => [{ title: "Artefacts: delta, fan-out, throughput", cmd: bun, args: ["bench/artefacts.ts"] }],
+  },
+  {
+    name: "read-path",
+    file: "bench/read-path.ts",
+    // One reader of 1 MiB records from the segment cache and the WAL vs iperf3 loopback and cat.
+    steps: () => [{ title: "Read path: one reader of 1 MiB records vs iperf3 and cat (Bun)", cmd: bun, args: ["bench/read-path.ts"] }],
+  },
+  {
+    name: "filters",
+    file: "bench/filters.ts",
+    steps: () => [{ title: "Filters: filtered scan vs unfiltered read (Bun)", cmd: bun, args: ["bench/filters.ts"] }],
+  },
+  {
+    name: "groups",
+    file: "bench/groups.ts",
+    steps: () => [{ title: "Consumer groups: rebalance on join and on SIGKILL, beside JetStream's ack-wait redelivery", cmd: bun, args: ["bench/groups.ts"] }],
+  },
+  {
+    name: "queues",
+    file: "bench/queues.ts",
+    steps: () => [{ title: "Work queues: claim+ack vs JetStream work queue and Redis Streams (appendfsync always)", cmd: bun, args: ["bench/queues.ts"] }],
+  },
+  {
+    name: "training",
+    file: "bench/training.ts",
+    // Python (Debian's interpreter) reading a dataset vs local shard files; a torch DataLoader.
+    steps: () => [{ title: "Training: Python dataset reads vs local shard files, DataLoader waits", cmd: bun, args: ["bench/training.ts"] }],
   },
   {
     name: "fuzz",
