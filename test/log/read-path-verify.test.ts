@@ -5,6 +5,8 @@
 import { afterEach, beforeEach, expect, test } from "bun:test";
 import { readdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { eq } from "drizzle-orm";
+import { segments } from "../../gateway/db/schema.ts";
 import { partitionDir, type LogStore } from "../../gateway/log/log-store.ts";
 import type { PartitionLog } from "../../gateway/log/partition-log.ts";
 import type { CrcTier } from "../../gateway/log/partition-reader.ts";
@@ -130,3 +132,29 @@ test("reads of the active WAL still check every batch, every time", async () => 
   await readRange(log, 0, 15);
   expect(crcChecks("wal")).toBe(2 * once);
 });
+
+test("a cache file read (mapped under Bun) and then evicted is read from the object store afterwards", async () => {
+  const store = await fx.open({ ...SMALL, cacheBytes: 150 * KiB }); // about two 64 KiB segments
+  await store.openPartitions(stream, 1, {});
+  const log = store.partition(stream, 0);
+  for (let b = 0; b < 20; b++) await log.append(records(b * 20, 20, 200), meta(), "local");
+  await waitUntil(async () => (await cacheFiles()).length >= 1);
+  const [first] = await cacheFiles();
+  const firstEnd = await firstSegmentEnd();
+  const hits = fx.metrics().cacheHits.get();
+  await readRange(log, baseOf(first!), firstEnd);
+  expect(fx.metrics().cacheHits.get()).toBeGreaterThan(hits);
+  for (let b = 20; b < 80; b++) await log.append(records(b * 20, 20, 200), meta(), "local");
+  await waitUntil(async () => !(await cacheFiles()).includes(first!));
+  const remote = crcChecks("object-store");
+  await readRange(log, baseOf(first!), firstEnd);
+  expect(crcChecks("object-store")).toBeGreaterThan(remote);
+  expect(fx.errors).toEqual([]);
+});
+
+/** The end offset of the first committed segment, from the catalog. */
+async function firstSegmentEnd(): Promise<number> {
+  const rows = await fx.database.db.select().from(segments).where(eq(segments.stream, stream)).orderBy(segments.baseOffset);
+  expect(rows.length).toBeGreaterThan(0);
+  return rows[0]!.endOffset;
+}
