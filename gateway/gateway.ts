@@ -82,7 +82,7 @@ export async function openGateway(input: GatewayConfig): Promise<Gateway> {
     const auth = await openAuth({ ...config.auth, dataDir, db: database.db });
     const groups = await GroupService.open(database.db, streams, config.groups);
     const logService = new LogService(streams, logs, metrics, limits, { onArtefactRefs: artefacts.onArtefactRefs }, new ProducerOwners(database.db), config.filters);
-    const queues = await QueueService.open(database.db, streams, logService, config.queues, metrics.registry);
+    const queues = await QueueService.open(database, streams, logService, config.queues, metrics.registry);
     datasets = await DatasetService.open({ db: database.db, streams, logs, log: logService, limits: config.datasets, serviceLimits: limits, filterLimits: config.filters, objectStore });
     const services: GatewayServices = {
       streams,

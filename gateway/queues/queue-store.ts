@@ -2,17 +2,18 @@
 // as a snapshot of rows and written (with the snapshots of concurrent requests, write-batcher.ts)
 // in one transaction before it is answered: an ack is durable before its answer. A settled
 // record's row is deleted; rows exist only for delivered, unsettled records.
-import { and, eq, inArray, sql } from "drizzle-orm";
+import type { InStatement } from "@libsql/client";
+import { eq } from "drizzle-orm";
 import { z } from "zod";
 import { invariant } from "../../core/errors.ts";
-import type { MetadataDb } from "../db/database.ts";
+import type { Database } from "../db/database.ts";
 import { queueCursors, queueRecords, queues } from "../db/schema.ts";
 import { isSettled, type QueuedRecord, type QueuedRecordState } from "./queued-record.ts";
 import { emptyPartition, partitionKey, type QueueChanges, type QueueState } from "./queue-state.ts";
+import { deleteRecords, upsertCursors, upsertQueue, upsertRecords } from "./queue-sql.ts";
 import type { QueueConfig } from "./queue-wire.ts";
 
 const jitter = z.enum(["full", "equal", "none"]);
-const ROWS_PER_STATEMENT = 500;
 
 type RecordRow = typeof queueRecords.$inferInsert;
 type CursorRow = typeof queueCursors.$inferInsert;
@@ -88,7 +89,14 @@ export class QueueStore {
   /** Groups whose row exists: their row is rewritten only when their configuration changes. */
   private readonly stored = new Set<string>();
 
-  constructor(private readonly db: MetadataDb) {}
+  private readonly db: Database["db"];
+  /** The client under drizzle: the write path sends its statements in one batch. */
+  private readonly client: Database["client"];
+
+  constructor(database: Pick<Database, "db" | "client">) {
+    this.db = database.db;
+    this.client = database.client;
+  }
 
   /** Every queue group, or the one named. */
   async load(only?: string): Promise<QueueState[]> {
@@ -163,50 +171,12 @@ export class QueueStore {
       entry.offsets.push(r.delete.offset);
       deletes.set(key, entry);
     }
-    const cursorRows = [...cursors.values()];
-    await this.db.transaction(async (tx) => {
-      if (queue !== undefined) await tx.insert(queues).values(queue).onConflictDoUpdate({ target: queues.group, set: { ...queue, createdAt: undefined } });
-      for (let i = 0; i < cursorRows.length; i += ROWS_PER_STATEMENT) {
-        await tx
-          .insert(queueCursors)
-          .values(cursorRows.slice(i, i + ROWS_PER_STATEMENT))
-          .onConflictDoUpdate({
-            target: [queueCursors.group, queueCursors.stream, queueCursors.partition],
-            set: {
-              cursor: sql`excluded.cursor`,
-              acked: sql`excluded.acked`,
-              deadLettered: sql`excluded.dead_lettered`,
-              redelivered: sql`excluded.redelivered`,
-              filtered: sql`excluded.filtered`,
-              dlqSeq: sql`excluded.dlq_seq`,
-            },
-          });
-      }
-      for (let i = 0; i < upserts.length; i += ROWS_PER_STATEMENT) {
-        await tx
-          .insert(queueRecords)
-          .values(upserts.slice(i, i + ROWS_PER_STATEMENT))
-          .onConflictDoUpdate({
-            target: [queueRecords.group, queueRecords.stream, queueRecords.partition, queueRecords.offset],
-            set: {
-              state: sql`excluded.state`,
-              deliveries: sql`excluded.deliveries`,
-              visibleAt: sql`excluded.visible_at`,
-              receipt: sql`excluded.receipt`,
-              deadline: sql`excluded.deadline`,
-              lastError: sql`excluded.last_error`,
-              dlqSeq: sql`excluded.dlq_seq`,
-            },
-          });
-      }
-      for (const { stream, partition, offsets } of deletes.values()) {
-        for (let i = 0; i < offsets.length; i += ROWS_PER_STATEMENT) {
-          await tx
-            .delete(queueRecords)
-            .where(and(eq(queueRecords.group, group), eq(queueRecords.stream, stream), eq(queueRecords.partition, partition), inArray(queueRecords.offset, offsets.slice(i, i + ROWS_PER_STATEMENT))));
-        }
-      }
-    });
+    // One batch: BEGIN IMMEDIATE, the statements, COMMIT (fsynced) in one call on one connection.
+    const statements: InStatement[] = [];
+    if (queue !== undefined) statements.push(upsertQueue(queue));
+    statements.push(...upsertCursors([...cursors.values()]), ...upsertRecords(upserts));
+    for (const { stream, partition, offsets } of deletes.values()) statements.push(...deleteRecords(group, stream, partition, offsets));
+    await this.client.batch(statements, "write");
     this.stored.add(group);
   }
 }
