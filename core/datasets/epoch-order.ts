@@ -13,8 +13,12 @@ import { fisherYates, generatorFor, PURPOSE } from "./splitmix64.ts";
 import { spansOf, type Spans } from "./order-version.ts";
 
 export const DEFAULT_CANONICAL_BUCKETS = 64;
-/** Samples of a bucket shuffled together; part of the order's definition, so not in the resume state. */
-export const BLOCK_SAMPLES = 4096;
+/**
+ * Spans' worth of samples a block holds: B = BLOCK_SPANS × span_samples. Part of the order's
+ * definition (span_samples is the version's), so not in the resume state. Small, so that a reader
+ * keeps about BLOCK_SPANS + 1 pieces per bucket in use (docs/dataset-order.md, "Working set").
+ */
+export const BLOCK_SPANS = 2;
 export const MAX_CANONICAL_BUCKETS = 2 ** 20;
 
 export interface OrderOptions {
@@ -23,7 +27,7 @@ export interface OrderOptions {
   readonly canonicalBuckets?: number;
   /** false: every epoch is the identity order (position i is sample i). */
   readonly shuffle?: boolean;
-  /** Only for the small test vectors; the order's definition uses BLOCK_SAMPLES. */
+  /** Only for the small test vectors; the order's definition uses BLOCK_SPANS × span_samples. */
   readonly blockSize?: number;
 }
 
@@ -82,7 +86,7 @@ export class DatasetOrder {
     this.canonicalBuckets = c;
     this.buckets = Math.min(c, this.samples);
     this.shuffle = options.shuffle ?? true;
-    this.blockSize = options.blockSize ?? BLOCK_SAMPLES;
+    this.blockSize = options.blockSize ?? BLOCK_SPANS * this.#spans.spanSamples;
     invariant(Number.isSafeInteger(this.blockSize) && this.blockSize >= 1, "block size is a positive integer");
 
     const spanCount = this.#spans.lengths.length;

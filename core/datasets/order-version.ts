@@ -30,6 +30,8 @@ export interface Spans {
   readonly starts: Float64Array;
   readonly lengths: Uint32Array;
   readonly samples: number;
+  /** The version's span_samples (every span but a partition's last has this many samples). */
+  readonly spanSamples: number;
 }
 
 /** Validates a version (schema, then that partitions tile 0..samples-1 in order) and lists its spans. */
@@ -56,5 +58,5 @@ export function spansOf(input: unknown): Spans {
       k++;
     }
   }
-  return { starts, lengths, samples: version.samples };
+  return { starts, lengths, samples: version.samples, spanSamples: version.span_samples };
 }

@@ -29,7 +29,9 @@ PURPOSE_PIECES = 2
 PURPOSE_BLOCK = 3
 
 DEFAULT_CANONICAL_BUCKETS = 64
-BLOCK_SAMPLES = 4096
+# Spans' worth of samples a block holds: B = BLOCK_SPANS * span_samples (part of the order's definition;
+# small, so that a reader keeps about BLOCK_SPANS + 1 pieces per bucket in use: docs/dataset-order.md).
+BLOCK_SPANS = 2
 MAX_CANONICAL_BUCKETS = 1 << 20
 MAX_SAFE_INTEGER = (1 << 53) - 1
 
@@ -111,10 +113,10 @@ def _count(value: Any, name: str, where: str) -> int:
     return value
 
 
-def spans_of(version: Mapping[str, Any]) -> tuple[list[int], list[int], int]:
+def spans_of(version: Mapping[str, Any]) -> tuple[list[int], list[int], int, int]:
     """Validates a version (partitions tile 0..samples-1 in order) and lists its spans in global order.
 
-    Returns (starts, lengths, samples): span k covers global indexes [starts[k], starts[k] + lengths[k]).
+    Returns (starts, lengths, samples, span_samples): span k covers global indexes [starts[k], starts[k] + lengths[k]).
     """
     where = "dataset version"
     if not isinstance(version, Mapping):
@@ -142,14 +144,14 @@ def spans_of(version: Mapping[str, Any]) -> tuple[list[int], list[int], int]:
         following += count
     if following != samples:
         raise _bad(f"{where}: partitions hold {following} samples, the version says {samples}")
-    return starts, lengths, samples
+    return starts, lengths, samples, span_samples
 
 
 class DatasetOrder:
     """What stays fixed for a (version, seed, C): the span permutation and the bucket boundaries."""
 
-    def __init__(self, version: Mapping[str, Any], seed: int, canonical_buckets: int | None = None, shuffle: bool = True, block_size: int = BLOCK_SAMPLES) -> None:
-        self._starts, self._lengths, self.samples = spans_of(version)
+    def __init__(self, version: Mapping[str, Any], seed: int, canonical_buckets: int | None = None, shuffle: bool = True, block_size: int | None = None) -> None:
+        self._starts, self._lengths, self.samples, span_samples = spans_of(version)
         self.seed = _count(seed, "seed", "order")
         # The default: one bucket per span up to DEFAULT_CANONICAL_BUCKETS (a bucket of one-sample pieces would not shuffle).
         c = max(1, min(DEFAULT_CANONICAL_BUCKETS, len(self._lengths))) if canonical_buckets is None else canonical_buckets
@@ -158,7 +160,10 @@ class DatasetOrder:
         self.canonical_buckets = c
         self.buckets = min(c, self.samples)
         self.shuffle = bool(shuffle)
-        if not isinstance(block_size, int) or block_size < 1:
+        # block_size is only for the small test vectors; the order's definition is BLOCK_SPANS * span_samples.
+        if block_size is None:
+            block_size = BLOCK_SPANS * span_samples
+        if isinstance(block_size, bool) or not isinstance(block_size, int) or block_size < 1:
             raise StrataError("INTERNAL", f"invariant violated: block size is a positive integer, got {block_size!r}")
         self.block_size = block_size
         permuted = array("I", range(len(self._lengths)))

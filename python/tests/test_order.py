@@ -13,6 +13,7 @@ import unittest
 
 from strata import StrataError
 from strata.order import (
+    BLOCK_SPANS,
     PURPOSE_SPANS,
     DatasetOrder,
     SplitMix64,
@@ -77,6 +78,13 @@ class VectorsTest(unittest.TestCase):
             self.assertEqual([order.at(p) for p in range(order.samples)], case["order"], case)
         last = v["orders"][-1]
         self.assertEqual(DatasetOrder(v["version"], last["seed"]).canonical_buckets, last["canonical_buckets"])
+        # The default B is BLOCK_SPANS * span_samples (2 * 4): the vectors with B = 8 are the default order.
+        defaults = [case for case in v["orders"] if case["block_size"] == 8]
+        self.assertGreaterEqual(len(defaults), 2)
+        for case in defaults:
+            order = DatasetOrder(v["version"], case["seed"], case["canonical_buckets"]).epoch(case["epoch"])
+            self.assertEqual(order.order.block_size, BLOCK_SPANS * v["version"]["span_samples"])
+            self.assertEqual([order.at(p) for p in range(order.samples)], case["order"], case)
         r = v["readers"]
         order = DatasetOrder(v["version"], r["seed"], r["canonical_buckets"], block_size=r["block_size"]).epoch(r["epoch"])
         for reader in r["samples"]:

@@ -64,7 +64,7 @@ test("order speed, TypeScript and Python side by side", () => {
   const rows = MEASURES.map((m, i) => `| ${m.label} | ${ts[i]!.n} | ${ts[i]!.ms.toFixed(0)} ms | ${py[i]!.ms.toFixed(0)} ms |`);
   console.log(
     [
-      `Bun ${Bun.version}, Python ${pyVersion} (${python()}), load ${loadavg().map((l) => l.toFixed(2)).join(" ")}, span 1,000 samples, C = 64, B = 4,096`,
+      `Bun ${Bun.version}, Python ${pyVersion} (${python()}), load ${loadavg().map((l) => l.toFixed(2)).join(" ")}, span 1,000 samples, C = 64, B = 2 spans = 2,000`,
       "",
       "| measure | positions | TypeScript | Python |",
       "| --- | ---: | ---: | ---: |",

@@ -4,7 +4,7 @@ import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
-import { DatasetOrder, generatorKey, mix64, positionsFor, PURPOSE, SplitMix64 } from "../../core/datasets/index.ts";
+import { BLOCK_SPANS, DatasetOrder, generatorKey, mix64, positionsFor, PURPOSE, SplitMix64 } from "../../core/datasets/index.ts";
 import { ROOT } from "../helpers/gateway.ts";
 import { runPython } from "../helpers/python.ts";
 
@@ -69,6 +69,16 @@ describe("orders", () => {
   test("the default C is min(64, spans): the last vector's C is what the default resolves to", () => {
     const last = vectors.orders.at(-1)!;
     expect(new DatasetOrder(vectors.version, { seed: last.seed }).canonicalBuckets).toBe(last.canonical_buckets);
+  });
+
+  test("the default B is BLOCK_SPANS × span_samples: the vectors with B = 8 (2 × 4) are the default order", () => {
+    const defaults = vectors.orders.filter((v) => v.block_size === 8);
+    expect(defaults.length).toBeGreaterThanOrEqual(2);
+    for (const v of defaults) {
+      const order = new DatasetOrder(vectors.version, { seed: v.seed, canonicalBuckets: v.canonical_buckets }).epoch(v.epoch);
+      expect(order.order.blockSize).toBe(BLOCK_SPANS * 4);
+      expect(Array.from({ length: order.samples }, (_, p) => order.at(p))).toEqual(v.order);
+    }
   });
 
   test("readers: each (rank, worker) of a resumed 2 x 2 world", () => {
