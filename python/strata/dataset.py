@@ -15,9 +15,35 @@ from . import order
 from .client import Client
 from .distributed import rank_and_world_size
 from .errors import StrataError
-from .span_reader import SpanReader
+from .span_reader import LOOKAHEAD, SpanReader
 
-DEFAULT_PREFETCH_BYTES = 256 * 1024 * 1024
+MIN_DEFAULT_PREFETCH_BYTES = 64 * 1024 * 1024
+MAX_DEFAULT_PREFETCH_BYTES = 1024 * 1024 * 1024
+MAX_LOOKAHEAD = 1 << 20  # positions; each costs a tuple in the reader
+
+
+def working_set_bytes(info: Mapping[str, Any], touched_buckets: int) -> int:
+    """Bytes of pieces a shuffled reader keeps in use: touched buckets x (BLOCK_SPANS + 1) x the average span's bytes.
+
+    docs/dataset-order.md, "Working set". A block is BLOCK_SPANS spans' worth of samples, spread over at
+    most BLOCK_SPANS + 1 pieces; positions interleave the buckets, so every touched bucket's current
+    block is in use at once.
+    """
+    samples = int(info["samples"])
+    if samples == 0:
+        return 0
+    span_bytes = int(info["span_samples"]) * int(info["bytes"]) / samples
+    return int(touched_buckets * (order.BLOCK_SPANS + 1) * span_bytes)
+
+
+def default_prefetch_bytes(info: Mapping[str, Any], touched_buckets: int, threads: int) -> int:
+    """The working set plus one span per fetch thread, at most the version's bytes (with room for the
+    responses' framing), within [64 MiB, 1 GiB]."""
+    samples = int(info["samples"])
+    span_bytes = int(info["span_samples"]) * int(info["bytes"]) / samples if samples else 0
+    wanted = working_set_bytes(info, touched_buckets) + threads * span_bytes
+    wanted = min(wanted, int(info["bytes"]) * 9 // 8)
+    return int(min(MAX_DEFAULT_PREFETCH_BYTES, max(MIN_DEFAULT_PREFETCH_BYTES, wanted)))
 
 
 class Dataset:
@@ -33,7 +59,7 @@ class Dataset:
         rank: int | None = None,
         world_size: int | None = None,
         token: str | None = None,
-        prefetch_bytes: int = DEFAULT_PREFETCH_BYTES,
+        prefetch_bytes: int | None = None,
         batch_size: int = 1,
         worker: int = 0,
         num_workers: int = 1,
@@ -49,7 +75,7 @@ class Dataset:
         self.shuffle = shuffle
         self.fields = list(fields) if fields is not None else None
         self.rank, self.world_size = rank_and_world_size(rank, world_size)
-        self.prefetch_bytes = prefetch_bytes
+        self._prefetch_bytes = prefetch_bytes  # None: default_prefetch_bytes of the version and this rank's buckets
         self.batch_size = batch_size
         self.worker = worker
         self.num_workers = num_workers
@@ -61,6 +87,19 @@ class Dataset:
         self._start = 0  # sample_in_epoch the next iteration starts from
         self._yielded = 0  # samples the current iteration handed out
         self._check_place()
+
+    @property
+    def prefetch_bytes(self) -> int:
+        """The read-ahead bound: as given, or the working set of this rank's buckets (default_prefetch_bytes)."""
+        if self._prefetch_bytes is not None:
+            return self._prefetch_bytes
+        return default_prefetch_bytes(self.info, self._order.touched_buckets(self.world_size), self.prefetch_threads)
+
+    def lookahead(self) -> int:
+        """Positions the reader knows ahead: about four blocks' worth of this reader's positions, so that a piece
+        read in two consecutive blocks stays cached between them (docs/dataset-order.md, "Working set")."""
+        window = self._order.block_size * self._order.buckets // (self.world_size * self.num_workers)
+        return min(MAX_LOOKAHEAD, max(LOOKAHEAD, 4 * window + 2 * self.batch_size * self.num_workers))
 
     @property
     def samples(self) -> int:
@@ -116,6 +155,8 @@ class Dataset:
             prefetch_bytes=self.prefetch_bytes,
             threads=self.prefetch_threads,
             tensor_format=self.tensor_format,
+            unit_of=self._order.piece_of,
+            lookahead=self.lookahead(),
         )
         try:
             for sample in reader:

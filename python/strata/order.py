@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_right
+from math import gcd
 from typing import Any, Iterator, Mapping, MutableSequence
 
 from .errors import StrataError
@@ -174,6 +175,7 @@ class DatasetOrder:
         for k, span in enumerate(permuted):
             prefix[k + 1] = prefix[k] + self._lengths[span]
         self._permuted_prefix = prefix
+        self._span_rank: array | None = None  # span id -> its place in the permutation, built by piece_of
         self._short_length = self.samples // self.buckets if self.buckets else 0
         self._long_buckets = [b for b in range(self.buckets) if self.bucket_length(b) > self._short_length]
         if self._short_length * self.buckets + len(self._long_buckets) != self.samples:
@@ -204,6 +206,33 @@ class DatasetOrder:
             starts.append(self._starts[self._permuted[k]] + start)
             lengths.append(stop - start)
         return starts, lengths
+
+    def piece_of(self, g: int) -> tuple[int, int]:
+        """The piece holding global index g, as (first global index, samples): its span cut to its bucket.
+
+        A piece is the unit a reader fetches: its samples are read together within one or two
+        consecutive blocks of one bucket, so a fetched piece is never needed again afterwards.
+        """
+        if isinstance(g, bool) or not isinstance(g, int) or not 0 <= g < self.samples:
+            raise _bad(f"sample {g!r} is outside the version's [0, {self.samples})")
+        if self._span_rank is None:
+            inverse = array("I", bytes(4 * len(self._permuted)))
+            for k, span in enumerate(self._permuted):
+                inverse[span] = k
+            self._span_rank = inverse
+        span = bisect_right(self._starts, g) - 1
+        k = self._span_rank[span]
+        span_lo, span_hi = self._permuted_prefix[k], self._permuted_prefix[k + 1]
+        x = span_lo + (g - self._starts[span])  # g's place in the seed's permuted sequence
+        b = ((x + 1) * self.buckets + self.samples - 1) // self.samples - 1  # the largest b with bucket_start(b) <= x
+        lo, hi = max(span_lo, self.bucket_start(b)), min(span_hi, self.bucket_start(b + 1))
+        if not lo <= x < hi:
+            raise StrataError("INTERNAL", f"invariant violated: sample {g} lies in the piece [{lo}, {hi}) of bucket {b}")
+        return self._starts[span] + (lo - span_lo), hi - lo
+
+    def touched_buckets(self, world_size: int) -> int:
+        """Buckets one rank of world_size reads: position p is in bucket p mod C', so C' / gcd(R, C')."""
+        return self.buckets // gcd(_positive(world_size, "world_size"), self.buckets) if self.buckets else 0
 
     def bucket_of(self, position: int) -> tuple[int, int]:
         """Global position -> (bucket, index in the bucket): round-robin over all buckets, then the long buckets' last samples."""

@@ -1,10 +1,17 @@
-"""Reads a dataset version's samples at a sequence of global indexes by whole spans.
+"""Reads a dataset version's samples at a sequence of global indexes by whole spans (or pieces).
 
 A span is a run of ``span_samples`` consecutive samples of one partition (the order's shuffle
 unit, stored contiguously). Reading whole spans with range reads (``GET …/samples?start&count``)
 costs the gateway one sequential read each, where reading shuffled samples one by one would cost a
 stored batch per sample. Background threads fetch the spans of the next positions in the order
 they are first needed; a span stays cached while positions in the look-ahead still need it.
+
+The fetch unit is given by ``unit_of`` (global index -> (start, count)): ``strata.Dataset`` passes
+the order's ``piece_of``, a span cut to its canonical bucket, since the two parts of a span cut by
+a bucket edge are read at unrelated times. A shuffled epoch needs about ``BLOCK_SPANS + 1`` pieces
+of every bucket it touches at once (docs/dataset-order.md, "Working set"); with ``prefetch_bytes``
+at least that and a look-ahead of two blocks' positions, every piece is fetched once per epoch
+(``fetch_counts`` counts fetches per unit).
 
 Memory: a fetch starts only while cached spans hold under ``prefetch_bytes`` of response bytes;
 past it, the cached span needed last is evicted (Belady's choice) when it is needed after the
@@ -22,7 +29,7 @@ import logging
 import threading
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from .client import Client
 from .errors import StrataError
@@ -76,13 +83,26 @@ class SpanReader:
         prefetch_bytes: int = 256 * 1024 * 1024,
         threads: int = 2,
         tensor_format: str = "numpy",
+        unit_of: Callable[[int], tuple[int, int]] | None = None,
+        lookahead: int = LOOKAHEAD,
     ) -> None:
-        if prefetch_bytes < 1 or threads < 1:
-            raise StrataError("BAD_REQUEST", "prefetch_bytes and threads must be positive")
+        if prefetch_bytes < 1 or threads < 1 or lookahead < 2 * _EXTEND:
+            raise StrataError("BAD_REQUEST", f"prefetch_bytes and threads must be positive and lookahead at least {2 * _EXTEND}")
         self._client = client
         self._name = name
         self._version = version
-        self._spans = SpanMap(info)
+        if unit_of is None:
+            span_of = SpanMap(info).span_of
+        else:
+            units = unit_of
+
+            def span_of(g: int) -> Span:
+                start, count = units(g)
+                return Span(start, count)
+
+        self._span_of = span_of
+        self._lookahead = lookahead
+        self.fetch_counts: dict[Span, int] = {}  # fetches per unit (more than 1: read again after an eviction)
         self._indexes = iter(indexes)
         self._total = total
         self._fields = list(fields) if fields is not None else None
@@ -120,7 +140,7 @@ class SpanReader:
         """Draws up to n more positions into the look-ahead (caller holds the lock)."""
         n = min(n, self._total - self._drawn)
         for g in itertools.islice(self._indexes, n):
-            span = self._spans.span_of(int(g))
+            span = self._span_of(int(g))
             position = self._drawn
             self._ahead.append((position, int(g), span))
             self._needs.setdefault(span, deque()).append(position)
@@ -152,7 +172,7 @@ class SpanReader:
         try:
             for _ in range(self._total):
                 with cond:
-                    if len(self._ahead) < LOOKAHEAD // 2 and self._drawn < self._total:
+                    if len(self._ahead) < self._lookahead // 2 and self._drawn < self._total:
                         self._extend(_EXTEND if self._ahead else min(_EXTEND, 16))
                     if not self._ahead:
                         raise StrataError("INTERNAL", "invariant violated: the sequence ended before its announced length")
@@ -188,7 +208,7 @@ class SpanReader:
             while True:
                 if self._stopped:
                     return None
-                if not self._queue and self._drawn < self._total and len(self._ahead) < LOOKAHEAD:
+                if not self._queue and self._drawn < self._total and len(self._ahead) < self._lookahead:
                     self._extend(_EXTEND)
                     continue
                 if self._queue:
@@ -201,6 +221,7 @@ class SpanReader:
                         heapq.heappop(self._queue)
                         self._queued.discard(head)
                         self._inflight.add(head)
+                        self.fetch_counts[head] = self.fetch_counts.get(head, 0) + 1
                         return head
                 elif self._drawn >= self._total and not self._inflight:
                     return None

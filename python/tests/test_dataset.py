@@ -102,6 +102,40 @@ class DatasetTest(unittest.TestCase):
                 if not shuffle and bound > 1:
                     self.assertEqual(reader.evictions, 0)  # in order, a span is done with before the next ones
 
+    def test_a_shuffled_epoch_fetches_every_piece_once_within_the_working_set(self) -> None:
+        """With prefetch_bytes at the documented working set, every piece (span cut to its bucket) is fetched
+        once per epoch, in the order pieces are first needed, and nothing is evicted (counted, not timed)."""
+        from strata.dataset import working_set_bytes
+        from strata.span_reader import SpanReader
+
+        client = strata.Client(self.url)
+        _, name, info = make_dataset(client, 1500, partitions=3, span_samples=8)
+        for buckets, world in ((None, 1), (16, 1), (16, 2)):
+            ds = strata.Dataset(self.url, name, seed=11, epoch=1, canonical_buckets=buckets, rank=0, world_size=world)
+            touched = ds._order.touched_buckets(world)
+            self.assertEqual(touched, ds._order.buckets // world)  # R divides C: a rank reads C / R buckets
+            # The working set in response bytes: the documented formula with the biggest piece's response.
+            pieces = sorted({ds._order.piece_of(g) for g in range(ds.samples)})
+            biggest = max(len(client.session().request("GET", client.samples_request(name, ds.version, start, count)[0]).body) for start, count in pieces)
+            bound = touched * (order.BLOCK_SPANS + 1) * biggest
+            # The formula (from the version's bytes) and the responses' measure agree within framing.
+            self.assertLess(abs(working_set_bytes(info, touched) / bound - 1), 0.25)
+            indexes = list(ds.indexes())
+            reader = SpanReader(ds.client, name, ds.version, ds.info, iter(indexes), len(indexes), prefetch_bytes=bound, threads=2, unit_of=ds._order.piece_of, lookahead=ds.lookahead())
+            got = [global_index(info, s) for s in reader]
+            self.assertEqual(got, indexes)
+            self.assertEqual(reader.evictions, 0)
+            self.assertEqual(set(reader.fetch_counts.values()), {1}, (buckets, world))
+            # Fetched pieces are those the reader needs, each sample at most once, in the order they are first needed.
+            first_need = list(dict.fromkeys(ds._order.piece_of(g) for g in indexes))
+            self.assertEqual([(u.start, u.count) for u in reader.fetch_counts], first_need)
+            self.assertLessEqual(reader.peak_cached_bytes, bound + 2 * biggest)
+            if buckets == 16:  # blocks much shorter than buckets: a working set, far less than the rank's pieces
+                self.assertLess(reader.peak_cached_bytes, len(first_need) * biggest / 2)
+            # The Dataset's own defaults (derived prefetch bound and look-ahead) read the same sequence.
+            self.assertGreaterEqual(ds.prefetch_bytes, 64 * 1024 * 1024)
+            self.assertEqual([global_index(info, s) for s in ds], indexes)
+
     def test_fields_projection(self) -> None:
         ds = strata.Dataset(self.url, self.name, fields=["i", "x"], rank=0, world_size=1)
         samples = list(ds)

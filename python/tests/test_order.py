@@ -7,6 +7,7 @@ No gateway needed; run with `PYTHONPATH=python python3 -m unittest tests.test_or
 from __future__ import annotations
 
 import json
+import math
 import pathlib
 import re
 import unittest
@@ -21,6 +22,7 @@ from strata.order import (
     parse_state,
     positions_for,
     rank_sample_count,
+    spans_of,
     worker_sample_count,
 )
 
@@ -139,6 +141,50 @@ class OrderTest(unittest.TestCase):
     def test_worker_counts_add_up(self) -> None:
         for count in (0, 1, 7, 64, 65):
             self.assertEqual(sum(worker_sample_count(count, w, 3, 4) for w in range(3)), count)
+
+
+class PiecesTest(unittest.TestCase):
+    """piece_of: the unit a reader fetches, a span cut to its bucket."""
+
+    version = version_of([1000, 371, 0, 629], span_samples=64)
+
+    def test_pieces_tile_the_samples_inside_spans_and_buckets(self) -> None:
+        for shuffle in (True, False):
+            order = DatasetOrder(self.version, 5, canonical_buckets=7, shuffle=shuffle)
+            pieces = sorted({order.piece_of(g) for g in range(order.samples)})
+            from_buckets = sorted(p for b in range(order.buckets) for p in zip(*order.pieces_of(b)))
+            self.assertEqual(pieces, from_buckets)
+            self.assertEqual(sum(count for _, count in pieces), order.samples)
+            span_starts = spans_of(self.version)[0]
+            for start, count in pieces:  # consecutive indexes of one span: no span starts inside a piece
+                self.assertFalse(any(start < s < start + count for s in span_starts))
+                self.assertTrue(all(order.piece_of(g) == (start, count) for g in range(start, start + count)))
+
+    def test_a_rank_touches_c_over_gcd_buckets(self) -> None:
+        order = DatasetOrder(self.version, 5, canonical_buckets=8)
+        epoch = order.epoch(0)
+        for world in (1, 2, 3, 4, 8):
+            expected = order.touched_buckets(world)
+            self.assertEqual(expected, 8 // math.gcd(world, 8))
+            for rank in range(world):
+                buckets = {order.bucket_of(p)[0] for p in range(rank, order.samples - order.samples % world, world)}
+                self.assertEqual(len(buckets), expected, (world, rank))
+                seen = {order.piece_of(g)[0] for g in positions_for(epoch, 0, rank, world)}
+                in_buckets = {s for b in buckets for s in order.pieces_of(b)[0]}
+                self.assertLessEqual(seen, in_buckets)
+
+    def test_a_block_covers_at_most_block_spans_plus_one_pieces_of_full_spans(self) -> None:
+        version = version_of([64 * 40], span_samples=64)  # every span full: pieces are cut only at bucket edges
+        order = DatasetOrder(version, 3, canonical_buckets=4)
+        epoch = order.epoch(2)
+        B = order.block_size
+        self.assertEqual(B, BLOCK_SPANS * 64)
+        for b in range(order.buckets):
+            length = order.bucket_length(b)
+            positions = [p for p in range(order.samples) if order.bucket_of(p)[0] == b]
+            for j in range(0, length, B):
+                block = [epoch.at(positions[local]) for local in range(j, min(j + B, length))]
+                self.assertLessEqual(len({order.piece_of(g) for g in block}), BLOCK_SPANS + 1)
 
 
 class StateTest(unittest.TestCase):
