@@ -121,17 +121,21 @@ export class SampleReader {
     const offsets = await this.matchOffsets(version, part);
     const wanted = offsets.subarray(i, i + n);
     const out: Sample[] = [];
+    let bytes = 0;
     // Reads the offset range of the wanted matches, keeping the matches; the records between
-    // them are located (not decoded) and skipped.
-    while (out.length < wanted.length) {
+    // them are located (not decoded) and skipped. Each further storage read asks only for the
+    // bytes still allowed.
+    while (out.length < wanted.length && bytes < maxBytes) {
       const from = wanted[out.length]!;
       const span = wanted[wanted.length - 1]! - from + 1;
-      const result = await this.log.readRaw({ stream: version.stream, partition: part.partition, offset: from, maxRecords: Math.min(span, this.maxFetchRecords), maxBytes });
+      const result = await this.log.readRaw({ stream: version.stream, partition: part.partition, offset: from, maxRecords: Math.min(span, this.maxFetchRecords), maxBytes: maxBytes - bytes });
       invariant(result.records.length > 0 && result.records[0]!.offset === from, `offset ${from} of ${version.stream}/${part.partition} is readable`);
       for (const record of result.records) {
-        if (out.length < wanted.length && record.offset === wanted[out.length]) out.push({ partition: part.partition, offset: record.offset, record });
+        if (out.length < wanted.length && record.offset === wanted[out.length]) {
+          out.push({ partition: part.partition, offset: record.offset, record });
+          bytes += fieldsBytes(record);
+        }
       }
-      if (out.length > 0 && out.reduce((sum, s) => sum + fieldsBytes(s.record), 0) >= maxBytes) break;
     }
     return out;
   }

@@ -1,56 +1,66 @@
 // Sample reads on the wire: `{"start", "samples": [fields map, …], "offsets": [[partition, offset], …]}`.
-// MessagePack without a projection copies each stored fields map as it is (one copy of the record
-// bytes, no decode or re-encode, like read-wire.ts's encodeRawReadResponse); a projection decodes
-// and re-encodes the kept fields. JSON uses the tagged forms of core/log/json-value.ts.
-import { invariant } from "../../core/errors.ts";
+// MessagePack is built as response parts like read-wire.ts's raw reads: the framing and small
+// values copied into one exactly sized buffer, every fields map of at least VIEW_MIN_BYTES sent as
+// a view of its stored batch (no decode, re-encode or copy of the sample bytes). A projection
+// decodes and re-encodes the kept fields. JSON uses the tagged forms of core/log/json-value.ts.
 import { toJsonValue } from "../../core/log/json-value.ts";
-import { msgpackArrayHeaderSize, msgpackUintSize, writeMsgpackArrayHeader, writeMsgpackUint } from "../../core/log/msgpack-writer.ts";
-import { decodeSampleFields, type SampleBatch } from "./sample-reader.ts";
+import { msgpackArrayHeaderSize, msgpackUintSize } from "../../core/log/msgpack-writer.ts";
+import { uninitialized } from "../../core/util/buffers.ts";
+import { copiedLength, PartsWriter, type ResponseParts } from "../streams/read-wire.ts";
 import type { SampleReadResponse } from "./dataset-wire.ts";
+import { decodeSampleFields, type SampleBatch } from "./sample-reader.ts";
 
 const fixstr = (s: string): Uint8Array => Uint8Array.from([0xa0 | s.length, ...Array.from(s, (ch) => ch.charCodeAt(0))]);
 const K_START = fixstr("start");
 const K_SAMPLES = fixstr("samples");
 const K_OFFSETS = fixstr("offsets");
 const NIL = 0xc0;
+const MAP_OF_3 = 0x83;
+const ARRAY_OF_2 = 0x92;
+
+/** A fields map as bytes of `source`: a stored record's map in its batch, or a re-encoded projection. */
+interface FieldsMap {
+  readonly source: Uint8Array;
+  readonly range: readonly [number, number];
+}
 
 /**
- * The MessagePack answer. `encodeFields` re-encodes a projected fields map; without a
- * projection (`fields` undefined) the stored bytes are copied.
+ * The MessagePack answer as parts. Without a projection (`fields` undefined) the stored maps are
+ * forwarded; with one, `encodeFields` re-encodes each projected map.
  */
-export function encodeSamplesMsgpack(batch: SampleBatch, fields: readonly string[] | undefined, encodeFields: (value: Record<string, unknown>) => Uint8Array): Uint8Array {
+export function sampleResponseParts(batch: SampleBatch, fields: readonly string[] | undefined, encodeFields: (value: Record<string, unknown>) => Uint8Array): ResponseParts {
   const { samples } = batch;
-  const maps: Uint8Array[] = samples.map((s) => (fields === undefined ? s.record.batch.subarray(s.record.fields[0], s.record.fields[1]) : encodeFields(decodeSampleFields(s, fields))));
-  let size = 1 + K_START.length + (batch.start === null ? 1 : msgpackUintSize(batch.start));
-  size += K_SAMPLES.length + msgpackArrayHeaderSize(samples.length);
-  for (const m of maps) size += m.length;
-  size += K_OFFSETS.length + msgpackArrayHeaderSize(samples.length);
-  for (const s of samples) size += 1 + msgpackUintSize(s.partition) + msgpackUintSize(s.offset);
-  const out = new Uint8Array(size);
-  const view = new DataView(out.buffer);
-  out[0] = 0x83; // map of 3
-  let at = 1;
-  out.set(K_START, at);
-  at += K_START.length;
-  if (batch.start === null) out[at++] = NIL;
-  else at = writeMsgpackUint(out, view, at, batch.start);
-  out.set(K_SAMPLES, at);
-  at += K_SAMPLES.length;
-  at = writeMsgpackArrayHeader(out, view, at, samples.length);
+  const maps: FieldsMap[] = samples.map((s) => {
+    if (fields === undefined) return { source: s.record.batch, range: s.record.fields };
+    const source = encodeFields(decodeSampleFields(s, fields));
+    return { source, range: [0, source.length] };
+  });
+  let copied = 1 + K_START.length + (batch.start === null ? 1 : msgpackUintSize(batch.start));
+  copied += K_SAMPLES.length + msgpackArrayHeaderSize(samples.length) + K_OFFSETS.length + msgpackArrayHeaderSize(samples.length);
+  let viewed = 0;
   for (const m of maps) {
-    out.set(m, at);
-    at += m.length;
+    const stored = copiedLength(m.range);
+    copied += stored;
+    viewed += m.range[1] - m.range[0] - stored;
   }
-  out.set(K_OFFSETS, at);
-  at += K_OFFSETS.length;
-  at = writeMsgpackArrayHeader(out, view, at, samples.length);
+  for (const s of samples) copied += 1 + msgpackUintSize(s.partition) + msgpackUintSize(s.offset);
+  // Fully overwritten below, so the zero fill would be wasted.
+  const w = new PartsWriter(uninitialized(copied));
+  w.byte(MAP_OF_3);
+  w.bytes(K_START);
+  if (batch.start === null) w.byte(NIL);
+  else w.uint(batch.start);
+  w.bytes(K_SAMPLES);
+  w.arrayHeader(samples.length);
+  for (const m of maps) w.range(m.source, m.range);
+  w.bytes(K_OFFSETS);
+  w.arrayHeader(samples.length);
   for (const s of samples) {
-    out[at++] = 0x92; // [partition, offset]
-    at = writeMsgpackUint(out, view, at, s.partition);
-    at = writeMsgpackUint(out, view, at, s.offset);
+    w.byte(ARRAY_OF_2); // [partition, offset]
+    w.uint(s.partition);
+    w.uint(s.offset);
   }
-  invariant(at === size, `sample response: wrote ${at} of ${size} bytes`);
-  return out;
+  return { parts: w.finish(), length: copied + viewed };
 }
 
 /** The JSON answer (bytes as {"$base64"}, tensors and artefact refs in their tagged forms). */

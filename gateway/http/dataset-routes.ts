@@ -9,12 +9,12 @@ import type { BoundedMsgpackDecoder } from "../../core/log/msgpack-bounds.ts";
 import { authorize, permits } from "../auth/principal.ts";
 import type { DatasetService } from "../datasets/dataset-service.ts";
 import { createDatasetSchema, datasetNameSchema, sampleIndexesSchema, sampleRangeQuerySchema, versionParamSchema, type DatasetVersion, type SampleReadResponse } from "../datasets/dataset-wire.ts";
-import { encodeSamplesMsgpack, samplesJson } from "../datasets/sample-wire.ts";
+import { sampleResponseParts, samplesJson } from "../datasets/sample-wire.ts";
 import type { GatewayMetrics } from "../metrics.ts";
 import { principalOf, type AuthEnv } from "./auth.ts";
 import { errorResponse } from "./errors.ts";
 import { notModified, parseRange, rangeAllowed } from "./http-range.ts";
-import { encodeMsgpack, respondEncoded, wantsMsgpack } from "./negotiate.ts";
+import { encodeMsgpack, respondEncoded, respondParts, wantsMsgpack } from "./negotiate.ts";
 import { validBody, validParams } from "./validate.ts";
 
 const nameParams = z.object({ name: datasetNameSchema });
@@ -106,6 +106,7 @@ async function serveSegment(c: Context, datasets: DatasetService, metrics: Gatew
   return new Response(bytes as Uint8Array<ArrayBuffer>, { status, headers: out });
 }
 
+/** A sample read's answer: MessagePack as parts (stored fields maps sent as views of their batches, streamed when large), or JSON. */
 function sampleAnswer(
   c: Parameters<typeof respondEncoded>[0],
   metrics: GatewayMetrics,
@@ -114,7 +115,12 @@ function sampleAnswer(
   batch: Parameters<typeof samplesJson>[0],
   fields: readonly string[] | undefined,
 ) {
-  const bytes = msgpack ? encodeSamplesMsgpack(batch, fields, (value) => encodeMsgpack(value)) : JSON.stringify(samplesJson(batch, fields));
-  metrics.bytesOut.inc({ stream }, bytes.length);
-  return respondEncoded<SampleReadResponse>(c, bytes, msgpack ? "msgpack" : "json");
+  if (msgpack) {
+    const body = sampleResponseParts(batch, fields, (value) => encodeMsgpack(value));
+    metrics.bytesOut.inc({ stream }, body.length);
+    return respondParts<SampleReadResponse>(c, body);
+  }
+  const text = JSON.stringify(samplesJson(batch, fields));
+  metrics.bytesOut.inc({ stream }, text.length);
+  return respondEncoded<SampleReadResponse>(c, text, "json");
 }

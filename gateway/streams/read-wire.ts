@@ -80,10 +80,10 @@ const RECORD_FIXED = 1 + K_OFFSET.length + K_TIMESTAMP.length + K_KEY.length + K
 type Range = readonly [number, number];
 
 /** Bytes of `range` that are copied rather than referenced. */
-const copiedLength = (range: Range): number => (range[1] - range[0] >= VIEW_MIN_BYTES ? 0 : range[1] - range[0]);
+export const copiedLength = (range: Range): number => (range[1] - range[0] >= VIEW_MIN_BYTES ? 0 : range[1] - range[0]);
 
 /** Writes copied bytes into one buffer and cuts it into parts around the referenced views. */
-class PartsWriter {
+export class PartsWriter {
   readonly parts: Uint8Array[] = [];
   private readonly view: DataView;
   private at = 0;
