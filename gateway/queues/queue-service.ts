@@ -5,6 +5,7 @@
 // answered once its rows are committed.
 import { getLogger } from "@logtape/logtape";
 import { invariant, StrataError } from "../../core/errors.ts";
+import type { RawRecord } from "../../core/log/batch.ts";
 import type { LogRecord } from "../../core/log/record.ts";
 import { KeyedLock } from "../../core/util/keyed-lock.ts";
 import type { Database } from "../db/database.ts";
@@ -17,6 +18,7 @@ import { DeadLetters } from "./dead-letters.ts";
 import * as transitions from "./queued-record.ts";
 import type { QueuedRecord } from "./queued-record.ts";
 import { decodeRawRecord } from "./raw-record.ts";
+import { READ_AHEAD_RECORDS, ReadAhead } from "./read-ahead.ts";
 import { newReceipt, parseReceipt } from "./receipt.ts";
 import type { QueueLimits } from "./queue-limits.ts";
 import { createQueueMetrics, type QueueMetrics } from "./queue-metrics.ts";
@@ -51,6 +53,7 @@ export class QueueService {
   private readonly locks = new KeyedLock();
   private readonly batchers = new Map<string, WriteBatcher<WriteSet>>();
   private readonly deadLetters: DeadLetters;
+  private readonly readAhead = new ReadAhead();
   private readonly store: QueueStore;
   private sweeper: ReturnType<typeof setInterval> | undefined;
   private roundRobin = 0;
@@ -287,7 +290,7 @@ export class QueueService {
     const p = this.partitionOf(state, stream, partition, changes);
     const end = this.endOffset(stream, partition);
     if (p.cursor >= end) return { claimed: 0, advanced: false };
-    const read = await this.log.readRaw({ stream, partition, offset: p.cursor, maxRecords: share, filter });
+    const read = await this.readNew(state.group, stream, partition, p.cursor, share, filter);
     for (const raw of read.records) {
       const record = decodeRawRecord(raw);
       invariant(record.offset >= p.cursor && !p.records.has(record.offset), `claim ${stream}/${partition}@${record.offset}: at or past the cursor ${p.cursor} and never delivered`);
@@ -305,6 +308,22 @@ export class QueueService {
     p.cursor = read.nextOffset;
     changes.touch(p);
     return { claimed, advanced };
+  }
+
+  /**
+   * Up to `share` records from `cursor` (the matching ones, with a filter) and the offset after
+   * those examined. Without a filter a read takes at least READ_AHEAD_RECORDS and keeps what the
+   * claim does not take for the partition's next claim (read-ahead.ts).
+   */
+  private async readNew(group: string, stream: string, partition: number, cursor: number, share: number, filter: string | undefined): Promise<{ records: RawRecord[]; nextOffset: number }> {
+    if (filter !== undefined) return this.log.readRaw({ stream, partition, offset: cursor, maxRecords: share, filter });
+    const key = ReadAhead.key(group, stream, this.streams.require(stream).createdAt, partition);
+    const kept = this.readAhead.take(key, cursor, share);
+    if (kept !== undefined) return { records: kept, nextOffset: kept[kept.length - 1]!.offset + 1 };
+    const read = await this.log.readRaw({ stream, partition, offset: cursor, maxRecords: Math.max(share, READ_AHEAD_RECORDS) });
+    const records = read.records.slice(0, share);
+    this.readAhead.keep(key, read.records.slice(share));
+    return { records, nextOffset: records.length > 0 ? records[records.length - 1]!.offset + 1 : read.nextOffset };
   }
 
   /** In-flight records past their deadline become pending (with backoff) or dead letters. */
@@ -403,6 +422,7 @@ export class QueueService {
         async (e) => {
           log.error("queue {group}: a metadata write failed, reloading the group: {error}", { group, error: String(e) });
           await this.locks.run(group, async () => {
+            this.readAhead.forget(group);
             const [reloaded] = await this.store.load(group);
             if (reloaded) this.groups.set(group, reloaded);
             else this.groups.delete(group);
