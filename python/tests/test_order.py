@@ -187,6 +187,43 @@ class PiecesTest(unittest.TestCase):
                 self.assertLessEqual(len({order.piece_of(g) for g in block}), BLOCK_SPANS + 1)
 
 
+def peak_live_pieces(order, epoch: int, rank: int = 0, world_size: int = 1) -> int:
+    """The most pieces in use at once by a rank reading an epoch: a piece is in use from the position
+    that first needs it to the last (what a reader that fetches each piece once must hold)."""
+    first: dict = {}
+    last: dict = {}
+    for k, g in enumerate(positions_for(order.epoch(epoch), 0, rank, world_size)):
+        piece = order.piece_of(g)
+        first.setdefault(piece, k)
+        last[piece] = k
+    events = sorted([(k, 1) for k in first.values()] + [(k + 1, -1) for k in last.values()], key=lambda e: (e[0], e[1]))
+    live = peak = 0
+    for _, change in events:
+        live += change
+        peak = max(peak, live)
+    return peak
+
+
+class WorkingSetTest(unittest.TestCase):
+    """The pieces a reader keeps in use are about touched buckets x (BLOCK_SPANS + 1), whatever the dataset's size."""
+
+    def test_the_working_set_does_not_grow_with_the_dataset(self) -> None:
+        peaks = []
+        for samples in (20_000, 80_000):
+            order = DatasetOrder(version_of([samples // 2, samples // 2], span_samples=20), 7, canonical_buckets=16)
+            peak = peak_live_pieces(order, 1)
+            self.assertLessEqual(peak, 16 * (BLOCK_SPANS + 1) + 16)  # + one piece per bucket across a block edge
+            peaks.append(peak)
+        self.assertLessEqual(abs(peaks[1] - peaks[0]), 16)
+
+    def test_a_rank_of_r_dividing_c_keeps_c_over_r_buckets_in_use(self) -> None:
+        order = DatasetOrder(version_of([20_000], span_samples=20), 7, canonical_buckets=16)
+        whole = peak_live_pieces(order, 0)
+        quarter = peak_live_pieces(order, 0, rank=1, world_size=4)
+        self.assertLessEqual(quarter, 4 * (BLOCK_SPANS + 1) + 4)
+        self.assertLess(quarter, whole / 3)
+
+
 class StateTest(unittest.TestCase):
     good = {"dataset": "d", "version": 1, "seed": 0, "epoch": 0, "sample_in_epoch": 10, "canonical_buckets": 64}
 
