@@ -15,6 +15,7 @@ import type { LogService } from "../streams/log-service.ts";
 import type { StreamService } from "../streams/stream-service.ts";
 import { backoffDelay } from "./backoff.ts";
 import { DeadLetters } from "./dead-letters.ts";
+import { DueBounds } from "./due-bounds.ts";
 import * as transitions from "./queued-record.ts";
 import type { QueuedRecord } from "./queued-record.ts";
 import { decodeRawRecord } from "./raw-record.ts";
@@ -54,6 +55,7 @@ export class QueueService {
   private readonly batchers = new Map<string, WriteBatcher<WriteSet>>();
   private readonly deadLetters: DeadLetters;
   private readonly readAhead = new ReadAhead();
+  private readonly due = new DueBounds();
   private readonly store: QueueStore;
   private sweeper: ReturnType<typeof setInterval> | undefined;
   private roundRobin = 0;
@@ -196,7 +198,7 @@ export class QueueService {
         const delay = request.delay_ms ?? backoffDelay(state.config.backoff, found.record.deliveries);
         if (this.fail(state, found.partition, found.record, now + delay, error, changes)) deadLettered++;
       }
-      const { committed } = await this.deadLetter(state, this.persist(state, changes));
+      const { committed } = await this.deadLetter(state, this.persist(state, changes), deadLettered > 0);
       return { value: { nacked, dead_lettered: deadLettered, stale }, committed };
     });
   }
@@ -222,7 +224,7 @@ export class QueueService {
     const now = Date.now();
     const visibility = request.visibility_ms ?? state.config.visibility_ms;
     const changes = new QueueChanges();
-    this.expire(state, now, changes);
+    const expiredToDeadLetters = this.expire(state, now, changes);
     const out: ClaimedRecord[] = [];
     let unsettled = 0;
     for (const p of state.partitions.values()) unsettled += p.records.size;
@@ -232,18 +234,26 @@ export class QueueService {
       if (out.length >= maxRecords || unsettled >= this.limits.maxInFlightPerQueue) continue;
       unsettled += await this.claimNew(state, stream, now + visibility, Math.min(maxRecords - out.length, this.limits.maxInFlightPerQueue - unsettled), request.filter, out, changes);
     }
-    const { committed } = await this.deadLetter(state, this.persist(state, changes));
+    const { committed } = await this.deadLetter(state, this.persist(state, changes), expiredToDeadLetters > 0);
     return { value: out, committed };
   }
 
   /** Due redeliveries of one stream, oldest first. */
   private async claimRedeliveries(state: QueueState, stream: string, now: number, deadline: number, maxRecords: number, out: ClaimedRecord[], changes: QueueChanges): Promise<void> {
+    if (!this.due.mayRedeliver(state.group, stream, now)) return;
     const due: [PartitionQueue, QueuedRecord][] = [];
+    let nextVisible = Number.POSITIVE_INFINITY;
     for (const p of state.partitions.values()) {
       if (p.stream !== stream) continue;
-      for (const r of p.records.values()) if (r.state.kind === "pending" && r.state.visibleAt <= now) due.push([p, r]);
+      for (const r of p.records.values()) {
+        if (r.state.kind !== "pending") continue;
+        if (r.state.visibleAt <= now) due.push([p, r]);
+        else nextVisible = Math.min(nextVisible, r.state.visibleAt);
+      }
     }
     due.sort(([, a], [, b]) => visibleAt(a) - visibleAt(b) || a.offset - b.offset);
+    // Due records this claim has no room for keep the bound at now: the next claim scans again.
+    this.due.rescanned(state.group, stream, due.length > maxRecords - out.length ? now : nextVisible);
     for (const [p, r] of due) {
       if (out.length >= maxRecords) return;
       const read = await this.log.readRaw({ stream, partition: p.partition, offset: Math.max(r.offset, this.startOffset(stream, p.partition)), maxRecords: 1 });
@@ -258,6 +268,7 @@ export class QueueService {
       }
       const receipt = newReceipt({ stream, partition: p.partition, offset: r.offset, delivery: r.deliveries + 1 });
       transitions.redeliver(r, receipt, deadline, now);
+      this.due.inFlight(state.group, deadline);
       p.redelivered++;
       this.metrics.deliveries.inc({ group: state.group, stream });
       this.metrics.redeliveries.inc({ group: state.group, stream });
@@ -296,6 +307,7 @@ export class QueueService {
       invariant(record.offset >= p.cursor && !p.records.has(record.offset), `claim ${stream}/${partition}@${record.offset}: at or past the cursor ${p.cursor} and never delivered`);
       const receipt = newReceipt({ stream, partition, offset: record.offset, delivery: 1 });
       const queued = transitions.firstDelivery(stream, partition, record.offset, receipt, deadline);
+      this.due.inFlight(state.group, deadline);
       p.records.set(record.offset, queued);
       changes.touch(p, queued);
       out.push({ receipt, stream, partition, deliveries: 1, record });
@@ -326,16 +338,29 @@ export class QueueService {
     return { records, nextOffset: records.length > 0 ? records[records.length - 1]!.offset + 1 : read.nextOffset };
   }
 
-  /** In-flight records past their deadline become pending (with backoff) or dead letters. */
-  private expire(state: QueueState, now: number, changes: QueueChanges): void {
+  /**
+   * In-flight records past their deadline become pending (with backoff) or dead letters; how many
+   * became dead letters. Walks the group's records only when its earliest deadline may have
+   * passed (due-bounds.ts), and leaves the exact bounds it saw.
+   */
+  private expire(state: QueueState, now: number, changes: QueueChanges): number {
+    if (!this.due.mayExpire(state.group, now)) return 0;
+    let deadLettered = 0;
+    let expiry = Number.POSITIVE_INFINITY;
+    const redelivery = new Map<string, number>();
     for (const p of state.partitions.values()) {
       for (const r of p.records.values()) {
-        if (r.state.kind !== "in_flight" || r.state.deadline > now) continue;
-        const base = r.state.deadline;
-        this.metrics.expired.inc({ group: state.group, stream: r.stream });
-        this.fail(state, p, r, base + backoffDelay(state.config.backoff, r.deliveries), EXPIRED, changes);
+        if (r.state.kind === "in_flight" && r.state.deadline <= now) {
+          const base = r.state.deadline;
+          this.metrics.expired.inc({ group: state.group, stream: r.stream });
+          if (this.fail(state, p, r, base + backoffDelay(state.config.backoff, r.deliveries), EXPIRED, changes)) deadLettered++;
+        }
+        if (r.state.kind === "in_flight") expiry = Math.min(expiry, r.state.deadline);
+        else if (r.state.kind === "pending") redelivery.set(r.stream, Math.min(redelivery.get(r.stream) ?? Number.POSITIVE_INFINITY, r.state.visibleAt));
       }
     }
+    this.due.scanned(state.group, expiry, redelivery);
+    return deadLettered;
   }
 
   /** A failed delivery: pending again at `visibleAt`, or a dead letter when it was the last allowed (true). */
@@ -346,6 +371,7 @@ export class QueueService {
       return true;
     }
     transitions.retryLater(r, visibleAt, error);
+    this.due.pending(state.group, r.stream, visibleAt);
     return false;
   }
 
@@ -354,7 +380,9 @@ export class QueueService {
    * intent's commit (a dead letter is recorded before it is published), publishes them and
    * submits their settling; the commit to wait for.
    */
-  private async deadLetter(state: QueueState, intent: Promise<void>): Promise<Pending> {
+  private async deadLetter(state: QueueState, intent: Promise<void>, mayHaveNew: boolean): Promise<Pending> {
+    // Only requests that made dead letters (and the sweep, which retries unpublished ones) look.
+    if (!mayHaveNew) return { committed: intent };
     let any = false;
     for (const p of state.partitions.values()) for (const r of p.records.values()) any ||= r.state.kind === "dead_lettering";
     if (!any) return { committed: intent };
@@ -400,7 +428,7 @@ export class QueueService {
     if (!state) return;
     const changes = new QueueChanges();
     this.expire(state, Date.now(), changes);
-    await (await this.deadLetter(state, this.persist(state, changes))).committed;
+    await (await this.deadLetter(state, this.persist(state, changes), true)).committed;
   }
 
   /**
@@ -423,6 +451,7 @@ export class QueueService {
           log.error("queue {group}: a metadata write failed, reloading the group: {error}", { group, error: String(e) });
           await this.locks.run(group, async () => {
             this.readAhead.forget(group);
+            this.due.forget(group);
             const [reloaded] = await this.store.load(group);
             if (reloaded) this.groups.set(group, reloaded);
             else this.groups.delete(group);
