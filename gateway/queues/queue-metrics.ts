@@ -10,6 +10,7 @@ export function createQueueMetrics(registry: MetricsRegistry) {
     nacked: registry.counter("strata_queue_nacked_total", "Deliveries nacked."),
     expired: registry.counter("strata_queue_expired_total", "Deliveries whose visibility timeout passed without an ack or nack."),
     deadLettered: registry.counter("strata_queue_dead_lettered_total", "Records published to their dead-letter stream (settled)."),
+    requestsPerCommit: registry.histogram("strata_queue_requests_per_commit", "Requests whose rows one metadata transaction (one fsync) wrote: above 1 when group commit engages.", [1, 2, 4, 8, 16, 64]),
   };
 }
 

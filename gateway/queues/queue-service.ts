@@ -446,7 +446,10 @@ export class QueueService {
     let batcher = this.batchers.get(group);
     if (!batcher) {
       batcher = new WriteBatcher<WriteSet>(
-        (sets) => this.store.write(sets),
+        (sets) => {
+          this.metrics.requestsPerCommit.observe(sets.length);
+          return this.store.write(sets);
+        },
         async (e) => {
           log.error("queue {group}: a metadata write failed, reloading the group: {error}", { group, error: String(e) });
           await this.locks.run(group, async () => {
