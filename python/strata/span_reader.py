@@ -11,7 +11,9 @@ the order's ``piece_of``, a span cut to its canonical bucket, since the two part
 a bucket edge are read at unrelated times. A shuffled epoch needs about ``BLOCK_SPANS + 1`` pieces
 of every bucket it touches at once (docs/dataset-order.md, "Working set"); with ``prefetch_bytes``
 at least that and a look-ahead of two blocks' positions, every piece is fetched once per epoch
-(``fetch_counts`` counts fetches per unit).
+(``fetch_counts`` counts fetches per unit). Queued units that follow each other in global order
+are fetched together, in one range read of up to ``COALESCE_BYTES``, while the estimate of the
+bytes cached and in flight stays within ``prefetch_bytes`` (``requests`` lists each read's units).
 
 Memory: a fetch starts only while cached spans hold under ``prefetch_bytes`` of response bytes;
 past it, the cached span needed last is evicted (Belady's choice) when it is needed after the
@@ -37,6 +39,10 @@ from .errors import StrataError
 log = logging.getLogger("strata.dataset")
 
 LOOKAHEAD = 16384  # positions of the sequence known ahead of the consumer
+# Queued pieces that follow each other in global order are fetched in one range read of up to this
+# many (estimated) bytes, within prefetch_bytes: small pieces keep a shuffled epoch's working set
+# small, and an in-order read still makes large requests.
+COALESCE_BYTES = 8 * 1024 * 1024
 _EXTEND = 512  # positions added to the look-ahead at a time
 
 
@@ -113,8 +119,14 @@ class SpanReader:
         self._ahead: deque[tuple[int, int, Span]] = deque()  # the next positions: (position, global index, its span)
         self._drawn = 0  # indexes drawn from the sequence so far (the next position's number)
         self._needs: dict[Span, deque[int]] = {}  # the positions of the look-ahead that need each span, ascending
-        self._queue: list[tuple[int, int, Span]] = []  # heap of spans to fetch by the position that needs them next
-        self._queued: set[Span] = set()
+        self._queue: list[tuple[int, int, int, Span]] = []  # heap of spans to fetch by the position that needs them next
+        self._queued: dict[Span, int] = {}  # queued span -> its heap entry's number (older entries are stale)
+        self._queued_by_start: dict[int, Span] = {}
+        self._entries = 0
+        self._inflight_estimate = 0.0  # estimated bytes of the coalesced units in flight
+        self._fetched_bytes = 0
+        self._fetched_samples = 0
+        self.requests: list[tuple[Span, ...]] = []  # the units of each range read, in the order they were claimed
         self._inflight: set[Span] = set()
         self._cache: dict[Span, tuple[list[dict], int]] = {}  # span -> (its samples, response bytes)
         self._cached_bytes = 0
@@ -151,8 +163,41 @@ class SpanReader:
 
     def _enqueue(self, span: Span) -> None:
         if span not in self._queued:
-            heapq.heappush(self._queue, (self._needs[span][0], span.start, span))
-            self._queued.add(span)
+            self._entries += 1
+            heapq.heappush(self._queue, (self._needs[span][0], span.start, self._entries, span))
+            self._queued[span] = self._entries
+            self._queued_by_start[span.start] = span
+
+    def _unqueue(self, span: Span) -> None:
+        del self._queued[span]
+        del self._queued_by_start[span.start]
+
+    def _coalesce(self, head: Span, needed_at: int) -> tuple[list[Span], float]:
+        """The head and the queued units that follow it in global order and are needed soon after it (by the
+        time the samples before them are read, twice over), within COALESCE_BYTES and the bound (estimated
+        from the bytes per sample fetched so far); their estimated bytes (caller holds the lock).
+
+        An in-order read coalesces; a shuffled one rarely does, since a unit needed much later would hold
+        bytes of the bound that the units needed before it must then evict."""
+        group = [head]
+        if self._fetched_samples == 0:
+            return group, 0.0  # no estimate yet: the first read stays small, for a fast first sample
+        per_sample = self._fetched_bytes / self._fetched_samples * 1.125  # a margin over the average
+        size = head.count * per_sample
+        estimate = 0.0
+        covered = head.count
+        following = self._queued_by_start.get(head.start + head.count)
+        while following is not None and self._needs[following][0] <= needed_at + 2 * covered:
+            extra = following.count * per_sample
+            if size + extra > COALESCE_BYTES or self._cached_bytes + self._inflight_estimate + estimate + extra > self._prefetch_bytes:
+                break
+            self._unqueue(following)
+            group.append(following)
+            size += extra
+            estimate += extra
+            covered += following.count
+            following = self._queued_by_start.get(following.start + following.count)
+        return group, estimate
 
     def _evict_for(self, position: int) -> bool:
         """Evicts the cached span needed last, if it is needed after `position` (Belady's choice); whether it did."""
@@ -202,27 +247,33 @@ class SpanReader:
 
     # ---- fetchers ----
 
-    def _claim(self) -> Span | None:
+    def _claim(self) -> tuple[list[Span], float] | None:
         cond = self._cond
         with cond:
             while True:
                 if self._stopped:
                     return None
+                while self._queue and self._queued.get(self._queue[0][3]) != self._queue[0][2]:
+                    heapq.heappop(self._queue)  # stale: claimed with another unit, or queued again since
                 if not self._queue and self._drawn < self._total and len(self._ahead) < self._lookahead:
                     self._extend(_EXTEND)
                     continue
                 if self._queue:
-                    needed_at, _, head = self._queue[0]
+                    needed_at, _, _, head = self._queue[0]
                     if self._cached_bytes >= self._prefetch_bytes and self._cache and self._evict_for(needed_at):
                         continue
                     # Within the bound, or nothing cached, or the span the consumer waits for (the heap's
                     # head: every other span is needed later), fetched even when nothing could be evicted.
                     if self._cached_bytes < self._prefetch_bytes or not self._cache or head == self._waiting_for:
                         heapq.heappop(self._queue)
-                        self._queued.discard(head)
-                        self._inflight.add(head)
-                        self.fetch_counts[head] = self.fetch_counts.get(head, 0) + 1
-                        return head
+                        self._unqueue(head)
+                        group, estimate = self._coalesce(head, needed_at)
+                        self._inflight_estimate += estimate
+                        for unit in group:
+                            self._inflight.add(unit)
+                            self.fetch_counts[unit] = self.fetch_counts.get(unit, 0) + 1
+                        self.requests.append(tuple(group))
+                        return group, estimate
                 elif self._drawn >= self._total and not self._inflight:
                     return None
                 cond.wait()
@@ -230,16 +281,25 @@ class SpanReader:
     def _fetch_loop(self) -> None:
         try:
             while True:
-                span = self._claim()
-                if span is None:
+                claimed = self._claim()
+                if claimed is None:
                     return
-                samples, nbytes = self._fetch(span)
+                group, estimate = claimed
+                samples, nbytes = self._fetch(group[0].start, sum(unit.count for unit in group))
                 with self._cond:
-                    self._inflight.discard(span)
-                    if self._needs.get(span):
-                        self._cache[span] = (samples, nbytes)
-                        self._cached_bytes += nbytes
-                        self.peak_cached_bytes = max(self.peak_cached_bytes, self._cached_bytes)
+                    self._inflight_estimate -= estimate
+                    self._fetched_bytes += nbytes
+                    self._fetched_samples += len(samples)
+                    first = 0
+                    for unit in group:
+                        self._inflight.discard(unit)
+                        if self._needs.get(unit):
+                            # Response bytes shared out by samples: the bound counts them per unit.
+                            share = nbytes * unit.count // len(samples)
+                            self._cache[unit] = (samples[first : first + unit.count], share)
+                            self._cached_bytes += share
+                        first += unit.count
+                    self.peak_cached_bytes = max(self.peak_cached_bytes, self._cached_bytes)
                     self._cond.notify_all()
         except BaseException as error:  # noqa: BLE001 - handed to the consumer, which raises it
             with self._cond:
@@ -251,17 +311,17 @@ class SpanReader:
                 self._running -= 1
                 self._cond.notify_all()
 
-    def _fetch(self, span: Span) -> tuple[list[dict], int]:
-        """The span's samples, across as many range reads as the gateway's byte bound needs."""
+    def _fetch(self, start: int, count: int) -> tuple[list[dict], int]:
+        """Samples [start, start + count), across as many range reads as the gateway's byte bound needs."""
         samples: list[dict] = []
         nbytes = 0
         session = self._client.session()
-        while len(samples) < span.count:
-            path, _ = self._client.samples_request(self._name, self._version, span.start + len(samples), span.count - len(samples), self._fields)
+        while len(samples) < count:
+            path, _ = self._client.samples_request(self._name, self._version, start + len(samples), count - len(samples), self._fields)
             response = session.request("GET", path)
             got = response.decode(self._tensor_format)["samples"]
             if not got:
-                raise StrataError("INTERNAL", f"the gateway answered no samples for index {span.start + len(samples)}")
+                raise StrataError("INTERNAL", f"the gateway answered no samples for index {start + len(samples)}")
             samples.extend(got)
             nbytes += len(response.body)
         return samples, nbytes

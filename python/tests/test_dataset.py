@@ -127,14 +127,37 @@ class DatasetTest(unittest.TestCase):
             self.assertEqual(reader.evictions, 0)
             self.assertEqual(set(reader.fetch_counts.values()), {1}, (buckets, world))
             # Fetched pieces are those the reader needs, each sample at most once, in the order they are first needed.
-            first_need = list(dict.fromkeys(ds._order.piece_of(g) for g in indexes))
-            self.assertEqual([(u.start, u.count) for u in reader.fetch_counts], first_need)
+            first_need = {piece: k for k, piece in enumerate(dict.fromkeys(ds._order.piece_of(g) for g in indexes))}
+            self.assertEqual(sorted((u.start, u.count) for u in reader.fetch_counts), sorted(first_need))
+            # Each range read starts at the first-needed piece not yet claimed; pieces right after it in global
+            # order may come along in the same read (coalesced), each read contiguous.
+            heads = [first_need[(r[0].start, r[0].count)] for r in reader.requests]
+            self.assertEqual(heads, sorted(heads))
+            for read in reader.requests:
+                self.assertTrue(all(a.start + a.count == b.start for a, b in zip(read, read[1:])))
             self.assertLessEqual(reader.peak_cached_bytes, bound + 2 * biggest)
             if buckets == 16:  # blocks much shorter than buckets: a working set, far less than the rank's pieces
                 self.assertLess(reader.peak_cached_bytes, len(first_need) * biggest / 2)
             # The Dataset's own defaults (derived prefetch bound and look-ahead) read the same sequence.
             self.assertGreaterEqual(ds.prefetch_bytes, 64 * 1024 * 1024)
             self.assertEqual([global_index(info, s) for s in ds], indexes)
+
+    def test_units_that_follow_each_other_are_read_together(self) -> None:
+        """An unshuffled epoch with small spans and a roomy bound: pieces adjacent in global order share range
+        reads of up to COALESCE_BYTES; with a 1-byte bound, one piece per read."""
+        from strata.span_reader import COALESCE_BYTES, SpanReader
+
+        ds = strata.Dataset(self.url, self.name, shuffle=False, rank=0, world_size=1)
+        for bound, coalesced in ((1 << 30, True), (1, False)):
+            reader = SpanReader(ds.client, self.name, ds.version, ds.info, ds.indexes(), len(ds), prefetch_bytes=bound, threads=2, unit_of=ds._order.piece_of)
+            self.assertEqual([global_index(ds.info, s) for s in reader], list(range(SAMPLES)))
+            self.assertEqual(set(reader.fetch_counts.values()), {1})
+            self.assertEqual(sum(len(read) for read in reader.requests), len(reader.fetch_counts))
+            if coalesced:
+                self.assertLess(len(reader.requests), len(reader.fetch_counts) // 2)
+                self.assertLess(max(sum(u.count for u in read) for read in reader.requests) * 40, COALESCE_BYTES * 2)
+            else:
+                self.assertEqual(max(len(read) for read in reader.requests), 1)
 
     def test_fields_projection(self) -> None:
         ds = strata.Dataset(self.url, self.name, fields=["i", "x"], rank=0, world_size=1)
