@@ -43,7 +43,8 @@ const fieldsBytes = (r: RawRecord): number => r.fields[1] - r.fields[0];
 
 export class SampleReader {
   constructor(
-    private readonly log: LogService,
+    /** Only raw reads: records located in their stored batches, never decoded. */
+    private readonly log: Pick<LogService, "readRaw">,
     private readonly matchOffsets: MatchOffsets,
     /** Records one storage read asks for at most (the service limit maxFetchRecords). */
     private readonly maxFetchRecords: number,
@@ -76,27 +77,39 @@ export class SampleReader {
 
   /**
    * The samples at `indexes`, in that order: a prefix of them, stopping (after at least one) once
-   * their fields pass `maxBytes`. Indexes are read sorted, in runs of consecutive ones.
+   * their fields pass `maxBytes`. Indexes are read sorted, in runs of consecutive ones; the run
+   * starting at the first requested index is read first (the answer holds at least that sample),
+   * so indexes asked in ascending consecutive order are one storage read per partition.
    */
   async at(version: DatasetVersion, indexes: readonly number[], maxBytes: number): Promise<SampleBatch> {
     for (const g of indexes) requireIndex(version, g);
-    const first = await this.range(version, indexes[0]!, 1, maxBytes);
-    const found = new Map<number, Sample>([[indexes[0]!, first.samples[0]!]]);
-    let budget = maxBytes - fieldsBytes(first.samples[0]!.record);
-    const sorted = [...new Set(indexes)].filter((g) => !found.has(g)).sort((a, b) => a - b);
-    let i = 0;
-    // As in range(): no storage read for less than an average sample.
-    while (i < sorted.length && budget >= (maxBytes - budget) / found.size) {
-      let j = i + 1;
+    const sorted = [...new Set(indexes)].sort((a, b) => a - b);
+    const found = new Map<number, Sample>();
+    let budget = maxBytes;
+    /** Reads the run of consecutive sorted indexes from position i (stopping before `stop`), returns how many were read. */
+    const readSortedRun = async (i: number, stop: number): Promise<number> => {
       const part = partitionOf(version, sorted[i]!);
       const partEnd = part.first_index + part.samples;
-      while (j < sorted.length && sorted[j] === sorted[j - 1]! + 1 && sorted[j]! < partEnd) j++;
-      const got = await this.readRun(version, part, sorted[i]! - part.first_index, j - i, budget);
+      let j = i + 1;
+      while (j < stop && sorted[j] === sorted[j - 1]! + 1 && sorted[j]! < partEnd) j++;
+      const got = await this.readRun(version, part, sorted[i]! - part.first_index, j - i, Math.max(1, budget));
       for (let k = 0; k < got.length; k++) {
         found.set(sorted[i + k]!, got[k]!);
         budget -= fieldsBytes(got[k]!.record);
       }
-      i += got.length;
+      return got.length;
+    };
+    const first = sorted.indexOf(indexes[0]!);
+    const firstRead = await readSortedRun(first, sorted.length);
+    invariant(firstRead > 0, `a read of index ${indexes[0]} of ${version.name} v${version.version} returns it`);
+    let i = 0;
+    // As in range(): no storage read for less than an average sample.
+    while (i < sorted.length && budget >= (maxBytes - budget) / found.size) {
+      if (i === first) {
+        i += firstRead;
+        continue;
+      }
+      i += await readSortedRun(i, i < first ? first : sorted.length);
     }
     const samples: Sample[] = [];
     let bytes = 0;

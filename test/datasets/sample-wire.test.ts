@@ -108,8 +108,8 @@ beforeAll(async () => {
   let i = 0;
   for (let b = 0; b < 8; b++) {
     for (const partition of [0, 1]) {
-      const records = Array.from({ length: 1 + (b % 4) }, () => ({ key: null, headers: {}, fields: fieldsOf(i++) }));
-      await log.publish("wire-s", { partition, records, producer: null });
+      const records = Array.from({ length: 1 + (b % 4) }, () => ({ key: null, partition, headers: {}, fields: fieldsOf(i++) }));
+      await log.publish("wire-s", { records, producer: null });
     }
   }
   await datasets.create({ name: "wire", stream: "wire-s" });
