@@ -41,7 +41,7 @@ interface Gateway {
 }
 
 /** `strata serve` of the checkout at `root` on a fresh temp data dir, with a storage config. */
-async function startGateway(label: string, root: string, storage: Record<string, number>): Promise<Gateway> {
+export async function startGateway(label: string, root: string, storage: Record<string, number>): Promise<Gateway> {
   const dir = mkdtempSync(join(tmpdir(), "strata-read-bench-"));
   const config = join(dir, "config.json");
   writeFileSync(config, JSON.stringify({ storage }));
@@ -65,7 +65,7 @@ async function startGateway(label: string, root: string, storage: Record<string,
 }
 
 /** The first group of `pattern` once the child prints it (stdout or stderr). */
-function firstMatch(child: ChildProcess, pattern: RegExp, what: string): Promise<string> {
+export function firstMatch(child: ChildProcess, pattern: RegExp, what: string): Promise<string> {
   let text = "";
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${what} did not start within 30 s:\n${text}`)), 30_000);
@@ -87,7 +87,7 @@ function firstMatch(child: ChildProcess, pattern: RegExp, what: string): Promise
 }
 
 /** Resolves once the gateway reports no sealed bytes awaiting upload (the metric is per stream). */
-async function uploadsSettled(url: string): Promise<void> {
+export async function uploadsSettled(url: string): Promise<void> {
   for (;;) {
     const text = await (await fetch(`${url}/metrics`)).text();
     const pending = /strata_unuploaded_bytes\{[^}]*\} (\d+)/.exec(text);
@@ -233,12 +233,12 @@ async function rawReaderGBps(g: Gateway): Promise<number> {
   return payloadBytes / ((performance.now() - t0) / 1000) / 1e9;
 }
 
-function iperfVersion(): string | undefined {
+export function iperfVersion(): string | undefined {
   const r = spawnSync("iperf3", ["--version"], { encoding: "utf8" });
   return r.status === 0 ? r.stdout.split("\n")[0]!.trim() : undefined;
 }
 
-function ensureIperf(): void {
+export function ensureIperf(): void {
   if (iperfVersion()) return;
   if (process.getuid?.() !== 0) throw new Error("iperf3 is not installed (apt-get install iperf3)");
   const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
@@ -249,7 +249,7 @@ function ensureIperf(): void {
 }
 
 /** One iperf3 server (one test) on a free port and a client sending `bytes`; the receiver's rate. */
-async function iperfGBps(bytes: number): Promise<number> {
+export async function iperfGBps(bytes: number): Promise<number> {
   const port = 20_000 + Math.floor(Math.random() * 20_000);
   const server = spawn("iperf3", ["-s", "-1", "--forceflush", "-B", "127.0.0.1", "-p", String(port)], { stdio: ["ignore", "pipe", "pipe"] });
   await firstMatch(server, /(Server listening)/, "iperf3 server");
@@ -320,4 +320,5 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+// Also a module: bench/dataset-samples.ts reuses its gateway and iperf3 helpers.
+if (import.meta.main) await main();
