@@ -7,11 +7,13 @@ import { Hono, type MiddlewareHandler } from "hono";
 import type { BoundedMsgpackDecoder } from "../../core/log/msgpack-bounds.ts";
 import { authorize, authorizeAny, permits, type Principal } from "../auth/principal.ts";
 import type { ClaimedRecord, QueueService } from "../queues/queue-service.ts";
+import { encodeClaimedMsgpack } from "../queues/claim-msgpack.ts";
+import { decodeRawRecord } from "../queues/raw-record.ts";
 import { parseReceipt } from "../queues/receipt.ts";
 import { ackRequestSchema, claimRequestSchema, nackRequestSchema, queueConfigSchema, type ClaimResponse, type QueueDescription } from "../queues/queue-wire.ts";
 import { jsonReadResponse } from "../streams/read-wire.ts";
 import { principalOf, type AuthEnv } from "./auth.ts";
-import { encodeMsgpack, respond, respondEncoded, wantsMsgpack } from "./negotiate.ts";
+import { respond, respondEncoded, wantsMsgpack } from "./negotiate.ts";
 import { validBody } from "./validate.ts";
 
 /** Consume on the stream of every well-formed receipt (malformed ones are answered as stale). */
@@ -34,26 +36,9 @@ function visible(principal: Principal, description: QueueDescription): QueueDesc
 function jsonClaimed(claimed: readonly ClaimedRecord[]): ClaimResponse {
   return {
     records: claimed.map((c) => {
-      const [record] = jsonReadResponse({ stream: c.stream, records: [c.record], nextOffset: 0, endOffset: 0 }).records;
+      const [record] = jsonReadResponse({ stream: c.stream, records: [decodeRawRecord(c.raw)], nextOffset: 0, endOffset: 0 }).records;
       return { receipt: c.receipt, stream: c.stream, partition: c.partition, ...record!, deliveries: c.deliveries };
     }),
-  };
-}
-
-/** MessagePack keeps key and header bytes, tensors and artefact refs native. */
-function msgpackClaimed(claimed: readonly ClaimedRecord[]) {
-  return {
-    records: claimed.map((c) => ({
-      receipt: c.receipt,
-      stream: c.stream,
-      partition: c.partition,
-      offset: c.record.offset,
-      timestamp: c.record.timestamp,
-      key: c.record.key,
-      headers: c.record.headers,
-      fields: c.record.fields,
-      deliveries: c.deliveries,
-    })),
   };
 }
 
@@ -74,7 +59,8 @@ export function queueRoutes(queues: QueueService, limited: MiddlewareHandler, re
       const principal = principalOf(c);
       for (const stream of body.streams) authorize(principal, "consume", stream);
       const claimed = await queues.claim(c.req.param("group"), body, c.req.raw.signal);
-      if (wantsMsgpack(c)) return respondEncoded<ClaimResponse>(c, encodeMsgpack(msgpackClaimed(claimed)), "msgpack");
+      // MessagePack keeps key and header bytes, tensors and artefact refs native: the stored bytes as they are.
+      if (wantsMsgpack(c)) return respondEncoded<ClaimResponse>(c, encodeClaimedMsgpack(claimed), "msgpack");
       return respond(c, jsonClaimed(claimed), "json");
     })
     .post("/queues/:group/ack", limited, validBody(ackRequestSchema, records), async (c) => {

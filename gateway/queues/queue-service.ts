@@ -6,7 +6,6 @@
 import { getLogger } from "@logtape/logtape";
 import { invariant, StrataError } from "../../core/errors.ts";
 import type { RawRecord } from "../../core/log/batch.ts";
-import type { LogRecord } from "../../core/log/record.ts";
 import { KeyedLock } from "../../core/util/keyed-lock.ts";
 import type { Database } from "../db/database.ts";
 import type { MetricsRegistry } from "../metrics.ts";
@@ -14,11 +13,11 @@ import { compileFilter } from "../filters/record-filter.ts";
 import type { LogService } from "../streams/log-service.ts";
 import type { StreamService } from "../streams/stream-service.ts";
 import { backoffDelay } from "./backoff.ts";
+import type { RawClaimed } from "./claim-msgpack.ts";
 import { DeadLetters } from "./dead-letters.ts";
 import { DueBounds } from "./due-bounds.ts";
 import * as transitions from "./queued-record.ts";
 import type { QueuedRecord } from "./queued-record.ts";
-import { decodeRawRecord } from "./raw-record.ts";
 import { READ_AHEAD_RECORDS, ReadAhead } from "./read-ahead.ts";
 import { newReceipt, parseReceipt } from "./receipt.ts";
 import type { QueueLimits } from "./queue-limits.ts";
@@ -40,14 +39,8 @@ interface Pending {
   readonly committed: Promise<void>;
 }
 
-/** One delivery handed to a claimer. */
-export interface ClaimedRecord {
-  readonly receipt: string;
-  readonly stream: string;
-  readonly partition: number;
-  readonly deliveries: number;
-  readonly record: LogRecord;
-}
+/** One delivery handed to a claimer, its record located in its stored batch (decoded only for a JSON answer). */
+export type ClaimedRecord = RawClaimed;
 
 export class QueueService {
   private readonly groups = new Map<string, QueueState>();
@@ -257,8 +250,8 @@ export class QueueService {
     for (const [p, r] of due) {
       if (out.length >= maxRecords) return;
       const read = await this.log.readRaw({ stream, partition: p.partition, offset: Math.max(r.offset, this.startOffset(stream, p.partition)), maxRecords: 1 });
-      const record = read.records[0] && decodeRawRecord(read.records[0]);
-      if (record === undefined || record.offset !== r.offset) {
+      const raw = read.records[0];
+      if (raw === undefined || raw.offset !== r.offset) {
         // Retention removed it: nothing left to deliver, so it counts as settled.
         log.warn("queue {group}: {stream}/{partition}@{offset} was removed by retention before its redelivery", { group: state.group, stream, partition: p.partition, offset: r.offset });
         p.records.delete(r.offset);
@@ -273,7 +266,7 @@ export class QueueService {
       this.metrics.deliveries.inc({ group: state.group, stream });
       this.metrics.redeliveries.inc({ group: state.group, stream });
       changes.touch(p, r);
-      out.push({ receipt, stream, partition: p.partition, deliveries: r.deliveries, record });
+      out.push({ receipt, stream, partition: p.partition, deliveries: r.deliveries, raw });
     }
   }
 
@@ -303,14 +296,13 @@ export class QueueService {
     if (p.cursor >= end) return { claimed: 0, advanced: false };
     const read = await this.readNew(state.group, stream, partition, p.cursor, share, filter);
     for (const raw of read.records) {
-      const record = decodeRawRecord(raw);
-      invariant(record.offset >= p.cursor && !p.records.has(record.offset), `claim ${stream}/${partition}@${record.offset}: at or past the cursor ${p.cursor} and never delivered`);
-      const receipt = newReceipt({ stream, partition, offset: record.offset, delivery: 1 });
-      const queued = transitions.firstDelivery(stream, partition, record.offset, receipt, deadline);
+      invariant(raw.offset >= p.cursor && !p.records.has(raw.offset), `claim ${stream}/${partition}@${raw.offset}: at or past the cursor ${p.cursor} and never delivered`);
+      const receipt = newReceipt({ stream, partition, offset: raw.offset, delivery: 1 });
+      const queued = transitions.firstDelivery(stream, partition, raw.offset, receipt, deadline);
       this.due.inFlight(state.group, deadline);
-      p.records.set(record.offset, queued);
+      p.records.set(raw.offset, queued);
       changes.touch(p, queued);
-      out.push({ receipt, stream, partition, deliveries: 1, record });
+      out.push({ receipt, stream, partition, deliveries: 1, raw });
       claimed++;
     }
     if (claimed > 0) this.metrics.deliveries.inc({ group: state.group, stream }, claimed);
