@@ -79,7 +79,7 @@ async function main(): Promise<void> {
     console.log(row("local shard files, page cache, msgpack.Unpacker", local));
     console.log(row("the shards' bytes over a loopback TCP socket (recv_into, msgpack.Unpacker)", socket));
     console.log(row("strata.Dataset, unshuffled", ordered, " (goal >= 0.8x)"));
-    console.log(row("strata.Dataset, shuffled (prefetch_bytes 256 MiB, under the version: spans evicted and read again)", [shuffled]));
+    console.log(row("strata.Dataset, shuffled (default prefetch_bytes: the working set derived from the version, docs/dataset-order.md)", [shuffled]));
     console.log(row("strata.Dataset, shuffled (prefetch_bytes 1 GiB: the version fits)", [roomy]));
     console.log("");
     console.log("| measure | value |");
