@@ -2,18 +2,11 @@
 // ranges, partition reads), over fetch, each answer checked by a schema. A failure answer
 // becomes a StrataError with the gateway's code, so callers switch on codes, not statuses.
 import { z } from "zod";
-import { type ErrorCode, ERROR_STATUS, StrataError } from "../../core/errors.ts";
+import { StrataError } from "../../core/errors.ts";
 import { heartbeatResponseSchema, type HeartbeatRequest, type HeartbeatResponse } from "../consumers/group-wire.ts";
+import { callGateway, type GatewayConnection, jsonRecordFields } from "./gateway-call.ts";
 
-const jsonBytes = z.object({ $base64: z.string() });
-
-export const groupReadRecordSchema = z.object({
-  offset: z.number().int().nonnegative(),
-  timestamp: z.number(),
-  key: jsonBytes.nullable(),
-  headers: z.record(z.string(), z.union([z.string(), jsonBytes])),
-  fields: z.record(z.string(), z.unknown()),
-});
+export const groupReadRecordSchema = z.object(jsonRecordFields);
 export type GroupReadRecord = z.output<typeof groupReadRecordSchema>;
 
 const readPageSchema = z.object({
@@ -25,19 +18,7 @@ export type GroupReadPage = z.output<typeof readPageSchema> & { readonly bytes: 
 
 const committedSchema = z.object({ offsets: z.array(z.object({ stream: z.string(), partition: z.number().int(), offset: z.number().int() })) });
 const streamRangesSchema = z.object({ partitions: z.array(z.object({ partition: z.number().int(), start_offset: z.number().int(), end_offset: z.number().int() })) });
-const errorSchema = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
-
-function isErrorCode(code: string): code is ErrorCode {
-  return Object.hasOwn(ERROR_STATUS, code);
-}
-
-export interface GroupHttpOptions {
-  /** The gateway's base URL, e.g. http://127.0.0.1:8080. */
-  readonly gateway: string;
-  readonly token?: string;
-  /** The fetch to use (e.g. one trusting a private CA); the global one by default. */
-  readonly fetch?: typeof fetch;
-}
+export type GroupHttpOptions = GatewayConnection;
 
 export interface PartitionRead {
   readonly stream: string;
@@ -59,36 +40,14 @@ export function isTransientFailure(error: unknown): boolean {
 }
 
 export class GroupHttp {
-  readonly #base: string;
-  readonly #token: string | undefined;
-  readonly #fetch: typeof fetch;
+  readonly #connection: GatewayConnection;
 
   constructor(options: GroupHttpOptions) {
-    this.#base = options.gateway.replace(/\/+$/, "");
-    this.#token = options.token;
-    this.#fetch = options.fetch ?? fetch;
+    this.#connection = options;
   }
 
   async #call<S extends z.ZodType>(method: string, path: string, schema: S, body: unknown, signal?: AbortSignal): Promise<{ value: z.output<S>; bytes: number }> {
-    const headers: Record<string, string> = { accept: "application/json" };
-    if (body !== undefined) headers["content-type"] = "application/json";
-    if (this.#token !== undefined) headers.authorization = `Bearer ${this.#token}`;
-    const response = await this.#fetch(`${this.#base}${path}`, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }), ...(signal ? { signal } : {}) });
-    const text = await response.text();
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      throw new StrataError(response.ok ? "INTERNAL" : "UNAVAILABLE", `${method} ${path}: ${response.status} with a body that is not JSON`);
-    }
-    if (!response.ok) {
-      const failure = errorSchema.safeParse(json);
-      if (failure.success && isErrorCode(failure.data.error.code)) throw new StrataError(failure.data.error.code, failure.data.error.message);
-      throw new StrataError(response.status >= 500 ? "UNAVAILABLE" : "BAD_REQUEST", `${method} ${path}: ${response.status}`);
-    }
-    const parsed = schema.safeParse(json);
-    if (!parsed.success) throw new StrataError("INTERNAL", `${method} ${path}: unexpected answer: ${parsed.error.message}`);
-    return { value: parsed.data, bytes: text.length };
+    return callGateway(this.#connection, method, path, schema, body, signal);
   }
 
   async heartbeat(group: string, request: HeartbeatRequest, signal?: AbortSignal): Promise<HeartbeatResponse> {

@@ -5,6 +5,7 @@ import { getLogger } from "@logtape/logtape";
 import { invariant } from "../../core/errors.ts";
 import type { BatchBuffer } from "./batch-buffer.ts";
 import { type GroupHttp, type GroupReadRecord, isTransientFailure } from "./group-http.ts";
+import { abortableDelay } from "./gateway-call.ts";
 
 const log = getLogger(["strata", "client", "groups"]);
 
@@ -40,17 +41,6 @@ const RETRY_INITIAL_MS = 100;
 const RETRY_MAX_MS = 2_000;
 
 /** Resolves after `ms`, or at once when `signal` aborts (no node: import: the client runs on any runtime). */
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-  });
-}
 
 /** Full-jitter exponential delay of the nth retry. */
 export function retryDelayMs(attempt: number): number {
@@ -134,7 +124,7 @@ export class PartitionLease {
           return;
         }
         log.warning("reading {stream}/{partition} failed ({error}); retrying", { stream: this.stream, partition: this.partition, error: e instanceof Error ? e.message : String(e) });
-        await pause(retryDelayMs(attempt++), signal);
+        await abortableDelay(retryDelayMs(attempt++), signal);
       }
     }
   }

@@ -2,19 +2,13 @@
 // checked by a schema. A failure answer becomes a StrataError with the gateway's code, so callers
 // switch on codes, not statuses (docs/queues.md has the routes' semantics).
 import { z } from "zod";
-import { ERROR_STATUS, type ErrorCode, StrataError } from "../../core/errors.ts";
-
-const jsonBytes = z.object({ $base64: z.string() });
+import { callGateway, type GatewayConnection, jsonRecordFields } from "./gateway-call.ts";
 
 export const claimedRecordSchema = z.object({
   receipt: z.string().min(1),
   stream: z.string(),
   partition: z.number().int().nonnegative(),
-  offset: z.number().int().nonnegative(),
-  timestamp: z.number(),
-  key: jsonBytes.nullable(),
-  headers: z.record(z.string(), z.union([z.string(), jsonBytes])),
-  fields: z.record(z.string(), z.unknown()),
+  ...jsonRecordFields,
   /** 1 on the first delivery. */
   deliveries: z.number().int().min(1),
 });
@@ -49,20 +43,8 @@ export type QueueInfo = z.output<typeof queueDescriptionSchema>;
 const queueListSchema = z.object({ queues: z.array(z.object({ group: z.string(), streams: z.array(z.string()) })) });
 export type QueueListing = z.output<typeof queueListSchema>["queues"];
 
-const errorSchema = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
-
-function isErrorCode(code: string): code is ErrorCode {
-  return Object.hasOwn(ERROR_STATUS, code);
-}
-
-export interface QueueConnection {
-  /** The gateway's base URL, e.g. http://127.0.0.1:8080. */
-  readonly gateway: string;
-  /** A gateway token (`strata tokens issue`), sent as `Authorization: Bearer`. */
-  readonly token?: string;
-  /** The fetch to use (e.g. one trusting a private CA); the global fetch by default. */
-  readonly fetch?: typeof fetch;
-}
+/** Where the queue calls go (the gateway, its token, the fetch to use). */
+export type QueueConnection = GatewayConnection;
 
 export interface ClaimOptions {
   /** Streams in priority order: a later stream's records are claimed only when the earlier ones have none ready. */
@@ -91,28 +73,7 @@ function queuePath(group: string, tail = ""): string {
 }
 
 async function call<S extends z.ZodType>(connection: QueueConnection, method: string, path: string, schema: S, body?: unknown, signal?: AbortSignal): Promise<z.output<S>> {
-  const headers: Record<string, string> = { accept: "application/json" };
-  if (body !== undefined) headers["content-type"] = "application/json";
-  if (connection.token !== undefined) headers.authorization = `Bearer ${connection.token}`;
-  const base = connection.gateway.replace(/\/+$/, "");
-  const doFetch = connection.fetch ?? fetch;
-  const response = await doFetch(`${base}${path}`, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }), ...(signal ? { signal } : {}) });
-  const text = await response.text();
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    // A body cut short (the gateway went away mid-answer) is worth a retry, unlike a wrong one.
-    throw new StrataError("UNAVAILABLE", `${method} ${base}${path}: HTTP ${response.status} with a body that is not JSON`);
-  }
-  if (!response.ok) {
-    const failure = errorSchema.safeParse(json);
-    if (failure.success) throw new StrataError(isErrorCode(failure.data.error.code) ? failure.data.error.code : "INTERNAL", failure.data.error.message);
-    throw new StrataError(response.status >= 500 ? "UNAVAILABLE" : "BAD_REQUEST", `${method} ${base}${path}: HTTP ${response.status}`);
-  }
-  const parsed = schema.safeParse(json);
-  if (!parsed.success) throw new StrataError("CORRUPT_DATA", `${method} ${base}${path}: unexpected answer: ${parsed.error.issues[0]?.message ?? "malformed"}`);
-  return parsed.data;
+  return (await callGateway(connection, method, path, schema, body, signal)).value;
 }
 
 /** Claims up to `maxRecords` records of `group`'s queue over `streams`, each invisible to other claims for the visibility. */

@@ -18,6 +18,7 @@ import { invariant, StrataError } from "../../core/errors.ts";
 import { isTransientFailure } from "./group-http.ts";
 import { type AckOutcome, CoalescedAcks, retrying } from "./queue-acks.ts";
 import { claim, type ClaimedRecord, nack, type QueueConnection } from "./queue-http.ts";
+import { abortableDelay } from "./gateway-call.ts";
 
 const log = getLogger(["strata", "queues", "worker"]);
 
@@ -56,18 +57,6 @@ function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-  });
-}
 
 /** Runs the worker loop until `signal` aborts (resolving with what it did) or a claim is refused for good (rejecting). */
 export async function work(options: WorkOptions): Promise<WorkSummary> {
