@@ -8,14 +8,15 @@
 // Each checkout's `strata serve` gets 16 MiB segments, so the dataset is sealed into the segment
 // cache: the records are published, the dataset version created, then a segment's worth of
 // filler records is published so the pinned tail is sealed too, and the bench waits for the
-// uploads. Every reader uses fetch (keep-alive) and decodes every answer with @msgpack/msgpack,
-// checking each sample's size. Medians of 3 rounds (order alternating), GB/s of sample payload
+// uploads. Each reader is fetch (keep-alive), then read-path.ts's keep-alive socket reader (whose
+// body handling is one copy: fetch's body assembly caps one reader near 1 GB/s here); every answer
+// is decoded with @msgpack/msgpack and each sample's size checked. Medians of 3 rounds (order alternating), GB/s of sample payload
 // (10^9 bytes), ratios to the raw read of the same gateway and to iperf3, runtime and load.
 import { cpus, loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
 import { Decoder } from "@msgpack/msgpack";
 import { createStream, publish } from "./log/strata.ts";
-import { ensureIperf, iperfGBps, iperfVersion, startGateway, uploadsSettled } from "./read-path.ts";
+import { ensureIperf, iperfGBps, iperfVersion, RawHttpReader, startGateway, uploadsSettled } from "./read-path.ts";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -44,26 +45,46 @@ async function prepare(g: Gateway): Promise<void> {
   await uploadsSettled(g.url);
 }
 
-/** Reads samples or records with fetch (keep-alive), decoding each answer; returns GB/s of payload. */
-async function readAll(g: Gateway, form: "samples" | "records"): Promise<number> {
+type Form = "samples" | "records";
+type Client = "fetch" | "socket";
+
+/** One request's path: a span of samples, or the raw stream read of the same records. */
+function pathOf(form: Form, next: number): string {
+  const count = Math.min(SPAN_SAMPLES, SAMPLES - next);
+  return form === "samples"
+    ? `/v1/datasets/${DATASET}/versions/1/samples?start=${next}&count=${count}&max_bytes=${SPAN_BYTES}`
+    : `/v1/streams/${STREAM}/partitions/0/records?offset=${next}&max_records=${count}&max_bytes=${SPAN_BYTES}`;
+}
+
+/**
+ * Reads every sample (or record) with fetch (keep-alive) or read-path.ts's keep-alive socket
+ * reader (one copy out of the socket), decoding each answer; returns GB/s of payload.
+ */
+async function readAll(g: Gateway, form: Form, client: Client): Promise<number> {
+  const socket = client === "socket" ? await RawHttpReader.open(g.url) : undefined;
+  const get = async (path: string): Promise<{ status: number; body: Uint8Array }> => {
+    if (socket) return socket.get(path);
+    const response = await fetch(g.url + path, { headers: { accept: "application/msgpack" } });
+    return { status: response.status, body: new Uint8Array(await response.arrayBuffer()) };
+  };
   let next = 0;
   let payloadBytes = 0;
   const t0 = performance.now();
-  while (next < SAMPLES) {
-    const path =
-      form === "samples"
-        ? `/v1/datasets/${DATASET}/versions/1/samples?start=${next}&count=${Math.min(SPAN_SAMPLES, SAMPLES - next)}&max_bytes=${SPAN_BYTES}`
-        : `/v1/streams/${STREAM}/partitions/0/records?offset=${next}&max_records=${Math.min(SPAN_SAMPLES, SAMPLES - next)}&max_bytes=${SPAN_BYTES}`;
-    const response = await fetch(g.url + path, { headers: { accept: "application/msgpack" } });
-    if (response.status !== 200) throw new Error(`${form}: HTTP ${response.status} ${await response.text()}`);
-    const answer = decoder.decode(new Uint8Array(await response.arrayBuffer())) as { samples?: { data: Uint8Array }[]; records?: { fields: { data: Uint8Array } }[] };
-    const datas = form === "samples" ? answer.samples!.map((s) => s.data) : answer.records!.map((r) => r.fields.data);
-    if (datas.length === 0) throw new Error(`${form}: empty answer at ${next}`);
-    for (const d of datas) {
-      if (d.length !== SAMPLE_BYTES) throw new Error(`${form}: sample of ${d.length} bytes`);
-      payloadBytes += d.length;
+  try {
+    while (next < SAMPLES) {
+      const { status, body } = await get(pathOf(form, next));
+      if (status !== 200) throw new Error(`${form}: HTTP ${status} ${new TextDecoder().decode(body)}`);
+      const answer = decoder.decode(body) as { samples?: { data: Uint8Array }[]; records?: { fields: { data: Uint8Array } }[] };
+      const datas = form === "samples" ? answer.samples!.map((s) => s.data) : answer.records!.map((r) => r.fields.data);
+      if (datas.length === 0) throw new Error(`${form}: empty answer at ${next}`);
+      for (const d of datas) {
+        if (d.length !== SAMPLE_BYTES) throw new Error(`${form}: sample of ${d.length} bytes`);
+        payloadBytes += d.length;
+      }
+      next += datas.length;
     }
-    next += datas.length;
+  } finally {
+    socket?.close();
   }
   return payloadBytes / ((performance.now() - t0) / 1000) / 1e9;
 }
@@ -84,21 +105,23 @@ async function main(): Promise<void> {
     const add = (name: string, v: number): void => void runs.set(name, [...(runs.get(name) ?? []), v]);
     for (let round = 0; round < ROUNDS; round++) {
       const order = round % 2 === 0 ? gateways : [...gateways].reverse();
-      for (const g of order) {
-        add(`span reads, samples (${g.label})`, await readAll(g, "samples"));
-        add(`raw stream read, records (${g.label})`, await readAll(g, "records"));
+      for (const client of ["fetch", "socket"] as const) {
+        for (const g of order) {
+          add(`${client}: span reads, samples (${g.label})`, await readAll(g, "samples", client));
+          add(`${client}: raw stream read, records (${g.label})`, await readAll(g, "records", client));
+        }
       }
       add("iperf3 loopback (1 stream)", await iperfGBps(SAMPLES * SAMPLE_BYTES));
     }
     const iperf = median(runs.get("iperf3 loopback (1 stream)")!);
     const loadAfter = loadavg();
-    console.log(`\n### Dataset sample reads: one Bun reader (fetch, keep-alive) of ${SAMPLES} samples of 100 KiB, ${SPAN_SAMPLES}-sample spans (max_bytes ${SPAN_BYTES / MiB} MiB), from the segment cache; medians of ${ROUNDS} rounds\n`);
+    console.log(`\n### Dataset sample reads: one Bun reader (fetch, or a keep-alive socket reader) of ${SAMPLES} samples of 100 KiB, ${SPAN_SAMPLES}-sample spans (max_bytes ${SPAN_BYTES / MiB} MiB), from the segment cache; medians of ${ROUNDS} rounds\n`);
     console.log("| reader | GB/s | vs raw read (same gateway) | vs iperf3 | rounds |");
     console.log("|---|---:|---:|---:|---|");
     for (const [name, xs] of runs) {
       const m = median(xs);
-      const label = /\((.*)\)$/.exec(name)?.[1];
-      const raw = label && runs.has(`raw stream read, records (${label})`) ? median(runs.get(`raw stream read, records (${label})`)!) : undefined;
+      const peer = name.replace("span reads, samples", "raw stream read, records");
+      const raw = peer.includes("raw stream read") ? median(runs.get(peer)!) : undefined;
       console.log(`| ${name} | ${fmt(m)} | ${raw ? `${fmt(m / raw)}x` : "–"} | ${fmt(m / iperf)}x | ${xs.map(fmt).join(", ")} |`);
     }
     console.log(

@@ -115,7 +115,7 @@ async function readerGBps(g: Gateway): Promise<number> {
  * socket, to show what the gateway serves when the client is not fetch (whose body assembly caps
  * one reader at about 1 GB/s here).
  */
-class RawHttpReader {
+export class RawHttpReader {
   private acc = new Uint8Array(32 * MiB);
   private len = 0;
   private waiting: ((r: { status: number; body: Uint8Array }) => void) | undefined;
