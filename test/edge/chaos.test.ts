@@ -132,8 +132,9 @@ describe("edge sync over QUIC through a lossy UDP proxy", () => {
     gw = await gateway(gwDir, httpPort, quicPort);
     // The edge notices the dead connection at its QUIC idle timeout (10 s): the restarted gateway
     // cannot reset a connection of its predecessor. 40 s covers that plus a lossy reconnect and
-    // backoff on a loaded 2-core machine (one run under a full parallel suite needed over 25 s).
-    await drainedExactly(run, () => gw, a, "chaos/kill", { a: total }, 40_000);
+    // backoff on a loaded 2-core machine (one run under a full parallel suite needed over 25 s,
+    // and one full-suite run did not finish within 40 s, the edge logging nothing after the kill).
+    await drainedExactly(run, () => gw, a, "chaos/kill", { a: total }, 70_000);
     expect(proxy.counters().up.forwarded).toBeGreaterThan(0);
-  }, 60_000);
+  }, 90_000);
 });
