@@ -20,7 +20,7 @@ interface Member {
 }
 
 function member(id: string): Member {
-  const child = spawn(process.execPath, [join(ROOT, "test/groups/member-process.ts"), gw.url, "workers", id, "work", "1500"], { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [join(ROOT, "test/groups/member-process.ts"), gw.url, "workers", id, "jobs", "1500"], { stdio: ["ignore", "pipe", "pipe"] });
   children.push(child);
   let out = "";
   child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
@@ -30,7 +30,7 @@ function member(id: string): Member {
 
 async function publish(from: number, count: number): Promise<void> {
   const records = Array.from({ length: count }, (_, i) => ({ partition: (from + i) % PARTITIONS, fields: { n: from + i } }));
-  expect((await call(anyAnswer, "POST", `${gw.url}/v1/streams/work/records`, { records })).status).toBe(200);
+  expect((await call(anyAnswer, "POST", `${gw.url}/v1/streams/jobs/records`, { records })).status).toBe(200);
 }
 
 /** The group, or an empty one before the first member joined (404). */
@@ -42,7 +42,7 @@ async function group(): Promise<GroupDescription> {
 beforeAll(async () => {
   dir = tempDir("strata-group-kill-");
   gw = await startGateway({ dataDir: dir });
-  expect((await call(anyAnswer, "POST", `${gw.url}/v1/streams`, { name: "work", partitions: PARTITIONS })).status).toBe(201);
+  expect((await call(anyAnswer, "POST", `${gw.url}/v1/streams`, { name: "jobs", partitions: PARTITIONS })).status).toBe(201);
 });
 
 afterAll(async () => {
@@ -70,7 +70,7 @@ test("a SIGKILLed member's partitions go to the other after the session timeout,
   );
   const seen = new Set<string>();
   for (const line of (a.output() + b.output()).split("\n")) {
-    const match = /^record work (\d+) (\d+)$/.exec(line);
+    const match = /^record jobs (\d+) (\d+)$/.exec(line);
     if (match) seen.add(`${match[1]}/${match[2]}`);
   }
   const g = await group();
