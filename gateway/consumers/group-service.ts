@@ -52,12 +52,17 @@ export class GroupService {
     return this.coordinator.leave(group, member);
   }
 
-  /** The streams a member subscribes to (DELETE of a member is authorised on them); UNKNOWN_MEMBER if none. */
+  /**
+   * The streams a leave of `member` is authorised on: the member's subscription. For a member the
+   * group does not have, every stream of the group, so that the leave's 404 UNKNOWN_MEMBER tells
+   * nothing to a caller who could not remove the group's members anyway.
+   */
   memberStreams(group: string, member: string): readonly string[] {
     assertGroupName(group);
-    const found = this.coordinator.group(group)?.members.get(member);
-    if (found === undefined) throw new StrataError("UNKNOWN_MEMBER", `group ${group} has no member ${member}`);
-    return found.streams;
+    const state = this.coordinator.group(group);
+    const found = state?.members.get(member);
+    if (found !== undefined) return found.streams;
+    return [...new Set([...(state?.members.values() ?? [])].flatMap((m) => m.streams))];
   }
 
   async commit(group: string, input: CommitInput): Promise<CommittedOffset> {

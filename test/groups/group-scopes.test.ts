@@ -77,4 +77,10 @@ describe("group routes under --auth", () => {
     expect((await call("DELETE", "/v1/groups/g/members/c", tokens.other)).status).toBe(403);
     expect((await call("DELETE", "/v1/groups/g/members/c", tokens.cons)).status).toBe(200);
   });
+
+  test("leave of a member the group does not have: 403 to a token that may not consume the group's streams, so the 404 is no oracle", async () => {
+    expect((await call("POST", "/v1/groups/g/heartbeat", tokens.cons, { member: "d", streams: ["scoped/s"] })).status).toBe(200);
+    expect((await call("DELETE", "/v1/groups/g/members/ghost", tokens.other)).status).toBe(403);
+    expect((await call("DELETE", "/v1/groups/g/members/ghost", tokens.cons)).status).toBe(404);
+  });
 });
