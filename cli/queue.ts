@@ -1,10 +1,11 @@
-// `strata queue work|show|list`: a work-queue worker that runs a command per record, and the
-// queues' counts (docs/queues.md has the model: claims, visibility, retries, dead letters).
+// `strata queue work|show|list|config`: a work-queue worker that runs a command per record, the
+// queues' counts, and a queue's retry policy (docs/queues.md has the model: claims, visibility,
+// retries, dead letters).
 import { getLogger } from "@logtape/logtape";
 import type { Command } from "commander";
 import { z } from "zod";
 import { fetchTrusting } from "../edge/transports/ca-fetch.ts";
-import { describeQueue, listQueues, type QueueConnection, type QueueInfo, work } from "../gateway/client.ts";
+import { configureQueue, describeQueue, listQueues, type QueueConfig, type QueueConnection, type QueueInfo, work } from "../gateway/client.ts";
 import { defineAction } from "./command.ts";
 import { caFileText, caOption } from "./gateway-client.ts";
 import { withGateway } from "./gateway-errors.ts";
@@ -127,6 +128,63 @@ export function registerQueue(program: Command): void {
       await writeOut(opts.json ? `${JSON.stringify(info)}\n` : countsText(info));
       return 0;
     }),
+  );
+
+  const config = queue
+    .command("config")
+    .description("Sets GROUP's retry policy (needs an admin token with --auth) and prints the resulting configuration; flags not given keep their value.")
+    .argument("<GROUP>", "queue group")
+    .option("--max-deliveries <N>", "deliveries before a record goes to <stream>.dlq")
+    .option("--visibility <DURATION>", "the visibility of claims that name none, e.g. 30s")
+    .option("--backoff-initial <DURATION>", "the first redelivery's delay, e.g. 1s")
+    .option("--backoff-max <DURATION>", "the longest redelivery delay, e.g. 5m")
+    .option("--backoff-multiplier <X>", "growth of the delay per delivery (1 to 100)")
+    .option("--backoff-jitter <KIND>", "full | equal | none")
+    .option("--json", "print the configuration as JSON")
+    .addOption(gatewayOption())
+    .addOption(tokenOption())
+    .addOption(caOption());
+  defineAction(
+    config,
+    {
+      args: z.tuple([z.string().min(1)]),
+      opts: z.object({
+        maxDeliveries: integerText(1).optional(),
+        visibility: durationMsText.optional(),
+        backoffInitial: durationMsText.optional(),
+        backoffMax: durationMsText.optional(),
+        backoffMultiplier: z.coerce.number().min(1).max(100).optional(),
+        backoffJitter: z.enum(["full", "equal", "none"]).optional(),
+        json: z.boolean().default(false),
+        ...connectionOpts,
+      }),
+    },
+    async ([group], opts) =>
+      withGateway(opts.gateway, async () => {
+        const connection = connectionOf(opts);
+        const change: { -readonly [K in keyof QueueConfig]?: QueueConfig[K] } = {};
+        if (opts.maxDeliveries !== undefined) change.max_deliveries = opts.maxDeliveries;
+        if (opts.visibility !== undefined) change.visibility_ms = opts.visibility;
+        let result = await configureQueue(connection, group, change);
+        if ([opts.backoffInitial, opts.backoffMax, opts.backoffMultiplier, opts.backoffJitter].some((v) => v !== undefined)) {
+          // The gateway replaces the backoff whole: what was not given keeps the value just answered
+          // (the queue's, or the defaults of a queue the first PUT created).
+          const current = result.backoff;
+          const backoff = {
+            initial_ms: opts.backoffInitial ?? current.initial_ms,
+            max_ms: opts.backoffMax ?? current.max_ms,
+            multiplier: opts.backoffMultiplier ?? current.multiplier,
+            jitter: opts.backoffJitter ?? current.jitter,
+          };
+          result = await configureQueue(connection, group, { backoff });
+        }
+        await writeOut(
+          opts.json
+            ? `${JSON.stringify({ group, config: result })}\n`
+            : `${group}: max_deliveries ${result.max_deliveries}, visibility ${result.visibility_ms} ms, backoff ${result.backoff.initial_ms}..${result.backoff.max_ms} ms x${result.backoff.multiplier} (${result.backoff.jitter} jitter)\n`,
+        );
+        return 0;
+      }),
   );
 
   const list = queue

@@ -160,6 +160,31 @@ describe("strata queue work", () => {
     }
   }, 60_000);
 
+  test("queue config sets the retry policy (a partial backoff keeps the rest), show prints it; bad values exit 2", async () => {
+    const set = strata(["queue", "config", "cq-config", "--max-deliveries", "3", "--visibility", "45s", "--backoff-initial", "250ms", "--json"]);
+    expect(await set.exited).toBe(0);
+    const first = JSON.parse(set.stdout()) as { group: string; config: { max_deliveries: number; visibility_ms: number; backoff: { initial_ms: number; max_ms: number; multiplier: number; jitter: string } } };
+    expect(first.group).toBe("cq-config");
+    expect(first.config.max_deliveries).toBe(3);
+    expect(first.config.visibility_ms).toBe(45_000);
+    expect(first.config.backoff.initial_ms).toBe(250);
+    const again = strata(["queue", "config", "cq-config", "--backoff-jitter", "none", "--json"]);
+    expect(await again.exited).toBe(0);
+    const second = JSON.parse(again.stdout()) as typeof first;
+    expect(second.config).toEqual({ ...first.config, backoff: { ...first.config.backoff, jitter: "none" } });
+    const show = strata(["queue", "show", "cq-config", "--json"]);
+    expect(await show.exited).toBe(0);
+    expect((JSON.parse(show.stdout()) as typeof first).config).toEqual(second.config);
+    for (const args of [
+      ["queue", "config", "cq-config", "--max-deliveries", "0"],
+      ["queue", "config", "cq-config", "--backoff-jitter", "some"],
+      ["queue", "config", "cq-config", "--backoff-multiplier", "1000"],
+    ]) {
+      const run = strata(args);
+      expect({ args, code: await run.exited }).toEqual({ args, code: 2 });
+    }
+  }, 60_000);
+
   test("an unreachable gateway is named", async () => {
     const run = strata(["queue", "show", "g", "--gateway", "http://127.0.0.1:9"]);
     expect(await run.exited).not.toBe(0);
