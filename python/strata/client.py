@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 import threading
 from typing import Any, Iterable, Mapping, Sequence
 from urllib.parse import quote, urlencode
@@ -18,8 +20,49 @@ _BATCH_BYTES = 8 * 1024 * 1024
 _RECORD_KEYS = frozenset(("fields", "key", "headers", "partition"))
 
 
+_PRODUCER_LOCK = threading.Lock()
+
+
 def _segment(name: str) -> str:
     return quote(name, safe="")
+
+
+class _Producer:
+    """This process's idempotent producer: a random 53-bit id and, per stream, an (epoch, seq).
+
+    Each publish request carries ``{"id", "epoch", "seq"}``, so a retry after a broken connection is
+    answered with the original offsets instead of writing the records twice. Requests to one stream
+    go one at a time (the gateway needs a stream's sequence numbers in order). A publish that fails
+    for good leaves its sequence number in doubt: the stream moves to the next epoch (sequence 0),
+    so the next publish is neither a gap nor mistaken for that one. A forked or unpickled copy in
+    another process draws its own id.
+    """
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.id = secrets.randbits(53)
+        self._positions: dict[str, list[int]] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def lock(self, stream: str) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(stream, threading.Lock())
+
+    def next(self, stream: str) -> dict[str, int]:
+        """The producer of the stream's next request; call with ``lock(stream)`` held."""
+        epoch, seq = self._positions.setdefault(stream, [0, 0])
+        return {"id": self.id, "epoch": epoch, "seq": seq}
+
+    def sent(self, stream: str) -> None:
+        self._positions[stream][1] += 1
+
+    def failed(self, stream: str) -> None:
+        position = self._positions[stream]
+        if position[0] >= 0xFFFF:
+            raise StrataError("PRODUCER_FENCED", f"producer {self.id} ran out of epochs on {stream}")
+        position[0] += 1
+        position[1] = 0
 
 
 class Client:
@@ -31,12 +74,14 @@ class Client:
         self._timeout = timeout
         self._retry_for = retry_for
         self._local = threading.local()
+        self._producer: _Producer | None = None
         Session(url, token)  # validates the URL now rather than at the first request
 
     def __getstate__(self) -> dict[str, Any]:
         # Pickled into DataLoader workers (spawn): connections are per process and per thread.
         state = self.__dict__.copy()
         del state["_local"]
+        state["_producer"] = None  # another process publishes as another producer
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -82,12 +127,27 @@ class Client:
         ``{"partition", "offset"}`` per record, in order. Large inputs are sent in batches.
         """
         path = f"/v1/streams/{_segment(stream)}/records" + (f"?acks={acks}" if acks else "")
+        producer = self._producer_of_this_process()
         positions: list[dict] = []
         for batch in _batches(records):
-            body = _records_body(batch)
-            response = self.session().request("POST", path, body, MSGPACK, idempotent=False)
+            with producer.lock(stream):
+                body = _records_body(batch, producer.next(stream))
+                try:
+                    # Safe to retry: the gateway answers a repeated (id, epoch, seq) with its offsets.
+                    response = self.session().request("POST", path, body, MSGPACK, idempotent=True)
+                except BaseException:
+                    producer.failed(stream)
+                    raise
+                producer.sent(stream)
             positions.extend(response.decode()["records"])
         return positions
+
+    def _producer_of_this_process(self) -> _Producer:
+        with _PRODUCER_LOCK:
+            producer = self._producer
+            if producer is None or producer.pid != os.getpid():
+                producer = self._producer = _Producer()
+            return producer
 
     def read(
         self,
@@ -192,6 +252,6 @@ def _batches(records: Iterable[Mapping[str, Any]]) -> Iterable[list[bytes]]:
         yield batch
 
 
-def _records_body(encoded: list[bytes]) -> bytes:
+def _records_body(encoded: list[bytes], producer: dict[str, int]) -> bytes:
     packer = msgpack.Packer(use_bin_type=True)
-    return b"".join([packer.pack_map_header(1), packer.pack("records"), packer.pack_array_header(len(encoded)), *encoded])
+    return b"".join([packer.pack_map_header(2), packer.pack("producer"), packer.pack(producer), packer.pack("records"), packer.pack_array_header(len(encoded)), *encoded])

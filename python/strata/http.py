@@ -83,9 +83,10 @@ class Session:
     def request(self, method: str, path: str, body: bytes | None = None, content_type: str | None = None, idempotent: bool = True) -> Response:
         """Sends a request and answers its response, raising StrataError for a gateway error.
 
-        ``idempotent=False`` (publishing) retries only failures to connect and 503 refusals (the
-        gateway's in-flight cap answers 503 before it reads a body), never a request whose
-        connection broke after it was sent, so a record is never written twice by a retry.
+        ``idempotent=False`` (creating a stream, say) retries only failures to connect and 503
+        refusals (the gateway's in-flight cap answers 503 before it reads a body), never a request
+        whose connection broke after it was sent. Publishes are sent as idempotent: each carries
+        a producer sequence the gateway deduplicates, so a retry never writes a record twice.
         """
         headers = {"Accept": MSGPACK}
         if content_type is not None:

@@ -81,6 +81,29 @@ class ClientTest(unittest.TestCase):
         positions = self.client.publish(stream, ({"fields": {"i": i}} for i in range(2500)))
         self.assertEqual([p["offset"] for p in positions], list(range(2500)))
 
+    def test_publishes_are_idempotent_per_producer_sequence(self) -> None:
+        from strata.client import _records_body
+        from strata.wire import pack
+
+        client = self.client
+        stream = unique("py-idem")
+        client.create_stream(stream, partitions=1)
+        first = client.publish(stream, [{"fields": {"n": n}} for n in range(3)])
+        self.assertEqual([p["offset"] for p in first], [0, 1, 2])
+        producer = client._producer_of_this_process()
+        # A retry of the last request (same id, epoch and seq) is answered with its offsets and writes nothing.
+        last = {"id": producer.id, "epoch": 0, "seq": producer.next(stream)["seq"] - 1}
+        body = _records_body([pack({"fields": {"n": n}}) for n in range(3)], last)
+        again = client.session().request("POST", f"/v1/streams/{stream}/records", body, "application/msgpack").decode()
+        self.assertEqual([p["offset"] for p in again["records"]], [0, 1, 2])
+        self.assertEqual(client.stream(stream)["partitions"][0]["end_offset"], 3)
+        # After a publish that failed for good, the stream moves to the next epoch: no gap, no mix-up.
+        with producer.lock(stream):
+            producer.failed(stream)
+        more = client.publish(stream, [{"fields": {"n": 3}}])
+        self.assertEqual(more[0]["offset"], 3)
+        self.assertEqual(producer.next(stream), {"id": producer.id, "epoch": 1, "seq": 1})
+
     def test_gateway_errors_carry_their_code(self) -> None:
         with self.assertRaises(strata.StrataError) as caught:
             self.client.read(unique("py/missing"), 0, 0)
