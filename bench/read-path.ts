@@ -24,6 +24,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Decoder } from "@msgpack/msgpack";
 import { createStream, publish, read } from "./log/strata.ts";
+import { waitForLine } from "./log/processes.ts";
 
 const MiB = 1024 * 1024;
 const RECORDS = Number(process.env.READ_BENCH_MIB ?? 1024);
@@ -66,24 +67,13 @@ export async function startGateway(label: string, root: string, storage: Record<
 
 /** The first group of `pattern` once the child prints it (stdout or stderr). */
 export function firstMatch(child: ChildProcess, pattern: RegExp, what: string): Promise<string> {
-  let text = "";
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${what} did not start within 30 s:\n${text}`)), 30_000);
-    const check = (d: Buffer): void => {
-      text = (text + d.toString()).slice(-16_384);
-      const m = pattern.exec(text);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]!);
-      }
-    };
-    child.stdout!.on("data", check);
-    child.stderr!.on("data", check);
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${what} exited with ${code}:\n${text}`));
-    });
-  });
+  const log = { text: "" };
+  const keep = (d: Buffer): void => {
+    log.text = (log.text + d.toString()).slice(-16_384);
+  };
+  child.stdout!.on("data", keep);
+  child.stderr!.on("data", keep);
+  return waitForLine(child, pattern, what, 30_000, log);
 }
 
 /** Resolves once the gateway reports no sealed bytes awaiting upload (the metric is per stream). */

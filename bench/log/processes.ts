@@ -20,8 +20,8 @@ function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
-/** Waits for `pattern` on stdout or stderr; its first group is the URL. */
-function waitForLine(child: ChildProcess, pattern: RegExp, what: string, timeoutMs: number, log: { text: string }): Promise<string> {
+/** Waits for `pattern` on stdout or stderr (collected into `log` by the caller); its first group is the answer. */
+export function waitForLine(child: ChildProcess, pattern: RegExp, what: string, timeoutMs: number, log: { text: string }): Promise<string> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${what} did not start within ${timeoutMs} ms:\n${log.text}`)), timeoutMs);
     const check = (): void => {

@@ -2,10 +2,10 @@
 // (same data directory, same port). Every task ends acked; a task is handled again only when its
 // ack was not answered before the crash (it then comes back with deliveries > 1), never an acked one.
 import { afterAll, expect, test } from "bun:test";
-import { createServer } from "node:net";
 import { describeQueue, work, type ClaimedRecord } from "../../gateway/client.ts";
 import { type GatewayProcess, removeDir, startGateway, tempDir } from "../helpers/gateway.ts";
 import { createStream, publish, until } from "./queue-http.ts";
+import { freePort } from "../edge/edge-fixtures.ts";
 
 const dataDir = tempDir();
 let gw: GatewayProcess | undefined;
@@ -15,17 +15,6 @@ afterAll(async () => {
   removeDir(dataDir);
 });
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 test("work() outlives a gateway SIGKILL: every task acked, only unacknowledged ones handled again", async () => {
   const port = await freePort();
