@@ -5,6 +5,12 @@ import { StrataError } from "../errors.ts";
 const utf8 = new TextEncoder();
 
 /** Bytes of a non-negative safe integer in its shortest MessagePack form. */
+/** A fixstr (ASCII, under 32 bytes) as MessagePack bytes: the map keys of hand-framed answers. */
+export function msgpackFixstr(s: string): Uint8Array {
+  if (s.length >= 32 || !/^[\x00-\x7f]*$/.test(s)) throw new RangeError(`not a fixstr: ${s}`);
+  return Uint8Array.from([0xa0 | s.length, ...Array.from(s, (ch) => ch.charCodeAt(0))]);
+}
+
 export function msgpackUintSize(n: number): number {
   return n < 0x80 ? 1 : n < 0x100 ? 2 : n < 0x1_0000 ? 3 : n < 0x1_0000_0000 ? 5 : 9;
 }

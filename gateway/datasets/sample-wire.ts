@@ -4,16 +4,15 @@
 // a view of its stored batch (no decode, re-encode or copy of the sample bytes). A projection
 // decodes and re-encodes the kept fields. JSON uses the tagged forms of core/log/json-value.ts.
 import { toJsonValue } from "../../core/log/json-value.ts";
-import { msgpackArrayHeaderSize, msgpackUintSize } from "../../core/log/msgpack-writer.ts";
+import { msgpackArrayHeaderSize, msgpackUintSize, msgpackFixstr } from "../../core/log/msgpack-writer.ts";
 import { uninitialized } from "../../core/util/buffers.ts";
 import { copiedLength, PartsWriter, type ResponseParts } from "../streams/read-wire.ts";
 import type { SampleReadResponse } from "./dataset-wire.ts";
 import { decodeSampleFields, type SampleBatch } from "./sample-reader.ts";
 
-const fixstr = (s: string): Uint8Array => Uint8Array.from([0xa0 | s.length, ...Array.from(s, (ch) => ch.charCodeAt(0))]);
-const K_START = fixstr("start");
-const K_SAMPLES = fixstr("samples");
-const K_OFFSETS = fixstr("offsets");
+const K_START = msgpackFixstr("start");
+const K_SAMPLES = msgpackFixstr("samples");
+const K_OFFSETS = msgpackFixstr("offsets");
 const NIL = 0xc0;
 const MAP_OF_3 = 0x83;
 const ARRAY_OF_2 = 0x92;

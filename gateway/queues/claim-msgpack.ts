@@ -4,7 +4,7 @@
 // records would give: {"records": [{receipt, stream, partition, offset, timestamp, key, headers,
 // fields, deliveries}]} (queue-wire.ts).
 import type { RawRecord } from "../../core/log/batch.ts";
-import { msgpackArrayHeaderSize, msgpackUintSize, writeMsgpackArrayHeader, writeMsgpackUint } from "../../core/log/msgpack-writer.ts";
+import { msgpackArrayHeaderSize, msgpackUintSize, writeMsgpackArrayHeader, writeMsgpackUint, msgpackFixstr } from "../../core/log/msgpack-writer.ts";
 import { invariant } from "../../core/errors.ts";
 import { uninitialized } from "../../core/util/buffers.ts";
 
@@ -19,18 +19,16 @@ export interface RawClaimed {
 
 const utf8 = new TextEncoder();
 
-/** A fixstr map key (ASCII, under 32 bytes). */
-const fixstr = (s: string): Uint8Array => Uint8Array.from([0xa0 | s.length, ...Array.from(s, (ch) => ch.charCodeAt(0))]);
-const K_RECORDS = fixstr("records");
-const K_RECEIPT = fixstr("receipt");
-const K_STREAM = fixstr("stream");
-const K_PARTITION = fixstr("partition");
-const K_OFFSET = fixstr("offset");
-const K_TIMESTAMP = fixstr("timestamp");
-const K_KEY = fixstr("key");
-const K_HEADERS = fixstr("headers");
-const K_FIELDS = fixstr("fields");
-const K_DELIVERIES = fixstr("deliveries");
+const K_RECORDS = msgpackFixstr("records");
+const K_RECEIPT = msgpackFixstr("receipt");
+const K_STREAM = msgpackFixstr("stream");
+const K_PARTITION = msgpackFixstr("partition");
+const K_OFFSET = msgpackFixstr("offset");
+const K_TIMESTAMP = msgpackFixstr("timestamp");
+const K_KEY = msgpackFixstr("key");
+const K_HEADERS = msgpackFixstr("headers");
+const K_FIELDS = msgpackFixstr("fields");
+const K_DELIVERIES = msgpackFixstr("deliveries");
 const KEYS_LENGTH = [K_RECEIPT, K_STREAM, K_PARTITION, K_OFFSET, K_TIMESTAMP, K_KEY, K_HEADERS, K_FIELDS, K_DELIVERIES].reduce((n, k) => n + k.length, 0);
 const MAP_OF_9 = 0x89;
 const MAP_OF_1 = 0x81;

@@ -2,7 +2,7 @@
 // the tagged forms of core/log/json-value.ts.
 import { bytesToBase64, toJsonValue } from "../../core/log/json-value.ts";
 import type { LogRecord } from "../../core/log/record.ts";
-import { msgpackArrayHeaderSize, msgpackUintSize, writeMsgpackArrayHeader, writeMsgpackUint } from "../../core/log/msgpack-writer.ts";
+import { msgpackArrayHeaderSize, msgpackUintSize, writeMsgpackArrayHeader, writeMsgpackUint, msgpackFixstr } from "../../core/log/msgpack-writer.ts";
 import type { RawReadResult, ReadResult } from "./log-service.ts";
 import { uninitialized } from "../../core/util/buffers.ts";
 
@@ -64,16 +64,14 @@ export interface ResponseParts {
   readonly length: number;
 }
 
-/** A fixstr map key (ASCII, under 32 bytes). */
-const fixstr = (s: string): Uint8Array => Uint8Array.from([0xa0 | s.length, ...Array.from(s, (ch) => ch.charCodeAt(0))]);
-const K_RECORDS = fixstr("records");
-const K_OFFSET = fixstr("offset");
-const K_TIMESTAMP = fixstr("timestamp");
-const K_KEY = fixstr("key");
-const K_HEADERS = fixstr("headers");
-const K_FIELDS = fixstr("fields");
-const K_NEXT = fixstr("next_offset");
-const K_END = fixstr("end_offset");
+const K_RECORDS = msgpackFixstr("records");
+const K_OFFSET = msgpackFixstr("offset");
+const K_TIMESTAMP = msgpackFixstr("timestamp");
+const K_KEY = msgpackFixstr("key");
+const K_HEADERS = msgpackFixstr("headers");
+const K_FIELDS = msgpackFixstr("fields");
+const K_NEXT = msgpackFixstr("next_offset");
+const K_END = msgpackFixstr("end_offset");
 
 const RECORD_FIXED = 1 + K_OFFSET.length + K_TIMESTAMP.length + K_KEY.length + K_HEADERS.length + K_FIELDS.length;
 
