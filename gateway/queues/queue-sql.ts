@@ -13,7 +13,8 @@ type RecordRow = typeof queueRecords.$inferInsert;
 /** Rows per multi-row statement (11 parameters a record row: far under SQLite's 32,766). */
 const ROWS_PER_STATEMENT = 500;
 
-function placeholders(columns: number, rows: number): string {
+/** `(?, ?, …), (?, ?, …)`: `rows` tuples of `columns` SQL parameters. */
+function parameterRows(columns: number, rows: number): string {
   const row = `(${new Array<string>(columns).fill("?").join(", ")})`;
   return new Array<string>(rows).fill(row).join(", ");
 }
@@ -37,7 +38,7 @@ export function upsertQueue(q: QueueRow): InStatement {
 export function upsertCursors(rows: readonly CursorRow[]): InStatement[] {
   return chunks(rows).map((chunk) => ({
     sql:
-      `INSERT INTO "queue_cursors" ("group", "stream", "partition", "cursor", "acked", "dead_lettered", "redelivered", "filtered", "dlq_seq") VALUES ${placeholders(9, chunk.length)} ` +
+      `INSERT INTO "queue_cursors" ("group", "stream", "partition", "cursor", "acked", "dead_lettered", "redelivered", "filtered", "dlq_seq") VALUES ${parameterRows(9, chunk.length)} ` +
       'ON CONFLICT ("group", "stream", "partition") DO UPDATE SET "cursor" = excluded."cursor", "acked" = excluded."acked", "dead_lettered" = excluded."dead_lettered", ' +
       '"redelivered" = excluded."redelivered", "filtered" = excluded."filtered", "dlq_seq" = excluded."dlq_seq"',
     args: chunk.flatMap((c): InValue[] => [c.group, c.stream, c.partition, c.cursor, c.acked, c.deadLettered, c.redelivered, c.filtered, c.dlqSeq]),
@@ -47,7 +48,7 @@ export function upsertCursors(rows: readonly CursorRow[]): InStatement[] {
 export function upsertRecords(rows: readonly RecordRow[]): InStatement[] {
   return chunks(rows).map((chunk) => ({
     sql:
-      `INSERT INTO "queue_records" ("group", "stream", "partition", "offset", "state", "deliveries", "visible_at", "receipt", "deadline", "last_error", "dlq_seq") VALUES ${placeholders(11, chunk.length)} ` +
+      `INSERT INTO "queue_records" ("group", "stream", "partition", "offset", "state", "deliveries", "visible_at", "receipt", "deadline", "last_error", "dlq_seq") VALUES ${parameterRows(11, chunk.length)} ` +
       'ON CONFLICT ("group", "stream", "partition", "offset") DO UPDATE SET "state" = excluded."state", "deliveries" = excluded."deliveries", "visible_at" = excluded."visible_at", ' +
       '"receipt" = excluded."receipt", "deadline" = excluded."deadline", "last_error" = excluded."last_error", "dlq_seq" = excluded."dlq_seq"',
     args: chunk.flatMap((r): InValue[] => [r.group, r.stream, r.partition, r.offset, r.state, r.deliveries, r.visibleAt ?? null, r.receipt ?? null, r.deadline ?? null, r.lastError ?? null, r.dlqSeq ?? null]),
