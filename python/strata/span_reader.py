@@ -18,8 +18,10 @@ bytes cached and in flight stays within ``prefetch_bytes`` (``requests`` lists e
 Memory: a fetch starts only while cached spans hold under ``prefetch_bytes`` of response bytes;
 past it, the cached span needed last is evicted (Belady's choice) when it is needed after the
 span to fetch, and read again when its turn comes. The span the consumer waits for is always
-fetched. So the cache holds at most ``prefetch_bytes`` plus one span per fetch thread, and a slow
-consumer stops the read-ahead. A bound smaller than the spans a shuffled epoch keeps in use (it
+fetched. A fetch is claimed only while the cache holds under ``prefetch_bytes`` (after evicting),
+so the cache holds at most ``prefetch_bytes`` plus one request per fetch thread
+(``largest_request_bytes``: one unit, or units coalesced while their estimate fitted the bound), and
+a slow consumer stops the read-ahead. A bound smaller than the spans a shuffled epoch keeps in use (it
 interleaves its canonical buckets) means spans are read more than once.
 """
 
@@ -133,6 +135,7 @@ class SpanReader:
         self.peak_cached_bytes = 0  # the most bytes cached at once (the read-ahead bound's witness)
         self._waiting_for: Span | None = None
         self.evictions = 0  # spans dropped while still needed (each is read again)
+        self.largest_request_bytes = 0  # the largest response of one claimed fetch (the bound's per-thread term)
         self._stopped = False
         self._failure: BaseException | None = None
         self._running = threads
@@ -187,9 +190,17 @@ class SpanReader:
         estimate = 0.0
         covered = head.count
         following = self._queued_by_start.get(head.start + head.count)
-        while following is not None and self._needs[following][0] <= needed_at + 2 * covered:
+        # A following unit comes along only if no other queued unit is needed before it: units are then
+        # fetched in the order they are first needed, so coalescing never brings in a unit that eviction
+        # would pick over one still queued (with the working set as the bound, nothing is evicted).
+        while (
+            following is not None
+            and self._needs[following][0] <= needed_at + 2 * covered
+            and self._needs[following][0] <= self._next_queued_need()
+        ):
             extra = following.count * per_sample
-            if size + extra > COALESCE_BYTES or self._cached_bytes + self._inflight_estimate + estimate + extra > self._prefetch_bytes:
+            # The head counts too: a coalesced request is estimated to fit the bound whole.
+            if size + extra > COALESCE_BYTES or self._cached_bytes + self._inflight_estimate + size + extra > self._prefetch_bytes:
                 break
             self._unqueue(following)
             group.append(following)
@@ -198,6 +209,12 @@ class SpanReader:
             covered += following.count
             following = self._queued_by_start.get(following.start + following.count)
         return group, estimate
+
+    def _next_queued_need(self) -> float:
+        """The first need of the queued unit needed first, or infinity (caller holds the lock)."""
+        while self._queue and self._queued.get(self._queue[0][3]) != self._queue[0][2]:
+            heapq.heappop(self._queue)  # stale: claimed with another unit, or queued again since
+        return self._queue[0][0] if self._queue else float("inf")
 
     def _evict_for(self, position: int) -> bool:
         """Evicts the cached span needed last, if it is needed after `position` (Belady's choice); whether it did."""
@@ -253,8 +270,7 @@ class SpanReader:
             while True:
                 if self._stopped:
                     return None
-                while self._queue and self._queued.get(self._queue[0][3]) != self._queue[0][2]:
-                    heapq.heappop(self._queue)  # stale: claimed with another unit, or queued again since
+                self._next_queued_need()  # drops stale heap entries
                 if not self._queue and self._drawn < self._total and len(self._ahead) < self._lookahead:
                     self._extend(_EXTEND)
                     continue
@@ -290,6 +306,7 @@ class SpanReader:
                     self._inflight_estimate -= estimate
                     self._fetched_bytes += nbytes
                     self._fetched_samples += len(samples)
+                    self.largest_request_bytes = max(self.largest_request_bytes, nbytes)
                     first = 0
                     for unit in group:
                         self._inflight.discard(unit)
