@@ -32,6 +32,12 @@ export const ERROR_STATUS = {
   /** A heartbeat or leave naming a member the group does not have (expired, or never joined): rejoin without an epoch. */
   UNKNOWN_MEMBER: 404,
   MISSING_CHUNKS: 409,
+  /** A checkpoint rank commit that disagrees with what the checkpoint already holds (another step or world size, or another artefact for the same rank). */
+  CHECKPOINT_CONFLICT: 409,
+  /** A gradient contribution whose tensor names, shapes or dtypes differ from the step's first contribution. */
+  TENSOR_MISMATCH: 400,
+  /** The native UCX path is not available here (no libucp or no built addon): use HTTP. */
+  UCX_UNAVAILABLE: 503,
   CORRUPT_DATA: 422,
   INVALID_SAFETENSORS: 422,
   UNKNOWN_DTYPE: 422,

@@ -5,6 +5,8 @@ import { index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlit
 export * from "./groups-schema.ts";
 export * from "./queues-schema.ts";
 export * from "./datasets-schema.ts";
+export * from "./jobs-schema.ts";
+export * from "./gradients-schema.ts";
 
 export const streams = sqliteTable("streams", {
   name: text("name").primaryKey(),

@@ -53,9 +53,12 @@ const ABOVE_STORAGE = new Set([
   "gateway/consumers",
   "gateway/queues",
   "gateway/datasets",
+  "gateway/jobs",
+  "gateway/gradients",
   "gateway/filters",
   "gateway/http",
   "gateway/quic",
+  "gateway/ucx",
   "gateway/config",
   "gateway/client",
 ]);
@@ -124,7 +127,8 @@ export const IMPORT_RULES: readonly ImportRule[] = [
     breaks: (edge) => {
       const from = componentOf(edge.from);
       const to = targetComponent(edge.target);
-      return (from === "gateway/http" && to === "gateway/quic") || (from === "gateway/quic" && to === "gateway/http");
+      const transports = new Set(["gateway/http", "gateway/quic", "gateway/ucx"]);
+      return from !== to && from !== undefined && to !== undefined && transports.has(from) && transports.has(to);
     },
   },
   {
