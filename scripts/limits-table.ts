@@ -16,6 +16,7 @@ import { FILTER_LIMITS } from "../gateway/filters/filter-limits.ts";
 import { GROUP_LIMITS } from "../gateway/consumers/group-limits.ts";
 import { QUEUE_LIMITS } from "../gateway/queues/queue-limits.ts";
 import { DATASET_LIMITS } from "../gateway/datasets/dataset-limits.ts";
+import { GRADIENT_LIMITS } from "../gateway/gradients/gradient-limits.ts";
 
 export const LIMITS_BEGIN = "<!-- limits:begin -->";
 export const LIMITS_END = "<!-- limits:end -->";
@@ -35,6 +36,7 @@ const GATEWAY: readonly Section[] = [
   { title: "`groups`: the consumer-group coordinator", source: "gateway/consumers/group-limits.ts", family: GROUP_LIMITS },
   { title: "`queues`: work queues", source: "gateway/queues/queue-limits.ts", family: QUEUE_LIMITS },
   { title: "`datasets`: dataset versions and sample reads", source: "gateway/datasets/dataset-limits.ts", family: DATASET_LIMITS },
+  { title: "`gradients`: gradient contributions", source: "gateway/gradients/gradient-limits.ts", family: GRADIENT_LIMITS },
 ];
 
 const EDGE: readonly Section[] = [
