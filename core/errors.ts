@@ -36,6 +36,8 @@ export const ERROR_STATUS = {
   CHECKPOINT_CONFLICT: 409,
   /** A gradient contribution whose tensor names, shapes or dtypes differ from the step's first contribution. */
   TENSOR_MISMATCH: 400,
+  /** A gradient contribution for a (stream, step, rank) that already has an accepted one with a different payload. */
+  GRADIENT_CONFLICT: 409,
   /** The native UCX path is not available here (no libucp or no built addon): use HTTP. */
   UCX_UNAVAILABLE: 503,
   CORRUPT_DATA: 422,
