@@ -40,6 +40,8 @@ export const ERROR_STATUS = {
   GRADIENT_CONFLICT: 409,
   /** The native UCX path is not available here (no libucp or no built addon): use HTTP. */
   UCX_UNAVAILABLE: 503,
+  /** A UCX operation (send, receive, get) failed on a live endpoint; the message names the UCX status. */
+  UCX_TRANSFER_FAILED: 502,
   CORRUPT_DATA: 422,
   INVALID_SAFETENSORS: 422,
   UNKNOWN_DTYPE: 422,
