@@ -11,3 +11,4 @@ from .wire import ArtefactRef, Tensor
 __all__ = ["ArtefactRef", "Client", "Dataset", "StrataError", "Tensor"]
 
 from . import queues  # noqa: E402  work queues: strata.queues.claim/ack/nack/work
+from . import grad  # noqa: E402  gradient exchange with a quorum: strata.grad.allreduce_quorum
