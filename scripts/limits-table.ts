@@ -17,6 +17,7 @@ import { GROUP_LIMITS } from "../gateway/consumers/group-limits.ts";
 import { QUEUE_LIMITS } from "../gateway/queues/queue-limits.ts";
 import { DATASET_LIMITS } from "../gateway/datasets/dataset-limits.ts";
 import { GRADIENT_LIMITS } from "../gateway/gradients/gradient-limits.ts";
+import { JOB_LIMITS } from "../gateway/jobs/job-limits.ts";
 
 export const LIMITS_BEGIN = "<!-- limits:begin -->";
 export const LIMITS_END = "<!-- limits:end -->";
@@ -37,6 +38,7 @@ const GATEWAY: readonly Section[] = [
   { title: "`queues`: work queues", source: "gateway/queues/queue-limits.ts", family: QUEUE_LIMITS },
   { title: "`datasets`: dataset versions and sample reads", source: "gateway/datasets/dataset-limits.ts", family: DATASET_LIMITS },
   { title: "`gradients`: gradient contributions", source: "gateway/gradients/gradient-limits.ts", family: GRADIENT_LIMITS },
+  { title: "`jobs`: training jobs and checkpoints", source: "gateway/jobs/job-limits.ts", family: JOB_LIMITS },
 ];
 
 const EDGE: readonly Section[] = [

@@ -17,6 +17,7 @@ import { QUIC_LIMITS, type QuicLimits } from "../quic/quic-limits.ts";
 import { FILTER_LIMITS, type FilterLimits } from "../filters/filter-limits.ts";
 import { DATASET_LIMITS, type DatasetLimits } from "../datasets/dataset-limits.ts";
 import { GRADIENT_LIMITS, type GradientLimits } from "../gradients/gradient-limits.ts";
+import { JOB_LIMITS, type JobLimits } from "../jobs/job-limits.ts";
 import { resolveServiceLimits, SERVICE_LIMITS, type ServiceLimits } from "../streams/service-limits.ts";
 import { checkLimitsAgree } from "./cross-checks.ts";
 
@@ -70,6 +71,8 @@ export const gatewayConfigSchema = z.strictObject({
   datasets: DATASET_LIMITS.schema.optional(),
   /** Gradient contributions (gateway/gradients/gradient-limits.ts). */
   gradients: GRADIENT_LIMITS.schema.optional(),
+  /** Training jobs and their checkpoints (gateway/jobs/job-limits.ts). */
+  jobs: JOB_LIMITS.schema.optional(),
   /** Origins whose browser pages may call the HTTP API (CORS); none by default. */
   corsOrigins: z.array(z.string().refine(isOrigin, { message: "must be an origin like http://localhost:8080" })).optional(),
   /** Bearer tokens with per-stream scopes (docs/auth.md); off by default. adminToken: a fixed administrator secret instead of DATA/admin.token. */
@@ -113,6 +116,7 @@ export interface ResolvedGatewayConfig {
   readonly queues: QueueLimits;
   readonly datasets: DatasetLimits;
   readonly gradients: GradientLimits;
+  readonly jobs: JobLimits;
   readonly http: HttpConfig;
   readonly auth: { readonly enabled: boolean; readonly adminToken: string | undefined };
 }
@@ -127,6 +131,7 @@ const FAMILIES: ReadonlyMap<string, LimitFamily<LimitSpecs>> = new Map<string, L
   ["queues", QUEUE_LIMITS],
   ["datasets", DATASET_LIMITS],
   ["gradients", GRADIENT_LIMITS],
+  ["jobs", JOB_LIMITS],
 ]);
 
 /** The value under `key` of an input not yet known to be an object. */
@@ -199,6 +204,7 @@ export function resolveGatewayConfig(input: GatewayConfig): ResolvedGatewayConfi
     filters: inConfig(() => FILTER_LIMITS.resolve(config.filters)),
     datasets: inConfig(() => DATASET_LIMITS.resolve(config.datasets)),
     gradients: inConfig(() => GRADIENT_LIMITS.resolve(config.gradients)),
+    jobs: inConfig(() => JOB_LIMITS.resolve(config.jobs)),
     auth: Object.freeze({ enabled: config.auth?.enabled ?? false, adminToken: config.auth?.adminToken }),
     http: Object.freeze({
       corsOrigins: Object.freeze([...(config.corsOrigins ?? [])]),
