@@ -11,6 +11,7 @@ import { createGatewayMetrics } from "./metrics.ts";
 import { openArtefacts, type Artefacts } from "./artefacts/artefacts.ts";
 import { GroupService } from "./consumers/group-service.ts";
 import { DatasetService } from "./datasets/dataset-service.ts";
+import { GradientService } from "./gradients/gradient-service.ts";
 import { QueueService } from "./queues/queue-service.ts";
 import { LogService } from "./streams/log-service.ts";
 import { ProducerOwners } from "./auth/producer-owners.ts";
@@ -90,6 +91,7 @@ export async function openGateway(input: GatewayConfig): Promise<Gateway> {
       groups,
       queues,
       datasets,
+      gradients: new GradientService(database.db, streams, logService, config.gradients),
       metrics,
       limits,
       artefacts: artefacts.services,

@@ -4,6 +4,7 @@ import type { ArtefactServices } from "./artefacts/artefacts.ts";
 import type { GatewayAuth } from "./auth/gateway-auth.ts";
 import type { GroupService } from "./consumers/group-service.ts";
 import type { DatasetService } from "./datasets/dataset-service.ts";
+import type { GradientService } from "./gradients/gradient-service.ts";
 import type { GatewayMetrics } from "./metrics.ts";
 import type { LogService } from "./streams/log-service.ts";
 import type { QueueService } from "./queues/queue-service.ts";
@@ -18,6 +19,8 @@ export interface GatewayServices {
   readonly datasets: DatasetService;
   /** Work queues over streams (docs/queues.md). */
   readonly queues: QueueService;
+  /** Gradient contributions checked against their step's signature (docs/gradients.md). */
+  readonly gradients: GradientService;
   readonly metrics: GatewayMetrics;
   readonly limits: ServiceLimits;
   readonly artefacts: ArtefactServices;

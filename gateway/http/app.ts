@@ -12,12 +12,14 @@ import type { GatewayServices } from "../services.ts";
 import { jsonReadResponse, msgpackReadResponse, rawReadResponseParts, type JsonReadResponse } from "../streams/read-wire.ts";
 import { createStreamSchema, type StreamInfo } from "../streams/stream-service.ts";
 import { artefactRoutes } from "./artefact-routes.ts";
+import { artefactUploadRoutes, isStreamedUpload } from "./artefact-upload-routes.ts";
 import { limitBody } from "./body-limit.ts";
 import { authenticate, principalOf, requireScope, type AuthEnv } from "./auth.ts";
 import { tokenRoutes } from "./token-routes.ts";
 import { groupRoutes } from "./group-routes.ts";
 import { datasetRoutes } from "./dataset-routes.ts";
 import { queueRoutes } from "./queue-routes.ts";
+import { gradientRoutes } from "./gradient-routes.ts";
 import { InFlightBytes, limitInFlight } from "./in-flight.ts";
 import { errorResponse, onError } from "./errors.ts";
 import { encodeMsgpack, respond, respondEncoded, respondParts, wantsMsgpack } from "./negotiate.ts";
@@ -122,7 +124,8 @@ export function createApp(services: GatewayServices, http: HttpConfig) {
     });
 
   const base = new Hono<AuthEnv>();
-  base.use("/v1/*", limitInFlight(new InFlightBytes(limits.maxRequestBytesInFlight)));
+  const inFlight = limitInFlight(new InFlightBytes(limits.maxRequestBytesInFlight));
+  base.use("/v1/*", (c, next) => (isStreamedUpload(c) ? next() : inFlight(c, next)));
   if (http.corsOrigins.length > 0) {
     base.use("*", cors({ origin: [...http.corsOrigins], allowMethods: ["GET", "HEAD", "POST", "PUT", "DELETE"], exposeHeaders: ["Content-Length", "Content-Range", "ETag", "WWW-Authenticate"], maxAge: 600 }));
   }
@@ -140,7 +143,9 @@ export function createApp(services: GatewayServices, http: HttpConfig) {
     .route("/v1", groupRoutes(services.groups, limited, records))
     .route("/v1", datasetRoutes(services.datasets, metrics, limited, records))
     .route("/v1", queueRoutes(services.queues, limited, records))
-    .route("/v1", artefactRoutes(services.artefacts, http));
+    .route("/v1", gradientRoutes(services.gradients, limited, records))
+    .route("/v1", artefactRoutes(services.artefacts, http))
+    .route("/v1", artefactUploadRoutes(services.artefacts));
   app.notFound((c) => errorResponse(c, "NOT_FOUND", `no route ${c.req.method} ${c.req.path}`, 404));
   app.onError(onError);
   return app;
