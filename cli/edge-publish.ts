@@ -44,7 +44,9 @@ function decodeForEdge(record: JsonRecord): Decoded<EdgeRecord> {
   const limits = { maxBatchRecords: DEFAULT_EDGE_LIMITS.maxRecordsPerPublish, maxHeaders: DEFAULT_EDGE_LIMITS.maxHeaders, maxKeyBytes: DEFAULT_EDGE_LIMITS.maxKeyBytes };
   const [value] = parsePublishRequest({ records: [record] }, "json", limits).records;
   if (!value) throw new StrataError("BAD_REQUEST", "no record");
-  return { value, bytes: encodeRecords([value], DEFAULT_EDGE_LIMITS).bytes.length };
+  if (value.fields === null) throw new StrataError("BAD_REQUEST", "the edge outbox takes no tombstones (null fields)");
+  const edgeRecord: EdgeRecord = { ...value, fields: value.fields };
+  return { value: edgeRecord, bytes: encodeRecords([edgeRecord], DEFAULT_EDGE_LIMITS).bytes.length };
 }
 
 export function registerEdgePublish(edge: Command): void {

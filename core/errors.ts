@@ -42,6 +42,10 @@ export const ERROR_STATUS = {
   UCX_UNAVAILABLE: 503,
   /** A UCX operation (send, receive, get) failed on a live endpoint; the message names the UCX status. */
   UCX_TRANSFER_FAILED: 502,
+  /** A record without a key published to a compacted stream (compaction keeps the latest record per key); the message names the record. */
+  KEY_REQUIRED: 400,
+  /** A publish that would give a compacted stream's latest-per-key index more keys than compaction.maxLatestKeys; nothing was written. */
+  TOO_MANY_KEYS: 400,
   CORRUPT_DATA: 422,
   INVALID_SAFETENSORS: 422,
   UNKNOWN_DTYPE: 422,

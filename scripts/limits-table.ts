@@ -18,6 +18,7 @@ import { QUEUE_LIMITS } from "../gateway/queues/queue-limits.ts";
 import { DATASET_LIMITS } from "../gateway/datasets/dataset-limits.ts";
 import { GRADIENT_LIMITS } from "../gateway/gradients/gradient-limits.ts";
 import { JOB_LIMITS } from "../gateway/jobs/job-limits.ts";
+import { COMPACTION_LIMITS } from "../gateway/log/compaction-limits.ts";
 
 export const LIMITS_BEGIN = "<!-- limits:begin -->";
 export const LIMITS_END = "<!-- limits:end -->";
@@ -39,6 +40,7 @@ const GATEWAY: readonly Section[] = [
   { title: "`datasets`: dataset versions and sample reads", source: "gateway/datasets/dataset-limits.ts", family: DATASET_LIMITS },
   { title: "`gradients`: gradient contributions", source: "gateway/gradients/gradient-limits.ts", family: GRADIENT_LIMITS },
   { title: "`jobs`: training jobs and checkpoints", source: "gateway/jobs/job-limits.ts", family: JOB_LIMITS },
+  { title: "`compaction`: compacted streams and their latest-per-key index", source: "gateway/log/compaction-limits.ts", family: COMPACTION_LIMITS },
 ];
 
 const EDGE: readonly Section[] = [

@@ -36,7 +36,8 @@ export interface BatchRecordInput {
   readonly timestamp: number;
   readonly key: Uint8Array | null;
   readonly headers: Headers;
-  readonly fields: Fields;
+  /** Null for a tombstone. */
+  readonly fields: Fields | null;
 }
 
 const encoder = new Encoder({ extensionCodec, ignoreUndefined: true });

@@ -46,7 +46,8 @@ const wireRecord = z.object({
   key: wireBytes.nullish(),
   partition: z.number().int().nonnegative().nullish(),
   headers: z.record(z.string(), wireBytes).nullish(),
-  fields: wireFields,
+  /** Null is a tombstone (a compacted stream removes the key; docs/compaction.md). */
+  fields: wireFields.nullable(),
 });
 
 const wireProducer = z.object({
@@ -83,7 +84,8 @@ function toHeaders(v: PublishBody["records"][number]["headers"], form: BodyForm,
 }
 
 /** MessagePack fields are log values as validated (the transport's decoder bounded their depth); JSON's tags become values. */
-function toFields(fields: Fields, form: BodyForm): Fields {
+function toFields(fields: Fields | null, form: BodyForm): Fields | null {
+  if (fields === null) return null;
   return form === "json" ? fromJsonFields(fields) : fields;
 }
 

@@ -37,7 +37,8 @@ export interface RecordInput {
   readonly key: Uint8Array | null;
   readonly partition?: number;
   readonly headers: Headers;
-  readonly fields: Fields;
+  /** Null is a tombstone: on a compacted stream it removes the key (docs/compaction.md). */
+  readonly fields: Fields | null;
 }
 
 /** A record as stored and served. */

@@ -18,6 +18,7 @@ import { FILTER_LIMITS, type FilterLimits } from "../filters/filter-limits.ts";
 import { DATASET_LIMITS, type DatasetLimits } from "../datasets/dataset-limits.ts";
 import { GRADIENT_LIMITS, type GradientLimits } from "../gradients/gradient-limits.ts";
 import { JOB_LIMITS, type JobLimits } from "../jobs/job-limits.ts";
+import { COMPACTION_LIMITS, type CompactionLimits } from "../log/compaction-limits.ts";
 import { resolveServiceLimits, SERVICE_LIMITS, type ServiceLimits } from "../streams/service-limits.ts";
 import { checkLimitsAgree } from "./cross-checks.ts";
 
@@ -73,6 +74,8 @@ export const gatewayConfigSchema = z.strictObject({
   gradients: GRADIENT_LIMITS.schema.optional(),
   /** Training jobs and their checkpoints (gateway/jobs/job-limits.ts). */
   jobs: JOB_LIMITS.schema.optional(),
+  /** Compacted streams: the background compactor and the latest-per-key index (gateway/log/compaction-limits.ts). */
+  compaction: COMPACTION_LIMITS.schema.optional(),
   /** Origins whose browser pages may call the HTTP API (CORS); none by default. */
   corsOrigins: z.array(z.string().refine(isOrigin, { message: "must be an origin like http://localhost:8080" })).optional(),
   /** Bearer tokens with per-stream scopes (docs/auth.md); off by default. adminToken: a fixed administrator secret instead of DATA/admin.token. */
@@ -117,6 +120,7 @@ export interface ResolvedGatewayConfig {
   readonly datasets: DatasetLimits;
   readonly gradients: GradientLimits;
   readonly jobs: JobLimits;
+  readonly compaction: CompactionLimits;
   readonly http: HttpConfig;
   readonly auth: { readonly enabled: boolean; readonly adminToken: string | undefined };
 }
@@ -132,6 +136,7 @@ const FAMILIES: ReadonlyMap<string, LimitFamily<LimitSpecs>> = new Map<string, L
   ["datasets", DATASET_LIMITS],
   ["gradients", GRADIENT_LIMITS],
   ["jobs", JOB_LIMITS],
+  ["compaction", COMPACTION_LIMITS],
 ]);
 
 /** The value under `key` of an input not yet known to be an object. */
@@ -205,6 +210,7 @@ export function resolveGatewayConfig(input: GatewayConfig): ResolvedGatewayConfi
     datasets: inConfig(() => DATASET_LIMITS.resolve(config.datasets)),
     gradients: inConfig(() => GRADIENT_LIMITS.resolve(config.gradients)),
     jobs: inConfig(() => JOB_LIMITS.resolve(config.jobs)),
+    compaction: inConfig(() => COMPACTION_LIMITS.resolve(config.compaction)),
     auth: Object.freeze({ enabled: config.auth?.enabled ?? false, adminToken: config.auth?.adminToken }),
     http: Object.freeze({
       corsOrigins: Object.freeze([...(config.corsOrigins ?? [])]),

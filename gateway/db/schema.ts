@@ -14,6 +14,10 @@ export const streams = sqliteTable("streams", {
   retentionMs: integer("retention_ms"),
   retentionBytes: integer("retention_bytes"),
   createdAt: integer("created_at").notNull(),
+  /** "delete" (records leave by retention only) or "compact" (docs/compaction.md). */
+  cleanup: text("cleanup", { enum: ["delete", "compact"] }).notNull().default("delete"),
+  /** How long a tombstone outlives the records it removes; null: the compaction limits' default. */
+  tombstoneMs: integer("tombstone_ms"),
 });
 
 /** One row per partition; start_offset moves forward as retention removes segments. */

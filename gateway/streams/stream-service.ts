@@ -14,11 +14,17 @@ export interface Retention {
   readonly bytes: number | null;
 }
 
+/** "delete": records leave by retention only; "compact": also when a newer record of their key exists (docs/compaction.md). */
+export type Cleanup = "delete" | "compact";
+
 export interface StreamConfig {
   readonly name: string;
   readonly partitions: number;
   readonly retention: Retention;
   readonly createdAt: number;
+  readonly cleanup: Cleanup;
+  /** How long a tombstone outlives the records it removes; null: the compaction limits' default. Always null for "delete". */
+  readonly tombstoneMs: number | null;
 }
 
 export interface PartitionInfo {
@@ -33,6 +39,8 @@ export interface StreamInfo {
   readonly partitions: PartitionInfo[];
   readonly retention: Retention;
   readonly created_at: number;
+  readonly cleanup: Cleanup;
+  readonly tombstone_ms: number | null;
 }
 
 const positiveInteger = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
@@ -43,6 +51,10 @@ export const createStreamSchema = z.object({
   /** 1 by default; at most limits.maxPartitions (checked by the service). */
   partitions: z.number().int().min(1).nullish(),
   retention: z.object({ ms: positiveInteger.nullish(), bytes: positiveInteger.nullish() }).nullish(),
+  /** "delete" by default; "compact" keeps the latest record per key (docs/compaction.md). */
+  cleanup: z.enum(["delete", "compact"], { message: "cleanup must be delete or compact" }).nullish(),
+  /** Compacted streams only: ms a tombstone is kept; the compaction limits' defaultTombstoneMs when absent. */
+  tombstone_ms: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).nullish(),
 });
 
 export type CreateStreamInput = z.input<typeof createStreamSchema>;
@@ -71,6 +83,8 @@ export class StreamService {
         partitions: row.partitions,
         retention: { ms: row.retentionMs, bytes: row.retentionBytes },
         createdAt: row.createdAt,
+        cleanup: row.cleanup,
+        tombstoneMs: row.tombstoneMs,
       };
       await logs.openPartitions(config.name, config.partitions, config.retention);
       service.configs.set(config.name, config);
@@ -94,13 +108,16 @@ export class StreamService {
     const partitions = request.partitions ?? 1;
     if (partitions > this.limits.maxPartitions) throw new StrataError("BAD_REQUEST", `partitions must be an integer in [1, ${this.limits.maxPartitions}]`);
     const retention: Retention = { ms: request.retention?.ms ?? null, bytes: request.retention?.bytes ?? null };
+    const cleanup: Cleanup = request.cleanup ?? "delete";
+    const tombstoneMs = request.tombstone_ms ?? null;
+    if (cleanup === "delete" && tombstoneMs !== null) throw new StrataError("BAD_REQUEST", `tombstone_ms applies to compacted streams only ("cleanup": "compact")`);
     if (this.configs.has(name)) throw new StrataError("STREAM_EXISTS", `stream '${name}' already exists`);
     if (this.configs.size >= this.limits.maxStreams) throw new StrataError("BAD_REQUEST", `this gateway holds at most ${this.limits.maxStreams} streams`);
     const held = this.partitionCount();
     if (held + partitions > this.limits.maxGatewayPartitions) {
       throw new StrataError("BAD_REQUEST", `this gateway holds at most ${this.limits.maxGatewayPartitions} partitions (limits.maxGatewayPartitions); it holds ${held}, and '${name}' would add ${partitions}`);
     }
-    const config: StreamConfig = { name, partitions, retention, createdAt: Date.now() };
+    const config: StreamConfig = { name, partitions, retention, createdAt: Date.now(), cleanup, tombstoneMs };
     await this.db.transaction(async (tx) => {
       await tx.insert(streamsTable).values({
         name,
@@ -108,6 +125,8 @@ export class StreamService {
         retentionMs: retention.ms,
         retentionBytes: retention.bytes,
         createdAt: config.createdAt,
+        cleanup,
+        tombstoneMs,
       });
       await tx.insert(partitionsTable).values(
         Array.from({ length: config.partitions }, (_, partition) => ({ stream: name, partition, startOffset: 0 })),
@@ -166,6 +185,8 @@ export class StreamService {
       }),
       retention: config.retention,
       created_at: config.createdAt,
+      cleanup: config.cleanup,
+      tombstone_ms: config.tombstoneMs,
     };
   }
 }
