@@ -41,6 +41,8 @@ export const ARTEFACT_LIMITS = defineLimits("artefacts", {
   gcGraceMs: { default: 60 * 60_000, unit: "ms", min: 0, max: 30 * 24 * 3_600_000, doc: "Manifests PUT and chunks stored or reported present this recently are never collected." },
   // setTimeout's longest delay.
   gcIntervalMs: { default: 6 * 60 * 60_000, unit: "ms", min: 0, max: 2 ** 31 - 1, doc: "GC runs by itself this often; 0 = only through POST /v1/admin/gc." },
+  maxUploadBytes: { default: 16 * GiB, unit: "bytes", min: 1 * KiB, max: 16 * TiB, doc: "Largest body of POST /v1/artefacts (a raw upload, chunked by the gateway as it streams in); more is PAYLOAD_TOO_LARGE." },
+  maxConcurrentUploads: { default: 8, unit: "count", min: 1, max: 1024, doc: "POST /v1/artefacts uploads served at once; past it UNAVAILABLE (each holds up to two chunk batches of maxChunkRequestBytes)." },
   gcRewriteMinDeadFraction: { default: 0.2, unit: "fraction", min: 0, max: 1, doc: "A pack is rewritten when at least this fraction of its chunk bytes is dead; fully dead packs are always deleted." },
 });
 
