@@ -19,6 +19,7 @@ import { DATASET_LIMITS, type DatasetLimits } from "../datasets/dataset-limits.t
 import { GRADIENT_LIMITS, type GradientLimits } from "../gradients/gradient-limits.ts";
 import { JOB_LIMITS, type JobLimits } from "../jobs/job-limits.ts";
 import { COMPACTION_LIMITS, type CompactionLimits } from "../log/compaction-limits.ts";
+import { resolveUcxLimits, UCX_LIMITS, type UcxLimits } from "../ucx/ucx-limits.ts";
 import { resolveServiceLimits, SERVICE_LIMITS, type ServiceLimits } from "../streams/service-limits.ts";
 import { checkLimitsAgree } from "./cross-checks.ts";
 
@@ -76,6 +77,8 @@ export const gatewayConfigSchema = z.strictObject({
   jobs: JOB_LIMITS.schema.optional(),
   /** Compacted streams: the background compactor and the latest-per-key index (gateway/log/compaction-limits.ts). */
   compaction: COMPACTION_LIMITS.schema.optional(),
+  /** The native UCX transport (`strata serve --ucx-port`, gateway/ucx/ucx-limits.ts). */
+  ucx: UCX_LIMITS.schema.optional(),
   /** Origins whose browser pages may call the HTTP API (CORS); none by default. */
   corsOrigins: z.array(z.string().refine(isOrigin, { message: "must be an origin like http://localhost:8080" })).optional(),
   /** Bearer tokens with per-stream scopes (docs/auth.md); off by default. adminToken: a fixed administrator secret instead of DATA/admin.token. */
@@ -121,6 +124,7 @@ export interface ResolvedGatewayConfig {
   readonly gradients: GradientLimits;
   readonly jobs: JobLimits;
   readonly compaction: CompactionLimits;
+  readonly ucx: UcxLimits;
   readonly http: HttpConfig;
   readonly auth: { readonly enabled: boolean; readonly adminToken: string | undefined };
 }
@@ -137,6 +141,7 @@ const FAMILIES: ReadonlyMap<string, LimitFamily<LimitSpecs>> = new Map<string, L
   ["gradients", GRADIENT_LIMITS],
   ["jobs", JOB_LIMITS],
   ["compaction", COMPACTION_LIMITS],
+  ["ucx", UCX_LIMITS],
 ]);
 
 /** The value under `key` of an input not yet known to be an object. */
@@ -211,6 +216,7 @@ export function resolveGatewayConfig(input: GatewayConfig): ResolvedGatewayConfi
     gradients: inConfig(() => GRADIENT_LIMITS.resolve(config.gradients)),
     jobs: inConfig(() => JOB_LIMITS.resolve(config.jobs)),
     compaction: inConfig(() => COMPACTION_LIMITS.resolve(config.compaction)),
+    ucx: inConfig(() => resolveUcxLimits(config.ucx)),
     auth: Object.freeze({ enabled: config.auth?.enabled ?? false, adminToken: config.auth?.adminToken }),
     http: Object.freeze({
       corsOrigins: Object.freeze([...(config.corsOrigins ?? [])]),

@@ -132,13 +132,14 @@ export const IMPORT_RULES: readonly ImportRule[] = [
     },
   },
   {
-    name: "the client library (gateway/client.ts, gateway/client/) imports only core, itself and the services' wire modules (*-wire.ts), besides types",
+    name: "the client library (gateway/client.ts, gateway/client/) imports only core, native, itself and the services' wire modules (*-wire.ts), besides types",
     why: "it is shipped to serverless functions and training jobs as @strata-gw/strata/client; server code (libSQL, the log, the object stores) must never come with it",
     breaks: (edge) => {
       if (edge.typeOnly || edge.target.kind !== "file") return false;
       if (edge.from !== "gateway/client.ts" && !inFolder(edge.from, "gateway/client")) return false;
       const path = edge.target.path;
-      return !inFolder(path, "core") && !inFolder(path, "wasm") && !inFolder(path, "gateway/client") && !/^gateway\/[a-z]+\/[a-z-]+-wire\.ts$/.test(path);
+      // native/: the UCX path's addon loader (gateway/client/ucx-segments.ts), loaded only when used.
+      return !inFolder(path, "core") && !inFolder(path, "wasm") && !inFolder(path, "native") && !inFolder(path, "gateway/client") && !/^gateway\/[a-z]+\/[a-z-]+-wire\.ts$/.test(path);
     },
   },
   {

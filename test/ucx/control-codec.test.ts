@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { encode } from "@msgpack/msgpack";
 import { StrataError } from "../../core/errors.ts";
+import type { ClientMessage } from "../../core/ucx/control-schemas.ts";
 import { clientMessageDecoder, encodeControl, gatewayMessageDecoder } from "../../core/ucx/control-codec.ts";
 
 const decoder = clientMessageDecoder(64 * 1024);
@@ -18,12 +19,13 @@ function refused(bytes: Uint8Array): StrataError {
 describe("UCX control messages", () => {
   test("every client message round-trips", () => {
     const hash = new Uint8Array(32).fill(7);
-    for (const m of [
+    const messages: ClientMessage[] = [
       { t: "hello", v: 1, token: "abc" },
       { t: "chunks", id: 3, hashes: [hash, hash] },
       { t: "segment", id: 4, stream: "a/b", partition: 2, base: 100, start: 0, end: 4096 },
       { t: "release", region: 9 },
-    ] as const) {
+    ];
+    for (const m of messages) {
       expect(decoder.decode(encodeControl(m))).toEqual(m);
     }
   });
