@@ -11,6 +11,7 @@ import { createGatewayMetrics } from "./metrics.ts";
 import { openArtefacts, type Artefacts } from "./artefacts/artefacts.ts";
 import { GroupService } from "./consumers/group-service.ts";
 import { DatasetService } from "./datasets/dataset-service.ts";
+import { JobService } from "./jobs/job-service.ts";
 import { GradientService } from "./gradients/gradient-service.ts";
 import { QueueService } from "./queues/queue-service.ts";
 import { LogService } from "./streams/log-service.ts";
@@ -85,12 +86,16 @@ export async function openGateway(input: GatewayConfig): Promise<Gateway> {
     const logService = new LogService(streams, logs, metrics, limits, { onArtefactRefs: artefacts.onArtefactRefs }, new ProducerOwners(database.db), config.filters);
     const queues = await QueueService.open(database, streams, logService, config.queues, metrics.registry);
     datasets = await DatasetService.open({ db: database.db, streams, logs, log: logService, limits: config.datasets, serviceLimits: limits, filterLimits: config.filters, objectStore });
+    const jobs = await JobService.open({ db: database.db, streams, log: logService, manifests: artefacts.services.manifests, limits: config.jobs });
+    // GC keeps the shards of open and kept checkpoints whatever references them.
+    artefacts.services.gc.addHolder(() => jobs.heldManifests());
     const services: GatewayServices = {
       streams,
       log: logService,
       groups,
       queues,
       datasets,
+      jobs,
       gradients: new GradientService(database.db, streams, logService, config.gradients),
       metrics,
       limits,
@@ -105,6 +110,7 @@ export async function openGateway(input: GatewayConfig): Promise<Gateway> {
       config,
       async close() {
         await groups.close();
+        await jobs.close();
         queues.close();
         await opened.artefacts.close();
         await opened.logs.close();

@@ -5,6 +5,7 @@ import type { GatewayAuth } from "./auth/gateway-auth.ts";
 import type { GroupService } from "./consumers/group-service.ts";
 import type { DatasetService } from "./datasets/dataset-service.ts";
 import type { GradientService } from "./gradients/gradient-service.ts";
+import type { JobService } from "./jobs/job-service.ts";
 import type { GatewayMetrics } from "./metrics.ts";
 import type { LogService } from "./streams/log-service.ts";
 import type { QueueService } from "./queues/queue-service.ts";
@@ -21,6 +22,8 @@ export interface GatewayServices {
   readonly queues: QueueService;
   /** Gradient contributions checked against their step's signature (docs/gradients.md). */
   readonly gradients: GradientService;
+  /** Training jobs and their all-or-none checkpoints (docs/checkpoints.md). */
+  readonly jobs: JobService;
   readonly metrics: GatewayMetrics;
   readonly limits: ServiceLimits;
   readonly artefacts: ArtefactServices;

@@ -1,5 +1,5 @@
-// Artefact garbage collection. Live manifests: referenced by a retained record, or PUT within
-// gcGraceMs. Live chunks: listed by a live manifest, or stored / reported present / touched by a
+// Artefact garbage collection. Live manifests: referenced by a retained record, held by a
+// registered holder (checkpoints), or PUT within gcGraceMs. Live chunks: listed by a live manifest, or stored / reported present / touched by a
 // manifest PUT within gcGraceMs. Dead manifests are deleted; packs holding enough dead chunks are
 // rewritten and small packs merged (live chunks copied into a new pack, the index switched in one
 // transaction that first re-checks the dead chunks were not touched meanwhile, then the old
@@ -21,6 +21,13 @@ import { manifestKey, type ManifestService } from "./manifest-service.ts";
 
 /** Unindexed pack objects younger than this are never deleted, whatever the grace period (uploads in flight). */
 const ORPHAN_MIN_AGE_MS = 10 * 60_000;
+
+/**
+ * Manifests another subsystem holds whatever references them (the shards of open and kept
+ * checkpoints, gateway/jobs): read at every collection, and again under a manifest's lock
+ * right before deleting it, so a hold taken while GC runs still saves the manifest.
+ */
+export type ManifestHolder = () => ReadonlySet<string>;
 
 /** Packs smaller than packMaxBytes / this are merged by GC. */
 const SMALL_PACK_DIVISOR = 4;
@@ -64,6 +71,7 @@ export class ArtefactGc {
   readonly #startOffsetOf: StartOffsetOf;
   readonly #limits: ArtefactLimits;
   readonly #metrics: ArtefactMetrics;
+  readonly #holders: ManifestHolder[] = [];
 
   constructor(db: MetadataDb, chunks: ChunkStore, manifestService: ManifestService, refs: ArtefactRefIndex, startOffsetOf: StartOffsetOf, limits: ArtefactLimits, metrics: ArtefactMetrics) {
     this.#db = db;
@@ -73,6 +81,15 @@ export class ArtefactGc {
     this.#startOffsetOf = startOffsetOf;
     this.#limits = limits;
     this.#metrics = metrics;
+  }
+
+  /** Adds a source of held manifests (see ManifestHolder). */
+  addHolder(holder: ManifestHolder): void {
+    this.#holders.push(holder);
+  }
+
+  #isHeld(id: string): boolean {
+    return this.#holders.some((held) => held().has(id));
   }
 
   /** One collection; concurrent calls run one after the other. */
@@ -93,10 +110,12 @@ export class ArtefactGc {
     // 1. Manifests.
     const referenced = await this.#refs.live(this.#startOffsetOf);
     const rows = await this.#db.select({ id: manifests.id, uploadedAt: manifests.uploadedAt }).from(manifests);
-    const dead = rows.filter((r) => !referenced.has(r.id) && r.uploadedAt < cutoff).map((r) => r.id);
+    const held = new Set(this.#holders.flatMap((holder) => [...holder()]));
+    const dead = rows.filter((r) => !referenced.has(r.id) && !held.has(r.id) && r.uploadedAt < cutoff).map((r) => r.id);
     let manifestsDeleted = 0;
     for (const id of dead) {
       const deleted = await this.#manifests.lock.run(id, async () => {
+        if (this.#isHeld(id)) return false;
         const gone = await this.#db.delete(manifests).where(and(eq(manifests.id, id), lt(manifests.uploadedAt, cutoff))).returning({ id: manifests.id });
         if (gone.length === 0) return false;
         this.#manifests.forget(id);

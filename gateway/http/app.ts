@@ -20,6 +20,7 @@ import { groupRoutes } from "./group-routes.ts";
 import { datasetRoutes } from "./dataset-routes.ts";
 import { queueRoutes } from "./queue-routes.ts";
 import { gradientRoutes } from "./gradient-routes.ts";
+import { jobRoutes } from "./job-routes.ts";
 import { InFlightBytes, limitInFlight } from "./in-flight.ts";
 import { errorResponse, onError } from "./errors.ts";
 import { encodeMsgpack, respond, respondEncoded, respondParts, wantsMsgpack } from "./negotiate.ts";
@@ -144,6 +145,7 @@ export function createApp(services: GatewayServices, http: HttpConfig) {
     .route("/v1", datasetRoutes(services.datasets, metrics, limited, records))
     .route("/v1", queueRoutes(services.queues, limited, records))
     .route("/v1", gradientRoutes(services.gradients, limited, records))
+    .route("/v1", jobRoutes(services.jobs, limited, records))
     .route("/v1", artefactRoutes(services.artefacts, http))
     .route("/v1", artefactUploadRoutes(services.artefacts));
   app.notFound((c) => errorResponse(c, "NOT_FOUND", `no route ${c.req.method} ${c.req.path}`, 404));

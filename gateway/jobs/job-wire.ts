@@ -23,7 +23,8 @@ export const jobParamsSchema = z.object({ job: jobNameSchema });
 export const checkpointParamsSchema = z.object({ job: jobNameSchema, id: checkpointIdSchema });
 export const rankParamsSchema = z.object({
   job: jobNameSchema,
-  id: checkpointIdSchema,
+  /** "latest" names the newest checkpoint in reads, so it is no checkpoint's id. */
+  id: checkpointIdSchema.refine((id) => id !== "latest", { message: 'a checkpoint id cannot be "latest"' }),
   rank: z.string().regex(/^\d{1,9}$/, { message: "rank must be a non-negative integer" }).transform(Number),
 });
 
