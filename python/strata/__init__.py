@@ -12,3 +12,5 @@ __all__ = ["ArtefactRef", "Client", "Dataset", "StrataError", "Tensor"]
 
 from . import queues  # noqa: E402  work queues: strata.queues.claim/ack/nack/work
 from . import grad  # noqa: E402  gradient exchange with a quorum: strata.grad.allreduce_quorum
+from . import checkpoint  # noqa: E402  all-or-none checkpoints: strata.checkpoint.save/load/list/set_keep
+from . import params  # noqa: E402  live parameters on a compacted stream: strata.params.set/latest/watch

@@ -17,7 +17,7 @@ import socket
 import ssl
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any, Mapping
 from urllib.parse import urlsplit
 
 from .errors import StrataError
@@ -80,15 +80,17 @@ class Session:
             self._conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return self._conn
 
-    def request(self, method: str, path: str, body: bytes | None = None, content_type: str | None = None, idempotent: bool = True) -> Response:
+    def request(self, method: str, path: str, body: bytes | IO[bytes] | None = None, content_type: str | None = None, idempotent: bool = True, headers: Mapping[str, str] | None = None) -> Response:
         """Sends a request and answers its response, raising StrataError for a gateway error.
 
         ``idempotent=False`` (creating a stream, say) retries only failures to connect and 503
         refusals (the gateway's in-flight cap answers 503 before it reads a body), never a request
         whose connection broke after it was sent. Publishes are sent as idempotent: each carries
         a producer sequence the gateway deduplicates, so a retry never writes a record twice.
+        A file-like ``body`` is sent chunked as it is read; a retry reads it again, so its reads
+        must start over once it has answered EOF. ``headers`` are added to the request.
         """
-        headers = {"Accept": MSGPACK}
+        headers = {"Accept": MSGPACK, **(headers or {})}
         if content_type is not None:
             headers["Content-Type"] = content_type
         if self._token is not None:
