@@ -16,6 +16,7 @@ import { GradientService } from "./gradients/gradient-service.ts";
 import { QueueService } from "./queues/queue-service.ts";
 import { LogService } from "./streams/log-service.ts";
 import { ProducerOwners } from "./auth/producer-owners.ts";
+import { LatestService } from "./streams/latest-service.ts";
 import { openAuth } from "./auth/gateway-auth.ts";
 import { type StreamConfig, StreamService } from "./streams/stream-service.ts";
 import { InstrumentedObjectStore } from "./objects/instrumented-object-store.ts";
@@ -58,6 +59,7 @@ export async function openGateway(input: GatewayConfig): Promise<Gateway> {
     objectStore = new InstrumentedObjectStore(rawStore, metrics);
     logs = await LogStore.open({ dataDir, objectStore, db: database.db, metrics, limits: config.storage, pinnedFloor: (stream, partition) => (datasets === undefined ? 0 : datasets.pinnedFloor(stream, partition)) });
     const streams = await StreamService.open(database.db, logs, limits);
+    const latest = await LatestService.open(streams, logs, config.compaction, limits);
     const openLogs = logs;
     artefacts = await openArtefacts({
       db: database.db,
@@ -83,7 +85,7 @@ export async function openGateway(input: GatewayConfig): Promise<Gateway> {
     });
     const auth = await openAuth({ ...config.auth, dataDir, db: database.db });
     const groups = await GroupService.open(database.db, streams, config.groups);
-    const logService = new LogService(streams, logs, metrics, limits, { onArtefactRefs: artefacts.onArtefactRefs }, new ProducerOwners(database.db), config.filters);
+    const logService = new LogService(streams, logs, metrics, limits, { onArtefactRefs: artefacts.onArtefactRefs, admit: (stream, records) => latest.admit(stream, records) }, new ProducerOwners(database.db), config.filters);
     const queues = await QueueService.open(database, streams, logService, config.queues, metrics.registry);
     datasets = await DatasetService.open({ db: database.db, streams, logs, log: logService, limits: config.datasets, serviceLimits: limits, filterLimits: config.filters, objectStore });
     const jobs = await JobService.open({ db: database.db, streams, log: logService, manifests: artefacts.services.manifests, limits: config.jobs });
@@ -92,6 +94,7 @@ export async function openGateway(input: GatewayConfig): Promise<Gateway> {
     const services: GatewayServices = {
       streams,
       log: logService,
+      latest,
       groups,
       queues,
       datasets,

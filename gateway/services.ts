@@ -8,6 +8,7 @@ import type { GradientService } from "./gradients/gradient-service.ts";
 import type { JobService } from "./jobs/job-service.ts";
 import type { GatewayMetrics } from "./metrics.ts";
 import type { LogService } from "./streams/log-service.ts";
+import type { LatestService } from "./streams/latest-service.ts";
 import type { QueueService } from "./queues/queue-service.ts";
 import type { ServiceLimits } from "./streams/service-limits.ts";
 import type { StreamService } from "./streams/stream-service.ts";
@@ -15,6 +16,8 @@ import type { StreamService } from "./streams/stream-service.ts";
 export interface GatewayServices {
   readonly streams: StreamService;
   readonly log: LogService;
+  /** The latest record per key of compacted streams, and its long-poll (docs/compaction.md). */
+  readonly latest: LatestService;
   readonly groups: GroupService;
   /** Dataset versions, their retention pins and sample reads (docs/datasets.md). */
   readonly datasets: DatasetService;

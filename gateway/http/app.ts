@@ -19,6 +19,7 @@ import { tokenRoutes } from "./token-routes.ts";
 import { groupRoutes } from "./group-routes.ts";
 import { datasetRoutes } from "./dataset-routes.ts";
 import { queueRoutes } from "./queue-routes.ts";
+import { latestRoutes } from "./latest-routes.ts";
 import { gradientRoutes } from "./gradient-routes.ts";
 import { jobRoutes } from "./job-routes.ts";
 import { InFlightBytes, limitInFlight } from "./in-flight.ts";
@@ -146,6 +147,7 @@ export function createApp(services: GatewayServices, http: HttpConfig) {
     .route("/v1", queueRoutes(services.queues, limited, records))
     .route("/v1", gradientRoutes(services.gradients, limited, records))
     .route("/v1", jobRoutes(services.jobs, limited, records))
+    .route("/v1", latestRoutes(services.latest))
     .route("/v1", artefactRoutes(services.artefacts, http))
     .route("/v1", artefactUploadRoutes(services.artefacts));
   app.notFound((c) => errorResponse(c, "NOT_FOUND", `no route ${c.req.method} ${c.req.path}`, 404));

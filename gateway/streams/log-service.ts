@@ -17,6 +17,7 @@ import { DEFAULT_FILTER_LIMITS, type FilterLimits } from "../filters/filter-limi
 import { scanFiltered } from "../filters/filtered-scan.ts";
 import { judgeSequence, type ProducerOwnership, type ProducerPosition } from "./producer-sequencer.ts";
 import type { StreamConfig, StreamService } from "./stream-service.ts";
+import type { AppendTicket } from "./latest-service.ts";
 
 export interface RecordPosition {
   readonly partition: number;
@@ -57,6 +58,12 @@ export interface RawReadResult {
 export interface LogHooks {
   /** Called (and awaited before the answer) for each appended record holding ArtefactRefs. */
   readonly onArtefactRefs?: (stream: string, partition: number, offset: number, manifestIds: readonly string[]) => Promise<void>;
+  /**
+   * Called before a request's records are encoded; may refuse them (nothing written). Its ticket
+   * is settled with the positions the records got, also those of partitions that were written
+   * when another failed (the latest-per-key index of compacted streams, latest-service.ts).
+   */
+  readonly admit?: (config: StreamConfig, records: readonly RecordInput[]) => AppendTicket | undefined;
 }
 
 /** Who publishes: the authenticated subject (absent when the gateway runs without auth). */
@@ -136,7 +143,31 @@ export class LogService {
     retry = false,
   ): Promise<RecordPosition[]> {
     const assigned = this.assignPartitions(config, records, producer);
+    const ticket = this.hooks.admit?.(config, records);
     const timestamp = Date.now();
+    if (!ticket) return this.appendAdmitted(config, records, producer, acks, retry, assigned, timestamp);
+    const positions: RecordPosition[] = new Array(records.length);
+    try {
+      const written = await this.appendAdmitted(config, records, producer, acks, retry, assigned, timestamp, positions);
+      ticket.settle(written, timestamp);
+      return written;
+    } catch (e) {
+      ticket.settle(positions, timestamp);
+      throw e;
+    }
+  }
+
+  private async appendAdmitted(
+    config: StreamConfig,
+    records: readonly RecordInput[],
+    producer: ProducerRef | null,
+    acks: Acks,
+    retry: boolean,
+    assigned: readonly number[],
+    timestamp: number,
+    /** Filled as each partition's append resolves (so a failure still tells which records were written). */
+    positions: RecordPosition[] = new Array(records.length),
+  ): Promise<RecordPosition[]> {
     // Encode everything first: a record over the limit rejects the whole request before any write.
     // Each partition's records are encoded back to back behind room for the batch header, so the
     // storage engine's encodeBatch writes the header in place instead of copying the records.
@@ -155,7 +186,6 @@ export class LogService {
       group.builder.push(encoded);
     });
     if (retry && producer) this.checkRetryTargets(config, groups.keys(), producer);
-    const positions: RecordPosition[] = new Array(records.length);
     await Promise.all(
       [...groups].map(async ([partition, group]) => {
         const log = this.logs.partition(config.name, partition);
@@ -169,7 +199,8 @@ export class LogService {
     const onRefs = this.hooks.onArtefactRefs;
     if (onRefs) {
       for (let i = 0; i < records.length; i++) {
-        const ids = collectArtefactRefs(records[i]!.fields);
+        const fields = records[i]!.fields;
+        const ids = fields === null ? [] : collectArtefactRefs(fields);
         if (ids.length > 0) await onRefs(config.name, positions[i]!.partition, positions[i]!.offset, ids);
       }
     }
