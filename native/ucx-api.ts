@@ -10,7 +10,7 @@
 //                         receiver side: the receive rejects and the endpoint is closed, because
 //                         the stream cannot be resynchronised after an oversized frame);
 //   INSUFFICIENT_STORAGE  allocate/register over maxRegisteredBytes;
-//   UNAVAILABLE           more than maxOutstanding operations or maxEndpoints endpoints at once.
+//   UNAVAILABLE           more operations outstanding than the ring holds, or over maxEndpoints.
 
 /** Bounds of one worker, validated at createWorker (defaults in native/ucx-limits.ts). */
 export interface UcxLimits {
@@ -25,7 +25,7 @@ export interface UcxLimits {
 }
 
 export interface UcxWorkerOptions {
-  /** UCX_TLS for this process's context (e.g. "tcp", "sm", "posix,cma,tcp"); applies to the first worker created. */
+  /** UCX_TLS for this worker's context (e.g. "tcp", "posix,cma,tcp"); default: UCX's choice (or $UCX_TLS). */
   readonly transports?: string;
   readonly limits?: Partial<UcxLimits>;
 }
@@ -35,7 +35,10 @@ export type UcxLoad = { readonly available: true; readonly ucx: Ucx } | { readon
 export interface Ucx {
   /** libucp's version, e.g. "1.13.1". */
   readonly version: string;
-  /** One worker per process (UCS_THREAD_MODE_SINGLE, progressed from the JavaScript thread); a second call throws. */
+  /**
+   * A worker with its own UCP context (UCS_THREAD_MODE_SINGLE, progressed from the JavaScript
+   * thread). One per process is the intended use; tests run two in one process.
+   */
   createWorker(options?: UcxWorkerOptions): UcxWorker;
 }
 

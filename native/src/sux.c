@@ -1,0 +1,565 @@
+/* sux: see sux.h. */
+#define _GNU_SOURCE
+#include "sux.h"
+
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+struct sux_worker {
+  ucp_context_h context;
+  ucp_worker_h worker;
+  sux_entry_t *ring;
+  uint32_t capacity, head, count;
+  uint32_t reserved; /* entries promised to posted operations and live endpoints, including those in the ring */
+  uint32_t outstanding; /* posted operations not yet completed */
+  uint64_t max_message_bytes;
+  uint32_t max_endpoints, endpoints;
+  uint32_t next_ep_id;
+};
+
+typedef enum { EP_OPEN, EP_FAILED, EP_CLOSING } sux_ep_state_t;
+
+struct sux_ep {
+  sux_worker_t *w;
+  ucp_ep_h ep;
+  uint32_t id;
+  sux_ep_state_t state;
+  int failure_reserved; /* the ring entry kept for this endpoint's SUX_EP_FAILED */
+  uint32_t ops;         /* operations that still point here; the endpoint is freed when it is closed and this is 0 */
+  int close_done;
+};
+
+struct sux_listener {
+  sux_worker_t *w;
+  ucp_listener_h listener;
+  uint32_t id;
+};
+
+struct sux_mem {
+  sux_worker_t *w;
+  ucp_mem_h memh;
+  void *address;
+  size_t length;
+  void *rkey;
+  size_t rkey_length;
+};
+
+typedef enum { OP_PLAIN, OP_SEND, OP_RECEIVE, OP_GET, OP_CLOSE } sux_op_kind_t;
+
+/* One posted operation; a send is two stream sends (the length prefix, then the body). */
+typedef struct sux_op {
+  sux_op_kind_t kind;
+  uint32_t id;
+  sux_ep_t *ep;
+  int parts;         /* UCX requests still pending */
+  ucs_status_t status;
+  uint32_t header;   /* the frame's little-endian length prefix */
+  uint8_t *body;     /* receive: the message */
+  uint64_t length;
+  ucp_rkey_h rkey;   /* get */
+} sux_op_t;
+
+static void fatal(const char *what) {
+  fprintf(stderr, "strata-ucx: invariant violated: %s\n", what);
+  abort();
+}
+
+static int reserve(sux_worker_t *w, uint32_t n) {
+  if (w->reserved + n > w->capacity) return 0;
+  w->reserved += n;
+  return 1;
+}
+
+static void push(sux_worker_t *w, uint32_t kind, uint32_t ref, int32_t status, uint64_t length, void *data) {
+  /* Every push consumes a reservation made before the operation was posted. */
+  if (w->count >= w->reserved || w->count >= w->capacity) fatal("ring push without a reservation");
+  sux_entry_t *e = &w->ring[(w->head + w->count) % w->capacity];
+  e->kind = kind;
+  e->ref = ref;
+  e->status = status;
+  e->length = length;
+  e->data = data;
+  w->count++;
+}
+
+const char *sux_status_string(int status) {
+  switch (status) {
+  case SUX_ERR_RING_FULL: return "too many outstanding operations (completion ring full)";
+  case SUX_ERR_TOO_LARGE: return "message over the maximum message size";
+  case SUX_ERR_CLOSED: return "endpoint closed";
+  case SUX_ERR_TOO_MANY_ENDPOINTS: return "too many endpoints";
+  case SUX_ERR_BAD_ADDRESS: return "host does not resolve";
+  default: return ucs_status_string((ucs_status_t)status);
+  }
+}
+
+int sux_worker_create(const sux_worker_config_t *config, sux_worker_t **out) {
+  if (config->ring_capacity < 4 || config->max_endpoints == 0) return UCS_ERR_INVALID_PARAM;
+  sux_worker_t *w = calloc(1, sizeof *w);
+  if (w == NULL) return UCS_ERR_NO_MEMORY;
+  w->ring = calloc(config->ring_capacity, sizeof *w->ring);
+  if (w->ring == NULL) {
+    free(w);
+    return UCS_ERR_NO_MEMORY;
+  }
+  w->capacity = config->ring_capacity;
+  w->max_message_bytes = config->max_message_bytes;
+  w->max_endpoints = config->max_endpoints;
+  w->next_ep_id = 1;
+
+  ucp_config_t *ucp_config;
+  ucs_status_t status = ucp_config_read(NULL, NULL, &ucp_config);
+  if (status != UCS_OK) goto fail;
+  if (config->transports != NULL) {
+    status = ucp_config_modify(ucp_config, "TLS", config->transports);
+    if (status != UCS_OK) {
+      ucp_config_release(ucp_config);
+      goto fail;
+    }
+  }
+  ucp_params_t params = {
+      .field_mask = UCP_PARAM_FIELD_FEATURES,
+      .features = UCP_FEATURE_STREAM | UCP_FEATURE_RMA | UCP_FEATURE_WAKEUP,
+  };
+  status = ucp_init(&params, ucp_config, &w->context);
+  ucp_config_release(ucp_config);
+  if (status != UCS_OK) goto fail;
+  ucp_worker_params_t worker_params = {
+      .field_mask = UCP_WORKER_PARAM_FIELD_THREAD_MODE,
+      .thread_mode = UCS_THREAD_MODE_SINGLE,
+  };
+  status = ucp_worker_create(w->context, &worker_params, &w->worker);
+  if (status != UCS_OK) {
+    ucp_cleanup(w->context);
+    goto fail;
+  }
+  *out = w;
+  return UCS_OK;
+fail:
+  free(w->ring);
+  free(w);
+  return status;
+}
+
+void sux_worker_destroy(sux_worker_t *w) {
+  if (w->endpoints != 0 || w->outstanding != 0) fatal("worker destroyed with live endpoints or operations");
+  for (; w->count > 0; w->count--, w->head = (w->head + 1) % w->capacity) free(w->ring[w->head].kind == SUX_OP_DONE ? w->ring[w->head].data : NULL);
+  ucp_worker_destroy(w->worker);
+  ucp_cleanup(w->context);
+  free(w->ring);
+  free(w);
+}
+
+int sux_worker_efd(sux_worker_t *w) {
+  int fd = -1;
+  ucs_status_t status = ucp_worker_get_efd(w->worker, &fd);
+  return status == UCS_OK ? fd : status;
+}
+
+static uint64_t now_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+void sux_worker_progress(sux_worker_t *w, uint64_t spin_ns) {
+  while (ucp_worker_progress(w->worker) != 0) {}
+  if (spin_ns == 0 || w->count > 0 || w->outstanding == 0) return;
+  uint64_t deadline = now_ns() + spin_ns;
+  while (w->count == 0 && w->outstanding > 0 && now_ns() < deadline) ucp_worker_progress(w->worker);
+  while (ucp_worker_progress(w->worker) != 0) {}
+}
+
+ucs_status_t sux_worker_arm(sux_worker_t *w) { return ucp_worker_arm(w->worker); }
+
+uint32_t sux_worker_drain(sux_worker_t *w, sux_entry_t *out, uint32_t max) {
+  uint32_t n = 0;
+  while (n < max && w->count > 0) {
+    out[n++] = w->ring[w->head];
+    w->head = (w->head + 1) % w->capacity;
+    w->count--;
+    w->reserved--;
+  }
+  return n;
+}
+
+uint32_t sux_worker_outstanding(const sux_worker_t *w) { return w->outstanding; }
+
+/* ---- endpoints ---- */
+
+static void ep_failed(void *arg, ucp_ep_h ucp_ep, ucs_status_t status) {
+  (void)ucp_ep;
+  sux_ep_t *ep = arg;
+  if (ep->state == EP_OPEN) ep->state = EP_FAILED;
+  if (ep->failure_reserved) {
+    ep->failure_reserved = 0;
+    push(ep->w, SUX_EP_FAILED, ep->id, status, 0, NULL);
+  }
+}
+
+static sux_ep_t *ep_new(sux_worker_t *w) {
+  if (w->endpoints >= w->max_endpoints) return NULL;
+  if (!reserve(w, 1)) return NULL;
+  sux_ep_t *ep = calloc(1, sizeof *ep);
+  if (ep == NULL) {
+    w->reserved--;
+    return NULL;
+  }
+  ep->w = w;
+  ep->id = w->next_ep_id++;
+  ep->state = EP_OPEN;
+  ep->failure_reserved = 1;
+  w->endpoints++;
+  return ep;
+}
+
+static void ep_free(sux_ep_t *ep) {
+  if (ep->failure_reserved) ep->w->reserved--;
+  ep->w->endpoints--;
+  free(ep);
+}
+
+static int resolve(const char *host, uint16_t port, int passive, struct sockaddr_storage *addr, socklen_t *length) {
+  struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = passive ? AI_PASSIVE : 0};
+  struct addrinfo *found = NULL;
+  char service[8];
+  snprintf(service, sizeof service, "%u", (unsigned)port);
+  if (getaddrinfo(host, service, &hints, &found) != 0 || found == NULL) return SUX_ERR_BAD_ADDRESS;
+  memcpy(addr, found->ai_addr, found->ai_addrlen);
+  *length = found->ai_addrlen;
+  freeaddrinfo(found);
+  return UCS_OK;
+}
+
+int sux_connect(sux_worker_t *w, const char *host, uint16_t port, sux_ep_t **out) {
+  struct sockaddr_storage addr;
+  socklen_t addr_length;
+  int status = resolve(host, port, 0, &addr, &addr_length);
+  if (status != UCS_OK) return status;
+  sux_ep_t *ep = ep_new(w);
+  if (ep == NULL) return w->endpoints >= w->max_endpoints ? SUX_ERR_TOO_MANY_ENDPOINTS : SUX_ERR_RING_FULL;
+  ucp_ep_params_t params = {
+      .field_mask = UCP_EP_PARAM_FIELD_FLAGS | UCP_EP_PARAM_FIELD_SOCK_ADDR | UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE |
+                    UCP_EP_PARAM_FIELD_ERR_HANDLER,
+      .flags = UCP_EP_PARAMS_FLAGS_CLIENT_SERVER,
+      .sockaddr = {.addr = (struct sockaddr *)&addr, .addrlen = addr_length},
+      .err_mode = UCP_ERR_HANDLING_MODE_PEER,
+      .err_handler = {.cb = ep_failed, .arg = ep},
+  };
+  status = ucp_ep_create(w->worker, &params, &ep->ep);
+  if (status != UCS_OK) {
+    ep_free(ep);
+    return status;
+  }
+  *out = ep;
+  return UCS_OK;
+}
+
+uint32_t sux_ep_id(const sux_ep_t *ep) { return ep->id; }
+
+/* ---- listener ---- */
+
+static void accept_connection(ucp_conn_request_h request, void *arg) {
+  sux_listener_t *l = arg;
+  sux_worker_t *w = l->w;
+  /* The endpoint's failure entry is reserved by ep_new; its arrival needs one more. */
+  if (!reserve(w, 1)) {
+    ucp_listener_reject(l->listener, request);
+    return;
+  }
+  sux_ep_t *ep = ep_new(w);
+  if (ep == NULL) {
+    w->reserved--;
+    ucp_listener_reject(l->listener, request);
+    return;
+  }
+  ucp_ep_params_t params = {
+      .field_mask = UCP_EP_PARAM_FIELD_CONN_REQUEST | UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE | UCP_EP_PARAM_FIELD_ERR_HANDLER,
+      .conn_request = request,
+      .err_mode = UCP_ERR_HANDLING_MODE_PEER,
+      .err_handler = {.cb = ep_failed, .arg = ep},
+  };
+  if (ucp_ep_create(w->worker, &params, &ep->ep) != UCS_OK) {
+    ep_free(ep);
+    w->reserved--;
+    return;
+  }
+  push(w, SUX_CONN, l->id, UCS_OK, 0, ep);
+}
+
+int sux_listen(sux_worker_t *w, uint32_t id, const char *host, uint16_t port, sux_listener_t **out, uint16_t *bound_port) {
+  struct sockaddr_storage addr;
+  socklen_t addr_length;
+  int status = resolve(host, port, 1, &addr, &addr_length);
+  if (status != UCS_OK) return status;
+  sux_listener_t *l = calloc(1, sizeof *l);
+  if (l == NULL) return UCS_ERR_NO_MEMORY;
+  l->w = w;
+  l->id = id;
+  ucp_listener_params_t params = {
+      .field_mask = UCP_LISTENER_PARAM_FIELD_SOCK_ADDR | UCP_LISTENER_PARAM_FIELD_CONN_HANDLER,
+      .sockaddr = {.addr = (struct sockaddr *)&addr, .addrlen = addr_length},
+      .conn_handler = {.cb = accept_connection, .arg = l},
+  };
+  status = ucp_listener_create(w->worker, &params, &l->listener);
+  if (status != UCS_OK) {
+    free(l);
+    return status;
+  }
+  ucp_listener_attr_t attr = {.field_mask = UCP_LISTENER_ATTR_FIELD_SOCKADDR};
+  status = ucp_listener_query(l->listener, &attr);
+  if (status != UCS_OK) {
+    ucp_listener_destroy(l->listener);
+    free(l);
+    return status;
+  }
+  const struct sockaddr *bound = (const struct sockaddr *)&attr.sockaddr;
+  *bound_port = ntohs(bound->sa_family == AF_INET6 ? ((const struct sockaddr_in6 *)bound)->sin6_port
+                                                   : ((const struct sockaddr_in *)bound)->sin_port);
+  *out = l;
+  return UCS_OK;
+}
+
+void sux_listener_destroy(sux_listener_t *l) {
+  ucp_listener_destroy(l->listener);
+  free(l);
+}
+
+/* ---- operations ---- */
+
+static sux_op_t *op_new(sux_ep_t *ep, sux_op_kind_t kind, uint32_t id, int *status) {
+  if (ep->state != EP_OPEN && kind != OP_CLOSE) {
+    *status = SUX_ERR_CLOSED;
+    return NULL;
+  }
+  if (!reserve(ep->w, 1)) {
+    *status = SUX_ERR_RING_FULL;
+    return NULL;
+  }
+  sux_op_t *op = calloc(1, sizeof *op);
+  if (op == NULL) {
+    ep->w->reserved--;
+    *status = UCS_ERR_NO_MEMORY;
+    return NULL;
+  }
+  op->kind = kind;
+  op->id = id;
+  op->ep = ep;
+  op->status = UCS_OK;
+  ep->ops++;
+  ep->w->outstanding++;
+  return op;
+}
+
+/* The operation's last part finished: report it (once) and free what it held. */
+static void op_finish(sux_op_t *op) {
+  sux_worker_t *w = op->ep->w;
+  if (op->rkey != NULL) ucp_rkey_destroy(op->rkey);
+  if (op->status != UCS_OK && op->body != NULL) {
+    free(op->body);
+    op->body = NULL;
+  }
+  push(w, SUX_OP_DONE, op->id, op->status, op->length, op->body);
+  w->outstanding--;
+  sux_ep_t *ep = op->ep;
+  ep->ops--;
+  if (op->kind == OP_CLOSE) ep->close_done = 1;
+  if (ep->close_done && ep->ops == 0) ep_free(ep);
+  free(op);
+}
+
+static void part_done(sux_op_t *op, ucs_status_t status) {
+  if (status != UCS_OK && op->status == UCS_OK) op->status = status;
+  if (--op->parts == 0) op_finish(op);
+}
+
+/* Accounts for what a UCX call returned: a request (the callback will run), NULL (done now) or an error. */
+static void track(sux_op_t *op, ucs_status_ptr_t request, void (*done)(sux_op_t *, ucs_status_t)) {
+  op->parts++;
+  if (request == NULL) done(op, UCS_OK);
+  else if (UCS_PTR_IS_ERR(request)) done(op, UCS_PTR_STATUS(request));
+}
+
+static void send_callback(void *request, ucs_status_t status, void *user) {
+  part_done(user, status);
+  ucp_request_free(request);
+}
+
+static ucp_request_param_t send_param(sux_op_t *op) {
+  ucp_request_param_t p = {
+      .op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA,
+      .cb = {.send = send_callback},
+      .user_data = op,
+  };
+  return p;
+}
+
+int sux_ep_flush(sux_ep_t *ep, uint32_t id) {
+  int status;
+  sux_op_t *op = op_new(ep, OP_PLAIN, id, &status);
+  if (op == NULL) return status;
+  ucp_request_param_t p = send_param(op);
+  op->parts = 1; /* held until every call is posted, so no part finishes the op early */
+  track(op, ucp_ep_flush_nbx(ep->ep, &p), part_done);
+  part_done(op, UCS_OK);
+  return UCS_OK;
+}
+
+int sux_ep_send(sux_ep_t *ep, uint32_t id, const void *data, size_t length) {
+  if (length > ep->w->max_message_bytes) return SUX_ERR_TOO_LARGE;
+  int status;
+  sux_op_t *op = op_new(ep, OP_SEND, id, &status);
+  if (op == NULL) return status;
+  uint32_t n = (uint32_t)length;
+  uint8_t *h = (uint8_t *)&op->header;
+  h[0] = n & 0xff, h[1] = (n >> 8) & 0xff, h[2] = (n >> 16) & 0xff, h[3] = (n >> 24) & 0xff;
+  ucp_request_param_t p = send_param(op);
+  op->parts = 1;
+  track(op, ucp_stream_send_nbx(ep->ep, &op->header, 4, &p), part_done);
+  if (length > 0 && op->status == UCS_OK) track(op, ucp_stream_send_nbx(ep->ep, data, length, &p), part_done);
+  part_done(op, UCS_OK);
+  return UCS_OK;
+}
+
+static void receive_step(sux_op_t *op, ucs_status_t status, size_t length);
+
+static void receive_callback(void *request, ucs_status_t status, size_t length, void *user) {
+  ucp_request_free(request);
+  receive_step(user, status, length);
+}
+
+static void post_receive(sux_op_t *op, void *into, size_t length) {
+  ucp_request_param_t p = {
+      .op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA | UCP_OP_ATTR_FIELD_FLAGS,
+      .cb = {.recv_stream = receive_callback},
+      .user_data = op,
+      .flags = UCP_STREAM_RECV_FLAG_WAITALL,
+  };
+  size_t received = 0;
+  ucs_status_ptr_t request = ucp_stream_recv_nbx(op->ep->ep, into, length, &received, &p);
+  if (request == NULL) receive_step(op, UCS_OK, received);
+  else if (UCS_PTR_IS_ERR(request)) receive_step(op, UCS_PTR_STATUS(request), 0);
+}
+
+/* A receive is a two-step state machine: the 4-byte length prefix, then (if any) the body. */
+static void receive_step(sux_op_t *op, ucs_status_t status, size_t length) {
+  (void)length;
+  if (status != UCS_OK) {
+    op->status = status;
+    op_finish(op);
+    return;
+  }
+  if (op->body != NULL) { /* the body arrived */
+    op_finish(op);
+    return;
+  }
+  const uint8_t *h = (const uint8_t *)&op->header;
+  uint64_t n = (uint64_t)h[0] | ((uint64_t)h[1] << 8) | ((uint64_t)h[2] << 16) | ((uint64_t)h[3] << 24);
+  if (n > op->ep->w->max_message_bytes) {
+    op->status = SUX_ERR_TOO_LARGE;
+    op_finish(op);
+    return;
+  }
+  if (n == 0) {
+    op->length = 0;
+    op_finish(op);
+    return;
+  }
+  op->body = malloc(n);
+  if (op->body == NULL) {
+    op->status = UCS_ERR_NO_MEMORY;
+    op_finish(op);
+    return;
+  }
+  op->length = n;
+  post_receive(op, op->body, n);
+}
+
+int sux_ep_receive(sux_ep_t *ep, uint32_t id) {
+  int status;
+  sux_op_t *op = op_new(ep, OP_RECEIVE, id, &status);
+  if (op == NULL) return status;
+  post_receive(op, &op->header, 4);
+  return UCS_OK;
+}
+
+int sux_ep_get(sux_ep_t *ep, uint32_t id, void *local, size_t length, uint64_t remote_address, const void *packed_rkey) {
+  int status;
+  sux_op_t *op = op_new(ep, OP_GET, id, &status);
+  if (op == NULL) return status;
+  op->parts = 1;
+  ucs_status_t unpacked = ucp_ep_rkey_unpack(ep->ep, packed_rkey, &op->rkey);
+  if (unpacked != UCS_OK) {
+    op->rkey = NULL;
+    part_done(op, unpacked);
+    return UCS_OK;
+  }
+  ucp_request_param_t p = send_param(op);
+  track(op, ucp_get_nbx(ep->ep, local, length, remote_address, op->rkey, &p), part_done);
+  part_done(op, UCS_OK);
+  return UCS_OK;
+}
+
+int sux_ep_close(sux_ep_t *ep, uint32_t id, int force) {
+  if (ep->state == EP_CLOSING) return SUX_ERR_CLOSED;
+  int status;
+  sux_op_t *op = op_new(ep, OP_CLOSE, id, &status);
+  if (op == NULL) return status;
+  if (ep->state == EP_FAILED) force = 1;
+  ep->state = EP_CLOSING;
+  ucp_request_param_t p = send_param(op);
+  p.op_attr_mask |= UCP_OP_ATTR_FIELD_FLAGS;
+  p.flags = force ? UCP_EP_CLOSE_FLAG_FORCE : 0;
+  op->parts = 1;
+  track(op, ucp_ep_close_nbx(ep->ep, &p), part_done);
+  part_done(op, UCS_OK);
+  return UCS_OK;
+}
+
+/* ---- memory ---- */
+
+int sux_mem_map(sux_worker_t *w, void *address, size_t length, sux_mem_t **out) {
+  sux_mem_t *m = calloc(1, sizeof *m);
+  if (m == NULL) return UCS_ERR_NO_MEMORY;
+  m->w = w;
+  ucp_mem_map_params_t params = {
+      .field_mask = UCP_MEM_MAP_PARAM_FIELD_ADDRESS | UCP_MEM_MAP_PARAM_FIELD_LENGTH | UCP_MEM_MAP_PARAM_FIELD_FLAGS,
+      .address = address,
+      .length = length,
+      .flags = address == NULL ? UCP_MEM_MAP_ALLOCATE : 0,
+  };
+  ucs_status_t status = ucp_mem_map(w->context, &params, &m->memh);
+  if (status != UCS_OK) {
+    free(m);
+    return status;
+  }
+  ucp_mem_attr_t attr = {.field_mask = UCP_MEM_ATTR_FIELD_ADDRESS | UCP_MEM_ATTR_FIELD_LENGTH};
+  status = ucp_mem_query(m->memh, &attr);
+  if (status == UCS_OK) status = ucp_rkey_pack(w->context, m->memh, &m->rkey, &m->rkey_length);
+  if (status != UCS_OK) {
+    ucp_mem_unmap(w->context, m->memh);
+    free(m);
+    return status;
+  }
+  m->address = attr.address;
+  m->length = length;
+  *out = m;
+  return UCS_OK;
+}
+
+void *sux_mem_address(const sux_mem_t *m) { return m->address; }
+
+const void *sux_mem_rkey(const sux_mem_t *m, size_t *length) {
+  *length = m->rkey_length;
+  return m->rkey;
+}
+
+void sux_mem_unmap(sux_mem_t *m) {
+  ucp_rkey_buffer_release(m->rkey);
+  ucp_mem_unmap(m->w->context, m->memh);
+  free(m);
+}

@@ -1,0 +1,78 @@
+/*
+ * sux: Strata's small library over UCP. One worker per process in UCS_THREAD_MODE_SINGLE,
+ * progressed from one thread (the JavaScript thread). UCX callbacks never call out: they push
+ * completions (op id, status, length, data) into a fixed ring that the caller drains. The ring
+ * cannot overflow: every entry is reserved before the operation that produces it is posted
+ * (one per operation, two per endpoint: its arrival and its failure), and a push without a
+ * reservation aborts (a bug, never bad input).
+ */
+#ifndef SUX_H
+#define SUX_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <ucp/api/ucp.h>
+
+/* Statuses of our own, below UCX's range (UCS_ERR_LAST is -100) and inside ucs_status_t (int8_t). */
+#define SUX_ERR_RING_FULL (-110)  /* no ring entry left to reserve: too many outstanding operations */
+#define SUX_ERR_TOO_LARGE (-111)  /* a frame over max_message_bytes */
+#define SUX_ERR_CLOSED (-112)     /* the endpoint is closing, closed or failed */
+#define SUX_ERR_TOO_MANY_ENDPOINTS (-113)
+#define SUX_ERR_BAD_ADDRESS (-114) /* host does not resolve */
+
+typedef enum { SUX_OP_DONE = 1, SUX_CONN = 2, SUX_EP_FAILED = 3 } sux_entry_kind_t;
+
+typedef struct sux_entry {
+  uint32_t kind;
+  uint32_t ref;    /* SUX_OP_DONE: op id; SUX_CONN: listener id; SUX_EP_FAILED: endpoint id */
+  int32_t status;  /* UCS_OK or an error */
+  uint64_t length; /* received bytes (receive) */
+  void *data;      /* receive: malloc'd message (owned by the drainer); SUX_CONN: the new sux_ep_t */
+} sux_entry_t;
+
+typedef struct sux_worker sux_worker_t;
+typedef struct sux_ep sux_ep_t;
+typedef struct sux_listener sux_listener_t;
+typedef struct sux_mem sux_mem_t;
+
+typedef struct sux_worker_config {
+  const char *transports; /* UCX_TLS value or NULL for UCX's default */
+  uint32_t ring_capacity;
+  uint64_t max_message_bytes;
+  uint32_t max_endpoints;
+} sux_worker_config_t;
+
+int sux_worker_create(const sux_worker_config_t *config, sux_worker_t **out);
+void sux_worker_destroy(sux_worker_t *w); /* every endpoint, listener and region must be gone */
+int sux_worker_efd(sux_worker_t *w);
+/* Progresses until idle; then, while the ring is empty and operations are outstanding, keeps
+ * progressing for up to spin_ns (a wake through the helper thread costs far more than a spin). */
+void sux_worker_progress(sux_worker_t *w, uint64_t spin_ns);
+/* UCS_OK: armed (the efd fires on the next event); UCS_ERR_BUSY: events pending, progress again. */
+ucs_status_t sux_worker_arm(sux_worker_t *w);
+/* Copies up to max entries out of the ring; returns how many. */
+uint32_t sux_worker_drain(sux_worker_t *w, sux_entry_t *out, uint32_t max);
+uint32_t sux_worker_outstanding(const sux_worker_t *w);
+
+int sux_listen(sux_worker_t *w, uint32_t id, const char *host, uint16_t port, sux_listener_t **out, uint16_t *bound_port);
+void sux_listener_destroy(sux_listener_t *l);
+
+int sux_connect(sux_worker_t *w, const char *host, uint16_t port, sux_ep_t **out);
+uint32_t sux_ep_id(const sux_ep_t *ep);
+int sux_ep_flush(sux_ep_t *ep, uint32_t op);
+int sux_ep_send(sux_ep_t *ep, uint32_t op, const void *data, size_t length);
+int sux_ep_receive(sux_ep_t *ep, uint32_t op);
+int sux_ep_get(sux_ep_t *ep, uint32_t op, void *local, size_t length, uint64_t remote_address, const void *packed_rkey);
+/* Starts closing (force when the peer failed); the SUX_OP_DONE of op frees the endpoint. */
+int sux_ep_close(sux_ep_t *ep, uint32_t op, int force);
+
+/* address NULL: allocate length bytes with ucp_mem_map (ALLOCATE); else register [address, +length). */
+int sux_mem_map(sux_worker_t *w, void *address, size_t length, sux_mem_t **out);
+void *sux_mem_address(const sux_mem_t *m);
+/* UCX's packed rkey (released with the region). */
+const void *sux_mem_rkey(const sux_mem_t *m, size_t *length);
+void sux_mem_unmap(sux_mem_t *m);
+
+const char *sux_status_string(int status);
+
+#endif

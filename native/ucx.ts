@@ -1,0 +1,39 @@
+// The native UCX path: loadUcx() answers whether it is usable here (the addon is built and libucp
+// loads) and, if so, the API of native/ucx-api.ts. Callers import only this file and ucx-api.ts.
+import { StrataError } from "../core/errors.ts";
+import { loadAddon, type NativeAddon } from "./addon.ts";
+import type { Ucx, UcxLoad, UcxWorker, UcxWorkerOptions } from "./ucx-api.ts";
+import { resolveUcxLimits } from "./ucx-limits.ts";
+import { NativeWorker } from "./ucx-worker.ts";
+
+export type * from "./ucx-api.ts";
+
+let loaded: UcxLoad | undefined;
+
+/** Never throws; cached for the process. `reason` says what is missing (the built addon, libucp). */
+export function loadUcx(): UcxLoad {
+  if (loaded !== undefined) return loaded;
+  const addon = loadAddon();
+  loaded = addon.loaded ? { available: true, ucx: ucxOf(addon.addon) } : { available: false, reason: addon.reason };
+  return loaded;
+}
+
+function ucxOf(addon: NativeAddon): Ucx {
+  return {
+    version: addon.version(),
+    createWorker(options: UcxWorkerOptions = {}): UcxWorker {
+      const limits = resolveUcxLimits(options.limits);
+      if (options.transports !== undefined && !/^[a-z0-9_,^:-]+$/i.test(options.transports)) {
+        throw new StrataError("BAD_REQUEST", `UCX transports "${options.transports}" is not a UCX_TLS list`);
+      }
+      let worker: NativeWorker | undefined;
+      const created = addon.workerCreate(options.transports, limits.ringCapacity, limits.maxMessageBytes, limits.maxEndpoints, NativeWorker.wakeOf(() => worker));
+      if (Array.isArray(created)) {
+        const [status, message] = created;
+        throw new StrataError("UCX_UNAVAILABLE", `UCX could not start a worker${options.transports ? ` with transports ${options.transports}` : ""}: ${message} (UCX status ${status})`);
+      }
+      worker = new NativeWorker(addon, created, limits);
+      return worker;
+    },
+  };
+}
