@@ -5,7 +5,7 @@ import type { NativeHandle } from "./addon.ts";
 import { checkRemoteRange, decodeRemoteKey } from "./remote-key.ts";
 import type { UcxEndpoint, UcxRegion } from "./ucx-api.ts";
 import { NativeRegion } from "./ucx-region.ts";
-import type { WorkerCore } from "./ucx-worker.ts";
+import type { WorkerCore } from "./ucx-worker-core.ts";
 
 const log = getLogger(["strata", "ucx"]);
 
@@ -93,7 +93,7 @@ export class NativeEndpoint implements UcxEndpoint {
       )
       .finally(() => {
         this.state = { kind: "closed", reason };
-        this.core.forget(this);
+        this.core.forget(this.id);
       });
     return this.closing;
   }

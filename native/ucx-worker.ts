@@ -8,6 +8,7 @@ import type { NativeAddon, NativeEntry, NativeHandle } from "./addon.ts";
 import type { UcxEndpoint, UcxLimits, UcxListener, UcxRegion, UcxWorker } from "./ucx-api.ts";
 import { NativeEndpoint } from "./ucx-endpoint.ts";
 import { NativeRegion } from "./ucx-region.ts";
+import type { WorkerCore } from "./ucx-worker-core.ts";
 import { UCS_OK, statusError } from "./ucx-status.ts";
 
 const log = getLogger(["strata", "ucx"]);
@@ -36,15 +37,6 @@ interface PendingOp {
 interface ListenerEntry {
   readonly handle: NativeHandle;
   readonly onEndpoint: (ep: UcxEndpoint) => void;
-}
-
-/** What endpoints need from their worker. */
-export interface WorkerCore {
-  readonly addon: NativeAddon;
-  readonly limits: UcxLimits;
-  post(what: string, start: (op: number) => number, holds?: Uint8Array): Promise<ArrayBuffer | null>;
-  owns(region: NativeRegion): boolean;
-  forget(endpoint: NativeEndpoint): void;
 }
 
 type WorkerState = { kind: "open" } | { kind: "closing"; done: Promise<void> } | { kind: "closed" };
@@ -108,8 +100,8 @@ export class NativeWorker implements UcxWorker, WorkerCore {
     return this.regions.has(region);
   }
 
-  forget(endpoint: NativeEndpoint): void {
-    this.endpoints.delete(endpoint.id);
+  forget(endpointId: number): void {
+    this.endpoints.delete(endpointId);
   }
 
   private schedule(): void {

@@ -4,7 +4,7 @@ import { findImportCycles, type FileGraph } from "./import-cycles.ts";
 import type { ImportTarget, SourceFileImports, SourceImport } from "./source-imports.ts";
 
 /** The folders whose files the rules govern; tests, benchmarks and examples may import anything. */
-export const GOVERNED_FOLDERS = ["core", "wasm", "runtime", "gateway", "edge", "cli", "bin"] as const;
+export const GOVERNED_FOLDERS = ["core", "wasm", "runtime", "gateway", "edge", "cli", "bin", "native"] as const;
 /** AssemblyScript sources (compiled by asc, never imported by TypeScript) and build output. */
 export const UNGOVERNED_FOLDERS = ["wasm/assembly", "wasm/build"] as const;
 
@@ -95,6 +95,11 @@ export const IMPORT_RULES: readonly ImportRule[] = [
     name: "runtime imports only core",
     why: "the node:quic and Deno QUIC adapters are shared by gateway and edge, so they can depend on neither",
     breaks: (edge) => inFolder(edge.from, "runtime") && edge.target.kind === "file" && !fileIn(edge.target, "runtime") && !fileIn(edge.target, "core"),
+  },
+  {
+    name: "native imports only native and core",
+    why: "the UCX addon's loader and typed API are shared by the gateway, the client library and the CLI, so they can depend on none of them",
+    breaks: (edge) => inFolder(edge.from, "native") && edge.target.kind === "file" && !fileIn(edge.target, "native") && !fileIn(edge.target, "core"),
   },
   {
     name: "gateway and edge never import each other",
