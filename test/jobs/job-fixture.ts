@@ -18,7 +18,7 @@ export async function call(url: string, method: string, path: string, body?: unk
 }
 
 /** Uploads bytes as an artefact; answers its manifest id. */
-export async function uploadShard(url: string, bytes: Uint8Array, token?: string): Promise<string> {
+export async function uploadShard(url: string, bytes: Uint8Array<ArrayBuffer>, token?: string): Promise<string> {
   const headers: Record<string, string> = { "content-type": "application/octet-stream" };
   if (token !== undefined) headers.authorization = `Bearer ${token}`;
   const response = await fetch(`${url}/v1/artefacts?media_type=application/octet-stream`, { method: "POST", headers, body: bytes });
