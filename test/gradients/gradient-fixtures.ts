@@ -1,7 +1,14 @@
 // Shared pieces of the gradient tests: f32 tensors in the `$tensor` JSON form, a contribution
 // posted to a gateway, and a JSON read of a stream's records.
+import { StrataError } from "../../core/errors.ts";
+import { makeTensor } from "../../core/log/extensions.ts";
 import { bytesToBase64 } from "../../core/log/json-value.ts";
+import type { Tensor } from "../../core/log/record.ts";
+import { convertFloat } from "../../core/tensors/dtype.ts";
 import { streamParam } from "../../gateway/client.ts";
+import type { GatewayConnection } from "../../gateway/client/gateway-call.ts";
+import { readPartition, type StoredRecord } from "../../gateway/client/gradient-http.ts";
+import { meanRecordSchema, meanStreamOf, type MeanRecord } from "../../gateway/gradients/gradient-wire.ts";
 
 export interface PostAnswer {
   readonly status: number;
@@ -43,4 +50,49 @@ export async function readAll(url: string, stream: string, token?: string): Prom
   if (response.status === 404) return [];
   const body = (await response.json()) as { records: JsonRecordRead[] };
   return body.records;
+}
+
+/** Waits for the record of `step` on `{stream}.mean` (long-polling reads, no fixed sleeps); its decoded fields and headers. */
+export async function waitForMean(connection: GatewayConnection, stream: string, step: number, timeoutMs = 20_000): Promise<{ record: StoredRecord; mean: MeanRecord }> {
+  const end = Date.now() + timeoutMs;
+  let offset = 0;
+  while (Date.now() < end) {
+    const answer = await readPartition(connection, meanStreamOf(stream), 0, offset, 1000).catch((e: unknown) => {
+      if (e instanceof StrataError && e.code === "STREAM_NOT_FOUND") return { records: [], next_offset: offset, end_offset: offset };
+      throw e;
+    });
+    for (const record of answer.records) {
+      const mean = meanRecordSchema.parse(record.fields);
+      if (mean.step === step) return { record, mean };
+    }
+    offset = answer.next_offset;
+    if (answer.records.length === 0) await Bun.sleep(20);
+  }
+  throw new Error(`no mean of step ${step} on ${meanStreamOf(stream)} within ${timeoutMs} ms`);
+}
+
+/** Every mean record of `{stream}.mean` now. */
+export async function allMeans(connection: GatewayConnection, stream: string): Promise<MeanRecord[]> {
+  const answer = await readPartition(connection, meanStreamOf(stream), 0, 0, 0);
+  return answer.records.map((r) => meanRecordSchema.parse(r.fields));
+}
+
+/** The f32 values of a tensor of any gradient dtype. */
+export function valuesOf(tensor: Tensor): number[] {
+  const dtype = tensor.dtype.toUpperCase();
+  const bytes = dtype === "F32" ? tensor.data.slice() : convertFloat(tensor.data, dtype === "F16" ? "F16" : "BF16", "F32");
+  return [...new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4)];
+}
+
+/** A tensor of `dtype` holding `values` (exactly representable ones, so no rounding enters a comparison). */
+export function tensorOf(dtype: "F32" | "F16" | "BF16", shape: readonly number[], values: readonly number[]): Tensor {
+  const f32 = f32Bytes(values);
+  return makeTensor(dtype, shape, dtype === "F32" ? f32 : convertFloat(f32, "F32", dtype));
+}
+
+/** The reference mean: f32 sums in the given order, divided in f32. */
+export function referenceMean(contributions: readonly (readonly number[])[]): number[] {
+  const sums = new Float32Array(contributions[0]!.length);
+  for (const values of contributions) for (let i = 0; i < sums.length; i++) sums[i]! += values[i]!;
+  return [...sums].map((s) => Math.fround(s / contributions.length));
 }
