@@ -131,7 +131,8 @@ def save(
     """Uploads this rank's shard and commits it to checkpoint ``id`` of ``job`` at ``step``.
 
     Answers the commit: ``{"job", "id", "rank", "step", "world_size", "committed", "complete"}``
-    (``complete`` once every rank committed). Ranks that disagree on ``step`` or ``world_size``, or a
+    (``complete`` once every rank committed), with ``"upload"``: the upload's answer (``"new_bytes"``:
+    what the gateway stored of this shard; the rest it held already). Ranks that disagree on ``step`` or ``world_size``, or a
     rank committing a different shard twice, raise ``StrataError("CHECKPOINT_CONFLICT")``.
     """
     uploaded = upload(client, path_or_bytes, media_type)
@@ -140,7 +141,7 @@ def save(
         body["state"] = dict(state)
     answer = client._call("PUT", f"/v1/jobs/{_segment(job)}/checkpoints/{_segment(id)}/ranks/{int(rank)}", body)
     log.debug("rank %d committed %s/%s: %d of %d ranks in", rank, job, id, answer["committed"], answer["world_size"])
-    return answer
+    return {**answer, "upload": uploaded}
 
 
 def list(client: Client, job: str) -> builtins.list[dict]:  # noqa: A001 - strata.checkpoint.list, as documented
