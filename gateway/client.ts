@@ -34,9 +34,6 @@ export function streamParam(stream: string): string {
 export { consumeGroup, type ConsumeGroupOptions, type ConsumerState, type GroupBatch, type GroupConsumer, type GroupRecord } from "./client/group-consumer.ts";
 export { ack, claim, type ClaimedRecord, type ClaimOptions, configureQueue, describeQueue, listQueues, nack, type NackOptions, type QueueConfig, type QueueConnection, type QueueInfo } from "./client/queue-http.ts";
 export { work, type WorkOptions, type WorkSummary } from "./client/queue-worker.ts";
-export { contributeGradients, type GradientContribution } from "./client/gradient-http.ts";
-export { GradientAggregator, quorumRanks, type AggregatorStats, type GradientAggregatorOptions, type LatePolicy, type PublishedMean } from "./client/gradient-aggregator.ts";
-export { meanStreamOf, type ContributionAnswer, type ContributionBody, type MeanRecord } from "./gradients/gradient-wire.ts";
 export { commitCheckpointRank, latestCheckpoint, listCheckpoints, loadCheckpoint, saveCheckpoint, setJobKeep, type CheckpointCallOptions, type CommitRankOptions, type LoadCheckpointOptions, type LoadedCheckpoint, type SaveCheckpointOptions, type SavedCheckpoint } from "./client/checkpoints.ts";
 export type { Checkpoint, CheckpointRank, CommitRankAnswer, RankState } from "./jobs/job-wire.ts";
 export { contributeGradients, type GradientContribution } from "./client/gradient-http.ts";
