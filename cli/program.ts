@@ -3,6 +3,7 @@
 // package's version. Each command module registers itself on its parent.
 import { Command } from "commander";
 import { z } from "zod";
+import { registerAggregate } from "./aggregate.ts";
 import { registerChunks } from "./chunks.ts";
 import { registerConsume } from "./consume.ts";
 import { registerDatasets } from "./datasets.ts";
@@ -59,6 +60,7 @@ export function buildProgram(): Command {
   registerQueue(program);
   registerGroups(program);
   registerDatasets(program);
+  registerAggregate(program);
   registerPush(program);
   registerPull(program);
   registerHash(program);

@@ -9,6 +9,7 @@ import type { Command } from "commander";
 import { z } from "zod";
 import { pullArtefact, summaryJson } from "../edge/artefacts/index.ts";
 import type { PullSummary } from "../edge/artefacts/pull.ts";
+import { ucxPullSource, type UcxPullSource } from "../edge/transports/ucx-pull.ts";
 import { defineAction } from "./command.ts";
 import { caFileText, caOption } from "./gateway-client.ts";
 import { tokenOption, tokenText } from "./gateway-token.ts";
@@ -29,7 +30,11 @@ ArtefactRef), or the artefact with the given id (64 hex characters), into OUT:
   -      standard output (staged in a temporary file first: chunks arrive out of order)
 Only chunks missing from the local chunk cache are downloaded; every chunk is verified against
 its BLAKE3 hash; OUT is replaced atomically (temporary file, fsync, rename), so it never
-appears torn. Running it again after an interruption downloads only what is still missing.`;
+appears torn. Running it again after an interruption downloads only what is still missing.
+
+--via ucx://HOST:PORT fetches the chunks over UCX from a gateway serving --ucx-port (RDMA, shared
+memory or TCP; docs/native.md); manifests still come from --gateway. If the UCX connection cannot
+be made or dies, the pull says so on stderr and continues over HTTP.`;
 
 const pullOpts = z.object({
   cache: z.string(),
@@ -37,6 +42,7 @@ const pullOpts = z.object({
   gateway: httpUrlText,
   token: tokenText,
   ca: caFileText,
+  via: z.string().regex(/^ucx:\/\//, { message: "--via takes ucx://HOST:PORT" }).optional(),
   ...transferOpts,
 });
 
@@ -59,7 +65,8 @@ export function registerPull(program: Command): void {
     .argument("<SOURCE>", "a stream (its latest artefact) or an artefact id")
     .argument("<OUT>", "a file, a directory, or - for standard output")
     .option("--cache <DIR>", "chunk cache (default $STRATA_CACHE, else ~/.cache/strata/chunks)", defaultCacheDir())
-    .option("--cache-size <SIZE>", "cache bound, least recently used chunks evicted (K/M/G suffixes)", "8G");
+    .option("--cache-size <SIZE>", "cache bound, least recently used chunks evicted (K/M/G suffixes)", "8G")
+    .option("--via <URL>", "fetch chunks over UCX from ucx://HOST:PORT (the gateway's --ucx-port), HTTP as fallback");
   addTransferOptions(command, "downloads").addOption(gatewayOption()).addOption(tokenOption()).addOption(caOption()).addHelpText("after", details);
   defineAction(command, { args: z.tuple([z.string(), z.string()]), opts: pullOpts }, async ([source, out], opts) => {
     const toStdout = out === STDOUT;
@@ -67,9 +74,14 @@ export function registerPull(program: Command): void {
     const staging = toStdout ? mkdtempSync(join(tmpdir(), "strata-pull-")) : null;
     // Missing directories are created, like `curl --create-dirs`: a DIR/ itself, else OUT's parent.
     if (!toStdout) mkdirSync(/[/\\]$/.test(out) ? out : dirname(out), { recursive: true });
+    const ucx: UcxPullSource | undefined =
+      opts.via === undefined
+        ? undefined
+        : ucxPullSource({ via: opts.via, gateway: opts.gateway, token: opts.token, ca: opts.ca, onFallback: (message) => process.stderr.write(`strata pull: ${message}\n`) });
     try {
       const summary = await runTransfer("pull", opts, (onProgress) =>
         pullArtefact({
+          ...(ucx !== undefined ? { chunkSource: ucx.source } : {}),
           gateway: opts.gateway,
           ...(opts.token !== undefined ? { token: opts.token } : {}),
           ...(opts.ca !== undefined ? { ca: opts.ca } : {}),
@@ -89,6 +101,7 @@ export function registerPull(program: Command): void {
       else if (!opts.quiet) await writeTo(report, summaryText(summary, toStdout ? "standard output" : summary.out));
       return 0;
     } finally {
+      await ucx?.close();
       if (staging) rmSync(staging, { recursive: true, force: true });
     }
   });

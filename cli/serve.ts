@@ -10,6 +10,7 @@ import { openGateway, type GatewayConfig } from "../gateway/gateway.ts";
 import { serve } from "../gateway/http/serve.ts";
 import { quicUnsupportedReason } from "../runtime/quic/listen.ts";
 import { startQuicServer, type QuicServer } from "../gateway/quic/server.ts";
+import { startUcxServer, ucxUnavailableReason, type UcxServer } from "../gateway/ucx/ucx-server.ts";
 import { ADMIN_TOKEN_FILE } from "../gateway/auth/gateway-auth.ts";
 import { protectedModeProblem } from "../gateway/auth/protected-mode.ts";
 import { defineAction, UsageError } from "./command.ts";
@@ -80,6 +81,8 @@ const serveOpts = z.object({
   s3Region: z.string().optional(),
   dbUrl: z.string().optional(),
   quicPort: port.optional(),
+  ucxPort: port.optional(),
+  ucxHost: z.string().optional(),
   tlsCert: z.string().optional(),
   tlsKey: z.string().optional(),
   corsOrigin: z.array(origin),
@@ -110,6 +113,8 @@ export function registerServe(program: Command): void {
     .option("--s3-region <R>", "S3 region")
     .addOption(new Option("--db-url <URL>", "libSQL database URL (default: DATA/strata.db)").env("STRATA_DB_URL"))
     .option("--quic-port <N>", "also serve QUIC on this UDP port (0: any free port)")
+    .option("--ucx-port <N>", "also serve chunk and segment ranges over UCX on this TCP port (0: any free port; docs/native.md)")
+    .option("--ucx-host <HOST>", "address of the UCX listener (default: --host)")
     .option("--tls-cert <FILE>", "TLS certificate (PEM; with --tls-key): HTTPS on the HTTP port, and QUIC's")
     .option("--tls-key <FILE>", "TLS private key (PEM; with --tls-cert)")
     .option("--cors-origin <ORIGIN>", "let pages from ORIGIN call the API (repeatable)", collect, [])
@@ -146,6 +151,9 @@ export function registerServe(program: Command): void {
     const config: GatewayConfig = { dataDir: opts.data, ...layerGatewayConfig(fromFile, fromFlags) };
     // Read before the gateway opens: a missing certificate file stops start-up with nothing opened.
     const tls = opts.tlsCert && opts.tlsKey ? { certPem: await readFile(opts.tlsCert, "utf8"), keyPem: await readFile(opts.tlsKey, "utf8") } : undefined;
+    // Asked for and impossible here: refuse before anything is opened.
+    const ucxMissing = opts.ucxPort === undefined ? undefined : ucxUnavailableReason();
+    if (ucxMissing !== undefined) throw new Error(`--ucx-port: UCX is not available here: ${ucxMissing}`);
     const gateway = await openGateway(config);
     const server = await serve(gateway.app.fetch, { host: opts.host, port: opts.port, maxRequestBytes: gateway.config.http.maxBodyBytes, idleTimeoutSeconds: gateway.config.http.idleTimeoutSeconds, ...(tls ? { tls } : {}) });
     print(`strata gateway listening on ${server.url} (${server.runtime}; data ${config.dataDir}; objects ${gateway.objectStore.description})`);
@@ -172,12 +180,18 @@ export function registerServe(program: Command): void {
         print(`strata gateway QUIC listening on quic://${host}:${l.port} (${l.runtime}; ALPN strata/1; certificate ${quic.tls.certFile}${quic.tls.generated ? ", generated now" : ""}; SHA-256 fingerprint ${quic.tls.fingerprint})`);
       }
     }
+    let ucx: UcxServer | undefined;
+    if (opts.ucxPort !== undefined) {
+      ucx = await startUcxServer(gateway.services, { host: opts.ucxHost ?? opts.host, port: opts.ucxPort, limits: gateway.config.ucx });
+      print(`strata gateway UCX listening on ucx://${ucx.host.includes(":") ? `[${ucx.host}]` : ucx.host}:${ucx.port} (libucp ${ucx.version})`);
+    }
     await new Promise<void>((resolve) => {
       const stop = () => resolve();
       process.once("SIGINT", stop);
       process.once("SIGTERM", stop);
     });
     await quic?.close();
+    await ucx?.close();
     await server.close();
     await gateway.close();
     return 0;
