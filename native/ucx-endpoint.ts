@@ -17,11 +17,14 @@ export class NativeEndpoint implements UcxEndpoint {
   private settleClosed!: (reason: string) => void;
   private closing: Promise<void> | undefined;
 
-  constructor(
-    private readonly core: WorkerCore,
-    private readonly handle: NativeHandle,
-    readonly id: number,
-  ) {
+  private readonly core: WorkerCore;
+  private readonly handle: NativeHandle;
+  readonly id: number;
+
+  constructor(core: WorkerCore, handle: NativeHandle, id: number) {
+    this.core = core;
+    this.handle = handle;
+    this.id = id;
     this.closed = new Promise((resolve) => (this.settleClosed = resolve));
   }
 
@@ -45,7 +48,10 @@ export class NativeEndpoint implements UcxEndpoint {
       return payload === null ? new Uint8Array(0) : new Uint8Array(payload);
     } catch (e) {
       // After an oversized frame the stream cannot be resynchronised: the endpoint is done.
-      if (e instanceof StrataError && e.code === "PAYLOAD_TOO_LARGE") void this.shut(`peer sent a frame over maxMessageBytes (${this.core.limits.maxMessageBytes})`, true);
+      if (e instanceof StrataError && e.code === "PAYLOAD_TOO_LARGE") {
+        void this.shut(`peer sent a frame over maxMessageBytes (${this.core.limits.maxMessageBytes})`, true);
+        throw e;
+      }
       if (this.state.kind !== "open") throw this.unavailable();
       throw e;
     }

@@ -12,17 +12,26 @@ export class NativeRegion implements UcxRegion {
   readonly rkey: Uint8Array;
   readonly length: number;
   private state: RegionState = { kind: "live", gets: 0 };
+  private readonly addon: NativeAddon;
+  private readonly handle: NativeHandle;
+  /** The allocated memory's ArrayBuffer (detached on release), or undefined for registered memory. */
+  private readonly mapped: ArrayBuffer | undefined;
+  private readonly onReleased: (region: NativeRegion) => void;
 
+  // Plain fields, no parameter properties: Node runs these sources with type stripping only.
   constructor(
-    private readonly addon: NativeAddon,
-    private readonly handle: NativeHandle,
-    /** The allocated memory's ArrayBuffer (detached on release), or undefined for registered memory. */
-    private readonly mapped: ArrayBuffer | undefined,
+    addon: NativeAddon,
+    handle: NativeHandle,
+    mapped: ArrayBuffer | undefined,
     bytes: Uint8Array,
     address: bigint,
     packedRkey: Uint8Array,
-    private readonly onReleased: (region: NativeRegion) => void,
+    onReleased: (region: NativeRegion) => void,
   ) {
+    this.addon = addon;
+    this.handle = handle;
+    this.mapped = mapped;
+    this.onReleased = onReleased;
     this.bytes = bytes;
     this.address = address;
     this.length = bytes.length;

@@ -58,11 +58,14 @@ export class NativeWorker implements UcxWorker, WorkerCore {
   private keptAlive = true;
   private idle: (() => void) | undefined;
 
-  constructor(
-    readonly addon: NativeAddon,
-    private readonly handle: NativeHandle,
-    readonly limits: UcxLimits,
-  ) {
+  readonly addon: NativeAddon;
+  private readonly handle: NativeHandle;
+  readonly limits: UcxLimits;
+
+  constructor(addon: NativeAddon, handle: NativeHandle, limits: UcxLimits) {
+    this.addon = addon;
+    this.handle = handle;
+    this.limits = limits;
     this.updateKeepAlive();
   }
 
