@@ -7,14 +7,14 @@
 //   (c) the same ranks writing the shard files to local disk with fsync.
 // Ranks are separate processes started before the clock and released together; a checkpoint's
 // time runs from the release until every rank answered. (a) and (b) each use a fresh gateway
-// (`strata serve`, temp data dir, local object store).
+// (`strata serve`, temp data dir, local object store, the in-flight cap raised for the push).
 //   bun bench/checkpoints.ts [--size MiB]      (default 256 MiB per shard, as issue 12 asks)
 import { spawn, type ChildProcess } from "node:child_process";
-import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Command } from "commander";
-import { startGateway, type ServerProcess, waitForLine, ROOT } from "./log/processes.ts";
+import { waitForLine, ROOT } from "./log/processes.ts";
 
 const MiB = 1024 * 1024;
 const RANKS = 4;
@@ -72,13 +72,14 @@ function fill(out: Uint8Array, seed: number): void {
 function makeShards(dir: string): { c1: string[]; c2: string[] } {
   const c1: string[] = [];
   const c2: string[] = [];
-  const region = Math.floor((SIZE * CHANGED) / REGIONS);
+  // Word-aligned regions: fill() writes 32-bit words.
+  const region = Math.floor((SIZE * CHANGED) / REGIONS / 4) * 4;
   for (let r = 0; r < RANKS; r++) {
     const bytes = new Uint8Array(SIZE);
     fill(bytes, 1000 + r);
     c1.push(writeFile(join(dir, `src-c1-rank${r}.bin`), bytes));
     for (let k = 0; k < REGIONS; k++) {
-      const at = Math.floor(((k + 0.5) * SIZE) / REGIONS) - Math.floor(region / 2);
+      const at = Math.floor((((k + 0.5) * SIZE) / REGIONS - region / 2) / 4) * 4;
       fill(bytes.subarray(at, at + region), 5000 + r * REGIONS + k);
     }
     c2.push(writeFile(join(dir, `src-c2-rank${r}.bin`), bytes));
@@ -166,12 +167,28 @@ async function run(method: string, start: (r: number) => Promise<Rank>, shards: 
   }
 }
 
-async function withGateway<T>(fn: (gateway: ServerProcess) => Promise<T>): Promise<T> {
-  const gateway = await startGateway();
+/**
+ * The in-flight byte cap of the gateway: 4 pushing ranks keep up to 4 chunk batches in flight each,
+ * more than the default 64 MiB (the push does not retry the cap's 503). Raw uploads are exempt.
+ */
+const GATEWAY_CONFIG = { limits: { maxRequestBytesInFlight: 512 * MiB } };
+
+async function withGateway<T>(dir: string, fn: (gateway: { url: string }) => Promise<T>): Promise<T> {
+  const config = join(dir, "gateway.json");
+  writeFileSync(config, JSON.stringify(GATEWAY_CONFIG));
+  const data = mkdtempSync(join(dir, "gateway-"));
+  const child = spawn(process.execPath, [join(ROOT, "cli/main.ts"), "serve", "--data", data, "--port", "0", "--config", config], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+  const log = { text: "" };
+  child.stdout.on("data", (d: Buffer) => (log.text += d.toString()));
+  child.stderr.on("data", (d: Buffer) => (log.text += d.toString()));
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   try {
-    return await fn(gateway);
+    const url = await waitForLine(child, /listening on (http:\/\/\S+)/, "strata gateway", 30_000, log);
+    return await fn({ url });
   } finally {
-    await gateway.stop();
+    child.kill("SIGTERM");
+    await exited;
+    rmSync(data, { recursive: true, force: true });
   }
 }
 
@@ -183,8 +200,8 @@ async function main(): Promise<void> {
   try {
     const shards = makeShards(dir);
     const rows: Row[] = [];
-    rows.push(...(await withGateway((gw) => run("Python `strata.checkpoint.save`", (r) => startRank(PYTHON, ["-c", PY_RANK, gw.url, JOB, String(r), String(RANKS)]), shards))));
-    rows.push(...(await withGateway((gw) => run("TypeScript push + commit", (r) => startRank(process.execPath, [join(ROOT, "bench/checkpoints/rank.ts"), "push", gw.url, JOB, String(r), String(RANKS)]), shards))));
+    rows.push(...(await withGateway(dir, (gw) => run("Python `strata.checkpoint.save`", (r) => startRank(PYTHON, ["-c", PY_RANK, gw.url, JOB, String(r), String(RANKS)]), shards))));
+    rows.push(...(await withGateway(dir, (gw) => run("TypeScript push + commit", (r) => startRank(process.execPath, [join(ROOT, "bench/checkpoints/rank.ts"), "push", gw.url, JOB, String(r), String(RANKS)]), shards))));
     const diskDir = mkdtempSync(join(dir, "disk-"));
     rows.push(...(await run("local disk, write + fsync", (r) => startRank(process.execPath, [join(ROOT, "bench/checkpoints/rank.ts"), "disk", diskDir, String(r)]), shards)));
     const disk = new Map(rows.filter((r) => r.method.startsWith("local disk")).map((r) => [r.checkpoint, r.seconds]));
