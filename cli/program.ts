@@ -4,6 +4,7 @@
 import { Command } from "commander";
 import { z } from "zod";
 import { registerAggregate } from "./aggregate.ts";
+import { registerCheckpoints } from "./checkpoints.ts";
 import { registerChunks } from "./chunks.ts";
 import { registerConsume } from "./consume.ts";
 import { registerDatasets } from "./datasets.ts";
@@ -60,6 +61,7 @@ export function buildProgram(): Command {
   registerQueue(program);
   registerGroups(program);
   registerDatasets(program);
+  registerCheckpoints(program);
   registerAggregate(program);
   registerPush(program);
   registerPull(program);
