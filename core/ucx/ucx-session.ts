@@ -62,10 +62,12 @@ export class UcxSession<R extends LandingRegion> {
   readonly #idleLandings: R[] = [];
   readonly #decoder: ReturnType<typeof gatewayMessageDecoder>;
 
-  private constructor(
-    private readonly endpoint: SessionEndpoint<R>,
-    private readonly options: SessionOptions<R>,
-  ) {
+  private readonly endpoint: SessionEndpoint<R>;
+  private readonly options: SessionOptions<R>;
+
+  private constructor(endpoint: SessionEndpoint<R>, options: SessionOptions<R>) {
+    this.endpoint = endpoint;
+    this.options = options;
     this.#decoder = gatewayMessageDecoder(options.maxMessageBytes);
   }
 
