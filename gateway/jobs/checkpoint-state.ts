@@ -74,6 +74,7 @@ export function addRank(entry: CheckpointEntry, commit: RankCommit): CheckpointE
   const state = entry.state;
   invariant(state.kind === "open", `checkpoint ${entry.job}/${entry.id}: a rank added while ${state.kind}`);
   invariant(!state.ranks.has(commit.rank), `checkpoint ${entry.job}/${entry.id}: rank ${commit.rank} added twice`);
+  invariant(Number.isSafeInteger(commit.rank) && commit.rank >= 0 && commit.rank < entry.worldSize, `checkpoint ${entry.job}/${entry.id}: rank ${commit.rank} out of [0, ${entry.worldSize})`);
   const ranks = new Map(state.ranks).set(commit.rank, commit);
   if (ranks.size < entry.worldSize) return assertCheckpoint({ ...entry, state: { kind: "open", ranks } });
   const sorted = [...ranks.values()].sort((a, b) => a.rank - b.rank);

@@ -61,6 +61,17 @@ test("a checkpoint is visible only once all world_size ranks committed", async (
   expect((await records("jobs/train/checkpoints")).length).toBe(1);
 });
 
+test("ranks committing all at once complete the checkpoint once, with one record", async () => {
+  const answers = await Promise.all(
+    [0, 1, 2, 3, 0, 1, 2, 3].map((rank) => call(gw.url, "PUT", commitPath("burst", "b1", rank), { artefact: shards[rank], world_size: 4, step: 9, state: { rank } })),
+  );
+  expect(answers.map((a) => a.status)).toEqual(Array(8).fill(200));
+  // Commits of a job run one at a time: the first commits of the four ranks answer 1, 2, 3 and 4 ranks committed.
+  expect(new Set(answers.map((a) => a.body.committed))).toEqual(new Set([1, 2, 3, 4]));
+  expect((await call(gw.url, "GET", "/v1/jobs/burst/checkpoints/latest")).body.ranks.map((r: any) => r.artefact)).toEqual(shards);
+  expect((await records("jobs/burst/checkpoints")).length).toBe(1);
+});
+
 test("conflicting commits are CHECKPOINT_CONFLICT and change nothing", async () => {
   const body = (rank: number, extra: Record<string, unknown> = {}) => ({ artefact: shards[rank], world_size: 2, step: 7, ...extra });
   expect((await call(gw.url, "PUT", commitPath("conflicts", "a", 0), body(0))).status).toBe(200);
