@@ -17,6 +17,7 @@ import { QueueService } from "./queues/queue-service.ts";
 import { LogService } from "./streams/log-service.ts";
 import { ProducerOwners } from "./auth/producer-owners.ts";
 import { LatestService } from "./streams/latest-service.ts";
+import { StreamCompactor } from "./streams/latest-compactor.ts";
 import { openAuth } from "./auth/gateway-auth.ts";
 import { type StreamConfig, StreamService } from "./streams/stream-service.ts";
 import { InstrumentedObjectStore } from "./objects/instrumented-object-store.ts";
@@ -60,6 +61,7 @@ export async function openGateway(input: GatewayConfig): Promise<Gateway> {
     logs = await LogStore.open({ dataDir, objectStore, db: database.db, metrics, limits: config.storage, pinnedFloor: (stream, partition) => (datasets === undefined ? 0 : datasets.pinnedFloor(stream, partition)) });
     const streams = await StreamService.open(database.db, logs, limits);
     const latest = await LatestService.open(streams, logs, config.compaction, limits);
+    const compactor = new StreamCompactor(streams, logs, latest, config.compaction);
     const openLogs = logs;
     artefacts = await openArtefacts({
       db: database.db,
@@ -95,6 +97,7 @@ export async function openGateway(input: GatewayConfig): Promise<Gateway> {
       streams,
       log: logService,
       latest,
+      compactor,
       groups,
       queues,
       datasets,
@@ -106,6 +109,7 @@ export async function openGateway(input: GatewayConfig): Promise<Gateway> {
       auth,
     };
     const opened = { database, objectStore, logs, artefacts };
+    compactor.start();
     return {
       app: createApp(services, config.http),
       services,
@@ -113,6 +117,7 @@ export async function openGateway(input: GatewayConfig): Promise<Gateway> {
       config,
       async close() {
         await groups.close();
+        await compactor.close();
         await jobs.close();
         queues.close();
         await opened.artefacts.close();

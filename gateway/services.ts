@@ -9,6 +9,7 @@ import type { JobService } from "./jobs/job-service.ts";
 import type { GatewayMetrics } from "./metrics.ts";
 import type { LogService } from "./streams/log-service.ts";
 import type { LatestService } from "./streams/latest-service.ts";
+import type { StreamCompactor } from "./streams/latest-compactor.ts";
 import type { QueueService } from "./queues/queue-service.ts";
 import type { ServiceLimits } from "./streams/service-limits.ts";
 import type { StreamService } from "./streams/stream-service.ts";
@@ -18,6 +19,8 @@ export interface GatewayServices {
   readonly log: LogService;
   /** The latest record per key of compacted streams, and its long-poll (docs/compaction.md). */
   readonly latest: LatestService;
+  /** Compaction of compacted streams, in the background and on demand. */
+  readonly compactor: StreamCompactor;
   readonly groups: GroupService;
   /** Dataset versions, their retention pins and sample reads (docs/datasets.md). */
   readonly datasets: DatasetService;

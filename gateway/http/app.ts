@@ -147,7 +147,7 @@ export function createApp(services: GatewayServices, http: HttpConfig) {
     .route("/v1", queueRoutes(services.queues, limited, records))
     .route("/v1", gradientRoutes(services.gradients, limited, records))
     .route("/v1", jobRoutes(services.jobs, limited, records))
-    .route("/v1", latestRoutes(services.latest))
+    .route("/v1", latestRoutes(services.latest, services.compactor, limited, records))
     .route("/v1", artefactRoutes(services.artefacts, http))
     .route("/v1", artefactUploadRoutes(services.artefacts));
   app.notFound((c) => errorResponse(c, "NOT_FOUND", `no route ${c.req.method} ${c.req.path}`, 404));

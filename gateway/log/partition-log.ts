@@ -6,6 +6,7 @@
 //   partition-state.ts   where the records are (committed, pending, WAL, memory tail)
 //   partition-reader.ts  reads from whichever tier holds an offset
 //   retention.ts         what to remove, and removing it
+//   compaction.ts        rewriting committed segments without superseded records (compacted streams)
 //
 // Readers only ever see fsynced data: endOffset is the end of what is on disk, so a record once
 // read cannot vanish in a crash. Offsets only grow along the way to the object store:
@@ -23,6 +24,8 @@ import { addPending, assertOffsets, durableEnd, heldBytes, replaceWal, sealedEnd
 import { ProducerState, type ProducerBatch } from "./producer-state.ts";
 import { selectRecords, type SelectionBounds } from "./record-selection.ts";
 import { applyRetention, type RetentionPolicy } from "./retention.ts";
+import { compactPartition, type CompactionOutcome, type CompactionPolicy } from "./compaction.ts";
+import type { CompactionJudge } from "./compaction-segment.ts";
 import { uploadAndCommit } from "./segment-upload.ts";
 import { SegmentUploader } from "./segment-uploader.ts";
 import { TailBuffer } from "./tail-buffer.ts";
@@ -47,6 +50,7 @@ export class PartitionLog {
   #lifecycle: Lifecycle = { kind: "open" };
   #retention: RetentionPolicy = {};
   #retentionRun: Promise<void> | undefined;
+  #compactionRun: Promise<CompactionOutcome> | undefined;
   readonly #state: PartitionState;
   /** Next offset to assign: endOffset plus everything queued or being written. */
   #next: number;
@@ -267,10 +271,30 @@ export class PartitionLog {
   /** Removes whole committed segments past the retention policy: metadata, then objects, then cache files. */
   enforceRetention(now: number): Promise<void> {
     if (this.#lifecycle.kind !== "open") return Promise.resolve();
-    this.#retentionRun ??= applyRetention(this.ctx, this.#state, this.#retention, now)
+    // Never alongside a compaction pass: both replace committed segments.
+    const compacting = this.#compactionRun?.catch(() => undefined);
+    this.#retentionRun ??= Promise.resolve(compacting)
+      .then(() => applyRetention(this.ctx, this.#state, this.#retention, now))
       .then(() => this.#checkOffsets())
       .finally(() => (this.#retentionRun = undefined));
     return this.#retentionRun;
+  }
+
+  /**
+   * One compaction pass over the committed segments (docs/compaction.md); a pass already running
+   * is joined. Runs after any retention run in progress, and retention waits for it.
+   */
+  compact(judge: CompactionJudge, policy: CompactionPolicy): Promise<CompactionOutcome> {
+    if (this.#lifecycle.kind !== "open") return Promise.resolve({ segmentsRewritten: 0, recordsRemoved: 0, bytesRead: 0 });
+    const retaining = this.#retentionRun?.catch(() => undefined);
+    this.#compactionRun ??= Promise.resolve(retaining)
+      .then(() => compactPartition(this.ctx, this.#state, judge, policy))
+      .then((outcome) => {
+        this.#checkOffsets();
+        return outcome;
+      })
+      .finally(() => (this.#compactionRun = undefined));
+    return this.#compactionRun;
   }
 
   /** Seals the active segment if its first batch is older than segmentMs. */
@@ -295,6 +319,7 @@ export class PartitionLog {
     await this.#commit.close();
     await this.#uploader.stop();
     await this.#retentionRun?.catch(() => {}); // its failure was reported to its caller
+    await this.#compactionRun?.catch(() => {});
     this.#longPolls.wakeAll();
     const closing = new StrataError("UNAVAILABLE", `partition ${this.partition} of ${this.stream} is closing`);
     this.#durableWaiters.rejectAll(closing);

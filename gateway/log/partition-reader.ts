@@ -194,6 +194,7 @@ export class PartitionReader {
       copy: "never", // each local read has its own buffer
       // Cache files are read only once verified (cacheFileVerified); see the top of this file.
       crc: tier === "cache" ? "trusted" : "check",
+      gaps: tier === "cache",
       onCrcCheck: crcCounter(this.ctx.metrics, tier === "cache" ? "cache-first-read" : tier),
     });
   }
@@ -229,6 +230,7 @@ export class PartitionReader {
       maxBytes,
       source: `segment ${seg.objectKey}`,
       copy: "small", // views of big batches; small ones do not pin whole ranges of the shared cache
+      gaps: true, // a compacted segment
       onCrcCheck: crcCounter(this.ctx.metrics, "object-store"),
     });
     const last = batches[batches.length - 1];

@@ -75,6 +75,22 @@ export function dropOldestCommitted(s: PartitionState, doomed: readonly SegmentR
 }
 
 /**
+ * Compaction rewrote committed segment `old` as `replacement` (same offsets, another object).
+ * False when `old` is no longer committed (retention removed it meanwhile): nothing changes.
+ */
+export function replaceCommitted(s: PartitionState, old: SegmentRow, replacement: SegmentRow): boolean {
+  invariant(replacement.baseOffset === old.baseOffset && replacement.endOffset === old.endOffset, "a compacted segment keeps its offsets");
+  const at = s.committed.indexOf(old);
+  if (at < 0) return false;
+  s.committed = [...s.committed.slice(0, at), replacement, ...s.committed.slice(at + 1)];
+  s.committedBytes += replacement.bytes - old.bytes;
+  // The memory tail may still hold the segment's old batches: readers must reach the rewrite.
+  s.tail.dropBefore(old.endOffset);
+  s.layoutVersion++;
+  return true;
+}
+
+/**
  * The counters' order: start <= durable end <= sealed end <= synced end <= written end <= next
  * offset to assign, and no byte count below zero. `nextOffset` is the partition's next offset.
  */

@@ -93,6 +93,19 @@ export class SegmentCatalog {
     await this.db.batch([insertSegment, clear, ...inserts]);
   }
 
+  /**
+   * Points the row of `old` at its compacted rewrite (the compaction's commit point). False when
+   * the row no longer names `old`'s object (retention removed it, or another rewrite won).
+   */
+  async replaceSegment(stream: string, partition: number, old: SegmentRow, replacement: SegmentRow): Promise<boolean> {
+    const updated = await this.db
+      .update(segments)
+      .set({ objectKey: replacement.objectKey, bytes: replacement.bytes })
+      .where(and(eq(segments.stream, stream), eq(segments.partition, partition), eq(segments.baseOffset, old.baseOffset), eq(segments.objectKey, old.objectKey)))
+      .returning({ baseOffset: segments.baseOffset });
+    return updated.length === 1;
+  }
+
   /** Removes segment rows and moves the partition's start offset to `newStartOffset` (never back). */
   async deleteSegments(stream: string, partition: number, baseOffsets: readonly number[], newStartOffset: number): Promise<void> {
     if (baseOffsets.length === 0) return;

@@ -58,6 +58,15 @@ export class TailBuffer {
     return out;
   }
 
+  /** Drops the batches that end at or before `offset` (compaction rewrote them in a committed segment). */
+  dropBefore(offset: number): void {
+    while (this.head < this.batches.length && this.batches[this.head]!.header.baseOffset + this.batches[this.head]!.header.count <= offset) {
+      this.total -= this.batches[this.head]!.bytes.length;
+      this.batches[this.head] = undefined;
+      this.head++;
+    }
+  }
+
   clear(): void {
     this.batches = [];
     this.head = 0;

@@ -1,0 +1,87 @@
+// Compaction of compacted streams (docs/compaction.md): every compaction.intervalMs in the
+// background, and on demand (`POST /v1/admin/compact`). The storage engine rewrites segments
+// (gateway/log/compaction.ts); this side tells it which records are superseded, from the stream's
+// latest-per-key index, and drops a key from the index once compaction removed its tombstone.
+import { getLogger } from "@logtape/logtape";
+import type { CompactionJudge } from "../log/compaction-segment.ts";
+import type { CompactionLimits } from "../log/compaction-limits.ts";
+import type { LogStore } from "../log/log-store.ts";
+import { supersedes, type LatestIndex } from "./latest-index.ts";
+import type { LatestService } from "./latest-service.ts";
+import type { StreamService } from "./stream-service.ts";
+
+const log = getLogger(["strata", "compaction"]);
+
+export interface StreamCompaction {
+  readonly stream: string;
+  readonly segmentsRewritten: number;
+  readonly recordsRemoved: number;
+}
+
+function judgeOf(index: LatestIndex): CompactionJudge {
+  return {
+    superseded: (key, partition, offset, timestamp) => {
+      const newest = index.entry(key);
+      if (!newest || (newest.partition === partition && newest.offset === offset)) return false;
+      return supersedes(newest, { partition, offset, timestamp });
+    },
+    tombstoneRemoved: (key, partition, offset) => index.forgetTombstone(key, partition, offset),
+  };
+}
+
+export class StreamCompactor {
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private background: Promise<void> | undefined;
+
+  constructor(
+    private readonly streams: StreamService,
+    private readonly logs: LogStore,
+    private readonly latest: LatestService,
+    private readonly limits: CompactionLimits,
+  ) {}
+
+  /** Starts the background passes. */
+  start(): void {
+    this.timer = setInterval(() => {
+      this.background ??= this.compactAll().finally(() => (this.background = undefined));
+    }, this.limits.intervalMs);
+    (this.timer as { unref?: () => void }).unref?.();
+  }
+
+  /** One pass over every partition of `stream` (BAD_REQUEST when it is not compacted). */
+  async compact(stream: string): Promise<StreamCompaction> {
+    const config = this.streams.require(stream);
+    const judge = judgeOf(this.latest.index(stream));
+    const policy = {
+      minRemovableRatio: this.limits.minRemovableRatio,
+      maxBytesPerPass: this.limits.maxBytesPerPass,
+      tombstoneBefore: Date.now() - (config.tombstoneMs ?? this.limits.defaultTombstoneMs),
+    };
+    let segmentsRewritten = 0;
+    let recordsRemoved = 0;
+    for (let p = 0; p < config.partitions; p++) {
+      const outcome = await this.logs.partition(stream, p).compact(judge, policy);
+      segmentsRewritten += outcome.segmentsRewritten;
+      recordsRemoved += outcome.recordsRemoved;
+    }
+    if (segmentsRewritten > 0) log.info("compacted {stream}: {segments} segments rewritten, {records} records removed", { stream, segments: segmentsRewritten, records: recordsRemoved });
+    return { stream, segmentsRewritten, recordsRemoved };
+  }
+
+  private async compactAll(): Promise<void> {
+    for (const info of this.streams.list()) {
+      if (info.cleanup !== "compact") continue;
+      try {
+        await this.compact(info.name);
+      } catch (e) {
+        log.error("compaction of {stream} failed (the next pass retries): {error}", { stream: info.name, error: e instanceof Error ? e.message : String(e) });
+      }
+    }
+  }
+
+  /** Stops the background passes; waits for the one running. */
+  async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.background;
+  }
+}
