@@ -409,7 +409,7 @@ static napi_value ep_get(napi_env env, napi_callback_info info) {
   bool lossless;
   if (ep == NULL || !get_u32(env, argv[1], &op) || !get_bytes(env, argv[2], &into, &length) || !get_bytes(env, argv[4], &rkey, &rkey_length)) return NULL;
   CHECK(napi_get_value_bigint_uint64(env, argv[3], &remote, &lossless));
-  return make_int(env, sux_ep_get(ep, op, into, length, remote, rkey));
+  return make_int(env, sux_ep_get(ep, op, into, length, remote, rkey, rkey_length));
 }
 
 /* epClose(ep, op, force) -> status; the endpoint handle is invalid once op completes. */

@@ -30,6 +30,11 @@ struct sux_ep {
   sux_ep_state_t state;
   int failure_reserved; /* the ring entry kept for this endpoint's SUX_EP_FAILED */
   uint32_t ops;         /* operations that still point here; the endpoint is freed when it is closed and this is 0 */
+  /* The last unpacked rkey, reused while the same packed bytes come back; destroyed when replaced idle or at close. */
+  ucp_rkey_h cached_rkey;
+  void *cached_packed;
+  size_t cached_length;
+  uint32_t cached_users;
   int close_done;
 };
 
@@ -60,7 +65,8 @@ typedef struct sux_op {
   uint32_t header;   /* the frame's little-endian length prefix */
   uint8_t *body;     /* receive: the message */
   uint64_t length;
-  ucp_rkey_h rkey;   /* get */
+  ucp_rkey_h rkey;   /* get: an rkey of its own (destroyed when done) */
+  int uses_cached;   /* get: uses the endpoint's cached rkey */
 } sux_op_t;
 
 static void fatal(const char *what) {
@@ -217,7 +223,16 @@ static sux_ep_t *ep_new(sux_worker_t *w) {
   return ep;
 }
 
+static void drop_cached_rkey(sux_ep_t *ep) {
+  if (ep->cached_rkey == NULL || ep->cached_users > 0) return;
+  ucp_rkey_destroy(ep->cached_rkey);
+  free(ep->cached_packed);
+  ep->cached_rkey = NULL;
+  ep->cached_packed = NULL;
+}
+
 static void ep_free(sux_ep_t *ep) {
+  drop_cached_rkey(ep);
   if (ep->failure_reserved) ep->w->reserved--;
   ep->w->endpoints--;
   free(ep);
@@ -359,6 +374,10 @@ static sux_op_t *op_new(sux_ep_t *ep, sux_op_kind_t kind, uint32_t id, int *stat
 static void op_finish(sux_op_t *op) {
   sux_worker_t *w = op->ep->w;
   if (op->rkey != NULL) ucp_rkey_destroy(op->rkey);
+  if (op->uses_cached) {
+    op->ep->cached_users--;
+    if (op->ep->state == EP_CLOSING) drop_cached_rkey(op->ep);
+  }
   if (op->status != UCS_OK && op->body != NULL) {
     free(op->body);
     op->body = NULL;
@@ -487,19 +506,37 @@ int sux_ep_receive(sux_ep_t *ep, uint32_t id) {
   return UCS_OK;
 }
 
-int sux_ep_get(sux_ep_t *ep, uint32_t id, void *local, size_t length, uint64_t remote_address, const void *packed_rkey) {
+int sux_ep_get(sux_ep_t *ep, uint32_t id, void *local, size_t length, uint64_t remote_address, const void *packed_rkey, size_t packed_length) {
   int status;
   sux_op_t *op = op_new(ep, OP_GET, id, &status);
   if (op == NULL) return status;
   op->parts = 1;
-  ucs_status_t unpacked = ucp_ep_rkey_unpack(ep->ep, packed_rkey, &op->rkey);
-  if (unpacked != UCS_OK) {
-    op->rkey = NULL;
-    part_done(op, unpacked);
-    return UCS_OK;
+  ucp_rkey_h rkey = NULL;
+  if (ep->cached_rkey != NULL && ep->cached_length == packed_length && memcmp(ep->cached_packed, packed_rkey, packed_length) == 0) {
+    rkey = ep->cached_rkey;
+  } else {
+    drop_cached_rkey(ep);
+    ucs_status_t unpacked = ucp_ep_rkey_unpack(ep->ep, packed_rkey, &rkey);
+    if (unpacked != UCS_OK) {
+      part_done(op, unpacked);
+      return UCS_OK;
+    }
+    void *copy = ep->cached_rkey == NULL ? malloc(packed_length) : NULL;
+    if (copy != NULL) {
+      memcpy(copy, packed_rkey, packed_length);
+      ep->cached_rkey = rkey;
+      ep->cached_packed = copy;
+      ep->cached_length = packed_length;
+    } else {
+      op->rkey = rkey; /* the cache is busy with another key: this one lives for this get only */
+    }
+  }
+  if (rkey == ep->cached_rkey) {
+    op->uses_cached = 1;
+    ep->cached_users++;
   }
   ucp_request_param_t p = send_param(op);
-  track(op, ucp_get_nbx(ep->ep, local, length, remote_address, op->rkey, &p), part_done);
+  track(op, ucp_get_nbx(ep->ep, local, length, remote_address, rkey, &p), part_done);
   part_done(op, UCS_OK);
   return UCS_OK;
 }
@@ -511,6 +548,7 @@ int sux_ep_close(sux_ep_t *ep, uint32_t id, int force) {
   if (op == NULL) return status;
   if (ep->state == EP_FAILED) force = 1;
   ep->state = EP_CLOSING;
+  drop_cached_rkey(ep); /* before UCX closes the endpoint, unless a get still uses it (then when that get ends) */
   ucp_request_param_t p = send_param(op);
   p.op_attr_mask |= UCP_OP_ATTR_FIELD_FLAGS;
   p.flags = force ? UCP_EP_CLOSE_FLAG_FORCE : 0;

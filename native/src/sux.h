@@ -62,7 +62,8 @@ uint32_t sux_ep_id(const sux_ep_t *ep);
 int sux_ep_flush(sux_ep_t *ep, uint32_t op);
 int sux_ep_send(sux_ep_t *ep, uint32_t op, const void *data, size_t length);
 int sux_ep_receive(sux_ep_t *ep, uint32_t op);
-int sux_ep_get(sux_ep_t *ep, uint32_t op, void *local, size_t length, uint64_t remote_address, const void *packed_rkey);
+/* The endpoint keeps the last unpacked rkey: unpacking maps the peer's segment (shared memory), too slow per get. */
+int sux_ep_get(sux_ep_t *ep, uint32_t op, void *local, size_t length, uint64_t remote_address, const void *packed_rkey, size_t packed_length);
 /* Starts closing (force when the peer failed); the SUX_OP_DONE of op frees the endpoint. */
 int sux_ep_close(sux_ep_t *ep, uint32_t op, int force);
 
