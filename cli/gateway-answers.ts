@@ -15,6 +15,8 @@ export const streamInfo = z.object({
   partitions: z.array(partitionInfo),
   retention: z.object({ ms: z.number().nullable(), bytes: z.number().nullable() }),
   created_at: z.number(),
+  cleanup: z.enum(["delete", "compact"]),
+  tombstone_ms: z.number().nullable(),
 });
 export type StreamInfo = z.output<typeof streamInfo>;
 

@@ -26,6 +26,8 @@ export function registerStreams(program: Command): void {
     .option("--partitions <N>", "number of partitions", "1")
     .option("--retention-ms <MS>", "drop segments older than MS milliseconds")
     .option("--retention-bytes <B>", "drop the oldest segments past B bytes per partition")
+    .option("--cleanup <POLICY>", "delete (retention only, the default) or compact (keep the latest record per key)")
+    .option("--tombstone-ms <MS>", "compacted streams: how long a tombstone (null fields) is kept")
     .option("--json", "print created_at as milliseconds")
     .option("-q, --quiet", "print nothing on success")
     .addOption(gatewayOption())
@@ -39,6 +41,8 @@ export function registerStreams(program: Command): void {
         partitions: integerText(1),
         retentionMs: integerText(1).optional(),
         retentionBytes: integerText(1).optional(),
+        cleanup: z.enum(["delete", "compact"], { message: "--cleanup must be delete or compact" }).optional(),
+        tombstoneMs: integerText(0).optional(),
         json: z.boolean().default(false),
         quiet: z.boolean().default(false),
         gateway: httpUrlText,
@@ -54,6 +58,8 @@ export function registerStreams(program: Command): void {
             name,
             partitions: opts.partitions,
             ...(ms !== undefined || bytes !== undefined ? { retention: { ...(ms !== undefined ? { ms } : {}), ...(bytes !== undefined ? { bytes } : {}) } } : {}),
+            ...(opts.cleanup !== undefined ? { cleanup: opts.cleanup } : {}),
+            ...(opts.tombstoneMs !== undefined ? { tombstone_ms: opts.tombstoneMs } : {}),
           },
         });
         const info = await expectOk(response, streamInfo, "create stream");
