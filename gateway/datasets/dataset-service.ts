@@ -158,6 +158,8 @@ export class DatasetService {
       throw new StrataError("BAD_REQUEST", `the gateway holds ${this.#liveCount} live dataset versions (limits datasets.maxDatasetVersions); release some first`);
     }
     const config = streams.require(request.stream);
+    // A version pins offsets and reads samples by global index; compaction would remove samples under it (docs/compaction.md).
+    if (config.cleanup === "compact") throw new StrataError("BAD_REQUEST", `stream '${config.name}' is compacted: datasets need a stream with cleanup "delete"`);
     const filter: RecordFilter | undefined = request.filter === undefined ? undefined : compileFilter(request.filter, this.deps.filterLimits);
     const number = (this.#last.get(request.name) ?? 0) + 1;
     const holder = versionKey(request.name, number);

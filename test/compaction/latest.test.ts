@@ -102,3 +102,10 @@ describe("latest per key", () => {
     expect(after.body.records).toEqual(before);
   });
 });
+
+test("a dataset over a compacted stream is refused (400) and nothing is created", async () => {
+  const refused = await postJson(`${v1}/datasets`, { name: "params-set", stream: "params" });
+  expect(refused.status).toBe(400);
+  expect(refused.body.error.message).toContain("compacted");
+  expect((await getJson(`${v1}/datasets`)).body.datasets ?? []).toEqual([]);
+});
