@@ -3,7 +3,7 @@
 // process's UCX worker, so the command can exit.
 import type { ChunkSource } from "../artefacts/chunk-source.ts";
 import { GatewayHttp } from "../artefacts/gateway-http.ts";
-import { DEFAULT_TRANSFER_LIMITS } from "../artefacts/transfer-limits.ts";
+import { DEFAULT_TRANSFER_LIMITS, type TransferLimits } from "../artefacts/transfer-limits.ts";
 import { ucxChunkSource } from "./ucx-chunk-source.ts";
 import { closeUcxWorker, openUcxSession } from "./ucx-link.ts";
 
@@ -16,6 +16,8 @@ export interface UcxPullSourceOptions {
   readonly ca?: string | undefined;
   /** Told once, with the reason, when chunks continue over HTTP. */
   readonly onFallback: (message: string) => void;
+  /** The HTTP side's timeout and attempts (default: the transfer defaults). */
+  readonly limits?: Partial<Pick<TransferLimits, "requestTimeoutMs" | "attempts">>;
 }
 
 export interface UcxPullSource {
@@ -27,7 +29,7 @@ export interface UcxPullSource {
 const UCX_REQUEST_BYTES = 16 * 1024 * 1024;
 
 export function ucxPullSource(options: UcxPullSourceOptions): UcxPullSource {
-  const limits = DEFAULT_TRANSFER_LIMITS;
+  const limits = { ...DEFAULT_TRANSFER_LIMITS, ...options.limits };
   const http = new GatewayHttp(options.gateway, {
     requestTimeoutMs: limits.requestTimeoutMs,
     attempts: limits.attempts,
