@@ -10,6 +10,8 @@ import { removeDir, tempDir } from "../helpers/gateway.ts";
 import { liveGateway, type LiveGateway } from "../helpers/in-process-gateway.ts";
 import { shardBytes } from "./job-fixture.ts";
 
+/** Bound of a test that starts processes (slow on a loaded machine); no assertion depends on it. */
+const PROCESS_TEST_MS = 60_000;
 let gw: LiveGateway;
 let dir: string;
 const shards = [0, 1].map((rank) => shardBytes(600_000, 700 + rank));
@@ -23,11 +25,11 @@ beforeAll(async () => {
   shards.push(changed);
   await saveCheckpoint(gw.url, { job: "cli", id: "second", rank: 0, worldSize: 2, step: 2, data: shards[0]!, state: { rank: 0, at: 2 } });
   await saveCheckpoint(gw.url, { job: "cli", id: "second", rank: 1, worldSize: 2, step: 2, data: changed, state: { rank: 1, at: 2 } });
-});
+}, PROCESS_TEST_MS);
 afterAll(async () => {
   await gw?.close();
   removeDir(dir);
-});
+}, PROCESS_TEST_MS);
 
 test("list and show the complete checkpoints", async () => {
   const lines = (await cliOk(["checkpoints", "list", "cli", "--gateway", gw.url])).trim().split("\n");
@@ -42,7 +44,7 @@ test("list and show the complete checkpoints", async () => {
   const missing = await cli(["checkpoints", "show", "cli", "third", "--gateway", gw.url]).done;
   expect(missing.code).toBe(1);
   expect(missing.stderr).toContain("third");
-});
+}, PROCESS_TEST_MS);
 
 test("pull a rank's shard through the cache: verified, only missing chunks move", async () => {
   const cache = join(dir, "cache");
@@ -59,10 +61,10 @@ test("pull a rank's shard through the cache: verified, only missing chunks move"
   const bad = await cli(["checkpoints", "pull", "cli", join(dir, "x.bin"), "--rank", "5", "--cache", cache, "--gateway", gw.url]).done;
   expect(bad.code).toBe(1);
   expect(bad.stderr).toContain("not rank 5");
-});
+}, PROCESS_TEST_MS);
 
 test("keep sets how many complete checkpoints the job keeps", async () => {
   expect(JSON.parse(await cliOk(["checkpoints", "keep", "cli", "1", "--gateway", gw.url]))).toEqual({ job: "cli", keep: 1 });
   expect((await cliOk(["checkpoints", "list", "cli", "--gateway", gw.url])).trim().split("\n").length).toBe(1);
   expect((await cli(["checkpoints", "keep", "cli", "0", "--gateway", gw.url]).done).code).toBe(2);
-});
+}, PROCESS_TEST_MS);

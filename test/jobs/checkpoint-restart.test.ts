@@ -9,7 +9,7 @@ import { call, commitPath, shardBytes, uploadShard } from "./job-fixture.ts";
 const dirs: string[] = [];
 afterAll(() => {
   for (const dir of dirs) removeDir(dir);
-});
+}, PROCESS_TEST_MS);
 
 async function recordsOf(url: string, stream: string): Promise<any[]> {
   const answer = await call(url, "GET", `/v1/streams/${encodeURIComponent(stream)}/partitions/0/records?offset=0`);
@@ -40,7 +40,7 @@ test("a SIGKILLed gateway keeps committed ranks and complete checkpoints; the re
   } finally {
     await gw.stop();
   }
-});
+}, PROCESS_TEST_MS);
 
 test("a completion record that could not be published is published at the next start, once", async () => {
   const dataDir = tempDir("strata-jobs-republish-");
@@ -72,4 +72,4 @@ test("a completion record that could not be published is published at the next s
   } finally {
     await gw.close();
   }
-});
+}, PROCESS_TEST_MS);
