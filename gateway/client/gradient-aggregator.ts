@@ -31,6 +31,8 @@ export interface GradientAggregatorOptions extends GatewayConnection {
   readonly fromOffset?: number;
   /** Longest long-poll of one read, ms (default 5000). */
   readonly waitMs?: number;
+  /** Steps collecting at once (default 64): a contribution opening one more publishes the lowest open step first, as if its deadline had passed. Each open step holds an f32 copy of the gradients. */
+  readonly maxOpenSteps?: number;
   /** Called after each mean is published. */
   readonly onMean?: (mean: PublishedMean) => void;
 }
@@ -84,6 +86,8 @@ export class GradientAggregator {
   /** Resolves when stop() is called, rejects when a read or a publish fails for good. */
   readonly done: Promise<void>;
   private readonly steps = new Map<number, StepState>();
+  /** The steps whose state is collecting. */
+  private readonly collecting = new Set<number>();
   private readonly pending = new Map<number, PendingCarry>();
   private readonly abort = new AbortController();
   private readonly meanStream: string;
@@ -97,6 +101,7 @@ export class GradientAggregator {
   private constructor(private readonly options: GradientAggregatorOptions) {
     if (!(options.quorum > 0 && options.quorum <= 1)) throw new StrataError("BAD_REQUEST", `quorum must be in (0, 1], got ${options.quorum}`);
     if (!Number.isSafeInteger(options.deadlineMs) || options.deadlineMs < 0) throw new StrataError("BAD_REQUEST", `deadlineMs must be a non-negative integer, got ${options.deadlineMs}`);
+    if (options.maxOpenSteps !== undefined && !(Number.isSafeInteger(options.maxOpenSteps) && options.maxOpenSteps >= 1)) throw new StrataError("BAD_REQUEST", `maxOpenSteps must be a positive integer, got ${options.maxOpenSteps}`);
     this.meanStream = meanStreamOf(options.stream);
     this.late = options.late ?? "drop";
     this.done = new Promise<void>((resolve, reject) => (this.settle = { resolve, reject }));
@@ -116,9 +121,17 @@ export class GradientAggregator {
   async stop(): Promise<void> {
     if (this.run.kind === "running") this.run = { kind: "stopped" };
     this.abort.abort();
-    for (const state of this.steps.values()) if (state.kind === "collecting") clearTimeout(state.timer);
+    this.clearTimers();
     await Promise.allSettled([this.following, ...this.publishes]);
     this.settle.resolve();
+  }
+
+  private clearTimers(): void {
+    for (const step of this.collecting) {
+      const state = this.steps.get(step);
+      invariant(state?.kind === "collecting", `step ${step} in the collecting set is collecting`);
+      clearTimeout(state.timer);
+    }
   }
 
   private fail(error: unknown): void {
@@ -126,7 +139,7 @@ export class GradientAggregator {
     this.run = { kind: "failed", error };
     log.error("gradient aggregator of {stream} stopped: {error}", { stream: this.options.stream, error: String(error) });
     this.abort.abort();
-    for (const state of this.steps.values()) if (state.kind === "collecting") clearTimeout(state.timer);
+    this.clearTimers();
     this.settle.reject(error);
   }
 
@@ -203,7 +216,7 @@ export class GradientAggregator {
 
   private acceptContribution(c: ContributionRecord): void {
     const state = this.steps.get(c.step);
-    if (state === undefined) return this.open(c);
+    if (state === undefined) return this.openStep(c);
     switch (state.kind) {
       case "collecting":
         return this.add(c.step, state, c);
@@ -216,10 +229,12 @@ export class GradientAggregator {
     }
   }
 
-  private open(c: ContributionRecord): void {
+  private openStep(c: ContributionRecord): void {
+    if (this.collecting.size >= (this.options.maxOpenSteps ?? 64)) this.publish(Math.min(...this.collecting));
     const timer = setTimeout(() => this.publish(c.step), this.options.deadlineMs);
     const state: StepState = { kind: "collecting", worldSize: c.world_size, sums: TensorSums.of(c.tensors), contributors: new Set([c.rank]), carried: [], timer };
     this.steps.set(c.step, state);
+    this.collecting.add(c.step);
     this.applyPending(c.step, state, c.rank);
     this.publishOnQuorum(c.step, state);
   }
@@ -255,8 +270,9 @@ export class GradientAggregator {
     const sums = TensorSums.of(c.tensors);
     // The rank's contribution to a later step may already be in: add to it now.
     let target: number | undefined;
-    for (const [step, state] of this.steps) {
-      if (step > c.step && state.kind === "collecting" && state.contributors.has(c.rank) && (target === undefined || step < target)) target = step;
+    for (const step of this.collecting) {
+      const state = this.steps.get(step);
+      if (step > c.step && state?.kind === "collecting" && state.contributors.has(c.rank) && (target === undefined || step < target)) target = step;
     }
     if (target !== undefined) {
       const state = this.steps.get(target);
@@ -305,6 +321,7 @@ export class GradientAggregator {
     const contributors = [...state.contributors].sort((a, b) => a - b);
     invariant(new Set(contributors).size === contributors.length && contributors.length >= 1, `step ${step}'s contributors are distinct and not empty`);
     this.steps.set(step, { kind: "publishing" });
+    this.collecting.delete(step);
     const headers: MeanHeaders = {
       contributors: contributors.join(","),
       quorum: String(this.options.quorum),

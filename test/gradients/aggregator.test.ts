@@ -154,3 +154,13 @@ test("a restarted aggregator skips published steps and publishes no second mean"
   expect(second.stats.skipped).toBe(2);
   expect((await allMeans({ gateway: live.url }, stream)).map((m) => m.step)).toEqual([0, 1]);
 });
+
+test("a step opened past maxOpenSteps publishes the lowest open step first, as if its deadline had passed", async () => {
+  const stream = "grads/open-steps";
+  await aggregate({ stream, quorum: 1, deadlineMs: 60_000, maxOpenSteps: 2 });
+  for (const step of [0, 1, 2]) await send(stream, step, 0, 2);
+  const { mean } = await waitForMean({ gateway: live.url }, stream, 0);
+  expect(mean.contributors).toEqual([0]);
+  await send(stream, 1, 1, 2);
+  expect((await waitForMean({ gateway: live.url }, stream, 1)).mean.contributors).toEqual([0, 1]);
+});

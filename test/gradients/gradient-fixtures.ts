@@ -90,9 +90,9 @@ export function tensorOf(dtype: "F32" | "F16" | "BF16", shape: readonly number[]
   return makeTensor(dtype, shape, dtype === "F32" ? f32 : convertFloat(f32, "F32", dtype));
 }
 
-/** The reference mean: f32 sums in the given order, divided in f32. */
+/** The reference mean: f32 sums in the given order (starting from the first contribution, so a lone -0 stays -0), divided in f32. */
 export function referenceMean(contributions: readonly (readonly number[])[]): number[] {
-  const sums = new Float32Array(contributions[0]!.length);
-  for (const values of contributions) for (let i = 0; i < sums.length; i++) sums[i]! += values[i]!;
+  const sums = Float32Array.from(contributions[0]!);
+  for (const values of contributions.slice(1)) for (let i = 0; i < sums.length; i++) sums[i]! += values[i]!;
   return [...sums].map((s) => Math.fround(s / contributions.length));
 }
