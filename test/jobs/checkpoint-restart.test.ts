@@ -6,10 +6,12 @@ import { removeDir, startGateway, tempDir } from "../helpers/gateway.ts";
 import { liveGateway } from "../helpers/in-process-gateway.ts";
 import { call, commitPath, shardBytes, uploadShard } from "./job-fixture.ts";
 
+/** Bound of a test that starts processes (slow on a loaded machine); no assertion depends on it. */
+const PROCESS_TEST_MS = 60_000;
 const dirs: string[] = [];
 afterAll(() => {
   for (const dir of dirs) removeDir(dir);
-}, PROCESS_TEST_MS);
+});
 
 async function recordsOf(url: string, stream: string): Promise<any[]> {
   const answer = await call(url, "GET", `/v1/streams/${encodeURIComponent(stream)}/partitions/0/records?offset=0`);
