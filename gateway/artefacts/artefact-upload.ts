@@ -1,19 +1,25 @@
 // A raw upload made an artefact on the gateway (POST /v1/artefacts): the body is chunked and
 // hashed as it streams in (the same FastCDC and BLAKE3 as the TypeScript push, so both
 // deduplicate against each other), chunks the store lacks are stored in batches, then the
-// manifest. Memory per upload: the bytes of one pending chunk plus at most two batches (one being
+// manifest. With media type application/safetensors the body must be a safetensors file: it is
+// chunked as the push chunks one (the header one chunk, cuts at tensor boundaries) and the
+// manifest indexes its tensors, so both give the same id. Memory per upload: the bytes of one pending chunk plus at most two batches (one being
 // stored while the next fills). A refused or broken upload stores no manifest; chunks it already
 // stored are only unreferenced, and artefact GC collects them after its grace period.
 import { getLogger } from "@logtape/logtape";
-import { encodeManifest, type Manifest, type ManifestChunk, manifestId } from "../../core/artefacts/manifest.ts";
+import { encodeManifest, type Manifest, type ManifestChunk, type ManifestTensor, manifestId } from "../../core/artefacts/manifest.ts";
 import { type Chunk, createChunker } from "../../core/chunking/chunking.ts";
 import { bytesToHex } from "../../core/hashing/blake3.ts";
 import { invariant, StrataError } from "../../core/errors.ts";
+import { parseSafetensorsHeader, type SafetensorsHeader } from "../../core/tensors/safetensors.ts";
 import type { ArtefactLimits } from "./artefact-limits.ts";
 import type { ArtefactService } from "./artefact-service.ts";
 import type { ManifestService } from "./manifest-service.ts";
 
 const log = getLogger(["strata", "artefacts", "upload"]);
+
+/** The media type of safetensors artefacts (the push's, edge/artefacts/push.ts). */
+export const SAFETENSORS_MEDIA_TYPE = "application/safetensors";
 
 /** Chunk bytes stored per batch (also bounded by maxChunkRequestBytes and maxChunksPerRequest). */
 const BATCH_BYTES = 16 * 1024 * 1024;
@@ -74,6 +80,13 @@ class HeldBytes {
   }
 }
 
+/** The manifest's tensor index: absolute byte ranges (as the push builds it). */
+function tensorIndex(header: SafetensorsHeader): Record<string, ManifestTensor> {
+  const tensors: Record<string, ManifestTensor> = Object.create(null) as Record<string, ManifestTensor>;
+  for (const t of header.tensors) tensors[t.name] = { dtype: t.dtype, shape: t.shape, begin: header.dataStart + t.begin, end: header.dataStart + t.end };
+  return tensors;
+}
+
 export class ArtefactUpload {
   readonly #artefacts: ArtefactService;
   readonly #manifests: ManifestService;
@@ -111,7 +124,10 @@ export class ArtefactUpload {
   async #run(request: UploadRequest): Promise<UploadResult> {
     const l = this.#limits;
     const batchBytes = Math.min(BATCH_BYTES, l.maxChunkRequestBytes);
-    const chunker = createChunker();
+    const safetensors = request.mediaType === SAFETENSORS_MEDIA_TYPE;
+    const chunker = createChunker({ safetensors });
+    /** Safetensors: the header, parsed from the first chunk (the chunker keeps it whole). */
+    const parsed: { header: SafetensorsHeader | null } = { header: null };
     const held = new HeldBytes();
     const listed: ManifestChunk[] = [];
     /** Chunks asked about already in this upload: a repeat is neither asked nor counted again. */
@@ -145,6 +161,7 @@ export class ArtefactUpload {
     const accept = async (chunks: readonly Chunk[]): Promise<void> => {
       for (const c of chunks) {
         const data = held.take(c.offset, c.length);
+        if (safetensors && c.offset === 0) parsed.header = parseSafetensorsHeader(data);
         listed.push({ hash: c.hash, length: c.length });
         if (listed.length > l.maxChunks) throw new StrataError("PAYLOAD_TOO_LARGE", `the upload needs more than ${l.maxChunks} chunks (artefacts.maxChunks)`);
         const hex = bytesToHex(c.hash);
@@ -173,7 +190,15 @@ export class ArtefactUpload {
       await accept(chunker.end());
       await flush();
       await storing;
-      const manifest: Manifest = { v: 1, size: phase.bytes, mediaType: request.mediaType, chunks: listed };
+      let tensors: Record<string, ManifestTensor> | undefined;
+      if (safetensors) {
+        const header = parsed.header;
+        if (header === null || header.dataStart + header.dataLength !== phase.bytes) {
+          throw new StrataError("INVALID_SAFETENSORS", `the body is not a whole safetensors file (${phase.bytes} bytes; tensors end at ${header ? header.dataStart + header.dataLength : "?"})`);
+        }
+        tensors = tensorIndex(header);
+      }
+      const manifest: Manifest = { v: 1, size: phase.bytes, mediaType: request.mediaType, chunks: listed, ...(tensors ? { tensors } : {}) };
       const encoded = encodeManifest(manifest, l);
       const id = manifestId(encoded);
       const put = await this.#manifests.put(id, encoded);

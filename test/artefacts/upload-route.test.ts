@@ -1,5 +1,5 @@
 // POST /v1/artefacts against a live gateway: a streamed raw body becomes the same artefact the
-// TypeScript push makes (same chunking, same manifest id), only missing chunks are stored, the
+// TypeScript push makes (same chunking, same manifest id, safetensors too), only missing chunks are stored, the
 // size bound refuses with 413 and stores no manifest, a client that goes away stores no manifest,
 // two uploads larger than the in-flight byte cap are served at once, and the route needs publish
 // on some stream.
@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { z } from "zod";
 import { encodeManifest, manifestId } from "../../core/artefacts/manifest.ts";
 import { chunk } from "../../core/chunking/chunking.ts";
+import { parseSafetensorsHeader, writeSafetensors } from "../../core/tensors/safetensors.ts";
 import { liveGateway, type LiveGateway } from "../helpers/in-process-gateway.ts";
 import { waitFor } from "../edge/edge-fixtures.ts";
 import { randomBytes } from "./gateway-fixture.ts";
@@ -82,6 +83,21 @@ describe("upload", () => {
     // The same bytes again store nothing.
     const again = answerSchema.parse(await (await post(gw.url, second, {}, "?media_type=application/x-checkpoint")).json());
     expect(again).toEqual({ ...b, new_chunks: 0, new_bytes: 0 });
+  });
+
+  test("a safetensors body is chunked at tensor boundaries and indexed, as the push does it", async () => {
+    const tensors = Object.fromEntries(Array.from({ length: 4 }, (_, i) => [`layer${i}.weight`, { dtype: "F32" as const, shape: [256, 256 + i], data: new Float32Array(randomBytes(4 * 256 * (256 + i), 30 + i).buffer) }]));
+    const file = writeSafetensors(tensors);
+    const header = parseSafetensorsHeader(file);
+    const index = Object.fromEntries(header.tensors.map((t) => [t.name, { dtype: t.dtype, shape: t.shape, begin: header.dataStart + t.begin, end: header.dataStart + t.end }]));
+    const chunks = chunk(file, { safetensors: true }).map((c) => ({ hash: c.hash, length: c.length }));
+    const expected = manifestId(encodeManifest({ v: 1, size: file.length, mediaType: "application/safetensors", chunks, tensors: index }));
+    const res = await post(gw.url, streamed(file, 65_537), { duplex: "half" } as RequestInit, "?media_type=application/safetensors");
+    expect(res.status).toBe(201);
+    expect(answerSchema.parse(await res.json()).id).toBe(expected);
+    const notSafetensors = await post(gw.url, randomBytes(100_000, 40), {}, "?media_type=application/safetensors");
+    expect(notSafetensors.status).toBe(422);
+    expect(await errorCode(notSafetensors)).toBe("INVALID_SAFETENSORS");
   });
 
   test("an empty body is an empty artefact", async () => {
