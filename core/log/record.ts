@@ -41,6 +41,15 @@ export interface RecordInput {
   readonly fields: Fields | null;
 }
 
+/**
+ * A tombstone: a record published with null fields (a compacted stream removes its key,
+ * docs/compaction.md). Decoded records are typed with Fields; a stored tombstone decodes to null,
+ * so readers that look into fields ask this first.
+ */
+export function isTombstone(record: { readonly fields: unknown }): boolean {
+  return record.fields === null;
+}
+
 /** A record as stored and served. */
 export interface LogRecord {
   readonly offset: number;

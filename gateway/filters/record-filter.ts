@@ -16,7 +16,7 @@ import { Decoder } from "@msgpack/msgpack";
 import { StrataError } from "../../core/errors.ts";
 import { extensionCodec } from "../../core/log/extensions.ts";
 import type { RawRecord } from "../../core/log/batch.ts";
-import type { Fields, Headers, LogRecord } from "../../core/log/record.ts";
+import { isTombstone, type Fields, type Headers, type LogRecord } from "../../core/log/record.ts";
 import { celHeaders, celMapOf, celMapOfNames } from "./cel-values.ts";
 import { DEFAULT_FILTER_LIMITS, type FilterLimits } from "./filter-limits.ts";
 import { filterShape, lineColumn, type FilterShape } from "./filter-shape.ts";
@@ -61,7 +61,8 @@ export function compileFilter(expression: string, limits: Pick<FilterLimits, "ma
   };
   return {
     expression,
-    matches: (record) => judge(bindingsOf(shape, record.timestamp, record.key, () => record.headers, () => record.fields)),
+    // A tombstone's fields (null, docs/compaction.md) bind as an empty map.
+    matches: (record) => judge(bindingsOf(shape, record.timestamp, record.key, () => record.headers, () => (isTombstone(record) ? NO_FIELDS : record.fields))),
     matchesRaw: (record) =>
       judge(
         bindingsOf(
@@ -69,7 +70,7 @@ export function compileFilter(expression: string, limits: Pick<FilterLimits, "ma
           record.timestamp,
           shape.variables.has("key") || shape.variables.has("key_string") ? rawKey(record) : null,
           () => decodeMap<Headers>(record, record.headers),
-          () => decodeMap<Fields>(record, record.fields),
+          () => (isStoredNil(record, record.fields) ? NO_FIELDS : decodeMap<Fields>(record, record.fields)),
         ),
       ),
   };
@@ -98,6 +99,13 @@ function keyString(key: Uint8Array | null): string | null {
 function rawKey(record: RawRecord): Uint8Array | null {
   const value: unknown = decoder.decode(record.batch.subarray(record.key[0], record.key[1]));
   return value instanceof Uint8Array ? value : null;
+}
+
+const NO_FIELDS: Fields = Object.freeze({});
+
+/** Whether a stored value is MessagePack nil (a tombstone's fields). */
+function isStoredNil(record: RawRecord, range: readonly [number, number]): boolean {
+  return range[1] - range[0] === 1 && record.batch[range[0]] === 0xc0;
 }
 
 /** Headers or fields of a stored record: a MessagePack map the batch's CRC has vouched for. */

@@ -8,7 +8,7 @@
 import { invariant } from "../../core/errors.ts";
 import { decodeBatchRecords, encodeBatch, encodeRecord, readBatchHeader, type BatchHeader } from "../../core/log/batch.ts";
 import { bytesToBase64 } from "../../core/log/json-value.ts";
-import type { LogRecord } from "../../core/log/record.ts";
+import { isTombstone, type LogRecord } from "../../core/log/record.ts";
 import { StrataError } from "../../core/errors.ts";
 import { decodeFooter, encodeFooter, SparseIndex } from "./segment-format.ts";
 import type { SegmentRow } from "./segment-catalog.ts";
@@ -33,11 +33,6 @@ export interface SegmentDecision {
 interface StoredBatch {
   readonly header: BatchHeader;
   readonly records: LogRecord[];
-}
-
-/** A record whose fields are null (decoded from MessagePack nil). */
-export function isTombstone(record: { readonly fields: unknown }): boolean {
-  return record.fields === null;
 }
 
 /** The batches of a whole segment object, CRC-checked; offsets may have gaps (an earlier compaction). */

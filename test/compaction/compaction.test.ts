@@ -120,3 +120,22 @@ describe("compaction", () => {
     expect((await postJson(`${v1}/admin/compact`, { streams: "kv" })).status).toBe(400);
   });
 });
+
+test("tombstones read back as null fields: JSON, MessagePack, projected, filtered", async () => {
+  expect((await postJson(`${v1}/streams`, { name: "tomb-read", cleanup: "compact" })).status).toBe(201);
+  expect((await postJson(`${v1}/streams/tomb-read/records`, { records: [{ key: "k", fields: { v: 1 } }, { key: "k", fields: null }] })).status).toBe(200);
+  const json = await getJson(`${v1}/streams/tomb-read/partitions/0/records?offset=0`);
+  expect(json.body.records.map((r: { fields: unknown }) => r.fields)).toEqual([{ v: 1 }, null]);
+  for (const query of ["", "&fields=v"]) {
+    const response = await fetch(`${v1}/streams/tomb-read/partitions/0/records?offset=0${query}`, { headers: { accept: "application/msgpack" } });
+    const body = decode(new Uint8Array(await response.arrayBuffer()), { extensionCodec }) as { records: { fields: unknown }[] };
+    expect(body.records.map((r) => r.fields)).toEqual([{ v: 1 }, null]);
+  }
+  const projected = await getJson(`${v1}/streams/tomb-read/partitions/0/records?offset=0&fields=v`);
+  expect(projected.body.records.map((r: { fields: unknown }) => r.fields)).toEqual([{ v: 1 }, null]);
+  const filtered = await getJson(`${v1}/streams/tomb-read/partitions/0/records?offset=0&filter=${encodeURIComponent("fields.v == 1")}`);
+  expect(filtered.body.records.map((r: { offset: number }) => r.offset)).toEqual([0]);
+  const rawFiltered = await fetch(`${v1}/streams/tomb-read/partitions/0/records?offset=0&filter=${encodeURIComponent("fields.v == 1")}`, { headers: { accept: "application/msgpack" } });
+  const raw = decode(new Uint8Array(await rawFiltered.arrayBuffer()), { extensionCodec }) as { records: { offset: number }[] };
+  expect(raw.records.map((r) => r.offset)).toEqual([0]);
+});
