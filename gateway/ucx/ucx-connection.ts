@@ -17,7 +17,14 @@ import type { UcxLimits } from "./ucx-limits.ts";
 
 const log = getLogger(["strata", "ucx"]);
 
-type ConnectionState = { kind: "awaiting-hello" } | { kind: "ready"; token: string | undefined } | { kind: "closed"; reason: string };
+// "refused": the hello failed and its error answer is on the way; the endpoint stays open (reading
+// and ignoring) until the client closes it or helloTimeoutMs passes, since closing at once could
+// drop the answer in flight.
+type ConnectionState =
+  | { kind: "awaiting-hello" }
+  | { kind: "ready"; token: string | undefined }
+  | { kind: "refused"; reason: string }
+  | { kind: "closed"; reason: string };
 
 interface Outstanding {
   readonly lent: LentRegion;
@@ -53,7 +60,7 @@ export class UcxConnection {
 
   /** Serves the endpoint until it closes; resolves then (never rejects). */
   async serve(): Promise<void> {
-    const helloTimer = setTimeout(() => void this.#close(`no hello within ${this.ctx.limits.helloTimeoutMs} ms`), this.ctx.limits.helloTimeoutMs);
+    const helloTimer = setTimeout(() => void this.#close(this.#state.kind === "refused" ? this.#state.reason : `no hello within ${this.ctx.limits.helloTimeoutMs} ms`), this.ctx.limits.helloTimeoutMs);
     void this.endpoint.closed.then((reason) => this.#closed(reason));
     try {
       while (this.#state.kind !== "closed") {
@@ -68,13 +75,16 @@ export class UcxConnection {
         try {
           message = this.#decode.decode(bytes);
         } catch (e) {
+          if (this.#state.kind === "refused") continue;
           await this.#answerError(0, e);
-          if (this.#state.kind === "awaiting-hello") await this.#close("unreadable hello");
+          if (this.#state.kind === "awaiting-hello") this.#refuse("unreadable hello");
           continue;
         }
-        if (this.#state.kind === "awaiting-hello") {
-          clearTimeout(helloTimer);
+        if (this.#state.kind === "refused") {
+          continue;
+        } else if (this.#state.kind === "awaiting-hello") {
           await this.#hello(message);
+          if (this.state === "ready") clearTimeout(helloTimer);
         } else if (message.t === "hello") {
           await this.#answerError(0, new StrataError("BAD_REQUEST", "hello was already sent on this endpoint"));
         } else if (message.t === "release") {
@@ -92,18 +102,18 @@ export class UcxConnection {
     invariant(this.#state.kind === "awaiting-hello", `hello in state ${this.#state.kind}`);
     if (message.t !== "hello") {
       await this.#answerError("id" in message ? message.id : 0, new StrataError("BAD_REQUEST", `the first message must be hello, not '${message.t}'`));
-      return this.#close("no hello");
+      return this.#refuse("no hello");
     }
     if (message.v !== UCX_PROTOCOL_VERSION) {
       await this.#answerError(0, new StrataError("BAD_REQUEST", `protocol version ${message.v} is not supported (this gateway speaks ${UCX_PROTOCOL_VERSION})`));
-      return this.#close("unsupported version");
+      return this.#refuse("unsupported version");
     }
     const token = message.token ?? undefined;
     try {
       await this.ctx.requests.principal(token);
     } catch (e) {
       await this.#answerError(0, e);
-      return this.#close("hello refused");
+      return this.#refuse("hello refused");
     }
     this.#state = { kind: "ready", token };
     const { maxMessageBytes, maxRequestBytes } = this.ctx.limits;
@@ -154,6 +164,12 @@ export class UcxConnection {
     } catch (e) {
       this.#closed(e instanceof Error ? e.message : String(e));
     }
+  }
+
+  /** The hello failed: nothing more is answered; the hello timer (still running) closes the endpoint. */
+  #refuse(reason: string): void {
+    invariant(this.#state.kind === "awaiting-hello", `refusing in state ${this.#state.kind}`);
+    this.#state = { kind: "refused", reason };
   }
 
   async #close(reason: string): Promise<void> {
