@@ -11,7 +11,8 @@ import { getLogger } from "@logtape/logtape";
 import { invariant, StrataError } from "../../core/errors.ts";
 import { contributionRecordSchema, meanRecordSchema, meanStreamOf, type ContributionRecord, type MeanHeaders, type MeanRecord } from "../gradients/gradient-wire.ts";
 import { abortableDelay, type GatewayConnection } from "./gateway-call.ts";
-import { ensureStream, partitionsOf, publishRecord, readPartition, type StoredRecord } from "./gradient-http.ts";
+import { ensureStream, partitionsOf, publishRecord, readPartition, type ReadAnswer, type StoredRecord } from "./gradient-http.ts";
+import { Backoff, isTransient } from "./gradient-retry.ts";
 import { TensorSums } from "./gradient-sums.ts";
 
 const log = getLogger(["strata", "gradients", "aggregator"]);
@@ -88,6 +89,8 @@ export class GradientAggregator {
   private readonly steps = new Map<number, StepState>();
   /** The steps whose state is collecting. */
   private readonly collecting = new Set<number>();
+  /** Per partition of `<stream>.mean`, the offset the start-up read ended at. */
+  private readonly meanScannedTo: number[] = [];
   private readonly pending = new Map<number, PendingCarry>();
   private readonly abort = new AbortController();
   private readonly meanStream: string;
@@ -166,6 +169,7 @@ export class GradientAggregator {
         offset = answer.next_offset;
         if (answer.records.length === 0 || offset >= answer.end_offset) break;
       }
+      this.meanScannedTo.push(offset);
     }
     log.info("gradient aggregator of {stream}: {count} steps already published", { stream: this.options.stream, count: this.steps.size });
   }
@@ -190,11 +194,64 @@ export class GradientAggregator {
 
   private async followPartition(partition: number, waitMs: number): Promise<void> {
     let offset = this.options.fromOffset ?? 0;
+    const backoff = new Backoff();
     while (!this.signal.aborted) {
-      const answer = await readPartition(this.options, this.options.stream, partition, offset, waitMs, this.signal);
+      let answer: ReadAnswer;
+      try {
+        answer = await readPartition(this.options, this.options.stream, partition, offset, waitMs, this.signal);
+      } catch (e) {
+        if (this.signal.aborted || !isTransient(e)) throw e;
+        log.warn("reading {stream}/{partition} at {offset} failed, retrying: {error}", { stream: this.options.stream, partition, offset, error: String(e) });
+        await backoff.wait(this.signal);
+        continue;
+      }
+      backoff.reset();
       for (const record of answer.records) this.accept(record);
       offset = answer.next_offset;
     }
+  }
+
+  /**
+   * Publishes a mean, riding out transient failures. Before each retry it looks for the mean on
+   * `<stream>.mean` past where the start-up read ended, so a publish the gateway stored but did not
+   * answer is not published twice.
+   */
+  private async publishMean(step: number, record: { key: string; headers: MeanHeaders; fields: MeanRecord }): Promise<{ partition: number; offset: number }> {
+    const backoff = new Backoff();
+    for (;;) {
+      try {
+        return await publishRecord(this.options, this.meanStream, record);
+      } catch (e) {
+        if (!isTransient(e)) throw e;
+        log.warn("publishing the mean of step {step} failed, retrying: {error}", { step, error: String(e) });
+      }
+      // After stop() no retry starts: the step is left to a restart, which finds its mean or re-aggregates it.
+      await backoff.wait(this.signal);
+      if (this.signal.aborted) throw new StrataError("UNAVAILABLE", `the mean of step ${step} was not published before the aggregator stopped`);
+      try {
+        const found = await this.findMean(step);
+        if (found !== undefined) return found;
+      } catch (e) {
+        if (!isTransient(e)) throw e;
+      }
+    }
+  }
+
+  /** Where the mean of `step` is on `<stream>.mean` past the start-up read, if it is there. */
+  private async findMean(step: number): Promise<{ partition: number; offset: number } | undefined> {
+    for (const [partition, from] of this.meanScannedTo.entries()) {
+      let offset = from;
+      for (;;) {
+        const answer = await readPartition(this.options, this.meanStream, partition, offset, 0);
+        for (const r of answer.records) {
+          const mean = meanRecordSchema.safeParse(r.fields);
+          if (mean.success && mean.data.step === step) return { partition, offset: r.offset };
+        }
+        offset = answer.next_offset;
+        if (answer.records.length === 0 || offset >= answer.end_offset) break;
+      }
+    }
+    return undefined;
   }
 
   private accept(record: StoredRecord): void {
@@ -329,7 +386,7 @@ export class GradientAggregator {
       ...(state.carried.length > 0 ? { carried: state.carried.join(",") } : {}),
     };
     const fields: MeanRecord = { step, world_size: state.worldSize, contributors, tensors: state.sums.mean(contributors.length) };
-    const publishing = publishRecord(this.options, this.meanStream, { key: String(step), headers, fields }).then(
+    const publishing = this.publishMean(step, { key: String(step), headers, fields }).then(
       (position) => {
         invariant(this.steps.get(step)?.kind === "publishing", `step ${step} is published once`);
         this.steps.set(step, { kind: "published", by: "this" });
