@@ -61,7 +61,7 @@ export async function openGateway(input: GatewayConfig): Promise<Gateway> {
     logs = await LogStore.open({ dataDir, objectStore, db: database.db, metrics, limits: config.storage, pinnedFloor: (stream, partition) => (datasets === undefined ? 0 : datasets.pinnedFloor(stream, partition)) });
     const streams = await StreamService.open(database.db, logs, limits);
     const latest = await LatestService.open(streams, logs, config.compaction, limits);
-    const compactor = new StreamCompactor(streams, logs, latest, config.compaction);
+    const compactor = new StreamCompactor(streams, logs, latest, config.compaction, metrics.registry);
     const openLogs = logs;
     artefacts = await openArtefacts({
       db: database.db,

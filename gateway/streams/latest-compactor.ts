@@ -6,6 +6,7 @@ import { getLogger } from "@logtape/logtape";
 import type { CompactionJudge } from "../log/compaction-segment.ts";
 import type { CompactionLimits } from "../log/compaction-limits.ts";
 import type { LogStore } from "../log/log-store.ts";
+import type { Counter, MetricsRegistry } from "../metrics.ts";
 import { supersedes, type LatestIndex } from "./latest-index.ts";
 import type { LatestService } from "./latest-service.ts";
 import type { StreamService } from "./stream-service.ts";
@@ -29,16 +30,36 @@ function judgeOf(index: LatestIndex): CompactionJudge {
   };
 }
 
+interface CompactionMetrics {
+  readonly passes: Counter;
+  readonly segmentsRewritten: Counter;
+  readonly recordsRemoved: Counter;
+  readonly bytesRead: Counter;
+}
+
+function createCompactionMetrics(registry: MetricsRegistry): CompactionMetrics {
+  return {
+    passes: registry.counter("strata_compaction_passes_total", "Compaction passes over a compacted stream, per stream and outcome (ok, failed)."),
+    segmentsRewritten: registry.counter("strata_compaction_segments_rewritten_total", "Committed segments rewritten by compaction, per stream."),
+    recordsRemoved: registry.counter("strata_compaction_records_removed_total", "Records compaction removed (superseded, or tombstones past their delay), per stream."),
+    bytesRead: registry.counter("strata_compaction_bytes_read_total", "Bytes of segment objects compaction read, per stream."),
+  };
+}
+
 export class StreamCompactor {
   private timer: ReturnType<typeof setInterval> | undefined;
   private background: Promise<void> | undefined;
+  private readonly metrics: CompactionMetrics;
 
   constructor(
     private readonly streams: StreamService,
     private readonly logs: LogStore,
     private readonly latest: LatestService,
     private readonly limits: CompactionLimits,
-  ) {}
+    registry: MetricsRegistry,
+  ) {
+    this.metrics = createCompactionMetrics(registry);
+  }
 
   /** Starts the background passes. */
   start(): void {
@@ -59,11 +80,23 @@ export class StreamCompactor {
     };
     let segmentsRewritten = 0;
     let recordsRemoved = 0;
-    for (let p = 0; p < config.partitions; p++) {
-      const outcome = await this.logs.partition(stream, p).compact(judge, policy);
-      segmentsRewritten += outcome.segmentsRewritten;
-      recordsRemoved += outcome.recordsRemoved;
+    let bytesRead = 0;
+    try {
+      for (let p = 0; p < config.partitions; p++) {
+        const outcome = await this.logs.partition(stream, p).compact(judge, policy);
+        segmentsRewritten += outcome.segmentsRewritten;
+        recordsRemoved += outcome.recordsRemoved;
+        bytesRead += outcome.bytesRead;
+      }
+    } catch (e) {
+      this.metrics.passes.inc({ stream, outcome: "failed" });
+      throw e;
+    } finally {
+      this.metrics.segmentsRewritten.inc({ stream }, segmentsRewritten);
+      this.metrics.recordsRemoved.inc({ stream }, recordsRemoved);
+      this.metrics.bytesRead.inc({ stream }, bytesRead);
     }
+    this.metrics.passes.inc({ stream, outcome: "ok" });
     if (segmentsRewritten > 0) log.info("compacted {stream}: {segments} segments rewritten, {records} records removed", { stream, segments: segmentsRewritten, records: recordsRemoved });
     return { stream, segmentsRewritten, recordsRemoved };
   }

@@ -74,6 +74,9 @@ describe("compaction", () => {
     // A filtered read walks the gaps too.
     const filtered = await getJson(`${v1}/streams/kv/partitions/0/records?offset=0&filter=${encodeURIComponent("fields.round == 9")}`);
     expect(filtered.body.records.map((r: { offset: number }) => r.offset)).toEqual([36, 37, 38, 39]);
+    const metrics = await (await fetch(`${live.url}/metrics`)).text();
+    expect(metrics).toContain('strata_compaction_segments_rewritten_total{stream="kv"} 9');
+    expect(metrics).toContain('strata_compaction_records_removed_total{stream="kv"} 27');
     // A second pass finds nothing more to remove; latest is unchanged.
     expect((await compact("kv")).body.records_removed).toBe(0);
     const latest = await getJson(`${v1}/streams/kv/latest`);
