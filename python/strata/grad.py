@@ -149,6 +149,26 @@ def wait_for_mean(client: Any, stream: str, step: int, timeout_s: float) -> dict
 # ---- the cursor on a mean stream ----
 
 
+@dataclass(frozen=True)
+class _Fresh:
+    """No scan yet: the first one starts ``_LOOKBACK`` records before the end of the mean stream."""
+
+
+@dataclass
+class _Scanning:
+    """Offsets ``[low, next)`` of the mean stream were scanned, their steps indexed."""
+
+    low: int
+    next: int
+
+    def __post_init__(self) -> None:
+        self.check()
+
+    def check(self) -> None:
+        if not 0 <= self.low <= self.next:
+            raise AssertionError(f"a mean-stream cursor scanned [{self.low}, {self.next}): low must be within [0, next]")
+
+
 @dataclass
 class _Cursor:
     """How far one client has scanned ``{stream}.mean``, and the offsets of the steps it saw.
@@ -156,12 +176,13 @@ class _Cursor:
     Scans read only the records' ``step`` field; the tensors are fetched once, for the wanted
     step. The first scan of a fresh cursor starts near the end of the stream (a restarted process
     does not rescan from 0) and goes further back only when the wanted step is older than every
-    step seen. Threads sharing a client share its cursor, one scan or wait at a time.
+    step seen. Threads sharing a client share its cursor, one scan or wait at a time. A cursor
+    whose offsets retention removed starts afresh.
     """
 
     stream: str
     lock: threading.Lock = field(default_factory=threading.Lock)
-    state: dict = field(default_factory=lambda: {"kind": "fresh"})
+    state: _Fresh | _Scanning = field(default_factory=_Fresh)
     steps: dict[int, int] = field(default_factory=dict)
 
     def locate(self, client: Any, step: int, deadline: float) -> int | None:
@@ -169,14 +190,21 @@ class _Cursor:
         with self.lock:
             if step in self.steps:
                 return self.steps[step]
-            if self.state["kind"] == "fresh" and not self._start(client):
-                _sleep_until_next_poll(deadline)  # the aggregator has not created the mean stream yet
-                return None
-            self._scan_forward(client, step, deadline)
-            if step in self.steps:
-                return self.steps[step]
-            if self.steps and step < min(self.steps):
-                self._scan_back(client, step)
+            state = self.state
+            if isinstance(state, _Fresh):
+                state = self._start(client)
+                if state is None:
+                    _sleep_until_next_poll(deadline)  # the aggregator has not created the mean stream yet
+                    return None
+                self.state = state
+            try:
+                self._scan_forward(client, state, step, deadline)
+                if step not in self.steps and self.steps and step < min(self.steps):
+                    self._scan_back(client, state, step)
+            except StrataError as error:
+                if error.code != "OFFSET_OUT_OF_RANGE":
+                    raise
+                self.state = _Fresh()  # retention removed offsets the cursor was at
             return self.steps.get(step)
 
     def fetch(self, client: Any, offset: int) -> dict:
@@ -186,46 +214,52 @@ class _Cursor:
             raise StrataError("NOT_FOUND", f"the mean at {mean_stream(self.stream)}@{offset} is gone (retention?)")
         return records[0]
 
-    def _start(self, client: Any) -> bool:
+    def _bounds(self, client: Any) -> tuple[int, int] | None:
+        """The mean stream's (start, end) offsets, or None while it does not exist."""
         try:
             info = client.stream(mean_stream(self.stream))
         except StrataError as error:
             if error.status == 404:
-                return False
+                return None
             raise
         partition = next(p for p in info["partitions"] if p["partition"] == 0)
-        begin = max(partition["start_offset"], partition["end_offset"] - _LOOKBACK)
-        self.state = {"kind": "scanning", "low": begin, "next": begin}
-        return True
+        return partition["start_offset"], partition["end_offset"]
 
-    def _scan_forward(self, client: Any, step: int, deadline: float) -> None:
+    def _start(self, client: Any) -> _Scanning | None:
+        bounds = self._bounds(client)
+        if bounds is None:
+            return None
+        start, end = bounds
+        begin = max(start, end - _LOOKBACK)
+        return _Scanning(low=begin, next=begin)
+
+    def _scan_forward(self, client: Any, state: _Scanning, step: int, deadline: float) -> None:
         """Reads step fields from ``next`` to the end; waits at the end (up to ``_POLL_MS``) when nothing new is there."""
-        assert self.state["kind"] == "scanning", self.state
         while True:
             remaining_ms = int((deadline - time.monotonic()) * 1000)
             wait_ms = max(0, min(_POLL_MS, remaining_ms))
-            answer = self._read_steps(client, self.state["next"], wait_ms)
-            self.state["next"] = answer["next_offset"]
+            answer = self._read_steps(client, state.next, wait_ms)
+            state.next = answer["next_offset"]
+            state.check()
             if step in self.steps or answer["next_offset"] >= answer["end_offset"] or not answer["records"]:
                 return
 
-    def _scan_back(self, client: Any, step: int) -> None:
+    def _scan_back(self, client: Any, state: _Scanning, step: int) -> None:
         """Scans the offsets before ``low`` in windows doubling from ``_LOOKBACK`` until ``step`` or the start."""
         window = _LOOKBACK
         while step not in self.steps and step < min(self.steps):
-            low = self.state["low"]
-            info = client.stream(mean_stream(self.stream))
-            start = next(p for p in info["partitions"] if p["partition"] == 0)["start_offset"]
-            if low <= start:
+            bounds = self._bounds(client)
+            if bounds is None or state.low <= bounds[0]:
                 return
-            begin = max(start, low - window)
+            begin = max(bounds[0], state.low - window)
             offset = begin
-            while offset < low:
-                answer = self._read_steps(client, offset, 0, max_records=min(_SCAN_RECORDS, low - offset))
+            while offset < state.low:
+                answer = self._read_steps(client, offset, 0, max_records=min(_SCAN_RECORDS, state.low - offset))
                 if not answer["records"]:
                     break
                 offset = answer["next_offset"]
-            self.state["low"] = begin
+            state.low = begin
+            state.check()
             window *= 2
 
     def _read_steps(self, client: Any, offset: int, wait_ms: int, max_records: int = _SCAN_RECORDS) -> dict:

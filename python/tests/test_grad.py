@@ -264,7 +264,7 @@ class MeanCursorTest(unittest.TestCase):
 
     def client_waiting(self) -> bool:
         cursor = grad._cursor_of(self.client, self.stream)  # noqa: SLF001 - the test watches the cursor reach the end
-        return cursor.state["kind"] == "scanning" and cursor.state["next"] >= 300
+        return isinstance(cursor.state, grad._Scanning) and cursor.state.next >= 300  # noqa: SLF001
 
     def test_arguments_are_checked_before_anything_is_sent(self) -> None:
         cases = [
