@@ -82,13 +82,14 @@ export class TensorSums {
   /** The mean over `count` contributions, each tensor in the dtype the step's first contribution used. */
   mean(count: number): Record<string, Tensor> {
     invariant(Number.isSafeInteger(count) && count >= 1, `a mean over ${count} contributions`);
-    const out: Record<string, Tensor> = {};
+    const out: [string, Tensor][] = [];
     for (const [name, acc] of this.accumulators) {
       const values = new Float32Array(acc.sum.length);
       for (let i = 0; i < values.length; i++) values[i] = acc.sum[i]! / count;
       const bytes = new Uint8Array(values.buffer);
-      out[name] = makeTensor(acc.dtype, acc.shape, acc.canonical === "F32" ? bytes : convertFloat(bytes, "F32", acc.canonical));
+      out.push([name, makeTensor(acc.dtype, acc.shape, acc.canonical === "F32" ? bytes : convertFloat(bytes, "F32", acc.canonical))]);
     }
-    return out;
+    // Entries, not assignments: a tensor named "__proto__" stays a tensor of that name.
+    return Object.fromEntries(out);
   }
 }

@@ -61,10 +61,13 @@ export function toContribution(body: ContributionInput, form: BodyForm, limits: 
   if (body.rank >= body.world_size) throw new StrataError("BAD_REQUEST", `rank ${body.rank} must be less than world_size ${body.world_size}`);
   const names = Object.keys(body.tensors).sort();
   if (names.length === 0) throw new StrataError("BAD_REQUEST", "tensors must name at least one tensor");
+  // MessagePack readers (ours included) refuse a map key __proto__: such a record could not be read.
+  if (names.includes("__proto__")) throw new StrataError("BAD_REQUEST", "tensors: the name __proto__ is not allowed");
   if (names.length > limits.maxTensorsPerContribution) {
     throw new StrataError("BAD_REQUEST", `tensors holds ${names.length} tensors; gradients.maxTensorsPerContribution is ${limits.maxTensorsPerContribution}`);
   }
-  const tensors: Record<string, Tensor> = {};
+  // Entries, not assignments: a tensor named "__proto__" stays a tensor of that name.
+  const entries: [string, Tensor][] = [];
   const signatures: TensorSignature[] = [];
   let bytes = 0;
   for (const name of names) {
@@ -73,12 +76,13 @@ export function toContribution(body: ContributionInput, form: BodyForm, limits: 
     if (dtype === undefined) throw new StrataError("BAD_REQUEST", `tensors.${name}: dtype ${tensor.dtype} is not a gradient dtype (F32, F16 or BF16)`);
     bytes += tensor.data.byteLength;
     if (bytes > limits.maxContributionBytes) throw new StrataError("PAYLOAD_TOO_LARGE", `tensors hold more than gradients.maxContributionBytes (${limits.maxContributionBytes}) bytes of data`);
-    tensors[name] = tensor;
+    entries.push([name, tensor]);
     signatures.push([name, dtype, [...tensor.shape]]);
   }
+  const tensors: Record<string, Tensor> = Object.fromEntries(entries);
   const signature: StepSignature = { worldSize: body.world_size, tensors: signatures };
   const hasher = Blake3Hasher.create().update(encodeSignature(signature));
-  for (const name of names) hasher.update(tensors[name]!.data);
+  for (const [, tensor] of entries) hasher.update(tensor.data);
   return { rank: body.rank, worldSize: body.world_size, tensors, signature, digest: bytesToHex(hasher.digest()) };
 }
 

@@ -26,7 +26,8 @@ export function meanStreamOf(stream: string): string {
 export const contributionBodySchema = z.object({
   rank: z.number({ message: "rank must be an integer" }).int({ message: "rank must be an integer" }).nonnegative({ message: "rank must be at least 0" }),
   world_size: z.number({ message: "world_size must be an integer" }).int({ message: "world_size must be an integer" }).min(1, { message: "world_size must be at least 1" }),
-  tensors: z.record(z.string(), z.unknown(), { message: "tensors must be a map of names to tensors" }),
+  // Kept as decoded (a zod record would silently drop a key named __proto__; the service refuses it).
+  tensors: z.custom<Readonly<Record<string, unknown>>>((v) => typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array), { message: "tensors must be a map of names to tensors" }),
 });
 
 export type ContributionBody = z.input<typeof contributionBodySchema>;

@@ -68,6 +68,7 @@ test("bad input is 400 naming the field and changes nothing", async () => {
     [{ rank: 2, world_size: 2, tensors: w([1, 2, 3, 4]) }, 0, /rank 2 must be less than world_size 2/],
     [{ rank: 0, world_size: 2, tensors: {} }, 0, /tensors must name at least one tensor/],
     [{ rank: 0, world_size: 2, tensors: { w: [1, 2] } }, 0, /tensors\.w must be a tensor/],
+    [{ rank: 0, world_size: 2, tensors: Object.fromEntries([["__proto__", f32Tensor([1], [1])]]) }, 0, /the name __proto__ is not allowed/],
     [{ rank: 0, world_size: 2, tensors: { w: jsonTensor("I32", [1], new Uint8Array(4)) } }, 0, /tensors\.w: dtype I32 is not a gradient dtype/],
     [{ rank: 0, world_size: 2, tensors: { w: jsonTensor("F32", [2], new Uint8Array(4)) } }, 0, /tensors\.w: tensor data is 4 bytes/],
     [{ rank: 0, world_size: 2, tensors: w([1, 2, 3, 4]) }, "-1", /step must be a non-negative integer/],
