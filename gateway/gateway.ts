@@ -102,7 +102,7 @@ export async function openGateway(input: GatewayConfig): Promise<Gateway> {
       queues,
       datasets,
       jobs,
-      gradients: new GradientService(database.db, streams, logService, config.gradients),
+      gradients: new GradientService(database.db, streams, logService, config.gradients, metrics.registry),
       metrics,
       limits,
       artefacts: artefacts.services,

@@ -13,6 +13,8 @@ export type NativeHandle = object;
 export type NativeEntry = readonly [number, number, number, number, ArrayBuffer | NativeHandle | null, number | null];
 /** [status, handle, endpointId] when status is 0. */
 export type NativeConnect = readonly [number, NativeHandle?, number?];
+/** [status, handle, endpointId, every lane UCX chose reaches only this host (shared memory, cma)] when status is 0. */
+export type NativeAddressConnect = readonly [number, NativeHandle?, number?, boolean?];
 /** [status, handle, boundPort] when status is 0. */
 export type NativeListen = readonly [number, NativeHandle?, number?];
 /** [status, handle, address, packed rkey, mapped memory (allocate only)] when status is 0. */
@@ -30,9 +32,14 @@ export interface NativeAddon {
   listen(worker: NativeHandle, id: number, host: string, port: number): NativeListen;
   listenerDestroy(listener: NativeHandle): void;
   connect(worker: NativeHandle, host: string, port: number): NativeConnect;
+  /** This worker's UCP address (ucp_worker_get_address), copied. */
+  workerAddress(worker: NativeHandle): ArrayBuffer;
+  /** An endpoint to a peer worker on this host by its UCP address, error mode NONE (the get path over shared memory and cma; native/src/sux.h). */
+  connectAddress(worker: NativeHandle, address: Uint8Array): NativeAddressConnect;
   epFlush(ep: NativeHandle, op: number): number;
   epSend(ep: NativeHandle, op: number, message: Uint8Array): number;
-  epReceive(ep: NativeHandle, op: number): number;
+  /** maxBytes: the largest body accepted (0: the worker's maxMessageBytes). */
+  epReceive(ep: NativeHandle, op: number, maxBytes: number): number;
   epGet(ep: NativeHandle, op: number, into: Uint8Array, remoteAddress: bigint, packedRkey: Uint8Array): number;
   epClose(ep: NativeHandle, op: number, force: boolean): number;
   memAllocate(worker: NativeHandle, length: number): NativeMem;
@@ -42,7 +49,7 @@ export interface NativeAddon {
 
 const FUNCTIONS = [
   "version", "statusString", "workerCreate", "workerDestroy", "workerKeepAlive", "workerArm", "workerPump", "listen",
-  "listenerDestroy", "connect", "epFlush", "epSend", "epReceive", "epGet", "epClose", "memAllocate", "memRegister", "memRelease",
+  "listenerDestroy", "connect", "workerAddress", "connectAddress", "epFlush", "epSend", "epReceive", "epGet", "epClose", "memAllocate", "memRegister", "memRelease",
 ] as const satisfies readonly (keyof NativeAddon)[];
 
 const addonSchema = z.custom<NativeAddon>(

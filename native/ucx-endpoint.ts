@@ -1,21 +1,36 @@
-// One UCX endpoint: framed messages on its UCP stream, one-sided gets, and its lifecycle.
+// One UCX endpoint: framed messages on its UCP stream, one-sided gets, and its lifecycle. Both
+// sides first exchange hello frames (native/ucx-hello.ts: their worker addresses); gets then go
+// through a second endpoint opened by the peer's worker address on the first get (native/
+// ucx-rma-lane.ts), which UCX wires over shared memory or cma where the peer is on this host.
+// Without it (the address endpoint cannot be created, or failed) gets use the socket-address
+// endpoint (tcp), and the worker says so once in the log.
 import { getLogger } from "@logtape/logtape";
-import { StrataError } from "../core/errors.ts";
+import { StrataError, invariant } from "../core/errors.ts";
 import type { NativeHandle } from "./addon.ts";
 import { checkRemoteRange, decodeRemoteKey } from "./remote-key.ts";
 import type { UcxEndpoint, UcxRegion } from "./ucx-api.ts";
+import { MAX_HELLO_BYTES, decodeHello, encodeHello, localHostId, type Hello } from "./ucx-hello.ts";
 import { NativeRegion } from "./ucx-region.ts";
+import type { RmaLane } from "./ucx-rma-lane.ts";
 import type { WorkerCore } from "./ucx-worker-core.ts";
 
 const log = getLogger(["strata", "ucx"]);
 
 type EndpointState = { kind: "open" } | { kind: "closing"; reason: string } | { kind: "closed"; reason: string };
 
+/** Where gets go: nowhere before the hello; the lane once opened; the socket-address endpoint without one. */
+type GetPath =
+  | { kind: "awaiting-hello" }
+  | { kind: "unopened"; peer: Hello }
+  | { kind: "lane"; lane: RmaLane }
+  | { kind: "sockaddr"; reason: string };
+
 export class NativeEndpoint implements UcxEndpoint {
   readonly closed: Promise<string>;
   private state: EndpointState = { kind: "open" };
   private settleClosed!: (reason: string) => void;
   private closing: Promise<void> | undefined;
+  private getPath: GetPath = { kind: "awaiting-hello" };
 
   private readonly core: WorkerCore;
   private readonly handle: NativeHandle;
@@ -26,6 +41,43 @@ export class NativeEndpoint implements UcxEndpoint {
     this.handle = handle;
     this.id = id;
     this.closed = new Promise((resolve) => (this.settleClosed = resolve));
+  }
+
+  /** Sends this worker's hello and reads the peer's (before the endpoint is handed to anyone). */
+  async hello(): Promise<void> {
+    invariant(this.getPath.kind === "awaiting-hello", "UCX hello exchanged twice");
+    const ours = encodeHello({ hostId: localHostId(), workerAddress: this.core.workerAddress });
+    const [, frame] = await Promise.all([
+      this.core.post("send hello", (op) => this.core.addon.epSend(this.handle, op, ours), ours),
+      this.core.post("receive hello", (op) => this.core.addon.epReceive(this.handle, op, MAX_HELLO_BYTES)),
+    ]);
+    const peer = decodeHello(frame === null ? new Uint8Array(0) : new Uint8Array(frame));
+    invariant(this.getPath.kind === "awaiting-hello", "UCX hello exchanged twice");
+    this.getPath = { kind: "unopened", peer };
+  }
+
+  /** The native endpoint a get goes through now (opening the lane on the first get to a same-host peer). */
+  private getEndpoint(): { handle: NativeHandle; lane: RmaLane | undefined } {
+    if (this.getPath.kind === "unopened") {
+      const { peer } = this.getPath;
+      if (peer.hostId !== localHostId()) {
+        this.getPath = { kind: "sockaddr", reason: "the peer runs on another host" };
+      } else {
+        try {
+          const lane = this.core.openLane(peer.workerAddress);
+          if (lane !== undefined) this.getPath = { kind: "lane", lane };
+          else this.laneFailed("UCX reaches the peer's worker address only over transports without failure detection");
+        } catch (e) {
+          this.laneFailed(e instanceof Error ? e.message : String(e));
+        }
+      }
+    }
+    return this.getPath.kind === "lane" ? { handle: this.getPath.lane.handle, lane: this.getPath.lane } : { handle: this.handle, lane: undefined };
+  }
+
+  private laneFailed(reason: string): void {
+    this.getPath = { kind: "sockaddr", reason };
+    if (this.state.kind === "open") this.core.noteGetFallback(`UCX endpoint ${this.id}: ${reason}`);
   }
 
   private unavailable(): StrataError {
@@ -44,7 +96,7 @@ export class NativeEndpoint implements UcxEndpoint {
   async receive(): Promise<Uint8Array> {
     if (this.state.kind !== "open") throw this.unavailable();
     try {
-      const payload = await this.core.post("receive", (op) => this.core.addon.epReceive(this.handle, op));
+      const payload = await this.core.post("receive", (op) => this.core.addon.epReceive(this.handle, op, 0));
       return payload === null ? new Uint8Array(0) : new Uint8Array(payload);
     } catch (e) {
       // After an oversized frame the stream cannot be resynchronised: the endpoint is done.
@@ -68,7 +120,18 @@ export class NativeEndpoint implements UcxEndpoint {
     into.beginGet();
     try {
       const target = into.bytes.subarray(offset, offset + length);
-      await this.core.post("get", (op) => this.core.addon.epGet(this.handle, op, target, remoteAddress, key.packed));
+      const { handle, lane } = this.getEndpoint();
+      try {
+        await this.core.post("get", (op) => this.core.addon.epGet(handle, op, target, remoteAddress, key.packed));
+      } catch (e) {
+        // A get failed on the lane while the connection lives: the lane retires and the
+        // socket-address endpoint (which detects a dead peer) carries this get and the next ones.
+        if (lane === undefined || this.state.kind !== "open") throw e;
+        const why = e instanceof Error ? e.message : String(e);
+        if (this.getPath.kind === "lane" && this.getPath.lane === lane) this.laneFailed(`a get on the shared-memory endpoint failed: ${why}`);
+        lane.failed(why);
+        await this.core.post("get", (op) => this.core.addon.epGet(this.handle, op, target, remoteAddress, key.packed));
+      }
     } catch (e) {
       if (this.state.kind !== "open") throw this.unavailable();
       throw e;
@@ -91,12 +154,15 @@ export class NativeEndpoint implements UcxEndpoint {
     if (this.closing !== undefined) return this.closing;
     this.state = { kind: "closing", reason };
     this.settleClosed(reason);
-    this.closing = this.core
+    const lane = this.getPath.kind === "lane" ? this.getPath.lane.shut(reason, force) : Promise.resolve();
+    const main = this.core
       .post("close", (op) => this.core.addon.epClose(this.handle, op, force))
       .then(
         () => undefined,
         (e: unknown) => log.debug("UCX endpoint {id} close: {error}", { id: this.id, error: e instanceof Error ? e.message : String(e) }),
-      )
+      );
+    this.closing = Promise.all([main, lane])
+      .then(() => undefined)
       .finally(() => {
         this.state = { kind: "closed", reason };
         this.core.forget(this.id);

@@ -8,6 +8,7 @@ export const SUX_ERR_TOO_LARGE = -111;
 export const SUX_ERR_CLOSED = -112;
 export const SUX_ERR_TOO_MANY_ENDPOINTS = -113;
 export const SUX_ERR_BAD_ADDRESS = -114;
+export const SUX_ERR_NOT_INTRA_HOST = -115;
 
 /** Statuses that mean the endpoint or its peer is gone: the caller should fall back to another path. */
 const GONE = new Set([
@@ -19,6 +20,7 @@ const GONE = new Set([
   -25 /* CONNECTION_RESET */,
   -80 /* ENDPOINT_TIMEOUT */,
   SUX_ERR_CLOSED,
+  SUX_ERR_NOT_INTRA_HOST,
 ]);
 
 export function codeOfStatus(status: number): ErrorCode {

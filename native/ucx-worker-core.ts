@@ -2,6 +2,7 @@
 import type { NativeAddon } from "./addon.ts";
 import type { UcxLimits } from "./ucx-api.ts";
 import type { NativeRegion } from "./ucx-region.ts";
+import type { RmaLane } from "./ucx-rma-lane.ts";
 
 export interface WorkerCore {
   readonly addon: NativeAddon;
@@ -9,6 +10,16 @@ export interface WorkerCore {
   /** Starts an operation with a fresh id (start returns the addon's status); settles on its completion. */
   post(what: string, start: (op: number) => number, holds?: Uint8Array): Promise<ArrayBuffer | null>;
   owns(region: NativeRegion): boolean;
+  /** This worker's UCP address, sent in each connection's hello. */
+  readonly workerAddress: Uint8Array;
+  /**
+   * An endpoint by a same-host peer's worker address for gets, or undefined when UCX would not
+   * carry it over shared memory or cma (then it is already closing). Throws a StrataError when UCX
+   * cannot create it (this worker has no such transport: SUX_ERR_NOT_INTRA_HOST).
+   */
+  openLane(peerAddress: Uint8Array): RmaLane | undefined;
+  /** Gets of a connection go through its socket-address endpoint: logged once per worker. */
+  noteGetFallback(reason: string): void;
   /** The endpoint with this id finished closing. */
   forget(endpointId: number): void;
 }

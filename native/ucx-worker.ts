@@ -8,6 +8,7 @@ import type { NativeAddon, NativeEntry, NativeHandle } from "./addon.ts";
 import type { UcxEndpoint, UcxLimits, UcxListener, UcxRegion, UcxWorker } from "./ucx-api.ts";
 import { NativeEndpoint } from "./ucx-endpoint.ts";
 import { NativeRegion } from "./ucx-region.ts";
+import { RmaLane } from "./ucx-rma-lane.ts";
 import type { WorkerCore } from "./ucx-worker-core.ts";
 import { UCS_OK, statusError } from "./ucx-status.ts";
 
@@ -34,6 +35,15 @@ interface PendingOp {
   readonly holds: Uint8Array | undefined;
 }
 
+/** What the worker tracks per native endpoint: connections and their get lanes. */
+interface TrackedEndpoint {
+  failed(reason: string): void;
+  close(): Promise<void>;
+}
+
+/** An accepted connection whose peer sends no hello within this is closed (it never reaches onEndpoint). */
+const HELLO_TIMEOUT_MS = 10_000;
+
 interface ListenerEntry {
   readonly handle: NativeHandle;
   readonly onEndpoint: (ep: UcxEndpoint) => void;
@@ -45,7 +55,8 @@ export class NativeWorker implements UcxWorker, WorkerCore {
   private state: WorkerState = { kind: "open" };
   private readonly ops = new Map<number, PendingOp>();
   private readonly listeners = new Map<number, ListenerEntry>();
-  private readonly endpoints = new Map<number, NativeEndpoint>();
+  private readonly endpoints = new Map<number, TrackedEndpoint>();
+  private fallbackNoted = false;
   private readonly regions = new Set<NativeRegion>();
   private registeredBytes = 0;
   private nextOp = 1;
@@ -61,11 +72,13 @@ export class NativeWorker implements UcxWorker, WorkerCore {
   readonly addon: NativeAddon;
   private readonly handle: NativeHandle;
   readonly limits: UcxLimits;
+  readonly workerAddress: Uint8Array;
 
   constructor(addon: NativeAddon, handle: NativeHandle, limits: UcxLimits) {
     this.addon = addon;
     this.handle = handle;
     this.limits = limits;
+    this.workerAddress = new Uint8Array(addon.workerAddress(handle));
     this.updateKeepAlive();
   }
 
@@ -101,6 +114,26 @@ export class NativeWorker implements UcxWorker, WorkerCore {
 
   owns(region: NativeRegion): boolean {
     return this.regions.has(region);
+  }
+
+  openLane(peerAddress: Uint8Array): RmaLane | undefined {
+    this.assertOpen();
+    const [status, handle, id, intraHost] = this.addon.connectAddress(this.handle, peerAddress);
+    if (status !== UCS_OK || handle === undefined || id === undefined) {
+      throw statusError(status, this.addon.statusString(status), "UCX endpoint by worker address");
+    }
+    const lane = new RmaLane(this, handle, id);
+    this.endpoints.set(id, lane);
+    if (intraHost === true) return lane;
+    // Lanes without failure detection are kept only where they are shared memory or cma.
+    void lane.close();
+    return undefined;
+  }
+
+  noteGetFallback(reason: string): void {
+    if (this.fallbackNoted) return;
+    this.fallbackNoted = true;
+    log.info("UCX gets go through the socket-address endpoint, not shared memory or cma: {reason}", { reason });
   }
 
   forget(endpointId: number): void {
@@ -151,9 +184,8 @@ export class NativeWorker implements UcxWorker, WorkerCore {
         invariant(payload !== null && !(payload instanceof ArrayBuffer) && endpointId !== null, "connection entry without an endpoint");
         const endpoint = new NativeEndpoint(this, payload, endpointId);
         this.endpoints.set(endpointId, endpoint);
-        const listener = this.listeners.get(ref);
-        if (listener === undefined || this.state.kind !== "open") void endpoint.close();
-        else listener.onEndpoint(endpoint);
+        if (this.listeners.get(ref) === undefined || this.state.kind !== "open") void endpoint.close();
+        else this.accept(ref, endpoint);
       } else if (kind === EP_FAILED) {
         this.endpoints.get(ref)?.failed(this.addon.statusString(status));
       } else {
@@ -162,6 +194,25 @@ export class NativeWorker implements UcxWorker, WorkerCore {
     }
     if (this.ops.size === 0) this.idle?.();
     this.updateKeepAlive();
+  }
+
+  /** Hands an accepted endpoint to its listener once the hello is exchanged; a peer without one is closed. */
+  private accept(listenerId: number, endpoint: NativeEndpoint): void {
+    const timer = setTimeout(() => void endpoint.close(), HELLO_TIMEOUT_MS);
+    timer.unref?.();
+    endpoint.hello().then(
+      () => {
+        clearTimeout(timer);
+        const listener = this.listeners.get(listenerId);
+        if (listener === undefined || this.state.kind !== "open") void endpoint.close();
+        else listener.onEndpoint(endpoint);
+      },
+      (e: unknown) => {
+        clearTimeout(timer);
+        log.debug("UCX endpoint {id} closed before its hello: {error}", { id: endpoint.id, error: e instanceof Error ? e.message : String(e) });
+        void endpoint.close();
+      },
+    );
   }
 
   /** The wake keeps the process alive while something waits on UCX: an operation or a listener. */
@@ -205,6 +256,7 @@ export class NativeWorker implements UcxWorker, WorkerCore {
     try {
       // A flush completes once the endpoint is wired up to the peer, or fails when nobody answers.
       await this.post("connect", (op) => this.addon.epFlush(handle, op));
+      await endpoint.hello();
     } catch (e) {
       await endpoint.close();
       const why = e instanceof Error ? e.message : String(e);

@@ -8,10 +8,12 @@ import type { BodyForm } from "../../core/log/publish-request.ts";
 import { assertStreamName } from "../../core/log/stream-name.ts";
 import { KeyedLock } from "../../core/util/keyed-lock.ts";
 import type { MetadataDb } from "../db/database.ts";
+import type { MetricsRegistry } from "../metrics.ts";
 import type { LogService } from "../streams/log-service.ts";
 import type { StreamService } from "../streams/stream-service.ts";
 import { toContribution, type Contribution, type ContributionInput } from "./contribution.ts";
 import type { GradientLimits } from "./gradient-limits.ts";
+import { createGradientMetrics, type ContributionOutcome, type GradientMetrics } from "./gradient-metrics.ts";
 import { GradientStore } from "./gradient-store.ts";
 import type { ContributionAnswer } from "./gradient-wire.ts";
 
@@ -20,6 +22,7 @@ const utf8 = new TextEncoder();
 
 export class GradientService {
   private readonly store: GradientStore;
+  private readonly metrics: GradientMetrics;
   /** One contribution of a (stream, step, rank) at a time: a repeat waits for the first one's append. */
   private readonly rankLocks = new KeyedLock();
   /** Signature checks and reservations of a stream one at a time (the first contribution of a step fixes its signature). */
@@ -30,8 +33,10 @@ export class GradientService {
     private readonly streams: StreamService,
     private readonly log: LogService,
     private readonly limits: GradientLimits,
+    registry: MetricsRegistry,
   ) {
     this.store = new GradientStore(db);
+    this.metrics = createGradientMetrics(registry);
   }
 
   /** Accepts rank's contribution to `step` of `stream` and answers where its record is. */
@@ -39,15 +44,25 @@ export class GradientService {
     assertStreamName(stream);
     if (!Number.isSafeInteger(step) || step < 0) throw new StrataError("BAD_REQUEST", "step must be a non-negative integer");
     const contribution = toContribution(body, form, this.limits);
-    return this.rankLocks.run(`${stream}\u0000${step}\u0000${contribution.rank}`, () => this.contributeLocked(stream, step, contribution));
+    const count = (result: ContributionOutcome): void => this.metrics.contributions.inc({ stream, result });
+    try {
+      return await this.rankLocks.run(`${stream}\u0000${step}\u0000${contribution.rank}`, () => this.contributeLocked(stream, step, contribution, count));
+    } catch (e) {
+      if (e instanceof StrataError && e.code === "TENSOR_MISMATCH") count("mismatch");
+      if (e instanceof StrataError && e.code === "GRADIENT_CONFLICT") count("conflict");
+      throw e;
+    }
   }
 
-  private async contributeLocked(stream: string, step: number, c: Contribution): Promise<ContributionAnswer> {
+  private async contributeLocked(stream: string, step: number, c: Contribution, count: (result: ContributionOutcome) => void): Promise<ContributionAnswer> {
     const stored = await this.store.contribution(stream, step, c.rank);
     if (stored !== undefined && stored.digest !== c.digest) {
       throw new StrataError("GRADIENT_CONFLICT", `rank ${c.rank} already contributed another payload to step ${step} of ${stream}`);
     }
-    if (stored?.kind === "appended") return { stream, step, rank: c.rank, partition: stored.partition, offset: stored.offset };
+    if (stored?.kind === "appended") {
+      count("repeated");
+      return { stream, step, rank: c.rank, partition: stored.partition, offset: stored.offset };
+    }
     // A reserved row whose append never finished (the gateway died in between) is finished now.
     if (stored === undefined) {
       await this.streamLocks.run(stream, () => this.store.reserve({ stream, step, rank: c.rank, digest: c.digest, signature: c.signature, stepsKept: this.limits.signatureStepsKept, now: Date.now() }));
@@ -67,6 +82,10 @@ export class GradientService {
       throw e;
     }
     await this.store.setPosition(stream, step, c.rank, position.partition, position.offset);
+    count("accepted");
+    let bytes = 0;
+    for (const tensor of Object.values(c.tensors)) bytes += tensor.data.byteLength;
+    this.metrics.contributedBytes.inc({ stream }, bytes);
     return { stream, step, rank: c.rank, partition: position.partition, offset: position.offset };
   }
 

@@ -366,7 +366,46 @@ static napi_value connect_(napi_env env, napi_callback_info info) {
   return out;
 }
 
-/* epFlush(ep, op) / epReceive(ep, op) -> status */
+/* workerAddress(worker) -> ArrayBuffer: this worker's UCP address (a copy). */
+static napi_value worker_address(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv)) return NULL;
+  addon_worker_t *w = external(env, argv[0]);
+  if (w == NULL) return NULL;
+  size_t length;
+  const void *address = sux_worker_address(w->sux, &length);
+  napi_value out;
+  void *copy;
+  CHECK(napi_create_arraybuffer(env, length, &copy, &out));
+  memcpy(copy, address, length);
+  return out;
+}
+
+/* connectAddress(worker, address: Uint8Array) -> [status, endpoint, endpointId, every lane intra-host] */
+static napi_value connect_address(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!get_args(env, info, 2, argv)) return NULL;
+  addon_worker_t *w = external(env, argv[0]);
+  uint8_t *address;
+  size_t length;
+  if (w == NULL || !get_bytes(env, argv[1], &address, &length)) return NULL;
+  sux_ep_t *ep = NULL;
+  int intra_host = 0;
+  int status = sux_connect_address(w->sux, address, length, &ep, &intra_host);
+  napi_value out, handle, intra;
+  napi_create_array_with_length(env, 4, &out);
+  napi_set_element(env, out, 0, make_int(env, status));
+  if (status == UCS_OK) {
+    napi_create_external(env, ep, NULL, NULL, &handle);
+    napi_get_boolean(env, intra_host != 0, &intra);
+    napi_set_element(env, out, 1, handle);
+    napi_set_element(env, out, 2, make_int(env, sux_ep_id(ep)));
+    napi_set_element(env, out, 3, intra);
+  }
+  return out;
+}
+
+/* epFlush(ep, op) -> status */
 static napi_value ep_flush(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   if (!get_args(env, info, 2, argv)) return NULL;
@@ -376,13 +415,18 @@ static napi_value ep_flush(napi_env env, napi_callback_info info) {
   return make_int(env, sux_ep_flush(ep, op));
 }
 
+/* epReceive(ep, op, maxBytes?): maxBytes 0 or absent is the worker's maxMessageBytes. */
 static napi_value ep_receive(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
-  if (!get_args(env, info, 2, argv)) return NULL;
+  napi_value argv[3];
+  size_t argc = 3;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2) return throw_message(env, "missing arguments");
   sux_ep_t *ep = external(env, argv[0]);
   uint32_t op;
+  int64_t max_bytes = 0;
   if (ep == NULL || !get_u32(env, argv[1], &op)) return NULL;
-  return make_int(env, sux_ep_receive(ep, op));
+  if (argc >= 3) CHECK(napi_get_value_int64(env, argv[2], &max_bytes));
+  return make_int(env, sux_ep_receive(ep, op, max_bytes > 0 ? (uint64_t)max_bytes : 0));
 }
 
 /* epSend(ep, op, bytes) -> status; the caller keeps bytes referenced until the op completes. */
@@ -523,6 +567,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"listen", NULL, listen_, NULL, NULL, NULL, napi_enumerable, NULL},
       {"listenerDestroy", NULL, listener_destroy, NULL, NULL, NULL, napi_enumerable, NULL},
       {"connect", NULL, connect_, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"workerAddress", NULL, worker_address, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"connectAddress", NULL, connect_address, NULL, NULL, NULL, napi_enumerable, NULL},
       {"epFlush", NULL, ep_flush, NULL, NULL, NULL, napi_enumerable, NULL},
       {"epSend", NULL, ep_send, NULL, NULL, NULL, napi_enumerable, NULL},
       {"epReceive", NULL, ep_receive, NULL, NULL, NULL, napi_enumerable, NULL},

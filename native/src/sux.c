@@ -19,6 +19,9 @@ struct sux_worker {
   uint64_t max_message_bytes;
   uint32_t max_endpoints, endpoints;
   uint32_t next_ep_id;
+  ucp_address_t *address;
+  size_t address_length;
+  int intra_host; /* the context has a shared-memory or cma transport: worth an endpoint by address */
 };
 
 typedef enum { EP_OPEN, EP_FAILED, EP_CLOSING } sux_ep_state_t;
@@ -65,9 +68,12 @@ typedef struct sux_op {
   uint32_t header;   /* the frame's little-endian length prefix */
   uint8_t *body;     /* receive: the message */
   uint64_t length;
+  uint64_t max_bytes; /* receive: the largest body accepted */
   ucp_rkey_h rkey;   /* get: an rkey of its own (destroyed when done) */
   int uses_cached;   /* get: uses the endpoint's cached rkey */
 } sux_op_t;
+
+static int context_has_intra_host(ucp_context_h context);
 
 static void fatal(const char *what) {
   fprintf(stderr, "strata-ucx: invariant violated: %s\n", what);
@@ -99,6 +105,7 @@ const char *sux_status_string(int status) {
   case SUX_ERR_CLOSED: return "endpoint closed";
   case SUX_ERR_TOO_MANY_ENDPOINTS: return "too many endpoints";
   case SUX_ERR_BAD_ADDRESS: return "host does not resolve";
+  case SUX_ERR_NOT_INTRA_HOST: return "no shared-memory or cma transport in this worker";
   default: return ucs_status_string((ucs_status_t)status);
   }
 }
@@ -143,6 +150,13 @@ int sux_worker_create(const sux_worker_config_t *config, sux_worker_t **out) {
     ucp_cleanup(w->context);
     goto fail;
   }
+  w->intra_host = context_has_intra_host(w->context);
+  status = ucp_worker_get_address(w->worker, &w->address, &w->address_length);
+  if (status != UCS_OK) {
+    ucp_worker_destroy(w->worker);
+    ucp_cleanup(w->context);
+    goto fail;
+  }
   *out = w;
   return UCS_OK;
 fail:
@@ -154,6 +168,7 @@ fail:
 void sux_worker_destroy(sux_worker_t *w) {
   if (w->endpoints != 0 || w->outstanding != 0) fatal("worker destroyed with live endpoints or operations");
   for (; w->count > 0; w->count--, w->head = (w->head + 1) % w->capacity) free(w->ring[w->head].kind == SUX_OP_DONE ? w->ring[w->head].data : NULL);
+  ucp_worker_release_address(w->worker, w->address);
   ucp_worker_destroy(w->worker);
   ucp_cleanup(w->context);
   free(w->ring);
@@ -270,6 +285,91 @@ int sux_connect(sux_worker_t *w, const char *host, uint16_t port, sux_ep_t **out
     ep_free(ep);
     return status;
   }
+  *out = ep;
+  return UCS_OK;
+}
+
+/* Transports that reach only this host: what the address endpoint is for. */
+static int is_intra_host_transport(const char *name, size_t length) {
+  static const char *const names[] = {"posix", "sysv", "cma", "knem", "xpmem"};
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+    if (strlen(names[i]) == length && memcmp(names[i], name, length) == 0) return 1;
+  return 0;
+}
+
+/* UCX 1.13 has no query for an endpoint's or a context's transports; their info printouts name
+ * them, one line each: "lane[0]:  2:sysv/memory.0 md[1] ..." (ucp_ep_print_info) and
+ * "resource 3  :  md 2  dev 2  flags -- posix/memory" (ucp_context_print_info). Counts the lines
+ * that carry `marker` and, of those, the ones whose transport (the name before the '/' that
+ * follows `lead` on the line) reaches only this host. */
+typedef struct transport_count {
+  int lines, intra_host;
+} transport_count_t;
+
+static transport_count_t count_transports(const char *text, const char *marker, const char *lead) {
+  transport_count_t count = {0, 0};
+  for (const char *p = strstr(text, marker); p != NULL; p = strstr(p + 1, marker)) {
+    const char *eol = strchr(p, '\n');
+    const char *q = strstr(p, lead);
+    if (q == NULL || (eol != NULL && q > eol)) continue;
+    q += strlen(lead);
+    while (*q == ' ' || (*q >= '0' && *q <= '9')) q++;
+    if (*q == ':') q++;
+    const char *slash = strchr(q, '/');
+    if (slash == NULL || (eol != NULL && slash > eol)) continue;
+    count.lines++;
+    if (is_intra_host_transport(q, (size_t)(slash - q))) count.intra_host++;
+  }
+  return count;
+}
+
+/* 1 when every lane of the endpoint is an intra-host transport (0 also when the printout is not recognised). */
+static int ep_lanes_intra_host(ucp_ep_h ep) {
+  char *text = NULL;
+  size_t size = 0;
+  FILE *f = open_memstream(&text, &size);
+  if (f == NULL) return 0;
+  ucp_ep_print_info(ep, f);
+  fclose(f);
+  transport_count_t count = count_transports(text, "lane[", "]:");
+  free(text);
+  return count.lines > 0 && count.intra_host == count.lines;
+}
+
+/* 1 when the context has at least one intra-host transport (shared memory or cma). */
+static int context_has_intra_host(ucp_context_h context) {
+  char *text = NULL;
+  size_t size = 0;
+  FILE *f = open_memstream(&text, &size);
+  if (f == NULL) return 0;
+  ucp_context_print_info(context, f);
+  fclose(f);
+  transport_count_t count = count_transports(text, "resource ", "--");
+  free(text);
+  return count.intra_host > 0;
+}
+
+const void *sux_worker_address(const sux_worker_t *w, size_t *length) {
+  *length = w->address_length;
+  return w->address;
+}
+
+int sux_connect_address(sux_worker_t *w, const void *address, size_t length, sux_ep_t **out, int *intra_host) {
+  if (length == 0) return SUX_ERR_BAD_ADDRESS;
+  if (!w->intra_host) return SUX_ERR_NOT_INTRA_HOST;
+  sux_ep_t *ep = ep_new(w);
+  if (ep == NULL) return w->endpoints >= w->max_endpoints ? SUX_ERR_TOO_MANY_ENDPOINTS : SUX_ERR_RING_FULL;
+  ucp_ep_params_t params = {
+      .field_mask = UCP_EP_PARAM_FIELD_REMOTE_ADDRESS | UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE,
+      .address = address,
+      .err_mode = UCP_ERR_HANDLING_MODE_NONE,
+  };
+  int status = ucp_ep_create(w->worker, &params, &ep->ep);
+  if (status != UCS_OK) {
+    ep_free(ep);
+    return status;
+  }
+  *intra_host = ep_lanes_intra_host(ep->ep);
   *out = ep;
   return UCS_OK;
 }
@@ -478,7 +578,7 @@ static void receive_step(sux_op_t *op, ucs_status_t status, size_t length) {
   }
   const uint8_t *h = (const uint8_t *)&op->header;
   uint64_t n = (uint64_t)h[0] | ((uint64_t)h[1] << 8) | ((uint64_t)h[2] << 16) | ((uint64_t)h[3] << 24);
-  if (n > op->ep->w->max_message_bytes) {
+  if (n > op->max_bytes) {
     op->status = SUX_ERR_TOO_LARGE;
     op_finish(op);
     return;
@@ -498,10 +598,11 @@ static void receive_step(sux_op_t *op, ucs_status_t status, size_t length) {
   post_receive(op, op->body, n);
 }
 
-int sux_ep_receive(sux_ep_t *ep, uint32_t id) {
+int sux_ep_receive(sux_ep_t *ep, uint32_t id, uint64_t max_bytes) {
   int status;
   sux_op_t *op = op_new(ep, OP_RECEIVE, id, &status);
   if (op == NULL) return status;
+  op->max_bytes = max_bytes != 0 ? max_bytes : ep->w->max_message_bytes;
   post_receive(op, &op->header, 4);
   return UCS_OK;
 }

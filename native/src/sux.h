@@ -19,6 +19,7 @@
 #define SUX_ERR_CLOSED (-112)     /* the endpoint is closing, closed or failed */
 #define SUX_ERR_TOO_MANY_ENDPOINTS (-113)
 #define SUX_ERR_BAD_ADDRESS (-114) /* host does not resolve */
+#define SUX_ERR_NOT_INTRA_HOST (-115) /* this worker has no shared-memory or cma transport */
 
 typedef enum { SUX_OP_DONE = 1, SUX_CONN = 2, SUX_EP_FAILED = 3 } sux_entry_kind_t;
 
@@ -58,10 +59,21 @@ int sux_listen(sux_worker_t *w, uint32_t id, const char *host, uint16_t port, su
 void sux_listener_destroy(sux_listener_t *l);
 
 int sux_connect(sux_worker_t *w, const char *host, uint16_t port, sux_ep_t **out);
+/* This worker's UCP address (ucp_worker_get_address, kept for the worker's life). */
+const void *sux_worker_address(const sux_worker_t *w, size_t *length);
+/* An endpoint to a peer worker on this host by its UCP address, for gets. UCX 1.13 never puts
+ * shared memory (posix, sysv) on an endpoint with UCP_ERR_HANDLING_MODE_PEER (those transports
+ * cannot detect a dead peer), and a socket-address endpoint requires that mode: so this endpoint
+ * has error mode NONE. *intra_host says whether every lane UCX chose reaches only this host
+ * (shared memory, cma); when not (another host: tcp or IB without failure detection), the caller
+ * closes it and uses the socket-address endpoint. SUX_ERR_NOT_INTRA_HOST: this worker has no such
+ * transport. The address is trusted (UCX does not bounds-check it). */
+int sux_connect_address(sux_worker_t *w, const void *address, size_t length, sux_ep_t **out, int *intra_host);
 uint32_t sux_ep_id(const sux_ep_t *ep);
 int sux_ep_flush(sux_ep_t *ep, uint32_t op);
 int sux_ep_send(sux_ep_t *ep, uint32_t op, const void *data, size_t length);
-int sux_ep_receive(sux_ep_t *ep, uint32_t op);
+/* max_bytes: the largest body accepted (0: the worker's max_message_bytes). */
+int sux_ep_receive(sux_ep_t *ep, uint32_t op, uint64_t max_bytes);
 /* The endpoint keeps the last unpacked rkey: unpacking maps the peer's segment (shared memory), too slow per get. */
 int sux_ep_get(sux_ep_t *ep, uint32_t op, void *local, size_t length, uint64_t remote_address, const void *packed_rkey, size_t packed_length);
 /* Starts closing (force when the peer failed); the SUX_OP_DONE of op frees the endpoint. */

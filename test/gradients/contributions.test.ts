@@ -58,6 +58,11 @@ test("a repeated contribution answers the first offset; a different payload for 
   expect(conflict.status).toBe(409);
   expect(conflict.body.error?.code).toBe("GRADIENT_CONFLICT");
   expect((await readAll(live.url, stream)).length).toBe(1);
+  const metrics = await (await fetch(`${live.url}/metrics`)).text();
+  for (const [result, n] of [["accepted", 1], ["repeated", 1], ["conflict", 1]] as const) {
+    expect(metrics).toContain(`strata_gradient_contributions_total{result="${result}",stream="${stream}"} ${n}`);
+  }
+  expect(metrics).toContain(`strata_gradient_contributed_bytes_total{stream="${stream}"} 24`);
 });
 
 test("bad input is 400 naming the field and changes nothing", async () => {

@@ -1,0 +1,58 @@
+// The first frame each side of a connection sends on its stream: its host's identity and its
+// worker's UCP address, so the side that issues gets can open a second endpoint by address to a
+// peer on the same host (native/ucx-rma-lane.ts; UCX 1.13 never carries a socket-address
+// endpoint's gets over shared memory or cma).
+//   "SUXA" (little-endian u32) | u16 host id length | host id (UTF-8) | UCP worker address
+import { readFileSync } from "node:fs";
+import { hostname } from "node:os";
+import { StrataError } from "../core/errors.ts";
+
+const MAGIC = 0x41585553; // "SUXA" read as a little-endian u32
+/** UCP worker addresses are hundreds of bytes (more with many devices); the hello frame is read with this bound, not maxMessageBytes. */
+export const MAX_HELLO_BYTES = 64 * 1024;
+
+export interface Hello {
+  /** Equal on both sides only when they run on one host (one kernel boot and hostname). */
+  readonly hostId: string;
+  readonly workerAddress: Uint8Array;
+}
+
+let cachedHostId: string | undefined;
+
+/** hostname plus the kernel's boot id: two containers of one host share the boot id but not, as a rule, the hostname or /dev/shm. */
+export function localHostId(): string {
+  if (cachedHostId !== undefined) return cachedHostId;
+  let boot = "";
+  try {
+    boot = readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
+  } catch {
+    // Not Linux: the hostname alone.
+  }
+  cachedHostId = `${hostname()}/${boot}`;
+  return cachedHostId;
+}
+
+export function encodeHello(hello: Hello): Uint8Array {
+  const host = new TextEncoder().encode(hello.hostId);
+  if (host.length > 0xffff) throw new StrataError("BAD_REQUEST", "host id too long for a UCX hello");
+  const out = new Uint8Array(6 + host.length + hello.workerAddress.length);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, MAGIC, true);
+  view.setUint16(4, host.length, true);
+  out.set(host, 6);
+  out.set(hello.workerAddress, 6 + host.length);
+  return out;
+}
+
+/** BAD_REQUEST when the frame is not a hello (a peer that is not Strata's). */
+export function decodeHello(frame: Uint8Array): Hello {
+  const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
+  if (frame.length < 6 || view.getUint32(0, true) !== MAGIC) throw notHello();
+  const hostLength = view.getUint16(4, true);
+  if (6 + hostLength >= frame.length) throw notHello();
+  return { hostId: new TextDecoder().decode(frame.subarray(6, 6 + hostLength)), workerAddress: frame.slice(6 + hostLength) };
+}
+
+function notHello(): StrataError {
+  return new StrataError("BAD_REQUEST", "the UCX peer's first frame is not a Strata hello (its host and worker address)");
+}
