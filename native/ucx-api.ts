@@ -87,6 +87,12 @@ export interface UcxEndpoint {
    * into.bytes[offset, offset + length).
    */
   get(into: UcxRegion, offset: number, length: number, remoteAddress: bigint, rkey: Uint8Array): Promise<void>;
+  /**
+   * Which UCX endpoint this connection's gets use (diagnostics): "worker address" (a second
+   * endpoint to a same-host peer, over shared memory or cma), "socket address" (the connection
+   * itself: tcp, or RDMA where the connection manager has it), "pending" before the first get.
+   */
+  readonly getsVia?: "pending" | "worker address" | "socket address";
   /** Flushes outstanding operations and disconnects; idempotent. */
   close(): Promise<void>;
   /** Settles (never rejects) when the peer goes away or close() is called, with the reason. */

@@ -43,6 +43,11 @@ export class NativeEndpoint implements UcxEndpoint {
     this.closed = new Promise((resolve) => (this.settleClosed = resolve));
   }
 
+  get getsVia(): "pending" | "worker address" | "socket address" {
+    const kind = this.getPath.kind;
+    return kind === "lane" ? "worker address" : kind === "sockaddr" ? "socket address" : "pending";
+  }
+
   /** Sends this worker's hello and reads the peer's (before the endpoint is handed to anyone). */
   async hello(): Promise<void> {
     invariant(this.getPath.kind === "awaiting-hello", "UCX hello exchanged twice");

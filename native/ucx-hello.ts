@@ -3,7 +3,6 @@
 // peer on the same host (native/ucx-rma-lane.ts; UCX 1.13 never carries a socket-address
 // endpoint's gets over shared memory or cma).
 //   "SUXA" (little-endian u32) | u16 host id length | host id (UTF-8) | UCP worker address
-import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { StrataError } from "../core/errors.ts";
 
@@ -12,24 +11,18 @@ const MAGIC = 0x41585553; // "SUXA" read as a little-endian u32
 export const MAX_HELLO_BYTES = 64 * 1024;
 
 export interface Hello {
-  /** Equal on both sides only when they run on one host (one kernel boot and hostname). */
+  /** Equal on both sides when they run on one host (its hostname). */
   readonly hostId: string;
   readonly workerAddress: Uint8Array;
 }
 
-let cachedHostId: string | undefined;
-
-/** hostname plus the kernel's boot id: two containers of one host share the boot id but not, as a rule, the hostname or /dev/shm. */
+/**
+ * The hostname. UCX itself decides reachability (sux keeps a worker-address endpoint only when
+ * every lane is shared memory or cma); the host id only spares creating one to another host. (Not
+ * the kernel's boot id: Deno refuses /proc reads without --allow-all.)
+ */
 export function localHostId(): string {
-  if (cachedHostId !== undefined) return cachedHostId;
-  let boot = "";
-  try {
-    boot = readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
-  } catch {
-    // Not Linux: the hostname alone.
-  }
-  cachedHostId = `${hostname()}/${boot}`;
-  return cachedHostId;
+  return hostname();
 }
 
 export function encodeHello(hello: Hello): Uint8Array {

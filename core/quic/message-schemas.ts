@@ -89,7 +89,8 @@ const publishRecord = map({
   key: optional(z.union([z.string(), bytes], { error: "must be a string or bytes" })),
   partition: optional(uint(0, U32_MAX)),
   headers: optional(headers),
-  fields,
+  /** Nil is a tombstone (docs/compaction.md). */
+  fields: z.nullable(fields),
 });
 
 const producer = map({ id: uint(), epoch: uint(0, 0xffff), seq: uint(0, U32_MAX) });

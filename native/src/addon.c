@@ -345,6 +345,19 @@ static napi_value listener_destroy(napi_env env, napi_callback_info info) {
   return make_undefined(env);
 }
 
+/* [status, endpoint, endpointId] (the last two when status is UCS_OK), with room for `extra` more elements. */
+static napi_value connect_result(napi_env env, int status, sux_ep_t *ep, uint32_t extra) {
+  napi_value out, handle;
+  napi_create_array_with_length(env, 3 + extra, &out);
+  napi_set_element(env, out, 0, make_int(env, status));
+  if (status == UCS_OK) {
+    napi_create_external(env, ep, NULL, NULL, &handle);
+    napi_set_element(env, out, 1, handle);
+    napi_set_element(env, out, 2, make_int(env, sux_ep_id(ep)));
+  }
+  return out;
+}
+
 /* connect(worker, host, port) -> [status, endpoint, endpointId] */
 static napi_value connect_(napi_env env, napi_callback_info info) {
   napi_value argv[3];
@@ -355,15 +368,7 @@ static napi_value connect_(napi_env env, napi_callback_info info) {
   if (w == NULL || !get_string(env, argv[1], host, sizeof host) || !get_u32(env, argv[2], &port)) return NULL;
   sux_ep_t *ep = NULL;
   int status = sux_connect(w->sux, host, (uint16_t)port, &ep);
-  napi_value out, handle;
-  napi_create_array_with_length(env, 3, &out);
-  napi_set_element(env, out, 0, make_int(env, status));
-  if (status == UCS_OK) {
-    napi_create_external(env, ep, NULL, NULL, &handle);
-    napi_set_element(env, out, 1, handle);
-    napi_set_element(env, out, 2, make_int(env, sux_ep_id(ep)));
-  }
-  return out;
+  return connect_result(env, status, ep, 0);
 }
 
 /* workerAddress(worker) -> ArrayBuffer: this worker's UCP address (a copy). */
@@ -392,14 +397,9 @@ static napi_value connect_address(napi_env env, napi_callback_info info) {
   sux_ep_t *ep = NULL;
   int intra_host = 0;
   int status = sux_connect_address(w->sux, address, length, &ep, &intra_host);
-  napi_value out, handle, intra;
-  napi_create_array_with_length(env, 4, &out);
-  napi_set_element(env, out, 0, make_int(env, status));
+  napi_value out = connect_result(env, status, ep, 1), intra;
   if (status == UCS_OK) {
-    napi_create_external(env, ep, NULL, NULL, &handle);
     napi_get_boolean(env, intra_host != 0, &intra);
-    napi_set_element(env, out, 1, handle);
-    napi_set_element(env, out, 2, make_int(env, sux_ep_id(ep)));
     napi_set_element(env, out, 3, intra);
   }
   return out;

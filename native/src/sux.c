@@ -323,31 +323,31 @@ static transport_count_t count_transports(const char *text, const char *marker, 
   return count;
 }
 
-/* 1 when every lane of the endpoint is an intra-host transport (0 also when the printout is not recognised). */
-static int ep_lanes_intra_host(ucp_ep_h ep) {
+/* Runs a UCX info printer into memory and counts its transport lines (a printout that cannot be captured counts none). */
+static transport_count_t count_printout(void (*print)(void *, FILE *), void *subject, const char *marker, const char *lead) {
+  transport_count_t count = {0, 0};
   char *text = NULL;
   size_t size = 0;
   FILE *f = open_memstream(&text, &size);
-  if (f == NULL) return 0;
-  ucp_ep_print_info(ep, f);
+  if (f == NULL) return count;
+  print(subject, f);
   fclose(f);
-  transport_count_t count = count_transports(text, "lane[", "]:");
+  count = count_transports(text, marker, lead);
   free(text);
+  return count;
+}
+
+static void print_ep(void *ep, FILE *f) { ucp_ep_print_info(ep, f); }
+static void print_context(void *context, FILE *f) { ucp_context_print_info(context, f); }
+
+/* 1 when every lane of the endpoint is an intra-host transport (0 also when the printout is not recognised). */
+static int ep_lanes_intra_host(ucp_ep_h ep) {
+  transport_count_t count = count_printout(print_ep, ep, "lane[", "]:");
   return count.lines > 0 && count.intra_host == count.lines;
 }
 
 /* 1 when the context has at least one intra-host transport (shared memory or cma). */
-static int context_has_intra_host(ucp_context_h context) {
-  char *text = NULL;
-  size_t size = 0;
-  FILE *f = open_memstream(&text, &size);
-  if (f == NULL) return 0;
-  ucp_context_print_info(context, f);
-  fclose(f);
-  transport_count_t count = count_transports(text, "resource ", "--");
-  free(text);
-  return count.intra_host > 0;
-}
+static int context_has_intra_host(ucp_context_h context) { return count_printout(print_context, context, "resource ", "--").intra_host > 0; }
 
 const void *sux_worker_address(const sux_worker_t *w, size_t *length) {
   *length = w->address_length;

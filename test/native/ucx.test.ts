@@ -24,6 +24,11 @@ afterAll(async () => {
   await Promise.all(workers.map((w) => w.close()));
 });
 
+/** Gets between processes of one host take the worker-address endpoint exactly when shared memory or cma is enabled. */
+function expectedGetsVia(transports: string): string {
+  return /posix|sysv|cma/.test(transports) ? "worker address" : "socket address";
+}
+
 function worker(transports: string, limits: { maxMessageBytes?: number } = {}): UcxWorker {
   if (!setup.available) throw new Error(setup.reason);
   const w = setup.ucx.createWorker({ transports, limits });
@@ -57,6 +62,8 @@ describe.skipIf(!setup.available)("native UCX", () => {
         await ep.get(local, 0, size, source.address, source.rkey);
         expect(Buffer.compare(local.bytes.subarray(0, size), source.bytes.subarray(0, size))).toBe(0);
       }
+      // Shared memory is reachable only through the second endpoint, by worker address.
+      expect(ep.getsVia).toBe(expectedGetsVia(transports));
       await ep.close();
       expect(await ep.closed).toBe("closed locally");
       await failure(ep.send(new Uint8Array(1))).then((e) => expect(e.code).toBe("UCX_UNAVAILABLE"));
@@ -68,7 +75,7 @@ describe.skipIf(!setup.available)("native UCX", () => {
         servers.push(server);
         const run = await runClientPeer(runtime, server, transports);
         expect(run.stderr).toBe("");
-        expect(run.stdout.trim()).toBe("ok");
+        expect(run.stdout.trim()).toBe(`ok (gets via ${expectedGetsVia(transports)})`);
         expect(run.code).toBe(0);
         expect(server.alive()).toBe(true);
       }, 120_000);
@@ -118,25 +125,28 @@ describe.skipIf(!setup.available)("native UCX", () => {
     await again.close();
   }, 60_000);
 
-  test("a server process SIGKILLed mid-transfer: the pending receive rejects with UCX_UNAVAILABLE and closed settles", async () => {
-    const server = await startServerPeer("bun", "tcp");
-    servers.push(server);
-    const client = worker("tcp");
-    const ep = await client.connect("127.0.0.1", server.port);
-    const local = client.allocate(SIZES[2]);
-    await ep.get(local, 0, SIZES[2], server.address, server.rkey);
-    // A receive with no message coming, and gets in flight, when the server dies.
-    const pending = failure(ep.receive());
-    const gets = Array.from({ length: 4 }, () => ep.get(local, 0, SIZES[2], server.address, server.rkey).then(() => "done", (e: unknown) => e));
-    await server.kill();
-    const error = await pending;
-    expect(error.code).toBe("UCX_UNAVAILABLE");
-    expect(await ep.closed).toContain("peer gone");
-    for (const outcome of await Promise.all(gets)) {
-      if (outcome !== "done") expect(outcome).toHaveProperty("code", "UCX_UNAVAILABLE");
-    }
-    expect((await failure(ep.get(local, 0, 16, server.address, server.rkey))).code).toBe("UCX_UNAVAILABLE");
-  }, 60_000);
+  for (const [name, transports] of TRANSPORTS) {
+    test(`a server process SIGKILLed mid-transfer over ${name}: the pending receive rejects with UCX_UNAVAILABLE and closed settles`, async () => {
+      const server = await startServerPeer("bun", transports);
+      servers.push(server);
+      const client = worker(transports);
+      const ep = await client.connect("127.0.0.1", server.port);
+      const local = client.allocate(SIZES[2]);
+      await ep.get(local, 0, SIZES[2], server.address, server.rkey);
+      expect(ep.getsVia).toBe(expectedGetsVia(transports));
+      // A receive with no message coming, and gets in flight, when the server dies.
+      const pending = failure(ep.receive());
+      const gets = Array.from({ length: 4 }, () => ep.get(local, 0, SIZES[2], server.address, server.rkey).then(() => "done", (e: unknown) => e));
+      await server.kill();
+      const error = await pending;
+      expect(error.code).toBe("UCX_UNAVAILABLE");
+      expect(await ep.closed).toContain("peer gone");
+      for (const outcome of await Promise.all(gets)) {
+        if (outcome !== "done") expect(outcome).toHaveProperty("code", "UCX_UNAVAILABLE");
+      }
+      expect((await failure(ep.get(local, 0, 16, server.address, server.rkey))).code).toBe("UCX_UNAVAILABLE");
+    }, 60_000);
+  }
 
   test("connecting where nobody listens rejects with UCX_UNAVAILABLE", async () => {
     const client = worker("tcp");
