@@ -25,7 +25,7 @@ afterAll(async () => {
 });
 
 /** Gets between processes of one host take the worker-address endpoint exactly when shared memory or cma is enabled. */
-function expectedGetsVia(transports: string): string {
+function expectedGetsVia(transports: string): UcxEndpoint["getsVia"] {
   return /posix|sysv|cma/.test(transports) ? "worker address" : "socket address";
 }
 
