@@ -182,7 +182,15 @@ export function registerServe(program: Command): void {
     }
     let ucx: UcxServer | undefined;
     if (opts.ucxPort !== undefined) {
-      ucx = await startUcxServer(gateway.services, { host: opts.ucxHost ?? opts.host, port: opts.ucxPort, limits: gateway.config.ucx });
+      try {
+        ucx = await startUcxServer(gateway.services, { host: opts.ucxHost ?? opts.host, port: opts.ucxPort, limits: gateway.config.ucx });
+      } catch (e) {
+        // A port in use or a worker UCX refuses: stop what was started, then fail.
+        await quic?.close();
+        await server.close();
+        await gateway.close();
+        throw e;
+      }
       print(`strata gateway UCX listening on ucx://${ucx.host.includes(":") ? `[${ucx.host}]` : ucx.host}:${ucx.port} (libucp ${ucx.version})`);
     }
     await new Promise<void>((resolve) => {

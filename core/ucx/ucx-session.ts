@@ -145,7 +145,10 @@ export class UcxSession<R extends LandingRegion> {
   }
 
   #expect(id: number): Promise<GatewayMessage> {
-    return new Promise((resolve, reject) => this.#pending.set(id, { resolve, reject }));
+    const answer = new Promise<GatewayMessage>((resolve, reject) => this.#pending.set(id, { resolve, reject }));
+    // Awaited by the request unless its send failed first: then the session's end must not surface as unhandled.
+    answer.catch(() => undefined);
+    return answer;
   }
 
   async #withTimeout(answer: Promise<GatewayMessage>, what: string): Promise<GatewayMessage> {
