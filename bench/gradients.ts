@@ -2,7 +2,7 @@
 // `strata aggregate`) against torch.distributed's all_reduce with the gloo backend, side by side in
 // one run (issue 12, scope 4).
 //   bun bench/gradients.ts                          (4 ranks x 25 MB float32, 16 steps)
-//   GRAD_BENCH_STEPS=50 GRAD_BENCH_MB=25 bun bench/gradients.ts
+//   GRAD_BENCH_MB=1 GRAD_BENCH_STEPS=20 bun bench/gradients.ts   (small gradients: the straggler dominates)
 // Every configuration runs 4 Python rank processes (bench/gradients/rank.py, Debian's python3 with
 // torch, test/helpers/python.ts) driven step by step from here: each step starts when every rank
 // has finished the previous one, and its latency is the longest time an on-time rank spent in it
@@ -193,8 +193,8 @@ function table(results: Result[]): string {
   return rows.join("\n");
 }
 
-function phaseTable(results: Result[]): string {
-  const rows = ["| configuration | straggler | POST 25 MB (framing, upload, append) | wait for the mean | GET the mean (download, decode) |", "|---|---|---:|---:|---:|"];
+function phaseTable(results: Result[], size: string): string {
+  const rows = [`| configuration | straggler | POST ${size} (framing, upload, append) | wait for the mean | GET the mean (download, decode) |`, "|---|---|---:|---:|---:|"];
   for (const r of results) {
     if (r.phases.post.length === 0) continue;
     const cell = (values: number[]): string => `${ms(quantile(values, 0.5))} / ${ms(quantile(values, 0.99))}`;
@@ -234,7 +234,7 @@ async function main(): Promise<void> {
   console.log(`## Gradient step: ${WORLD} ranks x ${mb(bytes)} MB float32, ${STEPS} steps (after ${WARMUP} warm-up)\n`);
   console.log(table(results));
   console.log(`\nWhere an on-time Strata rank's step goes (median / p99 ms over ranks and steps; the wait covers the other ranks' posts, the aggregator reading them, summing and publishing the mean):\n`);
-  console.log(phaseTable(results));
+  console.log(phaseTable(results, `${mb(bytes)} MB`));
   console.log(
     `\nA Strata step moves over HTTP on loopback: ${WORLD} x ${mb(bytes)} MB of contributions in, the aggregator reading them (${WORLD} x ${mb(bytes)} MB) and publishing the mean (${mb(bytes)} MB), ` +
       `and each rank reading the mean (${WORLD} x ${mb(bytes)} MB): ${mb(bytes * (3 * WORLD + 1))} MB per step, each encoded and decoded as MessagePack; gloo moves the ring's 2 x (${WORLD}-1)/${WORLD} x ${mb(bytes)} MB per rank between the processes directly.`,
