@@ -11,7 +11,7 @@ import { getLogger } from "@logtape/logtape";
 import { invariant, StrataError } from "../../core/errors.ts";
 import { contributionRecordSchema, meanRecordSchema, meanStreamOf, type ContributionRecord, type MeanHeaders, type MeanRecord } from "../gradients/gradient-wire.ts";
 import { abortableDelay, type GatewayConnection } from "./gateway-call.ts";
-import { ensureStream, partitionsOf, publishRecord, readPartition, type ReadAnswer, type StoredRecord } from "./gradient-http.ts";
+import { ensureStream, publishRecord, readPartition, startOffsetsOf, type ReadAnswer, type StoredRecord } from "./gradient-http.ts";
 import { Backoff, isTransient } from "./gradient-retry.ts";
 import { TensorSums } from "./gradient-sums.ts";
 
@@ -152,9 +152,10 @@ export class GradientAggregator {
 
   private async loadPublished(): Promise<void> {
     await ensureStream(this.options, this.meanStream, this.signal);
-    const partitions = (await partitionsOf(this.options, this.meanStream, this.signal)) ?? 1;
-    for (let partition = 0; partition < partitions; partition++) {
-      let offset = 0;
+    const starts = (await startOffsetsOf(this.options, this.meanStream, this.signal)) ?? [0];
+    for (const [partition, start] of starts.entries()) {
+      // Means removed by retention are not seen: their steps' contributions are likely gone too.
+      let offset = start;
       for (;;) {
         const answer = await readPartition(this.options, this.meanStream, partition, offset, 0, this.signal);
         for (const record of answer.records) {
@@ -177,16 +178,14 @@ export class GradientAggregator {
   private async follow(): Promise<void> {
     const waitMs = this.options.waitMs ?? 5000;
     try {
-      let partitions = await partitionsOf(this.options, this.options.stream, this.signal);
+      let starts = await startOffsetsOf(this.options, this.options.stream, this.signal);
       // The gradient stream appears with its first contribution.
-      while (partitions === undefined && !this.signal.aborted) {
+      while (starts === undefined && !this.signal.aborted) {
         await abortableDelay(Math.min(waitMs, 250), this.signal);
-        partitions = await partitionsOf(this.options, this.options.stream, this.signal);
+        starts = await startOffsetsOf(this.options, this.options.stream, this.signal);
       }
-      if (partitions === undefined) return;
-      const loops: Promise<void>[] = [];
-      for (let p = 0; p < partitions; p++) loops.push(this.followPartition(p, waitMs));
-      await Promise.all(loops);
+      if (starts === undefined) return;
+      await Promise.all(starts.map((_, partition) => this.followPartition(partition, waitMs)));
     } catch (e) {
       if (!this.signal.aborted) this.fail(e);
     }
@@ -200,7 +199,16 @@ export class GradientAggregator {
       try {
         answer = await readPartition(this.options, this.options.stream, partition, offset, waitMs, this.signal);
       } catch (e) {
-        if (this.signal.aborted || !isTransient(e)) throw e;
+        if (this.signal.aborted) return;
+        if (e instanceof StrataError && e.code === "OFFSET_OUT_OF_RANGE") {
+          // Below the partition's start (retention removed it): go on from the start.
+          const start = (await startOffsetsOf(this.options, this.options.stream, this.signal))?.[partition];
+          if (start === undefined || start <= offset) throw e;
+          log.warn("{stream}/{partition}: offsets before {start} were removed by retention; reading from there", { stream: this.options.stream, partition, start });
+          offset = start;
+          continue;
+        }
+        if (!isTransient(e)) throw e;
         log.warn("reading {stream}/{partition} at {offset} failed, retrying: {error}", { stream: this.options.stream, partition, offset, error: String(e) });
         await backoff.wait(this.signal);
         continue;

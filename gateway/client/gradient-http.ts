@@ -79,12 +79,13 @@ export function readPartition(connection: GatewayConnection, stream: string, par
   return call(connection, "GET", `/v1/streams/${path(stream)}/partitions/${partition}/records?offset=${offset}&wait_ms=${waitMs}`, readAnswerSchema, undefined, signal);
 }
 
-const streamAnswerSchema = z.object({ name: z.string(), partitions: z.array(z.unknown()).min(1) });
+const streamAnswerSchema = z.object({ name: z.string(), partitions: z.array(z.object({ partition: z.number().int().nonnegative(), start_offset: z.number().int().nonnegative() })).min(1) });
 
-/** The stream's partition count, or undefined when it does not exist. */
-export async function partitionsOf(connection: GatewayConnection, stream: string, signal?: AbortSignal): Promise<number | undefined> {
+/** The first offset still held of each partition of the stream (retention removes older ones), or undefined when the stream does not exist. */
+export async function startOffsetsOf(connection: GatewayConnection, stream: string, signal?: AbortSignal): Promise<number[] | undefined> {
   try {
-    return (await call(connection, "GET", `/v1/streams/${path(stream)}`, streamAnswerSchema, undefined, signal)).partitions.length;
+    const answer = await call(connection, "GET", `/v1/streams/${path(stream)}`, streamAnswerSchema, undefined, signal);
+    return [...answer.partitions].sort((a, b) => a.partition - b.partition).map((p) => p.start_offset);
   } catch (e) {
     if (e instanceof StrataError && e.code === "STREAM_NOT_FOUND") return undefined;
     throw e;
