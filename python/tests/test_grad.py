@@ -2,7 +2,7 @@
 
 test/python/grad.test.ts starts the gateway and two ``strata aggregate`` processes and names their
 streams: STRATA_GRAD_STREAM (``--quorum 0.8``, a long deadline: means come from the quorum) and
-STRATA_GRAD_DEADLINE_STREAM (``--quorum 1.0``, a short deadline: a missing rank makes a deadline
+STRATA_GRAD_DEADLINE_STREAM (``--quorum 1.0``, a 3 s deadline: a missing rank makes a deadline
 mean). Tests share a stream and keep to their own steps. Ranks are threads, each with its own
 Client (its own connection and mean-stream cursor, as a rank process has).
 """
