@@ -71,11 +71,6 @@ export class RegionPool {
     this.#wakeWaiters();
   }
 
-  /** A region whose answer may still be read by a dead peer's pending get: released, not reused. */
-  discard(lent: LentRegion): void {
-    this.#free(lent.region, lent.classBytes);
-  }
-
   /** The owner's endpoint closed: its idle regions are released. */
   dropOwner(owner: number): void {
     const classes = this.#idle.get(owner);
