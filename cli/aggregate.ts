@@ -62,6 +62,7 @@ export function registerAggregate(program: Command): void {
     .requiredOption("--deadline-ms <D>", "publish a step this long after its first contribution arrived, with whoever arrived")
     .addOption(new Option("--late <POLICY>", "a contribution after its step's mean: drop it, or carry it to the rank's next step").choices(["drop", "carry"]).default("drop"))
     .option("--from-offset <N>", "read every partition of the stream from this offset", "0")
+    .option("--max-open-steps <N>", "steps collecting at once (each holds an f32 copy of the gradients); one more publishes the lowest early", "64")
     .option("--json", "print each mean as a JSON line")
     .addOption(gatewayOption())
     .addOption(tokenOption())
@@ -77,6 +78,7 @@ export function registerAggregate(program: Command): void {
         deadlineMs: integerText(0, 86_400_000),
         late: z.enum(["drop", "carry"]),
         fromOffset: integerText(0),
+        maxOpenSteps: integerText(1, 1_000_000),
         json: z.boolean().default(false),
         gateway: httpUrlText,
         token: tokenText,
@@ -95,6 +97,7 @@ export function registerAggregate(program: Command): void {
           deadlineMs: opts.deadlineMs,
           late: opts.late,
           fromOffset: opts.fromOffset,
+          maxOpenSteps: opts.maxOpenSteps,
           onMean: (mean) => void lines.push(writeOut(meanLine(mean, opts.json))),
         });
         log.info("aggregating {stream} at quorum {quorum}, deadline {deadline} ms, late {late}", { stream: opts.stream, quorum: opts.quorum, deadline: opts.deadlineMs, late: opts.late });

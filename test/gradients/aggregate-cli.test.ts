@@ -75,6 +75,7 @@ test("usage errors exit 2 naming the flag", async () => {
     [["--stream", "g", "--deadline-ms", "-1"], /--deadline-ms/],
     [["--stream", "G!", "--deadline-ms", "10"], /--stream: must be a stream name/],
     [["--stream", "g", "--deadline-ms", "10", "--late", "keep"], /--late/],
+    [["--stream", "g", "--deadline-ms", "10", "--max-open-steps", "0"], /--max-open-steps: must be an integer in \[1, 1000000\]/],
   ] as const) {
     const run = strata(["aggregate", ...args]);
     expect(await run.exited).toBe(2);
