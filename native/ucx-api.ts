@@ -28,6 +28,8 @@ export interface UcxWorkerOptions {
   /** UCX_TLS for this worker's context (e.g. "tcp", "posix,cma,tcp"); default: UCX's choice (or $UCX_TLS). */
   readonly transports?: string;
   readonly limits?: Partial<UcxLimits>;
+  /** Nanoseconds to keep progressing after a post before sleeping on the wake (0 to 10 ms; default: native/ucx-worker.ts SPIN_NS). For measurement. */
+  readonly spinNs?: number;
 }
 
 export type UcxLoad = { readonly available: true; readonly ucx: Ucx } | { readonly available: false; readonly reason: string };

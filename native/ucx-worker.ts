@@ -20,10 +20,18 @@ const CONN = 2;
 const EP_FAILED = 3;
 
 /**
- * After posting, progress this long before arming: on shared memory most operations finish
- * within it, and a wake through the helper thread costs about 0.5 ms in Bun.
+ * After posting, progress this long before arming the wake. Measured between two Bun processes on
+ * this 2-core machine at load 8.7-9.4 (test/native/measure-spin.ts, both sides spinning, median
+ * of 3 interleaved runs; 1 KiB request/answer round trip, then sequential 4 MiB gets):
+ *   spin            0         50 us     200 us    1 ms
+ *   shared memory   164 us    220 us    436 us    782 us     gets 30.7 / 29.0 / 31.2 / 32.5 GB/s
+ *   tcp             115 us    213 us    385 us    144 us     gets 1.02 / 0.82 / 0.86 / 0.72 GB/s
+ * The wake through the helper thread costs far less than a spin here: a spinning side holds one of
+ * two oversubscribed cores while its peer needs it to answer, and 4 MiB gets do not care. So no
+ * spin by default; on dedicated cores a short spin may pay (createWorker's spinNs, for measuring).
  */
-export const SPIN_NS = 200_000;
+export const SPIN_NS = 0;
+export const MAX_SPIN_NS = 10_000_000;
 /** Consecutive pumps on microtasks before one yields to the event loop through setImmediate. */
 const MICROTASK_PUMPS = 64;
 
@@ -74,10 +82,13 @@ export class NativeWorker implements UcxWorker, WorkerCore {
   readonly limits: UcxLimits;
   readonly workerAddress: Uint8Array;
 
-  constructor(addon: NativeAddon, handle: NativeHandle, limits: UcxLimits) {
+  private readonly spinNs: number;
+
+  constructor(addon: NativeAddon, handle: NativeHandle, limits: UcxLimits, spinNs: number) {
     this.addon = addon;
     this.handle = handle;
     this.limits = limits;
+    this.spinNs = spinNs;
     this.workerAddress = new Uint8Array(addon.workerAddress(handle));
     this.updateKeepAlive();
   }
@@ -155,7 +166,7 @@ export class NativeWorker implements UcxWorker, WorkerCore {
     this.pumpScheduled = false;
     if (this.state.kind === "closed") return;
     for (let attempt = 0; attempt < 16; attempt++) {
-      const entries = this.addon.workerPump(this.handle, this.freshOps > 0 ? SPIN_NS : 0);
+      const entries = this.addon.workerPump(this.handle, this.freshOps > 0 ? this.spinNs : 0);
       if (entries.length > 0) {
         this.dispatch(entries);
         // Let the continuations run (they may post more) before progressing again.

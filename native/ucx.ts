@@ -4,7 +4,7 @@ import { StrataError } from "../core/errors.ts";
 import { loadAddon, type NativeAddon } from "./addon.ts";
 import type { Ucx, UcxLoad, UcxWorker, UcxWorkerOptions } from "./ucx-api.ts";
 import { resolveUcxLimits } from "./ucx-limits.ts";
-import { NativeWorker } from "./ucx-worker.ts";
+import { MAX_SPIN_NS, NativeWorker, SPIN_NS } from "./ucx-worker.ts";
 
 export type * from "./ucx-api.ts";
 
@@ -26,13 +26,15 @@ function ucxOf(addon: NativeAddon): Ucx {
       if (options.transports !== undefined && !/^[a-z0-9_,^:-]+$/i.test(options.transports)) {
         throw new StrataError("BAD_REQUEST", `UCX transports "${options.transports}" is not a UCX_TLS list`);
       }
+      const spinNs = options.spinNs ?? SPIN_NS;
+      if (!Number.isSafeInteger(spinNs) || spinNs < 0 || spinNs > MAX_SPIN_NS) throw new StrataError("BAD_REQUEST", `UCX spinNs ${spinNs} is not an integer in [0, ${MAX_SPIN_NS}]`);
       let worker: NativeWorker | undefined;
       const created = addon.workerCreate(options.transports, limits.ringCapacity, limits.maxMessageBytes, limits.maxEndpoints, NativeWorker.wakeOf(() => worker));
       if (Array.isArray(created)) {
         const [status, message] = created;
         throw new StrataError("UCX_UNAVAILABLE", `UCX could not start a worker${options.transports ? ` with transports ${options.transports}` : ""}: ${message} (UCX status ${status})`);
       }
-      worker = new NativeWorker(addon, created, limits);
+      worker = new NativeWorker(addon, created, limits, spinNs);
       return worker;
     },
   };

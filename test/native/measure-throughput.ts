@@ -12,7 +12,7 @@ const load = loadUcx();
 if (!load.available) throw new Error(load.reason);
 const ucx = load.ucx;
 
-async function fromJs(transports: string): Promise<{ get: number; get4: number; echo: number }> {
+async function fromJs(transports: string): Promise<{ get: number; get4: number; echo: number; via: string }> {
   const server = await startServerPeer("bun", transports);
   const worker = ucx.createWorker({ transports });
   try {
@@ -38,8 +38,9 @@ async function fromJs(transports: string): Promise<{ get: number; get4: number; 
         for (let k = 0; k < 4; k++) await ep.receive();
       }
     });
+    const via = ep.getsVia ?? "unknown";
     await ep.close();
-    return { get, get4, echo };
+    return { get, get4, echo, via };
   } finally {
     await worker.close();
     await server.kill();
@@ -72,13 +73,13 @@ async function perftest(test: string, transports: string): Promise<number> {
 
 const variants = process.argv.slice(2);
 console.log(`UCX ${ucx.version}, ${navigator.userAgent}, load ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
-console.log("| transports | JS get (1 in flight) | JS get (4 in flight) | JS stream echo (one way) | ucx_perftest ucp_get | ucx_perftest tag_bw | JS get / ucp_get | JS stream / tag_bw |");
-console.log("|---|---|---|---|---|---|---|---|");
+console.log("| transports | gets via | JS get (1 in flight) | JS get (4 in flight) | JS stream echo (one way) | ucx_perftest ucp_get | ucx_perftest tag_bw | JS get / ucp_get | JS stream / tag_bw |");
+console.log("|---|---|---|---|---|---|---|---|---|");
 for (const transports of variants.length > 0 ? variants : ["posix,sysv,cma,tcp", "tcp"]) {
   const js = await fromJs(transports);
   const get = await perftest("ucp_get", transports);
   const tag = await perftest("tag_bw", transports);
   const f = (x: number): string => x.toFixed(2);
-  console.log(`| ${transports} | ${f(js.get)} GB/s | ${f(js.get4)} GB/s | ${f(js.echo)} GB/s | ${f(get)} GB/s | ${f(tag)} GB/s | ${f(Math.max(js.get, js.get4) / get)}x | ${f(js.echo / tag)}x |`);
+  console.log(`| ${transports} | ${js.via} | ${f(js.get)} GB/s | ${f(js.get4)} GB/s | ${f(js.echo)} GB/s | ${f(get)} GB/s | ${f(tag)} GB/s | ${f(Math.max(js.get, js.get4) / get)}x | ${f(js.echo / tag)}x |`);
 }
 console.log(`load after: ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);

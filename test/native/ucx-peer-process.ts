@@ -25,8 +25,8 @@ export interface ServerPeer {
   kill(): Promise<void>;
 }
 
-export async function startServerPeer(runtime: PeerRuntime, transports: string): Promise<ServerPeer> {
-  const [bin, args] = command(runtime, ["server", transports]);
+export async function startServerPeer(runtime: PeerRuntime, transports: string, spinNs?: number): Promise<ServerPeer> {
+  const [bin, args] = command(runtime, ["server", transports, ...(spinNs === undefined ? [] : [String(spinNs)])]);
   const child = spawn(bin, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
   let stderr = "";
   child.stderr?.setEncoding("utf8").on("data", (d: string) => (stderr += d));

@@ -161,5 +161,7 @@ describe.skipIf(!setup.available)("native UCX", () => {
     expect(() => setup.ucx.createWorker({ limits: { maxMessageBytes: 0 } })).toThrow(/maxMessageBytes/);
     expect(() => setup.ucx.createWorker({ limits: { ringCapacity: 16, maxEndpoints: 100 } })).toThrow(/ringCapacity/);
     expect(() => setup.ucx.createWorker({ transports: "tcp; rm -rf" })).toThrow(/UCX_TLS/);
+    expect(() => setup.ucx.createWorker({ spinNs: -1 })).toThrow(/spinNs/);
+    expect(() => setup.ucx.createWorker({ spinNs: 0.5 })).toThrow(/spinNs/);
   });
 });
