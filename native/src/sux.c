@@ -665,11 +665,15 @@ int sux_mem_map(sux_worker_t *w, void *address, size_t length, sux_mem_t **out) 
   sux_mem_t *m = calloc(1, sizeof *m);
   if (m == NULL) return UCS_ERR_NO_MEMORY;
   m->w = w;
+  /* Peers only ever get from a region (sux has no put): no remote write access, which the NIC
+   * enforces on InfiniBand/RoCE (UCX's default registration also allows remote write and atomics). */
   ucp_mem_map_params_t params = {
-      .field_mask = UCP_MEM_MAP_PARAM_FIELD_ADDRESS | UCP_MEM_MAP_PARAM_FIELD_LENGTH | UCP_MEM_MAP_PARAM_FIELD_FLAGS,
+      .field_mask = UCP_MEM_MAP_PARAM_FIELD_ADDRESS | UCP_MEM_MAP_PARAM_FIELD_LENGTH | UCP_MEM_MAP_PARAM_FIELD_FLAGS |
+                    UCP_MEM_MAP_PARAM_FIELD_PROT,
       .address = address,
       .length = length,
       .flags = address == NULL ? UCP_MEM_MAP_ALLOCATE : 0,
+      .prot = UCP_MEM_MAP_PROT_LOCAL_READ | UCP_MEM_MAP_PROT_LOCAL_WRITE | UCP_MEM_MAP_PROT_REMOTE_READ,
   };
   ucs_status_t status = ucp_mem_map(w->context, &params, &m->memh);
   if (status != UCS_OK) {
