@@ -129,13 +129,15 @@ export class NativeEndpoint implements UcxEndpoint {
       try {
         await this.core.post("get", (op) => this.core.addon.epGet(handle, op, target, remoteAddress, key.packed));
       } catch (e) {
-        // A get failed on the lane while the connection lives: the lane retires and the
-        // socket-address endpoint (which detects a dead peer) carries this get and the next ones.
-        if (lane === undefined || this.state.kind !== "open") throw e;
-        const why = e instanceof Error ? e.message : String(e);
-        if (this.getPath.kind === "lane" && this.getPath.lane === lane) this.laneFailed(`a get on the shared-memory endpoint failed: ${why}`);
-        lane.failed(why);
-        await this.core.post("get", (op) => this.core.addon.epGet(this.handle, op, target, remoteAddress, key.packed));
+        // A get failed on the lane (a key whose segment is gone does not attach): this get fails, and
+        // the next ones use the socket-address endpoint. Not retried there: software RMA over tcp
+        // checks no key and would read whatever the address now holds in the peer.
+        if (lane !== undefined && this.state.kind === "open") {
+          const why = e instanceof Error ? e.message : String(e);
+          if (this.getPath.kind === "lane" && this.getPath.lane === lane) this.laneFailed(`a get on the shared-memory endpoint failed: ${why}`);
+          lane.failed(why);
+        }
+        throw e;
       }
     } catch (e) {
       if (this.state.kind !== "open") throw this.unavailable();

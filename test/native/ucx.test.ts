@@ -1,7 +1,8 @@
 // The native UCX path (native/): messages and one-sided gets byte-identical at 1 B, 64 KiB and
 // 8 MiB over TCP and over shared memory, in one process and between processes under Bun, Node
-// and Deno; and the failures: a peer SIGKILLed mid-transfer, a bad or out-of-range remote key, an
-// oversized message. Skips (printing why) where libucx-dev cannot be installed or the addon built.
+// and Deno, gets over shared memory through the worker-address endpoint; and the failures: a peer
+// SIGKILLed mid-transfer, a bad, stale or out-of-range remote key, an oversized message. Skips
+// (printing why) where libucx-dev cannot be installed or the addon built.
 import { afterAll, describe, expect, test } from "bun:test";
 import type { StrataError } from "../../core/errors.ts";
 import { failure } from "../helpers/failure.ts";
@@ -104,6 +105,29 @@ describe.skipIf(!setup.available)("native UCX", () => {
     await ep.send(new Uint8Array([1, 2, 3]));
     expect([...(await ep.receive())]).toEqual([1, 2, 3]);
     expect(server.alive()).toBe(true);
+    await ep.close();
+  }, 60_000);
+
+  test("over shared memory, a get with the key of a released region rejects; later gets go through the socket-address endpoint", async () => {
+    const server = worker("posix,sysv,cma,tcp");
+    const client = worker("posix,sysv,cma,tcp");
+    const kept = server.allocate(SIZES[1]);
+    kept.bytes.set(patterned(kept.length));
+    const released = server.allocate(SIZES[1]);
+    const { port } = await echoServer(server);
+    const ep = await client.connect("127.0.0.1", port);
+    const local = client.allocate(SIZES[1]);
+    await ep.get(local, 0, 16, kept.address, kept.rkey);
+    expect(ep.getsVia).toBe("worker address");
+    const [staleAddress, staleKey] = [released.address, released.rkey];
+    released.release();
+    // Its shared-memory segment is gone: the key does not attach.
+    expect((await failure(ep.get(local, 0, 16, staleAddress, staleKey))).code).toBe("UCX_TRANSFER_FAILED");
+    expect(ep.getsVia).toBe("socket address");
+    await ep.get(local, 0, SIZES[1], kept.address, kept.rkey);
+    expect(Buffer.compare(local.bytes, kept.bytes)).toBe(0);
+    await ep.send(new Uint8Array([7]));
+    expect([...(await ep.receive())]).toEqual([7]);
     await ep.close();
   }, 60_000);
 
