@@ -20,7 +20,7 @@ export interface UcxLimits {
   readonly maxRegisteredBytes: number;
   /** Completion ring entries; the ring can never overflow because outstanding operations and endpoints are bounded by it. */
   readonly ringCapacity: number;
-  /** Endpoints open at once (accepted + connected); connection requests over it are rejected. */
+  /** Endpoints open at once (accepted + connected, plus one per connection whose gets use a worker-address endpoint); connection requests over it are rejected. */
   readonly maxEndpoints: number;
 }
 
