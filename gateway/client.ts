@@ -39,3 +39,4 @@ export type { Checkpoint, CheckpointRank, CommitRankAnswer, RankState } from "./
 export { contributeGradients, type GradientContribution } from "./client/gradient-http.ts";
 export { GradientAggregator, quorumRanks, type AggregatorStats, type GradientAggregatorOptions, type LatePolicy, type PublishedMean } from "./client/gradient-aggregator.ts";
 export { meanStreamOf, type ContributionAnswer, type ContributionBody, type MeanRecord } from "./gradients/gradient-wire.ts";
+export { closeSegmentWorker, readSegmentRangeUcx, UcxSegmentReader, verifiedBatches, type SegmentRange, type SegmentRangeRead, type UcxSegmentReaderOptions, type VerifiedBatch } from "./client/ucx-segments.ts";
