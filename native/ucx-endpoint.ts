@@ -11,8 +11,7 @@ import { checkRemoteRange, decodeRemoteKey } from "./remote-key.ts";
 import type { UcxEndpoint, UcxRegion } from "./ucx-api.ts";
 import { MAX_HELLO_BYTES, decodeHello, encodeHello, localHostId, type Hello } from "./ucx-hello.ts";
 import { NativeRegion } from "./ucx-region.ts";
-import type { RmaLane } from "./ucx-rma-lane.ts";
-import type { WorkerCore } from "./ucx-worker-core.ts";
+import type { GetLane, WorkerCore } from "./ucx-worker-core.ts";
 
 const log = getLogger(["strata", "ucx"]);
 
@@ -22,7 +21,7 @@ type EndpointState = { kind: "open" } | { kind: "closing"; reason: string } | { 
 type GetPath =
   | { kind: "awaiting-hello" }
   | { kind: "unopened"; peer: Hello }
-  | { kind: "lane"; lane: RmaLane }
+  | { kind: "lane"; lane: GetLane }
   | { kind: "sockaddr"; reason: string };
 
 export class NativeEndpoint implements UcxEndpoint {
@@ -62,7 +61,7 @@ export class NativeEndpoint implements UcxEndpoint {
   }
 
   /** The native endpoint a get goes through now (opening the lane on the first get to a same-host peer). */
-  private getEndpoint(): { handle: NativeHandle; lane: RmaLane | undefined } {
+  private getEndpoint(): { handle: NativeHandle; lane: GetLane | undefined } {
     if (this.getPath.kind === "unopened") {
       const { peer } = this.getPath;
       if (peer.hostId !== localHostId()) {

@@ -7,13 +7,13 @@
 import { getLogger } from "@logtape/logtape";
 import { invariant } from "../core/errors.ts";
 import type { NativeHandle } from "./addon.ts";
-import type { WorkerCore } from "./ucx-worker-core.ts";
+import type { GetLane, WorkerCore } from "./ucx-worker-core.ts";
 
 const log = getLogger(["strata", "ucx"]);
 
 type LaneState = { kind: "open" } | { kind: "closing"; reason: string; done: Promise<void> } | { kind: "closed"; reason: string };
 
-export class RmaLane {
+export class RmaLane implements GetLane {
   private state: LaneState = { kind: "open" };
   private readonly core: WorkerCore;
   readonly handle: NativeHandle;

@@ -1,8 +1,7 @@
 // What an endpoint needs from its worker (native/ucx-worker.ts implements it).
-import type { NativeAddon } from "./addon.ts";
+import type { NativeAddon, NativeHandle } from "./addon.ts";
 import type { UcxLimits } from "./ucx-api.ts";
 import type { NativeRegion } from "./ucx-region.ts";
-import type { RmaLane } from "./ucx-rma-lane.ts";
 
 export interface WorkerCore {
   readonly addon: NativeAddon;
@@ -17,9 +16,19 @@ export interface WorkerCore {
    * carry it over shared memory or cma (then it is already closing). Throws a StrataError when UCX
    * cannot create it (this worker has no such transport: SUX_ERR_NOT_INTRA_HOST).
    */
-  openLane(peerAddress: Uint8Array): RmaLane | undefined;
+  openLane(peerAddress: Uint8Array): GetLane | undefined;
   /** Gets of a connection go through its socket-address endpoint: logged once per worker. */
   noteGetFallback(reason: string): void;
   /** The endpoint with this id finished closing. */
   forget(endpointId: number): void;
+}
+
+/** The endpoint a connection's gets use to a same-host peer (native/ucx-rma-lane.ts implements it). */
+export interface GetLane {
+  readonly handle: NativeHandle;
+  readonly open: boolean;
+  /** A get failed on it: it closes. */
+  failed(reason: string): void;
+  /** force: the peer is gone. */
+  shut(reason: string, force: boolean): Promise<void>;
 }
