@@ -67,18 +67,16 @@ export class NativeEndpoint implements UcxEndpoint {
       if (peer.hostId !== localHostId()) {
         this.getPath = { kind: "sockaddr", reason: "the peer runs on another host" };
       } else {
-        try {
-          const lane = this.core.openLane(peer.workerAddress);
-          if (lane !== undefined) this.getPath = { kind: "lane", lane };
-          else this.laneFailed("UCX reaches the peer's worker address only over transports without failure detection");
-        } catch (e) {
-          this.laneFailed(e instanceof Error ? e.message : String(e));
-        }
+        const opened = this.core.openLane(peer.workerAddress);
+        if ("lane" in opened) this.getPath = { kind: "lane", lane: opened.lane };
+        else if (opened.failure) this.laneFailed(opened.fallback);
+        else this.getPath = { kind: "sockaddr", reason: opened.fallback };
       }
     }
     return this.getPath.kind === "lane" ? { handle: this.getPath.lane.handle, lane: this.getPath.lane } : { handle: this.handle, lane: undefined };
   }
 
+  /** The worker-address endpoint could not be used or failed: gets use the socket-address endpoint, logged once per worker. */
   private laneFailed(reason: string): void {
     this.getPath = { kind: "sockaddr", reason };
     if (this.state.kind === "open") this.core.noteGetFallback(`UCX endpoint ${this.id}: ${reason}`);

@@ -20,7 +20,6 @@ const GONE = new Set([
   -25 /* CONNECTION_RESET */,
   -80 /* ENDPOINT_TIMEOUT */,
   SUX_ERR_CLOSED,
-  SUX_ERR_NOT_INTRA_HOST,
 ]);
 
 export function codeOfStatus(status: number): ErrorCode {

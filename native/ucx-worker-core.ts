@@ -12,11 +12,11 @@ export interface WorkerCore {
   /** This worker's UCP address, sent in each connection's hello. */
   readonly workerAddress: Uint8Array;
   /**
-   * An endpoint by a same-host peer's worker address for gets, or undefined when UCX would not
-   * carry it over shared memory or cma (then it is already closing). Throws a StrataError when UCX
-   * cannot create it (this worker has no such transport: SUX_ERR_NOT_INTRA_HOST).
+   * An endpoint by a same-host peer's worker address for gets, or why gets stay on the socket-address
+   * endpoint: expected (this worker has no shared-memory or cma transport) or a failure (UCX could
+   * not create it, or would not carry it over shared memory or cma: then it is already closing).
    */
-  openLane(peerAddress: Uint8Array): GetLane | undefined;
+  openLane(peerAddress: Uint8Array): { readonly lane: GetLane } | { readonly fallback: string; readonly failure: boolean };
   /** Gets of a connection go through its socket-address endpoint: logged once per worker. */
   noteGetFallback(reason: string): void;
   /** The endpoint with this id finished closing. */

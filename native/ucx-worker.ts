@@ -10,7 +10,7 @@ import { NativeEndpoint } from "./ucx-endpoint.ts";
 import { NativeRegion } from "./ucx-region.ts";
 import { RmaLane } from "./ucx-rma-lane.ts";
 import type { WorkerCore } from "./ucx-worker-core.ts";
-import { UCS_OK, statusError } from "./ucx-status.ts";
+import { SUX_ERR_NOT_INTRA_HOST, UCS_OK, statusError } from "./ucx-status.ts";
 
 const log = getLogger(["strata", "ucx"]);
 
@@ -127,18 +127,19 @@ export class NativeWorker implements UcxWorker, WorkerCore {
     return this.regions.has(region);
   }
 
-  openLane(peerAddress: Uint8Array): RmaLane | undefined {
+  openLane(peerAddress: Uint8Array): { readonly lane: RmaLane } | { readonly fallback: string; readonly failure: boolean } {
     this.assertOpen();
     const [status, handle, id, intraHost] = this.addon.connectAddress(this.handle, peerAddress);
+    if (status === SUX_ERR_NOT_INTRA_HOST) return { fallback: this.addon.statusString(status), failure: false };
     if (status !== UCS_OK || handle === undefined || id === undefined) {
-      throw statusError(status, this.addon.statusString(status), "UCX endpoint by worker address");
+      return { fallback: `UCX could not create an endpoint by worker address: ${this.addon.statusString(status)} (UCX status ${status})`, failure: true };
     }
     const lane = new RmaLane(this, handle, id);
     this.endpoints.set(id, lane);
-    if (intraHost === true) return lane;
+    if (intraHost === true) return { lane };
     // Lanes without failure detection are kept only where they are shared memory or cma.
     void lane.close();
-    return undefined;
+    return { fallback: "UCX reaches the peer's worker address only over transports without failure detection", failure: true };
   }
 
   noteGetFallback(reason: string): void {
