@@ -68,7 +68,8 @@ async function libraryRun(base: string, stream: string): Promise<number> {
     visibilityMs: 60_000,
     signal: stop.signal,
     handler: async (record) => {
-      if (typeof record.fields.data !== "object" || record.fields.data === null) throw new Error("work(): a task without its payload");
+      const data = record.fields?.data; // every task is published with fields (no tombstones here)
+      if (typeof data !== "object" || data === null) throw new Error("work(): a task without its payload");
       if (++handled === TASKS) stop.abort();
     },
   });

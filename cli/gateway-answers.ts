@@ -29,7 +29,8 @@ export const readRecord = z.object({
   timestamp: z.number(),
   key: jsonBytes.nullable(),
   headers: z.record(z.string(), z.union([z.string(), jsonBytes])),
-  fields: z.record(z.string(), z.unknown()),
+  /** Null for a tombstone (docs/compaction.md). */
+  fields: z.record(z.string(), z.unknown()).nullable(),
 });
 export type ReadRecord = z.output<typeof readRecord>;
 

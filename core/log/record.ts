@@ -43,8 +43,7 @@ export interface RecordInput {
 
 /**
  * A tombstone: a record published with null fields (a compacted stream removes its key,
- * docs/compaction.md). Decoded records are typed with Fields; a stored tombstone decodes to null,
- * so readers that look into fields ask this first.
+ * docs/compaction.md). A tombstone is data: readers receive it with `fields: null`.
  */
 export function isTombstone(record: { readonly fields: unknown }): boolean {
   return record.fields === null;
@@ -56,7 +55,8 @@ export interface LogRecord {
   readonly timestamp: number;
   readonly key: Uint8Array | null;
   readonly headers: Headers;
-  readonly fields: Fields;
+  /** Null for a tombstone (docs/compaction.md). */
+  readonly fields: Fields | null;
 }
 
 /** Idempotent producer identity: a retried (id, epoch, seq) is acknowledged with its original offsets. */

@@ -125,7 +125,8 @@ const fetchedRecord = map({
   timestamp: uint(),
   key: z.nullable(bytes),
   headers,
-  fields,
+  /** Nil for a tombstone (docs/compaction.md). */
+  fields: z.nullable(fields),
 });
 
 export const recordsSchema = map({

@@ -36,7 +36,8 @@ async function latestInPartition(client: QuicClient, stream: string, field: stri
     }
     for (let i = page.length - 1; i >= 0; i--) {
       const r = page[i]!;
-      const ref = r.fields[field];
+      // A tombstone (null fields) carries no artefact: the search goes on to older records.
+      const ref = r.fields?.[field];
       if (isRef(ref)) return { ref, partition: p.partition, offset: r.offset, timestamp: r.timestamp };
     }
     end = from;

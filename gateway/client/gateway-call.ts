@@ -23,7 +23,8 @@ export const jsonRecordFields = {
   timestamp: z.number(),
   key: jsonBytesSchema.nullable(),
   headers: z.record(z.string(), z.union([z.string(), jsonBytesSchema])),
-  fields: z.record(z.string(), z.unknown()),
+  /** Null for a tombstone (docs/compaction.md). */
+  fields: z.record(z.string(), z.unknown()).nullable(),
 };
 
 const errorSchema = z.object({ error: z.object({ code: z.string(), message: z.string() }) });

@@ -16,7 +16,7 @@ import { Decoder } from "@msgpack/msgpack";
 import { StrataError } from "../../core/errors.ts";
 import { extensionCodec } from "../../core/log/extensions.ts";
 import type { RawRecord } from "../../core/log/batch.ts";
-import { isTombstone, type Fields, type Headers, type LogRecord } from "../../core/log/record.ts";
+import type { Fields, Headers, LogRecord } from "../../core/log/record.ts";
 import { celHeaders, celMapOf, celMapOfNames } from "./cel-values.ts";
 import { DEFAULT_FILTER_LIMITS, type FilterLimits } from "./filter-limits.ts";
 import { filterShape, lineColumn, type FilterShape } from "./filter-shape.ts";
@@ -62,7 +62,7 @@ export function compileFilter(expression: string, limits: Pick<FilterLimits, "ma
   return {
     expression,
     // A tombstone's fields (null, docs/compaction.md) bind as an empty map.
-    matches: (record) => judge(bindingsOf(shape, record.timestamp, record.key, () => record.headers, () => (isTombstone(record) ? NO_FIELDS : record.fields))),
+    matches: (record) => judge(bindingsOf(shape, record.timestamp, record.key, () => record.headers, () => record.fields ?? NO_FIELDS)),
     matchesRaw: (record) =>
       judge(
         bindingsOf(

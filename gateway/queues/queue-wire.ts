@@ -63,7 +63,8 @@ export interface ClaimedRecordJson {
   timestamp: number;
   key: JsonBytes | null;
   headers: Record<string, string | JsonBytes>;
-  fields: Record<string, unknown>;
+  /** Null for a tombstone (docs/compaction.md). */
+  fields: Record<string, unknown> | null;
   /** 1 on the first delivery. */
   deliveries: number;
 }

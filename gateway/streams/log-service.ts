@@ -4,7 +4,7 @@ import { BatchBuilder, decodeBatchRecords, encodeRecordShared, scanBatchRecords,
 import { collectArtefactRefs } from "../../core/log/artefact-refs.ts";
 import { invariant, StrataError } from "../../core/errors.ts";
 import { partitionForKey } from "../../core/log/partitioner.ts";
-import { isTombstone, type Acks, type Fields, type LogRecord, type ProducerRef, type RecordInput } from "../../core/log/record.ts";
+import type { Acks, Fields, LogRecord, ProducerRef, RecordInput } from "../../core/log/record.ts";
 import type { PublishRequest } from "../../core/log/publish-request.ts";
 import type { GatewayMetrics } from "../metrics.ts";
 import type { LogStore } from "../log/log-store.ts";
@@ -312,8 +312,9 @@ function clamp(value: number, min: number, max: number, name: string): number {
 }
 
 function project(record: LogRecord, names: readonly string[]): LogRecord {
-  if (isTombstone(record)) return record; // nothing to project
+  const stored = record.fields;
+  if (stored === null) return record; // a tombstone: nothing to project
   const fields: Record<string, Fields[string]> = {};
-  for (const name of names) if (Object.hasOwn(record.fields, name)) fields[name] = record.fields[name]!;
+  for (const name of names) if (Object.hasOwn(stored, name)) fields[name] = stored[name]!;
   return { ...record, fields };
 }

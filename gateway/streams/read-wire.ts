@@ -13,7 +13,8 @@ export interface JsonRecord {
   timestamp: number;
   key: JsonBytes | null;
   headers: Record<string, string | JsonBytes>;
-  fields: Record<string, unknown>;
+  /** Null for a tombstone (docs/compaction.md). */
+  fields: Record<string, unknown> | null;
 }
 
 export interface JsonReadResponse {
@@ -30,7 +31,7 @@ function jsonRecord(r: LogRecord): JsonRecord {
     timestamp: r.timestamp,
     key: r.key ? { $base64: bytesToBase64(r.key) } : null,
     headers,
-    fields: toJsonValue(r.fields) as Record<string, unknown>,
+    fields: r.fields === null ? null : (toJsonValue(r.fields) as Record<string, unknown>),
   };
 }
 

@@ -55,7 +55,7 @@ describe("raw segments", () => {
       while (at < footer.dataLength) {
         const header = readBatchHeader(bytes.subarray(at), { verifyCrc: true });
         if (header === null) throw new Error(`no batch at ${at}`);
-        numbers.push(...decodeBatchRecords(bytes.subarray(at, at + header.length), header).map((r) => Number(r.fields.n)));
+        numbers.push(...decodeBatchRecords(bytes.subarray(at, at + header.length), header).map((r) => Number(r.fields?.n)));
         at += header.length;
       }
       const ranged = await fetch(`${base()}/${s.base}`, { headers: { range: "bytes=10-49" } });

@@ -36,7 +36,7 @@ test("a selective filter examines about maxFilterScanBytes per read, then the cl
     // Whole batches of about 10 KiB each are examined until 64 KiB have been: at most 7 batches.
     expect(examined).toBeLessThanOrEqual(7 * PER_BATCH);
     steps.push(examined);
-    matched.push(...page.records.map((r) => r.fields.i as number));
+    matched.push(...page.records.map((r) => r.fields?.i as number));
     offset = page.nextOffset;
   }
   expect(steps.length).toBeGreaterThan(5);

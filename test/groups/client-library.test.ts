@@ -39,7 +39,7 @@ async function take(consumer: GroupConsumer, count: number): Promise<GroupBatch[
   return batches;
 }
 
-const numbers = (batches: readonly GroupBatch[]) => batches.flatMap((b) => b.records.map((r) => r.fields.n as number)).sort((a, b) => a - b);
+const numbers = (batches: readonly GroupBatch[]) => batches.flatMap((b) => b.records.map((r) => r.fields?.n as number)).sort((a, b) => a - b);
 const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
 
 async function committed(group: string): Promise<Map<number, number>> {
@@ -85,7 +85,7 @@ describe("consumeGroup", () => {
     const collect = async (c: GroupConsumer) => {
       for await (const batch of c) {
         expect(c.assignment().map((p) => p.partition)).toContain(batch.partition);
-        seen.push(...batch.records.map((r) => r.fields.n as number));
+        seen.push(...batch.records.map((r) => r.fields?.n as number));
       }
     };
     const loops = [collect(first), collect(second)];

@@ -65,8 +65,8 @@ test("records acknowledged before SIGKILL survive once and in order; producer re
   while (offset < log.endOffset) {
     for (const r of await log.read(offset, { maxRecords: 5000, maxBytes: 4 << 20 })) {
       expect(r.offset).toBe(offset++);
-      const w = r.fields["w"] as number;
-      const k = r.fields["k"] as number;
+      const w = r.fields?.["w"] as number;
+      const k = r.fields?.["k"] as number;
       const id = `${w}/${k}`;
       expect(seen.has(id)).toBe(false); // once
       seen.set(id, r.offset);

@@ -41,7 +41,7 @@ test("reopen recovers every acknowledged batch and continues at the right offset
   expect(log.endOffset).toBe(35);
   expect((await log.append(records(35, 1), meta(), "local")).baseOffset).toBe(35);
   const got = await log.read(0, { maxRecords: 100, maxBytes: 1 << 20 });
-  expect(got.map((r) => r.fields["i"])).toEqual(Array.from({ length: 36 }, (_, i) => i));
+  expect(got.map((r) => r.fields?.["i"])).toEqual(Array.from({ length: 36 }, (_, i) => i));
 });
 
 test("batch over maxBatchBytes is rejected with BATCH_TOO_LARGE and nothing is written", async () => {
@@ -135,7 +135,7 @@ test("pipelined group commits: acks come in offset order, only once synced, acro
     const out: number[] = [];
     for (let at = 0; at < log.endOffset; ) {
       const got = await log.read(at, { maxRecords: 1000, maxBytes: 1 << 20 });
-      for (const r of got) out.push(r.fields["i"] as number);
+      for (const r of got) out.push(r.fields?.["i"] as number);
       at += got.length;
     }
     return out;
@@ -164,5 +164,5 @@ test("acks=durable appends past maxOffsetWaiters are refused before anything is 
   expect(log.endOffset).toBe(2);
   expect(log.durableEndOffset).toBe(2);
   expect((await log.append(records(2, 1), meta(), "durable")).baseOffset).toBe(2);
-  expect((await log.read(0, { maxRecords: 10, maxBytes: 1 << 20 })).map((r) => r.fields["i"])).toEqual([0, 1, 2]);
+  expect((await log.read(0, { maxRecords: 10, maxBytes: 1 << 20 })).map((r) => r.fields?.["i"])).toEqual([0, 1, 2]);
 });

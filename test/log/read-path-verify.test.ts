@@ -59,7 +59,7 @@ async function readRange(log: PartitionLog, from: number, to: number): Promise<v
     for (const r of got) {
       if (r.offset >= to) return;
       expect(r.offset).toBe(offset);
-      expect(r.fields["i"]).toBe(offset);
+      expect(r.fields?.["i"]).toBe(offset);
       offset++;
     }
   }

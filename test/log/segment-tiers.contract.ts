@@ -44,7 +44,7 @@ async function readAll(log: PartitionLog, from = log.startOffset, maxBytes = 32 
     expect(got.length).toBeGreaterThan(0);
     for (const r of got) {
       expect(r.offset).toBe(offset++);
-      out.push(r.fields["i"] as number);
+      out.push(r.fields?.["i"] as number);
     }
   }
   return out;

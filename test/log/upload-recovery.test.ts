@@ -24,12 +24,12 @@ afterEach(async () => {
 const rows = () =>
   fx.database.db.select().from(segments).where(and(eq(segments.stream, stream), eq(segments.partition, 0))).orderBy(segments.baseOffset);
 
-async function readIs(log: { read: (o: number, opts: { maxRecords: number; maxBytes: number }) => Promise<{ offset: number; fields: Record<string, unknown> }[]>; endOffset: number }, n: number) {
+async function readIs(log: { read: (o: number, opts: { maxRecords: number; maxBytes: number }) => Promise<{ offset: number; fields: Record<string, unknown> | null }[]>; endOffset: number }, n: number) {
   const seen: number[] = [];
   let offset = 0;
   while (offset < log.endOffset) {
     const got = await log.read(offset, { maxRecords: 1000, maxBytes: 1 << 20 });
-    for (const r of got) seen.push(r.fields["i"] as number);
+    for (const r of got) seen.push(r.fields?.["i"] as number);
     offset = got.at(-1)!.offset + 1;
   }
   expect(seen).toEqual(Array.from({ length: n }, (_, i) => i));

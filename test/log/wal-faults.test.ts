@@ -37,7 +37,7 @@ async function readIds(log: PartitionLog): Promise<number[]> {
     const got = await log.read(offset, { maxRecords: 1000, maxBytes: 1 << 20 });
     for (const r of got) {
       expect(r.offset).toBe(offset++);
-      ids.push(r.fields["i"] as number);
+      ids.push(r.fields?.["i"] as number);
     }
   }
   return ids;

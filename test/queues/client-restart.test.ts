@@ -29,7 +29,7 @@ test("work() outlives a gateway SIGKILL: every task acked, only unacknowledged o
   let killed: Promise<void> | undefined;
   const stop = new AbortController();
   const handler = async (record: ClaimedRecord): Promise<void> => {
-    handled.push({ n: Number(record.fields.n), deliveries: record.deliveries });
+    handled.push({ n: Number(record.fields?.n), deliveries: record.deliveries });
     if (handled.length === 50 && killed === undefined) killed = gw!.kill();
   };
   const done = work({ gateway: url, group: "crg", streams: ["cr/tasks"], handler, concurrency: 4, visibilityMs: 2_000, signal: stop.signal });

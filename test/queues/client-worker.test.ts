@@ -72,9 +72,9 @@ describe("work()", () => {
     const succeeded = new Map<number, number>();
     const stop = new AbortController();
     const handler = async (record: ClaimedRecord): Promise<void> => {
-      const n = Number(record.fields.n);
+      const n = Number(record.fields?.n);
       handled.push({ stream: record.stream, n });
-      if (record.fields.fail === true) throw new Error(`task ${n} cannot be done (delivery ${record.deliveries})`);
+      if (record.fields?.fail === true) throw new Error(`task ${n} cannot be done (delivery ${record.deliveries})`);
       succeeded.set(n, (succeeded.get(n) ?? 0) + 1);
     };
     const workers = Array.from({ length: 3 }, () => work({ ...connection, group: "cw3", streams: ["cw3/high", "cw3/low"], handler, concurrency: 2, visibilityMs: 30_000, signal: stop.signal }));

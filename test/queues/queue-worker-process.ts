@@ -39,8 +39,8 @@ for (;;) {
       process.stdout.write(`hang ${where}\n`);
       await new Promise(() => undefined);
     }
-    if (r.fields.fail === true) {
-      await post("/nack", { receipts: [r.receipt], error: `task ${String(r.fields.n)} always fails` });
+    if (r.fields?.fail === true) {
+      await post("/nack", { receipts: [r.receipt], error: `task ${String(r.fields?.n)} always fails` });
       process.stdout.write(`nacked ${where}\n`);
       continue;
     }

@@ -225,7 +225,7 @@ test("WAL files past storage.maxOpenWalFiles are closed while idle and reopened 
     expect(descriptors.open).toBeLessThanOrEqual(8);
     expect(descriptors.reopens).toBeGreaterThan(0);
     const readAllOf = async (s: typeof store, p: number): Promise<number[]> =>
-      (await s.partition("budget", p).read(0, { maxRecords: 1000, maxBytes: 1 << 20 })).map((r) => Number(r.fields.i));
+      (await s.partition("budget", p).read(0, { maxRecords: 1000, maxBytes: 1 << 20 })).map((r) => Number(r.fields?.i));
     const expected = Array.from({ length: 300 }, (_, i) => i);
     for (let p = 0; p < partitions; p++) expect(await readAllOf(store, p)).toEqual(expected);
     await store.close();
