@@ -83,6 +83,7 @@ export class PartitionLog {
       wal: recovered.wal,
       tail: new TailBuffer(limits.memoryTailBytes),
       layoutVersion: 0,
+      layoutWaiters: new Set(),
     };
     this.#next = recovered.wal.endOffset;
     this.#walSince = recovered.wal.isEmpty ? undefined : Date.now();

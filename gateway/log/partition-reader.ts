@@ -16,7 +16,7 @@ import { SingleFlight } from "../../core/util/single-flight.ts";
 import { ChunkedReader, readBatches, verifyBatches, type ByteSource, type ReadBatch } from "./batch-reader.ts";
 import type { PartitionContext } from "./partition-context.ts";
 import { cachePath } from "./partition-recovery.ts";
-import type { PartitionState } from "./partition-state.ts";
+import { layoutMoved, type PartitionState } from "./partition-state.ts";
 import type { SegmentRow } from "./segment-catalog.ts";
 import type { SparseIndex } from "./segment-format.ts";
 import { readAt, scanSource } from "./wal.ts";
@@ -29,6 +29,8 @@ const log = getLogger(["strata", "log"]);
 /** Object-store reads whose next offset is remembered, to spot sequential readers. */
 const SEQUENTIAL_MEMORY = 64;
 const READ_ATTEMPTS = 4;
+/** How long a read whose file was closed or renamed waits for the roll that did it to finish. */
+const LAYOUT_WAIT_MS = 10_000;
 /** Read size of a whole-file verification (one reused buffer). */
 const VERIFY_CHUNK_BYTES = 4 << 20;
 /** Memory mappings of segment cache files kept per partition (most recently used). */
@@ -86,8 +88,10 @@ export class PartitionReader {
       try {
         return await this.readTier(offset, maxBytes);
       } catch (e) {
-        const moved = this.tiers.layoutVersion !== version || errnoCode(e) === "ENOENT" || errnoCode(e) === "EBADF";
-        if (!moved || attempt >= READ_ATTEMPTS) throw e;
+        const fileGone = errnoCode(e) === "ENOENT" || errnoCode(e) === "EBADF";
+        if (attempt >= READ_ATTEMPTS || (this.tiers.layoutVersion === version && !fileGone)) throw e;
+        // A file closed or renamed under the read: wait for the layout that replaces it.
+        if (fileGone && !(await layoutMoved(this.tiers, version, LAYOUT_WAIT_MS))) throw e;
       }
     }
   }

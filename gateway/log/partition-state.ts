@@ -23,6 +23,35 @@ export interface PartitionState {
   readonly tail: TailBuffer;
   /** Bumped whenever files move (roll, commit, retention): a read that failed on a moved file retries. */
   layoutVersion: number;
+  /** Readers waiting for the next bump (see layoutMoved). */
+  readonly layoutWaiters: Set<() => void>;
+}
+
+function bumpLayout(s: PartitionState): void {
+  s.layoutVersion++;
+  for (const wake of s.layoutWaiters) wake();
+  s.layoutWaiters.clear();
+}
+
+/**
+ * Resolves true once the layout moved past `version`, or false after `timeoutMs`. A roll closes
+ * the active WAL before it renames the file and installs the pending segment and the next WAL
+ * (a rename, a directory fsync and a create later): a read that found the WAL closed waits for
+ * that, instead of retrying at once against the same closed file.
+ */
+export function layoutMoved(s: Readonly<PartitionState>, version: number, timeoutMs: number): Promise<boolean> {
+  if (s.layoutVersion !== version) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const wake = (): void => {
+      clearTimeout(timer);
+      resolve(true);
+    };
+    const timer = setTimeout(() => {
+      s.layoutWaiters.delete(wake);
+      resolve(false);
+    }, timeoutMs);
+    s.layoutWaiters.add(wake);
+  });
 }
 
 /** One past the last offset in the object store. */
@@ -45,13 +74,13 @@ export function addPending(s: PartitionState, segment: PendingSegment): void {
   invariant(segment.file.baseOffset === sealedEnd(s), "a sealed segment continues the log");
   s.pending.push(segment);
   s.pendingBytes += segment.file.objectSize;
-  s.layoutVersion++;
+  bumpLayout(s);
 }
 
 export function replaceWal(s: PartitionState, wal: WalFile): void {
   invariant(wal.baseOffset === sealedEnd(s) && wal.isEmpty, "a new WAL starts empty where the sealed segments end");
   s.wal = wal;
-  s.layoutVersion++;
+  bumpLayout(s);
 }
 
 /** The oldest pending segment is committed as `row`; its file has moved to the cache. */
@@ -62,7 +91,7 @@ export function commitOldestPending(s: PartitionState, segment: PendingSegment, 
   s.pendingBytes -= segment.file.objectSize;
   s.committed.push(row);
   s.committedBytes += row.bytes;
-  s.layoutVersion++;
+  bumpLayout(s);
 }
 
 /** Retention removed `doomed`, the oldest committed segments; the log now starts at `newStart`. */
@@ -71,7 +100,7 @@ export function dropOldestCommitted(s: PartitionState, doomed: readonly SegmentR
   s.committed = s.committed.slice(doomed.length);
   for (const seg of doomed) s.committedBytes -= seg.bytes;
   s.startOffset = Math.max(s.startOffset, newStart);
-  s.layoutVersion++;
+  bumpLayout(s);
 }
 
 /**
@@ -86,7 +115,7 @@ export function replaceCommitted(s: PartitionState, old: SegmentRow, replacement
   s.committedBytes += replacement.bytes - old.bytes;
   // The memory tail may still hold the segment's old batches: readers must reach the rewrite.
   s.tail.dropBefore(old.endOffset);
-  s.layoutVersion++;
+  bumpLayout(s);
   return true;
 }
 
