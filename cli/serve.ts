@@ -29,6 +29,11 @@ Without --tls-cert/--tls-key a self-signed certificate is generated once into DA
 the openssl CLI); its file and SHA-256 fingerprint are printed for clients to pin
 (--ca FILE or --fingerprint HEX).
 
+--ucx-port also serves chunk and segment ranges over UCX (RDMA, shared memory or TCP;
+docs/native.md) on that port of --ucx-host (default --host), for \`strata pull --via
+ucx://HOST:PORT\` and the segment reader. Start-up fails when UCX is unavailable here (no built
+addon or no libucp).
+
 --tls-cert FILE --tls-key FILE (PEM) serve HTTPS on the HTTP port (under Bun, Deno and Node)
 and, with --quic-port, the same certificate on QUIC. Clients trust it with --ca FILE (or
 curl --cacert FILE) unless it chains to a CA they already trust.
