@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import { StrataError } from "../../core/errors.ts";
 import { errnoCode, errorText } from "../objects/errno.ts";
 import * as schema from "./schema.ts";
+import { gateWrites } from "./write-gate.ts";
 
 export type MetadataDb = LibSQLDatabase<typeof schema>;
 
@@ -17,6 +18,9 @@ export interface Database {
   readonly client: Client;
   close(): void;
 }
+
+/** How long a write waits for another connection's write transaction before SQLITE_BUSY. */
+const BUSY_TIMEOUT_MS = 5000;
 
 /** Migrations sit beside this file in the source tree, and beside the bundle in dist/node. */
 function migrationsFolder(): string {
@@ -28,13 +32,16 @@ function migrationsFolder(): string {
 }
 
 export async function openDatabase(url: string, authToken?: string): Promise<Database> {
-  const client = createClient(authToken ? { url, authToken } : { url });
-  if (url.startsWith("file:")) {
+  const local = url.startsWith("file:");
+  const client = createClient({ url, ...(local ? { timeout: BUSY_TIMEOUT_MS } : {}), ...(authToken ? { authToken } : {}) });
+  if (local) {
+    // Local statements run synchronously on this thread: writers queue in-process (write-gate.ts).
+    gateWrites(client);
     // WAL lets readers run beside the writer; FULL sync because a committed segment row is a
     // promise that the local WAL may be dropped.
     await client.execute("PRAGMA journal_mode = WAL");
     await client.execute("PRAGMA synchronous = FULL");
-    await client.execute("PRAGMA busy_timeout = 5000");
+    await client.execute(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
     await client.execute("PRAGMA foreign_keys = ON");
   }
   const db = drizzle(client, { schema });
