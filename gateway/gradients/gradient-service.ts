@@ -69,7 +69,7 @@ export class GradientService {
     }
     let position: { partition: number; offset: number };
     try {
-      await this.ensureStream(stream);
+      await this.streams.ensure(stream);
       const positions = await this.log.publish(stream, {
         records: [{ key: utf8.encode(String(step)), headers: {}, fields: { step, rank: c.rank, world_size: c.worldSize, tensors: c.tensors } }],
         producer: null,
@@ -87,20 +87,5 @@ export class GradientService {
     for (const tensor of Object.values(c.tensors)) bytes += tensor.data.byteLength;
     this.metrics.contributedBytes.inc({ stream }, bytes);
     return { stream, step, rank: c.rank, partition: position.partition, offset: position.offset };
-  }
-
-  /** The gradient stream, created with one partition when missing. */
-  private async ensureStream(stream: string): Promise<void> {
-    try {
-      this.streams.require(stream);
-      return;
-    } catch (e) {
-      if (!(e instanceof StrataError) || e.code !== "STREAM_NOT_FOUND") throw e;
-    }
-    try {
-      await this.streams.create({ name: stream, partitions: 1 });
-    } catch (e) {
-      if (!(e instanceof StrataError) || e.code !== "STREAM_EXISTS") throw e;
-    }
   }
 }

@@ -23,7 +23,7 @@ export class CompletionRecords {
     const state = entry.state;
     if (state.kind !== "complete") throw new StrataError("INTERNAL", `completion record of ${entry.job}/${entry.id} while ${state.kind}`);
     const stream = checkpointStreamOf(entry.job);
-    await this.ensureStream(stream);
+    await this.streams.ensure(stream);
     const ranks: Value[] = [];
     for (const commit of state.ranks) {
       const info = await this.manifests.info(commit.artefact);
@@ -33,20 +33,5 @@ export class CompletionRecords {
     const [position] = await this.log.publish(stream, { records: [{ key: new TextEncoder().encode(entry.id), headers: {}, fields }], producer: null });
     if (position === undefined) throw new StrataError("INTERNAL", `publishing the completion record of ${entry.job}/${entry.id} answered no position`);
     return position;
-  }
-
-  private async ensureStream(stream: string): Promise<void> {
-    try {
-      this.streams.require(stream);
-      return;
-    } catch (e) {
-      if (!(e instanceof StrataError) || e.code !== "STREAM_NOT_FOUND") throw e;
-    }
-    try {
-      await this.streams.create({ name: stream, partitions: 1 });
-    } catch (e) {
-      // Someone (a client publishing to it) created it meanwhile.
-      if (!(e instanceof StrataError) || e.code !== "STREAM_EXISTS") throw e;
-    }
   }
 }

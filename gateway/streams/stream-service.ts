@@ -162,6 +162,19 @@ export class StreamService {
     return this.describe(this.require(name));
   }
 
+  /**
+   * Creates `name` with one partition and default retention unless it exists (a service that
+   * publishes to a stream of its own: checkpoint completions, gradients); racing creators agree.
+   */
+  async ensure(name: string): Promise<void> {
+    if (this.configs.has(name)) return;
+    try {
+      await this.create({ name, partitions: 1 });
+    } catch (e) {
+      if (!(e instanceof StrataError) || e.code !== "STREAM_EXISTS") throw e;
+    }
+  }
+
   /** The stream's configuration; STREAM_NOT_FOUND if there is none. */
   require(name: string): StreamConfig {
     const config = this.configs.get(name);

@@ -2,10 +2,9 @@
 // published, a SIGKILLed aggregator restarted without a second mean of any step (the step in
 // progress at the kill is re-aggregated from the stream), SIGTERM exits 0, usage errors exit 2.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { spawn, type ChildProcess } from "node:child_process";
-import { join } from "node:path";
 import { contributeGradients } from "../../gateway/client.ts";
-import { type GatewayProcess, removeDir, ROOT, startGateway } from "../helpers/gateway.ts";
+import { type CliProcess, startCli } from "../helpers/cli-process.ts";
+import { type GatewayProcess, removeDir, startGateway } from "../helpers/gateway.ts";
 import { waitFor } from "../edge/edge-fixtures.ts";
 import { allMeans, referenceMean, tensorOf, valuesOf, waitForMean } from "./gradient-fixtures.ts";
 
@@ -18,21 +17,8 @@ afterAll(async () => {
   removeDir(gw.dataDir);
 });
 
-interface CliProcess {
-  readonly child: ChildProcess;
-  stdout(): string;
-  stderr(): string;
-  readonly exited: Promise<number | null>;
-}
-
 function strata(args: string[]): CliProcess {
-  const child = spawn(process.execPath, [join(ROOT, "cli/main.ts"), ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, STRATA_GATEWAY: gw.url } });
-  let out = "";
-  let err = "";
-  child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
-  child.stderr!.on("data", (d: Buffer) => (err += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once("close", (code) => resolve(code)));
-  return { child, stdout: () => out, stderr: () => err, exited };
+  return startCli(gw.url, args);
 }
 
 const gradient = (rank: number, step: number): number[] => [rank * 2 + step, rank - step, 0.25 * rank, 1];

@@ -3,9 +3,8 @@
 // one that fails (its stderr's last line in the dead letter's error header after max_deliveries),
 // strict priority, SIGTERM draining, and the CLI's usage errors.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { spawn, type ChildProcess } from "node:child_process";
-import { join } from "node:path";
-import { type GatewayProcess, removeDir, ROOT, startGateway } from "../helpers/gateway.ts";
+import { type CliProcess, startCli } from "../helpers/cli-process.ts";
+import { type GatewayProcess, removeDir, startGateway } from "../helpers/gateway.ts";
 import { call, createStream, publish, until } from "./queue-http.ts";
 
 let gw: GatewayProcess;
@@ -18,22 +17,8 @@ afterAll(async () => {
   removeDir(gw.dataDir);
 });
 
-interface CliProcess {
-  readonly child: ChildProcess;
-  stdout(): string;
-  stderr(): string;
-  /** Resolves with the exit code once the process has exited. */
-  readonly exited: Promise<number | null>;
-}
-
 function strata(args: string[]): CliProcess {
-  const child = spawn(process.execPath, [join(ROOT, "cli/main.ts"), ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, STRATA_GATEWAY: gw.url } });
-  let out = "";
-  let err = "";
-  child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
-  child.stderr!.on("data", (d: Buffer) => (err += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once("close", (code) => resolve(code)));
-  return { child, stdout: () => out, stderr: () => err, exited };
+  return startCli(gw.url, args);
 }
 
 interface Totals {
