@@ -5,6 +5,7 @@ import { Decoder } from "@msgpack/msgpack";
 import { blake3, bytesToHex } from "../hashing/blake3.ts";
 import { StrataError } from "../errors.ts";
 import { MsgpackWriter } from "../log/msgpack-writer.ts";
+import type { SafetensorsHeader } from "../tensors/safetensors.ts";
 import { equalBytes } from "../util/equal-bytes.ts";
 
 export const MANIFEST_VERSION = 1;
@@ -213,4 +214,13 @@ export function chunkAt(offsets: Float64Array, position: number): number {
     else hi = mid - 1;
   }
   return lo;
+}
+
+/** A manifest's tensor index from a safetensors header: each tensor's absolute byte range in the file. */
+export function manifestTensorIndex(header: SafetensorsHeader): Record<string, ManifestTensor> {
+  const tensors: Record<string, ManifestTensor> = Object.create(null) as Record<string, ManifestTensor>;
+  for (const t of header.tensors) {
+    tensors[t.name] = { dtype: t.dtype, shape: t.shape, begin: header.dataStart + t.begin, end: header.dataStart + t.end };
+  }
+  return tensors;
 }

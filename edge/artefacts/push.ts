@@ -9,8 +9,7 @@ import { StrataError } from "../../core/errors.ts";
 import { makeArtefactRef } from "../../core/log/extensions.ts";
 import { fromJsonValue } from "../../core/log/json-value.ts";
 import { bytesToHex, hexToBytes } from "../../core/util/hex.ts";
-import { encodeManifest, type Manifest, type ManifestChunk, type ManifestTensor, manifestId } from "../../core/artefacts/manifest.ts";
-import type { SafetensorsHeader } from "../../core/tensors/safetensors.ts";
+import { encodeManifest, type Manifest, type ManifestChunk, manifestId, manifestTensorIndex } from "../../core/artefacts/manifest.ts";
 import { assertStreamName } from "../../core/log/stream-name.ts";
 import { ARTEFACT_FIELD, FILE_NAME_FIELD, isPlainFileName } from "./artefact-field.ts";
 import { MissingChunksError, missingChunks, putChunks, putManifest } from "./artefact-api.ts";
@@ -67,14 +66,6 @@ export interface PushSummary extends TransferSummary {
 interface Located {
   readonly offset: number;
   readonly length: number;
-}
-
-function tensorIndex(header: SafetensorsHeader): Record<string, ManifestTensor> {
-  const tensors: Record<string, ManifestTensor> = Object.create(null) as Record<string, ManifestTensor>;
-  for (const t of header.tensors) {
-    tensors[t.name] = { dtype: t.dtype, shape: t.shape, begin: header.dataStart + t.begin, end: header.dataStart + t.end };
-  }
-  return tensors;
 }
 
 export async function pushArtefact(options: PushOptions): Promise<PushSummary> {
@@ -158,7 +149,7 @@ export async function pushArtefact(options: PushOptions): Promise<PushSummary> {
       size: file.size,
       mediaType,
       chunks: all,
-      ...(file.safetensors ? { tensors: tensorIndex(file.safetensors) } : {}),
+      ...(file.safetensors ? { tensors: manifestTensorIndex(file.safetensors) } : {}),
     };
     const bytes = encodeManifest(manifest);
     const id = manifestId(bytes);

@@ -7,7 +7,7 @@
 // stored while the next fills). A refused or broken upload stores no manifest; chunks it already
 // stored are only unreferenced, and artefact GC collects them after its grace period.
 import { getLogger } from "@logtape/logtape";
-import { encodeManifest, type Manifest, type ManifestChunk, type ManifestTensor, manifestId } from "../../core/artefacts/manifest.ts";
+import { encodeManifest, type Manifest, type ManifestChunk, type ManifestTensor, manifestId, manifestTensorIndex } from "../../core/artefacts/manifest.ts";
 import { type Chunk, createChunker } from "../../core/chunking/chunking.ts";
 import { bytesToHex } from "../../core/hashing/blake3.ts";
 import { invariant, StrataError } from "../../core/errors.ts";
@@ -78,13 +78,6 @@ class HeldBytes {
     this.#length -= length;
     return out;
   }
-}
-
-/** The manifest's tensor index: absolute byte ranges (as the push builds it). */
-function tensorIndex(header: SafetensorsHeader): Record<string, ManifestTensor> {
-  const tensors: Record<string, ManifestTensor> = Object.create(null) as Record<string, ManifestTensor>;
-  for (const t of header.tensors) tensors[t.name] = { dtype: t.dtype, shape: t.shape, begin: header.dataStart + t.begin, end: header.dataStart + t.end };
-  return tensors;
 }
 
 export class ArtefactUpload {
@@ -196,7 +189,7 @@ export class ArtefactUpload {
         if (header === null || header.dataStart + header.dataLength !== phase.bytes) {
           throw new StrataError("INVALID_SAFETENSORS", `the body is not a whole safetensors file (${phase.bytes} bytes; tensors end at ${header ? header.dataStart + header.dataLength : "?"})`);
         }
-        tensors = tensorIndex(header);
+        tensors = manifestTensorIndex(header);
       }
       const manifest: Manifest = { v: 1, size: phase.bytes, mediaType: request.mediaType, chunks: listed, ...(tensors ? { tensors } : {}) };
       const encoded = encodeManifest(manifest, l);
