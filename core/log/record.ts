@@ -49,6 +49,11 @@ export function isTombstone(record: { readonly fields: unknown }): boolean {
   return record.fields === null;
 }
 
+/** Whether a stored record's fields (a range of its batch) are MessagePack nil: a tombstone, found without decoding. */
+export function isStoredTombstone(record: { readonly batch: Uint8Array; readonly fields: readonly [number, number] }): boolean {
+  return record.fields[1] - record.fields[0] === 1 && record.batch[record.fields[0]] === 0xc0;
+}
+
 /** A record as stored and served. */
 export interface LogRecord {
   readonly offset: number;

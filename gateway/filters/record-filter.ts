@@ -16,7 +16,7 @@ import { Decoder } from "@msgpack/msgpack";
 import { StrataError } from "../../core/errors.ts";
 import { extensionCodec } from "../../core/log/extensions.ts";
 import type { RawRecord } from "../../core/log/batch.ts";
-import type { Fields, Headers, LogRecord } from "../../core/log/record.ts";
+import { isStoredTombstone, type Fields, type Headers, type LogRecord } from "../../core/log/record.ts";
 import { celHeaders, celMapOf, celMapOfNames } from "./cel-values.ts";
 import { DEFAULT_FILTER_LIMITS, type FilterLimits } from "./filter-limits.ts";
 import { filterShape, lineColumn, type FilterShape } from "./filter-shape.ts";
@@ -70,7 +70,7 @@ export function compileFilter(expression: string, limits: Pick<FilterLimits, "ma
           record.timestamp,
           shape.variables.has("key") || shape.variables.has("key_string") ? rawKey(record) : null,
           () => decodeMap<Headers>(record, record.headers),
-          () => (isStoredNil(record, record.fields) ? NO_FIELDS : decodeMap<Fields>(record, record.fields)),
+          () => (isStoredTombstone(record) ? NO_FIELDS : decodeMap<Fields>(record, record.fields)),
         ),
       ),
   };
@@ -102,11 +102,6 @@ function rawKey(record: RawRecord): Uint8Array | null {
 }
 
 const NO_FIELDS: Fields = Object.freeze({});
-
-/** Whether a stored value is MessagePack nil (a tombstone's fields). */
-function isStoredNil(record: RawRecord, range: readonly [number, number]): boolean {
-  return range[1] - range[0] === 1 && record.batch[range[0]] === 0xc0;
-}
 
 /** Headers or fields of a stored record: a MessagePack map the batch's CRC has vouched for. */
 function decodeMap<T extends Headers | Fields>(record: RawRecord, range: readonly [number, number]): T {

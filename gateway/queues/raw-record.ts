@@ -5,7 +5,7 @@ import { Decoder } from "@msgpack/msgpack";
 import { StrataError } from "../../core/errors.ts";
 import type { RawRecord } from "../../core/log/batch.ts";
 import { extensionCodec } from "../../core/log/extensions.ts";
-import type { Fields, Headers, LogRecord } from "../../core/log/record.ts";
+import { isStoredTombstone, type Fields, type Headers, type LogRecord } from "../../core/log/record.ts";
 
 const decoder = new Decoder({ extensionCodec });
 
@@ -29,6 +29,7 @@ export function decodeRawRecord(record: RawRecord): LogRecord {
     timestamp: record.timestamp,
     key: key instanceof Uint8Array ? key : null,
     headers: map(record, record.headers) as Headers,
-    fields: map(record, record.fields) as Fields,
+    // Nil fields are a tombstone (docs/compaction.md): claimed and acked like any record.
+    fields: isStoredTombstone(record) ? null : (map(record, record.fields) as Fields),
   };
 }

@@ -1,0 +1,78 @@
+// A tombstone (a record with null fields, docs/compaction.md) is data every client receives as
+// such: a QUIC fetch (with and without a projection), the library's group consumer and its queue
+// worker each see `fields: null` at the tombstone's offset and the other records unchanged. One
+// real gateway in this process, served over HTTP and QUIC on loopback.
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { consumeGroup, describeQueue, work, type ClaimedRecord } from "../../gateway/client.ts";
+import { startQuicServer, type QuicServer } from "../../gateway/quic/server.ts";
+import { QuicClient } from "../../edge/transports/quic-client.ts";
+import { liveGateway, postJson, type LiveGateway } from "../helpers/in-process-gateway.ts";
+import { until } from "../queues/queue-http.ts";
+
+const STREAM = "tombstones/params";
+/** What is published, in offset order on the stream's one partition: offset 2 is the tombstone. */
+const PUBLISHED = [
+  { key: "lr", fields: { value: 0.1 } },
+  { key: "wd", fields: { value: 0.01 } },
+  { key: "lr", fields: null },
+  { key: "wd", fields: { value: 0.02 } },
+] as const;
+const EXPECTED = PUBLISHED.map((r, offset) => ({ offset, fields: r.fields }));
+
+let live: LiveGateway;
+let quic: QuicServer;
+let client: QuicClient;
+
+beforeAll(async () => {
+  live = await liveGateway();
+  quic = await startQuicServer(live.gateway.services, { host: "127.0.0.1", port: 0, dataDir: live.dataDir, limits: {} });
+  client = await QuicClient.connect({ host: "127.0.0.1", port: quic.listener.port, ca: quic.tls.certPem });
+  expect((await postJson(`${live.url}/v1/streams`, { name: STREAM, partitions: 1, cleanup: "compact" })).status).toBe(201);
+  const published = await postJson(`${live.url}/v1/streams/${encodeURIComponent(STREAM)}/records?acks=durable`, { records: PUBLISHED });
+  expect(published.status).toBe(200);
+  expect(published.body.records.map((r: { offset: number }) => r.offset)).toEqual([0, 1, 2, 3]);
+});
+
+afterAll(async () => {
+  await client?.close();
+  await quic?.close();
+  await live?.close();
+});
+
+test("a QUIC fetch answers the tombstone with nil fields at its offset, projected or not", async () => {
+  const page = await client.fetch({ stream: STREAM, partition: 0, offset: 0 });
+  expect(page.records.map((r) => ({ offset: r.offset, fields: r.fields }))).toEqual(EXPECTED);
+  expect(new TextDecoder().decode(page.records[2]!.key!)).toBe("lr");
+  expect(page.next_offset).toBe(4);
+  const projected = await client.fetch({ stream: STREAM, partition: 0, offset: 1, fields: ["value"] });
+  expect(projected.records.map((r) => r.fields)).toEqual([{ value: 0.01 }, null, { value: 0.02 }]);
+});
+
+test("the group consumer hands the tombstone over with null fields", async () => {
+  const consumer = consumeGroup({ gateway: live.url, group: "tombstone-readers", streams: [STREAM], waitMs: 200, autoCommit: false });
+  try {
+    const seen: { offset: number; fields: unknown }[] = [];
+    while (seen.length < PUBLISHED.length) {
+      const next = await consumer.next();
+      if (next.done) throw new Error(`the consumer ended after ${seen.length} records`);
+      seen.push(...next.value.records.map((r) => ({ offset: r.offset, fields: r.fields })));
+    }
+    expect(seen).toEqual(EXPECTED);
+  } finally {
+    await consumer.close();
+  }
+});
+
+test("a queue worker claims the tombstone, sees null fields, and acks it like any record", async () => {
+  const handled: { offset: number; fields: unknown }[] = [];
+  const stop = new AbortController();
+  const handler = async (record: ClaimedRecord): Promise<void> => {
+    handled.push({ offset: record.offset, fields: record.fields });
+  };
+  const running = work({ gateway: live.url, group: "tombstone-workers", streams: [STREAM], handler, visibilityMs: 30_000, signal: stop.signal });
+  await until("every record acked", async () => ((await describeQueue({ gateway: live.url }, "tombstone-workers")).totals.acked === PUBLISHED.length ? true : undefined));
+  stop.abort();
+  const summary = await running;
+  expect(summary).toEqual({ acked: PUBLISHED.length, nacked: 0, unsettled: 0 });
+  expect(handled.sort((a, b) => a.offset - b.offset)).toEqual(EXPECTED);
+});
