@@ -91,6 +91,27 @@ const BENCHES: readonly Bench[] = [
     steps: () => [{ title: "Training: Python dataset reads vs local shard files, DataLoader waits", cmd: bun, args: ["bench/training.ts"] }],
   },
   {
+    name: "checkpoints",
+    file: "bench/checkpoints.ts",
+    // 4 ranks x 256 MiB, then 5 % changed: Python uploads and TypeScript pushes vs local files with fsync.
+    steps: () => [{ title: "Checkpoints: 4 ranks, then 5 % changed, vs local disk", cmd: bun, args: ["bench/checkpoints.ts"] }],
+  },
+  {
+    name: "gradients",
+    file: "bench/gradients.ts",
+    // 4 Python ranks x 25 MB f32 through allreduce_quorum and `strata aggregate`, vs torch.distributed gloo.
+    steps: () => [
+      { title: "Gradients: quorum all-reduce vs torch.distributed gloo, 25 MB", cmd: bun, args: ["bench/gradients.ts"] },
+      { title: "Gradients: quorum all-reduce vs torch.distributed gloo, 1 MB", cmd: "env", args: ["GRAD_BENCH_MB=1", "GRAD_BENCH_STEPS=20", bun, "bench/gradients.ts"] },
+    ],
+  },
+  {
+    name: "native",
+    file: "bench/native.ts",
+    // A 1 GiB artefact pull and 1 MiB-record segment reads over UCX vs HTTP, beside ucx_perftest.
+    steps: () => [{ title: "Native UCX path vs HTTP and ucx_perftest", cmd: bun, args: ["bench/native.ts"] }],
+  },
+  {
     name: "fuzz",
     file: "bench/fuzz.ts",
     // A million generated inputs across every decoder of network or disk bytes (test/fuzz/targets.ts).
