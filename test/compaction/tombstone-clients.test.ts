@@ -1,13 +1,15 @@
 // A tombstone (a record with null fields, docs/compaction.md) is data every client receives as
 // such: a QUIC fetch (with and without a projection), the library's group consumer and its queue
-// worker each see `fields: null` at the tombstone's offset and the other records unchanged. One
-// real gateway in this process, served over HTTP and QUIC on loopback.
+// worker each see `fields: null` at the tombstone's offset and the other records unchanged, and
+// `strata consume` (alone and as a group member) prints it with `"fields": null`. One real gateway
+// in this process, served over HTTP and QUIC on loopback; the CLI runs as real processes.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { consumeGroup, describeQueue, work, type ClaimedRecord } from "../../gateway/client.ts";
 import { startQuicServer, type QuicServer } from "../../gateway/quic/server.ts";
 import { QuicClient } from "../../edge/transports/quic-client.ts";
 import { liveGateway, postJson, type LiveGateway } from "../helpers/in-process-gateway.ts";
 import { until } from "../queues/queue-http.ts";
+import { cli, waitFor } from "../edge/edge-fixtures.ts";
 
 const STREAM = "tombstones/params";
 /** What is published, in offset order on the stream's one partition: offset 2 is the tombstone. */
@@ -76,3 +78,26 @@ test("a queue worker claims the tombstone, sees null fields, and acks it like an
   expect(summary).toEqual({ acked: PUBLISHED.length, nacked: 0, unsettled: 0 });
   expect(handled.sort((a, b) => a.offset - b.offset)).toEqual(EXPECTED);
 });
+
+/** (offset, fields) of each JSON line `strata consume --json` printed. */
+function printed(stdout: string): { offset: number; fields: unknown }[] {
+  return stdout
+    .split("\n")
+    .filter((l) => l.length > 0)
+    .map((l) => JSON.parse(l) as { offset: number; fields: unknown })
+    .map((l) => ({ offset: l.offset, fields: l.fields }));
+}
+
+test("strata consume prints the tombstone with null fields, alone and as a group member", async () => {
+  const alone = await cli(["consume", STREAM, "--from", "earliest", "--max", String(PUBLISHED.length), "--json", "--gateway", live.url]).done;
+  expect(alone.code).toBe(0);
+  expect(printed(alone.stdout)).toEqual(EXPECTED);
+
+  let stdout = "";
+  const member = cli(["consume", STREAM, "--group", "tombstone-cli", "--from", "earliest", "--json", "--gateway", live.url]);
+  member.child.stdout!.on("data", (d: Buffer) => (stdout += d.toString()));
+  await waitFor(() => printed(stdout).length === PUBLISHED.length, 20_000, "the member printed every record");
+  member.child.kill("SIGTERM");
+  expect((await member.done).code).toBe(0);
+  expect(printed(stdout)).toEqual(EXPECTED);
+}, 60_000);
