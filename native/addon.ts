@@ -24,7 +24,16 @@ export interface NativeAddon {
   version(): string;
   statusString(status: number): string;
   /** A handle, or [status, message] when UCX could not start. */
-  workerCreate(transports: string | undefined, ringCapacity: number, maxMessageBytes: number, maxEndpoints: number, wake: () => void): NativeHandle | readonly [number, string];
+  /** rmaTransports: the RMA context's UCX_TLS (undefined: "self" only); nicEnforcedKeys: its peers may be on other hosts. */
+  workerCreate(
+    transports: string | undefined,
+    rmaTransports: string | undefined,
+    nicEnforcedKeys: boolean,
+    ringCapacity: number,
+    maxMessageBytes: number,
+    maxEndpoints: number,
+    wake: () => void,
+  ): NativeHandle | readonly [number, string];
   workerDestroy(worker: NativeHandle): void;
   workerKeepAlive(worker: NativeHandle, on: boolean): void;
   workerArm(worker: NativeHandle): boolean;
@@ -32,7 +41,7 @@ export interface NativeAddon {
   listen(worker: NativeHandle, id: number, host: string, port: number): NativeListen;
   listenerDestroy(listener: NativeHandle): void;
   connect(worker: NativeHandle, host: string, port: number): NativeConnect;
-  /** This worker's UCP address (ucp_worker_get_address), copied. */
+  /** The RMA worker's UCP address (ucp_worker_get_address), copied; empty when no peer can have a one-sided path to it. */
   workerAddress(worker: NativeHandle): ArrayBuffer;
   /** An endpoint to a peer worker on this host by its UCP address, error mode NONE (the get path over shared memory and cma; native/src/sux.h). */
   connectAddress(worker: NativeHandle, address: Uint8Array): NativeAddressConnect;

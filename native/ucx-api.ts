@@ -3,6 +3,8 @@
 // this file and native/ucx.ts. Every failure is a StrataError:
 //   UCX_UNAVAILABLE       the addon or libucp is missing, or the endpoint/worker is closed or the
 //                         peer went away (connection reset, timeout): fall back to HTTP;
+//                         A get to a peer without a one-sided path (another host, or no shared
+//                         memory or cma on either side: getsVia "none") rejects with it at once;
 //   UCX_TRANSFER_FAILED   UCX reported an error for one operation (the message names the status);
 //   BAD_REQUEST           a get outside the local region, or a remote key that does not parse
 //                         (wrong magic, length or checksum) or lies outside the advertised region;
@@ -28,6 +30,13 @@ export interface UcxWorkerOptions {
   /** UCX_TLS for this worker's context (e.g. "tcp", "posix,cma,tcp"); default: UCX's choice (or $UCX_TLS). */
   readonly transports?: string;
   readonly limits?: Partial<UcxLimits>;
+  /**
+   * UCX_TLS of the context that maps regions and carries gets. Default: the shared-memory and cma
+   * transports among `transports` (posix, sysv, cma), never tcp (UCX's software RMA over tcp checks
+   * no remote key). Set it ONLY to transports whose NIC enforces keys (InfiniBand/RoCE verbs: rc,
+   * dc, ud): then peers on other hosts get over it too. Not tested here (no RDMA NIC); tcp is refused.
+   */
+  readonly rmaTransports?: string;
   /** Nanoseconds to keep progressing after a post before sleeping on the wake (0 to 10 ms; default: native/ucx-worker.ts SPIN_NS). For measurement. */
   readonly spinNs?: number;
 }
@@ -90,11 +99,15 @@ export interface UcxEndpoint {
    */
   get(into: UcxRegion, offset: number, length: number, remoteAddress: bigint, rkey: Uint8Array): Promise<void>;
   /**
-   * Which UCX endpoint this connection's gets use (diagnostics): "worker address" (a second
-   * endpoint to a same-host peer, over shared memory or cma), "socket address" (the connection
-   * itself: tcp, or RDMA where the connection manager has it), "pending" before the first get.
+   * Which UCX endpoint this connection's gets use: "worker address" (a second endpoint to a
+   * same-host peer's RMA worker, over shared memory or cma), "none" (no one-sided path between
+   * the two: another host, no shared memory or cma on either side, or the lane failed; gets reject
+   * with UCX_UNAVAILABLE, so send the bytes as messages), "pending" before the hello or the first
+   * get. The connection itself (socket address, tcp) never carries gets. Both sides agree on "none"
+   * once the hello is exchanged (before onEndpoint / connect resolves), barring a later lane failure.
+   * "socket address" is no longer reported (kept in the type for callers that compare against it).
    */
-  readonly getsVia?: "pending" | "worker address" | "socket address";
+  readonly getsVia?: "pending" | "worker address" | "socket address" | "none";
   /** Flushes outstanding operations and disconnects; idempotent. */
   close(): Promise<void>;
   /** Settles (never rejects) when the peer goes away or close() is called, with the reason. */

@@ -1,9 +1,10 @@
 // One UCX endpoint: framed messages on its UCP stream, one-sided gets, and its lifecycle. Both
-// sides first exchange hello frames (native/ucx-hello.ts: their worker addresses); gets then go
-// through a second endpoint opened by the peer's worker address on the first get (native/
-// ucx-rma-lane.ts), which UCX wires over shared memory or cma where the peer is on this host.
-// Without it (the address endpoint cannot be created, or failed) gets use the socket-address
-// endpoint (tcp), and the worker says so once in the log.
+// sides first exchange hello frames (native/ucx-hello.ts: their RMA workers' addresses); gets then
+// go through a second endpoint opened by the peer's RMA worker address on the first get (native/
+// ucx-rma-lane.ts), which UCX wires over shared memory or cma where the peer is on this host. The
+// socket-address endpoint (tcp) never carries a get: its context has no RMA (native/src/sux.c).
+// Without a lane (another host, no shared memory or cma on either side, or the lane failed) every
+// get rejects with UCX_UNAVAILABLE at once and getsVia says "none".
 import { getLogger } from "@logtape/logtape";
 import { StrataError, invariant } from "../core/errors.ts";
 import type { NativeHandle } from "./addon.ts";
@@ -17,12 +18,12 @@ const log = getLogger(["strata", "ucx"]);
 
 type EndpointState = { kind: "open" } | { kind: "closing"; reason: string } | { kind: "closed"; reason: string };
 
-/** Where gets go: nowhere before the hello; the lane once opened; the socket-address endpoint without one. */
+/** Where gets go: nowhere before the hello; the lane once opened; nowhere, for a reason, without one. */
 type GetPath =
   | { kind: "awaiting-hello" }
   | { kind: "unopened"; peer: Hello }
   | { kind: "lane"; lane: GetLane }
-  | { kind: "sockaddr"; reason: string };
+  | { kind: "none"; reason: string };
 
 export class NativeEndpoint implements UcxEndpoint {
   readonly closed: Promise<string>;
@@ -42,9 +43,9 @@ export class NativeEndpoint implements UcxEndpoint {
     this.closed = new Promise((resolve) => (this.settleClosed = resolve));
   }
 
-  get getsVia(): "pending" | "worker address" | "socket address" {
+  get getsVia(): "pending" | "worker address" | "none" {
     const kind = this.getPath.kind;
-    return kind === "lane" ? "worker address" : kind === "sockaddr" ? "socket address" : "pending";
+    return kind === "lane" ? "worker address" : kind === "none" ? "none" : "pending";
   }
 
   /** Sends this worker's hello and reads the peer's (before the endpoint is handed to anyone). */
@@ -57,28 +58,25 @@ export class NativeEndpoint implements UcxEndpoint {
     ]);
     const peer = decodeHello(frame === null ? new Uint8Array(0) : new Uint8Array(frame));
     invariant(this.getPath.kind === "awaiting-hello", "UCX hello exchanged twice");
-    this.getPath = { kind: "unopened", peer };
+    this.getPath = oneSidedPath(peer, this.core.workerAddress.length > 0, this.core.nicEnforcedKeys);
   }
 
-  /** The native endpoint a get goes through now (opening the lane on the first get to a same-host peer). */
-  private getEndpoint(): { handle: NativeHandle; lane: GetLane | undefined } {
+  /** The lane a get goes through now (opened on the first get), or UCX_UNAVAILABLE: no one-sided path to this peer. */
+  private getLane(): GetLane {
     if (this.getPath.kind === "unopened") {
-      const { peer } = this.getPath;
-      if (peer.hostId !== localHostId()) {
-        this.getPath = { kind: "sockaddr", reason: "the peer runs on another host" };
-      } else {
-        const opened = this.core.openLane(peer.workerAddress);
-        if ("lane" in opened) this.getPath = { kind: "lane", lane: opened.lane };
-        else if (opened.failure) this.laneFailed(opened.fallback);
-        else this.getPath = { kind: "sockaddr", reason: opened.fallback };
-      }
+      const opened = this.core.openLane(this.getPath.peer.workerAddress);
+      if ("lane" in opened) this.getPath = { kind: "lane", lane: opened.lane };
+      else if (opened.failure) this.laneFailed(opened.fallback);
+      else this.getPath = { kind: "none", reason: opened.fallback };
     }
-    return this.getPath.kind === "lane" ? { handle: this.getPath.lane.handle, lane: this.getPath.lane } : { handle: this.handle, lane: undefined };
+    if (this.getPath.kind === "lane") return this.getPath.lane;
+    const reason = this.getPath.kind === "none" ? this.getPath.reason : "the hello is not exchanged";
+    throw new StrataError("UCX_UNAVAILABLE", `no one-sided path to this peer: ${reason}`);
   }
 
-  /** The worker-address endpoint could not be used or failed: gets use the socket-address endpoint, logged once per worker. */
+  /** The worker-address endpoint could not be used or failed: no more gets on this connection, logged once per worker. */
   private laneFailed(reason: string): void {
-    this.getPath = { kind: "sockaddr", reason };
+    this.getPath = { kind: "none", reason };
     if (this.state.kind === "open") this.core.noteGetFallback(`UCX endpoint ${this.id}: ${reason}`);
   }
 
@@ -119,17 +117,16 @@ export class NativeEndpoint implements UcxEndpoint {
     }
     const key = decodeRemoteKey(rkey);
     checkRemoteRange(key, remoteAddress, length);
+    const lane = this.getLane();
     into.beginGet();
     try {
       const target = into.bytes.subarray(offset, offset + length);
-      const { handle, lane } = this.getEndpoint();
       try {
-        await this.core.post("get", (op) => this.core.addon.epGet(handle, op, target, remoteAddress, key.packed));
+        await this.core.post("get", (op) => this.core.addon.epGet(lane.handle, op, target, remoteAddress, key.packed));
       } catch (e) {
         // A get failed on the lane (a key whose segment is gone does not attach): this get fails, and
-        // the next ones use the socket-address endpoint. Not retried there: software RMA over tcp
-        // checks no key and would read whatever the address now holds in the peer.
-        if (lane !== undefined && this.state.kind === "open") {
+        // so do the next ones on this connection (the lane is retired; there is no other one-sided path).
+        if (this.state.kind === "open") {
           const why = e instanceof Error ? e.message : String(e);
           if (this.getPath.kind === "lane" && this.getPath.lane === lane) this.laneFailed(`a get on the shared-memory endpoint failed: ${why}`);
           lane.failed(why);
@@ -173,4 +170,12 @@ export class NativeEndpoint implements UcxEndpoint {
       });
     return this.closing;
   }
+}
+
+/** After the hello: whether gets can have a lane to this peer (both sides have an RMA worker address, one host unless keys are NIC-enforced). */
+function oneSidedPath(peer: Hello, oursHasLanes: boolean, nicEnforcedKeys: boolean): GetPath {
+  if (!oursHasLanes) return { kind: "none", reason: "this worker has no shared-memory or cma transport (tcp carries no gets)" };
+  if (peer.workerAddress.length === 0) return { kind: "none", reason: "the peer has no shared-memory or cma transport (tcp carries no gets)" };
+  if (peer.hostId !== localHostId() && !nicEnforcedKeys) return { kind: "none", reason: "the peer runs on another host (tcp carries no gets)" };
+  return { kind: "unopened", peer };
 }

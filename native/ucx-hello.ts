@@ -2,7 +2,8 @@
 // worker's UCP address, so the side that issues gets can open a second endpoint by address to a
 // peer on the same host (native/ucx-rma-lane.ts; UCX 1.13 never carries a socket-address
 // endpoint's gets over shared memory or cma).
-//   "SUXA" (little-endian u32) | u16 host id length | host id (UTF-8) | UCP worker address
+//   "SUXA" (little-endian u32) | u16 host id length | host id (UTF-8) | UCP worker address of the
+//   RMA worker (empty: that side has no shared-memory or cma transport, so no one-sided path)
 import { hostname } from "node:os";
 import { StrataError } from "../core/errors.ts";
 
@@ -42,7 +43,7 @@ export function decodeHello(frame: Uint8Array): Hello {
   const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
   if (frame.length < 6 || view.getUint32(0, true) !== MAGIC) throw notHello();
   const hostLength = view.getUint16(4, true);
-  if (6 + hostLength >= frame.length) throw notHello();
+  if (6 + hostLength > frame.length) throw notHello();
   return { hostId: new TextDecoder().decode(frame.subarray(6, 6 + hostLength)), workerAddress: frame.slice(6 + hostLength) };
 }
 

@@ -9,15 +9,17 @@ export interface WorkerCore {
   /** Starts an operation with a fresh id (start returns the addon's status); settles on its completion. */
   post(what: string, start: (op: number) => number, holds?: Uint8Array): Promise<ArrayBuffer | null>;
   owns(region: NativeRegion): boolean;
-  /** This worker's UCP address, sent in each connection's hello. */
+  /** The RMA worker's UCP address, sent in each connection's hello; empty when no peer can get from this worker. */
   readonly workerAddress: Uint8Array;
+  /** rmaTransports were given (NIC-enforced keys): lanes to peers on other hosts are allowed. */
+  readonly nicEnforcedKeys: boolean;
   /**
-   * An endpoint by a same-host peer's worker address for gets, or why gets stay on the socket-address
-   * endpoint: expected (this worker has no shared-memory or cma transport) or a failure (UCX could
-   * not create it, or would not carry it over shared memory or cma: then it is already closing).
+   * An endpoint to a peer's RMA worker by its address for gets, or why there is none (gets reject):
+   * expected (this worker has no shared-memory or cma transport) or a failure (UCX could not create
+   * it, or would not carry it over shared memory or cma: then it is already closing).
    */
   openLane(peerAddress: Uint8Array): { readonly lane: GetLane } | { readonly fallback: string; readonly failure: boolean };
-  /** Gets of a connection go through its socket-address endpoint: logged once per worker. */
+  /** A connection to a same-host peer has no get lane after all: logged once per worker. */
   noteGetFallback(reason: string): void;
   /** The endpoint with this id finished closing. */
   forget(endpointId: number): void;

@@ -83,12 +83,14 @@ export class NativeWorker implements UcxWorker, WorkerCore {
   readonly workerAddress: Uint8Array;
 
   private readonly spinNs: number;
+  readonly nicEnforcedKeys: boolean;
 
-  constructor(addon: NativeAddon, handle: NativeHandle, limits: UcxLimits, spinNs: number) {
+  constructor(addon: NativeAddon, handle: NativeHandle, limits: UcxLimits, spinNs: number, nicEnforcedKeys: boolean) {
     this.addon = addon;
     this.handle = handle;
     this.limits = limits;
     this.spinNs = spinNs;
+    this.nicEnforcedKeys = nicEnforcedKeys;
     this.workerAddress = new Uint8Array(addon.workerAddress(handle));
     this.updateKeepAlive();
   }
@@ -136,8 +138,8 @@ export class NativeWorker implements UcxWorker, WorkerCore {
     }
     const lane = new RmaLane(this, handle, id);
     this.endpoints.set(id, lane);
-    if (intraHost === true) return { lane };
-    // Lanes without failure detection are kept only where they are shared memory or cma.
+    if (intraHost === true || this.nicEnforcedKeys) return { lane };
+    // Lanes without failure detection are kept only where they are shared memory or cma (or NIC-enforced keys, rmaTransports).
     void lane.close();
     return { fallback: "UCX reaches the peer's worker address only over transports without failure detection", failure: true };
   }
@@ -145,7 +147,7 @@ export class NativeWorker implements UcxWorker, WorkerCore {
   noteGetFallback(reason: string): void {
     if (this.fallbackNoted) return;
     this.fallbackNoted = true;
-    log.info("UCX gets go through the socket-address endpoint, not shared memory or cma: {reason}", { reason });
+    log.info("UCX gets to a same-host peer are unavailable (no shared-memory or cma lane); answers travel as messages: {reason}", { reason });
   }
 
   forget(endpointId: number): void {

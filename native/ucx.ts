@@ -4,6 +4,7 @@ import { StrataError } from "../core/errors.ts";
 import { loadAddon, type NativeAddon } from "./addon.ts";
 import type { Ucx, UcxLoad, UcxWorker, UcxWorkerOptions } from "./ucx-api.ts";
 import { resolveUcxLimits } from "./ucx-limits.ts";
+import { rmaTransportsFor } from "./ucx-rma-transports.ts";
 import { MAX_SPIN_NS, NativeWorker, SPIN_NS } from "./ucx-worker.ts";
 
 export type * from "./ucx-api.ts";
@@ -28,13 +29,14 @@ function ucxOf(addon: NativeAddon): Ucx {
       }
       const spinNs = options.spinNs ?? SPIN_NS;
       if (!Number.isSafeInteger(spinNs) || spinNs < 0 || spinNs > MAX_SPIN_NS) throw new StrataError("BAD_REQUEST", `UCX spinNs ${spinNs} is not an integer in [0, ${MAX_SPIN_NS}]`);
+      const rma = rmaTransportsFor(options.transports ?? process.env["UCX_TLS"], options.rmaTransports);
       let worker: NativeWorker | undefined;
-      const created = addon.workerCreate(options.transports, limits.ringCapacity, limits.maxMessageBytes, limits.maxEndpoints, NativeWorker.wakeOf(() => worker));
+      const created = addon.workerCreate(options.transports, rma.transports, rma.nicEnforcedKeys, limits.ringCapacity, limits.maxMessageBytes, limits.maxEndpoints, NativeWorker.wakeOf(() => worker));
       if (Array.isArray(created)) {
         const [status, message] = created;
         throw new StrataError("UCX_UNAVAILABLE", `UCX could not start a worker${options.transports ? ` with transports ${options.transports}` : ""}: ${message} (UCX status ${status})`);
       }
-      worker = new NativeWorker(addon, created, limits, spinNs);
+      worker = new NativeWorker(addon, created, limits, spinNs, rma.nicEnforcedKeys);
       return worker;
     },
   };

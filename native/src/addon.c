@@ -120,8 +120,8 @@ static void *wake_thread(void *arg) {
     int stopping = w->stopping;
     pthread_mutex_unlock(&w->mutex);
     if (stopping) break;
-    struct epoll_event events[2];
-    int n = epoll_wait(w->epoll_fd, events, 2, -1);
+    struct epoll_event events[3];
+    int n = epoll_wait(w->epoll_fd, events, 3, -1);
     if (n < 0) continue; /* EINTR */
     for (int i = 0; i < n; i++)
       if (events[i].data.fd == w->stop_fd) return NULL;
@@ -143,25 +143,38 @@ static void call_wake(napi_env env, napi_value callback, void *context, void *da
 
 /* ---- worker ---- */
 
-/* workerCreate(transports: string | undefined, ringCapacity, maxMessageBytes, maxEndpoints, wake: () => void) */
-static napi_value worker_create(napi_env env, napi_callback_info info) {
-  napi_value argv[5];
-  if (!get_args(env, info, 5, argv)) return NULL;
-  char transports[256];
+/* An optional string argument into out; *present says whether it was a string. */
+static int get_optional_string(napi_env env, napi_value v, char *out, size_t size, int *present) {
   napi_valuetype type;
-  CHECK(napi_typeof(env, argv[0], &type));
-  int has_transports = type == napi_string;
-  if (has_transports && !get_string(env, argv[0], transports, sizeof transports)) return NULL;
+  if (napi_typeof(env, v, &type) != napi_ok) return 0;
+  *present = type == napi_string;
+  return !*present || get_string(env, v, out, size);
+}
+
+/* workerCreate(transports: string | undefined, rmaTransports: string | undefined, nicEnforcedKeys: boolean, ringCapacity,
+ *              maxMessageBytes, maxEndpoints, wake: () => void) */
+static napi_value worker_create(napi_env env, napi_callback_info info) {
+  napi_value argv[7];
+  if (!get_args(env, info, 7, argv)) return NULL;
+  char transports[256], rma_transports[256];
+  int has_transports, has_rma_transports;
+  if (!get_optional_string(env, argv[0], transports, sizeof transports, &has_transports) ||
+      !get_optional_string(env, argv[1], rma_transports, sizeof rma_transports, &has_rma_transports))
+    return NULL;
   uint32_t ring_capacity, max_endpoints;
   int64_t max_message;
-  if (!get_u32(env, argv[1], &ring_capacity) || !get_u32(env, argv[3], &max_endpoints)) return NULL;
-  CHECK(napi_get_value_int64(env, argv[2], &max_message));
+  bool nic_enforced_keys;
+  CHECK(napi_get_value_bool(env, argv[2], &nic_enforced_keys));
+  if (!get_u32(env, argv[3], &ring_capacity) || !get_u32(env, argv[5], &max_endpoints)) return NULL;
+  CHECK(napi_get_value_int64(env, argv[4], &max_message));
   addon_worker_t *w = calloc(1, sizeof *w);
   if (w == NULL) return throw_message(env, "out of memory");
   w->scratch_capacity = ring_capacity;
   w->scratch = calloc(ring_capacity, sizeof *w->scratch);
   sux_worker_config_t config = {
       .transports = has_transports ? transports : NULL,
+      .rma_transports = has_rma_transports ? rma_transports : NULL,
+      .nic_enforced_keys = has_rma_transports && nic_enforced_keys,
       .ring_capacity = ring_capacity,
       .max_message_bytes = (uint64_t)max_message,
       .max_endpoints = max_endpoints,
@@ -179,18 +192,20 @@ static napi_value worker_create(napi_env env, napi_callback_info info) {
     napi_set_element(env, out, 1, message);
     return out;
   }
-  int efd = sux_worker_efd(w->sux);
   w->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
   w->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  struct epoll_event ev = {.events = EPOLLIN, .data.fd = efd};
-  epoll_ctl(w->epoll_fd, EPOLL_CTL_ADD, efd, &ev);
+  for (int rma = 0; rma <= 1; rma++) { /* the stream worker's and the RMA worker's event fds */
+    int efd = sux_worker_efd(w->sux, rma);
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = efd};
+    epoll_ctl(w->epoll_fd, EPOLL_CTL_ADD, efd, &ev);
+  }
   struct epoll_event stop = {.events = EPOLLIN, .data.fd = w->stop_fd};
   epoll_ctl(w->epoll_fd, EPOLL_CTL_ADD, w->stop_fd, &stop);
   pthread_mutex_init(&w->mutex, NULL);
   pthread_cond_init(&w->cond, NULL);
   napi_value name;
   napi_create_string_utf8(env, "strata-ucx-wake", NAPI_AUTO_LENGTH, &name);
-  CHECK(napi_create_threadsafe_function(env, argv[4], NULL, name, 0, 1, NULL, NULL, NULL, call_wake, &w->wake));
+  CHECK(napi_create_threadsafe_function(env, argv[6], NULL, name, 0, 1, NULL, NULL, NULL, call_wake, &w->wake));
   pthread_create(&w->thread, NULL, wake_thread, w);
   napi_value out;
   CHECK(napi_create_external(env, w, NULL, NULL, &out));

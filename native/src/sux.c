@@ -9,9 +9,18 @@
 #include <sys/socket.h>
 #include <time.h>
 
+/* Two UCP contexts, so that no peer can issue RMA over a transport that checks no remote key:
+ * `context`/`worker` (streams, no UCP_FEATURE_RMA) listen and connect by socket address (tcp);
+ * `rma_context`/`rma_worker` (RMA only) are restricted to transports where a forged key reaches
+ * no memory outside registered regions' segments (shared memory, cma, self; or NIC-enforced keys
+ * when the caller says so), are reached only by worker address, and map every region. Over tcp,
+ * UCX 1.13's software RMA reads any address a peer names (a forged key read unregistered memory,
+ * a get at 0x1000 crashed the server); without the RMA feature the stream worker serves none. */
 struct sux_worker {
   ucp_context_h context;
   ucp_worker_h worker;
+  ucp_context_h rma_context;
+  ucp_worker_h rma_worker;
   sux_entry_t *ring;
   uint32_t capacity, head, count;
   uint32_t reserved; /* entries promised to posted operations and live endpoints, including those in the ring */
@@ -21,7 +30,7 @@ struct sux_worker {
   uint32_t next_ep_id;
   ucp_address_t *address;
   size_t address_length;
-  int intra_host; /* the context has a shared-memory or cma transport: worth an endpoint by address */
+  int intra_host; /* the RMA context has a shared-memory or cma transport: worth an endpoint by address */
 };
 
 typedef enum { EP_OPEN, EP_FAILED, EP_CLOSING } sux_ep_state_t;
@@ -74,6 +83,11 @@ typedef struct sux_op {
 } sux_op_t;
 
 static int context_has_intra_host(ucp_context_h context);
+typedef struct transport_count {
+  int lines, intra_host;
+} transport_count_t;
+static transport_count_t count_printout(void (*print)(void *, FILE *), void *subject, const char *marker, const char *lead);
+static void print_context(void *context, FILE *f);
 
 static void fatal(const char *what) {
   fprintf(stderr, "strata-ucx: invariant violated: %s\n", what);
@@ -105,9 +119,27 @@ const char *sux_status_string(int status) {
   case SUX_ERR_CLOSED: return "endpoint closed";
   case SUX_ERR_TOO_MANY_ENDPOINTS: return "too many endpoints";
   case SUX_ERR_BAD_ADDRESS: return "host does not resolve";
-  case SUX_ERR_NOT_INTRA_HOST: return "no shared-memory or cma transport in this worker";
+  case SUX_ERR_NOT_INTRA_HOST: return "no shared-memory or cma transport in this worker's RMA context";
   default: return ucs_status_string((ucs_status_t)status);
   }
+}
+
+/* A context with `features` over `transports` (UCX_TLS syntax; NULL: $UCX_TLS or UCX's choice) and its single-thread worker. */
+static ucs_status_t open_context(const char *transports, uint64_t features, ucp_context_h *context, ucp_worker_h *worker) {
+  ucp_config_t *ucp_config;
+  ucs_status_t status = ucp_config_read(NULL, NULL, &ucp_config);
+  if (status != UCS_OK) return status;
+  if (transports != NULL) status = ucp_config_modify(ucp_config, "TLS", transports);
+  if (status == UCS_OK) {
+    ucp_params_t params = {.field_mask = UCP_PARAM_FIELD_FEATURES, .features = features};
+    status = ucp_init(&params, ucp_config, context);
+  }
+  ucp_config_release(ucp_config);
+  if (status != UCS_OK) return status;
+  ucp_worker_params_t worker_params = {.field_mask = UCP_WORKER_PARAM_FIELD_THREAD_MODE, .thread_mode = UCS_THREAD_MODE_SINGLE};
+  status = ucp_worker_create(*context, &worker_params, worker);
+  if (status != UCS_OK) ucp_cleanup(*context);
+  return status;
 }
 
 int sux_worker_create(const sux_worker_config_t *config, sux_worker_t **out) {
@@ -124,41 +156,26 @@ int sux_worker_create(const sux_worker_config_t *config, sux_worker_t **out) {
   w->max_endpoints = config->max_endpoints;
   w->next_ep_id = 1;
 
-  ucp_config_t *ucp_config;
-  ucs_status_t status = ucp_config_read(NULL, NULL, &ucp_config);
+  ucs_status_t status = open_context(config->transports, UCP_FEATURE_STREAM | UCP_FEATURE_WAKEUP, &w->context, &w->worker);
   if (status != UCS_OK) goto fail;
-  if (config->transports != NULL) {
-    status = ucp_config_modify(ucp_config, "TLS", config->transports);
-    if (status != UCS_OK) {
-      ucp_config_release(ucp_config);
-      goto fail;
-    }
-  }
-  ucp_params_t params = {
-      .field_mask = UCP_PARAM_FIELD_FEATURES,
-      .features = UCP_FEATURE_STREAM | UCP_FEATURE_RMA | UCP_FEATURE_WAKEUP,
-  };
-  status = ucp_init(&params, ucp_config, &w->context);
-  ucp_config_release(ucp_config);
-  if (status != UCS_OK) goto fail;
-  ucp_worker_params_t worker_params = {
-      .field_mask = UCP_WORKER_PARAM_FIELD_THREAD_MODE,
-      .thread_mode = UCS_THREAD_MODE_SINGLE,
-  };
-  status = ucp_worker_create(w->context, &worker_params, &w->worker);
-  if (status != UCS_OK) {
-    ucp_cleanup(w->context);
-    goto fail;
-  }
-  w->intra_host = context_has_intra_host(w->context);
-  status = ucp_worker_get_address(w->worker, &w->address, &w->address_length);
-  if (status != UCS_OK) {
-    ucp_worker_destroy(w->worker);
-    ucp_cleanup(w->context);
-    goto fail;
-  }
+  /* The RMA side: the given transports, else "self" alone (regions still map; no peer reaches them). */
+  const char *rma = config->rma_transports != NULL && config->rma_transports[0] != '\0' ? config->rma_transports : "self";
+  status = open_context(rma, UCP_FEATURE_RMA | UCP_FEATURE_WAKEUP, &w->rma_context, &w->rma_worker);
+  if (status != UCS_OK && strcmp(rma, "self") != 0) status = open_context("self", UCP_FEATURE_RMA | UCP_FEATURE_WAKEUP, &w->rma_context, &w->rma_worker);
+  if (status != UCS_OK) goto fail_stream;
+  /* With NIC-enforced keys (the caller's rma_transports name verbs), any RMA transport is a path; untested here. */
+  w->intra_host = config->nic_enforced_keys ? count_printout(print_context, w->rma_context, "resource ", "--").lines > 0
+                                            : context_has_intra_host(w->rma_context);
+  status = ucp_worker_get_address(w->rma_worker, &w->address, &w->address_length);
+  if (status != UCS_OK) goto fail_rma;
   *out = w;
   return UCS_OK;
+fail_rma:
+  ucp_worker_destroy(w->rma_worker);
+  ucp_cleanup(w->rma_context);
+fail_stream:
+  ucp_worker_destroy(w->worker);
+  ucp_cleanup(w->context);
 fail:
   free(w->ring);
   free(w);
@@ -168,18 +185,23 @@ fail:
 void sux_worker_destroy(sux_worker_t *w) {
   if (w->endpoints != 0 || w->outstanding != 0) fatal("worker destroyed with live endpoints or operations");
   for (; w->count > 0; w->count--, w->head = (w->head + 1) % w->capacity) free(w->ring[w->head].kind == SUX_OP_DONE ? w->ring[w->head].data : NULL);
-  ucp_worker_release_address(w->worker, w->address);
+  ucp_worker_release_address(w->rma_worker, w->address);
+  ucp_worker_destroy(w->rma_worker);
+  ucp_cleanup(w->rma_context);
   ucp_worker_destroy(w->worker);
   ucp_cleanup(w->context);
   free(w->ring);
   free(w);
 }
 
-int sux_worker_efd(sux_worker_t *w) {
+int sux_worker_efd(sux_worker_t *w, int rma) {
   int fd = -1;
-  ucs_status_t status = ucp_worker_get_efd(w->worker, &fd);
+  ucs_status_t status = ucp_worker_get_efd(rma ? w->rma_worker : w->worker, &fd);
   return status == UCS_OK ? fd : status;
 }
+
+/* Progresses both workers once; nonzero when either did something. */
+static unsigned progress_once(sux_worker_t *w) { return ucp_worker_progress(w->worker) + ucp_worker_progress(w->rma_worker); }
 
 static uint64_t now_ns(void) {
   struct timespec t;
@@ -188,14 +210,17 @@ static uint64_t now_ns(void) {
 }
 
 void sux_worker_progress(sux_worker_t *w, uint64_t spin_ns) {
-  while (ucp_worker_progress(w->worker) != 0) {}
+  while (progress_once(w) != 0) {}
   if (spin_ns == 0 || w->count > 0 || w->outstanding == 0) return;
   uint64_t deadline = now_ns() + spin_ns;
-  while (w->count == 0 && w->outstanding > 0 && now_ns() < deadline) ucp_worker_progress(w->worker);
-  while (ucp_worker_progress(w->worker) != 0) {}
+  while (w->count == 0 && w->outstanding > 0 && now_ns() < deadline) progress_once(w);
+  while (progress_once(w) != 0) {}
 }
 
-ucs_status_t sux_worker_arm(sux_worker_t *w) { return ucp_worker_arm(w->worker); }
+ucs_status_t sux_worker_arm(sux_worker_t *w) {
+  ucs_status_t status = ucp_worker_arm(w->worker);
+  return status == UCS_OK ? ucp_worker_arm(w->rma_worker) : status;
+}
 
 uint32_t sux_worker_drain(sux_worker_t *w, sux_entry_t *out, uint32_t max) {
   uint32_t n = 0;
@@ -302,10 +327,6 @@ static int is_intra_host_transport(const char *name, size_t length) {
  * "resource 3  :  md 2  dev 2  flags -- posix/memory" (ucp_context_print_info). Counts the lines
  * that carry `marker` and, of those, the ones whose transport (the name before the '/' that
  * follows `lead` on the line) reaches only this host. */
-typedef struct transport_count {
-  int lines, intra_host;
-} transport_count_t;
-
 static transport_count_t count_transports(const char *text, const char *marker, const char *lead) {
   transport_count_t count = {0, 0};
   for (const char *p = strstr(text, marker); p != NULL; p = strstr(p + 1, marker)) {
@@ -350,7 +371,7 @@ static int ep_lanes_intra_host(ucp_ep_h ep) {
 static int context_has_intra_host(ucp_context_h context) { return count_printout(print_context, context, "resource ", "--").intra_host > 0; }
 
 const void *sux_worker_address(const sux_worker_t *w, size_t *length) {
-  *length = w->address_length;
+  *length = w->intra_host ? w->address_length : 0;
   return w->address;
 }
 
@@ -364,7 +385,7 @@ int sux_connect_address(sux_worker_t *w, const void *address, size_t length, sux
       .address = address,
       .err_mode = UCP_ERR_HANDLING_MODE_NONE,
   };
-  int status = ucp_ep_create(w->worker, &params, &ep->ep);
+  int status = ucp_ep_create(w->rma_worker, &params, &ep->ep);
   if (status != UCS_OK) {
     ep_free(ep);
     return status;
@@ -675,16 +696,16 @@ int sux_mem_map(sux_worker_t *w, void *address, size_t length, sux_mem_t **out) 
       .flags = address == NULL ? UCP_MEM_MAP_ALLOCATE : 0,
       .prot = UCP_MEM_MAP_PROT_LOCAL_READ | UCP_MEM_MAP_PROT_LOCAL_WRITE | UCP_MEM_MAP_PROT_REMOTE_READ,
   };
-  ucs_status_t status = ucp_mem_map(w->context, &params, &m->memh);
+  ucs_status_t status = ucp_mem_map(w->rma_context, &params, &m->memh);
   if (status != UCS_OK) {
     free(m);
     return status;
   }
   ucp_mem_attr_t attr = {.field_mask = UCP_MEM_ATTR_FIELD_ADDRESS | UCP_MEM_ATTR_FIELD_LENGTH};
   status = ucp_mem_query(m->memh, &attr);
-  if (status == UCS_OK) status = ucp_rkey_pack(w->context, m->memh, &m->rkey, &m->rkey_length);
+  if (status == UCS_OK) status = ucp_rkey_pack(w->rma_context, m->memh, &m->rkey, &m->rkey_length);
   if (status != UCS_OK) {
-    ucp_mem_unmap(w->context, m->memh);
+    ucp_mem_unmap(w->rma_context, m->memh);
     free(m);
     return status;
   }
@@ -703,6 +724,6 @@ const void *sux_mem_rkey(const sux_mem_t *m, size_t *length) {
 
 void sux_mem_unmap(sux_mem_t *m) {
   ucp_rkey_buffer_release(m->rkey);
-  ucp_mem_unmap(m->w->context, m->memh);
+  ucp_mem_unmap(m->w->rma_context, m->memh);
   free(m);
 }

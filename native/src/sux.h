@@ -37,7 +37,12 @@ typedef struct sux_listener sux_listener_t;
 typedef struct sux_mem sux_mem_t;
 
 typedef struct sux_worker_config {
-  const char *transports; /* UCX_TLS value or NULL for UCX's default */
+  const char *transports; /* UCX_TLS of the stream context (socket address endpoints) or NULL for UCX's default */
+  /* UCX_TLS of the RMA context (regions, gets, worker-address endpoints): only transports that
+   * cannot read outside registered memory's segments (posix, sysv, cma, self; verbs where the NIC
+   * enforces keys), never tcp. NULL or "": "self" only, so no peer has a one-sided path. */
+  const char *rma_transports;
+  int nic_enforced_keys; /* rma_transports are verbs whose NIC enforces keys: peers on other hosts may get too */
   uint32_t ring_capacity;
   uint64_t max_message_bytes;
   uint32_t max_endpoints;
@@ -45,7 +50,8 @@ typedef struct sux_worker_config {
 
 int sux_worker_create(const sux_worker_config_t *config, sux_worker_t **out);
 void sux_worker_destroy(sux_worker_t *w); /* every endpoint, listener and region must be gone */
-int sux_worker_efd(sux_worker_t *w);
+/* The event fd of the stream worker (rma 0) or the RMA worker (rma 1); both must be watched. */
+int sux_worker_efd(sux_worker_t *w, int rma);
 /* Progresses until idle; then, while the ring is empty and operations are outstanding, keeps
  * progressing for up to spin_ns (a wake through the helper thread costs far more than a spin). */
 void sux_worker_progress(sux_worker_t *w, uint64_t spin_ns);
@@ -59,7 +65,8 @@ int sux_listen(sux_worker_t *w, uint32_t id, const char *host, uint16_t port, su
 void sux_listener_destroy(sux_listener_t *l);
 
 int sux_connect(sux_worker_t *w, const char *host, uint16_t port, sux_ep_t **out);
-/* This worker's UCP address (ucp_worker_get_address, kept for the worker's life). */
+/* The RMA worker's UCP address (ucp_worker_get_address, kept for the worker's life); empty
+ * (length 0) when the RMA context has no shared-memory or cma transport: no peer can get from us. */
 const void *sux_worker_address(const sux_worker_t *w, size_t *length);
 /* An endpoint to a peer worker on this host by its UCP address, for gets. UCX 1.13 never puts
  * shared memory (posix, sysv) on an endpoint with UCP_ERR_HANDLING_MODE_PEER (those transports

@@ -1,10 +1,13 @@
-// The native UCX path (native/): messages and one-sided gets byte-identical at 1 B, 64 KiB and
-// 8 MiB over TCP and over shared memory, in one process and between processes under Bun, Node
-// and Deno, gets over shared memory through the worker-address endpoint; and the failures: a peer
-// SIGKILLed mid-transfer, a bad, stale or out-of-range remote key, an oversized message. Skips
-// (printing why) where libucx-dev cannot be installed or the addon built.
+// The native UCX path (native/): messages byte-identical at 1 B, 64 KiB and 8 MiB over TCP and
+// over shared memory, one-sided gets byte-identical over shared memory (through the RMA worker's
+// address) and rejected with UCX_UNAVAILABLE over TCP (no one-sided path: tcp's software RMA
+// checks no key), in one process and between processes under Bun, Node and Deno; and the
+// failures: a forged key over TCP, a peer SIGKILLed mid-transfer, a bad, stale or out-of-range
+// remote key, an oversized message. Skips (printing why) where libucx-dev cannot be installed or
+// the addon built.
 import { afterAll, describe, expect, test } from "bun:test";
 import type { StrataError } from "../../core/errors.ts";
+import { decodeRemoteKey, encodeRemoteKey } from "../../native/remote-key.ts";
 import { failure } from "../helpers/failure.ts";
 import { ucxForTests } from "../helpers/ucx.ts";
 import type { UcxEndpoint, UcxWorker } from "../../native/ucx-api.ts";
@@ -25,10 +28,12 @@ afterAll(async () => {
   await Promise.all(workers.map((w) => w.close()));
 });
 
-/** Gets between processes of one host take the worker-address endpoint exactly when shared memory or cma is enabled. */
+/** Gets between processes of one host take the worker-address endpoint exactly when shared memory or cma is enabled; over tcp alone there are none. */
 function expectedGetsVia(transports: string): UcxEndpoint["getsVia"] {
-  return /posix|sysv|cma/.test(transports) ? "worker address" : "socket address";
+  return /posix|sysv|cma/.test(transports) ? "worker address" : "none";
 }
+
+const SHARED_MEMORY = "posix,sysv,cma,tcp";
 
 function worker(transports: string, limits: { maxMessageBytes?: number } = {}): UcxWorker {
   if (!setup.available) throw new Error(setup.reason);
@@ -56,10 +61,18 @@ describe.skipIf(!setup.available)("native UCX", () => {
       const { port } = await echoServer(server);
       const ep = await client.connect("127.0.0.1", port);
       const local = client.register(new Uint8Array(SIZES[2]));
+      // Both sides know after the hello whether there is a one-sided path.
+      if (expectedGetsVia(transports) === "none") expect(ep.getsVia).toBe("none");
       for (const size of SIZES) {
         const message = patterned(size);
         await ep.send(message);
         expect(Buffer.compare(await ep.receive(), message)).toBe(0);
+        if (expectedGetsVia(transports) === "none") {
+          const refused = await failure(ep.get(local, 0, size, source.address, source.rkey));
+          expect(refused.code).toBe("UCX_UNAVAILABLE");
+          expect(refused.message).toContain("no one-sided path to this peer");
+          continue;
+        }
         await ep.get(local, 0, size, source.address, source.rkey);
         expect(Buffer.compare(local.bytes.subarray(0, size), source.bytes.subarray(0, size))).toBe(0);
       }
@@ -83,10 +96,53 @@ describe.skipIf(!setup.available)("native UCX", () => {
     }
   }
 
-  test("a bad remote key and out-of-range gets reject; both processes stay alive", async () => {
+  test("over tcp, a forged well-formed key at 0x1000 cannot reach the server: the get rejects on the client, the server keeps serving", async () => {
+    // E2's attack: the region's own packed key framed around an address outside any region (UCX's
+    // software RMA over tcp read unregistered memory, and crashed the server at 0x1000).
     const server = await startServerPeer("bun", "tcp");
     servers.push(server);
     const client = worker("tcp");
+    const ep = await client.connect("127.0.0.1", server.port);
+    expect(ep.getsVia).toBe("none");
+    const local = client.allocate(4096);
+    const { packed } = decodeRemoteKey(server.rkey);
+    for (const address of [0x1000n, server.address + BigInt(SIZES[2]) + 4096n]) {
+      const forged = encodeRemoteKey({ address, length: 4096, packed });
+      const refused = await failure(ep.get(local, 0, 4096, address, forged));
+      expect(refused.code).toBe("UCX_UNAVAILABLE");
+      expect(refused.message).toContain("no one-sided path to this peer");
+    }
+    // The genuine key over tcp rejects the same way: tcp never carries a get.
+    expect((await failure(ep.get(local, 0, 16, server.address, server.rkey))).code).toBe("UCX_UNAVAILABLE");
+    await ep.send(new Uint8Array([4, 5, 6]));
+    expect([...(await ep.receive())]).toEqual([4, 5, 6]);
+    expect(server.alive()).toBe(true);
+    // A fresh connection is served too.
+    const again = await client.connect("127.0.0.1", server.port);
+    await again.send(new Uint8Array([9]));
+    expect([...(await again.receive())]).toEqual([9]);
+    expect(server.alive()).toBe(true);
+    await Promise.all([ep.close(), again.close()]);
+  }, 60_000);
+
+  test("a server over shared memory and a tcp-only client: no one-sided path either way, gets reject, messages flow", async () => {
+    const server = await startServerPeer("bun", SHARED_MEMORY);
+    servers.push(server);
+    const client = worker("tcp");
+    const ep = await client.connect("127.0.0.1", server.port);
+    expect(ep.getsVia).toBe("none");
+    const local = client.allocate(1024);
+    expect((await failure(ep.get(local, 0, 1024, server.address, server.rkey))).code).toBe("UCX_UNAVAILABLE");
+    await ep.send(new Uint8Array([1]));
+    expect([...(await ep.receive())]).toEqual([1]);
+    expect(server.alive()).toBe(true);
+    await ep.close();
+  }, 60_000);
+
+  test("a bad remote key and out-of-range gets reject; both processes stay alive", async () => {
+    const server = await startServerPeer("bun", SHARED_MEMORY);
+    servers.push(server);
+    const client = worker(SHARED_MEMORY);
     const ep = await client.connect("127.0.0.1", server.port);
     const local = client.allocate(1024);
     const garbage = new Uint8Array(server.rkey.length).fill(0x5a);
@@ -108,7 +164,7 @@ describe.skipIf(!setup.available)("native UCX", () => {
     await ep.close();
   }, 60_000);
 
-  test("over shared memory, a get with the key of a released region rejects; later gets go through the socket-address endpoint", async () => {
+  test("over shared memory, a get with the key of a released region rejects; the lane is retired and later gets reject (never over tcp)", async () => {
     const server = worker("posix,sysv,cma,tcp");
     const client = worker("posix,sysv,cma,tcp");
     const kept = server.allocate(SIZES[1]);
@@ -123,9 +179,8 @@ describe.skipIf(!setup.available)("native UCX", () => {
     released.release();
     // Its shared-memory segment is gone: the key does not attach.
     expect((await failure(ep.get(local, 0, 16, staleAddress, staleKey))).code).toBe("UCX_TRANSFER_FAILED");
-    expect(ep.getsVia).toBe("socket address");
-    await ep.get(local, 0, SIZES[1], kept.address, kept.rkey);
-    expect(Buffer.compare(local.bytes, kept.bytes)).toBe(0);
+    expect(ep.getsVia).toBe("none");
+    expect((await failure(ep.get(local, 0, SIZES[1], kept.address, kept.rkey))).code).toBe("UCX_UNAVAILABLE");
     await ep.send(new Uint8Array([7]));
     expect([...(await ep.receive())]).toEqual([7]);
     await ep.close();
@@ -156,7 +211,8 @@ describe.skipIf(!setup.available)("native UCX", () => {
       const client = worker(transports);
       const ep = await client.connect("127.0.0.1", server.port);
       const local = client.allocate(SIZES[2]);
-      await ep.get(local, 0, SIZES[2], server.address, server.rkey);
+      const getsWork = expectedGetsVia(transports) !== "none";
+      if (getsWork) await ep.get(local, 0, SIZES[2], server.address, server.rkey);
       expect(ep.getsVia).toBe(expectedGetsVia(transports));
       // A receive with no message coming, and gets in flight, when the server dies.
       const pending = failure(ep.receive());
