@@ -5,7 +5,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { posix } from "node:path";
 
 /** Top-level folders whose paths documents cite; a code span starting with one must exist. */
-export const REPOSITORY_FOLDERS = ["core", "wasm", "runtime", "gateway", "edge", "cli", "bin", "test", "bench", "docs", "examples", "scripts", ".ci"] as const;
+export const REPOSITORY_FOLDERS = ["core", "wasm", "runtime", "native", "gateway", "edge", "cli", "bin", "python", "test", "bench", "docs", "examples", "scripts", ".ci"] as const;
 /** Paths that exist only after a build (`npm run build`): cited, but absent from a fresh clone. */
 const BUILT_PATHS = [/\.generated\.ts$/, /^wasm\/build(\/|$)/, /^dist(\/|$)/];
 /** Spaces, template words (NAME, FILE), URL schemes and routes (`/v1/...`) mark a code span that is no repository path. */
