@@ -137,6 +137,35 @@ export const recordsSchema = map({
   end_offset: uint(),
 });
 
+/** The latest record per key of a compacted stream (GET /v1/streams/{name}/latest, docs/compaction.md). */
+export const latestSchema = map({
+  t: z.literal("latest"),
+  id: requestId,
+  stream: streamName,
+  /** One key; absent: every key. */
+  key: optional(z.union([z.string(), bytes], { error: "must be a string or bytes" })),
+  /** A watermark of an earlier answer; with wait_ms the answer waits until the map moved past it. */
+  after: optional(text(64)),
+  wait_ms: optional(uint()),
+});
+
+export const latestRecordsSchema = map({
+  t: z.literal("latest-records"),
+  id: requestId,
+  stream: z.string({ error: "must be a string" }),
+  watermark: z.string({ error: "must be a string" }),
+  records: list(
+    map({
+      key: bytes,
+      partition: uint(0, U32_MAX),
+      offset: uint(),
+      timestamp: uint(),
+      headers,
+      fields,
+    }),
+  ),
+});
+
 export const commitSchema = map({
   t: z.literal("commit"),
   id: requestId,
@@ -235,6 +264,8 @@ export const MESSAGE_SCHEMAS = {
   ack: ackSchema,
   fetch: fetchSchema,
   records: recordsSchema,
+  latest: latestSchema,
+  "latest-records": latestRecordsSchema,
   commit: commitSchema,
   committed: committedSchema,
   heartbeat: heartbeatSchema,

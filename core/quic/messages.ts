@@ -21,6 +21,8 @@ export type PublishMessage = MessageOf<"publish">;
 export type AckMessage = MessageOf<"ack">;
 export type FetchMessage = MessageOf<"fetch">;
 export type RecordsMessage = MessageOf<"records">;
+export type LatestMessage = MessageOf<"latest">;
+export type LatestRecordsMessage = MessageOf<"latest-records">;
 export type CommitMessage = MessageOf<"commit">;
 export type CommittedMessage = MessageOf<"committed">;
 export type HeartbeatMessage = MessageOf<"heartbeat">;
@@ -40,19 +42,20 @@ export type ChunksGetMessage = MessageOf<"chunks-get">;
 export type ChunksMessage = MessageOf<"chunks">;
 
 /** Requests on the control stream (each carries an id and is answered by one frame with it). */
-export type ControlRequest = PublishMessage | FetchMessage | CommitMessage | HeartbeatMessage | LeaveMessage | StreamInfoMessage | StreamCreateMessage | ManifestGetMessage | ChunksMissingMessage;
+export type ControlRequest = PublishMessage | FetchMessage | LatestMessage | CommitMessage | HeartbeatMessage | LeaveMessage | StreamInfoMessage | StreamCreateMessage | ManifestGetMessage | ChunksMissingMessage;
 export type ControlRequestType = ControlRequest["t"];
 /** The first frame of a bulk stream (one request per stream). */
 export type BulkRequest = ChunksPutMessage | ChunksGetMessage;
 export type BulkRequestType = BulkRequest["t"];
 
-export const CONTROL_REQUEST_TYPES: readonly ControlRequestType[] = ["publish", "fetch", "commit", "heartbeat", "leave", "stream-info", "stream-create", "manifest-get", "chunks-missing"];
+export const CONTROL_REQUEST_TYPES: readonly ControlRequestType[] = ["publish", "fetch", "latest", "commit", "heartbeat", "leave", "stream-info", "stream-create", "manifest-get", "chunks-missing"];
 export const BULK_REQUEST_TYPES: readonly BulkRequestType[] = ["chunks-put", "chunks-get"];
 
 /** The answer each control request gets when it succeeds. */
 export const ANSWER_TYPE = {
   publish: "ack",
   fetch: "records",
+  latest: "latest-records",
   commit: "committed",
   heartbeat: "heartbeat-ok",
   leave: "left",

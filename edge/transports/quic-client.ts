@@ -22,6 +22,8 @@ import {
   type MessageOf,
   type MessageType,
   type PublishMessage,
+  type LatestMessage,
+  type LatestRecordsMessage,
   type RecordsMessage,
   type Session,
   type StreamCreateMessage,
@@ -51,6 +53,8 @@ export type PublishRecord = PublishMessage["records"][number];
 export type RecordPosition = AckMessage["records"][number];
 export type FetchRequest = Fields<FetchMessage>;
 export type FetchResult = Fields<RecordsMessage>;
+export type LatestRequest = Fields<LatestMessage>;
+export type LatestResult = Fields<LatestRecordsMessage>;
 export type FetchedRecord = RecordsMessage["records"][number];
 export type CommittedOffset = Fields<CommittedMessage>;
 export type StreamInfo = Fields<StreamMessage>;
@@ -167,6 +171,12 @@ export class QuicClient {
   async fetch(request: FetchRequest): Promise<FetchResult> {
     const { message } = await this.#request("records", (id) => ({ t: "fetch", id, ...request }), request.wait_ms ?? 0);
     return { records: message.records, next_offset: message.next_offset, end_offset: message.end_offset };
+  }
+
+  /** The latest record per key of a compacted stream (GET /v1/streams/{name}/latest): long-polls past `after` with wait_ms. */
+  async latest(request: LatestRequest): Promise<LatestResult> {
+    const { message } = await this.#request("latest-records", (id) => ({ t: "latest", id, ...request }), request.wait_ms ?? 0);
+    return { stream: message.stream, watermark: message.watermark, records: message.records };
   }
 
   async commit(group: string, position: { stream: string; partition: number; offset: number }): Promise<CommittedOffset> {

@@ -10,6 +10,8 @@ import type { Publisher } from "../streams/log-service.ts";
 import { encodeRawReadResponse } from "../streams/read-wire.ts";
 import { QUIC_FRAME_ENVELOPE_BYTES } from "./quic-limits.ts";
 
+const utf8 = new TextEncoder();
+
 /** Context of one connection that requests need. */
 export interface RequestContext {
   /** Largest frame the client accepts. */
@@ -36,6 +38,13 @@ export async function handleControlRequest(services: GatewayServices, request: C
     }
     case "fetch":
       return fetchRecords(services, request, context);
+    case "latest": {
+      // GET /v1/streams/{name}/latest; a map larger than the client's frame limit is PAYLOAD_TOO_LARGE.
+      const { stream, key, after, wait_ms } = request;
+      const view = await services.latest.latest({ stream, key: typeof key === "string" ? utf8.encode(key) : key, after, waitMs: wait_ms, signal: context.signal });
+      const records = view.records.map(({ key, partition, offset, timestamp, headers, fields }) => ({ key, partition, offset, timestamp, headers, fields }));
+      return encode({ t: "latest-records", id, stream, watermark: view.watermark, records });
+    }
     case "commit": {
       const { group, stream, partition, offset, member, member_epoch } = request;
       const committed = await services.groups.commit(group, { stream, partition, offset, member, member_epoch });

@@ -1,6 +1,6 @@
 // What each QUIC request needs of its token, the same as its HTTP route: publish and commit as
 // POST /v1/streams/{name}/records and POST /v1/groups/{group}/offsets, fetch as the partition
-// read, the chunk and manifest frames as the artefact routes (allowed to publish, or to consume,
+// read, latest as GET /v1/streams/{name}/latest, the chunk and manifest frames as the artefact routes (allowed to publish, or to consume,
 // on at least one stream), heartbeat and leave as their group routes. FORBIDDEN names what was missing.
 import type { Action } from "../../core/auth/scopes.ts";
 import type { BulkRequest, ControlRequest } from "../../core/quic/messages.ts";
@@ -29,6 +29,7 @@ function requirementOf(request: Exclude<ControlRequest, { t: "heartbeat" | "leav
     case "stream-info":
       return { actions: ["consume", "publish"], stream: request.stream };
     case "fetch":
+    case "latest":
       return { actions: ["consume"], stream: request.stream };
     // A group's offsets on a stream are committed by whoever may consume that stream.
     case "commit":

@@ -1,7 +1,8 @@
 // A tombstone (a record with null fields, docs/compaction.md) is data every client receives as
 // such: a QUIC fetch (with and without a projection), the library's group consumer and its queue
 // worker each see `fields: null` at the tombstone's offset and the other records unchanged, and
-// `strata consume` (alone and as a group member) prints it with `"fields": null`. One real gateway
+// `strata consume` (alone and as a group member) prints it with `"fields": null`. The QUIC
+// `latest` frame answers the latest map without tombstoned keys and long-polls like HTTP's. One real gateway
 // in this process, served over HTTP and QUIC on loopback; the CLI runs as real processes.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { consumeGroup, describeQueue, work, type ClaimedRecord } from "../../gateway/client.ts";
@@ -101,3 +102,25 @@ test("strata consume prints the tombstone with null fields, alone and as a group
   expect((await member.done).code).toBe(0);
   expect(printed(stdout)).toEqual(EXPECTED);
 }, 60_000);
+
+test("the QUIC latest frame: the map without tombstoned keys, one key, a long-poll woken by a publish, and a delete stream refused", async () => {
+  const utf8 = new TextEncoder();
+  const all = await client.latest({ stream: STREAM });
+  expect(all.stream).toBe(STREAM);
+  expect(all.records.map((r) => ({ key: new TextDecoder().decode(r.key), partition: r.partition, offset: r.offset, fields: r.fields }))).toEqual([{ key: "wd", partition: 0, offset: 3, fields: { value: 0.02 } }]);
+  expect((await client.latest({ stream: STREAM, key: "lr" })).records).toEqual([]);
+  expect((await client.latest({ stream: STREAM, key: utf8.encode("wd") })).records.map((r) => r.offset)).toEqual([3]);
+  // Nothing changed since the watermark: the poll waits until the publish below moves the map.
+  const polled = client.latest({ stream: STREAM, after: all.watermark, wait_ms: 20_000 });
+  const published = await postJson(`${live.url}/v1/streams/${encodeURIComponent(STREAM)}/records`, { records: [{ key: "lr", fields: { value: 0.05 } }] });
+  expect(published.status).toBe(200);
+  const moved = await polled;
+  expect(moved.watermark).not.toBe(all.watermark);
+  expect(moved.records.map((r) => [new TextDecoder().decode(r.key), r.fields])).toEqual([
+    ["wd", { value: 0.02 }],
+    ["lr", { value: 0.05 }],
+  ]);
+  await live.gateway.services.streams.create({ name: "tombstones/plain" });
+  const refused = await client.latest({ stream: "tombstones/plain" }).catch((e: unknown) => e);
+  expect(refused).toMatchObject({ code: "BAD_REQUEST" });
+});

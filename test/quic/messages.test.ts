@@ -32,6 +32,8 @@ const EXAMPLES: { [T in MessageType]: Extract<Message, { t: T }> } = {
   ack: { t: "ack", id: 1, records: [{ partition: 1, offset: 99 }] },
   fetch: { t: "fetch", id: 2, stream: "a/b", partition: 0, offset: 5, max_records: 10, max_bytes: 4096, wait_ms: 100, fields: ["n"] },
   records: { t: "records", id: 2, records: [{ offset: 5, timestamp: 1700000000000, key: null, headers: {}, fields: { n: 1 } }, { offset: 6, timestamp: 1700000000001, key: new Uint8Array([7]), headers: { h: "v" }, fields: { t: tensor } }], next_offset: 7, end_offset: 9 },
+  latest: { t: "latest", id: 3, stream: "a/b", key: new Uint8Array([7]), after: "w1", wait_ms: 100 },
+  "latest-records": { t: "latest-records", id: 3, stream: "a/b", watermark: "w2", records: [{ key: new Uint8Array([7]), partition: 0, offset: 6, timestamp: 1700000000001, headers: {}, fields: { t: tensor } }] },
   commit: { t: "commit", id: 4, group: "g1", stream: "a/b", partition: 0, offset: 3, member: "m1", member_epoch: 2 },
   heartbeat: { t: "heartbeat", id: 9, group: "g1", member: "m1", streams: ["a/b"], member_epoch: 2, instance: "i1", session_timeout_ms: 3000 },
   "heartbeat-ok": { t: "heartbeat-ok", id: 9, member_epoch: 3, assignment: [{ stream: "a/b", partition: 1 }], heartbeat_interval_ms: 1000 },
@@ -165,6 +167,14 @@ const MALFORMED: { [T in MessageType]: [string, Record<string, unknown>, string]
   records: [
     ["a key that is a string", { records: [{ offset: 0, timestamp: 0, key: "k", headers: {}, fields: {} }] }, "records[0].key"],
     ["no next_offset", { next_offset: undefined }, "next_offset"],
+  ],
+  latest: [
+    ["a key that is a number", { key: 7 }, "key"],
+    ["a negative wait_ms", { wait_ms: -1 }, "wait_ms"],
+  ],
+  "latest-records": [
+    ["a record without a key", { records: [{ partition: 0, offset: 0, timestamp: 0, headers: {}, fields: {} }] }, "records[0].key"],
+    ["no watermark", { watermark: undefined }, "watermark"],
   ],
   commit: [
     ["a group that is not a string", { group: 12 }, "group"],

@@ -164,6 +164,7 @@ describe("requests are authorized by the token's scopes", () => {
       expect((await failure(consumer.missingChunks([blake3(new Uint8Array([1]))]))).code).toBe("FORBIDDEN");
       expect(await endOffset("sensors/a")).toBe(before);
       expect((await failure(publisher.fetch({ stream: "sensors/a", partition: 0, offset: 0 }))).code).toBe("FORBIDDEN");
+      expect((await failure(publisher.latest({ stream: "sensors/a" }))).code).toBe("FORBIDDEN");
       expect((await failure(publisher.commit("g", { stream: "sensors/a", partition: 0, offset: 0 }))).code).toBe("FORBIDDEN");
       expect((await failure(publisher.getManifest("00".repeat(32)))).code).toBe("FORBIDDEN");
       const chunkGet = async () => {
