@@ -72,11 +72,12 @@ function recordPosition(v: unknown): RecordPosition | null {
 interface ReadRecordFields {
   readonly offset: number;
   readonly timestamp: number;
-  readonly fields: Record<string, unknown>;
+  /** Null for a tombstone (docs/compaction.md). */
+  readonly fields: Record<string, unknown> | null;
 }
 
 function readRecord(v: unknown): ReadRecordFields | null {
-  if (!isObject(v) || !isCount(v.offset) || !isCount(v.timestamp) || !isObject(v.fields)) return null;
+  if (!isObject(v) || !isCount(v.offset) || !isCount(v.timestamp) || !(v.fields === null || isObject(v.fields))) return null;
   return { offset: v.offset, timestamp: v.timestamp, fields: v.fields };
 }
 
@@ -180,8 +181,9 @@ async function latestInPartition(http: GatewayHttp, stream: string, field: strin
     }
     for (let i = page.length - 1; i >= 0; i--) {
       const r = page[i]!;
-      const ref = refOf(r.fields[field]);
-      const fileName = r.fields[FILE_NAME_FIELD];
+      // A tombstone (null fields) carries no artefact: the search goes on to older records.
+      const ref = refOf(r.fields?.[field]);
+      const fileName = r.fields?.[FILE_NAME_FIELD];
       if (ref) return { ref, partition: p.partition, offset: r.offset, timestamp: r.timestamp, ...(typeof fileName === "string" && isPlainFileName(fileName) ? { fileName } : {}) };
     }
     end = from;

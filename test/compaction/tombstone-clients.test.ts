@@ -2,7 +2,8 @@
 // such: a QUIC fetch (with and without a projection), the library's group consumer and its queue
 // worker each see `fields: null` at the tombstone's offset and the other records unchanged, and
 // `strata consume` (alone and as a group member) prints it with `"fields": null`. The QUIC
-// `latest` frame answers the latest map without tombstoned keys and long-polls like HTTP's. One real gateway
+// `latest` frame answers the latest map without tombstoned keys and long-polls like HTTP's. The
+// edge's artefact search (HTTP and QUIC) passes over a newer tombstone to the artefact before it. One real gateway
 // in this process, served over HTTP and QUIC on loopback; the CLI runs as real processes.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { consumeGroup, describeQueue, work, type ClaimedRecord } from "../../gateway/client.ts";
@@ -11,6 +12,13 @@ import { QuicClient } from "../../edge/transports/quic-client.ts";
 import { liveGateway, postJson, type LiveGateway } from "../helpers/in-process-gateway.ts";
 import { until } from "../queues/queue-http.ts";
 import { cli, waitFor } from "../edge/edge-fixtures.ts";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { ARTEFACT_FIELD } from "../../edge/artefacts/artefact-field.ts";
+import { GatewayHttp } from "../../edge/artefacts/gateway-http.ts";
+import { pushArtefact } from "../../edge/artefacts/push.ts";
+import { latestArtefact } from "../../edge/artefacts/stream-api.ts";
+import { quicChunkSource } from "../../edge/transports/quic-chunk-source.ts";
 
 const STREAM = "tombstones/params";
 /** What is published, in offset order on the stream's one partition: offset 2 is the tombstone. */
@@ -123,4 +131,16 @@ test("the QUIC latest frame: the map without tombstoned keys, one key, a long-po
   await live.gateway.services.streams.create({ name: "tombstones/plain" });
   const refused = await client.latest({ stream: "tombstones/plain" }).catch((e: unknown) => e);
   expect(refused).toMatchObject({ code: "BAD_REQUEST" });
+});
+
+test("the edge's newest-artefact search, over HTTP and QUIC, passes over a newer tombstone", async () => {
+  const file = join(live.dataDir, "model.bin");
+  writeFileSync(file, new Uint8Array(4096).fill(7));
+  const pushed = await pushArtefact({ gateway: live.url, file, stream: "tombstones/models" });
+  const tombstone = await postJson(`${live.url}/v1/streams/tombstones%2Fmodels/records`, { records: [{ key: "m", fields: null }] });
+  expect(tombstone.status).toBe(200);
+  expect(tombstone.body.records[0].offset).toBe(pushed.record.offset + 1);
+  const overHttp = await latestArtefact(new GatewayHttp(live.url, { requestTimeoutMs: 10_000, attempts: 1 }), "tombstones/models", ARTEFACT_FIELD);
+  const overQuic = await quicChunkSource(client, "quic").latest("tombstones/models", ARTEFACT_FIELD);
+  for (const found of [overHttp, overQuic]) expect({ offset: found.offset, manifest: found.ref.manifest }).toEqual({ offset: pushed.record.offset, manifest: pushed.artefact });
 });
