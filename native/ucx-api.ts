@@ -91,8 +91,13 @@ export interface UcxRegion {
 export interface UcxEndpoint {
   /** A framed message on this endpoint's UCP stream (ordered, per endpoint), at most maxMessageBytes. */
   send(message: Uint8Array): Promise<void>;
-  /** The next message, in order; rejects with UCX_UNAVAILABLE once the endpoint is closed or the peer is gone. */
-  receive(): Promise<Uint8Array>;
+  /**
+   * The next message, in order; rejects with UCX_UNAVAILABLE once the endpoint is closed or the peer
+   * is gone. maxBytes (optional, at most maxMessageBytes): a smaller bound for this message, so a
+   * server that sends large answers need not accept large requests (over it: PAYLOAD_TOO_LARGE, the
+   * endpoint closes).
+   */
+  receive(maxBytes?: number): Promise<Uint8Array>;
   /**
    * One-sided read of `length` bytes at remoteAddress (inside the region described by rkey) into
    * into.bytes[offset, offset + length).

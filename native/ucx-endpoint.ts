@@ -93,15 +93,19 @@ export class NativeEndpoint implements UcxEndpoint {
     await this.core.post("send", (op) => this.core.addon.epSend(this.handle, op, message), message);
   }
 
-  async receive(): Promise<Uint8Array> {
+  async receive(maxBytes?: number): Promise<Uint8Array> {
     if (this.state.kind !== "open") throw this.unavailable();
+    const max = this.core.limits.maxMessageBytes;
+    if (maxBytes !== undefined && (!Number.isSafeInteger(maxBytes) || maxBytes <= 0 || maxBytes > max)) {
+      throw new StrataError("BAD_REQUEST", `receive bound ${maxBytes} is not an integer in [1, maxMessageBytes = ${max}]`);
+    }
     try {
-      const payload = await this.core.post("receive", (op) => this.core.addon.epReceive(this.handle, op, 0));
+      const payload = await this.core.post("receive", (op) => this.core.addon.epReceive(this.handle, op, maxBytes ?? 0));
       return payload === null ? new Uint8Array(0) : new Uint8Array(payload);
     } catch (e) {
       // After an oversized frame the stream cannot be resynchronised: the endpoint is done.
       if (e instanceof StrataError && e.code === "PAYLOAD_TOO_LARGE") {
-        void this.shut(`peer sent a frame over maxMessageBytes (${this.core.limits.maxMessageBytes})`, true);
+        void this.shut(`peer sent a frame over ${maxBytes ?? this.core.limits.maxMessageBytes} bytes (the receive's bound)`, true);
         throw e;
       }
       if (this.state.kind !== "open") throw this.unavailable();

@@ -9,7 +9,8 @@ const MiB = 1024 * KiB;
 const GiB = 1024 * MiB;
 
 export const UCX_LIMITS = defineLimits("ucx", {
-  maxMessageBytes: { default: 16 * MiB, unit: "bytes", min: 64, max: 1 * GiB, doc: "Largest message one UCX endpoint send or receive carries; a larger incoming frame closes the endpoint." },
+  // 65 MiB: a gateway answer of ucx.maxRequestBytes (64 MiB) inline, as it comes to a client without a one-sided path (tcp).
+  maxMessageBytes: { default: 65 * MiB, unit: "bytes", min: 64, max: 1 * GiB, doc: "Largest message one UCX endpoint send or receive carries; a larger incoming frame closes the endpoint." },
   maxRegisteredBytes: { default: 4 * GiB, unit: "bytes", min: 4 * KiB, max: 1024 * GiB, doc: "Sum of the lengths of all live registered or allocated UCX regions of the worker." },
   ringCapacity: { default: 4096, unit: "count", min: 16, max: 1_048_576, doc: "Completion ring entries: bounds the worker's outstanding operations plus two per endpoint." },
   maxEndpoints: { default: 256, unit: "count", min: 1, max: 65_536, doc: "UCX endpoints open at once (accepted and connected); connection requests over it are rejected." },

@@ -66,7 +66,8 @@ export class UcxConnection {
       while (this.#state.kind !== "closed") {
         let bytes: Uint8Array;
         try {
-          bytes = await this.endpoint.receive();
+          // Twice ucx.maxMessageBytes, as the worker's bound was before answers went inline (ucx-server.ts): larger requests close the endpoint.
+          bytes = await this.endpoint.receive(2 * this.ctx.limits.maxMessageBytes);
         } catch (e) {
           this.#closed(e instanceof Error ? e.message : String(e));
           break;
@@ -125,7 +126,8 @@ export class UcxConnection {
     const token = this.#state.token;
     try {
       const answer = await this.ctx.requests.answer(token, request);
-      if (answer.length <= this.ctx.limits.inlineMaxBytes) {
+      // Without a one-sided path to this client (tcp carries no gets: native/ucx-api.ts getsVia) every answer is inline.
+      if (answer.length <= this.ctx.limits.inlineMaxBytes || this.endpoint.getsVia === "none") {
         await this.#send({ t: "inline", id: request.id, data: joined(answer) });
         return;
       }

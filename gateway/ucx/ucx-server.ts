@@ -52,7 +52,8 @@ export async function startUcxServer(services: GatewayServices, options: UcxServ
   const worker: UcxWorker = load.ucx.createWorker({
     ...(options.transports !== undefined ? { transports: options.transports } : {}),
     limits: {
-      maxMessageBytes: Math.min(WORKER_MAX_MESSAGE_BYTES, Math.max(2 * limits.maxMessageBytes, limits.inlineMaxBytes + ANSWER_ENVELOPE_BYTES)),
+      // A client without a one-sided path (tcp: getsVia "none") gets every answer inline, up to maxRequestBytes.
+      maxMessageBytes: Math.min(WORKER_MAX_MESSAGE_BYTES, Math.max(2 * limits.maxMessageBytes, limits.maxRequestBytes + ANSWER_ENVELOPE_BYTES)),
       maxRegisteredBytes: limits.poolBytes,
       maxEndpoints: limits.maxEndpoints,
       ringCapacity: Math.max(4096, 2 * limits.maxEndpoints + 8 + limits.maxEndpoints * limits.maxRequestsInFlight),

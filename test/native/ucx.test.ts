@@ -6,9 +6,12 @@
 // remote key, an oversized message. Skips (printing why) where libucx-dev cannot be installed or
 // the addon built.
 import { afterAll, describe, expect, test } from "bun:test";
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
 import type { StrataError } from "../../core/errors.ts";
 import { decodeRemoteKey, encodeRemoteKey } from "../../native/remote-key.ts";
 import { failure } from "../helpers/failure.ts";
+import { removeDir, ROOT, tempDir } from "../helpers/gateway.ts";
 import { ucxForTests } from "../helpers/ucx.ts";
 import type { UcxEndpoint, UcxWorker } from "../../native/ucx-api.ts";
 import { patterned, serveEcho, SIZES } from "./fixtures/ucx-pattern.ts";
@@ -23,10 +26,23 @@ const TRANSPORTS = [
 
 const workers: UcxWorker[] = [];
 const servers: ServerPeer[] = [];
+const scratch = tempDir("strata-native-");
 afterAll(async () => {
   await Promise.all(servers.map((s) => s.kill()));
   await Promise.all(workers.map((w) => w.close()));
+  removeDir(scratch);
 });
+
+/** The hostile UCX program (fixtures/forged-get.c), built with the compiler that built the addon; or why not. */
+function buildForgedGet(): { path: string } | { reason: string } {
+  if (!setup.available) return { reason: setup.reason };
+  const path = join(scratch, "forged-get");
+  const cc = process.env["CC"] ?? "gcc";
+  const built = spawnSync(cc, ["-O1", "-o", path, join(ROOT, "test", "native", "fixtures", "forged-get.c"), "-lucp", "-lucs"], { encoding: "utf8" });
+  return built.status === 0 ? { path } : { reason: `${cc} could not build fixtures/forged-get.c: ${built.stderr ?? built.error?.message ?? ""}` };
+}
+const forgedGet = buildForgedGet();
+if ("reason" in forgedGet && setup.available) console.warn(`the hostile UCX program test is skipped: ${forgedGet.reason}`);
 
 /** Gets between processes of one host take the worker-address endpoint exactly when shared memory or cma is enabled; over tcp alone there are none. */
 function expectedGetsVia(transports: string): UcxEndpoint["getsVia"] {
@@ -124,6 +140,25 @@ describe.skipIf(!setup.available)("native UCX", () => {
     expect(server.alive()).toBe(true);
     await Promise.all([ep.close(), again.close()]);
   }, 60_000);
+
+  test.skipIf(!("path" in forgedGet))("a hostile UCX program with RMA over tcp gets nothing: the server's socket-address worker serves no RMA and keeps serving", async () => {
+    if (!("path" in forgedGet)) return;
+    const server = await startServerPeer("bun", "tcp");
+    servers.push(server);
+    // The served region's address, and 0x1000 (the get that crashed the server before the fix).
+    const run = spawnSync(forgedGet.path, ["127.0.0.1", String(server.port), `0x${server.address.toString(16)}`, "0x1000"], { encoding: "utf8", timeout: 60_000 });
+    const lines = run.stdout.trim().split("\n");
+    expect(run.status).toBe(0);
+    expect(lines).toHaveLength(2);
+    for (const line of lines) expect(line === "no answer" || line.startsWith("error")).toBe(true);
+    expect(server.alive()).toBe(true);
+    const client = worker("tcp");
+    const ep = await client.connect("127.0.0.1", server.port);
+    await ep.send(new Uint8Array([8, 8]));
+    expect([...(await ep.receive())]).toEqual([8, 8]);
+    expect(server.alive()).toBe(true);
+    await ep.close();
+  }, 120_000);
 
   test("a server over shared memory and a tcp-only client: no one-sided path either way, gets reject, messages flow", async () => {
     const server = await startServerPeer("bun", SHARED_MEMORY);
