@@ -28,6 +28,19 @@ export interface GatewayHttpOptions {
 }
 
 const RETRY_BASE_MS = 200;
+/** The longest Retry-After honoured at once (a larger one is capped: the wait stays responsive). */
+const MAX_RETRY_AFTER_MS = 5_000;
+
+/** The wait a 503 asks for with Retry-After (seconds), capped; undefined for any other answer. */
+function busyRetryAfterMs(response: Response): number | undefined {
+  if (response.status !== 503) return undefined;
+  const header = response.headers.get("retry-after");
+  if (header === null) return undefined;
+  const seconds = Number(header);
+  if (!Number.isFinite(seconds) || seconds < 0) return undefined;
+  // Jitter spreads the retries of concurrent transfers that were refused together.
+  return Math.min(MAX_RETRY_AFTER_MS, Math.max(50, seconds * 1000 * (0.5 + Math.random() / 2)));
+}
 
 function isErrorCode(code: unknown): code is ErrorCode {
   return typeof code === "string" && Object.hasOwn(ERROR_STATUS, code);
@@ -84,6 +97,7 @@ export class GatewayHttp {
     const attempts = options.idempotent === false ? 1 : this.#options.attempts;
     const doFetch = this.#fetch ?? fetch;
     let lastError: unknown;
+    let busyWaitedMs = 0;
     for (let attempt = 1; attempt <= attempts; attempt++) {
       if (options.signal?.aborted) throw options.signal.reason;
       const timeout = AbortSignal.timeout(this.#options.requestTimeoutMs);
@@ -107,7 +121,17 @@ export class GatewayHttp {
         continue;
       }
       if (response.ok || options.passStatuses?.includes(response.status)) return response;
+      const retryAfterMs = busyRetryAfterMs(response);
       const error = await errorFromResponse(response, what);
+      // A gateway at its in-flight bound (503 with Retry-After) is back-pressure, not a failure:
+      // wait as it asks, without spending an attempt, for up to requestTimeoutMs in all.
+      if (retryAfterMs !== undefined && options.idempotent !== false && busyWaitedMs + retryAfterMs <= this.#options.requestTimeoutMs) {
+        busyWaitedMs += retryAfterMs;
+        lastError = error;
+        attempt--;
+        await sleep(retryAfterMs);
+        continue;
+      }
       if (response.status < 500 || attempt === attempts) throw error;
       lastError = error;
       await sleep(RETRY_BASE_MS * 2 ** (attempt - 1));
