@@ -1,5 +1,6 @@
 // Measures 4 MiB one-sided get and stream-message throughput from JavaScript between two
-// processes, next to ucx_perftest's ucp_get and tag_bw at the same size, in one run. Not a test
+// processes, next to ucx_perftest's ucp_get and tag_bw at the same size, in one run (over tcp
+// alone there are no one-sided gets: getsVia "none", their columns say n/a). Not a test
 // (timings never decide pass/fail): `bun test/native/measure-throughput.ts [transports...]`.
 import { spawn, spawnSync } from "node:child_process";
 import { loadavg } from "node:os";
@@ -24,10 +25,11 @@ async function fromJs(transports: string): Promise<{ get: number; get4: number; 
       await run();
       return bytes / ((performance.now() - start) / 1000) / 1e9;
     };
-    const get = await gbps(ROUNDS * SIZE, async () => {
+    const gets = ep.getsVia !== "none";
+    const get = !gets ? Number.NaN : await gbps(ROUNDS * SIZE, async () => {
       for (let i = 0; i < ROUNDS; i++) await ep.get(local, 0, SIZE, server.address, server.rkey);
     });
-    const get4 = await gbps(ROUNDS * SIZE, async () => {
+    const get4 = !gets ? Number.NaN : await gbps(ROUNDS * SIZE, async () => {
       for (let i = 0; i < ROUNDS; i += 4) await Promise.all([0, 1, 2, 3].map((k) => ep.get(local, k * SIZE, SIZE, server.address, server.rkey)));
     });
     const message = local.bytes.subarray(0, SIZE);
@@ -79,7 +81,8 @@ for (const transports of variants.length > 0 ? variants : ["posix,sysv,cma,tcp",
   const js = await fromJs(transports);
   const get = await perftest("ucp_get", transports);
   const tag = await perftest("tag_bw", transports);
-  const f = (x: number): string => x.toFixed(2);
-  console.log(`| ${transports} | ${js.via} | ${f(js.get)} GB/s | ${f(js.get4)} GB/s | ${f(js.echo)} GB/s | ${f(get)} GB/s | ${f(tag)} GB/s | ${f(Math.max(js.get, js.get4) / get)}x | ${f(js.echo / tag)}x |`);
+  const f = (x: number, unit: string): string => (Number.isNaN(x) ? "n/a" : `${x.toFixed(2)}${unit}`);
+  const jsGet = Math.max(js.get, js.get4);
+  console.log(`| ${transports} | ${js.via} | ${f(js.get, " GB/s")} | ${f(js.get4, " GB/s")} | ${f(js.echo, " GB/s")} | ${f(get, " GB/s")} | ${f(tag, " GB/s")} | ${f(jsGet / get, "x")} | ${f(js.echo / tag, "x")} |`);
 }
 console.log(`load after: ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);

@@ -69,7 +69,7 @@ async function echoServer(w: UcxWorker): Promise<{ port: number; accepted: UcxEn
 
 describe.skipIf(!setup.available)("native UCX", () => {
   for (const [name, transports] of TRANSPORTS) {
-    test(`in one process over ${name}: messages and gets of 1 B, 64 KiB and 8 MiB are byte-identical`, async () => {
+    test(`in one process over ${name}: messages of 1 B, 64 KiB and 8 MiB are byte-identical, and gets too (shared memory) or rejected (tcp)`, async () => {
       const server = worker(transports);
       const client = worker(transports);
       const source = server.allocate(SIZES[2]);
@@ -100,7 +100,7 @@ describe.skipIf(!setup.available)("native UCX", () => {
     }, 60_000);
 
     for (const runtime of ["bun", "node", "deno"] as const) {
-      test(`a client under ${runtime} over ${name} gets and echoes byte-identical from a server process`, async () => {
+      test(`a client under ${runtime} over ${name} echoes byte-identical with a server process, and gets byte-identical (shared memory) or rejected (tcp)`, async () => {
         const server = await startServerPeer("bun", transports);
         servers.push(server);
         const run = await runClientPeer(runtime, server, transports);
