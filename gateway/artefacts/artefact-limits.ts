@@ -43,6 +43,11 @@ export const ARTEFACT_LIMITS = defineLimits("artefacts", {
   gcIntervalMs: { default: 6 * 60 * 60_000, unit: "ms", min: 0, max: 2 ** 31 - 1, doc: "GC runs by itself this often; 0 = only through POST /v1/admin/gc." },
   maxUploadBytes: { default: 16 * GiB, unit: "bytes", min: 1 * KiB, max: 16 * TiB, doc: "Largest body of POST /v1/artefacts (a raw upload, chunked by the gateway as it streams in); more is PAYLOAD_TOO_LARGE." },
   maxConcurrentUploads: { default: 8, unit: "count", min: 1, max: 1024, doc: "POST /v1/artefacts uploads served at once; past it UNAVAILABLE (each holds up to two chunk batches of maxChunkRequestBytes)." },
+  // Delta uploads (POST /v1/artefacts?basis=): the basis is cut into fixed blocks of a size the client picks in this range.
+  deltaMinBlockBytes: { default: 256 * KiB, unit: "bytes", min: 1 * KiB, max: 64 * MiB, doc: "Smallest block_size of GET /v1/artefacts/{id}/blocks and of a delta upload." },
+  deltaMaxBlockBytes: { default: 16 * MiB, unit: "bytes", min: 1 * KiB, max: 64 * MiB, doc: "Largest block_size of a delta upload, and of one literal frame of its body." },
+  deltaMaxBlocks: { default: 65_536, unit: "count", min: 1, max: 16_777_216, doc: "Most blocks a basis may have at the block_size asked (larger bases need a larger block_size)." },
+  blockDigestCacheBytes: { default: 16 * MiB, unit: "bytes", min: 0, max: 1 * GiB, doc: "Block digests of bases kept in memory, by (basis, block_size, algorithm) (0 disables it)." },
   gcRewriteMinDeadFraction: { default: 0.2, unit: "fraction", min: 0, max: 1, doc: "A pack is rewritten when at least this fraction of its chunk bytes is dead; fully dead packs are always deleted." },
 });
 
@@ -65,6 +70,7 @@ export function resolveArtefactLimits(overrides: Partial<ArtefactLimits> = {}): 
   if (l.packMaxBytes < l.maxChunkBytes) bad(`packMaxBytes (${l.packMaxBytes}) must be at least maxChunkBytes (${l.maxChunkBytes})`);
   if (l.maxChunkRequestBytes < l.maxChunkBytes) bad(`maxChunkRequestBytes (${l.maxChunkRequestBytes}) must be at least maxChunkBytes (${l.maxChunkBytes})`);
   if (l.maxPendingPackBytes < l.maxChunkRequestBytes) bad(`maxPendingPackBytes (${l.maxPendingPackBytes}) must be at least maxChunkRequestBytes (${l.maxChunkRequestBytes})`);
+  if (l.deltaMaxBlockBytes < l.deltaMinBlockBytes) bad(`deltaMaxBlockBytes (${l.deltaMaxBlockBytes}) must be at least deltaMinBlockBytes (${l.deltaMinBlockBytes})`);
   if (l.maxHashRequestBytes < JSON_HASH_BYTES * l.maxHashesPerRequest + 16) {
     bad(`maxHashRequestBytes (${l.maxHashRequestBytes}) must hold maxHashesPerRequest (${l.maxHashesPerRequest}) hex hashes in JSON: at least ${JSON_HASH_BYTES * l.maxHashesPerRequest + 16}`);
   }

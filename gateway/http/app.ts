@@ -12,6 +12,7 @@ import type { GatewayServices } from "../services.ts";
 import { jsonReadResponse, msgpackReadResponse, rawReadResponseParts, type JsonReadResponse } from "../streams/read-wire.ts";
 import { createStreamSchema, type StreamInfo } from "../streams/stream-service.ts";
 import { artefactRoutes } from "./artefact-routes.ts";
+import { artefactDeltaRoutes } from "./artefact-delta-routes.ts";
 import { artefactUploadRoutes, isStreamedUpload } from "./artefact-upload-routes.ts";
 import { limitBody } from "./body-limit.ts";
 import { authenticate, principalOf, requireScope, type AuthEnv } from "./auth.ts";
@@ -149,6 +150,7 @@ export function createApp(services: GatewayServices, http: HttpConfig) {
     .route("/v1", jobRoutes(services.jobs, limited, records))
     .route("/v1", latestRoutes(services.latest, services.compactor, limited, records))
     .route("/v1", artefactRoutes(services.artefacts, http))
+    .route("/v1", artefactDeltaRoutes(services.artefacts)) // before the raw upload: POST /artefacts with ?basis=
     .route("/v1", artefactUploadRoutes(services.artefacts));
   app.notFound((c) => errorResponse(c, "NOT_FOUND", `no route ${c.req.method} ${c.req.path}`, 404));
   app.onError(onError);
