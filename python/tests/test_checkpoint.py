@@ -1,6 +1,7 @@
 """strata.checkpoint against a real gateway: save from every rank, all-or-none visibility, load, keep.
 
-Ranks are threads, each with its own Client (as rank processes have). test/python/
+Ranks are threads, each with its own Client (as rank processes have). Delta uploads (against a
+basis: only changed blocks on the wire, the plain upload's id) are counted by their wire bytes. test/python/
 training-coordination.test.ts runs this module against a gateway process; the rank processes killed
 mid-upload are test/python/checkpoint-kill.test.ts.
 """
@@ -144,6 +145,75 @@ class CheckpointTest(unittest.TestCase):
         meta = checkpoint.load(self.client, job, 0, self.path("empty"))
         self.assertEqual((meta["size"], meta["state"]), (0, {"empty": True}))
         self.assertEqual(os.path.getsize(self.path("empty")), 0)
+
+    def _changed_file(self, name: str, data: bytearray, regions: list[tuple[int, int]]) -> bytes:
+        """Rewrites ``regions`` (offset, length) of ``data`` with new bytes, writes it to ``name``."""
+        for at, length in regions:
+            data[at : at + length] = os.urandom(length)
+        with open(self.path(name), "wb") as f:
+            f.write(data)
+        return bytes(data)
+
+    def test_delta_upload_moves_only_changed_blocks(self) -> None:
+        size, block = 16 * 1024 * 1024, 256 * 1024
+        data = bytearray(os.urandom(size))
+        with open(self.path("v1"), "wb") as f:
+            f.write(data)
+        basis = checkpoint.upload(self.client, self.path("v1"))
+        self.assertEqual(basis["wire_bytes"], size)
+        # 5 % changed in two regions of 400 KiB, one straddling block boundaries.
+        regions = [(3 * block - 100_000, 409_600), (10_000_000, 409_600)]
+        changed = self._changed_file("v2", data, regions)
+        delta = checkpoint.upload(self.client, self.path("v2"), basis=basis["id"], block_size=block)
+        # The changed bytes plus at most two partial blocks per region, and the frames' headers.
+        self.assertLessEqual(delta["wire_bytes"], sum(n for _, n in regions) + len(regions) * 2 * block + 1024)
+        self.assertLess(delta["wire_bytes"], size * 0.1)
+        self.assertLess(delta["new_bytes"], size // 4)
+        # The same artefact a plain upload of the same bytes makes.
+        plain = checkpoint.upload(self.client, self.path("v2"))
+        self.assertEqual(plain["id"], delta["id"])
+        self.assertEqual(plain["new_chunks"], 0)
+        self.assertEqual(checkpoint.download(self.client, delta["id"], self.path("back")), size)
+        with open(self.path("back"), "rb") as f:
+            self.assertEqual(f.read(), changed)
+
+    def test_delta_upload_of_bytes_and_of_a_grown_file(self) -> None:
+        block = 256 * 1024
+        first = os.urandom(5 * block + 1000)
+        basis = checkpoint.upload(self.client, first)
+        grown = first[:4 * block] + os.urandom(block) + first[5 * block:] + os.urandom(3 * block)
+        delta = checkpoint.upload(self.client, memoryview(grown), basis=basis["id"], block_size=block)
+        self.assertEqual(delta["id"], checkpoint.upload(self.client, grown)["id"])
+        # Blocks 0-3 copied; block 4 changed, the short last block of the basis and the tail are literals.
+        self.assertLess(delta["wire_bytes"], len(grown) - 4 * block + 100)
+        self.assertGreaterEqual(delta["wire_bytes"], len(grown) - 4 * block)
+
+    def test_unknown_basis_falls_back_to_a_plain_upload(self) -> None:
+        data = os.urandom(400_000)
+        answer = checkpoint.upload(self.client, data, basis="0" * 64)
+        self.assertEqual(answer["wire_bytes"], len(data))
+        self.assertEqual(answer["id"], checkpoint.upload(self.client, data)["id"])
+
+    def test_save_uses_the_latest_shard_as_basis(self) -> None:
+        job = unique("job")
+        size = 8 * 1024 * 1024
+        shards = [bytearray(os.urandom(size)) for _ in range(2)]
+        first = _save_all(job, "c1", 1, 2, [bytes(s) for s in shards])
+        self.assertTrue(all(a["upload"]["wire_bytes"] == size for a in first))  # no basis yet: plain
+        changed = [self._changed_file(f"r{r}.bin", shards[r], [(2_000_000 + r * 1_000_000, 200_000)]) for r in range(2)]
+        for rank in range(2):
+            answer = checkpoint.save(self.client, job, "c2", rank, 2, 2, self.path(f"r{rank}.bin"), state={"step": 2})
+            # One region of 200 KB over at most two 1 MiB blocks.
+            self.assertLessEqual(answer["upload"]["wire_bytes"], 2 * checkpoint.DELTA_BLOCK_SIZE + 100)
+        self.assertEqual(checkpoint.get(self.client, job)["id"], "c2")
+        for rank in range(2):
+            meta = checkpoint.load(self.client, job, rank, self.path(f"back{rank}"))
+            self.assertEqual((meta["id"], meta["state"]), ("c2", {"step": 2}))
+            with open(self.path(f"back{rank}"), "rb") as f:
+                self.assertEqual(f.read(), changed[rank])
+        # basis=None sends the whole shard.
+        whole = checkpoint.save(self.client, job, "c3", 0, 2, 3, changed[0], basis=None)
+        self.assertEqual(whole["upload"]["wire_bytes"], size)
 
     @unittest.skipIf(torch is None, "torch is not installed")
     def test_torch_state_dict_round_trip(self) -> None:
