@@ -1,7 +1,10 @@
 // Checkpoint bench: 4 ranks save a checkpoint of one shard each, then a second one with 5 % of
 // every shard changed (contiguous regions spread over the file), side by side in one run:
-//   (a) Python ranks through strata.checkpoint.save (POST /v1/artefacts: the whole shard crosses
-//       the wire, the gateway chunks it and stores only new chunks), then the rank commit;
+//   (a) Python ranks through strata.checkpoint.save with basis=None (POST /v1/artefacts: the whole
+//       shard crosses the wire, the gateway chunks it and stores only new chunks), then the commit;
+//   (a') Python ranks through strata.checkpoint.save with basis="auto": the second checkpoint is a
+//       delta upload against the rank's shard of the first (256 KiB blocks hashed with sha256, only
+//       the blocks that differ cross the wire), the first a plain upload (no basis yet);
 //   (b) TypeScript ranks through the push (edge/artefacts: only missing chunks cross the wire),
 //       then the rank commit;
 //   (c) the same ranks writing the shard files to local disk with fsync.
@@ -33,15 +36,15 @@ const PY_RANK = `
 import json, sys, time
 import strata
 from strata import checkpoint
-url, job, rank, world = sys.argv[1:5]
+url, job, rank, world, basis = sys.argv[1:6]
 client = strata.Client(url)
 print("ready", flush=True)
 for line in sys.stdin:
     cid, step, path = line.split()
     started = time.perf_counter()
-    answer = checkpoint.save(client, job, cid, int(rank), int(world), int(step), path, state={"step": int(step)})
+    answer = checkpoint.save(client, job, cid, int(rank), int(world), int(step), path, state={"step": int(step)}, basis=None if basis == "none" else basis)
     upload = answer["upload"]
-    print(json.dumps({"seconds": time.perf_counter() - started, "wire": upload["size"], "stored": upload["new_bytes"]}), flush=True)
+    print(json.dumps({"seconds": time.perf_counter() - started, "wire": upload["wire_bytes"], "stored": upload["new_bytes"]}), flush=True)
 `;
 
 interface RankResult {
@@ -200,7 +203,8 @@ async function main(): Promise<void> {
   try {
     const shards = makeShards(dir);
     const rows: Row[] = [];
-    rows.push(...(await withGateway(dir, (gw) => run("Python `strata.checkpoint.save`", (r) => startRank(PYTHON, ["-c", PY_RANK, gw.url, JOB, String(r), String(RANKS)]), shards))));
+    rows.push(...(await withGateway(dir, (gw) => run("Python `strata.checkpoint.save`", (r) => startRank(PYTHON, ["-c", PY_RANK, gw.url, JOB, String(r), String(RANKS), "none"]), shards))));
+    rows.push(...(await withGateway(dir, (gw) => run("Python save with basis", (r) => startRank(PYTHON, ["-c", PY_RANK, gw.url, JOB, String(r), String(RANKS), "auto"]), shards))));
     rows.push(...(await withGateway(dir, (gw) => run("TypeScript push + commit", (r) => startRank(process.execPath, [join(ROOT, "bench/checkpoints/rank.ts"), "push", gw.url, JOB, String(r), String(RANKS)]), shards))));
     const diskDir = mkdtempSync(join(dir, "disk-"));
     rows.push(...(await run("local disk, write + fsync", (r) => startRank(process.execPath, [join(ROOT, "bench/checkpoints/rank.ts"), "disk", diskDir, String(r)]), shards)));

@@ -7,7 +7,7 @@
 import { StrataError } from "../../core/errors.ts";
 import type { ArtefactService } from "./artefact-service.ts";
 import type { ArtefactUpload, UploadResult } from "./artefact-upload.ts";
-import { blockCount, checkBlockSize } from "./block-digests.ts";
+import { BlockHasher, blockCount, checkBlockSize, type BlockDigestIndex } from "./block-digests.ts";
 import { deltaFrames } from "./delta-frames.ts";
 import { streamPieces } from "./stream-pieces.ts";
 
@@ -27,10 +27,12 @@ export interface DeltaUploadResult extends UploadResult {
 export class ArtefactDelta {
   readonly #artefacts: ArtefactService;
   readonly #uploads: ArtefactUpload;
+  readonly #digests: BlockDigestIndex;
 
-  constructor(artefacts: ArtefactService, uploads: ArtefactUpload) {
+  constructor(artefacts: ArtefactService, uploads: ArtefactUpload, digests: BlockDigestIndex) {
     this.#artefacts = artefacts;
     this.#uploads = uploads;
+    this.#digests = digests;
   }
 
   async upload(request: DeltaUploadRequest): Promise<DeltaUploadResult> {
@@ -49,9 +51,13 @@ export class ArtefactDelta {
       },
     });
     const artefacts = this.#artefacts;
+    // The new file's block digests, hashed as it is rebuilt (sha256 is cheap beside chunking): it is
+    // the basis of the next checkpoint, whose digests are then answered without reading it again.
+    const hasher = new BlockHasher(request.blockSize, "sha256");
     async function* rebuilt(): AsyncGenerator<Uint8Array> {
       for await (const op of frames) {
         if (op.kind === "literal") {
+          hasher.update(op.bytes);
           yield op.bytes;
           continue;
         }
@@ -61,10 +67,15 @@ export class ArtefactDelta {
         const start = op.index * request.blockSize;
         const end = Math.min(basis.size, (op.index + op.count) * request.blockSize);
         const { stream } = await artefacts.read(request.basis, start, end);
-        yield* streamPieces(stream);
+        for await (const piece of streamPieces(stream)) {
+          hasher.update(piece);
+          yield piece;
+        }
       }
     }
     const result = await this.#uploads.upload({ body: rebuilt(), mediaType: request.mediaType, ...(request.signal ? { signal: request.signal } : {}) });
+    const digests = hasher.end();
+    if (blockCount(result.size, request.blockSize) <= limits.deltaMaxBlocks) this.#digests.remember({ basis: result.id, size: result.size, blockSize: request.blockSize, algorithm: "sha256", digests });
     return { ...result, wireBytes };
   }
 }

@@ -3,7 +3,7 @@
 // hashed with an algorithm Python has in C (hashlib), so a client without BLAKE3 can tell which of
 // its blocks the gateway already holds. Computed by reading the artefact once, kept in a
 // byte-bounded LRU, and computed once for concurrent askers.
-import { createHash } from "node:crypto";
+import { createHash, type Hash } from "node:crypto";
 import { invariant, StrataError } from "../../core/errors.ts";
 import { WeightedLru } from "../../core/util/byte-lru.ts";
 import { SingleFlight } from "../../core/util/single-flight.ts";
@@ -73,29 +73,64 @@ export class BlockDigestIndex {
     const info = await this.#artefacts.info(basis);
     checkBlockSize(this.#limits, blockSize, info.size);
     const count = blockCount(info.size, blockSize);
-    const digests = new Uint8Array(count * DIGEST_BYTES);
+    const hasher = new BlockHasher(blockSize, algorithm);
     const { stream } = await this.#artefacts.read(basis, 0, info.size);
-    let block = 0;
-    let filled = 0; // bytes of the current block hashed so far
-    let hash = createHash(algorithm);
-    const seal = (): void => {
-      digests.set(hash.digest(), block * DIGEST_BYTES);
-      block++;
-      filled = 0;
-      hash = createHash(algorithm);
-    };
-    for await (const piece of streamPieces(stream)) {
-      let at = 0;
-      while (at < piece.length) {
-        const n = Math.min(piece.length - at, blockSize - filled);
-        hash.update(piece.subarray(at, at + n));
-        filled += n;
-        at += n;
-        if (filled === blockSize) seal();
-      }
-    }
-    if (filled > 0) seal();
-    invariant(block === count, `a ${info.size}-byte basis has ${count} blocks of ${blockSize}; ${block} were hashed`);
+    for await (const piece of streamPieces(stream)) hasher.update(piece);
+    const digests = hasher.end();
+    invariant(digests.length === count * DIGEST_BYTES, `a ${info.size}-byte basis has ${count} blocks of ${blockSize}; ${digests.length / DIGEST_BYTES} were hashed`);
     return { basis, size: info.size, blockSize, algorithm, digests };
+  }
+
+  /** Keeps digests computed elsewhere (a delta upload hashes the file it rebuilds): the next checkpoint's basis. */
+  remember(digests: BlockDigests): void {
+    invariant(digests.digests.length === blockCount(digests.size, digests.blockSize) * DIGEST_BYTES, "remembered digests cover every block");
+    this.#cache.set(`${digests.basis}:${digests.blockSize}:${digests.algorithm}`, digests);
+  }
+}
+
+/** Hashes a byte stream in fixed blocks as it passes, the last block short. */
+export class BlockHasher {
+  readonly #blockSize: number;
+  readonly #algorithm: BlockDigestAlgorithm;
+  readonly #digests: Uint8Array[] = [];
+  #hash: Hash;
+  #filled = 0; // bytes of the current block hashed so far
+  #state: { kind: "hashing"; bytes: number } | { kind: "ended" } = { kind: "hashing", bytes: 0 };
+
+  constructor(blockSize: number, algorithm: BlockDigestAlgorithm) {
+    this.#blockSize = blockSize;
+    this.#algorithm = algorithm;
+    this.#hash = createHash(algorithm);
+  }
+
+  update(piece: Uint8Array): void {
+    invariant(this.#state.kind === "hashing", "no bytes are hashed after end()");
+    this.#state = { kind: "hashing", bytes: this.#state.bytes + piece.length };
+    let at = 0;
+    while (at < piece.length) {
+      const n = Math.min(piece.length - at, this.#blockSize - this.#filled);
+      this.#hash.update(piece.subarray(at, at + n));
+      this.#filled += n;
+      at += n;
+      if (this.#filled === this.#blockSize) this.#seal();
+    }
+  }
+
+  /** The digests back to back, DIGEST_BYTES each. */
+  end(): Uint8Array {
+    invariant(this.#state.kind === "hashing", "end() is called once");
+    const bytes = this.#state.bytes;
+    this.#state = { kind: "ended" };
+    if (this.#filled > 0) this.#seal();
+    invariant(this.#digests.length === Math.ceil(bytes / this.#blockSize), "one digest per block, the last one short");
+    const out = new Uint8Array(this.#digests.length * DIGEST_BYTES);
+    this.#digests.forEach((d, i) => out.set(d, i * DIGEST_BYTES));
+    return out;
+  }
+
+  #seal(): void {
+    this.#digests.push(this.#hash.digest());
+    this.#hash = createHash(this.#algorithm);
+    this.#filled = 0;
   }
 }

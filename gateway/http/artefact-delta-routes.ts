@@ -51,7 +51,7 @@ const deltaQuery = z.object({
 export function artefactDeltaRoutes(services: ArtefactServices) {
   const limits = services.artefacts.limits;
   const digests = new BlockDigestIndex(services.artefacts, limits);
-  const delta = new ArtefactDelta(services.artefacts, new ArtefactUpload(services.artefacts, services.manifests, limits));
+  const delta = new ArtefactDelta(services.artefacts, new ArtefactUpload(services.artefacts, services.manifests, limits), digests);
   const publisher = requireScope(["publish"]);
   return new Hono<AuthEnv>()
     .get("/artefacts/:id/blocks", publisher, validParams("query", blocksQuery), async (c) => {

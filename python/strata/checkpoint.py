@@ -13,8 +13,8 @@
 
 ``save`` uploads the shard with ``POST /v1/artefacts`` (the gateway chunks it and stores only the
 chunks it lacks). With a basis (by default this rank's shard of the job's latest complete
-checkpoint) the upload is a delta: the file is cut into 1 MiB blocks hashed with sha256 as it is
-read, blocks equal to the basis's are sent as copies and only the rest crosses the wire
+checkpoint) the upload is a delta: the file is cut into blocks (256 KiB for files up to 4 GiB)
+hashed with sha256 as it is read, blocks equal to the basis's are sent as copies and only the rest crosses the wire
 (docs/artefact-protocol.md, "Delta uploads"); the artefact is the one a plain upload makes. Then
 ``save`` commits the shard with
 ``PUT /v1/jobs/{job}/checkpoints/{id}/ranks/{rank}``. The checkpoint becomes visible only when all
@@ -43,9 +43,13 @@ log = logging.getLogger("strata.checkpoint")
 _UPLOAD_PIECE = 1 << 20
 _DOWNLOAD_RANGE = 16 << 20
 _DEFAULT_MEDIA_TYPE = "application/octet-stream"
-# Delta uploads: the block size (the gateway accepts artefacts.deltaMinBlockBytes..deltaMaxBlockBytes,
-# 256 KiB..16 MiB by default) and the frames of the body: 'C' u32 index u32 count, 'L' u32 length bytes.
-DELTA_BLOCK_SIZE = 1 << 20
+# Delta uploads: the smallest block size (the gateway accepts artefacts.deltaMinBlockBytes..
+# deltaMaxBlockBytes, 256 KiB..16 MiB by default), the most blocks a file is cut into before the
+# block size doubles (under artefacts.deltaMaxBlocks), and the frames of the body: 'C' u32 index
+# u32 count, 'L' u32 length bytes. A changed region costs up to a block on each side of it.
+DELTA_BLOCK_SIZE = 256 << 10
+_DELTA_MAX_BLOCK_SIZE = 16 << 20
+_DELTA_TARGET_BLOCKS = 16384
 _COPY = struct.Struct(">BII")
 _LITERAL = struct.Struct(">BI")
 _COPY_TYPE = 0x43
@@ -147,6 +151,20 @@ class _DeltaBody:
         return piece
 
 
+def delta_block_size(size: int) -> int:
+    """The block size for a ``size``-byte file: 256 KiB, doubled until the file has at most 16384 blocks."""
+    block = DELTA_BLOCK_SIZE
+    while block < _DELTA_MAX_BLOCK_SIZE and size > block * _DELTA_TARGET_BLOCKS:
+        block *= 2
+    return block
+
+
+def _source_size(source: Source) -> int:
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return memoryview(source).nbytes
+    return os.stat(source).st_size
+
+
 def block_digests(client: Client, basis: str, block_size: int = DELTA_BLOCK_SIZE) -> builtins.list[bytes]:
     """The sha256 digest of each ``block_size`` block of artefact ``basis`` (the last block may be short)."""
     query = urlencode({"block_size": int(block_size), "algorithm": "sha256"})
@@ -154,15 +172,17 @@ def block_digests(client: Client, basis: str, block_size: int = DELTA_BLOCK_SIZE
     return [bytes.fromhex(d) for d in answer["digests"]]
 
 
-def upload(client: Client, source: Source, media_type: str = _DEFAULT_MEDIA_TYPE, basis: str | None = None, block_size: int = DELTA_BLOCK_SIZE) -> dict:
+def upload(client: Client, source: Source, media_type: str = _DEFAULT_MEDIA_TYPE, basis: str | None = None, block_size: int | None = None) -> dict:
     """Stores a file (streamed from disk) or bytes as an artefact: ``{"id", "size", "chunks", "new_chunks", "new_bytes", "wire_bytes"}``.
 
     With ``basis`` (an artefact id) only the blocks that differ from the basis's cross the wire
     (``"wire_bytes"``: the body's size); the id is the one a plain upload of the same bytes gets. A
     basis the gateway no longer holds (collected), or one with more blocks than it allows, falls
-    back to the plain upload.
+    back to the plain upload. ``block_size`` defaults to ``delta_block_size`` of the source's size.
     """
     if basis is not None:
+        if block_size is None:
+            block_size = delta_block_size(_source_size(source))
         try:
             digests = block_digests(client, basis, block_size)
         except StrataError as error:

@@ -203,7 +203,7 @@ class CheckpointTest(unittest.TestCase):
         changed = [self._changed_file(f"r{r}.bin", shards[r], [(2_000_000 + r * 1_000_000, 200_000)]) for r in range(2)]
         for rank in range(2):
             answer = checkpoint.save(self.client, job, "c2", rank, 2, 2, self.path(f"r{rank}.bin"), state={"step": 2})
-            # One region of 200 KB over at most two 1 MiB blocks.
+            # One region of 200 KB over at most two 256 KiB blocks.
             self.assertLessEqual(answer["upload"]["wire_bytes"], 2 * checkpoint.DELTA_BLOCK_SIZE + 100)
         self.assertEqual(checkpoint.get(self.client, job)["id"], "c2")
         for rank in range(2):

@@ -99,7 +99,7 @@ describe("delta upload", () => {
   };
 
   beforeAll(async () => {
-    gw = await liveGateway({ artefacts: { maxUploadBytes: 8 * MiB, packIdleMs: 5, deltaMinBlockBytes: 16 * KiB, deltaMaxBlockBytes: 1 * MiB, deltaMaxBlocks: 64 } });
+    gw = await liveGateway({ artefacts: { maxUploadBytes: 8 * MiB, packIdleMs: 5, deltaMinBlockBytes: 16 * KiB, deltaMaxBlockBytes: 1 * MiB, deltaMaxBlocks: 80 } });
     basis = randomBytes(4 * MiB, 21);
     const res = await fetch(`${gw.url}/v1/artefacts`, { method: "POST", body: basis });
     expect(res.status).toBe(201);
@@ -139,6 +139,9 @@ describe("delta upload", () => {
     expect(answer.new_bytes).toBeLessThan(changed.length * 0.25);
     const got = await fetch(`${gw.url}/v1/artefacts/${answer.id}`);
     expect(new Uint8Array(await got.arrayBuffer())).toEqual(changed);
+    // The rebuilt file's digests were kept as it was hashed: the next checkpoint's basis.
+    const next = blocksSchema.parse(await (await fetch(`${gw.url}/v1/artefacts/${answer.id}/blocks?block_size=${BLOCK}`)).json());
+    expect(next.digests).toEqual(Array.from({ length: Math.ceil(changed.length / BLOCK) }, (_, i) => createHash("sha256").update(changed.subarray(i * BLOCK, (i + 1) * BLOCK)).digest("hex")));
     // The raw upload of the same bytes names the same artefact and stores nothing new.
     const raw = uploadSchema.parse(await (await fetch(`${gw.url}/v1/artefacts`, { method: "POST", body: changed })).json());
     expect(raw.id).toBe(answer.id);
@@ -192,7 +195,7 @@ describe("delta upload", () => {
       expect((await postDelta(literalFrame(literal), `basis=${basisId}&block_size=${size}`)).status).toBe(400);
       expect((await fetch(`${gw.url}/v1/artefacts/${basisId}/blocks?block_size=${size}`)).status).toBe(400);
     }
-    // 4 MiB in 32 KiB blocks is 128 blocks, more than deltaMaxBlocks (64).
+    // 4 MiB in 32 KiB blocks is 128 blocks, more than deltaMaxBlocks (80).
     expect((await postDelta(literalFrame(literal), `basis=${basisId}&block_size=${32 * KiB}`)).status).toBe(413);
     expect((await fetch(`${gw.url}/v1/artefacts/${basisId}/blocks?block_size=${32 * KiB}`)).status).toBe(413);
     // The rebuilt file past maxUploadBytes (8 MiB): three copies of the 4 MiB basis.
