@@ -108,10 +108,13 @@ class _DeltaBody:
         self._source = source
         self._digests = digests
         self._block_size = block_size
+        self._frames: Iterator[bytes | memoryview] | None = None
         self._start()
 
     def _start(self) -> None:
-        self._source.seek(0)
+        # Only a retry seeks back: the first pass reads a pipe too (which cannot seek).
+        if self._frames is not None:
+            self._source.seek(0)
         self._frames = self._make_frames()
         self._at_end = False
         self.sent = 0  # body bytes: what crosses the wire
