@@ -4,10 +4,12 @@
 // and out-of-range copies 400, limits 400/413) change nothing: no manifest, no chunk stored.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
+import fc from "fast-check";
 import { z } from "zod";
 import { encodeManifest, manifestId } from "../../core/artefacts/manifest.ts";
 import { chunk } from "../../core/chunking/chunking.ts";
 import { bytesToHex } from "../../core/hashing/blake3.ts";
+import { deltaFrames, type DeltaOp } from "../../gateway/artefacts/delta-frames.ts";
 import { liveGateway, type LiveGateway } from "../helpers/in-process-gateway.ts";
 import { randomBytes } from "./gateway-fixture.ts";
 
@@ -234,4 +236,40 @@ test("the delta routes need publish on some stream, as the raw upload", async ()
   } finally {
     await gw.close();
   }
+});
+
+test("the frame parser answers the same operations however the body is cut into pieces", async () => {
+  const frame = fc.oneof(
+    fc.record({ kind: fc.constant("copy" as const), index: fc.nat({ max: 2 ** 32 - 1 }), count: fc.integer({ min: 1, max: 2 ** 32 - 1 }) }),
+    fc.record({ kind: fc.constant("literal" as const), bytes: fc.uint8Array({ minLength: 1, maxLength: 300 }) }),
+  );
+  await fc.assert(
+    fc.asyncProperty(fc.array(frame, { maxLength: 20 }), fc.array(fc.integer({ min: 1, max: 64 }), { minLength: 1, maxLength: 8 }), async (frames, cuts) => {
+      const body = concat(frames.map((f) => (f.kind === "copy" ? copyFrame(f.index, f.count) : literalFrame(f.bytes))));
+      async function* pieces(): AsyncGenerator<Uint8Array> {
+        for (let at = 0, i = 0; at < body.length; i++) {
+          const n = cuts[i % cuts.length]!;
+          yield body.subarray(at, at + n);
+          at += n;
+        }
+      }
+      const ops: DeltaOp[] = [];
+      let seen = 0;
+      for await (const op of deltaFrames(pieces(), { maxLiteralBytes: 300, onBytes: (n) => (seen = n) })) ops.push(op);
+      expect(seen).toBe(body.length);
+      // Literal pieces of one frame joined again.
+      const joined: ({ kind: "copy"; index: number; count: number } | { kind: "literal"; bytes: Uint8Array })[] = [];
+      let last = -1;
+      for (const op of ops) {
+        if (op.kind === "copy") joined.push({ kind: "copy", index: op.index, count: op.count });
+        else if (op.frame === last) {
+          const prev = joined.at(-1)!;
+          if (prev.kind === "literal") prev.bytes = concat([prev.bytes, op.bytes]);
+        } else joined.push({ kind: "literal", bytes: op.bytes.slice() });
+        last = op.frame;
+      }
+      expect(joined).toEqual(frames);
+    }),
+    { numRuns: 200 },
+  );
 });
