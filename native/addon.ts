@@ -68,11 +68,15 @@ const addonSchema = z.custom<NativeAddon>(
 
 export const ADDON_FILE = "strata-ucx.node";
 
-/** Where the addon may be: $STRATA_UCX_ADDON, then dist/native/ beside the sources or beside the bundled CLI (dist/node/). */
+/**
+ * Where the addon may be: $STRATA_UCX_ADDON, then dist/native/ as seen from the sources
+ * (native/), from the bundled CLI (dist/node/) and from the packaged client library
+ * (dist/lib/gateway/).
+ */
 export function addonCandidates(): string[] {
   const fromEnv = process.env["STRATA_UCX_ADDON"];
   const found = fromEnv ? [fromEnv] : [];
-  for (const relative of [`../dist/native/${ADDON_FILE}`, `../native/${ADDON_FILE}`]) found.push(fileURLToPath(new URL(relative, import.meta.url)));
+  for (const relative of [`../dist/native/${ADDON_FILE}`, `../native/${ADDON_FILE}`, `../../native/${ADDON_FILE}`]) found.push(fileURLToPath(new URL(relative, import.meta.url)));
   return found;
 }
 
