@@ -9,6 +9,7 @@ import { ArtefactUpload } from "../artefacts/artefact-upload.ts";
 import type { ArtefactServices } from "../artefacts/artefacts.ts";
 import { requireScope, type AuthEnv } from "./auth.ts";
 import { validParams } from "./validate.ts";
+import { streamPieces } from "../artefacts/stream-pieces.ts";
 
 /** The answer of POST /v1/artefacts. */
 export interface UploadAnswer {
@@ -34,21 +35,6 @@ export function isStreamedUpload(c: Context): boolean {
   return c.req.method === "POST" && c.req.path === "/v1/artefacts";
 }
 
-/** The body's pieces as they arrive; a client that goes away ends it with an error. */
-async function* pieces(body: ReadableStream<Uint8Array> | null): AsyncGenerator<Uint8Array> {
-  if (body === null) return;
-  const reader = body.getReader();
-  try {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) return;
-      yield value;
-    }
-  } finally {
-    reader.releaseLock();
-  }
-}
-
 export function artefactUploadRoutes(services: ArtefactServices) {
   const uploads = new ArtefactUpload(services.artefacts, services.manifests, services.artefacts.limits);
   const maxBytes = uploads.limits.maxUploadBytes;
@@ -61,7 +47,7 @@ export function artefactUploadRoutes(services: ArtefactServices) {
       throw new StrataError("PAYLOAD_TOO_LARGE", `request body is larger than ${maxBytes} bytes (artefacts.maxUploadBytes)`);
     }
     const result = await uploads.upload({
-      body: pieces(c.req.raw.body),
+      body: streamPieces(c.req.raw.body), // a client that goes away ends it with an error
       mediaType: c.req.valid("query").media_type ?? DEFAULT_UPLOAD_MEDIA_TYPE,
       signal: c.req.raw.signal,
     });
