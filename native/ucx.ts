@@ -19,6 +19,26 @@ export function loadUcx(): UcxLoad {
   return loaded;
 }
 
+let client: UcxWorker | undefined;
+
+/**
+ * This process's one client-side worker (artefact pulls, segment reads), created on first use;
+ * UCX_UNAVAILABLE with the reason when UCX is not usable here.
+ */
+export function clientWorker(): UcxWorker {
+  const load = loadUcx();
+  if (!load.available) throw new StrataError("UCX_UNAVAILABLE", `UCX is not available here: ${load.reason}`);
+  client ??= load.ucx.createWorker();
+  return client;
+}
+
+/** Closes the client-side worker (its endpoints and regions, for every user in the process) so the process can exit. */
+export async function closeClientWorker(): Promise<void> {
+  const w = client;
+  client = undefined;
+  await w?.close();
+}
+
 function ucxOf(addon: NativeAddon): Ucx {
   return {
     version: addon.version(),

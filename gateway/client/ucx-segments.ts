@@ -9,8 +9,8 @@ import { ERROR_STATUS, StrataError, isStrataError, type ErrorCode } from "../../
 import { readBatchHeader, type BatchHeader } from "../../core/log/batch.ts";
 import { UcxSession } from "../../core/ucx/ucx-session.ts";
 import { parseUcxUrl } from "../../core/ucx/ucx-url.ts";
-import type { UcxRegion, UcxWorker } from "../../native/ucx-api.ts";
-import { loadUcx } from "../../native/ucx.ts";
+import type { UcxRegion } from "../../native/ucx-api.ts";
+import { clientWorker, closeClientWorker } from "../../native/ucx.ts";
 
 export interface SegmentRange {
   readonly stream: string;
@@ -61,15 +61,6 @@ type ReaderState =
 
 const DEFAULT_TIMEOUT_MS = 60_000;
 
-let worker: UcxWorker | undefined;
-
-/** This process's UCX worker for segment reads, created on first use. */
-function processWorker(): UcxWorker {
-  const load = loadUcx();
-  if (!load.available) throw new StrataError("UCX_UNAVAILABLE", `UCX is not available here: ${load.reason}`);
-  worker ??= load.ucx.createWorker();
-  return worker;
-}
 
 function isLinkFailure(e: unknown): boolean {
   return isStrataError(e) && (e.code === "UCX_UNAVAILABLE" || e.code === "UCX_TRANSFER_FAILED" || e.code === "UNAVAILABLE");
@@ -141,7 +132,7 @@ export class UcxSegmentReader {
 
   async #connect(): Promise<UcxSession<UcxRegion>> {
     const { host, port } = parseUcxUrl(this.options.via);
-    const w = processWorker();
+    const w = clientWorker();
     const endpoint = await w.connect(host, port);
     try {
       return await UcxSession.open(endpoint, { allocate: (n) => w.allocate(n), token: this.options.token, maxMessageBytes: w.limits.maxMessageBytes, timeoutMs: this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS });
@@ -207,7 +198,5 @@ export async function readSegmentRangeUcx(options: UcxSegmentReaderOptions & Seg
 
 /** Closes this process's UCX worker (after every reader is closed) so the process can exit. */
 export async function closeSegmentWorker(): Promise<void> {
-  const w = worker;
-  worker = undefined;
-  await w?.close();
+  await closeClientWorker();
 }
