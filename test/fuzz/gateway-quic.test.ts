@@ -2,7 +2,8 @@
 // goes on a connection of its own (after hello on the control stream most of the time, on a
 // second stream otherwise). No answer is a 5xx error frame, the gateway ends every stream within
 // ANSWER_TIMEOUT_MS, and a stream whose every answer is an error changes no state (catalog,
-// offsets, groups; read over HTTP).
+// offsets, groups; read over HTTP). A compacted stream next to the fuzzed one is the target of
+// keyed publishes (tombstones among them) and of `latest` requests, which the plain stream refuses.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import fc from "fast-check";
 import { ERROR_STATUS, StrataError, type ErrorCode } from "../../core/errors.ts";
@@ -20,9 +21,16 @@ import { quicFrameObject } from "./targets.ts";
 const STREAMS = 300;
 const ANSWER_TIMEOUT_MS = 10_000;
 const seed = Number(process.env.STRATA_FUZZ_SEED ?? 20261130);
+/** A compacted stream (docs/compaction.md): `latest` answers on it, and is refused on FUZZ_STREAM. */
+const COMPACTED_STREAM = "fuzz/c";
+const COMPACTED_KEYS = ["k1", "k2", "k3"] as const;
+/** Long-polls of `latest` wait at most this long (the watermark of beforeAll may still be current). */
+const MAX_LATEST_WAIT_MS = 100;
 
 let gw: GatewayProcess;
 let quic: { host: string; port: number; fingerprint: string };
+/** The compacted stream's watermark after beforeAll's publish, for `after` in generated requests. */
+let compactedWatermark = "";
 
 async function waitFor<T>(what: string, probe: () => T | undefined, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -42,6 +50,15 @@ beforeAll(async () => {
   });
   const created = await fetch(`${gw.url}/v1/streams`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: FUZZ_STREAM, partitions: FUZZ_PARTITIONS }) });
   expect(created.status).toBe(201);
+  const compacted = await fetch(`${gw.url}/v1/streams`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: COMPACTED_STREAM, partitions: FUZZ_PARTITIONS, cleanup: "compact" }) });
+  expect(compacted.status).toBe(201);
+  // k1 and k2 live, k3 written then tombstoned.
+  const records = [{ key: "k1", fields: { n: 1 } }, { key: "k2", fields: { n: 2 } }, { key: "k3", fields: { n: 3 } }, { key: "k3", fields: null }];
+  const published = await fetch(`${gw.url}/v1/streams/${encodeURIComponent(COMPACTED_STREAM)}/records`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ records }) });
+  expect(published.status).toBe(200);
+  const latest = await fetch(`${gw.url}/v1/streams/${encodeURIComponent(COMPACTED_STREAM)}/latest`);
+  expect(latest.status).toBe(200);
+  compactedWatermark = ((await latest.json()) as { watermark: string }).watermark;
 }, 60_000);
 
 afterAll(async () => {
@@ -60,6 +77,20 @@ const controlRequest = fc.oneof(
   fc.record({ t: fc.constant("stream-info"), id: requestId, stream: fc.constantFrom(FUZZ_STREAM, "missing/s") }),
   fc.record({ t: fc.constant("stream-create"), id: requestId, name: fc.string({ minLength: 1, maxLength: 8 }).map((n) => `fuzz/q-${n}`), partitions: fc.integer({ min: 1, max: 2 }) }),
   fc.record({ t: fc.constant("chunks-missing"), id: requestId, hashes: fc.array(fc.uint8Array({ minLength: 32, maxLength: 32 }), { maxLength: 3 }) }),
+  // Keyed records on the compacted stream; nil fields are a tombstone.
+  fc.record({ t: fc.constant("publish"), id: requestId, stream: fc.constantFrom(COMPACTED_STREAM, FUZZ_STREAM), records: fc.array(fc.record({ key: fc.constantFrom(...COMPACTED_KEYS), fields: fc.oneof({ weight: 2, arbitrary: fieldsValue }, fc.constant(null)), partition }, { requiredKeys: ["key", "fields"] }), { minLength: 1, maxLength: 3 }) }),
+  fc.record(
+    {
+      t: fc.constant("latest"),
+      id: requestId,
+      stream: fc.constantFrom(COMPACTED_STREAM, COMPACTED_STREAM, FUZZ_STREAM, "missing/s"),
+      key: fc.oneof(fc.constantFrom(...COMPACTED_KEYS, "absent"), fc.uint8Array({ maxLength: 4 })),
+      // A function: the watermark is read in beforeAll, after the arbitraries are built.
+      after: fc.oneof(fc.constant(() => compactedWatermark), fc.constant(() => "stale")),
+      wait_ms: fc.nat(MAX_LATEST_WAIT_MS),
+    },
+    { requiredKeys: ["t", "id", "stream"] },
+  ).map(({ after, ...request }) => (after === undefined ? request : { ...request, after: after() })),
 );
 
 /** Frames of one request stream: a request or any frame map (its bytes mutated or not), after hello or alone. */
@@ -125,6 +156,7 @@ async function exchange(input: { hello: boolean; bytes: Uint8Array }): Promise<F
 test(`${STREAMS} generated QUIC streams: never a 5xx error frame, every stream ended, a refused one changes no state`, async () => {
   let before = await gatewayState(gw.url);
   let answered = 0;
+  let latestAnswered = 0;
   await fc.assert(
     fc.asyncProperty(streamInput, async (input) => {
       const what = `${input.hello ? "after hello" : "on a second stream"}: bytes (hex) ${Buffer.from(input.bytes).toString("hex").slice(0, 400)}`;
@@ -134,6 +166,7 @@ test(`${STREAMS} generated QUIC streams: never a 5xx error frame, every stream e
         if (statusOf(f) >= 500) throw new Error(`${what} answered ${JSON.stringify(f)}`);
       }
       if (answers.some((f) => !isErrorFrame(f))) answered++;
+      if (answers.some((f) => f.t === "latest-records")) latestAnswered++;
       const after = await gatewayState(gw.url);
       if (answers.length > 0 && answers.every(isErrorFrame) && after !== before) {
         throw new Error(`${what} was refused (${JSON.stringify(answers)}) but changed the state:\nbefore ${before}\nafter  ${after}`);
@@ -144,4 +177,36 @@ test(`${STREAMS} generated QUIC streams: never a 5xx error frame, every stream e
   );
   // Some generated requests are valid and served, not only refused.
   expect(answered).toBeGreaterThan(0);
+  expect(latestAnswered).toBeGreaterThan(0);
 }, 120_000);
+
+/** One unmutated control request after hello; its answers without hello-ok. */
+async function request(frame: Record<string, unknown>): Promise<Frame[]> {
+  const payload = encodeMsgpackValue(frame);
+  const frames = await exchange({ hello: true, bytes: concat([frameHeader(payload.length), payload]) });
+  return frames.filter((f) => f.t !== "hello-ok");
+}
+
+test("latest answers the latest map of a compacted stream (a nil-fields publish removes its key), and refuses a stream that is not compacted with a 4xx and no state change", async () => {
+  const [ack] = await request({ t: "publish", id: 1, stream: COMPACTED_STREAM, records: [{ key: "k1", fields: { n: 9 } }, { key: "k2", fields: null }] });
+  expect(ack?.t).toBe("ack");
+  const [compacted] = await request({ t: "latest", id: 2, stream: COMPACTED_STREAM });
+  expect(compacted?.t).toBe("latest-records");
+  const records = compacted?.records as { key: Uint8Array; fields: Record<string, unknown> }[];
+  const keys = records.map((r) => new TextDecoder().decode(r.key));
+  // Whatever the fuzzing published before, only the fuzzed keys are there, k1 as just written, k2 tombstoned.
+  for (const key of keys) expect(COMPACTED_KEYS as readonly string[]).toContain(key);
+  expect(new Set(keys).size).toBe(keys.length);
+  expect(records.find((r) => new TextDecoder().decode(r.key) === "k1")?.fields).toEqual({ n: 9 });
+  expect(keys).not.toContain("k2");
+  const [one] = await request({ t: "latest", id: 3, stream: COMPACTED_STREAM, key: "k1" });
+  expect(one?.t).toBe("latest-records");
+  expect((one?.records as unknown[]).length).toBe(1);
+
+  const before = await gatewayState(gw.url);
+  const [plain] = await request({ t: "latest", id: 4, stream: FUZZ_STREAM });
+  expect(plain?.t).toBe("error");
+  expect(plain?.id).toBe(4);
+  expect(statusOf(plain!)).toBe(400);
+  expect(await gatewayState(gw.url)).toBe(before);
+}, 30_000);

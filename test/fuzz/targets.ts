@@ -142,7 +142,10 @@ const manifestBytes = fc
     return encodeManifest({ ...manifest, tensors: entries });
   });
 
-const QUIC_TYPES = ["hello", "hello-ok", "error", "publish", "ack", "fetch", "records", "commit", "committed", "stream-info", "stream-create", "stream", "manifest-get", "manifest", "chunks-missing", "missing", "chunks-put", "stored", "chunks-get", "chunks", "warp", ""];
+const QUIC_TYPES = ["hello", "hello-ok", "error", "publish", "ack", "fetch", "records", "latest", "latest-records", "commit", "committed", "stream-info", "stream-create", "stream", "manifest-get", "manifest", "chunks-missing", "missing", "chunks-put", "stored", "chunks-get", "chunks", "warp", ""];
+
+/** The fields of a record on the wire: a map, or nil (a tombstone, docs/compaction.md). */
+const recordFields = fc.oneof({ arbitrary: msgpackFields, weight: 4 }, fc.constant(null));
 
 /** A QUIC frame map: any type, fields from every message, values valid or not. */
 export const quicFrameObject = fc.record(
@@ -153,7 +156,12 @@ export const quicFrameObject = fc.record(
     token: fc.string({ maxLength: 8 }),
     max_frame_bytes: edgeNumber,
     stream: fc.oneof(fc.constantFrom("fuzz/s", "a", "../x", ""), fc.string({ maxLength: 8 })),
-    records: fc.oneof(fc.array(fc.record({ fields: msgpackFields, key: wireKey, partition: edgeNumber }, { requiredKeys: ["fields"] }), { maxLength: 3 }), logValue),
+    records: fc.oneof(
+      fc.array(fc.record({ fields: recordFields, key: wireKey, partition: edgeNumber }, { requiredKeys: ["fields"] }), { maxLength: 3 }),
+      // The shape of a records answer (fetch) and of a latest-records answer.
+      fc.array(fc.record({ key: fc.oneof(fc.constant(null), fc.uint8Array({ maxLength: 12 }), fc.string({ maxLength: 4 })), partition: edgeNumber, offset: edgeNumber, timestamp: edgeNumber, headers: fc.dictionary(fc.string({ maxLength: 4 }), fc.uint8Array({ maxLength: 4 }), { maxKeys: 2 }), fields: recordFields }, { requiredKeys: ["fields"] }), { maxLength: 3 }),
+      logValue,
+    ),
     partition: edgeNumber,
     offset: edgeNumber,
     group: fc.string({ maxLength: 8 }),
@@ -162,6 +170,13 @@ export const quicFrameObject = fc.record(
     hashes: fc.array(fc.uint8Array({ minLength: 30, maxLength: 33 }), { maxLength: 3 }),
     manifest: fc.oneof(fc.string({ maxLength: 8 }), fc.uint8Array({ maxLength: 33 })),
     chunks: fc.array(fc.tuple(fc.uint8Array({ maxLength: 33 }), fc.uint8Array({ maxLength: 8 })), { maxLength: 2 }),
+    // latest: one key, a watermark to wait past; latest-records: the watermark answered.
+    key: wireKey,
+    after: fc.oneof(fc.string({ maxLength: 8 }), fc.string({ minLength: 60, maxLength: 70 }), edgeNumber),
+    wait_ms: fc.oneof(fc.nat(50), edgeNumber),
+    watermark: fc.oneof(fc.string({ maxLength: 8 }), edgeNumber),
+    next_offset: edgeNumber,
+    end_offset: edgeNumber,
   },
   { requiredKeys: ["t"] },
 );
