@@ -19,7 +19,7 @@ import { cachePath } from "./partition-recovery.ts";
 import { layoutMoved, type PartitionState } from "./partition-state.ts";
 import type { SegmentRow } from "./segment-catalog.ts";
 import type { SparseIndex } from "./segment-format.ts";
-import { readAt, scanSource } from "./wal.ts";
+import { WalClosedError, readAt, scanSource } from "./wal.ts";
 import { errnoCode, errorText } from "../objects/errno.ts";
 import type { GatewayMetrics } from "../metrics.ts";
 import { open } from "node:fs/promises";
@@ -28,7 +28,12 @@ const log = getLogger(["strata", "log"]);
 
 /** Object-store reads whose next offset is remembered, to spot sequential readers. */
 const SEQUENTIAL_MEMORY = 64;
-const READ_ATTEMPTS = 4;
+/**
+ * A record moves at most WAL -> sealed file -> segment cache while one read chases it, and each
+ * move is two layout steps at most (a roll installs the sealed file, then the next WAL): every
+ * attempt but the last may fail on a file that moved.
+ */
+const READ_ATTEMPTS = 8;
 /** How long a read whose file was closed or renamed waits for the roll that did it to finish. */
 const LAYOUT_WAIT_MS = 10_000;
 /** Read size of a whole-file verification (one reused buffer). */
@@ -88,7 +93,7 @@ export class PartitionReader {
       try {
         return await this.readTier(offset, maxBytes);
       } catch (e) {
-        const fileGone = errnoCode(e) === "ENOENT" || errnoCode(e) === "EBADF";
+        const fileGone = e instanceof WalClosedError || errnoCode(e) === "ENOENT" || errnoCode(e) === "EBADF";
         if (attempt >= READ_ATTEMPTS || (this.tiers.layoutVersion === version && !fileGone)) throw e;
         // A file closed or renamed under the read: wait for the layout that replaces it.
         if (fileGone && !(await layoutMoved(this.tiers, version, LAYOUT_WAIT_MS))) throw e;

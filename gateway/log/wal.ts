@@ -48,8 +48,26 @@ export interface SealedFile {
   readonly index: SparseIndex;
 }
 
+/**
+ * A read of a WAL file that a roll already closed. Its records are in the sealed file (or further
+ * on): the reader waits for the layout that says where, then reads again.
+ */
+export class WalClosedError extends Error {
+  constructor(path: string) {
+    super(`WAL file ${path} was closed by a roll`);
+    this.name = "WalClosedError";
+  }
+}
+
 export class WalFile {
   private closed = false;
+  /**
+   * Reads of the descriptor not yet finished. close() waits for them: a descriptor closed under a
+   * positional read still queued on the I/O pool could be reused by the next open (the directory
+   * fsync or the next WAL right after a roll), and the read would return that file's bytes.
+   */
+  private readsInFlight = 0;
+  private readsDrained: (() => void) | undefined;
   /** Bytes handed to write(), synced or not: where the next write goes. */
   private issuedLength: number;
   /** One past the last offset handed to write(). */
@@ -226,7 +244,12 @@ export class WalFile {
 
   /** Reads synced bytes of the file (for readers of the active segment). */
   read(position: number, length: number): Promise<Uint8Array> {
-    return readAt(this.fh, position, Math.min(length, this.length - position));
+    if (this.closed) return Promise.reject(new WalClosedError(this.path));
+    this.readsInFlight++;
+    return readAt(this.fh, position, Math.min(length, this.length - position)).finally(() => {
+      this.readsInFlight--;
+      if (this.readsInFlight === 0) this.readsDrained?.();
+    });
   }
 
   /**
@@ -265,6 +288,9 @@ export class WalFile {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.readsInFlight > 0) await new Promise<void>((resolve) => (this.readsDrained = resolve));
+    this.readsDrained = undefined;
+    invariant(this.readsInFlight === 0, "no read of a WAL file outlives its descriptor");
     await this.fh.close();
   }
 }
