@@ -46,6 +46,12 @@ export const ERROR_STATUS = {
   KEY_REQUIRED: 400,
   /** A publish that would give a compacted stream's latest-per-key index more keys than compaction.maxLatestKeys; nothing was written. */
   TOO_MANY_KEYS: 400,
+  /** A client-built batch (application/vnd.strata.batch) whose header, CRC, record framing or counts do not hold; nothing was written. */
+  BAD_BATCH: 400,
+  /** An artefact id prefix that matches more than one version of the stream: give more hex digits. */
+  AMBIGUOUS_ID: 409,
+  /** A rollout change that its state forbids (another active rollout on the stream, a rollback of a finished one, ...). */
+  ROLLOUT_CONFLICT: 409,
   CORRUPT_DATA: 422,
   INVALID_SAFETENSORS: 422,
   UNKNOWN_DTYPE: 422,

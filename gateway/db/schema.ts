@@ -7,6 +7,8 @@ export * from "./queues-schema.ts";
 export * from "./datasets-schema.ts";
 export * from "./jobs-schema.ts";
 export * from "./gradients-schema.ts";
+export * from "./versions-schema.ts";
+export * from "./fleet-schema.ts";
 
 export const streams = sqliteTable("streams", {
   name: text("name").primaryKey(),

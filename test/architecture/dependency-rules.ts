@@ -55,6 +55,7 @@ const ABOVE_STORAGE = new Set([
   "gateway/datasets",
   "gateway/jobs",
   "gateway/gradients",
+  "gateway/fleet",
   "gateway/filters",
   "gateway/http",
   "gateway/quic",
