@@ -9,7 +9,6 @@ import type { HttpConfig } from "../config/gateway-config.ts";
 import { authorize, authorizeMetrics, permits, type Principal } from "../auth/principal.ts";
 import { publisherOf } from "../auth/producer-owners.ts";
 import type { GatewayServices } from "../services.ts";
-import { jsonReadResponse, msgpackReadResponse, rawReadResponseParts, type JsonReadResponse } from "../streams/read-wire.ts";
 import { createStreamSchema, type StreamInfo } from "../streams/stream-service.ts";
 import { artefactRoutes } from "./artefact-routes.ts";
 import { artefactDeltaRoutes } from "./artefact-delta-routes.ts";
@@ -23,9 +22,10 @@ import { queueRoutes } from "./queue-routes.ts";
 import { latestRoutes } from "./latest-routes.ts";
 import { gradientRoutes } from "./gradient-routes.ts";
 import { jobRoutes } from "./job-routes.ts";
+import { readRoutes } from "./read-routes.ts";
 import { InFlightBytes, limitInFlight } from "./in-flight.ts";
 import { errorResponse, onError } from "./errors.ts";
-import { encodeMsgpack, respond, respondEncoded, respondParts, wantsMsgpack } from "./negotiate.ts";
+import { respond } from "./negotiate.ts";
 import { validBody, validParams, type JsonWire } from "./validate.ts";
 
 /** The JSON shape of a publish request (MessagePack: the same with native bytes). */
@@ -33,30 +33,7 @@ export type PublishBody = JsonWire<z.input<typeof publishBodySchema>>;
 /** The body of POST /v1/streams. */
 export type CreateStreamBody = z.input<typeof createStreamSchema>;
 
-/** An integer query or path parameter, as the URL carries it (range checks are the service's). */
-const integer = (name: string) =>
-  z
-    .string()
-    .regex(/^(-?\d{1,16})?$/, { message: `${name} must be an integer` })
-    .transform((v) => (v === "" ? undefined : Number(v)));
-
 const publishQuery = z.object({ acks: z.enum(["local", "durable"], { message: "acks must be local or durable" }).optional() });
-
-const readParams = z.object({ name: z.string(), partition: integer("partition").pipe(z.number({ message: "partition must be an integer" })) });
-
-const readQuery = z.object({
-  offset: integer("offset").optional(),
-  max_records: integer("max_records").optional(),
-  max_bytes: integer("max_bytes").optional(),
-  wait_ms: integer("wait_ms").optional(),
-  /** Field names to keep, comma-separated. */
-  fields: z
-    .string()
-    .optional()
-    .transform((v) => v?.split(",").filter((f) => f.length > 0)),
-  /** A CEL expression over fields, headers, key and timestamp (docs/filters.md). */
-  filter: z.string().optional(),
-});
 
 /** A stream is listed and described to whoever may publish to it or consume it. */
 function sees(principal: Principal, stream: string): boolean {
@@ -73,7 +50,6 @@ export function createApp(services: GatewayServices, http: HttpConfig) {
   const v1 = new Hono<AuthEnv>()
     .use("/streams/:name", requireScope(["consume", "publish"], "name"))
     .use("/streams/:name/records", requireScope(["publish"], "name"))
-    .use("/streams/:name/partitions/*", requireScope(["consume"], "name"))
     .post("/streams", limited, validBody(createStreamSchema, records), async (c) => {
       const body = c.req.valid("json").body;
       authorize(principalOf(c), "publish", body.name);
@@ -93,37 +69,6 @@ export function createApp(services: GatewayServices, http: HttpConfig) {
       const publisher = publisherOf(services.auth, principalOf(c));
       const positions = await log.publish(name, toPublishRequest(body, form, limits), c.req.valid("query").acks ?? "local", publisher);
       return respond(c, { records: positions });
-    })
-    .get("/streams/:name/partitions/:partition/records", validParams("param", readParams), validParams("query", readQuery), async (c) => {
-      const { name, partition } = c.req.valid("param");
-      const q = c.req.valid("query");
-      const request = {
-        stream: name,
-        partition,
-        offset: q.offset ?? 0,
-        maxRecords: q.max_records,
-        maxBytes: q.max_bytes,
-        waitMs: q.wait_ms,
-        filter: q.filter,
-        signal: c.req.raw.signal,
-      };
-      // One encoding pass either way, counted for the metrics; the JSON form is the same either way.
-      if (wantsMsgpack(c)) {
-        // Unprojected MessagePack reads forward the stored record bytes without decoding them,
-        // sent as parts: views of the read buffers between small framing pieces.
-        if (q.fields === undefined) {
-          const body = rawReadResponseParts(await log.readRaw(request));
-          metrics.bytesOut.inc({ stream: name }, body.length);
-          return respondParts<JsonReadResponse>(c, body);
-        }
-        const bytes = encodeMsgpack(msgpackReadResponse(await log.read({ ...request, fields: q.fields })));
-        metrics.bytesOut.inc({ stream: name }, bytes.length);
-        return respondEncoded<JsonReadResponse>(c, bytes, "msgpack");
-      }
-      const result = await log.read({ ...request, fields: q.fields });
-      const text = JSON.stringify(jsonReadResponse(result));
-      metrics.bytesOut.inc({ stream: result.stream }, text.length);
-      return respondEncoded<JsonReadResponse>(c, text, "json");
     });
 
   const base = new Hono<AuthEnv>();
@@ -142,6 +87,7 @@ export function createApp(services: GatewayServices, http: HttpConfig) {
       return c.text(metrics.registry.render(), 200, { "content-type": "text/plain; version=0.0.4" });
     })
     .route("/v1", v1)
+    .route("/v1", readRoutes(log, metrics))
     .route("/v1", tokenRoutes(services.auth, limited, records))
     .route("/v1", groupRoutes(services.groups, limited, records))
     .route("/v1", datasetRoutes(services.datasets, metrics, limited, records))
