@@ -1,20 +1,23 @@
-// Group commit of one partition's WAL: appends queue up, linger up to groupCommitMs for company
-// (or until groupCommitBytes are queued), and are written as one durable write (one O_DSYNC
-// writev, wal.ts) of at most groupCommitMaxBytes. Up to walWritesInFlight groups are written at
-// once, so the next group is written while the previous one syncs; groups are acknowledged
-// strictly in order, each only once it and every group before it are on disk. The active
-// segment is sealed (rolled) only with no write in flight: when it is full, when the next batch
-// does not fit it, or when asked (sealing by age, durable appends).
+// Group commit of one partition's WAL: an append that finds no write in flight is written at
+// once; appends arriving while a write is in flight queue up and go out together as one group as
+// soon as a write slot frees (when the write in flight completes, or, with walWritesInFlight > 1,
+// once the queue's oldest append has waited groupCommitMs or groupCommitBytes are queued). So an
+// idle WAL adds no latency, and under load each fsync carries everything that arrived during the
+// previous one. A group is one durable write (one O_DSYNC writev, wal.ts) of at most
+// groupCommitMaxBytes. Groups are acknowledged strictly in order, each only once it and every
+// group before it are on disk. The active segment is sealed (rolled) only with no write in
+// flight: when it is full, when the next batch does not fit it, or when asked (sealing by age,
+// durable appends).
 //
-//   idle ──enqueue──▶ lingering ──due──▶ writing(n) ──last write done──▶ idle | lingering
-//     │                   │               │    ▲ more due, n < walWritesInFlight: writing(n+1)
-//     └─────── roll due ──┴───────────────┴──▶ rolling ──sealed──▶ (as after a write)
+//   idle ──enqueue──▶ writing(1) ──last write done──▶ idle | writing(1) (what queued meanwhile)
+//     │                 │    ▲ queue due (groupCommitMs, groupCommitBytes), n < walWritesInFlight: writing(n+1)
+//     └─── roll due ────┴────┴──▶ rolling ──sealed──▶ (as after a write)
 //   a write (or a seal's footer) fails with ENOSPC ──▶ full(draining): every append not yet
 //     acknowledged is refused (INSUFFICIENT_STORAGE); once the writes in flight settle (refused
 //     too) ──▶ full(resetting): the WAL is cut back to its synced end (hooks.reset)
 //     ──▶ full(paused until) ──pause over, next append──▶ idle
 //   any other write or roll error, or a failed reset ──▶ failed (final: the WAL file is in an unknown state)
-//   close(): groups are written at once, then idle ──▶ closed
+//   close(): queued groups are written at once, then idle ──▶ closed
 import { StrataError, invariant } from "../../core/errors.ts";
 import type { BatchHeader } from "../../core/log/batch.ts";
 import type { ProducerRef } from "../../core/log/record.ts";
@@ -31,11 +34,10 @@ export interface QueuedAppend {
 export type GroupCommitState =
   /** Nothing queued, nothing being written. */
   | { readonly kind: "idle" }
-  /** Appends queued, nothing being written: the first group is written at `until` (performance.now()). */
-  | { readonly kind: "lingering"; readonly until: number }
   /**
    * `inFlight` groups being written. `rollWanted`: seal once they are done, before writing more.
-   * `lingerUntil`: the queue's next group is due then (undefined: nothing queued, or it waits for a write to finish).
+   * `lingerUntil`: with a write slot free, the queue's next group is written then at the latest
+   * (undefined: nothing queued, or no slot is free and it waits for a write to finish).
    */
   | { readonly kind: "writing"; readonly inFlight: number; readonly rollWanted: boolean; readonly lingerUntil: number | undefined }
   /** Sealing the active WAL and creating the next; appends queue meanwhile. */
@@ -160,7 +162,6 @@ export class GroupCommit {
     const s = this.#state;
     switch (s.kind) {
       case "idle":
-      case "lingering":
         if (!this.hooks.wal().isEmpty) this.#startRoll();
         return;
       case "writing":
@@ -186,11 +187,11 @@ export class GroupCommit {
 
   #pump(): void {
     const s = this.#state;
-    if (s.kind === "idle" || s.kind === "lingering") this.#advance(0, false);
+    if (s.kind === "idle") this.#advance(0, false);
     else if (s.kind === "writing") this.#advance(s.inFlight, s.rollWanted);
   }
 
-  /** From a moment with `inFlight` writes running, decides what comes next: roll, write, linger or rest. */
+  /** From a moment with `inFlight` writes running, decides what comes next: roll, write, linger (only beside a write in flight) or rest. */
   #advance(inFlight: number, rollWanted: boolean): void {
     const { segmentBytes, walWritesInFlight } = this.limits;
     for (;;) {
@@ -211,9 +212,12 @@ export class GroupCommit {
         this.#to({ kind: "writing", inFlight, rollWanted, lingerUntil: undefined });
         return;
       }
-      const until = this.#queuedBytes >= this.limits.groupCommitBytes ? 0 : head.enqueuedAt + this.#lingerMs;
+      // Nothing in flight: write at once (waiting would only add latency, no write is there to
+      // share). Beside a write in flight, wait for it (its completion comes back here) up to
+      // groupCommitMs, so the next fsync carries what arrives meanwhile.
+      const until = inFlight === 0 || this.#queuedBytes >= this.limits.groupCommitBytes ? 0 : head.enqueuedAt + this.#lingerMs;
       if (until > performance.now()) {
-        this.#to(inFlight === 0 ? { kind: "lingering", until } : { kind: "writing", inFlight, rollWanted, lingerUntil: until });
+        this.#to({ kind: "writing", inFlight, rollWanted, lingerUntil: until });
         return;
       }
       this.#startWrite(inFlight, this.#takeGroup(Math.max(room, 0)));
@@ -374,7 +378,7 @@ export class GroupCommit {
   #to(next: GroupCommitState): void {
     this.#state = next;
     this.#assertInvariants();
-    const wakeAt = next.kind === "lingering" ? next.until : next.kind === "writing" ? next.lingerUntil : undefined;
+    const wakeAt = next.kind === "writing" ? next.lingerUntil : undefined;
     if (this.#timer && this.#timer.at !== wakeAt) {
       clearTimeout(this.#timer.handle);
       this.#timer = undefined;
@@ -409,12 +413,10 @@ export class GroupCommit {
       case "idle":
         invariant(queued === 0, "idle with nothing queued");
         break;
-      case "lingering":
-        invariant(queued > 0, "lingering with appends queued");
-        break;
       case "writing":
         invariant(s.inFlight >= 1 && s.inFlight <= this.limits.walWritesInFlight, `1 <= ${s.inFlight} writes in flight <= walWritesInFlight`);
         invariant(s.lingerUntil === undefined || queued > 0, "lingers only for queued appends");
+        invariant(s.lingerUntil === undefined || s.inFlight < this.limits.walWritesInFlight, "lingers only with a write slot free");
         break;
       case "failed":
       case "closed":

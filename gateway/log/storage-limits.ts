@@ -21,7 +21,7 @@ const SEGMENT_ADDRESS_BYTES = 0xffff_ffff;
 export const STORAGE_LIMITS = defineLimits("storage", {
   segmentBytes: { default: 64 * MiB, unit: "bytes", min: 1 * KiB, max: 2 * GiB, doc: "Seal the active segment once it holds this many bytes; at least maxBatchBytes." },
   segmentMs: { default: 10 * 60_000, unit: "ms", min: 1, max: 7 * 24 * 3_600_000, doc: "Seal a non-empty active segment this long after its first batch, so data reaches the object store." },
-  groupCommitMs: { default: 2, unit: "ms", min: 0, max: 60_000, doc: "Longest a small append waits for others to share its fsync; 0 = fsync at once." },
+  groupCommitMs: { default: 2, unit: "ms", min: 0, max: 60_000, doc: "Longest an append queued behind a WAL write in flight waits for a free write slot to share (an append to an idle WAL is written at once); 0 = no wait." },
   groupCommitBytes: { default: 512 * KiB, unit: "bytes", min: 1, max: 64 * MiB, doc: "Pending bytes that start an fsync at once, without waiting groupCommitMs." },
   groupCommitMaxBytes: { default: 8 * MiB, unit: "bytes", min: 1, max: 1 * GiB, doc: "Most bytes one group commit writes (a single larger batch is written alone); at least groupCommitBytes." },
   walWritesInFlight: { default: 2, unit: "count", min: 1, max: 64, doc: "Group commits written at once per partition: the next is written while the previous syncs." },
