@@ -18,7 +18,7 @@ export interface DenoQuicConn {
   readonly protocol: string | undefined;
   readonly closed: Promise<DenoQuicCloseInfo>;
   readonly incomingBidirectionalStreams: ReadableStream<DenoQuicBidi>;
-  createBidirectionalStream(): Promise<DenoQuicBidi>;
+  createBidirectionalStream(options?: { readonly waitUntilAvailable?: boolean }): Promise<DenoQuicBidi>;
   close(info?: DenoQuicCloseInfo): void;
 }
 
@@ -106,7 +106,9 @@ export function wrapDenoConn(conn: DenoQuicConn): QuicConnection {
   return {
     protocol: conn.protocol,
     async openBidi() {
-      return wrapDenoStream(await conn.createBidirectionalStream());
+      // The peer returns stream credit (MAX_STREAMS) only after a finished stream is gone on its
+      // side, a moment after the client saw its end: wait for it instead of failing with RangeError.
+      return wrapDenoStream(await conn.createBidirectionalStream({ waitUntilAvailable: true }));
     },
     onBidi(handler) {
       void (async () => {
