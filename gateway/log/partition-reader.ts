@@ -1,15 +1,23 @@
 // The read path of one partition: finds the tier holding an offset (memory tail, active WAL,
-// sealed files awaiting upload, local segment cache, object store) and reads whole, CRC-checked
-// batches from it. Sequential readers of the object store get read-ahead: a larger first range,
-// and the next range fetched in the background while they process this one.
+// sealed files awaiting upload, local segment cache, object store) and reads whole batches from
+// it. Sequential readers of the object store get read-ahead: a larger first range, and the next
+// range fetched in the background while they process this one.
 //
-// When CRCs are computed: a segment cache file is verified once, as a whole, when it enters the
-// cache (segment-upload.ts) or, for a file adopted at start-up, by its first reader; later reads
-// of it compute none (the FileCache keeps the per-file marker in memory, so bit rot after the
-// check is caught only after a restart). Reads of the active WAL and of sealed files awaiting
-// upload check every batch on every read: the gateway wrote and checked those bytes itself, but
-// they are short-lived (uploaded within a segment's time), hot readers are served by the memory
-// tail, and a marker per batch of a growing file would cost more than the rare reads that reach it.
+// When CRCs are computed: never per read of a local file. Every byte of the active WAL and of a
+// sealed file awaiting upload was CRC-checked on its way in: this process computed or validated
+// the CRC of each batch before writing it, and start-up recovery checks every batch of the WAL
+// and of every sealed file it adopts; so their verified high-water mark is their synced length,
+// and reads trust them (framing and offsets are still checked). Bit rot on disk after the write
+// is caught when the sealed file enters the segment cache (segment-upload.ts verifies it as a
+// whole; a damaged file enters unverified, its first reader checks it again, drops it and reads
+// the object store, whose copy then fails its CRC: CORRUPT_DATA, never damaged bytes served).
+// A segment cache file is verified once, as a whole, when it enters the cache or, for a file
+// adopted at start-up, by its first reader; later reads of it compute none (the FileCache keeps
+// the per-file marker in memory, so bit rot after the check is caught only after a restart).
+// Object-store ranges are checked once per trip into memory (the range cache remembers them).
+//
+// Under Bun every local tier is read through memory mappings (mapFile): answers are views of the
+// page cache, so a response costs no buffer of its own and its bytes are copied once, into the socket.
 import { getLogger } from "@logtape/logtape";
 import { StrataError, invariant, isStrataError } from "../../core/errors.ts";
 import { SingleFlight } from "../../core/util/single-flight.ts";
@@ -38,16 +46,20 @@ const READ_ATTEMPTS = 8;
 const LAYOUT_WAIT_MS = 10_000;
 /** Read size of a whole-file verification (one reused buffer). */
 const VERIFY_CHUNK_BYTES = 4 << 20;
-/** Memory mappings of segment cache files kept per partition (most recently used). */
+/** Memory mappings of local files (cache, sealed, active WAL) kept per partition (most recently used). */
 const MAPPINGS_PER_PARTITION = 8;
 
 type MapFile = (path: string, options: { shared: boolean }) => Uint8Array;
 /**
  * Bun.mmap where the runtime has it (the gateway's runtime), else undefined (Deno, Node read
- * with positional reads). A mapped cache file is read without copying: the response parts are
- * views of the page cache. Safe because a cache file never changes once it entered the cache (it
- * is only ever renamed or unlinked, never written or truncated: a truncation would fault readers
- * of the mapping); an unlinked file's pages stay readable until the mapping is collected.
+ * with positional reads). A mapped file is read without copying: the response parts are views of
+ * the page cache. Safe because the mapped bytes never change: a cache or sealed file is only ever
+ * renamed or unlinked, never written or truncated (a truncation would fault readers of the
+ * mapping), and only the synced prefix of a WAL file is read, which no write or truncation ever
+ * touches (a full disk cuts the WAL back to its synced end, no further). Linux shows bytes
+ * written after the mapping was made (the pages are the page cache's until written through the
+ * mapping, which nothing does); a WAL that grew past its mapping is mapped again. An unlinked or
+ * renamed file's pages stay readable until the mapping is collected.
  */
 const mapFile: MapFile | undefined = (globalThis as { Bun?: { mmap?: MapFile } }).Bun?.mmap;
 
@@ -106,10 +118,21 @@ export class PartitionReader {
     const tailStart = tail.startOffset;
     if (tailStart !== undefined && offset >= tailStart) return tail.read(offset, maxBytes);
     if (offset >= wal.baseOffset) {
-      return this.readLocal({ read: (p, _m, pref) => wal.read(p, pref) }, wal.index, wal.size, offset, maxBytes, "active WAL", "wal");
+      const synced = wal.size;
+      if (synced === 0) return [];
+      // Mapped by path, not through the WAL's descriptor: nothing a roll closes. A WAL renamed by
+      // a roll fails with ENOENT and the read waits for the new layout (read()).
+      const mapped = this.mapped(wal.path, synced);
+      const source: ByteSource = mapped ? mappedSource(mapped) : { read: (p, _m, pref) => wal.read(p, pref) };
+      return this.readLocal(source, wal.index, synced, offset, maxBytes, "active WAL");
     }
     const pending = findSegment(this.tiers.pending, offset, (p) => p.file)?.file;
-    if (pending) return this.readFile(pending.path, pending.index, pending.dataLength, offset, maxBytes, "pending");
+    if (pending) {
+      const mapped = this.mapped(pending.path, pending.dataLength);
+      return mapped
+        ? this.readLocal(mappedSource(mapped), pending.index, pending.dataLength, offset, maxBytes, pending.path)
+        : this.readFile(pending.path, pending.index, pending.dataLength, offset, maxBytes);
+    }
     const seg = findSegment(this.tiers.committed, offset, (s) => s);
     invariant(seg, `offset ${offset} is held by a committed segment`);
     const local = cachePath(this.ctx.dir, seg.baseOffset);
@@ -117,10 +140,10 @@ export class PartitionReader {
       try {
         const footer = await this.ctx.remote.footer(seg.objectKey, seg.bytes, local);
         if (await this.cacheFileVerified(local, footer.dataLength)) {
-          const mapped = this.mapped(local);
+          const mapped = this.mapped(local, footer.dataLength);
           const batches = mapped
-            ? await this.readLocal(mappedSource(mapped), footer.index, footer.dataLength, offset, maxBytes, local, "cache")
-            : await this.readFile(local, footer.index, footer.dataLength, offset, maxBytes, "cache");
+            ? await this.readLocal(mappedSource(mapped), footer.index, footer.dataLength, offset, maxBytes, local, true)
+            : await this.readFile(local, footer.index, footer.dataLength, offset, maxBytes, true);
           this.ctx.metrics.cacheHits.inc();
           return batches;
         }
@@ -156,42 +179,41 @@ export class PartitionReader {
   }
 
   /**
-   * The mapping of cache file `path` under Bun, made on first use and kept for the next reads.
-   * Mappings of files that left the cache are dropped, so that their disk space is freed once
-   * responses holding views of them are done (the mapping is released when collected).
+   * The mapping of local file `path` under Bun, covering at least its first `minLength` bytes:
+   * made on first use (again when a growing WAL outgrew it) and kept for the next reads. Mappings
+   * of files that left every local tier are dropped, so that their disk space is freed once
+   * responses holding views of them are done (a mapping is released when collected).
    */
-  private mapped(path: string): Uint8Array | undefined {
+  private mapped(path: string, minLength: number): Uint8Array | undefined {
     if (!mapFile) return undefined;
     let mapping = this.mappings.get(path);
-    if (mapping) {
-      this.mappings.delete(path);
-    } else {
-      for (const p of this.mappings.keys()) if (!this.ctx.cache.has(p)) this.mappings.delete(p);
+    if (mapping) this.mappings.delete(path);
+    if (!mapping || mapping.length < minLength) {
+      for (const p of this.mappings.keys()) if (!this.isLocalFile(p)) this.mappings.delete(p);
       if (this.mappings.size >= MAPPINGS_PER_PARTITION) this.mappings.delete(this.mappings.keys().next().value!);
       mapping = mapFile(path, { shared: false }); // private: a stray write could never reach the file
+      invariant(mapping.length >= minLength, `${path} holds the ${minLength} bytes to read`);
     }
     this.mappings.set(path, mapping);
     return mapping;
   }
 
-  private async readFile(path: string, index: SparseIndex, dataLength: number, offset: number, maxBytes: number, tier: "pending" | "cache"): Promise<ReadBatch[]> {
+  /** Whether `path` is still one of this partition's local files: the WAL, a sealed file or a cache file. */
+  private isLocalFile(path: string): boolean {
+    return path === this.tiers.wal.path || this.tiers.pending.some((p) => p.file.path === path) || this.ctx.cache.has(path);
+  }
+
+  private async readFile(path: string, index: SparseIndex, dataLength: number, offset: number, maxBytes: number, cacheFile = false): Promise<ReadBatch[]> {
     const fh = await open(path, "r");
     try {
-      return await this.readLocal({ read: (p, _m, pref) => readAt(fh, p, pref) }, index, dataLength, offset, maxBytes, path, tier);
+      return await this.readLocal({ read: (p, _m, pref) => readAt(fh, p, pref) }, index, dataLength, offset, maxBytes, path, cacheFile);
     } finally {
       await fh.close();
     }
   }
 
-  private readLocal(
-    source: ByteSource,
-    index: SparseIndex,
-    dataLength: number,
-    offset: number,
-    maxBytes: number,
-    what: string,
-    tier: "wal" | "pending" | "cache",
-  ): Promise<ReadBatch[]> {
+  /** Batches of a local file, trusted (see the top of this file); `cacheFile`: a committed segment, which may have offset gaps. */
+  private readLocal(source: ByteSource, index: SparseIndex, dataLength: number, offset: number, maxBytes: number, what: string, cacheFile = false): Promise<ReadBatch[]> {
     const { limits } = this.ctx;
     const { position } = index.lookup(offset);
     return readBatches(new ChunkedReader(source, dataLength, maxBytes + limits.indexIntervalBytes), {
@@ -200,11 +222,9 @@ export class PartitionReader {
       fromOffset: offset,
       maxBytes,
       source: `${this.ctx.stream}/${this.ctx.partition} ${what}`,
-      copy: "never", // each local read has its own buffer
-      // Cache files are read only once verified (cacheFileVerified); see the top of this file.
-      crc: tier === "cache" ? "trusted" : "check",
-      gaps: tier === "cache",
-      onCrcCheck: crcCounter(this.ctx.metrics, tier === "cache" ? "cache-first-read" : tier),
+      copy: "never", // each local read has its own buffer, or views of a mapping
+      crc: "trusted", // verified on the way in (WAL, sealed files) or on entering the cache (cacheFileVerified)
+      gaps: cacheFile,
     });
   }
 

@@ -1,6 +1,8 @@
-// CRC32C checks on the read path: bytes fresh from disk or the object store are verified before
-// they are served, every time they are read from there; a range the shared object-store cache
-// holds is verified once, on the first walk over it, and served from memory afterwards.
+// CRC32C checks on the read path: bytes fresh from the object store are verified before they are
+// served; a range the shared object-store cache holds is verified once, on the first walk over
+// it, and served from memory afterwards. Local files are never checked per read (the WAL's bytes
+// were checked on the way in, cache files as they enter the cache): damage on disk is caught
+// when the file is sealed and enters the cache, and never served from there.
 import { afterEach, beforeEach, expect, test } from "bun:test";
 import { open, readdir } from "node:fs/promises";
 import { join } from "node:path";
@@ -86,7 +88,7 @@ test("the object-store range cache remembers verified batches per range", async 
   expect(source.verified?.(await source.read(0, 64, data.length))?.size).toBe(0);
 });
 
-test("damage on disk under the active WAL is caught on every read, not only the first", async () => {
+test("damage on disk under the active WAL is refused once the WAL is sealed, on every read", async () => {
   await fx.createStream("v/s");
   const logs = await fx.open({ memoryTailBytes: 1 }); // reads come from the file, not memory
   await logs.openPartitions("v/s", 1, {});
@@ -101,8 +103,15 @@ test("damage on disk under the active WAL is caught on every read, not only the 
   byte[0]! ^= 0x20;
   await fh.write(byte, 0, 1, 150); // inside the first batch's records
   await fh.close();
+  // A durable append seals the WAL and uploads it: the cache refuses the damaged file, and the
+  // object store's copy (the same bytes) fails its CRC.
+  await log.append(records(20, 5), meta(), "durable");
+  const refused = fx.metrics().cacheFilesRefused.get();
   for (let i = 0; i < 2; i++) {
     await expect(log.read(0, { maxRecords: 100, maxBytes: 1 << 20 })).rejects.toMatchObject({ code: "CORRUPT_DATA" });
   }
+  expect(fx.metrics().cacheFilesRefused.get()).toBe(refused + 1);
+  // The undamaged segment after it reads.
+  expect((await log.read(20, { maxRecords: 100, maxBytes: 1 << 20 })).map((r) => r.offset)).toEqual([20, 21, 22, 23, 24]);
   await logs.close();
 });
