@@ -16,7 +16,8 @@
 //     apt-get when missing and running as root);
 //   - `cat FILE > /dev/null` of a file of the same size, already in the page cache.
 // Prints the medians in GB/s (10^9 bytes of record payload / s) with ratios to iperf3 and cat,
-// the Bun version and the load average.
+// the Bun version and the load average, and one reportRatio line per tier of this checkout (the
+// socket reader, whose body handling is one copy, vs iperf3; goal >= 0.6x).
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
@@ -25,6 +26,7 @@ import { fileURLToPath } from "node:url";
 import { Decoder } from "@msgpack/msgpack";
 import { createStream, publish, read } from "./log/strata.ts";
 import { waitForLine } from "./log/processes.ts";
+import { reportRatio } from "./ratio.ts";
 
 const MiB = 1024 * 1024;
 const RECORDS = Number(process.env.READ_BENCH_MIB ?? 1024);
@@ -299,6 +301,21 @@ async function main(): Promise<void> {
     for (const [name, xs] of runs) {
       const m = median(xs);
       console.log(`| ${name} | ${fmt(m)} | ${fmt(m / iperf)}x | ${fmt(m / cat)}x | ${xs.map(fmt).join(", ")} |`);
+    }
+    const tiers: Array<[string, string]> = [["segment cache", "segment cache"], ["active WAL", "active WAL"]];
+    for (const [metricTier, label] of tiers) {
+      const xs = runs.get(`Strata, socket reader (this checkout, ${label})`);
+      if (!xs) continue;
+      const m = median(xs);
+      reportRatio({
+        metric: `read 1 MiB records, one reader, ${metricTier}`,
+        peer: "iperf3 loopback, 1 TCP stream (same bytes)",
+        strata: `${fmt(m)} GB/s`,
+        peerValue: `${fmt(iperf)} GB/s`,
+        ratio: m / iperf,
+        goal: ">= 0.6x",
+        met: m / iperf >= 0.6,
+      });
     }
     console.log(
       `\nMachine: ${cpus().length} cores, ${cpus()[0]?.model ?? "unknown CPU"}; runtime ${g.Bun ? `Bun ${g.Bun.version}` : process.version}; ${iperfVersion()}; ` +
