@@ -12,6 +12,7 @@ import { openArtefacts, type Artefacts } from "./artefacts/artefacts.ts";
 import { GroupService } from "./consumers/group-service.ts";
 import { DatasetService } from "./datasets/dataset-service.ts";
 import { JobService } from "./jobs/job-service.ts";
+import { FleetService } from "./fleet/fleet-service.ts";
 import { GradientService } from "./gradients/gradient-service.ts";
 import { QueueService } from "./queues/queue-service.ts";
 import { LogService } from "./streams/log-service.ts";
@@ -93,6 +94,9 @@ export async function openGateway(input: GatewayConfig): Promise<Gateway> {
     const jobs = await JobService.open({ db: database.db, streams, log: logService, manifests: artefacts.services.manifests, limits: config.jobs });
     // GC keeps the shards of open and kept checkpoints whatever references them.
     artefacts.services.gc.addHolder(() => jobs.heldManifests());
+    const manifests = artefacts.services.manifests;
+    const fleet = await FleetService.open({ db: database.db, limits: config.fleet, checkArtefact: async (id) => void (await manifests.info(id)) });
+    artefacts.services.gc.addHolder(() => fleet.heldManifests());
     const services: GatewayServices = {
       streams,
       log: logService,
@@ -102,6 +106,7 @@ export async function openGateway(input: GatewayConfig): Promise<Gateway> {
       queues,
       datasets,
       jobs,
+      fleet,
       gradients: new GradientService(database.db, streams, logService, config.gradients, metrics.registry),
       metrics,
       limits,

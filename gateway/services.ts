@@ -6,6 +6,7 @@ import type { GroupService } from "./consumers/group-service.ts";
 import type { DatasetService } from "./datasets/dataset-service.ts";
 import type { GradientService } from "./gradients/gradient-service.ts";
 import type { JobService } from "./jobs/job-service.ts";
+import type { FleetService } from "./fleet/fleet-service.ts";
 import type { GatewayMetrics } from "./metrics.ts";
 import type { LogService } from "./streams/log-service.ts";
 import type { LatestService } from "./streams/latest-service.ts";
@@ -30,6 +31,8 @@ export interface GatewayServices {
   readonly gradients: GradientService;
   /** Training jobs and their all-or-none checkpoints (docs/checkpoints.md). */
   readonly jobs: JobService;
+  /** Devices that report and staged rollouts (docs/fleet.md). */
+  readonly fleet: FleetService;
   readonly metrics: GatewayMetrics;
   readonly limits: ServiceLimits;
   readonly artefacts: ArtefactServices;

@@ -18,6 +18,7 @@ import { QUEUE_LIMITS } from "../gateway/queues/queue-limits.ts";
 import { DATASET_LIMITS } from "../gateway/datasets/dataset-limits.ts";
 import { GRADIENT_LIMITS } from "../gateway/gradients/gradient-limits.ts";
 import { JOB_LIMITS } from "../gateway/jobs/job-limits.ts";
+import { FLEET_LIMITS } from "../gateway/fleet/fleet-limits.ts";
 import { COMPACTION_LIMITS } from "../gateway/log/compaction-limits.ts";
 import { UCX_LIMITS } from "../gateway/ucx/ucx-limits.ts";
 
@@ -41,6 +42,7 @@ const GATEWAY: readonly Section[] = [
   { title: "`datasets`: dataset versions and sample reads", source: "gateway/datasets/dataset-limits.ts", family: DATASET_LIMITS },
   { title: "`gradients`: gradient contributions", source: "gateway/gradients/gradient-limits.ts", family: GRADIENT_LIMITS },
   { title: "`jobs`: training jobs and checkpoints", source: "gateway/jobs/job-limits.ts", family: JOB_LIMITS },
+  { title: "`fleet`: devices and staged rollouts", source: "gateway/fleet/fleet-limits.ts", family: FLEET_LIMITS },
   { title: "`compaction`: compacted streams and their latest-per-key index", source: "gateway/log/compaction-limits.ts", family: COMPACTION_LIMITS },
   { title: "`ucx`: the native UCX transport (`--ucx-port`)", source: "gateway/ucx/ucx-limits.ts", family: UCX_LIMITS },
 ];

@@ -18,6 +18,7 @@ import { FILTER_LIMITS, type FilterLimits } from "../filters/filter-limits.ts";
 import { DATASET_LIMITS, type DatasetLimits } from "../datasets/dataset-limits.ts";
 import { GRADIENT_LIMITS, type GradientLimits } from "../gradients/gradient-limits.ts";
 import { JOB_LIMITS, type JobLimits } from "../jobs/job-limits.ts";
+import { FLEET_LIMITS, type FleetLimits } from "../fleet/fleet-limits.ts";
 import { COMPACTION_LIMITS, type CompactionLimits } from "../log/compaction-limits.ts";
 import { resolveUcxLimits, UCX_LIMITS, type UcxLimits } from "../ucx/ucx-limits.ts";
 import { resolveServiceLimits, SERVICE_LIMITS, type ServiceLimits } from "../streams/service-limits.ts";
@@ -75,6 +76,8 @@ export const gatewayConfigSchema = z.strictObject({
   gradients: GRADIENT_LIMITS.schema.optional(),
   /** Training jobs and their checkpoints (gateway/jobs/job-limits.ts). */
   jobs: JOB_LIMITS.schema.optional(),
+  /** Devices and staged rollouts (gateway/fleet/fleet-limits.ts). */
+  fleet: FLEET_LIMITS.schema.optional(),
   /** Compacted streams: the background compactor and the latest-per-key index (gateway/log/compaction-limits.ts). */
   compaction: COMPACTION_LIMITS.schema.optional(),
   /** The native UCX transport (`strata serve --ucx-port`, gateway/ucx/ucx-limits.ts). */
@@ -123,6 +126,7 @@ export interface ResolvedGatewayConfig {
   readonly datasets: DatasetLimits;
   readonly gradients: GradientLimits;
   readonly jobs: JobLimits;
+  readonly fleet: FleetLimits;
   readonly compaction: CompactionLimits;
   readonly ucx: UcxLimits;
   readonly http: HttpConfig;
@@ -140,6 +144,7 @@ const FAMILIES: ReadonlyMap<string, LimitFamily<LimitSpecs>> = new Map<string, L
   ["datasets", DATASET_LIMITS],
   ["gradients", GRADIENT_LIMITS],
   ["jobs", JOB_LIMITS],
+  ["fleet", FLEET_LIMITS],
   ["compaction", COMPACTION_LIMITS],
   ["ucx", UCX_LIMITS],
 ]);
@@ -215,6 +220,7 @@ export function resolveGatewayConfig(input: GatewayConfig): ResolvedGatewayConfi
     datasets: inConfig(() => DATASET_LIMITS.resolve(config.datasets)),
     gradients: inConfig(() => GRADIENT_LIMITS.resolve(config.gradients)),
     jobs: inConfig(() => JOB_LIMITS.resolve(config.jobs)),
+    fleet: inConfig(() => FLEET_LIMITS.resolve(config.fleet)),
     compaction: inConfig(() => COMPACTION_LIMITS.resolve(config.compaction)),
     ucx: inConfig(() => resolveUcxLimits(config.ucx)),
     auth: Object.freeze({ enabled: config.auth?.enabled ?? false, adminToken: config.auth?.adminToken }),
