@@ -1,6 +1,6 @@
 // pullArtefact: resolve the artefact (the latest ArtefactRef on a stream, or an id), fetch and
-// verify its manifest, copy the chunks the local chunk cache holds (each verified on read; a
-// corrupt one is deleted and fetched), download the rest from the chunk source (HTTP
+// verify its manifest, copy the chunks the local chunk cache holds (verified once, when they
+// arrived or on a first read; one that fails is dropped and fetched), download the rest from the chunk source (HTTP
 // /v1/chunks/get by default, or any ChunkSource such as the edge's QUIC transport; parallel
 // batches, each chunk verified, stored in the cache), all written at their offsets into a
 // temporary file beside OUT that is fsynced and renamed into place. An interrupted pull resumes
@@ -168,6 +168,7 @@ export async function pullArtefact(options: PullOptions): Promise<PullSummary> {
     await disk.drain();
     signal?.throwIfAborted();
     await output.commit();
+    await cache.close();
     progress.set("done");
     return {
       artefact: id,
@@ -185,6 +186,7 @@ export async function pullArtefact(options: PullOptions): Promise<PullSummary> {
     await pool.drain().catch(() => undefined);
     await disk.drain().catch(() => undefined);
     await output.discard();
+    await cache.close().catch(() => undefined);
     throw e;
   } finally {
     signal?.removeEventListener("abort", onAbort);
