@@ -27,6 +27,8 @@ import { LogStore } from "./log/log-store.ts";
 import type { ObjectStore } from "./objects/object-store.ts";
 import { S3ObjectStore } from "./objects/s3-object-store.ts";
 import { acquireDirLock } from "../runtime/lock/dir-lock.ts";
+import { VersionsIndex } from "./streams/versions-index.ts";
+import { VersionsService } from "./streams/versions-service.ts";
 
 export type { GatewayConfig, ResolvedGatewayConfig, S3Config } from "./config/gateway-config.ts";
 
@@ -88,7 +90,9 @@ export async function openGateway(input: GatewayConfig): Promise<Gateway> {
     });
     const auth = await openAuth({ ...config.auth, dataDir, db: database.db });
     const groups = await GroupService.open(database.db, streams, config.groups);
-    const logService = new LogService(streams, logs, metrics, limits, { onArtefactRefs: artefacts.onArtefactRefs, admit: (stream, records) => latest.admit(stream, records) }, new ProducerOwners(database.db), config.filters);
+    const versions = new VersionsService(streams, logs, config.versions, new VersionsIndex(database.db, config.versions));
+    const onArtefactRefs = artefacts.onArtefactRefs;
+    const logService = new LogService(streams, logs, metrics, limits, { onArtefactRefs: async (s, p, o, ids) => { await onArtefactRefs(s, p, o, ids); await versions.onArtefactRecord(s, p, o); }, admit: (stream, records) => latest.admit(stream, records) }, new ProducerOwners(database.db), config.filters);
     const queues = await QueueService.open(database, streams, logService, config.queues, metrics.registry);
     datasets = await DatasetService.open({ db: database.db, streams, logs, log: logService, limits: config.datasets, serviceLimits: limits, filterLimits: config.filters, objectStore });
     const jobs = await JobService.open({ db: database.db, streams, log: logService, manifests: artefacts.services.manifests, limits: config.jobs });
@@ -107,6 +111,7 @@ export async function openGateway(input: GatewayConfig): Promise<Gateway> {
       datasets,
       jobs,
       fleet,
+      versions,
       gradients: new GradientService(database.db, streams, logService, config.gradients, metrics.registry),
       metrics,
       limits,

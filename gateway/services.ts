@@ -14,6 +14,7 @@ import type { StreamCompactor } from "./streams/latest-compactor.ts";
 import type { QueueService } from "./queues/queue-service.ts";
 import type { ServiceLimits } from "./streams/service-limits.ts";
 import type { StreamService } from "./streams/stream-service.ts";
+import type { VersionsService } from "./streams/versions-service.ts";
 
 export interface GatewayServices {
   readonly streams: StreamService;
@@ -33,6 +34,8 @@ export interface GatewayServices {
   readonly jobs: JobService;
   /** Devices that report and staged rollouts (docs/fleet.md). */
   readonly fleet: FleetService;
+  /** Artefact versions of streams, indexed at append (docs/versions.md). */
+  readonly versions: VersionsService;
   readonly metrics: GatewayMetrics;
   readonly limits: ServiceLimits;
   readonly artefacts: ArtefactServices;

@@ -19,6 +19,7 @@ import { DATASET_LIMITS, type DatasetLimits } from "../datasets/dataset-limits.t
 import { GRADIENT_LIMITS, type GradientLimits } from "../gradients/gradient-limits.ts";
 import { JOB_LIMITS, type JobLimits } from "../jobs/job-limits.ts";
 import { FLEET_LIMITS, type FleetLimits } from "../fleet/fleet-limits.ts";
+import { VERSION_LIMITS, type VersionLimits } from "../streams/versions-limits.ts";
 import { COMPACTION_LIMITS, type CompactionLimits } from "../log/compaction-limits.ts";
 import { resolveUcxLimits, UCX_LIMITS, type UcxLimits } from "../ucx/ucx-limits.ts";
 import { resolveServiceLimits, SERVICE_LIMITS, type ServiceLimits } from "../streams/service-limits.ts";
@@ -78,6 +79,8 @@ export const gatewayConfigSchema = z.strictObject({
   jobs: JOB_LIMITS.schema.optional(),
   /** Devices and staged rollouts (gateway/fleet/fleet-limits.ts). */
   fleet: FLEET_LIMITS.schema.optional(),
+  /** Artefact versions listings (gateway/streams/versions-limits.ts). */
+  versions: VERSION_LIMITS.schema.optional(),
   /** Compacted streams: the background compactor and the latest-per-key index (gateway/log/compaction-limits.ts). */
   compaction: COMPACTION_LIMITS.schema.optional(),
   /** The native UCX transport (`strata serve --ucx-port`, gateway/ucx/ucx-limits.ts). */
@@ -127,6 +130,7 @@ export interface ResolvedGatewayConfig {
   readonly gradients: GradientLimits;
   readonly jobs: JobLimits;
   readonly fleet: FleetLimits;
+  readonly versions: VersionLimits;
   readonly compaction: CompactionLimits;
   readonly ucx: UcxLimits;
   readonly http: HttpConfig;
@@ -145,6 +149,7 @@ const FAMILIES: ReadonlyMap<string, LimitFamily<LimitSpecs>> = new Map<string, L
   ["gradients", GRADIENT_LIMITS],
   ["jobs", JOB_LIMITS],
   ["fleet", FLEET_LIMITS],
+  ["versions", VERSION_LIMITS],
   ["compaction", COMPACTION_LIMITS],
   ["ucx", UCX_LIMITS],
 ]);
@@ -221,6 +226,7 @@ export function resolveGatewayConfig(input: GatewayConfig): ResolvedGatewayConfi
     gradients: inConfig(() => GRADIENT_LIMITS.resolve(config.gradients)),
     jobs: inConfig(() => JOB_LIMITS.resolve(config.jobs)),
     fleet: inConfig(() => FLEET_LIMITS.resolve(config.fleet)),
+    versions: inConfig(() => VERSION_LIMITS.resolve(config.versions)),
     compaction: inConfig(() => COMPACTION_LIMITS.resolve(config.compaction)),
     ucx: inConfig(() => resolveUcxLimits(config.ucx)),
     auth: Object.freeze({ enabled: config.auth?.enabled ?? false, adminToken: config.auth?.adminToken }),
