@@ -6,8 +6,17 @@
 // Base offset 0 (the log assigns offsets: it sits outside the CRC). Timestamps are the gateway's,
 // as for every publish: the client writes 0 in the header and a delta of 0 in every record, and
 // the gateway stamps its clock into the header (fixing the CRC up arithmetically, not rehashing).
+import { z } from "zod";
 import { StrataError } from "../errors.ts";
-import { BatchBuilder, encodeBatch, encodeRecordShared, type BatchRecordInput } from "./batch.ts";
+import { describeIssues } from "../util/parse-input.ts";
+import {
+  BATCH_HEADER_SIZE, BATCH_MAGIC, BATCH_VERSION, BatchBuilder, encodeBatch, encodeRecordShared, readBatchHeader, scanBatchRecords,
+  type BatchHeader, type BatchRecordInput, type RawRecord,
+} from "./batch.ts";
+import { MAX_VALUE_DEPTH } from "./json-value.ts";
+import { BoundedMsgpackDecoder, msgpackCapsFor } from "./msgpack-bounds.ts";
+import { wireFields } from "./publish-request.ts";
+import type { ProducerRef, RecordInput } from "./record.ts";
 
 export const CLIENT_BATCH_MEDIA_TYPE = "application/vnd.strata.batch";
 
@@ -29,3 +38,99 @@ export function buildClientBatch(records: readonly ClientBatchRecord[], producer
   const ref = producer ? { id: producer.id, epoch: producer.epoch, seq: producer.baseSequence } : null;
   return encodeBatch(builder.records(), { baseOffset: 0, firstTimestamp: 0, maxTimestamp: 0, producer: ref });
 }
+
+/** The bounds a client-built batch is checked against before anything is written. */
+export interface ClientBatchLimits {
+  /** Largest whole batch (the storage engine's maxBatchBytes). */
+  readonly maxBatchBytes: number;
+  readonly maxBatchRecords: number;
+  /** Largest encoded record (its MessagePack array). */
+  readonly maxRecordBytes: number;
+  readonly maxHeaders: number;
+  readonly maxKeyBytes: number;
+}
+
+/** A client-built batch that passed every check: its bytes, appended as they are, and its records decoded for the append hooks. */
+export interface ClientBatch {
+  readonly bytes: Uint8Array;
+  readonly producer: ProducerRef | null;
+  /** The records as log values (for partition choice, the compacted-stream index and artefact references); not re-encoded. */
+  readonly records: readonly RecordInput[];
+}
+
+const MIN_RECORD_BYTES = 5; // 0x94 and four one-byte values
+
+const wireHeaderValue = z.union([z.string(), z.custom<Uint8Array>((v) => v instanceof Uint8Array, { message: "expected bytes" })]);
+const storedRecord = z.tuple([
+  z.literal(0, { message: "the timestamp delta must be 0 (the gateway assigns timestamps)" }),
+  z.custom<Uint8Array>((v) => v instanceof Uint8Array, { message: "the key must be bytes or nil" }).nullable(),
+  z.record(z.string(), wireHeaderValue),
+  wireFields.nullable(),
+]);
+
+function bad(message: string): StrataError {
+  return new StrataError("BAD_BATCH", message);
+}
+
+/**
+ * Validates an untrusted client-built batch: header (magic, length equal to the body and within
+ * maxBatchBytes, version, flags, reserved bytes, CRC32C, record count) and every record (framing,
+ * size, key, headers, field values). Throws BAD_BATCH (or BATCH_TOO_LARGE / RECORD_TOO_LARGE)
+ * naming the problem. Never modifies `body`.
+ */
+export function parseClientBatch(body: Uint8Array, limits: ClientBatchLimits): ClientBatch {
+  if (body.length < BATCH_HEADER_SIZE) throw bad(`a batch is at least ${BATCH_HEADER_SIZE} bytes; got ${body.length}`);
+  const view = new DataView(body.buffer, body.byteOffset, BATCH_HEADER_SIZE);
+  if (view.getUint32(0, true) !== BATCH_MAGIC) throw bad("bad batch magic");
+  const length = view.getUint32(4, true);
+  if (length !== body.length) throw bad(`the header declares ${length} bytes; the body has ${body.length}`);
+  if (length > limits.maxBatchBytes) throw new StrataError("BATCH_TOO_LARGE", `batch of ${length} bytes exceeds the limit of ${limits.maxBatchBytes}`);
+  if (body[20] !== BATCH_VERSION) throw bad(`unknown batch version ${body[20]}`);
+  const flags = body[21]!;
+  if ((flags & ~1) !== 0) throw bad(`unknown batch attributes 0x${flags.toString(16)}`);
+  const hasProducer = flags === 1;
+  if (view.getUint16(22, true) !== 0 || view.getUint32(28, true) !== 0 || view.getUint16(58, true) !== 0) throw bad("reserved header bytes must be 0");
+  if (!hasProducer && body.subarray(48, 64).some((b) => b !== 0)) throw bad("producer fields are set but the producer attribute is not");
+  const count = view.getUint32(24, true);
+  if (count === 0) throw bad("a batch holds at least one record");
+  if (count > limits.maxBatchRecords) throw new StrataError("BATCH_TOO_LARGE", `a request holds at most ${limits.maxBatchRecords} records; the batch declares ${count}`);
+  if (count * MIN_RECORD_BYTES > length - BATCH_HEADER_SIZE) throw bad(`the batch declares ${count} records but has room for fewer`);
+  let header: BatchHeader;
+  let located: RawRecord[];
+  try {
+    header = readBatchHeader(body)!; // CRC32C over [20, length)
+    located = scanBatchRecords(body, header);
+  } catch (e) {
+    if (e instanceof StrataError) throw bad(e.message);
+    throw e;
+  }
+  const caps = msgpackCapsFor(limits.maxRecordBytes, MAX_VALUE_DEPTH + 2);
+  const decoder = recordDecoders.get(limits.maxRecordBytes) ?? new BoundedMsgpackDecoder(caps);
+  recordDecoders.set(limits.maxRecordBytes, decoder);
+  const records: RecordInput[] = new Array(count);
+  let start = BATCH_HEADER_SIZE;
+  for (let i = 0; i < count; i++) {
+    const end = located[i]!.fields[1];
+    if (end - start > limits.maxRecordBytes) {
+      throw new StrataError("RECORD_TOO_LARGE", `record ${i} encodes to ${end - start} bytes; the limit is ${limits.maxRecordBytes}`);
+    }
+    let value: unknown;
+    try {
+      value = decoder.decode(body.subarray(start, end));
+    } catch (e) {
+      if (e instanceof StrataError) throw bad(`record ${i}: ${e.message}`);
+      throw e;
+    }
+    const parsed = storedRecord.safeParse(value);
+    if (!parsed.success) throw bad(`record ${i}: ${describeIssues(parsed.error.issues)}`);
+    const [, key, headers, fields] = parsed.data;
+    if (key && key.length > limits.maxKeyBytes) throw new StrataError("RECORD_TOO_LARGE", `record ${i}: the key is longer than ${limits.maxKeyBytes} bytes`);
+    if (Object.keys(headers).length > limits.maxHeaders) throw bad(`record ${i} has more than ${limits.maxHeaders} headers`);
+    records[i] = { key, headers, fields };
+    start = end;
+  }
+  return { bytes: body, producer: header.producer, records };
+}
+
+/** One bounded decoder per record-size limit (a gateway has one). */
+const recordDecoders = new Map<number, BoundedMsgpackDecoder>();

@@ -40,7 +40,7 @@ const wireBytes = z.union([z.string(), z.strictObject({ $base64: z.string() }), 
  * one; its tags are then converted by fromJsonFields. Declared to clients as any map (JSON has no
  * bytes, so the output type would not describe what a JSON client sends).
  */
-const wireFields: z.ZodCustom<Fields, { readonly [field: string]: unknown }> = z.custom<Fields>(isFieldMap, { error: (issue) => fieldMapProblem(issue.input) });
+export const wireFields: z.ZodCustom<Fields, { readonly [field: string]: unknown }> = z.custom<Fields>(isFieldMap, { error: (issue) => fieldMapProblem(issue.input) });
 
 const wireRecord = z.object({
   key: wireBytes.nullish(),

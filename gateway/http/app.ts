@@ -4,10 +4,9 @@ import { Hono } from "hono";
 import { cors } from "hono/cors";
 import { z } from "zod";
 import { BoundedMsgpackDecoder } from "../../core/log/msgpack-bounds.ts";
-import { publishBodySchema, toPublishRequest } from "../../core/log/publish-request.ts";
+import type { publishBodySchema } from "../../core/log/publish-request.ts";
 import type { HttpConfig } from "../config/gateway-config.ts";
 import { authorize, authorizeMetrics, permits, type Principal } from "../auth/principal.ts";
-import { publisherOf } from "../auth/producer-owners.ts";
 import type { GatewayServices } from "../services.ts";
 import { createStreamSchema, type StreamInfo } from "../streams/stream-service.ts";
 import { artefactRoutes } from "./artefact-routes.ts";
@@ -24,17 +23,15 @@ import { gradientRoutes } from "./gradient-routes.ts";
 import { jobRoutes } from "./job-routes.ts";
 import { fleetRoutes } from "./fleet-routes.ts";
 import { readRoutes } from "./read-routes.ts";
+import { publishRoutes } from "./publish-routes.ts";
 import { InFlightBytes, limitInFlight } from "./in-flight.ts";
 import { errorResponse, onError } from "./errors.ts";
-import { respond } from "./negotiate.ts";
-import { validBody, validParams, type JsonWire } from "./validate.ts";
+import { validBody, type JsonWire } from "./validate.ts";
 
 /** The JSON shape of a publish request (MessagePack: the same with native bytes). */
 export type PublishBody = JsonWire<z.input<typeof publishBodySchema>>;
 /** The body of POST /v1/streams. */
 export type CreateStreamBody = z.input<typeof createStreamSchema>;
-
-const publishQuery = z.object({ acks: z.enum(["local", "durable"], { message: "acks must be local or durable" }).optional() });
 
 /** A stream is listed and described to whoever may publish to it or consume it. */
 function sees(principal: Principal, stream: string): boolean {
@@ -61,16 +58,7 @@ export function createApp(services: GatewayServices, http: HttpConfig) {
       const principal = principalOf(c);
       return c.json({ streams: streams.list().filter((s) => sees(principal, s.name)) });
     })
-    .get("/streams/:name", (c) => c.json(streams.get(c.req.param("name"))))
-    .post("/streams/:name/records", limited, validParams("query", publishQuery), validBody(publishBodySchema, records), async (c) => {
-      const name = c.req.param("name");
-      streams.require(name);
-      const { form, body } = c.req.valid("json");
-      // With auth on, the token's subject registers (or must own) the request's producer id.
-      const publisher = publisherOf(services.auth, principalOf(c));
-      const positions = await log.publish(name, toPublishRequest(body, form, limits), c.req.valid("query").acks ?? "local", publisher);
-      return respond(c, { records: positions });
-    });
+    .get("/streams/:name", (c) => c.json(streams.get(c.req.param("name"))));
 
   const base = new Hono<AuthEnv>();
   const inFlight = limitInFlight(new InFlightBytes(limits.maxRequestBytesInFlight));
@@ -88,6 +76,7 @@ export function createApp(services: GatewayServices, http: HttpConfig) {
       return c.text(metrics.registry.render(), 200, { "content-type": "text/plain; version=0.0.4" });
     })
     .route("/v1", v1)
+    .route("/v1", publishRoutes(services, limited, records))
     .route("/v1", readRoutes(log, metrics))
     .route("/v1", tokenRoutes(services.auth, limited, records))
     .route("/v1", groupRoutes(services.groups, limited, records))

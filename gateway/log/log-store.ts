@@ -68,6 +68,11 @@ export class LogStore {
   private readonly timers: ReturnType<typeof setInterval>[] = [];
   private closed = false;
 
+  /** Largest batch one partition accepts (client-built batches are checked against it before anything is written). */
+  get maxBatchBytes(): number {
+    return this.config.limits.maxBatchBytes;
+  }
+
   private constructor(private readonly config: LogStoreConfig) {
     this.onError = config.onError ?? ((error, what) => log.error("{what} failed: {error}", { what, error }));
     this.catalog = new SegmentCatalog(config.db);

@@ -11,7 +11,7 @@
 // Readers only ever see fsynced data: endOffset is the end of what is on disk, so a record once
 // read cannot vanish in a crash. Offsets only grow along the way to the object store:
 // start <= durable end <= sealed end <= synced end <= written end <= next offset (asserted).
-import { encodeBatch, BATCH_HEADER_SIZE, decodeBatchRecords, type BatchHeader } from "../../core/log/batch.ts";
+import { encodeBatch, setBaseOffset, BATCH_HEADER_SIZE, decodeBatchRecords, type BatchHeader } from "../../core/log/batch.ts";
 import { StrataError } from "../../core/errors.ts";
 import type { Acks, LogRecord, ProducerRef } from "../../core/log/record.ts";
 import type { ReadBatch } from "./batch-reader.ts";
@@ -166,12 +166,27 @@ export class PartitionLog {
    * (acks=local) or once the batch is in a committed segment object (acks=durable).
    */
   async append(encodedRecords: readonly Uint8Array[], meta: AppendMeta, acks: Acks = "local"): Promise<{ baseOffset: number; duplicate: boolean }> {
-    this.#assertWritable();
-    const { limits } = this.ctx;
-    const count = encodedRecords.length;
-    if (count === 0) throw new StrataError("BAD_REQUEST", "a batch holds at least one record");
     let size = BATCH_HEADER_SIZE;
     for (const r of encodedRecords) size += r.length;
+    return this.#appendSized(size, encodedRecords.length, meta, acks, (baseOffset) => encodeBatch(encodedRecords, { baseOffset, ...meta }));
+  }
+
+  /**
+   * Appends a whole batch as it is (a client-built batch the service validated, its timestamps
+   * stamped): only its base offset is written, outside the CRC. The batch's bytes become the
+   * log's, so the caller must not change them afterwards.
+   */
+  async appendBatch(batch: Uint8Array, count: number, meta: AppendMeta, acks: Acks = "local"): Promise<{ baseOffset: number; duplicate: boolean }> {
+    return this.#appendSized(batch.length, count, meta, acks, (baseOffset) => {
+      setBaseOffset(batch, baseOffset);
+      return batch;
+    });
+  }
+
+  async #appendSized(size: number, count: number, meta: AppendMeta, acks: Acks, layOut: (baseOffset: number) => Uint8Array): Promise<{ baseOffset: number; duplicate: boolean }> {
+    this.#assertWritable();
+    const { limits } = this.ctx;
+    if (count === 0) throw new StrataError("BAD_REQUEST", "a batch holds at least one record");
     if (size > limits.maxBatchBytes) {
       throw new StrataError("BATCH_TOO_LARGE", `batch of ${size} bytes exceeds the limit of ${limits.maxBatchBytes}`);
     }
@@ -200,7 +215,7 @@ export class PartitionLog {
     }
     const baseOffset = this.#next;
     this.#next += count;
-    const bytes = encodeBatch(encodedRecords, { baseOffset, ...meta });
+    const bytes = layOut(baseOffset);
     if (meta.producer) this.#liveProducers.apply(meta.producer, baseOffset, count);
     const header: BatchHeader = {
       length: bytes.length,

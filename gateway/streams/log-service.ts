@@ -1,7 +1,9 @@
 // Publishing and reading records: partition assignment, record limits, producer sequencing,
 // field projection and long-polling. Every transport calls this; none of it lives in a route.
-import { BatchBuilder, decodeBatchRecords, encodeRecordShared, scanBatchRecords, type BatchHeader, type RawRecord } from "../../core/log/batch.ts";
+import { BATCH_HEADER_SIZE, BatchBuilder, decodeBatchRecords, encodeRecordShared, scanBatchRecords, type BatchHeader, type RawRecord } from "../../core/log/batch.ts";
 import { collectArtefactRefs } from "../../core/log/artefact-refs.ts";
+import { stampBatchTimestamp } from "../../core/log/batch-stamp.ts";
+import { parseClientBatch, type ClientBatch } from "../../core/log/client-batch.ts";
 import { invariant, StrataError } from "../../core/errors.ts";
 import { partitionForKey } from "../../core/log/partitioner.ts";
 import type { Acks, Fields, LogRecord, ProducerRef, RecordInput } from "../../core/log/record.ts";
@@ -108,6 +110,68 @@ export class LogService {
     });
   }
 
+  /**
+   * Appends a client-built batch (core/log/client-batch.ts; validated by parseClientBatch before anything else) to one
+   * partition as it is: its records are not re-encoded; the gateway stamps its clock into the
+   * header and the log sets the base offset. `partition` absent: the partition every keyed record
+   * hashes to (BAD_BATCH when they disagree), else the sticky choice of an unkeyed publish.
+   * Producer ownership, sequence rules and the append hooks are those of publish().
+   */
+  async publishBatch(stream: string, body: Uint8Array, options: { partition?: number; acks?: Acks } = {}, publisher?: Publisher): Promise<RecordPosition[]> {
+    const config = this.streams.require(stream);
+    const batch = parseClientBatch(body, { ...this.limits, maxBatchBytes: this.logs.maxBatchBytes });
+    const producer = batch.producer;
+    const acks = options.acks ?? "local";
+    if (!producer) return this.appendClientBatch(config, batch, this.batchPartition(config, batch, options.partition), acks, false);
+    return this.producerLocks.run(`${stream}\u0000${producer.id}`, async () => {
+      if (publisher) {
+        invariant(this.producerOwners !== undefined, "a publish names a subject but the log service has no producer owners");
+        await this.producerOwners.claim(producer.id, publisher.subject);
+      }
+      const verdict = judgeSequence(producer, this.producerPosition(config, producer.id));
+      return this.appendClientBatch(config, batch, this.batchPartition(config, batch, options.partition), acks, verdict === "retry");
+    });
+  }
+
+  private batchPartition(config: StreamConfig, batch: ClientBatch, requested: number | undefined): number {
+    if (requested !== undefined) {
+      if (requested >= config.partitions) throw new StrataError("PARTITION_NOT_FOUND", `partition ${requested}: stream '${config.name}' has ${config.partitions}`);
+      return requested;
+    }
+    let keyed: number | undefined;
+    batch.records.forEach((r, i) => {
+      if (!r.key) return;
+      const p = partitionForKey(r.key, config.partitions);
+      if (keyed !== undefined && p !== keyed) {
+        throw new StrataError("BAD_BATCH", `record ${i}'s key hashes to partition ${p}, an earlier key's to ${keyed}: a batch goes to one partition, so name it with ?partition= or split the batch by key`);
+      }
+      keyed = p;
+    });
+    if (keyed !== undefined) return keyed;
+    const producer = batch.producer;
+    return producer ? (producer.id + producer.seq) % config.partitions : this.roundRobin++ % config.partitions;
+  }
+
+  private async appendClientBatch(config: StreamConfig, batch: ClientBatch, partition: number, acks: Acks, retry: boolean): Promise<RecordPosition[]> {
+    const { records, producer, bytes } = batch;
+    const ticket = this.hooks.admit?.(config, records);
+    const timestamp = Date.now();
+    const positions: RecordPosition[] = new Array(records.length);
+    try {
+      if (retry && producer) this.checkRetryTargets(config, [partition], producer);
+      stampBatchTimestamp(bytes, timestamp);
+      const log = this.logs.partition(config.name, partition);
+      const { baseOffset } = await log.appendBatch(bytes, records.length, { firstTimestamp: timestamp, maxTimestamp: timestamp, producer }, acks);
+      for (let k = 0; k < records.length; k++) positions[k] = { partition, offset: baseOffset + k };
+      this.metrics.recordsIn.inc({ stream: config.name }, records.length);
+      this.metrics.bytesIn.inc({ stream: config.name }, bytes.length - BATCH_HEADER_SIZE);
+    } finally {
+      ticket?.settle(positions, timestamp);
+    }
+    await this.announceArtefactRefs(config, records, positions);
+    return positions;
+  }
+
   /** The highest (epoch, seq) any partition of the stream has seen from this producer. */
   private producerPosition(config: StreamConfig, producerId: number): ProducerPosition | undefined {
     let best: ProducerPosition | undefined;
@@ -196,15 +260,18 @@ export class LogService {
         this.metrics.bytesIn.inc({ stream: config.name }, bytes);
       }),
     );
-    const onRefs = this.hooks.onArtefactRefs;
-    if (onRefs) {
-      for (let i = 0; i < records.length; i++) {
-        const fields = records[i]!.fields;
-        const ids = fields === null ? [] : collectArtefactRefs(fields);
-        if (ids.length > 0) await onRefs(config.name, positions[i]!.partition, positions[i]!.offset, ids);
-      }
-    }
+    await this.announceArtefactRefs(config, records, positions);
     return positions;
+  }
+
+  private async announceArtefactRefs(config: StreamConfig, records: readonly RecordInput[], positions: readonly RecordPosition[]): Promise<void> {
+    const onRefs = this.hooks.onArtefactRefs;
+    if (!onRefs) return;
+    for (let i = 0; i < records.length; i++) {
+      const fields = records[i]!.fields;
+      const ids = fields === null ? [] : collectArtefactRefs(fields);
+      if (ids.length > 0) await onRefs(config.name, positions[i]!.partition, positions[i]!.offset, ids);
+    }
   }
 
   /**

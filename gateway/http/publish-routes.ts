@@ -1,0 +1,56 @@
+// POST /v1/streams/{name}/records: a publish, in one of three bodies. JSON or MessagePack
+// ({records, producer}) are decoded, checked and encoded into a batch by the gateway; a
+// client-built batch (Content-Type application/vnd.strata.batch, core/log/client-batch.ts) is
+// validated and appended as it is, to the partition `?partition=` names or the one its keys
+// hash to. Scope: `publish` on the stream (app.ts applies requireScope to this path).
+import { Hono, type MiddlewareHandler } from "hono";
+import { z } from "zod";
+import { StrataError } from "../../core/errors.ts";
+import { CLIENT_BATCH_MEDIA_TYPE } from "../../core/log/client-batch.ts";
+import type { BoundedMsgpackDecoder } from "../../core/log/msgpack-bounds.ts";
+import { publishBodySchema, toPublishRequest } from "../../core/log/publish-request.ts";
+import { publisherOf } from "../auth/producer-owners.ts";
+import type { GatewayServices } from "../services.ts";
+import { principalOf, type AuthEnv } from "./auth.ts";
+import { readBodyBytes, respond } from "./negotiate.ts";
+import { validBody, validParams } from "./validate.ts";
+
+const publishQuery = z.object({
+  acks: z.enum(["local", "durable"], { message: "acks must be local or durable" }).optional(),
+  /** Only with a client-built batch: the partition it goes to. */
+  partition: z
+    .string()
+    .regex(/^\d{1,9}$/, { message: "partition must be a non-negative integer" })
+    .transform(Number)
+    .optional(),
+});
+
+function isClientBatch(contentType: string | undefined): boolean {
+  return (contentType ?? "").split(";")[0]!.trim().toLowerCase() === CLIENT_BATCH_MEDIA_TYPE;
+}
+
+export function publishRoutes(services: Pick<GatewayServices, "streams" | "log" | "auth" | "limits">, limited: MiddlewareHandler, decoder: BoundedMsgpackDecoder) {
+  const { streams, log, limits } = services;
+  // A client-built batch is answered here; any other body goes on to the JSON/MessagePack handler.
+  const clientBatch: MiddlewareHandler<AuthEnv> = async (c, next) => {
+    if (!isClientBatch(c.req.header("content-type"))) return next();
+    const name = c.req.param("name")!;
+    streams.require(name);
+    const query = publishQuery.safeParse(c.req.query());
+    if (!query.success) throw new StrataError("BAD_REQUEST", query.error.issues.map((i) => i.message).join("; "));
+    const publisher = publisherOf(services.auth, principalOf(c));
+    const positions = await log.publishBatch(name, await readBodyBytes(c), { partition: query.data.partition, acks: query.data.acks }, publisher);
+    return respond(c, { records: positions });
+  };
+  return new Hono<AuthEnv>().post("/streams/:name/records", limited, clientBatch, validParams("query", publishQuery), validBody(publishBodySchema, decoder), async (c) => {
+    const name = c.req.param("name");
+    streams.require(name);
+    const { form, body } = c.req.valid("json");
+    const query = c.req.valid("query");
+    if (query.partition !== undefined) throw new StrataError("BAD_REQUEST", "?partition= goes with a client-built batch; a JSON or MessagePack body names partitions per record");
+    // With auth on, the token's subject registers (or must own) the request's producer id.
+    const publisher = publisherOf(services.auth, principalOf(c));
+    const positions = await log.publish(name, toPublishRequest(body, form, limits), query.acks ?? "local", publisher);
+    return respond(c, { records: positions });
+  });
+}
