@@ -1,13 +1,16 @@
 // Runs the benchmarks in bench/, one child process each, and prints their markdown tables.
 //   bun bench/run.ts                 every benchmark present (`npm run bench` builds first)
-//   bun bench/run.ts log             one or more of them (log, kernels-hash, kernels-tensor, artefacts, read-path, filters, groups, queues, training, fuzz)
+//   bun bench/run.ts log             one or more of them (log, latency, kernels-hash, kernels-tensor, artefacts, read-path, filters, groups, queues, training, fuzz)
 // Each bench is called the way its own header says; a bench file that is missing is skipped,
-// a bench that fails is reported and makes the exit status non-zero. Results are written into
-// bench/RESULTS.md by hand (or by a bench's own --write), never by this runner.
-import { spawnSync } from "node:child_process";
+// a bench that fails is reported and makes the exit status non-zero. Every ratio a bench reports
+// (a `::strata-ratio::` line, bench/ratio.ts) is gathered from its output, and at the end one
+// markdown table lists them all. Results are written into bench/RESULTS.md by hand (or by a
+// bench's own --write), never by this runner.
+import { spawn } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { parseRatioLine, RATIO_MARKER, type Ratio } from "./ratio.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const work = join(root, "bench", ".work");
@@ -32,7 +35,13 @@ const BENCHES: readonly Bench[] = [
   {
     name: "log",
     file: "bench/log.ts",
-    steps: () => [{ title: "Log: Strata vs NATS JetStream (Bun)", cmd: bun, args: ["bench/log.ts"] }],
+    steps: () => [{ title: "Log: Strata vs raw-protocol JetStream and Redis Streams (appendfsync always) (Bun)", cmd: bun, args: ["bench/log.ts"] }],
+  },
+  {
+    name: "latency",
+    file: "bench/latency.ts",
+    // Open-loop publish-to-ack at 1,000 and 10,000 records/s and publish-to-consumer (long-poll), vs raw JetStream and Redis (appendfsync always).
+    steps: () => [{ title: "Latency: publish-to-ack and publish-to-consumer, p50/p99, vs JetStream and Redis (appendfsync always)", cmd: bun, args: ["bench/latency.ts"] }],
   },
   {
     name: "kernels-hash",
@@ -119,7 +128,52 @@ const BENCHES: readonly Bench[] = [
   },
 ];
 
-function main(argv: string[]): number {
+interface Gathered extends Ratio {
+  readonly bench: string;
+}
+
+/**
+ * Runs one step with stdout piped: printed through line by line as it comes (tables appear as the
+ * bench prints them) and every ratio marker line parsed into `ratios`. Resolves to the exit status.
+ */
+function runStep(step: Step, bench: string, ratios: Gathered[]): Promise<number | string> {
+  return new Promise((resolve) => {
+    const child = spawn(step.cmd, [...step.args], { cwd: root, stdio: ["ignore", "pipe", "inherit"] });
+    let partial = "";
+    const line = (text: string): void => {
+      const ratio = parseRatioLine(text);
+      if (ratio) ratios.push({ bench, ...ratio });
+      // A setup step (no title) stays quiet; a marker line is summarised at the end instead.
+      else if (step.title) process.stdout.write(text + "\n");
+      else if (text.includes(RATIO_MARKER)) console.error(`${bench}: unreadable ratio line: ${text}`);
+    };
+    child.stdout.setEncoding("utf8");
+    child.stdout.on("data", (chunk: string) => {
+      const lines = (partial + chunk).split("\n");
+      partial = lines.pop() ?? "";
+      for (const l of lines) line(l);
+    });
+    child.on("error", (e) => resolve(e.message));
+    child.on("close", (code, signal) => {
+      if (partial) line(partial);
+      resolve(code ?? signal ?? "killed");
+    });
+  });
+}
+
+const cell = (text: string): string => text.replaceAll("|", "\\|");
+
+/** One markdown table of every ratio gathered, in the order the benches printed them. */
+export function ratioTable(ratios: readonly Gathered[]): string {
+  const lines = ["| bench | metric | Strata | peer | peer value | ratio | goal | met |", "| --- | --- | ---: | --- | ---: | ---: | --- | --- |"];
+  for (const r of ratios) {
+    const met = r.met === undefined ? "–" : r.met ? "yes" : "**no**";
+    lines.push(`| ${cell(r.bench)} | ${cell(r.metric)} | ${cell(r.strata)} | ${cell(r.peer)} | ${cell(r.peerValue)} | ${r.ratio.toFixed(2)}× | ${cell(r.goal ?? "–")} | ${met} |`);
+  }
+  return lines.join("\n");
+}
+
+async function main(argv: string[]): Promise<number> {
   const unknown = argv.filter((a) => !BENCHES.some((b) => b.name === a));
   if (unknown.length > 0 || argv.includes("--help")) {
     console.error(`usage: bun bench/run.ts [${BENCHES.map((b) => b.name).join(" | ")}]...`);
@@ -128,6 +182,7 @@ function main(argv: string[]): number {
   const chosen = argv.length > 0 ? BENCHES.filter((b) => argv.includes(b.name)) : BENCHES;
   mkdirSync(work, { recursive: true });
   const failed: string[] = [];
+  const ratios: Gathered[] = [];
   for (const bench of chosen) {
     if (!existsSync(join(root, bench.file))) {
       if (argv.length > 0) {
@@ -139,19 +194,23 @@ function main(argv: string[]): number {
     for (const step of bench.steps()) {
       if (step.title) console.log(`## ${step.title}\n`);
       const started = performance.now();
-      // Output goes straight to the terminal: tables appear as each bench prints them.
-      const r = spawnSync(step.cmd, [...step.args], { cwd: root, stdio: ["ignore", step.title ? "inherit" : "pipe", "inherit"] });
+      const status = await runStep(step, bench.name, ratios);
       const seconds = ((performance.now() - started) / 1000).toFixed(1);
-      if (r.status !== 0) {
-        console.log(`\n**${bench.name} failed** (exit ${r.status ?? r.signal}) after ${seconds} s\n`);
+      if (status !== 0) {
+        console.log(`\n**${bench.name} failed** (exit ${status}) after ${seconds} s\n`);
         failed.push(bench.name);
         break;
       }
       if (step.title) console.log(`\n<!-- ${step.title}: ${seconds} s -->\n`);
     }
   }
+  console.log(`## Every ratio, Strata against its peer in the same run\n`);
+  console.log(ratios.length > 0 ? ratioTable(ratios) : "No bench reported a ratio.");
+  const missed = ratios.filter((r) => r.met === false).length;
+  const goals = ratios.filter((r) => r.met !== undefined).length;
+  console.log(`\n${goals - missed} of ${goals} goals met.`);
   if (failed.length > 0) console.error(`failed: ${[...new Set(failed)].join(", ")}`);
   return failed.length > 0 ? 1 : 0;
 }
 
-process.exit(main(process.argv.slice(2)));
+if (import.meta.main) process.exit(await main(process.argv.slice(2)));
