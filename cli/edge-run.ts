@@ -12,6 +12,9 @@ import { tokenOption, tokenText } from "./gateway-token.ts";
 import { httpUrlText, withScheme } from "./gateway-url.ts";
 import { collect, rateText } from "./option-schemas.ts";
 import { formatBytes } from "./progress-bar.ts";
+import { updateHook } from "./edge-update-hook.ts";
+import { VERSION } from "./version.ts";
+import { labelPairs } from "./edge-labels.ts";
 
 const log = getLogger(["strata", "cli", "edge"]);
 
@@ -28,7 +31,10 @@ faster, measured, is used); QUIC alone carries everything. --rate-limit bounds u
 downloads together (K/M/G are powers of 1024). \`strata edge status --json\` reports the transport
 choice and the measured MB/s.
 --token (or STRATA_TOKEN) is sent as a Bearer header over HTTP and in the hello over QUIC; it
-needs publish on the streams the node writes and consume on its pins. A gateway that refuses the
+needs publish on the streams the node writes and consume on its pins. With each pin round the node reports a heartbeat as device --device-id (labels --label) and, for
+a pinned stream under a rollout, holds the version the gateway names for it (docs/fleet.md); the
+token then also needs publish on _strata/devices/ID (without it, pins follow their stream's newest
+artefact). --on-update runs a command after each pin update. A gateway that refuses the
 token (UNAUTHENTICATED: missing, expired, revoked) ends the run with exit 1; a stream outside its
 scopes (FORBIDDEN) rests while the others sync.`;
 
@@ -51,6 +57,9 @@ const edgeRunOpts = z.object({
   rateLimit: rateText.optional(),
   pin: z.array(pinText),
   once: z.boolean().default(false),
+  deviceId: z.string().optional(),
+  label: z.array(z.string()),
+  onUpdate: z.string().optional(),
   verbose: z.boolean().default(false),
 });
 
@@ -106,6 +115,9 @@ export function registerEdgeRun(edge: Command): void {
     .option("--rate-limit <RATE>", "total sync bandwidth, e.g. 10MB/s or 500K (default unlimited)")
     .option("--pin <STREAM=PATH>", "keep STREAM's latest artefact at PATH (repeatable)", collect, [])
     .option("--once", "exit 0 once the outbox is drained and every pin checked")
+    .option("--device-id <ID>", "the id the heartbeat reports (default: d- and the node's producer id in hex)")
+    .option("--label <KEY=VALUE>", "a label rollouts select this device by (repeatable)", collect, [])
+    .option("--on-update <CMD>", "shell command after each pin update (env STRATA_STREAM, STRATA_PATH, STRATA_ARTEFACT); a non-zero exit is reported as a failure")
     .option("--verbose", "log every acknowledged request")
     .option("-q, --quiet", "log only errors")
     .addHelpText("after", details);
@@ -117,12 +129,17 @@ export function registerEdgeRun(edge: Command): void {
       dataDir: opts.data,
       gateway,
       ...(opts.token !== undefined ? { token: opts.token } : {}),
-      maxOutboxBytes: Number.MAX_SAFE_INTEGER, rateLimitBytesPerSec: rate, onEvent: (e) => logEvent(e, opts.verbose) });
+      maxOutboxBytes: Number.MAX_SAFE_INTEGER, rateLimitBytesPerSec: rate, onEvent: (e) => logEvent(e, opts.verbose),
+      ...(opts.deviceId !== undefined ? { deviceId: opts.deviceId } : {}),
+      labels: labelPairs(opts.label),
+      version: VERSION });
     const stop = (): void => void node.stop();
     process.once("SIGINT", stop);
     process.once("SIGTERM", stop);
     try {
-      for (const pin of opts.pin) await node.pin(pin.stream, pin.path);
+      const hook = opts.onUpdate !== undefined ? updateHook(opts.onUpdate) : undefined;
+      for (const pin of opts.pin) await node.pin(pin.stream, pin.path, hook);
+      log.info("device {device}{labels}", { device: node.device.id, labels: opts.label.length > 0 ? ` (${opts.label.join(", ")})` : "" });
       if (rate > 0) log.info("sync bandwidth at most {rate}/s", { rate: formatBytes(rate) });
       await node.run({ once: opts.once });
       return 0;

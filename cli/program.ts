@@ -9,12 +9,15 @@ import { registerChunks } from "./chunks.ts";
 import { registerConsume } from "./consume.ts";
 import { registerDatasets } from "./datasets.ts";
 import { registerEdge } from "./edge.ts";
+import { registerDevices } from "./devices.ts";
+import { registerRollout } from "./rollout.ts";
 import { registerGroups } from "./groups.ts";
 import { registerHash } from "./hash.ts";
 import { configureLogging, logLevelOption, logLevelText } from "./logging.ts";
 import { registerPublish } from "./publish.ts";
 import { registerPull } from "./pull.ts";
 import { registerPush } from "./push.ts";
+import { registerVersions } from "./versions.ts";
 import { registerQueue } from "./queue.ts";
 import { registerServe } from "./serve.ts";
 import { registerStreams } from "./streams.ts";
@@ -65,8 +68,11 @@ export function buildProgram(): Command {
   registerAggregate(program);
   registerPush(program);
   registerPull(program);
+  registerVersions(program);
   registerHash(program);
   registerChunks(program);
   registerEdge(program);
+  registerDevices(program);
+  registerRollout(program);
   return program;
 }

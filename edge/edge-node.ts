@@ -15,6 +15,9 @@ import { tokenBucket } from "../core/util/token-bucket.ts";
 import { acquireDirLock, type DirLock } from "../runtime/lock/dir-lock.ts";
 import { connectTransport, type GatewayAddress } from "./transports/connect.ts";
 import type { SyncTransport, TransportChoice } from "./transports/transport.ts";
+import { type DeviceIdentity, deviceIdentity } from "./store/device.ts";
+import { DeviceReporter } from "./sync/device-report.ts";
+import { GatewayHttp } from "./artefacts/gateway-http.ts";
 
 export interface EdgeOptions {
   /** Directory of the edge node's state: edge.db (outbox, identity, pins) and chunks/ (the pin cache). */
@@ -33,6 +36,12 @@ export interface EdgeOptions {
   readonly limits?: Partial<EdgeLimits>;
   /** Sync progress and failures (acks, pin updates, errors with their retry delay). */
   readonly onEvent?: (event: EdgeEvent) => void;
+  /** The id the node reports as (docs/fleet.md); default `d-` and its producer id in hex. */
+  readonly deviceId?: string;
+  /** Labels rollouts select devices by. */
+  readonly labels?: Readonly<Record<string, string>>;
+  /** The software version the heartbeat reports. */
+  readonly version?: string;
 }
 
 export type EdgeEvent = SyncEvent | ({ readonly kind: "pin-updated" } & PinUpdate) | { readonly kind: "notice"; readonly message: string };
@@ -56,6 +65,8 @@ export interface EdgeStatus {
 export interface Edge {
   readonly dataDir: string;
   readonly producer: ProducerIdentity;
+  /** The id and labels the node's heartbeat reports (docs/fleet.md). */
+  readonly device: DeviceIdentity;
   /** Appends records to the outbox in one transaction; `outboxSeq` is the row's id (increasing). */
   publish(stream: string, records: readonly EdgeRecord[]): Promise<{ outboxSeq: number }>;
   /** Keeps `stream`'s latest artefact at `path` while run() is going; `onUpdate` after each replacement. */
@@ -70,6 +81,16 @@ export interface Edge {
 }
 
 const CHUNK_CACHE_DIR = "chunks";
+/** Header of every record published through an edge node: its publish time on the device, ms since the epoch (docs/fleet.md). */
+export const DEVICE_TIME_HEADER = "strata-device-time";
+
+/** The record with the device-time header unless it carries one; anything malformed is left for encodeRecords to refuse. */
+function stampDeviceTime(record: EdgeRecord, deviceTime: string): EdgeRecord {
+  if (typeof record !== "object" || record === null) return record;
+  const headers: unknown = record.headers;
+  if (headers !== undefined && (typeof headers !== "object" || headers === null || Array.isArray(headers))) return record;
+  return { ...record, headers: { [DEVICE_TIME_HEADER]: deviceTime, ...record.headers } };
+}
 
 export async function openEdge(options: EdgeOptions): Promise<Edge> {
   const limits = resolveEdgeLimits(options.limits);
@@ -82,6 +103,7 @@ export async function openEdge(options: EdgeOptions): Promise<Edge> {
   const outbox = new Outbox(database);
   const pinStore = new PinStore(database);
   const producer = await outbox.identity();
+  const device = deviceIdentity(producer, options.deviceId, options.labels);
   const emit = (event: EdgeEvent): void => options.onEvent?.(event);
   let loop: SyncLoop | null = null;
   let running: Promise<void> | null = null;
@@ -91,7 +113,22 @@ export async function openEdge(options: EdgeOptions): Promise<Edge> {
   // processes, while publishing from others (through the database) stays open.
   let runLock: DirLock | null = null;
   const bucket = tokenBucket(rate);
+  // Heartbeats go over HTTP (the gateway's fleet routes); a QUIC-only address sends none.
+  const reporter = options.gateway?.http
+    ? new DeviceReporter(
+        new GatewayHttp(options.gateway.http, { requestTimeoutMs: limits.requestTimeoutMs, attempts: 1, ...(options.token !== undefined ? { token: options.token } : {}), ...(options.gateway.ca !== undefined ? { ca: options.gateway.ca } : {}) }),
+        device,
+        options.version ?? "unknown",
+        (message) => emit({ kind: "notice", message }),
+      )
+    : null;
+  const snapshot = async () => {
+    const pins: Record<string, string | null> = {};
+    for (const p of await pinStore.list()) pins[p.stream] ??= p.artefact;
+    return { pins, outboxRecords: (await outbox.totals()).records, transport: transport?.description ?? "none" };
+  };
   const pinSync = new PinSync(pinStore, {
+    ...(reporter ? { device: { reporter, snapshot } } : {}),
     cacheDir: join(dataDir, CHUNK_CACHE_DIR),
     cacheMaxBytes: limits.chunkCacheMaxBytes,
     bucket,
@@ -108,10 +145,14 @@ export async function openEdge(options: EdgeOptions): Promise<Edge> {
   const edge: Edge = {
     dataDir,
     producer,
+    device,
     async publish(stream, records) {
       open();
       assertStreamName(stream);
-      const encoded = encodeRecords(records, limits);
+      // The device's own time travels with each record (the gateway stamps its arrival time).
+      const deviceTime = String(Date.now());
+      const stamped = records.map((r) => stampDeviceTime(r, deviceTime));
+      const encoded = encodeRecords(stamped, limits);
       const outboxSeq = await outbox.append(stream, encoded, options.maxOutboxBytes);
       loop?.wake();
       return { outboxSeq };

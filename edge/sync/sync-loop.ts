@@ -74,7 +74,7 @@ export class SyncLoop {
       try {
         const emptied = await this.#drain();
         if (Date.now() >= this.#nextPinCheck) {
-          if (this.#deps.pins.size > 0) {
+          if (this.#deps.pins.hasWork) {
             await this.#deps.pins.syncAll(this.#deps.transport, this.#abort.signal);
             // A quiet round still counts as a sync, written at most once a minute (flash wear).
             if (Date.now() - this.#lastTouch >= TOUCH_SYNC_EVERY_MS) {
@@ -119,7 +119,7 @@ export class SyncLoop {
     const bounds = { maxRecords: limits.maxRequestRecords, maxBytes };
     while (!this.#stopped) {
       // A long drain lets due pins have their turn.
-      if (this.#deps.pins.size > 0 && Date.now() >= this.#nextPinCheck) return false;
+      if (this.#deps.pins.hasWork && Date.now() >= this.#nextPinCheck) return false;
       const group = await outbox.nextGroup(bounds, this.#excluded());
       if (!group) return true;
       await rate?.take(group.records.bytes.length + REQUEST_OVERHEAD_BYTES, this.#abort.signal);
