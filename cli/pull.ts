@@ -1,4 +1,4 @@
-// `strata pull STREAM|ARTEFACT_ID OUT`: fetches the latest artefact on a stream (or the given
+// `strata pull STREAM[@REF]|ARTEFACT_ID OUT`: fetches the latest artefact on a stream (or the given
 // one) through the local chunk cache, verified, written to a temporary file renamed onto OUT;
 // OUT may be a directory (the file keeps the name it was pushed under) or `-` for stdout.
 import { createReadStream, mkdirSync, mkdtempSync, rmSync } from "node:fs";
@@ -23,7 +23,10 @@ const STDOUT = "-";
 
 const details = `
 Fetches the latest artefact on STREAM (the newest record whose field "artefact" holds an
-ArtefactRef), or the artefact with the given id (64 hex characters), into OUT:
+ArtefactRef), one version of it with STREAM@REF, or the artefact with the given id (64 hex
+characters), into OUT. REF (see \`strata versions STREAM\`) is latest, PARTITION:OFFSET, OFFSET
+(one-partition streams) or at least 8 hex digits of the artefact id (refused as AMBIGUOUS_ID when
+they match two artefacts):
   FILE   written as FILE; missing parent directories are created
   DIR/   (an existing directory, or any path ending in /) the file DIR/NAME, NAME being the
          name it was pushed under (the record's "file_name"), else the artefact id
@@ -62,7 +65,7 @@ export function registerPull(program: Command): void {
     .command("pull")
     .summary("fetch the latest artefact of a stream (or one by id) through the local chunk cache")
     .description("Fetches an artefact into OUT (a file, a directory, or - for stdout).")
-    .argument("<SOURCE>", "a stream (its latest artefact) or an artefact id")
+    .argument("<SOURCE>", "a stream (its latest artefact), STREAM@latest|@OFFSET|@P:OFFSET|@IDPREFIX, or an artefact id")
     .argument("<OUT>", "a file, a directory, or - for standard output")
     .option("--cache <DIR>", "chunk cache (default $STRATA_CACHE, else ~/.cache/strata/chunks)", defaultCacheDir())
     .option("--cache-size <SIZE>", "cache bound, least recently used chunks evicted (K/M/G suffixes)", "8G")

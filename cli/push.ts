@@ -20,7 +20,9 @@ boundaries), uploads only the chunks the gateway lacks, stores the manifest and 
 record on STREAM whose field "artefact" holds the ArtefactRef and "file_name" the base name of
 FILE (what \`strata pull STREAM DIR/\` names the file), plus the fields of --fields (a JSON object;
 bytes as {"$base64": ...}). Running it again after an interruption sends only what is still
-missing. A missing STREAM is created with 1 partition (see \`strata publish --help\`).
+missing. When STREAM's latest version already is this artefact (same content, chunking and media
+type), nothing is published and the existing version is named; --force publishes it again.
+A missing STREAM is created with 1 partition (see \`strata publish --help\`).
 The progress bar (stderr, on a terminal) shows the bytes sent of those the gateway lacks, the
 rate and the time left.`;
 
@@ -45,6 +47,7 @@ const pushOpts = z.object({
   fields: fieldsText.optional(),
   mediaType: z.string().optional(),
   create: z.boolean(),
+  force: z.boolean().default(false),
   gateway: httpUrlText,
   token: tokenText,
   ca: caFileText,
@@ -60,7 +63,8 @@ export function registerPush(program: Command): void {
     .requiredOption("--stream <STREAM>", "stream to publish the artefact's record on")
     .option("--fields <JSON>", "more fields of the record, a JSON object")
     .option("--media-type <TYPE>", "default application/safetensors for safetensors files, else application/octet-stream")
-    .option("--no-create", "fail with STREAM_NOT_FOUND instead of creating a missing stream");
+    .option("--no-create", "fail with STREAM_NOT_FOUND instead of creating a missing stream")
+    .option("--force", "publish a new version even when the latest version is this same artefact");
   addTransferOptions(command, "uploads").addOption(gatewayOption()).addOption(tokenOption()).addOption(caOption()).addHelpText("after", details);
   defineAction(command, { args: z.tuple([z.string()]), opts: pushOpts }, async ([file], opts) => {
     const fields = opts.fields ?? {};
@@ -75,6 +79,7 @@ export function registerPush(program: Command): void {
         // --fields may name the file itself; otherwise the pushed file's own name.
         ...(Object.hasOwn(fields, FILE_NAME_FIELD) ? {} : { fileName: basename(file) }),
         createStream: opts.create,
+        force: opts.force,
         ...(opts.mediaType !== undefined ? { mediaType: opts.mediaType } : {}),
         ...(opts.concurrency !== undefined ? { concurrency: opts.concurrency } : {}),
         limits: { maxBytesPerSecond: opts.limitRate ?? 0 },
@@ -82,7 +87,14 @@ export function registerPush(program: Command): void {
       }),
     );
     if (opts.json) {
-      await writeOut(`${JSON.stringify(summaryJson(summary))}\n`);
+      await writeOut(`${JSON.stringify({ ...summaryJson(summary), published: summary.published, partition: summary.record.partition, offset: summary.record.offset })}\n`);
+    } else if (!summary.published) {
+      if (!opts.quiet) {
+        await writeOut(
+          `${summary.stream}'s latest version already is ${summary.artefact} (partition ${summary.record.partition} offset ${summary.record.offset}): ` +
+            `nothing published (--force publishes it again)\n`,
+        );
+      }
     } else if (!opts.quiet) {
       await writeOut(
         `pushed ${file} as ${summary.artefact} (${summary.mediaType}, ${formatBytes(summary.bytesTotal)}) to ${summary.stream} ` +

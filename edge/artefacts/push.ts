@@ -19,6 +19,7 @@ import { GatewayHttp } from "./gateway-http.ts";
 import { resolveLimits, TRANSFER_BURST_SECONDS, type TransferLimits } from "./transfer-limits.ts";
 import { type ProgressListener, ProgressTracker, type TransferSummary } from "./progress.ts";
 import { ensureStream, publishArtefactRecord, type RecordPosition, streamPartitions } from "./stream-api.ts";
+import { versionByRef } from "./version-select.ts";
 import { tokenBucket } from "../../core/util/token-bucket.ts";
 import { TransferPool } from "./transfer-pool.ts";
 
@@ -50,6 +51,12 @@ export interface PushOptions {
   readonly safetensors?: boolean;
   /** Create the stream when it does not exist (the auto-creation rule of stream-api.ts). Default true. */
   readonly createStream?: boolean;
+  /**
+   * Publish a new version even when the stream's latest version is this same artefact (same
+   * content, chunking and media type). Default false: nothing is published and the summary names
+   * the existing version (`published: false`).
+   */
+  readonly force?: boolean;
   /** Uploads in flight (default 4). */
   readonly concurrency?: number;
   readonly limits?: Partial<TransferLimits>;
@@ -59,8 +66,21 @@ export interface PushOptions {
 export interface PushSummary extends TransferSummary {
   readonly stream: string;
   readonly mediaType: string;
-  /** Where the record carrying the ArtefactRef landed. */
+  /** Where the record carrying the ArtefactRef landed (the existing version's when `published` is false). */
   readonly record: RecordPosition;
+  /** False when the latest version already was this artefact and `force` was not given. */
+  readonly published: boolean;
+}
+
+/** The stream's latest version when it is artefact `id`, else undefined (no versions, or another one). */
+async function latestIfSame(http: GatewayHttp, stream: string, id: string): Promise<RecordPosition | undefined> {
+  try {
+    const latest = await versionByRef(http, stream, "latest");
+    return latest.ref.manifest === id ? { partition: latest.partition, offset: latest.offset } : undefined;
+  } catch (e) {
+    if (e instanceof StrataError && (e.code === "NOT_FOUND" || e.code === "STREAM_NOT_FOUND")) return undefined;
+    throw e;
+  }
 }
 
 interface Located {
@@ -175,7 +195,8 @@ export async function pushArtefact(options: PushOptions): Promise<PushSummary> {
     }
     const ref = makeArtefactRef(id, file.size, mediaType);
     const named = options.fileName === undefined ? fields : { ...fields, [FILE_NAME_FIELD]: options.fileName };
-    const record = await publishArtefactRecord(http, stream, ARTEFACT_FIELD, ref, named);
+    const existing = options.force ? undefined : await latestIfSame(http, stream, id);
+    const record = existing ?? (await publishArtefactRecord(http, stream, ARTEFACT_FIELD, ref, named));
     progress.set("done");
     return {
       artefact: id,
@@ -187,6 +208,7 @@ export async function pushArtefact(options: PushOptions): Promise<PushSummary> {
       stream,
       mediaType,
       record,
+      published: existing === undefined,
     };
   } finally {
     // Uploads still running after a failure read from fd: let them settle before closing it.

@@ -11,7 +11,8 @@ import { makeArtefactRef } from "../../core/log/extensions.ts";
 import type { ArtefactRef } from "../../core/log/record.ts";
 import { assertStreamName } from "../../core/log/stream-name.ts";
 import type { GatewayHttp } from "./gateway-http.ts";
-import { FILE_NAME_FIELD, isPlainFileName } from "./artefact-field.ts";
+import { ARTEFACT_FIELD, FILE_NAME_FIELD, isPlainFileName } from "./artefact-field.ts";
+import { parseVersionSource, versionByRef } from "./version-select.ts";
 import { HARD_LIMITS } from "./limits.ts";
 
 const JSON_TYPE = "application/json";
@@ -191,8 +192,25 @@ async function latestInPartition(http: GatewayHttp, stream: string, field: strin
   return null;
 }
 
-/** The latest ArtefactRef on `stream`: newest by timestamp (then partition) across partitions. */
-export async function latestArtefact(http: GatewayHttp, stream: string, field: string): Promise<LocatedArtefact> {
+/**
+ * The latest ArtefactRef on `stream`, or with `STREAM@REF` the version REF names
+ * (version-select.ts). The latest `artefact` field comes from the gateway's versions index; a
+ * gateway without one, records older than it and other fields are found by scanning back:
+ * newest by timestamp (then partition) across partitions.
+ */
+export async function latestArtefact(http: GatewayHttp, source: string, field: string): Promise<LocatedArtefact> {
+  const { stream, ref } = parseVersionSource(source);
+  if (ref !== undefined) {
+    if (field !== ARTEFACT_FIELD) throw new StrataError("BAD_REQUEST", `'${source}': versions are the records of field '${ARTEFACT_FIELD}', not '${field}'`);
+    return versionByRef(http, stream, ref);
+  }
+  if (field === ARTEFACT_FIELD) {
+    try {
+      return await versionByRef(http, stream, "latest");
+    } catch (e) {
+      if (!(e instanceof StrataError) || e.code !== "NOT_FOUND") throw e;
+    }
+  }
   const partitions = await streamPartitions(http, stream);
   const found = await Promise.all(partitions.filter((p) => p.end_offset > p.start_offset).map((p) => latestInPartition(http, stream, field, p)));
   let best: LocatedArtefact | null = null;
