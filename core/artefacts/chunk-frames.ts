@@ -59,26 +59,34 @@ export class ChunkFrameParser {
     if (this.#pendingBytes > 0) throw new StrataError("CORRUPT_DATA", `chunk frames: body ended inside a frame (${this.#pendingBytes} bytes left)`);
   }
 
-  #merge(): Uint8Array {
-    if (this.#pending.length === 1) return this.#pending[0]!;
-    const all = new Uint8Array(this.#pendingBytes);
+  /**
+   * Makes the first pending piece at least `n` bytes long by copying only the bytes of the
+   * pieces it spans into one new buffer of `n` bytes (never the rest of the last piece: copying
+   * whole pieces costs a second copy of every frame that follows in them).
+   */
+  #merge(n: number): Uint8Array {
+    const joined = new Uint8Array(n);
     let at = 0;
-    for (const p of this.#pending) {
-      all.set(p, at);
-      at += p.length;
+    while (at < n) {
+      const piece = this.#pending[0]!;
+      const take = Math.min(piece.length, n - at);
+      joined.set(take === piece.length ? piece : piece.subarray(0, take), at);
+      at += take;
+      if (take === piece.length) this.#pending.shift();
+      else this.#pending[0] = piece.subarray(take);
     }
-    this.#pending = [all];
-    return all;
+    this.#pending.unshift(joined);
+    return joined;
   }
 
   #peek(n: number): Uint8Array {
     const first = this.#pending[0]!;
     if (first.length >= n) return first.subarray(0, n);
-    return this.#merge().subarray(0, n);
+    return this.#merge(n);
   }
 
   #take(n: number): Uint8Array {
-    const all = this.#pending[0]!.length >= n ? this.#pending[0]! : this.#merge();
+    const all = this.#pending[0]!.length >= n ? this.#pending[0]! : this.#merge(n);
     const taken = all.subarray(0, n);
     const rest = all.subarray(n);
     this.#pending[0] = rest;
