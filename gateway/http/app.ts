@@ -22,6 +22,7 @@ import { latestRoutes } from "./latest-routes.ts";
 import { gradientRoutes } from "./gradient-routes.ts";
 import { jobRoutes } from "./job-routes.ts";
 import { fleetRoutes } from "./fleet-routes.ts";
+import { versionRoutes } from "./version-routes.ts";
 import { readRoutes } from "./read-routes.ts";
 import { publishRoutes } from "./publish-routes.ts";
 import { InFlightBytes, limitInFlight } from "./in-flight.ts";
@@ -85,6 +86,7 @@ export function createApp(services: GatewayServices, http: HttpConfig) {
     .route("/v1", gradientRoutes(services.gradients, limited, records))
     .route("/v1", jobRoutes(services.jobs, limited, records))
     .route("/v1", fleetRoutes(services.fleet, limited, records))
+    .route("/v1", versionRoutes(services.versions))
     .route("/v1", latestRoutes(services.latest, services.compactor, limited, records))
     .route("/v1", artefactRoutes(services.artefacts, http))
     .route("/v1", artefactDeltaRoutes(services.artefacts)) // before the raw upload: POST /artefacts with ?basis=
