@@ -1,13 +1,14 @@
 // One download measurement, run under the runtime being measured (Bun or Deno): fetch every
 // chunk listed in HASHES_FILE (32-byte hashes back to back) from a gateway over QUIC bulk
 // streams or over HTTP/1.1 POST /v1/chunks/get, `parallel` requests at a time of `batch`
-// hashes each. Prints one JSON line {transport, bytes, ms, mb_s}.
-// usage: download.ts quic|http HASHES_FILE BATCH PARALLEL (QUIC_PORT CA_FILE | HTTP_URL)
+// hashes each (over QUIC spread round-robin over CONNECTIONS connections). Prints one JSON line
+// {transport, bytes, ms, mb_s, cpu_ms} (cpu_ms: this process's CPU time, user + system, during the transfer).
+// usage: download.ts quic|http HASHES_FILE BATCH PARALLEL (QUIC_PORT CA_FILE [CONNECTIONS] | HTTP_URL)
 import { encode } from "@msgpack/msgpack";
 import { readFileSync } from "node:fs";
 import { QuicClient } from "../../edge/transports/quic-client.ts";
 
-const [transport, hashesFile, batchArg, parallelArg, target, caFile] = process.argv.slice(2);
+const [transport, hashesFile, batchArg, parallelArg, target, caFile, connectionsArg] = process.argv.slice(2);
 const all = new Uint8Array(readFileSync(hashesFile!));
 const hashes: Uint8Array[] = [];
 for (let at = 0; at < all.length; at += 32) hashes.push(all.subarray(at, at + 32));
@@ -32,16 +33,20 @@ async function pool(run: (hashes: Uint8Array[]) => Promise<number>): Promise<num
 
 let bytes: number;
 let ms: number;
+const cpuBefore = process.cpuUsage();
 if (transport === "quic") {
-  const client = await QuicClient.connect({ host: "127.0.0.1", port: Number(target), ca: readFileSync(caFile!, "utf8") });
+  const ca = readFileSync(caFile!, "utf8");
+  const clients = await Promise.all(Array.from({ length: Number(connectionsArg ?? "1") }, () => QuicClient.connect({ host: "127.0.0.1", port: Number(target), ca })));
+  let turn = 0;
   const t0 = performance.now();
   bytes = await pool(async (list) => {
+    const client = clients[turn++ % clients.length]!;
     let n = 0;
     for await (const chunk of client.getChunks(list)) n += chunk.data.length;
     return n;
   });
   ms = performance.now() - t0;
-  await client.close();
+  await Promise.all(clients.map((client) => client.close()));
 } else {
   const t0 = performance.now();
   bytes = await pool(async (list) => {
@@ -59,5 +64,6 @@ if (transport === "quic") {
   });
   ms = performance.now() - t0;
 }
-console.log(JSON.stringify({ transport, bytes, ms: Math.round(ms), mb_s: Math.round((bytes / 1e6 / (ms / 1000)) * 10) / 10 }));
+const cpu = process.cpuUsage(cpuBefore);
+console.log(JSON.stringify({ transport, bytes, ms: Math.round(ms), mb_s: Math.round((bytes / 1e6 / (ms / 1000)) * 10) / 10, cpu_ms: Math.round((cpu.user + cpu.system) / 1000) }));
 process.exit(0);

@@ -1,12 +1,15 @@
 // Starts `strata serve --quic-port 0` under Bun or Deno for the QUIC benchmark and reads the
 // HTTP URL, QUIC port and certificate file from what it prints.
 import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 
 export interface BenchGateway {
   readonly http: string;
   readonly quicPort: number;
   readonly caFile: string;
+  /** The gateway process's CPU time so far (user + system, ms; Linux /proc). */
+  cpuMs(): number;
   stop(): Promise<void>;
 }
 
@@ -29,6 +32,11 @@ export async function startBenchGateway(root: string, runtime: "bun" | "deno", d
     http: /listening on (http:\/\/\S+)/.exec(output)![1]!,
     quicPort: Number(match[1]),
     caFile: match[2]!,
+    cpuMs() {
+      // Fields 14 and 15 of /proc/PID/stat (after the parenthesised name) are utime and stime in clock ticks (100 Hz).
+      const fields = readFileSync(`/proc/${child.pid}/stat`, "utf8").replace(/^.*\) /, "").split(" ");
+      return (Number(fields[11]) + Number(fields[12])) * 10;
+    },
     async stop() {
       child.kill("SIGTERM");
       await gone;
