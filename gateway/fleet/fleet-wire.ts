@@ -77,7 +77,12 @@ export type DeviceList = z.output<typeof deviceListSchema>;
 
 export const deviceParamsSchema = z.object({ id: deviceIdSchema });
 export const deviceListQuerySchema = z.object({
-  label: z.union([labelPairSchema, z.array(labelPairSchema)]).optional().transform((v) => (v === undefined ? [] : Array.isArray(v) ? v : [v])),
+  /** `?label=k=v`, repeatable: devices carrying every pair. */
+  label: z
+    .union([z.string(), z.array(z.string())])
+    .optional()
+    .transform((v) => (v === undefined ? [] : typeof v === "string" ? [v] : v))
+    .pipe(z.array(labelPairSchema)),
   limit: z.string().regex(/^\d{1,9}$/, { message: "limit must be a positive integer" }).transform(Number).optional(),
 });
 
