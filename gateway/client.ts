@@ -40,3 +40,4 @@ export { contributeGradients, type GradientContribution } from "./client/gradien
 export { GradientAggregator, quorumRanks, type AggregatorStats, type GradientAggregatorOptions, type LatePolicy, type PublishedMean } from "./client/gradient-aggregator.ts";
 export { meanStreamOf, type ContributionAnswer, type ContributionBody, type MeanRecord } from "./gradients/gradient-wire.ts";
 export { closeSegmentWorker, readSegmentRangeUcx, UcxSegmentReader, verifiedBatches, type SegmentRange, type SegmentRangeRead, type UcxSegmentReaderOptions, type VerifiedBatch } from "./client/ucx-segments.ts";
+export { publishRecords, type PublishedPosition, type PublishOptions } from "./client/record-publish.ts";

@@ -1,0 +1,110 @@
+// The client library's publish: records go as a client-built batch (core/log/client-batch.ts),
+// which the gateway validates and appends without re-encoding; a gateway that does not know the
+// batch media type (415, or 400 "malformed JSON body" from a gateway that predates it) gets the
+// same records as a MessagePack publish body instead. A batch
+// goes to one partition, so records the gateway would spread over several (different keys, or
+// different explicit partitions) take the MessagePack path.
+import { encode } from "@msgpack/msgpack";
+import { z } from "zod";
+import { ERROR_STATUS, type ErrorCode, StrataError } from "../../core/errors.ts";
+import { buildClientBatch, CLIENT_BATCH_MEDIA_TYPE } from "../../core/log/client-batch.ts";
+import { equalBytes } from "../../core/util/equal-bytes.ts";
+import { extensionCodec } from "../../core/log/extensions.ts";
+import type { Acks, ProducerRef, RecordInput } from "../../core/log/record.ts";
+import type { GatewayConnection } from "./gateway-call.ts";
+
+export interface PublishOptions {
+  readonly acks?: Acks;
+  /** An idempotent producer: a retry with the same (id, epoch, seq) answers the first attempt's offsets. */
+  readonly producer?: ProducerRef;
+  /** "batch" (default): a client-built batch when the records go to one partition; "msgpack": always the decoded form. */
+  readonly form?: "batch" | "msgpack";
+  readonly signal?: AbortSignal;
+}
+
+export interface PublishedPosition {
+  readonly partition: number;
+  readonly offset: number;
+}
+
+const answerSchema = z.object({ records: z.array(z.object({ partition: z.number().int().nonnegative(), offset: z.number().int().nonnegative() })) });
+const errorSchema = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
+
+/** The one partition a batch of `records` can go to without the gateway refusing it: "named" N, "any" (its keys decide), or none. */
+function batchTarget(records: readonly RecordInput[]): { partition?: number } | undefined {
+  const named = new Set(records.map((r) => r.partition));
+  if (named.size !== 1) return undefined;
+  const [partition] = named;
+  if (partition !== undefined) return { partition };
+  const first = records.find((r) => r.key !== null)?.key;
+  // Different keys may hash to different partitions, which only the gateway knows.
+  if (first && records.some((r) => r.key !== null && !equalBytes(r.key, first))) return undefined;
+  return {};
+}
+
+/** Publishes `records` to `stream` and answers where each landed, in order. Refusals are StrataErrors with the gateway's code. */
+export async function publishRecords(connection: GatewayConnection, stream: string, records: readonly RecordInput[], options: PublishOptions = {}): Promise<PublishedPosition[]> {
+  if (records.length === 0) throw new StrataError("BAD_REQUEST", "publish at least one record");
+  const target = options.form === "msgpack" ? undefined : batchTarget(records);
+  if (target) {
+    const { id, epoch, seq } = options.producer ?? { id: 0, epoch: 0, seq: 0 };
+    const batch = buildClientBatch(records, options.producer ? { id, epoch, baseSequence: seq } : undefined);
+    const query = new URLSearchParams();
+    if (options.acks) query.set("acks", options.acks);
+    if (target.partition !== undefined) query.set("partition", String(target.partition));
+    const response = await post(connection, stream, query, batch, CLIENT_BATCH_MEDIA_TYPE, options.signal);
+    if (!(await predatesBatches(response))) return answerOf(response, records.length);
+  }
+  const body = encode({ records: records.map((r) => ({ key: r.key, headers: r.headers, fields: r.fields, ...(r.partition !== undefined ? { partition: r.partition } : {}) })), producer: options.producer ?? null }, { extensionCodec, ignoreUndefined: true });
+  const query = new URLSearchParams(options.acks ? { acks: options.acks } : {});
+  return answerOf(await post(connection, stream, query, body, "application/msgpack", options.signal), records.length);
+}
+
+function post(connection: GatewayConnection, stream: string, query: URLSearchParams, body: Uint8Array, contentType: string, signal: AbortSignal | undefined): Promise<Response> {
+  const headers: Record<string, string> = { "content-type": contentType, accept: "application/json" };
+  if (connection.token !== undefined) headers.authorization = `Bearer ${connection.token}`;
+  const qs = query.size > 0 ? `?${query}` : "";
+  const url = `${connection.gateway.replace(/\/+$/, "")}/v1/streams/${encodeURIComponent(stream)}/records${qs}`;
+  // fetch takes bytes over an ArrayBuffer (not a SharedArrayBuffer): a view of the same memory, never a copy here.
+  const onArrayBuffer = body.buffer instanceof ArrayBuffer ? new Uint8Array(body.buffer, body.byteOffset, body.byteLength) : body.slice();
+  return (connection.fetch ?? fetch)(url, { method: "POST", headers, body: onArrayBuffer, ...(signal ? { signal } : {}) });
+}
+
+/**
+ * Whether the answer says the gateway does not take client-built batches: 415, or a gateway from
+ * before them, which reads any body that is not MessagePack as JSON. Consumes the body if so.
+ */
+async function predatesBatches(response: Response): Promise<boolean> {
+  if (response.status === 415) {
+    await response.body?.cancel();
+    return true;
+  }
+  if (response.status !== 400) return false;
+  const failure = errorSchema.safeParse(await response.clone().json().catch(() => undefined));
+  if (!failure.success || !failure.data.error.message.startsWith("malformed JSON body")) return false;
+  await response.body?.cancel();
+  return true;
+}
+
+function isErrorCode(code: string): code is ErrorCode {
+  return Object.hasOwn(ERROR_STATUS, code);
+}
+
+async function answerOf(response: Response, count: number): Promise<PublishedPosition[]> {
+  const text = await response.text();
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new StrataError("UNAVAILABLE", `publish: HTTP ${response.status} with a body that is not JSON`);
+  }
+  if (!response.ok) {
+    const failure = errorSchema.safeParse(json);
+    const fallback: ErrorCode = response.status >= 500 ? "UNAVAILABLE" : "BAD_REQUEST";
+    if (failure.success) throw new StrataError(isErrorCode(failure.data.error.code) ? failure.data.error.code : fallback, failure.data.error.message);
+    throw new StrataError(fallback, `publish: HTTP ${response.status}`);
+  }
+  const answer = answerSchema.safeParse(json);
+  if (!answer.success || answer.data.records.length !== count) throw new StrataError("CORRUPT_DATA", `publish: the answer does not hold ${count} record positions`);
+  return answer.data.records;
+}
