@@ -159,7 +159,8 @@ export class RawHttpReader {
   /** Parse progress of the response being received (one request at a time). */
   private head: { status: number; bodyStart: number; length: number | undefined } | undefined;
   private chunkAt = 0;
-  private chunks: Uint8Array[] = [];
+  /** End of the chunked body decoded so far: chunk data is moved down in `acc` to join it in place. */
+  private bodyEnd = 0;
 
   /** The response, once all of it is in `acc` (which then starts over). Resumes where the last call stopped. */
   private complete(): { status: number; body: Uint8Array } | undefined {
@@ -171,7 +172,7 @@ export class RawHttpReader {
       const length = /\r\ncontent-length: *(\d+)/i.exec(text);
       this.head = { status: Number(text.slice(9, 12)), bodyStart: headEnd + 4, length: length ? Number(length[1]) : undefined };
       this.chunkAt = headEnd + 4;
-      this.chunks = [];
+      this.bodyEnd = headEnd + 4;
     }
     const { status, bodyStart, length } = this.head;
     let body: Uint8Array;
@@ -179,7 +180,9 @@ export class RawHttpReader {
       if (this.len < bodyStart + length) return undefined;
       body = acc.subarray(bodyStart, bodyStart + length);
     } else {
-      // Chunked: sizes in hex, each chunk followed by CRLF, a zero-size chunk last.
+      // Chunked: sizes in hex, each chunk followed by CRLF, a zero-size chunk last. Each chunk's
+      // data moves down over the chunk framing already parsed (one memmove within the reused
+      // buffer, instead of joining the chunks into a fresh body buffer per response).
       for (;;) {
         const at = this.chunkAt;
         const lineEnd = Buffer.from(acc.buffer, acc.byteOffset + at, acc.length - at).indexOf("\r\n");
@@ -189,9 +192,10 @@ export class RawHttpReader {
         if (acc.length < dataStart + size + 2) return undefined;
         this.chunkAt = dataStart + size + 2;
         if (size === 0) break;
-        this.chunks.push(acc.subarray(dataStart, dataStart + size));
+        acc.copyWithin(this.bodyEnd, dataStart, dataStart + size);
+        this.bodyEnd += size;
       }
-      body = Buffer.concat(this.chunks);
+      body = acc.subarray(bodyStart, this.bodyEnd);
     }
     // The next response overwrites `acc`: the caller decodes this one before sending the next request.
     this.head = undefined;
