@@ -14,7 +14,7 @@ import { defineAction } from "./command.ts";
 import { caFileText, caOption } from "./gateway-client.ts";
 import { tokenOption, tokenText } from "./gateway-token.ts";
 import { gatewayOption, httpUrlText } from "./gateway-url.ts";
-import { sizeText } from "./option-schemas.ts";
+import { collect, sizeText } from "./option-schemas.ts";
 import { formatBytes } from "./progress-bar.ts";
 import { writeTo } from "./stdout.ts";
 import { addTransferOptions, runTransfer, transferOpts } from "./transfer-options.ts";
@@ -35,6 +35,10 @@ Only chunks missing from the local chunk cache are downloaded; every chunk is ve
 its BLAKE3 hash; OUT is replaced atomically (temporary file, fsync, rename), so it never
 appears torn. Running it again after an interruption downloads only what is still missing.
 
+--tensors GLOB (repeatable; * any characters, ? one) writes a safetensors file of only the
+tensors of a safetensors artefact whose names match any GLOB: header rewritten with their
+offsets recomputed, __metadata__ kept; only the chunks holding the header or their bytes move.
+
 --via ucx://HOST:PORT fetches the chunks over UCX from a gateway serving --ucx-port (RDMA, shared
 memory or TCP; docs/native.md); manifests still come from --gateway. If the UCX connection cannot
 be made or dies, the pull says so on stderr and continues over HTTP.`;
@@ -46,6 +50,7 @@ const pullOpts = z.object({
   token: tokenText,
   ca: caFileText,
   via: z.string().regex(/^ucx:\/\//, { message: "--via takes ucx://HOST:PORT" }).optional(),
+  tensors: z.array(z.string()).default([]),
   ...transferOpts,
 });
 
@@ -69,7 +74,8 @@ export function registerPull(program: Command): void {
     .argument("<OUT>", "a file, a directory, or - for standard output")
     .option("--cache <DIR>", "chunk cache (default $STRATA_CACHE, else ~/.cache/strata/chunks)", defaultCacheDir())
     .option("--cache-size <SIZE>", "cache bound, least recently used chunks evicted (K/M/G suffixes)", "8G")
-    .option("--via <URL>", "fetch chunks over UCX from ucx://HOST:PORT (the gateway's --ucx-port), HTTP as fallback");
+    .option("--via <URL>", "fetch chunks over UCX from ucx://HOST:PORT (the gateway's --ucx-port), HTTP as fallback")
+    .option("--tensors <GLOB>", "only the tensors whose names match (repeatable): a smaller safetensors file", collect, []);
   addTransferOptions(command, "downloads").addOption(gatewayOption()).addOption(tokenOption()).addOption(caOption()).addHelpText("after", details);
   defineAction(command, { args: z.tuple([z.string(), z.string()]), opts: pullOpts }, async ([source, out], opts) => {
     const toStdout = out === STDOUT;
@@ -89,6 +95,7 @@ export function registerPull(program: Command): void {
           ...(opts.token !== undefined ? { token: opts.token } : {}),
           ...(opts.ca !== undefined ? { ca: opts.ca } : {}),
           source,
+          ...(opts.tensors.length > 0 ? { tensors: opts.tensors } : {}),
           out: staging ? join(staging, "artefact") : out,
           cacheDir: opts.cache,
           cacheMaxBytes: opts.cacheSize,

@@ -18,6 +18,7 @@ import { type ProgressListener, ProgressTracker, type TransferSummary } from "./
 import { ARTEFACT_FIELD } from "./push.ts";
 import type { LocatedArtefact } from "./stream-api.ts";
 import { tokenBucket } from "../../core/util/token-bucket.ts";
+import { pullTensorSubset } from "./tensor-selection.ts";
 import { TransferPool } from "./transfer-pool.ts";
 
 const ARTEFACT_ID = /^[0-9a-f]{64}$/;
@@ -53,6 +54,8 @@ export interface PullOptions {
   readonly concurrency?: number;
   readonly limits?: Partial<TransferLimits>;
   readonly onProgress?: ProgressListener;
+  /** Tensor name globs: write a safetensors file of only the matching tensors, fetching only their chunks (tensor-selection.ts). */
+  readonly tensors?: readonly string[];
 }
 
 export interface PullSummary extends TransferSummary {
@@ -86,6 +89,7 @@ export async function pullArtefact(options: PullOptions): Promise<PullSummary> {
   if (record && (record.ref.size !== manifest.size || record.ref.mediaType !== manifest.mediaType)) {
     throw new StrataError("CORRUPT_DATA", `artefact ${id}: the record says ${record.ref.size} bytes of ${record.ref.mediaType}, the manifest ${manifest.size} bytes of ${manifest.mediaType}`);
   }
+  if (options.tensors !== undefined) return pullTensorSubset({ options: { ...options, tensors: options.tensors }, source, manifest, id, record, limits, progress, started });
   progress.bytesTotal = manifest.size;
 
   const cache = ChunkCache.open(options.cacheDir, options.cacheMaxBytes ?? DEFAULT_CACHE_MAX_BYTES);
