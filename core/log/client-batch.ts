@@ -15,6 +15,7 @@ import {
 } from "./batch.ts";
 import { MAX_VALUE_DEPTH } from "./json-value.ts";
 import { BoundedMsgpackDecoder, msgpackCapsFor } from "./msgpack-bounds.ts";
+import { isFieldMap } from "./field-values.ts";
 import { wireFields } from "./publish-request.ts";
 import type { ProducerRef, RecordInput } from "./record.ts";
 
@@ -67,6 +68,27 @@ const storedRecord = z.tuple([
   z.record(z.string(), wireHeaderValue),
   wireFields.nullable(),
 ]);
+
+type StoredRecord = z.output<typeof storedRecord>;
+
+function isHeaderMap(v: unknown): v is StoredRecord[2] {
+  if (typeof v !== "object" || v === null || Array.isArray(v) || v instanceof Uint8Array) return false;
+  for (const name in v) {
+    const value: unknown = (v as Record<string, unknown>)[name];
+    if (typeof value !== "string" && !(value instanceof Uint8Array)) return false;
+  }
+  return true;
+}
+
+/**
+ * `storedRecord` as a type guard without zod's per-call cost (about 4 us a record, more than the
+ * rest of the validation together): it accepts exactly what the schema accepts.
+ */
+function isStoredRecord(v: unknown): v is StoredRecord {
+  if (!Array.isArray(v) || v.length !== 4 || v[0] !== 0) return false;
+  const [, key, headers, fields] = v as unknown[];
+  return (key === null || key instanceof Uint8Array) && isHeaderMap(headers) && (fields === null || isFieldMap(fields));
+}
 
 function bad(message: string): StrataError {
   return new StrataError("BAD_BATCH", message);
@@ -121,9 +143,12 @@ export function parseClientBatch(body: Uint8Array, limits: ClientBatchLimits): C
       if (e instanceof StrataError) throw bad(`record ${i}: ${e.message}`);
       throw e;
     }
-    const parsed = storedRecord.safeParse(value);
-    if (!parsed.success) throw bad(`record ${i}: ${describeIssues(parsed.error.issues)}`);
-    const [, key, headers, fields] = parsed.data;
+    if (!isStoredRecord(value)) {
+      // The schema names what is wrong; the guard (which accepts exactly what it accepts) is the fast path.
+      const parsed = storedRecord.safeParse(value);
+      throw bad(`record ${i}: ${parsed.success ? "malformed record" : describeIssues(parsed.error.issues)}`);
+    }
+    const [, key, headers, fields] = value;
     if (key && key.length > limits.maxKeyBytes) throw new StrataError("RECORD_TOO_LARGE", `record ${i}: the key is longer than ${limits.maxKeyBytes} bytes`);
     if (Object.keys(headers).length > limits.maxHeaders) throw bad(`record ${i} has more than ${limits.maxHeaders} headers`);
     records[i] = { key, headers, fields };
