@@ -15,11 +15,12 @@
 //   - iperf3 loopback, one TCP stream, the same number of bytes (Debian iperf3, installed with
 //     apt-get when missing and running as root);
 //   - `cat FILE > /dev/null` of a file of the same size, already in the page cache.
-// Prints the medians in GB/s (10^9 bytes of record payload / s) with ratios to iperf3 and cat,
+// Prints the medians in GB/s (10^9 bytes of record payload / s) with ratios to iperf3 and cat, the
+// CPU seconds per GB of each gateway and of the socket reader (where the time goes),
 // the Bun version and the load average, and one reportRatio line per tier of this checkout (the
 // socket reader, whose body handling is one copy, vs iperf3; goal >= 0.6x).
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -40,6 +41,8 @@ const decoder = new Decoder({ maxBinLength: 1 << 30, maxArrayLength: 1_000_000 }
 interface Gateway {
   readonly label: string;
   readonly url: string;
+  /** The gateway process's CPU seconds so far (user, system), from /proc (Linux). */
+  cpu(): { user: number; system: number };
   stop(): Promise<void>;
 }
 
@@ -56,6 +59,7 @@ export async function startGateway(label: string, root: string, storage: Record<
   return {
     label,
     url,
+    cpu: () => processCpu(child.pid!),
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
@@ -65,6 +69,12 @@ export async function startGateway(label: string, root: string, storage: Record<
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** CPU seconds (user, system) a process has used, from /proc/<pid>/stat (clock ticks of 1/100 s). */
+function processCpu(pid: number): { user: number; system: number } {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return { user: Number(fields[11]) / 100, system: Number(fields[12]) / 100 };
 }
 
 /** The first group of `pattern` once the child prints it (stdout or stderr). */
@@ -288,10 +298,22 @@ async function main(): Promise<void> {
     catGBps(file, bytes); // into the page cache
     const runs = new Map<string, number[]>();
     const add = (name: string, v: number): void => void runs.set(name, [...(runs.get(name) ?? []), v]);
+    const cpu = new Map<string, number[][]>();
+    const addCpu = (label: string, v: number[]): void => void cpu.set(label, [...(cpu.get(label) ?? []), v]);
     for (let round = 0; round < ROUNDS; round++) {
       const order = round % 2 === 0 ? gateways : [...gateways].reverse();
       for (const g of order) add(`Strata, fetch reader (${g.label})`, await readerGBps(g));
-      for (const g of order) add(`Strata, socket reader (${g.label})`, await rawReaderGBps(g));
+      for (const g of order) {
+        // Where the time goes: CPU seconds per GB of the gateway and of this reader, per run.
+        const gateway0 = g.cpu();
+        const reader0 = process.cpuUsage();
+        const gbps = await rawReaderGBps(g);
+        const gateway1 = g.cpu();
+        const reader = process.cpuUsage(reader0);
+        const gb = bytes / 1e9;
+        add(`Strata, socket reader (${g.label})`, gbps);
+        addCpu(g.label, [(gateway1.user - gateway0.user) / gb, (gateway1.system - gateway0.system) / gb, reader.user / 1e6 / gb, reader.system / 1e6 / gb]);
+      }
       add("iperf3 loopback (1 stream)", await iperfGBps(bytes));
       add("cat FILE > /dev/null (page cache)", catGBps(file, bytes));
     }
@@ -305,6 +327,13 @@ async function main(): Promise<void> {
     for (const [name, xs] of runs) {
       const m = median(xs);
       console.log(`| ${name} | ${fmt(m)} | ${fmt(m / iperf)}x | ${fmt(m / cat)}x | ${xs.map(fmt).join(", ")} |`);
+    }
+    console.log(`\nCPU seconds per GB during the socket reader's runs (medians; the reader is this process):\n`);
+    console.log("| gateway | gateway user | gateway system | reader user | reader system |");
+    console.log("|---|---:|---:|---:|---:|");
+    for (const [label, xs] of cpu) {
+      const col = (i: number): string => median(xs.map((x) => x[i]!)).toFixed(2);
+      console.log(`| ${label} | ${col(0)} | ${col(1)} | ${col(2)} | ${col(3)} |`);
     }
     const tiers: Array<[string, string]> = [["segment cache", "segment cache"], ["active WAL", "active WAL"]];
     for (const [metricTier, label] of tiers) {
