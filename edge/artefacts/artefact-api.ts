@@ -6,6 +6,7 @@ import { StrataError } from "../../core/errors.ts";
 import { bytesToHex, hexToBytes } from "../../core/util/hex.ts";
 import { decodeManifest, type Manifest } from "../../core/artefacts/manifest.ts";
 import { type ExpectedChunk, readVerifiedFrames } from "./verified-frames.ts";
+import type { ChunkHasher } from "./chunk-hasher.ts";
 import type { GatewayHttp } from "./gateway-http.ts";
 import { HARD_LIMITS } from "./limits.ts";
 
@@ -71,6 +72,7 @@ export async function getChunks(
   expected: readonly ExpectedChunk[],
   onChunk: (index: number, bytes: Uint8Array) => void | Promise<void>,
   signal?: AbortSignal,
+  hasher?: ChunkHasher,
 ): Promise<void> {
   const response = await http.request(
     "/v1/chunks/get",
@@ -78,7 +80,7 @@ export async function getChunks(
     "POST /v1/chunks/get",
   );
   if (!response.body) throw new StrataError("CORRUPT_DATA", "POST /v1/chunks/get: answer has no body");
-  await readVerifiedFrames(response.body, expected, onChunk);
+  await readVerifiedFrames(response.body, expected, onChunk, hasher);
 }
 
 /** Stores a manifest; MissingChunksError when the gateway lacks some of its chunks. */

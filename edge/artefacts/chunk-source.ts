@@ -3,6 +3,7 @@
 // The HTTP source is the gateway's artefact routes; the edge's QUIC transport supplies another.
 import type { Manifest } from "../../core/artefacts/manifest.ts";
 import { getChunks, getManifest } from "./artefact-api.ts";
+import type { ChunkHasher } from "./chunk-hasher.ts";
 import type { GatewayHttp } from "./gateway-http.ts";
 import { latestArtefact, type LocatedArtefact } from "./stream-api.ts";
 import type { ExpectedChunk } from "./verified-frames.ts";
@@ -26,11 +27,12 @@ export interface ByteRate {
   take(bytes: number, signal?: AbortSignal): Promise<void>;
 }
 
-export function httpChunkSource(http: GatewayHttp): ChunkSource {
+/** The gateway's HTTP routes; chunk hashes run on `hasher` (default: the calling thread). */
+export function httpChunkSource(http: GatewayHttp, hasher?: ChunkHasher): ChunkSource {
   return {
     description: `http ${http.baseUrl}`,
     latest: (stream, field) => latestArtefact(http, stream, field),
     manifest: (id) => getManifest(http, id),
-    chunks: (expected, onChunk, signal) => getChunks(http, expected, onChunk, signal),
+    chunks: (expected, onChunk, signal) => getChunks(http, expected, onChunk, signal, hasher),
   };
 }

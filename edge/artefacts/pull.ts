@@ -11,6 +11,7 @@ import { ChunkCache } from "./chunk-cache.ts";
 import { batches, type PlannedChunk, plannedChunks } from "./chunk-plan.ts";
 import { type ByteRate, type ChunkSource, httpChunkSource } from "./chunk-source.ts";
 import { TruncatedBodyError } from "./verified-frames.ts";
+import { type ChunkHasher, inlineHasher, workerHasher } from "./chunk-hasher.ts";
 import { GatewayHttp } from "./gateway-http.ts";
 import { DEFAULT_CACHE_MAX_BYTES, resolveLimits, TRANSFER_BURST_SECONDS, type TransferLimits } from "./transfer-limits.ts";
 import { OutputFile, outputPath } from "./output-file.ts";
@@ -69,9 +70,20 @@ export interface PullSummary extends TransferSummary {
 }
 
 export async function pullArtefact(options: PullOptions): Promise<PullSummary> {
+  // Chunks from the gateway's HTTP routes are hashed on a worker (the second core); a given
+  // chunkSource verifies its own.
+  const hasher = options.chunkSource ? inlineHasher : workerHasher();
+  try {
+    return await pullWith(options, hasher);
+  } finally {
+    hasher.close();
+  }
+}
+
+async function pullWith(options: PullOptions, hasher: ChunkHasher): Promise<PullSummary> {
   const started = performance.now();
   const limits = resolveLimits({ ...options.limits, ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}) });
-  const source = sourceOf(options, limits);
+  const source = sourceOf(options, limits, hasher);
   const signal = options.signal;
   signal?.throwIfAborted();
   const progress = new ProgressTracker(options.onProgress);
@@ -197,8 +209,8 @@ export async function pullArtefact(options: PullOptions): Promise<PullSummary> {
   }
 }
 
-function sourceOf(options: PullOptions, limits: TransferLimits): ChunkSource {
+function sourceOf(options: PullOptions, limits: TransferLimits, hasher: ChunkHasher): ChunkSource {
   if (options.chunkSource) return options.chunkSource;
   if (options.gateway === undefined) throw new StrataError("BAD_REQUEST", "pullArtefact needs a gateway URL or a chunk source");
-  return httpChunkSource(new GatewayHttp(options.gateway, { ...limits, ...(options.token !== undefined ? { token: options.token } : {}), ...(options.ca !== undefined ? { ca: options.ca } : {}) }));
+  return httpChunkSource(new GatewayHttp(options.gateway, { ...limits, ...(options.token !== undefined ? { token: options.token } : {}), ...(options.ca !== undefined ? { ca: options.ca } : {}) }), hasher);
 }
