@@ -12,6 +12,7 @@ import msgpack
 
 from .errors import StrataError
 from .http import MSGPACK, Session
+from .batch import CLIENT_BATCH_MEDIA_TYPE, client_batch, record_array
 from .wire import pack
 
 # Publish batches stay under the gateway's defaults (10,000 records, 8 MiB per record, 64 MiB per request).
@@ -75,6 +76,7 @@ class Client:
         self._retry_for = retry_for
         self._local = threading.local()
         self._producer: _Producer | None = None
+        self._batches_refused = False  # the gateway answered that it does not take client-built batches
         Session(url, token)  # validates the URL now rather than at the first request
 
     def __getstate__(self) -> dict[str, Any]:
@@ -126,15 +128,27 @@ class Client:
         Numpy arrays and torch tensors among the fields are stored as tensors. Answers one
         ``{"partition", "offset"}`` per record, in order. Large inputs are sent in batches.
         """
-        path = f"/v1/streams/{_segment(stream)}/records" + (f"?acks={acks}" if acks else "")
+        path = f"/v1/streams/{_segment(stream)}/records"
         producer = self._producer_of_this_process()
         positions: list[dict] = []
         for batch in _batches(records):
+            target = None if self._batches_refused else _batch_target(batch)
             with producer.lock(stream):
-                body = _records_body(batch, producer.next(stream))
                 try:
                     # Safe to retry: the gateway answers a repeated (id, epoch, seq) with its offsets.
-                    response = self.session().request("POST", path, body, MSGPACK, idempotent=True)
+                    response = None
+                    if target is not None:
+                        query = _query(acks=acks, partition=target if target >= 0 else None)
+                        body = client_batch([pack(record_array(r)) for r in batch], producer.next(stream))
+                        try:
+                            response = self.session().request("POST", path + (f"?{query}" if query else ""), body, CLIENT_BATCH_MEDIA_TYPE, idempotent=True)
+                        except StrataError as error:
+                            if not _predates_batches(error):
+                                raise
+                            self._batches_refused = True  # the sequence number was not used: send the records as MessagePack
+                    if response is None:
+                        body = _records_body([pack(dict(r)) for r in batch], producer.next(stream))
+                        response = self.session().request("POST", path + (f"?acks={acks}" if acks else ""), body, MSGPACK, idempotent=True)
                 except BaseException:
                     producer.failed(stream)
                     raise
@@ -237,19 +251,36 @@ def _check_record(record: Mapping[str, Any]) -> Mapping[str, Any]:
     return record
 
 
-def _batches(records: Iterable[Mapping[str, Any]]) -> Iterable[list[bytes]]:
-    """Encoded records, cut into requests by count and by bytes."""
-    batch: list[bytes] = []
+def _batches(records: Iterable[Mapping[str, Any]]) -> Iterable[list[Mapping[str, Any]]]:
+    """Checked records, cut into requests by count and by encoded bytes."""
+    batch: list[Mapping[str, Any]] = []
     size = 0
     for record in records:
-        encoded = pack(dict(_check_record(record)))
-        if batch and (len(batch) >= _BATCH_RECORDS or size + len(encoded) > _BATCH_BYTES):
+        encoded = len(pack(record_array(_check_record(record))))
+        if batch and (len(batch) >= _BATCH_RECORDS or size + encoded > _BATCH_BYTES):
             yield batch
             batch, size = [], 0
-        batch.append(encoded)
-        size += len(encoded)
+        batch.append(record)
+        size += encoded
     if batch:
         yield batch
+
+
+def _batch_target(records: Sequence[Mapping[str, Any]]) -> int | None:
+    """The partition a client-built batch of ``records`` names (-1: none, their one key decides), or None when they may span several."""
+    partitions = {r.get("partition") for r in records}
+    if len(partitions) != 1:
+        return None
+    (partition,) = partitions
+    if partition is not None:
+        return int(partition)
+    keys = {k.encode("utf-8") if isinstance(k, str) else bytes(k) for k in (r.get("key") for r in records) if k is not None}
+    return -1 if len(keys) <= 1 else None
+
+
+def _predates_batches(error: StrataError) -> bool:
+    """Whether a refused batch says the gateway does not take them (415, or 400 from one that reads it as JSON)."""
+    return error.status == 415 or (error.code == "BAD_REQUEST" and error.message.startswith("malformed JSON body"))
 
 
 def _records_body(encoded: list[bytes], producer: dict[str, int]) -> bytes:
