@@ -161,6 +161,8 @@ function runStep(step: Step, bench: string, ratios: Gathered[]): Promise<number 
   });
 }
 
+/** Two decimals, or two significant digits for a ratio under 0.1 (so 0.0006 does not print as 0.00). */
+const formatRatio = (ratio: number): string => (Math.abs(ratio) >= 0.1 || ratio === 0 ? ratio.toFixed(2) : ratio.toPrecision(2));
 const cell = (text: string): string => text.replaceAll("|", "\\|");
 
 /** One markdown table of every ratio gathered, in the order the benches printed them. */
@@ -168,7 +170,7 @@ export function ratioTable(ratios: readonly Gathered[]): string {
   const lines = ["| bench | metric | Strata | peer | peer value | ratio | goal | met |", "| --- | --- | ---: | --- | ---: | ---: | --- | --- |"];
   for (const r of ratios) {
     const met = r.met === undefined ? "–" : r.met ? "yes" : "**no**";
-    lines.push(`| ${cell(r.bench)} | ${cell(r.metric)} | ${cell(r.strata)} | ${cell(r.peer)} | ${cell(r.peerValue)} | ${r.ratio.toFixed(2)}× | ${cell(r.goal ?? "–")} | ${met} |`);
+    lines.push(`| ${cell(r.bench)} | ${cell(r.metric)} | ${cell(r.strata)} | ${cell(r.peer)} | ${cell(r.peerValue)} | ${formatRatio(r.ratio)}× | ${cell(r.goal ?? "–")} | ${met} |`);
   }
   return lines.join("\n");
 }
