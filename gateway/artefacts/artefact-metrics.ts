@@ -11,6 +11,7 @@ export function createArtefactMetrics(registry: MetricsRegistry) {
     cacheHits: registry.counter("strata_chunk_cache_hits_total", "Reads served by a cache, per tier (chunk: verified chunks; memory, disk: pack blocks)."),
     cacheMisses: registry.counter("strata_chunk_cache_misses_total", "Pack block reads that went to the object store."),
     chunksServed: registry.counter("strata_chunks_served_total", "Chunks read, verified and sent."),
+    chunksHashed: registry.counter("strata_chunks_hashed_total", "Chunks hashed on the read path: once per trip of their pack block into the caches, never per serve."),
     gcRuns: registry.counter("strata_artefact_gc_runs_total", "Artefact garbage collections run."),
     gcBytesReclaimed: registry.counter("strata_artefact_gc_reclaimed_bytes_total", "Pack bytes removed from the object store by GC."),
   };

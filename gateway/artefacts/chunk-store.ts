@@ -1,8 +1,11 @@
 // The content-addressed chunk store: global dedup through the index, uploads packed by the
 // PackWriter, reads through the PackReader, every chunk verified against its hash on the way
-// in and whenever it is read from storage or the disk cache (verified chunks are then kept in
-// a bytes-bounded memory cache and served from it without hashing again). At open, pack objects without index rows (an upload cut short between
-// its put and its commit) are verified and indexed.
+// in and once per trip of its pack block into the gateway's caches: the first read of a chunk
+// from a block fetched from the object store hashes it, and later reads of that cached copy
+// (memory, or disk guarded by its CRC-32: pack-reader.ts) serve it without hashing again. A chunk
+// spanning blocks is assembled into a fresh buffer; those are kept in a bytes-bounded memory
+// cache of verified chunks. At open, pack objects without index rows (an upload cut short
+// between its put and its commit) are verified and indexed.
 import { getLogger } from "@logtape/logtape";
 import { join } from "node:path";
 import { blake3, bytesToHex } from "../../core/hashing/blake3.ts";
@@ -14,7 +17,7 @@ import { ByteLru } from "../../core/util/byte-lru.ts";
 import { ChunkIndex, type ChunkLocation } from "./chunk-index.ts";
 import type { ObjectStore } from "../objects/object-store.ts";
 import { PACK_PREFIX, packIdOf, scanPack } from "./pack-format.ts";
-import { PackReader } from "./pack-reader.ts";
+import { PackReader, type PackRange } from "./pack-reader.ts";
 import { PackWriter, type VerifiedChunk } from "./pack-writer.ts";
 import { equalBytes } from "../../core/util/equal-bytes.ts";
 
@@ -49,7 +52,7 @@ export class ChunkStore {
   readonly #writer: PackWriter;
   readonly #limits: ArtefactLimits;
   readonly #metrics: ArtefactMetrics;
-  /** Chunks verified when they were read from storage (or the disk cache): hex → bytes. */
+  /** Verified chunks that span pack blocks (assembled copies): hex → bytes. */
   readonly #verified: ByteLru<string>;
 
   private constructor(options: ChunkStoreOptions, index: ChunkIndex, reader: PackReader) {
@@ -131,9 +134,9 @@ export class ChunkStore {
     }
     let loc = location;
     for (let attempt = 0; ; attempt++) {
-      let bytes: Uint8Array;
+      let range: PackRange;
       try {
-        bytes = await this.reader.read(loc, attempt > 0);
+        range = await this.reader.read(loc, attempt > 0);
       } catch (e) {
         if (attempt > 0 || !isStrataError(e) || e.code !== "NOT_FOUND") throw e;
         const fresh = (await this.index.locateMany([hex])).get(hex);
@@ -141,10 +144,18 @@ export class ChunkStore {
         loc = fresh;
         continue;
       }
+      const { bytes } = range;
+      if (range.verified) {
+        this.#metrics.chunksServed.inc();
+        return bytes;
+      }
+      this.#metrics.chunksHashed.inc();
       if (bytesToHex(blake3(bytes)) === hex) {
         this.#metrics.chunksServed.inc();
-        // A copy: a view would keep its whole pack block alive outside the block cache's bound.
-        this.#verified.set(hex, bytes.slice());
+        range.markVerified();
+        // Only assembled copies: a view of one block is served again from the block caches, and
+        // keeping it here would hold its whole block alive outside their bounds.
+        if (!this.reader.withinOneBlock(loc)) this.#verified.set(hex, bytes);
         return bytes;
       }
       this.reader.evict(loc);
