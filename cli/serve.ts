@@ -14,7 +14,7 @@ import { startUcxServer, ucxUnavailableReason, type UcxServer } from "../gateway
 import { ADMIN_TOKEN_FILE } from "../gateway/auth/gateway-auth.ts";
 import { protectedModeProblem } from "../gateway/auth/protected-mode.ts";
 import { defineAction, UsageError } from "./command.ts";
-import { integerText } from "./option-schemas.ts";
+import { integerText, rateText } from "./option-schemas.ts";
 
 const details = `
 By default everything lives under ./data: the WAL and segment cache, the embedded libSQL
@@ -88,6 +88,7 @@ const serveOpts = z.object({
   quicPort: port.optional(),
   ucxPort: port.optional(),
   ucxHost: z.string().optional(),
+  egressLimit: rateText.optional(),
   tlsCert: z.string().optional(),
   tlsKey: z.string().optional(),
   corsOrigin: z.array(origin),
@@ -120,6 +121,7 @@ export function registerServe(program: Command): void {
     .option("--quic-port <N>", "also serve QUIC on this UDP port (0: any free port)")
     .option("--ucx-port <N>", "also serve chunk and segment ranges over UCX on this TCP port (0: any free port; docs/native.md)")
     .option("--ucx-host <HOST>", "address of the UCX listener (default: --host)")
+    .option("--egress-limit <RATE>", "bytes per second all artefact downloads together may send, e.g. 500MB/s (0: unlimited; docs/versions.md)")
     .option("--tls-cert <FILE>", "TLS certificate (PEM; with --tls-key): HTTPS on the HTTP port, and QUIC's")
     .option("--tls-key <FILE>", "TLS private key (PEM; with --tls-cert)")
     .option("--cors-origin <ORIGIN>", "let pages from ORIGIN call the API (repeatable)", collect, [])
@@ -147,6 +149,7 @@ export function registerServe(program: Command): void {
       ...(given("data") ? { dataDir: opts.data } : {}),
       ...(opts.corsOrigin.length > 0 ? { corsOrigins: opts.corsOrigin } : {}),
       ...(opts.dbUrl ? { dbUrl: opts.dbUrl } : {}),
+      ...(opts.egressLimit !== undefined ? { egress: { ...fromFile.egress, bytesPerSecond: opts.egressLimit } } : {}),
       ...(dbAuthToken ? { dbAuthToken } : {}),
       ...(opts.auth ? { auth: { enabled: true, ...(adminToken ? { adminToken } : {}) } } : {}),
       ...(bucket !== undefined

@@ -71,6 +71,7 @@ export async function openGateway(input: GatewayConfig): Promise<Gateway> {
       store: objectStore,
       dataDir,
       limits: config.artefacts,
+      egress: config.egress,
       registry: metrics.registry,
       // A gone stream or partition keeps nothing alive; one not open here keeps everything.
       startOffsetOf: (stream, partition) => {

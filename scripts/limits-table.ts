@@ -20,6 +20,7 @@ import { GRADIENT_LIMITS } from "../gateway/gradients/gradient-limits.ts";
 import { JOB_LIMITS } from "../gateway/jobs/job-limits.ts";
 import { FLEET_LIMITS } from "../gateway/fleet/fleet-limits.ts";
 import { VERSION_LIMITS } from "../gateway/streams/versions-limits.ts";
+import { EGRESS_LIMITS } from "../gateway/artefacts/egress-limiter.ts";
 import { COMPACTION_LIMITS } from "../gateway/log/compaction-limits.ts";
 import { UCX_LIMITS } from "../gateway/ucx/ucx-limits.ts";
 
@@ -45,6 +46,7 @@ const GATEWAY: readonly Section[] = [
   { title: "`jobs`: training jobs and checkpoints", source: "gateway/jobs/job-limits.ts", family: JOB_LIMITS },
   { title: "`fleet`: devices and staged rollouts", source: "gateway/fleet/fleet-limits.ts", family: FLEET_LIMITS },
   { title: "`versions`: artefact version listings", source: "gateway/streams/versions-limits.ts", family: VERSION_LIMITS },
+  { title: "`egress`: the gateway-wide limit of artefact downloads", source: "gateway/artefacts/egress-limiter.ts", family: EGRESS_LIMITS },
   { title: "`compaction`: compacted streams and their latest-per-key index", source: "gateway/log/compaction-limits.ts", family: COMPACTION_LIMITS },
   { title: "`ucx`: the native UCX transport (`--ucx-port`)", source: "gateway/ucx/ucx-limits.ts", family: UCX_LIMITS },
 ];

@@ -8,6 +8,7 @@ import { hexToBytes } from "../../core/util/hex.ts";
 import { chunkAt } from "../../core/artefacts/manifest.ts";
 import type { ChunkStore, ChunkUpload, PutResult } from "./chunk-store.ts";
 import type { ArtefactLimits } from "./artefact-limits.ts";
+import { EgressLimiter } from "./egress-limiter.ts";
 import type { ManifestInfo, ManifestService } from "./manifest-service.ts";
 
 const log = getLogger(["strata", "artefacts"]);
@@ -55,7 +56,7 @@ export class ArtefactService {
   readonly #manifests: ManifestService;
   readonly #limits: ArtefactLimits;
 
-  constructor(chunks: ChunkStore, manifests: ManifestService, limits: ArtefactLimits) {
+  constructor(chunks: ChunkStore, manifests: ManifestService, limits: ArtefactLimits, readonly egress: EgressLimiter = new EgressLimiter()) {
     this.#chunks = chunks;
     this.#manifests = manifests;
     this.#limits = limits;
@@ -85,7 +86,7 @@ export class ArtefactService {
         yield data;
       }
     }
-    return toStream(frames());
+    return this.egress.pace(toStream(frames()));
   }
 
   info(id: string): Promise<ManifestInfo> {
@@ -114,6 +115,6 @@ export class ArtefactService {
         i++;
       }
     }
-    return { info, stream: toStream(body()) };
+    return { info, stream: this.egress.pace(toStream(body())) };
   }
 }

@@ -11,6 +11,7 @@ import { createArtefactMetrics } from "./artefact-metrics.ts";
 import { ArtefactRefIndex, type StartOffsetOf } from "./artefact-ref-index.ts";
 import { ArtefactService } from "./artefact-service.ts";
 import { ManifestService } from "./manifest-service.ts";
+import { EgressLimiter, type EgressLimits } from "./egress-limiter.ts";
 
 const log = getLogger(["strata", "artefacts"]);
 
@@ -28,6 +29,8 @@ export interface ArtefactsConfig {
   readonly limits?: Partial<ArtefactLimits>;
   readonly registry: MetricsRegistry;
   readonly startOffsetOf: StartOffsetOf;
+  /** The gateway-wide egress limit of artefact downloads (egress-limiter.ts); unlimited when absent. */
+  readonly egress?: EgressLimits;
 }
 
 export interface Artefacts {
@@ -53,7 +56,7 @@ export async function openArtefacts(config: ArtefactsConfig): Promise<Artefacts>
       : undefined;
   timer?.unref?.();
   return {
-    services: { artefacts: new ArtefactService(chunkStore, manifests, limits), manifests, gc },
+    services: { artefacts: new ArtefactService(chunkStore, manifests, limits, new EgressLimiter(config.egress)), manifests, gc },
     chunkStore,
     onArtefactRefs: (stream, partition, offset, ids) => refs.add(stream, partition, offset, ids),
     async close() {

@@ -20,6 +20,7 @@ import { GRADIENT_LIMITS, type GradientLimits } from "../gradients/gradient-limi
 import { JOB_LIMITS, type JobLimits } from "../jobs/job-limits.ts";
 import { FLEET_LIMITS, type FleetLimits } from "../fleet/fleet-limits.ts";
 import { VERSION_LIMITS, type VersionLimits } from "../streams/versions-limits.ts";
+import { EGRESS_LIMITS, type EgressLimits } from "../artefacts/egress-limiter.ts";
 import { COMPACTION_LIMITS, type CompactionLimits } from "../log/compaction-limits.ts";
 import { resolveUcxLimits, UCX_LIMITS, type UcxLimits } from "../ucx/ucx-limits.ts";
 import { resolveServiceLimits, SERVICE_LIMITS, type ServiceLimits } from "../streams/service-limits.ts";
@@ -81,6 +82,8 @@ export const gatewayConfigSchema = z.strictObject({
   fleet: FLEET_LIMITS.schema.optional(),
   /** Artefact versions listings (gateway/streams/versions-limits.ts). */
   versions: VERSION_LIMITS.schema.optional(),
+  /** The gateway-wide egress limit of artefact downloads (`--egress-limit`, gateway/artefacts/egress-limiter.ts). */
+  egress: EGRESS_LIMITS.schema.optional(),
   /** Compacted streams: the background compactor and the latest-per-key index (gateway/log/compaction-limits.ts). */
   compaction: COMPACTION_LIMITS.schema.optional(),
   /** The native UCX transport (`strata serve --ucx-port`, gateway/ucx/ucx-limits.ts). */
@@ -131,6 +134,7 @@ export interface ResolvedGatewayConfig {
   readonly jobs: JobLimits;
   readonly fleet: FleetLimits;
   readonly versions: VersionLimits;
+  readonly egress: EgressLimits;
   readonly compaction: CompactionLimits;
   readonly ucx: UcxLimits;
   readonly http: HttpConfig;
@@ -150,6 +154,7 @@ const FAMILIES: ReadonlyMap<string, LimitFamily<LimitSpecs>> = new Map<string, L
   ["jobs", JOB_LIMITS],
   ["fleet", FLEET_LIMITS],
   ["versions", VERSION_LIMITS],
+  ["egress", EGRESS_LIMITS],
   ["compaction", COMPACTION_LIMITS],
   ["ucx", UCX_LIMITS],
 ]);
@@ -227,6 +232,7 @@ export function resolveGatewayConfig(input: GatewayConfig): ResolvedGatewayConfi
     jobs: inConfig(() => JOB_LIMITS.resolve(config.jobs)),
     fleet: inConfig(() => FLEET_LIMITS.resolve(config.fleet)),
     versions: inConfig(() => VERSION_LIMITS.resolve(config.versions)),
+    egress: inConfig(() => EGRESS_LIMITS.resolve(config.egress)),
     compaction: inConfig(() => COMPACTION_LIMITS.resolve(config.compaction)),
     ucx: inConfig(() => resolveUcxLimits(config.ucx)),
     auth: Object.freeze({ enabled: config.auth?.enabled ?? false, adminToken: config.auth?.adminToken }),

@@ -17,10 +17,11 @@ import { GRADIENT_LIMITS } from "../../gateway/gradients/gradient-limits.ts";
 import { JOB_LIMITS } from "../../gateway/jobs/job-limits.ts";
 import { FLEET_LIMITS } from "../../gateway/fleet/fleet-limits.ts";
 import { VERSION_LIMITS } from "../../gateway/streams/versions-limits.ts";
+import { EGRESS_LIMITS } from "../../gateway/artefacts/egress-limiter.ts";
 import { COMPACTION_LIMITS } from "../../gateway/log/compaction-limits.ts";
 import { UCX_LIMITS } from "../../gateway/ucx/ucx-limits.ts";
 
-const FAMILIES: readonly LimitFamily<LimitSpecs>[] = [SERVICE_LIMITS, STORAGE_LIMITS, ARTEFACT_LIMITS, QUIC_LIMITS, FILTER_LIMITS, GROUP_LIMITS, QUEUE_LIMITS, DATASET_LIMITS, GRADIENT_LIMITS, JOB_LIMITS, FLEET_LIMITS, VERSION_LIMITS, COMPACTION_LIMITS, UCX_LIMITS, EDGE_LIMITS, TRANSFER_LIMITS];
+const FAMILIES: readonly LimitFamily<LimitSpecs>[] = [SERVICE_LIMITS, STORAGE_LIMITS, ARTEFACT_LIMITS, QUIC_LIMITS, FILTER_LIMITS, GROUP_LIMITS, QUEUE_LIMITS, DATASET_LIMITS, GRADIENT_LIMITS, JOB_LIMITS, FLEET_LIMITS, VERSION_LIMITS, EGRESS_LIMITS, COMPACTION_LIMITS, UCX_LIMITS, EDGE_LIMITS, TRANSFER_LIMITS];
 
 function failure(run: () => unknown): StrataError {
   try {
