@@ -7,6 +7,10 @@
 //   4 GiB) — object-store bytes read (gateway metrics) and wall time — against as many direct
 //   `curl` GETs of the same file stored as one object in the same radosgw.
 // Throughput: one `strata pull` from a warm gateway over loopback HTTP.
+// Serving: `curl` of GET /v1/artefacts/{id} from the warm gateway on radosgw against `curl` of the
+//   same bytes straight from radosgw, alternating rounds (--rounds, medians).
+// --no-delta skips the delta and throughput sections (the fan-out and serving rows only).
+// Ratio lines (bench/ratio.ts): fan-out wall time (goal <= 0.5x direct) and serving (goal >= 0.5x).
 // `--write` replaces the "## Artefacts: delta, fan-out, throughput" section of bench/RESULTS.md.
 import { spawnSync } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -19,7 +23,8 @@ import { spreadIndices, writeModel } from "../test/helpers/model-file.ts";
 import { type CliRun, runCli } from "./artefacts/cli.ts";
 import { counter } from "./artefacts/metrics.ts";
 import { rsyncDelta } from "./artefacts/rsync.ts";
-import { concurrentGets, curlVersion, directGets, uploadFile } from "./artefacts/s3-direct.ts";
+import { concurrentGets, curlVersion, directGets, timedDirectGet, timedGet, uploadFile } from "./artefacts/s3-direct.ts";
+import { reportRatio } from "./ratio.ts";
 
 const SECTION = "## Artefacts: delta, fan-out, throughput";
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -40,6 +45,9 @@ const tensors = arg("tensors", 200);
 const changedCount = arg("changed", Math.round(tensors * 0.05));
 const fanout = arg("fanout", 16);
 const withFanout = !process.argv.includes("--no-fanout");
+const withDelta = !process.argv.includes("--no-delta");
+const rounds = arg("rounds", 3);
+const loadAtStart = loadavg();
 
 const fmtBytes = (n: number): string => (n >= GiB ? `${(n / GiB).toFixed(2)} GiB` : `${(n / MiB).toFixed(1)} MiB`);
 const fmtInt = (n: number): string => n.toLocaleString("en-US");
@@ -86,10 +94,12 @@ const differ = differingBytes(v1, v2);
 log(`changed tensors ${fmtInt(changedTensorBytes)} B, differing bytes ${fmtInt(differ)}`);
 
 // ---- Delta and throughput: a gateway on the local object store ----
-const local: GatewayProcess = await startGateway({ dataDir: join(work, "gateway-local") });
-const env = { STRATA_GATEWAY: local.url };
 let push1: CliRun, push2: CliRun, pull1: CliRun, pull2: CliRun, warm: CliRun, warmNoCache: CliRun;
 let plainGet: { seconds: number; bytes: number };
+let rsync: ReturnType<typeof rsyncDelta> | undefined;
+if (withDelta) {
+const local: GatewayProcess = await startGateway({ dataDir: join(work, "gateway-local") });
+const env = { STRATA_GATEWAY: local.url };
 try {
   log("push v1");
   push1 = await runCli(root, ["push", v1, "--stream", "bench/model"], env);
@@ -117,9 +127,10 @@ try {
   await local.stop();
 }
 log("rsync v2 onto v1");
-const rsync = rsyncDelta(v1, v2, work);
+rsync = rsyncDelta(v1, v2, work);
 rmSync(join(work, "rsync-dest"), { recursive: true, force: true });
 rmSync(join(work, "pull-v2"), { force: true });
+}
 
 // ---- Fan-out: a cold gateway on Ceph radosgw vs direct GETs ----
 interface Fanout {
@@ -131,6 +142,9 @@ interface Fanout {
   directBytes: number;
   artefactBytes: number;
   pulls: CliRun[];
+  /** Single warm GETs, alternating rounds: seconds of each. */
+  serveSeconds: number[];
+  directOneSeconds: number[];
 }
 let fan: Fanout | null = null;
 let cephVersion = "";
@@ -188,7 +202,20 @@ if (withFanout) {
       const direct = await directGets(s3, key, fanout, outs);
       rmSync(outs, { recursive: true, force: true });
       if (direct.bytes.some((b) => b !== layout1.size)) throw new Error(`a direct GET returned ${direct.bytes.join(",")} bytes`);
-      fan = { strataSeconds, strataReadBytes, plainSeconds: plain.seconds, plainReadBytes, directSeconds: direct.seconds, directBytes: direct.bytes.reduce((a, b) => a + b, 0), artefactBytes: layout1.size, pulls };
+      // The gateway is warm now (the plain GETs read every block into its caches).
+      log(`serving: ${rounds} alternating rounds of one warm GET /v1/artefacts/{id} and one direct GET`);
+      const serveSeconds: number[] = [];
+      const directOneSeconds: number[] = [];
+      for (let r = 0; r < rounds; r++) {
+        const viaGateway = await timedGet(`${gw.url}/v1/artefacts/${id}`);
+        const straight = await timedDirectGet(s3, key);
+        if (viaGateway.bytes !== layout1.size || straight.bytes !== layout1.size) throw new Error(`a serving GET returned ${viaGateway.bytes} / ${straight.bytes} bytes`);
+        serveSeconds.push(viaGateway.seconds);
+        directOneSeconds.push(straight.seconds);
+      }
+      fan = {
+        serveSeconds,
+        directOneSeconds, strataSeconds, strataReadBytes, plainSeconds: plain.seconds, plainReadBytes, directSeconds: direct.seconds, directBytes: direct.bytes.reduce((a, b) => a + b, 0), artefactBytes: layout1.size, pulls };
     } finally {
       await gw.stop();
     }
@@ -198,10 +225,16 @@ if (withFanout) {
 }
 
 // ---- Report ----
-const machine = `${cpus().length} cores (${cpus()[0]?.model.trim() ?? "?"}), load average at end ${loadavg().map((l) => l.toFixed(1)).join(" ")}`;
-const versions = [`Bun ${Bun.version}`, rsync.version, curlVersion(), ...(cephVersion ? [cephVersion] : [])].join(", ");
+const median = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+const fmtLoad = (l: readonly number[]): string => l.map((x) => x.toFixed(1)).join(" ");
+const machine = `${cpus().length} cores (${cpus()[0]?.model.trim() ?? "?"}), load average at start ${fmtLoad(loadAtStart)}, at end ${fmtLoad(loadavg())}`;
+const versions = [`Bun ${Bun.version}`, ...(rsync ? [rsync.version] : []), curlVersion(), ...(cephVersion ? [cephVersion] : [])].join(", ");
 const lines: string[] = [];
-lines.push(
+if (rsync) lines.push(
   `Model: ${fmtBytes(layout1.size)} safetensors, ${tensors} bf16 tensors; v2 rewrites ${changedCount} of them (${((changedCount / tensors) * 100).toFixed(0)}%): ${fmtInt(changedTensorBytes)} bytes of tensors changed, of which ${fmtInt(differ)} bytes differ.`,
   "",
   "| Delta v1 → v2 | bytes moved | × changed tensor bytes | vs rsync literal | wall s |",
@@ -224,9 +257,46 @@ if (fan) {
     `| **strata / direct** | | ${ratio(fan.strataReadBytes, fan.directBytes)} | **${ratio(fan.strataSeconds, fan.directSeconds)}** | |`,
     "",
   );
+  const serve = median(fan.serveSeconds);
+  const straight = median(fan.directOneSeconds);
+  const gb = (s: number): string => (fan!.artefactBytes / s / 1e9).toFixed(3);
+  lines.push(
+    `| Serving: one GET of ${fmtBytes(fan.artefactBytes)}, ${rounds} alternating rounds (median) | s | GB/s |`,
+    "|---|---:|---:|",
+    `| curl GET /v1/artefacts/{id}, warm gateway on radosgw | ${serve.toFixed(2)} | ${gb(serve)} |`,
+    `| curl GET straight from radosgw | ${straight.toFixed(2)} | ${gb(straight)} |`,
+    `| **gateway / radosgw (throughput)** | | **${ratio(straight, serve)}** |`,
+    "",
+  );
+  const fanRatio = fan.strataSeconds / fan.directSeconds;
+  reportRatio({
+    metric: `artefact fan-out: ${fanout} concurrent strata pull of ${fmtBytes(fan.artefactBytes)}, cold gateway (wall time)`,
+    peer: `${fanout} concurrent curl GETs straight from radosgw`,
+    strata: `${fan.strataSeconds.toFixed(2)} s`,
+    peerValue: `${fan.directSeconds.toFixed(2)} s`,
+    ratio: fanRatio,
+    goal: "<= 0.5x wall time",
+    met: fanRatio <= 0.5,
+  });
+  reportRatio({
+    metric: `artefact fan-out: ${fanout} concurrent curl GET /v1/artefacts/{id}, cold gateway (wall time)`,
+    peer: `${fanout} concurrent curl GETs straight from radosgw`,
+    strata: `${fan.plainSeconds.toFixed(2)} s`,
+    peerValue: `${fan.directSeconds.toFixed(2)} s`,
+    ratio: fan.plainSeconds / fan.directSeconds,
+  });
+  reportRatio({
+    metric: `artefact serving: curl GET /v1/artefacts/{id} of ${fmtBytes(fan.artefactBytes)}, warm gateway (throughput)`,
+    peer: "curl GET of the same bytes straight from radosgw",
+    strata: `${gb(serve)} GB/s`,
+    peerValue: `${gb(straight)} GB/s`,
+    ratio: straight / serve,
+    goal: ">= 0.5x",
+    met: straight / serve >= 0.5,
+  });
 }
 const gbps = (r: CliRun): string => (r.summary.bytes_total / r.summary.seconds / 1e9).toFixed(3);
-lines.push(
+if (withDelta) lines.push(
   `| Throughput: one pull of ${fmtBytes(warm!.summary.bytes_total)} from a warm gateway, loopback | s (summary) | GB/s |`,
   "|---|---:|---:|",
   `| strata pull, empty chunk cache (writes OUT and ${warm!.summary.chunks_total} cache files) | ${warm!.summary.seconds.toFixed(2)} | ${gbps(warm!)} |`,

@@ -44,8 +44,23 @@ export async function concurrentGets(url: string, n: number, outDir: string, arg
   return { seconds: (performance.now() - started) / 1000, bytes };
 }
 
+function signedArgs(s3: S3TestStore): string[] {
+  return ["-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD", "--aws-sigv4", `aws:amz:${s3.region}:s3`, "--user", `${s3.accessKeyId}:${s3.secretAccessKey}`];
+}
+
 /** N concurrent signed GETs of the object straight from the S3 store. */
 export function directGets(s3: S3TestStore, key: string, n: number, outDir: string): Promise<{ seconds: number; bytes: number[] }> {
-  const signed = ["-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD", "--aws-sigv4", `aws:amz:${s3.region}:s3`, "--user", `${s3.accessKeyId}:${s3.secretAccessKey}`];
-  return concurrentGets(`${s3.endpoint}/${s3.bucket}/${key}`, n, outDir, signed);
+  return concurrentGets(`${s3.endpoint}/${s3.bucket}/${key}`, n, outDir, signedArgs(s3));
+}
+
+/** One curl GET into /dev/null: wall seconds and bytes received. */
+export async function timedGet(url: string, args: readonly string[] = []): Promise<{ seconds: number; bytes: number }> {
+  const started = performance.now();
+  const bytes = await curl(args, url, "/dev/null");
+  return { seconds: (performance.now() - started) / 1000, bytes };
+}
+
+/** One signed curl GET of the object straight from the S3 store into /dev/null. */
+export function timedDirectGet(s3: S3TestStore, key: string): Promise<{ seconds: number; bytes: number }> {
+  return timedGet(`${s3.endpoint}/${s3.bucket}/${key}`, signedArgs(s3));
 }
