@@ -8,12 +8,12 @@ import { BATCH_HEADER_SIZE, encodeRecordShared } from "../core/log/batch.ts";
 import { parsePublishRequest } from "../core/log/publish-request.ts";
 import { AUTO_CREATED_PARTITIONS, ensureStream } from "../edge/artefacts/stream-api.ts";
 import { GatewayHttp } from "../edge/artefacts/gateway-http.ts";
-import { streamParam } from "../gateway/client.ts";
+import { fetchTrusting } from "../edge/transports/ca-fetch.ts";
+import { publishRecords } from "../gateway/client.ts";
 import { DEFAULT_STORAGE_LIMITS } from "../gateway/log/storage-limits.ts";
 import { DEFAULT_SERVICE_LIMITS } from "../gateway/streams/service-limits.ts";
 import { defineAction } from "./command.ts";
-import { recordPositions } from "./gateway-answers.ts";
-import { caFileText, caOption, clientFor, expectOk } from "./gateway-client.ts";
+import { caFileText, caOption } from "./gateway-client.ts";
 import { explainUnreachable } from "./gateway-errors.ts";
 import { tokenOption, tokenText } from "./gateway-token.ts";
 import { gatewayOption, httpUrlText } from "./gateway-url.ts";
@@ -94,15 +94,15 @@ export function registerPublish(program: Command): void {
     .addOption(caOption())
     .addHelpText("after", details);
   defineAction(command, { args: z.tuple([z.string()]), opts: publishOpts }, async ([stream], opts) => {
-    const client = clientFor(opts.gateway, opts.token, opts.ca);
+    const connection = { gateway: opts.gateway, ...(opts.token !== undefined ? { token: opts.token } : {}), ...(opts.ca !== undefined ? { fetch: fetchTrusting(opts.ca) } : {}) };
     const reading: LineReading<JsonRecord> = { wholeRecords: opts.records, key: opts.key, decode: decodeForGateway };
     let createTried = false;
-    const post = async (records: readonly JsonRecord[]) =>
-      expectOk(
-        await client.v1.streams[":name"].records.$post({ param: { name: streamParam(stream) }, query: { acks: opts.acks }, json: { records: [...records] } }),
-        recordPositions,
-        `publish to ${stream}`,
-      );
+    // The lines were checked by decodeForGateway; publishRecords sends them as a client-built batch
+    // when they go to one partition, as MessagePack otherwise (gateway/client/record-publish.ts).
+    const limits = { ...DEFAULT_SERVICE_LIMITS, maxBatchRecords: opts.batch };
+    const post = async (records: readonly JsonRecord[]) => ({
+      records: await publishRecords(connection, stream, parsePublishRequest({ records: [...records] }, "json", limits).records, { acks: opts.acks }),
+    });
     const send = async (records: readonly JsonRecord[]) => {
       try {
         return await post(records);
