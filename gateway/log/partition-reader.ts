@@ -46,6 +46,12 @@ const READ_ATTEMPTS = 8;
 const LAYOUT_WAIT_MS = 10_000;
 /** Read size of a whole-file verification (one reused buffer). */
 const VERIFY_CHUNK_BYTES = 4 << 20;
+/**
+ * A WAL that grew past its mapping is mapped again only once it grew by this much; reads of the
+ * newer bytes before that use positional reads. Each mapping is released only when collected, so
+ * a reader chasing the WAL's tail must not make one per read (the kernel caps mappings per process).
+ */
+const WAL_REMAP_BYTES = 8 << 20;
 /** Memory mappings of local files (cache, sealed, active WAL) kept per partition (most recently used). */
 const MAPPINGS_PER_PARTITION = 8;
 
@@ -122,7 +128,7 @@ export class PartitionReader {
       if (synced === 0) return [];
       // Mapped by path, not through the WAL's descriptor: nothing a roll closes. A WAL renamed by
       // a roll fails with ENOENT and the read waits for the new layout (read()).
-      const mapped = this.mapped(wal.path, synced);
+      const mapped = this.walMapping(wal.path, synced);
       const source: ByteSource = mapped ? mappedSource(mapped) : { read: (p, _m, pref) => wal.read(p, pref) };
       return this.readLocal(source, wal.index, synced, offset, maxBytes, "active WAL");
     }
@@ -196,6 +202,13 @@ export class PartitionReader {
     }
     this.mappings.set(path, mapping);
     return mapping;
+  }
+
+  /** The active WAL's mapping, when it covers the synced bytes or they grew enough to map again (WAL_REMAP_BYTES). */
+  private walMapping(path: string, synced: number): Uint8Array | undefined {
+    const current = this.mappings.get(path);
+    if (current && current.length < synced && synced - current.length < WAL_REMAP_BYTES) return undefined;
+    return this.mapped(path, synced);
   }
 
   /** Whether `path` is still one of this partition's local files: the WAL, a sealed file or a cache file. */

@@ -34,20 +34,27 @@ async function readAll(log: PartitionLog, from: number, to: number, maxBytes: nu
 }
 
 test("a reader of the active WAL sees every record while the WAL grows past its mapping", async () => {
-  // No memory tail and one big segment: every read is a read of the active WAL file.
-  const store = await fx.open({ memoryTailBytes: 0, segmentBytes: 64 << 20, indexIntervalBytes: 4 * KiB });
+  // No memory tail and one big segment: every read is a read of the active WAL file. Each round
+  // grows the WAL by a little (read past the mapping with positional reads) and then by more than
+  // the remapping step (8 MiB: the WAL is mapped again).
+  const store = await fx.open({ memoryTailBytes: 0, segmentBytes: 256 << 20, indexIntervalBytes: 64 * KiB });
   await store.openPartitions(stream, 1, {});
   const log = store.partition(stream, 0);
   let end = 0;
-  for (let round = 0; round < 20; round++) {
-    for (let b = 0; b < 5; b++) {
-      await log.append(records(end, 10, 300), meta(), "local");
-      end += 10;
+  const append = async (batches: number, recordBytes: number): Promise<void> => {
+    for (let b = 0; b < batches; b++) {
+      await log.append(records(end, 8, recordBytes), meta(), "local");
+      end += 8;
     }
-    // From the start (an older part of the mapping) and from the newest batches (past the last one).
-    await readAll(log, 0, end, 64 * KiB);
-    await readAll(log, end - 50, end, 8 * KiB);
+  };
+  for (let round = 0; round < 3; round++) {
+    await append(5, 300);
+    await readAll(log, 0, end, 4 << 20);
+    await readAll(log, end - 40, end, 8 * KiB);
+    await append(20, 64 * KiB); // 10 MiB
+    await readAll(log, end - 200, end, 2 << 20);
   }
+  await readAll(log, 0, end, 16 << 20);
   expect(log.endOffset).toBe(end);
   expect(fx.errors).toEqual([]);
 });
