@@ -1,13 +1,15 @@
 // The device's heartbeat (docs/fleet.md): before each pin round the edge node reports its labels,
-// what each pinned file holds, its outbox depth, transport, version and the failures since the
-// last report to POST /v1/devices/{id}/heartbeat; the answer says which artefact each pinned
-// stream under a rollout should hold. A gateway without the fleet routes (404) or a token without
-// publish on _strata/devices/{id} (403) turns the reports off for this run, with one notice: pins
-// then follow their stream's newest artefact, as without rollouts.
+// what each pinned file holds, its outbox depth, transport, version and the rollout targets that
+// failed here to POST /v1/devices/{id}/heartbeat; the answer says which artefact each pinned
+// stream under a rollout should hold. A refusal (a gateway without the fleet routes, 404; a token
+// without publish on _strata/devices/{id}, 403; a report past the gateway's fleet limits, 400)
+// turns the reports off for this run, with one notice: pins then follow their stream's newest
+// artefact, as without rollouts.
 import { z } from "zod";
 import { StrataError } from "../../core/errors.ts";
 import type { GatewayHttp } from "../artefacts/gateway-http.ts";
 import type { DeviceIdentity } from "../store/device.ts";
+import { isTransient } from "./errors.ts";
 
 export type FailureStage = "download" | "verify" | "callback";
 
@@ -36,8 +38,8 @@ const answerSchema = z.object({
   targets: z.record(z.string(), z.object({ artefact: z.string().regex(/^[0-9a-f]{64}$/).nullable(), rollout: z.string() })),
 });
 
-/** Failures kept for the next report, newest last; a report carries at most this many (the gateway's default bound). */
-const MAX_PENDING_FAILURES = 32;
+/** A report carries at most this many failures (the gateway's default bound). */
+const MAX_REPORTED_FAILURES = 32;
 const MAX_MESSAGE_CHARS = 500;
 
 export type DeviceReportState = { readonly kind: "reporting" } | { readonly kind: "off"; readonly reason: string };
@@ -47,9 +49,8 @@ export class DeviceReporter {
   readonly #device: DeviceIdentity;
   readonly #version: string;
   readonly #notice: (message: string) => void;
-  #pending: DeviceFailure[] = [];
-  /** Per stream, the target artefact that failed here: not tried again until the target changes. */
-  readonly #failed = new Map<string, string>();
+  /** Per stream, the target that failed here: reported with every heartbeat and not tried again until the target changes. */
+  readonly #failed = new Map<string, DeviceFailure>();
   #state: DeviceReportState = { kind: "reporting" };
 
   constructor(http: GatewayHttp, device: DeviceIdentity, version: string, notice: (message: string) => void) {
@@ -64,20 +65,18 @@ export class DeviceReporter {
   }
 
   fail(failure: DeviceFailure): void {
-    this.#failed.set(failure.stream, failure.artefact);
-    this.#pending.push({ ...failure, message: failure.message.slice(0, MAX_MESSAGE_CHARS) });
-    if (this.#pending.length > MAX_PENDING_FAILURES) this.#pending = this.#pending.slice(-MAX_PENDING_FAILURES);
+    this.#failed.set(failure.stream, { ...failure, message: failure.message.slice(0, MAX_MESSAGE_CHARS) });
   }
 
   /** Whether `artefact` already failed on `stream` here (it is not retried while it stays the target). */
   failed(stream: string, artefact: string): boolean {
-    return this.#failed.get(stream) === artefact;
+    return this.#failed.get(stream)?.artefact === artefact;
   }
 
   /** Sends the heartbeat; the targets of pinned streams under a rollout, or null when reports are off. */
   async report(snapshot: DeviceSnapshot, signal: AbortSignal): Promise<Map<string, RolloutTarget> | null> {
     if (this.#state.kind === "off") return null;
-    const sending = this.#pending;
+    const sending = [...this.#failed.values()].slice(0, MAX_REPORTED_FAILURES);
     const body = {
       labels: this.#device.labels,
       pins: snapshot.pins,
@@ -92,7 +91,8 @@ export class DeviceReporter {
       const response = await this.#http.request(path, { method: "POST", body: JSON.stringify(body), contentType: "application/json", accept: "application/json", idempotent: true, signal }, `POST ${path}`);
       answer = await response.json();
     } catch (e) {
-      if (e instanceof StrataError && (e.code === "FORBIDDEN" || e.code === "NOT_FOUND")) {
+      // Refused (no fleet routes, out of scope, past the gateway's fleet limits): no retry mends it.
+      if (e instanceof StrataError && !isTransient(e)) {
         this.#state = { kind: "off", reason: `${e.code}: ${e.message}` };
         this.#notice(`device reports off for this run (pins follow their stream's newest artefact): ${e.message}`);
         return null;
@@ -101,10 +101,9 @@ export class DeviceReporter {
     }
     const parsed = answerSchema.safeParse(answer);
     if (!parsed.success) throw new StrataError("CORRUPT_DATA", `POST ${path}: malformed answer: ${parsed.error.message}`);
-    this.#pending = this.#pending.slice(sending.length);
     const targets = new Map<string, RolloutTarget>(Object.entries(parsed.data.targets));
     // A target that moved on (a new rollout, a rollback) may be tried again later.
-    for (const [stream, artefact] of this.#failed) if (targets.get(stream)?.artefact !== artefact) this.#failed.delete(stream);
+    for (const [stream, failure] of this.#failed) if (targets.get(stream)?.artefact !== failure.artefact) this.#failed.delete(stream);
     return targets;
   }
 }
