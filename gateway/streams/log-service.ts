@@ -115,7 +115,8 @@ export class LogService {
    * partition as it is: its records are not re-encoded; the gateway stamps its clock into the
    * header and the log sets the base offset. `partition` absent: the partition every keyed record
    * hashes to (BAD_BATCH when they disagree), else the sticky choice of an unkeyed publish.
-   * Producer ownership, sequence rules and the append hooks are those of publish().
+   * Producer ownership, sequence rules and the append hooks are those of publish(). `body`
+   * becomes the log's (its header is written in place): the caller must not reuse it.
    */
   async publishBatch(stream: string, body: Uint8Array, options: { partition?: number; acks?: Acks } = {}, publisher?: Publisher): Promise<RecordPosition[]> {
     const config = this.streams.require(stream);
