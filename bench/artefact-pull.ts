@@ -9,6 +9,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startGateway } from "../test/helpers/gateway.ts";
 import { writeModel } from "../test/helpers/model-file.ts";
+import { pullArtefact } from "../edge/artefacts/pull.ts";
 import { runCli } from "./artefacts/cli.ts";
 import { rsyncVersion } from "./artefacts/rsync.ts";
 import { reportRatio } from "./ratio.ts";
@@ -53,6 +54,8 @@ const cold: number[] = [];
 const rsync: number[] = [];
 const warm: number[] = [];
 const cp: number[] = [];
+/** In-process cold pulls, hashing on this thread or on a Worker (process CPU includes the worker). */
+const hashing = { inline: { wall: [] as number[], cpu: [] as number[] }, worker: { wall: [] as number[], cpu: [] as number[] } };
 let chunks = 0;
 try {
   const pushed = await runCli(root, ["push", model, "--stream", "bench/pull"], env);
@@ -77,6 +80,16 @@ try {
     cp.push(timed("cp", [model, join(work, `cp-${round}`)]));
     rmSync(join(work, `cp-${round}`), { force: true });
     rmSync(cache, { recursive: true, force: true });
+    for (const mode of round % 2 === 0 ? (["worker", "inline"] as const) : (["inline", "worker"] as const)) {
+      const cpu = process.cpuUsage();
+      const started = performance.now();
+      await pullArtefact({ gateway: gateway.url, source: pushed.summary.artefact, out, cacheDir: cache, hashOnWorker: mode === "worker" });
+      hashing[mode].wall.push((performance.now() - started) / 1000);
+      const used = process.cpuUsage(cpu);
+      hashing[mode].cpu.push((used.user + used.system) / 1e6);
+      rmSync(out, { force: true });
+      rmSync(cache, { recursive: true, force: true });
+    }
   }
 } finally {
   await gateway.stop();
@@ -93,8 +106,13 @@ console.log("| Pull | Strata s | Strata GB/s | peer | peer s | peer GB/s | Strat
 console.log("|---|---:|---:|---|---:|---:|---:|");
 console.log(`| cold (empty chunk cache, warm gateway) | ${coldS.toFixed(3)} | ${gbps(size, coldS)} | rsync --whole-file (local) | ${rsyncS.toFixed(3)} | ${gbps(size, rsyncS)} | ${(rsyncS / coldS).toFixed(3)}× |`);
 console.log(`| warm (every chunk in the cache) | ${warmS.toFixed(3)} | ${gbps(size, warmS)} | cp | ${cpS.toFixed(3)} | ${gbps(size, cpS)} | ${(cpS / warmS).toFixed(3)}× |`);
+console.log("\nHashing received chunks on a Worker against this thread (in-process cold pulls, alternating):\n");
+console.log("| hashing | wall s | process CPU s |");
+console.log("|---|---:|---:|");
+for (const mode of ["inline", "worker"] as const) console.log(`| ${mode} | ${median(hashing[mode].wall).toFixed(3)} | ${median(hashing[mode].cpu).toFixed(3)} |`);
 console.log(`\nBun ${Bun.version}, ${rsyncName}, ${cpus().length} cores; load average ${loadBefore.map((l) => l.toFixed(2)).join(" ")} before, ${loadAfter.map((l) => l.toFixed(2)).join(" ")} after.`);
 console.log(`rounds (s): cold ${cold.map((s) => s.toFixed(2)).join(", ")}; rsync ${rsync.map((s) => s.toFixed(2)).join(", ")}; warm ${warm.map((s) => s.toFixed(2)).join(", ")}; cp ${cp.map((s) => s.toFixed(2)).join(", ")}`);
 reportRatio({ metric: `cold strata pull, ${sizeBytes / MiB} MiB safetensors`, peer: "local rsync of the file", strata: gbps(size, coldS), peerValue: gbps(size, rsyncS), ratio: rsyncS / coldS, goal: ">= 1.0x", met: rsyncS / coldS >= 1 });
 reportRatio({ metric: `warm strata pull (all chunks cached), ${sizeBytes / MiB} MiB`, peer: "cp of the file", strata: gbps(size, warmS), peerValue: gbps(size, cpS), ratio: cpS / warmS, goal: ">= 0.5x", met: cpS / warmS >= 0.5 });
+reportRatio({ metric: `cold pull hashing on a Worker, ${sizeBytes / MiB} MiB (in-process)`, peer: "hashing on the main thread", strata: `${median(hashing.worker.wall).toFixed(3)} s`, peerValue: `${median(hashing.inline.wall).toFixed(3)} s`, ratio: median(hashing.inline.wall) / median(hashing.worker.wall) });
 rmSync(work, { recursive: true, force: true });
