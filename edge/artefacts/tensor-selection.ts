@@ -12,10 +12,9 @@ import type { ByteRate, ChunkSource } from "./chunk-source.ts";
 import { DEFAULT_CACHE_MAX_BYTES, TRANSFER_BURST_SECONDS, type TransferLimits } from "./transfer-limits.ts";
 import { ChunkCache } from "./chunk-cache.ts";
 import { OutputFile, outputPath } from "./output-file.ts";
-import type { PullOptions, PullSummary } from "./pull.ts";
 import type { LocatedArtefact } from "./stream-api.ts";
 import { tokenBucket } from "../../core/util/token-bucket.ts";
-import type { ProgressTracker } from "./progress.ts";
+import type { ProgressTracker, TransferSummary } from "./progress.ts";
 import { TruncatedBodyError } from "./verified-frames.ts";
 
 /** Most globs one selection takes, and their longest. */
@@ -130,8 +129,26 @@ export async function writeTensorSubset(t: SubsetTransfer, subset: SafetensorsSu
   });
 }
 
+/** What a partial pull takes of pullArtefact's options (pull.ts). */
+export interface SubsetPullOptions {
+  readonly tensors: readonly string[];
+  readonly out: string;
+  readonly cacheDir: string;
+  readonly cacheMaxBytes?: number;
+  readonly signal?: AbortSignal;
+  readonly rate?: ByteRate;
+}
+
+/** pullArtefact's summary (pull.ts PullSummary), of the subset file. */
+export interface SubsetPullSummary extends TransferSummary {
+  readonly out: string;
+  readonly mediaType: string;
+  readonly record: LocatedArtefact | null;
+  readonly chunksCorrupt: number;
+}
+
 export interface SubsetPull {
-  readonly options: PullOptions & { readonly tensors: readonly string[] };
+  readonly options: SubsetPullOptions;
   readonly source: ChunkSource;
   readonly manifest: Manifest;
   readonly id: string;
@@ -142,7 +159,7 @@ export interface SubsetPull {
 }
 
 /** pullArtefact with `tensors`: the subset file written atomically to OUT (a directory gets the pushed name). */
-export async function pullTensorSubset(p: SubsetPull): Promise<PullSummary> {
+export async function pullTensorSubset(p: SubsetPull): Promise<SubsetPullSummary> {
   const { options, progress } = p;
   const cache = ChunkCache.open(options.cacheDir, options.cacheMaxBytes ?? DEFAULT_CACHE_MAX_BYTES);
   const corruptBefore = cache.stats().corrupt;

@@ -7,7 +7,7 @@ import { makeArtefactRef } from "../../core/log/extensions.ts";
 import { assertStreamName } from "../../core/log/stream-name.ts";
 import type { GatewayHttp } from "./gateway-http.ts";
 import { isPlainFileName } from "./artefact-field.ts";
-import type { LocatedArtefact } from "./stream-api.ts";
+import type { ArtefactRef } from "../../core/log/record.ts";
 
 const JSON_TYPE = "application/json";
 
@@ -25,8 +25,13 @@ export function parseVersionSource(source: string): VersionSource {
   return { stream: source.slice(0, at), ref };
 }
 
-/** One version as the gateway lists it. */
-export interface ArtefactVersion extends LocatedArtefact {
+/** One version as the gateway lists it (a LocatedArtefact of stream-api.ts, with the record's other fields). */
+export interface ArtefactVersion {
+  readonly ref: ArtefactRef;
+  readonly partition: number;
+  readonly offset: number;
+  readonly timestamp: number;
+  readonly fileName?: string;
   readonly fields: Record<string, unknown> | null;
 }
 
