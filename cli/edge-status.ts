@@ -42,6 +42,7 @@ export function registerEdgeStatus(edge: Command): void {
       }
       const lines = [
         `producer   ${s.producer.id} (epoch ${s.producer.epoch})`,
+        `device     ${node.device.id} (the default id of heartbeats; edge run --device-id overrides it)`,
         `outbox     ${s.outboxRecords} records, ${formatBytes(s.outboxBytes)}`,
         `last sync  ${iso(s.lastSync) ?? "never"}`,
         ...(s.transport

@@ -4,12 +4,12 @@
 // stream under a rollout should hold. A refusal (a gateway without the fleet routes, 404; a token
 // without publish on _strata/devices/{id}, 403; a report past the gateway's fleet limits, 400)
 // turns the reports off for this run, with one notice: pins then follow their stream's newest
-// artefact, as without rollouts.
+// artefact, as without rollouts. A refused token (401) ends the run, as it does elsewhere.
 import { z } from "zod";
 import { StrataError } from "../../core/errors.ts";
 import type { GatewayHttp } from "../artefacts/gateway-http.ts";
 import type { DeviceIdentity } from "../store/device.ts";
-import { isTransient } from "./errors.ts";
+import { isFatal, isTransient } from "./errors.ts";
 
 export type FailureStage = "download" | "verify" | "callback";
 
@@ -92,7 +92,7 @@ export class DeviceReporter {
       answer = await response.json();
     } catch (e) {
       // Refused (no fleet routes, out of scope, past the gateway's fleet limits): no retry mends it.
-      if (e instanceof StrataError && !isTransient(e)) {
+      if (e instanceof StrataError && !isTransient(e) && !isFatal(e)) {
         this.#state = { kind: "off", reason: `${e.code}: ${e.message}` };
         this.#notice(`device reports off for this run (pins follow their stream's newest artefact): ${e.message}`);
         return null;
