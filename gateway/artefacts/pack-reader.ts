@@ -116,9 +116,13 @@ export class PackReader {
     const blocks = await Promise.all(Array.from({ length: last - first + 1 }, (_, i) => this.#block(loc.pack, first + i, size, bypassCaches)));
     const start = loc.offset - first * this.#blockBytes;
     const marks = blocks.map((b) => b.mark);
+    // `verified` is read when the caller checks it, not now: concurrent readers of a block just
+    // fetched resume one after another, and all but the first find the chunk verified by then.
     const range = (bytes: Uint8Array): PackRange => ({
       bytes,
-      verified: marks.every((m) => m.verified.has(loc.offset)),
+      get verified() {
+        return marks.every((m) => m.verified.has(loc.offset));
+      },
       markVerified: () => {
         for (const m of marks) m.verified.add(loc.offset);
       },

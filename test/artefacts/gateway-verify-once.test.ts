@@ -80,6 +80,18 @@ test("each chunk is hashed once; repeated reads from the disk cache hash nothing
   }
 });
 
+test("concurrent cold readers share one hash of each chunk", async () => {
+  const { gw } = await storedFile({ ...SMALL, memoryCacheBytes: 64 * 1024 * 1024 });
+  try {
+    const start = await counters(gw.url);
+    const bodies = await Promise.all(Array.from({ length: 8 }, () => whole(gw.url)));
+    for (const b of bodies) expect(Buffer.compare(b, file.bytes)).toBe(0);
+    expect((await counters(gw.url)).hashed - start.hashed).toBe(distinctChunks);
+  } finally {
+    await gw.close();
+  }
+});
+
 test("a disk cache file damaged after entry is dropped and its block read again from the object store", async () => {
   const { gw, dataDir } = await storedFile(DISK_ONLY);
   try {
