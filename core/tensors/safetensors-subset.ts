@@ -60,3 +60,28 @@ export function safetensorsSubset(source: SafetensorsHeader, keep: (name: string
   });
   return { header: bytes, size, pieces };
 }
+
+/** Most globs one selection takes, and their longest. */
+export const MAX_TENSOR_GLOBS = 1_000;
+export const MAX_TENSOR_GLOB_LENGTH = 1_024;
+
+/** A matcher for tensor names: `*` any run of characters (dots included), `?` one character; a name matches when any glob does. */
+export function tensorMatcher(globs: readonly string[]): (name: string) => boolean {
+  if (globs.length === 0 || globs.length > MAX_TENSOR_GLOBS) throw new StrataError("BAD_REQUEST", `a tensor selection has 1..${MAX_TENSOR_GLOBS} globs, got ${globs.length}`);
+  const patterns = globs.map((glob) => {
+    if (glob.length === 0 || glob.length > MAX_TENSOR_GLOB_LENGTH) throw new StrataError("BAD_REQUEST", `a tensor glob has 1..${MAX_TENSOR_GLOB_LENGTH} characters`);
+    const body = [...glob].map((c) => (c === "*" ? ".*" : c === "?" ? "." : c.replace(/[\\^$.|+()[\]{}]/g, "\\$&"))).join("");
+    return new RegExp(`^${body}$`, "su");
+  });
+  return (name) => patterns.some((p) => p.test(name));
+}
+
+/**
+ * The byte ranges [begin, end) of a file a subset needs, from a manifest's tensor index (absolute
+ * offsets): the header (every byte before the first tensor) and the kept tensors' bytes.
+ */
+export function subsetSourceRanges(tensors: Readonly<Record<string, { readonly begin: number; readonly end: number }>>, size: number, keep: (name: string) => boolean): [number, number][] {
+  const all = Object.entries(tensors);
+  const dataStart = Math.min(size, ...all.map(([, t]) => t.begin));
+  return [[0, dataStart], ...all.filter(([name, t]) => t.end > t.begin && keep(name)).map(([, t]): [number, number] => [t.begin, t.end])];
+}

@@ -5,7 +5,7 @@
 import { StrataError } from "../../core/errors.ts";
 import { chunkOffsets, type Manifest } from "../../core/artefacts/manifest.ts";
 import { parseSafetensorsHeader } from "../../core/tensors/safetensors.ts";
-import { safetensorsSubset, type SafetensorsSubset } from "../../core/tensors/safetensors-subset.ts";
+import { safetensorsSubset, tensorMatcher, type SafetensorsSubset } from "../../core/tensors/safetensors-subset.ts";
 import { bytesToHex } from "../../core/util/hex.ts";
 import { batches } from "./chunk-plan.ts";
 import type { ByteRate, ChunkSource } from "./chunk-source.ts";
@@ -16,21 +16,6 @@ import type { LocatedArtefact } from "./stream-api.ts";
 import { tokenBucket } from "../../core/util/token-bucket.ts";
 import type { ProgressTracker, TransferSummary } from "./progress.ts";
 import { TruncatedBodyError } from "./verified-frames.ts";
-
-/** Most globs one selection takes, and their longest. */
-export const MAX_TENSOR_GLOBS = 1_000;
-export const MAX_TENSOR_GLOB_LENGTH = 1_024;
-
-/** A matcher for tensor names: `*` any run of characters (dots included), `?` one character; a name matches when any glob does. */
-export function tensorMatcher(globs: readonly string[]): (name: string) => boolean {
-  if (globs.length === 0 || globs.length > MAX_TENSOR_GLOBS) throw new StrataError("BAD_REQUEST", `a tensor selection has 1..${MAX_TENSOR_GLOBS} globs, got ${globs.length}`);
-  const patterns = globs.map((glob) => {
-    if (glob.length === 0 || glob.length > MAX_TENSOR_GLOB_LENGTH) throw new StrataError("BAD_REQUEST", `a tensor glob has 1..${MAX_TENSOR_GLOB_LENGTH} characters`);
-    const body = [...glob].map((c) => (c === "*" ? ".*" : c === "?" ? "." : c.replace(/[\\^$.|+()[\]{}]/g, "\\$&"))).join("");
-    return new RegExp(`^${body}$`, "su");
-  });
-  return (name) => patterns.some((p) => p.test(name));
-}
 
 /** A chunk of the artefact at file offset `at`. */
 interface PositionedChunk {

@@ -11,6 +11,17 @@ import { latestArtefact, type LocatedArtefact } from "../artefacts/stream-api.ts
 import { TruncatedBodyError } from "../artefacts/verified-frames.ts";
 import { batches, type PlannedChunk, plannedChunks } from "../artefacts/chunk-plan.ts";
 import { BROWSER_LIMITS } from "./limits.ts";
+import { parseSafetensorsHeader } from "../../core/tensors/safetensors.ts";
+import { safetensorsSubset, subsetSourceRanges, tensorMatcher } from "../../core/tensors/safetensors-subset.ts";
+
+/** The subset file of the tensors `keep` accepts, from the artefact's bytes where the needed chunks were placed. */
+function subsetOf(artefact: Uint8Array, dataStart: number, keep: (name: string) => boolean): { bytes: Uint8Array } {
+  const subset = safetensorsSubset(parseSafetensorsHeader(artefact.subarray(0, dataStart)), keep);
+  const bytes = new Uint8Array(subset.size);
+  bytes.set(subset.header, 0);
+  for (const p of subset.pieces) bytes.set(artefact.subarray(p.sourceBegin, p.sourceEnd), p.outOffset);
+  return { bytes };
+}
 
 const ARTEFACT_ID = /^[0-9a-f]{64}$/;
 
@@ -29,6 +40,11 @@ export interface BrowserPullOptions {
   readonly signal?: AbortSignal;
   /** A token allowed to consume the stream (sent as `Authorization: Bearer`). */
   readonly token?: string;
+  /**
+   * Tensor name globs (`*`, `?`): `bytes` is then a safetensors file of only the matching tensors
+   * of a safetensors artefact, and only the chunks holding its header or their bytes are fetched.
+   */
+  readonly tensors?: readonly string[];
 }
 
 export interface PulledArtefact {
@@ -70,7 +86,10 @@ export async function pullArtefact(gatewayUrl: string, streamOrId: string, optio
   bytesTotal = manifest.size;
   chunksTotal = manifest.chunks.length;
   const out = new Uint8Array(manifest.size);
-  const unique = plannedChunks(manifest);
+  const keep = options.tensors === undefined ? undefined : tensorMatcher(options.tensors);
+  if (keep && !manifest.tensors) throw new StrataError("BAD_REQUEST", `a tensor selection needs a safetensors artefact pushed with its tensor index; ${id} is ${manifest.mediaType} without one`);
+  const ranges = keep && manifest.tensors ? subsetSourceRanges(manifest.tensors, manifest.size, keep) : undefined;
+  const unique = plannedChunks(manifest).filter((c) => !ranges || c.offsets.some((at) => ranges.some(([b, e]) => at < e && b < at + c.length)));
   report("downloading");
 
   const download = async (batch: readonly PlannedChunk[]): Promise<void> => {
@@ -104,5 +123,6 @@ export async function pullArtefact(gatewayUrl: string, streamOrId: string, optio
   };
   await Promise.all(Array.from({ length: Math.min(BROWSER_LIMITS.concurrency, queue.length) }, worker));
   report("done");
+  if (keep && ranges) return { ...subsetOf(out, ranges[0]![1], keep), artefact: { kind: "artefact", manifest: id, size: manifest.size, mediaType: manifest.mediaType }, chunks: manifest.chunks.length, chunksTransferred: unique.length, record };
   return { bytes: out, artefact: { kind: "artefact", manifest: id, size: manifest.size, mediaType: manifest.mediaType }, chunks: manifest.chunks.length, chunksTransferred: unique.length, record };
 }

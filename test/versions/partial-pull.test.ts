@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { decodeManifest, chunkOffsets } from "../../core/artefacts/manifest.ts";
 import { readSafetensors, writeSafetensors } from "../../core/tensors/safetensors.ts";
 import { cli } from "../edge/edge-fixtures.ts";
+import { pullArtefact as browserPull } from "../../edge/browser/pull.ts";
 import { countingProxy, type CountingProxy } from "../edge/counting-proxy.ts";
 import { type GatewayProcess, removeDir, startGateway, tempDir } from "../helpers/gateway.ts";
 
@@ -127,6 +128,16 @@ describe("partial pulls", () => {
     const project = readSafetensors(new Uint8Array(readFileSync(out)));
     expect(project.tensors.map((t) => t.name).sort()).toEqual([name(199), name(42)]);
     for (const t of project.tensors) expect(Buffer.from(t.bytes).equals(Buffer.from(source.get(t.name)!.bytes))).toBe(true);
+  }, 120_000);
+
+  test("the browser client's partial pull gives the same file, fetching only the needed chunks", async () => {
+    const cliOut = new Uint8Array(readFileSync(join(dir, "two.safetensors")));
+    const before = proxy.samples.reduce((n, [, b]) => n + b, 0);
+    const pulled = await browserPull(`http://127.0.0.1:${proxy.port}`, "models/sharded", { tensors: [name(42), name(199)] });
+    const moved = proxy.samples.reduce((n, [, b]) => n + b, 0) - before;
+    expect(Buffer.from(pulled.bytes).equals(Buffer.from(cliOut))).toBe(true);
+    expect(pulled.chunksTransferred).toBeLessThan(pulled.chunks / 10);
+    expect(moved).toBeLessThan(original.length / 10);
   }, 120_000);
 
   test("a selection matching nothing, or an artefact that is not safetensors, is refused and writes nothing", async () => {
