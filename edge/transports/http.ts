@@ -1,13 +1,16 @@
-// The sync transport over HTTP: publish requests in MessagePack built by concatenating the
-// outbox's encoded records, artefact lookups and pulls through the artefact client.
+// The sync transport over HTTP: publish requests as client-built batches spliced from the outbox's
+// encoded records (batch-body.ts), or in MessagePack built by concatenating them, artefact
+// lookups and pulls through the artefact client.
 import * as z from "zod/mini";
 import { StrataError } from "../../core/errors.ts";
+import { CLIENT_BATCH_MEDIA_TYPE } from "../../core/log/client-batch.ts";
 import { MsgpackWriter } from "../../core/log/msgpack-writer.ts";
 import type { ProducerRef } from "../../core/log/record.ts";
 import { GatewayHttp } from "../artefacts/gateway-http.ts";
 import { type ChunkSource, httpChunkSource } from "../artefacts/chunk-source.ts";
 import { ensureStream, latestArtefact } from "../artefacts/stream-api.ts";
 import type { EncodedRecords } from "../records.ts";
+import { clientBatchOf } from "./batch-body.ts";
 import { pullPin } from "./pin-pull.ts";
 import type { LatestArtefact, PublishAck, PullRequest, PullResult, RecordPosition, SyncTransport, TransportChoice } from "./transport.ts";
 
@@ -33,11 +36,18 @@ function positionsOf(body: unknown, count: number, what: string): RecordPosition
   return answer.data.records;
 }
 
+/** Whether a refused batch says the gateway does not take them: 415, or a gateway from before them reading it as JSON. */
+function predatesBatches(e: unknown): boolean {
+  if (!(e instanceof StrataError)) return false;
+  return e.code === "UNSUPPORTED_MEDIA_TYPE" || (e.code === "BAD_REQUEST" && e.message.includes("malformed JSON body"));
+}
+
 export class HttpTransport implements SyncTransport {
   readonly description: string;
   readonly #http: GatewayHttp;
   readonly #token: string | undefined;
   readonly #ca: string | undefined;
+  #batchesRefused = false;
 
   /**
    * `token`: sent as `Authorization: Bearer` on every request (publishes, lookups, pin pulls).
@@ -54,16 +64,35 @@ export class HttpTransport implements SyncTransport {
   async publish(stream: string, producer: ProducerRef, records: EncodedRecords, signal: AbortSignal): Promise<PublishAck> {
     const path = `/v1/streams/${encodeURIComponent(stream)}/records`;
     const what = `POST ${path}`;
-    const body = publishBody(records, producer);
-    const response = await this.#http.request(path, { method: "POST", body, contentType: MSGPACK, accept: JSON_TYPE, idempotent: false, signal }, what);
-    const text = await response.text();
+    // A client-built batch when the records go to one partition (the gateway appends it as it is);
+    // MessagePack otherwise, or once a gateway has said it does not take batches.
+    const built = this.#batchesRefused ? undefined : clientBatchOf(records, producer);
+    let sent = 0;
+    let text: string | undefined;
+    if (built) {
+      sent = built.batch.length;
+      const query = built.partition === undefined ? "" : `?partition=${built.partition}`;
+      try {
+        const response = await this.#http.request(path + query, { method: "POST", body: built.batch, contentType: CLIENT_BATCH_MEDIA_TYPE, accept: JSON_TYPE, idempotent: false, signal }, what);
+        text = await response.text();
+      } catch (e) {
+        if (!predatesBatches(e)) throw e;
+        this.#batchesRefused = true; // not written: the same sequence goes as MessagePack
+      }
+    }
+    if (text === undefined) {
+      const body = publishBody(records, producer);
+      sent += body.length;
+      const response = await this.#http.request(path, { method: "POST", body, contentType: MSGPACK, accept: JSON_TYPE, idempotent: false, signal }, what);
+      text = await response.text();
+    }
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);
     } catch (e) {
       throw new StrataError("CORRUPT_DATA", `${what}: malformed JSON answer: ${(e as Error).message}`);
     }
-    return { positions: positionsOf(parsed, records.count, what), bytesSent: body.length + HTTP_HEAD_BYTES, bytesReceived: text.length + HTTP_HEAD_BYTES };
+    return { positions: positionsOf(parsed, records.count, what), bytesSent: sent + HTTP_HEAD_BYTES, bytesReceived: text.length + HTTP_HEAD_BYTES };
   }
 
   async createStream(stream: string): Promise<void> {

@@ -7,30 +7,20 @@ import { CLIENT_BATCH_MEDIA_TYPE } from "../../core/log/client-batch.ts";
 import type { RecordInput } from "../../core/log/record.ts";
 import { StrataError } from "../../core/errors.ts";
 import { publishRecords } from "../../gateway/client.ts";
+import { startBatchProxy, type BatchProxy } from "./batch-proxy.ts";
 import { getJson, liveGateway, postJson, type LiveGateway } from "../helpers/in-process-gateway.ts";
 
 let live: LiveGateway;
-let proxy: ReturnType<typeof Bun.serve>;
-const seen: string[] = [];
+let proxy: BatchProxy;
 const utf8 = new TextEncoder();
 
 beforeAll(async () => {
   live = await liveGateway();
   for (const name of ["lib", "old"]) expect((await postJson(`${live.url}/v1/streams`, { name, partitions: 3 })).status).toBe(201);
-  proxy = Bun.serve({
-    port: 0,
-    hostname: "127.0.0.1",
-    async fetch(request) {
-      const type = request.headers.get("content-type") ?? "";
-      seen.push(type);
-      if (type === CLIENT_BATCH_MEDIA_TYPE && request.url.includes("/old/")) return Response.json({ error: { code: "UNSUPPORTED_MEDIA_TYPE", message: "no" } }, { status: 415 });
-      const url = new URL(request.url);
-      return fetch(`${live.url}${url.pathname}${url.search}`, { method: request.method, headers: request.headers, body: await request.arrayBuffer() });
-    },
-  });
+  proxy = startBatchProxy(live.url, (url) => url.pathname.includes("/old/"));
 });
 afterAll(async () => {
-  proxy.stop(true);
+  proxy.stop();
   await live.close();
 });
 
@@ -78,14 +68,14 @@ describe("publishRecords", () => {
   });
 
   test("a gateway that answers 415 (or, from before batches, reads the batch as malformed JSON) gets MessagePack", async () => {
-    seen.length = 0;
-    const positions = await publishRecords({ gateway: `http://127.0.0.1:${proxy.port}` }, "old", [rec(1), rec(2)], { producer: { id: 5, epoch: 0, seq: 0 } });
-    expect(seen).toEqual([CLIENT_BATCH_MEDIA_TYPE, "application/msgpack"]);
+    proxy.seen.length = 0;
+    const positions = await publishRecords({ gateway: proxy.url }, "old", [rec(1), rec(2)], { producer: { id: 5, epoch: 0, seq: 0 } });
+    expect(proxy.seen).toEqual([CLIENT_BATCH_MEDIA_TYPE, "application/msgpack"]);
     expect(await fieldsOf("old", positions[0]!.partition)).toEqual([1, 2]);
     // A gateway from before client-built batches decodes any other Content-Type as JSON.
-    seen.length = 0;
-    const json = await publishRecords({ gateway: `http://127.0.0.1:${proxy.port}`, fetch: asJson }, "lib", [rec(200, null, 1)]);
-    expect(seen).toEqual(["application/json", "application/msgpack"]);
+    proxy.seen.length = 0;
+    const json = await publishRecords({ gateway: proxy.url, fetch: asJson }, "lib", [rec(200, null, 1)]);
+    expect(proxy.seen).toEqual(["application/json", "application/msgpack"]);
     expect(json[0]!.partition).toBe(1);
   });
 });
