@@ -3,14 +3,13 @@
 // it. Sequential readers of the object store get read-ahead: a larger first range, and the next
 // range fetched in the background while they process this one.
 //
-// When CRCs are computed: never per read of a local file. Every byte of the active WAL and of a
-// sealed file awaiting upload was CRC-checked on its way in: this process computed or validated
-// the CRC of each batch before writing it, and start-up recovery checks every batch of the WAL
-// and of every sealed file it adopts; so their verified high-water mark is their synced length,
-// and reads trust them (framing and offsets are still checked). Bit rot on disk after the write
-// is caught when the sealed file enters the segment cache (segment-upload.ts verifies it as a
-// whole; a damaged file enters unverified, its first reader checks it again, drops it and reads
-// the object store, whose copy then fails its CRC: CORRUPT_DATA, never damaged bytes served).
+// When CRCs are computed: each batch once per local file, never again on later reads. The
+// active WAL and a sealed file awaiting upload keep, per file (keyed by base offset: a WAL and
+// the sealed file it becomes hold the same bytes at the same positions), the positions of the
+// batches a reader already checked; a batch damaged on disk after the write fails its first read
+// and every read after it (it never joins the set). A sealed file is verified as a whole again
+// when it enters the segment cache (segment-upload.ts): a damaged one is dropped there and the
+// object store's copy fails its CRC (CORRUPT_DATA, never damaged bytes served).
 // A segment cache file is verified once, as a whole, when it enters the cache or, for a file
 // adopted at start-up, by its first reader; later reads of it compute none (the FileCache keeps
 // the per-file marker in memory, so bit rot after the check is caught only after a restart).
@@ -69,6 +68,9 @@ type MapFile = (path: string, options: { shared: boolean }) => Uint8Array;
  */
 const mapFile: MapFile | undefined = (globalThis as { Bun?: { mmap?: MapFile } }).Bun?.mmap;
 
+/** The local tiers a read is served from. */
+type LocalTier = "wal" | "pending" | "cache";
+
 /** Where a batch's CRC was computed, as the metric labels it. */
 export type CrcTier = "wal" | "pending" | "cache-entry" | "cache-first-read" | "object-store";
 
@@ -94,6 +96,11 @@ export class PartitionReader {
   private readonly cacheChecks = new SingleFlight<string, boolean>();
   /** Mappings of verified cache files, in recency order (Bun only; see mapFile). */
   private readonly mappings = new Map<string, Uint8Array>();
+  /**
+   * Positions of batches already CRC-checked in the WAL and sealed files, by the file's base
+   * offset (see the top of this file). Entries of files that left both tiers are dropped.
+   */
+  private readonly checkedBatches = new Map<number, Set<number>>();
 
   constructor(
     private readonly ctx: PartitionContext,
@@ -130,14 +137,14 @@ export class PartitionReader {
       // a roll fails with ENOENT and the read waits for the new layout (read()).
       const mapped = this.walMapping(wal.path, synced);
       const source: ByteSource = mapped ? mappedSource(mapped) : { read: (p, _m, pref) => wal.read(p, pref) };
-      return this.readLocal(source, wal.index, synced, offset, maxBytes, "active WAL");
+      return this.readLocal(this.checkedOnce(source, wal.baseOffset), wal.index, synced, offset, maxBytes, "active WAL", "wal");
     }
     const pending = findSegment(this.tiers.pending, offset, (p) => p.file)?.file;
     if (pending) {
       const mapped = this.mapped(pending.path, pending.dataLength);
       return mapped
-        ? this.readLocal(mappedSource(mapped), pending.index, pending.dataLength, offset, maxBytes, pending.path)
-        : this.readFile(pending.path, pending.index, pending.dataLength, offset, maxBytes);
+        ? this.readLocal(this.checkedOnce(mappedSource(mapped), pending.baseOffset), pending.index, pending.dataLength, offset, maxBytes, pending.path, "pending")
+        : this.readFile(pending.path, pending.index, pending.dataLength, offset, maxBytes, "pending", pending.baseOffset);
     }
     const seg = findSegment(this.tiers.committed, offset, (s) => s);
     invariant(seg, `offset ${offset} is held by a committed segment`);
@@ -148,8 +155,8 @@ export class PartitionReader {
         if (await this.cacheFileVerified(local, footer.dataLength)) {
           const mapped = this.mapped(local, footer.dataLength);
           const batches = mapped
-            ? await this.readLocal(mappedSource(mapped), footer.index, footer.dataLength, offset, maxBytes, local, true)
-            : await this.readFile(local, footer.index, footer.dataLength, offset, maxBytes, true);
+            ? await this.readLocal(mappedSource(mapped), footer.index, footer.dataLength, offset, maxBytes, local, "cache")
+            : await this.readFile(local, footer.index, footer.dataLength, offset, maxBytes, "cache");
           this.ctx.metrics.cacheHits.inc();
           return batches;
         }
@@ -216,17 +223,38 @@ export class PartitionReader {
     return path === this.tiers.wal.path || this.tiers.pending.some((p) => p.file.path === path) || this.ctx.cache.has(path);
   }
 
-  private async readFile(path: string, index: SparseIndex, dataLength: number, offset: number, maxBytes: number, cacheFile = false): Promise<ReadBatch[]> {
+  private async readFile(path: string, index: SparseIndex, dataLength: number, offset: number, maxBytes: number, tier: LocalTier, baseOffset?: number): Promise<ReadBatch[]> {
     const fh = await open(path, "r");
     try {
-      return await this.readLocal({ read: (p, _m, pref) => readAt(fh, p, pref) }, index, dataLength, offset, maxBytes, path, cacheFile);
+      const source: ByteSource = { read: (p, _m, pref) => readAt(fh, p, pref) };
+      return await this.readLocal(baseOffset === undefined ? source : this.checkedOnce(source, baseOffset), index, dataLength, offset, maxBytes, path, tier);
     } finally {
       await fh.close();
     }
   }
 
-  /** Batches of a local file, trusted (see the top of this file); `cacheFile`: a committed segment, which may have offset gaps. */
-  private readLocal(source: ByteSource, index: SparseIndex, dataLength: number, offset: number, maxBytes: number, what: string, cacheFile = false): Promise<ReadBatch[]> {
+  /**
+   * `source` with the file's set of checked batch positions: readBatches skips the CRC of those
+   * and adds the ones it checks (only after they passed).
+   */
+  private checkedOnce(source: ByteSource, baseOffset: number): ByteSource {
+    let checked = this.checkedBatches.get(baseOffset);
+    if (!checked) {
+      const live = new Set([this.tiers.wal.baseOffset, ...this.tiers.pending.map((p) => p.file.baseOffset)]);
+      for (const base of this.checkedBatches.keys()) if (!live.has(base)) this.checkedBatches.delete(base);
+      checked = new Set<number>();
+      this.checkedBatches.set(baseOffset, checked);
+    }
+    const positions = checked;
+    return { read: (p, m, pref) => source.read(p, m, pref), verified: () => positions };
+  }
+
+  /**
+   * Batches of a local file. A cache file is trusted (verified as a whole on entering the cache)
+   * and may have offset gaps (a compacted segment); WAL and sealed-file batches are checked once
+   * each (checkedOnce; see the top of this file).
+   */
+  private readLocal(source: ByteSource, index: SparseIndex, dataLength: number, offset: number, maxBytes: number, what: string, tier: LocalTier): Promise<ReadBatch[]> {
     const { limits } = this.ctx;
     const { position } = index.lookup(offset);
     return readBatches(new ChunkedReader(source, dataLength, maxBytes + limits.indexIntervalBytes), {
@@ -236,8 +264,7 @@ export class PartitionReader {
       maxBytes,
       source: `${this.ctx.stream}/${this.ctx.partition} ${what}`,
       copy: "never", // each local read has its own buffer, or views of a mapping
-      crc: "trusted", // verified on the way in (WAL, sealed files) or on entering the cache (cacheFileVerified)
-      gaps: cacheFile,
+      ...(tier === "cache" ? { crc: "trusted" as const, gaps: true } : { crc: "check" as const, onCrcCheck: crcCounter(this.ctx.metrics, tier) }),
     });
   }
 

@@ -123,12 +123,14 @@ test("a cache file damaged before its first read is refused, dropped, and read f
   expect(fx.errors).toEqual([]);
 });
 
-test("reads of the active WAL compute no CRC: the gateway checked its bytes on the way in", async () => {
+test("reads of the active WAL check each batch once: later reads compute no CRC", async () => {
   const { log } = await openLog();
   for (let b = 0; b < 3; b++) await log.append(records(b * 5, 5, 100), meta(), "local");
-  for (let pass = 0; pass < 2; pass++) await readRange(log, 0, 15);
-  expect(crcChecks("wal")).toBe(0);
-  expect(crcChecks("pending")).toBe(0);
+  await readRange(log, 0, 15);
+  const once = crcChecks("wal");
+  expect(once).toBeGreaterThan(0);
+  await readRange(log, 0, 15);
+  expect(crcChecks("wal")).toBe(once);
   expect(fx.errors).toEqual([]);
 });
 

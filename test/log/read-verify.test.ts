@@ -1,8 +1,7 @@
 // CRC32C checks on the read path: bytes fresh from the object store are verified before they are
 // served; a range the shared object-store cache holds is verified once, on the first walk over
-// it, and served from memory afterwards. Local files are never checked per read (the WAL's bytes
-// were checked on the way in, cache files as they enter the cache): damage on disk is caught
-// when the file is sealed and enters the cache, and never served from there.
+// it, and served from memory afterwards. A batch of the active WAL or of a sealed file is checked
+// by its first read only; one that fails is never marked, so damage on disk fails every read.
 import { afterEach, beforeEach, expect, test } from "bun:test";
 import { open, readdir } from "node:fs/promises";
 import { join } from "node:path";
@@ -88,7 +87,28 @@ test("the object-store range cache remembers verified batches per range", async 
   expect(source.verified?.(await source.read(0, 64, data.length))?.size).toBe(0);
 });
 
-test("damage on disk under the active WAL is refused once the WAL is sealed, on every read", async () => {
+test("damage on disk under the active WAL before its first read is caught on every read, not only the first", async () => {
+  await fx.createStream("v/s");
+  const logs = await fx.open({ memoryTailBytes: 1 }); // reads come from the file, not memory
+  await logs.openPartitions("v/s", 1, {});
+  const log = logs.partition("v/s", 0);
+  for (let b = 0; b < 4; b++) await log.append(records(b * 5, 5), meta(), "local");
+  // Damaged before any read checked the batch: a failed check never marks it, so every read fails.
+  const dir = partitionDir(fx.dataDir, "v/s", 0);
+  const wal = join(dir, (await readdir(dir)).find((n) => n.endsWith(".wal"))!);
+  const fh = await open(wal, "r+");
+  const byte = new Uint8Array(1);
+  await fh.read(byte, 0, 1, 150);
+  byte[0]! ^= 0x20;
+  await fh.write(byte, 0, 1, 150); // inside the first batch's records
+  await fh.close();
+  for (let i = 0; i < 2; i++) {
+    await expect(log.read(0, { maxRecords: 100, maxBytes: 1 << 20 })).rejects.toMatchObject({ code: "CORRUPT_DATA" });
+  }
+  await logs.close();
+});
+
+test("damage on disk under a WAL batch already checked is refused once the WAL is sealed, on every read", async () => {
   await fx.createStream("v/s");
   const logs = await fx.open({ memoryTailBytes: 1 }); // reads come from the file, not memory
   await logs.openPartitions("v/s", 1, {});
