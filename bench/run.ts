@@ -1,6 +1,6 @@
 // Runs the benchmarks in bench/, one child process each, and prints their markdown tables.
 //   bun bench/run.ts                 every benchmark present (`npm run bench` builds first)
-//   bun bench/run.ts log             one or more of them (log, latency, kernels-hash, kernels-tensor, artefacts, read-path, filters, groups, queues, training, fuzz)
+//   bun bench/run.ts log             one or more of them (log, latency, kernels-hash, kernels-tensor, artefacts, artefact-pull, quic, read-path, filters, groups, queues, training, checkpoints, gradients, native, rollout, fuzz)
 // Each bench is called the way its own header says; a bench file that is missing is skipped,
 // a bench that fails is reported and makes the exit status non-zero. Every ratio a bench reports
 // (a `::strata-ratio::` line, bench/ratio.ts) is gathered from its output, and at the end one
@@ -71,6 +71,18 @@ const BENCHES: readonly Bench[] = [
     file: "bench/artefacts.ts",
     // Delta vs rsync, fan-out vs radosgw GETs, pull throughput (starts its own radosgw and gateways).
     steps: () => [{ title: "Artefacts: delta, fan-out, throughput", cmd: bun, args: ["bench/artefacts.ts"] }],
+  },
+  {
+    name: "artefact-pull",
+    file: "bench/artefact-pull.ts",
+    // Cold strata pull vs a local rsync of the file, warm pull vs cp, hashing inline vs on a Worker.
+    steps: () => [{ title: "Artefact pull: cold vs rsync, warm vs cp, hashing on a Worker (Bun)", cmd: bun, args: ["bench/artefact-pull.ts"] }],
+  },
+  {
+    name: "quic",
+    file: "bench/quic.ts",
+    // Bulk chunk downloads over QUIC (connections x streams layouts) vs HTTP/1.1, under Bun and Deno, with CPU per MB.
+    steps: () => [{ title: "QUIC vs HTTP/1.1: bulk chunk downloads (Bun and Deno)", cmd: bun, args: ["bench/quic.ts"] }],
   },
   {
     name: "read-path",
