@@ -1,6 +1,6 @@
 // Runs the benchmarks in bench/, one child process each, and prints their markdown tables.
 //   bun bench/run.ts                 every benchmark present (`npm run bench` builds first)
-//   bun bench/run.ts log             one or more of them (log, latency, kernels-hash, kernels-tensor, artefacts, artefact-pull, quic, read-path, filters, groups, queues, training, checkpoints, gradients, native, rollout, fuzz)
+//   bun bench/run.ts log             one or more of them (log, client-batch, latency, kernels-hash, kernels-tensor, artefacts, artefact-pull, quic, read-path, filters, groups, queues, training, checkpoints, gradients, native, rollout, fuzz)
 // Each bench is called the way its own header says; a bench file that is missing is skipped,
 // a bench that fails is reported and makes the exit status non-zero. Every ratio a bench reports
 // (a `::strata-ratio::` line, bench/ratio.ts) is gathered from its output, and at the end one
@@ -36,6 +36,12 @@ const BENCHES: readonly Bench[] = [
     name: "log",
     file: "bench/log.ts",
     steps: () => [{ title: "Log: Strata vs raw-protocol JetStream and Redis Streams (appendfsync always) (Bun)", cmd: bun, args: ["bench/log.ts"] }],
+  },
+  {
+    name: "client-batch",
+    file: "bench/log/client-batch.ts",
+    // Gateway CPU per record of a 1000 x 1 KiB publish: MessagePack body vs a client-built batch.
+    steps: () => [{ title: "Publish: client-built batch vs MessagePack, gateway CPU per record (Bun)", cmd: bun, args: ["bench/log/client-batch.ts"] }],
   },
   {
     name: "latency",
