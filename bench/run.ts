@@ -139,6 +139,12 @@ const BENCHES: readonly Bench[] = [
     steps: () => [{ title: "Native UCX path vs HTTP and ucx_perftest", cmd: bun, args: ["bench/native.ts"] }],
   },
   {
+    name: "rollout",
+    file: "bench/rollout.ts",
+    // 100 in-process edge nodes move from v1 to v2 (5 % of tensors changed) through a 10 % canary rollout, vs 100 whole-file GETs.
+    steps: () => [{ title: "Rollout: 100 devices from v1 to v2 through a canary vs whole-file downloads (Bun)", cmd: bun, args: ["bench/rollout.ts", "--rounds", "3"] }],
+  },
+  {
     name: "fuzz",
     file: "bench/fuzz.ts",
     // A million generated inputs across every decoder of network or disk bytes (test/fuzz/targets.ts).
