@@ -12,23 +12,17 @@ import { writeModel } from "../test/helpers/model-file.ts";
 import { pullArtefact } from "../edge/artefacts/pull.ts";
 import { runCli } from "./artefacts/cli.ts";
 import { rsyncVersion } from "./artefacts/rsync.ts";
+import { intArg } from "./args.ts";
 import { reportRatio } from "./ratio.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const work = join(root, "bench", ".work", "artefact-pull");
 const MiB = 1024 * 1024;
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i === -1) return fallback;
-  const n = Number(process.argv[i + 1]);
-  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`--${name} needs a positive integer`);
-  return n;
-}
 
-const sizeBytes = arg("size-mib", 512) * MiB;
-const tensors = arg("tensors", 200);
-const rounds = arg("rounds", 3);
+const sizeBytes = intArg("size-mib", 512) * MiB;
+const tensors = intArg("tensors", 200);
+const rounds = intArg("rounds", 3);
 const log = (s: string): void => console.error(`[${new Date().toISOString().slice(11, 19)}] ${s}`);
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const gbps = (bytes: number, seconds: number): string => `${(bytes / seconds / 1e9).toFixed(3)} GB/s`;

@@ -24,6 +24,7 @@ import { type CliRun, runCli } from "./artefacts/cli.ts";
 import { counter } from "./artefacts/metrics.ts";
 import { rsyncDelta } from "./artefacts/rsync.ts";
 import { concurrentGets, curlVersion, directGets, timedDirectGet, timedGet, uploadFile } from "./artefacts/s3-direct.ts";
+import { intArg } from "./args.ts";
 import { reportRatio } from "./ratio.ts";
 
 const SECTION = "## Artefacts: delta, fan-out, throughput";
@@ -32,21 +33,14 @@ const work = join(root, "bench", ".work", "artefacts");
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i === -1) return fallback;
-  const n = Number(process.argv[i + 1]);
-  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`--${name} needs a positive integer`);
-  return n;
-}
 
-const sizeBytes = arg("size-mib", 1024) * MiB;
-const tensors = arg("tensors", 200);
-const changedCount = arg("changed", Math.round(tensors * 0.05));
-const fanout = arg("fanout", 16);
+const sizeBytes = intArg("size-mib", 1024) * MiB;
+const tensors = intArg("tensors", 200);
+const changedCount = intArg("changed", Math.round(tensors * 0.05));
+const fanout = intArg("fanout", 16);
 const withFanout = !process.argv.includes("--no-fanout");
 const withDelta = !process.argv.includes("--no-delta");
-const rounds = arg("rounds", 3);
+const rounds = intArg("rounds", 3);
 const loadAtStart = loadavg();
 
 const fmtBytes = (n: number): string => (n >= GiB ? `${(n / GiB).toFixed(2)} GiB` : `${(n / MiB).toFixed(1)} MiB`);

@@ -19,26 +19,20 @@ import { rolloutStatus, setRolloutPercent, startRollout } from "../gateway/clien
 import { rolloutBucket } from "../gateway/fleet/rollout-bucket.ts";
 import { startGateway } from "../test/helpers/gateway.ts";
 import { spreadIndices, writeModel } from "../test/helpers/model-file.ts";
+import { intArg } from "./args.ts";
 import { reportRatio } from "./ratio.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const work = join(root, "bench", ".work", "rollout");
 const MiB = 1024 * 1024;
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i === -1) return fallback;
-  const n = Number(process.argv[i + 1]);
-  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`--${name} needs a positive integer`);
-  return n;
-}
 
-const deviceCount = arg("devices", 100);
-const sizeBytes = arg("size-mib", 32) * MiB;
-const tensors = arg("tensors", 200);
-const changedCount = arg("changed", Math.round(tensors * 0.05));
-const pollMs = arg("poll-ms", 500);
-const rounds = arg("rounds", 3);
+const deviceCount = intArg("devices", 100);
+const sizeBytes = intArg("size-mib", 32) * MiB;
+const tensors = intArg("tensors", 200);
+const changedCount = intArg("changed", Math.round(tensors * 0.05));
+const pollMs = intArg("poll-ms", 500);
+const rounds = intArg("rounds", 3);
 const CANARY_PERCENT = 10;
 const STREAM = "bench/rollout-model";
 
