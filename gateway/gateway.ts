@@ -92,8 +92,7 @@ export async function openGateway(input: GatewayConfig): Promise<Gateway> {
     const auth = await openAuth({ ...config.auth, dataDir, db: database.db });
     const groups = await GroupService.open(database.db, streams, config.groups);
     const versions = new VersionsService(streams, logs, config.versions, new VersionsIndex(database.db, config.versions));
-    const onArtefactRefs = artefacts.onArtefactRefs;
-    const logService = new LogService(streams, logs, metrics, limits, { onArtefactRefs: async (s, p, o, ids) => { await onArtefactRefs(s, p, o, ids); await versions.onArtefactRecord(s, p, o); }, admit: (stream, records) => latest.admit(stream, records) }, new ProducerOwners(database.db), config.filters);
+    const logService = new LogService(streams, logs, metrics, limits, { onArtefactRefs: artefacts.onArtefactRefs, onArtefactRecord: versions.onArtefactRecord, admit: (stream, records) => latest.admit(stream, records) }, new ProducerOwners(database.db), config.filters);
     const queues = await QueueService.open(database, streams, logService, config.queues, metrics.registry);
     datasets = await DatasetService.open({ db: database.db, streams, logs, log: logService, limits: config.datasets, serviceLimits: limits, filterLimits: config.filters, objectStore });
     const jobs = await JobService.open({ db: database.db, streams, log: logService, manifests: artefacts.services.manifests, limits: config.jobs });

@@ -56,10 +56,21 @@ export interface RawReadResult {
   readonly endOffset: number;
 }
 
+/** An appended record holding ArtefactRefs: where it went, its gateway timestamp and its fields. */
+export interface AppendedArtefactRecord {
+  readonly stream: string;
+  readonly partition: number;
+  readonly offset: number;
+  readonly timestamp: number;
+  readonly fields: Fields;
+}
+
 /** Optional callbacks of the append path. */
 export interface LogHooks {
   /** Called (and awaited before the answer) for each appended record holding ArtefactRefs. */
   readonly onArtefactRefs?: (stream: string, partition: number, offset: number, manifestIds: readonly string[]) => Promise<void>;
+  /** Called after onArtefactRefs with the record as stored (the versions index, versions-service.ts). */
+  readonly onArtefactRecord?: (record: AppendedArtefactRecord) => Promise<void>;
   /**
    * Called before a request's records are encoded; may refuse them (nothing written). Its ticket
    * is settled with the positions the records got, also those of partitions that were written
@@ -169,7 +180,7 @@ export class LogService {
     } finally {
       ticket?.settle(positions, timestamp);
     }
-    await this.announceArtefactRefs(config, records, positions);
+    await this.announceArtefactRefs(config, records, positions, timestamp);
     return positions;
   }
 
@@ -261,17 +272,21 @@ export class LogService {
         this.metrics.bytesIn.inc({ stream: config.name }, bytes);
       }),
     );
-    await this.announceArtefactRefs(config, records, positions);
+    await this.announceArtefactRefs(config, records, positions, timestamp);
     return positions;
   }
 
-  private async announceArtefactRefs(config: StreamConfig, records: readonly RecordInput[], positions: readonly RecordPosition[]): Promise<void> {
-    const onRefs = this.hooks.onArtefactRefs;
-    if (!onRefs) return;
+  private async announceArtefactRefs(config: StreamConfig, records: readonly RecordInput[], positions: readonly RecordPosition[], timestamp: number): Promise<void> {
+    const { onArtefactRefs, onArtefactRecord } = this.hooks;
+    if (!onArtefactRefs && !onArtefactRecord) return;
     for (let i = 0; i < records.length; i++) {
       const fields = records[i]!.fields;
-      const ids = fields === null ? [] : collectArtefactRefs(fields);
-      if (ids.length > 0) await onRefs(config.name, positions[i]!.partition, positions[i]!.offset, ids);
+      if (fields === null) continue;
+      const ids = collectArtefactRefs(fields);
+      if (ids.length === 0) continue;
+      const { partition, offset } = positions[i]!;
+      await onArtefactRefs?.(config.name, partition, offset, ids);
+      await onArtefactRecord?.({ stream: config.name, partition, offset, timestamp, fields });
     }
   }
 

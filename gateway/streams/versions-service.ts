@@ -1,11 +1,12 @@
 // Artefact versions of a stream (docs/versions.md): the listing, newest first, and the choice of
 // one version by a reference: `latest`, `PARTITION:OFFSET`, `OFFSET` (one-partition streams) or a
 // prefix of at least 8 hex digits of the artefact id (AMBIGUOUS_ID when it names two artefacts).
-import { invariant, StrataError } from "../../core/errors.ts";
+import { StrataError } from "../../core/errors.ts";
 import type { LogStore } from "../log/log-store.ts";
 import type { StreamService } from "./stream-service.ts";
 import type { VersionLimits } from "./versions-limits.ts";
 import { VersionsIndex, type RetainedRange, type VersionRow } from "./versions-index.ts";
+import type { AppendedArtefactRecord } from "./log-service.ts";
 import type { VersionJson, VersionListJson } from "./versions-wire.ts";
 
 /** Fewest hex digits of an artefact id a reference may give. */
@@ -39,16 +40,9 @@ export class VersionsService {
     this.#index = index;
   }
 
-  /**
-   * Called after the LogService's ArtefactRefs hook for a record just appended at (partition,
-   * offset): indexes it if it carries a version. The record is read back (from the WAL's recent
-   * batches) so every append path, record by record or client-built batches, is indexed alike.
-   */
-  readonly onArtefactRecord = async (stream: string, partition: number, offset: number): Promise<void> => {
-    const [record] = await this.logs.partition(stream, partition).read(offset, { maxRecords: 1, maxBytes: 1 }); // one record whatever its size
-    invariant(record !== undefined && record.offset === offset, `record ${stream}/${partition}@${offset} was just appended but does not read back`);
-    if (record.fields !== null) await this.#index.add(stream, partition, offset, record.timestamp, record.fields);
-  };
+  /** The append path's hook (LogHooks.onArtefactRecord): indexes the record as a version. */
+  readonly onArtefactRecord = (record: AppendedArtefactRecord): Promise<void> =>
+    this.#index.add(record.stream, record.partition, record.offset, record.timestamp, record.fields);
 
   #retained(stream: string): RetainedRange {
     const config = this.streams.require(stream);
