@@ -21,6 +21,15 @@ import type { ProducerRef, RecordInput } from "./record.ts";
 
 export const CLIENT_BATCH_MEDIA_TYPE = "application/vnd.strata.batch";
 
+/**
+ * Whether a refused client-built batch says the gateway does not take them, so the producer sends
+ * the same records as a MessagePack body: 415, or a gateway from before batches, which reads any
+ * body that is not MessagePack as JSON (400 "malformed JSON body …").
+ */
+export function refusesClientBatches(code: string, message: string): boolean {
+  return code === "UNSUPPORTED_MEDIA_TYPE" || (code === "BAD_REQUEST" && message.includes("malformed JSON body"));
+}
+
 /** What a client-built batch carries per record (a BatchRecordInput's timestamp, if any, is not sent). */
 export type ClientBatchRecord = Pick<BatchRecordInput, "key" | "headers" | "fields">;
 

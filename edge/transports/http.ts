@@ -3,7 +3,7 @@
 // lookups and pulls through the artefact client.
 import * as z from "zod/mini";
 import { StrataError } from "../../core/errors.ts";
-import { CLIENT_BATCH_MEDIA_TYPE } from "../../core/log/client-batch.ts";
+import { CLIENT_BATCH_MEDIA_TYPE, refusesClientBatches } from "../../core/log/client-batch.ts";
 import { MsgpackWriter } from "../../core/log/msgpack-writer.ts";
 import type { ProducerRef } from "../../core/log/record.ts";
 import { GatewayHttp } from "../artefacts/gateway-http.ts";
@@ -39,7 +39,7 @@ function positionsOf(body: unknown, count: number, what: string): RecordPosition
 /** Whether a refused batch says the gateway does not take them: 415, or a gateway from before them reading it as JSON. */
 function predatesBatches(e: unknown): boolean {
   if (!(e instanceof StrataError)) return false;
-  return e.code === "UNSUPPORTED_MEDIA_TYPE" || (e.code === "BAD_REQUEST" && e.message.includes("malformed JSON body"));
+  return refusesClientBatches(e.code, e.message);
 }
 
 export class HttpTransport implements SyncTransport {

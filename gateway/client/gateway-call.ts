@@ -27,7 +27,8 @@ export const jsonRecordFields = {
   fields: z.record(z.string(), z.unknown()).nullable(),
 };
 
-const errorSchema = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
+/** A gateway's error answer, `{"error": {"code", "message"}}`. */
+export const errorSchema = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
 
 function isErrorCode(code: string): code is ErrorCode {
   return Object.hasOwn(ERROR_STATUS, code);
@@ -52,21 +53,29 @@ export async function callGateway<S extends z.ZodType>(
   if (connection.token !== undefined) headers.authorization = `Bearer ${connection.token}`;
   const url = `${connection.gateway.replace(/\/+$/, "")}${path}`;
   const response = await (connection.fetch ?? fetch)(url, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }), ...(signal ? { signal } : {}) });
+  return gatewayAnswer(response, schema, `${method} ${url}`);
+}
+
+/**
+ * A gateway's JSON answer checked against `schema`; an error answer becomes its StrataError (an
+ * unknown code: UNAVAILABLE for 5xx, else BAD_REQUEST). `what` names the call in messages.
+ */
+export async function gatewayAnswer<S extends z.ZodType>(response: Response, schema: S, what: string): Promise<{ value: z.output<S>; bytes: number }> {
   const text = await response.text();
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch {
-    throw new StrataError("UNAVAILABLE", `${method} ${url}: HTTP ${response.status} with a body that is not JSON`);
+    throw new StrataError("UNAVAILABLE", `${what}: HTTP ${response.status} with a body that is not JSON`);
   }
   if (!response.ok) {
     const failure = errorSchema.safeParse(json);
     const fallback: ErrorCode = response.status >= 500 ? "UNAVAILABLE" : "BAD_REQUEST";
     if (failure.success) throw new StrataError(isErrorCode(failure.data.error.code) ? failure.data.error.code : fallback, failure.data.error.message);
-    throw new StrataError(fallback, `${method} ${url}: HTTP ${response.status}`);
+    throw new StrataError(fallback, `${what}: HTTP ${response.status}`);
   }
   const parsed = schema.safeParse(json);
-  if (!parsed.success) throw new StrataError("CORRUPT_DATA", `${method} ${url}: unexpected answer: ${parsed.error.issues[0]?.message ?? "malformed"}`);
+  if (!parsed.success) throw new StrataError("CORRUPT_DATA", `${what}: unexpected answer: ${parsed.error.issues[0]?.message ?? "malformed"}`);
   return { value: parsed.data, bytes: text.length };
 }
 

@@ -6,12 +6,12 @@
 // different explicit partitions) take the MessagePack path.
 import { encode } from "@msgpack/msgpack";
 import { z } from "zod";
-import { ERROR_STATUS, type ErrorCode, StrataError } from "../../core/errors.ts";
-import { buildClientBatch, CLIENT_BATCH_MEDIA_TYPE } from "../../core/log/client-batch.ts";
+import { StrataError } from "../../core/errors.ts";
+import { buildClientBatch, CLIENT_BATCH_MEDIA_TYPE, refusesClientBatches } from "../../core/log/client-batch.ts";
 import { equalBytes } from "../../core/util/equal-bytes.ts";
 import { extensionCodec } from "../../core/log/extensions.ts";
 import type { Acks, ProducerRef, RecordInput } from "../../core/log/record.ts";
-import type { GatewayConnection } from "./gateway-call.ts";
+import { errorSchema, gatewayAnswer, type GatewayConnection } from "./gateway-call.ts";
 
 export interface PublishOptions {
   readonly acks?: Acks;
@@ -28,7 +28,6 @@ export interface PublishedPosition {
 }
 
 const answerSchema = z.object({ records: z.array(z.object({ partition: z.number().int().nonnegative(), offset: z.number().int().nonnegative() })) });
-const errorSchema = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
 
 /** The one partition a batch of `records` can go to without the gateway refusing it: "named" N, "any" (its keys decide), or none. */
 function batchTarget(records: readonly RecordInput[]): { partition?: number } | undefined {
@@ -81,30 +80,13 @@ async function predatesBatches(response: Response): Promise<boolean> {
   }
   if (response.status !== 400) return false;
   const failure = errorSchema.safeParse(await response.clone().json().catch(() => undefined));
-  if (!failure.success || !failure.data.error.message.startsWith("malformed JSON body")) return false;
+  if (!failure.success || !refusesClientBatches(failure.data.error.code, failure.data.error.message)) return false;
   await response.body?.cancel();
   return true;
 }
 
-function isErrorCode(code: string): code is ErrorCode {
-  return Object.hasOwn(ERROR_STATUS, code);
-}
-
 async function answerOf(response: Response, count: number): Promise<PublishedPosition[]> {
-  const text = await response.text();
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    throw new StrataError("UNAVAILABLE", `publish: HTTP ${response.status} with a body that is not JSON`);
-  }
-  if (!response.ok) {
-    const failure = errorSchema.safeParse(json);
-    const fallback: ErrorCode = response.status >= 500 ? "UNAVAILABLE" : "BAD_REQUEST";
-    if (failure.success) throw new StrataError(isErrorCode(failure.data.error.code) ? failure.data.error.code : fallback, failure.data.error.message);
-    throw new StrataError(fallback, `publish: HTTP ${response.status}`);
-  }
-  const answer = answerSchema.safeParse(json);
-  if (!answer.success || answer.data.records.length !== count) throw new StrataError("CORRUPT_DATA", `publish: the answer does not hold ${count} record positions`);
-  return answer.data.records;
+  const { value } = await gatewayAnswer(response, answerSchema, "publish");
+  if (value.records.length !== count) throw new StrataError("CORRUPT_DATA", `publish: the answer does not hold ${count} record positions`);
+  return value.records;
 }
