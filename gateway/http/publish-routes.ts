@@ -31,26 +31,31 @@ function isClientBatch(contentType: string | undefined): boolean {
 
 export function publishRoutes(services: Pick<GatewayServices, "streams" | "log" | "auth" | "limits">, limited: MiddlewareHandler, decoder: BoundedMsgpackDecoder) {
   const { streams, log, limits } = services;
-  // A client-built batch is answered here; any other body goes on to the JSON/MessagePack handler.
-  const clientBatch: MiddlewareHandler<AuthEnv> = async (c, next) => {
-    if (!isClientBatch(c.req.header("content-type"))) return next();
-    const name = c.req.param("name")!;
-    streams.require(name);
-    const query = publishQuery.safeParse(c.req.query());
-    if (!query.success) throw new StrataError("BAD_REQUEST", query.error.issues.map((i) => i.message).join("; "));
-    const publisher = publisherOf(services.auth, principalOf(c));
-    const positions = await log.publishBatch(name, await readBodyBytes(c), { partition: query.data.partition, acks: query.data.acks }, publisher);
-    return respond(c, { records: positions });
-  };
-  return new Hono<AuthEnv>().post("/streams/:name/records", limited, clientBatch, validParams("query", publishQuery), validBody(publishBodySchema, decoder), async (c) => {
-    const name = c.req.param("name");
-    streams.require(name);
-    const { form, body } = c.req.valid("json");
-    const query = c.req.valid("query");
-    if (query.partition !== undefined) throw new StrataError("BAD_REQUEST", "?partition= goes with a client-built batch; a JSON or MessagePack body names partitions per record");
-    // With auth on, the token's subject registers (or must own) the request's producer id.
-    const publisher = publisherOf(services.auth, principalOf(c));
-    const positions = await log.publish(name, toPublishRequest(body, form, limits), query.acks ?? "local", publisher);
-    return respond(c, { records: positions });
-  });
+  return new Hono<AuthEnv>().post(
+    "/streams/:name/records",
+    limited,
+    validParams("query", publishQuery),
+    // A client-built batch is answered here; any other body goes on to the JSON/MessagePack handler.
+    async (c, next) => {
+      if (!isClientBatch(c.req.header("content-type"))) return next();
+      const name = c.req.param("name");
+      streams.require(name);
+      const { partition, acks } = c.req.valid("query");
+      const publisher = publisherOf(services.auth, principalOf(c));
+      const positions = await log.publishBatch(name, await readBodyBytes(c), { partition, acks }, publisher);
+      return respond(c, { records: positions });
+    },
+    validBody(publishBodySchema, decoder),
+    async (c) => {
+      const name = c.req.param("name");
+      streams.require(name);
+      const { form, body } = c.req.valid("json");
+      const query = c.req.valid("query");
+      if (query.partition !== undefined) throw new StrataError("BAD_REQUEST", "?partition= goes with a client-built batch; a JSON or MessagePack body names partitions per record");
+      // With auth on, the token's subject registers (or must own) the request's producer id.
+      const publisher = publisherOf(services.auth, principalOf(c));
+      const positions = await log.publish(name, toPublishRequest(body, form, limits), query.acks ?? "local", publisher);
+      return respond(c, { records: positions });
+    },
+  );
 }
