@@ -61,6 +61,12 @@ export const ERROR_STATUS = {
   /** The gateway's disk is full: nothing of the request was stored; appends resume once space is freed. */
   INSUFFICIENT_STORAGE: 507,
   STORAGE_ERROR: 503,
+  /** Cluster mode: no gateway leads the partition right now (its lease is moving); nothing was written; retry. */
+  NOT_LEADER: 503,
+  /** Cluster mode: this gateway lost the partition's lease before the records were committed; nothing was acknowledged; retry. */
+  LEASE_LOST: 503,
+  /** The shared metadata database (a libSQL server) did not answer; nothing was changed; retry. */
+  METADATA_UNAVAILABLE: 503,
   UNAVAILABLE: 503,
   INTERNAL: 500,
 } as const;

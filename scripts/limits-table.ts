@@ -19,6 +19,8 @@ import { DATASET_LIMITS } from "../gateway/datasets/dataset-limits.ts";
 import { GRADIENT_LIMITS } from "../gateway/gradients/gradient-limits.ts";
 import { JOB_LIMITS } from "../gateway/jobs/job-limits.ts";
 import { FLEET_LIMITS } from "../gateway/fleet/fleet-limits.ts";
+import { CLUSTER_LIMITS } from "../gateway/cluster/cluster-limits.ts";
+import { INTAKE_LIMITS } from "../gateway/log/intake-limits.ts";
 import { VERSION_LIMITS } from "../gateway/streams/versions-limits.ts";
 import { EGRESS_LIMITS } from "../gateway/artefacts/egress-limiter.ts";
 import { COMPACTION_LIMITS } from "../gateway/log/compaction-limits.ts";
@@ -45,6 +47,8 @@ const GATEWAY: readonly Section[] = [
   { title: "`gradients`: gradient contributions", source: "gateway/gradients/gradient-limits.ts", family: GRADIENT_LIMITS },
   { title: "`jobs`: training jobs and checkpoints", source: "gateway/jobs/job-limits.ts", family: JOB_LIMITS },
   { title: "`fleet`: devices and staged rollouts", source: "gateway/fleet/fleet-limits.ts", family: FLEET_LIMITS },
+  { title: "`cluster`: leases, rebalancing and forwarding (docs/cluster.md)", source: "gateway/cluster/cluster-limits.ts", family: CLUSTER_LIMITS },
+  { title: "`intake`: the intake objects of cluster mode (docs/cluster.md)", source: "gateway/log/intake-limits.ts", family: INTAKE_LIMITS },
   { title: "`versions`: artefact version listings", source: "gateway/streams/versions-limits.ts", family: VERSION_LIMITS },
   { title: "`egress`: the gateway-wide limit of artefact downloads", source: "gateway/artefacts/egress-limiter.ts", family: EGRESS_LIMITS },
   { title: "`compaction`: compacted streams and their latest-per-key index", source: "gateway/log/compaction-limits.ts", family: COMPACTION_LIMITS },

@@ -19,6 +19,8 @@ import { DATASET_LIMITS, type DatasetLimits } from "../datasets/dataset-limits.t
 import { GRADIENT_LIMITS, type GradientLimits } from "../gradients/gradient-limits.ts";
 import { JOB_LIMITS, type JobLimits } from "../jobs/job-limits.ts";
 import { FLEET_LIMITS, type FleetLimits } from "../fleet/fleet-limits.ts";
+import { CLUSTER_LIMITS, resolveClusterLimits, type ClusterLimits } from "../cluster/cluster-limits.ts";
+import { INTAKE_LIMITS, type IntakeLimits } from "../log/intake-limits.ts";
 import { VERSION_LIMITS, type VersionLimits } from "../streams/versions-limits.ts";
 import { EGRESS_LIMITS, type EgressLimits } from "../artefacts/egress-limiter.ts";
 import { COMPACTION_LIMITS, type CompactionLimits } from "../log/compaction-limits.ts";
@@ -80,6 +82,17 @@ export const gatewayConfigSchema = z.strictObject({
   jobs: JOB_LIMITS.schema.optional(),
   /** Devices and staged rollouts (gateway/fleet/fleet-limits.ts). */
   fleet: FLEET_LIMITS.schema.optional(),
+  /**
+   * Cluster mode (docs/cluster.md): this gateway joins the others on the same metadata database
+   * (a libSQL server: dbUrl http:// or https://) and object store (s3), leads the partitions whose
+   * leases it holds and forwards the rest. `node` names the gateway (default: a stable id kept in
+   * dataDir).
+   */
+  clusterMode: z.strictObject({ enabled: z.boolean(), node: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/).optional() }).optional(),
+  /** Leases, renewals, rebalancing and forwarding (gateway/cluster/cluster-limits.ts). */
+  cluster: CLUSTER_LIMITS.schema.optional(),
+  /** The intake objects of cluster mode (gateway/log/intake-limits.ts). */
+  intake: INTAKE_LIMITS.schema.optional(),
   /** Artefact versions listings (gateway/streams/versions-limits.ts). */
   versions: VERSION_LIMITS.schema.optional(),
   /** The gateway-wide egress limit of artefact downloads (`--egress-limit`, gateway/artefacts/egress-limiter.ts). */
@@ -133,6 +146,10 @@ export interface ResolvedGatewayConfig {
   readonly gradients: GradientLimits;
   readonly jobs: JobLimits;
   readonly fleet: FleetLimits;
+  /** Off unless `clusterMode.enabled`; then dbUrl is a libSQL server and s3 is set (checked at resolve). */
+  readonly clusterMode: { readonly enabled: boolean; readonly node: string | undefined };
+  readonly cluster: ClusterLimits;
+  readonly intake: IntakeLimits;
   readonly versions: VersionLimits;
   readonly egress: EgressLimits;
   readonly compaction: CompactionLimits;
@@ -153,6 +170,8 @@ const FAMILIES: ReadonlyMap<string, LimitFamily<LimitSpecs>> = new Map<string, L
   ["gradients", GRADIENT_LIMITS],
   ["jobs", JOB_LIMITS],
   ["fleet", FLEET_LIMITS],
+  ["cluster", CLUSTER_LIMITS],
+  ["intake", INTAKE_LIMITS],
   ["versions", VERSION_LIMITS],
   ["egress", EGRESS_LIMITS],
   ["compaction", COMPACTION_LIMITS],
@@ -215,6 +234,13 @@ export function resolveGatewayConfig(input: GatewayConfig): ResolvedGatewayConfi
   const quic = QUIC_LIMITS.resolve(config.quic);
   checkLimitsAgree({ limits, storage, artefacts, quic });
   const dataDir = resolvePath(config.dataDir);
+  if (config.clusterMode?.enabled) {
+    // Every gateway of a cluster must see the same metadata and objects.
+    if (config.dbUrl === undefined || config.dbUrl.startsWith("file:")) {
+      throw new StrataError("BAD_REQUEST", "gateway config: clusterMode needs dbUrl to name a libSQL server (http:// or https://, STRATA_DB_URL) that every gateway shares");
+    }
+    if (config.s3 === undefined) throw new StrataError("BAD_REQUEST", "gateway config: clusterMode needs s3: an object store every gateway shares");
+  }
   return Object.freeze({
     dataDir,
     dbUrl: config.dbUrl ?? `file:${join(dataDir, "strata.db")}`,
@@ -231,6 +257,9 @@ export function resolveGatewayConfig(input: GatewayConfig): ResolvedGatewayConfi
     gradients: inConfig(() => GRADIENT_LIMITS.resolve(config.gradients)),
     jobs: inConfig(() => JOB_LIMITS.resolve(config.jobs)),
     fleet: inConfig(() => FLEET_LIMITS.resolve(config.fleet)),
+    clusterMode: Object.freeze({ enabled: config.clusterMode?.enabled ?? false, node: config.clusterMode?.node }),
+    cluster: inConfig(() => resolveClusterLimits(config.cluster)),
+    intake: inConfig(() => INTAKE_LIMITS.resolve(config.intake)),
     versions: inConfig(() => VERSION_LIMITS.resolve(config.versions)),
     egress: inConfig(() => EGRESS_LIMITS.resolve(config.egress)),
     compaction: inConfig(() => COMPACTION_LIMITS.resolve(config.compaction)),

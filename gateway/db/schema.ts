@@ -9,6 +9,7 @@ export * from "./jobs-schema.ts";
 export * from "./gradients-schema.ts";
 export * from "./versions-schema.ts";
 export * from "./fleet-schema.ts";
+export * from "./cluster-schema.ts";
 
 export const streams = sqliteTable("streams", {
   name: text("name").primaryKey(),

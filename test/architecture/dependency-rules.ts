@@ -56,6 +56,7 @@ const ABOVE_STORAGE = new Set([
   "gateway/jobs",
   "gateway/gradients",
   "gateway/fleet",
+  "gateway/cluster",
   "gateway/filters",
   "gateway/http",
   "gateway/quic",
