@@ -5,7 +5,13 @@
 // transaction that first re-checks the dead chunks were not touched meanwhile, then the old
 // objects deleted).
 // Pack objects without index rows older than the grace period are leftovers and deleted.
+//
+// In a cluster GC runs only on the holder of the cluster lock "artefact-gc" (gcAllowed), each
+// rewrite commits only while it still holds it, and an unindexed pack object of any gateway is
+// deleted only once it is past ORPHAN_MIN_AGE_MS by the database's clock, read before the index:
+// no commit of it can still come (the proof is in node-fence.ts).
 import { and, eq, lt, sql } from "drizzle-orm";
+import { isStrataError, StrataError } from "../../core/errors.ts";
 import { FRAME_HEADER_BYTES } from "../../core/artefacts/chunk-frames.ts";
 import { hexToBytes } from "../../core/util/hex.ts";
 import type { MetadataDb } from "../db/database.ts";
@@ -13,14 +19,12 @@ import { manifests, packs } from "../db/schema.ts";
 import type { ChunkStore } from "./chunk-store.ts";
 import { Semaphore } from "../../core/util/concurrency.ts";
 import type { PackChunkRow, PackRow } from "./chunk-index.ts";
-import { PACK_MAGIC, PACK_PREFIX, PackBuilder, packIdOf, packKey } from "./pack-format.ts";
+import { databaseNowMs, GC_LOCK, ORPHAN_MIN_AGE_MS, type ArtefactsCluster } from "./node-fence.ts";
+import { PACK_MAGIC, PACK_PREFIX, PackBuilder, packIdTime, packKey, parsePackKey } from "./pack-format.ts";
 import type { ArtefactLimits } from "./artefact-limits.ts";
 import type { ArtefactMetrics } from "./artefact-metrics.ts";
 import type { ArtefactRefIndex, StartOffsetOf } from "./artefact-ref-index.ts";
 import { manifestKey, type ManifestService } from "./manifest-service.ts";
-
-/** Unindexed pack objects younger than this are never deleted, whatever the grace period (uploads in flight). */
-const ORPHAN_MIN_AGE_MS = 10 * 60_000;
 
 /**
  * Manifests another subsystem holds whatever references them (the shards of open and kept
@@ -72,9 +76,11 @@ export class ArtefactGc {
   readonly #limits: ArtefactLimits;
   readonly #metrics: ArtefactMetrics;
   readonly #holders: ManifestHolder[] = [];
+  readonly #cluster: ArtefactsCluster | undefined;
 
-  constructor(db: MetadataDb, chunks: ChunkStore, manifestService: ManifestService, refs: ArtefactRefIndex, startOffsetOf: StartOffsetOf, limits: ArtefactLimits, metrics: ArtefactMetrics) {
+  constructor(db: MetadataDb, chunks: ChunkStore, manifestService: ManifestService, refs: ArtefactRefIndex, startOffsetOf: StartOffsetOf, limits: ArtefactLimits, metrics: ArtefactMetrics, cluster?: ArtefactsCluster) {
     this.#db = db;
+    this.#cluster = cluster;
     this.#chunks = chunks;
     this.#manifests = manifestService;
     this.#refs = refs;
@@ -92,9 +98,23 @@ export class ArtefactGc {
     return this.#holders.some((held) => held().has(id));
   }
 
-  /** One collection; concurrent calls run one after the other. */
+  /** False on a gateway of a cluster that does not hold the GC lock: run() would refuse. */
+  allowed(): boolean {
+    return this.#cluster === undefined || this.#cluster.gcAllowed();
+  }
+
+  /** One collection; concurrent calls run one after the other. In a cluster, NOT_LEADER unless this gateway holds the GC lock. */
   run(): Promise<GcSummary> {
-    return this.#lock.run(() => this.#collect());
+    return this.#lock.run(() => {
+      this.#assertAllowed("NOT_LEADER");
+      return this.#collect();
+    });
+  }
+
+  /** Stops a collection (before it starts, or before each deletion) once the GC lock is not held here. */
+  #assertAllowed(code: "NOT_LEADER" | "LEASE_LOST"): void {
+    if (this.allowed()) return;
+    throw new StrataError(code, `artefact GC runs only on the gateway holding the cluster lock ${GC_LOCK} (this is ${this.#cluster?.node}); GET /v1/cluster shows the holder`);
   }
 
   async #packBytes(): Promise<number> {
@@ -114,6 +134,7 @@ export class ArtefactGc {
     const dead = rows.filter((r) => !referenced.has(r.id) && !held.has(r.id) && r.uploadedAt < cutoff).map((r) => r.id);
     let manifestsDeleted = 0;
     for (const id of dead) {
+      this.#assertAllowed("LEASE_LOST");
       const deleted = await this.#manifests.lock.run(id, async () => {
         if (this.#isHeld(id)) return false;
         const gone = await this.#db.delete(manifests).where(and(eq(manifests.id, id), lt(manifests.uploadedAt, cutoff))).returning({ id: manifests.id });
@@ -138,6 +159,7 @@ export class ArtefactGc {
     let packsSkipped = 0;
     let packsWritten = 0;
     for (const group of plan) {
+      this.#assertAllowed("LEASE_LOST");
       const done = await this.#rewrite(group, cutoff);
       if (!done) {
         packsSkipped += group.length;
@@ -151,15 +173,22 @@ export class ArtefactGc {
       }
     }
 
-    // 4. Pack objects nobody indexed (uploads or rewrites cut short), once past the grace period.
+    // 4. Pack objects nobody indexed (uploads or rewrites cut short), once past the grace period
+    // and ORPHAN_MIN_AGE_MS. The clock is read before the index: that order is what makes the
+    // deletion safe against a commit in flight (node-fence.ts).
+    const now = await databaseNowMs(this.#db);
+    const minAge = Math.max(this.#limits.gcGraceMs, ORPHAN_MIN_AGE_MS);
     const indexed = new Set((await this.#chunks.index.listPacks()).map((p) => p.id));
     const orphans: string[] = [];
     for await (const info of this.#chunks.store.list(PACK_PREFIX)) {
-      const id = packIdOf(info.key);
-      if (id === undefined || indexed.has(id)) continue;
-      if (parseInt(id.slice(0, 16), 16) < Math.min(cutoff, began - ORPHAN_MIN_AGE_MS)) orphans.push(info.key);
+      const parsed = parsePackKey(info.key);
+      if (parsed === undefined || indexed.has(parsed.id)) continue;
+      if (now - packIdTime(parsed.id) > minAge) orphans.push(info.key);
     }
-    if (orphans.length > 0) await this.#chunks.store.deleteMany(orphans);
+    if (orphans.length > 0) {
+      this.#assertAllowed("LEASE_LOST");
+      await this.#chunks.store.deleteMany(orphans);
+    }
 
     this.#metrics.gcRuns.inc();
     return {
@@ -225,17 +254,25 @@ export class ArtefactGc {
     let row: PackRow | null = null;
     if (builder.entries.length > 0) {
       const bytes = builder.encode();
-      row = { id: builder.id, objectKey: packKey(builder.id), bytes: bytes.length, chunkCount: builder.entries.length, createdAt: Date.now() };
+      // builder.id is read first here, once the pack is complete: its time starts the commit window.
+      row = { id: builder.id, objectKey: packKey(builder.id, this.#chunks.layout), bytes: bytes.length, chunkCount: builder.entries.length, createdAt: Date.now() };
       await this.#chunks.store.put(row.objectKey, bytes);
-      this.#chunks.reader.notePackSize(builder.id, bytes.length);
+      this.#chunks.reader.notePack(builder.id, row.objectKey, bytes.length);
       this.#metrics.packsUploaded.inc();
     }
-    const switched = await this.#chunks.index.rewritePacks(
-      group.map((c) => ({ old: c.pack.id, dead: c.dead })),
-      row,
-      builder.entries,
-      cutoff,
-    );
+    let switched: boolean;
+    try {
+      switched = await this.#chunks.index.rewritePacks(
+        group.map((c) => ({ old: c.pack.id, dead: c.dead })),
+        row,
+        builder.entries,
+        cutoff,
+      );
+    } catch (e) {
+      // Fenced (the GC lock was lost, or the commit window passed): nothing was committed.
+      if (row && isStrataError(e) && (e.code === "LEASE_LOST" || e.code === "UNAVAILABLE")) await this.#chunks.store.delete(row.objectKey);
+      throw e;
+    }
     if (!switched) {
       if (row) await this.#chunks.store.delete(row.objectKey);
       return null;

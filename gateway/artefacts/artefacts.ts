@@ -12,6 +12,9 @@ import { ArtefactRefIndex, type StartOffsetOf } from "./artefact-ref-index.ts";
 import { ArtefactService } from "./artefact-service.ts";
 import { ManifestService } from "./manifest-service.ts";
 import { EgressLimiter, type EgressLimits } from "./egress-limiter.ts";
+import type { ArtefactsCluster } from "./node-fence.ts";
+
+export type { ArtefactsCluster } from "./node-fence.ts";
 
 const log = getLogger(["strata", "artefacts"]);
 
@@ -31,6 +34,12 @@ export interface ArtefactsConfig {
   readonly startOffsetOf: StartOffsetOf;
   /** The gateway-wide egress limit of artefact downloads (egress-limiter.ts); unlimited when absent. */
   readonly egress?: EgressLimits;
+  /**
+   * Cluster mode (docs/cluster.md): packs under packs/<node>/, their commits fenced by the node's
+   * incarnation, start-up recovery of this node's packs only, GC only while gcAllowed() (the
+   * cluster lock "artefact-gc"). Absent for one gateway alone.
+   */
+  readonly cluster?: ArtefactsCluster | undefined;
 }
 
 export interface Artefacts {
@@ -43,14 +52,16 @@ export interface Artefacts {
 export async function openArtefacts(config: ArtefactsConfig): Promise<Artefacts> {
   const limits = resolveArtefactLimits(config.limits);
   const metrics = createArtefactMetrics(config.registry);
-  const chunkStore = await ChunkStore.open({ db: config.db, store: config.store, dataDir: config.dataDir, limits, metrics });
+  const chunkStore = await ChunkStore.open({ db: config.db, store: config.store, dataDir: config.dataDir, limits, metrics, cluster: config.cluster });
   const manifests = new ManifestService(config.db, config.store, chunkStore, limits);
   const refs = new ArtefactRefIndex(config.db);
-  const gc = new ArtefactGc(config.db, chunkStore, manifests, refs, config.startOffsetOf, limits, metrics);
+  const gc = new ArtefactGc(config.db, chunkStore, manifests, refs, config.startOffsetOf, limits, metrics, config.cluster);
   let running: Promise<unknown> = Promise.resolve();
   const timer =
     limits.gcIntervalMs > 0
       ? setInterval(() => {
+          // In a cluster only the holder of the GC lock collects; the others skip their turn.
+          if (!gc.allowed()) return;
           running = gc.run().catch((e: unknown) => log.error("artefact GC failed: {error}", { error: e }));
         }, limits.gcIntervalMs)
       : undefined;

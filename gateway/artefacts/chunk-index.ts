@@ -4,7 +4,8 @@
 import { and, asc, eq, gte, inArray, sql, TransactionRollbackError } from "drizzle-orm";
 import type { MetadataDb } from "../db/database.ts";
 import { chunks, packs } from "../db/schema.ts";
-import type { PackEntry } from "./pack-format.ts";
+import { assertHoldsGcLock, assertPackCommittable, type ArtefactsCluster } from "./node-fence.ts";
+import { packIdTime, type PackEntry } from "./pack-format.ts";
 
 export interface ChunkLocation {
   readonly pack: string;
@@ -42,11 +43,16 @@ function batches<T>(items: readonly T[], size: number): T[][] {
 
 type Tx = Parameters<Parameters<MetadataDb["transaction"]>[0]>[0];
 
+/** The node whose commits a cluster's index fences; absent for one gateway alone. */
+export type IndexFence = Pick<ArtefactsCluster, "node" | "incarnation">;
+
 export class ChunkIndex {
   readonly #db: MetadataDb;
+  readonly #fence: IndexFence | undefined;
 
-  constructor(db: MetadataDb) {
+  constructor(db: MetadataDb, fence?: IndexFence) {
     this.#db = db;
+    this.#fence = fence;
   }
 
   /** The distinct hashes among `hashes` that are indexed; they are marked seen at `now` (GC grace). */
@@ -71,9 +77,15 @@ export class ChunkIndex {
     return out;
   }
 
-  /** Commits an uploaded pack and its chunks; a chunk indexed meanwhile keeps its older location. */
+  /**
+   * Commits an uploaded pack and its chunks; a chunk indexed meanwhile keeps its older location.
+   * In a cluster: LEASE_LOST when this node is no longer its live incarnation, UNAVAILABLE past
+   * the commit window (node-fence.ts); nothing is indexed then.
+   */
   async commitPack(pack: PackRow, entries: readonly PackEntry[], now: number): Promise<number> {
+    const fence = this.#fence;
     return this.#db.transaction(async (tx) => {
+      if (fence) await assertPackCommittable(tx, fence, pack.id, packIdTime(pack.id));
       await tx.insert(packs).values(pack).onConflictDoNothing();
       let inserted = 0;
       for (const batch of batches(entries, INSERT_ROWS)) {
@@ -129,12 +141,19 @@ export class ChunkIndex {
    * Replaces the `old` packs by `replacement` (already uploaded, holding `moved`: every chunk of
    * the old packs that is not dead) and drops the dead chunks, atomically, unless a dead chunk was
    * seen at or after `cutoff` since GC looked (a concurrent upload relies on it) or an old pack
-   * holds a chunk GC did not account for: then nothing changes and false is returned.
+   * holds a chunk GC did not account for: then nothing changes and false is returned. In a
+   * cluster it first checks this node holds the GC lock and may still commit the replacement
+   * (node-fence.ts), and throws LEASE_LOST or UNAVAILABLE otherwise.
    */
   async rewritePacks(rewrites: readonly PackRewrite[], replacement: PackRow | null, moved: readonly PackEntry[], cutoff: number): Promise<boolean> {
     const olds = rewrites.map((r) => r.old);
+    const fence = this.#fence;
     return this.#db
       .transaction(async (tx: Tx) => {
+        if (fence) {
+          await assertHoldsGcLock(tx, fence.node);
+          if (replacement) await assertPackCommittable(tx, fence, replacement.id, packIdTime(replacement.id));
+        }
         for (const { old, dead } of rewrites) {
           for (const batch of batches(dead, BATCH)) {
             const revived = await tx

@@ -5,7 +5,9 @@
 // (memory, or disk guarded by its CRC-32: pack-reader.ts) serve it without hashing again. A chunk
 // spanning blocks is assembled into a fresh buffer; those are kept in a bytes-bounded memory
 // cache of verified chunks. At open, pack objects without index rows (an upload cut short
-// between its put and its commit) are verified and indexed.
+// between its put and its commit) are verified and indexed: in a cluster only this node's own
+// (packs/<node>/), and only within the commit window (node-fence.ts), never another gateway's
+// uploads in flight.
 import { getLogger } from "@logtape/logtape";
 import { join } from "node:path";
 import { blake3, bytesToHex } from "../../core/hashing/blake3.ts";
@@ -16,7 +18,8 @@ import type { ArtefactMetrics } from "./artefact-metrics.ts";
 import { ByteLru } from "../../core/util/byte-lru.ts";
 import { ChunkIndex, type ChunkLocation } from "./chunk-index.ts";
 import type { ObjectStore } from "../objects/object-store.ts";
-import { PACK_PREFIX, packIdOf, scanPack } from "./pack-format.ts";
+import { databaseNowMs, PACK_COMMIT_WINDOW_MS, type ArtefactsCluster } from "./node-fence.ts";
+import { packIdTime, packPrefix, parsePackKey, scanPack, SINGLE_GATEWAY_LAYOUT, type PackLayout } from "./pack-format.ts";
 import { PackReader, type PackRange } from "./pack-reader.ts";
 import { PackWriter, type VerifiedChunk } from "./pack-writer.ts";
 import { equalBytes } from "../../core/util/equal-bytes.ts";
@@ -39,6 +42,8 @@ export interface ChunkStoreOptions {
   readonly dataDir: string;
   readonly limits: ArtefactLimits;
   readonly metrics: ArtefactMetrics;
+  /** Cluster mode: packs under packs/<node>/, commits fenced by the node's incarnation. */
+  readonly cluster?: Pick<ArtefactsCluster, "node" | "incarnation"> | undefined;
 }
 
 /** Hashes located per index query while streaming a long sequence. */
@@ -49,6 +54,9 @@ export class ChunkStore {
   readonly index: ChunkIndex;
   readonly reader: PackReader;
   readonly store: ObjectStore;
+  readonly layout: PackLayout;
+  readonly #db: MetadataDb;
+  readonly #cluster: ChunkStoreOptions["cluster"];
   readonly #writer: PackWriter;
   readonly #limits: ArtefactLimits;
   readonly #metrics: ArtefactMetrics;
@@ -59,14 +67,17 @@ export class ChunkStore {
     this.index = index;
     this.reader = reader;
     this.store = options.store;
+    this.#db = options.db;
+    this.#cluster = options.cluster;
+    this.layout = options.cluster ? { kind: "node", node: options.cluster.node } : SINGLE_GATEWAY_LAYOUT;
     this.#limits = options.limits;
     this.#metrics = options.metrics;
     this.#verified = new ByteLru(options.limits.chunkCacheBytes);
-    this.#writer = new PackWriter(options.store, index, options.limits, options.metrics, (pack, bytes) => reader.notePackSize(pack, bytes));
+    this.#writer = new PackWriter(options.store, index, options.limits, options.metrics, this.layout, (pack, key, bytes) => reader.notePack(pack, key, bytes));
   }
 
   static async open(options: ChunkStoreOptions): Promise<ChunkStore> {
-    const index = new ChunkIndex(options.db);
+    const index = new ChunkIndex(options.db, options.cluster);
     const reader = await PackReader.open({ store: options.store, index, cacheDir: join(options.dataDir, "pack-cache"), limits: options.limits, metrics: options.metrics });
     const store = new ChunkStore(options, index, reader);
     await store.#recoverUnindexedPacks();
@@ -210,9 +221,18 @@ export class ChunkStore {
 
   async #recoverUnindexedPacks(): Promise<void> {
     const indexed = new Set((await this.index.listPacks()).map((p) => p.id));
-    for await (const info of this.store.list(PACK_PREFIX)) {
-      const id = packIdOf(info.key);
-      if (id === undefined || indexed.has(id)) continue;
+    // In a cluster a pack past its commit window is GC's, and its commit would be refused anyway.
+    const dbNow = this.#cluster ? await databaseNowMs(this.#db) : undefined;
+    for await (const info of this.store.list(packPrefix(this.layout))) {
+      const parsed = parsePackKey(info.key);
+      if (parsed === undefined || indexed.has(parsed.id)) continue;
+      // The single layout's prefix lists every node's packs too: those are never this gateway's.
+      if (parsed.node !== (this.layout.kind === "node" ? this.layout.node : undefined)) continue;
+      const id = parsed.id;
+      if (dbNow !== undefined && dbNow - packIdTime(id) >= PACK_COMMIT_WINDOW_MS) {
+        log.info("chunk store: pack {key} is past its commit window; it is left for GC", { key: info.key });
+        continue;
+      }
       try {
         const bytes = await this.store.get(info.key);
         const entries = scanPack(bytes, this.#limits.maxChunkBytes);

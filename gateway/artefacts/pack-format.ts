@@ -1,6 +1,7 @@
-// Pack objects (packs/<id>.pack): an 8-byte magic "STRPACK1" followed by chunk frames
-// [32-byte hash][u32 LE length][bytes] (core/artefacts/chunk-frames.ts). Self-describing, so a pack found
-// in the object store without index rows (an upload cut short before its commit) can be indexed.
+// Pack objects (packs/<id>.pack, or packs/<node>/<id>.pack in a cluster): an 8-byte magic
+// "STRPACK1" followed by chunk frames [32-byte hash][u32 LE length][bytes]
+// (core/artefacts/chunk-frames.ts). Self-describing, so a pack found in the object store without
+// index rows (an upload cut short before its commit) can be indexed.
 import { blake3, bytesToHex } from "../../core/hashing/blake3.ts";
 import { encodeFrameHeader, FRAME_HASH_BYTES, FRAME_HEADER_BYTES } from "../../core/artefacts/chunk-frames.ts";
 import { StrataError } from "../../core/errors.ts";
@@ -16,14 +17,35 @@ export interface PackEntry {
   readonly length: number;
 }
 
-export function packKey(id: string): string {
-  return `${PACK_PREFIX}${id}.pack`;
+/**
+ * Where a gateway writes its packs: one gateway alone uses packs/<id>.pack; in a cluster each
+ * gateway writes under its node name (packs/<node>/<id>.pack), so start-up recovery can list its
+ * own packs and never another gateway's uploads in flight. Reads take the key from the pack's
+ * index row, so packs of both layouts stay readable by every gateway.
+ */
+export type PackLayout = { readonly kind: "single" } | { readonly kind: "node"; readonly node: string };
+
+export const SINGLE_GATEWAY_LAYOUT: PackLayout = Object.freeze({ kind: "single" });
+
+export function packKey(id: string, layout: PackLayout = SINGLE_GATEWAY_LAYOUT): string {
+  return `${packPrefix(layout)}${id}.pack`;
 }
 
-/** The pack id in a key made by packKey, or undefined for any other key. */
-export function packIdOf(key: string): string | undefined {
-  const m = /^packs\/([0-9a-f]{16}-[0-9a-f]{16})\.pack$/.exec(key);
-  return m ? m[1] : undefined;
+/** The prefix holding a layout's packs (the single layout's prefix also lists every node's). */
+export function packPrefix(layout: PackLayout): string {
+  return layout.kind === "single" ? PACK_PREFIX : `${PACK_PREFIX}${layout.node}/`;
+}
+
+export interface PackKeyParts {
+  readonly id: string;
+  /** The node that wrote it; undefined for the single-gateway layout. */
+  readonly node: string | undefined;
+}
+
+/** The parts of a key made by packKey (either layout), or undefined for any other key. */
+export function parsePackKey(key: string): PackKeyParts | undefined {
+  const m = /^packs\/(?:([A-Za-z0-9][A-Za-z0-9._-]{0,63})\/)?([0-9a-f]{16}-[0-9a-f]{16})\.pack$/.exec(key);
+  return m ? { id: m[2]!, node: m[1] } : undefined;
 }
 
 /** A fresh pack id: 16 hex digits of milliseconds, then 16 random hex digits (sorts by age). */
@@ -33,12 +55,26 @@ export function newPackId(): string {
   return `${Date.now().toString(16).padStart(16, "0")}-${bytesToHex(random)}`;
 }
 
+/** The writer's clock (ms) when a pack got its id. */
+export function packIdTime(id: string): number {
+  return parseInt(id.slice(0, 16), 16);
+}
+
 /** Builds one pack in memory: append frames, then bytes() for the upload. */
 export class PackBuilder {
-  readonly id = newPackId();
+  #id: string | undefined;
   readonly #parts: Uint8Array[] = [PACK_MAGIC];
   readonly #entries: PackEntry[] = [];
   #bytes = PACK_MAGIC.length;
+
+  /**
+   * Fixed at its first read, which callers make once the pack is complete (at seal): the id's
+   * time is then when the pack was sealed, which bounds how late its commit may come (node-fence.ts).
+   */
+  get id(): string {
+    this.#id ??= newPackId();
+    return this.#id;
+  }
 
   get bytes(): number {
     return this.#bytes;

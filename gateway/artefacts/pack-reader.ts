@@ -24,13 +24,12 @@ import { BlockMarks, type BlockMark } from "./block-marks.ts";
 import type { ChunkIndex, ChunkLocation } from "./chunk-index.ts";
 import { Semaphore } from "../../core/util/concurrency.ts";
 import type { ObjectStore } from "../objects/object-store.ts";
-import { packKey } from "./pack-format.ts";
 import { FileCache } from "../objects/file-cache.ts";
 import { SingleFlight } from "../../core/util/single-flight.ts";
 
 const log = getLogger(["strata", "artefacts"]);
 
-/** Pack sizes remembered (ids are never reused, so entries never go stale; this bounds memory). */
+/** Packs' sizes and keys remembered (ids are never reused, so entries never go stale; this bounds memory). */
 const MAX_PACK_SIZES = 100_000;
 /** Upper bound of block marks kept, whatever the cache sizes (each is a small set). */
 const MAX_BLOCK_MARKS = 1_048_576;
@@ -42,6 +41,12 @@ export interface PackRange {
   readonly verified: boolean;
   /** Records that the chunk's hash matched these bytes: later reads of the same copy skip hashing. */
   markVerified(): void;
+}
+
+/** Where a pack lives: its object key (from its index row: either layout, pack-format.ts) and size. */
+interface PackObject {
+  readonly key: string;
+  readonly bytes: number;
 }
 
 interface CachedBlock {
@@ -69,7 +74,7 @@ export class PackReader {
   readonly #flight = new SingleFlight<string, CachedBlock>();
   readonly #marks: BlockMarks;
   readonly #reads: Semaphore;
-  readonly #packSizes = new Map<string, number>();
+  readonly #packs = new Map<string, PackObject>();
   #tmp = 0;
   readonly #writes = new Set<Promise<void>>();
 
@@ -94,26 +99,27 @@ export class PackReader {
     return new PackReader(options);
   }
 
-  /** Remembers a pack's size (the pack writer knows it at upload). */
-  notePackSize(pack: string, bytes: number): void {
-    if (this.#packSizes.size >= MAX_PACK_SIZES) this.#packSizes.clear();
-    this.#packSizes.set(pack, bytes);
+  /** Remembers a pack's object key and size (the pack writer knows them at upload). */
+  notePack(pack: string, key: string, bytes: number): void {
+    if (this.#packs.size >= MAX_PACK_SIZES) this.#packs.clear();
+    this.#packs.set(pack, { key, bytes });
   }
 
   /** Drops a deleted pack from the memory cache (disk entries age out). */
   forgetPack(pack: string): void {
-    this.#packSizes.delete(pack);
+    this.#packs.delete(pack);
     this.#memory.deleteWhere((key) => key.startsWith(`${pack}:`));
     this.#marks.deleteWhere((key) => key.startsWith(`${pack}:`));
   }
 
   /** The bytes [offset, offset + length) of a pack, with whether the chunk there was verified already. */
   async read(loc: ChunkLocation, bypassCaches = false): Promise<PackRange> {
-    const size = await this.#packSize(loc.pack);
+    const pack = await this.#packObject(loc.pack);
+    const size = pack.bytes;
     if (loc.offset + loc.length > size) throw new StrataError("CORRUPT_DATA", `chunk [${loc.offset}, +${loc.length}) lies outside pack ${loc.pack} (${size} bytes)`);
     const first = Math.floor(loc.offset / this.#blockBytes);
     const last = Math.floor((loc.offset + loc.length - 1) / this.#blockBytes);
-    const blocks = await Promise.all(Array.from({ length: last - first + 1 }, (_, i) => this.#block(loc.pack, first + i, size, bypassCaches)));
+    const blocks = await Promise.all(Array.from({ length: last - first + 1 }, (_, i) => this.#block(loc.pack, pack, first + i, bypassCaches)));
     const start = loc.offset - first * this.#blockBytes;
     const marks = blocks.map((b) => b.mark);
     // `verified` is read when the caller checks it, not now: concurrent readers of a block just
@@ -157,20 +163,20 @@ export class PackReader {
     }
   }
 
-  async #packSize(pack: string): Promise<number> {
-    const known = this.#packSizes.get(pack);
+  async #packObject(pack: string): Promise<PackObject> {
+    const known = this.#packs.get(pack);
     if (known !== undefined) return known;
     const row = await this.#index.pack(pack);
     if (!row) throw new StrataError("NOT_FOUND", `pack ${pack} is not indexed`);
-    this.notePackSize(pack, row.bytes);
-    return row.bytes;
+    this.notePack(pack, row.objectKey, row.bytes);
+    return { key: row.objectKey, bytes: row.bytes };
   }
 
   #path(key: string): string {
     return join(this.#dir, key.replace(":", "."));
   }
 
-  async #block(pack: string, block: number, packBytes: number, bypassCaches: boolean): Promise<CachedBlock> {
+  async #block(pack: string, object: PackObject, block: number, bypassCaches: boolean): Promise<CachedBlock> {
     const key = `${pack}:${block}`;
     if (!bypassCaches) {
       const hit = this.#memory.get(key);
@@ -191,8 +197,8 @@ export class PackReader {
       }
       this.#metrics.cacheMisses.inc();
       const offset = block * this.#blockBytes;
-      const length = Math.min(this.#blockBytes, packBytes - offset);
-      const bytes = await this.#reads.run(() => this.#store.get(packKey(pack), { offset, length }));
+      const length = Math.min(this.#blockBytes, object.bytes - offset);
+      const bytes = await this.#reads.run(() => this.#store.get(object.key, { offset, length }));
       const mark = this.#marks.fresh(key);
       this.#memory.set(key, bytes);
       this.#writeDisk(key, bytes, mark);

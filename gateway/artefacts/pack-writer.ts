@@ -1,13 +1,17 @@
 // Packs chunks for upload: chunks of concurrent requests are appended to one open pack, which
 // is sealed when it reaches packMaxBytes or packIdleMs after its last append (at most
-// 8 × packIdleMs after its first), uploaded as packs/<id>.pack, and committed to the index in
-// one transaction. A chunk's promise resolves only then: an answered upload is durable.
+// 8 × packIdleMs after its first), uploaded as packs/<id>.pack (packs/<node>/<id>.pack in a
+// cluster), and committed to the index in one transaction. A chunk's promise resolves only then:
+// an answered upload is durable.
+import { getLogger } from "@logtape/logtape";
 import { StrataError } from "../../core/errors.ts";
 import type { ArtefactLimits } from "./artefact-limits.ts";
 import type { ArtefactMetrics } from "./artefact-metrics.ts";
 import type { ChunkIndex } from "./chunk-index.ts";
 import type { ObjectStore } from "../objects/object-store.ts";
-import { PackBuilder, packKey } from "./pack-format.ts";
+import { PackBuilder, packKey, type PackLayout } from "./pack-format.ts";
+
+const log = getLogger(["strata", "artefacts"]);
 
 /** A pack's idle timer is not pushed back once the pack is this many idle periods old. */
 const MAX_AGE_IDLE_PERIODS = 8;
@@ -33,7 +37,8 @@ export class PackWriter {
   readonly #index: ChunkIndex;
   readonly #limits: ArtefactLimits;
   readonly #metrics: ArtefactMetrics;
-  readonly #onUploaded: (pack: string, bytes: number) => void;
+  readonly #layout: PackLayout;
+  readonly #onUploaded: (pack: string, key: string, bytes: number) => void;
   #open: OpenPack | null = null;
   /** Chunks appended but not yet committed: hash → the promise of their pack. */
   readonly #pending = new Map<string, Promise<void>>();
@@ -41,8 +46,9 @@ export class PackWriter {
   readonly #uploads = new Set<Promise<void>>();
   #closed = false;
 
-  constructor(store: ObjectStore, index: ChunkIndex, limits: ArtefactLimits, metrics: ArtefactMetrics, onUploaded: (pack: string, bytes: number) => void) {
+  constructor(store: ObjectStore, index: ChunkIndex, limits: ArtefactLimits, metrics: ArtefactMetrics, layout: PackLayout, onUploaded: (pack: string, key: string, bytes: number) => void) {
     this.#store = store;
+    this.#layout = layout;
     this.#index = index;
     this.#limits = limits;
     this.#metrics = metrics;
@@ -126,16 +132,28 @@ export class PackWriter {
   }
 
   async #upload(builder: PackBuilder): Promise<void> {
-    const key = packKey(builder.id);
+    // The id is fixed here, at seal: its time bounds how late the commit may come (node-fence.ts).
+    const key = packKey(builder.id, this.#layout);
     const size = builder.bytes;
     // Big packs go up as a multipart stream of their pieces: no second copy of the pack in memory.
     if (size >= this.#limits.packMultipartMinBytes) await this.#store.putMultipart(key, builder.parts());
     else await this.#store.put(key, builder.encode());
-    this.#onUploaded(builder.id, size);
+    this.#onUploaded(builder.id, key, size);
     const now = Date.now();
     const inserted = await this.#index.commitPack({ id: builder.id, objectKey: key, bytes: size, chunkCount: builder.entries.length, createdAt: now }, builder.entries, now);
     this.#metrics.packsUploaded.inc();
+    // Every chunk was indexed meanwhile (another gateway of a cluster stored the same ones): the
+    // pack is redundant. The chunks are durable either way, so a failure here only leaves it to GC.
+    if (inserted === 0) await this.#dropRedundant(builder.id, key);
     this.#metrics.chunksStored.inc({}, inserted);
     this.#metrics.chunkBytesStored.inc({}, builder.entries.reduce((n, e) => n + e.length, 0));
+  }
+
+  async #dropRedundant(id: string, key: string): Promise<void> {
+    try {
+      if (await this.#index.dropEmptyPack(id)) await this.#store.delete(key);
+    } catch (e) {
+      log.warn("pack {id} holds only chunks indexed elsewhere and could not be dropped; GC will: {error}", { id, error: e });
+    }
   }
 }

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { StrataError } from "../../core/errors.ts";
 import type { MetadataDb } from "../db/database.ts";
 import { OPEN_PRINCIPAL, type Principal } from "./principal.ts";
-import { loadOrCreateSigningKey } from "./signing-key.ts";
+import { loadOrCreateSharedSigningKey, loadOrCreateSigningKey } from "./signing-key.ts";
 import { MAX_TOKEN_TTL_S } from "./token-schemas.ts";
 import { TokenService } from "./token-service.ts";
 
@@ -30,6 +30,12 @@ export interface AuthOptions {
   readonly db: MetadataDb;
   /** A fixed administrator secret (STRATA_ADMIN_TOKEN) used instead of a generated admin token. */
   readonly adminToken: string | undefined;
+  /**
+   * Cluster mode: the signing key is the cluster's, kept in the shared metadata database
+   * (cluster_secrets "token-signing-key") instead of DATA/auth/signing-key.jwk, so tokens issued
+   * by one gateway verify on every other. Revocations live in that database already.
+   */
+  readonly sharedKey?: boolean | undefined;
 }
 
 export const OPEN_AUTH: GatewayAuth = { kind: "open", verify: () => Promise.resolve(OPEN_PRINCIPAL) };
@@ -66,7 +72,8 @@ async function ensureAdminTokenFile(file: string, tokens: TokenService): Promise
 
 export async function openAuth(options: AuthOptions): Promise<GatewayAuth> {
   if (!options.enabled) return OPEN_AUTH;
-  const tokens = new TokenService(options.db, await loadOrCreateSigningKey(join(options.dataDir, SIGNING_KEY_FILE)));
+  const key = options.sharedKey ? await loadOrCreateSharedSigningKey(options.db) : await loadOrCreateSigningKey(join(options.dataDir, SIGNING_KEY_FILE));
+  const tokens = new TokenService(options.db, key);
   const staticAdmin = options.adminToken === undefined ? undefined : digest(options.adminToken);
   if (staticAdmin === undefined) await ensureAdminTokenFile(join(options.dataDir, ADMIN_TOKEN_FILE), tokens);
   return {
