@@ -81,7 +81,7 @@ class CompactionRun {
     // The cache file holds the old bytes under the same base offset: drop it before the swap, so no
     // reader (nor a restart, which adopts cache files by base offset and size) pairs it with the new row.
     ctx.cache.remove(cachePath(ctx.dir, segment.baseOffset), true);
-    const swapped = await ctx.catalog.replaceSegment(ctx.stream, ctx.partition, segment, replacement);
+    const swapped = await ctx.catalog.replaceSegment(ctx.stream, ctx.partition, segment, replacement, ctx.cluster?.fence);
     if (!swapped || !replaceCommitted(this.partition, segment, replacement)) {
       this.to({ kind: "idle" });
       await ctx.objectStore.delete(newKey);

@@ -1,6 +1,8 @@
 // What one partition log is given by the LogStore: its identity and directory, the shared
 // stores and caches, the limits, the WAL's file operations and where background failures go.
 import type { GatewayMetrics } from "../metrics.ts";
+import type { IntakeWriter } from "./intake-writer.ts";
+import type { LeaseFence } from "./lease-fence.ts";
 import type { FileCache } from "../objects/file-cache.ts";
 import type { ObjectStore } from "../objects/object-store.ts";
 import type { RemoteSegmentReader } from "./remote-segment-reader.ts";
@@ -25,4 +27,16 @@ export interface PartitionContext {
   readonly onBackgroundError: (error: unknown, what: string) => void;
   /** The least offset something above storage pins (dataset versions): retention keeps every segment holding it or later. */
   readonly pinnedFloor?: () => number | undefined;
+  /** Cluster mode (docs/cluster.md): the lease this partition is led under and the gateway's intake. */
+  readonly cluster?: PartitionCluster;
+}
+
+export interface PartitionCluster {
+  /** Every commit of this leader (intake range, segment, retention, compaction) is checked against it. */
+  readonly fence: LeaseFence;
+  readonly intake: IntakeWriter;
+  /** Longest an append waits for its intake commit before it fails with STORAGE_ERROR. */
+  readonly ackTimeoutMs: number;
+  /** A commit was fenced: the lease is gone (called once; the store resigns the partition). */
+  readonly onLeaseLost: () => void;
 }

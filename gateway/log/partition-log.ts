@@ -11,13 +11,21 @@
 // Readers only ever see fsynced data: endOffset is the end of what is on disk, so a record once
 // read cannot vanish in a crash. Offsets only grow along the way to the object store:
 // start <= durable end <= sealed end <= synced end <= written end <= next offset (asserted).
+//
+// Cluster mode (ctx.cluster, docs/cluster.md): each synced group goes on to the gateway's intake
+// (intake-writer.ts) and is acknowledged, readable and long-poll-visible only once its intake range
+// is committed: endOffset is then the intake-committed end (or a committed segment's end, if one
+// got there first), never a WAL end that a failover could lose; intake end <= synced end
+// (asserted). acks=durable resolves at the intake commit too: the intake object is in the object
+// store already. A fenced commit (intake range or segment) fails the partition with LEASE_LOST
+// for good and tells the store (onLeaseLost).
 import { encodeBatch, setBaseOffset, BATCH_HEADER_SIZE, decodeBatchRecords, type BatchHeader } from "../../core/log/batch.ts";
-import { StrataError } from "../../core/errors.ts";
+import { StrataError, invariant } from "../../core/errors.ts";
 import type { Acks, LogRecord, ProducerRef } from "../../core/log/record.ts";
 import type { ReadBatch } from "./batch-reader.ts";
 import { GroupCommit, type QueuedAppend } from "./group-commit.ts";
 import { LongPollWaiters, OffsetWaiters } from "./offset-waiters.ts";
-import type { PartitionContext } from "./partition-context.ts";
+import type { PartitionCluster, PartitionContext } from "./partition-context.ts";
 import { PartitionReader } from "./partition-reader.ts";
 import { recoverPartition, type PendingSegment, type RecoveredPartition } from "./partition-recovery.ts";
 import { addPending, assertOffsets, durableEnd, heldBytes, replaceWal, sealedEnd, type PartitionState } from "./partition-state.ts";
@@ -68,6 +76,12 @@ export class PartitionLog {
   readonly #durableWaiters: OffsetWaiters;
   readonly #longPolls: LongPollWaiters;
   readonly #reader: PartitionReader;
+  /** Cluster mode: one past the last intake-committed offset (the WAL holds everything below it). */
+  #intakeEnd: number;
+  /** Cluster mode: appends waiting for their intake commit. */
+  readonly #intakeWaiters: OffsetWaiters;
+  /** Cluster mode: set once a commit was fenced (LEASE_LOST); every later append fails with it. */
+  #fenced: StrataError | undefined;
 
   private constructor(private readonly ctx: PartitionContext, recovered: RecoveredPartition) {
     this.stream = ctx.stream;
@@ -86,6 +100,9 @@ export class PartitionLog {
       layoutWaiters: new Set(),
     };
     this.#next = recovered.wal.endOffset;
+    // What recovery found in the WAL was rebuilt from committed intake ranges (partition-rebuild.ts).
+    this.#intakeEnd = recovered.wal.endOffset;
+    this.#intakeWaiters = new OffsetWaiters(limits.maxOffsetWaiters, `the intake on ${label}`);
     this.#walSince = recovered.wal.isEmpty ? undefined : Date.now();
     this.#durableProducers = recovered.producers;
     this.#liveProducers = recovered.producers.clone();
@@ -100,6 +117,7 @@ export class PartitionLog {
         ctx.onBackgroundError(cause, `WAL of ${this.stream}/${this.partition}`);
         this.#syncWaiters.rejectAll(error);
         this.#durableWaiters.rejectAll(error);
+        this.#intakeWaiters.rejectAll(error);
       },
       reset: (error, cause) => this.#resetAfterFullDisk(error, cause),
     });
@@ -134,9 +152,10 @@ export class PartitionLog {
   get startOffset(): number {
     return this.#state.startOffset;
   }
-  /** One past the last synced (readable, acknowledged) offset. */
+  /** One past the last readable, acknowledged offset: synced, and in cluster mode intake-committed. */
   get endOffset(): number {
-    return this.#state.wal.endOffset;
+    if (!this.ctx.cluster) return this.#state.wal.endOffset;
+    return Math.max(this.#intakeEnd, durableEnd(this.#state));
   }
   /** Bytes held: committed segment objects, sealed files awaiting upload and the active WAL. */
   get bytes(): number {
@@ -185,7 +204,7 @@ export class PartitionLog {
 
   async #appendSized(size: number, count: number, meta: AppendMeta, acks: Acks, layOut: (baseOffset: number) => Uint8Array): Promise<{ baseOffset: number; duplicate: boolean }> {
     this.#assertWritable();
-    const { limits } = this.ctx;
+    const { limits, cluster } = this.ctx;
     if (count === 0) throw new StrataError("BAD_REQUEST", "a batch holds at least one record");
     if (size > limits.maxBatchBytes) {
       throw new StrataError("BATCH_TOO_LARGE", `batch of ${size} bytes exceeds the limit of ${limits.maxBatchBytes}`);
@@ -196,7 +215,7 @@ export class PartitionLog {
       if (seen.kind === "duplicate") {
         const end = seen.baseOffset + seen.count;
         await this.#whenSynced(end);
-        if (acks === "durable") {
+        if (acks === "durable" && !cluster) {
           const durable = this.#whenDurable(end);
           this.#sealForDurable();
           await durable;
@@ -210,22 +229,19 @@ export class PartitionLog {
     if (this.#state.pendingBytes > limits.maxUnuploadedBytes) {
       throw new StrataError("UNAVAILABLE", `partition ${this.partition} of ${this.stream}: object store is behind (${this.#state.pendingBytes} bytes not uploaded); retry`);
     }
-    if (acks === "durable" && this.#durableWaiters.full) {
+    if (acks === "durable" && !cluster && this.#durableWaiters.full) {
       throw new StrataError("UNAVAILABLE", `partition ${this.partition} of ${this.stream}: too many appends waiting for the object store; retry`);
+    }
+    if (cluster) {
+      if (this.#intakeWaiters.full) throw new StrataError("UNAVAILABLE", `partition ${this.partition} of ${this.stream}: too many appends waiting for the intake; retry`);
+      cluster.intake.admit(size);
+      return this.#appendClustered(cluster, size, count, meta, layOut);
     }
     const baseOffset = this.#next;
     this.#next += count;
     const bytes = layOut(baseOffset);
     if (meta.producer) this.#liveProducers.apply(meta.producer, baseOffset, count);
-    const header: BatchHeader = {
-      length: bytes.length,
-      baseOffset,
-      crc: new DataView(bytes.buffer, bytes.byteOffset).getUint32(16, true),
-      count,
-      firstTimestamp: meta.firstTimestamp,
-      maxTimestamp: meta.maxTimestamp,
-      producer: meta.producer,
-    };
+    const header = headerOf(bytes, baseOffset, count, meta);
     // Registered before the write, so the waiter bound holds exactly; observed after the sync.
     const durable = acks === "durable" ? this.#whenDurable(baseOffset + count) : undefined;
     durable?.catch(() => {});
@@ -237,6 +253,41 @@ export class PartitionLog {
     if (durable) {
       this.#sealForDurable();
       await durable;
+    }
+    return { baseOffset, duplicate: false };
+  }
+
+  /** Cluster mode: the append is acknowledged once its intake range is committed (or a segment covers it). */
+  async #appendClustered(cluster: PartitionCluster, size: number, count: number, meta: AppendMeta, layOut: (baseOffset: number) => Uint8Array): Promise<{ baseOffset: number; duplicate: boolean }> {
+    const baseOffset = this.#next;
+    this.#next += count;
+    const bytes = layOut(baseOffset);
+    if (meta.producer) this.#liveProducers.apply(meta.producer, baseOffset, count);
+    const header = headerOf(bytes, baseOffset, count, meta);
+    // Registered before the write, so the waiter bound holds exactly.
+    const committed = this.#intakeWaiters.wait(baseOffset + count, this.endOffset);
+    committed.catch(() => {});
+    try {
+      await this.#commit.enqueue({
+        batch: { bytes, baseOffset, count, firstTimestamp: meta.firstTimestamp, maxTimestamp: meta.maxTimestamp },
+        header,
+        producer: meta.producer,
+      });
+    } catch (e) {
+      cluster.intake.release(size); // refused before it was synced: never handed to the intake
+      throw e;
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new StrataError("STORAGE_ERROR", `partition ${this.partition} of ${this.stream}: offsets ${baseOffset}.. not committed to the intake within ${cluster.ackTimeoutMs} ms (still retried; a retry of the batch may find it a duplicate)`)),
+        cluster.ackTimeoutMs,
+      );
+    });
+    try {
+      await Promise.race([committed, timeout]);
+    } finally {
+      clearTimeout(timer);
     }
     return { baseOffset, duplicate: false };
   }
@@ -269,6 +320,7 @@ export class PartitionLog {
       const got = await this.#reader.read(cur, out.length === 0 ? maxBytes : maxBytes - collected);
       if (got.length === 0) break;
       for (const b of got) {
+        if (b.header.baseOffset >= end) break; // synced, not yet intake-committed (cluster mode)
         out.push(b);
         collected += b.header.length;
         records += b.header.baseOffset + b.header.count - Math.max(cur, b.header.baseOffset);
@@ -328,11 +380,26 @@ export class PartitionLog {
     await durable;
   }
 
-  /** Writes everything queued, stops uploads and waiters. Does not seal. */
-  async close(): Promise<void> {
+  /**
+   * Writes everything queued, stops uploads and waiters. Does not seal. In cluster mode,
+   * "handoff" (the default) also waits until what was synced is intake-committed (or failed);
+   * "lost" fails every append still waiting with LEASE_LOST first.
+   */
+  async close(how: "handoff" | "lost" = "handoff"): Promise<void> {
     if (this.#lifecycle.kind !== "open") return;
+    if (how === "lost") this.#fence(new StrataError("LEASE_LOST", `partition ${this.partition} of ${this.stream}: lease lost`), false);
     this.#lifecycle = { kind: "closing" };
     await this.#commit.close();
+    const cluster = this.ctx.cluster;
+    if (cluster && !this.#fenced) {
+      // Bounded: an intake that cannot commit (object store or database down) fails them at the deadline.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        this.#intakeWaiters.wait(this.#state.wal.endOffset, this.endOffset).catch(() => {}),
+        new Promise<void>((resolve) => (timer = setTimeout(resolve, cluster.ackTimeoutMs))),
+      ]);
+      clearTimeout(timer);
+    }
     await this.#uploader.stop();
     await this.#retentionRun?.catch(() => {}); // its failure was reported to its caller
     await this.#compactionRun?.catch(() => {});
@@ -340,11 +407,13 @@ export class PartitionLog {
     const closing = new StrataError("UNAVAILABLE", `partition ${this.partition} of ${this.stream} is closing`);
     this.#durableWaiters.rejectAll(closing);
     this.#syncWaiters.rejectAll(closing);
+    this.#intakeWaiters.rejectAll(closing);
     await this.#state.wal.close();
     this.#lifecycle = { kind: "closed" };
   }
 
   #assertWritable(): void {
+    if (this.#fenced) throw this.#fenced;
     const refused = this.#commit.refusal();
     if (refused) throw refused;
     if (this.#lifecycle.kind !== "open") throw new StrataError("UNAVAILABLE", `partition ${this.partition} of ${this.stream} is closed`);
@@ -366,10 +435,65 @@ export class PartitionLog {
       this.#state.tail.push({ header: q.header, bytes: q.batch.bytes, position });
       position += q.batch.bytes.length;
     }
+    if (this.ctx.cluster) {
+      this.#submitToIntake(this.ctx.cluster, group);
+      this.#checkOffsets();
+      return;
+    }
     const end = this.endOffset;
     this.#syncWaiters.settle(end);
     this.#longPolls.wake(end);
     this.#checkOffsets();
+  }
+
+  /** Hands a synced group to the intake; its commit makes it readable, a fenced commit ends this leadership. */
+  #submitToIntake(cluster: PartitionCluster, group: readonly QueuedAppend[]): void {
+    const first = group[0]!.batch;
+    const last = group.at(-1)!.batch;
+    let bytes = 0;
+    for (const q of group) bytes += q.batch.bytes.length;
+    cluster.intake
+      .submit({
+        stream: this.stream,
+        partition: this.partition,
+        epoch: cluster.fence.epoch,
+        baseOffset: first.baseOffset,
+        endOffset: last.baseOffset + last.count,
+        batches: group.map((q) => q.batch.bytes),
+        bytes,
+      })
+      .then(
+        () => this.#intakeCommitted(last.baseOffset + last.count),
+        (e: unknown) => {
+          if (e instanceof StrataError && e.code === "LEASE_LOST") this.#fence(e, true);
+          else this.#intakeWaiters.rejectAll(e);
+        },
+      );
+  }
+
+  #intakeCommitted(end: number): void {
+    invariant(end > this.#intakeEnd || end <= durableEnd(this.#state), "intake commits arrive in offset order");
+    this.#intakeEnd = Math.max(this.#intakeEnd, end);
+    this.#readableMoved();
+  }
+
+  /** Cluster mode: the readable end moved (intake commit or segment commit). */
+  #readableMoved(): void {
+    const end = this.endOffset;
+    this.#intakeWaiters.settle(end);
+    this.#syncWaiters.settle(end);
+    this.#longPolls.wake(end);
+    this.#checkOffsets();
+  }
+
+  /** A commit was fenced: this gateway no longer leads the partition. Every waiting append fails; the store is told once. */
+  #fence(error: StrataError, tell: boolean): void {
+    if (this.#fenced) return;
+    this.#fenced = error;
+    this.#intakeWaiters.rejectAll(error);
+    this.#syncWaiters.rejectAll(error);
+    this.#durableWaiters.rejectAll(error);
+    if (tell) this.ctx.cluster?.onLeaseLost();
   }
 
   /**
@@ -380,7 +504,7 @@ export class PartitionLog {
   async #resetAfterFullDisk(error: StrataError, cause: unknown): Promise<void> {
     this.ctx.onBackgroundError(cause, `WAL of ${this.stream}/${this.partition} (disk full; appends are refused for a moment, then retried)`);
     await this.#state.wal.truncateToSynced();
-    this.#next = this.endOffset;
+    this.#next = this.#state.wal.endOffset;
     this.#liveProducers = this.#durableProducers.clone();
     // Retries waiting for a refused first copy were refused; durable appends are too, since a full
     // disk may not take the seal they wait for (their records, if synced, are safe and readable).
@@ -402,10 +526,17 @@ export class PartitionLog {
   }
 
   async #upload(segment: PendingSegment): Promise<void> {
-    const row = await uploadAndCommit(this.ctx, this.#state, segment);
+    let row;
+    try {
+      row = await uploadAndCommit(this.ctx, this.#state, segment);
+    } catch (e) {
+      if (e instanceof StrataError && e.code === "LEASE_LOST") this.#fence(e, true);
+      throw e;
+    }
     this.#reportUnuploaded();
     this.#checkOffsets();
     this.#durableWaiters.settle(row.endOffset);
+    if (this.ctx.cluster) this.#readableMoved();
   }
 
   #whenSynced(end: number): Promise<void> {
@@ -447,7 +578,20 @@ export class PartitionLog {
 
   #checkOffsets(): void {
     assertOffsets(this.#state, this.#next);
+    invariant(this.#intakeEnd <= this.#state.wal.endOffset, `intake-committed end ${this.#intakeEnd} <= synced end ${this.#state.wal.endOffset}`);
   }
+}
+
+function headerOf(bytes: Uint8Array, baseOffset: number, count: number, meta: AppendMeta): BatchHeader {
+  return {
+    length: bytes.length,
+    baseOffset,
+    crc: new DataView(bytes.buffer, bytes.byteOffset).getUint32(16, true),
+    count,
+    firstTimestamp: meta.firstTimestamp,
+    maxTimestamp: meta.maxTimestamp,
+    producer: meta.producer,
+  };
 }
 
 function checkMeta(meta: AppendMeta): void {

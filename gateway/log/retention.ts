@@ -53,7 +53,7 @@ export async function applyRetention(ctx: PartitionContext, state: PartitionStat
   const doomed = planRetention(state.committed, policy, heldBytes(state), now, ctx.pinnedFloor?.());
   if (doomed.length === 0) return;
   const newStart = doomed[doomed.length - 1]!.endOffset;
-  await ctx.catalog.deleteSegments(ctx.stream, ctx.partition, doomed.map((s) => s.baseOffset), newStart);
+  await ctx.catalog.deleteSegments(ctx.stream, ctx.partition, doomed.map((s) => s.baseOffset), newStart, ctx.cluster?.fence);
   dropOldestCommitted(state, doomed, newStart);
   try {
     await ctx.objectStore.deleteMany(doomed.map((s) => s.objectKey));

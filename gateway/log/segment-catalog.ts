@@ -1,9 +1,11 @@
 // Metadata queries of the storage engine (drizzle on libSQL): committed segments, partition
 // start offsets and producer-state snapshots. A segment row is the commit point of an upload;
 // it is written together with the producer snapshot as of the segment's end, atomically.
-import { and, asc, eq, inArray, sql } from "drizzle-orm";
+import { and, asc, eq, inArray, lte, sql } from "drizzle-orm";
 import type { MetadataDb } from "../db/database.ts";
+import { intakeRanges } from "../db/cluster-schema.ts";
 import { partitions, producers, segments, streams } from "../db/schema.ts";
+import { assertLeaseHeld, type LeaseFence, type MetadataTx } from "./lease-fence.ts";
 import type { ProducerRow } from "./producer-state.ts";
 
 export interface SegmentRow {
@@ -76,9 +78,26 @@ export class SegmentCatalog {
 
   /**
    * Commits an uploaded segment with the producer snapshot as of its end offset, atomically.
-   * Idempotent: recommitting the same segment (a retry after a crash) changes nothing.
+   * Idempotent: recommitting the same segment (a retry after a crash) changes nothing. With a
+   * `fence` (cluster mode) it runs in one write transaction that first checks the lease (LEASE_LOST
+   * otherwise) and also drops the partition's intake ranges the segment now covers.
    */
-  async commitSegment(stream: string, partition: number, row: SegmentRow, snapshot: readonly ProducerRow[]): Promise<void> {
+  async commitSegment(stream: string, partition: number, row: SegmentRow, snapshot: readonly ProducerRow[], fence?: LeaseFence): Promise<void> {
+    if (fence) {
+      await this.db.transaction(async (tx) => {
+        await assertLeaseHeld(tx, stream, partition, fence);
+        await tx.insert(segments).values({ stream, partition, ...row, createdAt: Date.now() }).onConflictDoNothing();
+        await tx.delete(producers).where(and(eq(producers.stream, stream), eq(producers.partition, partition)));
+        for (let i = 0; i < snapshot.length; i += PRODUCER_ROWS_PER_INSERT) {
+          const values = snapshot.slice(i, i + PRODUCER_ROWS_PER_INSERT).map((p) => ({ stream, partition, ...p, updatedAt: Date.now() }));
+          await tx.insert(producers).values(values);
+        }
+        await tx
+          .delete(intakeRanges)
+          .where(and(eq(intakeRanges.stream, stream), eq(intakeRanges.partition, partition), lte(intakeRanges.endOffset, row.endOffset)));
+      });
+      return;
+    }
     const now = Date.now();
     const insertSegment = this.db
       .insert(segments)
@@ -97,7 +116,18 @@ export class SegmentCatalog {
    * Points the row of `old` at its compacted rewrite (the compaction's commit point). False when
    * the row no longer names `old`'s object (retention removed it, or another rewrite won).
    */
-  async replaceSegment(stream: string, partition: number, old: SegmentRow, replacement: SegmentRow): Promise<boolean> {
+  async replaceSegment(stream: string, partition: number, old: SegmentRow, replacement: SegmentRow, fence?: LeaseFence): Promise<boolean> {
+    if (fence) {
+      return this.db.transaction(async (tx) => {
+        await assertLeaseHeld(tx, stream, partition, fence);
+        const updated = await tx
+          .update(segments)
+          .set({ objectKey: replacement.objectKey, bytes: replacement.bytes })
+          .where(and(eq(segments.stream, stream), eq(segments.partition, partition), eq(segments.baseOffset, old.baseOffset), eq(segments.objectKey, old.objectKey)))
+          .returning({ baseOffset: segments.baseOffset });
+        return updated.length === 1;
+      });
+    }
     const updated = await this.db
       .update(segments)
       .set({ objectKey: replacement.objectKey, bytes: replacement.bytes })
@@ -107,16 +137,23 @@ export class SegmentCatalog {
   }
 
   /** Removes segment rows and moves the partition's start offset to `newStartOffset` (never back). */
-  async deleteSegments(stream: string, partition: number, baseOffsets: readonly number[], newStartOffset: number): Promise<void> {
+  async deleteSegments(stream: string, partition: number, baseOffsets: readonly number[], newStartOffset: number, fence?: LeaseFence): Promise<void> {
     if (baseOffsets.length === 0) return;
-    await this.db.batch([
-      this.db
-        .delete(segments)
-        .where(and(eq(segments.stream, stream), eq(segments.partition, partition), inArray(segments.baseOffset, [...baseOffsets]))),
-      this.db
+    const deleteRows = (db: MetadataDb | MetadataTx) =>
+      db.delete(segments).where(and(eq(segments.stream, stream), eq(segments.partition, partition), inArray(segments.baseOffset, [...baseOffsets])));
+    const moveStart = (db: MetadataDb | MetadataTx) =>
+      db
         .update(partitions)
         .set({ startOffset: sql`max(${partitions.startOffset}, ${newStartOffset})` })
-        .where(and(eq(partitions.stream, stream), eq(partitions.partition, partition))),
-    ]);
+        .where(and(eq(partitions.stream, stream), eq(partitions.partition, partition)));
+    if (fence) {
+      await this.db.transaction(async (tx) => {
+        await assertLeaseHeld(tx, stream, partition, fence);
+        await deleteRows(tx);
+        await moveStart(tx);
+      });
+      return;
+    }
+    await this.db.batch([deleteRows(this.db), moveStart(this.db)]);
   }
 }

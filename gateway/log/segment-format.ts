@@ -184,9 +184,13 @@ export function footerSize(indexCount: number): number {
   return indexCount * INDEX_ENTRY_SIZE + SEGMENT_TRAILER_SIZE;
 }
 
-/** Segment object key: streams/<stream>/<partition>/<base offset, 20 digits>.seg */
-export function segmentObjectKey(stream: string, partition: number, baseOffset: number): string {
-  return `streams/${stream}/${partition}/${formatBaseOffset(baseOffset)}.seg`;
+/**
+ * Segment object key: streams/<stream>/<partition>/<base offset, 20 digits>.seg, and in cluster
+ * mode <base offset>.e<lease epoch>.seg, so that a fenced leader's late upload can never
+ * overwrite the object a later leader committed for the same offsets.
+ */
+export function segmentObjectKey(stream: string, partition: number, baseOffset: number, epoch?: number): string {
+  return `streams/${stream}/${partition}/${formatBaseOffset(baseOffset)}${epoch === undefined ? "" : `.e${epoch}`}.seg`;
 }
 
 export function formatBaseOffset(offset: number): string {

@@ -50,7 +50,8 @@ async function verifiedOnEntry(ctx: PartitionContext, path: string, dataLength: 
 export async function uploadAndCommit(ctx: PartitionContext, state: PartitionState, seg: PendingSegment): Promise<SegmentRow> {
   const started = performance.now();
   const f = seg.file;
-  const key = segmentObjectKey(ctx.stream, ctx.partition, f.baseOffset);
+  const fence = ctx.cluster?.fence;
+  const key = segmentObjectKey(ctx.stream, ctx.partition, f.baseOffset, fence?.epoch);
   await uploadSegmentFile(ctx.objectStore, key, f.path, f.objectSize, ctx.limits.uploadPartBytes);
   const row: SegmentRow = {
     baseOffset: f.baseOffset,
@@ -60,7 +61,13 @@ export async function uploadAndCommit(ctx: PartitionContext, state: PartitionSta
     maxTimestamp: f.maxTimestamp,
     objectKey: key,
   };
-  await ctx.catalog.commitSegment(ctx.stream, ctx.partition, row, seg.snapshot);
+  try {
+    await ctx.catalog.commitSegment(ctx.stream, ctx.partition, row, seg.snapshot, fence);
+  } catch (e) {
+    // Fenced: the object is nobody's (its key carries this leader's epoch); remove it, best effort.
+    if (e instanceof StrataError && e.code === "LEASE_LOST") await ctx.objectStore.delete(key).catch(() => {});
+    throw e;
+  }
   // The cache serves its files without CRC checks, so the file is verified as it enters it.
   const verified = await verifiedOnEntry(ctx, f.path, f.dataLength, key);
   // Committed: the local file is now only a cache entry.

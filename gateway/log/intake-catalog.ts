@@ -1,0 +1,66 @@
+// Metadata of the intake path of cluster mode (docs/cluster.md): the intake_objects row written
+// before each PUT, the ranges committed after it (each insert conditioned on the partition's
+// lease in the same write batch), and the reads of a partition's committed ranges by the next
+// leader's rebuild.
+import { and, asc, eq, gt, sql } from "drizzle-orm";
+import type { MetadataDb } from "../db/database.ts";
+import { intakeObjects, intakeRanges } from "../db/cluster-schema.ts";
+
+/** Records [baseOffset, endOffset) of one partition at [position, position + length) of an intake object. */
+export interface IntakeRange {
+  readonly stream: string;
+  readonly partition: number;
+  readonly baseOffset: number;
+  readonly endOffset: number;
+  readonly objectKey: string;
+  readonly position: number;
+  readonly length: number;
+  /** The lease epoch the range was written under. */
+  readonly epoch: number;
+}
+
+/** Records the intake object before its PUT, so that an object whose ranges never commit is still found by the sweeper. Idempotent. */
+export async function registerIntakeObject(db: MetadataDb, objectKey: string, node: string, bytes: number): Promise<void> {
+  await db.insert(intakeObjects).values({ objectKey, node, bytes, createdAt: Date.now() }).onConflictDoNothing();
+}
+
+/**
+ * Commits the ranges of one intake object in one write batch, each insert conditioned on
+ * `node` holding the range's partition with the range's epoch. Returns, per range, whether it
+ * committed (false: fenced). A retry of a batch whose answer was lost finds its own rows and
+ * reports them committed again (as long as the lease is still held).
+ */
+export async function commitIntakeRanges(db: MetadataDb, node: string, ranges: readonly IntakeRange[]): Promise<boolean[]> {
+  if (ranges.length === 0) return [];
+  const now = Date.now();
+  const statements = ranges.map((r) =>
+    db.all<{ base_offset: number }>(sql`
+      INSERT INTO intake_ranges (stream, partition, base_offset, end_offset, object_key, position, length, epoch, created_at)
+      SELECT ${r.stream}, ${r.partition}, ${r.baseOffset}, ${r.endOffset}, ${r.objectKey}, ${r.position}, ${r.length}, ${r.epoch}, ${now}
+      WHERE EXISTS (SELECT 1 FROM partition_leases WHERE stream = ${r.stream} AND partition = ${r.partition} AND holder = ${node} AND epoch = ${r.epoch})
+      ON CONFLICT (stream, partition, base_offset) DO UPDATE SET created_at = intake_ranges.created_at
+        WHERE intake_ranges.object_key = excluded.object_key AND intake_ranges.end_offset = excluded.end_offset
+      RETURNING base_offset`),
+  );
+  const [first, ...rest] = statements;
+  const results = await db.batch([first!, ...rest]);
+  return results.map((rows) => rows.length === 1);
+}
+
+/** The committed intake ranges of a partition that end past `from`, by base offset. */
+export async function loadIntakeRanges(db: MetadataDb, stream: string, partition: number, from: number): Promise<IntakeRange[]> {
+  return db
+    .select({
+      stream: intakeRanges.stream,
+      partition: intakeRanges.partition,
+      baseOffset: intakeRanges.baseOffset,
+      endOffset: intakeRanges.endOffset,
+      objectKey: intakeRanges.objectKey,
+      position: intakeRanges.position,
+      length: intakeRanges.length,
+      epoch: intakeRanges.epoch,
+    })
+    .from(intakeRanges)
+    .where(and(eq(intakeRanges.stream, stream), eq(intakeRanges.partition, partition), gt(intakeRanges.endOffset, from)))
+    .orderBy(asc(intakeRanges.baseOffset));
+}
