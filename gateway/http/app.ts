@@ -25,7 +25,9 @@ import { fleetRoutes } from "./fleet-routes.ts";
 import { versionRoutes } from "./version-routes.ts";
 import { readRoutes } from "./read-routes.ts";
 import { publishRoutes } from "./publish-routes.ts";
+import { partitionReadProxy } from "./cluster-proxy.ts";
 import { InFlightBytes, limitInFlight } from "./in-flight.ts";
+import { coordinatorProxy } from "./coordinator-proxy.ts";
 import { errorResponse, onError } from "./errors.ts";
 import { validBody, type JsonWire } from "./validate.ts";
 
@@ -55,11 +57,11 @@ export function createApp(services: GatewayServices, http: HttpConfig) {
       const stream: StreamInfo = await streams.create(body);
       return c.json(stream, 201);
     })
-    .get("/streams", (c) => {
+    .get("/streams", async (c) => {
       const principal = principalOf(c);
-      return c.json({ streams: streams.list().filter((s) => sees(principal, s.name)) });
+      return c.json({ streams: (await streams.listInfo()).filter((s) => sees(principal, s.name)) });
     })
-    .get("/streams/:name", (c) => c.json(streams.get(c.req.param("name"))));
+    .get("/streams/:name", async (c) => c.json(await streams.info(c.req.param("name"))));
 
   const base = new Hono<AuthEnv>();
   const inFlight = limitInFlight(new InFlightBytes(limits.maxRequestBytesInFlight));
@@ -69,6 +71,8 @@ export function createApp(services: GatewayServices, http: HttpConfig) {
   }
   // Every route but /healthz acts as the request's bearer token (after CORS: preflights carry none).
   base.use("/v1/*", authenticate(services.auth));
+  // Cluster mode: groups, queues, datasets, jobs, gradients and the fleet run on the coordinator.
+  if (services.coordination !== undefined) base.use("/v1/*", coordinatorProxy(services.coordination));
   base.use("/metrics", authenticate(services.auth));
   const app = base
     .get("/healthz", (c) => c.json({ status: "ok" as const }))
@@ -78,7 +82,7 @@ export function createApp(services: GatewayServices, http: HttpConfig) {
     })
     .route("/v1", v1)
     .route("/v1", publishRoutes(services, limited, records))
-    .route("/v1", readRoutes(log, metrics))
+    .route("/v1", readRoutes(log, metrics, log.routing && partitionReadProxy(log.routing, streams)))
     .route("/v1", tokenRoutes(services.auth, limited, records))
     .route("/v1", groupRoutes(services.groups, limited, records))
     .route("/v1", datasetRoutes(services.datasets, metrics, limited, records))

@@ -21,6 +21,8 @@ export function onError(err: Error, c: Context): Response {
     const res = errorResponse(c, err.code, err.message, err.status);
     // RFC 6750: a refused or missing bearer token says which scheme to use.
     if (err.code === "UNAUTHENTICATED") res.headers.set("www-authenticate", 'Bearer realm="strata"');
+    // Cluster mode: a leader moving or the metadata database away is worth a retry in a second.
+    if (err.code === "NOT_LEADER" || err.code === "LEASE_LOST" || err.code === "METADATA_UNAVAILABLE") res.headers.set("retry-after", "1");
     return res;
   }
   if (err instanceof HTTPException) return errorResponse(c, err.status === 413 ? "PAYLOAD_TOO_LARGE" : "BAD_REQUEST", err.message, err.status);

@@ -3,7 +3,7 @@
 // client-built batch (Content-Type application/vnd.strata.batch, core/log/client-batch.ts) is
 // validated and appended as it is, to the partition `?partition=` names or the one its keys
 // hash to. Scope: `publish` on the stream (app.ts applies requireScope to this path).
-import { Hono, type MiddlewareHandler } from "hono";
+import { Hono, type Context, type MiddlewareHandler } from "hono";
 import { z } from "zod";
 import { StrataError } from "../../core/errors.ts";
 import { CLIENT_BATCH_MEDIA_TYPE } from "../../core/log/client-batch.ts";
@@ -11,6 +11,8 @@ import type { BoundedMsgpackDecoder } from "../../core/log/msgpack-bounds.ts";
 import { publishBodySchema, toPublishRequest } from "../../core/log/publish-request.ts";
 import { publisherOf } from "../auth/producer-owners.ts";
 import type { GatewayServices } from "../services.ts";
+import type { PublishVia } from "../streams/log-service.ts";
+import { FORWARDED_HEADER } from "../streams/partition-route.ts";
 import { principalOf, type AuthEnv } from "./auth.ts";
 import { readBodyBytes, respond } from "./negotiate.ts";
 import { validBody, validParams } from "./validate.ts";
@@ -24,6 +26,11 @@ const publishQuery = z.object({
     .transform(Number)
     .optional(),
 });
+
+/** How the request reached this gateway: in cluster mode, parts led elsewhere are forwarded with the caller's Authorization. */
+function viaOf(c: Context<AuthEnv>): PublishVia {
+  return { authorization: c.req.header("authorization"), forwarded: c.req.header(FORWARDED_HEADER) === "1" };
+}
 
 function isClientBatch(contentType: string | undefined): boolean {
   return (contentType ?? "").split(";")[0]!.trim().toLowerCase() === CLIENT_BATCH_MEDIA_TYPE;
@@ -39,22 +46,22 @@ export function publishRoutes(services: Pick<GatewayServices, "streams" | "log" 
     async (c, next) => {
       if (!isClientBatch(c.req.header("content-type"))) return next();
       const name = c.req.param("name");
-      streams.require(name);
+      await streams.lookup(name);
       const { partition, acks } = c.req.valid("query");
       const publisher = publisherOf(services.auth, principalOf(c));
-      const positions = await log.publishBatch(name, await readBodyBytes(c), { partition, acks }, publisher);
+      const positions = await log.publishBatch(name, await readBodyBytes(c), { partition, acks }, publisher, viaOf(c));
       return respond(c, { records: positions });
     },
     validBody(publishBodySchema, decoder),
     async (c) => {
       const name = c.req.param("name");
-      streams.require(name);
+      await streams.lookup(name);
       const { form, body } = c.req.valid("json");
       const query = c.req.valid("query");
       if (query.partition !== undefined) throw new StrataError("BAD_REQUEST", "?partition= goes with a client-built batch; a JSON or MessagePack body names partitions per record");
       // With auth on, the token's subject registers (or must own) the request's producer id.
       const publisher = publisherOf(services.auth, principalOf(c));
-      const positions = await log.publish(name, toPublishRequest(body, form, limits), query.acks ?? "local", publisher);
+      const positions = await log.publish(name, toPublishRequest(body, form, limits), query.acks ?? "local", publisher, viaOf(c));
       return respond(c, { records: positions });
     },
   );

@@ -1,6 +1,7 @@
 // Reading a partition: `GET /v1/streams/{name}/partitions/{p}/records`. Scope (docs/auth.md):
-// consume on the stream, checked by the `/streams/:name/partitions/*` guard mounted here.
-import { Hono } from "hono";
+// consume on the stream, checked by the `/streams/:name/partitions/*` guard mounted here. In
+// cluster mode a read of a partition led elsewhere is proxied to its leader (cluster-proxy.ts).
+import { Hono, type MiddlewareHandler } from "hono";
 import { z } from "zod";
 import type { GatewayMetrics } from "../metrics.ts";
 import type { LogService } from "../streams/log-service.ts";
@@ -32,9 +33,11 @@ const readQuery = z.object({
   filter: z.string().optional(),
 });
 
-export function readRoutes(log: LogService, metrics: GatewayMetrics) {
-  return new Hono<AuthEnv>()
-    .use("/streams/:name/partitions/*", requireScope(["consume"], "name"))
+/** `proxy`: cluster mode's pass-through of reads of partitions led elsewhere (cluster-proxy.ts), after the scope check. */
+export function readRoutes(log: LogService, metrics: GatewayMetrics, proxy?: MiddlewareHandler<AuthEnv>) {
+  const routes = new Hono<AuthEnv>().use("/streams/:name/partitions/*", requireScope(["consume"], "name"));
+  if (proxy) routes.use("/streams/:name/partitions/:partition/*", proxy);
+  return routes
     .get("/streams/:name/partitions/:partition/records", validParams("param", readParams), validParams("query", readQuery), async (c) => {
       const { name, partition } = c.req.valid("param");
       const q = c.req.valid("query");

@@ -3,7 +3,7 @@
 import { BATCH_HEADER_SIZE, BatchBuilder, decodeBatchRecords, encodeRecordShared, scanBatchRecords, type BatchHeader, type RawRecord } from "../../core/log/batch.ts";
 import { collectArtefactRefs } from "../../core/log/artefact-refs.ts";
 import { stampBatchTimestamp } from "../../core/log/batch-stamp.ts";
-import { parseClientBatch, type ClientBatch } from "../../core/log/client-batch.ts";
+import { buildClientBatch, parseClientBatch, type ClientBatch } from "../../core/log/client-batch.ts";
 import { invariant, StrataError } from "../../core/errors.ts";
 import { partitionForKey } from "../../core/log/partitioner.ts";
 import type { Acks, Fields, LogRecord, ProducerRef, RecordInput } from "../../core/log/record.ts";
@@ -17,7 +17,8 @@ import { KeyedLock } from "../../core/util/keyed-lock.ts";
 import { compileFilter, type RecordFilter } from "../filters/record-filter.ts";
 import { DEFAULT_FILTER_LIMITS, type FilterLimits } from "../filters/filter-limits.ts";
 import { scanFiltered } from "../filters/filtered-scan.ts";
-import { judgeSequence, type ProducerOwnership, type ProducerPosition } from "./producer-sequencer.ts";
+import { judgePartitionSequence, judgeSequence, type ProducerOwnership, type ProducerPosition } from "./producer-sequencer.ts";
+import type { ClusterRouting, PartitionRoute } from "./partition-route.ts";
 import type { StreamConfig, StreamService } from "./stream-service.ts";
 import type { AppendTicket } from "./latest-service.ts";
 
@@ -84,6 +85,14 @@ export interface Publisher {
   readonly subject: string;
 }
 
+/** How a publish reached this gateway; matters in cluster mode only (docs/cluster.md). */
+export interface PublishVia {
+  /** The caller's `Authorization` header, sent on with the parts forwarded to other leaders. */
+  readonly authorization?: string;
+  /** Forwarded by another gateway (`strata-forwarded: 1`): never forwarded again; NOT_LEADER unless led here. */
+  readonly forwarded?: boolean;
+}
+
 export class LogService {
   private readonly producerLocks: KeyedLock;
   private roundRobin = 0;
@@ -98,8 +107,15 @@ export class LogService {
     /** Producer ids' owners; required once publishes name a subject (auth on). */
     private readonly producerOwners?: ProducerOwnership,
     private readonly filterLimits: FilterLimits = DEFAULT_FILTER_LIMITS,
+    /** Cluster mode: partitions led elsewhere are forwarded to their leader (docs/cluster.md). */
+    private readonly cluster?: ClusterRouting,
   ) {
     this.producerLocks = new KeyedLock(limits.maxStreams * 16, () => new StrataError("UNAVAILABLE", "too many producers publishing at once"));
+  }
+
+  /** Cluster mode's router and forwarder (the HTTP read proxy uses the same), else undefined. */
+  get routing(): ClusterRouting | undefined {
+    return this.cluster;
   }
 
   /**
@@ -107,8 +123,9 @@ export class LogService {
    * publisher's subject's: the first use registers it, another subject's is FORBIDDEN before
    * its sequence is judged, so it neither writes nor fences.
    */
-  async publish(stream: string, request: PublishRequest, acks: Acks = "local", publisher?: Publisher): Promise<RecordPosition[]> {
-    const config = this.streams.require(stream);
+  async publish(stream: string, request: PublishRequest, acks: Acks = "local", publisher?: Publisher, via: PublishVia = {}): Promise<RecordPosition[]> {
+    const config = await this.streams.lookup(stream);
+    if (this.cluster) return this.publishRouted(config, request, acks, publisher, via);
     const producer = request.producer;
     if (!producer) return this.append(config, request.records, null, acks);
     return this.producerLocks.run(`${stream}\u0000${producer.id}`, async () => {
@@ -129,11 +146,15 @@ export class LogService {
    * Producer ownership, sequence rules and the append hooks are those of publish(). `body`
    * becomes the log's (its header is written in place): the caller must not reuse it.
    */
-  async publishBatch(stream: string, body: Uint8Array, options: { partition?: number; acks?: Acks } = {}, publisher?: Publisher): Promise<RecordPosition[]> {
-    const config = this.streams.require(stream);
-    const batch = parseClientBatch(body, { ...this.limits, maxBatchBytes: this.logs.maxBatchBytes });
+  async publishBatch(stream: string, body: Uint8Array, options: { partition?: number; acks?: Acks } = {}, publisher?: Publisher, via: PublishVia = {}): Promise<RecordPosition[]> {
+    const config = await this.streams.lookup(stream);
+    const batch = parseClientBatch(body, this.batchLimits());
     const producer = batch.producer;
     const acks = options.acks ?? "local";
+    if (this.cluster) {
+      const partition = this.batchPartition(config, batch, options.partition);
+      return this.publishPart(config, partition, this.routeOf(config, partition, via), batch, acks, publisher, via);
+    }
     if (!producer) return this.appendClientBatch(config, batch, this.batchPartition(config, batch, options.partition), acks, false);
     return this.producerLocks.run(`${stream}\u0000${producer.id}`, async () => {
       if (publisher) {
@@ -142,6 +163,70 @@ export class LogService {
       }
       const verdict = judgeSequence(producer, this.producerPosition(config, producer.id));
       return this.appendClientBatch(config, batch, this.batchPartition(config, batch, options.partition), acks, verdict === "retry");
+    });
+  }
+
+  private batchLimits() {
+    return { ...this.limits, maxBatchBytes: this.logs.maxBatchBytes };
+  }
+
+  /**
+   * Cluster mode: the request's records split per partition into client-built batches, all
+   * checked before anything is written; each is appended here (a partition led here) or
+   * forwarded to its leader, in parallel, and the positions answered in the request's order.
+   */
+  private async publishRouted(config: StreamConfig, request: PublishRequest, acks: Acks, publisher: Publisher | undefined, via: PublishVia): Promise<RecordPosition[]> {
+    const producer = request.producer ?? null;
+    const assigned = this.assignPartitions(config, request.records, producer);
+    const parts = new Map<number, number[]>();
+    assigned.forEach((p, i) => {
+      const indexes = parts.get(p);
+      if (indexes) indexes.push(i);
+      else parts.set(p, [i]);
+    });
+    const clientProducer = producer ? { id: producer.id, epoch: producer.epoch, baseSequence: producer.seq } : undefined;
+    const planned = [...parts].map(([partition, indexes]) => ({
+      partition,
+      indexes,
+      route: this.routeOf(config, partition, via),
+      batch: parseClientBatch(buildClientBatch(indexes.map((i) => request.records[i]!), clientProducer), this.batchLimits()),
+    }));
+    const positions: RecordPosition[] = new Array(request.records.length);
+    await Promise.all(
+      planned.map(async ({ partition, indexes, route, batch }) => {
+        const written = await this.publishPart(config, partition, route, batch, acks, publisher, via);
+        invariant(written.length === indexes.length, `partition ${partition} answered ${written.length} positions for ${indexes.length} records`);
+        indexes.forEach((recordIndex, k) => (positions[recordIndex] = written[k]!));
+      }),
+    );
+    return positions;
+  }
+
+  /** Where a partition is served; a forwarded request must find it here (never forwarded twice). */
+  private routeOf(config: StreamConfig, partition: number, via: PublishVia): PartitionRoute {
+    invariant(this.cluster !== undefined, "routing outside cluster mode");
+    const route = this.cluster.router.route(config.name, partition);
+    if (via.forwarded && route.kind !== "local") {
+      throw new StrataError("NOT_LEADER", `partition ${partition} of '${config.name}' is not led by this gateway (a forwarded request is never forwarded again); retry`);
+    }
+    return route;
+  }
+
+  /** One partition's batch in cluster mode: appended here under the partition's producer rules, or sent to its leader as it is. */
+  private async publishPart(config: StreamConfig, partition: number, route: PartitionRoute, batch: ClientBatch, acks: Acks, publisher: Publisher | undefined, via: PublishVia): Promise<RecordPosition[]> {
+    if (route.kind === "remote") {
+      invariant(this.cluster !== undefined, "a remote route outside cluster mode");
+      return this.cluster.forwarder.forward(route, { stream: config.name, partition, body: batch.bytes, acks, authorization: via.authorization });
+    }
+    const producer = batch.producer;
+    if (!producer) return this.appendClientBatch(config, batch, partition, acks, false);
+    return this.producerLocks.run(`${config.name}\u0000${producer.id}\u0000${partition}`, async () => {
+      if (publisher) {
+        invariant(this.producerOwners !== undefined, "a publish names a subject but the log service has no producer owners");
+        await this.producerOwners.claim(producer.id, publisher.subject);
+      }
+      const verdict = judgePartitionSequence(producer, this.logs.partition(config.name, partition).producerState(producer.id));
+      return this.appendClientBatch(config, batch, partition, acks, verdict === "retry");
     });
   }
 
@@ -160,8 +245,20 @@ export class LogService {
       keyed = p;
     });
     if (keyed !== undefined) return keyed;
-    const producer = batch.producer;
-    return producer ? (producer.id + producer.seq) % config.partitions : this.roundRobin++ % config.partitions;
+    return this.unkeyedPartition(config, batch.producer);
+  }
+
+  /**
+   * Where unkeyed records go. With a producer the choice is a function of (id, seq), so a retry
+   * after a crash (or through another gateway) targets the same partition again and is
+   * deduplicated there. Without one, round robin, over the partitions this gateway leads when it
+   * leads any of the stream's in cluster mode (no forwarding hop).
+   */
+  private unkeyedPartition(config: StreamConfig, producer: ProducerRef | null): number {
+    if (producer) return (producer.id + producer.seq) % config.partitions;
+    const local = this.cluster?.router.localPartitions(config.name) ?? [];
+    if (local.length > 0) return local[this.roundRobin++ % local.length]!;
+    return this.roundRobin++ % config.partitions;
   }
 
   private async appendClientBatch(config: StreamConfig, batch: ClientBatch, partition: number, acks: Acks, retry: boolean): Promise<RecordPosition[]> {
@@ -195,11 +292,8 @@ export class LogService {
   }
 
   private assignPartitions(config: StreamConfig, records: readonly RecordInput[], producer: ProducerRef | null): number[] {
-    // Unkeyed records stick to one partition per request. With a producer the choice is a
-    // function of (id, seq), so a retry after a crash targets the same partition again.
-    const sticky = producer
-      ? (producer.id + producer.seq) % config.partitions
-      : this.roundRobin++ % config.partitions;
+    // Unkeyed records stick to one partition per request (unkeyedPartition).
+    const sticky = this.unkeyedPartition(config, producer);
     return records.map((r, i) => {
       if (r.partition !== undefined) {
         if (r.partition >= config.partitions) {

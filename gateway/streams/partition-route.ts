@@ -48,6 +48,24 @@ export interface PartitionForwarder {
    * does not answer (refused, reset, timed out); the leader's refusal keeps its code.
    */
   forward(leader: { readonly url: string; readonly node: string }, batch: ForwardedBatch): Promise<ForwardedPosition[]>;
+  /**
+   * Sends a read request on to the leader as it is (`strata-forwarded: 1` added) and answers its
+   * response (status, headers, body streamed, never re-encoded). `extraWaitMs`: how long the
+   * leader may hold the request (a long poll) on top of the forward timeout. NOT_LEADER when the
+   * leader does not answer.
+   */
+  proxy(leader: { readonly url: string; readonly node: string }, request: ProxiedRequest): Promise<Response>;
+}
+
+/** A request passed on to a leader by proxy(). */
+export interface ProxiedRequest {
+  readonly method: string;
+  /** The path and query, e.g. `/v1/streams/s/partitions/0/records?offset=5`. */
+  readonly pathAndQuery: string;
+  readonly headers: Headers;
+  readonly extraWaitMs: number;
+  /** The caller's request signal: a caller that goes away stops the proxied request. */
+  readonly signal?: AbortSignal;
 }
 
 /** What the stream services need in cluster mode: who leads what, and how to reach a leader. */

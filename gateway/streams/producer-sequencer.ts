@@ -28,6 +28,23 @@ export function judgeSequence(producer: ProducerRef, known: ProducerPosition | u
 }
 
 /**
+ * Cluster mode (docs/cluster.md): a producer's request is split per partition and each part may
+ * be judged by another gateway (the partition's leader), which knows only its own partition. So
+ * the scope is the partition: a sequence past the partition's last one is new (a gap is not
+ * detectable there: the producer's other sequences went to other partitions); one at or below it
+ * is a retry (a duplicate answered with its original offsets when the partition still remembers
+ * it, else SEQUENCE_GAP); an older epoch is fenced and a newer one starts afresh at any sequence.
+ */
+export function judgePartitionSequence(producer: ProducerRef, known: ProducerPosition | undefined): SequenceVerdict {
+  if (!known) return "new";
+  if (producer.epoch < known.epoch) {
+    throw new StrataError("PRODUCER_FENCED", `producer ${producer.id} epoch ${producer.epoch} is older than ${known.epoch}`);
+  }
+  if (producer.epoch > known.epoch) return "new";
+  return producer.seq > known.lastSeq ? "new" : "retry";
+}
+
+/**
  * Who may publish with a producer id: the first authenticated subject to publish with an id
  * owns it, on every stream, and a publish by any other subject with that id (any epoch, so it
  * can neither write as nor fence the owner) is FORBIDDEN. Checked under the producer's lock,
