@@ -70,6 +70,16 @@ async function ensureAdminTokenFile(file: string, tokens: TokenService): Promise
   log.info("wrote an administrator token to {file}", { file });
 }
 
+/**
+ * Verification reads only the revocation set from the metadata database (every other failure is
+ * already UNAUTHENTICATED): a database that cannot answer is a 503 to retry, never a 500, and
+ * never a token let through on a revocation set older than REVOCATION_REFRESH_MS.
+ */
+function asMetadataUnavailable(e: unknown): never {
+  if (e instanceof StrataError) throw e;
+  throw new StrataError("METADATA_UNAVAILABLE", `checking the token against revocations needs the metadata database, which did not answer: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+}
+
 export async function openAuth(options: AuthOptions): Promise<GatewayAuth> {
   if (!options.enabled) return OPEN_AUTH;
   const key = options.sharedKey ? await loadOrCreateSharedSigningKey(options.db) : await loadOrCreateSigningKey(join(options.dataDir, SIGNING_KEY_FILE));
@@ -82,7 +92,7 @@ export async function openAuth(options: AuthOptions): Promise<GatewayAuth> {
     verify(bearer) {
       // Compared as digests, in constant time: the length of the secret leaks nothing either.
       if (staticAdmin !== undefined && bearer !== undefined && timingSafeEqual(digest(bearer), staticAdmin)) return Promise.resolve(STATIC_ADMIN);
-      return tokens.verify(bearer);
+      return tokens.verify(bearer).catch(asMetadataUnavailable);
     },
   };
 }
