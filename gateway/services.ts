@@ -15,6 +15,7 @@ import type { QueueService } from "./queues/queue-service.ts";
 import type { ServiceLimits } from "./streams/service-limits.ts";
 import type { StreamService } from "./streams/stream-service.ts";
 import type { VersionsService } from "./streams/versions-service.ts";
+import type { ServiceCoordination } from "./cluster/coordinator.ts";
 
 export interface GatewayServices {
   readonly streams: StreamService;
@@ -41,4 +42,6 @@ export interface GatewayServices {
   readonly artefacts: ArtefactServices;
   /** Who a request acts as (verify a bearer token) and, with --auth, the token service; authorize with gateway/auth/principal.ts. */
   readonly auth: GatewayAuth;
+  /** Cluster mode: where the stateful services (groups, queues, datasets, jobs, gradients, fleet) run; their routes are proxied there (docs/cluster.md). */
+  readonly coordination?: ServiceCoordination;
 }

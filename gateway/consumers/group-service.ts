@@ -23,25 +23,53 @@ import {
 
 export * from "./group-wire.ts";
 
+/** The membership coordinator while this gateway serves groups; none while dormant (cluster mode, another gateway coordinates). */
+type Coordination = { readonly kind: "serving"; readonly coordinator: GroupCoordinator } | { readonly kind: "dormant" };
+
 export class GroupService {
   private readonly db: MetadataDb;
   private readonly streams: StreamService;
-  private readonly coordinator: GroupCoordinator;
+  private readonly limits: GroupLimits;
+  #coordination: Coordination = { kind: "dormant" };
 
-  private constructor(db: MetadataDb, streams: StreamService, coordinator: GroupCoordinator) {
+  private constructor(db: MetadataDb, streams: StreamService, limits: GroupLimits) {
     this.db = db;
     this.streams = streams;
-    this.coordinator = coordinator;
+    this.limits = limits;
   }
 
-  /** Loads the groups' membership from the metadata database and starts the session timer. */
-  static async open(db: MetadataDb, streams: StreamService, limits: GroupLimits): Promise<GroupService> {
-    return new GroupService(db, streams, await GroupCoordinator.open(new GroupStore(db), streams, limits));
+  /**
+   * Loads the groups' membership from the metadata database and starts the session timer.
+   * `dormant` (cluster mode): nothing is loaded or served until resume(), on the coordinator only.
+   */
+  static async open(db: MetadataDb, streams: StreamService, limits: GroupLimits, options: { dormant?: boolean } = {}): Promise<GroupService> {
+    const service = new GroupService(db, streams, limits);
+    if (options.dormant !== true) await service.resume();
+    return service;
   }
 
   /** Stops the session timer; the gateway closes the database after this. */
   close(): Promise<void> {
-    return this.coordinator.close();
+    return this.suspend();
+  }
+
+  /** Cluster mode, this gateway became the coordinator: membership as the database has it, sessions started anew. */
+  async resume(): Promise<void> {
+    await this.suspend();
+    this.#coordination = { kind: "serving", coordinator: await GroupCoordinator.open(new GroupStore(this.db), this.streams, this.limits) };
+  }
+
+  /** Stops the session timer and waits for a sweep in progress; requests get NOT_LEADER until resume(). */
+  async suspend(): Promise<void> {
+    const was = this.#coordination;
+    this.#coordination = { kind: "dormant" };
+    if (was.kind === "serving") await was.coordinator.close();
+  }
+
+  private get coordinator(): GroupCoordinator {
+    const coordination = this.#coordination;
+    if (coordination.kind === "dormant") throw new StrataError("NOT_LEADER", "this gateway does not coordinate consumer groups (any more); retry");
+    return coordination.coordinator;
   }
 
   heartbeat(group: string, input: HeartbeatRequest): Promise<HeartbeatResponse> {

@@ -60,6 +60,12 @@ export class DatasetService {
   readonly #matches: WeightedLru<string, Float64Array>;
   readonly #reader: SampleReader;
   #liveCount = 0;
+  /**
+   * serving: this gateway creates and releases versions (single-gateway mode, or the cluster's
+   * coordinator); following: another gateway does, the pins are reloaded from the database;
+   * following-stale: the last reload failed, retention keeps everything.
+   */
+  #mode: "serving" | "following" | "following-stale" = "serving";
 
   private constructor(
     private readonly deps: DatasetServiceDeps,
@@ -73,21 +79,74 @@ export class DatasetService {
     this.#reader = new SampleReader(deps.log, (v, p) => this.#matchOffsets(v, p), deps.serviceLimits.maxFetchRecords);
   }
 
-  static async open(deps: DatasetServiceDeps): Promise<DatasetService> {
+  /**
+   * Loads the live versions and their pins. `dormant` (cluster mode): loaded for retention's pins,
+   * refreshed by refresh(), but creates and releases are refused until resume(), on the
+   * coordinator only.
+   */
+  static async open(deps: DatasetServiceDeps & { readonly dormant?: boolean }): Promise<DatasetService> {
     const store = new DatasetStore(deps.db);
     const service = new DatasetService(deps, store, await store.lastVersions());
     for (const version of await store.loadLive()) service.#addLive(version);
+    service.#mode = deps.dormant === true ? "following" : "serving";
     return service;
   }
 
-  /** The least start offset live versions pin in stream/partition (retention keeps everything from it on), or undefined. */
+  /**
+   * The least start offset live versions pin in stream/partition (retention keeps everything from
+   * it on), or undefined. 0 (keep everything) while a follower could not reload the pins.
+   */
   pinnedFloor(stream: string, partition: number): number | undefined {
+    if (this.#mode === "following-stale") return 0;
     return this.#pins.floor(stream, partition);
+  }
+
+  /** Cluster mode, this gateway became the coordinator: the versions as the database has them. */
+  async resume(): Promise<void> {
+    await this.#reload();
+    this.#mode = "serving";
+  }
+
+  /** Another gateway coordinates: creates and releases get NOT_LEADER; the pins follow refresh(). */
+  async suspend(): Promise<void> {
+    this.#mode = "following";
+  }
+
+  /**
+   * On a gateway that does not coordinate: reloads the live versions, so that retention on the
+   * partitions this gateway leads respects pins the coordinator added. A failed reload keeps
+   * everything (pinnedFloor 0) until one succeeds.
+   */
+  async refresh(): Promise<void> {
+    if (this.#mode === "serving") return;
+    try {
+      await this.#reload();
+      if (this.#mode === "following-stale") this.#mode = "following";
+    } catch (e) {
+      if (this.#mode === "following") this.#mode = "following-stale";
+      throw e;
+    }
+  }
+
+  async #reload(): Promise<void> {
+    const last = await this.#store.lastVersions();
+    const live = await this.#store.loadLive();
+    for (const versions of [...this.#live.values()]) for (const version of [...versions]) this.#removeLive(version);
+    this.#last.clear();
+    for (const [name, number] of last) this.#last.set(name, number);
+    for (const version of live) this.#addLive(version);
   }
 
   /** Pins the stream's current ranges (filtered when asked) as the next version of `name`. */
   create(request: CreateDatasetRequest): Promise<DatasetVersion> {
-    return this.#creates.run(request.name, () => this.#create(request));
+    return this.#creates.run(request.name, () => {
+      this.#requireServing();
+      return this.#create(request);
+    });
+  }
+
+  #requireServing(): void {
+    if (this.#mode !== "serving") throw new StrataError("NOT_LEADER", "this gateway does not coordinate datasets (any more); retry");
   }
 
   list(): DatasetSummary[] {
@@ -112,6 +171,7 @@ export class DatasetService {
   /** Releases a version: its row stays (its number is never reused), its partitions and pins go. */
   async release(name: string, ref: VersionRef): Promise<DatasetVersion> {
     return this.#creates.run(name, async () => {
+      this.#requireServing();
       const version = this.version(name, ref);
       await this.#store.release(name, version.version, Date.now());
       this.#removeLive(version);

@@ -41,19 +41,65 @@ export class FleetService {
   readonly #rollouts = new Map<string, Rollout>();
   readonly #byStream = new Map<string, Rollout[]>();
   readonly #lock = new KeyedLock();
+  /** False on a gateway that does not coordinate (cluster mode): changes are refused. */
+  #serving = false;
 
   private constructor(deps: FleetDeps) {
     this.#deps = deps;
     this.#store = new FleetStore(deps.db);
   }
 
-  static async open(deps: FleetDeps): Promise<FleetService> {
+  /**
+   * Loads devices and rollouts. `dormant` (cluster mode): loaded for the GC holder
+   * (heldManifests) but changes are refused until resume(), on the coordinator only.
+   */
+  static async open(deps: FleetDeps & { readonly dormant?: boolean }): Promise<FleetService> {
     const service = new FleetService(deps);
-    for (const d of await service.#store.loadDevices()) service.#devices.set(d.id, d);
-    const rows = (await service.#store.loadRollouts()).sort((a, b) => a.created - b.created || a.id.localeCompare(b.id));
-    for (const r of rows) service.#remember({ ...r, failed: new Set() });
-    for (const f of await service.#store.loadFailures()) service.#rollouts.get(f.rolloutId)?.failed.add(f.deviceId);
+    if (deps.dormant === true) await service.refresh();
+    else await service.resume();
     return service;
+  }
+
+  /** Cluster mode, this gateway became the coordinator: devices and rollouts as the database has them. */
+  async resume(): Promise<void> {
+    await this.#lock.run("fleet", async () => {
+      await this.#load();
+      this.#serving = true;
+    });
+  }
+
+  /** Another gateway coordinates: changes get NOT_LEADER until resume(). */
+  async suspend(): Promise<void> {
+    await this.#lock.run("fleet", async () => {
+      this.#serving = false;
+    });
+  }
+
+  /** On a gateway that does not coordinate: reloads the rollouts, so the GC holder follows the coordinator's. */
+  async refresh(): Promise<void> {
+    await this.#lock.run("fleet", async () => {
+      if (!this.#serving) await this.#load();
+    });
+  }
+
+  async #load(): Promise<void> {
+    const devices = await this.#store.loadDevices();
+    const rows = (await this.#store.loadRollouts()).sort((a, b) => a.created - b.created || a.id.localeCompare(b.id));
+    const failures = await this.#store.loadFailures();
+    this.#devices.clear();
+    this.#rollouts.clear();
+    this.#byStream.clear();
+    for (const d of devices) this.#devices.set(d.id, d);
+    for (const r of rows) this.#remember({ ...r, failed: new Set() });
+    for (const f of failures) this.#rollouts.get(f.rolloutId)?.failed.add(f.deviceId);
+  }
+
+  /** A change, one at a time, on the coordinator only. */
+  #exclusive<T>(task: () => Promise<T>): Promise<T> {
+    return this.#lock.run("fleet", async () => {
+      if (!this.#serving) throw new StrataError("NOT_LEADER", "this gateway does not coordinate the fleet (any more); retry");
+      return task();
+    });
   }
 
   get limits(): FleetLimits {
@@ -121,7 +167,7 @@ export class FleetService {
   /** Records a device's report; answers the targets of its pinned streams that are under a rollout and that `mayConsume`. */
   heartbeat(id: string, body: Heartbeat, mayConsume: (stream: string) => boolean): Promise<HeartbeatAnswer> {
     this.#checkHeartbeat(id, body);
-    return this.#lock.run("fleet", async () => {
+    return this.#exclusive(async () => {
       const now = this.#now();
       const before = this.#devices.get(id);
       const device: DeviceRow = {
@@ -249,7 +295,7 @@ export class FleetService {
     this.#checkLabels(body.labels ?? {}, "the rollout's selector");
     await this.#deps.checkArtefact(body.artefact);
     if (body.previous !== undefined) await this.#deps.checkArtefact(body.previous);
-    return this.#lock.run("fleet", async () => {
+    return this.#exclusive(async () => {
       if (this.#rollouts.size >= this.#deps.limits.maxRollouts) throw new StrataError("BAD_REQUEST", `the gateway keeps fleet.maxRollouts (${this.#deps.limits.maxRollouts}) rollouts`);
       const open = this.#current(body.stream);
       if (open && isOpen(open.state)) throw new StrataError("ROLLOUT_CONFLICT", `stream ${body.stream} has rollout ${open.id} ${open.state.kind}: complete it, roll it back, or set its percentage`);
@@ -297,7 +343,7 @@ export class FleetService {
   }
 
   setPercent(id: string, percent: number): Promise<RolloutInfo> {
-    return this.#lock.run("fleet", async () => {
+    return this.#exclusive(async () => {
       const r = this.#get(id);
       const state = setPercent(id, r.state);
       const next = await this.#update(r, { state, percentBp: Math.round(percent * 100), updated: this.#now() });
@@ -306,7 +352,7 @@ export class FleetService {
   }
 
   rollback(id: string): Promise<RolloutInfo> {
-    return this.#lock.run("fleet", async () => {
+    return this.#exclusive(async () => {
       const r = this.#get(id);
       const latest = this.#current(r.stream);
       if (latest?.id !== id) throw new StrataError("ROLLOUT_CONFLICT", `rollout ${id} is not the newest on ${r.stream} (${latest?.id ?? "none"} is)`);

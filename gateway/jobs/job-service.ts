@@ -40,6 +40,8 @@ export class JobService {
   /** Manifests of commits in flight (checked, not yet in #live), with how many commits hold each. */
   readonly #pending = new Map<string, number>();
   #sweeper: CheckpointSweeper | undefined;
+  /** False on a gateway that does not coordinate (cluster mode): commits and keeps are refused. */
+  #serving = false;
 
   private constructor(config: JobServiceConfig) {
     this.#store = new JobStore(config.db);
@@ -48,21 +50,58 @@ export class JobService {
     this.#limits = config.limits;
   }
 
-  /** Loads jobs and live checkpoints, publishes the completion records a crash left unpublished, and starts the sweeper. */
-  static async open(config: JobServiceConfig): Promise<JobService> {
+  /**
+   * Loads jobs and live checkpoints, publishes the completion records a crash left unpublished,
+   * and starts the sweeper. `dormant` (cluster mode): only loads (GC holders read it) until
+   * resume(), on the coordinator; commits are refused meanwhile.
+   */
+  static async open(config: JobServiceConfig & { readonly dormant?: boolean }): Promise<JobService> {
     if (config.limits.defaultKeep > config.limits.maxKeep) {
       throw new StrataError("BAD_REQUEST", `gateway config: jobs.defaultKeep (${config.limits.defaultKeep}) is over jobs.maxKeep (${config.limits.maxKeep})`);
     }
     const service = new JobService(config);
-    for (const job of await service.#store.loadJobs()) service.#jobs.set(job.name, job);
-    for (const entry of await service.#store.loadLive()) service.#liveOf(entry.job).set(entry.id, entry);
-    await service.#publishMissing();
-    service.#sweeper = new CheckpointSweeper(config.limits.sweepIntervalMs, () => service.sweep(Date.now()));
+    if (config.dormant === true) await service.refresh();
+    else await service.resume();
     return service;
   }
 
   async close(): Promise<void> {
-    await this.#sweeper?.close();
+    await this.suspend();
+  }
+
+  /** Cluster mode, this gateway became the coordinator: state as the database has it, missing records published, the sweeper started. */
+  async resume(): Promise<void> {
+    await this.suspend();
+    await this.#load();
+    this.#serving = true;
+    await this.#publishMissing();
+    this.#sweeper = new CheckpointSweeper(this.#limits.sweepIntervalMs, () => this.sweep(Date.now()));
+  }
+
+  /** Stops the sweeper (waiting for a sweep in progress); commits get NOT_LEADER until resume(). */
+  async suspend(): Promise<void> {
+    this.#serving = false;
+    const sweeper = this.#sweeper;
+    this.#sweeper = undefined;
+    await sweeper?.close();
+  }
+
+  /** On a gateway that does not coordinate: reloads the checkpoints, so the GC holder (heldManifests) follows the coordinator's commits. */
+  async refresh(): Promise<void> {
+    if (!this.#serving) await this.#load();
+  }
+
+  async #load(): Promise<void> {
+    const jobs = await this.#store.loadJobs();
+    const live = await this.#store.loadLive();
+    this.#jobs.clear();
+    this.#live.clear();
+    for (const job of jobs) this.#jobs.set(job.name, job);
+    for (const entry of live) this.#liveOf(entry.job).set(entry.id, entry);
+  }
+
+  #requireServing(): void {
+    if (!this.#serving) throw new StrataError("NOT_LEADER", "this gateway does not coordinate training jobs (any more); retry");
   }
 
   /** PUT /v1/jobs/{job}: sets how many complete checkpoints the job keeps (creating the job), releasing the rest. */
@@ -70,6 +109,7 @@ export class JobService {
     this.#checkJobName(job);
     if (keep > this.#limits.maxKeep) throw new StrataError("BAD_REQUEST", `keep ${keep} is over the limit jobs.maxKeep (${this.#limits.maxKeep})`);
     return this.#lock.run(job, async () => {
+      this.#requireServing();
       const now = Date.now();
       const row: JobRow = { ...(this.#jobs.get(job) ?? { name: job, createdAt: now }), keep };
       const releases = beyondKeep(this.#liveOf(job).values(), keep).map((e) => releaseCheckpoint(e, now));
@@ -126,7 +166,10 @@ export class JobService {
     this.#hold(request.artefact);
     try {
       await this.#manifests.lock.run(request.artefact, () => this.#manifests.info(request.artefact));
-      return await this.#lock.run(job, () => this.#commitLocked(job, id, { rank, artefact: request.artefact, state, committedAt: Date.now() }, request));
+      return await this.#lock.run(job, () => {
+        this.#requireServing();
+        return this.#commitLocked(job, id, { rank, artefact: request.artefact, state, committedAt: Date.now() }, request);
+      });
     } finally {
       this.#unhold(request.artefact);
     }
@@ -177,6 +220,7 @@ export class JobService {
 
   /** Aborts open checkpoints past the timeout and publishes completion records still missing. */
   async sweep(now: number): Promise<void> {
+    if (!this.#serving) return;
     const cutoff = now - this.#limits.checkpointTimeoutMs;
     for (const [job, live] of this.#live) {
       const expired = [...live.values()].filter((e) => e.state.kind === "open" && e.createdAt <= cutoff);

@@ -52,6 +52,8 @@ export class QueueService {
   private readonly store: QueueStore;
   private sweeper: ReturnType<typeof setInterval> | undefined;
   private roundRobin = 0;
+  /** Dormant on a gateway that does not coordinate (cluster mode): no state, no request served. */
+  private mode: "serving" | "dormant" = "dormant";
 
   private constructor(
     db: Pick<Database, "db" | "client">,
@@ -64,19 +66,55 @@ export class QueueService {
     this.deadLetters = new DeadLetters(streams, log);
   }
 
-  /** Loads every queue group, finishes dead letters a crash interrupted, and starts the expiry sweep. */
-  static async open(db: Pick<Database, "db" | "client">, streams: StreamService, logService: LogService, limits: QueueLimits, registry: MetricsRegistry): Promise<QueueService> {
+  /**
+   * Loads every queue group, finishes dead letters a crash interrupted, and starts the expiry
+   * sweep. `dormant` (cluster mode): loads nothing and serves nothing until resume(), on the
+   * coordinator only (gateway/cluster/coordinated-services.ts).
+   */
+  static async open(db: Pick<Database, "db" | "client">, streams: StreamService, logService: LogService, limits: QueueLimits, registry: MetricsRegistry, options: { dormant?: boolean } = {}): Promise<QueueService> {
     const service = new QueueService(db, streams, logService, limits, createQueueMetrics(registry));
-    for (const state of await service.store.load()) service.groups.set(state.group, state);
-    for (const group of service.groups.keys()) await service.locks.run(group, () => service.sweep(group));
-    service.sweeper = setInterval(() => void service.sweepAll(), SWEEP_INTERVAL_MS);
-    service.sweeper.unref?.();
+    if (options.dormant !== true) await service.resume();
     return service;
   }
 
   close(): void {
     if (this.sweeper !== undefined) clearInterval(this.sweeper);
     this.sweeper = undefined;
+  }
+
+  /** Cluster mode, this gateway became the coordinator: the queues' state as the database has it, the sweep started. */
+  async resume(): Promise<void> {
+    this.close();
+    const loaded = new Map((await this.store.load()).map((state) => [state.group, state]));
+    for (const group of new Set([...this.groups.keys(), ...loaded.keys()])) {
+      await this.locks.run(group, async () => {
+        this.readAhead.forget(group);
+        this.due.forget(group);
+        const state = loaded.get(group);
+        if (state) this.groups.set(group, state);
+        else this.groups.delete(group);
+      });
+    }
+    this.mode = "serving";
+    for (const group of this.groups.keys()) await this.locks.run(group, () => this.sweep(group));
+    this.sweeper = setInterval(() => void this.sweepAll(), SWEEP_INTERVAL_MS);
+    this.sweeper.unref?.();
+  }
+
+  /**
+   * Cluster mode, another gateway coordinates: stops the sweep, waits for each group's request in
+   * progress and drops the state; a request still waiting (a long-poll) gets NOT_LEADER.
+   */
+  async suspend(): Promise<void> {
+    this.mode = "dormant";
+    this.close();
+    for (const group of [...this.groups.keys()]) {
+      await this.locks.run(group, async () => {
+        this.readAhead.forget(group);
+        this.due.forget(group);
+        this.groups.delete(group);
+      });
+    }
   }
 
   defaultConfig(): QueueConfig {
@@ -204,6 +242,7 @@ export class QueueService {
    */
   private async exclusive<T>(group: string, task: () => Promise<{ value: T; committed: Promise<void> }>): Promise<T> {
     const { value, committed } = await this.locks.run(group, async () => {
+      if (this.mode === "dormant") throw new StrataError("NOT_LEADER", "this gateway does not coordinate the queues (any more); retry");
       const done = await task();
       done.committed.catch(() => undefined); // awaited below; marked handled while the lock is released
       return done;
@@ -417,7 +456,7 @@ export class QueueService {
 
   private async sweep(group: string): Promise<void> {
     const state = this.groups.get(group);
-    if (!state) return;
+    if (!state || this.mode === "dormant") return;
     const changes = new QueueChanges();
     this.expire(state, Date.now(), changes);
     await (await this.deadLetter(state, this.persist(state, changes), true)).committed;
@@ -448,7 +487,7 @@ export class QueueService {
             this.readAhead.forget(group);
             this.due.forget(group);
             const [reloaded] = await this.store.load(group);
-            if (reloaded) this.groups.set(group, reloaded);
+            if (reloaded && this.mode === "serving") this.groups.set(group, reloaded);
             else this.groups.delete(group);
           });
         },
