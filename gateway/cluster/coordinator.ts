@@ -57,6 +57,8 @@ export class Coordinator {
   #state: CoordinatorState = { kind: "idle" };
   #timer: ReturnType<typeof setTimeout> | undefined;
   #ticking: Promise<void> | undefined;
+  /** Set by close(): no round starts any more. */
+  #closing = false;
   readonly #options: CoordinatorOptions;
 
   constructor(options: CoordinatorOptions) {
@@ -97,6 +99,7 @@ export class Coordinator {
   /** Stops ticking; a coordinator closes its services and releases the lock so another takes it at once. */
   async close(): Promise<void> {
     if (this.#state.kind === "closed") return;
+    this.#closing = true;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     await this.#ticking;
     const was = this.#state;
@@ -106,10 +109,14 @@ export class Coordinator {
     await this.#release(was.epoch);
   }
 
+  /** One round, then the next one renewMs later (a single timer: a round run by tick() replaces the pending one). */
   #runTick(): Promise<void> {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
     const run = this.#round().finally(() => {
       this.#ticking = undefined;
-      if (this.#state.kind === "closed") return;
+      if (this.#closing || this.#state.kind === "closed") return;
+      if (this.#timer !== undefined) clearTimeout(this.#timer);
       this.#timer = setTimeout(() => void this.#runTick(), this.#options.limits.renewMs);
       this.#timer.unref?.();
     });
@@ -118,6 +125,7 @@ export class Coordinator {
   }
 
   async #round(): Promise<void> {
+    if (this.#closing || this.#state.kind === "closed") return;
     const startedAt = Date.now();
     let epoch: number | undefined;
     try {
@@ -168,7 +176,7 @@ export class Coordinator {
     await this.#options.onLose().catch((e: unknown) => log.error("closing the stateful services failed: {error}", { error: e }));
   }
 
-  /** The design's grant: takes a free or expired lock, renews our own; the epoch, or undefined when another holds it. */
+  /** The design's grant: takes a free or expired lock, renews our own live one (same epoch; a new tenure bumps it); the epoch, or undefined when another holds it. */
   async #grant(): Promise<number | undefined> {
     const { node, limits } = this.#options;
     const rows = await this.#options.db.all(sql`
@@ -176,7 +184,7 @@ export class Coordinator {
       VALUES (${COORDINATOR_LOCK}, ${node}, 1, ${DB_NOW} + ${limits.leaseMs})
       ON CONFLICT (name) DO UPDATE SET
         holder = ${node},
-        epoch = CASE WHEN cluster_locks.holder IS ${node} THEN cluster_locks.epoch ELSE cluster_locks.epoch + 1 END,
+        epoch = CASE WHEN cluster_locks.holder IS ${node} AND cluster_locks.expires_at >= ${DB_NOW} THEN cluster_locks.epoch ELSE cluster_locks.epoch + 1 END,
         expires_at = excluded.expires_at
       WHERE cluster_locks.holder IS NULL OR cluster_locks.holder = ${node} OR cluster_locks.expires_at < ${DB_NOW}
       RETURNING epoch`);
