@@ -26,8 +26,10 @@ export async function registerIntakeObject(db: MetadataDb, objectKey: string, no
 
 /**
  * Commits the ranges of one intake object in one write batch, each insert conditioned on
- * `node` holding the range's partition with the range's epoch. Returns, per range, whether it
- * committed (false: fenced). A retry of a batch whose answer was lost finds its own rows and
+ * `node` holding the range's partition with the range's epoch, and on the object's row still
+ * being there (the sweeper deletes a row no range names before it deletes the object, so a
+ * commit that comes after an orphan's sweep fails instead of naming a deleted object). Returns,
+ * per range, whether it committed (false: fenced). A retry of a batch whose answer was lost finds its own rows and
  * reports them committed again (as long as the lease is still held).
  */
 export async function commitIntakeRanges(db: MetadataDb, node: string, ranges: readonly IntakeRange[]): Promise<boolean[]> {
@@ -38,6 +40,7 @@ export async function commitIntakeRanges(db: MetadataDb, node: string, ranges: r
       INSERT INTO intake_ranges (stream, partition, base_offset, end_offset, object_key, position, length, epoch, created_at)
       SELECT ${r.stream}, ${r.partition}, ${r.baseOffset}, ${r.endOffset}, ${r.objectKey}, ${r.position}, ${r.length}, ${r.epoch}, ${now}
       WHERE EXISTS (SELECT 1 FROM partition_leases WHERE stream = ${r.stream} AND partition = ${r.partition} AND holder = ${node} AND epoch = ${r.epoch})
+        AND EXISTS (SELECT 1 FROM intake_objects WHERE object_key = ${r.objectKey})
       ON CONFLICT (stream, partition, base_offset) DO UPDATE SET created_at = intake_ranges.created_at
         WHERE intake_ranges.object_key = excluded.object_key AND intake_ranges.end_offset = excluded.end_offset
       RETURNING base_offset`),

@@ -526,11 +526,16 @@ export class PartitionLog {
   }
 
   async #upload(segment: PendingSegment): Promise<void> {
+    // A fenced leader uploads nothing more (its retries would only PUT and delete again).
+    if (this.#fenced) throw this.#fenced;
     let row;
     try {
       row = await uploadAndCommit(this.ctx, this.#state, segment);
     } catch (e) {
-      if (e instanceof StrataError && e.code === "LEASE_LOST") this.#fence(e, true);
+      if (e instanceof StrataError && e.code === "LEASE_LOST") {
+        this.#fence(e, true);
+        this.#durableWaiters.rejectAll(e);
+      }
       throw e;
     }
     this.#reportUnuploaded();
@@ -550,7 +555,8 @@ export class PartitionLog {
   #whenDurable(end: number): Promise<void> {
     const reached = this.durableEndOffset;
     if (end <= reached) return Promise.resolve();
-    const refused = this.#commit.failure
+    const refused = this.#fenced
+      ?? this.#commit.failure
       ?? (this.#lifecycle.kind !== "open" ? new StrataError("UNAVAILABLE", "partition is closing") : undefined)
       ?? this.#uploader.failure;
     // A failing upload is retried now rather than at the end of its backoff: the store may be back.
