@@ -10,7 +10,8 @@
 // rewrite commits only while it still holds it, and an unindexed pack object of any gateway is
 // deleted only once it is past ORPHAN_MIN_AGE_MS by the database's clock, read before the index:
 // no commit of it can still come (the proof is in node-fence.ts).
-import { and, eq, lt, sql } from "drizzle-orm";
+import { getLogger } from "@logtape/logtape";
+import { sql } from "drizzle-orm";
 import { isStrataError, StrataError } from "../../core/errors.ts";
 import { FRAME_HEADER_BYTES } from "../../core/artefacts/chunk-frames.ts";
 import { hexToBytes } from "../../core/util/hex.ts";
@@ -24,7 +25,9 @@ import { PACK_MAGIC, PACK_PREFIX, PackBuilder, packIdTime, packKey, parsePackKey
 import type { ArtefactLimits } from "./artefact-limits.ts";
 import type { ArtefactMetrics } from "./artefact-metrics.ts";
 import type { ArtefactRefIndex, StartOffsetOf } from "./artefact-ref-index.ts";
-import { manifestKey, type ManifestService } from "./manifest-service.ts";
+import type { ManifestService } from "./manifest-service.ts";
+
+const log = getLogger(["strata", "artefacts"]);
 
 /**
  * Manifests another subsystem holds whatever references them (the shards of open and kept
@@ -137,11 +140,7 @@ export class ArtefactGc {
       this.#assertAllowed("LEASE_LOST");
       const deleted = await this.#manifests.lock.run(id, async () => {
         if (this.#isHeld(id)) return false;
-        const gone = await this.#db.delete(manifests).where(and(eq(manifests.id, id), lt(manifests.uploadedAt, cutoff))).returning({ id: manifests.id });
-        if (gone.length === 0) return false;
-        this.#manifests.forget(id);
-        await this.#chunks.store.delete(manifestKey(id));
-        return true;
+        return this.#manifests.deleteStale(id, cutoff);
       });
       if (deleted) manifestsDeleted++;
     }
@@ -149,7 +148,16 @@ export class ArtefactGc {
     // 2. Live chunks: every chunk of every remaining manifest.
     const liveChunks = new Set<string>();
     const remaining = await this.#db.select({ id: manifests.id }).from(manifests);
-    for (const { id } of remaining) for (const h of (await this.#manifests.load(id)).hexes) liveChunks.add(h);
+    for (const { id } of remaining) {
+      // A row whose object is not there yet: a PUT in flight (row first, manifest-service.ts),
+      // whose chunks its touch keeps for gcGraceMs; or a row a crash left without its object.
+      const loaded = await this.#manifests.load(id).catch((e: unknown) => {
+        if (!isStrataError(e) || e.code !== "NOT_FOUND") throw e;
+        log.warn("GC: manifest {id} has a row but no object (an upload in flight, or cut short); its chunks are kept only by their grace period", { id });
+        return undefined;
+      });
+      for (const h of loaded?.hexes ?? []) liveChunks.add(h);
+    }
 
     // 3. Packs: rewrite those with enough dead bytes, and merge small ones, into new packs.
     const plan = await this.#plan(liveChunks, cutoff);

@@ -1,6 +1,7 @@
 // Builds the artefact subsystem (chunk store, manifests, artefact reads, ref index, GC) for
 // the composition root, and the LogService hook that indexes ArtefactRefs at append.
 import { getLogger } from "@logtape/logtape";
+import { isStrataError } from "../../core/errors.ts";
 import type { MetadataDb } from "../db/database.ts";
 import type { MetricsRegistry } from "../metrics.ts";
 import { ChunkStore } from "./chunk-store.ts";
@@ -62,7 +63,11 @@ export async function openArtefacts(config: ArtefactsConfig): Promise<Artefacts>
       ? setInterval(() => {
           // In a cluster only the holder of the GC lock collects; the others skip their turn.
           if (!gc.allowed()) return;
-          running = gc.run().catch((e: unknown) => log.error("artefact GC failed: {error}", { error: e }));
+          running = gc.run().catch((e: unknown) => {
+            // The GC lock moved to another gateway between the check and the run, or during it.
+            if (isStrataError(e) && (e.code === "NOT_LEADER" || e.code === "LEASE_LOST")) log.info("artefact GC stopped: {reason}", { reason: e.message });
+            else log.error("artefact GC failed: {error}", { error: e });
+          });
         }, limits.gcIntervalMs)
       : undefined;
   timer?.unref?.();

@@ -1,8 +1,10 @@
 // Manifests: PUT checks id, encoding and that every chunk is stored (409 MISSING_CHUNKS
-// otherwise), then stores the bytes as manifests/<id>.msgpack and a row; GET serves them; a
+// otherwise), then stores a row and the bytes as manifests/<id>.msgpack; GET serves them; a
 // bytes-bounded cache keeps decoded manifests for artefact reads. A PUT and GC's deletion of
-// the same manifest are serialized by a per-id lock, so a re-upload never races its deletion.
-import { eq } from "drizzle-orm";
+// the same manifest are serialized by a per-id lock in one gateway; across the gateways of a
+// cluster (no shared lock) by the order of their steps (deleteStale).
+import { getLogger } from "@logtape/logtape";
+import { and, eq, lt } from "drizzle-orm";
 import { blake3, bytesToHex } from "../../core/hashing/blake3.ts";
 import { StrataError } from "../../core/errors.ts";
 import { chunkOffsets, decodeManifest, type Manifest } from "../../core/artefacts/manifest.ts";
@@ -14,6 +16,8 @@ import { SingleFlight } from "../../core/util/single-flight.ts";
 import type { ObjectStore } from "../objects/object-store.ts";
 import type { ArtefactLimits } from "./artefact-limits.ts";
 import { KeyedLock } from "../../core/util/keyed-lock.ts";
+
+const log = getLogger(["strata", "artefacts"]);
 
 const ID = /^[0-9a-f]{64}$/;
 /** Memory of one cached manifest beyond its bytes: a hex id and an offset per chunk. */
@@ -82,14 +86,18 @@ export class ManifestService {
       if (missing.length > 0) return { outcome: "missing", missing: missing.slice(0, this.#limits.maxMissingListed), missingCount: missing.length };
       const now = Date.now();
       const existing = await this.#db.update(manifests).set({ uploadedAt: now }).where(eq(manifests.id, id)).returning({ id: manifests.id });
-      if (existing.length > 0) return { outcome: "exists", info };
+      if (existing.length === 0) {
+        await this.#db
+          .insert(manifests)
+          .values({ id, size: manifest.size, mediaType: manifest.mediaType, chunkCount: manifest.chunks.length, bytes: bytes.length, uploadedAt: now })
+          .onConflictDoUpdate({ target: manifests.id, set: { uploadedAt: now } });
+      }
+      // The row first, then the object, on every PUT (an existing one too): what deleteStale
+      // relies on when GC runs on another gateway; it also repairs a row whose object a crash
+      // between the two writes left missing. The answer waits for both.
       await this.#store.put(manifestKey(id), bytes);
-      await this.#db
-        .insert(manifests)
-        .values({ id, size: manifest.size, mediaType: manifest.mediaType, chunkCount: manifest.chunks.length, bytes: bytes.length, uploadedAt: now })
-        .onConflictDoUpdate({ target: manifests.id, set: { uploadedAt: now } });
       this.#cache.set(id, { id, bytes, manifest, hexes, offsets: chunkOffsets(manifest) });
-      return { outcome: "created", info };
+      return { outcome: existing.length > 0 ? "exists" : "created", info };
     });
   }
 
@@ -119,8 +127,28 @@ export class ManifestService {
     return loaded;
   }
 
-  /** Forgets a deleted manifest. */
-  forget(id: string): void {
+  /**
+   * GC's deletion of a manifest not PUT since `cutoff` (run under `lock`); false when it was.
+   * Safe against a PUT on another gateway, which holds no lock here: the row goes first, on
+   * condition, then the object; a PUT updates or re-inserts the row before writing the object.
+   * A PUT whose row update came before our delete makes the delete miss (it is fresh). One whose
+   * row came after it either wrote its object after our object delete, or before: then the row
+   * is back when we look again after the delete, and we put the identical bytes back.
+   */
+  async deleteStale(id: string, cutoff: number): Promise<boolean> {
+    const bytes = await this.load(id).then(
+      (m) => m.bytes,
+      () => undefined,
+    );
+    const gone = await this.#db.delete(manifests).where(and(eq(manifests.id, id), lt(manifests.uploadedAt, cutoff))).returning({ id: manifests.id });
+    if (gone.length === 0) return false;
     this.#cache.delete(id);
+    await this.#store.delete(manifestKey(id));
+    const back = await this.#db.select({ id: manifests.id }).from(manifests).where(eq(manifests.id, id));
+    if (back.length > 0) {
+      if (bytes) await this.#store.put(manifestKey(id), bytes);
+      else log.warn("manifest {id} was uploaded again while GC deleted it, and its old object was unreadable; a new PUT repairs it", { id });
+    }
+    return true;
   }
 }

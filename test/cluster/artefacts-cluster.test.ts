@@ -312,3 +312,71 @@ test("GC runs only on the holder of the artefact-gc lock; a rewrite whose lock w
     await b.artefacts.close();
   }
 }, 120_000);
+
+/** The bucket as one gateway sees it, with a hook run before each delete (to interleave another gateway's request). */
+class DeleteHookStore implements ObjectStore {
+  readonly description: string;
+  beforeDelete: (key: string) => Promise<void> = () => Promise.resolve();
+  readonly #inner: ObjectStore;
+  constructor(inner: ObjectStore) {
+    this.#inner = inner;
+    this.description = inner.description;
+  }
+  put: ObjectStore["put"] = (key, body, opts) => this.#inner.put(key, body, opts);
+  putMultipart: ObjectStore["putMultipart"] = (key, parts, opts) => this.#inner.putMultipart(key, parts, opts);
+  get: ObjectStore["get"] = (key, range) => this.#inner.get(key, range);
+  head: ObjectStore["head"] = (key) => this.#inner.head(key);
+  list: ObjectStore["list"] = (prefix) => this.#inner.list(prefix);
+  deleteMany: ObjectStore["deleteMany"] = (keys) => this.#inner.deleteMany(keys);
+  close: ObjectStore["close"] = () => Promise.resolve();
+  delete: ObjectStore["delete"] = async (key) => {
+    await this.beforeDelete(key);
+    await this.#inner.delete(key);
+  };
+}
+
+test("a manifest PUT again on gateway 2 while GC on gateway 1 deletes it (no lock they share) stays whole: row, object and chunks", async () => {
+  await clearMetadata();
+  const shared = await objectStore();
+  const hooked = new DeleteHookStore(shared);
+  const a = await openEngine("gw-a", hooked, newDir());
+  const b = await openEngine("gw-b", shared, newDir());
+  try {
+    const chunks = chunkUploads(4, 12_000);
+    await a.artefacts.chunkStore.put(chunks);
+    const bytes = encodeManifest({ v: 1, size: chunks.reduce((n, c) => n + c.data.length, 0), mediaType: "a/b", chunks: chunks.map((c) => ({ hash: c.hash, length: c.data.length })) });
+    const id = manifestId(bytes);
+    expect((await a.artefacts.services.manifests.put(id, bytes)).outcome).toBe("created");
+    // Unreferenced and older than the (zero) grace period once the clock moves on: dead to GC.
+    const uploaded = Date.now();
+    while (Date.now() <= uploaded) await Bun.sleep(1);
+
+    // The worst interleaving: gateway 2's whole PUT lands between GC's row delete and its object delete.
+    let raced = false;
+    hooked.beforeDelete = async (key) => {
+      if (raced || !key.startsWith("manifests/")) return;
+      raced = true;
+      expect((await b.artefacts.services.manifests.put(id, bytes)).outcome).toBe("created");
+    };
+    await grantGcLock(database.db, "gw-a");
+    a.gcLock = true;
+    const summary = await a.artefacts.services.gc.run();
+    expect(raced).toBe(true);
+    expect(summary.manifests_deleted).toBe(1);
+    expect(summary.chunks_deleted).toBe(0);
+
+    // A third gateway with cold caches reads it whole.
+    const c = await openEngine("gw-c", shared, newDir());
+    try {
+      expect((await c.artefacts.services.manifests.info(id)).chunks).toBe(4);
+      const loaded = await c.artefacts.services.manifests.load(id);
+      expect(loaded.hexes).toEqual(chunks.map((x) => x.hex));
+      for (const x of chunks) expect(await c.artefacts.chunkStore.read(x.hex, (await c.artefacts.chunkStore.index.locateMany([x.hex])).get(x.hex)!)).toEqual(x.data);
+    } finally {
+      await c.artefacts.close();
+    }
+  } finally {
+    await a.artefacts.close();
+    await b.artefacts.close();
+  }
+}, 120_000);
