@@ -130,6 +130,15 @@ export function createGatewayMetrics(registry = new MetricsRegistry()) {
     segmentCacheBytes: registry.gauge("strata_segment_cache_bytes", "Bytes of segment files in the local cache."),
     unuploadedBytes: registry.gauge("strata_unuploaded_bytes", "Sealed segment bytes on local disk not yet in the object store, per stream."),
     walTornBytes: registry.counter("strata_wal_torn_bytes_total", "Bytes cut from torn WAL tails at recovery."),
+    // Cluster mode intake (docs/cluster.md): objects PUT, their bytes, the ack latency, fenced ranges.
+    intakePuts: registry.counter("strata_intake_puts_total", "Intake objects written (cluster mode)."),
+    intakeBytes: registry.counter("strata_intake_bytes_total", "Bytes of intake objects written (cluster mode)."),
+    intakeCommitSeconds: registry.histogram(
+      "strata_intake_commit_seconds",
+      "From an intake object's creation to its ranges' commit: the acknowledgement latency the intake adds (cluster mode).",
+      [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
+    ),
+    intakeFencedRanges: registry.counter("strata_intake_fenced_ranges_total", "Intake ranges refused because the partition's lease was gone (cluster mode)."),
   };
 }
 

@@ -20,6 +20,7 @@
 import { getLogger } from "@logtape/logtape";
 import { StrataError, invariant } from "../../core/errors.ts";
 import type { MetadataDb } from "../db/database.ts";
+import type { GatewayMetrics } from "../metrics.ts";
 import type { ObjectStore } from "../objects/object-store.ts";
 import { errorText } from "../objects/errno.ts";
 import { commitIntakeRanges, registerIntakeObject, type IntakeRange } from "./intake-catalog.ts";
@@ -73,6 +74,7 @@ export interface IntakeWriterConfig {
   readonly node: string;
   readonly incarnation: number;
   readonly limits: IntakeLimits;
+  readonly metrics: GatewayMetrics;
 }
 
 const FIRST_BACKOFF_MS = 20;
@@ -246,6 +248,8 @@ export class IntakeWriter {
       o.step = { kind: "put" };
       this.stats.puts++;
       this.stats.bytes += o.body.length;
+      this.config.metrics.intakePuts.inc();
+      this.config.metrics.intakeBytes.inc({}, o.body.length);
     } catch {
       return; // closed: close() failed its members
     } finally {
@@ -274,6 +278,7 @@ export class IntakeWriter {
         head.step = { kind: "done" };
         this.stats.commits++;
         this.stats.commitMs += performance.now() - started;
+        this.config.metrics.intakeCommitSeconds.observe((performance.now() - head.createdAt) / 1000);
         head.ranges.forEach((r, i) => {
           const members = head!.members[i]!;
           if (committed[i]) {
@@ -283,6 +288,7 @@ export class IntakeWriter {
             }
           } else {
             this.stats.fenced++;
+            this.config.metrics.intakeFencedRanges.inc();
             const lost = new StrataError("LEASE_LOST", `partition ${r.partition} of ${r.stream}: lease epoch ${r.epoch} is gone; records from offset ${r.baseOffset} were not committed`);
             for (const p of members) this.#fail(p, lost);
           }

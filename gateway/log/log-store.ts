@@ -119,7 +119,7 @@ export class LogStore {
     this.walIo = new FdBudgetIo(config.walIo ?? nodeWalIo, config.limits.maxOpenWalFiles);
     const cluster = config.cluster;
     this.intake = cluster
-      ? new IntakeWriter({ db: config.db, store: config.objectStore, node: cluster.node, incarnation: cluster.incarnation, limits: cluster.intake })
+      ? new IntakeWriter({ db: config.db, store: config.objectStore, node: cluster.node, incarnation: cluster.incarnation, limits: cluster.intake, metrics: config.metrics })
       : undefined;
   }
 
