@@ -6,6 +6,7 @@ import { z } from "zod";
 import { registerAggregate } from "./aggregate.ts";
 import { registerCheckpoints } from "./checkpoints.ts";
 import { registerChunks } from "./chunks.ts";
+import { registerCluster } from "./cluster.ts";
 import { registerConsume } from "./consume.ts";
 import { registerDatasets } from "./datasets.ts";
 import { registerEdge } from "./edge.ts";
@@ -74,5 +75,6 @@ export function buildProgram(): Command {
   registerEdge(program);
   registerDevices(program);
   registerRollout(program);
+  registerCluster(program);
   return program;
 }

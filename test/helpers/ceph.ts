@@ -7,8 +7,8 @@
 //   STRATA_TEST_S3_BUCKET      bucket, created if missing (default strata-test)
 //   STRATA_TEST_S3_REGION      region (default: AWS_REGION, else us-east-1)
 // Otherwise a throwaway single-node Ceph radosgw starts on loopback (installed with apt when
-// missing, which needs root), from test/helpers/ceph/start-ceph-rgw.sh, on random free ports
-// and under a fresh directory in the OS temp dir.
+// missing, which needs root), by cli/dev/radosgw.ts (scripts/ceph/start-ceph-rgw.sh), on random
+// free ports and under a fresh directory in the OS temp dir.
 //
 // One cluster serves every test file of a `bun test` run (bun runs them in one process):
 // startS3() counts references, and when the last user calls stop() the cluster shuts down
@@ -16,13 +16,7 @@
 // process exit hooks, so the start script also leaves a watchdog that stops the cluster once
 // this process is gone, even after SIGKILL.
 
-import { spawn, spawnSync } from "node:child_process";
-import { createServer } from "node:net";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { openSync, closeSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { startRadosgw, type RadosgwServer } from "../../cli/dev/radosgw.ts";
 
 export interface S3TestStore {
   endpoint: string;
@@ -33,21 +27,12 @@ export interface S3TestStore {
   stop(): Promise<void>;
 }
 
-interface Cluster {
-  endpoint: string;
-  accessKeyId: string;
-  secretAccessKey: string;
-  shutdown(): Promise<void>;
-}
+type Cluster = RadosgwServer;
 
-const SCRIPTS = fileURLToPath(new URL("./ceph/", import.meta.url));
 const ACCESS_KEY = "strata-test";
 const SECRET_KEY = "strata-test-secret";
 const BUCKET = "strata-test";
 const IDLE_GRACE_MS = 3_000;
-const START_ATTEMPTS = 3;
-const CEPH_PACKAGES = ["radosgw", "ceph-mon", "ceph-osd", "ceph-common"];
-const CEPH_BINARIES = ["radosgw", "ceph-mon", "ceph-osd", "ceph", "radosgw-admin", "monmaptool", "ceph-authtool"];
 
 let shared: Promise<Cluster> | undefined;
 let refs = 0;
@@ -111,96 +96,6 @@ export async function startS3(): Promise<S3TestStore> {
   };
 }
 
-async function startCluster(): Promise<Cluster> {
-  ensureCephInstalled();
-  let lastError: unknown;
-  for (let attempt = 1; attempt <= START_ATTEMPTS; attempt++) {
-    try {
-      return await startOnce();
-    } catch (e) {
-      lastError = e; // most likely a port taken between probing and binding: retry on new ports
-    }
-  }
-  throw lastError;
-}
-
-async function startOnce(): Promise<Cluster> {
-  // The cluster owns `base` (the start script wipes it; stop, or the watchdog, removes it).
-  // The start log sits beside it and is kept only when the start fails.
-  const base = await mkdtemp(join(tmpdir(), "strata-ceph-"));
-  const logPath = `${base}.log`;
-  const [rgwPort, monPort] = await freePorts(2);
-  const env = {
-    ...process.env,
-    CEPH_BASE: base,
-    RGW_PORT: String(rgwPort),
-    MON_PORT: String(monPort),
-    S3_ACCESS_KEY: ACCESS_KEY,
-    S3_SECRET_KEY: SECRET_KEY,
-    WATCH_PID: String(process.pid),
-  };
-  const shutdown = async (): Promise<void> => {
-    await runScript("stop-ceph-rgw.sh", env, "/dev/null").catch(() => {});
-    await rm(base, { recursive: true, force: true });
-  };
-  const code = await runScript("start-ceph-rgw.sh", env, logPath);
-  if (code !== 0) {
-    const log = await readFile(logPath, "utf8").catch(() => "");
-    await shutdown();
-    throw new Error(`start-ceph-rgw.sh failed (exit ${code}; log ${logPath}):\n${log.slice(-4000)}`);
-  }
-  await rm(logPath, { force: true });
-  return { endpoint: `http://127.0.0.1:${rgwPort}`, accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY, shutdown };
-}
-
-/** Run a helper script with stdio going to a file: daemons it starts may keep inherited fds open. */
-function runScript(name: string, env: NodeJS.ProcessEnv, logPath: string): Promise<number> {
-  const fd = openSync(logPath, "a");
-  try {
-    const child = spawn("bash", [join(SCRIPTS, name)], { env, stdio: ["ignore", fd, fd] });
-    return new Promise((resolve, reject) => {
-      child.on("error", reject);
-      child.on("exit", (code, signal) => resolve(code ?? (signal ? 128 : 1)));
-    });
-  } finally {
-    closeSync(fd);
-  }
-}
-
-function ensureCephInstalled(): void {
-  const missing = CEPH_BINARIES.filter((b) => spawnSync("sh", ["-c", `command -v ${b}`]).status !== 0);
-  if (missing.length === 0) return;
-  if (process.getuid?.() !== 0) {
-    throw new Error(
-      `Ceph is not installed (missing ${missing.join(", ")}) and installing it needs root: run ` +
-        `apt-get install -y --no-install-recommends ${CEPH_PACKAGES.join(" ")}, or set STRATA_TEST_S3_ENDPOINT`,
-    );
-  }
-  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
-  // Wait for the dpkg lock rather than fail when another run (or unattended-upgrades) holds it.
-  const lock = ["-o", "DPkg::Lock::Timeout=300"];
-  for (const args of [[...lock, "update"], [...lock, "install", "-y", "--no-install-recommends", ...CEPH_PACKAGES]]) {
-    const r = spawnSync("apt-get", args, { env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
-    if (r.status !== 0) throw new Error(`apt-get ${args.join(" ")} failed (exit ${r.status}):\n${(r.stderr || r.stdout || "").slice(-4000)}`);
-  }
-}
-
-/** Distinct free TCP ports on 127.0.0.1, held open together so they differ. */
-async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: n }, () =>
-      new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
-        const s = createServer();
-        s.once("error", reject);
-        s.listen(0, "127.0.0.1", () => resolve(s));
-      }),
-    ),
-  );
-  const ports = servers.map((s) => {
-    const addr = s.address();
-    if (addr === null || typeof addr === "string") throw new Error("no port");
-    return addr.port;
-  });
-  await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
-  return ports;
+function startCluster(): Promise<Cluster> {
+  return startRadosgw({ accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY, watchPid: process.pid });
 }

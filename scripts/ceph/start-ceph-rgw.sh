@@ -1,8 +1,9 @@
 #!/bin/bash
 # Start a throwaway single-node Ceph (Pacific 16.2.x, Debian bookworm packages)
 # cluster for tests: 1 mon, 1 OSD (memstore by default), radosgw (beast) on
-# 127.0.0.1, plus one S3 user. Everything lives under $CEPH_BASE. Used by
-# test/helpers/ceph.ts, which picks the ports and the base directory per run.
+# 127.0.0.1, plus one S3 user. Everything lives under $CEPH_BASE. Used by cli/dev/radosgw.ts
+# (for test/helpers/ceph.ts and `strata cluster dev`), which picks the ports and the base
+# directory per run.
 #
 # Needs (as root): apt-get install --no-install-recommends ceph-mon ceph-osd radosgw ceph-common
 #   (+ ceph-mgr if WITH_MGR=1)
