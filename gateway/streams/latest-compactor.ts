@@ -2,6 +2,8 @@
 // background, and on demand (`POST /v1/admin/compact`). The storage engine rewrites segments
 // (gateway/log/compaction.ts); this side tells it which records are superseded, from the stream's
 // latest-per-key index, and drops a key from the index once compaction removed its tombstone.
+// In cluster mode a gateway compacts only the partitions it leads, each judged by the index of
+// its current tenure (LatestService.partitionIndex); the others are their leaders' to compact.
 import { getLogger } from "@logtape/logtape";
 import type { CompactionJudge } from "../log/compaction-segment.ts";
 import type { CompactionLimits } from "../log/compaction-limits.ts";
@@ -71,8 +73,11 @@ export class StreamCompactor {
 
   /** One pass over every partition of `stream` (BAD_REQUEST when it is not compacted). */
   async compact(stream: string): Promise<StreamCompaction> {
-    const config = this.streams.require(stream);
-    const judge = judgeOf(this.latest.index(stream));
+    const config = await this.streams.lookup(stream);
+    this.latest.requireCompacted(config);
+    const cluster = this.streams.router !== undefined;
+    const led = new Set(cluster ? this.logs.led().filter((l) => l.stream === stream).map((l) => l.partition) : []);
+    const streamJudge = cluster ? undefined : judgeOf(this.latest.index(stream));
     const policy = {
       minRemovableRatio: this.limits.minRemovableRatio,
       maxBytesPerPass: this.limits.maxBytesPerPass,
@@ -83,6 +88,8 @@ export class StreamCompactor {
     let bytesRead = 0;
     try {
       for (let p = 0; p < config.partitions; p++) {
+        if (cluster && !led.has(p)) continue;
+        const judge = streamJudge ?? judgeOf(await this.latest.partitionIndex(config, p));
         const outcome = await this.logs.partition(stream, p).compact(judge, policy);
         segmentsRewritten += outcome.segmentsRewritten;
         recordsRemoved += outcome.recordsRemoved;

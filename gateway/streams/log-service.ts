@@ -75,9 +75,10 @@ export interface LogHooks {
   /**
    * Called before a request's records are encoded; may refuse them (nothing written). Its ticket
    * is settled with the positions the records got, also those of partitions that were written
-   * when another failed (the latest-per-key index of compacted streams, latest-service.ts).
+   * when another failed (the latest-per-key index of compacted streams, latest-service.ts). In
+   * cluster mode every append goes to one partition, named by `partition`.
    */
-  readonly admit?: (config: StreamConfig, records: readonly RecordInput[]) => AppendTicket | undefined;
+  readonly admit?: (config: StreamConfig, records: readonly RecordInput[], partition?: number) => AppendTicket | undefined | Promise<AppendTicket | undefined>;
 }
 
 /** Who publishes: the authenticated subject (absent when the gateway runs without auth). */
@@ -263,7 +264,7 @@ export class LogService {
 
   private async appendClientBatch(config: StreamConfig, batch: ClientBatch, partition: number, acks: Acks, retry: boolean): Promise<RecordPosition[]> {
     const { records, producer, bytes } = batch;
-    const ticket = this.hooks.admit?.(config, records);
+    const ticket = await this.hooks.admit?.(config, records, this.cluster ? partition : undefined);
     const timestamp = Date.now();
     const positions: RecordPosition[] = new Array(records.length);
     try {
@@ -313,7 +314,7 @@ export class LogService {
     retry = false,
   ): Promise<RecordPosition[]> {
     const assigned = this.assignPartitions(config, records, producer);
-    const ticket = this.hooks.admit?.(config, records);
+    const ticket = await this.hooks.admit?.(config, records);
     const timestamp = Date.now();
     if (!ticket) return this.appendAdmitted(config, records, producer, acks, retry, assigned, timestamp);
     const positions: RecordPosition[] = new Array(records.length);

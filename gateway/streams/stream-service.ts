@@ -116,6 +116,11 @@ export class StreamService {
     return service;
   }
 
+  /** Cluster mode's router (who leads which partition), else undefined. */
+  get router(): PartitionRouter | undefined {
+    return this.cluster?.router;
+  }
+
   /** Stops the cluster-mode reloads. */
   close(): void {
     clearInterval(this.reloadTimer);

@@ -44,11 +44,13 @@ export class VersionsService {
   readonly onArtefactRecord = (record: AppendedArtefactRecord): Promise<void> =>
     this.#index.add(record.stream, record.partition, record.offset, record.timestamp, record.fields);
 
-  #retained(stream: string): RetainedRange {
-    const config = this.streams.require(stream);
+  /** What retention kept of the stream; in cluster mode the start of a partition led elsewhere comes from the shared state (StreamService.info). */
+  async #retained(stream: string): Promise<RetainedRange> {
+    const config = await this.streams.lookup(stream);
+    const info = await this.streams.info(stream);
     return {
       createdAt: config.createdAt,
-      startOffset: (partition) => (partition < config.partitions ? this.logs.partition(stream, partition).startOffset : undefined),
+      startOffset: (partition) => info.partitions[partition]?.start_offset,
     };
   }
 
@@ -58,13 +60,13 @@ export class VersionsService {
       throw new StrataError("BAD_REQUEST", `limit ${pageSize}: must be 1..${this.limits.maxPageVersions}`);
     }
     if (before !== undefined && (!Number.isSafeInteger(before) || before < 1)) throw new StrataError("BAD_REQUEST", `before ${before}: must be a cursor from next_before`);
-    const rows = await this.#index.list(stream, this.#retained(stream), pageSize, before);
+    const rows = await this.#index.list(stream, await this.#retained(stream), pageSize, before);
     return { stream, versions: rows.map(toJson), next_before: rows.length === pageSize ? rows[rows.length - 1]!.seq : null };
   }
 
   /** The version a reference names; NOT_FOUND when none, AMBIGUOUS_ID (409) naming candidates. */
   async resolve(stream: string, ref: string): Promise<VersionJson> {
-    const retained = this.#retained(stream);
+    const retained = await this.#retained(stream);
     const found = await this.#find(stream, retained, ref);
     if (!found) throw new StrataError("NOT_FOUND", `stream '${stream}' has no artefact version '${ref}'`);
     return toJson(found);
