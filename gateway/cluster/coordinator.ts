@@ -142,7 +142,11 @@ export class Coordinator {
       return;
     }
     const state = this.#state;
-    if (state.kind === "closed") return;
+    if (this.#closing) {
+      // close() waits for this round: a lock taken just now is given back (a held one close() releases).
+      if (epoch !== undefined && state.kind !== "leading") await this.#release(epoch);
+      return;
+    }
     if (epoch === undefined) {
       if (state.kind === "leading") {
         log.warn("the coordinator lock is held by another gateway; stepping down");

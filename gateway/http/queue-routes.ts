@@ -58,7 +58,7 @@ export function queueRoutes(queues: QueueService, limited: MiddlewareHandler, re
       const body = c.req.valid("json").body;
       const principal = principalOf(c);
       for (const stream of body.streams) authorize(principal, "consume", stream);
-      const claimed = await queues.claim(c.req.param("group"), body, c.req.raw.signal);
+      const claimed = await queues.claim(c.req.param("group"), body, c.req.raw.signal, c.req.header("authorization"));
       // MessagePack keeps key and header bytes, tensors and artefact refs native: the stored bytes as they are.
       if (wantsMsgpack(c)) return respondEncoded<ClaimResponse>(c, encodeClaimedMsgpack(claimed), "msgpack");
       return respond(c, jsonClaimed(claimed), "json");

@@ -10,7 +10,7 @@ import { KeyedLock } from "../../core/util/keyed-lock.ts";
 import type { Database } from "../db/database.ts";
 import type { MetricsRegistry } from "../metrics.ts";
 import { compileFilter } from "../filters/record-filter.ts";
-import type { LogService } from "../streams/log-service.ts";
+import type { LogService, RawReadResult, ReadRequest } from "../streams/log-service.ts";
 import type { StreamService } from "../streams/stream-service.ts";
 import { backoffDelay } from "./backoff.ts";
 import type { RawClaimed } from "./claim-msgpack.ts";
@@ -24,6 +24,7 @@ import type { QueueLimits } from "./queue-limits.ts";
 import { createQueueMetrics, type QueueMetrics } from "./queue-metrics.ts";
 import { emptyPartition, partitionKey, QueueChanges, type PartitionQueue, type QueueState } from "./queue-state.ts";
 import { QueueStore, type WriteSet } from "./queue-store.ts";
+import { readRawFromLeader } from "./remote-read.ts";
 import { WriteBatcher } from "./write-batcher.ts";
 import type { AckResponse, ClaimRequest, NackRequest, NackResponse, QueueConfig, QueueConfigInput, QueueCounts, QueueDescription, QueuePartitionCounts, QueueSummary } from "./queue-wire.ts";
 
@@ -37,6 +38,16 @@ const SWEEP_INTERVAL_MS = 1000;
 /** A commit to wait for, boxed: an async function cannot return a promise unflattened. */
 interface Pending {
   readonly committed: Promise<void>;
+}
+
+/** How long a read of a partition led by another gateway may wait for its answer (cluster.forwardTimeoutMs). */
+const DEFAULT_REMOTE_READ_TIMEOUT_MS = 30_000;
+
+export interface QueueServiceOptions {
+  /** Cluster mode: load and serve nothing until resume() (on the coordinator). */
+  readonly dormant?: boolean;
+  /** Cluster mode: the longest wait for a partition leader's answer to a read (cluster.forwardTimeoutMs). */
+  readonly remoteReadTimeoutMs?: number;
 }
 
 /** One delivery handed to a claimer, its record located in its stored batch (decoded only for a JSON answer). */
@@ -54,6 +65,9 @@ export class QueueService {
   private roundRobin = 0;
   /** Dormant on a gateway that does not coordinate (cluster mode): no state, no request served. */
   private mode: "serving" | "dormant" = "dormant";
+  private remoteReadTimeoutMs = DEFAULT_REMOTE_READ_TIMEOUT_MS;
+  /** Cluster mode: the Authorization of the claim a group runs now (set under the group's lock), sent with reads of partitions led elsewhere. */
+  private readonly claimAuthorization = new Map<string, string>();
 
   private constructor(
     db: Pick<Database, "db" | "client">,
@@ -71,8 +85,9 @@ export class QueueService {
    * sweep. `dormant` (cluster mode): loads nothing and serves nothing until resume(), on the
    * coordinator only (gateway/cluster/coordinated-services.ts).
    */
-  static async open(db: Pick<Database, "db" | "client">, streams: StreamService, logService: LogService, limits: QueueLimits, registry: MetricsRegistry, options: { dormant?: boolean } = {}): Promise<QueueService> {
+  static async open(db: Pick<Database, "db" | "client">, streams: StreamService, logService: LogService, limits: QueueLimits, registry: MetricsRegistry, options: QueueServiceOptions = {}): Promise<QueueService> {
     const service = new QueueService(db, streams, logService, limits, createQueueMetrics(registry));
+    service.remoteReadTimeoutMs = options.remoteReadTimeoutMs ?? DEFAULT_REMOTE_READ_TIMEOUT_MS;
     if (options.dormant !== true) await service.resume();
     return service;
   }
@@ -164,7 +179,7 @@ export class QueueService {
   }
 
   /** Up to max_records deliveries; with wait_ms, long-polls until one is claimable or the wait ends. */
-  async claim(group: string, request: ClaimRequest, signal?: AbortSignal): Promise<ClaimedRecord[]> {
+  async claim(group: string, request: ClaimRequest, signal?: AbortSignal, authorization?: string): Promise<ClaimedRecord[]> {
     checkGroupName(group);
     if (request.streams.length > this.limits.maxStreamsPerClaim) throw new StrataError("BAD_REQUEST", `a claim lists at most ${this.limits.maxStreamsPerClaim} streams`);
     if (new Set(request.streams).size !== request.streams.length) throw new StrataError("BAD_REQUEST", "streams must not repeat");
@@ -176,7 +191,12 @@ export class QueueService {
     }
     const until = Date.now() + Math.min(request.wait_ms ?? 0, this.limits.maxWaitMs);
     for (;;) {
-      const claimed = await this.exclusive(group, () => this.claimNow(group, request, maxRecords));
+      if (this.log.routing !== undefined) await Promise.all(request.streams.map((stream) => this.streams.info(stream)));
+      const claimed = await this.exclusive(group, async () => {
+        if (authorization === undefined) this.claimAuthorization.delete(group);
+        else this.claimAuthorization.set(group, authorization);
+        return this.claimNow(group, request, maxRecords);
+      });
       if (claimed.length > 0 || Date.now() >= until || signal?.aborted) return claimed;
       await this.waitForWork(group, request.streams, until, signal);
     }
@@ -288,7 +308,7 @@ export class QueueService {
     this.due.rescanned(state.group, stream, due.length > maxRecords - out.length ? now : nextVisible);
     for (const [p, r] of due) {
       if (out.length >= maxRecords) return;
-      const read = await this.log.readRaw({ stream, partition: p.partition, offset: Math.max(r.offset, this.startOffset(stream, p.partition)), maxRecords: 1 });
+      const read = await this.readPartition(state.group, { stream, partition: p.partition, offset: Math.max(r.offset, this.startOffset(stream, p.partition)), maxRecords: 1 });
       const raw = read.records[0];
       if (raw === undefined || raw.offset !== r.offset) {
         // Retention removed it: nothing left to deliver, so it counts as settled.
@@ -359,11 +379,11 @@ export class QueueService {
    * claim does not take for the partition's next claim (read-ahead.ts).
    */
   private async readNew(group: string, stream: string, partition: number, cursor: number, share: number, filter: string | undefined): Promise<{ records: RawRecord[]; nextOffset: number }> {
-    if (filter !== undefined) return this.log.readRaw({ stream, partition, offset: cursor, maxRecords: share, filter });
+    if (filter !== undefined) return this.readPartition(group, { stream, partition, offset: cursor, maxRecords: share, filter });
     const key = ReadAhead.key(group, stream, this.streams.require(stream).createdAt, partition);
     const kept = this.readAhead.take(key, cursor, share);
     if (kept !== undefined) return { records: kept, nextOffset: kept[kept.length - 1]!.offset + 1 };
-    const read = await this.log.readRaw({ stream, partition, offset: cursor, maxRecords: Math.max(share, READ_AHEAD_RECORDS) });
+    const read = await this.readPartition(group, { stream, partition, offset: cursor, maxRecords: Math.max(share, READ_AHEAD_RECORDS) });
     const records = read.records.slice(0, share);
     this.readAhead.keep(key, read.records.slice(share));
     return { records, nextOffset: records.length > 0 ? records[records.length - 1]!.offset + 1 : read.nextOffset };
@@ -511,7 +531,7 @@ export class QueueService {
         const cursor = state?.partitions.get(partitionKey(stream, partition))?.cursor ?? 0;
         const end = this.endOffset(stream, partition);
         if (cursor < end) continue; // unclaimed records wait behind the in-flight bound: the timer decides
-        waits.push(this.log.readRaw({ stream, partition, offset: end, maxRecords: 1, waitMs: Math.max(1, until - Date.now()), signal: abort.signal }).catch(() => undefined));
+        waits.push(this.readPartition(group, { stream, partition, offset: end, maxRecords: 1, waitMs: Math.max(1, until - Date.now()), signal: abort.signal }).catch(() => undefined));
       }
       for (const p of state?.partitions.values() ?? []) {
         if (p.stream !== stream) continue;
@@ -586,6 +606,18 @@ export class QueueService {
     if (config.visibility_ms > limits.maxVisibilityMs) throw new StrataError("BAD_REQUEST", `visibility_ms must be at most ${limits.maxVisibilityMs}`);
     if (config.backoff.max_ms > limits.maxBackoffMs) throw new StrataError("BAD_REQUEST", `backoff.max_ms must be at most ${limits.maxBackoffMs}`);
     if (config.backoff.initial_ms > config.backoff.max_ms) throw new StrataError("BAD_REQUEST", "backoff.initial_ms must be at most backoff.max_ms");
+  }
+
+  /**
+   * A read of one partition: from the log when it is led here (or outside cluster mode), else from
+   * its leader (remote-read.ts) with the claim's Authorization; NOT_LEADER when no live gateway leads it.
+   */
+  private readPartition(group: string, request: Omit<ReadRequest, "fields">): Promise<RawReadResult> {
+    const routing = this.log.routing;
+    if (routing === undefined) return this.log.readRaw(request);
+    const route = routing.router.route(request.stream, request.partition);
+    if (route.kind === "local") return this.log.readRaw(request);
+    return readRawFromLeader(route, request, { timeoutMs: this.remoteReadTimeoutMs, authorization: this.claimAuthorization.get(group) });
   }
 
   private startOffset(stream: string, partition: number): number {
