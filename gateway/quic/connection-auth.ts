@@ -54,6 +54,11 @@ export class ConnectionAuth {
     }
   }
 
+  /** The hello's token as an Authorization header (cluster mode sends it on with a forwarded publish), if it had one. */
+  get authorization(): string | undefined {
+    return this.#state.kind === "verified" ? `Bearer ${this.#state.token}` : undefined;
+  }
+
   /** The principal a request acts as, re-verified when the last check is older than RECHECK_MS. */
   async principal(): Promise<Principal> {
     const state = this.#state;

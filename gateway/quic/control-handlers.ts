@@ -18,6 +18,8 @@ export interface RequestContext {
   readonly peerMaxFrameBytes: number;
   /** Aborted when the connection goes away (ends long-polls). */
   readonly signal: AbortSignal;
+  /** The connection's bearer token as an Authorization header, sent on with publishes forwarded in cluster mode. */
+  readonly authorization?: string;
 }
 
 /**
@@ -29,11 +31,11 @@ export async function handleControlRequest(services: GatewayServices, request: C
   const { id } = request;
   switch (request.t) {
     case "publish": {
-      services.streams.require(request.stream);
+      await services.streams.lookup(request.stream);
       // The frame was validated by the publish schema (the same field-value rule as HTTP's); the
       // service limits are the shared publish conversion's.
       const publish = toPublishRequest(request, "msgpack", services.limits);
-      const positions = await services.log.publish(request.stream, publish, request.acks ?? "local", publisher);
+      const positions = await services.log.publish(request.stream, publish, request.acks ?? "local", publisher, { authorization: context.authorization });
       return encode({ t: "ack", id, records: positions });
     }
     case "fetch":

@@ -68,7 +68,7 @@ export async function runControlStream(context: ConnectionContext, reader: Frame
  */
 async function serveRequests(context: ConnectionContext, reader: FrameReader, writer: FrameWriter, session: EstablishedSession): Promise<void> {
   const { state } = context;
-  const requestContext = { peerMaxFrameBytes: session.peerMaxFrameBytes, signal: context.signal };
+  const requestContext = { peerMaxFrameBytes: session.peerMaxFrameBytes, signal: context.signal, authorization: context.auth.authorization };
   const running = new Set<Promise<void>>();
   for (;;) {
     while (!state.hasCredit() && !state.isClosing()) await state.whenCreditChanges();
