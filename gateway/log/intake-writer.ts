@@ -63,6 +63,8 @@ interface IntakeObject {
   readonly createdAt: number;
 }
 
+export type IntakeDependency = "metadata" | "objects";
+
 type WriterState =
   | { readonly kind: "open" }
   | { readonly kind: "closing"; readonly deadline: number }
@@ -94,11 +96,18 @@ export class IntakeWriter {
   /** Bytes admitted and not yet committed or failed. */
   #pendingBytes = 0;
   #lingerTimer: ReturnType<typeof setTimeout> | undefined;
+  /** What the newest failed step depended on, until a step succeeds again. */
+  #stalledBy: IntakeDependency | undefined;
   readonly #drained = new Set<() => void>();
   /** Counters for tests and the bench. */
   readonly stats = { puts: 0, bytes: 0, commits: 0, commitMs: 0, fenced: 0, retries: 0 };
 
   constructor(private readonly config: IntakeWriterConfig) {}
+
+  /** What the intake is waiting for while its steps fail ("metadata": the database, "objects": the object store), else undefined. */
+  get stalledBy(): IntakeDependency | undefined {
+    return this.#stalledBy;
+  }
 
   get pendingBytes(): number {
     return this.#pendingBytes;
@@ -241,9 +250,9 @@ export class IntakeWriter {
   async #send(o: IntakeObject): Promise<void> {
     this.#putsInFlight++;
     try {
-      await this.#retry(`recording intake object ${o.key}`, () => registerIntakeObject(this.config.db, o.key, this.config.node, o.body.length));
+      await this.#retry("metadata", `recording intake object ${o.key}`, () => registerIntakeObject(this.config.db, o.key, this.config.node, o.body.length));
       o.step = { kind: "putting" };
-      await this.#retry(`PUT of intake object ${o.key}`, () => this.config.store.put(o.key, o.body));
+      await this.#retry("objects", `PUT of intake object ${o.key}`, () => this.config.store.put(o.key, o.body));
       if (o.step.kind !== "putting") return; // the writer closed meanwhile
       o.step = { kind: "put" };
       this.stats.puts++;
@@ -269,7 +278,7 @@ export class IntakeWriter {
         const started = performance.now();
         let committed: boolean[];
         try {
-          committed = await this.#retry(`commit of intake object ${head.key}`, () => commitIntakeRanges(this.config.db, this.config.node, head!.ranges));
+          committed = await this.#retry("metadata", `commit of intake object ${head.key}`, () => commitIntakeRanges(this.config.db, this.config.node, head!.ranges));
         } catch {
           return; // closed
         }
@@ -306,12 +315,15 @@ export class IntakeWriter {
   }
 
   /** Runs `fn` until it succeeds, with backoff; throws only once the writer is closed (or its closing deadline passed). */
-  async #retry<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  async #retry<T>(dependency: IntakeDependency, what: string, fn: () => Promise<T>): Promise<T> {
     let backoff = FIRST_BACKOFF_MS;
     for (;;) {
       try {
-        return await fn();
+        const result = await fn();
+        if (this.#stalledBy === dependency) this.#stalledBy = undefined;
+        return result;
       } catch (e) {
+        this.#stalledBy = dependency;
         const s = this.#state;
         if (s.kind === "closed" || (s.kind === "closing" && performance.now() > s.deadline)) throw e;
         this.stats.retries++;

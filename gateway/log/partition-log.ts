@@ -280,7 +280,10 @@ export class PartitionLog {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(
-        () => reject(new StrataError("STORAGE_ERROR", `partition ${this.partition} of ${this.stream}: offsets ${baseOffset}.. not committed to the intake within ${cluster.ackTimeoutMs} ms (still retried; a retry of the batch may find it a duplicate)`)),
+        () => {
+          const code = cluster.intake.stalledBy === "metadata" ? "METADATA_UNAVAILABLE" : "STORAGE_ERROR";
+          reject(new StrataError(code, `partition ${this.partition} of ${this.stream}: offsets ${baseOffset}.. not committed to the intake within ${cluster.ackTimeoutMs} ms (still retried; a retry of the batch may find it a duplicate)`));
+        },
         cluster.ackTimeoutMs,
       );
     });

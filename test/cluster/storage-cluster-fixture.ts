@@ -11,6 +11,7 @@ import { DEFAULT_INTAKE_LIMITS, type IntakeLimits } from "../../gateway/log/inta
 import { LogStore } from "../../gateway/log/log-store.ts";
 import { resolveLimits, type StorageLimits } from "../../gateway/log/storage-limits.ts";
 import { createGatewayMetrics } from "../../gateway/metrics.ts";
+import type { ObjectStore } from "../../gateway/objects/object-store.ts";
 import { S3ObjectStore } from "../../gateway/objects/s3-object-store.ts";
 import { startS3, type S3TestStore } from "../helpers/ceph.ts";
 import { startSqld, type SqldServer } from "../helpers/sqld.ts";
@@ -31,7 +32,8 @@ export interface ClusterFixture {
   readonly objects: S3ObjectStore;
   /** A connection of the test itself (grants, inspection). */
   readonly admin: Database;
-  gateway(node: string, opts?: { incarnation?: number; intake?: Partial<IntakeLimits>; limits?: Partial<StorageLimits> }): Promise<TestGateway>;
+  /** `objects`: the store this gateway writes through (a fault-injecting wrapper of `objects`), default `objects`. */
+  gateway(node: string, opts?: { incarnation?: number; intake?: Partial<IntakeLimits>; limits?: Partial<StorageLimits>; objects?: ObjectStore }): Promise<TestGateway>;
   createStream(name: string, partitions?: number): Promise<void>;
   /** The design's grant: one upsert; the epoch, or undefined when another live holder has it. */
   grant(stream: string, partition: number, node: string, leaseMs?: number): Promise<number | undefined>;
@@ -73,7 +75,7 @@ export async function startClusterFixture(): Promise<ClusterFixture> {
       const lost: Array<[string, number, number]> = [];
       const store = await LogStore.open({
         dataDir: dir,
-        objectStore: objects,
+        objectStore: opts.objects ?? objects,
         db: database.db,
         metrics: createGatewayMetrics(),
         limits: resolveLimits(opts.limits ?? {}),
