@@ -77,7 +77,7 @@ export class QueueService {
     private readonly metrics: QueueMetrics,
   ) {
     this.store = new QueueStore(db);
-    this.deadLetters = new DeadLetters(streams, log);
+    this.deadLetters = new DeadLetters(streams, log, (group, request) => this.readPartition(group, request));
   }
 
   /**
