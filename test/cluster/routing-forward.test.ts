@@ -132,7 +132,7 @@ describe("LogService routing with a real leader", () => {
     // Seq 1..4 went to other partitions (as far as this one knows): 5 is new here.
     const [jump] = await service.publish(STREAM, { records: [record(k0!, 701)], producer: { ...producer, seq: 5 } });
     expect(jump!.offset).toBe(first!.offset + 1);
-    expect(await service.publish(STREAM, { records: [record(k0!, 700)], producer })).toEqual([first]);
+    expect(await service.publish(STREAM, { records: [record(k0!, 700)], producer })).toEqual([first!]);
     // An older epoch is fenced here too.
     await service.publish(STREAM, { records: [record(k0!, 702)], producer: { ...producer, epoch: 1, seq: 3 } });
     await expect(service.publish(STREAM, { records: [record(k0!, 703)], producer: { ...producer, seq: 6 } })).rejects.toMatchObject({ code: "PRODUCER_FENCED" });
@@ -156,7 +156,7 @@ describe("LogService routing with a real leader", () => {
   test("unkeyed records without a producer stay on a partition led here", async () => {
     const before = (await leaderRecords(leader, 1)).length;
     for (let i = 0; i < 6; i++) {
-      const [at] = await service.publish(STREAM, { records: [record(null, 200 + i)] });
+      const [at] = await service.publish(STREAM, { records: [record(null, 200 + i)], producer: null });
       expect(at!.partition).toBe(0);
     }
     expect((await leaderRecords(leader, 1)).length).toBe(before);
@@ -165,12 +165,12 @@ describe("LogService routing with a real leader", () => {
   test("a forwarded request for a partition not led here is NOT_LEADER and writes nothing", async () => {
     const [k1] = keysOf(1, 1);
     const before = (await leaderRecords(leader, 1)).length;
-    const refused = service.publish(STREAM, { records: [record(k1!, 300)] }, "local", undefined, { forwarded: true });
+    const refused = service.publish(STREAM, { records: [record(k1!, 300)], producer: null }, "local", undefined, { forwarded: true });
     await expect(refused).rejects.toMatchObject({ code: "NOT_LEADER" });
     expect((await leaderRecords(leader, 1)).length).toBe(before);
     // A partition led here is appended even when the request was forwarded.
     const [k0] = keysOf(0, 1);
-    const [at] = await service.publish(STREAM, { records: [record(k0!, 301)] }, "local", undefined, { forwarded: true });
+    const [at] = await service.publish(STREAM, { records: [record(k0!, 301)], producer: null }, "local", undefined, { forwarded: true });
     expect(at!.partition).toBe(0);
   });
 
@@ -189,9 +189,9 @@ describe("LogService routing with a real leader", () => {
     const gated = gatedFetch();
     const bounded = serviceWith(new HttpPartitionForwarder({ forwardTimeoutMs: 10_000, maxForwardsInFlight: 1 }, gated.fetch));
     const [k1] = keysOf(1, 1);
-    const first = bounded.publish(STREAM, { records: [record(k1!, 500)] });
+    const first = bounded.publish(STREAM, { records: [record(k1!, 500)], producer: null });
     while (gated.started() === 0) await Bun.sleep(1);
-    await expect(bounded.publish(STREAM, { records: [record(k1!, 501)] })).rejects.toMatchObject({ code: "UNAVAILABLE" });
+    await expect(bounded.publish(STREAM, { records: [record(k1!, 501)], producer: null })).rejects.toMatchObject({ code: "UNAVAILABLE" });
     gated.release();
     const [at] = await first;
     expect(at!.partition).toBe(1);
@@ -205,7 +205,7 @@ describe("LogService routing with a real leader", () => {
     const [k1] = keysOf(1, 1);
     router.leader = { url: closedUrl, node: "gone" };
     try {
-      await expect(serviceWith(dead).publish(STREAM, { records: [record(k1!, 600)] })).rejects.toMatchObject({ code: "NOT_LEADER" });
+      await expect(serviceWith(dead).publish(STREAM, { records: [record(k1!, 600)], producer: null })).rejects.toMatchObject({ code: "NOT_LEADER" });
     } finally {
       router.leader = { url: leader.url, node: "leader" };
     }
