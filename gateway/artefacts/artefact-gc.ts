@@ -20,7 +20,7 @@ import { manifests, packs } from "../db/schema.ts";
 import type { ChunkStore } from "./chunk-store.ts";
 import { Semaphore } from "../../core/util/concurrency.ts";
 import type { PackChunkRow, PackRow } from "./chunk-index.ts";
-import { databaseNowMs, GC_LOCK, ORPHAN_MIN_AGE_MS, type ArtefactsCluster } from "./node-fence.ts";
+import { databaseNowMs, GC_LOCK, gcLockHolder, ORPHAN_MIN_AGE_MS, type ArtefactsCluster } from "./node-fence.ts";
 import { PACK_MAGIC, PACK_PREFIX, PackBuilder, packIdTime, packKey, parsePackKey } from "./pack-format.ts";
 import type { ArtefactLimits } from "./artefact-limits.ts";
 import type { ArtefactMetrics } from "./artefact-metrics.ts";
@@ -108,16 +108,19 @@ export class ArtefactGc {
 
   /** One collection; concurrent calls run one after the other. In a cluster, NOT_LEADER unless this gateway holds the GC lock. */
   run(): Promise<GcSummary> {
-    return this.#lock.run(() => {
-      this.#assertAllowed("NOT_LEADER");
+    return this.#lock.run(async () => {
+      if (!this.allowed()) {
+        const holder = await gcLockHolder(this.#db).catch(() => undefined);
+        const where = holder ? `node ${holder.node}${holder.url ? ` (${holder.url})` : ""} holds it now` : "no gateway holds it right now; retry shortly";
+        throw new StrataError("NOT_LEADER", `artefact GC runs only on the gateway holding the cluster lock ${GC_LOCK}: ${where}`);
+      }
       return this.#collect();
     });
   }
 
-  /** Stops a collection (before it starts, or before each deletion) once the GC lock is not held here. */
-  #assertAllowed(code: "NOT_LEADER" | "LEASE_LOST"): void {
-    if (this.allowed()) return;
-    throw new StrataError(code, `artefact GC runs only on the gateway holding the cluster lock ${GC_LOCK} (this is ${this.#cluster?.node}); GET /v1/cluster shows the holder`);
+  /** Stops a collection before each deletion once the GC lock is no longer held here. */
+  #assertAllowed(): void {
+    if (!this.allowed()) throw new StrataError("LEASE_LOST", `this gateway (${this.#cluster?.node}) lost the cluster lock ${GC_LOCK} during a collection; the rest is left to the next holder`);
   }
 
   async #packBytes(): Promise<number> {
@@ -137,7 +140,7 @@ export class ArtefactGc {
     const dead = rows.filter((r) => !referenced.has(r.id) && !held.has(r.id) && r.uploadedAt < cutoff).map((r) => r.id);
     let manifestsDeleted = 0;
     for (const id of dead) {
-      this.#assertAllowed("LEASE_LOST");
+      this.#assertAllowed();
       const deleted = await this.#manifests.lock.run(id, async () => {
         if (this.#isHeld(id)) return false;
         return this.#manifests.deleteStale(id, cutoff);
@@ -167,7 +170,7 @@ export class ArtefactGc {
     let packsSkipped = 0;
     let packsWritten = 0;
     for (const group of plan) {
-      this.#assertAllowed("LEASE_LOST");
+      this.#assertAllowed();
       const done = await this.#rewrite(group, cutoff);
       if (!done) {
         packsSkipped += group.length;
@@ -194,7 +197,7 @@ export class ArtefactGc {
       if (now - packIdTime(parsed.id) > minAge) orphans.push(info.key);
     }
     if (orphans.length > 0) {
-      this.#assertAllowed("LEASE_LOST");
+      this.#assertAllowed();
       await this.#chunks.store.deleteMany(orphans);
     }
 

@@ -43,6 +43,7 @@ type Reader = Pick<MetadataDb, "get">;
 const nowRow = z.object({ now: z.number().int() });
 const fenceRow = z.object({ live: z.number().int(), now: z.number().int() });
 const lockRow = z.object({ held: z.number().int() });
+const holderRow = z.object({ holder: z.string(), url: z.string().nullable() });
 
 export async function databaseNowMs(db: Reader): Promise<number> {
   return nowRow.parse(await db.get(sql`SELECT ${DB_NOW_MS} AS now`)).now;
@@ -65,4 +66,12 @@ export async function assertPackCommittable(tx: Reader, cluster: Pick<ArtefactsC
 export async function assertHoldsGcLock(tx: Reader, node: string): Promise<void> {
   const row = lockRow.parse(await tx.get(sql`SELECT EXISTS (SELECT 1 FROM cluster_locks WHERE name = ${GC_LOCK} AND holder = ${node} AND expires_at > ${DB_NOW_MS}) AS held`));
   if (row.held !== 1) throw new StrataError("LEASE_LOST", `node ${node} no longer holds the cluster lock ${GC_LOCK}; the GC rewrite is abandoned`);
+}
+
+/** Who holds the GC lock now (its node and advertised URL), for the refusal a non-holder answers. */
+export async function gcLockHolder(db: Reader): Promise<{ node: string; url: string | null } | undefined> {
+  const row = await db.get(sql`SELECT l.holder AS holder, n.url AS url FROM cluster_locks l LEFT JOIN cluster_nodes n ON n.node = l.holder WHERE l.name = ${GC_LOCK} AND l.holder IS NOT NULL AND l.expires_at > ${DB_NOW_MS}`);
+  if (row === undefined) return undefined;
+  const parsed = holderRow.parse(row);
+  return { node: parsed.holder, url: parsed.url };
 }

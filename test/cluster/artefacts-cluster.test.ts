@@ -287,6 +287,8 @@ test("GC runs only on the holder of the artefact-gc lock; a rewrite whose lock w
     // gw-a believes it holds the lock, but the database gave it to gw-b: the rewrite is fenced,
     // its replacement pack deleted, the index untouched.
     await grantGcLock(database.db, "gw-b");
+    // A non-holder's refusal names the holder and where to send the request.
+    await expect(a.artefacts.services.gc.run()).rejects.toThrow("node gw-b (http://gw-b) holds it now");
     a.gcLock = true;
     expect(await codeOf(a.artefacts.services.gc.run())).toBe("LEASE_LOST");
     expect(await keys(store, "packs/")).toEqual(before);
