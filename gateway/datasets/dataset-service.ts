@@ -10,7 +10,8 @@ import { compileFilter, type RecordFilter } from "../filters/record-filter.ts";
 import type { FilterLimits } from "../filters/filter-limits.ts";
 import type { LogStore } from "../log/log-store.ts";
 import type { ObjectStore } from "../objects/object-store.ts";
-import type { LogService } from "../streams/log-service.ts";
+import type { LogService, RawReadResult, ReadRequest } from "../streams/log-service.ts";
+import { routedReadRaw } from "../queues/remote-read.ts";
 import type { ServiceLimits } from "../streams/service-limits.ts";
 import type { StreamService } from "../streams/stream-service.ts";
 import type { DatasetLimits } from "./dataset-limits.ts";
@@ -18,7 +19,7 @@ import { DatasetPins } from "./dataset-pins.ts";
 import { DatasetStore, versionKey, type StoredPartition } from "./dataset-store.ts";
 import type { CreateDatasetRequest, DatasetDescription, DatasetPartition, DatasetSummary, DatasetVersion, VersionRef } from "./dataset-wire.ts";
 import { packOffsets, unpackOffsets } from "./match-offsets.ts";
-import { scanMatches } from "./match-scan.ts";
+import { scanMatches, scanMatchesRemotely } from "./match-scan.ts";
 import { SampleReader, type SampleBatch } from "./sample-reader.ts";
 import { SegmentFiles } from "./segment-files.ts";
 
@@ -39,7 +40,11 @@ export interface DatasetServiceDeps {
   readonly filterLimits: FilterLimits;
   /** Where committed segments are (raw segment reads). */
   readonly objectStore: ObjectStore;
+  /** Cluster mode: the longest wait for a partition leader's answer to a read (cluster.forwardTimeoutMs). */
+  readonly remoteReadTimeoutMs?: number;
 }
+
+const DEFAULT_REMOTE_READ_TIMEOUT_MS = 30_000;
 
 /** What a sample read asks for beyond its indexes. */
 export interface SampleReadOptions {
@@ -76,7 +81,7 @@ export class DatasetService {
     this.#last = last;
     this.#matches = new WeightedLru(deps.limits.matchCacheBytes, (offsets) => offsets.byteLength);
     this.segments = new SegmentFiles(deps.db, deps.streams, deps.objectStore);
-    this.#reader = new SampleReader(deps.log, (v, p) => this.#matchOffsets(v, p), deps.serviceLimits.maxFetchRecords);
+    this.#reader = new SampleReader({ readRaw: (request) => this.#readRaw(request) }, (v, p) => this.#matchOffsets(v, p), deps.serviceLimits.maxFetchRecords);
   }
 
   /**
@@ -143,6 +148,11 @@ export class DatasetService {
       this.#requireServing();
       return this.#create(request);
     });
+  }
+
+  /** A raw read of a partition, from its leader when another gateway leads it (cluster mode). */
+  #readRaw(request: Omit<ReadRequest, "fields">): Promise<RawReadResult> {
+    return routedReadRaw(this.deps.log, request, { timeoutMs: this.deps.remoteReadTimeoutMs ?? DEFAULT_REMOTE_READ_TIMEOUT_MS });
   }
 
   #requireServing(): void {
@@ -227,8 +237,31 @@ export class DatasetService {
     const partitions: StoredPartition[] = [];
     let samples = 0;
     let bytes = 0;
+    // Cluster mode: partitions led elsewhere are pinned at their offsets in the shared state and scanned on their leaders.
+    const routing = this.deps.log.routing;
+    const shared = routing === undefined ? undefined : await streams.info(config.name);
     try {
       for (let p = 0; p < config.partitions; p++) {
+        if (routing !== undefined && shared !== undefined && routing.router.route(config.name, p).kind === "remote") {
+          const { start_offset: start, end_offset: end, bytes: partitionBytes } = shared.partitions[p]!;
+          this.#pins.pin(holder, config.name, p, start);
+          if (request.filter === undefined) {
+            partitions.push({ partition: p, start, end, samples: end - start, first_index: samples, matches: null });
+            samples += end - start;
+            bytes += partitionBytes;
+          } else {
+            const scan = await scanMatchesRemotely((r) => this.#readRaw(r), { stream: config.name, partition: p }, start, end, request.filter, {
+              maxRecords: serviceLimits.maxFetchRecords,
+              maxBytes: serviceLimits.maxFetchBytes,
+              maxMatches: limits.maxFilteredSamples - samples,
+              deadline,
+            });
+            partitions.push({ partition: p, start, end, samples: scan.offsets.length, first_index: samples, matches: packOffsets(start, scan.offsets) });
+            samples += scan.offsets.length;
+            bytes += scan.bytes;
+          }
+          continue;
+        }
         const partitionLog = logs.partition(config.name, p);
         // Pin first, then read the start: retention that ran before the pin moved the start
         // already; any run after it keeps everything from the pinned start on.

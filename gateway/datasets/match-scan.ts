@@ -5,6 +5,7 @@ import { StrataError, invariant } from "../../core/errors.ts";
 import { scanBatchRecords } from "../../core/log/batch.ts";
 import type { PartitionLog } from "../log/log-store.ts";
 import type { RecordFilter } from "../filters/record-filter.ts";
+import type { RawReadResult, ReadRequest } from "../streams/log-service.ts";
 
 export interface MatchScanBounds {
   /** Records and bytes per storage read. */
@@ -44,6 +45,40 @@ export async function scanMatches(log: PartitionLog, start: number, end: number,
       }
       next = Math.max(next, batch.header.baseOffset + batch.header.count);
     }
+  }
+  return { offsets, bytes };
+}
+
+/**
+ * The same scan of a partition led by another gateway (cluster mode): the filter runs on the
+ * leader (a filtered read answers the matches among the records it examined and where it stopped).
+ */
+export async function scanMatchesRemotely(
+  read: (request: Omit<ReadRequest, "fields">) => Promise<RawReadResult>,
+  target: { readonly stream: string; readonly partition: number },
+  start: number,
+  end: number,
+  expression: string,
+  bounds: MatchScanBounds,
+): Promise<MatchScan> {
+  const offsets: number[] = [];
+  let bytes = 0;
+  let next = start;
+  while (next < end) {
+    if (Date.now() > bounds.deadline) {
+      throw new StrataError("BAD_REQUEST", `the filtered scan of ${target.stream}/${target.partition} passed its time limit at offset ${next} of [${start}, ${end}) (limits datasets.maxCreateScanMs)`);
+    }
+    const result = await read({ ...target, offset: next, maxRecords: Math.min(bounds.maxRecords, end - next), maxBytes: bounds.maxBytes, filter: expression });
+    invariant(result.nextOffset > next, `the filtered read of ${target.stream}/${target.partition} moves past ${next}`);
+    for (const record of result.records) {
+      if (record.offset < next || record.offset >= end) continue;
+      if (offsets.length >= bounds.maxMatches) {
+        throw new StrataError("BAD_REQUEST", `the filter matches more than ${bounds.maxMatches} samples (limits datasets.maxFilteredSamples)`);
+      }
+      offsets.push(record.offset);
+      bytes += record.fields[1] - record.fields[0];
+    }
+    next = result.nextOffset;
   }
   return { offsets, bytes };
 }

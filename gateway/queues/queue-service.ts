@@ -24,7 +24,7 @@ import type { QueueLimits } from "./queue-limits.ts";
 import { createQueueMetrics, type QueueMetrics } from "./queue-metrics.ts";
 import { emptyPartition, partitionKey, QueueChanges, type PartitionQueue, type QueueState } from "./queue-state.ts";
 import { QueueStore, type WriteSet } from "./queue-store.ts";
-import { readRawFromLeader } from "./remote-read.ts";
+import { routedReadRaw } from "./remote-read.ts";
 import { WriteBatcher } from "./write-batcher.ts";
 import type { AckResponse, ClaimRequest, NackRequest, NackResponse, QueueConfig, QueueConfigInput, QueueCounts, QueueDescription, QueuePartitionCounts, QueueSummary } from "./queue-wire.ts";
 
@@ -613,11 +613,7 @@ export class QueueService {
    * its leader (remote-read.ts) with the claim's Authorization; NOT_LEADER when no live gateway leads it.
    */
   private readPartition(group: string, request: Omit<ReadRequest, "fields">): Promise<RawReadResult> {
-    const routing = this.log.routing;
-    if (routing === undefined) return this.log.readRaw(request);
-    const route = routing.router.route(request.stream, request.partition);
-    if (route.kind === "local") return this.log.readRaw(request);
-    return readRawFromLeader(route, request, { timeoutMs: this.remoteReadTimeoutMs, authorization: this.claimAuthorization.get(group) });
+    return routedReadRaw(this.log, request, { timeoutMs: this.remoteReadTimeoutMs, authorization: this.claimAuthorization.get(group) });
   }
 
   private startOffset(stream: string, partition: number): number {

@@ -8,7 +8,7 @@ import { decode } from "@msgpack/msgpack";
 import { z } from "zod";
 import { ERROR_STATUS, StrataError, type ErrorCode } from "../../core/errors.ts";
 import { msgpackValueEnd, type RawRecord } from "../../core/log/batch.ts";
-import type { RawReadResult, ReadRequest } from "../streams/log-service.ts";
+import type { LogService, RawReadResult, ReadRequest } from "../streams/log-service.ts";
 import { FORWARDED_HEADER } from "../streams/partition-route.ts";
 
 /** The leader answers with its error envelope; its code is kept. */
@@ -20,6 +20,18 @@ export interface RemoteReadOptions {
   readonly timeoutMs: number;
   readonly authorization?: string;
   readonly fetch?: typeof fetch;
+}
+
+/**
+ * A raw read of one partition: from the log when it is led here (or outside cluster mode), else
+ * from its leader; NOT_LEADER when no live gateway leads it. (Queues and datasets read through it.)
+ */
+export function routedReadRaw(log: LogService, request: Omit<ReadRequest, "fields">, options: RemoteReadOptions): Promise<RawReadResult> {
+  const routing = log.routing;
+  if (routing === undefined) return log.readRaw(request);
+  const route = routing.router.route(request.stream, request.partition);
+  if (route.kind === "local") return log.readRaw(request);
+  return readRawFromLeader(route, request, options);
 }
 
 /** One read of a partition led by `leader`, as LogService.readRaw answers it. */
