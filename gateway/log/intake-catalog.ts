@@ -19,9 +19,16 @@ export interface IntakeRange {
   readonly epoch: number;
 }
 
-/** Records the intake object before its PUT, so that an object whose ranges never commit is still found by the sweeper. Idempotent. */
-export async function registerIntakeObject(db: MetadataDb, objectKey: string, node: string, bytes: number): Promise<void> {
-  await db.insert(intakeObjects).values({ objectKey, node, bytes, createdAt: Date.now() }).onConflictDoNothing();
+/**
+ * Records intake object keys before their PUTs (several ahead in one statement, so most PUTs need
+ * no round trip of their own), so that an object whose ranges never commit is still found by the
+ * sweeper. A key recorded but never PUT is swept like an orphan (deleting a missing object is a
+ * no-op). Idempotent.
+ */
+export async function registerIntakeObjects(db: MetadataDb, objectKeys: readonly string[], node: string): Promise<void> {
+  if (objectKeys.length === 0) return;
+  const now = Date.now();
+  await db.insert(intakeObjects).values(objectKeys.map((objectKey) => ({ objectKey, node, bytes: 0, createdAt: now }))).onConflictDoNothing();
 }
 
 /**

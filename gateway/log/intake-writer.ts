@@ -1,12 +1,13 @@
 // The intake of cluster mode (docs/cluster.md): one per LogStore. Partition leaders hand it their
 // synced group commits, in offset order; it packs the batches of many partitions into one intake
-// object, records the object, PUTs it, then commits one range row per partition per object, each
-// conditioned on the partition's lease. Only then are the records acknowledged and readable: the
+// object, records its key (several keys ahead per statement), PUTs it, then commits one range row
+// per partition per object, each conditioned on the partition's lease. Only then are the records acknowledged and readable: the
 // object store holds them, so the loss of this gateway loses nothing acknowledged.
 //
 // An object moves   registering ──▶ putting ──▶ put ──(its turn)──▶ committing ──▶ done
 // (each step retried with backoff while the metadata database or the object store fails). Objects
-// are PUT concurrently (at most maxPutsInFlight) but commit strictly in PUT order, so a partition's
+// are PUT concurrently (at most maxPutsInFlight) but commit strictly in PUT order (the objects
+// ready at the head commit together, in one write batch), so a partition's
 // ranges commit in offset order and the committed ranges of a partition never have a gap: a range
 // that did not insert (fenced) fails its partition's waiters with LEASE_LOST, and every later range
 // of that partition fails the same check.
@@ -23,7 +24,8 @@ import type { MetadataDb } from "../db/database.ts";
 import type { GatewayMetrics } from "../metrics.ts";
 import type { ObjectStore } from "../objects/object-store.ts";
 import { errorText } from "../objects/errno.ts";
-import { commitIntakeRanges, registerIntakeObject, type IntakeRange } from "./intake-catalog.ts";
+import { SingleFlight } from "../../core/util/single-flight.ts";
+import { commitIntakeRanges, registerIntakeObjects, type IntakeRange } from "./intake-catalog.ts";
 import type { IntakeLimits } from "./intake-limits.ts";
 
 const log = getLogger(["strata", "log", "intake"]);
@@ -81,6 +83,10 @@ export interface IntakeWriterConfig {
 
 const FIRST_BACKOFF_MS = 20;
 const MAX_BACKOFF_MS = 2_000;
+/** Intake object keys recorded ahead of their PUTs in one statement. */
+const REGISTER_AHEAD = 16;
+/** Most intake objects whose ranges commit in one write batch. */
+const OBJECTS_PER_COMMIT = 32;
 
 export class IntakeWriter {
   #state: WriterState = { kind: "open" };
@@ -93,6 +99,9 @@ export class IntakeWriter {
   #putsInFlight = 0;
   #committing = false;
   #nextSeq = 0;
+  /** Keys of sequence numbers below this are recorded in intake_objects. */
+  #registeredBelow = 0;
+  readonly #registration = new SingleFlight<"next", void>();
   /** Bytes admitted and not yet committed or failed. */
   #pendingBytes = 0;
   #lingerTimer: ReturnType<typeof setTimeout> | undefined;
@@ -100,7 +109,7 @@ export class IntakeWriter {
   #stalledBy: IntakeDependency | undefined;
   readonly #drained = new Set<() => void>();
   /** Counters for tests and the bench. */
-  readonly stats = { puts: 0, bytes: 0, commits: 0, commitMs: 0, fenced: 0, retries: 0 };
+  readonly stats = { puts: 0, bytes: 0, commits: 0, registerMs: 0, putMs: 0, commitMs: 0, fenced: 0, retries: 0 };
 
   constructor(private readonly config: IntakeWriterConfig) {}
 
@@ -217,7 +226,7 @@ export class IntakeWriter {
       } else groups.set(id, [p]);
     }
     const seq = this.#nextSeq++;
-    const key = `intake/${this.config.node}/${this.config.incarnation}/${seq.toString(16).padStart(16, "0")}`;
+    const key = this.#key(seq);
     const body = new Uint8Array(bytes);
     const ranges: IntakeRange[] = [];
     const members: Pending[][] = [];
@@ -250,12 +259,18 @@ export class IntakeWriter {
   async #send(o: IntakeObject): Promise<void> {
     this.#putsInFlight++;
     try {
-      await this.#retry("metadata", `recording intake object ${o.key}`, () => registerIntakeObject(this.config.db, o.key, this.config.node, o.body.length));
+      const registering = performance.now();
+      while (o.seq >= this.#registeredBelow) {
+        await this.#retry("metadata", `recording intake object ${o.key}`, () => this.#registration.run("next", () => this.#registerAhead(o.seq)));
+      }
       o.step = { kind: "putting" };
+      const putting = performance.now();
+      this.stats.registerMs += putting - registering;
       await this.#retry("objects", `PUT of intake object ${o.key}`, () => this.config.store.put(o.key, o.body));
       if (o.step.kind !== "putting") return; // the writer closed meanwhile
       o.step = { kind: "put" };
       this.stats.puts++;
+      this.stats.putMs += performance.now() - putting;
       this.stats.bytes += o.body.length;
       this.config.metrics.intakePuts.inc();
       this.config.metrics.intakeBytes.inc({}, o.body.length);
@@ -268,45 +283,72 @@ export class IntakeWriter {
     void this.#commitInOrder();
   }
 
-  /** Commits the oldest objects whose PUT is done, one after the other (never out of order). */
+  /**
+   * Commits the oldest objects whose PUT is done, in PUT order: every such object at the head goes
+   * into one write batch (one round trip for many objects under load), the next batch only after it.
+   */
   async #commitInOrder(): Promise<void> {
     if (this.#committing) return;
     this.#committing = true;
     try {
-      for (let head = this.#objects[0]; head?.step.kind === "put"; head = this.#objects[0]) {
-        head.step = { kind: "committing" };
+      for (;;) {
+        const ready: IntakeObject[] = [];
+        for (const o of this.#objects) {
+          if (o.step.kind !== "put" || ready.length >= OBJECTS_PER_COMMIT) break;
+          ready.push(o);
+        }
+        if (ready.length === 0) break;
+        for (const o of ready) o.step = { kind: "committing" };
+        const ranges = ready.flatMap((o) => o.ranges);
         const started = performance.now();
         let committed: boolean[];
         try {
-          committed = await this.#retry("metadata", `commit of intake object ${head.key}`, () => commitIntakeRanges(this.config.db, this.config.node, head!.ranges));
+          committed = await this.#retry("metadata", `commit of intake objects ${ready[0]!.key}..${ready.at(-1)!.key}`, () => commitIntakeRanges(this.config.db, this.config.node, ranges));
         } catch {
           return; // closed
         }
-        invariant(this.#objects[0] === head, "intake objects commit in PUT order");
-        this.#objects.shift();
-        head.step = { kind: "done" };
+        invariant(this.#objects.slice(0, ready.length).every((o, i) => o === ready[i]), "intake objects commit in PUT order");
+        this.#objects.splice(0, ready.length);
         this.stats.commits++;
         this.stats.commitMs += performance.now() - started;
-        this.config.metrics.intakeCommitSeconds.observe((performance.now() - head.createdAt) / 1000);
-        head.ranges.forEach((r, i) => {
-          const members = head!.members[i]!;
-          if (committed[i]) {
-            for (const p of members) {
-              this.release(p.bytes);
-              p.resolve();
-            }
-          } else {
-            this.stats.fenced++;
-            this.config.metrics.intakeFencedRanges.inc();
-            const lost = new StrataError("LEASE_LOST", `partition ${r.partition} of ${r.stream}: lease epoch ${r.epoch} is gone; records from offset ${r.baseOffset} were not committed`);
-            for (const p of members) this.#fail(p, lost);
-          }
-        });
+        let at = 0;
+        for (const o of ready) {
+          o.step = { kind: "done" };
+          this.config.metrics.intakeCommitSeconds.observe((performance.now() - o.createdAt) / 1000);
+          o.ranges.forEach((r, i) => this.#settle(r, o.members[i]!, committed[at + i]!));
+          at += o.ranges.length;
+        }
       }
     } finally {
       this.#committing = false;
     }
     if (this.#idle()) for (const done of [...this.#drained]) done();
+  }
+
+  #settle(r: IntakeRange, members: readonly Pending[], committed: boolean): void {
+    if (committed) {
+      for (const p of members) {
+        this.release(p.bytes);
+        p.resolve();
+      }
+      return;
+    }
+    this.stats.fenced++;
+    this.config.metrics.intakeFencedRanges.inc();
+    const lost = new StrataError("LEASE_LOST", `partition ${r.partition} of ${r.stream}: lease epoch ${r.epoch} is gone; records from offset ${r.baseOffset} were not committed`);
+    for (const p of members) this.#fail(p, lost);
+  }
+
+  /** Records the keys of the next REGISTER_AHEAD objects from `seq` (one statement). */
+  async #registerAhead(seq: number): Promise<void> {
+    const from = Math.max(seq, this.#registeredBelow);
+    const keys = Array.from({ length: REGISTER_AHEAD }, (_, i) => this.#key(from + i));
+    await registerIntakeObjects(this.config.db, keys, this.config.node);
+    this.#registeredBelow = Math.max(this.#registeredBelow, from + REGISTER_AHEAD);
+  }
+
+  #key(seq: number): string {
+    return `intake/${this.config.node}/${this.config.incarnation}/${seq.toString(16).padStart(16, "0")}`;
   }
 
   #fail(p: Pending, error: unknown): void {

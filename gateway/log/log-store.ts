@@ -200,6 +200,12 @@ export class LogStore {
           },
         },
       });
+      if (this.closed) {
+        // close() ran meanwhile and did not see this partition: hand it back at once.
+        await log.close("handoff");
+        await rm(dir, { recursive: true, force: true });
+        throw new StrataError("UNAVAILABLE", "log store is closed");
+      }
       log.setRetention(retention);
       this.logs.set(key, log);
       this.epochs.set(key, { stream, partition, epoch });
