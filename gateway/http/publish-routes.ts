@@ -11,7 +11,7 @@ import type { BoundedMsgpackDecoder } from "../../core/log/msgpack-bounds.ts";
 import { publishBodySchema, toPublishRequest } from "../../core/log/publish-request.ts";
 import { publisherOf } from "../auth/producer-owners.ts";
 import type { GatewayServices } from "../services.ts";
-import type { PublishVia } from "../streams/log-service.ts";
+import type { RequestVia } from "../streams/log-service.ts";
 import { FORWARDED_HEADER } from "../streams/partition-route.ts";
 import { principalOf, type AuthEnv } from "./auth.ts";
 import { readBodyBytes, respond } from "./negotiate.ts";
@@ -28,7 +28,7 @@ const publishQuery = z.object({
 });
 
 /** How the request reached this gateway: in cluster mode, parts led elsewhere are forwarded with the caller's Authorization. */
-function viaOf(c: Context<AuthEnv>): PublishVia {
+function viaOf(c: Context<AuthEnv>): RequestVia {
   return { authorization: c.req.header("authorization"), forwarded: c.req.header(FORWARDED_HEADER) === "1" };
 }
 

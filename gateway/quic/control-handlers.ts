@@ -99,7 +99,7 @@ async function fetchRecords(services: GatewayServices, request: FetchMessage, co
   if (request.fields === undefined) {
     // Stored record bytes are forwarded as they are: the read response map's entries are
     // spliced into the frame after {t, id}.
-    const raw = await services.log.readRaw(read);
+    const raw = await services.log.readRaw(read, { authorization: context.authorization });
     answer = { t: "records", id: request.id, response: new EncodedMapEntries(encodeRawReadResponse(raw)) };
     stream = raw.stream;
   } else {

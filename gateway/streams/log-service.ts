@@ -81,14 +81,25 @@ export interface LogHooks {
   readonly admit?: (config: StreamConfig, records: readonly RecordInput[], partition?: number) => AppendTicket | undefined | Promise<AppendTicket | undefined>;
 }
 
+/**
+ * Cluster mode's read of a partition led elsewhere, as readRaw answers it (the composition root
+ * hands one in; gateway/queues/remote-read.ts reads the leader's MessagePack read route).
+ */
+export type LeaderRawRead = (leader: { readonly url: string; readonly node: string }, request: Omit<ReadRequest, "fields">, authorization: string | undefined) => Promise<RawReadResult>;
+
+/** What the log service needs in cluster mode: the router, the forwarder and, for raw reads of partitions led elsewhere, a leader reader. */
+export interface LogServiceCluster extends ClusterRouting {
+  readonly readFromLeader?: LeaderRawRead;
+}
+
 /** Who publishes: the authenticated subject (absent when the gateway runs without auth). */
 export interface Publisher {
   readonly subject: string;
 }
 
-/** How a publish reached this gateway; matters in cluster mode only (docs/cluster.md). */
-export interface PublishVia {
-  /** The caller's `Authorization` header, sent on with the parts forwarded to other leaders. */
+/** How a request reached this gateway; matters in cluster mode only (docs/cluster.md). */
+export interface RequestVia {
+  /** The caller's `Authorization` header, sent on with what is forwarded to other leaders. */
   readonly authorization?: string;
   /** Forwarded by another gateway (`strata-forwarded: 1`): never forwarded again; NOT_LEADER unless led here. */
   readonly forwarded?: boolean;
@@ -109,7 +120,7 @@ export class LogService {
     private readonly producerOwners?: ProducerOwnership,
     private readonly filterLimits: FilterLimits = DEFAULT_FILTER_LIMITS,
     /** Cluster mode: partitions led elsewhere are forwarded to their leader (docs/cluster.md). */
-    private readonly cluster?: ClusterRouting,
+    private readonly cluster?: LogServiceCluster,
   ) {
     this.producerLocks = new KeyedLock(limits.maxStreams * 16, () => new StrataError("UNAVAILABLE", "too many producers publishing at once"));
   }
@@ -124,7 +135,7 @@ export class LogService {
    * publisher's subject's: the first use registers it, another subject's is FORBIDDEN before
    * its sequence is judged, so it neither writes nor fences.
    */
-  async publish(stream: string, request: PublishRequest, acks: Acks = "local", publisher?: Publisher, via: PublishVia = {}): Promise<RecordPosition[]> {
+  async publish(stream: string, request: PublishRequest, acks: Acks = "local", publisher?: Publisher, via: RequestVia = {}): Promise<RecordPosition[]> {
     const config = await this.streams.lookup(stream);
     if (this.cluster) return this.publishRouted(config, request, acks, publisher, via);
     const producer = request.producer;
@@ -147,7 +158,7 @@ export class LogService {
    * Producer ownership, sequence rules and the append hooks are those of publish(). `body`
    * becomes the log's (its header is written in place): the caller must not reuse it.
    */
-  async publishBatch(stream: string, body: Uint8Array, options: { partition?: number; acks?: Acks } = {}, publisher?: Publisher, via: PublishVia = {}): Promise<RecordPosition[]> {
+  async publishBatch(stream: string, body: Uint8Array, options: { partition?: number; acks?: Acks } = {}, publisher?: Publisher, via: RequestVia = {}): Promise<RecordPosition[]> {
     const config = await this.streams.lookup(stream);
     const batch = parseClientBatch(body, this.batchLimits());
     const producer = batch.producer;
@@ -176,7 +187,7 @@ export class LogService {
    * checked before anything is written; each is appended here (a partition led here) or
    * forwarded to its leader, in parallel, and the positions answered in the request's order.
    */
-  private async publishRouted(config: StreamConfig, request: PublishRequest, acks: Acks, publisher: Publisher | undefined, via: PublishVia): Promise<RecordPosition[]> {
+  private async publishRouted(config: StreamConfig, request: PublishRequest, acks: Acks, publisher: Publisher | undefined, via: RequestVia): Promise<RecordPosition[]> {
     const producer = request.producer ?? null;
     const assigned = this.assignPartitions(config, request.records, producer);
     const parts = new Map<number, number[]>();
@@ -204,7 +215,7 @@ export class LogService {
   }
 
   /** Where a partition is served; a forwarded request must find it here (never forwarded twice). */
-  private routeOf(config: StreamConfig, partition: number, via: PublishVia): PartitionRoute {
+  private routeOf(config: StreamConfig, partition: number, via: RequestVia): PartitionRoute {
     invariant(this.cluster !== undefined, "routing outside cluster mode");
     const route = this.cluster.router.route(config.name, partition);
     if (via.forwarded && route.kind !== "local") {
@@ -214,7 +225,7 @@ export class LogService {
   }
 
   /** One partition's batch in cluster mode: appended here under the partition's producer rules, or sent to its leader as it is. */
-  private async publishPart(config: StreamConfig, partition: number, route: PartitionRoute, batch: ClientBatch, acks: Acks, publisher: Publisher | undefined, via: PublishVia): Promise<RecordPosition[]> {
+  private async publishPart(config: StreamConfig, partition: number, route: PartitionRoute, batch: ClientBatch, acks: Acks, publisher: Publisher | undefined, via: RequestVia): Promise<RecordPosition[]> {
     if (route.kind === "remote") {
       invariant(this.cluster !== undefined, "a remote route outside cluster mode");
       return this.cluster.forwarder.forward(route, { stream: config.name, partition, body: batch.bytes, acks, authorization: via.authorization });
@@ -408,9 +419,20 @@ export class LogService {
   /**
    * The same records as read() without a field projection, located in their stored batches
    * instead of decoded, for transports that forward their MessagePack as it is. A filter decodes
-   * only the parts of each record its expression reads.
+   * only the parts of each record its expression reads. In cluster mode a partition led elsewhere
+   * is read from its leader (`via.authorization` sent on), when the service was given a reader.
    */
-  async readRaw(request: Omit<ReadRequest, "fields">): Promise<RawReadResult> {
+  async readRaw(request: Omit<ReadRequest, "fields">, via: RequestVia = {}): Promise<RawReadResult> {
+    const cluster = this.cluster;
+    if (cluster) {
+      const config = await this.streams.lookup(request.stream);
+      this.streams.requirePartition(config, request.partition);
+      const route = this.routeOf(config, request.partition, via);
+      if (route.kind === "remote") {
+        if (!cluster.readFromLeader) throw new StrataError("NOT_LEADER", `partition ${request.partition} of '${config.name}' is led by ${route.node} (${route.url}); read it there`);
+        return cluster.readFromLeader(route, request, via.authorization);
+      }
+    }
     return this.select(request, LOCATED);
   }
 

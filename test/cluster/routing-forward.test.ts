@@ -12,6 +12,7 @@ import { HttpPartitionForwarder } from "../../gateway/cluster/partition-forwarde
 import { DEFAULT_FILTER_LIMITS } from "../../gateway/filters/filter-limits.ts";
 import type { LogStore } from "../../gateway/log/log-store.ts";
 import { createGatewayMetrics } from "../../gateway/metrics.ts";
+import { readRawFromLeader } from "../../gateway/queues/remote-read.ts";
 import { LogService } from "../../gateway/streams/log-service.ts";
 import type { PartitionRoute, PartitionRouter } from "../../gateway/streams/partition-route.ts";
 import { DEFAULT_SERVICE_LIMITS } from "../../gateway/streams/service-limits.ts";
@@ -209,6 +210,23 @@ describe("LogService routing with a real leader", () => {
     } finally {
       router.leader = { url: leader.url, node: "leader" };
     }
+  });
+
+  test("a raw read of a partition led elsewhere comes from the leader when a reader is given, else NOT_LEADER", async () => {
+    const onLeader = await leaderRecords(leader, 1);
+    expect(onLeader.length).toBeGreaterThan(0);
+    const reading = new LogService(streams, store, createGatewayMetrics(), DEFAULT_SERVICE_LIMITS, {}, undefined, DEFAULT_FILTER_LIMITS, {
+      router,
+      forwarder: new HttpPartitionForwarder({ forwardTimeoutMs: 10_000, maxForwardsInFlight: 4 }),
+      readFromLeader: (at, request, authorization) => readRawFromLeader(at, request, { timeoutMs: 10_000, authorization }),
+    });
+    const raw = await reading.readRaw({ stream: STREAM, partition: 1, offset: 0, maxRecords: 1000 });
+    expect(raw.records.map((r) => r.offset)).toEqual(onLeader.map((r) => r.offset));
+    expect(raw.endOffset).toBe(onLeader.length);
+    await expect(reading.readRaw({ stream: STREAM, partition: 1, offset: 0 }, { forwarded: true })).rejects.toMatchObject({ code: "NOT_LEADER" });
+    await expect(service.readRaw({ stream: STREAM, partition: 1, offset: 0 })).rejects.toMatchObject({ code: "NOT_LEADER" });
+    // A partition led here is read from the local log either way.
+    expect((await reading.readRaw({ stream: STREAM, partition: 0, offset: 0 })).records.length).toBeGreaterThan(0);
   });
 
   test("a stream another gateway created is found in the shared table on first use", async () => {
