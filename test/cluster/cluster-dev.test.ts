@@ -78,3 +78,22 @@ test("strata cluster dev --gateways 3 prints three gateways that serve, and SIGI
     await waitUntil(`no process left naming ${dir}`, async () => (processesUsing(dir).length === 0 ? true : undefined), 30_000, 200);
   }
 }, 300_000);
+
+test("strata cluster dev killed with SIGKILL leaves no child behind (watchdogs)", async () => {
+  const dir = join(tempDir("strata-cluster-dev-test-"), "run");
+  dirs.push(dir);
+  const cli = startCli("http://127.0.0.1:9", ["cluster", "dev", "--gateways", "1", "--data", dir]);
+  await waitUntil(
+    "one JSON line from strata cluster dev",
+    async () => {
+      if (cli.child.exitCode !== null) throw new Error(`strata cluster dev exited with ${cli.child.exitCode}: ${cli.stderr()}`);
+      return cli.stdout().includes("\n") ? true : undefined;
+    },
+    240_000,
+    200,
+  );
+  expect(processesUsing(dir).length).toBeGreaterThanOrEqual(3);
+  cli.child.kill("SIGKILL");
+  await cli.exited;
+  await waitUntil(`no process left naming ${dir}`, async () => (processesUsing(dir).length === 0 ? true : undefined), 30_000, 200);
+}, 300_000);

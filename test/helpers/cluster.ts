@@ -14,13 +14,13 @@ import { clusterStatusSchema, type ClusterLease, type ClusterStatus } from "../.
 import { startS3, type S3TestStore } from "./ceph.ts";
 import { removeDir, tempDir } from "./gateway.ts";
 
-/** Lease timings that keep the suite fast: a dead leader's partitions move within ~3 s. */
-export const FAST_CLUSTER = { leaseMs: 3_000, renewMs: 500, rebalanceMs: 250 } as const;
+/** Lease timings that keep the suite fast: a dead leader's partitions move within ~3 s; a forward to a frozen leader gives up after 5 s. */
+export const FAST_CLUSTER = { leaseMs: 3_000, renewMs: 500, rebalanceMs: 250, forwardTimeoutMs: 5_000 } as const;
 
 export interface TestClusterOptions {
   readonly gateways: number;
   /** Overrides of the cluster limits (default FAST_CLUSTER). */
-  readonly cluster?: Partial<Record<keyof typeof FAST_CLUSTER | "forwardTimeoutMs", number>>;
+  readonly cluster?: Partial<Record<keyof typeof FAST_CLUSTER, number>>;
   /** Any other part of the gateway configuration, merged into the --config file. */
   readonly config?: Record<string, unknown>;
 }
