@@ -156,3 +156,35 @@ test("a clean hand-over commits what was in flight; a missing intake object stop
   const [count] = await fx.admin.db.all<{ n: number }>(sql`SELECT count(*) AS n FROM intake_ranges WHERE stream = ${stream}`);
   expect(Number(count!.n)).toBeGreaterThan(0); // shared state untouched
 }, 120_000);
+
+test("the next leader rebuilds from committed segments plus the intake ranges above them; a fenced leader's retention deletes nothing", async () => {
+  const stream = "cluster/rebuild";
+  await fx.createStream(stream);
+  const a = await fx.gateway("gw-r1");
+  const epochA = (await fx.grant(stream, 0, "gw-r1"))!;
+  await a.store.lead(stream, 0, epochA, { bytes: 1 }); // retention would drop every closed segment
+  const log = a.store.partition(stream, 0);
+  for (let i = 0; i < 4; i++) await log.append(records(i * 5, 5), meta(producer(i)));
+  await log.flushToObjectStore(); // segment [0, 20): its intake ranges go with the commit
+  for (let i = 4; i < 7; i++) await log.append(records(i * 5, 5), meta(producer(i)));
+  const rows = await fx.admin.db.select().from(intakeRanges).where(eq(intakeRanges.stream, stream));
+  expect(Math.min(...rows.map((r) => r.baseOffset))).toBe(20);
+  expect(Math.max(...rows.map((r) => r.endOffset))).toBe(35);
+
+  await fx.expire(stream, 0);
+  const epochB = (await fx.grant(stream, 0, "gw-r2"))!;
+  // gw-a's retention would delete segment [0, 20); fenced, it deletes nothing.
+  await log.flushToObjectStore().catch(() => {});
+  expect(await codeOf(log.enforceRetention(Date.now()))).toBe("LEASE_LOST");
+  const segs = await fx.admin.db.select().from(segments).where(eq(segments.stream, stream));
+  expect(segs.map((s) => [s.baseOffset, s.endOffset])).toEqual([[0, 20]]);
+
+  const b = await fx.gateway("gw-r2");
+  await b.store.lead(stream, 0, epochB, {});
+  expect(b.store.partition(stream, 0).startOffset).toBe(0);
+  expect(await readAll(b.store, stream)).toEqual(Array.from({ length: 35 }, (_, i) => i));
+  expect(b.store.partition(stream, 0).producerState(PRODUCER)).toEqual({ epoch: 0, lastSeq: 6 });
+  expect(await b.store.partition(stream, 0).append(records(35, 1), meta(producer(7)))).toEqual({ baseOffset: 35, duplicate: false });
+  await b.store.resign(stream, 0, "handoff");
+  await a.store.resign(stream, 0, "lost");
+}, 120_000);
