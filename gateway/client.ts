@@ -2,6 +2,8 @@
 // hono/client from the gateway's route types. A stream name is one path segment: pass
 // `param: { name: encodeURIComponent(stream) }` (or `streamParam(stream)`), since hc does not encode.
 import { hc } from "hono/client";
+import { failoverFetch } from "../core/client/failover-fetch.ts";
+import type { FailoverLimits } from "../core/client/failover-limits.ts";
 import type { AppType } from "./http/app.ts";
 
 export type { AppType, CreateStreamBody, PublishBody } from "./http/app.ts";
@@ -12,6 +14,8 @@ type HcOptions = NonNullable<Parameters<typeof hc>[1]>;
 export type ClientOptions = HcOptions & {
   /** A gateway token (`strata tokens issue`), sent as `Authorization: Bearer TOKEN` on every request. */
   readonly token?: string;
+  /** Retry limits across the gateway URLs (core/client/failover-limits.ts; docs/clients.md). */
+  readonly failover?: Partial<FailoverLimits>;
 };
 
 /** hc's `headers` option (a record or a function giving one) with the Authorization header added. */
@@ -19,9 +23,16 @@ function withBearer(headers: HcOptions["headers"], token: string): () => Promise
   return async () => ({ ...(typeof headers === "function" ? await headers() : headers), authorization: `Bearer ${token}` });
 }
 
-export function createClient(baseUrl: string, options: ClientOptions = {}) {
-  const { token, ...hcOptions } = options;
-  return hc<AppType>(baseUrl, token === undefined ? hcOptions : { ...hcOptions, headers: withBearer(hcOptions.headers, token) });
+/**
+ * A client of the gateways at `urls`: one URL (a gateway or a load balancer), a comma-separated
+ * list or an array. Requests go to the gateway that last answered and move to the next URL after
+ * failures that are safe to retry (docs/clients.md#several-gateways).
+ */
+export function createClient(urls: string | readonly string[], options: ClientOptions = {}) {
+  const { token, failover, ...hcOptions } = options;
+  const fetcher = failoverFetch(urls, { ...(hcOptions.fetch ? { fetch: hcOptions.fetch } : {}), ...(failover ? { limits: failover } : {}) });
+  const withFailover = { ...hcOptions, fetch: fetcher };
+  return hc<AppType>(fetcher.endpoints.urls[0] ?? fetcher.endpoints.current(), token === undefined ? withFailover : { ...withFailover, headers: withBearer(hcOptions.headers, token) });
 }
 
 export type StrataClient = ReturnType<typeof createClient>;
@@ -41,3 +52,6 @@ export { GradientAggregator, quorumRanks, type AggregatorStats, type GradientAgg
 export { meanStreamOf, type ContributionAnswer, type ContributionBody, type MeanRecord } from "./gradients/gradient-wire.ts";
 export { closeSegmentWorker, readSegmentRangeUcx, UcxSegmentReader, verifiedBatches, type SegmentRange, type SegmentRangeRead, type UcxSegmentReaderOptions, type VerifiedBatch } from "./client/ucx-segments.ts";
 export { publishRecords, type PublishedPosition, type PublishOptions } from "./client/record-publish.ts";
+export { gatewayConnection, type GatewayUrlsOptions } from "./client/gateway-urls.ts";
+export type { GatewayConnection } from "./client/gateway-call.ts";
+export { DEFAULT_FAILOVER_LIMITS, type FailoverLimits } from "../core/client/failover-limits.ts";

@@ -7,6 +7,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { formatLimit, formatRange, type LimitFamily, type LimitSpecs } from "../core/util/limit-spec.ts";
 import { TRANSFER_LIMITS } from "../edge/artefacts/transfer-limits.ts";
+import { FAILOVER_LIMITS } from "../core/client/failover-limits.ts";
 import { EDGE_LIMITS } from "../edge/limits.ts";
 import { ARTEFACT_LIMITS } from "../gateway/artefacts/artefact-limits.ts";
 import { STORAGE_LIMITS } from "../gateway/log/storage-limits.ts";
@@ -58,6 +59,7 @@ const GATEWAY: readonly Section[] = [
 const EDGE: readonly Section[] = [
   { title: "`openEdge({ limits })`: the edge node", source: "edge/limits.ts", family: EDGE_LIMITS },
   { title: "`pushArtefact` / `pullArtefact` `limits` (and `strata push` / `pull`)", source: "edge/artefacts/transfer-limits.ts", family: TRANSFER_LIMITS },
+  { title: "`failover`: retries of a client across its gateway URLs (docs/clients.md)", source: "core/client/failover-limits.ts", family: FAILOVER_LIMITS },
 ];
 
 const CHECKS = [

@@ -4,9 +4,13 @@
 import { z } from "zod";
 import { ERROR_STATUS, type ErrorCode, StrataError } from "../../core/errors.ts";
 
-/** Where a client calls: the gateway's base URL, its token and the fetch to use. */
+/**
+ * Where a client calls: the gateway's base URL, its token and the fetch to use. For several
+ * gateways (or retries across one load balancer URL) build it with gatewayConnection
+ * (gateway-urls.ts), whose fetch moves each request to the gateway that answers.
+ */
 export interface GatewayConnection {
-  /** The gateway's base URL, e.g. http://127.0.0.1:7070. */
+  /** The gateway's base URL, e.g. http://127.0.0.1:7070 (with gatewayConnection: the first of its URLs). */
   readonly gateway: string;
   /** A gateway token (`strata tokens issue`), sent as `Authorization: Bearer`. */
   readonly token?: string;

@@ -6,6 +6,7 @@
 // different explicit partitions) take the MessagePack path.
 import { encode } from "@msgpack/msgpack";
 import { z } from "zod";
+import { markRetrySafe } from "../../core/client/failover-fetch.ts";
 import { StrataError } from "../../core/errors.ts";
 import { buildClientBatch, CLIENT_BATCH_MEDIA_TYPE, refusesClientBatches } from "../../core/log/client-batch.ts";
 import { equalBytes } from "../../core/util/equal-bytes.ts";
@@ -51,22 +52,28 @@ export async function publishRecords(connection: GatewayConnection, stream: stri
     const query = new URLSearchParams();
     if (options.acks) query.set("acks", options.acks);
     if (target.partition !== undefined) query.set("partition", String(target.partition));
-    const response = await post(connection, stream, query, batch, CLIENT_BATCH_MEDIA_TYPE, options.signal);
+    const response = await post(connection, stream, query, batch, CLIENT_BATCH_MEDIA_TYPE, options.signal, options.producer !== undefined);
     if (!(await predatesBatches(response))) return answerOf(response, records.length);
   }
   const body = encode({ records: records.map((r) => ({ key: r.key, headers: r.headers, fields: r.fields, ...(r.partition !== undefined ? { partition: r.partition } : {}) })), producer: options.producer ?? null }, { extensionCodec, ignoreUndefined: true });
   const query = new URLSearchParams(options.acks ? { acks: options.acks } : {});
-  return answerOf(await post(connection, stream, query, body, "application/msgpack", options.signal), records.length);
+  return answerOf(await post(connection, stream, query, body, "application/msgpack", options.signal, options.producer !== undefined), records.length);
 }
 
-function post(connection: GatewayConnection, stream: string, query: URLSearchParams, body: Uint8Array, contentType: string, signal: AbortSignal | undefined): Promise<Response> {
+/**
+ * With `idempotent` (the records carry a producer) the request is marked safe to send again after
+ * any failure: over several gateways (gatewayConnection) a retry is answered with the first
+ * attempt's offsets. Without, it is sent again only when its connection was refused.
+ */
+function post(connection: GatewayConnection, stream: string, query: URLSearchParams, body: Uint8Array, contentType: string, signal: AbortSignal | undefined, idempotent: boolean): Promise<Response> {
   const headers: Record<string, string> = { "content-type": contentType, accept: "application/json" };
   if (connection.token !== undefined) headers.authorization = `Bearer ${connection.token}`;
   const qs = query.size > 0 ? `?${query}` : "";
   const url = `${connection.gateway.replace(/\/+$/, "")}/v1/streams/${encodeURIComponent(stream)}/records${qs}`;
   // fetch takes bytes over an ArrayBuffer (not a SharedArrayBuffer): a view of the same memory, never a copy here.
   const onArrayBuffer = body.buffer instanceof ArrayBuffer ? new Uint8Array(body.buffer, body.byteOffset, body.byteLength) : body.slice();
-  return (connection.fetch ?? fetch)(url, { method: "POST", headers, body: onArrayBuffer, ...(signal ? { signal } : {}) });
+  const init: RequestInit = { method: "POST", headers, body: onArrayBuffer, ...(signal ? { signal } : {}) };
+  return (connection.fetch ?? fetch)(url, idempotent ? markRetrySafe(init) : init);
 }
 
 /**

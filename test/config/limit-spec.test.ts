@@ -4,6 +4,7 @@ import { describe, expect, test } from "bun:test";
 import { StrataError } from "../../core/errors.ts";
 import { defineLimits, formatLimit, type LimitFamily, type LimitSpecs } from "../../core/util/limit-spec.ts";
 import { TRANSFER_LIMITS } from "../../edge/artefacts/transfer-limits.ts";
+import { FAILOVER_LIMITS } from "../../core/client/failover-limits.ts";
 import { EDGE_LIMITS } from "../../edge/limits.ts";
 import { ARTEFACT_LIMITS } from "../../gateway/artefacts/artefact-limits.ts";
 import { STORAGE_LIMITS } from "../../gateway/log/storage-limits.ts";
@@ -21,7 +22,7 @@ import { EGRESS_LIMITS } from "../../gateway/artefacts/egress-limiter.ts";
 import { COMPACTION_LIMITS } from "../../gateway/log/compaction-limits.ts";
 import { UCX_LIMITS } from "../../gateway/ucx/ucx-limits.ts";
 
-const FAMILIES: readonly LimitFamily<LimitSpecs>[] = [SERVICE_LIMITS, STORAGE_LIMITS, ARTEFACT_LIMITS, QUIC_LIMITS, FILTER_LIMITS, GROUP_LIMITS, QUEUE_LIMITS, DATASET_LIMITS, GRADIENT_LIMITS, JOB_LIMITS, FLEET_LIMITS, VERSION_LIMITS, EGRESS_LIMITS, COMPACTION_LIMITS, UCX_LIMITS, EDGE_LIMITS, TRANSFER_LIMITS];
+const FAMILIES: readonly LimitFamily<LimitSpecs>[] = [SERVICE_LIMITS, STORAGE_LIMITS, ARTEFACT_LIMITS, QUIC_LIMITS, FILTER_LIMITS, GROUP_LIMITS, QUEUE_LIMITS, DATASET_LIMITS, GRADIENT_LIMITS, JOB_LIMITS, FLEET_LIMITS, VERSION_LIMITS, EGRESS_LIMITS, COMPACTION_LIMITS, UCX_LIMITS, EDGE_LIMITS, TRANSFER_LIMITS, FAILOVER_LIMITS];
 
 function failure(run: () => unknown): StrataError {
   try {
