@@ -39,7 +39,7 @@ export async function registerIntakeObjects(db: MetadataDb, objectKeys: readonly
  * per range, whether it committed (false: fenced). A retry of a batch whose answer was lost finds its own rows and
  * reports them committed again (as long as the lease is still held).
  */
-export async function commitIntakeRanges(db: MetadataDb, node: string, ranges: readonly IntakeRange[]): Promise<boolean[]> {
+export async function commitIntakeRanges(db: MetadataDb, node: string, ranges: readonly IntakeRange[], objectBytes: ReadonlyMap<string, number> = new Map()): Promise<boolean[]> {
   if (ranges.length === 0) return [];
   const now = Date.now();
   const statements = ranges.map((r) =>
@@ -52,9 +52,11 @@ export async function commitIntakeRanges(db: MetadataDb, node: string, ranges: r
         WHERE intake_ranges.object_key = excluded.object_key AND intake_ranges.end_offset = excluded.end_offset
       RETURNING base_offset`),
   );
+  // The objects' sizes, unknown when their keys were recorded ahead, ride in the same batch.
+  const sizes = [...objectBytes].map(([key, bytes]) => db.all<{ object_key: string }>(sql`UPDATE intake_objects SET bytes = ${bytes} WHERE object_key = ${key} RETURNING object_key`));
   const [first, ...rest] = statements;
-  const results = await db.batch([first!, ...rest]);
-  return results.map((rows) => rows.length === 1);
+  const results = await db.batch([first!, ...rest, ...sizes]);
+  return results.slice(0, ranges.length).map((rows) => rows.length === 1);
 }
 
 /** The committed intake ranges of a partition that end past `from`, by base offset. */

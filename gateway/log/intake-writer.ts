@@ -303,7 +303,7 @@ export class IntakeWriter {
         const started = performance.now();
         let committed: boolean[];
         try {
-          committed = await this.#retry("metadata", `commit of intake objects ${ready[0]!.key}..${ready.at(-1)!.key}`, () => commitIntakeRanges(this.config.db, this.config.node, ranges));
+          committed = await this.#retry("metadata", `commit of intake objects ${ready[0]!.key}..${ready.at(-1)!.key}`, () => commitIntakeRanges(this.config.db, this.config.node, ranges, new Map(ready.map((o) => [o.key, o.body.length]))));
         } catch {
           return; // closed
         }
