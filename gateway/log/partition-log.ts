@@ -214,7 +214,7 @@ export class PartitionLog {
       const seen = this.#liveProducers.check(meta.producer);
       if (seen.kind === "duplicate") {
         const end = seen.baseOffset + seen.count;
-        await this.#whenSynced(end);
+        await (cluster ? this.#withinAckTimeout(cluster, this.#whenSynced(end), seen.baseOffset) : this.#whenSynced(end));
         if (acks === "durable" && !cluster) {
           const durable = this.#whenDurable(end);
           this.#sealForDurable();
@@ -277,22 +277,24 @@ export class PartitionLog {
       cluster.intake.release(size); // refused before it was synced: never handed to the intake
       throw e;
     }
+    await this.#withinAckTimeout(cluster, committed, baseOffset);
+    return { baseOffset, duplicate: false };
+  }
+
+  /** Waits for an intake commit at most ackTimeoutMs; then fails with the 503 of what stalls the intake (the commit is still retried). */
+  async #withinAckTimeout(cluster: PartitionCluster, committed: Promise<void>, baseOffset: number): Promise<void> {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => {
-          const code = cluster.intake.stalledBy === "metadata" ? "METADATA_UNAVAILABLE" : "STORAGE_ERROR";
-          reject(new StrataError(code, `partition ${this.partition} of ${this.stream}: offsets ${baseOffset}.. not committed to the intake within ${cluster.ackTimeoutMs} ms (still retried; a retry of the batch may find it a duplicate)`));
-        },
-        cluster.ackTimeoutMs,
-      );
+      timer = setTimeout(() => {
+        const code = cluster.intake.stalledBy === "metadata" ? "METADATA_UNAVAILABLE" : "STORAGE_ERROR";
+        reject(new StrataError(code, `partition ${this.partition} of ${this.stream}: offsets ${baseOffset}.. not committed to the intake within ${cluster.ackTimeoutMs} ms (still retried; a retry of the batch may find it a duplicate)`));
+      }, cluster.ackTimeoutMs);
     });
     try {
       await Promise.race([committed, timeout]);
     } finally {
       clearTimeout(timer);
     }
-    return { baseOffset, duplicate: false };
   }
 
   /**

@@ -168,6 +168,9 @@ test("an append that waits past ackTimeoutMs fails cleanly; its commit lands lat
 
   gate.held = true;
   expect(await codeOf(log.append(records(0, 3), meta(producer)))).toBe("STORAGE_ERROR");
+  // A retry while the first copy still waits for the intake waits no longer than the first did.
+  expect(await codeOf(log.append(records(0, 3), meta(producer)))).toBe("STORAGE_ERROR");
+  expect(log.endOffset).toBe(0);
   gate.release();
   const retry = await log.append(records(0, 3), meta(producer));
   expect(retry).toEqual({ baseOffset: 0, duplicate: true });
