@@ -7,6 +7,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { isStrataError } from "../../core/errors.ts";
 import { makeTensor } from "../../core/log/extensions.ts";
 import type { RawRecord } from "../../core/log/batch.ts";
+import type { Headers, RecordInput } from "../../core/log/record.ts";
 import { readRawFromLeader } from "../../gateway/queues/remote-read.ts";
 import { liveGateway, type LiveGateway } from "../helpers/in-process-gateway.ts";
 
@@ -14,13 +15,17 @@ let live: LiveGateway;
 const leader = () => ({ url: live.url, node: "leader" });
 const OPTIONS = { timeoutMs: 10_000 };
 
+function headersOf(i: number): Headers {
+  return i % 2 === 0 ? { trace: `t${i}`, raw: new Uint8Array([i, 255]) } : {};
+}
+
 beforeAll(async () => {
   live = await liveGateway();
   const { streams, log } = live.gateway.services;
   await streams.create({ name: "remote/reads", partitions: 1 });
-  const records = Array.from({ length: 40 }, (_, i) => ({
+  const records: RecordInput[] = Array.from({ length: 40 }, (_, i) => ({
     key: i % 3 === 0 ? null : new TextEncoder().encode(`k${i}`),
-    headers: i % 2 === 0 ? { trace: `t${i}`, raw: new Uint8Array([i, 255]) } : {},
+    headers: headersOf(i),
     fields: { i, text: "x".repeat(i * 50), tensor: makeTensor("F32", [2], new Uint8Array(new Float32Array([i, -i]).buffer)), nothing: null },
   }));
   await log.publish("remote/reads", { records, producer: null });
