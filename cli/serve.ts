@@ -46,6 +46,12 @@ issue others with \`strata tokens issue\`. Without --auth the gateway only liste
 (127.0.0.1, ::1, localhost): a --host any other machine can reach needs --auth, or --insecure to
 serve it open anyway.
 
+--cluster (or STRATA_CLUSTER=1) joins the other gateways that share the libSQL server of
+--db-url and the S3 bucket (docs/cluster.md): the gateway registers as --node NAME (default: an
+id generated once into DATA/node-id), announces --advertise URL (default: its listening URL),
+leads the partitions whose leases it holds and forwards the rest to their leaders. Ctrl-C hands
+its partitions over to the others at once.
+
 --cors-origin (repeatable) lets browser pages served from ORIGIN (e.g. http://localhost:8080)
 call the HTTP API; without it no cross-origin access is granted.
 
@@ -95,6 +101,9 @@ const serveOpts = z.object({
   config: z.string().optional(),
   auth: z.boolean().optional(),
   insecure: z.boolean().optional(),
+  cluster: z.boolean().optional(),
+  node: z.string().optional(),
+  advertise: z.string().url().optional(),
 });
 
 function collect(value: string, previous: string[]): string[] {
@@ -127,6 +136,9 @@ export function registerServe(program: Command): void {
     .option("--cors-origin <ORIGIN>", "let pages from ORIGIN call the API (repeatable)", collect, [])
     .option("--auth", "require bearer tokens with per-stream scopes (admin token in DATA/admin.token)")
     .option("--insecure", "serve a non-loopback --host without --auth")
+    .option("--cluster", "join the gateways sharing --db-url (a libSQL server) and S3 (docs/cluster.md; or STRATA_CLUSTER=1)")
+    .addOption(new Option("--node <NAME>", "this gateway's node name in the cluster (default: an id kept in DATA/node-id)").env("STRATA_NODE"))
+    .option("--advertise <URL>", "the URL other gateways reach this one at (default: the listening URL)")
     .option("--config <FILE>", "JSON file with any part of the gateway configuration (limits, storage, artefacts, quic, ...); flags win")
     .addHelpText("after", details);
   defineAction(command, { args: z.tuple([]), opts: serveOpts }, async (_args, opts) => {
@@ -144,6 +156,8 @@ export function registerServe(program: Command): void {
     const problem = protectedModeProblem({ host: opts.host, auth: opts.auth === true, insecure: opts.insecure === true });
     if (problem !== undefined) throw new Error(problem);
     const dbAuthToken = process.env.STRATA_DB_AUTH_TOKEN;
+    const clusterMode = opts.cluster === true || process.env.STRATA_CLUSTER === "1" || process.env.STRATA_CLUSTER === "true";
+    if (!clusterMode && (opts.node !== undefined || opts.advertise !== undefined)) throw new UsageError("--node and --advertise need --cluster (or STRATA_CLUSTER=1)");
     const adminToken = process.env.STRATA_ADMIN_TOKEN;
     const fromFlags: GatewayConfigLayer = {
       ...(given("data") ? { dataDir: opts.data } : {}),
@@ -151,6 +165,7 @@ export function registerServe(program: Command): void {
       ...(opts.dbUrl ? { dbUrl: opts.dbUrl } : {}),
       ...(opts.egressLimit !== undefined ? { egress: { ...fromFile.egress, bytesPerSecond: opts.egressLimit } } : {}),
       ...(dbAuthToken ? { dbAuthToken } : {}),
+      ...(clusterMode ? { clusterMode: { enabled: true, ...(opts.node !== undefined ? { node: opts.node } : {}) } } : {}),
       ...(opts.auth ? { auth: { enabled: true, ...(adminToken ? { adminToken } : {}) } } : {}),
       ...(bucket !== undefined
         ? { s3: { bucket, ...(opts.s3Endpoint ? { endpoint: opts.s3Endpoint } : {}), ...(given("s3Prefix") ? { prefix: opts.s3Prefix } : {}), ...(opts.s3Region ? { region: opts.s3Region } : {}) } }
@@ -164,7 +179,15 @@ export function registerServe(program: Command): void {
     if (ucxMissing !== undefined) throw new Error(`--ucx-port: UCX is not available here: ${ucxMissing}`);
     const gateway = await openGateway(config);
     const server = await serve(gateway.app.fetch, { host: opts.host, port: opts.port, maxRequestBytes: gateway.config.http.maxBodyBytes, idleTimeoutSeconds: gateway.config.http.idleTimeoutSeconds, ...(tls ? { tls } : {}) });
-    print(`strata gateway listening on ${server.url} (${server.runtime}; data ${config.dataDir}; objects ${gateway.objectStore.description})`);
+    try {
+      await gateway.startCluster(opts.advertise ?? server.url);
+    } catch (e) {
+      await server.close();
+      await gateway.close();
+      throw e;
+    }
+    const member = gateway.cluster === undefined ? "" : `; cluster node ${gateway.cluster.node}, incarnation ${gateway.cluster.incarnation}`;
+    print(`strata gateway listening on ${server.url} (${server.runtime}; data ${config.dataDir}; objects ${gateway.objectStore.description}${member})`);
     const auth = gateway.services.auth;
     if (auth.kind === "tokens") {
       print(`strata gateway: bearer tokens required (administrator token ${gateway.config.auth.adminToken === undefined ? `in ${join(gateway.config.dataDir, ADMIN_TOKEN_FILE)}` : "from STRATA_ADMIN_TOKEN"})`);

@@ -29,6 +29,11 @@ import { S3ObjectStore } from "./objects/s3-object-store.ts";
 import { acquireDirLock } from "../runtime/lock/dir-lock.ts";
 import { VersionsIndex } from "./streams/versions-index.ts";
 import { VersionsService } from "./streams/versions-service.ts";
+import { ClusterService, registerClusterNode } from "./cluster/cluster-service.ts";
+import { ARTEFACT_GC_LOCK } from "./cluster/cluster-locks.ts";
+import type { Membership } from "./cluster/membership.ts";
+import { HttpPartitionForwarder } from "./cluster/partition-forwarder.ts";
+import { sweepIntake } from "./log/intake-sweeper.ts";
 
 export type { GatewayConfig, ResolvedGatewayConfig, S3Config } from "./config/gateway-config.ts";
 
@@ -38,6 +43,14 @@ export interface Gateway {
   readonly objectStore: ObjectStore;
   /** Everything the gateway runs with, defaults filled in; transports take their part of it. */
   readonly config: ResolvedGatewayConfig;
+  /** Cluster mode: this gateway's membership, leases and routing (docs/cluster.md); undefined otherwise. */
+  readonly cluster: ClusterService | undefined;
+  /**
+   * Cluster mode: announces the URL other gateways reach this one at and starts taking its share
+   * of the partitions; called once the HTTP server listens. A no-op outside cluster mode.
+   */
+  startCluster(advertisedUrl: string): Promise<void>;
+  /** In cluster mode hands every led partition over first (appends in flight commit), then leaves. */
   close(): Promise<void>;
 }
 
@@ -55,14 +68,25 @@ export async function openGateway(input: GatewayConfig): Promise<Gateway> {
   let artefacts: Artefacts | undefined;
   // Until the dataset versions are loaded, retention keeps everything (floor 0).
   let datasets: DatasetService | undefined;
+  let membership: Membership | undefined;
+  let cluster: ClusterService | undefined;
   try {
     database = await openDatabase(config.dbUrl, config.dbAuthToken);
+    // Cluster mode: registered (a new incarnation) before storage opens: pack commits are fenced by it.
+    if (config.clusterMode.enabled) membership = await registerClusterNode(database.db, dataDir, config.clusterMode.node, config.cluster);
     const rawStore = config.s3
       ? await S3ObjectStore.open({ forcePathStyle: true, ...config.s3 })
       : await LocalObjectStore.open(join(dataDir, "objects"));
     objectStore = new InstrumentedObjectStore(rawStore, metrics);
-    logs = await LogStore.open({ dataDir, objectStore, db: database.db, metrics, limits: config.storage, pinnedFloor: (stream, partition) => (datasets === undefined ? 0 : datasets.pinnedFloor(stream, partition)) });
-    const streams = await StreamService.open(database.db, logs, limits);
+    logs = await LogStore.open({ dataDir, objectStore, db: database.db, metrics, limits: config.storage, pinnedFloor: (stream, partition) => (datasets === undefined ? 0 : datasets.pinnedFloor(stream, partition)), ...(membership === undefined ? {} : { cluster: { node: membership.node, incarnation: membership.incarnation, intake: config.intake, onLeaseLost: (stream: string, partition: number, epoch: number) => cluster?.onLeaseLost(stream, partition, epoch) } }) });
+    if (membership !== undefined) {
+      const { db } = database;
+      const store = objectStore;
+      cluster = new ClusterService({ db, membership, logs, limits: config.cluster, sweepIntake: { periodMs: config.intake.sweepMs, run: async () => void (await sweepIntake(db, store, config.intake)) } });
+    }
+    const clusterService = cluster;
+    const routing = clusterService === undefined ? undefined : { router: clusterService, forwarder: new HttpPartitionForwarder(config.cluster) };
+    const streams = await StreamService.open(database.db, logs, limits, clusterService === undefined ? undefined : { router: clusterService, reloadMs: config.cluster.rebalanceMs });
     const latest = await LatestService.open(streams, logs, config.compaction, limits);
     const compactor = new StreamCompactor(streams, logs, latest, config.compaction, metrics.registry);
     const openLogs = logs;
@@ -73,6 +97,7 @@ export async function openGateway(input: GatewayConfig): Promise<Gateway> {
       limits: config.artefacts,
       egress: config.egress,
       registry: metrics.registry,
+      ...(clusterService === undefined ? {} : { cluster: { node: clusterService.node, incarnation: clusterService.incarnation, gcAllowed: () => clusterService.locks.holds(ARTEFACT_GC_LOCK) } }),
       // A gone stream or partition keeps nothing alive; one not open here keeps everything.
       startOffsetOf: (stream, partition) => {
         let streamConfig: StreamConfig;
@@ -89,10 +114,10 @@ export async function openGateway(input: GatewayConfig): Promise<Gateway> {
         }
       },
     });
-    const auth = await openAuth({ ...config.auth, dataDir, db: database.db });
+    const auth = await openAuth({ ...config.auth, dataDir, db: database.db, sharedKey: clusterService !== undefined });
     const groups = await GroupService.open(database.db, streams, config.groups);
     const versions = new VersionsService(streams, logs, config.versions, new VersionsIndex(database.db, config.versions));
-    const logService = new LogService(streams, logs, metrics, limits, { onArtefactRefs: artefacts.onArtefactRefs, onArtefactRecord: versions.onArtefactRecord, admit: (stream, records) => latest.admit(stream, records) }, new ProducerOwners(database.db), config.filters);
+    const logService = new LogService(streams, logs, metrics, limits, { onArtefactRefs: artefacts.onArtefactRefs, onArtefactRecord: versions.onArtefactRecord, admit: (stream, records) => latest.admit(stream, records) }, new ProducerOwners(database.db), config.filters, routing);
     const queues = await QueueService.open(database, streams, logService, config.queues, metrics.registry);
     datasets = await DatasetService.open({ db: database.db, streams, logs, log: logService, limits: config.datasets, serviceLimits: limits, filterLimits: config.filters, objectStore });
     const jobs = await JobService.open({ db: database.db, streams, log: logService, manifests: artefacts.services.manifests, limits: config.jobs });
@@ -117,15 +142,23 @@ export async function openGateway(input: GatewayConfig): Promise<Gateway> {
       limits,
       artefacts: artefacts.services,
       auth,
+      ...(clusterService === undefined ? {} : { cluster: clusterService }),
     };
-    const opened = { database, objectStore, logs, artefacts };
+    const opened = { database, objectStore, logs, artefacts, cluster };
     compactor.start();
     return {
       app: createApp(services, config.http),
       services,
       objectStore,
       config,
+      cluster: opened.cluster,
+      startCluster: async (advertisedUrl) => {
+        await opened.cluster?.start(advertisedUrl);
+      },
       async close() {
+        // First, while storage is open: led partitions are handed over and the membership ends.
+        await opened.cluster?.close();
+        streams.close();
         await groups.close();
         await compactor.close();
         await jobs.close();
@@ -138,6 +171,8 @@ export async function openGateway(input: GatewayConfig): Promise<Gateway> {
       },
     };
   } catch (e) {
+    await cluster?.close().catch(() => undefined);
+    await membership?.leave().catch(() => undefined);
     await artefacts?.close().catch(() => undefined);
     await logs?.close().catch(() => undefined);
     await objectStore?.close().catch(() => undefined);

@@ -16,6 +16,7 @@ import type { ServiceLimits } from "./streams/service-limits.ts";
 import type { StreamService } from "./streams/stream-service.ts";
 import type { VersionsService } from "./streams/versions-service.ts";
 import type { ServiceCoordination } from "./cluster/coordinator.ts";
+import type { ClusterService } from "./cluster/cluster-service.ts";
 
 export interface GatewayServices {
   readonly streams: StreamService;
@@ -44,4 +45,6 @@ export interface GatewayServices {
   readonly auth: GatewayAuth;
   /** Cluster mode: where the stateful services (groups, queues, datasets, jobs, gradients, fleet) run; their routes are proxied there (docs/cluster.md). */
   readonly coordination?: ServiceCoordination;
+  /** Cluster mode: this gateway's membership, partition leases and routing (GET /v1/cluster, docs/cluster.md). */
+  readonly cluster?: ClusterService;
 }

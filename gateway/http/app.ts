@@ -28,6 +28,7 @@ import { publishRoutes } from "./publish-routes.ts";
 import { partitionReadProxy } from "./cluster-proxy.ts";
 import { InFlightBytes, limitInFlight } from "./in-flight.ts";
 import { coordinatorProxy } from "./coordinator-proxy.ts";
+import { clusterRoutes } from "./cluster-routes.ts";
 import { errorResponse, onError } from "./errors.ts";
 import { validBody, type JsonWire } from "./validate.ts";
 
@@ -94,7 +95,8 @@ export function createApp(services: GatewayServices, http: HttpConfig) {
     .route("/v1", latestRoutes(services.latest, services.compactor, limited, records))
     .route("/v1", artefactRoutes(services.artefacts, http))
     .route("/v1", artefactDeltaRoutes(services.artefacts)) // before the raw upload: POST /artefacts with ?basis=
-    .route("/v1", artefactUploadRoutes(services.artefacts));
+    .route("/v1", artefactUploadRoutes(services.artefacts))
+    .route("/v1", clusterRoutes(services.cluster));
   app.notFound((c) => errorResponse(c, "NOT_FOUND", `no route ${c.req.method} ${c.req.path}`, 404));
   app.onError(onError);
   return app;

@@ -15,6 +15,8 @@ export async function liveGateway(config: Partial<GatewayConfig> = {}): Promise<
   const dataDir = config.dataDir ?? tempDir();
   const gateway = await openGateway({ ...config, dataDir });
   const server: Server = await serve(gateway.app.fetch, { host: "127.0.0.1", port: 0, maxRequestBytes: gateway.config.http.maxBodyBytes, idleTimeoutSeconds: gateway.config.http.idleTimeoutSeconds });
+  // Cluster mode: announce the URL and take a share of the partitions (a no-op otherwise).
+  await gateway.startCluster(server.url);
   return {
     url: server.url,
     gateway,
