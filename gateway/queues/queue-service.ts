@@ -111,7 +111,8 @@ export class QueueService {
       });
     }
     this.mode = "serving";
-    for (const group of this.groups.keys()) await this.locks.run(group, () => this.sweep(group));
+    // Dead letters a crash (or the previous coordinator) left unfinished; a failure is retried by the next sweep.
+    await this.sweepAll();
     this.sweeper = setInterval(() => void this.sweepAll(), SWEEP_INTERVAL_MS);
     this.sweeper.unref?.();
   }
