@@ -35,8 +35,10 @@ export async function registerIntakeObjects(db: MetadataDb, objectKeys: readonly
  * Commits the ranges of one intake object in one write batch, each insert conditioned on
  * `node` holding the range's partition with the range's epoch, and on the object's row still
  * being there (the sweeper deletes a row no range names before it deletes the object, so a
- * commit that comes after an orphan's sweep fails instead of naming a deleted object). Returns,
- * per range, whether it committed (false: fenced). A retry of a batch whose answer was lost finds its own rows and
+ * commit that comes after an orphan's sweep fails instead of naming a deleted object), and on
+ * the range continuing the partition's committed ranges (or its segments' end), so committed
+ * ranges can never have a gap, whatever failed before. Returns, per range, whether it committed
+ * (false: fenced). A retry of a batch whose answer was lost finds its own rows and
  * reports them committed again (as long as the lease is still held).
  */
 export async function commitIntakeRanges(db: MetadataDb, node: string, ranges: readonly IntakeRange[], objectBytes: ReadonlyMap<string, number> = new Map()): Promise<boolean[]> {
@@ -48,6 +50,11 @@ export async function commitIntakeRanges(db: MetadataDb, node: string, ranges: r
       SELECT ${r.stream}, ${r.partition}, ${r.baseOffset}, ${r.endOffset}, ${r.objectKey}, ${r.position}, ${r.length}, ${r.epoch}, ${now}
       WHERE EXISTS (SELECT 1 FROM partition_leases WHERE stream = ${r.stream} AND partition = ${r.partition} AND holder = ${node} AND epoch = ${r.epoch})
         AND EXISTS (SELECT 1 FROM intake_objects WHERE object_key = ${r.objectKey})
+        AND (
+          EXISTS (SELECT 1 FROM intake_ranges x WHERE x.stream = ${r.stream} AND x.partition = ${r.partition} AND x.end_offset = ${r.baseOffset})
+          OR ${r.baseOffset} <= max(
+            COALESCE((SELECT MAX(s.end_offset) FROM segments s WHERE s.stream = ${r.stream} AND s.partition = ${r.partition}), 0),
+            COALESCE((SELECT p.start_offset FROM partitions p WHERE p.stream = ${r.stream} AND p.partition = ${r.partition}), 0)))
       ON CONFLICT (stream, partition, base_offset) DO UPDATE SET created_at = intake_ranges.created_at
         WHERE intake_ranges.object_key = excluded.object_key AND intake_ranges.end_offset = excluded.end_offset
       RETURNING base_offset`),

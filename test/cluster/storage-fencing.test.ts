@@ -7,7 +7,8 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { and, eq, sql } from "drizzle-orm";
 import { StrataError } from "../../core/errors.ts";
 import { intakeObjects, intakeRanges } from "../../gateway/db/cluster-schema.ts";
-import { segments } from "../../gateway/db/schema.ts";
+import { partitions, segments } from "../../gateway/db/schema.ts";
+import { commitIntakeRanges, registerIntakeObjects } from "../../gateway/log/intake-catalog.ts";
 import type { LogStore } from "../../gateway/log/log-store.ts";
 import { DEFAULT_INTAKE_LIMITS } from "../../gateway/log/intake-limits.ts";
 import { sweepIntake } from "../../gateway/log/intake-sweeper.ts";
@@ -188,3 +189,19 @@ test("the next leader rebuilds from committed segments plus the intake ranges ab
   await b.store.resign(stream, 0, "handoff");
   await a.store.resign(stream, 0, "lost");
 }, 120_000);
+
+test("a range commit is refused unless the lease, the object's row and contiguity with the committed ranges all hold", async () => {
+  const stream = "cluster/conditions";
+  await fx.createStream(stream);
+  const node = "gw-cond";
+  await fx.admin.db.insert(partitions).values({ stream, partition: 0, startOffset: 0 }).onConflictDoNothing();
+  const epoch = (await fx.grant(stream, 0, node))!;
+  await registerIntakeObjects(fx.admin.db, ["intake/gw-cond/1/a", "intake/gw-cond/1/b"], node);
+  const range = (base: number, end: number, objectKey = "intake/gw-cond/1/a", e = epoch) => ({ stream, partition: 0, baseOffset: base, endOffset: end, objectKey, position: 0, length: 1, epoch: e });
+  expect(await commitIntakeRanges(fx.admin.db, node, [range(5, 8)])).toEqual([false]); // a gap after offset 0
+  expect(await commitIntakeRanges(fx.admin.db, node, [range(0, 3, "intake/gw-cond/1/missing")])).toEqual([false]); // no row
+  expect(await commitIntakeRanges(fx.admin.db, "gw-other", [range(0, 3)])).toEqual([false]); // not the holder
+  expect(await commitIntakeRanges(fx.admin.db, node, [range(0, 3, undefined, epoch + 1)])).toEqual([false]); // another epoch
+  expect(await commitIntakeRanges(fx.admin.db, node, [range(0, 3), range(3, 5, "intake/gw-cond/1/b"), range(6, 7)])).toEqual([true, true, false]);
+  expect(await commitIntakeRanges(fx.admin.db, node, [range(0, 3)])).toEqual([true]); // a retry of a commit whose answer was lost
+}, 60_000);
