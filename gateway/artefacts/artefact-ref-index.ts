@@ -2,7 +2,7 @@
 // at append; read (and pruned of records retention removed) by GC.
 import { and, eq, lt, sql } from "drizzle-orm";
 import type { MetadataDb } from "../db/database.ts";
-import { manifestRefs } from "../db/schema.ts";
+import { manifestRefs, partitions as partitionRows } from "../db/schema.ts";
 
 /** A partition's first retained offset, or undefined when the stream or partition is gone. */
 export type StartOffsetOf = (stream: string, partition: number) => number | undefined;
@@ -26,8 +26,16 @@ export class ArtefactRefIndex {
   /** Drops refs of records retention removed, then returns the manifests still referenced. */
   async live(startOffsetOf: StartOffsetOf): Promise<Set<string>> {
     const partitions = await this.#db.selectDistinct({ stream: manifestRefs.stream, partition: manifestRefs.partition }).from(manifestRefs);
+    // The start retention recorded in the shared partitions row: in a cluster the only one known
+    // for a partition another gateway leads (whose local start this gateway reports as 0). Both
+    // are lower bounds of the first retained offset, so the larger is too.
+    const shared = new Map<string, number>();
+    for (const r of await this.#db.select({ stream: partitionRows.stream, partition: partitionRows.partition, start: partitionRows.startOffset }).from(partitionRows)) {
+      shared.set(`${r.stream}\u0000${r.partition}`, r.start);
+    }
     for (const { stream, partition } of partitions) {
-      const start = startOffsetOf(stream, partition);
+      const local = startOffsetOf(stream, partition);
+      const start = local === undefined ? undefined : Math.max(local, shared.get(`${stream}\u0000${partition}`) ?? 0);
       const where = and(eq(manifestRefs.stream, stream), eq(manifestRefs.partition, partition));
       await this.#db.delete(manifestRefs).where(start === undefined ? where : and(where, lt(manifestRefs.offset, start)));
     }

@@ -140,7 +140,7 @@ async function leftoverPack(store: ObjectStore, node: string, chunks: readonly {
 }
 
 async function clearMetadata(): Promise<void> {
-  for (const table of ["chunks", "packs", "manifests", "manifest_refs", "cluster_nodes", "cluster_locks"]) await database.db.run(sql.raw(`DELETE FROM ${table}`));
+  for (const table of ["chunks", "packs", "manifests", "manifest_refs", "cluster_nodes", "cluster_locks", "partitions", "streams"]) await database.db.run(sql.raw(`DELETE FROM ${table}`));
 }
 
 test("pushes of the same chunks through two gateways at once dedupe into one chunk index; each gateway's packs carry its node name", async () => {
@@ -380,5 +380,39 @@ test("a manifest PUT again on gateway 2 while GC on gateway 1 deletes it (no loc
   } finally {
     await a.artefacts.close();
     await b.artefacts.close();
+  }
+}, 120_000);
+
+test("GC drops refs of records that retention on another gateway removed (the shared partitions row), though this gateway does not lead the partition", async () => {
+  await clearMetadata();
+  const store = await objectStore();
+  const a = await openEngine("gw-a", store, newDir());
+  try {
+    // Two artefacts referenced from partition 1 of stream "s" at offsets 3 and 20; this gateway
+    // leads no partition of it, so its own view of the start is 0 (openEngine's startOffsetOf).
+    const ids: string[] = [];
+    for (const [seed, offset] of [[13_000, 3], [14_000, 20]] as const) {
+      const chunks = chunkUploads(2, seed);
+      await a.artefacts.chunkStore.put(chunks);
+      const bytes = encodeManifest({ v: 1, size: chunks.reduce((n, c) => n + c.data.length, 0), mediaType: "a/b", chunks: chunks.map((c) => ({ hash: c.hash, length: c.data.length })) });
+      const id = manifestId(bytes);
+      await a.artefacts.services.manifests.put(id, bytes);
+      await a.artefacts.onArtefactRefs("s", 1, offset, [id]);
+      ids.push(id);
+    }
+    // The leader's retention raised the partition's start to 10 in the shared database.
+    await database.db.run(sql`INSERT INTO streams (name, partitions, created_at) VALUES ('s', 2, 0)`);
+    await database.db.run(sql`INSERT INTO partitions (stream, partition, start_offset) VALUES ('s', 0, 0), ('s', 1, 10)`);
+    const uploaded = Date.now();
+    while (Date.now() <= uploaded) await Bun.sleep(1);
+    await grantGcLock(database.db, "gw-a");
+    a.gcLock = true;
+    const summary = await a.artefacts.services.gc.run();
+    expect(summary.manifests_deleted).toBe(1);
+    expect(summary.manifests_live).toBe(1);
+    expect(await codeOf(a.artefacts.services.manifests.info(ids[0]!))).toBe("NOT_FOUND");
+    expect((await a.artefacts.services.manifests.info(ids[1]!)).chunks).toBe(2);
+  } finally {
+    await a.artefacts.close();
   }
 }, 120_000);
