@@ -15,7 +15,7 @@ import { JobService } from "./jobs/job-service.ts";
 import { FleetService } from "./fleet/fleet-service.ts";
 import { GradientService } from "./gradients/gradient-service.ts";
 import { QueueService } from "./queues/queue-service.ts";
-import { LogService } from "./streams/log-service.ts";
+import { LogService, type LeaderRawRead } from "./streams/log-service.ts";
 import { ProducerOwners } from "./auth/producer-owners.ts";
 import { LatestService } from "./streams/latest-service.ts";
 import { StreamCompactor } from "./streams/latest-compactor.ts";
@@ -33,6 +33,7 @@ import { ClusterService, registerClusterNode } from "./cluster/cluster-service.t
 import { ARTEFACT_GC_LOCK } from "./cluster/cluster-locks.ts";
 import type { Membership } from "./cluster/membership.ts";
 import { HttpPartitionForwarder } from "./cluster/partition-forwarder.ts";
+import { readRawFromLeader } from "./queues/remote-read.ts";
 import { sweepIntake } from "./log/intake-sweeper.ts";
 
 export type { GatewayConfig, ResolvedGatewayConfig, S3Config } from "./config/gateway-config.ts";
@@ -85,7 +86,9 @@ export async function openGateway(input: GatewayConfig): Promise<Gateway> {
       cluster = new ClusterService({ db, membership, logs, limits: config.cluster, sweepIntake: { periodMs: config.intake.sweepMs, run: async () => void (await sweepIntake(db, store, config.intake)) } });
     }
     const clusterService = cluster;
-    const routing = clusterService === undefined ? undefined : { router: clusterService, forwarder: new HttpPartitionForwarder(config.cluster) };
+    // Raw reads (QUIC fetch, dataset samples, queues) of partitions led elsewhere come from their leader.
+    const readFromLeader: LeaderRawRead = (leader, request, authorization) => readRawFromLeader(leader, request, { timeoutMs: config.cluster.forwardTimeoutMs, authorization });
+    const routing = clusterService === undefined ? undefined : { router: clusterService, forwarder: new HttpPartitionForwarder(config.cluster), readFromLeader };
     const streams = await StreamService.open(database.db, logs, limits, clusterService === undefined ? undefined : { router: clusterService, reloadMs: config.cluster.rebalanceMs });
     const latest = await LatestService.open(streams, logs, config.compaction, limits);
     const compactor = new StreamCompactor(streams, logs, latest, config.compaction, metrics.registry);
@@ -117,7 +120,7 @@ export async function openGateway(input: GatewayConfig): Promise<Gateway> {
     const auth = await openAuth({ ...config.auth, dataDir, db: database.db, sharedKey: clusterService !== undefined });
     const groups = await GroupService.open(database.db, streams, config.groups);
     const versions = new VersionsService(streams, logs, config.versions, new VersionsIndex(database.db, config.versions));
-    const logService = new LogService(streams, logs, metrics, limits, { onArtefactRefs: artefacts.onArtefactRefs, onArtefactRecord: versions.onArtefactRecord, admit: (stream, records) => latest.admit(stream, records) }, new ProducerOwners(database.db), config.filters, routing);
+    const logService = new LogService(streams, logs, metrics, limits, { onArtefactRefs: artefacts.onArtefactRefs, onArtefactRecord: versions.onArtefactRecord, admit: (stream, records, partition) => latest.admit(stream, records, partition) }, new ProducerOwners(database.db), config.filters, routing);
     const queues = await QueueService.open(database, streams, logService, config.queues, metrics.registry);
     datasets = await DatasetService.open({ db: database.db, streams, logs, log: logService, limits: config.datasets, serviceLimits: limits, filterLimits: config.filters, objectStore });
     const jobs = await JobService.open({ db: database.db, streams, log: logService, manifests: artefacts.services.manifests, limits: config.jobs });
