@@ -19,7 +19,7 @@ import { DatasetPins } from "./dataset-pins.ts";
 import { DatasetStore, versionKey, type StoredPartition } from "./dataset-store.ts";
 import type { CreateDatasetRequest, DatasetDescription, DatasetPartition, DatasetSummary, DatasetVersion, VersionRef } from "./dataset-wire.ts";
 import { packOffsets, unpackOffsets } from "./match-offsets.ts";
-import { scanMatches, scanMatchesRemotely } from "./match-scan.ts";
+import { scanMatches, scanMatchesRemotely, type MatchScan } from "./match-scan.ts";
 import { SampleReader, type SampleBatch } from "./sample-reader.ts";
 import { SegmentFiles } from "./segment-files.ts";
 
@@ -230,7 +230,7 @@ export class DatasetService {
     const config = streams.require(request.stream);
     // A version pins offsets and reads samples by global index; compaction would remove samples under it (docs/compaction.md).
     if (config.cleanup === "compact") throw new StrataError("BAD_REQUEST", `stream '${config.name}' is compacted: datasets need a stream with cleanup "delete"`);
-    const filter: RecordFilter | undefined = request.filter === undefined ? undefined : compileFilter(request.filter, this.deps.filterLimits);
+    const filter: { expression: string; compiled: RecordFilter } | undefined = request.filter === undefined ? undefined : { expression: request.filter, compiled: compileFilter(request.filter, this.deps.filterLimits) };
     const number = (this.#last.get(request.name) ?? 0) + 1;
     const holder = versionKey(request.name, number);
     const deadline = Date.now() + limits.maxCreateScanMs;
@@ -242,44 +242,29 @@ export class DatasetService {
     const shared = routing === undefined ? undefined : await streams.info(config.name);
     try {
       for (let p = 0; p < config.partitions; p++) {
+        const bounds = () => ({ maxRecords: serviceLimits.maxFetchRecords, maxBytes: serviceLimits.maxFetchBytes, maxMatches: limits.maxFilteredSamples - samples, deadline });
+        let range: { start: number; end: number; bytes: number; scan: (filtering: { expression: string; compiled: RecordFilter }) => Promise<MatchScan> };
         if (routing !== undefined && shared !== undefined && routing.router.route(config.name, p).kind === "remote") {
           const { start_offset: start, end_offset: end, bytes: partitionBytes } = shared.partitions[p]!;
           this.#pins.pin(holder, config.name, p, start);
-          if (request.filter === undefined) {
-            partitions.push({ partition: p, start, end, samples: end - start, first_index: samples, matches: null });
-            samples += end - start;
-            bytes += partitionBytes;
-          } else {
-            const scan = await scanMatchesRemotely((r) => this.#readRaw(r), { stream: config.name, partition: p }, start, end, request.filter, {
-              maxRecords: serviceLimits.maxFetchRecords,
-              maxBytes: serviceLimits.maxFetchBytes,
-              maxMatches: limits.maxFilteredSamples - samples,
-              deadline,
-            });
-            partitions.push({ partition: p, start, end, samples: scan.offsets.length, first_index: samples, matches: packOffsets(start, scan.offsets) });
-            samples += scan.offsets.length;
-            bytes += scan.bytes;
-          }
-          continue;
+          range = { start, end, bytes: partitionBytes, scan: (f) => scanMatchesRemotely((r) => this.#readRaw(r), { stream: config.name, partition: p }, start, end, f.expression, bounds()) };
+        } else {
+          const partitionLog = logs.partition(config.name, p);
+          // Pin first, then read the start: retention that ran before the pin moved the start
+          // already; any run after it keeps everything from the pinned start on.
+          this.#pins.pin(holder, config.name, p, partitionLog.startOffset);
+          const start = partitionLog.startOffset;
+          this.#pins.pin(holder, config.name, p, start);
+          const end = partitionLog.endOffset;
+          range = { start, end, bytes: partitionLog.bytes, scan: (f) => scanMatches(partitionLog, start, end, f.compiled, bounds()) };
         }
-        const partitionLog = logs.partition(config.name, p);
-        // Pin first, then read the start: retention that ran before the pin moved the start
-        // already; any run after it keeps everything from the pinned start on.
-        this.#pins.pin(holder, config.name, p, partitionLog.startOffset);
-        const start = partitionLog.startOffset;
-        this.#pins.pin(holder, config.name, p, start);
-        const end = partitionLog.endOffset;
+        const { start, end } = range;
         if (filter === undefined) {
           partitions.push({ partition: p, start, end, samples: end - start, first_index: samples, matches: null });
           samples += end - start;
-          bytes += partitionLog.bytes;
+          bytes += range.bytes;
         } else {
-          const scan = await scanMatches(partitionLog, start, end, filter, {
-            maxRecords: serviceLimits.maxFetchRecords,
-            maxBytes: serviceLimits.maxFetchBytes,
-            maxMatches: limits.maxFilteredSamples - samples,
-            deadline,
-          });
+          const scan = await range.scan(filter);
           partitions.push({ partition: p, start, end, samples: scan.offsets.length, first_index: samples, matches: packOffsets(start, scan.offsets) });
           samples += scan.offsets.length;
           bytes += scan.bytes;
