@@ -166,6 +166,8 @@ export class LeaseManager {
 
   async #round(): Promise<void> {
     if (this.#phase !== "running") return;
+    // First: a process resumed after a long pause (SIGSTOP, a VM freeze) stops leading at once.
+    this.#checkDeadline();
     const now = this.#now();
     if (now >= this.#nextRenew) {
       this.#nextRenew = now + this.options.limits.renewMs;

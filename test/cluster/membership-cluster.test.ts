@@ -143,3 +143,31 @@ test("GET /v1/cluster answers 404 outside cluster mode", async () => {
     await single.close();
   }
 });
+
+test("GET /v1/cluster needs metrics or admin:> with --auth: a consume token is refused", async () => {
+  const adminToken = "membership-test-administrator-token-0123456789";
+  const g = await liveGateway({
+    dbUrl: sqld.url,
+    s3: { endpoint: s3.endpoint, bucket: s3.bucket, region: s3.region, prefix, forcePathStyle: true },
+    clusterMode: { enabled: true, node: "gw-auth" },
+    cluster: LIMITS,
+    auth: { enabled: true, adminToken },
+  });
+  gateways.push(g);
+  const issue = async (action: string): Promise<string> => {
+    const response = await fetch(`${g.url}/v1/tokens`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${adminToken}` },
+      body: JSON.stringify({ scopes: [{ action, streams: ">" }], ttl_s: 600 }),
+    });
+    expect(response.status).toBe(201);
+    return ((await response.json()) as { token: string }).token;
+  };
+  const get = (token?: string) => fetch(`${g.url}/v1/cluster`, token === undefined ? {} : { headers: { authorization: `Bearer ${token}` } });
+  expect((await get()).status).toBe(401);
+  expect((await get(await issue("consume"))).status).toBe(403);
+  const viaMetrics = await get(await issue("metrics"));
+  expect(viaMetrics.status).toBe(200);
+  expect(clusterStatusSchema.parse(await viaMetrics.json()).node).toBe("gw-auth");
+  expect((await get(adminToken)).status).toBe(200);
+}, 60_000);
