@@ -1,0 +1,139 @@
+// Failover timing for the cluster bench: the leader of partition 0 is SIGKILLed (or stopped
+// cleanly with SIGTERM), and a prober publishes one-record idempotent batches to partition 0
+// through another gateway until one is acknowledged: the time from the signal to that
+// acknowledgement is the partition's write pause. The gateway is then started again, and the next
+// round waits until every partition is led by its rendezvous owner among the running gateways
+// (the cluster settled) before it picks the next leader.
+import type { ClusterGateway } from "../../cli/dev/cluster-gateway.ts";
+import type { DevCluster } from "../../cli/dev/dev-cluster.ts";
+import { buildClientBatch, CLIENT_BATCH_MEDIA_TYPE } from "../../core/log/client-batch.ts";
+import { rendezvousOwner } from "../../gateway/cluster/rendezvous.ts";
+import { waitUntil } from "../../test/helpers/cluster.ts";
+import { leadersOf } from "./setups.ts";
+
+export interface FailoverRound {
+  readonly how: "SIGKILL" | "SIGTERM";
+  readonly node: string;
+  /** The partition's write pause: the longest gap between acknowledged probe publishes around the change of leader. */
+  readonly seconds: number;
+  /** Publishes refused (503) or unanswered meanwhile. */
+  readonly refusals: number;
+}
+
+const ATTEMPT_TIMEOUT_MS = 3_000;
+const PROBE_GAP_MS = 20;
+const FAILOVER_DEADLINE_MS = 120_000;
+
+/** Waits until every partition of `stream` is led by its rendezvous owner among the running gateways; answers the leaders. */
+async function settled(dev: DevCluster, stream: string, partitions: number): Promise<string[]> {
+  return waitUntil(
+    `every partition of ${stream} led by its owner among the running gateways`,
+    async () => {
+      const running = dev.gateways.filter((g) => g.state === "running");
+      const nodes = running.map((g) => g.node);
+      const leaders = await leadersOf(running[0]!.url, stream);
+      if (leaders.length !== partitions) return undefined;
+      for (let p = 0; p < partitions; p++) if (leaders[p] !== rendezvousOwner(nodes, stream, p)) return undefined;
+      return leaders.map((l) => l!);
+    },
+    120_000,
+    100,
+  );
+}
+
+/** One probe publish to partition 0 through `via`: true when acknowledged, false when refused (503) or unanswered in time. */
+async function probeOnce(via: ClusterGateway, stream: string, producer: { id: number; seq: number }): Promise<boolean> {
+  const body = buildClientBatch([{ key: null, headers: {}, fields: { probe: producer.seq } }], { id: producer.id, epoch: 0, baseSequence: producer.seq });
+  try {
+    const response = await fetch(`${via.url}/v1/streams/${encodeURIComponent(stream)}/records?partition=0`, {
+      method: "POST",
+      headers: { "content-type": CLIENT_BATCH_MEDIA_TYPE },
+      body: body.slice(),
+      signal: AbortSignal.timeout(ATTEMPT_TIMEOUT_MS),
+    });
+    const text = await response.text();
+    if (response.status === 200) {
+      producer.seq++;
+      return true;
+    }
+    if (response.status !== 503) throw new Error(`probe publish through ${via.node}: ${response.status} ${text.slice(0, 300)}`);
+    return false;
+  } catch (e) {
+    if (e instanceof Error && (e.name === "TimeoutError" || e.name === "AbortError")) return false;
+    throw e;
+  }
+}
+
+/**
+ * A prober publishing to partition 0 through `via` every PROBE_GAP_MS (each after the last
+ * answer) until stopped; keeps the times of its acknowledgements.
+ */
+function startProber(via: ClusterGateway, stream: string, producer: { id: number; seq: number }) {
+  const acks: number[] = [];
+  let refusals = 0;
+  let stopping = false;
+  const loop = (async () => {
+    while (!stopping) {
+      if (await probeOnce(via, stream, producer)) acks.push(performance.now());
+      else refusals++;
+      await new Promise((r) => setTimeout(r, PROBE_GAP_MS));
+    }
+  })();
+  return {
+    acks,
+    refusals: () => refusals,
+    /** Resolves once a probe was acknowledged after `time`. */
+    ackAfter: (time: number) =>
+      Promise.race([
+        waitUntil(`a publish to partition 0 of ${stream} acknowledged through ${via.node}`, async () => (acks.some((t) => t > time) ? true : undefined), FAILOVER_DEADLINE_MS, 10),
+        // A prober that failed (an answer other than 200 or 503) ends the wait at once.
+        loop.then(() => new Promise<never>(() => {})),
+      ]),
+    stop: async () => {
+      stopping = true;
+      await loop;
+    },
+  };
+}
+
+/** `rounds` failovers of partition 0's leader by `how`, each gateway started again afterwards. */
+export async function measureFailovers(options: {
+  readonly dev: DevCluster;
+  readonly stream: string;
+  readonly partitions: number;
+  readonly rounds: number;
+  readonly how: "SIGKILL" | "SIGTERM";
+  readonly producerId: number;
+  readonly onRound?: (round: FailoverRound, index: number) => void;
+}): Promise<FailoverRound[]> {
+  const { dev, stream } = options;
+  const producer = { id: options.producerId, seq: 0 };
+  const rounds: FailoverRound[] = [];
+  for (let i = 0; i < options.rounds; i++) {
+    const leaders = await settled(dev, stream, options.partitions);
+    const leader = dev.gateways.find((g) => g.node === leaders[0])!;
+    const via = dev.gateways.find((g) => g.state === "running" && g !== leader)!;
+    const prober = startProber(via, stream, producer);
+    try {
+      await prober.ackAfter(0);
+      const signalled = performance.now();
+      await (options.how === "SIGKILL" ? leader.kill() : leader.stop());
+      const exited = performance.now();
+      // The first acknowledgement after the old leader exited came from its successor.
+      await prober.ackAfter(exited);
+      const last = prober.acks.filter((t) => t <= signalled).at(-1)!;
+      const first = prober.acks.find((t) => t > exited)!;
+      // The pause: the longest stretch without an acknowledgement around the change of leader.
+      const around = prober.acks.filter((t) => t >= last && t <= first);
+      const pause = Math.max(...around.slice(1).map((t, k) => t - around[k]!));
+      const round: FailoverRound = { how: options.how, node: leader.node, seconds: pause / 1000, refusals: prober.refusals() };
+      rounds.push(round);
+      options.onRound?.(round, i);
+    } finally {
+      await prober.stop();
+    }
+    await leader.start();
+  }
+  await settled(dev, stream, options.partitions);
+  return rounds;
+}
