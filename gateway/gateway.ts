@@ -35,6 +35,7 @@ import type { Membership } from "./cluster/membership.ts";
 import { HttpPartitionForwarder } from "./cluster/partition-forwarder.ts";
 import { readRawFromLeader } from "./queues/remote-read.ts";
 import { sweepIntake } from "./log/intake-sweeper.ts";
+import { coordinateServices } from "./cluster/coordinated-services.ts";
 
 export type { GatewayConfig, ResolvedGatewayConfig, S3Config } from "./config/gateway-config.ts";
 
@@ -118,17 +119,20 @@ export async function openGateway(input: GatewayConfig): Promise<Gateway> {
       },
     });
     const auth = await openAuth({ ...config.auth, dataDir, db: database.db, sharedKey: clusterService !== undefined });
-    const groups = await GroupService.open(database.db, streams, config.groups);
+    // Cluster mode: the stateful services open dormant and run on the coordinator only (coordinated-services.ts).
+    const dormant = clusterService !== undefined;
+    const groups = await GroupService.open(database.db, streams, config.groups, { dormant });
     const versions = new VersionsService(streams, logs, config.versions, new VersionsIndex(database.db, config.versions));
     const logService = new LogService(streams, logs, metrics, limits, { onArtefactRefs: artefacts.onArtefactRefs, onArtefactRecord: versions.onArtefactRecord, admit: (stream, records, partition) => latest.admit(stream, records, partition) }, new ProducerOwners(database.db), config.filters, routing);
-    const queues = await QueueService.open(database, streams, logService, config.queues, metrics.registry);
-    datasets = await DatasetService.open({ db: database.db, streams, logs, log: logService, limits: config.datasets, serviceLimits: limits, filterLimits: config.filters, objectStore });
-    const jobs = await JobService.open({ db: database.db, streams, log: logService, manifests: artefacts.services.manifests, limits: config.jobs });
+    const queues = await QueueService.open(database, streams, logService, config.queues, metrics.registry, { dormant, remoteReadTimeoutMs: config.cluster.forwardTimeoutMs });
+    datasets = await DatasetService.open({ db: database.db, streams, logs, log: logService, limits: config.datasets, serviceLimits: limits, filterLimits: config.filters, objectStore, dormant, remoteReadTimeoutMs: config.cluster.forwardTimeoutMs });
+    const jobs = await JobService.open({ db: database.db, streams, log: logService, manifests: artefacts.services.manifests, limits: config.jobs, dormant });
     // GC keeps the shards of open and kept checkpoints whatever references them.
     artefacts.services.gc.addHolder(() => jobs.heldManifests());
     const manifests = artefacts.services.manifests;
-    const fleet = await FleetService.open({ db: database.db, limits: config.fleet, checkArtefact: async (id) => void (await manifests.info(id)) });
+    const fleet = await FleetService.open({ db: database.db, limits: config.fleet, checkArtefact: async (id) => void (await manifests.info(id)), dormant });
     artefacts.services.gc.addHolder(() => fleet.heldManifests());
+    const coordination = clusterService === undefined ? undefined : await coordinateServices({ db: database.db, node: clusterService.node, limits: config.cluster, services: [groups, queues, datasets, jobs, fleet] });
     const services: GatewayServices = {
       streams,
       log: logService,
@@ -146,6 +150,7 @@ export async function openGateway(input: GatewayConfig): Promise<Gateway> {
       artefacts: artefacts.services,
       auth,
       ...(clusterService === undefined ? {} : { cluster: clusterService }),
+      ...(coordination === undefined ? {} : { coordination }),
     };
     const opened = { database, objectStore, logs, artefacts, cluster };
     compactor.start();
@@ -160,6 +165,7 @@ export async function openGateway(input: GatewayConfig): Promise<Gateway> {
       },
       async close() {
         // First, while storage is open: led partitions are handed over and the membership ends.
+        await coordination?.close();
         await opened.cluster?.close();
         streams.close();
         await groups.close();
