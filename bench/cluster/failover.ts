@@ -16,6 +16,8 @@ export interface FailoverRound {
   readonly node: string;
   /** The partition's write pause: the longest gap between acknowledged probe publishes around the change of leader. */
   readonly seconds: number;
+  /** From the signal to the first publish acknowledged after the old leader exited. */
+  readonly untilAcknowledged: number;
   /** Publishes refused (503) or unanswered meanwhile. */
   readonly refusals: number;
 }
@@ -126,7 +128,7 @@ export async function measureFailovers(options: {
       // The pause: the longest stretch without an acknowledgement around the change of leader.
       const around = prober.acks.filter((t) => t >= last && t <= first);
       const pause = Math.max(...around.slice(1).map((t, k) => t - around[k]!));
-      const round: FailoverRound = { how: options.how, node: leader.node, seconds: pause / 1000, refusals: prober.refusals() };
+      const round: FailoverRound = { how: options.how, node: leader.node, seconds: pause / 1000, untilAcknowledged: (first - signalled) / 1000, refusals: prober.refusals() };
       rounds.push(round);
       options.onRound?.(round, i);
     } finally {
