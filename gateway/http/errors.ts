@@ -4,6 +4,8 @@ import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { type ErrorCode, StrataError } from "../../core/errors.ts";
+import { LibsqlError } from "@libsql/client";
+import { DrizzleQueryError } from "drizzle-orm/errors";
 
 const log = getLogger(["strata", "http"]);
 
@@ -26,6 +28,25 @@ export function onError(err: Error, c: Context): Response {
     return res;
   }
   if (err instanceof HTTPException) return errorResponse(c, err.status === 413 ? "PAYLOAD_TOO_LARGE" : "BAD_REQUEST", err.message, err.status);
+  if (metadataUnreachable(err)) {
+    const res = errorResponse(c, "METADATA_UNAVAILABLE", "the metadata database did not answer; retry", 503);
+    res.headers.set("retry-after", "1");
+    return res;
+  }
   log.error("unexpected error in {method} {path}: {error}", { method: c.req.method, path: c.req.path, error: err });
   return errorResponse(c, "INTERNAL", "internal error", 500);
+}
+
+/** Network failures (Bun's, Node's and undici's codes) and a libSQL server answering 5xx while it starts or stops. */
+const UNREACHABLE = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "EHOSTUNREACH", "ENETUNREACH", "ConnectionRefused", "UND_ERR_SOCKET", "UND_ERR_CONNECT_TIMEOUT", "SERVER_ERROR"]);
+
+/** A metadata query (drizzle or libSQL) that failed because the database did not answer: 503, not a 500. */
+function metadataUnreachable(err: Error): boolean {
+  let query = false;
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    if (e instanceof DrizzleQueryError || e instanceof LibsqlError) query = true;
+    const code = "code" in e && typeof e.code === "string" ? e.code : undefined;
+    if (query && ((code !== undefined && UNREACHABLE.has(code)) || (e instanceof TypeError && e.message === "fetch failed"))) return true;
+  }
+  return false;
 }

@@ -2,13 +2,14 @@
 // radosgw bucket: the same file pushed through two gateways at once is stored once (one chunk
 // index, packs under the writers' node names) and reads whole from the third; POST /v1/admin/gc
 // collects on the holder of the artefact-gc lock only, every other gateway answering 503
-// NOT_LEADER with the holder's node and URL.
+// NOT_LEADER with the holder's node and URL; the libSQL server down is 503 METADATA_UNAVAILABLE
+// on the artefact routes, which work again once it is back.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { bytesToHex } from "../../core/hashing/blake3.ts";
 import { parsePackKey } from "../../gateway/artefacts/pack-format.ts";
 import { S3ObjectStore } from "../../gateway/objects/s3-object-store.ts";
 import { startTestCluster, waitUntil, type TestCluster } from "../helpers/cluster.ts";
-import { chunkFile, errorCode, missing, randomBytes, upload } from "../artefacts/gateway-fixture.ts";
+import { chunkFile, errorCode, missing, postHashes, randomBytes, upload } from "../artefacts/gateway-fixture.ts";
 
 let cluster: TestCluster;
 
@@ -59,4 +60,24 @@ test("POST /v1/admin/gc collects on the artefact-gc lock's holder only; the othe
     expect(c.code).toBe("NOT_LEADER");
     expect(c.text).toContain(`node ${answers.holder.node} (${answers.holder.url}) holds it now`);
   }
+}, 120_000);
+
+test("with the libSQL server down, artefact requests fail cleanly with 503 METADATA_UNAVAILABLE and work again once it is back", async () => {
+  const [one] = cluster.gateways;
+  const file = chunkFile(randomBytes(50_000, 78));
+  const hexes = file.chunks.map((c) => bytesToHex(c.hash));
+  await cluster.dev.sqld.kill();
+  try {
+    const down = await postHashes(one!.url, hexes);
+    expect(down.status).toBe(503);
+    expect(down.headers.get("retry-after")).toBe("1");
+    expect(await errorCode(down)).toBe("METADATA_UNAVAILABLE");
+    const manifest = await fetch(`${one!.url}/v1/manifests/${file.id}`);
+    expect(manifest.status).toBe(503);
+  } finally {
+    await cluster.dev.sqld.start();
+  }
+  await waitUntil("the artefact routes answering again", async () => ((await postHashes(one!.url, hexes)).status === 200 ? true : undefined));
+  await upload(one!.url, file, 16);
+  expect(await missing(one!.url, hexes)).toEqual([]);
 }, 120_000);
