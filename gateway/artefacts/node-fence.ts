@@ -38,7 +38,7 @@ export const ORPHAN_MIN_AGE_MS = 10 * 60_000;
 export const DB_NOW_MS = sql`CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)`;
 
 /** What the fences need of a database or a transaction. */
-type Reader = Pick<MetadataDb, "get">;
+type Reader = Pick<MetadataDb, "get" | "all">;
 
 const nowRow = z.object({ now: z.number().int() });
 const fenceRow = z.object({ live: z.number().int(), now: z.number().int() });
@@ -70,8 +70,9 @@ export async function assertHoldsGcLock(tx: Reader, node: string): Promise<void>
 
 /** Who holds the GC lock now (its node and advertised URL), for the refusal a non-holder answers. */
 export async function gcLockHolder(db: Reader): Promise<{ node: string; url: string | null } | undefined> {
-  const row = await db.get(sql`SELECT l.holder AS holder, n.url AS url FROM cluster_locks l LEFT JOIN cluster_nodes n ON n.node = l.holder WHERE l.name = ${GC_LOCK} AND l.holder IS NOT NULL AND l.expires_at > ${DB_NOW_MS}`);
-  if (row === undefined) return undefined;
-  const parsed = holderRow.parse(row);
+  // all(), not get(): drizzle's get() fails on an empty answer (no holder).
+  const rows = await db.all(sql`SELECT l.holder AS holder, n.url AS url FROM cluster_locks l LEFT JOIN cluster_nodes n ON n.node = l.holder WHERE l.name = ${GC_LOCK} AND l.holder IS NOT NULL AND l.expires_at > ${DB_NOW_MS}`);
+  if (rows.length === 0) return undefined;
+  const parsed = holderRow.parse(rows[0]);
   return { node: parsed.holder, url: parsed.url };
 }

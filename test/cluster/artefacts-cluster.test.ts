@@ -283,6 +283,7 @@ test("GC runs only on the holder of the artefact-gc lock; a rewrite whose lock w
     // Nobody holds the lock: neither gateway collects.
     expect(await codeOf(a.artefacts.services.gc.run())).toBe("NOT_LEADER");
     expect(await codeOf(b.artefacts.services.gc.run())).toBe("NOT_LEADER");
+    await expect(b.artefacts.services.gc.run()).rejects.toThrow("no gateway holds it right now");
 
     // gw-a believes it holds the lock, but the database gave it to gw-b: the rewrite is fenced,
     // its replacement pack deleted, the index untouched.
