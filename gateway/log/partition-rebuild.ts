@@ -12,6 +12,7 @@ import { StrataError } from "../../core/errors.ts";
 import type { MetadataDb } from "../db/database.ts";
 import type { ObjectStore } from "../objects/object-store.ts";
 import { errorText } from "../objects/errno.ts";
+import { mapLimit } from "../../core/util/concurrency.ts";
 import { loadIntakeRanges, type IntakeRange } from "./intake-catalog.ts";
 import type { SegmentCatalog } from "./segment-catalog.ts";
 import type { StorageLimits } from "./storage-limits.ts";
@@ -19,6 +20,9 @@ import { WalFile, type AppendedBatch } from "./wal.ts";
 import type { WalIo } from "./wal-io.ts";
 
 const log = getLogger(["strata", "log", "rebuild"]);
+
+/** Intake ranges read at once while rebuilding one partition (each at most one intake object's size). */
+const RANGES_IN_FLIGHT = 8;
 
 export interface RebuildSources {
   readonly db: MetadataDb;
@@ -50,14 +54,20 @@ export async function rebuildPartition(src: RebuildSources, dir: string, stream:
   const ranges = await loadIntakeRanges(src.db, stream, partition, segmentsEnd);
   const wal = await WalFile.create(src.walIo, dir, segmentsEnd, src.limits.indexIntervalBytes);
   let expected = segmentsEnd;
+  for (const [i, range] of ranges.entries()) {
+    // Only the first range may start below the segments' end (its first batches are covered).
+    if (i === 0 ? range.baseOffset > expected : range.baseOffset !== expected) {
+      await wal.close();
+      throw new StrataError("CORRUPT_DATA", `partition ${partition} of ${stream}: committed intake ranges are not contiguous at offset ${expected} (next range starts at ${range.baseOffset})`);
+    }
+    expected = range.endOffset;
+  }
   try {
-    for (const range of ranges) {
-      if (range.baseOffset > expected) {
-        throw new StrataError("CORRUPT_DATA", `partition ${partition} of ${stream}: committed intake ranges have a gap at offset ${expected} (next range starts at ${range.baseOffset})`);
-      }
-      const batches = await readRange(src.store, range, expected);
-      if (batches.length > 0) await wal.append(batches);
-      expected = range.endOffset;
+    // Ranges are read RANGES_IN_FLIGHT at a time (each is one GET of its own object) and written in order.
+    for (let i = 0; i < ranges.length; i += RANGES_IN_FLIGHT) {
+      const window = ranges.slice(i, i + RANGES_IN_FLIGHT);
+      const read = await mapLimit(window, RANGES_IN_FLIGHT, (range) => readRange(src.store, range, segmentsEnd));
+      for (const batches of read) if (batches.length > 0) await wal.append(batches);
     }
   } finally {
     await wal.close();

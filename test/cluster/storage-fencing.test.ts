@@ -167,10 +167,12 @@ test("the next leader rebuilds from committed segments plus the intake ranges ab
   const log = a.store.partition(stream, 0);
   for (let i = 0; i < 4; i++) await log.append(records(i * 5, 5), meta(producer(i)));
   await log.flushToObjectStore(); // segment [0, 20): its intake ranges go with the commit
-  for (let i = 4; i < 7; i++) await log.append(records(i * 5, 5), meta(producer(i)));
+  // Twelve sequential appends: twelve ranges, more than the rebuild reads at once.
+  for (let i = 4; i < 16; i++) await log.append(records(i * 5, 5), meta(producer(i)));
   const rows = await fx.admin.db.select().from(intakeRanges).where(eq(intakeRanges.stream, stream));
   expect(Math.min(...rows.map((r) => r.baseOffset))).toBe(20);
-  expect(Math.max(...rows.map((r) => r.endOffset))).toBe(35);
+  expect(Math.max(...rows.map((r) => r.endOffset))).toBe(80);
+  expect(rows.length).toBe(12);
 
   await fx.expire(stream, 0);
   const epochB = (await fx.grant(stream, 0, "gw-r2"))!;
@@ -183,9 +185,9 @@ test("the next leader rebuilds from committed segments plus the intake ranges ab
   const b = await fx.gateway("gw-r2");
   await b.store.lead(stream, 0, epochB, {});
   expect(b.store.partition(stream, 0).startOffset).toBe(0);
-  expect(await readAll(b.store, stream)).toEqual(Array.from({ length: 35 }, (_, i) => i));
-  expect(b.store.partition(stream, 0).producerState(PRODUCER)).toEqual({ epoch: 0, lastSeq: 6 });
-  expect(await b.store.partition(stream, 0).append(records(35, 1), meta(producer(7)))).toEqual({ baseOffset: 35, duplicate: false });
+  expect(await readAll(b.store, stream)).toEqual(Array.from({ length: 80 }, (_, i) => i));
+  expect(b.store.partition(stream, 0).producerState(PRODUCER)).toEqual({ epoch: 0, lastSeq: 15 });
+  expect(await b.store.partition(stream, 0).append(records(80, 1), meta(producer(16)))).toEqual({ baseOffset: 80, duplicate: false });
   await b.store.resign(stream, 0, "handoff");
   await a.store.resign(stream, 0, "lost");
 }, 120_000);
