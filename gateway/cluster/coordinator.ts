@@ -10,14 +10,13 @@ import { z } from "zod";
 import { invariant } from "../../core/errors.ts";
 import type { MetadataDb } from "../db/database.ts";
 import type { ClusterLimits } from "./cluster-limits.ts";
+import { DB_NOW } from "./cluster-sql.ts";
 
 const log = getLogger(["strata", "cluster", "coordinator"]);
 
 /** The lock's row in cluster_locks. */
 export const COORDINATOR_LOCK = "coordinator";
 
-/** The database's clock in ms (works on sqld and on files). */
-const DB_NOW = sql.raw("CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)");
 
 /** Where the stateful services' requests go: served here, proxied to the coordinator, or nowhere yet. */
 export type CoordinatorRoute =

@@ -163,6 +163,43 @@ test("queue workers claiming through two gateways never get one record twice", a
   expect(described.totals.acked).toBe(90);
 }, 180_000);
 
+test("a request already proxied once is never proxied again: 503 NOT_LEADER with Retry-After", async () => {
+  const holder = await coordinator();
+  const follower = NODES.find((n) => n !== holder)!;
+  const response = await fetch(`${url(follower)}/v1/queues`, { headers: { "strata-forwarded": "1" } });
+  expect(response.status).toBe(503);
+  expect(response.headers.get("retry-after")).toBe("1");
+  expect(((await response.json()) as { error: { code: string } }).error.code).toBe("NOT_LEADER");
+  // Routes that are not the stateful services' are served where they arrive.
+  expect((await fetch(`${url(follower)}/v1/streams`, { headers: { "strata-forwarded": "1" } })).status).toBe(200);
+}, 60_000);
+
+test("a dataset created through a follower pins every partition wherever it is led; its samples read through any gateway", async () => {
+  await ok(url(NODES[2]!), "POST", "/v1/streams", { name: "coord/samples", partitions: 3 });
+  await publish(url(NODES[2]!), "coord/samples", 60);
+  const holder = await coordinator();
+  const follower = NODES.find((n) => n !== holder)!;
+  const all = await ok(url(follower), "POST", "/v1/datasets", { name: "coord-all", stream: "coord/samples" });
+  expect(all.samples).toBe(60);
+  const even = await ok(url(follower), "POST", "/v1/datasets", { name: "coord-even", stream: "coord/samples", filter: "fields.n % 2 == 0" });
+  expect(even.samples).toBe(30);
+  for (const node of NODES) {
+    const read = await ok(url(node), "GET", "/v1/datasets/coord-even/versions/1/samples?start=0&count=30");
+    expect(read.samples.map((f: { n: number }) => f.n).sort((a: number, b: number) => a - b)).toEqual(Array.from({ length: 30 }, (_, i) => i * 2));
+  }
+}, 120_000);
+
+test("gradient contributions through different gateways meet one step signature on the coordinator", async () => {
+  const tensors = (values: number[]) => ({ w: { $tensor: { dtype: "F32", shape: [values.length], data: { $base64: Buffer.from(new Float32Array(values).buffer).toString("base64") } } } });
+  const first = await call(url(NODES[0]!), "POST", "/v1/gradients/coord%2Fgrads/steps/0", { rank: 0, world_size: 2, tensors: tensors([1, 2]) });
+  expect(first.status).toBe(200);
+  const mismatch = await call(url(NODES[1]!), "POST", "/v1/gradients/coord%2Fgrads/steps/0", { rank: 1, world_size: 2, tensors: tensors([1, 2, 3]) });
+  expect(mismatch.status).toBe(400);
+  expect(mismatch.body.error.code).toBe("TENSOR_MISMATCH");
+  const second = await call(url(NODES[2]!), "POST", "/v1/gradients/coord%2Fgrads/steps/0", { rank: 1, world_size: 2, tensors: tensors([3, 4]) });
+  expect(second.status).toBe(200);
+}, 60_000);
+
 test("the coordinator SIGKILLed: the role moves after its lease; members rejoin, unacked claims are redelivered", async () => {
   await ok(url(NODES[2]!), "POST", "/v1/streams", { name: "coord/jobs", partitions: 3 });
   await publish(url(NODES[2]!), "coord/jobs", 30);
