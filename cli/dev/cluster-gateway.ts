@@ -43,6 +43,8 @@ export class ClusterGateway {
   readonly url: string;
   #state: GatewayState = { kind: "stopped", exit: undefined };
   #output = "";
+  /** Characters printed over all runs (the tail keeps only the last ones). */
+  #printed = 0;
   #log: WriteStream | undefined;
 
   constructor(readonly spec: ClusterGatewaySpec) {
@@ -65,6 +67,16 @@ export class ClusterGateway {
   /** The last 64 KiB the process printed (stdout and stderr, all its runs). */
   output(): string {
     return this.#output;
+  }
+
+  /** A mark of what was printed so far, for outputSince(). */
+  mark(): number {
+    return this.#printed;
+  }
+
+  /** What the process printed after `mark` (as much of it as the 64 KiB tail still holds). */
+  outputSince(mark: number): string {
+    return this.#output.slice(Math.max(0, this.#output.length - (this.#printed - mark)));
   }
 
   /** Spawns the gateway and resolves once it listens; rejects (and kills it) if it exits or times out first. */
@@ -108,6 +120,7 @@ export class ClusterGateway {
       const onData = (d: Buffer): void => {
         const text = d.toString();
         this.#output = (this.#output + text).slice(-OUTPUT_TAIL_CHARS);
+        this.#printed += text.length;
         this.#log?.write(text);
         if (seen !== "done") {
           seen = (seen + text).slice(-4096);

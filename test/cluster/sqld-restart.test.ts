@@ -1,7 +1,8 @@
 // The metadata database (the libSQL server) goes away under load and comes back: while it is down
 // the gateways answer cleanly (publishes and GET /v1/cluster fail with 503 and a stable code,
-// never a 500, a crash or a hang), and once it is back on the same port and data the cluster
-// leads every partition again and the load goes on, with nothing acknowledged lost or duplicated.
+// never a 500, a crash or a hang), and its leaders stop leading once they cannot renew; once it is
+// back on the same port and data the gateways take the partitions again (new epochs, rebuilt from
+// shared state) and the load goes on, with nothing acknowledged lost or duplicated.
 import { expect, test } from "bun:test";
 import { expectIntact, startLoad } from "../helpers/cluster-load.ts";
 import { clusterPerFile, keyFor, publishTo, waitUntil } from "../helpers/cluster.ts";
@@ -17,6 +18,9 @@ test("requests fail with 503 while the libSQL server is down and the cluster rec
   const load = startLoad({ stream: STREAM, producers: 3, recordsPerRequest: 6, targets: () => cluster.running(), requestDeadlineMs: 120_000 });
   try {
     await load.progressed(200, 60_000);
+    const before = await cluster.waitForLeaders(STREAM, PARTITIONS);
+    const leaders = new Set(before.map((l) => l.holder!));
+    const marks = new Map(cluster.gateways.map((g) => [g.node, g.mark()]));
     await cluster.dev.sqld.kill();
     const downAt = performance.now();
     // Every gateway refuses cleanly, publishes and the cluster status alike.
@@ -35,10 +39,18 @@ test("requests fail with 503 while the libSQL server is down and the cluster rec
       const status = await fetch(`${gateway.url}/v1/cluster`, { signal: AbortSignal.timeout(15_000) });
       expect(status.status).toBe(503);
     }
+    // Down past the leases: every leader stops leading (it cannot renew) before the database is back.
+    await waitUntil(
+      `the leaders ${[...leaders].join(", ")} giving their partitions up`,
+      async () => ([...leaders].every((node) => cluster.gateway(node).outputSince(marks.get(node)!).includes("lost the lease of")) ? true : undefined),
+      30_000,
+      200,
+    );
     const downMs = performance.now() - downAt;
     await cluster.dev.sqld.start();
     const backAt = performance.now();
-    await cluster.waitForLeaders(STREAM, PARTITIONS, { timeoutMs: 60_000 });
+    const after = await cluster.waitForLeaders(STREAM, PARTITIONS, { timeoutMs: 60_000 });
+    for (const lease of before) expect(after.find((l) => l.partition === lease.partition)!.epoch).toBeGreaterThan(lease.epoch);
     await load.progressed(200, 90_000);
     console.log(`sqld restart: down ${downMs.toFixed(0)} ms; every partition led and 200 more records acknowledged ${(performance.now() - backAt).toFixed(0)} ms after it was back`);
     // No gateway crashed.
