@@ -10,8 +10,9 @@
 // died) more than ORPHAN_MIN_AGE_MS - PACK_COMMIT_WINDOW_MS before GC looked, so GC's index read
 // sees it; one that had not passed its check by then never will. Both sides compare the same id
 // time with the same clock, so the writer's clock skew cancels out. This needs a transaction to
-// end within that gap (5 min): libSQL server transactions time out after seconds, and PostgreSQL
-// is run with idle_in_transaction_session_timeout below it.
+// end within that gap (5 min): sqld 0.24 rolls back a write transaction idle for 5 s and lets the
+// next writer in (checked: its commit then fails STREAM_EXPIRED), and PostgreSQL is run with
+// idle_in_transaction_session_timeout below it.
 import { sql } from "drizzle-orm";
 import { z } from "zod";
 import { StrataError } from "../../core/errors.ts";
