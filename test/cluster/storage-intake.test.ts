@@ -25,6 +25,8 @@ afterAll(async () => {
 class IntakeGate implements ObjectStore {
   readonly description: string;
   held = false;
+  /** When > 0, only this many more intake PUTs are held (then they pass). */
+  holdOnly = 0;
   failuresLeft = 0;
   readonly waiting: Array<() => void> = [];
   #waiters: Array<() => void> = [];
@@ -39,7 +41,8 @@ class IntakeGate implements ObjectStore {
         this.failuresLeft--;
         throw new StrataError("STORAGE_ERROR", "injected PUT failure");
       }
-      if (this.held) {
+      const hold = this.holdOnly > 0 ? (this.holdOnly--, true) : this.held;
+      if (hold) {
         await new Promise<void>((resolve) => {
           this.waiting.push(resolve);
           for (const w of this.#waiters.splice(0)) w();
@@ -56,6 +59,7 @@ class IntakeGate implements ObjectStore {
 
   release(): void {
     this.held = false;
+    this.holdOnly = 0;
     for (const go of this.waiting.splice(0)) go();
   }
 
@@ -217,3 +221,26 @@ test("the metadata server restarted under load: appends wait or fail with 503, n
   expect(acked.filter((o) => !seen.has(o))).toEqual([]);
   await b.store.resign(stream, 0, "handoff");
 }, 120_000);
+
+test("objects PUT concurrently commit in PUT order: a later object's records wait for the earlier one", async () => {
+  const stream = "intake/order";
+  await fx.createStream(stream, 2);
+  const gate = new IntakeGate(fx.objects);
+  const g = await fx.gateway("gw-order", { objects: gate });
+  for (const p of [0, 1]) await g.store.lead(stream, p, (await fx.grant(stream, p, "gw-order"))!, {});
+  gate.holdOnly = 1;
+  let firstAcked = false;
+  let secondAcked = false;
+  const first = g.store.partition(stream, 0).append(records(0, 1), meta()).then(() => (firstAcked = true));
+  await gate.heldPuts(1);
+  const second = g.store.partition(stream, 1).append(records(1, 1), meta()).then(() => (secondAcked = true));
+  while (g.store.intakeStats()!.puts < 1) await new Promise((r) => setTimeout(r, 10)); // the second object is in the store
+  await g.store.partition(stream, 1).waitForData(0, 200);
+  expect([firstAcked, secondAcked]).toEqual([false, false]);
+  expect(g.store.partition(stream, 1).endOffset).toBe(0);
+  gate.release();
+  await Promise.all([first, second]);
+  expect(g.store.intakeStats()!.puts).toBe(2);
+  expect([g.store.partition(stream, 0).endOffset, g.store.partition(stream, 1).endOffset]).toEqual([1, 1]);
+  for (const p of [0, 1]) await g.store.resign(stream, p, "handoff");
+}, 60_000);
