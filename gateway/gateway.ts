@@ -84,7 +84,7 @@ export async function openGateway(input: GatewayConfig): Promise<Gateway> {
     if (membership !== undefined) {
       const { db } = database;
       const store = objectStore;
-      cluster = new ClusterService({ db, membership, logs, limits: config.cluster, sweepIntake: { periodMs: config.intake.sweepMs, run: async () => void (await sweepIntake(db, store, config.intake)) } });
+      cluster = new ClusterService({ db, membership, logs, limits: config.cluster, sweepIntake: { periodMs: config.intake.sweepMs, run: async () => void (await sweepIntake(db, store, config.intake)) }, registry: metrics.registry });
     }
     const clusterService = cluster;
     // Raw reads (QUIC fetch, dataset samples, queues) of partitions led elsewhere come from their leader.

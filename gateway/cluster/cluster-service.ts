@@ -8,7 +8,9 @@ import type { MetadataDb } from "../db/database.ts";
 import type { PartitionRoute, PartitionRouter } from "../streams/partition-route.ts";
 import type { ClusterLimits } from "./cluster-limits.ts";
 import { ARTEFACT_GC_LOCK, ClusterLocks, INTAKE_SWEEPER_LOCK } from "./cluster-locks.ts";
+import { createClusterMetrics } from "./cluster-metrics.ts";
 import type { ClusterStatus } from "./cluster-wire.ts";
+import type { MetricsRegistry } from "../metrics.ts";
 import { LeaseManager, notLeader, type PartitionLeadership } from "./lease-manager.ts";
 import { LeaseStore } from "./lease-store.ts";
 import { Membership } from "./membership.ts";
@@ -21,6 +23,8 @@ export interface ClusterServiceOptions {
   readonly limits: ClusterLimits;
   /** The intake sweeper (part of storage), run every periodMs on the holder of the "intake-sweeper" lock. */
   readonly sweepIntake?: { readonly periodMs: number; run(): Promise<void> };
+  /** Where the cluster's metrics (partitions led, lease moves) are registered. */
+  readonly registry?: MetricsRegistry;
 }
 
 /** Registers this gateway (node name from `configured` or DATA/node-id; incarnation + 1) before anything else opens. */
@@ -50,6 +54,7 @@ export class ClusterService implements PartitionRouter {
       logs: options.logs,
       streams,
       limits,
+      ...(options.registry === undefined ? {} : { metrics: createClusterMetrics(options.registry) }),
       chores: sweep === undefined ? [] : [{ lock: INTAKE_SWEEPER_LOCK, periodMs: sweep.periodMs, run: () => sweep.run() }],
     });
   }

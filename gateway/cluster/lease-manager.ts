@@ -18,6 +18,7 @@ import type { RetentionPolicy } from "../log/retention.ts";
 import type { StreamRow } from "../log/segment-catalog.ts";
 import type { ClusterLimits } from "./cluster-limits.ts";
 import type { ClusterLocks } from "./cluster-locks.ts";
+import type { ClusterMetrics } from "./cluster-metrics.ts";
 import type { HeldLease, LeaseRow, LeaseStore } from "./lease-store.ts";
 import type { Member, Membership } from "./membership.ts";
 import { rendezvousOwner } from "./rendezvous.ts";
@@ -62,6 +63,7 @@ export interface LeaseManagerOptions {
   readonly limits: Pick<ClusterLimits, "leaseMs" | "renewMs" | "rebalanceMs">;
   /** Background work of a singleton lock, run every periodMs while this gateway holds it (the intake sweeper). */
   readonly chores?: readonly { readonly lock: string; readonly periodMs: number; readonly run: () => Promise<void> }[];
+  readonly metrics?: ClusterMetrics;
   readonly now?: () => number;
 }
 
@@ -188,6 +190,7 @@ export class LeaseManager {
     try {
       held = await this.options.leases.renew();
     } catch (e) {
+      this.options.metrics?.renewalFailures.inc();
       log.warn("renewing partition leases failed: {error}", { error: e });
       return;
     }
@@ -280,6 +283,7 @@ export class LeaseManager {
     if (epoch === undefined) return; // another gateway was faster
     invariant(entry.state.kind === "free", `granted ${entry.stream}/${entry.partition} in state ${entry.state.kind}`);
     entry.state = { kind: "acquiring", epoch };
+    this.options.metrics?.leaseGrants.inc();
     const granted = epoch;
     log.info("leading {stream}/{partition} at epoch {epoch}", { stream: entry.stream, partition: entry.partition, epoch });
     this.#track(
@@ -300,6 +304,7 @@ export class LeaseManager {
     // Lost meanwhile: the resign queued behind lead() (LogStore serialises them) closes it again.
     if (entry.state.kind !== "acquiring" || entry.state.epoch !== epoch) return;
     entry.state = { kind: "leading", epoch };
+    this.#countLed();
     if (this.#phase !== "running") this.#handOver(entry);
   }
 
@@ -307,6 +312,8 @@ export class LeaseManager {
     const { state } = entry;
     invariant(state.kind === "leading", `hand-over of ${entry.stream}/${entry.partition} in state ${state.kind}`);
     entry.state = { kind: "resigning", epoch: state.epoch };
+    this.options.metrics?.handOvers.inc();
+    this.#countLed();
     log.info("handing over {stream}/{partition} (epoch {epoch})", { stream: entry.stream, partition: entry.partition, epoch: state.epoch });
     this.#track(
       this.options.logs
@@ -324,6 +331,8 @@ export class LeaseManager {
     const { state } = entry;
     invariant(state.kind === "leading" || state.kind === "acquiring", `losing ${entry.stream}/${entry.partition} in state ${state.kind}`);
     entry.state = { kind: "lost", epoch: state.epoch };
+    this.options.metrics?.leaseLosses.inc();
+    this.#countLed();
     log.warn("lost the lease of {stream}/{partition} (epoch {epoch}): {reason}", { stream: entry.stream, partition: entry.partition, epoch: state.epoch, reason });
     this.#track(
       this.options.logs
@@ -339,6 +348,12 @@ export class LeaseManager {
   /** Best effort: a release that fails leaves the lease to expire. */
   async #release(stream: string, partition: number, epoch: number): Promise<void> {
     await this.options.leases.release(stream, partition, epoch).catch((e: unknown) => log.warn("releasing {stream}/{partition} failed (it expires on its own): {error}", { stream, partition, error: e }));
+  }
+
+  #countLed(): void {
+    let led = 0;
+    for (const e of this.#entries.values()) if (e.state.kind === "leading") led++;
+    this.options.metrics?.partitionsLed.set({}, led);
   }
 
   #track(op: Promise<void>): void {

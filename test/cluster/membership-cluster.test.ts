@@ -105,6 +105,12 @@ test("three gateways share a 12-partition stream, a fourth takes its share, one 
     ),
   );
 
+  // Each gateway's metrics count the partitions it leads.
+  for (const g of gateways) {
+    const metrics = await (await fetch(`${g.url}/metrics`)).text();
+    expect(metrics).toContain(`strata_cluster_partitions_led ${g.gateway.cluster!.localPartitions(STREAM).length}\n`);
+  }
+
   const before = await status(a);
   expect(before.gateways.map((x) => [x.node, x.state, x.live])).toEqual([
     ["gw-a", "up", true],
