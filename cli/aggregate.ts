@@ -6,13 +6,12 @@ import { getLogger } from "@logtape/logtape";
 import { Option, type Command } from "commander";
 import { z } from "zod";
 import { assertStreamName } from "../core/log/stream-name.ts";
-import { fetchTrusting } from "../edge/transports/ca-fetch.ts";
 import { GradientAggregator, type PublishedMean } from "../gateway/client.ts";
 import { defineAction } from "./command.ts";
 import { caFileText, caOption } from "./gateway-client.ts";
 import { withGateway } from "./gateway-errors.ts";
 import { tokenOption, tokenText } from "./gateway-token.ts";
-import { gatewayOption, httpUrlText } from "./gateway-url.ts";
+import { connectionOf, gatewayOption, httpUrlText } from "./gateway-url.ts";
 import { integerText } from "./option-schemas.ts";
 import { writeOut } from "./stdout.ts";
 
@@ -89,9 +88,7 @@ export function registerAggregate(program: Command): void {
       withGateway(opts.gateway, async () => {
         const lines: Promise<void>[] = [];
         const aggregator = await GradientAggregator.start({
-          gateway: opts.gateway,
-          ...(opts.token === undefined ? {} : { token: opts.token }),
-          ...(opts.ca === undefined ? {} : { fetch: fetchTrusting(opts.ca) }),
+          ...connectionOf(opts),
           stream: opts.stream,
           quorum: opts.quorum,
           deadlineMs: opts.deadlineMs,

@@ -13,14 +13,14 @@ import { defineAction } from "./command.ts";
 import { caFileText, caOption, clientFor, expectOk } from "./gateway-client.ts";
 import { withGateway } from "./gateway-errors.ts";
 import { tokenOption, tokenText } from "./gateway-token.ts";
-import { gatewayOption, httpUrlText } from "./gateway-url.ts";
+import { gatewayOption, singleHttpUrlText } from "./gateway-url.ts";
 import { integerText, sizeText } from "./option-schemas.ts";
 import { formatBytes } from "./progress-bar.ts";
 import { defaultCacheDir } from "./pull.ts";
 import { writeOut } from "./stdout.ts";
 import { addTransferOptions, runTransfer, transferOpts } from "./transfer-options.ts";
 
-const clientOpts = { gateway: httpUrlText, token: tokenText, ca: caFileText };
+const clientOpts = { gateway: singleHttpUrlText, token: tokenText, ca: caFileText };
 
 /** A checkpoint as printed: completed_at in ISO 8601 unless --json. */
 function shown(checkpoint: Checkpoint, json: boolean): Record<string, unknown> {

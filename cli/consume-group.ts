@@ -4,7 +4,7 @@
 // crash between the two prints a batch again, never skips one). SIGINT/SIGTERM leave the group.
 import { getLogger } from "@logtape/logtape";
 import { StrataError } from "../core/errors.ts";
-import { fetchTrusting } from "../edge/transports/ca-fetch.ts";
+import { connectionOf } from "./gateway-url.ts";
 import { consumeGroup } from "../gateway/client.ts";
 import { recordLine } from "./record-line.ts";
 import type { StartPoint } from "./start-offsets.ts";
@@ -32,7 +32,7 @@ export async function consumeAsGroupMember(o: GroupConsumeOptions): Promise<numb
     throw new StrataError("BAD_REQUEST", "with --group, --from is earliest or latest: where a partition the group never committed starts");
   }
   const consumer = consumeGroup({
-    gateway: o.gateway,
+    ...connectionOf(o),
     group: o.group,
     streams: [o.stream],
     start: o.from.kind,
@@ -40,8 +40,6 @@ export async function consumeAsGroupMember(o: GroupConsumeOptions): Promise<numb
     ...(o.sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs: o.sessionTimeoutMs }),
     ...(o.filter === undefined ? {} : { filter: o.filter }),
     ...(o.fields === undefined ? {} : { fields: o.fields }),
-    ...(o.token === undefined ? {} : { token: o.token }),
-    ...(o.ca === undefined ? {} : { fetch: fetchTrusting(o.ca) }),
   });
   // A signal during a write lets the write finish and its batch be committed; otherwise it closes at once.
   let stopping = false;

@@ -2,7 +2,6 @@
 // run (docs/fleet.md).
 import type { Command } from "commander";
 import { z } from "zod";
-import { fetchTrusting } from "../edge/transports/ca-fetch.ts";
 import { listDevices } from "../gateway/client/fleet-calls.ts";
 import type { GatewayConnection } from "../gateway/client/gateway-call.ts";
 import { defineAction } from "./command.ts";
@@ -10,14 +9,14 @@ import { labelPairs } from "./edge-labels.ts";
 import { caFileText, caOption } from "./gateway-client.ts";
 import { withGateway } from "./gateway-errors.ts";
 import { tokenOption, tokenText } from "./gateway-token.ts";
-import { gatewayOption, httpUrlText } from "./gateway-url.ts";
+import { connectionOf, gatewayOption, httpUrlText } from "./gateway-url.ts";
 import { collect } from "./option-schemas.ts";
 import { writeOut } from "./stdout.ts";
 
 export const fleetClientOpts = { gateway: httpUrlText, token: tokenText, ca: caFileText };
 
 export function fleetConnection(opts: { gateway: string; token?: string | undefined; ca?: string | undefined }): GatewayConnection {
-  return { gateway: opts.gateway, ...(opts.token !== undefined ? { token: opts.token } : {}), ...(opts.ca !== undefined ? { fetch: fetchTrusting(opts.ca) } : {}) };
+  return connectionOf(opts);
 }
 
 export function registerDevices(program: Command): void {

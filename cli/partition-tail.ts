@@ -4,6 +4,7 @@
 // reading resumes at the next offset not yet printed, so nothing is skipped or repeated.
 import { setTimeout as sleep } from "node:timers/promises";
 import { getLogger } from "@logtape/logtape";
+import { FAILOVER_CODES } from "../core/client/failover-fetch.ts";
 import { invariant, StrataError } from "../core/errors.ts";
 import { Backoff } from "../edge/sync/backoff.ts";
 import type { ReadPage, ReadRecord } from "./gateway-answers.ts";
@@ -23,10 +24,13 @@ export interface PageRequest {
   readonly signal: AbortSignal;
 }
 
-/** Whether the gateway may answer a retry: it is away, restarting, or cut the answer short. */
+/**
+ * Whether the gateway may answer a retry: it is away, restarting, cut the answer short, or (in a
+ * cluster) the partition's lease is moving or the metadata database is away (FAILOVER_CODES).
+ */
 export function isTransient(error: unknown): boolean {
   if (unreachableReason(error) !== null) return true;
-  return error instanceof StrataError && (error.code === "UNAVAILABLE" || error.code === "STORAGE_ERROR" || error.code === "INTERNAL");
+  return error instanceof StrataError && (FAILOVER_CODES.has(error.code) || error.code === "STORAGE_ERROR" || error.code === "INTERNAL");
 }
 
 /**

@@ -7,8 +7,6 @@ import { StrataError } from "../core/errors.ts";
 import { BATCH_HEADER_SIZE, encodeRecordShared } from "../core/log/batch.ts";
 import { parsePublishRequest } from "../core/log/publish-request.ts";
 import { AUTO_CREATED_PARTITIONS, ensureStream } from "../edge/artefacts/stream-api.ts";
-import { GatewayHttp } from "../edge/artefacts/gateway-http.ts";
-import { fetchTrusting } from "../edge/transports/ca-fetch.ts";
 import { publishRecords } from "../gateway/client.ts";
 import { DEFAULT_STORAGE_LIMITS } from "../gateway/log/storage-limits.ts";
 import { DEFAULT_SERVICE_LIMITS } from "../gateway/streams/service-limits.ts";
@@ -16,7 +14,7 @@ import { defineAction } from "./command.ts";
 import { caFileText, caOption } from "./gateway-client.ts";
 import { explainUnreachable } from "./gateway-errors.ts";
 import { tokenOption, tokenText } from "./gateway-token.ts";
-import { gatewayOption, httpUrlText } from "./gateway-url.ts";
+import { connectionOf, gatewayHttpOf, gatewayOption, httpUrlText } from "./gateway-url.ts";
 import type { Decoded, JsonRecord, LineReading } from "./json-records.ts";
 import { integerText, sizeText } from "./option-schemas.ts";
 import { publishLines } from "./publish-lines.ts";
@@ -94,7 +92,7 @@ export function registerPublish(program: Command): void {
     .addOption(caOption())
     .addHelpText("after", details);
   defineAction(command, { args: z.tuple([z.string()]), opts: publishOpts }, async ([stream], opts) => {
-    const connection = { gateway: opts.gateway, ...(opts.token !== undefined ? { token: opts.token } : {}), ...(opts.ca !== undefined ? { fetch: fetchTrusting(opts.ca) } : {}) };
+    const connection = connectionOf(opts);
     const reading: LineReading<JsonRecord> = { wholeRecords: opts.records, key: opts.key, decode: decodeForGateway };
     let createTried = false;
     // The lines were checked by decodeForGateway; publishRecords sends them as a client-built batch
@@ -109,7 +107,7 @@ export function registerPublish(program: Command): void {
       } catch (e) {
         if (!(e instanceof StrataError && e.code === "STREAM_NOT_FOUND" && opts.create && !createTried)) throw e;
         createTried = true;
-        if (await ensureStream(new GatewayHttp(opts.gateway, { requestTimeoutMs: CREATE_TIMEOUT_MS, attempts: 1, ...(opts.token !== undefined ? { token: opts.token } : {}), ...(opts.ca !== undefined ? { ca: opts.ca } : {}) }), stream)) {
+        if (await ensureStream(gatewayHttpOf(opts, { requestTimeoutMs: CREATE_TIMEOUT_MS, attempts: 1 }), stream)) {
           log.info("created stream {stream} ({partitions} partition, default retention)", { stream, partitions: AUTO_CREATED_PARTITIONS });
         }
         return await post(records);

@@ -13,7 +13,7 @@ import { ucxPullSource, type UcxPullSource } from "../edge/transports/ucx-pull.t
 import { defineAction } from "./command.ts";
 import { caFileText, caOption } from "./gateway-client.ts";
 import { tokenOption, tokenText } from "./gateway-token.ts";
-import { gatewayOption, httpUrlText } from "./gateway-url.ts";
+import { gatewayOption, singleHttpUrlText } from "./gateway-url.ts";
 import { collect, sizeText } from "./option-schemas.ts";
 import { formatBytes } from "./progress-bar.ts";
 import { writeTo } from "./stdout.ts";
@@ -46,7 +46,7 @@ be made or dies, the pull says so on stderr and continues over HTTP.`;
 const pullOpts = z.object({
   cache: z.string(),
   cacheSize: sizeText,
-  gateway: httpUrlText,
+  gateway: singleHttpUrlText,
   token: tokenText,
   ca: caFileText,
   via: z.string().regex(/^ucx:\/\//, { message: "--via takes ucx://HOST:PORT" }).optional(),

@@ -9,7 +9,7 @@ import { FILE_NAME_FIELD } from "../edge/artefacts/artefact-field.ts";
 import { defineAction } from "./command.ts";
 import { caFileText, caOption } from "./gateway-client.ts";
 import { tokenOption, tokenText } from "./gateway-token.ts";
-import { gatewayOption, httpUrlText } from "./gateway-url.ts";
+import { gatewayOption, singleHttpUrlText } from "./gateway-url.ts";
 import { formatBytes } from "./progress-bar.ts";
 import { writeOut } from "./stdout.ts";
 import { addTransferOptions, runTransfer, transferOpts } from "./transfer-options.ts";
@@ -48,7 +48,7 @@ const pushOpts = z.object({
   mediaType: z.string().optional(),
   create: z.boolean(),
   force: z.boolean().default(false),
-  gateway: httpUrlText,
+  gateway: singleHttpUrlText,
   token: tokenText,
   ca: caFileText,
   ...transferOpts,

@@ -4,13 +4,12 @@
 import { getLogger } from "@logtape/logtape";
 import type { Command } from "commander";
 import { z } from "zod";
-import { fetchTrusting } from "../edge/transports/ca-fetch.ts";
 import { configureQueue, describeQueue, listQueues, type QueueConfig, type QueueConnection, type QueueInfo, work } from "../gateway/client.ts";
 import { defineAction } from "./command.ts";
 import { caFileText, caOption } from "./gateway-client.ts";
 import { withGateway } from "./gateway-errors.ts";
 import { tokenOption, tokenText } from "./gateway-token.ts";
-import { gatewayOption, httpUrlText } from "./gateway-url.ts";
+import { connectionOf as gatewayConnectionOf, gatewayOption, httpUrlText } from "./gateway-url.ts";
 import { integerText } from "./option-schemas.ts";
 import { durationMsText, streamListText } from "./queue-options.ts";
 import { runForRecord } from "./queue-run.ts";
@@ -38,7 +37,7 @@ Example:
 const connectionOpts = { gateway: httpUrlText, token: tokenText, ca: caFileText };
 
 function connectionOf(opts: { gateway: string; token: string | undefined; ca: string | undefined }): QueueConnection {
-  return { gateway: opts.gateway, ...(opts.token === undefined ? {} : { token: opts.token }), ...(opts.ca === undefined ? {} : { fetch: fetchTrusting(opts.ca) }) };
+  return gatewayConnectionOf(opts);
 }
 
 function countsText(info: QueueInfo): string {

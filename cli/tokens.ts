@@ -9,7 +9,7 @@ import { defineAction } from "./command.ts";
 import { withGateway } from "./gateway-errors.ts";
 import { caFileText, caOption } from "./gateway-client.ts";
 import { tokenOption, tokenText } from "./gateway-token.ts";
-import { gatewayOption, httpUrlText } from "./gateway-url.ts";
+import { gatewayHttpOf, gatewayOption, httpUrlText } from "./gateway-url.ts";
 import { collect, secondsText } from "./option-schemas.ts";
 import { writeOut } from "./stdout.ts";
 
@@ -49,7 +49,7 @@ type TokenInfo = z.output<typeof tokenInfo>;
 const tokenList = z.object({ tokens: z.array(tokenInfo) });
 
 function gatewayHttp(opts: { gateway: string; token: string | undefined; ca: string | undefined }): GatewayHttp {
-  return new GatewayHttp(opts.gateway, { requestTimeoutMs: REQUEST_TIMEOUT_MS, attempts: 1, ...(opts.token !== undefined ? { token: opts.token } : {}), ...(opts.ca !== undefined ? { ca: opts.ca } : {}) });
+  return gatewayHttpOf(opts, { requestTimeoutMs: REQUEST_TIMEOUT_MS, attempts: 1 });
 }
 
 /** The JSON body of a 2xx answer, checked against `schema`. */

@@ -3,14 +3,13 @@
 import type { Command } from "commander";
 import { z } from "zod";
 import { assertStreamName } from "../core/log/stream-name.ts";
-import { GatewayHttp } from "../edge/artefacts/gateway-http.ts";
 import { DEFAULT_TRANSFER_LIMITS } from "../edge/artefacts/transfer-limits.ts";
 import { listVersions, type ArtefactVersion } from "../edge/artefacts/version-select.ts";
 import { defineAction } from "./command.ts";
 import { caFileText, caOption } from "./gateway-client.ts";
 import { withGateway } from "./gateway-errors.ts";
 import { tokenOption, tokenText } from "./gateway-token.ts";
-import { gatewayOption, httpUrlText } from "./gateway-url.ts";
+import { gatewayHttpOf, gatewayOption, httpUrlText } from "./gateway-url.ts";
 import { integerText } from "./option-schemas.ts";
 import { formatBytes } from "./progress-bar.ts";
 import { writeOut } from "./stdout.ts";
@@ -58,12 +57,7 @@ export function registerVersions(program: Command): void {
   defineAction(command, { args: z.tuple([z.string()]), opts: versionsOpts }, async ([stream], opts) =>
     withGateway(opts.gateway, async () => {
       assertStreamName(stream);
-      const http = new GatewayHttp(opts.gateway, {
-        requestTimeoutMs: DEFAULT_TRANSFER_LIMITS.requestTimeoutMs,
-        attempts: DEFAULT_TRANSFER_LIMITS.attempts,
-        ...(opts.token !== undefined ? { token: opts.token } : {}),
-        ...(opts.ca !== undefined ? { ca: opts.ca } : {}),
-      });
+      const http = gatewayHttpOf(opts, { requestTimeoutMs: DEFAULT_TRANSFER_LIMITS.requestTimeoutMs, attempts: DEFAULT_TRANSFER_LIMITS.attempts });
       let left = opts.limit ?? Number.POSITIVE_INFINITY;
       let before: number | undefined;
       while (left > 0) {

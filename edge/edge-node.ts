@@ -17,7 +17,7 @@ import { connectTransport, type GatewayAddress } from "./transports/connect.ts";
 import type { SyncTransport, TransportChoice } from "./transports/transport.ts";
 import { type DeviceIdentity, deviceIdentity } from "./store/device.ts";
 import { DeviceReporter } from "./sync/device-report.ts";
-import { GatewayHttp } from "./artefacts/gateway-http.ts";
+import { failoverGatewayHttp } from "./transports/http-failover.ts";
 
 export interface EdgeOptions {
   /** Directory of the edge node's state: edge.db (outbox, identity, pins) and chunks/ (the pin cache). */
@@ -116,7 +116,7 @@ export async function openEdge(options: EdgeOptions): Promise<Edge> {
   // Heartbeats go over HTTP (the gateway's fleet routes); a QUIC-only address sends none.
   const reporter = options.gateway?.http
     ? new DeviceReporter(
-        new GatewayHttp(options.gateway.http, { requestTimeoutMs: limits.requestTimeoutMs, attempts: 1, ...(options.token !== undefined ? { token: options.token } : {}), ...(options.gateway.ca !== undefined ? { ca: options.gateway.ca } : {}) }),
+        failoverGatewayHttp(options.gateway.http, { requestTimeoutMs: limits.requestTimeoutMs, attempts: 1, ...(options.token !== undefined ? { token: options.token } : {}), ...(options.gateway.ca !== undefined ? { ca: options.gateway.ca } : {}) }),
         device,
         options.version ?? "unknown",
         (message) => emit({ kind: "notice", message }),

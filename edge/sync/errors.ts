@@ -1,11 +1,13 @@
 // Which failures of a sync step are worth retrying with backoff (the gateway or the link is
 // down, slow or overloaded) and which need someone to look (the request itself is refused).
+import { FAILOVER_CODES } from "../../core/client/failover-fetch.ts";
 import { StrataError } from "../../core/errors.ts";
 import { GatewayCertificateError } from "../../runtime/quic/connect.ts";
 
 export function isTransient(e: unknown): boolean {
   if (!(e instanceof StrataError)) return true; // network and runtime errors: the link, not the data
-  return e.code === "UNAVAILABLE" || e.code === "STORAGE_ERROR" || e.code === "INTERNAL";
+  // FAILOVER_CODES: the gateway is away, or (in a cluster) a partition's lease is moving or the metadata database is away.
+  return FAILOVER_CODES.has(e.code) || e.code === "STORAGE_ERROR" || e.code === "INTERNAL";
 }
 
 /**

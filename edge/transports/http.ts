@@ -6,11 +6,11 @@ import { StrataError } from "../../core/errors.ts";
 import { CLIENT_BATCH_MEDIA_TYPE, refusesClientBatches } from "../../core/log/client-batch.ts";
 import { MsgpackWriter } from "../../core/log/msgpack-writer.ts";
 import type { ProducerRef } from "../../core/log/record.ts";
-import { GatewayHttp } from "../artefacts/gateway-http.ts";
 import { type ChunkSource, httpChunkSource } from "../artefacts/chunk-source.ts";
 import { ensureStream, latestArtefact } from "../artefacts/stream-api.ts";
 import type { EncodedRecords } from "../records.ts";
 import { clientBatchOf } from "./batch-body.ts";
+import { type FailoverGatewayHttp, failoverGatewayHttp } from "./http-failover.ts";
 import { pullPin } from "./pin-pull.ts";
 import type { LatestArtefact, PublishAck, PullRequest, PullResult, RecordPosition, SyncTransport, TransportChoice } from "./transport.ts";
 
@@ -44,21 +44,23 @@ function predatesBatches(e: unknown): boolean {
 
 export class HttpTransport implements SyncTransport {
   readonly description: string;
-  readonly #http: GatewayHttp;
+  readonly #http: FailoverGatewayHttp;
   readonly #token: string | undefined;
   readonly #ca: string | undefined;
   #batchesRefused = false;
 
   /**
+   * `urls`: the gateway's URL, or several gateways' (a comma-separated list or an array): each
+   * request goes to the one that last answered and moves on after a failure (http-failover.ts).
    * `token`: sent as `Authorization: Bearer` on every request (publishes, lookups, pin pulls).
    * `ca`: PEM of a CA to trust for an https:// gateway with its own certificate.
    */
-  constructor(baseUrl: string, requestTimeoutMs: number, token?: string, ca?: string) {
-    // One attempt per call: the sync loop owns retries (with backoff and the same seq).
-    this.#http = new GatewayHttp(baseUrl, { requestTimeoutMs, attempts: 1, ...(token !== undefined ? { token } : {}), ...(ca !== undefined ? { ca } : {}) });
+  constructor(urls: string | readonly string[], requestTimeoutMs: number, token?: string, ca?: string) {
+    // One GatewayHttp attempt per call: the sync loop owns retries (with backoff and the same seq).
+    this.#http = failoverGatewayHttp(urls, { requestTimeoutMs, attempts: 1, ...(token !== undefined ? { token } : {}), ...(ca !== undefined ? { ca } : {}) });
     this.#token = token;
     this.#ca = ca;
-    this.description = `http ${this.#http.baseUrl}`;
+    this.description = `http ${typeof urls === "string" ? urls : urls.join(",")}`;
   }
 
   async publish(stream: string, producer: ProducerRef, records: EncodedRecords, signal: AbortSignal): Promise<PublishAck> {
@@ -110,7 +112,8 @@ export class HttpTransport implements SyncTransport {
   }
 
   pull(request: PullRequest): Promise<PullResult> {
-    return pullPin({ gateway: this.#http.baseUrl, ...(this.#token !== undefined ? { token: this.#token } : {}), ...(this.#ca !== undefined ? { ca: this.#ca } : {}) }, request);
+    // A pull opens its own connection: to the gateway that answered last.
+    return pullPin({ gateway: this.#http.current(), ...(this.#token !== undefined ? { token: this.#token } : {}), ...(this.#ca !== undefined ? { ca: this.#ca } : {}) }, request);
   }
 
   /** The artefact routes as a chunk source (for pulls and for measuring this transport). */
