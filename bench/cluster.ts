@@ -16,9 +16,9 @@
 // CPU (utime + stime from /proc/<pid>/stat) per record, the libSQL server's CPU per record, and
 // from the gateways' /metrics the intake PUTs, bytes per PUT and intake commit latency.
 //
-// Failover: on the 3-gateway cluster, the leader of partition 0 of a stream is SIGKILLed
-// `--kills` times (then stopped cleanly with SIGTERM `--clean-stops` times); a prober publishing
-// through another gateway every 20 ms gives the write pause (the longest gap between its
+// Failover: on the 3-gateway cluster, the leader of a partition (round i: partition i mod 12) is
+// SIGKILLed `--kills` times (then stopped cleanly with SIGTERM `--clean-stops` times); a prober
+// publishing to that partition through another gateway every 20 ms gives the write pause (the longest gap between its
 // acknowledgements around the change of leader); the gateway is started again and the cluster
 // left to settle before the next round.
 import { execFileSync } from "node:child_process";
@@ -117,7 +117,7 @@ async function ready(system: System, stream: string, clustered: boolean): Promis
 function failoverRow(rounds: readonly FailoverRound[], how: string): string {
   const s = rounds.map((r) => r.seconds);
   const u = rounds.map((r) => r.untilAcknowledged);
-  return `| ${how} | ${rounds.length} | ${fmt(median(s), 2)} | ${fmt(Math.max(...s), 2)} | ${fmt(Math.min(...s), 2)} | ${fmt(median(u), 2)} | ${fmt(Math.max(...u), 2)} | ${s.map((x) => x.toFixed(2)).join(", ")} |`;
+  return `| ${how} | ${rounds.length} | ${fmt(median(s), 2)} | ${fmt(Math.max(...s), 2)} | ${fmt(Math.min(...s), 2)} | ${fmt(median(u), 2)} | ${fmt(Math.max(...u), 2)} | ${rounds.map((r) => `${r.seconds.toFixed(2)} (${r.node})`).join(", ")} |`;
 }
 
 async function main(): Promise<void> {
@@ -180,9 +180,9 @@ async function main(): Promise<void> {
     const failoverStream = "bench-failover";
     await createStream(three.urls()[0]!, failoverStream, FAILOVER_PARTITIONS);
     await ready(three, failoverStream, true);
-    killRounds = await measureFailovers({ dev: three.dev, stream: failoverStream, partitions: FAILOVER_PARTITIONS, rounds: KILLS, how: "SIGKILL", producerId: nextId++, onRound: (r, i) => log(`kill ${i + 1}: ${r.node}, pause ${r.seconds.toFixed(2)} s (${r.refusals} refused)`) });
+    killRounds = await measureFailovers({ dev: three.dev, stream: failoverStream, partitions: FAILOVER_PARTITIONS, rounds: KILLS, how: "SIGKILL", producerId: nextId, onRound: (r, i) => log(`kill ${i + 1}: ${r.node} (partition ${r.partition}), pause ${r.seconds.toFixed(2)} s (${r.refusals} refused)`) });
     if (CLEAN_STOPS > 0) {
-      stopRounds = await measureFailovers({ dev: three.dev, stream: failoverStream, partitions: FAILOVER_PARTITIONS, rounds: CLEAN_STOPS, how: "SIGTERM", producerId: nextId++, onRound: (r, i) => log(`clean stop ${i + 1}: ${r.node}, pause ${r.seconds.toFixed(2)} s (${r.refusals} refused)`) });
+      stopRounds = await measureFailovers({ dev: three.dev, stream: failoverStream, partitions: FAILOVER_PARTITIONS, rounds: CLEAN_STOPS, how: "SIGTERM", producerId: nextId + FAILOVER_PARTITIONS, onRound: (r, i) => log(`clean stop ${i + 1}: ${r.node} (partition ${r.partition}), pause ${r.seconds.toFixed(2)} s (${r.refusals} refused)`) });
     }
   } finally {
     log("stopping");
@@ -224,7 +224,7 @@ async function main(): Promise<void> {
     );
   }
 
-  lines.push(`\n### Failover on the cluster of 3 (leaseMs ${TIMINGS.leaseMs}, renewMs ${TIMINGS.renewMs}, rebalanceMs ${TIMINGS.rebalanceMs}): write pause of partition 0, seconds\n`);
+  lines.push(`\n### Failover on the cluster of 3 (leaseMs ${TIMINGS.leaseMs}, renewMs ${TIMINGS.renewMs}, rebalanceMs ${TIMINGS.rebalanceMs}): write pause of the killed leader's partition, seconds\n`);
   lines.push("| leader | rounds | pause median s | pause max s | pause min s | signal to next ack, median s | signal to next ack, max s | each round's pause |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
   if (killRounds.length > 0) lines.push(failoverRow(killRounds, "SIGKILL (lease expiry)"));
   if (stopRounds.length > 0) lines.push(failoverRow(stopRounds, "SIGTERM (clean hand-over)"));

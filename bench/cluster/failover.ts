@@ -1,6 +1,6 @@
-// Failover timing for the cluster bench: the leader of partition 0 is SIGKILLed (or stopped
-// cleanly with SIGTERM), and a prober publishes one-record idempotent batches to partition 0
-// through another gateway until one is acknowledged: the time from the signal to that
+// Failover timing for the cluster bench: round i picks partition i mod partitions, its leader is
+// SIGKILLed (or stopped cleanly with SIGTERM), and a prober publishes one-record idempotent
+// batches to that partition through another gateway until one is acknowledged: the time from the signal to that
 // acknowledgement is the partition's write pause. The gateway is then started again, and the next
 // round waits until every partition is led by its rendezvous owner among the running gateways
 // (the cluster settled) before it picks the next leader.
@@ -14,6 +14,7 @@ import { leadersOf } from "./setups.ts";
 export interface FailoverRound {
   readonly how: "SIGKILL" | "SIGTERM";
   readonly node: string;
+  readonly partition: number;
   /** The partition's write pause: the longest gap between acknowledged probe publishes around the change of leader. */
   readonly seconds: number;
   /** From the signal to the first publish acknowledged after the old leader exited. */
@@ -43,11 +44,11 @@ async function settled(dev: DevCluster, stream: string, partitions: number): Pro
   );
 }
 
-/** One probe publish to partition 0 through `via`: true when acknowledged, false when refused (503) or unanswered in time. */
-async function probeOnce(via: ClusterGateway, stream: string, producer: { id: number; seq: number }): Promise<boolean> {
+/** One probe publish to `partition` through `via`: true when acknowledged, false when refused (503) or unanswered in time. */
+async function probeOnce(via: ClusterGateway, stream: string, partition: number, producer: { id: number; seq: number }): Promise<boolean> {
   const body = buildClientBatch([{ key: null, headers: {}, fields: { probe: producer.seq } }], { id: producer.id, epoch: 0, baseSequence: producer.seq });
   try {
-    const response = await fetch(`${via.url}/v1/streams/${encodeURIComponent(stream)}/records?partition=0`, {
+    const response = await fetch(`${via.url}/v1/streams/${encodeURIComponent(stream)}/records?partition=${partition}`, {
       method: "POST",
       headers: { "content-type": CLIENT_BATCH_MEDIA_TYPE },
       body: body.slice(),
@@ -67,16 +68,16 @@ async function probeOnce(via: ClusterGateway, stream: string, producer: { id: nu
 }
 
 /**
- * A prober publishing to partition 0 through `via` every PROBE_GAP_MS (each after the last
+ * A prober publishing to `partition` through `via` every PROBE_GAP_MS (each after the last
  * answer) until stopped; keeps the times of its acknowledgements.
  */
-function startProber(via: ClusterGateway, stream: string, producer: { id: number; seq: number }) {
+function startProber(via: ClusterGateway, stream: string, partition: number, producer: { id: number; seq: number }) {
   const acks: number[] = [];
   let refusals = 0;
   let stopping = false;
   const loop = (async () => {
     while (!stopping) {
-      if (await probeOnce(via, stream, producer)) acks.push(performance.now());
+      if (await probeOnce(via, stream, partition, producer)) acks.push(performance.now());
       else refusals++;
       await new Promise((r) => setTimeout(r, PROBE_GAP_MS));
     }
@@ -87,7 +88,7 @@ function startProber(via: ClusterGateway, stream: string, producer: { id: number
     /** Resolves once a probe was acknowledged after `time`. */
     ackAfter: (time: number) =>
       Promise.race([
-        waitUntil(`a publish to partition 0 of ${stream} acknowledged through ${via.node}`, async () => (acks.some((t) => t > time) ? true : undefined), FAILOVER_DEADLINE_MS, 10),
+        waitUntil(`a publish to partition ${partition} of ${stream} acknowledged through ${via.node}`, async () => (acks.some((t) => t > time) ? true : undefined), FAILOVER_DEADLINE_MS, 10),
         // A prober that failed (an answer other than 200 or 503) ends the wait at once.
         loop.then(() => new Promise<never>(() => {})),
       ]),
@@ -98,7 +99,7 @@ function startProber(via: ClusterGateway, stream: string, producer: { id: number
   };
 }
 
-/** `rounds` failovers of partition 0's leader by `how`, each gateway started again afterwards. */
+/** `rounds` failovers of a partition's leader by `how`, each gateway started again afterwards; one producer per partition. */
 export async function measureFailovers(options: {
   readonly dev: DevCluster;
   readonly stream: string;
@@ -109,13 +110,14 @@ export async function measureFailovers(options: {
   readonly onRound?: (round: FailoverRound, index: number) => void;
 }): Promise<FailoverRound[]> {
   const { dev, stream } = options;
-  const producer = { id: options.producerId, seq: 0 };
+  const producers = Array.from({ length: options.partitions }, (_, p) => ({ id: options.producerId + p, seq: 0 }));
   const rounds: FailoverRound[] = [];
   for (let i = 0; i < options.rounds; i++) {
     const leaders = await settled(dev, stream, options.partitions);
-    const leader = dev.gateways.find((g) => g.node === leaders[0])!;
+    const partition = i % options.partitions;
+    const leader = dev.gateways.find((g) => g.node === leaders[partition])!;
     const via = dev.gateways.find((g) => g.state === "running" && g !== leader)!;
-    const prober = startProber(via, stream, producer);
+    const prober = startProber(via, stream, partition, producers[partition]!);
     try {
       await prober.ackAfter(0);
       const signalled = performance.now();
@@ -128,7 +130,7 @@ export async function measureFailovers(options: {
       // The pause: the longest stretch without an acknowledgement around the change of leader.
       const around = prober.acks.filter((t) => t >= last && t <= first);
       const pause = Math.max(...around.slice(1).map((t, k) => t - around[k]!));
-      const round: FailoverRound = { how: options.how, node: leader.node, seconds: pause / 1000, untilAcknowledged: (first - signalled) / 1000, refusals: prober.refusals() };
+      const round: FailoverRound = { how: options.how, node: leader.node, partition, seconds: pause / 1000, untilAcknowledged: (first - signalled) / 1000, refusals: prober.refusals() };
       rounds.push(round);
       options.onRound?.(round, i);
     } finally {
