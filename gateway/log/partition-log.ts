@@ -25,7 +25,8 @@ import type { Acks, LogRecord, ProducerRef } from "../../core/log/record.ts";
 import type { ReadBatch } from "./batch-reader.ts";
 import { GroupCommit, type QueuedAppend } from "./group-commit.ts";
 import { LongPollWaiters, OffsetWaiters } from "./offset-waiters.ts";
-import type { PartitionCluster, PartitionContext } from "./partition-context.ts";
+import type { PartitionContext } from "./partition-context.ts";
+import { PartitionIntake } from "./partition-intake.ts";
 import { PartitionReader } from "./partition-reader.ts";
 import { recoverPartition, type PendingSegment, type RecoveredPartition } from "./partition-recovery.ts";
 import { addPending, assertOffsets, durableEnd, heldBytes, replaceWal, sealedEnd, type PartitionState } from "./partition-state.ts";
@@ -76,10 +77,8 @@ export class PartitionLog {
   readonly #durableWaiters: OffsetWaiters;
   readonly #longPolls: LongPollWaiters;
   readonly #reader: PartitionReader;
-  /** Cluster mode: one past the last intake-committed offset (the WAL holds everything below it). */
-  #intakeEnd: number;
-  /** Cluster mode: appends waiting for their intake commit. */
-  readonly #intakeWaiters: OffsetWaiters;
+  /** Cluster mode: the partition's side of the gateway's intake. */
+  readonly #intake: PartitionIntake | undefined;
   /** Cluster mode: set once a commit was fenced (LEASE_LOST); every later append fails with it. */
   #fenced: StrataError | undefined;
 
@@ -101,8 +100,12 @@ export class PartitionLog {
     };
     this.#next = recovered.wal.endOffset;
     // What recovery found in the WAL was rebuilt from committed intake ranges (partition-rebuild.ts).
-    this.#intakeEnd = recovered.wal.endOffset;
-    this.#intakeWaiters = new OffsetWaiters(limits.maxOffsetWaiters, `the intake on ${label}`);
+    this.#intake = ctx.cluster
+      ? new PartitionIntake(ctx.cluster, ctx.stream, ctx.partition, recovered.wal.endOffset, limits.maxOffsetWaiters, {
+          committed: () => this.#readableMoved(),
+          fenced: (error) => this.#fence(error, true),
+        })
+      : undefined;
     this.#walSince = recovered.wal.isEmpty ? undefined : Date.now();
     this.#durableProducers = recovered.producers;
     this.#liveProducers = recovered.producers.clone();
@@ -117,7 +120,7 @@ export class PartitionLog {
         ctx.onBackgroundError(cause, `WAL of ${this.stream}/${this.partition}`);
         this.#syncWaiters.rejectAll(error);
         this.#durableWaiters.rejectAll(error);
-        this.#intakeWaiters.rejectAll(error);
+        this.#intake?.rejectAll(error);
       },
       reset: (error, cause) => this.#resetAfterFullDisk(error, cause),
     });
@@ -154,8 +157,8 @@ export class PartitionLog {
   }
   /** One past the last readable, acknowledged offset: synced, and in cluster mode intake-committed. */
   get endOffset(): number {
-    if (!this.ctx.cluster) return this.#state.wal.endOffset;
-    return Math.max(this.#intakeEnd, durableEnd(this.#state));
+    if (!this.#intake) return this.#state.wal.endOffset;
+    return Math.max(this.#intake.end, durableEnd(this.#state));
   }
   /** Bytes held: committed segment objects, sealed files awaiting upload and the active WAL. */
   get bytes(): number {
@@ -204,7 +207,8 @@ export class PartitionLog {
 
   async #appendSized(size: number, count: number, meta: AppendMeta, acks: Acks, layOut: (baseOffset: number) => Uint8Array): Promise<{ baseOffset: number; duplicate: boolean }> {
     this.#assertWritable();
-    const { limits, cluster } = this.ctx;
+    const { limits } = this.ctx;
+    const intake = this.#intake;
     if (count === 0) throw new StrataError("BAD_REQUEST", "a batch holds at least one record");
     if (size > limits.maxBatchBytes) {
       throw new StrataError("BATCH_TOO_LARGE", `batch of ${size} bytes exceeds the limit of ${limits.maxBatchBytes}`);
@@ -214,8 +218,8 @@ export class PartitionLog {
       const seen = this.#liveProducers.check(meta.producer);
       if (seen.kind === "duplicate") {
         const end = seen.baseOffset + seen.count;
-        await (cluster ? this.#withinAckTimeout(cluster, this.#whenSynced(end), seen.baseOffset) : this.#whenSynced(end));
-        if (acks === "durable" && !cluster) {
+        await (intake ? intake.within(this.#whenSynced(end), seen.baseOffset) : this.#whenSynced(end));
+        if (acks === "durable" && !intake) {
           const durable = this.#whenDurable(end);
           this.#sealForDurable();
           await durable;
@@ -229,13 +233,12 @@ export class PartitionLog {
     if (this.#state.pendingBytes > limits.maxUnuploadedBytes) {
       throw new StrataError("UNAVAILABLE", `partition ${this.partition} of ${this.stream}: object store is behind (${this.#state.pendingBytes} bytes not uploaded); retry`);
     }
-    if (acks === "durable" && !cluster && this.#durableWaiters.full) {
+    if (acks === "durable" && !intake && this.#durableWaiters.full) {
       throw new StrataError("UNAVAILABLE", `partition ${this.partition} of ${this.stream}: too many appends waiting for the object store; retry`);
     }
-    if (cluster) {
-      if (this.#intakeWaiters.full) throw new StrataError("UNAVAILABLE", `partition ${this.partition} of ${this.stream}: too many appends waiting for the intake; retry`);
-      cluster.intake.admit(size);
-      return this.#appendClustered(cluster, size, count, meta, layOut);
+    if (intake) {
+      intake.admit(size);
+      return this.#appendClustered(intake, size, count, meta, layOut);
     }
     const baseOffset = this.#next;
     this.#next += count;
@@ -258,14 +261,14 @@ export class PartitionLog {
   }
 
   /** Cluster mode: the append is acknowledged once its intake range is committed (or a segment covers it). */
-  async #appendClustered(cluster: PartitionCluster, size: number, count: number, meta: AppendMeta, layOut: (baseOffset: number) => Uint8Array): Promise<{ baseOffset: number; duplicate: boolean }> {
+  async #appendClustered(intake: PartitionIntake, size: number, count: number, meta: AppendMeta, layOut: (baseOffset: number) => Uint8Array): Promise<{ baseOffset: number; duplicate: boolean }> {
     const baseOffset = this.#next;
     this.#next += count;
     const bytes = layOut(baseOffset);
     if (meta.producer) this.#liveProducers.apply(meta.producer, baseOffset, count);
     const header = headerOf(bytes, baseOffset, count, meta);
     // Registered before the write, so the waiter bound holds exactly.
-    const committed = this.#intakeWaiters.wait(baseOffset + count, this.endOffset);
+    const committed = intake.wait(baseOffset + count, this.endOffset);
     committed.catch(() => {});
     try {
       await this.#commit.enqueue({
@@ -274,27 +277,11 @@ export class PartitionLog {
         producer: meta.producer,
       });
     } catch (e) {
-      cluster.intake.release(size); // refused before it was synced: never handed to the intake
+      intake.release(size); // refused before it was synced: never handed to the intake
       throw e;
     }
-    await this.#withinAckTimeout(cluster, committed, baseOffset);
+    await intake.within(committed, baseOffset);
     return { baseOffset, duplicate: false };
-  }
-
-  /** Waits for an intake commit at most ackTimeoutMs; then fails with the 503 of what stalls the intake (the commit is still retried). */
-  async #withinAckTimeout(cluster: PartitionCluster, committed: Promise<void>, baseOffset: number): Promise<void> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        const code = cluster.intake.stalledBy === "metadata" ? "METADATA_UNAVAILABLE" : "STORAGE_ERROR";
-        reject(new StrataError(code, `partition ${this.partition} of ${this.stream}: offsets ${baseOffset}.. not committed to the intake within ${cluster.ackTimeoutMs} ms (still retried; a retry of the batch may find it a duplicate)`));
-      }, cluster.ackTimeoutMs);
-    });
-    try {
-      await Promise.race([committed, timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
   }
 
   /**
@@ -395,16 +382,8 @@ export class PartitionLog {
     if (how === "lost") this.#fence(new StrataError("LEASE_LOST", `partition ${this.partition} of ${this.stream}: lease lost`), false);
     this.#lifecycle = { kind: "closing" };
     await this.#commit.close();
-    const cluster = this.ctx.cluster;
-    if (cluster && !this.#fenced) {
-      // Bounded: an intake that cannot commit (object store or database down) fails them at the deadline.
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([
-        this.#intakeWaiters.wait(this.#state.wal.endOffset, this.endOffset).catch(() => {}),
-        new Promise<void>((resolve) => (timer = setTimeout(resolve, cluster.ackTimeoutMs))),
-      ]);
-      clearTimeout(timer);
-    }
+    // Bounded: an intake that cannot commit (object store or database down) fails them at the deadline.
+    if (this.#intake && !this.#fenced) await this.#intake.drain(this.#state.wal.endOffset, this.endOffset);
     await this.#uploader.stop();
     await this.#retentionRun?.catch(() => {}); // its failure was reported to its caller
     await this.#compactionRun?.catch(() => {});
@@ -412,7 +391,7 @@ export class PartitionLog {
     const closing = new StrataError("UNAVAILABLE", `partition ${this.partition} of ${this.stream} is closing`);
     this.#durableWaiters.rejectAll(closing);
     this.#syncWaiters.rejectAll(closing);
-    this.#intakeWaiters.rejectAll(closing);
+    this.#intake?.rejectAll(closing);
     await this.#state.wal.close();
     this.#lifecycle = { kind: "closed" };
   }
@@ -440,8 +419,8 @@ export class PartitionLog {
       this.#state.tail.push({ header: q.header, bytes: q.batch.bytes, position });
       position += q.batch.bytes.length;
     }
-    if (this.ctx.cluster) {
-      this.#submitToIntake(this.ctx.cluster, group);
+    if (this.#intake) {
+      this.#intake.submit(group);
       this.#checkOffsets();
       return;
     }
@@ -451,41 +430,10 @@ export class PartitionLog {
     this.#checkOffsets();
   }
 
-  /** Hands a synced group to the intake; its commit makes it readable, a fenced commit ends this leadership. */
-  #submitToIntake(cluster: PartitionCluster, group: readonly QueuedAppend[]): void {
-    const first = group[0]!.batch;
-    const last = group.at(-1)!.batch;
-    let bytes = 0;
-    for (const q of group) bytes += q.batch.bytes.length;
-    cluster.intake
-      .submit({
-        stream: this.stream,
-        partition: this.partition,
-        epoch: cluster.fence.epoch,
-        baseOffset: first.baseOffset,
-        endOffset: last.baseOffset + last.count,
-        batches: group.map((q) => q.batch.bytes),
-        bytes,
-      })
-      .then(
-        () => this.#intakeCommitted(last.baseOffset + last.count),
-        (e: unknown) => {
-          if (e instanceof StrataError && e.code === "LEASE_LOST") this.#fence(e, true);
-          else this.#intakeWaiters.rejectAll(e);
-        },
-      );
-  }
-
-  #intakeCommitted(end: number): void {
-    invariant(end > this.#intakeEnd || end <= durableEnd(this.#state), "intake commits arrive in offset order");
-    this.#intakeEnd = Math.max(this.#intakeEnd, end);
-    this.#readableMoved();
-  }
-
   /** Cluster mode: the readable end moved (intake commit or segment commit). */
   #readableMoved(): void {
     const end = this.endOffset;
-    this.#intakeWaiters.settle(end);
+    this.#intake?.settle(end);
     this.#syncWaiters.settle(end);
     this.#longPolls.wake(end);
     this.#checkOffsets();
@@ -495,7 +443,7 @@ export class PartitionLog {
   #fence(error: StrataError, tell: boolean): void {
     if (this.#fenced) return;
     this.#fenced = error;
-    this.#intakeWaiters.rejectAll(error);
+    this.#intake?.rejectAll(error);
     this.#syncWaiters.rejectAll(error);
     this.#durableWaiters.rejectAll(error);
     if (tell) this.ctx.cluster?.onLeaseLost();
@@ -546,7 +494,7 @@ export class PartitionLog {
     this.#reportUnuploaded();
     this.#checkOffsets();
     this.#durableWaiters.settle(row.endOffset);
-    if (this.ctx.cluster) this.#readableMoved();
+    if (this.#intake) this.#readableMoved();
   }
 
   #whenSynced(end: number): Promise<void> {
@@ -589,7 +537,8 @@ export class PartitionLog {
 
   #checkOffsets(): void {
     assertOffsets(this.#state, this.#next);
-    invariant(this.#intakeEnd <= this.#state.wal.endOffset, `intake-committed end ${this.#intakeEnd} <= synced end ${this.#state.wal.endOffset}`);
+    const intakeEnd = this.#intake?.end ?? 0;
+    invariant(intakeEnd <= this.#state.wal.endOffset, `intake-committed end ${intakeEnd} <= synced end ${this.#state.wal.endOffset}`);
   }
 }
 
