@@ -11,7 +11,8 @@ from urllib.parse import quote, urlencode
 import msgpack
 
 from .errors import StrataError
-from .http import MSGPACK, Session
+from .endpoints import Endpoints
+from .http import DEFAULT_MAX_ATTEMPTS, MSGPACK, Session
 from .batch import CLIENT_BATCH_MEDIA_TYPE, client_batch, record_array
 from .wire import pack
 
@@ -69,15 +70,23 @@ class _Producer:
 class Client:
     """A gateway client. Safe to share between threads: each thread keeps its own keep-alive connection."""
 
-    def __init__(self, url: str, token: str | None = None, timeout: float = 60.0, retry_for: float = 60.0) -> None:
-        self.url = url
+    def __init__(self, url: str | Sequence[str], token: str | None = None, timeout: float = 60.0, retry_for: float = 60.0, max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> None:
+        """``url``: one gateway URL (or a load balancer's), several separated by commas, or a list.
+
+        Requests go to the gateway that last answered and move to the next URL after a failure
+        another gateway can mend (http.py ``Session.request`` says which and which requests are
+        sent again); each request makes at most ``max_attempts`` attempts within ``retry_for`` s.
+        """
+        self._endpoints = Endpoints(url)
+        self.url = ",".join(self._endpoints.urls)
         self.token = token
         self._timeout = timeout
         self._retry_for = retry_for
+        self._max_attempts = max_attempts
         self._local = threading.local()
         self._producer: _Producer | None = None
         self._batches_refused = False  # the gateway answered that it does not take client-built batches
-        Session(url, token)  # validates the URL now rather than at the first request
+        Session(self._endpoints, token, timeout, retry_for, max_attempts)  # validates the bounds now rather than at the first request
 
     def __getstate__(self) -> dict[str, Any]:
         # Pickled into DataLoader workers (spawn): connections are per process and per thread.
@@ -94,7 +103,7 @@ class Client:
         """This thread's connection to the gateway."""
         session = getattr(self._local, "session", None)
         if session is None:
-            session = Session(self.url, self.token, self._timeout, self._retry_for)
+            session = Session(self._endpoints, self.token, self._timeout, self._retry_for, self._max_attempts)
             self._local.session = session
         return session
 
