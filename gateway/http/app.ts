@@ -25,7 +25,7 @@ import { fleetRoutes } from "./fleet-routes.ts";
 import { versionRoutes } from "./version-routes.ts";
 import { readRoutes } from "./read-routes.ts";
 import { publishRoutes } from "./publish-routes.ts";
-import { partitionReadProxy } from "./cluster-proxy.ts";
+import { latestReadProxy, partitionReadProxy } from "./cluster-proxy.ts";
 import { InFlightBytes, limitInFlight } from "./in-flight.ts";
 import { coordinatorProxy } from "./coordinator-proxy.ts";
 import { clusterRoutes } from "./cluster-routes.ts";
@@ -74,6 +74,8 @@ export function createApp(services: GatewayServices, http: HttpConfig) {
   base.use("/v1/*", authenticate(services.auth));
   // Cluster mode: groups, queues, datasets, jobs, gradients and the fleet run on the coordinator.
   if (services.coordination !== undefined) base.use("/v1/*", coordinatorProxy(services.coordination));
+  // Cluster mode: a compacted stream's latest records are read where its partitions are led.
+  if (log.routing !== undefined) base.use("/v1/streams/:name/latest", latestReadProxy(log.routing, streams));
   base.use("/metrics", authenticate(services.auth));
   const app = base
     .get("/healthz", (c) => c.json({ status: "ok" as const }))

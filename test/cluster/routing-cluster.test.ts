@@ -48,6 +48,21 @@ function call(via: ClusterGateway, path: string, init: RequestInit & { token?: s
   return fetch(`${via.url}${path}`, { ...init, headers, signal: AbortSignal.timeout(30_000) });
 }
 
+/**
+ * A publish with an idempotent producer, retried (as every Strata client does) while the answer is
+ * a retryable 503: right after a lease moves, the new leader may still be opening the partition
+ * or another gateway's lease map may be a rebalance tick behind.
+ */
+async function publishRetrying(via: ClusterGateway, path: string, init: RequestInit & { token?: string }): Promise<Response> {
+  return waitUntil(`a publish through ${via.node}`, async () => {
+    const response = await call(via, path, init);
+    if (response.status !== 503) return response;
+    const { error } = (await response.json()) as { error: { code: string } };
+    if (!["NOT_LEADER", "LEASE_LOST", "UNAVAILABLE"].includes(error.code)) throw new Error(`503 ${error.code}`);
+    return undefined;
+  });
+}
+
 async function leases(): Promise<ClusterLease[]> {
   const response = await call(cluster.gateways[0]!, "/v1/cluster");
   expect(response.status).toBe(200);
@@ -104,7 +119,7 @@ test("keyed records published through each gateway to partitions led elsewhere r
     // One request over every partition led elsewhere, with an idempotent producer.
     const records = remote.map((p) => ({ key: keyFor(p, `g${g}`), fields: { via: via.node, p } }));
     const body = JSON.stringify({ records, producer: { id: 900 + g, epoch: 0, seq: 0 } });
-    const response = await call(via, `/v1/streams/${encodeURIComponent(STREAM)}/records`, { method: "POST", headers: { "content-type": "application/json" }, body });
+    const response = await publishRetrying(via, `/v1/streams/${encodeURIComponent(STREAM)}/records`, { method: "POST", headers: { "content-type": "application/json" }, body });
     expect(response.status).toBe(200);
     const { records: positions } = positionsSchema.parse(await response.json());
     expect(positions.map((r) => r.partition)).toEqual(remote);
@@ -121,7 +136,7 @@ test("keyed records published through each gateway to partitions led elsewhere r
   // A client-built batch through gateway 0 to a partition gateway 2 leads.
   const batchPartition = [...leaderOf].find(([, holder]) => holder !== cluster.gateways[0]!.node)![0];
   const batch = buildClientBatch([{ key: utf8.encode(keyFor(batchPartition, "batch")), headers: {}, fields: { via: "batch", p: batchPartition } }], { id: 990, epoch: 0, baseSequence: 0 });
-  const batchAnswer = await call(cluster.gateways[0]!, `/v1/streams/${encodeURIComponent(STREAM)}/records`, { method: "POST", headers: { "content-type": CLIENT_BATCH_MEDIA_TYPE }, body: new Uint8Array(batch) });
+  const batchAnswer = await publishRetrying(cluster.gateways[0]!, `/v1/streams/${encodeURIComponent(STREAM)}/records`, { method: "POST", headers: { "content-type": CLIENT_BATCH_MEDIA_TYPE }, body: new Uint8Array(batch) });
   expect(batchAnswer.status).toBe(200);
   const [batchAt] = positionsSchema.parse(await batchAnswer.json()).records;
   expect(batchAt!.partition).toBe(batchPartition);
@@ -179,7 +194,7 @@ test("a scoped token works through any gateway; one without the scope is refused
   const via = cluster.gateways[0]!;
   const p = held.find((l) => l.holder !== via.node)!.partition;
   const publish = (token: string) =>
-    call(via, `/v1/streams/${encodeURIComponent(STREAM)}/records`, { token, method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ records: [{ key: keyFor(p, "scoped"), fields: { scoped: true } }], producer: { id: 777, epoch: 0, seq: 0 } }) });
+    publishRetrying(via, `/v1/streams/${encodeURIComponent(STREAM)}/records`, { token, method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ records: [{ key: keyFor(p, "scoped"), fields: { scoped: true } }], producer: { id: 777, epoch: 0, seq: 0 } }) });
   const ok = await publish(writer);
   expect(ok.status).toBe(200);
   expect(positionsSchema.parse(await ok.json()).records[0]!.partition).toBe(p);
@@ -202,4 +217,58 @@ test("a request marked as forwarded is never forwarded again: 503 NOT_LEADER wit
   const read = await call(via, `/v1/streams/${encodeURIComponent(STREAM)}/partitions/${p}/records?offset=0`, { headers: forwarded });
   expect(read.status).toBe(503);
   expect(((await read.json()) as { error: { code: string } }).error.code).toBe("NOT_LEADER");
+}, 60_000);
+
+test("a compacted stream's latest records are answered through any gateway: per key by the key's leader, the whole map by the gateway leading every partition", async () => {
+  const create = async (name: string, partitions: number) => {
+    const response = await call(cluster.gateways[0]!, "/v1/streams", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name, partitions, cleanup: "compact" }) });
+    expect(response.status).toBe(201);
+  };
+  const single = "routing/params";
+  const spread = "routing/kv";
+  await create(single, 1);
+  await create(spread, 3);
+  const held = await waitUntil("the compacted streams' partitions led", async () => {
+    const response = await call(cluster.gateways[0]!, "/v1/cluster");
+    const all = clusterStatusSchema.parse(await response.json()).leases.filter((l) => l.holder !== null && l.expires_in_ms > 0);
+    const of = (s: string) => all.filter((l) => l.stream === s);
+    return of(single).length === 1 && of(spread).length === 3 ? all : undefined;
+  });
+  const publish = async (via: ClusterGateway, stream: string, key: string, value: number) => {
+    const response = await publishRetrying(via, `/v1/streams/${encodeURIComponent(stream)}/records`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ records: [{ key, fields: { value } }], producer: { id: 5000 + value, epoch: 0, seq: 0 } }) });
+    expect(response.status).toBe(200);
+  };
+  const latest = (via: ClusterGateway, stream: string, key?: string) => call(via, `/v1/streams/${encodeURIComponent(stream)}/latest${key === undefined ? "" : `?key=${key}`}`);
+  const latestSchema = z.object({ records: z.array(z.object({ key: z.object({ $base64: z.string() }), fields: z.object({ value: z.number() }) })) });
+  const values = async (response: Response) => {
+    expect(response.status).toBe(200);
+    return latestSchema
+      .parse(await response.json())
+      .records.map((r) => `${Buffer.from(r.key.$base64, "base64").toString()}=${r.fields.value}`)
+      .sort();
+  };
+  const [g0, g1, g2] = cluster.gateways as [ClusterGateway, ClusterGateway, ClusterGateway];
+  for (const stream of [single, spread]) {
+    await publish(g0, stream, "alpha", 1);
+    await publish(g1, stream, "alpha", 2);
+    await publish(g2, stream, "beta", 7);
+  }
+  for (const via of cluster.gateways) {
+    expect(await values(await latest(via, single))).toEqual(["alpha=2", "beta=7"]);
+    expect(await values(await latest(via, spread, "alpha"))).toEqual(["alpha=2"]);
+    expect(await values(await latest(via, spread, "beta"))).toEqual(["beta=7"]);
+  }
+  // The whole map of the spread stream: from a gateway that leads all three partitions, else NOT_LEADER.
+  const spreadLeaders = new Set(held.filter((l) => l.stream === spread).map((l) => l.holder));
+  const whole = await latest(g0, spread);
+  if (spreadLeaders.size === 1) expect(await values(whole)).toEqual(["alpha=2", "beta=7"]);
+  else {
+    expect(whole.status).toBe(503);
+    expect(((await whole.json()) as { error: { code: string } }).error.code).toBe("NOT_LEADER");
+  }
+  // Compaction on demand through any gateway compacts the partitions that gateway leads.
+  for (const via of cluster.gateways) {
+    const compact = await call(via, "/v1/admin/compact", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ stream: spread }) });
+    expect(compact.status).toBe(200);
+  }
 }, 60_000);
