@@ -40,13 +40,13 @@ export class GradientService {
   }
 
   /** Accepts rank's contribution to `step` of `stream` and answers where its record is. */
-  async contribute(stream: string, step: number, body: ContributionInput, form: BodyForm): Promise<ContributionAnswer> {
+  async contribute(stream: string, step: number, body: ContributionInput, form: BodyForm, authorization?: string): Promise<ContributionAnswer> {
     assertStreamName(stream);
     if (!Number.isSafeInteger(step) || step < 0) throw new StrataError("BAD_REQUEST", "step must be a non-negative integer");
     const contribution = toContribution(body, form, this.limits);
     const count = (result: ContributionOutcome): void => this.metrics.contributions.inc({ stream, result });
     try {
-      return await this.rankLocks.run(`${stream}\u0000${step}\u0000${contribution.rank}`, () => this.contributeLocked(stream, step, contribution, count));
+      return await this.rankLocks.run(`${stream}\u0000${step}\u0000${contribution.rank}`, () => this.contributeLocked(stream, step, contribution, count, authorization));
     } catch (e) {
       if (e instanceof StrataError && e.code === "TENSOR_MISMATCH") count("mismatch");
       if (e instanceof StrataError && e.code === "GRADIENT_CONFLICT") count("conflict");
@@ -54,7 +54,8 @@ export class GradientService {
     }
   }
 
-  private async contributeLocked(stream: string, step: number, c: Contribution, count: (result: ContributionOutcome) => void): Promise<ContributionAnswer> {
+  /** `authorization`: the caller's, sent on when the record is forwarded to its partition's leader (cluster mode). */
+  private async contributeLocked(stream: string, step: number, c: Contribution, count: (result: ContributionOutcome) => void, authorization: string | undefined): Promise<ContributionAnswer> {
     const stored = await this.store.contribution(stream, step, c.rank);
     if (stored !== undefined && stored.digest !== c.digest) {
       throw new StrataError("GRADIENT_CONFLICT", `rank ${c.rank} already contributed another payload to step ${step} of ${stream}`);
@@ -73,7 +74,7 @@ export class GradientService {
       const positions = await this.log.publish(stream, {
         records: [{ key: utf8.encode(String(step)), headers: {}, fields: { step, rank: c.rank, world_size: c.worldSize, tensors: c.tensors } }],
         producer: null,
-      });
+      }, "local", undefined, { authorization });
       invariant(positions.length === 1, `one contribution record appended, got ${positions.length} positions`);
       position = positions[0]!;
     } catch (e) {

@@ -23,6 +23,6 @@ export function gradientRoutes(gradients: GradientService, limited: MiddlewareHa
     .post("/gradients/:stream/steps/:step", limited, validParams("param", stepParams), validBody(contributionBodySchema, records), async (c) => {
       const { stream, step } = c.req.valid("param");
       const { form, body } = c.req.valid("json");
-      return respond<ContributionAnswer>(c, await gradients.contribute(stream, step, body, form));
+      return respond<ContributionAnswer>(c, await gradients.contribute(stream, step, body, form, c.req.header("authorization")));
     });
 }
