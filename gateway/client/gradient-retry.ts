@@ -4,7 +4,7 @@
 import { type ErrorCode, StrataError } from "../../core/errors.ts";
 import { abortableDelay } from "./gateway-call.ts";
 
-const TRANSIENT: ReadonlySet<ErrorCode> = new Set<ErrorCode>(["UNAVAILABLE", "STORAGE_ERROR", "INTERNAL", "INSUFFICIENT_STORAGE"]);
+const TRANSIENT: ReadonlySet<ErrorCode> = new Set<ErrorCode>(["UNAVAILABLE", "NOT_LEADER", "LEASE_LOST", "METADATA_UNAVAILABLE", "STORAGE_ERROR", "INTERNAL", "INSUFFICIENT_STORAGE"]);
 const FIRST_DELAY_MS = 100;
 const MAX_DELAY_MS = 5_000;
 

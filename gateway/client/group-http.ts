@@ -2,6 +2,7 @@
 // ranges, partition reads), over fetch, each answer checked by a schema. A failure answer
 // becomes a StrataError with the gateway's code, so callers switch on codes, not statuses.
 import { z } from "zod";
+import { FAILOVER_CODES } from "../../core/client/failover-fetch.ts";
 import { StrataError } from "../../core/errors.ts";
 import { heartbeatResponseSchema, type HeartbeatRequest, type HeartbeatResponse } from "../consumers/group-wire.ts";
 import { callGateway, type GatewayConnection, jsonRecordFields } from "./gateway-call.ts";
@@ -34,7 +35,8 @@ export interface PartitionRead {
 
 /** Whether a failed call may succeed if retried (gateway away or restarting). */
 export function isTransientFailure(error: unknown): boolean {
-  if (error instanceof StrataError) return error.code === "UNAVAILABLE" || error.code === "INTERNAL" || error.code === "STORAGE_ERROR";
+  // FAILOVER_CODES: UNAVAILABLE, and in a cluster a partition's lease moving or the metadata database away.
+  if (error instanceof StrataError) return FAILOVER_CODES.has(error.code) || error.code === "INTERNAL" || error.code === "STORAGE_ERROR";
   // fetch's network failures are TypeErrors (Bun, Deno, Node alike), or a DOMException on timeout.
   return error instanceof TypeError || (error instanceof Error && (error.name === "TimeoutError" || /ECONNREFUSED|ECONNRESET|socket/i.test(error.message)));
 }
