@@ -10,6 +10,7 @@ import { z } from "zod";
 import { ClusterGateway } from "../../cli/dev/cluster-gateway.ts";
 import { startDevCluster, type DevCluster } from "../../cli/dev/dev-cluster.ts";
 import { partitionForKey } from "../../core/log/partitioner.ts";
+import { rendezvousOwner } from "../../gateway/cluster/rendezvous.ts";
 import { clusterStatusSchema, type ClusterLease, type ClusterStatus } from "../../gateway/cluster/cluster-wire.ts";
 import { startS3, type S3TestStore } from "./ceph.ts";
 import { removeDir, tempDir } from "./gateway.ts";
@@ -40,6 +41,8 @@ export interface TestCluster {
    * with `exclude`, by none of those nodes), as seen through a running gateway; answers the leases.
    */
   waitForLeaders(stream: string, partitions: number, options?: { exclude?: readonly string[]; timeoutMs?: number }): Promise<ClusterLease[]>;
+  /** Waits until every partition is led by its rendezvous owner among the running gateways (rebalancing done). */
+  waitForBalance(stream: string, partitions: number, timeoutMs?: number): Promise<ClusterLease[]>;
   stop(): Promise<void>;
 }
 
@@ -131,6 +134,17 @@ export async function startTestCluster(options: TestClusterOptions): Promise<Tes
           return held.size === partitions ? leases.sort((a, b) => a.partition - b.partition) : undefined;
         },
         opts.timeoutMs ?? 30_000,
+      ),
+    waitForBalance: (stream, partitions, timeoutMs = 30_000) =>
+      waitUntil(
+        `every partition of ${stream} led by its rendezvous owner`,
+        async () => {
+          const nodes = running().map((g) => g.node);
+          const leases = (await status()).leases.filter((l) => l.stream === stream && l.expires_in_ms > 0);
+          const settled = leases.length === partitions && leases.every((l) => l.holder === rendezvousOwner(nodes, stream, l.partition));
+          return settled ? leases.sort((a, b) => a.partition - b.partition) : undefined;
+        },
+        timeoutMs,
       ),
     stop: async () => {
       await dev.close();
