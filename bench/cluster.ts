@@ -150,26 +150,30 @@ async function main(): Promise<void> {
       { key: "cluster-3", label: "cluster, 3 gateways", acks: "local", system: three, sqldPid: () => three.dev.sqld.pid(), guarantee: `after ${intakeGuarantee}` },
     );
 
-    // One stream per system and batch size, one partition per producer; producers keep their sequences across runs.
+    // One stream per variant and batch size, one partition per producer; producers keep their
+    // sequences across runs. acks=local and acks=durable of the single gateway get streams of
+    // their own: a durable append waits for every earlier record of its partition to be in a
+    // segment, so sharing a stream would make it wait for the local runs' backlog.
+    const streamOf = (v: Variant, batch: number): string => `bench-${v.key}-b${batch}`;
     const producers = new Map<string, Producer[]>();
     let nextId = idBase;
-    for (const system of systems) {
+    for (const variant of variants) {
       for (const batch of BATCHES) {
-        const stream = `bench-b${batch}`;
-        await createStream(system.urls()[0]!, stream, PRODUCERS);
-        await ready(system, stream, system !== single);
-        producers.set(`${system.label}/${batch}`, producersFor(PRODUCERS, nextId));
+        const stream = streamOf(variant, batch);
+        await createStream(variant.system.urls()[0]!, stream, PRODUCERS);
+        await ready(variant.system, stream, variant.system !== single);
+        producers.set(stream, producersFor(PRODUCERS, nextId));
         nextId += PRODUCERS;
       }
     }
     log("warming up");
-    for (const variant of variants) for (const batch of BATCHES) await runLoad({ urls: variant.system.urls(), stream: `bench-b${batch}`, producers: producers.get(`${variant.system.label}/${batch}`)!, batch, acks: variant.acks, seconds: 0.5 });
+    for (const variant of variants) for (const batch of BATCHES) await runLoad({ urls: variant.system.urls(), stream: streamOf(variant, batch), producers: producers.get(streamOf(variant, batch))!, batch, acks: variant.acks, seconds: 0.5 });
 
     for (let round = 0; round < ROUNDS; round++) {
       for (const batch of BATCHES) {
         for (const variant of variants) {
           log(`round ${round + 1}/${ROUNDS}, batch ${batch}, ${variant.label}`);
-          const sample = await measure(variant, `bench-b${batch}`, producers.get(`${variant.system.label}/${batch}`)!, batch, SECONDS);
+          const sample = await measure(variant, streamOf(variant, batch), producers.get(streamOf(variant, batch))!, batch, SECONDS);
           const key = `${variant.key}/${batch}`;
           samples.set(key, [...(samples.get(key) ?? []), sample]);
         }
