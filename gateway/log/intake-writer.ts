@@ -307,6 +307,8 @@ export class IntakeWriter {
         } catch {
           return; // closed
         }
+        // close() gave up on these objects meanwhile (their appends failed UNAVAILABLE; the commit stands).
+        if (this.#state.kind === "closed") return;
         invariant(this.#objects.slice(0, ready.length).every((o, i) => o === ready[i]), "intake objects commit in PUT order");
         this.#objects.splice(0, ready.length);
         this.stats.commits++;
