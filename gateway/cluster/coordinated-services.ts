@@ -43,8 +43,13 @@ const log = getLogger(["strata", "cluster", "coordinator"]);
 
 /** A service whose in-memory state only the coordinator may hold (the stateful services implement it). */
 export interface CoordinatedService {
-  /** This gateway became the coordinator: load the state from the database and start timers. */
-  resume(): Promise<void>;
+  /**
+   * This gateway became the coordinator: load the state from the database and start timers.
+   * `mayWrite` turns false the moment the role may have passed to another gateway (this one was
+   * paused past its lock's local deadline): timers and requests write nothing from then on, even
+   * before suspend() runs.
+   */
+  resume(mayWrite: () => boolean): Promise<void>;
   /** It no longer is: stop timers, wait for work in progress, refuse changes. */
   suspend(): Promise<void>;
   /** On a follower: reload what other parts of this gateway read (retention pins, GC holders). */
@@ -79,7 +84,7 @@ export class CoordinatedServices implements ServiceCoordination {
       limits: options.limits,
       onGain: async () => {
         await this.#refreshing;
-        for (const service of this.#services) await service.resume();
+        for (const service of this.#services) await service.resume(() => this.#coordinator.mayWrite());
       },
       onLose: async () => {
         for (const service of [...this.#services].reverse()) {

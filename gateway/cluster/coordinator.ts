@@ -74,6 +74,16 @@ export class Coordinator {
     return this.#state.kind === "leading";
   }
 
+  /**
+   * True while this gateway coordinates and its last renewal is recent enough that no other can
+   * hold the lock: checked by the services before each write, so a gateway paused past its
+   * deadline writes nothing when it resumes, even before its next round steps it down.
+   */
+  mayWrite(): boolean {
+    const state = this.#state;
+    return state.kind === "leading" && Date.now() < state.stepDownAt;
+  }
+
   route(): CoordinatorRoute {
     const state = this.#state;
     if (state.kind === "leading") return { kind: "local" };

@@ -64,7 +64,11 @@ export class GroupCoordinator {
   /** The sweep running now, if any (close waits for it). */
   #sweepRun: Promise<void> | undefined;
 
-  private constructor(store: GroupStore, streams: StreamService, limits: GroupLimits, loaded: readonly GroupState[]) {
+  /** Cluster mode: false once this gateway may no longer coordinate (its lock's local deadline passed): the sweep writes nothing. */
+  readonly #mayWrite: () => boolean;
+
+  private constructor(store: GroupStore, streams: StreamService, limits: GroupLimits, loaded: readonly GroupState[], mayWrite: () => boolean) {
+    this.#mayWrite = mayWrite;
     this.#store = store;
     this.#streams = streams;
     this.#limits = limits;
@@ -82,8 +86,8 @@ export class GroupCoordinator {
     this.#timer.unref?.();
   }
 
-  static async open(store: GroupStore, streams: StreamService, limits: GroupLimits): Promise<GroupCoordinator> {
-    return new GroupCoordinator(store, streams, limits, await store.load());
+  static async open(store: GroupStore, streams: StreamService, limits: GroupLimits, mayWrite: () => boolean = () => true): Promise<GroupCoordinator> {
+    return new GroupCoordinator(store, streams, limits, await store.load(), mayWrite);
   }
 
   /** Stops the session timer and waits for a sweep in progress (it may be writing). */
@@ -212,6 +216,7 @@ export class GroupCoordinator {
 
   /** Removes every member silent past its session timeout. */
   async #sweep(): Promise<void> {
+    if (!this.#mayWrite()) return;
     try {
       const now = Date.now();
       for (const name of [...this.#groups.keys()]) {

@@ -31,6 +31,7 @@ export class GroupService {
   private readonly streams: StreamService;
   private readonly limits: GroupLimits;
   #coordination: Coordination = { kind: "dormant" };
+  #mayWrite: () => boolean = () => true;
 
   private constructor(db: MetadataDb, streams: StreamService, limits: GroupLimits) {
     this.db = db;
@@ -53,10 +54,15 @@ export class GroupService {
     return this.suspend();
   }
 
-  /** Cluster mode, this gateway became the coordinator: membership as the database has it, sessions started anew. */
-  async resume(): Promise<void> {
+  /**
+   * Cluster mode, this gateway became the coordinator: membership as the database has it, sessions
+   * started anew. `mayWrite` turns false the moment this gateway may no longer coordinate (a pause
+   * past its lock's deadline): the session sweep and requests then write nothing, even before suspend().
+   */
+  async resume(mayWrite: () => boolean = () => true): Promise<void> {
     await this.suspend();
-    this.#coordination = { kind: "serving", coordinator: await GroupCoordinator.open(new GroupStore(this.db), this.streams, this.limits) };
+    this.#mayWrite = mayWrite;
+    this.#coordination = { kind: "serving", coordinator: await GroupCoordinator.open(new GroupStore(this.db), this.streams, this.limits, mayWrite) };
   }
 
   /** Stops the session timer and waits for a sweep in progress; requests get NOT_LEADER until resume(). */
@@ -68,7 +74,7 @@ export class GroupService {
 
   private get coordinator(): GroupCoordinator {
     const coordination = this.#coordination;
-    if (coordination.kind === "dormant") throw new StrataError("NOT_LEADER", "this gateway does not coordinate consumer groups (any more); retry");
+    if (coordination.kind === "dormant" || !this.#mayWrite()) throw new StrataError("NOT_LEADER", "this gateway does not coordinate consumer groups (any more); retry");
     return coordination.coordinator;
   }
 

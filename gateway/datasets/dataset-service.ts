@@ -71,6 +71,8 @@ export class DatasetService {
    * following-stale: the last reload failed, retention keeps everything.
    */
   #mode: "serving" | "following" | "following-stale" = "serving";
+  /** Cluster mode: false the moment this gateway may no longer coordinate (before suspend() runs). */
+  #mayWrite: () => boolean = () => true;
 
   private constructor(
     private readonly deps: DatasetServiceDeps,
@@ -107,7 +109,8 @@ export class DatasetService {
   }
 
   /** Cluster mode, this gateway became the coordinator: the versions as the database has them. */
-  async resume(): Promise<void> {
+  async resume(mayWrite: () => boolean = () => true): Promise<void> {
+    this.#mayWrite = mayWrite;
     await this.#reload();
     this.#mode = "serving";
   }
@@ -156,7 +159,7 @@ export class DatasetService {
   }
 
   #requireServing(): void {
-    if (this.#mode !== "serving") throw new StrataError("NOT_LEADER", "this gateway does not coordinate datasets (any more); retry");
+    if (this.#mode !== "serving" || !this.#mayWrite()) throw new StrataError("NOT_LEADER", "this gateway does not coordinate datasets (any more); retry");
   }
 
   list(): DatasetSummary[] {

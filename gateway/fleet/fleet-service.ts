@@ -43,6 +43,8 @@ export class FleetService {
   readonly #lock = new KeyedLock();
   /** False on a gateway that does not coordinate (cluster mode): changes are refused. */
   #serving = false;
+  /** Cluster mode: false the moment this gateway may no longer coordinate (before suspend() runs). */
+  #mayWrite: () => boolean = () => true;
 
   private constructor(deps: FleetDeps) {
     this.#deps = deps;
@@ -61,8 +63,9 @@ export class FleetService {
   }
 
   /** Cluster mode, this gateway became the coordinator: devices and rollouts as the database has them. */
-  async resume(): Promise<void> {
+  async resume(mayWrite: () => boolean = () => true): Promise<void> {
     await this.#lock.run("fleet", async () => {
+      this.#mayWrite = mayWrite;
       await this.#load();
       this.#serving = true;
     });
@@ -97,7 +100,7 @@ export class FleetService {
   /** A change, one at a time, on the coordinator only. */
   #exclusive<T>(task: () => Promise<T>): Promise<T> {
     return this.#lock.run("fleet", async () => {
-      if (!this.#serving) throw new StrataError("NOT_LEADER", "this gateway does not coordinate the fleet (any more); retry");
+      if (!this.#serving || !this.#mayWrite()) throw new StrataError("NOT_LEADER", "this gateway does not coordinate the fleet (any more); retry");
       return task();
     });
   }

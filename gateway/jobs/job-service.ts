@@ -42,6 +42,8 @@ export class JobService {
   #sweeper: CheckpointSweeper | undefined;
   /** False on a gateway that does not coordinate (cluster mode): commits and keeps are refused. */
   #serving = false;
+  /** Cluster mode: false the moment this gateway may no longer coordinate (before suspend() runs). */
+  #mayWrite: () => boolean = () => true;
 
   private constructor(config: JobServiceConfig) {
     this.#store = new JobStore(config.db);
@@ -70,8 +72,9 @@ export class JobService {
   }
 
   /** Cluster mode, this gateway became the coordinator: state as the database has it, missing records published, the sweeper started. */
-  async resume(): Promise<void> {
+  async resume(mayWrite: () => boolean = () => true): Promise<void> {
     await this.suspend();
+    this.#mayWrite = mayWrite;
     await this.#load();
     this.#serving = true;
     await this.#publishMissing();
@@ -101,7 +104,7 @@ export class JobService {
   }
 
   #requireServing(): void {
-    if (!this.#serving) throw new StrataError("NOT_LEADER", "this gateway does not coordinate training jobs (any more); retry");
+    if (!this.#serving || !this.#mayWrite()) throw new StrataError("NOT_LEADER", "this gateway does not coordinate training jobs (any more); retry");
   }
 
   /** PUT /v1/jobs/{job}: sets how many complete checkpoints the job keeps (creating the job), releasing the rest. */
@@ -220,7 +223,7 @@ export class JobService {
 
   /** Aborts open checkpoints past the timeout and publishes completion records still missing. */
   async sweep(now: number): Promise<void> {
-    if (!this.#serving) return;
+    if (!this.#serving || !this.#mayWrite()) return;
     const cutoff = now - this.#limits.checkpointTimeoutMs;
     for (const [job, live] of this.#live) {
       const expired = [...live.values()].filter((e) => e.state.kind === "open" && e.createdAt <= cutoff);

@@ -66,6 +66,8 @@ export class QueueService {
   /** Dormant on a gateway that does not coordinate (cluster mode): no state, no request served. */
   private mode: "serving" | "dormant" = "dormant";
   private remoteReadTimeoutMs = DEFAULT_REMOTE_READ_TIMEOUT_MS;
+  /** Cluster mode: false the moment this gateway may no longer coordinate (before suspend() runs): nothing is written. */
+  private mayWrite: () => boolean = () => true;
   /** Cluster mode: the Authorization of the claim a group runs now (set under the group's lock), sent with reads of partitions led elsewhere. */
   private readonly claimAuthorization = new Map<string, string>();
 
@@ -98,8 +100,9 @@ export class QueueService {
   }
 
   /** Cluster mode, this gateway became the coordinator: the queues' state as the database has it, the sweep started. */
-  async resume(): Promise<void> {
+  async resume(mayWrite: () => boolean = () => true): Promise<void> {
     this.close();
+    this.mayWrite = mayWrite;
     const loaded = new Map((await this.store.load()).map((state) => [state.group, state]));
     for (const group of new Set([...this.groups.keys(), ...loaded.keys()])) {
       await this.locks.run(group, async () => {
@@ -263,7 +266,7 @@ export class QueueService {
    */
   private async exclusive<T>(group: string, task: () => Promise<{ value: T; committed: Promise<void> }>): Promise<T> {
     const { value, committed } = await this.locks.run(group, async () => {
-      if (this.mode === "dormant") throw new StrataError("NOT_LEADER", "this gateway does not coordinate the queues (any more); retry");
+      if (this.mode === "dormant" || !this.mayWrite()) throw new StrataError("NOT_LEADER", "this gateway does not coordinate the queues (any more); retry");
       const done = await task();
       done.committed.catch(() => undefined); // awaited below; marked handled while the lock is released
       return done;
@@ -477,7 +480,7 @@ export class QueueService {
 
   private async sweep(group: string): Promise<void> {
     const state = this.groups.get(group);
-    if (!state || this.mode === "dormant") return;
+    if (!state || this.mode === "dormant" || !this.mayWrite()) return;
     const changes = new QueueChanges();
     this.expire(state, Date.now(), changes);
     await (await this.deadLetter(state, this.persist(state, changes), true)).committed;
