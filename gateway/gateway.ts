@@ -33,6 +33,7 @@ import { ClusterService, registerClusterNode } from "./cluster/cluster-service.t
 import { ARTEFACT_GC_LOCK } from "./cluster/cluster-locks.ts";
 import type { Membership } from "./cluster/membership.ts";
 import { HttpPartitionForwarder } from "./cluster/partition-forwarder.ts";
+import { gatewayCredential } from "./cluster/gateway-credential.ts";
 import { readRawFromLeader } from "./queues/remote-read.ts";
 import { sweepIntake } from "./log/intake-sweeper.ts";
 import { coordinateServices } from "./cluster/coordinated-services.ts";
@@ -123,7 +124,7 @@ export async function openGateway(input: GatewayConfig): Promise<Gateway> {
     const dormant = clusterService !== undefined;
     const groups = await GroupService.open(database.db, streams, config.groups, { dormant });
     const versions = new VersionsService(streams, logs, config.versions, new VersionsIndex(database.db, config.versions));
-    const logService = new LogService(streams, logs, metrics, limits, { onArtefactRefs: artefacts.onArtefactRefs, onArtefactRecord: versions.onArtefactRecord, admit: (stream, records, partition) => latest.admit(stream, records, partition) }, new ProducerOwners(database.db), config.filters, routing);
+    const logService = new LogService(streams, logs, metrics, limits, { onArtefactRefs: artefacts.onArtefactRefs, onArtefactRecord: versions.onArtefactRecord, admit: (stream, records, partition) => latest.admit(stream, records, partition) }, new ProducerOwners(database.db), config.filters, routing && auth.kind === "tokens" ? { ...routing, gatewayAuthorization: gatewayCredential(auth.tokens) } : routing);
     const queues = await QueueService.open(database, streams, logService, config.queues, metrics.registry, { dormant, remoteReadTimeoutMs: config.cluster.forwardTimeoutMs });
     datasets = await DatasetService.open({ db: database.db, streams, logs, log: logService, limits: config.datasets, serviceLimits: limits, filterLimits: config.filters, objectStore, dormant, remoteReadTimeoutMs: config.cluster.forwardTimeoutMs });
     const jobs = await JobService.open({ db: database.db, streams, log: logService, manifests: artefacts.services.manifests, limits: config.jobs, dormant });

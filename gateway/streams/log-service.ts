@@ -90,6 +90,8 @@ export type LeaderRawRead = (leader: { readonly url: string; readonly node: stri
 /** What the log service needs in cluster mode: the router, the forwarder and, for raw reads of partitions led elsewhere, a leader reader. */
 export interface LogServiceCluster extends ClusterRouting {
   readonly readFromLeader?: LeaderRawRead;
+  /** With auth on: the gateway's own `Authorization` for the services' internal publishes and reads (gateway/cluster/gateway-credential.ts). */
+  readonly gatewayAuthorization?: () => Promise<string>;
 }
 
 /** Who publishes: the authenticated subject (absent when the gateway runs without auth). */
@@ -97,7 +99,10 @@ export interface Publisher {
   readonly subject: string;
 }
 
-/** How a request reached this gateway; matters in cluster mode only (docs/cluster.md). */
+/**
+ * How a request reached this gateway; matters in cluster mode only (docs/cluster.md). Transports
+ * always pass one (its authorization absent without auth); the services' own calls pass none.
+ */
 export interface RequestVia {
   /** The caller's `Authorization` header, sent on with what is forwarded to other leaders. */
   readonly authorization?: string;
@@ -135,7 +140,7 @@ export class LogService {
    * publisher's subject's: the first use registers it, another subject's is FORBIDDEN before
    * its sequence is judged, so it neither writes nor fences.
    */
-  async publish(stream: string, request: PublishRequest, acks: Acks = "local", publisher?: Publisher, via: RequestVia = {}): Promise<RecordPosition[]> {
+  async publish(stream: string, request: PublishRequest, acks: Acks = "local", publisher?: Publisher, via?: RequestVia): Promise<RecordPosition[]> {
     const config = await this.streams.lookup(stream);
     if (this.cluster) return this.publishRouted(config, request, acks, publisher, via);
     const producer = request.producer;
@@ -158,7 +163,7 @@ export class LogService {
    * Producer ownership, sequence rules and the append hooks are those of publish(). `body`
    * becomes the log's (its header is written in place): the caller must not reuse it.
    */
-  async publishBatch(stream: string, body: Uint8Array, options: { partition?: number; acks?: Acks } = {}, publisher?: Publisher, via: RequestVia = {}): Promise<RecordPosition[]> {
+  async publishBatch(stream: string, body: Uint8Array, options: { partition?: number; acks?: Acks } = {}, publisher?: Publisher, via?: RequestVia): Promise<RecordPosition[]> {
     const config = await this.streams.lookup(stream);
     const batch = parseClientBatch(body, this.batchLimits());
     const producer = batch.producer;
@@ -187,7 +192,7 @@ export class LogService {
    * checked before anything is written; each is appended here (a partition led here) or
    * forwarded to its leader, in parallel, and the positions answered in the request's order.
    */
-  private async publishRouted(config: StreamConfig, request: PublishRequest, acks: Acks, publisher: Publisher | undefined, via: RequestVia): Promise<RecordPosition[]> {
+  private async publishRouted(config: StreamConfig, request: PublishRequest, acks: Acks, publisher: Publisher | undefined, via: RequestVia | undefined): Promise<RecordPosition[]> {
     const producer = request.producer ?? null;
     const assigned = this.assignPartitions(config, request.records, producer);
     const parts = new Map<number, number[]>();
@@ -215,20 +220,28 @@ export class LogService {
   }
 
   /** Where a partition is served; a forwarded request must find it here (never forwarded twice). */
-  private routeOf(config: StreamConfig, partition: number, via: RequestVia): PartitionRoute {
+  private routeOf(config: StreamConfig, partition: number, via: RequestVia | undefined): PartitionRoute {
     invariant(this.cluster !== undefined, "routing outside cluster mode");
     const route = this.cluster.router.route(config.name, partition);
-    if (via.forwarded && route.kind !== "local") {
+    if (via?.forwarded && route.kind !== "local") {
       throw new StrataError("NOT_LEADER", `partition ${partition} of '${config.name}' is not led by this gateway (a forwarded request is never forwarded again); retry`);
     }
     return route;
   }
 
+  /**
+   * The Authorization sent with what goes to a leader: the caller's (`via`, absent without auth);
+   * for the services' own calls, which pass no `via`, the gateway's credential.
+   */
+  private async authorizationFor(via: RequestVia | undefined): Promise<string | undefined> {
+    return via !== undefined ? via.authorization : this.cluster?.gatewayAuthorization?.();
+  }
+
   /** One partition's batch in cluster mode: appended here under the partition's producer rules, or sent to its leader as it is. */
-  private async publishPart(config: StreamConfig, partition: number, route: PartitionRoute, batch: ClientBatch, acks: Acks, publisher: Publisher | undefined, via: RequestVia): Promise<RecordPosition[]> {
+  private async publishPart(config: StreamConfig, partition: number, route: PartitionRoute, batch: ClientBatch, acks: Acks, publisher: Publisher | undefined, via: RequestVia | undefined): Promise<RecordPosition[]> {
     if (route.kind === "remote") {
       invariant(this.cluster !== undefined, "a remote route outside cluster mode");
-      return this.cluster.forwarder.forward(route, { stream: config.name, partition, body: batch.bytes, acks, authorization: via.authorization });
+      return this.cluster.forwarder.forward(route, { stream: config.name, partition, body: batch.bytes, acks, authorization: await this.authorizationFor(via) });
     }
     const producer = batch.producer;
     if (!producer) return this.appendClientBatch(config, batch, partition, acks, false);
@@ -422,7 +435,7 @@ export class LogService {
    * only the parts of each record its expression reads. In cluster mode a partition led elsewhere
    * is read from its leader (`via.authorization` sent on), when the service was given a reader.
    */
-  async readRaw(request: Omit<ReadRequest, "fields">, via: RequestVia = {}): Promise<RawReadResult> {
+  async readRaw(request: Omit<ReadRequest, "fields">, via?: RequestVia): Promise<RawReadResult> {
     const cluster = this.cluster;
     if (cluster) {
       const config = await this.streams.lookup(request.stream);
@@ -430,7 +443,7 @@ export class LogService {
       const route = this.routeOf(config, request.partition, via);
       if (route.kind === "remote") {
         if (!cluster.readFromLeader) throw new StrataError("NOT_LEADER", `partition ${request.partition} of '${config.name}' is led by ${route.node} (${route.url}); read it there`);
-        return cluster.readFromLeader(route, request, via.authorization);
+        return cluster.readFromLeader(route, request, await this.authorizationFor(via));
       }
     }
     return this.select(request, LOCATED);

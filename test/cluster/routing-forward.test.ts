@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { StrataError } from "../../core/errors.ts";
 import { partitionForKey } from "../../core/log/partitioner.ts";
 import type { RecordInput } from "../../core/log/record.ts";
+import { gatewayCredential } from "../../gateway/cluster/gateway-credential.ts";
 import { HttpPartitionForwarder } from "../../gateway/cluster/partition-forwarder.ts";
 import { DEFAULT_FILTER_LIMITS } from "../../gateway/filters/filter-limits.ts";
 import type { LogStore } from "../../gateway/log/log-store.ts";
@@ -247,5 +248,58 @@ describe("LogService routing with a real leader", () => {
     // This metadata file holds no intake ranges or segments of partition 1 (its leader is a
     // single gateway with its own database): the shared state says 0.
     expect(info.partitions[1]!.end_offset).toBe(0);
+  });
+});
+
+describe("forwarding with auth on at the leader", () => {
+  let fixture: Fixture;
+  let store: LogStore;
+  let streams: StreamService;
+  let leader: LiveGateway;
+  const router = new TwoWayRouter();
+
+  beforeAll(async () => {
+    fixture = await makeFixture();
+    store = await fixture.open();
+    streams = await StreamService.open(fixture.database.db, store, DEFAULT_SERVICE_LIMITS, { router, reloadMs: 60_000 });
+    await streams.create({ name: STREAM, partitions: 2 });
+    leader = await liveGateway({ auth: { enabled: true } });
+    await leader.gateway.services.streams.create({ name: STREAM, partitions: 2 });
+    router.leader = { url: leader.url, node: "leader" };
+  });
+
+  afterAll(async () => {
+    streams.close();
+    await leader.close();
+    await fixture.cleanup();
+  });
+
+  test("the services' own publishes and reads carry the gateway's credential; a caller's carry the caller's", async () => {
+    const auth = leader.gateway.services.auth;
+    if (auth.kind !== "tokens") throw new Error("auth is on at the leader");
+    // In a cluster every gateway signs with the shared key; here the leader's own token service stands for it.
+    const credential = gatewayCredential(auth.tokens);
+    const service = new LogService(streams, store, createGatewayMetrics(), DEFAULT_SERVICE_LIMITS, {}, undefined, DEFAULT_FILTER_LIMITS, {
+      router,
+      forwarder: new HttpPartitionForwarder({ forwardTimeoutMs: 10_000, maxForwardsInFlight: 4 }),
+      readFromLeader: (at, request, authorization) => readRawFromLeader(at, request, { timeoutMs: 10_000, authorization }),
+      gatewayAuthorization: credential,
+    });
+    const [k1] = keysOf(1, 1);
+    // A service's own append (no caller): forwarded with the gateway's token, accepted.
+    const [internal] = await service.publish(STREAM, { records: [record(k1!, 1)], producer: null });
+    expect(internal).toEqual({ partition: 1, offset: 0 });
+    expect((await service.readRaw({ stream: STREAM, partition: 1, offset: 0 })).records.length).toBe(1);
+    // One token for many calls.
+    expect(await credential()).toBe(await credential());
+    // A caller without a token is refused by the leader: the gateway does not lend its own.
+    await expect(service.publish(STREAM, { records: [record(k1!, 2)], producer: null }, "local", undefined, {})).rejects.toMatchObject({ code: "UNAUTHENTICATED" });
+    await expect(service.readRaw({ stream: STREAM, partition: 1, offset: 0 }, {})).rejects.toMatchObject({ code: "UNAUTHENTICATED" });
+    // A caller's token that allows nothing here is refused by the leader with its code.
+    const narrow = await auth.tokens.issue({ subject: "narrow", ttlS: 600, scopes: [{ action: "consume", streams: "elsewhere/>" }] });
+    await expect(service.publish(STREAM, { records: [record(k1!, 3)], producer: null }, "local", undefined, { authorization: `Bearer ${narrow.token}` })).rejects.toMatchObject({ code: "FORBIDDEN" });
+    const writer = await auth.tokens.issue({ subject: "writer", ttlS: 600, scopes: [{ action: "publish", streams: STREAM }] });
+    const [ok] = await service.publish(STREAM, { records: [record(k1!, 4)], producer: null }, "local", undefined, { authorization: `Bearer ${writer.token}` });
+    expect(ok).toEqual({ partition: 1, offset: 1 });
   });
 });
