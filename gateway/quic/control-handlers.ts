@@ -61,7 +61,7 @@ export async function handleControlRequest(services: GatewayServices, request: C
       await services.groups.leave(request.group, request.member);
       return encode({ t: "left", id, group: request.group, member: request.member });
     case "stream-info":
-      return encode({ t: "stream", id, ...services.streams.get(request.stream) });
+      return encode({ t: "stream", id, ...(await services.streams.info(request.stream)) });
     case "stream-create": {
       const created = await services.streams.create({ name: request.name, partitions: request.partitions, retention: request.retention });
       return encode({ t: "stream", id, ...created });
