@@ -34,6 +34,12 @@
 // - The lock is renewed every cluster.renewMs; a coordinator that cannot renew steps down
 //   (suspends) at leaseMs − renewMs after its last successful renewal, before the lock expires in
 //   the database, and another gateway takes it after expiry; a clean stop releases it at once.
+//   Every write of the services (requests, session and visibility sweeps, the checkpoint sweeper)
+//   first checks mayWrite(): leading and renewed within leaseMs − renewMs by this gateway's clock.
+//   A coordinator paused past its lease (SIGSTOP, a long GC) therefore writes nothing when it
+//   resumes, even before its next round notices. The writes are not fenced by the lock's epoch
+//   inside their own transactions (as partition commits are): a write already past its check
+//   when the pause begins can still land afterwards.
 import { getLogger } from "@logtape/logtape";
 import type { MetadataDb } from "../db/database.ts";
 import type { ClusterLimits } from "./cluster-limits.ts";
