@@ -35,7 +35,9 @@ test("a SIGKILLed leader's partitions move to the survivors: 0 acknowledged reco
       expect(now.holder).not.toBe(victim.node);
       expect(now.epoch).toBeGreaterThan(lease.epoch);
     }
-  } finally {
-    await expectIntact("failover", load, cluster.running()[0]!, STREAM, PARTITIONS);
+  } catch (e) {
+    await load.stop(); // the original failure, not a verdict on a load cut short
+    throw e;
   }
+  await expectIntact("failover", load, cluster.running()[0]!, STREAM, PARTITIONS);
 }, 180_000);

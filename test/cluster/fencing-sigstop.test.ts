@@ -71,18 +71,20 @@ test("a leader paused past its lease is fenced when it resumes, steps down, and 
       const now = status.leases.find((l) => l.stream === STREAM && l.partition === lease.partition)!;
       expect(now.epoch).toBeGreaterThan(lease.epoch);
     }
-  } finally {
-    const via = cluster.running()[0]!;
-    await expectIntact("fencing", load, via, STREAM, PARTITIONS);
-    // The probe's records exist exactly where an acknowledgement put them, and nowhere if it was fenced.
-    if (fenceProbe !== undefined && fenceProbe.kind !== "no-answer") {
-      const found: Array<{ partition: number; offset: number }> = [];
-      for (let partition = 0; partition < PARTITIONS; partition++) {
-        for (const r of await readPartition(via, STREAM, partition)) if (r.fields !== null && "fence" in r.fields) found.push({ partition, offset: r.offset });
-      }
-      if (fenceProbe.kind === "acknowledged") expect(found.sort((a, b) => a.partition - b.partition)).toEqual([...fenceProbe.positions].sort((a, b) => a.partition - b.partition));
-      else if (fenceProbe.code === "LEASE_LOST") expect(found).toEqual([]);
+  } catch (e) {
+    await load.stop(); // the original failure, not a verdict on a load cut short
+    throw e;
+  }
+  const via = cluster.running()[0]!;
+  await expectIntact("fencing", load, via, STREAM, PARTITIONS);
+  // The probe's records exist exactly where an acknowledgement put them, and nowhere if it was fenced.
+  if (fenceProbe !== undefined && fenceProbe.kind !== "no-answer") {
+    const found: Array<{ partition: number; offset: number }> = [];
+    for (let partition = 0; partition < PARTITIONS; partition++) {
+      for (const r of await readPartition(via, STREAM, partition)) if (r.fields !== null && "fence" in r.fields) found.push({ partition, offset: r.offset });
     }
+    if (fenceProbe.kind === "acknowledged") expect(found.sort((a, b) => a.partition - b.partition)).toEqual([...fenceProbe.positions].sort((a, b) => a.partition - b.partition));
+    else if (fenceProbe.code === "LEASE_LOST") expect(found).toEqual([]);
   }
 }, 180_000);
 

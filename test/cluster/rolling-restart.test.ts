@@ -28,7 +28,9 @@ test("restarting every gateway in turn under load loses nothing", async () => {
       await load.progressed(150, 60_000);
       console.log(`rolling: ${gateway.node} stopped (leases led elsewhere ${handedOverMs.toFixed(0)} ms after SIGTERM), restarted, back in ${(performance.now() - stoppedAt).toFixed(0)} ms`);
     }
-  } finally {
-    await expectIntact("rolling", load, cluster.running()[0]!, STREAM, PARTITIONS);
+  } catch (e) {
+    await load.stop(); // the original failure, not a verdict on a load cut short
+    throw e;
   }
+  await expectIntact("rolling", load, cluster.running()[0]!, STREAM, PARTITIONS);
 }, 240_000);
