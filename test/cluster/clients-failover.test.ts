@@ -62,7 +62,7 @@ describe("a list of gateway URLs", () => {
     ]);
     const read = await client.v1.streams[":name"].partitions[":partition"].records.$get({ param: { name: streamParam("list/dead-first"), partition: "0" }, query: { offset: "0" } });
     expect(read.status).toBe(200);
-    expect(((await read.json()) as { records: { fields: { n: number } }[] }).records.map((r) => r.fields.n)).toEqual([1, 2]);
+    expect((await read.json()).records.map((r) => r.fields?.n)).toEqual([1, 2]);
 
     // Sticky: a gateway now listening on the first URL gets nothing of this connection's traffic.
     const late = await gatewayOn(dataDir(), deadPort);
