@@ -1,7 +1,8 @@
 """Several gateway URLs (strata/endpoints.py): parsing, stickiness, and, against real gateways
 (test/cluster/clients-python.test.ts sets STRATA_URLS, a dead URL first), publishing and reading
-through the second. ``python -m tests.test_endpoints publish STREAM COUNT`` is the idempotent
-publisher whose gateway that test SIGKILLs mid-stream.
+through the second. ``python -m tests.test_endpoints publish STREAM COUNT [PARTITION]`` is the
+idempotent publisher whose gateway that test (and clients-cluster-python.test.ts, a cluster's
+partition leader) SIGKILLs mid-stream.
 """
 
 from __future__ import annotations
@@ -65,11 +66,11 @@ class DeadFirstTest(unittest.TestCase):
         self.assertEqual(len(strata.Client(urls.split(",")).read(stream, 0, 0)["records"]), 5)
 
 
-def publish(stream: str, count: int) -> None:
-    """One record per publish (one producer sequence number each), printing progress as it goes."""
+def publish(stream: str, count: int, partition: int | None = None) -> None:
+    """One record per publish (one producer sequence number each), to ``partition`` when given, printing progress as it goes."""
     client = strata.Client(os.environ["STRATA_URLS"])
     for n in range(count):
-        [position] = client.publish(stream, [{"fields": {"n": n}}])
+        [position] = client.publish(stream, [{"fields": {"n": n}} if partition is None else {"fields": {"n": n}, "partition": partition}])
         if position["offset"] != n:
             raise SystemExit(f"record {n} landed at offset {position['offset']}")
         print(f"acked {n + 1}", flush=True)
@@ -78,6 +79,6 @@ def publish(stream: str, count: int) -> None:
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["publish"]:
-        publish(sys.argv[2], int(sys.argv[3]))
+        publish(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]) if len(sys.argv) > 4 else None)
     else:
         unittest.main()
