@@ -20,12 +20,13 @@
 // SIGKILLed `--kills` times (then stopped cleanly with SIGTERM `--clean-stops` times); a prober
 // publishing to that partition through another gateway every 20 ms gives the write pause (the longest gap between its
 // acknowledgements around the change of leader); the gateway is started again and the cluster
-// left to settle before the next round.
+// left to settle before the next round. At the end every acknowledged probe is read back: how
+// many were lost or duplicated is printed under the table.
 import { execFileSync } from "node:child_process";
 import { cpus, loadavg } from "node:os";
 import { intArg } from "./args.ts";
 import { addIntake, cpuSeconds, intakeCounters, intakeDelta, NO_INTAKE, type IntakeCounters } from "./cluster/gateway-probes.ts";
-import { measureFailovers, type FailoverRound } from "./cluster/failover.ts";
+import { measureFailovers, verifyProbes, type FailoverRound, type ProbeVerdict } from "./cluster/failover.ts";
 import { producersFor, runLoad, RECORD_BYTES, type Producer } from "./cluster/producer-load.ts";
 import { createStream, leadersOf, startCluster, startSingleGateway, type System } from "./cluster/setups.ts";
 import { median, quantile } from "./log/open-loop.ts";
@@ -131,6 +132,7 @@ async function main(): Promise<void> {
   const ratios: Ratio[] = [];
   let killRounds: FailoverRound[] = [];
   let stopRounds: FailoverRound[] = [];
+  let verdict: ProbeVerdict | undefined;
   const idBase = Math.floor(Math.random() * 1e6) * 1000;
   try {
     log("starting the single gateway");
@@ -184,10 +186,11 @@ async function main(): Promise<void> {
     const failoverStream = "bench-failover";
     await createStream(three.urls()[0]!, failoverStream, FAILOVER_PARTITIONS);
     await ready(three, failoverStream, true);
-    killRounds = await measureFailovers({ dev: three.dev, stream: failoverStream, partitions: FAILOVER_PARTITIONS, rounds: KILLS, how: "SIGKILL", producerId: nextId, onRound: (r, i) => log(`kill ${i + 1}: ${r.node} (partition ${r.partition}), pause ${r.seconds.toFixed(2)} s (${r.refusals} refused)`) });
-    if (CLEAN_STOPS > 0) {
-      stopRounds = await measureFailovers({ dev: three.dev, stream: failoverStream, partitions: FAILOVER_PARTITIONS, rounds: CLEAN_STOPS, how: "SIGTERM", producerId: nextId + FAILOVER_PARTITIONS, onRound: (r, i) => log(`clean stop ${i + 1}: ${r.node} (partition ${r.partition}), pause ${r.seconds.toFixed(2)} s (${r.refusals} refused)`) });
-    }
+    const kills = await measureFailovers({ dev: three.dev, stream: failoverStream, partitions: FAILOVER_PARTITIONS, rounds: KILLS, how: "SIGKILL", producerId: nextId, onRound: (r, i) => log(`kill ${i + 1}: ${r.node} (partition ${r.partition}), pause ${r.seconds.toFixed(2)} s (${r.refusals} refused)`) });
+    killRounds = [...kills.rounds];
+    const stops = await measureFailovers({ dev: three.dev, stream: failoverStream, partitions: FAILOVER_PARTITIONS, rounds: CLEAN_STOPS, how: "SIGTERM", producerId: nextId + FAILOVER_PARTITIONS, onRound: (r, i) => log(`clean stop ${i + 1}: ${r.node} (partition ${r.partition}), pause ${r.seconds.toFixed(2)} s (${r.refusals} refused)`) });
+    stopRounds = [...stops.rounds];
+    verdict = await verifyProbes(three.dev, failoverStream, [kills, stops]);
   } finally {
     log("stopping");
     for (const system of systems.reverse()) await system.stop().catch((e: unknown) => log(`stopping ${system.label}: ${String(e)}`));
@@ -232,6 +235,7 @@ async function main(): Promise<void> {
   lines.push("| leader | rounds | pause median s | pause max s | pause min s | signal to next ack, median s | signal to next ack, max s | each round's pause |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
   if (killRounds.length > 0) lines.push(failoverRow(killRounds, "SIGKILL (lease expiry)"));
   if (stopRounds.length > 0) lines.push(failoverRow(stopRounds, "SIGTERM (clean hand-over)"));
+  if (verdict) lines.push(`\nThe probes read back after every round: ${verdict.acknowledged} acknowledged, ${verdict.lost} lost, ${verdict.duplicated} duplicated.`);
   lines.push("\nThe pause is the longest gap between acknowledged publishes of a prober (one record every 20 ms through another gateway) around the change of leader; signal to next ack: from the SIGKILL/SIGTERM to the first publish acknowledged after the old leader exited.");
   if (killRounds.length > 0) {
     const worst = Math.max(...killRounds.map((r) => r.seconds));

@@ -3,12 +3,13 @@
 // batches to that partition through another gateway until one is acknowledged: the time from the signal to that
 // acknowledgement is the partition's write pause. The gateway is then started again, and the next
 // round waits until every partition is led by its rendezvous owner among the running gateways
-// (the cluster settled) before it picks the next leader.
+// (the cluster settled) before it picks the next leader. verifyProbes reads the partitions back
+// and counts acknowledged probes lost or found twice.
 import type { ClusterGateway } from "../../cli/dev/cluster-gateway.ts";
 import type { DevCluster } from "../../cli/dev/dev-cluster.ts";
 import { buildClientBatch, CLIENT_BATCH_MEDIA_TYPE } from "../../core/log/client-batch.ts";
 import { rendezvousOwner } from "../../gateway/cluster/rendezvous.ts";
-import { waitUntil } from "../../test/helpers/cluster.ts";
+import { readPartition, waitUntil } from "../../test/helpers/cluster.ts";
 import { leadersOf } from "./setups.ts";
 
 export interface FailoverRound {
@@ -26,6 +27,8 @@ export interface FailoverRound {
 const ATTEMPT_TIMEOUT_MS = 3_000;
 const PROBE_GAP_MS = 20;
 const FAILOVER_DEADLINE_MS = 120_000;
+/** Probes acknowledged before the signal, and after the first one past it (what the read-back checks). */
+const STEADY_PROBES = 25;
 
 /** Waits until every partition of `stream` is led by its rendezvous owner among the running gateways; answers the leaders. */
 async function settled(dev: DevCluster, stream: string, partitions: number): Promise<string[]> {
@@ -46,7 +49,7 @@ async function settled(dev: DevCluster, stream: string, partitions: number): Pro
 
 /** One probe publish to `partition` through `via`: true when acknowledged, false when refused (503) or unanswered in time. */
 async function probeOnce(via: ClusterGateway, stream: string, partition: number, producer: { id: number; seq: number }): Promise<boolean> {
-  const body = buildClientBatch([{ key: null, headers: {}, fields: { probe: producer.seq } }], { id: producer.id, epoch: 0, baseSequence: producer.seq });
+  const body = buildClientBatch([{ key: null, headers: {}, fields: { p: producer.id, probe: producer.seq } }], { id: producer.id, epoch: 0, baseSequence: producer.seq });
   try {
     const response = await fetch(`${via.url}/v1/streams/${encodeURIComponent(stream)}/records?partition=${partition}`, {
       method: "POST",
@@ -85,10 +88,10 @@ function startProber(via: ClusterGateway, stream: string, partition: number, pro
   return {
     acks,
     refusals: () => refusals,
-    /** Resolves once a probe was acknowledged after `time`. */
-    ackAfter: (time: number) =>
+    /** Resolves once `count` probes were acknowledged after `time`. */
+    ackAfter: (time: number, count = 1) =>
       Promise.race([
-        waitUntil(`a publish to partition ${partition} of ${stream} acknowledged through ${via.node}`, async () => (acks.some((t) => t > time) ? true : undefined), FAILOVER_DEADLINE_MS, 10),
+        waitUntil(`${count} publishes to partition ${partition} of ${stream} acknowledged through ${via.node}`, async () => (acks.filter((t) => t > time).length >= count ? true : undefined), FAILOVER_DEADLINE_MS, 10),
         // A prober that failed (an answer other than 200 or 503) ends the wait at once.
         loop.then(() => new Promise<never>(() => {})),
       ]),
@@ -97,6 +100,12 @@ function startProber(via: ClusterGateway, stream: string, partition: number, pro
       await loop;
     },
   };
+}
+
+export interface FailoverReport {
+  readonly rounds: readonly FailoverRound[];
+  /** Every producer's acknowledged batches: sequences 0 .. seq - 1 on its partition. */
+  readonly producers: ReadonlyArray<{ readonly id: number; readonly partition: number; readonly seq: number }>;
 }
 
 /** `rounds` failovers of a partition's leader by `how`, each gateway started again afterwards; one producer per partition. */
@@ -108,7 +117,7 @@ export async function measureFailovers(options: {
   readonly how: "SIGKILL" | "SIGTERM";
   readonly producerId: number;
   readonly onRound?: (round: FailoverRound, index: number) => void;
-}): Promise<FailoverRound[]> {
+}): Promise<FailoverReport> {
   const { dev, stream } = options;
   const producers = Array.from({ length: options.partitions }, (_, p) => ({ id: options.producerId + p, seq: 0 }));
   const rounds: FailoverRound[] = [];
@@ -119,7 +128,7 @@ export async function measureFailovers(options: {
     const via = dev.gateways.find((g) => g.state === "running" && g !== leader)!;
     const prober = startProber(via, stream, partition, producers[partition]!);
     try {
-      await prober.ackAfter(0);
+      await prober.ackAfter(0, STEADY_PROBES);
       const signalled = performance.now();
       await (options.how === "SIGKILL" ? leader.kill() : leader.stop());
       const exited = performance.now();
@@ -133,11 +142,44 @@ export async function measureFailovers(options: {
       const round: FailoverRound = { how: options.how, node: leader.node, partition, seconds: pause / 1000, untilAcknowledged: (first - signalled) / 1000, refusals: prober.refusals() };
       rounds.push(round);
       options.onRound?.(round, i);
+      await prober.ackAfter(first, STEADY_PROBES);
     } finally {
       await prober.stop();
     }
     await leader.start();
   }
   await settled(dev, stream, options.partitions);
-  return rounds;
+  return { rounds, producers: producers.map((p, partition) => ({ id: p.id, partition, seq: p.seq })) };
+}
+
+export interface ProbeVerdict {
+  readonly acknowledged: number;
+  /** Acknowledged probes not found in their partition. */
+  readonly lost: number;
+  /** Probes found more than once. */
+  readonly duplicated: number;
+}
+
+/** Reads every partition back through a running gateway and checks each acknowledged probe is there exactly once. */
+export async function verifyProbes(dev: DevCluster, stream: string, reports: readonly FailoverReport[]): Promise<ProbeVerdict> {
+  const via = dev.gateways.find((g) => g.state === "running")!;
+  const producers = reports.flatMap((r) => r.producers);
+  const seen = new Map<string, number>();
+  for (const partition of new Set(producers.map((p) => p.partition))) {
+    for (const record of await readPartition(via, stream, partition)) {
+      const f = record.fields;
+      if (f === null || typeof f.p !== "number" || typeof f.probe !== "number") continue;
+      const key = `${f.p}:${f.probe}`;
+      seen.set(key, (seen.get(key) ?? 0) + 1);
+    }
+  }
+  let acknowledged = 0;
+  let lost = 0;
+  for (const p of producers) {
+    for (let seq = 0; seq < p.seq; seq++) {
+      acknowledged++;
+      if (!seen.has(`${p.id}:${seq}`)) lost++;
+    }
+  }
+  return { acknowledged, lost, duplicated: [...seen.values()].filter((n) => n > 1).length };
 }
