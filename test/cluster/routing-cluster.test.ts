@@ -272,3 +272,24 @@ test("a compacted stream's latest records are answered through any gateway: per 
     expect(compact.status).toBe(200);
   }
 }, 60_000);
+
+test("a long poll through a gateway that does not lead the partition wakes when the leader takes a record", async () => {
+  const held = await leases();
+  const via = cluster.gateways.find((g) => held.some((l) => l.holder !== g.node))!;
+  const lease = held.find((l) => l.holder !== via.node)!;
+  const end = (await readAll(via, lease.partition)).length;
+  const poll = call(via, `/v1/streams/${encodeURIComponent(STREAM)}/partitions/${lease.partition}/records?offset=${end}&wait_ms=20000`);
+  // Published through the leader itself while the poll is (most likely) waiting there; either way the poll answers with it.
+  const leader = cluster.gateway(lease.holder!);
+  const published = await publishRetrying(leader, `/v1/streams/${encodeURIComponent(STREAM)}/records`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ records: [{ key: keyFor(lease.partition, "poll"), fields: { polled: true } }], producer: { id: 31337, epoch: 0, seq: 0 } }),
+  });
+  expect(published.status).toBe(200);
+  const response = await poll;
+  expect(response.status).toBe(200);
+  const answer = readSchema.parse(await response.json());
+  // Had the poll timed out instead, it would answer no record.
+  expect(answer.records.map((r) => r.fields)).toEqual([{ polled: true }]);
+}, 60_000);
