@@ -2,7 +2,9 @@
 // ({records, producer}) are decoded, checked and encoded into a batch by the gateway; a
 // client-built batch (Content-Type application/vnd.strata.batch, core/log/client-batch.ts) is
 // validated and appended as it is, to the partition `?partition=` names or the one its keys
-// hash to. Scope: `publish` on the stream (app.ts applies requireScope to this path).
+// hash to. Scope: `publish` on the stream (app.ts applies requireScope to this path). In cluster
+// mode the parts for partitions led elsewhere are forwarded by LogService with the caller's
+// Authorization; `strata-forwarded: 1` marks a request another gateway forwarded (docs/cluster.md).
 import { Hono, type Context, type MiddlewareHandler } from "hono";
 import { z } from "zod";
 import { StrataError } from "../../core/errors.ts";
