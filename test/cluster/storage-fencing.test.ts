@@ -206,4 +206,8 @@ test("a range commit is refused unless the lease, the object's row and contiguit
   expect(await commitIntakeRanges(fx.admin.db, node, [range(0, 3, undefined, epoch + 1)])).toEqual([false]); // another epoch
   expect(await commitIntakeRanges(fx.admin.db, node, [range(0, 3), range(3, 5, "intake/gw-cond/1/b"), range(6, 7)])).toEqual([true, true, false]);
   expect(await commitIntakeRanges(fx.admin.db, node, [range(0, 3)])).toEqual([true]); // a retry of a commit whose answer was lost
+  // The partition goes away (its stream deleted): the sweeper drops its ranges.
+  await fx.admin.db.delete(partitions).where(eq(partitions.stream, stream));
+  expect((await sweepIntake(fx.admin.db, fx.objects, DEFAULT_INTAKE_LIMITS)).rangesDeleted).toBe(2);
+  expect(await fx.admin.db.select().from(intakeRanges).where(eq(intakeRanges.stream, stream))).toEqual([]);
 }, 60_000);
