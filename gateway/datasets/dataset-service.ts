@@ -50,6 +50,8 @@ const DEFAULT_REMOTE_READ_TIMEOUT_MS = 30_000;
 export interface SampleReadOptions {
   /** Bytes of samples' fields maps to return at most (default limits.defaultSampleBytes; at least one sample). */
   readonly maxBytes?: number;
+  /** Cluster mode: the caller's Authorization, sent with reads of partitions other gateways lead. */
+  readonly authorization?: string;
 }
 
 export class DatasetService {
@@ -145,17 +147,26 @@ export class DatasetService {
     for (const version of live) this.#addLive(version);
   }
 
-  /** Pins the stream's current ranges (filtered when asked) as the next version of `name`. */
-  create(request: CreateDatasetRequest): Promise<DatasetVersion> {
+  /**
+   * Pins the stream's current ranges (filtered when asked) as the next version of `name`.
+   * `authorization` (cluster mode): the caller's, sent with a filter's scan on other leaders.
+   */
+  create(request: CreateDatasetRequest, authorization?: string): Promise<DatasetVersion> {
     return this.#creates.run(request.name, () => {
       this.#requireServing();
-      return this.#create(request);
+      return this.#create(request, authorization);
     });
   }
 
-  /** A raw read of a partition, from its leader when another gateway leads it (cluster mode). */
-  #readRaw(request: Omit<ReadRequest, "fields">): Promise<RawReadResult> {
-    return routedReadRaw(this.deps.log, request, { timeoutMs: this.deps.remoteReadTimeoutMs ?? DEFAULT_REMOTE_READ_TIMEOUT_MS });
+  /** A raw read of a partition, from its leader when another gateway leads it (cluster mode), with the caller's Authorization. */
+  #readRaw(request: Omit<ReadRequest, "fields">, authorization?: string): Promise<RawReadResult> {
+    return routedReadRaw(this.deps.log, request, { timeoutMs: this.deps.remoteReadTimeoutMs ?? DEFAULT_REMOTE_READ_TIMEOUT_MS, authorization });
+  }
+
+  /** The sample reader of a caller: its reads of partitions led elsewhere carry the caller's Authorization. */
+  #readerFor(authorization: string | undefined): SampleReader {
+    if (authorization === undefined) return this.#reader;
+    return new SampleReader({ readRaw: (request) => this.#readRaw(request, authorization) }, (v, p) => this.#matchOffsets(v, p), this.deps.serviceLimits.maxFetchRecords);
   }
 
   #requireServing(): void {
@@ -196,14 +207,14 @@ export class DatasetService {
   /** Samples [start, start + count) of a version in index order (fewer when bounded by bytes). */
   readRange(version: DatasetVersion, start: number, count: number | undefined, options: SampleReadOptions = {}): Promise<SampleBatch> {
     const n = this.#count(count ?? this.deps.limits.maxSampleCount);
-    return this.#reader.range(version, start, n, this.#maxBytes(options.maxBytes));
+    return this.#readerFor(options.authorization).range(version, start, n, this.#maxBytes(options.maxBytes));
   }
 
   /** The samples at these global indexes, in this order (a prefix when bounded by bytes). */
   readAt(version: DatasetVersion, indexes: readonly number[], options: SampleReadOptions = {}): Promise<SampleBatch> {
     if (indexes.length === 0) throw new StrataError("BAD_REQUEST", "indexes is empty");
     this.#count(indexes.length);
-    return this.#reader.at(version, indexes, this.#maxBytes(options.maxBytes));
+    return this.#readerFor(options.authorization).at(version, indexes, this.#maxBytes(options.maxBytes));
   }
 
   #count(count: number): number {
@@ -225,7 +236,7 @@ export class DatasetService {
     return versions;
   }
 
-  async #create(request: CreateDatasetRequest): Promise<DatasetVersion> {
+  async #create(request: CreateDatasetRequest, authorization: string | undefined): Promise<DatasetVersion> {
     const { streams, logs, limits, serviceLimits } = this.deps;
     if (this.#liveCount >= limits.maxDatasetVersions) {
       throw new StrataError("BAD_REQUEST", `the gateway holds ${this.#liveCount} live dataset versions (limits datasets.maxDatasetVersions); release some first`);
@@ -250,7 +261,7 @@ export class DatasetService {
         if (routing !== undefined && shared !== undefined && routing.router.route(config.name, p).kind === "remote") {
           const { start_offset: start, end_offset: end, bytes: partitionBytes } = shared.partitions[p]!;
           this.#pins.pin(holder, config.name, p, start);
-          range = { start, end, bytes: partitionBytes, scan: (f) => scanMatchesRemotely((r) => this.#readRaw(r), { stream: config.name, partition: p }, start, end, f.expression, bounds()) };
+          range = { start, end, bytes: partitionBytes, scan: (f) => scanMatchesRemotely((r) => this.#readRaw(r, authorization), { stream: config.name, partition: p }, start, end, f.expression, bounds()) };
         } else {
           const partitionLog = logs.partition(config.name, p);
           // Pin first, then read the start: retention that ran before the pin moved the start

@@ -35,7 +35,7 @@ export function datasetRoutes(datasets: DatasetService, metrics: GatewayMetrics,
     .post("/datasets", limited, validBody(createDatasetSchema, records), async (c) => {
       const body = c.req.valid("json").body;
       authorize(principalOf(c), "consume", body.stream);
-      return c.json(await datasets.create(body), 201);
+      return c.json(await datasets.create(body, c.req.header("authorization")), 201);
     })
     .get("/datasets", (c) => {
       const principal = principalOf(c);
@@ -60,7 +60,7 @@ export function datasetRoutes(datasets: DatasetService, metrics: GatewayMetrics,
       const { name, version } = c.req.valid("param");
       const q = c.req.valid("query");
       const dataset = allowedVersion(c, name, version);
-      const batch = await datasets.readRange(dataset, q.start, q.count, { maxBytes: q.max_bytes });
+      const batch = await datasets.readRange(dataset, q.start, q.count, { maxBytes: q.max_bytes, authorization: c.req.header("authorization") });
       const fields = q.fields ?? dataset.fields ?? undefined;
       return sampleAnswer(c, metrics, dataset.stream, wantsMsgpack(c), batch, fields);
     })
@@ -68,7 +68,7 @@ export function datasetRoutes(datasets: DatasetService, metrics: GatewayMetrics,
       const { name, version } = c.req.valid("param");
       const body = c.req.valid("json").body;
       const dataset = allowedVersion(c, name, version);
-      const batch = await datasets.readAt(dataset, body.indexes, { maxBytes: body.max_bytes });
+      const batch = await datasets.readAt(dataset, body.indexes, { maxBytes: body.max_bytes, authorization: c.req.header("authorization") });
       const fields = body.fields ?? dataset.fields ?? undefined;
       return sampleAnswer(c, metrics, dataset.stream, wantsMsgpack(c), batch, fields);
     })
