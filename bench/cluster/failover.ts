@@ -1,10 +1,11 @@
-// Failover timing for the cluster bench: round i picks partition i mod partitions, its leader is
-// SIGKILLed (or stopped cleanly with SIGTERM), and a prober publishes one-record idempotent
-// batches to that partition through another gateway until one is acknowledged: the time from the signal to that
-// acknowledgement is the partition's write pause. The gateway is then started again, and the next
-// round waits until every partition is led by its rendezvous owner among the running gateways
-// (the cluster settled) before it picks the next leader. verifyProbes reads the partitions back
-// and counts acknowledged probes lost or found twice.
+// Failover timing for the cluster bench: round i picks partition i mod partitions, and a prober
+// publishes one-record idempotent batches to it through another gateway, one every 20 ms; once it
+// runs steadily the partition's leader is SIGKILLed (or stopped cleanly with SIGTERM). The
+// partition's write pause is the longest gap between acknowledged probes around the change of
+// leader. The gateway is then started again, and the next round waits until every partition is
+// led by its rendezvous owner among the running gateways (the cluster settled) before it picks
+// the next leader. verifyProbes reads the partitions back and counts acknowledged probes lost or
+// found twice.
 import type { ClusterGateway } from "../../cli/dev/cluster-gateway.ts";
 import type { DevCluster } from "../../cli/dev/dev-cluster.ts";
 import { buildClientBatch, CLIENT_BATCH_MEDIA_TYPE } from "../../core/log/client-batch.ts";
