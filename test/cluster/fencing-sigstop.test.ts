@@ -32,7 +32,7 @@ test("a leader paused past its lease is fenced when it resumes, steps down, and 
   const probeRecords: Array<{ key: string; fields: Record<string, unknown> }> = [];
   try {
     await load.progressed(200, 60_000);
-    const before = await cluster.waitForLeaders(STREAM, PARTITIONS);
+    const before = await cluster.waitForBalance(STREAM, PARTITIONS);
     const victim = cluster.gateway(before.find((l) => l.partition === 0)!.holder!);
     const held = before.filter((l) => l.holder === victim.node);
     for (const lease of held) probeRecords.push({ key: keyFor(lease.partition, PARTITIONS, "fence"), fields: { fence: lease.partition } });
@@ -109,7 +109,8 @@ test("a leader whose lease moved to another epoch cannot commit: LEASE_LOST, not
     // The move must land between two renewals of the leader; a renewal that comes first makes it
     // step down before the append (NOT_LEADER, equally safe): then try again with the next leader.
     for (let round = 0; round < 3 && !outcomes.includes("LEASE_LOST"); round++) {
-      const lease = (await cluster.waitForLeaders(STREAM, PARTITIONS)).find((l) => l.partition === partition)!;
+      // Settled (every partition with its rendezvous owner): no hand-over moves the lease meanwhile.
+      const lease = (await cluster.waitForBalance(STREAM, PARTITIONS)).find((l) => l.partition === partition)!;
       const leader = cluster.gateway(lease.holder!);
       const read = async () => leaseRow.parse((await db.execute({ sql: "SELECT holder, epoch, expires_at FROM partition_leases WHERE stream = ? AND partition = ?", args: [STREAM, partition] })).rows[0]);
       const seen = await read();
