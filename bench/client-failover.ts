@@ -4,8 +4,8 @@
 // list whose first URL is dead (a closed port; the client stays on the second once it answered);
 // and the first request of a fresh client whose first URL is dead. Interleaved rounds, medians.
 //   bun bench/client-failover.ts [--rounds 7] [--requests 300]
-import { createServer } from "node:net";
 import { cpus, loadavg } from "node:os";
+import { freePort } from "../cli/dev/free-ports.ts";
 import type { RecordInput } from "../core/log/record.ts";
 import { publishRecords } from "../gateway/client.ts";
 import type { GatewayConnection } from "../gateway/client/gateway-call.ts";
@@ -17,18 +17,6 @@ import { reportRatio } from "./ratio.ts";
 
 const ROUNDS = intArg("rounds", 7);
 const REQUESTS = intArg("requests", 300);
-
-async function closedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 const record: RecordInput = { key: null, headers: {}, fields: { n: 1 } };
 
@@ -47,7 +35,7 @@ const loadBefore = loadavg();
 const gateway = await startGateway();
 try {
   const url = gateway.url;
-  const dead = `http://127.0.0.1:${await closedPort()}`;
+  const dead = `http://127.0.0.1:${await freePort()}`; // closed: nothing listens there
   const created = await fetch(`${url}/v1/streams`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: "bench/failover", partitions: 1 }) });
   if (created.status !== 201) throw new Error(`create: HTTP ${created.status}`);
   const variants: { name: string; connection: GatewayConnection; producer: { id: number; seq: number } }[] = [
