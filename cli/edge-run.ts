@@ -107,7 +107,7 @@ export function registerEdgeRun(edge: Command): void {
     .command("run")
     .description("Syncs an edge node's outbox and pins with a gateway.")
     .requiredOption("--data <DIR>", "the edge node's data directory")
-    .option("--gateway <URL>", "the gateway: quic://HOST:PORT or http://HOST:PORT")
+    .option("--gateway <URL>", "the gateway: quic://HOST:PORT, or http://HOST:PORT (several gateways: http://A:PORT,http://B:PORT, docs/clients.md)")
     .option("--http <URL>", "the gateway's HTTP address beside quic:// (fallback and bulk candidate)")
     .option("--fingerprint <HEX>", "SHA-256 fingerprint of the gateway's QUIC certificate (Bun)")
     .option("--ca <FILE>", "PEM certificate the gateway's certificate chains to: QUIC's (Bun, Deno) and HTTPS's")
