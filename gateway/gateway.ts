@@ -125,8 +125,8 @@ export async function openGateway(input: GatewayConfig): Promise<Gateway> {
     const groups = await GroupService.open(database.db, streams, config.groups, { dormant });
     const versions = new VersionsService(streams, logs, config.versions, new VersionsIndex(database.db, config.versions));
     const logService = new LogService(streams, logs, metrics, limits, { onArtefactRefs: artefacts.onArtefactRefs, onArtefactRecord: versions.onArtefactRecord, admit: (stream, records, partition) => latest.admit(stream, records, partition) }, new ProducerOwners(database.db), config.filters, routing && auth.kind === "tokens" ? { ...routing, gatewayAuthorization: gatewayCredential(auth.tokens) } : routing);
-    const queues = await QueueService.open(database, streams, logService, config.queues, metrics.registry, { dormant, remoteReadTimeoutMs: config.cluster.forwardTimeoutMs });
-    datasets = await DatasetService.open({ db: database.db, streams, logs, log: logService, limits: config.datasets, serviceLimits: limits, filterLimits: config.filters, objectStore, dormant, remoteReadTimeoutMs: config.cluster.forwardTimeoutMs });
+    const queues = await QueueService.open(database, streams, logService, config.queues, metrics.registry, { dormant });
+    datasets = await DatasetService.open({ db: database.db, streams, logs, log: logService, limits: config.datasets, serviceLimits: limits, filterLimits: config.filters, objectStore, dormant });
     const jobs = await JobService.open({ db: database.db, streams, log: logService, manifests: artefacts.services.manifests, limits: config.jobs, dormant });
     // GC keeps the shards of open and kept checkpoints whatever references them.
     artefacts.services.gc.addHolder(() => jobs.heldManifests());

@@ -11,7 +11,6 @@ import type { FilterLimits } from "../filters/filter-limits.ts";
 import type { LogStore } from "../log/log-store.ts";
 import type { ObjectStore } from "../objects/object-store.ts";
 import type { LogService, RawReadResult, ReadRequest } from "../streams/log-service.ts";
-import { routedReadRaw } from "../queues/remote-read.ts";
 import type { ServiceLimits } from "../streams/service-limits.ts";
 import type { StreamService } from "../streams/stream-service.ts";
 import type { DatasetLimits } from "./dataset-limits.ts";
@@ -40,11 +39,8 @@ export interface DatasetServiceDeps {
   readonly filterLimits: FilterLimits;
   /** Where committed segments are (raw segment reads). */
   readonly objectStore: ObjectStore;
-  /** Cluster mode: the longest wait for a partition leader's answer to a read (cluster.forwardTimeoutMs). */
-  readonly remoteReadTimeoutMs?: number;
 }
 
-const DEFAULT_REMOTE_READ_TIMEOUT_MS = 30_000;
 
 /** What a sample read asks for beyond its indexes. */
 export interface SampleReadOptions {
@@ -160,7 +156,7 @@ export class DatasetService {
 
   /** A raw read of a partition, from its leader when another gateway leads it (cluster mode), with the caller's Authorization. */
   #readRaw(request: Omit<ReadRequest, "fields">, authorization?: string): Promise<RawReadResult> {
-    return routedReadRaw(this.deps.log, request, { timeoutMs: this.deps.remoteReadTimeoutMs ?? DEFAULT_REMOTE_READ_TIMEOUT_MS, authorization });
+    return this.deps.log.readRaw(request, authorization === undefined ? undefined : { authorization });
   }
 
   /** The sample reader of a caller: its reads of partitions led elsewhere carry the caller's Authorization. */

@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto";
 import { StrataError } from "../../core/errors.ts";
 import type { Headers, LogRecord, RecordInput } from "../../core/log/record.ts";
-import type { LogService, RawReadResult, ReadRequest } from "../streams/log-service.ts";
+import type { LogService } from "../streams/log-service.ts";
 import type { StreamService } from "../streams/stream-service.ts";
 import type { QueuedRecord } from "./queued-record.ts";
 import { decodeRawRecord } from "./raw-record.ts";
@@ -33,25 +33,17 @@ export function deadLetterProducerId(group: string, stream: string, partition: n
   return digest.readUIntBE(0, 6);
 }
 
-/** Reads one partition for a queue group (cluster mode: from its leader when it is led elsewhere). */
-export type GroupPartitionReader = (group: string, request: Omit<ReadRequest, "fields">) => Promise<RawReadResult>;
-
 export class DeadLetters {
-  private readonly readRaw: GroupPartitionReader;
-
   constructor(
     private readonly streams: StreamService,
     private readonly log: LogService,
-    readRaw?: GroupPartitionReader,
-  ) {
-    this.readRaw = readRaw ?? ((_group, request) => log.readRaw(request));
-  }
+  ) {}
 
   /** Publishes `record` (state dead_lettering, seq `dlqSeq`) to its dead-letter stream; resolves once it is durable. */
   async publish(group: string, record: QueuedRecord, dlqSeq: number): Promise<void> {
     const target = deadLetterStream(record.stream);
     const partitions = await this.ensureStream(record.stream, target);
-    const original = await this.original(group, record);
+    const original = await this.original(record);
     const headers: Record<string, string | Uint8Array> = { ...(original?.headers ?? {}) };
     headers[DLQ_HEADERS.group] = group;
     headers[DLQ_HEADERS.stream] = record.stream;
@@ -88,9 +80,10 @@ export class DeadLetters {
   }
 
   /** The original record, or undefined when retention removed it (the dead letter then has empty fields). */
-  private async original(group: string, record: QueuedRecord): Promise<LogRecord | undefined> {
+  /** Read raw (in cluster mode from the partition's leader, with the gateway's credential) and decoded alone. */
+  private async original(record: QueuedRecord): Promise<LogRecord | undefined> {
     try {
-      const read = await this.readRaw(group, { stream: record.stream, partition: record.partition, offset: record.offset, maxRecords: 1 });
+      const read = await this.log.readRaw({ stream: record.stream, partition: record.partition, offset: record.offset, maxRecords: 1 });
       const raw = read.records.find((r) => r.offset === record.offset);
       return raw === undefined ? undefined : decodeRawRecord(raw);
     } catch (e) {

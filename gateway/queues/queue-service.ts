@@ -24,7 +24,6 @@ import type { QueueLimits } from "./queue-limits.ts";
 import { createQueueMetrics, type QueueMetrics } from "./queue-metrics.ts";
 import { emptyPartition, partitionKey, QueueChanges, type PartitionQueue, type QueueState } from "./queue-state.ts";
 import { QueueStore, type WriteSet } from "./queue-store.ts";
-import { routedReadRaw } from "./remote-read.ts";
 import { WriteBatcher } from "./write-batcher.ts";
 import type { AckResponse, ClaimRequest, NackRequest, NackResponse, QueueConfig, QueueConfigInput, QueueCounts, QueueDescription, QueuePartitionCounts, QueueSummary } from "./queue-wire.ts";
 
@@ -40,14 +39,9 @@ interface Pending {
   readonly committed: Promise<void>;
 }
 
-/** How long a read of a partition led by another gateway may wait for its answer (cluster.forwardTimeoutMs). */
-const DEFAULT_REMOTE_READ_TIMEOUT_MS = 30_000;
-
 export interface QueueServiceOptions {
   /** Cluster mode: load and serve nothing until resume() (on the coordinator). */
   readonly dormant?: boolean;
-  /** Cluster mode: the longest wait for a partition leader's answer to a read (cluster.forwardTimeoutMs). */
-  readonly remoteReadTimeoutMs?: number;
 }
 
 /** One delivery handed to a claimer, its record located in its stored batch (decoded only for a JSON answer). */
@@ -65,7 +59,6 @@ export class QueueService {
   private roundRobin = 0;
   /** Dormant on a gateway that does not coordinate (cluster mode): no state, no request served. */
   private mode: "serving" | "dormant" = "dormant";
-  private remoteReadTimeoutMs = DEFAULT_REMOTE_READ_TIMEOUT_MS;
   /** Cluster mode: false the moment this gateway may no longer coordinate (before suspend() runs): nothing is written. */
   private mayWrite: () => boolean = () => true;
   /** Cluster mode: the Authorization of the claim a group runs now (set under the group's lock), sent with reads of partitions led elsewhere. */
@@ -79,7 +72,8 @@ export class QueueService {
     private readonly metrics: QueueMetrics,
   ) {
     this.store = new QueueStore(db);
-    this.deadLetters = new DeadLetters(streams, log, (group, request) => this.readPartition(group, request));
+    // Dead letters are the service's own reads (in sweeps too): with the gateway's credential.
+    this.deadLetters = new DeadLetters(streams, log);
   }
 
   /**
@@ -89,7 +83,6 @@ export class QueueService {
    */
   static async open(db: Pick<Database, "db" | "client">, streams: StreamService, logService: LogService, limits: QueueLimits, registry: MetricsRegistry, options: QueueServiceOptions = {}): Promise<QueueService> {
     const service = new QueueService(db, streams, logService, limits, createQueueMetrics(registry));
-    service.remoteReadTimeoutMs = options.remoteReadTimeoutMs ?? DEFAULT_REMOTE_READ_TIMEOUT_MS;
     if (options.dormant !== true) await service.resume();
     return service;
   }
@@ -613,11 +606,12 @@ export class QueueService {
   }
 
   /**
-   * A read of one partition: from the log when it is led here (or outside cluster mode), else from
-   * its leader (remote-read.ts) with the claim's Authorization; NOT_LEADER when no live gateway leads it.
+   * A read of one partition for a claim: LogService reads it here or, in cluster mode, from its
+   * leader, with the claim's Authorization (the gateway's credential when the claim has none).
    */
   private readPartition(group: string, request: Omit<ReadRequest, "fields">): Promise<RawReadResult> {
-    return routedReadRaw(this.log, request, { timeoutMs: this.remoteReadTimeoutMs, authorization: this.claimAuthorization.get(group) });
+    const authorization = this.claimAuthorization.get(group);
+    return this.log.readRaw(request, authorization === undefined ? undefined : { authorization });
   }
 
   private startOffset(stream: string, partition: number): number {

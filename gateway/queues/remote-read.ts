@@ -1,14 +1,15 @@
-// Cluster mode: the queues run on the coordinator, but a queue's partitions may be led by other
-// gateways. A claim reads such a partition from its leader's read route in MessagePack
+// Cluster mode: the queues and datasets run on the coordinator, but their partitions may be led
+// by other gateways. LogService.readRaw reads such a partition through this (the composition root
+// hands it in as the leader reader): the leader's read route in MessagePack
 // (`GET {leader}/v1/streams/{name}/partitions/{p}/records`, `strata-forwarded: 1`, the caller's
-// Authorization when the claim has one) and locates each record's key, headers and fields in the
+// Authorization, or the gateway's own credential for the services' calls) and locates each record's key, headers and fields in the
 // answer, exactly as stored on the leader (no decode or re-encode): the same RawRecord a local
 // read gives. A leader that does not answer is NOT_LEADER (503, retryable).
 import { decode } from "@msgpack/msgpack";
 import { z } from "zod";
 import { ERROR_STATUS, StrataError, type ErrorCode } from "../../core/errors.ts";
 import { msgpackValueEnd, type RawRecord } from "../../core/log/batch.ts";
-import type { LogService, RawReadResult, ReadRequest } from "../streams/log-service.ts";
+import type { RawReadResult, ReadRequest } from "../streams/log-service.ts";
 import { FORWARDED_HEADER } from "../streams/partition-route.ts";
 
 /** The leader answers with its error envelope; its code is kept. */
@@ -20,18 +21,6 @@ export interface RemoteReadOptions {
   readonly timeoutMs: number;
   readonly authorization?: string;
   readonly fetch?: typeof fetch;
-}
-
-/**
- * A raw read of one partition: from the log when it is led here (or outside cluster mode), else
- * from its leader; NOT_LEADER when no live gateway leads it. (Queues and datasets read through it.)
- */
-export function routedReadRaw(log: LogService, request: Omit<ReadRequest, "fields">, options: RemoteReadOptions): Promise<RawReadResult> {
-  const routing = log.routing;
-  if (routing === undefined) return log.readRaw(request);
-  const route = routing.router.route(request.stream, request.partition);
-  if (route.kind === "local") return log.readRaw(request);
-  return readRawFromLeader(route, request, options);
 }
 
 /** One read of a partition led by `leader`, as LogService.readRaw answers it. */
