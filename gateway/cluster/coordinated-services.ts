@@ -17,11 +17,13 @@
 //   a proxied request that reaches a gateway that no longer coordinates is 503 NOT_LEADER too
 //   (never proxied twice). Raw segment reads (/v1/streams/{name}/partitions/{p}/segments) are
 //   served by any gateway from the object store.
-// - The coordinator reads queue and dataset partitions that other gateways lead from their leaders'
-//   read route (gateway/queues/remote-read.ts: MessagePack, the stored bytes located, not
-//   re-encoded; the claim's Authorization passed on), takes their offsets from the shared state
-//   (StreamService.info), and appends (dead letters, completion records, gradients) through
-//   LogService, which forwards to the leader.
+// - The coordinator reads queue and dataset partitions that other gateways lead through
+//   LogService.readRaw, which asks their leaders' read route (gateway/queues/remote-read.ts:
+//   MessagePack, the stored bytes located, not re-encoded), takes their offsets from the shared
+//   state (StreamService.info), and appends (dead letters, completion records, gradients) through
+//   LogService, which forwards to the leader. Claims, dataset creates, sample reads and gradient
+//   contributions carry the caller's Authorization; the services' own calls (sweeps, dead
+//   letters, completion records) the gateway's credential (gateway-credential.ts).
 // - A service that does not coordinate refuses changes (NOT_LEADER) and starts no timer, so a
 //   request that slips through (QUIC group calls, a long-poll from before a hand-over) never
 //   writes beside the coordinator.
