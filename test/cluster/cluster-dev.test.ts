@@ -31,8 +31,10 @@ function processesUsing(dir: string): number[] {
 }
 
 test("strata cluster dev --gateways 3 prints three gateways that serve, and SIGINT stops every child", async () => {
-  const dir = join(tempDir("strata-cluster-dev-test-"), "run");
-  dirs.push(dir);
+  const parent = tempDir("strata-cluster-dev-test-");
+  dirs.push(parent);
+  // Absent at start, as --data wants it (empty or absent).
+  const dir = join(parent, "run");
   const cli = startCli("http://127.0.0.1:9", ["cluster", "dev", "--gateways", "3", "--data", dir]);
   try {
     const gateways = await waitUntil(
@@ -80,8 +82,10 @@ test("strata cluster dev --gateways 3 prints three gateways that serve, and SIGI
 }, 300_000);
 
 test("strata cluster dev killed with SIGKILL leaves no child behind (watchdogs)", async () => {
-  const dir = join(tempDir("strata-cluster-dev-test-"), "run");
-  dirs.push(dir);
+  const parent = tempDir("strata-cluster-dev-test-");
+  dirs.push(parent);
+  // Absent at start, as --data wants it (empty or absent).
+  const dir = join(parent, "run");
   const cli = startCli("http://127.0.0.1:9", ["cluster", "dev", "--gateways", "1", "--data", dir]);
   await waitUntil(
     "one JSON line from strata cluster dev",
