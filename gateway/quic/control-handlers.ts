@@ -103,7 +103,7 @@ async function fetchRecords(services: GatewayServices, request: FetchMessage, co
     answer = { t: "records", id: request.id, response: new EncodedMapEntries(encodeRawReadResponse(raw)) };
     stream = raw.stream;
   } else {
-    const result = await services.log.read({ ...read, fields: request.fields });
+    const result = await services.log.read({ ...read, fields: request.fields }, { authorization: context.authorization });
     const records = result.records.map(({ offset, timestamp, key, headers, fields }) => ({ offset, timestamp, key, headers, fields }));
     answer = { t: "records", id: request.id, records, next_offset: result.nextOffset, end_offset: result.endOffset };
     stream = result.stream;

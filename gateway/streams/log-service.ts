@@ -21,6 +21,7 @@ import { judgePartitionSequence, judgeSequence, type ProducerOwnership, type Pro
 import type { ClusterRouting, PartitionRoute } from "./partition-route.ts";
 import type { StreamConfig, StreamService } from "./stream-service.ts";
 import type { AppendTicket } from "./latest-service.ts";
+import { decodeRawRecord } from "../queues/raw-record.ts";
 
 export interface RecordPosition {
   readonly partition: number;
@@ -424,8 +425,10 @@ export class LogService {
     }
   }
 
-  async read(request: ReadRequest): Promise<ReadResult> {
-    const result = await this.select(request, DECODED);
+  /** Records from the offset (in cluster mode, of a partition led elsewhere: read from its leader, as readRaw). */
+  async read(request: ReadRequest, via?: RequestVia): Promise<ReadResult> {
+    const remote = await this.readFromLeader(request, via);
+    const result = remote ? { ...remote, records: remote.records.map(decodeRawRecord) } : await this.select(request, DECODED);
     return request.fields ? { ...result, records: result.records.map((r) => project(r, request.fields!)) } : result;
   }
 
@@ -436,17 +439,21 @@ export class LogService {
    * is read from its leader (`via.authorization` sent on), when the service was given a reader.
    */
   async readRaw(request: Omit<ReadRequest, "fields">, via?: RequestVia): Promise<RawReadResult> {
+    return (await this.readFromLeader(request, via)) ?? this.select(request, LOCATED);
+  }
+
+  /** Cluster mode: the read from the partition's leader when another gateway leads it; undefined when it is read here. */
+  private async readFromLeader(request: Omit<ReadRequest, "fields">, via: RequestVia | undefined): Promise<RawReadResult | undefined> {
     const cluster = this.cluster;
-    if (cluster) {
-      const config = await this.streams.lookup(request.stream);
-      this.streams.requirePartition(config, request.partition);
-      const route = this.routeOf(config, request.partition, via);
-      if (route.kind === "remote") {
-        if (!cluster.readFromLeader) throw new StrataError("NOT_LEADER", `partition ${request.partition} of '${config.name}' is led by ${route.node} (${route.url}); read it there`);
-        return cluster.readFromLeader(route, request, await this.authorizationFor(via));
-      }
-    }
-    return this.select(request, LOCATED);
+    if (!cluster) return undefined;
+    const config = await this.streams.lookup(request.stream);
+    this.streams.requirePartition(config, request.partition);
+    const route = this.routeOf(config, request.partition, via);
+    if (route.kind === "local") return undefined;
+    if (!cluster.readFromLeader) throw new StrataError("NOT_LEADER", `partition ${request.partition} of '${config.name}' is led by ${route.node} (${route.url}); read it there`);
+    // A filter runs on the leader; the unprojected records come back (a projection is applied here).
+    const { stream, partition, offset, maxRecords, maxBytes, waitMs, filter, signal } = request;
+    return cluster.readFromLeader(route, { stream, partition, offset, maxRecords, maxBytes, waitMs, filter, signal }, await this.authorizationFor(via));
   }
 
   /** One read in either form: every record from the offset, or (with a filter) the matching ones of those examined. */

@@ -226,6 +226,9 @@ describe("LogService routing with a real leader", () => {
     expect(raw.endOffset).toBe(onLeader.length);
     await expect(reading.readRaw({ stream: STREAM, partition: 1, offset: 0 }, { forwarded: true })).rejects.toMatchObject({ code: "NOT_LEADER" });
     await expect(service.readRaw({ stream: STREAM, partition: 1, offset: 0 })).rejects.toMatchObject({ code: "NOT_LEADER" });
+    // The decoded read (a projection applied here) gives the same records, decoded.
+    const decoded = await reading.read({ stream: STREAM, partition: 1, offset: 0, maxRecords: 1000, fields: ["i"] });
+    expect(decoded.records.map((r) => r.fields)).toEqual(onLeader.map((r) => ({ i: r.fields.i })));
     // A partition led here is read from the local log either way.
     expect((await reading.readRaw({ stream: STREAM, partition: 0, offset: 0 })).records.length).toBeGreaterThan(0);
   });
