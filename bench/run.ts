@@ -1,6 +1,6 @@
 // Runs the benchmarks in bench/, one child process each, and prints their markdown tables.
 //   bun bench/run.ts                 every benchmark present (`npm run bench` builds first)
-//   bun bench/run.ts log             one or more of them (log, client-batch, latency, kernels-hash, kernels-tensor, artefacts, artefact-pull, quic, read-path, filters, groups, queues, training, checkpoints, gradients, native, rollout, fuzz)
+//   bun bench/run.ts log             one or more of them (log, client-batch, latency, kernels-hash, kernels-tensor, artefacts, artefact-pull, quic, read-path, filters, groups, queues, training, checkpoints, gradients, native, rollout, cluster, fuzz)
 // Each bench is called the way its own header says; a bench file that is missing is skipped,
 // a bench that fails is reported and makes the exit status non-zero. Every ratio a bench reports
 // (a `::strata-ratio::` line, bench/ratio.ts) is gathered from its output, and at the end one
@@ -143,6 +143,12 @@ const BENCHES: readonly Bench[] = [
     file: "bench/rollout.ts",
     // 100 in-process edge nodes move from v1 to v2 (5 % of tensors changed) through a 10 % canary rollout, vs 100 whole-file GETs.
     steps: () => [{ title: "Rollout: 100 devices from v1 to v2 through a canary vs whole-file downloads (Bun)", cmd: bun, args: ["bench/rollout.ts", "--rounds", "3"] }],
+  },
+  {
+    name: "cluster",
+    file: "bench/cluster.ts",
+    // 1 and 3 cluster gateways vs a single gateway (acks=local, acks=durable): throughput, ack latency, CPU, intake PUTs; failover over 10 leader kills (starts radosgw, sqld and the gateways).
+    steps: () => [{ title: "Cluster: 1 and 3 gateways vs a single gateway; failover over leader kills (Bun)", cmd: bun, args: ["bench/cluster.ts"] }],
   },
   {
     name: "fuzz",
