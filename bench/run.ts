@@ -1,6 +1,6 @@
 // Runs the benchmarks in bench/, one child process each, and prints their markdown tables.
 //   bun bench/run.ts                 every benchmark present (`npm run bench` builds first)
-//   bun bench/run.ts log             one or more of them (log, client-batch, latency, kernels-hash, kernels-tensor, artefacts, artefact-pull, quic, read-path, filters, groups, queues, training, checkpoints, gradients, native, rollout, cluster, fuzz)
+//   bun bench/run.ts log             one or more of them (log, client-batch, latency, kernels-hash, kernels-tensor, artefacts, artefact-pull, quic, read-path, filters, groups, queues, training, checkpoints, gradients, native, rollout, cluster, client-failover, fuzz)
 // Each bench is called the way its own header says; a bench file that is missing is skipped,
 // a bench that fails is reported and makes the exit status non-zero. Every ratio a bench reports
 // (a `::strata-ratio::` line, bench/ratio.ts) is gathered from its output, and at the end one
@@ -149,6 +149,12 @@ const BENCHES: readonly Bench[] = [
     file: "bench/cluster.ts",
     // 1 and 3 cluster gateways vs a single gateway (acks=local, acks=durable): throughput, ack latency, CPU, intake PUTs; failover over 10 leader kills (starts radosgw, sqld and the gateways).
     steps: () => [{ title: "Cluster: 1 and 3 gateways vs a single gateway; failover over leader kills (Bun)", cmd: bun, args: ["bench/cluster.ts"] }],
+  },
+  {
+    name: "client-failover",
+    file: "bench/client-failover.ts",
+    // The failover fetch every TypeScript client uses (a list of gateway URLs) vs a plain fetch to one gateway: idempotent publishes, p50/p99.
+    steps: () => [{ title: "Client failover fetch vs a plain fetch (Bun)", cmd: bun, args: ["bench/client-failover.ts", "--rounds", "7", "--requests", "300"] }],
   },
   {
     name: "fuzz",
