@@ -1,13 +1,15 @@
 // Picks the sync transport for a gateway address: QUIC (everything over QUIC; HTTP beside it, when
 // given, as the fallback and as the other candidate for bulk transfers) when a quic:// address is
-// given, HTTP otherwise.
+// given, HTTP otherwise. The HTTP address may name several gateways of a cluster (comma-separated):
+// HttpTransport then fails over between them (http-failover.ts; docs/clients.md#several-gateways);
+// QUIC takes one gateway.
 import { StrataError } from "../../core/errors.ts";
 import { HttpTransport } from "./http.ts";
 import { type ChoiceListener, parseQuicUrl, type QuicTimeouts, QuicTransport, type TransportNotice } from "./quic.ts";
 import type { SyncTransport } from "./transport.ts";
 
 export interface GatewayAddress {
-  /** http(s)://HOST:PORT of the gateway's HTTP API. */
+  /** http(s)://HOST:PORT of the gateway's HTTP API, or several gateways' separated by commas (a cluster). */
   readonly http?: string;
   /** quic://HOST:PORT of the gateway's QUIC endpoint. */
   readonly quic?: string;
