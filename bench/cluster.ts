@@ -2,7 +2,7 @@
 // 1 and 3 gateways in cluster mode beside a single gateway out of cluster mode, CPU per record,
 // the intake's object PUTs, and failover time over leader kills (Bun).
 //   bun bench/cluster.ts [--seconds 3] [--rounds 3] [--producers 6] [--kills 10] [--clean-stops 3]
-//                        [--lease-ms 10000] [--renew-ms 2000] [--rebalance-ms 1000]
+//                        [--lease-ms 6000] [--renew-ms 1500] [--rebalance-ms 1000]  (default: the gateway's defaults)
 // Starts one radosgw (test/helpers/ceph.ts), then on it: a single `strata serve` (the peer: its
 // own WAL, embedded libSQL file, segments to radosgw), and two dev clusters (cli/dev: a fresh
 // libSQL server each and 1 or 3 `strata serve --cluster` processes). Every process shares this
@@ -34,13 +34,19 @@ import { reportRatio, type Ratio } from "./ratio.ts";
 import { SQLD_BINARY } from "../cli/dev/sqld.ts";
 import { startS3 } from "../test/helpers/ceph.ts";
 import { waitUntil } from "../test/helpers/cluster.ts";
+import { DEFAULT_CLUSTER_LIMITS } from "../gateway/cluster/cluster-limits.ts";
 
 const SECONDS = intArg("seconds", 3);
 const ROUNDS = intArg("rounds", 3);
 const PRODUCERS = intArg("producers", 6);
 const KILLS = intArg("kills", 10);
 const CLEAN_STOPS = intArg("clean-stops", 3);
-const TIMINGS = { leaseMs: intArg("lease-ms", 10_000), renewMs: intArg("renew-ms", 2_000), rebalanceMs: intArg("rebalance-ms", 1_000) };
+// The gateway's own defaults unless told otherwise, so the failover rows measure what a user gets.
+const TIMINGS = {
+  leaseMs: intArg("lease-ms", DEFAULT_CLUSTER_LIMITS.leaseMs),
+  renewMs: intArg("renew-ms", DEFAULT_CLUSTER_LIMITS.renewMs),
+  rebalanceMs: intArg("rebalance-ms", DEFAULT_CLUSTER_LIMITS.rebalanceMs),
+};
 const BATCHES = [1, 100] as const;
 const FAILOVER_PARTITIONS = 12;
 /** Price assumption (docs/cluster.md): S3 Standard PUT requests, $ per request. */

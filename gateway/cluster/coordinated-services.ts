@@ -16,7 +16,8 @@
 //   coordinator known, or a coordinator that does not answer, 503 NOT_LEADER with Retry-After: 1;
 //   a proxied request that reaches a gateway that no longer coordinates is 503 NOT_LEADER too
 //   (never proxied twice). Raw segment reads (/v1/streams/{name}/partitions/{p}/segments) are
-//   served by any gateway from the object store.
+//   not coordinated: like every per-partition read they go to the partition's leader
+//   (gateway/http/cluster-proxy.ts), which serves sealed ranges from the object store.
 // - The coordinator reads queue and dataset partitions that other gateways lead through
 //   LogService.readRaw, which asks their leaders' read route (gateway/queues/remote-read.ts:
 //   MessagePack, the stored bytes located, not re-encoded), takes their offsets from the shared
