@@ -13,6 +13,7 @@
 // end within that gap (5 min): sqld 0.24 rolls back a write transaction idle for 5 s and lets the
 // next writer in (checked: its commit then fails STREAM_EXPIRED), and PostgreSQL is run with
 // idle_in_transaction_session_timeout below it.
+import { DB_NOW_MS } from "../db/db-clock.ts";
 import { sql } from "drizzle-orm";
 import { z } from "zod";
 import { StrataError } from "../../core/errors.ts";
@@ -35,8 +36,7 @@ export const PACK_COMMIT_WINDOW_MS = 5 * 60_000;
 /** Unindexed pack objects younger than this (by the database's clock) are never deleted by GC. */
 export const ORPHAN_MIN_AGE_MS = 10 * 60_000;
 
-/** The database's clock in ms (one expression for a libSQL server and an embedded file). */
-export const DB_NOW_MS = sql`CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)`;
+export { DB_NOW_MS };
 
 /** What the fences need of a database or a transaction. */
 type Reader = Pick<MetadataDb, "get" | "all">;

@@ -1,11 +1,11 @@
 // What every cluster table's statements share: the database's clock (the one clock that decides
 // leases and membership, so gateways with skewed clocks agree) and the mapping of a failed
 // metadata call to METADATA_UNAVAILABLE (503, retryable).
-import { sql } from "drizzle-orm";
+import { DB_NOW_MS } from "../db/db-clock.ts";
 import { StrataError } from "../../core/errors.ts";
 
-/** The database's clock in ms since the epoch; works on a libSQL server and on a file. */
-export const DB_NOW = sql.raw("CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)");
+/** The database's clock in ms since the epoch (gateway/db/db-clock.ts). */
+export const DB_NOW = DB_NOW_MS;
 
 /** Runs one metadata call; a failure that is not already a StrataError becomes METADATA_UNAVAILABLE naming `what`. */
 export async function metadataCall<T>(what: string, call: () => Promise<T>): Promise<T> {
