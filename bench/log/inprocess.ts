@@ -16,10 +16,8 @@ const dir = mkdtempSync(join(tmpdir(), "strata-inprocess-"));
 const gw = await openGateway({ dataDir: dir });
 const { streams, log, metrics } = gw.services;
 
-function walBusySeconds(): { sum: number; count: number } {
-  const text = metrics.registry.render();
-  const get = (name: string) => Number(text.split("\n").find((l) => l.startsWith(name))?.split(" ").pop() ?? 0);
-  return { sum: get("strata_wal_fsync_seconds_sum"), count: get("strata_wal_fsync_seconds_count") };
+function walBusySeconds(): Promise<{ sum: number; count: number }> {
+  return metrics.walFsyncSeconds.summary();
 }
 
 try {
@@ -33,7 +31,7 @@ try {
     const total = 300_000;
     const concurrency = 4 * partitions;
     let sent = 0;
-    const w0 = walBusySeconds();
+    const w0 = await walBusySeconds();
     const t0 = performance.now();
     await Promise.all(
       Array.from({ length: concurrency }, async () => {
@@ -44,7 +42,7 @@ try {
       }),
     );
     const seconds = (performance.now() - t0) / 1000;
-    const w1 = walBusySeconds();
+    const w1 = await walBusySeconds();
     console.log(
       `| publish 1 KiB, batch 1000, ${partitions} partition(s), ${concurrency} in flight | ${Math.round(total / seconds).toLocaleString("en-US")} | ${((total * 1024) / 1e6 / seconds).toFixed(0)} | ${(w1.sum - w0.sum).toFixed(2)} s of ${seconds.toFixed(2)} s wall (summed over partitions) | ${w1.count - w0.count} |`,
     );

@@ -8,7 +8,7 @@ export function createArtefactMetrics(registry: MetricsRegistry) {
     chunksDeduplicated: registry.counter("strata_chunks_deduplicated_total", "Chunks uploaded that the gateway already held."),
     chunkBytesStored: registry.counter("strata_chunk_bytes_stored_total", "Chunk bytes written into packs."),
     packsUploaded: registry.counter("strata_packs_uploaded_total", "Pack objects uploaded (by uploads and by GC rewrites)."),
-    cacheHits: registry.counter("strata_chunk_cache_hits_total", "Reads served by a cache, per tier (chunk: verified chunks; memory, disk: pack blocks)."),
+    cacheHits: registry.counter("strata_chunk_cache_hits_total", "Reads served by a cache, per tier (chunk: verified chunks; memory, disk: pack blocks).", ["tier"]),
     cacheMisses: registry.counter("strata_chunk_cache_misses_total", "Pack block reads that went to the object store."),
     chunksServed: registry.counter("strata_chunks_served_total", "Chunks read, verified and sent."),
     chunksHashed: registry.counter("strata_chunks_hashed_total", "Chunks hashed on the read path: once per trip of their pack block into the caches, never per serve."),

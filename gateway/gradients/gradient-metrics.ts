@@ -7,8 +7,8 @@ export type ContributionOutcome = "accepted" | "repeated" | "mismatch" | "confli
 
 export function createGradientMetrics(registry: MetricsRegistry) {
   return {
-    contributions: registry.counter("strata_gradient_contributions_total", "Gradient contributions by outcome: accepted (appended), repeated (answered with the first one's position), mismatch (TENSOR_MISMATCH), conflict (GRADIENT_CONFLICT)."),
-    contributedBytes: registry.counter("strata_gradient_contributed_bytes_total", "Tensor data bytes of accepted gradient contributions."),
+    contributions: registry.counter("strata_gradient_contributions_total", "Gradient contributions by outcome: accepted (appended), repeated (answered with the first one's position), mismatch (TENSOR_MISMATCH), conflict (GRADIENT_CONFLICT).", ["stream", "result"]),
+    contributedBytes: registry.counter("strata_gradient_contributed_bytes_total", "Tensor data bytes of accepted gradient contributions.", ["stream"]),
   };
 }
 

@@ -79,9 +79,9 @@ export function createApp(services: GatewayServices, http: HttpConfig) {
   base.use("/metrics", authenticate(services.auth));
   const app = base
     .get("/healthz", (c) => c.json({ status: "ok" as const }))
-    .get("/metrics", (c) => {
+    .get("/metrics", async (c) => {
       authorizeMetrics(principalOf(c));
-      return c.text(metrics.registry.render(), 200, { "content-type": "text/plain; version=0.0.4" });
+      return c.text(await metrics.registry.render(), 200, { "content-type": metrics.registry.contentType });
     })
     .route("/v1", v1)
     .route("/v1", publishRoutes(services, limited, records))

@@ -41,10 +41,10 @@ interface CompactionMetrics {
 
 function createCompactionMetrics(registry: MetricsRegistry): CompactionMetrics {
   return {
-    passes: registry.counter("strata_compaction_passes_total", "Compaction passes over a compacted stream, per stream and outcome (ok, failed)."),
-    segmentsRewritten: registry.counter("strata_compaction_segments_rewritten_total", "Committed segments rewritten by compaction, per stream."),
-    recordsRemoved: registry.counter("strata_compaction_records_removed_total", "Records compaction removed (superseded, or tombstones past their delay), per stream."),
-    bytesRead: registry.counter("strata_compaction_bytes_read_total", "Bytes of segment objects compaction read, per stream."),
+    passes: registry.counter("strata_compaction_passes_total", "Compaction passes over a compacted stream, per stream and outcome (ok, failed).", ["stream", "outcome"]),
+    segmentsRewritten: registry.counter("strata_compaction_segments_rewritten_total", "Committed segments rewritten by compaction, per stream.", ["stream"]),
+    recordsRemoved: registry.counter("strata_compaction_records_removed_total", "Records compaction removed (superseded, or tombstones past their delay), per stream.", ["stream"]),
+    bytesRead: registry.counter("strata_compaction_bytes_read_total", "Bytes of segment objects compaction read, per stream.", ["stream"]),
   };
 }
 

@@ -60,7 +60,7 @@ test("a repeated contribution answers the first offset; a different payload for 
   expect((await readAll(live.url, stream)).length).toBe(1);
   const metrics = await (await fetch(`${live.url}/metrics`)).text();
   for (const [result, n] of [["accepted", 1], ["repeated", 1], ["conflict", 1]] as const) {
-    expect(metrics).toContain(`strata_gradient_contributions_total{result="${result}",stream="${stream}"} ${n}`);
+    expect(metrics).toContain(`strata_gradient_contributions_total{stream="${stream}",result="${result}"} ${n}`);
   }
   expect(metrics).toContain(`strata_gradient_contributed_bytes_total{stream="${stream}"} 24`);
 });

@@ -46,9 +46,9 @@ test("counts operations, errors by code, and bytes read and written", async () =
   expect(m.objectStoreBytesWritten.get({ op: "put_multipart" })).toBe(3000);
   expect(m.objectStoreBytesRead.get({ op: "get" })).toBe(120);
 
-  const text = m.registry.render();
+  const text = await m.registry.render();
   expect(text).toContain('strata_object_store_operations_total{op="put"} 3');
-  expect(text).toContain('strata_object_store_errors_total{code="NOT_FOUND",op="get"} 1');
+  expect(text).toContain('strata_object_store_errors_total{op="get",code="NOT_FOUND"} 1');
   expect(text).toContain('strata_object_store_read_bytes_total{op="get"} 120');
   await s.close();
 });
