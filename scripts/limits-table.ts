@@ -26,6 +26,7 @@ import { VERSION_LIMITS } from "../gateway/streams/versions-limits.ts";
 import { EGRESS_LIMITS } from "../gateway/artefacts/egress-limiter.ts";
 import { COMPACTION_LIMITS } from "../gateway/log/compaction-limits.ts";
 import { UCX_LIMITS } from "../gateway/ucx/ucx-limits.ts";
+import { ANOMALY_LIMITS } from "../gateway/observability/anomaly-limits.ts";
 
 export const LIMITS_BEGIN = "<!-- limits:begin -->";
 export const LIMITS_END = "<!-- limits:end -->";
@@ -54,6 +55,7 @@ const GATEWAY: readonly Section[] = [
   { title: "`egress`: the gateway-wide limit of artefact downloads", source: "gateway/artefacts/egress-limiter.ts", family: EGRESS_LIMITS },
   { title: "`compaction`: compacted streams and their latest-per-key index", source: "gateway/log/compaction-limits.ts", family: COMPACTION_LIMITS },
   { title: "`ucx`: the native UCX transport (`--ucx-port`)", source: "gateway/ucx/ucx-limits.ts", family: UCX_LIMITS },
+  { title: "`anomalies`: the anomaly flags of streams, groups and queues (docs/anomalies.md)", source: "gateway/observability/anomaly-limits.ts", family: ANOMALY_LIMITS },
 ];
 
 const EDGE: readonly Section[] = [

@@ -26,6 +26,8 @@ import { EGRESS_LIMITS, type EgressLimits } from "../artefacts/egress-limiter.ts
 import { COMPACTION_LIMITS, type CompactionLimits } from "../log/compaction-limits.ts";
 import { resolveUcxLimits, UCX_LIMITS, type UcxLimits } from "../ucx/ucx-limits.ts";
 import { resolveServiceLimits, SERVICE_LIMITS, type ServiceLimits } from "../streams/service-limits.ts";
+import { ANOMALY_LIMITS, type AnomalyLimits } from "../observability/anomaly-limits.ts";
+import { observabilitySchema, resolveObservability, type ObservabilityConfig } from "../observability/observability-config.ts";
 import { checkLimitsAgree } from "./cross-checks.ts";
 
 /** Seconds an HTTP connection may idle beyond the longest long-poll. */
@@ -101,6 +103,10 @@ export const gatewayConfigSchema = z.strictObject({
   compaction: COMPACTION_LIMITS.schema.optional(),
   /** The native UCX transport (`strata serve --ucx-port`, gateway/ucx/ucx-limits.ts). */
   ucx: UCX_LIMITS.schema.optional(),
+  /** Request metrics, the access log and OTLP trace export (gateway/observability/observability-config.ts). */
+  observability: observabilitySchema.optional(),
+  /** The anomaly flags of streams, groups and queues (gateway/observability/anomaly-limits.ts). */
+  anomalies: ANOMALY_LIMITS.schema.optional(),
   /** Origins whose browser pages may call the HTTP API (CORS); none by default. */
   corsOrigins: z.array(z.string().refine(isOrigin, { message: "must be an origin like http://localhost:8080" })).optional(),
   /** Bearer tokens with per-stream scopes (docs/auth.md); off by default. adminToken: a fixed administrator secret instead of DATA/admin.token. */
@@ -154,6 +160,8 @@ export interface ResolvedGatewayConfig {
   readonly egress: EgressLimits;
   readonly compaction: CompactionLimits;
   readonly ucx: UcxLimits;
+  readonly observability: ObservabilityConfig;
+  readonly anomalies: AnomalyLimits;
   readonly http: HttpConfig;
   readonly auth: { readonly enabled: boolean; readonly adminToken: string | undefined };
 }
@@ -176,6 +184,7 @@ const FAMILIES: ReadonlyMap<string, LimitFamily<LimitSpecs>> = new Map<string, L
   ["egress", EGRESS_LIMITS],
   ["compaction", COMPACTION_LIMITS],
   ["ucx", UCX_LIMITS],
+  ["anomalies", ANOMALY_LIMITS],
 ]);
 
 /** The value under `key` of an input not yet known to be an object. */
@@ -264,6 +273,8 @@ export function resolveGatewayConfig(input: GatewayConfig): ResolvedGatewayConfi
     egress: inConfig(() => EGRESS_LIMITS.resolve(config.egress)),
     compaction: inConfig(() => COMPACTION_LIMITS.resolve(config.compaction)),
     ucx: inConfig(() => resolveUcxLimits(config.ucx)),
+    observability: resolveObservability(config.observability),
+    anomalies: inConfig(() => ANOMALY_LIMITS.resolve(config.anomalies)),
     auth: Object.freeze({ enabled: config.auth?.enabled ?? false, adminToken: config.auth?.adminToken }),
     http: Object.freeze({
       corsOrigins: Object.freeze([...(config.corsOrigins ?? [])]),

@@ -57,6 +57,7 @@ const ABOVE_STORAGE = new Set([
   "gateway/gradients",
   "gateway/fleet",
   "gateway/cluster",
+  "gateway/observability",
   "gateway/filters",
   "gateway/http",
   "gateway/quic",
