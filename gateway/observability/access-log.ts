@@ -1,0 +1,55 @@
+// The access log (docs/logging.md): one structured record per HTTP or QUIC request on the
+// `strata.access` logger, at info level. Where it goes (stderr, as text, JSON Lines or pretty) is
+// the CLI's choice (cli/logging.ts); a library embedding the gateway without configuring LogTape
+// gets nothing. The transports call logAccess only when `observability.accessLog` is on.
+import { getLogger } from "@logtape/logtape";
+
+const log = getLogger(["strata", "access"]);
+
+export interface AccessEntry {
+  transport: "http" | "quic";
+  method: string;
+  /** The route pattern (`/v1/streams/:name/records`), never the raw path: bounded and free of record keys. */
+  route: string;
+  status: number;
+  /** The stable error code (core/errors.ts) of an error answer. */
+  code?: string;
+  durationMs: number;
+  bytesIn: number;
+  bytesOut: number;
+  /** The token's subject when the gateway runs with --auth. */
+  subject?: string;
+}
+
+/** The properties of one access record, in snake_case as they appear in the JSON Lines output. */
+export type AccessProperties = {
+  transport: "http" | "quic";
+  method: string;
+  route: string;
+  status: number;
+  code: string | undefined;
+  duration_ms: number;
+  bytes_in: number;
+  bytes_out: number;
+  subject: string | undefined;
+};
+
+const MESSAGE = "{transport} {method} {route} {status} {duration_ms} ms in {bytes_in} B out {bytes_out} B";
+
+export function logAccess(entry: AccessEntry): void {
+  // Checked first so that a gateway whose log level hides the access log builds no record.
+  if (!log.isEnabledFor("info")) return;
+  const properties: AccessProperties = {
+    transport: entry.transport,
+    method: entry.method,
+    route: entry.route,
+    status: entry.status,
+    code: entry.code,
+    // Microsecond resolution is plenty and keeps the lines short.
+    duration_ms: Math.round(entry.durationMs * 1000) / 1000,
+    bytes_in: entry.bytesIn,
+    bytes_out: entry.bytesOut,
+    subject: entry.subject,
+  };
+  log.info(MESSAGE, properties);
+}
