@@ -148,6 +148,7 @@ export async function openGateway(input: GatewayConfig): Promise<Gateway> {
       gradients: new GradientService(database.db, streams, logService, config.gradients, metrics.registry),
       metrics,
       limits,
+      observability: config.observability,
       artefacts: artefacts.services,
       auth,
       ...(clusterService === undefined ? {} : { cluster: clusterService }),

@@ -17,6 +17,7 @@ import type { StreamService } from "./streams/stream-service.ts";
 import type { VersionsService } from "./streams/versions-service.ts";
 import type { ServiceCoordination } from "./cluster/coordinator.ts";
 import type { ClusterService } from "./cluster/cluster-service.ts";
+import type { ObservabilityConfig } from "./observability/observability-config.ts";
 
 export interface GatewayServices {
   readonly streams: StreamService;
@@ -40,6 +41,8 @@ export interface GatewayServices {
   readonly versions: VersionsService;
   readonly metrics: GatewayMetrics;
   readonly limits: ServiceLimits;
+  /** Which request metrics, access log and trace export the transports produce (config.observability). */
+  readonly observability: ObservabilityConfig;
   readonly artefacts: ArtefactServices;
   /** Who a request acts as (verify a bearer token) and, with --auth, the token service; authorize with gateway/auth/principal.ts. */
   readonly auth: GatewayAuth;
