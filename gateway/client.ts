@@ -55,3 +55,4 @@ export { publishRecords, type PublishedPosition, type PublishOptions } from "./c
 export { gatewayConnection, type GatewayUrlsOptions } from "./client/gateway-urls.ts";
 export type { GatewayConnection } from "./client/gateway-call.ts";
 export { DEFAULT_FAILOVER_LIMITS, type FailoverLimits } from "../core/client/failover-limits.ts";
+export { derivedHeaders, type DerivedHeaders, type SourceRecord } from "../core/trace/derived-headers.ts";

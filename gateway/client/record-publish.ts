@@ -12,6 +12,7 @@ import { buildClientBatch, CLIENT_BATCH_MEDIA_TYPE, refusesClientBatches } from 
 import { equalBytes } from "../../core/util/equal-bytes.ts";
 import { extensionCodec } from "../../core/log/extensions.ts";
 import type { Acks, ProducerRef, RecordInput } from "../../core/log/record.ts";
+import { withDerivedHeaders, type SourceRecord } from "../../core/trace/derived-headers.ts";
 import { errorSchema, gatewayAnswer, type GatewayConnection } from "./gateway-call.ts";
 
 export interface PublishOptions {
@@ -21,6 +22,12 @@ export interface PublishOptions {
   /** "batch" (default): a client-built batch when the records go to one partition; "msgpack": always the decoded form. */
   readonly form?: "batch" | "msgpack";
   readonly signal?: AbortSignal;
+  /**
+   * The consumed record these records were derived from (a GroupRecord, a ClaimedRecord, or any
+   * `{stream, partition, offset, headers}`): each record gets `traceparent`, a child of the
+   * source's (a new trace when it has none), and `strata-source` naming it (docs/tracing.md).
+   */
+  readonly derivedFrom?: SourceRecord;
 }
 
 export interface PublishedPosition {
@@ -45,19 +52,21 @@ function batchTarget(records: readonly RecordInput[]): { partition?: number } | 
 /** Publishes `records` to `stream` and answers where each landed, in order. Refusals are StrataErrors with the gateway's code. */
 export async function publishRecords(connection: GatewayConnection, stream: string, records: readonly RecordInput[], options: PublishOptions = {}): Promise<PublishedPosition[]> {
   if (records.length === 0) throw new StrataError("BAD_REQUEST", "publish at least one record");
-  const target = options.form === "msgpack" ? undefined : batchTarget(records);
+  const source = options.derivedFrom;
+  const sent = source === undefined ? records : records.map((r) => ({ ...r, headers: withDerivedHeaders(r.headers, source) }));
+  const target = options.form === "msgpack" ? undefined : batchTarget(sent);
   if (target) {
     const { id, epoch, seq } = options.producer ?? { id: 0, epoch: 0, seq: 0 };
-    const batch = buildClientBatch(records, options.producer ? { id, epoch, baseSequence: seq } : undefined);
+    const batch = buildClientBatch(sent, options.producer ? { id, epoch, baseSequence: seq } : undefined);
     const query = new URLSearchParams();
     if (options.acks) query.set("acks", options.acks);
     if (target.partition !== undefined) query.set("partition", String(target.partition));
     const response = await post(connection, stream, query, batch, CLIENT_BATCH_MEDIA_TYPE, options.signal, options.producer !== undefined);
-    if (!(await predatesBatches(response))) return answerOf(response, records.length);
+    if (!(await predatesBatches(response))) return answerOf(response, sent.length);
   }
-  const body = encode({ records: records.map((r) => ({ key: r.key, headers: r.headers, fields: r.fields, ...(r.partition !== undefined ? { partition: r.partition } : {}) })), producer: options.producer ?? null }, { extensionCodec, ignoreUndefined: true });
+  const body = encode({ records: sent.map((r) => ({ key: r.key, headers: r.headers, fields: r.fields, ...(r.partition !== undefined ? { partition: r.partition } : {}) })), producer: options.producer ?? null }, { extensionCodec, ignoreUndefined: true });
   const query = new URLSearchParams(options.acks ? { acks: options.acks } : {});
-  return answerOf(await post(connection, stream, query, body, "application/msgpack", options.signal, options.producer !== undefined), records.length);
+  return answerOf(await post(connection, stream, query, body, "application/msgpack", options.signal, options.producer !== undefined), sent.length);
 }
 
 /**

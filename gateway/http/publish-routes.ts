@@ -11,6 +11,8 @@ import { StrataError } from "../../core/errors.ts";
 import { CLIENT_BATCH_MEDIA_TYPE } from "../../core/log/client-batch.ts";
 import type { BoundedMsgpackDecoder } from "../../core/log/msgpack-bounds.ts";
 import { publishBodySchema, toPublishRequest } from "../../core/log/publish-request.ts";
+import { withTraceparent } from "../../core/trace/inject.ts";
+import { TRACEPARENT_HEADER } from "../../core/trace/traceparent.ts";
 import { publisherOf } from "../auth/producer-owners.ts";
 import type { GatewayServices } from "../services.ts";
 import type { RequestVia } from "../streams/log-service.ts";
@@ -63,7 +65,9 @@ export function publishRoutes(services: Pick<GatewayServices, "streams" | "log" 
       if (query.partition !== undefined) throw new StrataError("BAD_REQUEST", "?partition= goes with a client-built batch; a JSON or MessagePack body names partitions per record");
       // With auth on, the token's subject registers (or must own) the request's producer id.
       const publisher = publisherOf(services.auth, principalOf(c));
-      const positions = await log.publish(name, toPublishRequest(body, form, limits), query.acks ?? "local", publisher, viaOf(c));
+      // A valid HTTP traceparent is stored in each record lacking one (docs/tracing.md); a client-built batch is stored as sent.
+      const request = withTraceparent(toPublishRequest(body, form, limits), c.req.header(TRACEPARENT_HEADER), limits.maxHeaders);
+      const positions = await log.publish(name, request, query.acks ?? "local", publisher, viaOf(c));
       return respond(c, { records: positions });
     },
   );
