@@ -37,6 +37,8 @@ import { gatewayCredential } from "./cluster/gateway-credential.ts";
 import { readRawFromLeader } from "./queues/remote-read.ts";
 import { sweepIntake } from "./log/intake-sweeper.ts";
 import { coordinateServices } from "./cluster/coordinated-services.ts";
+import { AnomalyFeed } from "./observability/anomaly-feed.ts";
+import { ensureAnomalyStream } from "./observability/anomaly-stream.ts";
 
 export type { GatewayConfig, ResolvedGatewayConfig, S3Config } from "./config/gateway-config.ts";
 
@@ -93,6 +95,7 @@ export async function openGateway(input: GatewayConfig): Promise<Gateway> {
     const routing = clusterService === undefined ? undefined : { router: clusterService, forwarder: new HttpPartitionForwarder(config.cluster), readFromLeader };
     const streams = await StreamService.open(database.db, logs, limits, clusterService === undefined ? undefined : { router: clusterService, reloadMs: config.cluster.rebalanceMs });
     const latest = await LatestService.open(streams, logs, config.compaction, limits);
+    await ensureAnomalyStream(streams);
     const compactor = new StreamCompactor(streams, logs, latest, config.compaction, metrics.registry);
     const openLogs = logs;
     artefacts = await openArtefacts({
@@ -146,6 +149,10 @@ export async function openGateway(input: GatewayConfig): Promise<Gateway> {
       fleet,
       versions,
       gradients: new GradientService(database.db, streams, logService, config.gradients, metrics.registry),
+      anomalies: new AnomalyFeed(logService, async (stream, partition) => {
+        const p = (await streams.info(stream)).partitions[partition]!;
+        return { start: p.start_offset, end: p.end_offset };
+      }, config.anomalies.maxPageRecords),
       metrics,
       limits,
       observability: config.observability,

@@ -18,6 +18,7 @@ import type { VersionsService } from "./streams/versions-service.ts";
 import type { ServiceCoordination } from "./cluster/coordinator.ts";
 import type { ClusterService } from "./cluster/cluster-service.ts";
 import type { ObservabilityConfig } from "./observability/observability-config.ts";
+import type { AnomalyFeed } from "./observability/anomaly-feed.ts";
 
 export interface GatewayServices {
   readonly streams: StreamService;
@@ -40,6 +41,8 @@ export interface GatewayServices {
   /** Artefact versions of streams, indexed at append (docs/versions.md). */
   readonly versions: VersionsService;
   readonly metrics: GatewayMetrics;
+  /** The anomaly flags of `_strata/anomalies`, as GET /v1/anomalies reads them (docs/anomalies.md). */
+  readonly anomalies: AnomalyFeed;
   readonly limits: ServiceLimits;
   /** Which request metrics, access log and trace export the transports produce (config.observability). */
   readonly observability: ObservabilityConfig;

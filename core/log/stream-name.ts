@@ -17,3 +17,24 @@ export function assertStreamName(name: unknown): string {
   }
   return name;
 }
+
+/**
+ * Internal streams (`_strata/<name>`, e.g. `_strata/anomalies`) are created and written by the
+ * gateways only: the public rule above never admits them (a client cannot create or publish to
+ * one), while storage and reads take either form.
+ */
+export const INTERNAL_STREAM_PREFIX = "_strata/";
+
+export function isInternalStreamName(name: unknown): name is string {
+  return typeof name === "string" && name.length <= MAX_STREAM_NAME_LENGTH && name.startsWith(INTERNAL_STREAM_PREFIX) && STREAM_NAME.test(name.slice(INTERNAL_STREAM_PREFIX.length));
+}
+
+export function assertInternalStreamName(name: unknown): string {
+  if (!isInternalStreamName(name)) throw new StrataError("INVALID_STREAM_NAME", `an internal stream name is ${INTERNAL_STREAM_PREFIX} followed by a stream name`);
+  return name;
+}
+
+/** A name storage may hold: a public stream name or an internal one. */
+export function assertStoredStreamName(name: unknown): string {
+  return isInternalStreamName(name) ? name : assertStreamName(name);
+}

@@ -13,7 +13,7 @@ import { readdir, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { getLogger } from "@logtape/logtape";
 import { StrataError } from "../../core/errors.ts";
-import { assertStreamName } from "../../core/log/stream-name.ts";
+import { assertStoredStreamName } from "../../core/log/stream-name.ts";
 import type { MetadataDb } from "../db/database.ts";
 import type { GatewayMetrics } from "../metrics.ts";
 import { mapLimit } from "../../core/util/concurrency.ts";
@@ -175,7 +175,7 @@ export class LogStore {
   lead(stream: string, partition: number, epoch: number, retention: RetentionPolicy): Promise<void> {
     const cluster = this.config.cluster;
     if (!cluster) return Promise.reject(new StrataError("BAD_REQUEST", "lead() is for cluster mode"));
-    assertStreamName(stream);
+    assertStoredStreamName(stream);
     if (!Number.isSafeInteger(partition) || partition < 0) return Promise.reject(new StrataError("BAD_REQUEST", `bad partition ${partition}`));
     if (!Number.isSafeInteger(epoch) || epoch < 1) return Promise.reject(new StrataError("BAD_REQUEST", `bad lease epoch ${epoch}`));
     const key = logKey(stream, partition);
@@ -250,7 +250,7 @@ export class LogStore {
     if (!Number.isInteger(partitions) || partitions < 1) throw new StrataError("BAD_REQUEST", `bad partition count ${partitions}`);
     if (this.config.cluster) {
       // Cluster mode: only the rows; the partitions' leaders open them (lead()).
-      assertStreamName(stream);
+      assertStoredStreamName(stream);
       await mapLimit(Array.from({ length: partitions }, (_, p) => p), OPEN_CONCURRENCY, (p) => this.catalog.ensurePartition(stream, p));
       for (let p = 0; p < partitions; p++) this.logs.get(logKey(stream, p))?.setRetention(retention);
       return;
@@ -324,7 +324,7 @@ export class LogStore {
 
   private openOne(stream: string, partition: number): Promise<PartitionLog> {
     if (this.closed) return Promise.reject(new StrataError("UNAVAILABLE", "log store is closed"));
-    assertStreamName(stream);
+    assertStoredStreamName(stream);
     if (!Number.isSafeInteger(partition) || partition < 0) throw new StrataError("BAD_REQUEST", `bad partition ${partition}`);
     const key = logKey(stream, partition);
     const open = this.logs.get(key);
@@ -381,7 +381,7 @@ export class LogStore {
 
 /** Directory of a stream's partitions. The stream name is validated, then URL-encoded. */
 function streamDir(dataDir: string, stream: string): string {
-  assertStreamName(stream);
+  assertStoredStreamName(stream);
   return join(dataDir, "log", encodeURIComponent(stream));
 }
 

@@ -3,7 +3,7 @@ import { getLogger } from "@logtape/logtape";
 import { eq, sql } from "drizzle-orm";
 import { z } from "zod";
 import { StrataError } from "../../core/errors.ts";
-import { assertStreamName } from "../../core/log/stream-name.ts";
+import { assertInternalStreamName, assertStreamName } from "../../core/log/stream-name.ts";
 import { parseInput } from "../../core/util/parse-input.ts";
 import { diskFullAsInsufficientStorage, type MetadataDb } from "../db/database.ts";
 import { partitions as partitionsTable, segments as segmentsTable, streams as streamsTable } from "../db/schema.ts";
@@ -164,19 +164,20 @@ export class StreamService {
     return this.require(name);
   }
 
-  create(input: CreateStreamInput): Promise<StreamInfo> {
+  /** `internal`: the gateway's own `_strata/…` stream (core/log/stream-name.ts), a name no client may create. */
+  create(input: CreateStreamInput, internal = false): Promise<StreamInfo> {
     // A full disk (the catalog's SQLITE_FULL, a partition directory's ENOSPC) is 507, not a 500.
-    const run = this.creating.then(() => this.createNow(input)).catch((e: unknown) => {
+    const run = this.creating.then(() => this.createNow(input, internal)).catch((e: unknown) => {
       throw diskFullAsInsufficientStorage(e, "creating a stream");
     });
     this.creating = run.catch(() => undefined);
     return run;
   }
 
-  private async createNow(input: CreateStreamInput): Promise<StreamInfo> {
+  private async createNow(input: CreateStreamInput, internal: boolean): Promise<StreamInfo> {
     // Parsed here whatever the transport, so no path can skip a check.
     const request = parseInput(createStreamSchema, input, "stream");
-    const name = assertStreamName(request.name);
+    const name = internal ? assertInternalStreamName(request.name) : assertStreamName(request.name);
     const partitions = request.partitions ?? 1;
     if (partitions > this.limits.maxPartitions) throw new StrataError("BAD_REQUEST", `partitions must be an integer in [1, ${this.limits.maxPartitions}]`);
     const retention: Retention = { ms: request.retention?.ms ?? null, bytes: request.retention?.bytes ?? null };

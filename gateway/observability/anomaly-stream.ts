@@ -1,0 +1,20 @@
+// Creates `_strata/anomalies` when the gateway opens (docs/anomalies.md): one partition, kept for
+// a week. In cluster mode every gateway tries; the one that loses the race finds it there.
+import { StrataError } from "../../core/errors.ts";
+import { ANOMALIES_STREAM } from "./anomaly-record.ts";
+
+/** How long flags are kept. */
+export const ANOMALIES_RETENTION_MS = 7 * 24 * 3_600_000;
+
+/** The one call of the stream service this needs (StreamService.create with `internal`). */
+export interface InternalStreamCreator {
+  create(input: { readonly name: string; readonly partitions: number; readonly retention: { readonly ms: number } }, internal: boolean): Promise<unknown>;
+}
+
+export async function ensureAnomalyStream(streams: InternalStreamCreator): Promise<void> {
+  try {
+    await streams.create({ name: ANOMALIES_STREAM, partitions: 1, retention: { ms: ANOMALIES_RETENTION_MS } }, true);
+  } catch (e) {
+    if (!(e instanceof StrataError && e.code === "STREAM_EXISTS")) throw e;
+  }
+}
