@@ -1,4 +1,6 @@
-// Every failure leaves as {"error": {"code", "message"}} with a fitting status.
+// Every failure leaves as {"error": {"code", "message"}} with a fitting status, and is logged once
+// here with its code (docs/logging.md): 500s at error level with their cause, 503s (retry later:
+// back-pressure, a moving leader, the metadata database away) at warning, 4xx at debug.
 import { getLogger } from "@logtape/logtape";
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
@@ -6,6 +8,7 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { type ErrorCode, StrataError } from "../../core/errors.ts";
 import { LibsqlError } from "@libsql/client";
 import { DrizzleQueryError } from "drizzle-orm/errors";
+import { noteBodyBytes, utf8Bytes } from "./response-facts.ts";
 
 const log = getLogger(["strata", "http"]);
 
@@ -13,14 +16,25 @@ export interface ErrorBody {
   error: { code: ErrorCode; message: string };
 }
 
-export function errorResponse(c: Context, code: ErrorCode, message: string, status: number): Response {
+export function errorResponse(c: Context, code: ErrorCode, message: string, status: number, cause?: unknown): Response {
+  logError(c, code, message, status, cause);
   const body: ErrorBody = { error: { code, message } };
-  return c.json(body, status as ContentfulStatusCode);
+  const text = JSON.stringify(body);
+  c.set("errorCode", code);
+  noteBodyBytes(c, utf8Bytes(text));
+  return c.body(text, status as ContentfulStatusCode, { "content-type": "application/json" });
+}
+
+function logError(c: Context, code: ErrorCode, message: string, status: number, cause: unknown): void {
+  const properties = { status, code, method: c.req.method, path: c.req.path, message, error: cause };
+  if (status === 503) log.warn("{status} {code} {method} {path}: {message}", properties);
+  else if (status >= 500) log.error("{status} {code} {method} {path}: {message}: {error}", properties);
+  else log.debug("{status} {code} {method} {path}: {message}", properties);
 }
 
 export function onError(err: Error, c: Context): Response {
   if (err instanceof StrataError) {
-    const res = errorResponse(c, err.code, err.message, err.status);
+    const res = errorResponse(c, err.code, err.message, err.status, err.cause);
     // RFC 6750: a refused or missing bearer token says which scheme to use.
     if (err.code === "UNAUTHENTICATED") res.headers.set("www-authenticate", 'Bearer realm="strata"');
     // Cluster mode: a leader moving or the metadata database away is worth a retry in a second.
@@ -29,12 +43,11 @@ export function onError(err: Error, c: Context): Response {
   }
   if (err instanceof HTTPException) return errorResponse(c, err.status === 413 ? "PAYLOAD_TOO_LARGE" : "BAD_REQUEST", err.message, err.status);
   if (metadataUnreachable(err)) {
-    const res = errorResponse(c, "METADATA_UNAVAILABLE", "the metadata database did not answer; retry", 503);
+    const res = errorResponse(c, "METADATA_UNAVAILABLE", "the metadata database did not answer; retry", 503, err);
     res.headers.set("retry-after", "1");
     return res;
   }
-  log.error("unexpected error in {method} {path}: {error}", { method: c.req.method, path: c.req.path, error: err });
-  return errorResponse(c, "INTERNAL", "internal error", 500);
+  return errorResponse(c, "INTERNAL", "internal error", 500, err);
 }
 
 /** Network failures (Bun's, Node's and undici's codes) and a libSQL server answering 5xx while it starts or stops. */

@@ -36,9 +36,13 @@ export type AccessProperties = {
 
 const MESSAGE = "{transport} {method} {route} {status} {duration_ms} ms in {bytes_in} B out {bytes_out} B";
 
+/** Whether access records are printed at all (the log level may hide them): callers skip building entries when not. */
+export function accessLogged(): boolean {
+  return log.isEnabledFor("info");
+}
+
 export function logAccess(entry: AccessEntry): void {
-  // Checked first so that a gateway whose log level hides the access log builds no record.
-  if (!log.isEnabledFor("info")) return;
+  if (!accessLogged()) return;
   const properties: AccessProperties = {
     transport: entry.transport,
     method: entry.method,
