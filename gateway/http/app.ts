@@ -30,6 +30,7 @@ import { InFlightBytes, limitInFlight } from "./in-flight.ts";
 import { coordinatorProxy } from "./coordinator-proxy.ts";
 import { clusterRoutes } from "./cluster-routes.ts";
 import { anomalyRoutes } from "./anomaly-routes.ts";
+import { accessLog } from "./access-log-middleware.ts";
 import { errorResponse, onError } from "./errors.ts";
 import { validBody, type JsonWire } from "./validate.ts";
 
@@ -66,6 +67,7 @@ export function createApp(services: GatewayServices, http: HttpConfig) {
     .get("/streams/:name", async (c) => c.json(await streams.info(c.req.param("name"))));
 
   const base = new Hono<AuthEnv>();
+  if (services.observability.accessLog) base.use("*", accessLog()); // docs/logging.md
   const inFlight = limitInFlight(new InFlightBytes(limits.maxRequestBytesInFlight));
   base.use("/v1/*", (c, next) => (isStreamedUpload(c) ? next() : inFlight(c, next)));
   if (http.corsOrigins.length > 0) {
