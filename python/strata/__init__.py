@@ -14,3 +14,4 @@ from . import queues  # noqa: E402  work queues: strata.queues.claim/ack/nack/wo
 from . import grad  # noqa: E402  gradient exchange with a quorum: strata.grad.allreduce_quorum
 from . import checkpoint  # noqa: E402  all-or-none checkpoints: strata.checkpoint.save/load/list/set_keep
 from . import params  # noqa: E402  live parameters on a compacted stream: strata.params.set/latest/watch
+from . import trace  # noqa: E402  record tracing: strata.trace.derived_headers, Client.publish(derived_from=)

@@ -14,6 +14,7 @@ from .errors import StrataError
 from .endpoints import Endpoints
 from .http import DEFAULT_MAX_ATTEMPTS, MSGPACK, Session
 from .batch import CLIENT_BATCH_MEDIA_TYPE, client_batch, record_array
+from .trace import derived_headers
 from .wire import pack
 
 # Publish batches stay under the gateway's defaults (10,000 records, 8 MiB per record, 64 MiB per request).
@@ -131,12 +132,18 @@ class Client:
     def stream(self, name: str) -> dict:
         return self._call("GET", f"/v1/streams/{_segment(name)}")
 
-    def publish(self, stream: str, records: Iterable[Mapping[str, Any]], acks: str | None = None) -> list[dict]:
+    def publish(self, stream: str, records: Iterable[Mapping[str, Any]], acks: str | None = None, derived_from: Mapping[str, Any] | None = None) -> list[dict]:
         """Publishes records (dicts with ``fields`` and optional ``key``, ``headers``, ``partition``).
 
         Numpy arrays and torch tensors among the fields are stored as tensors. Answers one
         ``{"partition", "offset"}`` per record, in order. Large inputs are sent in batches.
+        ``derived_from``: the consumed record (with ``stream``, ``partition``, ``offset``,
+        ``headers``, as a claim answers it) these were made from; each record then carries its
+        trace on (``strata.trace.derived_headers``, docs/tracing.md).
         """
+        if derived_from is not None:
+            source = derived_from
+            records = ({**_check_record(r), "headers": {**(r.get("headers") or {}), **derived_headers(source)}} for r in records)
         path = f"/v1/streams/{_segment(stream)}/records"
         producer = self._producer_of_this_process()
         positions: list[dict] = []
