@@ -29,6 +29,7 @@ import { latestReadProxy, partitionReadProxy } from "./cluster-proxy.ts";
 import { InFlightBytes, limitInFlight } from "./in-flight.ts";
 import { coordinatorProxy } from "./coordinator-proxy.ts";
 import { clusterRoutes } from "./cluster-routes.ts";
+import { consoleRoutes } from "./console-routes.ts";
 import { anomalyRoutes } from "./anomaly-routes.ts";
 import { accessLog } from "./access-log-middleware.ts";
 import { errorResponse, onError } from "./errors.ts";
@@ -102,6 +103,7 @@ export function createApp(services: GatewayServices, http: HttpConfig) {
     .route("/v1", artefactDeltaRoutes(services.artefacts)) // before the raw upload: POST /artefacts with ?basis=
     .route("/v1", artefactUploadRoutes(services.artefacts))
     .route("/v1", clusterRoutes(services.cluster))
+    .route("/console", consoleRoutes())
     .route("/v1", anomalyRoutes(services.anomalies));
   app.notFound((c) => errorResponse(c, "NOT_FOUND", `no route ${c.req.method} ${c.req.path}`, 404));
   app.onError(onError);

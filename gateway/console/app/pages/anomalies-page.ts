@@ -1,0 +1,54 @@
+// Anomalies (docs/anomalies.md): the flags of the `_strata/anomalies` stream through
+// GET /v1/anomalies, newest first. The first read (no `after`) answers the newest PAGE flags;
+// later polls page forward from `next`, keeping the newest KEPT in memory.
+import { el, formatTime, pageLink, table } from "../dom.ts";
+import { LIVE_POLL_MS, type PageDefinition } from "../page.ts";
+import { Panel } from "../panel.ts";
+import { Poller } from "../poller.ts";
+import { anomalyListSchema, type Anomaly } from "../schemas.ts";
+
+const PAGE = 200;
+const KEPT = 500;
+/** Pages read per poll, so a long backlog is caught up over several polls, not one burst. */
+const PAGES_PER_POLL = 10;
+
+const subject = (a: Anomaly): string => [a.stream, a.group, a.partition === undefined ? undefined : `p${a.partition}`].filter((s) => s !== undefined).join(" ");
+
+export const anomaliesPage: PageDefinition = {
+  id: "anomalies",
+  title: "Anomalies",
+  open({ api, root }) {
+    const panel = new Panel("anomalies", "Anomalies");
+    root.append(panel.element);
+    let kept: Anomaly[] = [];
+    let after: number | undefined;
+    const poller = new Poller(LIVE_POLL_MS * 2, async (signal) => {
+      try {
+        for (let page = 0; page < PAGES_PER_POLL; page++) {
+          const query = new URLSearchParams({ limit: String(PAGE) });
+          if (after !== undefined) query.set("after", String(after));
+          const answer = await api.get(`anomalies?${query}`, anomalyListSchema, signal);
+          kept = [...kept, ...answer.anomalies].slice(-KEPT);
+          const moved = answer.next !== after;
+          after = answer.next;
+          if (answer.anomalies.length < PAGE || !moved) break;
+        }
+        const rows = [...kept]
+          .reverse()
+          .map((a) => [
+            formatTime(a.timestamp),
+            a.kind,
+            a.stream === undefined ? subject(a) : el("span", {}, pageLink(a.stream, "records", { stream: a.stream, partition: a.partition ?? 0 }), a.group === undefined ? "" : ` ${a.group}`),
+            a.value.toPrecision(4),
+            `${a.mean.toPrecision(4)} ± ${a.stddev.toPrecision(3)}`,
+            a.threshold.toPrecision(4),
+            a.reason,
+          ]);
+        panel.ready(table("anomalies", ["time", "kind", "where", "value", "usual (mean ± sd)", "threshold", "reason"], rows, "no anomalies flagged"));
+      } catch (e) {
+        if (!signal.aborted) panel.fail(e);
+      }
+    });
+    return { dispose: () => poller.stop() };
+  },
+};
