@@ -14,7 +14,7 @@ import { registerDevices } from "./devices.ts";
 import { registerRollout } from "./rollout.ts";
 import { registerGroups } from "./groups.ts";
 import { registerHash } from "./hash.ts";
-import { configureLogging, logLevelOption, logLevelText } from "./logging.ts";
+import { configureLogging, logFormatOption, logFormatText, logLevelOption, logLevelText } from "./logging.ts";
 import { registerPublish } from "./publish.ts";
 import { registerPull } from "./pull.ts";
 import { registerPush } from "./push.ts";
@@ -25,7 +25,7 @@ import { registerStreams } from "./streams.ts";
 import { registerTokens } from "./tokens.ts";
 import { VERSION } from "./version.ts";
 
-const loggingOpts = z.object({ logLevel: logLevelText, quiet: z.boolean().optional() });
+const loggingOpts = z.object({ logLevel: logLevelText, logFormat: logFormatText, quiet: z.boolean().optional() });
 
 let running = "";
 
@@ -46,6 +46,7 @@ export function buildProgram(): Command {
     .version(VERSION, "-V, --version", "print the version")
     .helpOption("-h, --help", "show help")
     .addOption(logLevelOption())
+    .addOption(logFormatOption())
     // Set before any subcommand exists: commander copies these settings into each one.
     .exitOverride()
     .showHelpAfterError("(add --help for usage)")
@@ -54,7 +55,7 @@ export function buildProgram(): Command {
     .hook("preAction", async (_program, action) => {
       running = pathOf(action);
       const opts = loggingOpts.parse(action.optsWithGlobals());
-      await configureLogging(opts.quiet ? "error" : opts.logLevel);
+      await configureLogging(opts.quiet ? "error" : opts.logLevel, opts.logFormat);
     });
   running = "";
   registerServe(program);

@@ -55,6 +55,11 @@ its partitions over to the others at once.
 --cors-origin (repeatable) lets browser pages served from ORIGIN (e.g. http://localhost:8080)
 call the HTTP API; without it no cross-origin access is granted.
 
+Every request is logged on stderr (logger strata.access, info level; docs/logging.md) in the
+--log-format (text, json or pretty) unless --no-access-log; --no-request-metrics drops the
+per-request metrics (docs/metrics.md); --otlp-endpoint URL (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT)
+exports the spans of publish, fetch and ack over OTLP/HTTP (docs/tracing.md).
+
 --config FILE reads a JSON object with any part of the gateway's configuration, e.g.
   {"limits": {"maxRecordBytes": 1048576}, "storage": {"segmentBytes": 134217728},
    "artefacts": {"gcIntervalMs": 0}, "quic": {"maxConnections": 256},
@@ -104,6 +109,9 @@ const serveOpts = z.object({
   cluster: z.boolean().optional(),
   node: z.string().optional(),
   advertise: z.string().url().optional(),
+  otlpEndpoint: z.string().url().optional(),
+  accessLog: z.boolean(),
+  requestMetrics: z.boolean(),
 });
 
 function collect(value: string, previous: string[]): string[] {
@@ -139,6 +147,9 @@ export function registerServe(program: Command): void {
     .option("--cluster", "join the gateways sharing --db-url (a libSQL server) and S3 (docs/cluster.md; or STRATA_CLUSTER=1)")
     .addOption(new Option("--node <NAME>", "this gateway's node name in the cluster (default: an id kept in DATA/node-id)").env("STRATA_NODE"))
     .option("--advertise <URL>", "the URL other gateways reach this one at (default: the listening URL)")
+    .addOption(new Option("--otlp-endpoint <URL>", "export OpenTelemetry spans of publish, fetch and ack over OTLP/HTTP to URL (docs/tracing.md)").env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"))
+    .option("--no-access-log", "no access-log record per request (docs/logging.md)")
+    .option("--no-request-metrics", "no per-request metrics (docs/metrics.md)")
     .option("--config <FILE>", "JSON file with any part of the gateway configuration (limits, storage, artefacts, quic, ...); flags win")
     .addHelpText("after", details);
   defineAction(command, { args: z.tuple([]), opts: serveOpts }, async (_args, opts) => {
@@ -159,6 +170,11 @@ export function registerServe(program: Command): void {
     const clusterMode = opts.cluster === true || process.env.STRATA_CLUSTER === "1" || process.env.STRATA_CLUSTER === "true";
     if (!clusterMode && (opts.node !== undefined || opts.advertise !== undefined)) throw new UsageError("--node and --advertise need --cluster (or STRATA_CLUSTER=1)");
     const adminToken = process.env.STRATA_ADMIN_TOKEN;
+    const observability = {
+      ...(opts.otlpEndpoint !== undefined ? { otlpEndpoint: opts.otlpEndpoint } : {}),
+      ...(given("accessLog") ? { accessLog: opts.accessLog } : {}),
+      ...(given("requestMetrics") ? { requestMetrics: opts.requestMetrics } : {}),
+    };
     const fromFlags: GatewayConfigLayer = {
       ...(given("data") ? { dataDir: opts.data } : {}),
       ...(opts.corsOrigin.length > 0 ? { corsOrigins: opts.corsOrigin } : {}),
@@ -167,6 +183,7 @@ export function registerServe(program: Command): void {
       ...(dbAuthToken ? { dbAuthToken } : {}),
       ...(clusterMode ? { clusterMode: { enabled: true, ...(opts.node !== undefined ? { node: opts.node } : {}) } } : {}),
       ...(opts.auth ? { auth: { enabled: true, ...(adminToken ? { adminToken } : {}) } } : {}),
+      ...(Object.keys(observability).length > 0 ? { observability: { ...fromFile.observability, ...observability } } : {}),
       ...(bucket !== undefined
         ? { s3: { bucket, ...(opts.s3Endpoint ? { endpoint: opts.s3Endpoint } : {}), ...(given("s3Prefix") ? { prefix: opts.s3Prefix } : {}), ...(opts.s3Region ? { region: opts.s3Region } : {}) } }
         : {}),

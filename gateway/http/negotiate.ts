@@ -7,6 +7,7 @@ import { extensionCodec } from "../../core/log/extensions.ts";
 import type { BoundedMsgpackDecoder } from "../../core/log/msgpack-bounds.ts";
 import type { BodyForm } from "../../core/log/publish-request.ts";
 import { joinParts, type ResponseParts } from "../streams/read-wire.ts";
+import { noteBodyBytes, utf8Bytes } from "./response-facts.ts";
 
 export const MSGPACK = "application/msgpack";
 const MSGPACK_TYPES = new Set([MSGPACK, "application/x-msgpack", "application/vnd.msgpack"]);
@@ -65,8 +66,14 @@ function declared<T>(response: Response): JsonForm<T> {
 
 /** `body` as MessagePack or JSON, as `form` says (by default what Accept asks for). */
 export function respond<T>(c: Context, body: T, form: BodyForm = wantsMsgpack(c) ? "msgpack" : "json"): JsonForm<T> {
-  if (form === "json") return declared<T>(c.json(body));
-  return declared<T>(c.body(encodeMsgpack(body) as Uint8Array<ArrayBuffer>, 200, { "content-type": MSGPACK }));
+  if (form === "json") {
+    const text = JSON.stringify(body);
+    noteBodyBytes(c, utf8Bytes(text));
+    return declared<T>(c.body(text, 200, { "content-type": "application/json" }));
+  }
+  const bytes = encodeMsgpack(body);
+  noteBodyBytes(c, bytes.length);
+  return declared<T>(c.body(bytes as Uint8Array<ArrayBuffer>, 200, { "content-type": MSGPACK }));
 }
 
 /** Bodies up to this size are joined and sent with a Content-Length; larger ones stream their parts. */
@@ -80,6 +87,7 @@ const STREAM_PARTS_MIN_BYTES = 256 * 1024;
  */
 export function respondParts<T>(c: Context, body: ResponseParts): JsonForm<T> {
   const headers = { "content-type": MSGPACK };
+  noteBodyBytes(c, body.length);
   if (body.length < STREAM_PARTS_MIN_BYTES || body.parts.length === 1) {
     return declared<T>(c.body(joinParts(body) as Uint8Array<ArrayBuffer>, 200, headers));
   }
@@ -96,5 +104,6 @@ export function respondParts<T>(c: Context, body: ResponseParts): JsonForm<T> {
 /** Bytes already encoded in `form` whose JSON form is T (reads encode once, for their byte counts). */
 export function respondEncoded<T>(c: Context, bytes: Uint8Array | string, form: BodyForm): JsonForm<T> {
   const body = typeof bytes === "string" ? bytes : (bytes as Uint8Array<ArrayBuffer>);
+  noteBodyBytes(c, typeof bytes === "string" ? utf8Bytes(bytes) : bytes.length);
   return declared<T>(c.body(body, 200, { "content-type": form === "msgpack" ? MSGPACK : "application/json" }));
 }

@@ -2,6 +2,7 @@
 // itself does not say: the stable error code of an error answer, and the size of a body sent
 // without a Content-Length (Hono builds JSON and MessagePack answers from strings and bytes
 // without one; the server adds it on the wire). The encoders note them on the request's context.
+import { Buffer } from "node:buffer";
 import type { Context } from "hono";
 import type { ErrorCode } from "../../core/errors.ts";
 
@@ -14,13 +15,9 @@ declare module "hono" {
   }
 }
 
-const utf8 = new TextEncoder();
-
-/** The UTF-8 size of a string body; ASCII (every JSON answer without non-ASCII text) is its length. */
+/** The UTF-8 size of a string body (native, without encoding it). */
 export function utf8Bytes(text: string): number {
-  // A short scan beats encoding: JSON answers are nearly always ASCII.
-  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return utf8.encode(text).length;
-  return text.length;
+  return Buffer.byteLength(text, "utf8");
 }
 
 export function noteBodyBytes(c: Context, bytes: number): void {

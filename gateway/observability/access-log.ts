@@ -34,8 +34,6 @@ export type AccessProperties = {
   subject: string | undefined;
 };
 
-const MESSAGE = "{transport} {method} {route} {status} {duration_ms} ms in {bytes_in} B out {bytes_out} B";
-
 /** Whether access records are printed at all (the log level may hide them): callers skip building entries when not. */
 export function accessLogged(): boolean {
   return log.isEnabledFor("info");
@@ -55,5 +53,17 @@ export function logAccess(entry: AccessEntry): void {
     bytes_out: entry.bytesOut,
     subject: entry.subject,
   };
-  log.info(MESSAGE, properties);
+  log.info(literal(messageOf(properties)), properties);
+}
+
+/** The record's message: the fields in a fixed order, readable in the text and pretty formats. */
+function messageOf(p: AccessProperties): string {
+  const code = p.code === undefined ? "" : ` ${p.code}`;
+  const subject = p.subject === undefined ? "" : ` subject ${p.subject}`;
+  return `${p.transport} ${p.method} ${p.route} ${p.status}${code} ${p.duration_ms} ms in ${p.bytes_in} B out ${p.bytes_out} B${subject}`;
+}
+
+/** A message that LogTape prints as it is: its braces (a route's regex, a subject) are not placeholders. */
+function literal(text: string): string {
+  return text.includes("{") || text.includes("}") ? text.replaceAll("{", "{{").replaceAll("}", "}}") : text;
 }
