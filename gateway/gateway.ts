@@ -37,6 +37,9 @@ import { gatewayCredential } from "./cluster/gateway-credential.ts";
 import { readRawFromLeader } from "./queues/remote-read.ts";
 import { sweepIntake } from "./log/intake-sweeper.ts";
 import { coordinateServices } from "./cluster/coordinated-services.ts";
+import { RequestMetrics } from "./observability/request-metrics.ts";
+import { StreamMetrics } from "./observability/stream-metrics.ts";
+import { registerOperationalMetrics } from "./observability/operational-metrics.ts";
 import { AnomalyFeed } from "./observability/anomaly-feed.ts";
 import { ensureAnomalyStream } from "./observability/anomaly-stream.ts";
 
@@ -127,8 +130,9 @@ export async function openGateway(input: GatewayConfig): Promise<Gateway> {
     const dormant = clusterService !== undefined;
     const groups = await GroupService.open(database.db, streams, config.groups, { dormant });
     const versions = new VersionsService(streams, logs, config.versions, new VersionsIndex(database.db, config.versions));
-    const logService = new LogService(streams, logs, metrics, limits, { onArtefactRefs: artefacts.onArtefactRefs, onArtefactRecord: versions.onArtefactRecord, admit: (stream, records, partition) => latest.admit(stream, records, partition) }, new ProducerOwners(database.db), config.filters, routing && auth.kind === "tokens" ? { ...routing, gatewayAuthorization: gatewayCredential(auth.tokens) } : routing);
-    const queues = await QueueService.open(database, streams, logService, config.queues, metrics.registry, { dormant });
+    const streamMetrics = new StreamMetrics(metrics.registry, logs);
+    const logService = new LogService(streams, logs, metrics, limits, { onArtefactRefs: artefacts.onArtefactRefs, onArtefactRecord: versions.onArtefactRecord, reads: streamMetrics, admit: (stream, records, partition) => latest.admit(stream, records, partition) }, new ProducerOwners(database.db), config.filters, routing && auth.kind === "tokens" ? { ...routing, gatewayAuthorization: gatewayCredential(auth.tokens) } : routing);
+    const queues = await QueueService.open(database, streams, logService, config.queues, metrics.registry, { dormant, deliveries: streamMetrics });
     datasets = await DatasetService.open({ db: database.db, streams, logs, log: logService, limits: config.datasets, serviceLimits: limits, filterLimits: config.filters, objectStore, dormant });
     const jobs = await JobService.open({ db: database.db, streams, log: logService, manifests: artefacts.services.manifests, limits: config.jobs, dormant });
     // GC keeps the shards of open and kept checkpoints whatever references them.
@@ -136,6 +140,7 @@ export async function openGateway(input: GatewayConfig): Promise<Gateway> {
     const manifests = artefacts.services.manifests;
     const fleet = await FleetService.open({ db: database.db, limits: config.fleet, checkArtefact: async (id) => void (await manifests.info(id)), dormant });
     artefacts.services.gc.addHolder(() => fleet.heldManifests());
+    registerOperationalMetrics({ registry: metrics.registry, limits: config.metrics, groups, queues, fleet, recordTimestamp: async (stream, partition, offset) => (await logService.readRaw({ stream, partition, offset, maxRecords: 1 })).records[0]?.timestamp });
     const coordination = clusterService === undefined ? undefined : await coordinateServices({ db: database.db, node: clusterService.node, limits: config.cluster, services: [groups, queues, datasets, jobs, fleet] });
     const services: GatewayServices = {
       streams,
@@ -156,6 +161,7 @@ export async function openGateway(input: GatewayConfig): Promise<Gateway> {
       metrics,
       limits,
       observability: config.observability,
+      requestMetrics: config.observability.requestMetrics ? new RequestMetrics(metrics.registry) : undefined,
       artefacts: artefacts.services,
       auth,
       ...(clusterService === undefined ? {} : { cluster: clusterService }),

@@ -18,6 +18,7 @@ import type { VersionsService } from "./streams/versions-service.ts";
 import type { ServiceCoordination } from "./cluster/coordinator.ts";
 import type { ClusterService } from "./cluster/cluster-service.ts";
 import type { ObservabilityConfig } from "./observability/observability-config.ts";
+import type { RequestMetrics } from "./observability/request-metrics.ts";
 import type { AnomalyFeed } from "./observability/anomaly-feed.ts";
 
 export interface GatewayServices {
@@ -46,6 +47,8 @@ export interface GatewayServices {
   readonly limits: ServiceLimits;
   /** Which request metrics, access log and trace export the transports produce (config.observability). */
   readonly observability: ObservabilityConfig;
+  /** HTTP and QUIC request counts, latencies and in-flight gauges; undefined when observability.requestMetrics is off (docs/metrics.md). */
+  readonly requestMetrics: RequestMetrics | undefined;
   readonly artefacts: ArtefactServices;
   /** Who a request acts as (verify a bearer token) and, with --auth, the token service; authorize with gateway/auth/principal.ts. */
   readonly auth: GatewayAuth;

@@ -27,6 +27,7 @@ import { EGRESS_LIMITS } from "../gateway/artefacts/egress-limiter.ts";
 import { COMPACTION_LIMITS } from "../gateway/log/compaction-limits.ts";
 import { UCX_LIMITS } from "../gateway/ucx/ucx-limits.ts";
 import { ANOMALY_LIMITS } from "../gateway/observability/anomaly-limits.ts";
+import { METRICS_LIMITS } from "../gateway/observability/metrics-limits.ts";
 
 export const LIMITS_BEGIN = "<!-- limits:begin -->";
 export const LIMITS_END = "<!-- limits:end -->";
@@ -56,6 +57,7 @@ const GATEWAY: readonly Section[] = [
   { title: "`compaction`: compacted streams and their latest-per-key index", source: "gateway/log/compaction-limits.ts", family: COMPACTION_LIMITS },
   { title: "`ucx`: the native UCX transport (`--ucx-port`)", source: "gateway/ucx/ucx-limits.ts", family: UCX_LIMITS },
   { title: "`anomalies`: the anomaly flags of streams, groups and queues (docs/anomalies.md)", source: "gateway/observability/anomaly-limits.ts", family: ANOMALY_LIMITS },
+  { title: "`metrics`: the work of one /metrics scrape (docs/metrics.md)", source: "gateway/observability/metrics-limits.ts", family: METRICS_LIMITS },
 ];
 
 const EDGE: readonly Section[] = [

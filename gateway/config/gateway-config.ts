@@ -25,6 +25,7 @@ import { VERSION_LIMITS, type VersionLimits } from "../streams/versions-limits.t
 import { EGRESS_LIMITS, type EgressLimits } from "../artefacts/egress-limiter.ts";
 import { COMPACTION_LIMITS, type CompactionLimits } from "../log/compaction-limits.ts";
 import { resolveUcxLimits, UCX_LIMITS, type UcxLimits } from "../ucx/ucx-limits.ts";
+import { METRICS_LIMITS, type MetricsLimits } from "../observability/metrics-limits.ts";
 import { resolveServiceLimits, SERVICE_LIMITS, type ServiceLimits } from "../streams/service-limits.ts";
 import { ANOMALY_LIMITS, type AnomalyLimits } from "../observability/anomaly-limits.ts";
 import { observabilitySchema, resolveObservability, type ObservabilityConfig } from "../observability/observability-config.ts";
@@ -103,6 +104,8 @@ export const gatewayConfigSchema = z.strictObject({
   compaction: COMPACTION_LIMITS.schema.optional(),
   /** The native UCX transport (`strata serve --ucx-port`, gateway/ucx/ucx-limits.ts). */
   ucx: UCX_LIMITS.schema.optional(),
+  /** The work of one /metrics scrape: lag, queue and device series (gateway/observability/metrics-limits.ts). */
+  metrics: METRICS_LIMITS.schema.optional(),
   /** Request metrics, the access log and OTLP trace export (gateway/observability/observability-config.ts). */
   observability: observabilitySchema.optional(),
   /** The anomaly flags of streams, groups and queues (gateway/observability/anomaly-limits.ts). */
@@ -160,6 +163,7 @@ export interface ResolvedGatewayConfig {
   readonly egress: EgressLimits;
   readonly compaction: CompactionLimits;
   readonly ucx: UcxLimits;
+  readonly metrics: MetricsLimits;
   readonly observability: ObservabilityConfig;
   readonly anomalies: AnomalyLimits;
   readonly http: HttpConfig;
@@ -184,6 +188,7 @@ const FAMILIES: ReadonlyMap<string, LimitFamily<LimitSpecs>> = new Map<string, L
   ["egress", EGRESS_LIMITS],
   ["compaction", COMPACTION_LIMITS],
   ["ucx", UCX_LIMITS],
+  ["metrics", METRICS_LIMITS],
   ["anomalies", ANOMALY_LIMITS],
 ]);
 
@@ -273,6 +278,7 @@ export function resolveGatewayConfig(input: GatewayConfig): ResolvedGatewayConfi
     egress: inConfig(() => EGRESS_LIMITS.resolve(config.egress)),
     compaction: inConfig(() => COMPACTION_LIMITS.resolve(config.compaction)),
     ucx: inConfig(() => resolveUcxLimits(config.ucx)),
+    metrics: inConfig(() => METRICS_LIMITS.resolve(config.metrics)),
     observability: resolveObservability(config.observability),
     anomalies: inConfig(() => ANOMALY_LIMITS.resolve(config.anomalies)),
     auth: Object.freeze({ enabled: config.auth?.enabled ?? false, adminToken: config.auth?.adminToken }),

@@ -50,6 +50,7 @@ export function readRoutes(log: LogService, metrics: GatewayMetrics, proxy?: Mid
         waitMs: q.wait_ms,
         filter: q.filter,
         signal: c.req.raw.signal,
+        transport: "http" as const,
       };
       // One encoding pass either way, counted for the metrics; the JSON form is the same either way.
       if (wantsMsgpack(c)) {

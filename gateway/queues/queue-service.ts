@@ -25,6 +25,7 @@ import { createQueueMetrics, type QueueMetrics } from "./queue-metrics.ts";
 import { emptyPartition, partitionKey, QueueChanges, type PartitionQueue, type QueueState } from "./queue-state.ts";
 import { QueueStore, type WriteSet } from "./queue-store.ts";
 import { WriteBatcher } from "./write-batcher.ts";
+import type { ReadObserver } from "../observability/stream-metrics.ts";
 import type { AckResponse, ClaimRequest, NackRequest, NackResponse, QueueConfig, QueueConfigInput, QueueCounts, QueueDescription, QueuePartitionCounts, QueueSummary } from "./queue-wire.ts";
 
 const log = getLogger(["strata", "queues"]);
@@ -42,6 +43,8 @@ interface Pending {
 export interface QueueServiceOptions {
   /** Cluster mode: load and serve nothing until resume() (on the coordinator). */
   readonly dormant?: boolean;
+  /** Told about every claim's records as they are handed out (end-to-end latency, gateway/observability/stream-metrics.ts). */
+  readonly deliveries?: Pick<ReadObserver, "delivered">;
 }
 
 /** One delivery handed to a claimer, its record located in its stored batch (decoded only for a JSON answer). */
@@ -57,6 +60,7 @@ export class QueueService {
   private readonly store: QueueStore;
   private sweeper: ReturnType<typeof setInterval> | undefined;
   private roundRobin = 0;
+  private deliveries: Pick<ReadObserver, "delivered"> | undefined;
   /** Dormant on a gateway that does not coordinate (cluster mode): no state, no request served. */
   private mode: "serving" | "dormant" = "dormant";
   /** Cluster mode: false the moment this gateway may no longer coordinate (before suspend() runs): nothing is written. */
@@ -83,6 +87,7 @@ export class QueueService {
    */
   static async open(db: Pick<Database, "db" | "client">, streams: StreamService, logService: LogService, limits: QueueLimits, registry: MetricsRegistry, options: QueueServiceOptions = {}): Promise<QueueService> {
     const service = new QueueService(db, streams, logService, limits, createQueueMetrics(registry));
+    service.deliveries = options.deliveries;
     if (options.dormant !== true) await service.resume();
     return service;
   }
@@ -194,6 +199,7 @@ export class QueueService {
         else this.claimAuthorization.set(group, authorization);
         return this.claimNow(group, request, maxRecords);
       });
+      for (const c of claimed) this.deliveries?.delivered(c.stream, [c.raw]);
       if (claimed.length > 0 || Date.now() >= until || signal?.aborted) return claimed;
       await this.waitForWork(group, request.streams, until, signal);
     }

@@ -93,6 +93,7 @@ async function fetchRecords(services: GatewayServices, request: FetchMessage, co
     waitMs: request.wait_ms,
     filter: request.filter,
     signal: context.signal,
+    transport: "quic" as const,
   };
   let answer: OutgoingMessage;
   let stream: string;

@@ -12,6 +12,8 @@ import type { EstablishedSession } from "./connection-state.ts";
 import { handleControlRequest } from "./control-handlers.ts";
 import { authorizeRequest } from "./frame-scopes.ts";
 import { publisherOf } from "../auth/producer-owners.ts";
+import { piecesLength } from "../../core/quic/message-encoding.ts";
+import { observeRequest } from "./request-observation.ts";
 
 /** The session hello asks for, or the error frame that refuses it (its token is admitted last). */
 async function negotiate(context: ConnectionContext, first: Frame): Promise<EstablishedSession | ErrorMessage> {
@@ -89,18 +91,26 @@ async function serveRequests(context: ConnectionContext, reader: FrameReader, wr
     if (state.isClosing()) break;
     state.admit(size);
     const request = frame;
+    const observed = observeRequest(context.services, size);
     const task = (async () => {
       try {
         const parsed = parseMessageOf(request, CONTROL_REQUEST_TYPES, "on the control stream");
+        observed.kind = parsed.t;
         const principal = await context.auth.principal();
+        // The open principal (no --auth) has no token, so no subject, as on HTTP.
+        if (principal.tokenId !== "") observed.subject = principal.subject;
         authorizeRequest(principal, parsed, context.services.groups);
-        await writer.sendRaw(await handleControlRequest(context.services, parsed, requestContext, publisherOf(context.services.auth, principal)));
+        const answer = await handleControlRequest(context.services, parsed, requestContext, publisherOf(context.services.auth, principal));
+        observed.bytesOut = piecesLength(answer);
+        await writer.sendRaw(answer);
       } catch (e) {
+        observed.failed(e);
         await writer.send(failureMessage(e, requestIdOf(request))).catch(() => undefined);
         // A token revoked or expired since hello will not verify again: the connection ends.
         if (e instanceof StrataError && e.code === "UNAUTHENTICATED") context.closeSoon("token no longer valid");
       } finally {
         state.settle(size);
+        observed.finish();
       }
     })();
     running.add(task);

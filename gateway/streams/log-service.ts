@@ -22,6 +22,7 @@ import type { ClusterRouting, PartitionRoute } from "./partition-route.ts";
 import type { StreamConfig, StreamService } from "./stream-service.ts";
 import type { AppendTicket } from "./latest-service.ts";
 import { decodeRawRecord } from "../queues/raw-record.ts";
+import type { ReadObserver, ReadTransport } from "../observability/stream-metrics.ts";
 
 export interface RecordPosition {
   readonly partition: number;
@@ -42,6 +43,8 @@ export interface ReadRequest {
    */
   readonly filter?: string;
   readonly signal?: AbortSignal;
+  /** Set by transports (not by the services' own reads): the records count as delivered, a wait as a long-poll (docs/metrics.md). */
+  readonly transport?: ReadTransport;
 }
 
 export interface ReadResult {
@@ -80,6 +83,8 @@ export interface LogHooks {
    * cluster mode every append goes to one partition, named by `partition`.
    */
   readonly admit?: (config: StreamConfig, records: readonly RecordInput[], partition?: number) => AppendTicket | undefined | Promise<AppendTicket | undefined>;
+  /** Told about transports' reads: records delivered (end-to-end latency) and long-polls (gateway/observability/stream-metrics.ts). */
+  readonly reads?: ReadObserver;
 }
 
 /**
@@ -457,7 +462,7 @@ export class LogService {
   }
 
   /** One read in either form: every record from the offset, or (with a filter) the matching ones of those examined. */
-  private async select<R extends { readonly offset: number }>(request: Omit<ReadRequest, "fields">, form: RecordForm<R>) {
+  private async select<R extends { readonly offset: number; readonly timestamp: number }>(request: Omit<ReadRequest, "fields">, form: RecordForm<R>) {
     const filter = this.compile(request.filter);
     const { config, log, offset, maxRecords, maxBytes } = await this.prepareRead(request);
     let records: R[];
@@ -470,6 +475,7 @@ export class LogService {
       nextOffset = records.length > 0 ? records[records.length - 1]!.offset + 1 : offset;
     }
     this.metrics.recordsOut.inc({ stream: config.name }, records.length);
+    if (request.transport !== undefined) this.hooks.reads?.delivered(config.name, records);
     return { stream: config.name, records, nextOffset, endOffset: log.endOffset };
   }
 
@@ -494,10 +500,12 @@ export class LogService {
     if (offset === log.endOffset && waitMs > 0) {
       if (this.waiters >= this.limits.maxWaiters) throw new StrataError("UNAVAILABLE", "too many long-polls waiting");
       this.waiters++;
+      const longPollEnded = request.transport === undefined ? undefined : this.hooks.reads?.longPollStarted(request.transport);
       try {
         await log.waitForData(offset, waitMs, request.signal);
       } finally {
         this.waiters--;
+        longPollEnded?.();
       }
     }
     return { config, log, offset, maxRecords, maxBytes };

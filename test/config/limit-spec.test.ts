@@ -21,8 +21,9 @@ import { VERSION_LIMITS } from "../../gateway/streams/versions-limits.ts";
 import { EGRESS_LIMITS } from "../../gateway/artefacts/egress-limiter.ts";
 import { COMPACTION_LIMITS } from "../../gateway/log/compaction-limits.ts";
 import { UCX_LIMITS } from "../../gateway/ucx/ucx-limits.ts";
+import { METRICS_LIMITS } from "../../gateway/observability/metrics-limits.ts";
 
-const FAMILIES: readonly LimitFamily<LimitSpecs>[] = [SERVICE_LIMITS, STORAGE_LIMITS, ARTEFACT_LIMITS, QUIC_LIMITS, FILTER_LIMITS, GROUP_LIMITS, QUEUE_LIMITS, DATASET_LIMITS, GRADIENT_LIMITS, JOB_LIMITS, FLEET_LIMITS, VERSION_LIMITS, EGRESS_LIMITS, COMPACTION_LIMITS, UCX_LIMITS, EDGE_LIMITS, TRANSFER_LIMITS, FAILOVER_LIMITS];
+const FAMILIES: readonly LimitFamily<LimitSpecs>[] = [SERVICE_LIMITS, STORAGE_LIMITS, ARTEFACT_LIMITS, QUIC_LIMITS, FILTER_LIMITS, GROUP_LIMITS, QUEUE_LIMITS, DATASET_LIMITS, GRADIENT_LIMITS, JOB_LIMITS, FLEET_LIMITS, VERSION_LIMITS, EGRESS_LIMITS, COMPACTION_LIMITS, UCX_LIMITS, METRICS_LIMITS, EDGE_LIMITS, TRANSFER_LIMITS, FAILOVER_LIMITS];
 
 function failure(run: () => unknown): StrataError {
   try {

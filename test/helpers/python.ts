@@ -44,7 +44,8 @@ function candidates(): string[] {
   return found.filter((path) => existsSync(path));
 }
 
-function aptInstall(packages: string[]): void {
+/** apt-get install (apt-get update first, once per test process); throws with apt's output on failure. */
+export function aptInstall(packages: string[]): void {
   const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
   if (!aptUpdated) {
     const update = spawnSync("apt-get", ["update"], { stdio: "pipe", encoding: "utf8", env });

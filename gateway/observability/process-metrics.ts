@@ -1,0 +1,31 @@
+// The process and the build (docs/metrics.md): prom-client's default collectors (CPU, resident
+// memory, open file descriptors, event-loop lag, heap, GC; the ones a runtime cannot answer
+// report nothing there) and `strata_build_info{version,runtime,runtime_version} 1`.
+import * as prom from "prom-client";
+import { z } from "zod";
+import packageJson from "../../package.json" with { type: "json" };
+import type { MetricsRegistry } from "../metrics.ts";
+
+const VERSION: string = z.object({ version: z.string() }).parse(packageJson).version;
+
+/** The JavaScript runtime serving the gateway and its version. */
+export function runtimeInfo(): { runtime: "bun" | "deno" | "node"; version: string } {
+  const runtimes: { Bun?: { version: string }; Deno?: { version: { deno: string } } } = globalThis;
+  if (runtimes.Bun !== undefined) return { runtime: "bun", version: runtimes.Bun.version };
+  if (runtimes.Deno !== undefined) return { runtime: "deno", version: runtimes.Deno.version.deno };
+  return { runtime: "node", version: process.versions.node };
+}
+
+/**
+ * Default gauges whose names end in `_total`, which `promtool check metrics` refuses for anything
+ * but a counter; the same counts stay available per type in `nodejs_active_handles` and
+ * `nodejs_active_requests` (sum them).
+ */
+const MISNAMED_DEFAULTS = ["nodejs_active_handles_total", "nodejs_active_requests_total", "nodejs_active_resources_total"] as const;
+
+export function registerProcessMetrics(registry: MetricsRegistry): void {
+  prom.collectDefaultMetrics({ register: registry.prom });
+  for (const name of MISNAMED_DEFAULTS) registry.prom.removeSingleMetric(name);
+  const { runtime, version } = runtimeInfo();
+  registry.gauge("strata_build_info", "Always 1: the gateway's version and the runtime serving it, as labels.", ["version", "runtime", "runtime_version"]).set({ version: VERSION, runtime, runtime_version: version }, 1);
+}
