@@ -109,6 +109,7 @@ beforeAll(async () => {
   writeFileSync(file, new Uint8Array(200_000).map((_, i) => (i * 31) % 251));
   artefactId = (await pushArtefact({ gateway: gw.url, token: admin, file, stream: MODELS })).artefact;
   await call("POST", "/v1/devices/edge-1/heartbeat", { labels: { site: "lab" }, pins: { [MODELS]: artefactId }, outbox_records: 7, transport: "http", version: "0.1.0" });
+  await call("POST", "/v1/rollouts", { stream: MODELS, artefact: artefactId, percent: 50 });
   browser = await launchChromium();
 }, 600_000);
 
@@ -212,10 +213,15 @@ describe("console in Chromium", () => {
     }
   }, 60_000);
 
-  test("groups: the group's lag per partition, and its live chart follows a publish", async () => {
-    const { page, errors } = await openConsole(`#/groups?group=${GROUP}`, reader);
+  test("groups: every group's total lag, one group's lag per partition, and its live chart follows a publish", async () => {
+    const { page, errors } = await openConsole("#/groups", reader);
     try {
-      await page.waitForSelector(`[data-table=groups] a:has-text('${GROUP}')`);
+      await page.waitForSelector(`[data-panel=groups][data-state=ready] [data-table=groups] a:has-text('${GROUP}')`);
+      const overview = await page.$$eval("[data-table=groups] tbody tr", (trs) => trs.map((tr) => Array.from(tr.querySelectorAll("td")).map((td) => td.textContent ?? "")));
+      expect(overview).toEqual([[GROUP, "0", "0", STREAM_A, "4"]]);
+      expect(lastValues.parse(JSON.parse((await page.getAttribute("[data-chart=groups-lag]", "data-last")) ?? "{}"))).toEqual({ [GROUP]: 4 });
+      await screenshot(page, "groups-overview");
+      await page.click(`[data-table=groups] a:has-text('${GROUP}')`);
       await page.waitForSelector("[data-panel=group][data-state=ready] [data-table=lag]");
       const lagRow = await page.$$eval("[data-table=lag] tbody tr", (trs) => trs.map((tr) => Array.from(tr.querySelectorAll("td")).map((td) => td.textContent ?? "")));
       expect(lagRow).toEqual([[STREAM_A, "0", "2", "6", "4"]]);
@@ -281,7 +287,7 @@ describe("console in Chromium", () => {
     const pages: { hash: string; name: string; expectText: [string, string][] }[] = [
       { hash: "#/datasets?dataset=console-ds", name: "datasets", expectText: [["[data-table=datasets]", "console-ds"], ["[data-table=dataset-versions]", "fields.n >= 1"]] },
       { hash: `#/versions?stream=${encodeURIComponent(MODELS)}`, name: "versions", expectText: [["[data-table=versions]", "195 KiB"], ["[data-table=versions]", artefactId.slice(0, 16)]] },
-      { hash: "#/devices", name: "devices", expectText: [["[data-table=devices]", "edge-1"], ["[data-table=devices]", "site=lab"], ["[data-table=devices]", `${MODELS} → ${artefactId.slice(0, 16)}`]] },
+      { hash: "#/devices", name: "devices", expectText: [["[data-table=devices]", "edge-1"], ["[data-table=devices]", "site=lab"], ["[data-table=devices]", `${MODELS} → ${artefactId.slice(0, 16)}`], ["[data-table=rollouts]", "50 %"]] },
       { hash: "#/anomalies", name: "anomalies", expectText: [] },
     ];
     for (const { hash, name, expectText } of pages) {

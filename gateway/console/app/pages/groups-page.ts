@@ -1,10 +1,10 @@
-// Consumer groups: the list (GET /v1/groups) and one group (GET /v1/groups/{group}): members with
-// their assignments, committed offsets and lag per partition, and a live chart of lag per
-// partition polled every second.
-import { segment } from "../api.ts";
+// Consumer groups: the list (GET /v1/groups) with each group's total lag and a live chart of it
+// per group, and one group (GET /v1/groups/{group}): members with their assignments, committed
+// offsets and lag per partition, and a live chart of lag per partition. Both poll every second.
+import { segment, type ConsoleApi } from "../api.ts";
 import { el, formatAge, pageLink, table } from "../dom.ts";
 import { LiveChart } from "../live-chart.ts";
-import { LIVE_POLL_MS, type PageDefinition } from "../page.ts";
+import { LIVE_POLL_MS, type Page, type PageDefinition } from "../page.ts";
 import { Panel } from "../panel.ts";
 import { Poller } from "../poller.ts";
 import { groupDescriptionSchema, groupListSchema, type GroupDescription } from "../schemas.ts";
@@ -29,49 +29,68 @@ function groupTables(group: GroupDescription): HTMLElement[] {
   ];
 }
 
+/** Groups whose lag the overview polls (one describe each per poll); the list shows them all. */
+const OVERVIEW_GROUPS = 12;
+
 export const groupsPage: PageDefinition = {
   id: "groups",
   title: "Groups",
   open({ api, root, params }) {
-    const list = new Panel("groups", "Consumer groups");
-    root.append(list.element);
-    const controller = new AbortController();
-    api
-      .get("groups", groupListSchema, controller.signal)
-      .then(({ groups }) =>
-        list.ready(
-          table(
-            "groups",
-            ["group", "epoch", "members", "streams"],
-            groups.map((g) => [pageLink(g.group, "groups", { group: g.group }), g.group_epoch, g.members, g.streams.join(", ")]),
-            "no groups visible to this token",
-          ),
-        ),
-      )
-      .catch((e: unknown) => {
-        if (!controller.signal.aborted) list.fail(e);
-      });
     const name = params.get("group");
-    if (name === null) return { dispose: () => controller.abort() };
-
-    const detail = new Panel("group", `Group ${name}`);
-    const chart = new LiveChart({ name: "group-lag", title: `lag of ${name} per partition`, unit: "records" });
-    root.prepend(chart.element, detail.element);
-    const poller = new Poller(LIVE_POLL_MS, async (signal) => {
-      try {
-        const group = await api.get(`groups/${segment(name)}`, groupDescriptionSchema, signal);
-        chart.push(Date.now(), new Map(group.partitions.map((p) => [`${p.stream}/${p.partition}`, p.lag])));
-        detail.ready(...groupTables(group));
-      } catch (e) {
-        if (!signal.aborted) detail.fail(e);
-      }
-    });
-    return {
-      dispose() {
-        controller.abort();
-        poller.stop();
-        chart.dispose();
-      },
-    };
+    return name === null ? openOverview(api, root) : openGroup(api, root, name);
   },
 };
+
+function openOverview(api: ConsoleApi, root: HTMLElement): Page {
+  const list = new Panel("groups", "Consumer groups");
+  const chart = new LiveChart({ name: "groups-lag", title: "total lag per group", unit: "records", maxSeries: OVERVIEW_GROUPS });
+  root.append(chart.element, list.element);
+  const poller = new Poller(LIVE_POLL_MS, async (signal) => {
+    try {
+      const { groups } = await api.get("groups", groupListSchema, signal);
+      const lags = new Map<string, number>();
+      for (const g of groups.slice(0, OVERVIEW_GROUPS)) {
+        const group = await api.get(`groups/${segment(g.group)}`, groupDescriptionSchema, signal);
+        lags.set(g.group, group.partitions.reduce((sum, p) => sum + p.lag, 0));
+      }
+      chart.push(Date.now(), lags);
+      list.ready(
+        table(
+          "groups",
+          ["group", "epoch", "members", "streams", "total lag"],
+          groups.map((g) => [pageLink(g.group, "groups", { group: g.group }), g.group_epoch, g.members, g.streams.join(", "), lags.get(g.group) ?? "…"]),
+          "no groups visible to this token",
+        ),
+      );
+    } catch (e) {
+      if (!signal.aborted) list.fail(e);
+    }
+  });
+  return {
+    dispose() {
+      poller.stop();
+      chart.dispose();
+    },
+  };
+}
+
+function openGroup(api: ConsoleApi, root: HTMLElement, name: string): Page {
+  const detail = new Panel("group", `Group ${name}`, pageLink("all groups", "groups"));
+  const chart = new LiveChart({ name: "group-lag", title: `lag of ${name} per partition`, unit: "records" });
+  root.append(chart.element, detail.element);
+  const poller = new Poller(LIVE_POLL_MS, async (signal) => {
+    try {
+      const group = await api.get(`groups/${segment(name)}`, groupDescriptionSchema, signal);
+      chart.push(Date.now(), new Map(group.partitions.map((p) => [`${p.stream}/${p.partition}`, p.lag])));
+      detail.ready(...groupTables(group));
+    } catch (e) {
+      if (!signal.aborted) detail.fail(e);
+    }
+  });
+  return {
+    dispose() {
+      poller.stop();
+      chart.dispose();
+    },
+  };
+}

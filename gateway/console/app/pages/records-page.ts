@@ -3,10 +3,10 @@
 // values live in the hash route, so a view can be linked and the back button pages back.
 import { base64ToBytes } from "../../../../core/log/json-value.ts";
 import { segment } from "../api.ts";
-import { el, formatTime, jsonCell, pageHash, table, type Child } from "../dom.ts";
+import { el, formatTime, jsonCell, pageHash, replaceChildren, table, type Child } from "../dom.ts";
 import type { PageDefinition } from "../page.ts";
 import { Panel } from "../panel.ts";
-import { readResponseSchema, type JsonBytes } from "../schemas.ts";
+import { readResponseSchema, streamListSchema, type JsonBytes } from "../schemas.ts";
 
 const PAGE_RECORDS = 50;
 const utf8 = new TextDecoder("utf-8", { fatal: true });
@@ -38,7 +38,7 @@ export const recordsPage: PageDefinition = {
     const form = el(
       "form",
       { class: "query", "data-form": "records" },
-      field("stream", "stream", stream, { required: "", placeholder: "sensors/a" }),
+      field("stream", "stream", stream, { required: "", placeholder: "sensors/a", list: "stream-names" }),
       field("partition", "partition", partition, { inputmode: "numeric", size: "4" }),
       field("offset", "offset", offset, { inputmode: "numeric", size: "8" }),
       field("fields", "fields", fields, { placeholder: "a,b (all when empty)" }),
@@ -56,8 +56,14 @@ export const recordsPage: PageDefinition = {
       location.hash = pageHash("records", next);
     });
     const panel = new Panel("records", "Records");
-    root.append(form, panel.element);
+    const names = el("datalist", { id: "stream-names" });
+    root.append(form, names, panel.element);
     const controller = new AbortController();
+    // The stream field suggests the streams the token sees; the form works without them.
+    api
+      .get("streams", streamListSchema, controller.signal)
+      .then(({ streams }) => replaceChildren(names, ...streams.map((s) => el("option", { value: s.name }))))
+      .catch(() => undefined);
     if (stream.length === 0) {
       panel.ready(el("p", {}, "Name a stream (or pick one on the Streams page)."));
     } else {
