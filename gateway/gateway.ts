@@ -42,6 +42,8 @@ import { StreamMetrics } from "./observability/stream-metrics.ts";
 import { registerOperationalMetrics } from "./observability/operational-metrics.ts";
 import { AnomalyFeed } from "./observability/anomaly-feed.ts";
 import { ensureAnomalyStream } from "./observability/anomaly-stream.ts";
+import { createAnomalyMonitor } from "./observability/anomaly-monitor.ts";
+import { GATEWAY_SUBJECT } from "./cluster/gateway-credential.ts";
 
 export type { GatewayConfig, ResolvedGatewayConfig, S3Config } from "./config/gateway-config.ts";
 
@@ -128,11 +130,13 @@ export async function openGateway(input: GatewayConfig): Promise<Gateway> {
     const auth = await openAuth({ ...config.auth, dataDir, db: database.db, sharedKey: clusterService !== undefined });
     // Cluster mode: the stateful services open dormant and run on the coordinator only (coordinated-services.ts).
     const dormant = clusterService !== undefined;
-    const groups = await GroupService.open(database.db, streams, config.groups, { dormant });
+    // Flags go to _strata/anomalies through the log service built below (docs/anomalies.md).
+    const anomalyMonitor = createAnomalyMonitor(config.anomalies, metrics.registry, (stream, records) => logService.publish(stream, { records: [...records], producer: null }));
+    const groups = await GroupService.open(database.db, streams, config.groups, { dormant, processing: anomalyMonitor.groups });
     const versions = new VersionsService(streams, logs, config.versions, new VersionsIndex(database.db, config.versions));
     const streamMetrics = new StreamMetrics(metrics.registry, logs);
-    const logService = new LogService(streams, logs, metrics, limits, { onArtefactRefs: artefacts.onArtefactRefs, onArtefactRecord: versions.onArtefactRecord, reads: streamMetrics, admit: (stream, records, partition) => latest.admit(stream, records, partition) }, new ProducerOwners(database.db), config.filters, routing && auth.kind === "tokens" ? { ...routing, gatewayAuthorization: gatewayCredential(auth.tokens) } : routing);
-    const queues = await QueueService.open(database, streams, logService, config.queues, metrics.registry, { dormant, deliveries: streamMetrics });
+    const logService = new LogService(streams, logs, metrics, limits, { onArtefactRefs: artefacts.onArtefactRefs, onArtefactRecord: versions.onArtefactRecord, reads: streamMetrics, admit: (stream, records, partition) => latest.admit(stream, records, partition), anomalies: anomalyMonitor.log }, new ProducerOwners(database.db), config.filters, routing && auth.kind === "tokens" ? { ...routing, gatewayAuthorization: gatewayCredential(auth.tokens), gatewaySubject: GATEWAY_SUBJECT } : routing);
+    const queues = await QueueService.open(database, streams, logService, config.queues, metrics.registry, { dormant, deliveries: streamMetrics, processing: anomalyMonitor.queues });
     datasets = await DatasetService.open({ db: database.db, streams, logs, log: logService, limits: config.datasets, serviceLimits: limits, filterLimits: config.filters, objectStore, dormant });
     const jobs = await JobService.open({ db: database.db, streams, log: logService, manifests: artefacts.services.manifests, limits: config.jobs, dormant });
     // GC keeps the shards of open and kept checkpoints whatever references them.
@@ -179,6 +183,7 @@ export async function openGateway(input: GatewayConfig): Promise<Gateway> {
         await opened.cluster?.start(advertisedUrl);
       },
       async close() {
+        await anomalyMonitor.close();
         // First, while storage is open: led partitions are handed over and the membership ends.
         await coordination?.close();
         await opened.cluster?.close();

@@ -30,6 +30,8 @@ export interface PartitionRead {
   readonly waitMs: number;
   readonly filter?: string;
   readonly fields?: readonly string[];
+  /** The group the read is for: the gateway times it to the commit (docs/anomalies.md). */
+  readonly group?: string;
   readonly signal: AbortSignal;
 }
 
@@ -81,6 +83,7 @@ export class GroupHttp {
     if (r.waitMs > 0) query.set("wait_ms", String(r.waitMs));
     if (r.filter !== undefined) query.set("filter", r.filter);
     if (r.fields !== undefined) query.set("fields", r.fields.join(","));
+    if (r.group !== undefined) query.set("group", r.group);
     const path = `/v1/streams/${encodeURIComponent(r.stream)}/partitions/${r.partition}/records?${query}`;
     const { value, bytes } = await this.#call("GET", path, readPageSchema, undefined, r.signal);
     return { ...value, bytes };

@@ -99,6 +99,7 @@ export class PartitionLease {
           maxRecords: settings.pageRecords,
           maxBytes: settings.pageBytes,
           waitMs: settings.waitMs,
+          group: settings.group,
           signal,
           ...(settings.filter === undefined ? {} : { filter: settings.filter }),
           ...(settings.fields === undefined ? {} : { fields: settings.fields }),

@@ -7,6 +7,7 @@ import { parseInput } from "../../core/util/parse-input.ts";
 import type { MetadataDb } from "../db/database.ts";
 import { consumerOffsets } from "../db/schema.ts";
 import type { StreamService } from "../streams/stream-service.ts";
+import type { GroupProcessingObserver } from "../observability/anomaly-processing.ts";
 import { assertGroupName, GroupCoordinator } from "./group-coordinator.ts";
 import type { GroupLimits } from "./group-limits.ts";
 import { GroupStore } from "./group-store.ts";
@@ -32,6 +33,8 @@ export class GroupService {
   private readonly limits: GroupLimits;
   #coordination: Coordination = { kind: "dormant" };
   #mayWrite: () => boolean = () => true;
+  /** Told of every accepted commit: the end of a processing time (docs/anomalies.md). */
+  #processing: GroupProcessingObserver | undefined;
 
   private constructor(db: MetadataDb, streams: StreamService, limits: GroupLimits) {
     this.db = db;
@@ -43,8 +46,9 @@ export class GroupService {
    * Loads the groups' membership from the metadata database and starts the session timer.
    * `dormant` (cluster mode): nothing is loaded or served until resume(), on the coordinator only.
    */
-  static async open(db: MetadataDb, streams: StreamService, limits: GroupLimits, options: { dormant?: boolean } = {}): Promise<GroupService> {
+  static async open(db: MetadataDb, streams: StreamService, limits: GroupLimits, options: { dormant?: boolean; processing?: GroupProcessingObserver } = {}): Promise<GroupService> {
     const service = new GroupService(db, streams, limits);
+    service.#processing = options.processing;
     if (options.dormant !== true) await service.resume();
     return service;
   }
@@ -122,6 +126,7 @@ export class GroupService {
           target: [consumerOffsets.group, consumerOffsets.stream, consumerOffsets.partition],
           set: { offset: sql`excluded.offset`, updatedAt: sql`excluded.updated_at` },
         });
+      this.#processing?.committed(group, row.stream, partition, row.offset);
       return { stream: row.stream, partition, offset: row.offset, updated_at: row.updatedAt };
     });
   }

@@ -9,6 +9,7 @@ import { jsonReadResponse, msgpackReadResponse, rawReadResponseParts, type JsonR
 import { requireScope, type AuthEnv } from "./auth.ts";
 import { encodeMsgpack, respondEncoded, respondParts, wantsMsgpack } from "./negotiate.ts";
 import { validParams } from "./validate.ts";
+import { GROUP_NAME } from "../consumers/group-wire.ts";
 
 /** An integer query or path parameter, as the URL carries it (range checks are the service's). */
 const integer = (name: string) =>
@@ -31,6 +32,8 @@ const readQuery = z.object({
     .transform((v) => v?.split(",").filter((f) => f.length > 0)),
   /** A CEL expression over fields, headers, key and timestamp (docs/filters.md). */
   filter: z.string().optional(),
+  /** The consumer group the read is for: the start of the group's processing time (docs/anomalies.md). */
+  group: z.string().regex(GROUP_NAME, { message: `group must match ${GROUP_NAME.source}` }).optional(),
 });
 
 /** `proxy`: cluster mode's pass-through of reads of partitions led elsewhere (cluster-proxy.ts), after the scope check. */
@@ -49,6 +52,7 @@ export function readRoutes(log: LogService, metrics: GatewayMetrics, proxy?: Mid
         maxBytes: q.max_bytes,
         waitMs: q.wait_ms,
         filter: q.filter,
+        group: q.group,
         signal: c.req.raw.signal,
         transport: "http" as const,
       };

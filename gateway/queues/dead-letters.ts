@@ -10,6 +10,7 @@ import type { LogService } from "../streams/log-service.ts";
 import type { StreamService } from "../streams/stream-service.ts";
 import type { QueuedRecord } from "./queued-record.ts";
 import { decodeRawRecord } from "./raw-record.ts";
+import { isInternalStreamName } from "../../core/log/stream-name.ts";
 
 /** Headers a dead letter carries besides the original record's own. */
 export const DLQ_HEADERS = {
@@ -72,7 +73,8 @@ export class DeadLetters {
     }
     const partitions = this.streams.require(source).partitions;
     try {
-      return (await this.streams.create({ name: target, partitions })).partitions.length;
+      // The dead letters of an internal `_strata/` stream are internal too (no client could create their stream).
+      return (await this.streams.create({ name: target, partitions }, isInternalStreamName(target))).partitions.length;
     } catch (e) {
       if (e instanceof StrataError && e.code === "STREAM_EXISTS") return this.streams.require(target).partitions;
       throw e;

@@ -25,6 +25,7 @@ import { createQueueMetrics, type QueueMetrics } from "./queue-metrics.ts";
 import { emptyPartition, partitionKey, QueueChanges, type PartitionQueue, type QueueState } from "./queue-state.ts";
 import { QueueStore, type WriteSet } from "./queue-store.ts";
 import { WriteBatcher } from "./write-batcher.ts";
+import type { QueueProcessingObserver } from "../observability/anomaly-processing.ts";
 import type { ReadObserver } from "../observability/stream-metrics.ts";
 import type { AckResponse, ClaimRequest, NackRequest, NackResponse, QueueConfig, QueueConfigInput, QueueCounts, QueueDescription, QueuePartitionCounts, QueueSummary } from "./queue-wire.ts";
 
@@ -45,6 +46,8 @@ export interface QueueServiceOptions {
   readonly dormant?: boolean;
   /** Told about every claim's records as they are handed out (end-to-end latency, gateway/observability/stream-metrics.ts). */
   readonly deliveries?: Pick<ReadObserver, "delivered">;
+  /** Told of each claim's deliveries and each ack: a processing time (docs/anomalies.md). */
+  readonly processing?: QueueProcessingObserver;
 }
 
 /** One delivery handed to a claimer, its record located in its stored batch (decoded only for a JSON answer). */
@@ -61,6 +64,7 @@ export class QueueService {
   private sweeper: ReturnType<typeof setInterval> | undefined;
   private roundRobin = 0;
   private deliveries: Pick<ReadObserver, "delivered"> | undefined;
+  private processing: QueueProcessingObserver | undefined;
   /** Dormant on a gateway that does not coordinate (cluster mode): no state, no request served. */
   private mode: "serving" | "dormant" = "dormant";
   /** Cluster mode: false the moment this gateway may no longer coordinate (before suspend() runs): nothing is written. */
@@ -88,6 +92,7 @@ export class QueueService {
   static async open(db: Pick<Database, "db" | "client">, streams: StreamService, logService: LogService, limits: QueueLimits, registry: MetricsRegistry, options: QueueServiceOptions = {}): Promise<QueueService> {
     const service = new QueueService(db, streams, logService, limits, createQueueMetrics(registry));
     service.deliveries = options.deliveries;
+    service.processing = options.processing;
     if (options.dormant !== true) await service.resume();
     return service;
   }
@@ -224,6 +229,7 @@ export class QueueService {
         changes.touch(found.partition, found.record);
         ackedPerStream.set(found.record.stream, (ackedPerStream.get(found.record.stream) ?? 0) + 1);
         acked++;
+        this.processing?.acked(group, receipt);
       }
       // Counted once per stream, not per record: labelling is a measurable share of an ack's CPU.
       for (const [stream, n] of ackedPerStream) this.metrics.acked.inc({ group, stream }, n);
@@ -289,6 +295,7 @@ export class QueueService {
       if (out.length >= maxRecords || unsettled >= this.limits.maxInFlightPerQueue) continue;
       unsettled += await this.claimNew(state, stream, now + visibility, Math.min(maxRecords - out.length, this.limits.maxInFlightPerQueue - unsettled), request.filter, out, changes);
     }
+    if (out.length > 0) this.processing?.claimed(group, out);
     const { committed } = await this.deadLetter(state, this.persist(state, changes), expiredToDeadLetters > 0);
     return { value: out, committed };
   }

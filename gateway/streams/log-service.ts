@@ -22,6 +22,8 @@ import type { ClusterRouting, PartitionRoute } from "./partition-route.ts";
 import type { StreamConfig, StreamService } from "./stream-service.ts";
 import type { AppendTicket } from "./latest-service.ts";
 import { decodeRawRecord } from "../queues/raw-record.ts";
+import { isInternalStreamName } from "../../core/log/stream-name.ts";
+import type { LogAnomalyHooks } from "../observability/anomaly-monitor.ts";
 import type { ReadObserver, ReadTransport } from "../observability/stream-metrics.ts";
 
 export interface RecordPosition {
@@ -43,6 +45,8 @@ export interface ReadRequest {
    */
   readonly filter?: string;
   readonly signal?: AbortSignal;
+  /** The consumer group the read is for (the group consumer sends it): the start of its processing time (docs/anomalies.md). */
+  readonly group?: string;
   /** Set by transports (not by the services' own reads): the records count as delivered, a wait as a long-poll (docs/metrics.md). */
   readonly transport?: ReadTransport;
 }
@@ -83,6 +87,8 @@ export interface LogHooks {
    * cluster mode every append goes to one partition, named by `partition`.
    */
   readonly admit?: (config: StreamConfig, records: readonly RecordInput[], partition?: number) => AppendTicket | undefined | Promise<AppendTicket | undefined>;
+  /** Told about each appended batch (record size and rate) and each read for a group (docs/anomalies.md). */
+  readonly anomalies?: LogAnomalyHooks;
   /** Told about transports' reads: records delivered (end-to-end latency) and long-polls (gateway/observability/stream-metrics.ts). */
   readonly reads?: ReadObserver;
 }
@@ -98,6 +104,8 @@ export interface LogServiceCluster extends ClusterRouting {
   readonly readFromLeader?: LeaderRawRead;
   /** With auth on: the gateway's own `Authorization` for the services' internal publishes and reads (gateway/cluster/gateway-credential.ts). */
   readonly gatewayAuthorization?: () => Promise<string>;
+  /** With auth on: the subject of the gateways' own tokens, whose forwarded publishes may write internal `_strata/` streams. */
+  readonly gatewaySubject?: string;
 }
 
 /** Who publishes: the authenticated subject (absent when the gateway runs without auth). */
@@ -147,6 +155,7 @@ export class LogService {
    * its sequence is judged, so it neither writes nor fences.
    */
   async publish(stream: string, request: PublishRequest, acks: Acks = "local", publisher?: Publisher, via?: RequestVia): Promise<RecordPosition[]> {
+    this.refuseOutsideWrite(stream, publisher, via);
     const config = await this.streams.lookup(stream);
     if (this.cluster) return this.publishRouted(config, request, acks, publisher, via);
     const producer = request.producer;
@@ -170,6 +179,7 @@ export class LogService {
    * becomes the log's (its header is written in place): the caller must not reuse it.
    */
   async publishBatch(stream: string, body: Uint8Array, options: { partition?: number; acks?: Acks } = {}, publisher?: Publisher, via?: RequestVia): Promise<RecordPosition[]> {
+    this.refuseOutsideWrite(stream, publisher, via);
     const config = await this.streams.lookup(stream);
     const batch = parseClientBatch(body, this.batchLimits());
     const producer = batch.producer;
@@ -187,6 +197,18 @@ export class LogService {
       const verdict = judgeSequence(producer, this.producerPosition(config, producer.id));
       return this.appendClientBatch(config, batch, this.batchPartition(config, batch, options.partition), acks, verdict === "retry");
     });
+  }
+
+  /**
+   * Internal `_strata/` streams are written by the gateways only: a transport's publish (`via`
+   * given) is FORBIDDEN, except one another gateway forwarded (cluster mode; with auth on, under
+   * the gateways' own subject).
+   */
+  private refuseOutsideWrite(stream: string, publisher: Publisher | undefined, via: RequestVia | undefined): void {
+    if (via === undefined || !isInternalStreamName(stream)) return;
+    const cluster = this.cluster;
+    if (cluster !== undefined && via.forwarded === true && (publisher === undefined || publisher.subject === cluster.gatewaySubject)) return;
+    throw new StrataError("FORBIDDEN", `'${stream}' is written by the gateways only`);
   }
 
   private batchLimits() {
@@ -305,6 +327,7 @@ export class LogService {
       for (let k = 0; k < records.length; k++) positions[k] = { partition, offset: baseOffset + k };
       this.metrics.recordsIn.inc({ stream: config.name }, records.length);
       this.metrics.bytesIn.inc({ stream: config.name }, bytes.length - BATCH_HEADER_SIZE);
+      this.hooks.anomalies?.appended(config.name, partition, records.length, bytes.length - BATCH_HEADER_SIZE, baseOffset);
     } finally {
       ticket?.settle(positions, timestamp);
     }
@@ -395,6 +418,7 @@ export class LogService {
         group.indexes.forEach((recordIndex, k) => (positions[recordIndex] = { partition, offset: baseOffset + k }));
         this.metrics.recordsIn.inc({ stream: config.name }, group.indexes.length);
         this.metrics.bytesIn.inc({ stream: config.name }, bytes);
+        this.hooks.anomalies?.appended(config.name, partition, group.indexes.length, bytes, baseOffset);
       }),
     );
     await this.announceArtefactRefs(config, records, positions, timestamp);
@@ -475,6 +499,7 @@ export class LogService {
       nextOffset = records.length > 0 ? records[records.length - 1]!.offset + 1 : offset;
     }
     this.metrics.recordsOut.inc({ stream: config.name }, records.length);
+    if (request.group !== undefined) this.hooks.anomalies?.delivered(request.group, config.name, request.partition, offset, nextOffset);
     if (request.transport !== undefined) this.hooks.reads?.delivered(config.name, records);
     return { stream: config.name, records, nextOffset, endOffset: log.endOffset };
   }

@@ -1,0 +1,74 @@
+// Writes flags to `_strata/anomalies` without ever holding up what caused them (docs/anomalies.md):
+// a flag is queued and the publish runs later, one at a time, so the append, commit or ack that
+// was flagged returns as if nothing happened. At most `maxPerSecond` flags are published per
+// wall-clock second (a fixed one-second window); the rest, and any whose publish fails, are
+// only counted.
+import { getLogger } from "@logtape/logtape";
+import type { RecordInput } from "../../core/log/record.ts";
+import type { AnomalyMetrics } from "./anomaly-metrics.ts";
+import { ANOMALIES_STREAM, flagFields, type AnomalyFlag } from "./anomaly-record.ts";
+
+const log = getLogger(["strata", "anomalies"]);
+
+/** The gateway's own publish (LogService.publish without a transport's `via`). */
+export type AnomalyAppend = (stream: string, records: readonly RecordInput[]) => Promise<unknown>;
+
+/** The publisher is idle, or one publish of queued flags runs. */
+type PublisherState = { readonly kind: "idle" } | { readonly kind: "publishing"; readonly done: Promise<void> };
+
+export class AnomalyPublisher {
+  #window = { second: 0, published: 0 };
+  #queue: AnomalyFlag[] = [];
+  #state: PublisherState = { kind: "idle" };
+  #closed = false;
+
+  constructor(
+    private readonly append: AnomalyAppend,
+    private readonly maxPerSecond: number,
+    private readonly metrics: AnomalyMetrics,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Queues the flag for `_strata/anomalies` when this second's budget allows; never throws, never waits. */
+  offer(flag: AnomalyFlag): void {
+    const second = Math.floor(this.now() / 1000);
+    if (second !== this.#window.second) this.#window = { second, published: 0 };
+    if (this.#closed || this.#window.published >= this.maxPerSecond) {
+      this.metrics.unpublished.inc({ reason: "rate_limit" });
+      return;
+    }
+    this.#window.published++;
+    this.#queue.push(flag);
+    if (this.#state.kind === "idle") this.#start();
+  }
+
+  /** Waits for the flags queued so far to be written (tests, close). */
+  async flushed(): Promise<void> {
+    while (this.#state.kind === "publishing") await this.#state.done;
+  }
+
+  /** Publishes what is queued, then takes no more. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.flushed();
+  }
+
+  #start(): void {
+    const done = (async () => {
+      await Promise.resolve(); // the publish starts after the flagged operation's own code, never inside it
+      // Flags queued while a publish runs go in the next one (the queue holds at most a second's budget per second).
+      while (this.#queue.length > 0) {
+        const batch = this.#queue;
+        this.#queue = [];
+        try {
+          await this.append(ANOMALIES_STREAM, batch.map((flag) => ({ key: null, headers: {}, fields: flagFields(flag) })));
+        } catch (e) {
+          this.metrics.unpublished.inc({ reason: "publish_failed" }, batch.length);
+          log.warning("publishing {count} anomaly flags failed: {error}", { count: batch.length, error: e instanceof Error ? e.message : String(e) });
+        }
+      }
+      this.#state = { kind: "idle" };
+    })();
+    this.#state = { kind: "publishing", done };
+  }
+}
