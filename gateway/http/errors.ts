@@ -8,6 +8,7 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { type ErrorCode, StrataError } from "../../core/errors.ts";
 import { LibsqlError } from "@libsql/client";
 import { DrizzleQueryError } from "drizzle-orm/errors";
+import { literal } from "../observability/log-message.ts";
 import { noteBodyBytes, utf8Bytes } from "./response-facts.ts";
 
 const log = getLogger(["strata", "http"]);
@@ -26,10 +27,11 @@ export function errorResponse(c: Context, code: ErrorCode, message: string, stat
 }
 
 function logError(c: Context, code: ErrorCode, message: string, status: number, cause: unknown): void {
+  const level = status === 503 ? "warning" : status >= 500 ? "error" : "debug";
+  if (!log.isEnabledFor(level)) return;
   const properties = { status, code, method: c.req.method, path: c.req.path, message, error: cause };
-  if (status === 503) log.warn("{status} {code} {method} {path}: {message}", properties);
-  else if (status >= 500) log.error("{status} {code} {method} {path}: {message}: {error}", properties);
-  else log.debug("{status} {code} {method} {path}: {message}", properties);
+  const text = literal(`${status} ${code} ${c.req.method} ${c.req.path}: ${message}`);
+  log[level === "warning" ? "warn" : level](cause === undefined ? text : `${text}: {error}`, properties);
 }
 
 export function onError(err: Error, c: Context): Response {

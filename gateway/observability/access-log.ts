@@ -3,6 +3,7 @@
 // the CLI's choice (cli/logging.ts); a library embedding the gateway without configuring LogTape
 // gets nothing. The transports call logAccess only when `observability.accessLog` is on.
 import { getLogger } from "@logtape/logtape";
+import { literal } from "./log-message.ts";
 
 const log = getLogger(["strata", "access"]);
 
@@ -63,7 +64,3 @@ function messageOf(p: AccessProperties): string {
   return `${p.transport} ${p.method} ${p.route} ${p.status}${code} ${p.duration_ms} ms in ${p.bytes_in} B out ${p.bytes_out} B${subject}`;
 }
 
-/** A message that LogTape prints as it is: its braces (a route's regex, a subject) are not placeholders. */
-function literal(text: string): string {
-  return text.includes("{") || text.includes("}") ? text.replaceAll("{", "{{").replaceAll("}", "}}") : text;
-}
