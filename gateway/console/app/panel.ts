@@ -44,6 +44,15 @@ export class Panel {
   fail(error: unknown): void {
     this.show({ kind: "error", message: errorMessage(error) });
   }
+
+  /** Runs `work`, showing what it throws as this panel's error unless `signal` was aborted (the page was left). */
+  async guard(signal: AbortSignal, work: () => Promise<void>): Promise<void> {
+    try {
+      await work();
+    } catch (e) {
+      if (!signal.aborted) this.fail(e);
+    }
+  }
 }
 
 export function errorMessage(error: unknown): string {

@@ -22,8 +22,8 @@ export const anomaliesPage: PageDefinition = {
     root.append(panel.element);
     let kept: Anomaly[] = [];
     let after: number | undefined;
-    const poller = new Poller(LIVE_POLL_MS * 2, async (signal) => {
-      try {
+    const poller = new Poller(LIVE_POLL_MS * 2, (signal) =>
+      panel.guard(signal, async () => {
         for (let page = 0; page < PAGES_PER_POLL; page++) {
           const query = new URLSearchParams({ limit: String(PAGE) });
           if (after !== undefined) query.set("after", String(after));
@@ -45,10 +45,8 @@ export const anomaliesPage: PageDefinition = {
             a.reason,
           ]);
         panel.ready(table("anomalies", ["time", "kind", "where", "value", "usual (mean ± sd)", "threshold", "reason"], rows, "no anomalies flagged"));
-      } catch (e) {
-        if (!signal.aborted) panel.fail(e);
-      }
-    });
+      }),
+    );
     return { dispose: () => poller.stop() };
   },
 };

@@ -10,45 +10,33 @@ export const datasetsPage: PageDefinition = {
   id: "datasets",
   title: "Datasets",
   open({ api, root, params }) {
+    const controller = new AbortController();
     const list = new Panel("datasets", "Datasets");
     root.append(list.element);
-    const controller = new AbortController();
-    const fail = (panel: Panel) => (e: unknown) => {
-      if (!controller.signal.aborted) panel.fail(e);
-    };
-    api
-      .get("datasets", datasetListSchema, controller.signal)
-      .then(({ datasets }) =>
-        list.ready(table("datasets", ["dataset", "stream", "versions", "latest"], datasets.map((d) => [pageLink(d.name, "datasets", { dataset: d.name }), d.stream, d.versions, d.latest]), "no datasets visible to this token")),
-      )
-      .catch(fail(list));
+    void list.guard(controller.signal, async () => {
+      const { datasets } = await api.get("datasets", datasetListSchema, controller.signal);
+      list.ready(table("datasets", ["dataset", "stream", "versions", "latest"], datasets.map((d) => [pageLink(d.name, "datasets", { dataset: d.name }), d.stream, d.versions, d.latest]), "no datasets visible to this token"));
+    });
     const name = params.get("dataset");
     if (name !== null) {
       const detail = new Panel("dataset", `Dataset ${name}`);
       root.prepend(detail.element);
-      api
-        .get(`datasets/${segment(name)}`, datasetDescriptionSchema, controller.signal)
-        .then(({ versions }) =>
-          detail.ready(
-            table(
-              "dataset-versions",
-              ["version", "created", "stream", "samples", "bytes", "filter", "fields", "ranges"],
-              [...versions]
-                .sort((a, b) => b.version - a.version)
-                .map((v) => [
-                  v.version,
-                  formatTime(v.created_at),
-                  v.stream,
-                  v.samples,
-                  formatBytes(v.bytes),
-                  v.filter === null ? "" : el("code", {}, v.filter),
-                  v.fields?.join(", ") ?? "all",
-                  v.partitions.map((p) => `p${p.partition}: ${p.start}–${p.end}`).join("; "),
-                ]),
-            ),
-          ),
-        )
-        .catch(fail(detail));
+      void detail.guard(controller.signal, async () => {
+        const { versions } = await api.get(`datasets/${segment(name)}`, datasetDescriptionSchema, controller.signal);
+        const rows = [...versions]
+          .sort((a, b) => b.version - a.version)
+          .map((v) => [
+            v.version,
+            formatTime(v.created_at),
+            v.stream,
+            v.samples,
+            formatBytes(v.bytes),
+            v.filter === null ? "" : el("code", {}, v.filter),
+            v.fields?.join(", ") ?? "all",
+            v.partitions.map((p) => `p${p.partition}: ${p.start}–${p.end}`).join("; "),
+          ]);
+        detail.ready(table("dataset-versions", ["version", "created", "stream", "samples", "bytes", "filter", "fields", "ranges"], rows));
+      });
     }
     return { dispose: () => controller.abort() };
   },

@@ -20,7 +20,7 @@ export const devicesPage: PageDefinition = {
     const rollouts = new Panel("rollouts", "Rollouts");
     root.append(devices.element, rollouts.element);
     const poller = new Poller(LIVE_POLL_MS * 5, async (signal) => {
-      try {
+      await devices.guard(signal, async () => {
         const answer = await api.get("devices", deviceListSchema, signal);
         devices.ready(
           table(
@@ -40,10 +40,8 @@ export const devicesPage: PageDefinition = {
           ),
           answer.truncated ? el("p", { class: "muted" }, "the list is cut at the gateway's limit") : null,
         );
-      } catch (e) {
-        if (!signal.aborted) devices.fail(e);
-      }
-      try {
+      });
+      await rollouts.guard(signal, async () => {
         const { rollouts: list } = await api.get("rollouts", rolloutListSchema, signal);
         rollouts.ready(
           table(
@@ -53,9 +51,7 @@ export const devicesPage: PageDefinition = {
             "no rollouts",
           ),
         );
-      } catch (e) {
-        if (!signal.aborted) rollouts.fail(e);
-      }
+      });
     });
     return { dispose: () => poller.stop() };
   },

@@ -45,8 +45,8 @@ function openOverview(api: ConsoleApi, root: HTMLElement): Page {
   const list = new Panel("groups", "Consumer groups");
   const chart = new LiveChart({ name: "groups-lag", title: "total lag per group", unit: "records", maxSeries: OVERVIEW_GROUPS });
   root.append(chart.element, list.element);
-  const poller = new Poller(LIVE_POLL_MS, async (signal) => {
-    try {
+  const poller = new Poller(LIVE_POLL_MS, (signal) =>
+    list.guard(signal, async () => {
       const { groups } = await api.get("groups", groupListSchema, signal);
       const lags = new Map<string, number>();
       for (const g of groups.slice(0, OVERVIEW_GROUPS)) {
@@ -62,10 +62,8 @@ function openOverview(api: ConsoleApi, root: HTMLElement): Page {
           "no groups visible to this token",
         ),
       );
-    } catch (e) {
-      if (!signal.aborted) list.fail(e);
-    }
-  });
+    }),
+  );
   return {
     dispose() {
       poller.stop();
@@ -78,15 +76,13 @@ function openGroup(api: ConsoleApi, root: HTMLElement, name: string): Page {
   const detail = new Panel("group", `Group ${name}`, pageLink("all groups", "groups"));
   const chart = new LiveChart({ name: "group-lag", title: `lag of ${name} per partition`, unit: "records" });
   root.append(chart.element, detail.element);
-  const poller = new Poller(LIVE_POLL_MS, async (signal) => {
-    try {
+  const poller = new Poller(LIVE_POLL_MS, (signal) =>
+    detail.guard(signal, async () => {
       const group = await api.get(`groups/${segment(name)}`, groupDescriptionSchema, signal);
       chart.push(Date.now(), new Map(group.partitions.map((p) => [`${p.stream}/${p.partition}`, p.lag])));
       detail.ready(...groupTables(group));
-    } catch (e) {
-      if (!signal.aborted) detail.fail(e);
-    }
-  });
+    }),
+  );
   return {
     dispose() {
       poller.stop();

@@ -69,34 +69,26 @@ export const queuesPage: PageDefinition = {
     root.append(list.element);
     const controller = new AbortController();
     const listed = api.get("queues", queueListSchema, controller.signal);
-    listed
-      .then(({ queues }) =>
-        list.ready(table("queues", ["queue", "streams"], queues.map((q) => [pageLink(q.group, "queues", { group: q.group }), q.streams.join(", ")]), "no queues visible to this token")),
-      )
-      .catch((e: unknown) => {
-        if (!controller.signal.aborted) list.fail(e);
-      });
+    void list.guard(controller.signal, async () => {
+      const { queues } = await listed;
+      list.ready(table("queues", ["queue", "streams"], queues.map((q) => [pageLink(q.group, "queues", { group: q.group }), q.streams.join(", ")]), "no queues visible to this token"));
+    });
     const name = params.get("group");
     if (name === null) return { dispose: () => controller.abort() };
 
     const detail = new Panel("queue", `Queue ${name}`);
     const dead = new Panel("dead-letters", `Dead letters of ${name}`);
     root.prepend(detail.element, dead.element);
-    const poller = new Poller(LIVE_POLL_MS, async (signal) => {
-      try {
+    const poller = new Poller(LIVE_POLL_MS, (signal) =>
+      detail.guard(signal, async () => {
         detail.ready(...queueTables(await api.get(`queues/${segment(name)}`, queueDescriptionSchema, signal)));
-      } catch (e) {
-        if (!signal.aborted) detail.fail(e);
-      }
+      }),
+    );
+    void dead.guard(controller.signal, async () => {
+      const { queues } = await listed;
+      const streams = queues.find((q) => q.group === name)?.streams ?? [];
+      dead.ready(...(await deadLetters(api, name, streams, controller.signal)));
     });
-    listed
-      .then(async ({ queues }) => {
-        const streams = queues.find((q) => q.group === name)?.streams ?? [];
-        dead.ready(...(await deadLetters(api, name, streams, controller.signal)));
-      })
-      .catch((e: unknown) => {
-        if (!controller.signal.aborted) dead.fail(e);
-      });
     return {
       dispose() {
         controller.abort();

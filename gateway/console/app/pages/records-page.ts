@@ -70,32 +70,28 @@ export const recordsPage: PageDefinition = {
       const query = new URLSearchParams({ offset, max_records: String(PAGE_RECORDS) });
       if (fields.length > 0) query.set("fields", fields);
       if (filter.length > 0) query.set("filter", filter);
-      api
-        .get(`streams/${segment(stream)}/partitions/${segment(partition)}/records?${query}`, readResponseSchema, controller.signal)
-        .then((answer) => {
-          const rows = answer.records.map((r) => [
-            r.offset,
-            formatTime(r.timestamp),
-            bytesCell(r.key),
-            Object.keys(r.headers).length === 0 ? "" : el("span", {}, ...Object.entries(r.headers).map(([k, v]) => el("div", {}, `${k}: `, bytesCell(v)))),
-            r.fields === null ? el("span", { class: "muted" }, "tombstone") : jsonCell(r.fields),
-          ]);
-          const base = { stream, partition, ...(fields.length > 0 ? { fields } : {}), ...(filter.length > 0 ? { filter } : {}) };
-          const older = Math.max(0, Number(offset) - PAGE_RECORDS);
-          panel.ready(
-            el("p", { "data-summary": "" }, `${answer.records.length} records from offset ${offset}; partition end ${answer.end_offset}; next ${answer.next_offset}`),
-            table("records", ["offset", "time", "key", "headers", "fields"], rows, "no records here"),
-            el(
-              "nav",
-              { class: "pager" },
-              Number(offset) > 0 ? el("a", { href: pageHash("records", { ...base, offset: older }), "data-page": "older" }, "← older") : null,
-              answer.next_offset < answer.end_offset ? el("a", { href: pageHash("records", { ...base, offset: answer.next_offset }), "data-page": "newer" }, "newer →") : null,
-            ),
-          );
-        })
-        .catch((e: unknown) => {
-          if (!controller.signal.aborted) panel.fail(e);
-        });
+      void panel.guard(controller.signal, async () => {
+        const answer = await api.get(`streams/${segment(stream)}/partitions/${segment(partition)}/records?${query}`, readResponseSchema, controller.signal);
+        const rows = answer.records.map((r) => [
+          r.offset,
+          formatTime(r.timestamp),
+          bytesCell(r.key),
+          Object.keys(r.headers).length === 0 ? "" : el("span", {}, ...Object.entries(r.headers).map(([k, v]) => el("div", {}, `${k}: `, bytesCell(v)))),
+          r.fields === null ? el("span", { class: "muted" }, "tombstone") : jsonCell(r.fields),
+        ]);
+        const base = { stream, partition, ...(fields.length > 0 ? { fields } : {}), ...(filter.length > 0 ? { filter } : {}) };
+        const older = Math.max(0, Number(offset) - PAGE_RECORDS);
+        panel.ready(
+          el("p", { "data-summary": "" }, `${answer.records.length} records from offset ${offset}; partition end ${answer.end_offset}; next ${answer.next_offset}`),
+          table("records", ["offset", "time", "key", "headers", "fields"], rows, "no records here"),
+          el(
+            "nav",
+            { class: "pager" },
+            Number(offset) > 0 ? el("a", { href: pageHash("records", { ...base, offset: older }), "data-page": "older" }, "← older") : null,
+            answer.next_offset < answer.end_offset ? el("a", { href: pageHash("records", { ...base, offset: answer.next_offset }), "data-page": "newer" }, "newer →") : null,
+          ),
+        );
+      });
     }
     return { dispose: () => controller.abort() };
   },

@@ -23,8 +23,8 @@ export const streamsPage: PageDefinition = {
     const chart = new LiveChart({ name: "stream-rates", title: "records/s per stream", unit: "records/s" });
     root.append(chart.element, panel.element);
     let previous: { at: number; ends: Map<string, number> } | undefined;
-    const poller = new Poller(LIVE_POLL_MS, async (signal) => {
-      try {
+    const poller = new Poller(LIVE_POLL_MS, (signal) =>
+      panel.guard(signal, async () => {
         const { streams } = await api.get("streams", streamListSchema, signal);
         const at = Date.now();
         const ends = new Map(streams.map((s) => [s.name, endOf(s)]));
@@ -48,10 +48,8 @@ export const streamsPage: PageDefinition = {
             pageLink("versions", "versions", { stream: s.name }),
           ]);
         panel.ready(table("streams", ["stream", "partitions", "records (end offset)", "bytes", "records/s", "retention", "cleanup", ""], rows, "no streams visible to this token"));
-      } catch (e) {
-        if (!signal.aborted) panel.fail(e);
-      }
-    });
+      }),
+    );
     return {
       dispose() {
         poller.stop();

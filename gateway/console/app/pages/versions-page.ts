@@ -14,15 +14,13 @@ export const versionsPage: PageDefinition = {
   title: "Versions",
   open({ api, root, params }) {
     const controller = new AbortController();
-    const fail = (panel: Panel) => (e: unknown) => {
-      if (!controller.signal.aborted) panel.fail(e);
-    };
+    const { signal } = controller;
     const picker = new Panel("version-streams", "Streams");
     root.append(picker.element);
-    api
-      .get("streams", streamListSchema, controller.signal)
-      .then(({ streams }) => picker.ready(el("p", { class: "links" }, ...streams.flatMap((s) => [pageLink(s.name, "versions", { stream: s.name }), " "]))))
-      .catch(fail(picker));
+    void picker.guard(signal, async () => {
+      const { streams } = await api.get("streams", streamListSchema, signal);
+      picker.ready(el("p", { class: "links" }, ...streams.flatMap((s) => [pageLink(s.name, "versions", { stream: s.name }), " "])));
+    });
     const stream = params.get("stream");
     if (stream !== null) {
       const before = params.get("before");
@@ -30,27 +28,25 @@ export const versionsPage: PageDefinition = {
       root.prepend(panel.element);
       const query = new URLSearchParams({ limit: String(PAGE_VERSIONS) });
       if (before !== null) query.set("before", before);
-      api
-        .get(`streams/${segment(stream)}/versions?${query}`, versionListSchema, controller.signal)
-        .then((answer) =>
-          panel.ready(
-            table(
-              "versions",
-              ["record", "time", "artefact", "size", "media type", "file"],
-              answer.versions.map((v) => [
-                pageLink(`${v.partition}@${v.offset}`, "records", { stream, partition: v.partition, offset: v.offset }),
-                formatTime(v.timestamp),
-                shortId(v.artefact),
-                formatBytes(v.size),
-                v.media_type,
-                v.file_name ?? "",
-              ]),
-              "no artefacts published on this stream",
-            ),
-            answer.next_before === null ? null : el("nav", { class: "pager" }, el("a", { href: pageHash("versions", { stream, before: answer.next_before }), "data-page": "older" }, "older →")),
+      void panel.guard(signal, async () => {
+        const answer = await api.get(`streams/${segment(stream)}/versions?${query}`, versionListSchema, signal);
+        panel.ready(
+          table(
+            "versions",
+            ["record", "time", "artefact", "size", "media type", "file"],
+            answer.versions.map((v) => [
+              pageLink(`${v.partition}@${v.offset}`, "records", { stream, partition: v.partition, offset: v.offset }),
+              formatTime(v.timestamp),
+              shortId(v.artefact),
+              formatBytes(v.size),
+              v.media_type,
+              v.file_name ?? "",
+            ]),
+            "no artefacts published on this stream",
           ),
-        )
-        .catch(fail(panel));
+          answer.next_before === null ? null : el("nav", { class: "pager" }, el("a", { href: pageHash("versions", { stream, before: answer.next_before }), "data-page": "older" }, "older →")),
+        );
+      });
     }
     return { dispose: () => controller.abort() };
   },
