@@ -196,7 +196,7 @@ describe("console in Chromium", () => {
     }
   }, 60_000);
 
-  test("streams: both streams with partitions and end offsets", async () => {
+  test("streams: both streams with partitions and end offsets; a publish shows in records/s and the end offset", async () => {
     const { page, errors } = await openConsole("#/streams", reader);
     try {
       await page.waitForSelector("[data-panel=streams][data-state=ready] [data-table=streams]");
@@ -204,8 +204,16 @@ describe("console in Chromium", () => {
       const byName = new Map(rows.map((cells) => [cells[0], cells]));
       expect(byName.get(STREAM_A)?.slice(1, 3)).toEqual(["1", "6"]);
       expect(byName.get(STREAM_B)?.slice(1, 3)).toEqual(["2", "5"]);
-      // The records/s chart gets its first point from the second poll.
+      // The records/s chart gets its first point from the second poll; a publish shows as a rate
+      // above zero for the poll interval that saw it, and in the table's end offset.
       await page.waitForFunction(() => Number(document.querySelector("[data-chart=stream-rates]")?.getAttribute("data-points")) >= 1);
+      await publish(STREAM_B, [15, 16, 17], 0);
+      await page.waitForFunction(
+        (stream) => (JSON.parse(document.querySelector("[data-chart=stream-rates]")?.getAttribute("data-last") ?? "{}") as Record<string, number>)[stream]! > 0,
+        STREAM_B,
+        { polling: 50, timeout: 15_000 },
+      );
+      await page.waitForSelector(`[data-table=streams] [data-end="8"]`);
       await screenshot(page, "streams");
       expect(errors).toEqual([]);
     } finally {
