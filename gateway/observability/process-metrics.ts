@@ -23,9 +23,28 @@ export function runtimeInfo(): { runtime: "bun" | "deno" | "node"; version: stri
  */
 const MISNAMED_DEFAULTS = ["nodejs_active_handles_total", "nodejs_active_requests_total", "nodejs_active_resources_total"] as const;
 
+let processMetrics: prom.Registry | undefined;
+
+/**
+ * The default collectors, created once per process: they describe the process, and each starts
+ * an event-loop delay monitor that nothing can stop, so every gateway of a process (tests open
+ * many) shares these metric objects instead of starting its own.
+ */
+function defaultCollectors(): prom.Registry {
+  if (processMetrics !== undefined) return processMetrics;
+  const registry = new prom.Registry();
+  prom.collectDefaultMetrics({ register: registry });
+  for (const name of MISNAMED_DEFAULTS) registry.removeSingleMetric(name);
+  processMetrics = registry;
+  return registry;
+}
+
 export function registerProcessMetrics(registry: MetricsRegistry): void {
-  prom.collectDefaultMetrics({ register: registry.prom });
-  for (const name of MISNAMED_DEFAULTS) registry.prom.removeSingleMetric(name);
+  const defaults = defaultCollectors();
+  for (const { name } of defaults.getMetricsAsArray()) {
+    const metric = defaults.getSingleMetric(name);
+    if (metric !== undefined) registry.prom.registerMetric(metric);
+  }
   const { runtime, version } = runtimeInfo();
   registry.gauge("strata_build_info", "Always 1: the gateway's version and the runtime serving it, as labels.", ["version", "runtime", "runtime_version"]).set({ version: VERSION, runtime, runtime_version: version }, 1);
 }

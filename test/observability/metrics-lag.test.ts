@@ -3,9 +3,11 @@
 // as N − M records and, in seconds, the age of record M (bounded by this process's clock around
 // the scrape and the records' own timestamps); the end-to-end histogram must count the N records
 // delivered with a sum bounded by the read's start and end. Then the group catches up (lag 0 in
-// both), and a long-poll shows in `strata_long_polls_in_flight` while it waits.
+// both), and a long-poll shows in `strata_long_polls_in_flight` while it waits. The work of a
+// scrape is bounded: past `metrics.maxLagReadsPerScrape` a partition waits for the next scrape.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { removeDir, startGateway, tempDir, type GatewayProcess } from "../helpers/gateway.ts";
+import { liveGateway, postJson } from "../helpers/in-process-gateway.ts";
 import { waitFor } from "../edge/edge-fixtures.ts";
 import { valueOf } from "./metrics-exposition.ts";
 
@@ -101,4 +103,24 @@ test("a long-poll is in flight while it waits, and not once a publish answered i
   await call(`/v1/streams/${PATH}/records`, "POST", { records: [{ fields: { late: true } }] });
   expect((await poll).records.map((r) => r.offset)).toEqual([N]);
   expect(await longPollsNow()).toBe(0);
+}, 60_000);
+
+test("a scrape dates at most maxLagReadsPerScrape partitions; an unmoved offset keeps its date", async () => {
+  const live = await liveGateway({ metrics: { maxLagReadsPerScrape: 1 } });
+  try {
+    const post = (path: string, body: unknown) => postJson(`${live.url}${path}`, body);
+    expect((await post("/v1/streams", { name: "bounded", partitions: 2 })).status).toBe(201);
+    expect((await post("/v1/streams/bounded/records", { records: [{ fields: { p: 0 }, partition: 0 }, { fields: { p: 1 }, partition: 1 }] })).status).toBe(200);
+    for (const partition of [0, 1]) expect((await post("/v1/groups/slow/offsets", { stream: "bounded", partition, offset: 0 })).status).toBe(200);
+    const labels = (partition: number) => ({ group: "slow", stream: "bounded", partition: String(partition) });
+    const dated = (text: string) => [0, 1].filter((p) => valueOf(text, "strata_group_lag_seconds", labels(p)) !== undefined);
+    const first = await (await fetch(`${live.url}/metrics`)).text();
+    expect([0, 1].map((p) => valueOf(first, "strata_group_lag_records", labels(p)))).toEqual([1, 1]);
+    expect(dated(first)).toHaveLength(1);
+    // The next scrape reads the other partition's record and reuses the first one's date.
+    const second = await (await fetch(`${live.url}/metrics`)).text();
+    expect(dated(second)).toEqual([0, 1]);
+  } finally {
+    await live.close();
+  }
 }, 60_000);
