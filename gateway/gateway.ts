@@ -38,6 +38,7 @@ import { readRawFromLeader } from "./queues/remote-read.ts";
 import { sweepIntake } from "./log/intake-sweeper.ts";
 import { coordinateServices } from "./cluster/coordinated-services.ts";
 import { RequestMetrics } from "./observability/request-metrics.ts";
+import { openTracing } from "./observability/tracing.ts";
 import { StreamMetrics } from "./observability/stream-metrics.ts";
 import { registerOperationalMetrics } from "./observability/operational-metrics.ts";
 import { AnomalyFeed } from "./observability/anomaly-feed.ts";
@@ -166,6 +167,7 @@ export async function openGateway(input: GatewayConfig): Promise<Gateway> {
       limits,
       observability: config.observability,
       requestMetrics: config.observability.requestMetrics ? new RequestMetrics(metrics.registry) : undefined,
+      tracing: openTracing(config.observability),
       artefacts: artefacts.services,
       auth,
       ...(clusterService === undefined ? {} : { cluster: clusterService }),
@@ -184,6 +186,7 @@ export async function openGateway(input: GatewayConfig): Promise<Gateway> {
       },
       async close() {
         await anomalyMonitor.close();
+        await services.tracing?.shutdown(); // exports the spans not yet sent
         // First, while storage is open: led partitions are handed over and the membership ends.
         await coordination?.close();
         await opened.cluster?.close();

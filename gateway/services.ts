@@ -18,8 +18,9 @@ import type { VersionsService } from "./streams/versions-service.ts";
 import type { ServiceCoordination } from "./cluster/coordinator.ts";
 import type { ClusterService } from "./cluster/cluster-service.ts";
 import type { ObservabilityConfig } from "./observability/observability-config.ts";
-import type { RequestMetrics } from "./observability/request-metrics.ts";
 import type { AnomalyFeed } from "./observability/anomaly-feed.ts";
+import type { RequestMetrics } from "./observability/request-metrics.ts";
+import type { Tracing } from "./observability/tracing.ts";
 
 export interface GatewayServices {
   readonly streams: StreamService;
@@ -41,14 +42,16 @@ export interface GatewayServices {
   readonly fleet: FleetService;
   /** Artefact versions of streams, indexed at append (docs/versions.md). */
   readonly versions: VersionsService;
-  readonly metrics: GatewayMetrics;
   /** The anomaly flags of `_strata/anomalies`, as GET /v1/anomalies reads them (docs/anomalies.md). */
   readonly anomalies: AnomalyFeed;
+  readonly metrics: GatewayMetrics;
   readonly limits: ServiceLimits;
   /** Which request metrics, access log and trace export the transports produce (config.observability). */
   readonly observability: ObservabilityConfig;
   /** HTTP and QUIC request counts, latencies and in-flight gauges; undefined when observability.requestMetrics is off (docs/metrics.md). */
   readonly requestMetrics: RequestMetrics | undefined;
+  /** OpenTelemetry spans of publish, fetch and ack; undefined when no OTLP endpoint is configured (docs/tracing.md). */
+  readonly tracing: Tracing | undefined;
   readonly artefacts: ArtefactServices;
   /** Who a request acts as (verify a bearer token) and, with --auth, the token service; authorize with gateway/auth/principal.ts. */
   readonly auth: GatewayAuth;

@@ -35,6 +35,7 @@ import { accessLog } from "./access-log-middleware.ts";
 import { errorResponse, onError } from "./errors.ts";
 import { validBody, type JsonWire } from "./validate.ts";
 import { requestMetrics } from "./request-metrics-middleware.ts";
+import { traceSpans } from "./trace-middleware.ts";
 
 /** The JSON shape of a publish request (MessagePack: the same with native bytes). */
 export type PublishBody = JsonWire<z.input<typeof publishBodySchema>>;
@@ -71,6 +72,7 @@ export function createApp(services: GatewayServices, http: HttpConfig) {
   const base = new Hono<AuthEnv>();
   if (services.observability.accessLog) base.use("*", accessLog()); // docs/logging.md
   if (services.requestMetrics !== undefined) base.use(requestMetrics(services.requestMetrics));
+  if (services.tracing !== undefined) base.use(traceSpans(services.tracing)); // docs/tracing.md
   const inFlight = limitInFlight(new InFlightBytes(limits.maxRequestBytesInFlight));
   base.use("/v1/*", (c, next) => (isStreamedUpload(c) ? next() : inFlight(c, next)));
   if (http.corsOrigins.length > 0) {

@@ -9,6 +9,7 @@ import { authorize, permits, type Principal } from "../auth/principal.ts";
 import { commitOffsetSchema, heartbeatRequestSchema, type GroupDescription, type GroupService } from "../consumers/group-service.ts";
 import { principalOf, type AuthEnv } from "./auth.ts";
 import { validBody, validParams } from "./validate.ts";
+import { annotateSpan } from "./trace-middleware.ts";
 
 const groupQuery = z.object({ stream: z.string().optional() });
 
@@ -52,6 +53,7 @@ export function groupRoutes(groups: GroupService, limited: MiddlewareHandler, re
     .post("/groups/:group/offsets", limited, validBody(commitOffsetSchema, records), async (c) => {
       const body = c.req.valid("json").body;
       authorize(principalOf(c), "consume", body.stream);
+      annotateSpan(c, () => ({ "messaging.destination.name": body.stream, "messaging.destination.partition.id": String(body.partition ?? 0), "strata.offset.committed": body.offset }));
       return c.json(await groups.commit(c.req.param("group"), body));
     })
     .get("/groups/:group/offsets", validParams("query", groupQuery), async (c) => {

@@ -20,6 +20,7 @@ import { FORWARDED_HEADER } from "../streams/partition-route.ts";
 import { principalOf, type AuthEnv } from "./auth.ts";
 import { readBodyBytes, respond } from "./negotiate.ts";
 import { validBody, validParams } from "./validate.ts";
+import { annotateSpan, publishedAttributes } from "./trace-middleware.ts";
 
 const publishQuery = z.object({
   acks: z.enum(["local", "durable"], { message: "acks must be local or durable" }).optional(),
@@ -54,6 +55,7 @@ export function publishRoutes(services: Pick<GatewayServices, "streams" | "log" 
       const { partition, acks } = c.req.valid("query");
       const publisher = publisherOf(services.auth, principalOf(c));
       const positions = await log.publishBatch(name, await readBodyBytes(c), { partition, acks }, publisher, viaOf(c));
+      annotateSpan(c, () => publishedAttributes(positions));
       return respond(c, { records: positions });
     },
     validBody(publishBodySchema, decoder),
@@ -68,6 +70,7 @@ export function publishRoutes(services: Pick<GatewayServices, "streams" | "log" 
       // A valid HTTP traceparent is stored in each record lacking one (docs/tracing.md); a client-built batch is stored as sent.
       const request = withTraceparent(toPublishRequest(body, form, limits), c.req.header(TRACEPARENT_HEADER), limits.maxHeaders);
       const positions = await log.publish(name, request, query.acks ?? "local", publisher, viaOf(c));
+      annotateSpan(c, () => publishedAttributes(positions));
       return respond(c, { records: positions });
     },
   );

@@ -15,6 +15,7 @@ import { jsonReadResponse } from "../streams/read-wire.ts";
 import { principalOf, type AuthEnv } from "./auth.ts";
 import { respond, respondEncoded, wantsMsgpack } from "./negotiate.ts";
 import { validBody } from "./validate.ts";
+import { annotateSpan } from "./trace-middleware.ts";
 
 /** Consume on the stream of every well-formed receipt (malformed ones are answered as stale). */
 function authorizeReceipts(principal: Principal, receipts: readonly string[]): void {
@@ -66,6 +67,7 @@ export function queueRoutes(queues: QueueService, limited: MiddlewareHandler, re
     .post("/queues/:group/ack", limited, validBody(ackRequestSchema, records), async (c) => {
       const body = c.req.valid("json").body;
       authorizeReceipts(principalOf(c), body.receipts);
+      annotateSpan(c, () => ({ "messaging.batch.message_count": body.receipts.length }));
       return c.json(await queues.ack(c.req.param("group"), body.receipts));
     })
     .post("/queues/:group/nack", limited, validBody(nackRequestSchema, records), async (c) => {

@@ -9,6 +9,7 @@ import { jsonReadResponse, msgpackReadResponse, rawReadResponseParts, type JsonR
 import { requireScope, type AuthEnv } from "./auth.ts";
 import { encodeMsgpack, respondEncoded, respondParts, wantsMsgpack } from "./negotiate.ts";
 import { validParams } from "./validate.ts";
+import { withReadSpan } from "./trace-middleware.ts";
 import { GROUP_NAME } from "../consumers/group-wire.ts";
 
 /** An integer query or path parameter, as the URL carries it (range checks are the service's). */
@@ -61,15 +62,15 @@ export function readRoutes(log: LogService, metrics: GatewayMetrics, proxy?: Mid
         // Unprojected MessagePack reads forward the stored record bytes without decoding them,
         // sent as parts: views of the read buffers between small framing pieces.
         if (q.fields === undefined) {
-          const body = rawReadResponseParts(await log.readRaw(request));
+          const body = rawReadResponseParts(withReadSpan(c, await log.readRaw(request)));
           metrics.bytesOut.inc({ stream: name }, body.length);
           return respondParts<JsonReadResponse>(c, body);
         }
-        const bytes = encodeMsgpack(msgpackReadResponse(await log.read({ ...request, fields: q.fields })));
+        const bytes = encodeMsgpack(msgpackReadResponse(withReadSpan(c, await log.read({ ...request, fields: q.fields }))));
         metrics.bytesOut.inc({ stream: name }, bytes.length);
         return respondEncoded<JsonReadResponse>(c, bytes, "msgpack");
       }
-      const result = await log.read({ ...request, fields: q.fields });
+      const result = withReadSpan(c, await log.read({ ...request, fields: q.fields }));
       const text = JSON.stringify(jsonReadResponse(result));
       metrics.bytesOut.inc({ stream: result.stream }, text.length);
       return respondEncoded<JsonReadResponse>(c, text, "json");

@@ -83,3 +83,15 @@ export function publishedAttributes(positions: readonly { readonly partition: nu
   const offsets = positions.map((p) => p.offset);
   return { "messaging.batch.message_count": positions.length, "messaging.destination.partition.id": String(first.partition), "strata.offset.first": Math.min(...offsets), "strata.offset.last": Math.max(...offsets) };
 }
+
+/** `result` as it is, after adding a read's attributes to the request's span: records, their offsets, where the next read starts. */
+export function withReadSpan<R extends { readonly records: readonly { readonly offset: number }[]; readonly nextOffset: number; readonly endOffset: number }>(c: Context, result: R): R {
+  annotateSpan(c, () => ({
+    "messaging.batch.message_count": result.records.length,
+    "strata.offset.first": result.records[0]?.offset,
+    "strata.offset.last": result.records.at(-1)?.offset,
+    "strata.offset.next": result.nextOffset,
+    "strata.offset.end": result.endOffset,
+  }));
+  return result;
+}

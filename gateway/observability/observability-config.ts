@@ -12,6 +12,8 @@ export const observabilitySchema = z.strictObject({
   otlpEndpoint: z.url().optional(),
   /** service.name of the exported spans; default `strata-gateway`. */
   serviceName: z.string().min(1).max(128).optional(),
+  /** Longest a finished span waits before it is exported (the batch processor's delay), in ms; default 1000. */
+  otlpExportDelayMs: z.number().int().min(10).max(60_000).optional(),
 });
 
 export type ObservabilityInput = z.input<typeof observabilitySchema>;
@@ -21,6 +23,7 @@ export interface ObservabilityConfig {
   readonly accessLog: boolean;
   readonly otlpEndpoint: string | undefined;
   readonly serviceName: string;
+  readonly otlpExportDelayMs: number;
 }
 
 export function resolveObservability(input: ObservabilityInput | undefined): ObservabilityConfig {
@@ -29,5 +32,6 @@ export function resolveObservability(input: ObservabilityInput | undefined): Obs
     accessLog: input?.accessLog ?? true,
     otlpEndpoint: input?.otlpEndpoint,
     serviceName: input?.serviceName ?? "strata-gateway",
+    otlpExportDelayMs: input?.otlpExportDelayMs ?? 1000,
   });
 }
