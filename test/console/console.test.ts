@@ -19,6 +19,9 @@ const QUEUE = "console-q";
 const STREAM_A = "console/a"; // 1 partition: the group's
 const STREAM_B = "console/b"; // 2 partitions: the queue's
 const MODELS = "console/models";
+/** Streams whose steady ~1 KiB records are followed by one ten times larger: a record_size flag each. */
+const SIZES = ["console/sizes-1", "console/sizes-2"] as const;
+const MIN_SAMPLES = 20;
 
 let gw: GatewayProcess;
 let browser: Chromium;
@@ -83,12 +86,28 @@ async function screenshot(page: Page, name: string): Promise<void> {
 
 const lastValues = z.record(z.string(), z.number().nullable());
 
+const anomalyPage = z.object({ anomalies: z.array(z.object({ kind: z.string(), stream: z.string().optional() })) });
+
+/** Waits until `_strata/anomalies` holds a record_size flag of `stream` (flags are published off the publish path). */
+async function waitForFlag(stream: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const page = anomalyPage.parse(await (await call("GET", "/v1/anomalies?limit=100")).json());
+    if (page.anomalies.some((a) => a.kind === "record_size" && a.stream === stream)) return;
+    if (Date.now() > deadline) throw new Error(`no record_size flag of ${stream} in _strata/anomalies`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 beforeAll(async () => {
   const build = spawnSync("npm", ["run", "-s", "build:console"], { cwd: ROOT, stdio: "pipe", encoding: "utf8" });
   if (build.status !== 0) throw new Error(`npm run build:console failed:\n${build.stdout}${build.stderr}`);
   mkdirSync(SCREENSHOTS, { recursive: true });
   dir = tempDir("strata-console-");
-  gw = await startGateway({ args: ["--auth"] });
+  // Anomaly estimates flag after MIN_SAMPLES records instead of the default 50.
+  const config = join(dir, "config.json");
+  writeFileSync(config, JSON.stringify({ anomalies: { minSamples: MIN_SAMPLES } }));
+  gw = await startGateway({ args: ["--auth", "--config", config] });
   admin = readFileSync(join(gw.dataDir, "admin.token"), "utf8").trim();
   reader = await issue([{ action: "consume", streams: ">" }], "console-reader");
   outsider = await issue([{ action: "consume", streams: "elsewhere/>" }], "console-outsider");
@@ -110,6 +129,13 @@ beforeAll(async () => {
   artefactId = (await pushArtefact({ gateway: gw.url, token: admin, file, stream: MODELS })).artefact;
   await call("POST", "/v1/devices/edge-1/heartbeat", { labels: { site: "lab" }, pins: { [MODELS]: artefactId }, outbox_records: 7, transport: "http", version: "0.1.0" });
   await call("POST", "/v1/rollouts", { stream: MODELS, artefact: artefactId, percent: 50 });
+  // Flags in order: sizes-1's first, then sizes-2's (the page lists the newest first).
+  for (const stream of SIZES) {
+    await call("POST", "/v1/streams", { name: stream, partitions: 1 });
+    for (let i = 0; i < MIN_SAMPLES + 5; i++) await call("POST", `/v1/streams/${encodeURIComponent(stream)}/records`, { records: [{ fields: { blob: "x".repeat(1000 + (i % 7) * 4) } }] });
+    await call("POST", `/v1/streams/${encodeURIComponent(stream)}/records`, { records: [{ fields: { blob: "x".repeat(10_000) } }] });
+    await waitForFlag(stream);
+  }
   browser = await launchChromium();
 }, 600_000);
 
@@ -296,7 +322,7 @@ describe("console in Chromium", () => {
       { hash: "#/datasets?dataset=console-ds", name: "datasets", expectText: [["[data-table=datasets]", "console-ds"], ["[data-table=dataset-versions]", "fields.n >= 1"]] },
       { hash: `#/versions?stream=${encodeURIComponent(MODELS)}`, name: "versions", expectText: [["[data-table=versions]", "195 KiB"], ["[data-table=versions]", artefactId.slice(0, 16)]] },
       { hash: "#/devices", name: "devices", expectText: [["[data-table=devices]", "edge-1"], ["[data-table=devices]", "site=lab"], ["[data-table=devices]", `${MODELS} → ${artefactId.slice(0, 16)}`], ["[data-table=rollouts]", "50 %"]] },
-      { hash: "#/anomalies", name: "anomalies", expectText: [] },
+      { hash: "#/anomalies", name: "anomalies", expectText: [["[data-table=anomalies]", "record_size"]] },
     ];
     for (const { hash, name, expectText } of pages) {
       const { page, errors } = await openConsole(hash, reader);
@@ -310,7 +336,19 @@ describe("console in Chromium", () => {
         await page.close();
       }
     }
-    const devices = await fetch(`${gw.url}/v1/devices`, { headers: { authorization: `Bearer ${reader}` } });
-    expect(devices.status).toBe(200);
   }, 120_000);
+
+  test("anomalies: the flags, newest first, with kind, stream and reason", async () => {
+    const { page, errors } = await openConsole("#/anomalies", reader);
+    try {
+      await page.waitForSelector("[data-panel=anomalies][data-state=ready] [data-table=anomalies]");
+      const rows = await page.$$eval("[data-table=anomalies] tbody tr", (trs) => trs.map((tr) => Array.from(tr.querySelectorAll("td")).map((td) => td.textContent ?? "")));
+      const sizeRows = rows.filter((cells) => cells[1] === "record_size");
+      expect(sizeRows.map((cells) => cells[2])).toEqual([SIZES[1], SIZES[0]]);
+      for (const cells of sizeRows) expect(cells[6]?.length ?? 0).toBeGreaterThan(0);
+      expect(errors).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  }, 60_000);
 });

@@ -87,3 +87,8 @@ export function jsonCell(value: unknown, max = 240): HTMLElement {
   const text = JSON.stringify(value) ?? "null";
   return el("code", { class: "json", title: text.length > max ? text : undefined }, text.length > max ? `${text.slice(0, max)}…` : text);
 }
+
+/** A measured figure to four significant digits, without an exponent ("10,010", "0.01234"). */
+export function formatFigure(value: number): string {
+  return Number(value.toPrecision(4)).toLocaleString("en", { maximumFractionDigits: 6 });
+}

@@ -1,7 +1,7 @@
 // Anomalies (docs/anomalies.md): the flags of the `_strata/anomalies` stream through
 // GET /v1/anomalies, newest first. The first read (no `after`) answers the newest PAGE flags;
 // later polls page forward from `next`, keeping the newest KEPT in memory.
-import { el, formatTime, pageLink, table } from "../dom.ts";
+import { el, formatFigure, formatTime, pageLink, table } from "../dom.ts";
 import { LIVE_POLL_MS, type PageDefinition } from "../page.ts";
 import { Panel } from "../panel.ts";
 import { Poller } from "../poller.ts";
@@ -39,9 +39,9 @@ export const anomaliesPage: PageDefinition = {
             formatTime(a.timestamp),
             a.kind,
             a.stream === undefined ? subject(a) : el("span", {}, pageLink(a.stream, "records", { stream: a.stream, partition: a.partition ?? 0 }), a.group === undefined ? "" : ` ${a.group}`),
-            a.value.toPrecision(4),
-            `${a.mean.toPrecision(4)} ± ${a.stddev.toPrecision(3)}`,
-            a.threshold.toPrecision(4),
+            formatFigure(a.value),
+            `${formatFigure(a.mean)} ± ${formatFigure(a.stddev)}`,
+            formatFigure(a.threshold),
             a.reason,
           ]);
         panel.ready(table("anomalies", ["time", "kind", "where", "value", "usual (mean ± sd)", "threshold", "reason"], rows, "no anomalies flagged"));
