@@ -9,7 +9,7 @@ import type { ConsoleAsset } from "../console/console-asset.ts";
 import { errorResponse } from "./errors.ts";
 
 /** Self only: scripts, styles, images and API calls from this origin; no frames, no plugins, no <base>. */
-export const CONSOLE_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+export const CONSOLE_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 const ASSET_NAME = /^[a-z][a-z0-9.-]{0,63}$/;
 
