@@ -15,6 +15,13 @@ interface RateInterval {
   flagged: boolean;
 }
 
+/** A stream's two estimates and its current rate interval. */
+interface StreamWatch {
+  readonly size: RunningEstimate;
+  readonly rate: RunningEstimate;
+  readonly interval: RateInterval;
+}
+
 export type ProcessingKind = Extract<AnomalyKind, "group_processing" | "queue_processing">;
 
 /** Where a processing time was measured: the group or queue, and the record (or commit) it covers. */
@@ -27,8 +34,10 @@ export interface ProcessingSubject {
 }
 
 export class AnomalyDetector {
-  readonly #estimates = new Map<string, RunningEstimate>();
-  readonly #intervals = new Map<string, RateInterval>();
+  /** By stream name (two estimates each). */
+  readonly #streams = new Map<string, StreamWatch>();
+  /** By kind and group or queue. */
+  readonly #processing = new Map<string, RunningEstimate>();
 
   constructor(
     private readonly limits: AnomalyLimits,
@@ -39,15 +48,25 @@ export class AnomalyDetector {
 
   /** A batch appended to a stream (internal streams are not watched: a flag's own record would be judged). */
   appended(stream: string, partition: number, records: number, bytes: number, baseOffset: number): void {
-    if (records <= 0 || isInternalStreamName(stream)) return;
-    this.#size(stream, partition, records, bytes, baseOffset);
-    this.#rate(stream, partition, records);
+    if (records <= 0) return;
+    let watch = this.#streams.get(stream);
+    if (watch === undefined) {
+      if (isInternalStreamName(stream) || !this.#room(2)) return;
+      watch = { size: new RunningEstimate(this.limits), rate: new RunningEstimate(this.limits), interval: { start: this.now(), records: 0, flagged: false } };
+      this.#streams.set(stream, watch);
+    }
+    this.#size(watch.size, stream, partition, records, bytes, baseOffset);
+    this.#rate(watch, stream, partition, records);
   }
 
   /** A processing time in ms (fetch to commit for a group, claim to ack for a queue). */
   processing(kind: ProcessingKind, subject: ProcessingSubject, ms: number): void {
-    const estimate = this.#estimate(`${kind}\u0000${subject.group}`);
-    if (estimate === undefined) return;
+    const key = `${kind}\u0000${subject.group}`;
+    let estimate = this.#processing.get(key);
+    if (estimate === undefined) {
+      if (!this.#room(1)) return;
+      this.#processing.set(key, (estimate = new RunningEstimate(this.limits)));
+    }
     const { minProcessingMs, maxProcessingMs } = this.limits;
     const overBound = maxProcessingMs > 0 && ms > maxProcessingMs;
     const judged = estimate.observe(ms);
@@ -69,9 +88,7 @@ export class AnomalyDetector {
     });
   }
 
-  #size(stream: string, partition: number, records: number, bytes: number, baseOffset: number): void {
-    const estimate = this.#estimate(`record_size\u0000${stream}`);
-    if (estimate === undefined) return;
+  #size(estimate: RunningEstimate, stream: string, partition: number, records: number, bytes: number, baseOffset: number): void {
     const perRecord = bytes / records;
     const judged = estimate.observe(perRecord);
     if (!judged.flagged) return;
@@ -93,17 +110,17 @@ export class AnomalyDetector {
    * interval is judged when it closes (the first append after it) and, so a burst is seen while
    * it lasts, as soon as its count alone passes the threshold (flagged once per interval).
    */
-  #rate(stream: string, partition: number, records: number): void {
-    const estimate = this.#estimate(`publish_rate\u0000${stream}`);
-    if (estimate === undefined) return;
+  #rate(watch: StreamWatch, stream: string, partition: number, records: number): void {
+    const estimate = watch.rate;
+    const current = watch.interval;
     const now = this.now();
     const interval = this.limits.rateIntervalMs;
-    let current = this.#intervals.get(stream);
-    if (current === undefined) this.#intervals.set(stream, (current = { start: now, records: 0, flagged: false }));
     if (now - current.start >= interval) {
       const judged = estimate.observe((current.records * 1000) / interval);
       if (judged.flagged && !current.flagged) this.#flagRate(stream, partition, (current.records * 1000) / interval, judged, "");
-      Object.assign(current, { start: now, records: 0, flagged: false });
+      current.start = now;
+      current.records = 0;
+      current.flagged = false;
     }
     current.records += records;
     const soFar = (current.records * 1000) / interval;
@@ -139,17 +156,11 @@ export class AnomalyDetector {
     this.report(flag);
   }
 
-  /** The series' estimate, created on first use while fewer than anomalies.maxEstimates exist. */
-  #estimate(key: string): RunningEstimate | undefined {
-    const found = this.#estimates.get(key);
-    if (found !== undefined) return found;
-    if (this.#estimates.size >= this.limits.maxEstimates) {
-      this.metrics.untracked.inc({ what: "estimate" });
-      return undefined;
-    }
-    const created = new RunningEstimate(this.limits);
-    this.#estimates.set(key, created);
-    return created;
+  /** Whether `more` estimates fit under anomalies.maxEstimates; counted as untracked when not. */
+  #room(more: number): boolean {
+    if (this.#streams.size * 2 + this.#processing.size + more <= this.limits.maxEstimates) return true;
+    this.metrics.untracked.inc({ what: "estimate" }, more);
+    return false;
   }
 }
 

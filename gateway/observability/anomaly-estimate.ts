@@ -62,7 +62,7 @@ export class RunningEstimate {
    * above it). `forced`: flagged whatever the estimate says (an absolute bound was passed).
    */
   observe(value: number, forced = false): Judgement {
-    invariant(Number.isFinite(value), `an observation must be finite, got ${value}`);
+    if (!Number.isFinite(value)) invariant(false, `an observation must be finite, got ${value}`);
     const before = this.#state;
     const threshold = this.threshold();
     const above = value > threshold;
@@ -78,7 +78,8 @@ export class RunningEstimate {
     const delta = x - mean;
     const next = { n: count, mean: mean + alpha * delta, variance: (1 - alpha) * (variance + alpha * delta * delta) };
     this.#state = count >= this.rule.minSamples ? { phase: "tracking", ...next } : { phase: "warming", ...next };
-    invariant(Number.isFinite(this.#state.mean) && this.#state.variance >= 0 && Number.isFinite(this.#state.variance), `estimate broke: ${JSON.stringify(this.#state)}`);
+    // Checked on every fold (the message is built only when one fails: this runs once per appended batch).
+    if (!(Number.isFinite(next.mean) && next.variance >= 0 && Number.isFinite(next.variance))) invariant(false, `estimate broke: ${JSON.stringify(this.#state)}`);
     invariant(this.#state.phase === "warming" ? count < this.rule.minSamples : count >= this.rule.minSamples, "phase disagrees with the count");
   }
 }

@@ -12,6 +12,7 @@ import { z } from "zod";
 import { buildClientBatch, CLIENT_BATCH_MEDIA_TYPE } from "../../core/log/client-batch.ts";
 import { type GatewayProcess, removeDir, startGateway, tempDir } from "../helpers/gateway.ts";
 import { until } from "../queues/queue-http.ts";
+import { consumeGroup } from "../../gateway/client.ts";
 
 setDefaultTimeout(90_000);
 
@@ -186,6 +187,28 @@ describe("processing time", () => {
     expect(flag.value).toBeGreaterThanOrEqual(HELD_MS);
     expect(flag.reason).toContain(`group ${group}`);
     expect(flag.reason).toContain(`commit of ${n}`);
+  });
+});
+
+describe("the TypeScript group consumer", () => {
+  test("its reads name the group: a batch held long before its commit is flagged as group_processing", async () => {
+    const stream = "events/ts";
+    const group = "ts-consumers";
+    await createStream(stream);
+    const n = MIN_SAMPLES + 6;
+    await json(await post(`/v1/streams/${encodeURIComponent(stream)}/records`, { records: Array.from({ length: n }, (_, i) => ({ fields: { i } })) }));
+    const consumer = consumeGroup({ gateway: gw.url, group, streams: [stream], pageRecords: 1, waitMs: 200 });
+    let seen = 0;
+    for await (const batch of consumer) {
+      seen += batch.records.length;
+      // The batch before the last is the slow one: it is committed when the next is asked for.
+      if (seen === n - 1) await holdFor(HELD_MS);
+      if (seen === n) break;
+    }
+    await consumer.close();
+    const flag = await until("a group_processing flag of the consumer", async () => (await allFlags()).find((f) => f.kind === "group_processing" && f.group === group && f.value >= HELD_MS));
+    expect(flag).toMatchObject({ stream, partition: 0 });
+    expect(flag.reason).toContain(`commit of ${n - 1}`);
   });
 });
 
