@@ -273,6 +273,9 @@ describe("console in Chromium", () => {
       const after = await read();
       expect(after.points).toBeGreaterThan(before.points);
       expect(await page.textContent("[data-total-lag]")).toBe("7");
+      // The chart follows the window's width.
+      await page.setViewportSize({ width: 800, height: 700 });
+      await page.waitForFunction((selector) => (document.querySelector(`${selector} canvas`)?.getBoundingClientRect().width ?? 1e9) < 800, chart);
       await screenshot(page, "groups");
       expect(errors).toEqual([]);
     } finally {

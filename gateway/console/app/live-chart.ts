@@ -6,6 +6,7 @@ import uPlot from "uplot";
 import { invariant } from "../../../core/errors.ts";
 import { el } from "./dom.ts";
 
+const HEIGHT = 220;
 const COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf", "#393b79", "#637939"] as const;
 
 export interface LiveChartOptions {
@@ -29,12 +30,19 @@ export class LiveChart {
   readonly #values = new Map<string, (number | null)[]>();
   #plot: uPlot | undefined;
   #dropped = new Set<string>();
+  /** Keeps the plot as wide as its element when the window changes. */
+  readonly #resize = new ResizeObserver(() => this.#plot?.setSize({ width: this.#width(), height: HEIGHT }));
 
   constructor(options: LiveChartOptions) {
     this.#options = { maxPoints: 300, maxSeries: 12, ...options };
     invariant(this.#options.maxPoints >= 2 && this.#options.maxSeries >= 1, "a live chart keeps at least two points and one series");
     this.#canvas = el("div", { class: "chart-canvas" });
     this.element = el("figure", { class: "chart", "data-chart": options.name, "data-points": 0, "data-last": "{}" }, el("figcaption", {}, options.title), this.#canvas);
+    this.#resize.observe(this.#canvas);
+  }
+
+  #width(): number {
+    return Math.max(320, this.#canvas.clientWidth || 720);
   }
 
   /** Adds a point at `timeMs` with each series' value; a series missing here gets a gap. */
@@ -74,10 +82,9 @@ export class LiveChart {
   }
 
   #plotOptions(): uPlot.Options {
-    const width = Math.max(320, this.#canvas.clientWidth || 720);
     return {
-      width,
-      height: 220,
+      width: this.#width(),
+      height: HEIGHT,
       scales: { x: { time: true } },
       axes: [{}, { label: this.#options.unit }],
       series: [{}, ...[...this.#values.keys()].map((label, i) => ({ label, stroke: COLOURS[i % COLOURS.length], width: 1.5, spanGaps: false }))],
@@ -85,6 +92,7 @@ export class LiveChart {
   }
 
   dispose(): void {
+    this.#resize.disconnect();
     this.#plot?.destroy();
     this.#plot = undefined;
   }
