@@ -1,6 +1,7 @@
 // Anomalies (docs/anomalies.md): the flags of the `_strata/anomalies` stream through
 // GET /v1/anomalies, newest first. The first read (no `after`) answers the newest PAGE flags;
 // later polls page forward from `next`, keeping the newest KEPT in memory.
+import { ConsoleApiError } from "../api.ts";
 import { el, formatFigure, formatTime, pageLink, table } from "../dom.ts";
 import { LIVE_POLL_MS, type PageDefinition } from "../page.ts";
 import { Panel } from "../panel.ts";
@@ -27,7 +28,14 @@ export const anomaliesPage: PageDefinition = {
         for (let page = 0; page < PAGES_PER_POLL; page++) {
           const query = new URLSearchParams({ limit: String(PAGE) });
           if (after !== undefined) query.set("after", String(after));
-          const answer = await api.get(`anomalies?${query}`, anomalyListSchema, signal);
+          const answer = await api.get(`anomalies?${query}`, anomalyListSchema, signal).catch((e: unknown) => {
+            // An `after` past the stream's end: the gateway was reset under the page. Start over from the newest.
+            if (e instanceof ConsoleApiError && e.status === 400 && after !== undefined) {
+              after = undefined;
+              kept = [];
+            }
+            throw e;
+          });
           kept = [...kept, ...answer.anomalies].slice(-KEPT);
           const moved = answer.next !== after;
           after = answer.next;
