@@ -51,4 +51,4 @@ if (!existsSync(OUT) || readFileSync(OUT, "utf8") !== text) {
   writeFileSync(`${OUT}.tmp`, text);
   renameSync(`${OUT}.tmp`, OUT);
 }
-console.log(`console: ${assets.map((a) => `${a.name || "index.html"} ${a.body.length} B`).join(", ")} -> gateway/console/assets.generated.ts`);
+process.stdout.write(`console: ${assets.map((a) => `${a.name || "index.html"} ${a.body.length} B`).join(", ")} -> gateway/console/assets.generated.ts\n`);
