@@ -101,7 +101,6 @@ export async function openGateway(input: GatewayConfig): Promise<Gateway> {
     const routing = clusterService === undefined ? undefined : { router: clusterService, forwarder: new HttpPartitionForwarder(config.cluster), readFromLeader };
     const streams = await StreamService.open(database.db, logs, limits, clusterService === undefined ? undefined : { router: clusterService, reloadMs: config.cluster.rebalanceMs });
     const latest = await LatestService.open(streams, logs, config.compaction, limits);
-    await ensureAnomalyStream(streams);
     const compactor = new StreamCompactor(streams, logs, latest, config.compaction, metrics.registry);
     const openLogs = logs;
     artefacts = await openArtefacts({
@@ -132,7 +131,7 @@ export async function openGateway(input: GatewayConfig): Promise<Gateway> {
     // Cluster mode: the stateful services open dormant and run on the coordinator only (coordinated-services.ts).
     const dormant = clusterService !== undefined;
     // Flags go to _strata/anomalies through the log service built below (docs/anomalies.md).
-    const anomalyMonitor = createAnomalyMonitor(config.anomalies, metrics.registry, (stream, records) => logService.publish(stream, { records: [...records], producer: null }));
+    const anomalyMonitor = createAnomalyMonitor(config.anomalies, metrics.registry, (stream, records) => logService.publish(stream, { records: [...records], producer: null }), () => ensureAnomalyStream(streams));
     const groups = await GroupService.open(database.db, streams, config.groups, { dormant, processing: anomalyMonitor.groups });
     const versions = new VersionsService(streams, logs, config.versions, new VersionsIndex(database.db, config.versions));
     const streamMetrics = new StreamMetrics(metrics.registry, logs);

@@ -31,12 +31,16 @@ export class AnomalyFeed {
   /**
    * The flags at offsets `after` and later (at most `limit`); without `after`, the newest `limit`
    * of them. An `after` below the retained start reads from the start; one past the end is a
-   * BAD_REQUEST (it names no offset this stream ever had).
+   * BAD_REQUEST (it names no offset this stream ever had). Before the first flag the stream does
+   * not exist (anomaly-stream.ts): an empty stream.
    */
   async list(after: number | undefined, limit: number): Promise<AnomalyPage> {
     if (!Number.isSafeInteger(limit) || limit < 1 || limit > this.maxPage) throw new StrataError("BAD_REQUEST", `limit must be an integer in [1, ${this.maxPage}]`);
     if (after !== undefined && (!Number.isSafeInteger(after) || after < 0)) throw new StrataError("BAD_REQUEST", "after must be a non-negative integer offset");
-    const { start, end } = await this.bounds(ANOMALIES_STREAM, 0);
+    const { start, end } = await this.bounds(ANOMALIES_STREAM, 0).catch((e: unknown) => {
+      if (e instanceof StrataError && e.code === "STREAM_NOT_FOUND") return { start: 0, end: 0 };
+      throw e;
+    });
     if (after !== undefined && after > end) throw new StrataError("BAD_REQUEST", `after ${after} is past the end of ${ANOMALIES_STREAM} (${end})`);
     const from = after === undefined ? Math.max(start, end - limit) : Math.max(start, after);
     if (from >= end) return { anomalies: [], next: from };

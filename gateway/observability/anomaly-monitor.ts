@@ -7,7 +7,7 @@ import { AnomalyDetector } from "./anomaly-detector.ts";
 import type { AnomalyLimits } from "./anomaly-limits.ts";
 import { createAnomalyMetrics } from "./anomaly-metrics.ts";
 import { ProcessingTracker, type GroupProcessingObserver, type QueueProcessingObserver } from "./anomaly-processing.ts";
-import { AnomalyPublisher, type AnomalyAppend } from "./anomaly-publisher.ts";
+import { AnomalyPublisher, type AnomalyAppend, type EnsureAnomalyStream } from "./anomaly-publisher.ts";
 
 /** What the log service reports: each appended batch, and each read made for a consumer group. */
 export interface LogAnomalyHooks {
@@ -24,10 +24,13 @@ export interface AnomalyMonitor {
   close(): Promise<void>;
 }
 
-/** `append`: the gateway's own publish to `_strata/anomalies`, bound late (the log service is built with these hooks). */
-export function createAnomalyMonitor(limits: AnomalyLimits, registry: MetricsRegistry, append: AnomalyAppend): AnomalyMonitor {
+/**
+ * `append`: the gateway's own publish to `_strata/anomalies`, bound late (the log service is built
+ * with these hooks); `ensureStream` creates the stream before the first one.
+ */
+export function createAnomalyMonitor(limits: AnomalyLimits, registry: MetricsRegistry, append: AnomalyAppend, ensureStream: EnsureAnomalyStream): AnomalyMonitor {
   const metrics = createAnomalyMetrics(registry);
-  const publisher = new AnomalyPublisher(append, limits.maxFlagsPerSecond, metrics);
+  const publisher = new AnomalyPublisher(append, ensureStream, limits.maxFlagsPerSecond, metrics);
   const detector = new AnomalyDetector(limits, metrics, (flag) => publisher.offer(flag));
   const tracker = new ProcessingTracker(detector, limits.maxTrackedDeliveries, metrics);
   return {

@@ -13,6 +13,9 @@ const log = getLogger(["strata", "anomalies"]);
 /** The gateway's own publish (LogService.publish without a transport's `via`). */
 export type AnomalyAppend = (stream: string, records: readonly RecordInput[]) => Promise<unknown>;
 
+/** Creates `_strata/anomalies` when missing (anomaly-stream.ts). */
+export type EnsureAnomalyStream = () => Promise<void>;
+
 /** The publisher is idle, or one publish of queued flags runs. */
 type PublisherState = { readonly kind: "idle" } | { readonly kind: "publishing"; readonly done: Promise<void> };
 
@@ -21,9 +24,12 @@ export class AnomalyPublisher {
   #queue: AnomalyFlag[] = [];
   #state: PublisherState = { kind: "idle" };
   #closed = false;
+  /** Settles once the stream exists; dropped after a failure so that the next publish tries again. */
+  #streamReady: Promise<void> | undefined;
 
   constructor(
     private readonly append: AnomalyAppend,
+    private readonly ensureStream: EnsureAnomalyStream,
     private readonly maxPerSecond: number,
     private readonly metrics: AnomalyMetrics,
     private readonly now: () => number = Date.now,
@@ -61,6 +67,10 @@ export class AnomalyPublisher {
         const batch = this.#queue;
         this.#queue = [];
         try {
+          await (this.#streamReady ??= this.ensureStream().catch((e: unknown) => {
+            this.#streamReady = undefined;
+            throw e;
+          }));
           await this.append(ANOMALIES_STREAM, batch.map((flag) => ({ key: null, headers: {}, fields: flagFields(flag) })));
         } catch (e) {
           this.metrics.unpublished.inc({ reason: "publish_failed" }, batch.length);

@@ -1,5 +1,7 @@
-// Creates `_strata/anomalies` when the gateway opens (docs/anomalies.md): one partition, kept for
-// a week. In cluster mode every gateway tries; the one that loses the race finds it there.
+// Creates `_strata/anomalies` before the first flag is written (docs/anomalies.md): one partition,
+// kept for a week. Created on first use, not at start, so a gateway that never flags anything
+// holds no stream of its own (nor spends a stream or partition of its limits). In cluster mode
+// every gateway may try; the one that loses the race finds it there.
 import { StrataError } from "../../core/errors.ts";
 import { ANOMALIES_STREAM } from "./anomaly-record.ts";
 

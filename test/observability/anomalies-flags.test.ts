@@ -102,6 +102,12 @@ function payload(bytes: number, i: number): { fields: { blob: string; i: number 
 }
 
 describe("record size", () => {
+  test("before the first flag there is no _strata/anomalies stream and the route answers an empty page", async () => {
+    const listed = z.object({ streams: z.array(z.object({ name: z.string() })) }).parse(await json(await fetch(`${gw.url}/v1/streams`)));
+    expect(listed.streams.map((s) => s.name)).toEqual([]);
+    expect(await json(await fetch(`${gw.url}/v1/anomalies`))).toEqual({ anomalies: [], next: 0 });
+  });
+
   test("a burst of records ten times the usual size is flagged; the steady records before it are not", async () => {
     const stream = "sensors/size";
     await createStream(stream);
