@@ -23,6 +23,7 @@ import { registerQueue } from "./queue.ts";
 import { registerServe } from "./serve.ts";
 import { registerStreams } from "./streams.ts";
 import { registerTokens } from "./tokens.ts";
+import { registerTrace } from "./trace.ts";
 import { VERSION } from "./version.ts";
 
 const loggingOpts = z.object({ logLevel: logLevelText, logFormat: logFormatText, quiet: z.boolean().optional() });
@@ -77,5 +78,6 @@ export function buildProgram(): Command {
   registerDevices(program);
   registerRollout(program);
   registerCluster(program);
+  registerTrace(program);
   return program;
 }
