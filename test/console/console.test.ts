@@ -203,6 +203,27 @@ describe("console in Chromium", () => {
     }
   }, 60_000);
 
+  test("a gateway without --auth needs no token", async () => {
+    const open = await startGateway();
+    const page = await browser.context.newPage();
+    const errors: string[] = [];
+    page.on("console", (message) => {
+      if (message.type() === "error") errors.push(message.text());
+    });
+    try {
+      const created = await fetch(`${open.url}/v1/streams`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: "open/stream" }) });
+      expect(created.status).toBe(201);
+      await page.goto(`${open.url}/console/#/streams`);
+      await page.waitForSelector("[data-panel=streams][data-state=ready] [data-table=streams] a:has-text('open/stream')");
+      expect(await page.textContent("#token-status")).toBe("no token");
+      expect(errors).toEqual([]);
+    } finally {
+      await page.close();
+      await open.stop();
+      removeDir(open.dataDir);
+    }
+  }, 60_000);
+
   test("a token without the stream's scope gets the 403 explained", async () => {
     const { page } = await openConsole(`#/records?stream=${encodeURIComponent(STREAM_A)}&partition=0&offset=0`, outsider);
     try {
