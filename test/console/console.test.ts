@@ -256,7 +256,7 @@ describe("console in Chromium", () => {
       await page.waitForFunction(() => Number(document.querySelector("[data-chart=stream-rates]")?.getAttribute("data-points")) >= 1);
       await publish(STREAM_B, [15, 16, 17], 0);
       await page.waitForFunction(
-        (stream) => (JSON.parse(document.querySelector("[data-chart=stream-rates]")?.getAttribute("data-last") ?? "{}") as Record<string, number>)[stream]! > 0,
+        (stream) => Number(JSON.parse(document.querySelector("[data-chart=stream-rates]")?.getAttribute("data-last") ?? "{}")[stream]) > 0,
         STREAM_B,
         { polling: 50, timeout: 15_000 },
       );
