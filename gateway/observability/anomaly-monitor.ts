@@ -30,7 +30,7 @@ export interface AnomalyMonitor {
  */
 export function createAnomalyMonitor(limits: AnomalyLimits, registry: MetricsRegistry, append: AnomalyAppend, ensureStream: EnsureAnomalyStream): AnomalyMonitor {
   const metrics = createAnomalyMetrics(registry);
-  const publisher = new AnomalyPublisher(append, ensureStream, limits.maxFlagsPerSecond, metrics);
+  const publisher = new AnomalyPublisher(append, ensureStream, { maxPerSecond: limits.maxFlagsPerSecond, maxWaitMs: limits.maxPublishWaitMs }, metrics);
   const detector = new AnomalyDetector(limits, metrics, (flag) => publisher.offer(flag));
   const tracker = new ProcessingTracker(detector, limits.maxTrackedDeliveries, metrics);
   return {
