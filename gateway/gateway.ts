@@ -166,7 +166,7 @@ export async function openGateway(input: GatewayConfig): Promise<Gateway> {
       limits,
       observability: config.observability,
       requestMetrics: config.observability.requestMetrics ? new RequestMetrics(metrics.registry) : undefined,
-      tracing: openTracing(config.observability),
+      tracing: await openTracing(config.observability),
       artefacts: artefacts.services,
       auth,
       ...(clusterService === undefined ? {} : { cluster: clusterService }),

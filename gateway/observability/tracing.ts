@@ -1,95 +1,15 @@
 // OpenTelemetry spans of the gateway's publish, fetch and ack requests (docs/tracing.md), exported
 // over OTLP/HTTP (JSON) through a BatchSpanProcessor when `observability.otlpEndpoint` is set.
-// Without an endpoint openTracing answers undefined: no provider, no exporter, and the transports
-// add no middleware, so tracing costs nothing. The provider is this gateway's own (never the
-// process-global one), so several gateways in one process keep their spans apart.
-import { type Attributes, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Context, type Span, type Tracer } from "@opentelemetry/api";
-import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
-import { resourceFromAttributes } from "@opentelemetry/resources";
-import { BatchSpanProcessor, TracerProvider } from "@opentelemetry/sdk-trace";
-import { parseTraceparent } from "../../core/trace/traceparent.ts";
+// Without an endpoint openTracing answers undefined and the OpenTelemetry SDK is not even loaded:
+// no provider, no exporter, and the transports add no middleware, so tracing costs nothing.
 import type { ObservabilityConfig } from "./observability-config.ts";
+import type { Tracing } from "./tracing-types.ts";
 
-/** The operations that get spans: a publish, a read of a partition, a queue ack or a group's offset commit. */
-export type TracedOperation = "publish" | "fetch" | "ack";
+export type { RequestSpan, SpanAttributes, TracedOperation, Tracing } from "./tracing-types.ts";
 
-/** Attribute values a span takes (numbers, strings; OpenTelemetry drops undefined). */
-export type SpanAttributes = Readonly<Record<string, string | number | undefined>>;
-
-/** One request's span: attributes may be added until it ends, once. */
-export interface RequestSpan {
-  annotate(attributes: SpanAttributes): void;
-  /** Ends the span with the answer's HTTP status (an error status marks it failed) and, on failure, the Strata error code. */
-  end(status: number, errorCode?: string): void;
-}
-
-export interface Tracing {
-  /** Starts a server span for `operation`, the child of `traceparent` when that is a valid W3C traceparent. */
-  start(operation: TracedOperation, traceparent: string | undefined, attributes: SpanAttributes): RequestSpan;
-  /** Exports the spans not yet sent and stops the exporter. */
-  shutdown(): Promise<void>;
-}
-
-/** Bound on one export request to the collector. */
-const EXPORT_TIMEOUT_MS = 10_000;
-
-function parentContext(traceparent: string | undefined): Context {
-  const parent = parseTraceparent(traceparent);
-  if (parent === undefined) return ROOT_CONTEXT;
-  return trace.setSpanContext(ROOT_CONTEXT, { traceId: parent.traceId, spanId: parent.spanId, traceFlags: parent.flags, isRemote: true });
-}
-
-function cleaned(attributes: SpanAttributes): Attributes {
-  const out: Attributes = {};
-  for (const [name, value] of Object.entries(attributes)) if (value !== undefined) out[name] = value;
-  return out;
-}
-
-type SpanState = { kind: "open"; span: Span } | { kind: "ended" };
-
-class OtelRequestSpan implements RequestSpan {
-  #state: SpanState;
-
-  constructor(span: Span) {
-    this.#state = { kind: "open", span };
-  }
-
-  annotate(attributes: SpanAttributes): void {
-    if (this.#state.kind === "open") this.#state.span.setAttributes(cleaned(attributes));
-  }
-
-  end(status: number, errorCode?: string): void {
-    if (this.#state.kind !== "open") return;
-    const { span } = this.#state;
-    this.#state = { kind: "ended" };
-    span.setAttributes(cleaned({ "http.response.status_code": status, "strata.error.code": errorCode }));
-    if (status >= 400) span.setStatus({ code: SpanStatusCode.ERROR, ...(errorCode === undefined ? {} : { message: errorCode }) });
-    span.end();
-  }
-}
-
-class OtelTracing implements Tracing {
-  readonly #provider: TracerProvider;
-  readonly #tracer: Tracer;
-
-  constructor(endpoint: string, serviceName: string, exportDelayMs: number) {
-    this.#provider = new TracerProvider({
-      resource: resourceFromAttributes({ "service.name": serviceName }),
-      spanProcessors: [new BatchSpanProcessor({ exporter: new OTLPTraceExporter({ url: endpoint, timeoutMillis: EXPORT_TIMEOUT_MS }), scheduledDelayMillis: exportDelayMs })],
-    });
-    this.#tracer = this.#provider.getTracer("strata-gateway");
-  }
-
-  start(operation: TracedOperation, traceparent: string | undefined, attributes: SpanAttributes): RequestSpan {
-    return new OtelRequestSpan(this.#tracer.startSpan(operation, { kind: SpanKind.SERVER, attributes: cleaned(attributes) }, parentContext(traceparent)));
-  }
-
-  shutdown(): Promise<void> {
-    return this.#provider.shutdown();
-  }
-}
-
-/** The gateway's tracing when an OTLP endpoint is configured; undefined (nothing at all) otherwise. */
-export function openTracing(config: ObservabilityConfig): Tracing | undefined {
-  return config.otlpEndpoint === undefined ? undefined : new OtelTracing(config.otlpEndpoint, config.serviceName, config.otlpExportDelayMs);
+/** The gateway's tracing when an OTLP endpoint is configured; undefined (nothing at all, the SDK not loaded) otherwise. */
+export async function openTracing(config: ObservabilityConfig): Promise<Tracing | undefined> {
+  if (config.otlpEndpoint === undefined) return undefined;
+  const { OtelTracing } = await import("./otel-tracing.ts");
+  return new OtelTracing(config.otlpEndpoint, config.serviceName, config.otlpExportDelayMs);
 }

@@ -196,7 +196,9 @@ test("the spans of the last requests are exported when the gateway stops", async
   expect(receiver.spans.some((s) => s.traceId === "c".repeat(32) && s.name === "publish")).toBe(true);
 });
 
-test("without an OTLP endpoint there is no tracing at all", () => {
-  expect(openTracing(resolveObservability(undefined))).toBeUndefined();
-  expect(openTracing(resolveObservability({ otlpEndpoint: "http://127.0.0.1:4318/v1/traces" }))).toBeDefined();
+test("without an OTLP endpoint there is no tracing at all", async () => {
+  expect(await openTracing(resolveObservability(undefined))).toBeUndefined();
+  const tracing = await openTracing(resolveObservability({ otlpEndpoint: "http://127.0.0.1:4318/v1/traces" }));
+  expect(tracing).toBeDefined();
+  await tracing?.shutdown();
 });
