@@ -29,15 +29,15 @@ export interface ProcessingSubject {
   readonly group: string;
   readonly stream: string;
   readonly partition: number;
-  /** What the time covers, for the reason (`offset 17`, `offsets 10..19`). */
-  readonly what: string;
+  /** What the time covers, for the reason (`offset 17`, `offsets 10..19`); built only for a flag. */
+  readonly what: () => string;
 }
 
 export class AnomalyDetector {
   /** By stream name (two estimates each). */
   readonly #streams = new Map<string, StreamWatch>();
-  /** By kind and group or queue. */
-  readonly #processing = new Map<string, RunningEstimate>();
+  /** By kind, then group or queue. */
+  readonly #processing: Readonly<Record<ProcessingKind, Map<string, RunningEstimate>>> = { group_processing: new Map(), queue_processing: new Map() };
 
   constructor(
     private readonly limits: AnomalyLimits,
@@ -61,11 +61,11 @@ export class AnomalyDetector {
 
   /** A processing time in ms (fetch to commit for a group, claim to ack for a queue). */
   processing(kind: ProcessingKind, subject: ProcessingSubject, ms: number): void {
-    const key = `${kind}\u0000${subject.group}`;
-    let estimate = this.#processing.get(key);
+    const series = this.#processing[kind];
+    let estimate = series.get(subject.group);
     if (estimate === undefined) {
       if (!this.#room(1)) return;
-      this.#processing.set(key, (estimate = new RunningEstimate(this.limits)));
+      series.set(subject.group, (estimate = new RunningEstimate(this.limits)));
     }
     const { minProcessingMs, maxProcessingMs } = this.limits;
     const overBound = maxProcessingMs > 0 && ms > maxProcessingMs;
@@ -84,7 +84,7 @@ export class AnomalyDetector {
       mean: judged.mean,
       stddev: judged.stddev,
       threshold,
-      reason: `${who} took ${fmt(ms)} ms over ${subject.stream}/${subject.partition} ${subject.what}, above ${why}`,
+      reason: `${who} took ${fmt(ms)} ms over ${subject.stream}/${subject.partition} ${subject.what()}, above ${why}`,
     });
   }
 
@@ -158,7 +158,8 @@ export class AnomalyDetector {
 
   /** Whether `more` estimates fit under anomalies.maxEstimates; counted as untracked when not. */
   #room(more: number): boolean {
-    if (this.#streams.size * 2 + this.#processing.size + more <= this.limits.maxEstimates) return true;
+    const held = this.#streams.size * 2 + this.#processing.group_processing.size + this.#processing.queue_processing.size;
+    if (held + more <= this.limits.maxEstimates) return true;
     this.metrics.untracked.inc({ what: "estimate" }, more);
     return false;
   }

@@ -81,7 +81,7 @@ export class ProcessingTracker implements GroupProcessingObserver, QueueProcessi
     if (kept.length === 0) this.#reads.delete(key);
     else this.#reads.set(key, kept);
     if (earliest === Number.POSITIVE_INFINITY) return;
-    this.detector.processing("group_processing", { group, stream, partition, what: `offsets ${first}..${offset - 1} (commit of ${offset})` }, this.now() - earliest);
+    this.detector.processing("group_processing", { group, stream, partition, what: () => `${first === offset - 1 ? `offset ${first}` : `offsets ${first}..${offset - 1}`} (commit of ${offset})` }, this.now() - earliest);
   }
 
   claimed(group: string, deliveries: readonly ClaimedDelivery[]): void {
@@ -95,7 +95,7 @@ export class ProcessingTracker implements GroupProcessingObserver, QueueProcessi
     const claim = this.#claims.get(key);
     if (claim === undefined) return;
     this.#claims.delete(key);
-    this.detector.processing("queue_processing", { group, stream: claim.stream, partition: claim.partition, what: `offset ${claim.offset}` }, this.now() - claim.at);
+    this.detector.processing("queue_processing", { group, stream: claim.stream, partition: claim.partition, what: () => `offset ${claim.offset}` }, this.now() - claim.at);
   }
 
   /** Forgets the oldest claims, then the oldest reads, past the bound. */
