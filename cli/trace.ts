@@ -50,20 +50,19 @@ const MISSING_CODES = new Set(["STREAM_NOT_FOUND", "PARTITION_NOT_FOUND", "NOT_F
 
 /** The record at `position` alone, without its fields; missing when the partition does not hold that offset. */
 async function readRecord(client: StrataClient, position: RecordPosition): Promise<RecordLookup> {
-  let page;
   try {
-    page = await expectOk(
+    const page = await expectOk(
       await client.v1.streams[":name"].partitions[":partition"].records.$get({ param: { name: streamParam(position.stream), partition: String(position.partition) }, query: { offset: String(position.offset), max_records: "1", fields: "" } }),
       readPage,
       `read ${formatSource(position)}`,
     );
+    const record = page.records[0];
+    if (record === undefined || record.offset !== position.offset) return { kind: "missing", reason: `partition ${position.partition} of ${position.stream} does not hold offset ${position.offset} (its end offset is ${page.end_offset})` };
+    return { kind: "found", record: { stream: position.stream, partition: position.partition, offset: record.offset, timestamp: record.timestamp, headers: record.headers } };
   } catch (e) {
     if (e instanceof StrataError && MISSING_CODES.has(e.code)) return { kind: "missing", reason: `${e.code}: ${e.message}` };
     throw e;
   }
-  const record = page.records[0];
-  if (record === undefined || record.offset !== position.offset) return { kind: "missing", reason: `partition ${position.partition} of ${position.stream} does not hold offset ${position.offset} (its end offset is ${page.end_offset})` };
-  return { kind: "found", record: { stream: position.stream, partition: position.partition, offset: record.offset, timestamp: record.timestamp, headers: record.headers } };
 }
 
 function textOf(path: TracePath): string {
