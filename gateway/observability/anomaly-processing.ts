@@ -16,6 +16,14 @@ interface Delivery {
   readonly at: number;
 }
 
+/** A claimed record waiting for its ack. */
+interface Claim {
+  readonly stream: string;
+  readonly partition: number;
+  readonly offset: number;
+  readonly at: number;
+}
+
 /** The group consumers' side: reads for a group, then its commits (GroupService). */
 export interface GroupProcessingObserver {
   committed(group: string, stream: string, partition: number, offset: number): void;
@@ -39,8 +47,9 @@ export class ProcessingTracker implements GroupProcessingObserver, QueueProcessi
   /** Group reads by group, stream and partition, oldest first. */
   readonly #reads = new Map<string, Delivery[]>();
   #readCount = 0;
-  /** Queue claims by group and receipt, in claim order. */
-  readonly #claims = new Map<string, { readonly stream: string; readonly partition: number; readonly offset: number; readonly at: number }>();
+  /** Queue claims by group, then receipt, in claim order. */
+  readonly #claims = new Map<string, Map<string, Claim>>();
+  #claimCount = 0;
 
   constructor(
     private readonly detector: AnomalyDetector,
@@ -86,24 +95,35 @@ export class ProcessingTracker implements GroupProcessingObserver, QueueProcessi
 
   claimed(group: string, deliveries: readonly ClaimedDelivery[]): void {
     const at = this.now();
-    for (const d of deliveries) this.#claims.set(claimKey(group, d.receipt), { stream: d.stream, partition: d.partition, offset: d.raw.offset, at });
+    let claims = this.#claims.get(group);
+    if (claims === undefined) this.#claims.set(group, (claims = new Map()));
+    for (const d of deliveries) {
+      if (!claims.has(d.receipt)) this.#claimCount++;
+      claims.set(d.receipt, { stream: d.stream, partition: d.partition, offset: d.raw.offset, at });
+    }
     this.#bound();
   }
 
   acked(group: string, receipt: string): void {
-    const key = claimKey(group, receipt);
-    const claim = this.#claims.get(key);
+    const claims = this.#claims.get(group);
+    if (claims === undefined) return;
+    const claim = claims.get(receipt);
     if (claim === undefined) return;
-    this.#claims.delete(key);
+    claims.delete(receipt);
+    this.#claimCount--;
+    if (claims.size === 0) this.#claims.delete(group);
     this.detector.processing("queue_processing", { group, stream: claim.stream, partition: claim.partition, what: () => `offset ${claim.offset}` }, this.now() - claim.at);
   }
 
   /** Forgets the oldest claims, then the oldest reads, past the bound. */
   #bound(): void {
-    while (this.#claims.size + this.#readCount > this.maxTracked) {
-      const oldestClaim = this.#claims.keys().next();
-      if (!oldestClaim.done) {
-        this.#claims.delete(oldestClaim.value);
+    while (this.#claimCount + this.#readCount > this.maxTracked) {
+      const oldestGroup = this.#claims.entries().next();
+      if (!oldestGroup.done) {
+        const [group, claims] = oldestGroup.value;
+        claims.delete(claims.keys().next().value!);
+        this.#claimCount--;
+        if (claims.size === 0) this.#claims.delete(group);
       } else {
         const [key, list] = this.#reads.entries().next().value!;
         list.shift();
@@ -117,8 +137,4 @@ export class ProcessingTracker implements GroupProcessingObserver, QueueProcessi
 
 function readKey(group: string, stream: string, partition: number): string {
   return `${group}\u0000${stream}\u0000${partition}`;
-}
-
-function claimKey(group: string, receipt: string): string {
-  return `${group}\u0000${receipt}`;
 }
