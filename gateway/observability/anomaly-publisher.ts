@@ -58,6 +58,8 @@ export class AnomalyPublisher {
       return;
     }
     this.#window.published++;
+    // The same budget bounds the log: one line per published flag.
+    log.info("anomaly {kind}: {reason}", { kind: flag.kind, stream: flag.stream, group: flag.group, partition: flag.partition, reason: flag.reason });
     this.#queue.push(flag);
     if (this.#state.kind === "idle") this.#start();
   }

@@ -124,6 +124,8 @@ describe("record size", () => {
       const found = (await allFlags()).filter((f) => f.kind === "record_size" && f.stream === stream);
       return found.length > 0 ? found : undefined;
     });
+    // Each published flag is also one log line of strata.anomalies.
+    await until("the flag's log line", async () => (gw.output().includes(`anomaly record_size: ${flags[0]!.reason}`) ? true : undefined));
     for (const flag of flags) {
       expect(flag.value).toBeGreaterThan(9 * 1024);
       expect(flag.mean).toBeLessThan(1200);
