@@ -50,23 +50,25 @@ export class GroupLagMetrics {
   ) {
     this.#records = registry.gauge("strata_group_lag_records", "Records of a partition a consumer group has not committed yet (end offset − committed offset).", ["group", "stream", "partition"]);
     this.#seconds = registry.gauge("strata_group_lag_seconds", "Seconds since the first record a consumer group has not committed was appended (0 when caught up): since when the group is behind.", ["group", "stream", "partition"]);
-    registry.onCollect(() => this.collect());
   }
 
+  /**
+   * Sets both gauges afresh (run before each scrape). Everything is gathered first and the gauges
+   * are replaced in one synchronous step, so a scrape running meanwhile sees the old or the new
+   * series, never half of them.
+   */
   async collect(): Promise<void> {
-    this.#records.reset();
-    this.#seconds.reset();
     let groups: readonly { readonly group: string }[];
     try {
       groups = await this.groups.list();
     } catch (e) {
       // Cluster mode: only the coordinator serves groups; the others export no lag.
-      if (isStrataError(e) && e.code === "NOT_LEADER") return;
-      throw e;
+      if (!(isStrataError(e) && e.code === "NOT_LEADER")) throw e;
+      groups = [];
     }
+    const rows: { labels: Record<"group" | "stream" | "partition", string>; lag: number; dated: DatedOffset | undefined }[] = [];
     const dated = new Map<string, DatedOffset>();
     let reads = 0;
-    const now = this.now();
     for (const { group } of groups.slice(0, this.limits.maxLagGroupsPerScrape)) {
       let partitions: readonly GroupPartitionLag[];
       try {
@@ -77,28 +79,35 @@ export class GroupLagMetrics {
       }
       for (const p of partitions) {
         const labels = { group, stream: p.stream, partition: String(p.partition) };
-        this.#records.set(labels, p.lag);
         if (p.lag === 0) {
-          this.#seconds.set(labels, 0);
+          rows.push({ labels, lag: 0, dated: undefined });
           continue;
         }
         const key = `${group}\u0000${p.stream}\u0000${p.partition}`;
         const first = p.end_offset - p.lag;
         let found = this.#dated.get(key);
-        if (found?.offset !== first) {
-          if (reads >= this.limits.maxLagReadsPerScrape) continue;
+        if (found?.offset !== first && reads < this.limits.maxLagReadsPerScrape) {
           reads++;
           const timestamp = await this.timestampOf(p.stream, p.partition, first).catch((e: unknown) => {
             log.debug("lag of group {group} on {stream}/{partition}: no record at {offset} ({error})", { group, stream: p.stream, partition: p.partition, offset: first, error: e });
             return undefined;
           });
-          if (timestamp === undefined) continue;
-          found = { offset: first, timestamp };
+          found = timestamp === undefined ? undefined : { offset: first, timestamp };
         }
-        dated.set(key, found);
-        this.#seconds.set(labels, Math.max(0, now - found.timestamp) / 1000);
+        // Past the read limit, or with nothing to read: no lag-seconds series this time.
+        if (found?.offset !== first) found = undefined;
+        if (found !== undefined) dated.set(key, found);
+        rows.push({ labels, lag: p.lag, dated: found });
       }
     }
     this.#dated = dated;
+    const now = this.now();
+    this.#records.reset();
+    this.#seconds.reset();
+    for (const { labels, lag, dated: at } of rows) {
+      this.#records.set(labels, lag);
+      if (lag === 0) this.#seconds.set(labels, 0);
+      else if (at !== undefined) this.#seconds.set(labels, Math.max(0, now - at.timestamp) / 1000);
+    }
   }
 }

@@ -21,7 +21,8 @@ export interface OperationalSources {
 
 export function registerOperationalMetrics(sources: OperationalSources): void {
   const { registry, limits } = sources;
-  new GroupLagMetrics(registry, sources.groups, sources.recordTimestamp, limits);
+  const groupLag = new GroupLagMetrics(registry, sources.groups, sources.recordTimestamp, limits);
+  registry.onCollect(() => groupLag.collect());
   registerQueueInFlight(registry, sources.queues, limits);
   registerEdgeOutbox(registry, sources.fleet, limits);
   registerProcessMetrics(registry);
