@@ -131,7 +131,7 @@ export async function openGateway(input: GatewayConfig): Promise<Gateway> {
     // Cluster mode: the stateful services open dormant and run on the coordinator only (coordinated-services.ts).
     const dormant = clusterService !== undefined;
     // Flags go to _strata/anomalies through the log service built below (docs/anomalies.md).
-    const anomalyMonitor = createAnomalyMonitor(config.anomalies, metrics.registry, (stream, records) => logService.publish(stream, { records: [...records], producer: null }), () => ensureAnomalyStream(streams));
+    const anomalyMonitor = createAnomalyMonitor(config.anomalies, metrics.registry, (stream, records) => logService.publish(stream, { records: [...records], producer: null }), () => ensureAnomalyStream(streams, config.anomalies.streamRetentionMs));
     const groups = await GroupService.open(database.db, streams, config.groups, { dormant, processing: anomalyMonitor.groups });
     const versions = new VersionsService(streams, logs, config.versions, new VersionsIndex(database.db, config.versions));
     const streamMetrics = new StreamMetrics(metrics.registry, logs);

@@ -15,6 +15,7 @@ export const ANOMALY_LIMITS = defineLimits("anomalies", {
   maxEstimates: { default: 10_000, unit: "count", min: 1, max: 1_000_000, doc: "Estimates (streams, groups, queues) the gateway keeps; past it new ones are not tracked." },
   maxTrackedDeliveries: { default: 100_000, unit: "count", min: 1, max: 10_000_000, doc: "Fetches and claims remembered until their commit or ack (the start of a processing time); the oldest is forgotten past it." },
   maxPublishWaitMs: { default: 10_000, unit: "ms", min: 0, max: 600_000, doc: "How long a batch of flags is retried while `_strata/anomalies` cannot take it for a passing reason (cluster mode: its partition not led yet, a lease moving) before it is counted as not published." },
+  streamRetentionMs: { default: 604_800_000, unit: "ms", min: 60_000, max: 31_536_000_000, doc: "How long `_strata/anomalies` keeps its flags (its retention, set when the gateway creates the stream)." },
   maxPageRecords: { default: 1_000, unit: "count", min: 1, max: 100_000, doc: "Most flags one `GET /v1/anomalies` answers." },
 });
 

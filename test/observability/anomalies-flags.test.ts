@@ -239,6 +239,9 @@ describe("GET /v1/anomalies and the stream", () => {
       .object({ records: z.array(z.object({ offset: z.number(), fields: z.record(z.string(), z.unknown()) })) })
       .parse(await json(await fetch(`${gw.url}/v1/streams/_strata%2Fanomalies/partitions/0/records?offset=0&max_records=1000`)));
     expect(read.records.map((r) => r.fields.kind)).toEqual(all.map((f) => f.kind));
+    // One partition, kept for anomalies.streamRetentionMs (a week by default).
+    const described = z.object({ partitions: z.array(z.unknown()), retention: z.object({ ms: z.number() }) }).parse(await json(await fetch(`${gw.url}/v1/streams/_strata%2Fanomalies`)));
+    expect({ partitions: described.partitions.length, retentionMs: described.retention.ms }).toEqual({ partitions: 1, retentionMs: 7 * 24 * 3_600_000 });
   });
 
   test("outside writes to _strata/anomalies are refused and change nothing", async () => {
