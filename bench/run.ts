@@ -1,6 +1,6 @@
 // Runs the benchmarks in bench/, one child process each, and prints their markdown tables.
 //   bun bench/run.ts                 every benchmark present (`npm run bench` builds first)
-//   bun bench/run.ts log             one or more of them (log, client-batch, latency, kernels-hash, kernels-tensor, artefacts, artefact-pull, quic, read-path, filters, groups, queues, training, checkpoints, gradients, native, rollout, cluster, client-failover, fuzz)
+//   bun bench/run.ts log             one or more of them (log, client-batch, latency, kernels-hash, kernels-tensor, artefacts, artefact-pull, quic, read-path, filters, groups, queues, training, checkpoints, gradients, native, rollout, cluster, client-failover, observability, fuzz)
 // Each bench is called the way its own header says; a bench file that is missing is skipped,
 // a bench that fails is reported and makes the exit status non-zero. Every ratio a bench reports
 // (a `::strata-ratio::` line, bench/ratio.ts) is gathered from its output, and at the end one
@@ -155,6 +155,12 @@ const BENCHES: readonly Bench[] = [
     file: "bench/client-failover.ts",
     // The failover fetch every TypeScript client uses (a list of gateway URLs) vs a plain fetch to one gateway: idempotent publishes, p50/p99.
     steps: () => [{ title: "Client failover fetch vs a plain fetch (Bun)", cmd: bun, args: ["bench/client-failover.ts", "--rounds", "7", "--requests", "300"] }],
+  },
+  {
+    name: "observability",
+    file: "bench/observability.ts",
+    // Publish throughput and gateway CPU with request metrics, the access log, OTLP spans and a traceparent on vs all off (goal: at most 3 % apart).
+    steps: () => [{ title: "Observability overhead: publish with metrics, access log and tracing on vs off (Bun)", cmd: bun, args: ["bench/observability.ts"] }],
   },
   {
     name: "fuzz",

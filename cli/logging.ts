@@ -4,10 +4,11 @@
 // (JSON Lines: one object per record with its properties) or `pretty` (@logtape/pretty, coloured
 // on a terminal). Libraries only call getLogger(["strata", …]); stdout stays for command output.
 // docs/logging.md.
-import { configure, getJsonLinesFormatter, getLogLevels, getTextFormatter, type LogLevel, type TextFormatter } from "@logtape/logtape";
+import { configure, getLogLevels, getTextFormatter, jsonLinesFormatter, type LogLevel, type TextFormatter } from "@logtape/logtape";
 import { getPrettyFormatter } from "@logtape/pretty";
 import { Option } from "commander";
 import { z } from "zod";
+import { stderrSink } from "./stderr-sink.ts";
 
 export const DEFAULT_LOG_LEVEL: LogLevel = "info";
 
@@ -31,7 +32,9 @@ function formatter(format: LogFormat): TextFormatter {
     case "text":
       return getTextFormatter({ timestamp: "rfc3339", category: ".", value: "bare" });
     case "json":
-      return getJsonLinesFormatter({ categorySeparator: ".", message: "rendered", properties: "nest:properties" });
+      // The default one ("." between category names, rendered message, properties nested under
+      // `properties`): LogTape formats it on a faster path than a configured one.
+      return jsonLinesFormatter;
     case "pretty":
       return getPrettyFormatter({ timestamp: "date-time", colors: process.stderr.isTTY === true, properties: false, wordWrap: false });
   }
@@ -43,9 +46,8 @@ let configured = false;
 export async function configureLogging(level: LogLevel, format: LogFormat = DEFAULT_LOG_FORMAT): Promise<void> {
   if (configured) return;
   configured = true;
-  const render = formatter(format);
   await configure({
-    sinks: { stderr: (record) => void process.stderr.write(render(record)) },
+    sinks: { stderr: stderrSink(formatter(format)) },
     loggers: [
       { category: ["strata"], lowestLevel: level, sinks: ["stderr"] },
       { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["stderr"] },

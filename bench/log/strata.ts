@@ -31,9 +31,10 @@ export async function createStream(base: string, name: string, partitions = 1): 
 
 /**
  * Publishes `total` records of `payload` (one bin field `data`) in requests of `batch` records,
- * `concurrency` requests in flight. Each request's body is encoded when it is sent.
+ * `concurrency` requests in flight. Each request's body is encoded when it is sent; `headers`
+ * adds headers of each request (e.g. a traceparent).
  */
-export async function publish(base: string, stream: string, opts: { total: number; batch: number; concurrency: number; payload: Uint8Array }): Promise<Measured> {
+export async function publish(base: string, stream: string, opts: { total: number; batch: number; concurrency: number; payload: Uint8Array; headers?: () => Record<string, string> }): Promise<Measured> {
   const { total, batch, concurrency, payload } = opts;
   const requests = Math.ceil(total / batch);
   const url = `${streamPath(base, stream)}/records?acks=local`;
@@ -46,7 +47,7 @@ export async function publish(base: string, stream: string, opts: { total: numbe
       const n = Math.min(batch, total - i * batch);
       const records = new Array<typeof record>(n).fill(record);
       const body = encoder.encode({ records });
-      const res = await fetch(url, { method: "POST", headers: { "content-type": MSGPACK, accept: MSGPACK }, body });
+      const res = await fetch(url, { method: "POST", headers: { "content-type": MSGPACK, accept: MSGPACK, ...opts.headers?.() }, body });
       const bytes = new Uint8Array(await res.arrayBuffer());
       assert(res.status === 200, `publish: HTTP ${res.status} ${new TextDecoder().decode(bytes)}`);
       const answer = decoder.decode(bytes) as { records: { partition: number; offset: number }[] };

@@ -2,7 +2,7 @@
 // answer, error answers included (Hono turns a thrown error into the answer before returning
 // from next()). Kept to a few header reads: it runs on every publish.
 import type { MiddlewareHandler } from "hono";
-import { accessLogged, logAccess } from "../observability/access-log.ts";
+import { accessLogged, emitAccess } from "../observability/access-log.ts";
 import type { AuthEnv } from "./auth.ts";
 import { contentLength, responseBytes } from "./response-facts.ts";
 import { routePattern } from "./route-pattern.ts";
@@ -13,7 +13,7 @@ export function accessLog(): MiddlewareHandler<AuthEnv> {
     await next();
     if (!accessLogged()) return;
     const principal = c.get("principal");
-    logAccess({
+    emitAccess({
       transport: "http",
       method: c.req.method,
       route: routePattern(c),
