@@ -4,10 +4,11 @@
 // (JSON Lines: one object per record with its properties) or `pretty` (@logtape/pretty, coloured
 // on a terminal). Libraries only call getLogger(["strata", …]); stdout stays for command output.
 // docs/logging.md.
-import { configure, getLogLevels, getTextFormatter, jsonLinesFormatter, type LogLevel, type TextFormatter } from "@logtape/logtape";
+import { configure, getLogLevels, getTextFormatter, type LogLevel, type TextFormatter } from "@logtape/logtape";
 import { getPrettyFormatter } from "@logtape/pretty";
 import { Option } from "commander";
 import { z } from "zod";
+import { jsonLines } from "./json-lines-formatter.ts";
 import { stderrSink } from "./stderr-sink.ts";
 
 export const DEFAULT_LOG_LEVEL: LogLevel = "info";
@@ -32,9 +33,9 @@ function formatter(format: LogFormat): TextFormatter {
     case "text":
       return getTextFormatter({ timestamp: "rfc3339", category: ".", value: "bare" });
     case "json":
-      // The default one ("." between category names, rendered message, properties nested under
-      // `properties`): LogTape formats it on a faster path than a configured one.
-      return jsonLinesFormatter;
+      // LogTape's default JSON Lines ("." between category names, rendered message, properties
+      // nested under `properties`), with a fast path for plain records (json-lines-formatter.ts).
+      return jsonLines;
     case "pretty":
       return getPrettyFormatter({ timestamp: "date-time", colors: process.stderr.isTTY === true, properties: false, wordWrap: false });
   }
