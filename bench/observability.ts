@@ -9,7 +9,7 @@
 // size: median records/s and the gateway's CPU per record (from /proc) over --rounds rounds,
 // whose order alternates; the ratios on/off go through bench/ratio.ts.
 // --breakdown adds a gateway per feature (access log, request metrics, tracing alone).
-//   bun bench/observability.ts [--rounds 7] [--requests 4000] [--batches 300] [--concurrency 16] [--breakdown]
+//   bun bench/observability.ts [--rounds 9] [--requests 8000] [--batches 1000] [--concurrency 16] [--breakdown]
 import { randomBytes } from "node:crypto";
 import { spawn } from "node:child_process";
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync } from "node:fs";
@@ -22,9 +22,9 @@ import { createStream, publish } from "./log/strata.ts";
 import { reportRatio } from "./ratio.ts";
 import { VERSION } from "../cli/version.ts";
 
-const ROUNDS = intArg("rounds", 7);
-const REQUESTS_BATCH_1 = intArg("requests", 4000);
-const REQUESTS_BATCH_100 = intArg("batches", 300);
+const ROUNDS = intArg("rounds", 9);
+const REQUESTS_BATCH_1 = intArg("requests", 8000);
+const REQUESTS_BATCH_100 = intArg("batches", 1000);
 const CONCURRENCY = intArg("concurrency", 16);
 const RECORD_BYTES = 512;
 const GOAL = 0.97;
