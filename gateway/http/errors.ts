@@ -1,6 +1,6 @@
 // Every failure leaves as {"error": {"code", "message"}} with a fitting status, and is logged once
-// here with its code (docs/logging.md): 500s at error level with their cause, 503s (retry later:
-// back-pressure, a moving leader, the metadata database away) at warning, 4xx at debug.
+// here with its code (docs/logging.md): 5xx at error level with their cause, except 503s (retry
+// later: back-pressure, a moving leader, the metadata database away) at warning; 4xx at debug.
 import { getLogger } from "@logtape/logtape";
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
@@ -26,12 +26,22 @@ export function errorResponse(c: Context, code: ErrorCode, message: string, stat
   return c.body(text, status as ContentfulStatusCode, { "content-type": "application/json" });
 }
 
+/** The level an error answer is logged at, by its status. */
+function levelOf(status: number): "debug" | "warning" | "error" {
+  if (status === 503) return "warning";
+  return status >= 500 ? "error" : "debug";
+}
+
 function logError(c: Context, code: ErrorCode, message: string, status: number, cause: unknown): void {
-  const level = status === 503 ? "warning" : status >= 500 ? "error" : "debug";
+  const level = levelOf(status);
   if (!log.isEnabledFor(level)) return;
   const properties = { status, code, method: c.req.method, path: c.req.path, message, error: cause };
+  // The request's path and message print as they are; the cause is rendered by the formatter.
   const text = literal(`${status} ${code} ${c.req.method} ${c.req.path}: ${message}`);
-  log[level === "warning" ? "warn" : level](cause === undefined ? text : `${text}: {error}`, properties);
+  const template = cause === undefined ? text : `${text}: {error}`;
+  if (level === "error") log.error(template, properties);
+  else if (level === "warning") log.warn(template, properties);
+  else log.debug(template, properties);
 }
 
 export function onError(err: Error, c: Context): Response {
