@@ -19,7 +19,7 @@ const cases: Array<[string, LogRecord]> = [
   ["an error property", record(["failed"], { error: new Error("boom", { cause: "disk" }) }, "error")],
   ["a bigint property", record(["big"], { n: 12345678901234567890n })],
   ["a nested object", record(["nested"], { a: { b: [1, 2] } })],
-  ["a template with values", record(["copied ", 3, " files to ", "/tmp/x", ""], { n: 3 })],
+  ["a template with values", record(["copied ", 3, " files to ", "backup/x", ""], { n: 3 })],
   ["no properties", record(["plain"], {})],
 ];
 
