@@ -110,6 +110,7 @@ const serveOpts = z.object({
   node: z.string().optional(),
   advertise: z.string().url().optional(),
   otlpEndpoint: z.string().url().optional(),
+  traceSampleRatio: z.coerce.number().optional(),
   accessLog: z.boolean(),
   requestMetrics: z.boolean(),
 });
@@ -148,6 +149,7 @@ export function registerServe(program: Command): void {
     .addOption(new Option("--node <NAME>", "this gateway's node name in the cluster (default: an id kept in DATA/node-id)").env("STRATA_NODE"))
     .option("--advertise <URL>", "the URL other gateways reach this one at (default: the listening URL)")
     .addOption(new Option("--otlp-endpoint <URL>", "export OpenTelemetry spans of publish, fetch and ack over OTLP/HTTP to URL (docs/tracing.md)").env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"))
+    .option("--trace-sample-ratio <R>", "head sampling: trace this share (0..1) of requests without a traceparent; one with a traceparent follows its sampled flag (default 1; docs/tracing.md)")
     .option("--no-access-log", "no access-log record per request (docs/logging.md)")
     .option("--no-request-metrics", "no per-request metrics (docs/metrics.md)")
     .option("--config <FILE>", "JSON file with any part of the gateway configuration (limits, storage, artefacts, quic, ...); flags win")
@@ -172,6 +174,7 @@ export function registerServe(program: Command): void {
     const adminToken = process.env.STRATA_ADMIN_TOKEN;
     const observability = {
       ...(opts.otlpEndpoint !== undefined ? { otlpEndpoint: opts.otlpEndpoint } : {}),
+      ...(opts.traceSampleRatio !== undefined ? { traceSampleRatio: opts.traceSampleRatio } : {}),
       ...(given("accessLog") ? { accessLog: opts.accessLog } : {}),
       ...(given("requestMetrics") ? { requestMetrics: opts.requestMetrics } : {}),
     };

@@ -2,7 +2,9 @@
 // (POST /v1/streams/{name}/records), fetch (GET /v1/streams/{name}/partitions/{p}/records) and
 // ack (POST /v1/queues/{group}/ack, POST /v1/groups/{group}/offsets). A span starts before
 // anything else runs (it covers auth, body limits, a long-poll), is the child of the request's
-// `traceparent`, and ends with the answer's status and error code. Routes add what only they know
+// `traceparent` (whose sampled flag decides; a root is kept at observability.traceSampleRatio),
+// and ends with the answer's status and error code. A sampled-out request costs a route match and
+// the SDK's sampling decision only. Routes add what only they know
 // (offsets, record counts) through annotateSpan. Mounted only when tracing is on (app.ts).
 import type { Context, MiddlewareHandler } from "hono";
 import type { RequestSpan, SpanAttributes, TracedOperation, Tracing } from "../observability/tracing.ts";
@@ -21,7 +23,7 @@ interface TracedRoute {
   readonly method: string;
   readonly pattern: RegExp;
   readonly route: string;
-  /** Span attributes from the path's captures. */
+  /** All of a span's starting attributes, from the path's captures (built only for a sampled request). */
   attributes(captures: readonly string[]): SpanAttributes;
 }
 
@@ -33,17 +35,43 @@ function decoded(segment: string): string {
   }
 }
 
+// Each route writes its attributes out in one literal: no spread, no filtering (one object per sampled request).
 const TRACED: readonly TracedRoute[] = [
-  { operation: "publish", method: "POST", pattern: /^\/v1\/streams\/([^/]+)\/records$/, route: "/v1/streams/{name}/records", attributes: ([name]) => ({ "messaging.operation.type": "send", "messaging.destination.name": decoded(name!) }) },
+  {
+    operation: "publish",
+    method: "POST",
+    pattern: /^\/v1\/streams\/([^/]+)\/records$/,
+    route: "/v1/streams/{name}/records",
+    attributes: ([name]) => ({ "messaging.system": "strata", "http.request.method": "POST", "http.route": "/v1/streams/{name}/records", "messaging.operation.type": "send", "messaging.destination.name": decoded(name!) }),
+  },
   {
     operation: "fetch",
     method: "GET",
     pattern: /^\/v1\/streams\/([^/]+)\/partitions\/(\d{1,9})\/records$/,
     route: "/v1/streams/{name}/partitions/{partition}/records",
-    attributes: ([name, partition]) => ({ "messaging.operation.type": "receive", "messaging.destination.name": decoded(name!), "messaging.destination.partition.id": partition }),
+    attributes: ([name, partition]) => ({
+      "messaging.system": "strata",
+      "http.request.method": "GET",
+      "http.route": "/v1/streams/{name}/partitions/{partition}/records",
+      "messaging.operation.type": "receive",
+      "messaging.destination.name": decoded(name!),
+      "messaging.destination.partition.id": partition,
+    }),
   },
-  { operation: "ack", method: "POST", pattern: /^\/v1\/queues\/([^/]+)\/ack$/, route: "/v1/queues/{group}/ack", attributes: ([group]) => ({ "messaging.operation.type": "settle", "messaging.consumer.group.name": decoded(group!) }) },
-  { operation: "ack", method: "POST", pattern: /^\/v1\/groups\/([^/]+)\/offsets$/, route: "/v1/groups/{group}/offsets", attributes: ([group]) => ({ "messaging.operation.type": "settle", "messaging.consumer.group.name": decoded(group!) }) },
+  {
+    operation: "ack",
+    method: "POST",
+    pattern: /^\/v1\/queues\/([^/]+)\/ack$/,
+    route: "/v1/queues/{group}/ack",
+    attributes: ([group]) => ({ "messaging.system": "strata", "http.request.method": "POST", "http.route": "/v1/queues/{group}/ack", "messaging.operation.type": "settle", "messaging.consumer.group.name": decoded(group!) }),
+  },
+  {
+    operation: "ack",
+    method: "POST",
+    pattern: /^\/v1\/groups\/([^/]+)\/offsets$/,
+    route: "/v1/groups/{group}/offsets",
+    attributes: ([group]) => ({ "messaging.system": "strata", "http.request.method": "POST", "http.route": "/v1/groups/{group}/offsets", "messaging.operation.type": "settle", "messaging.consumer.group.name": decoded(group!) }),
+  },
 ];
 
 function tracedRoute(method: string, path: string): { route: TracedRoute; captures: string[] } | undefined {
@@ -60,7 +88,9 @@ export function traceSpans(tracing: Tracing): MiddlewareHandler {
     const traced = tracedRoute(c.req.method, c.req.path);
     if (traced === undefined) return next();
     const { route, captures } = traced;
-    const span = tracing.start(route.operation, c.req.header(TRACEPARENT_HEADER), { "messaging.system": "strata", "http.request.method": route.method, "http.route": route.route, ...route.attributes(captures) });
+    // Sampled out: no span, no attributes built, and annotateSpan finds nothing to annotate.
+    const span = tracing.start(route.operation, c.req.header(TRACEPARENT_HEADER), () => route.attributes(captures));
+    if (span === undefined) return next();
     c.set("traceSpan", span);
     try {
       await next();

@@ -14,6 +14,11 @@ export const observabilitySchema = z.strictObject({
   serviceName: z.string().min(1).max(128).optional(),
   /** Longest a finished span waits before it is exported (the batch processor's delay), in ms; default 1000. */
   otlpExportDelayMs: z.number().int().min(10).max(60_000).optional(),
+  /**
+   * Head sampling: the share of root requests (no valid traceparent) whose spans are kept, 0..1;
+   * default 1 (every one). A request with a traceparent follows its sampled flag (parent-based).
+   */
+  traceSampleRatio: z.number().min(0).max(1).optional(),
 });
 
 export type ObservabilityInput = z.input<typeof observabilitySchema>;
@@ -24,6 +29,7 @@ export interface ObservabilityConfig {
   readonly otlpEndpoint: string | undefined;
   readonly serviceName: string;
   readonly otlpExportDelayMs: number;
+  readonly traceSampleRatio: number;
 }
 
 export function resolveObservability(input: ObservabilityInput | undefined): ObservabilityConfig {
@@ -33,5 +39,6 @@ export function resolveObservability(input: ObservabilityInput | undefined): Obs
     otlpEndpoint: input?.otlpEndpoint,
     serviceName: input?.serviceName ?? "strata-gateway",
     otlpExportDelayMs: input?.otlpExportDelayMs ?? 1000,
+    traceSampleRatio: input?.traceSampleRatio ?? 1,
   });
 }

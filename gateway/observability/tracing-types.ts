@@ -14,8 +14,12 @@ export interface RequestSpan {
 }
 
 export interface Tracing {
-  /** Starts a server span for `operation`, the child of `traceparent` when that is a valid W3C traceparent. */
-  start(operation: TracedOperation, traceparent: string | undefined, attributes: SpanAttributes): RequestSpan;
+  /**
+   * Starts a server span for `operation`, the child of `traceparent` when that is a valid W3C
+   * traceparent, if head sampling keeps it: undefined when it does not (a root outside the sample
+   * ratio, or an unsampled parent), and then `attributes` is never called.
+   */
+  start(operation: TracedOperation, traceparent: string | undefined, attributes: () => SpanAttributes): RequestSpan | undefined;
   /** Exports the spans not yet sent and stops the exporter. */
   shutdown(): Promise<void>;
 }

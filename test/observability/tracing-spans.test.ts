@@ -3,13 +3,17 @@
 // sends it) exports server spans named publish, fetch and ack, children of the request's
 // traceparent, with the stream, partition, offsets, record count and status; spans not yet
 // exported when the gateway stops are flushed on close. Without an endpoint there is no tracing.
+// Head sampling (observability.traceSampleRatio, --trace-sample-ratio): a sampled-out request
+// exports nothing and builds no attributes, a sampled parent's child is kept even at ratio 0, a
+// ratio outside 0..1 stops start-up naming the key.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
 import { resolveObservability } from "../../gateway/observability/observability-config.ts";
 import { openTracing } from "../../gateway/observability/tracing.ts";
-import { removeDir, startGateway, tempDir, type GatewayProcess } from "../helpers/gateway.ts";
+import { removeDir, ROOT, startGateway, tempDir, type GatewayProcess } from "../helpers/gateway.ts";
 import { postJson } from "../helpers/in-process-gateway.ts";
 
 const TRACE = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -97,12 +101,12 @@ async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 15
 /** A gateway exporting to the receiver, its spans waiting at most `exportDelayMs` before export. */
 const configDirs: string[] = [];
 
-function startTracedGateway(exportDelayMs: number): Promise<GatewayProcess> {
+function startTracedGateway(exportDelayMs: number, args: readonly string[] = []): Promise<GatewayProcess> {
   const dir = tempDir("strata-otlp-config-");
   configDirs.push(dir);
   const config = join(dir, "config.json");
   writeFileSync(config, JSON.stringify({ observability: { otlpExportDelayMs: exportDelayMs } }));
-  return startGateway({ args: ["--otlp-endpoint", receiver.url, "--config", config] });
+  return startGateway({ args: ["--otlp-endpoint", receiver.url, "--config", config, ...args] });
 }
 
 let receiver: ReturnType<typeof startReceiver>;
@@ -201,4 +205,51 @@ test("without an OTLP endpoint there is no tracing at all", async () => {
   const tracing = await openTracing(resolveObservability({ otlpEndpoint: "http://127.0.0.1:4318/v1/traces" }));
   expect(tracing).toBeDefined();
   await tracing?.shutdown();
+});
+
+describe("head sampling", () => {
+  test("at ratio 0 a root request and an unsampled parent's child export nothing; a sampled parent's child is exported", async () => {
+    const own = await startTracedGateway(100, ["--trace-sample-ratio", "0"]);
+    try {
+      expect((await postJson(`${own.url}/v1/streams`, { name: "traced/sampling" })).status).toBe(201);
+      const publish = (headers: Record<string, string>) =>
+        fetch(`${own.url}/v1/streams/traced%2Fsampling/records`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify({ records: [{ fields: { n: 1 } }] }) });
+      expect((await publish({})).status).toBe(200); // a root: sampled out by the ratio
+      expect((await publish({ traceparent: `00-${"d".repeat(32)}-${PARENT}-00` })).status).toBe(200); // an unsampled parent
+      expect((await publish({ traceparent: `00-${"e".repeat(32)}-${PARENT}-01` })).status).toBe(200); // a sampled parent
+      const kept = await until("the sampled parent's child", spanWhere((s) => s.traceId === "e".repeat(32)));
+      expect(kept.parentSpanId).toBe(PARENT);
+      expect(kept.attributes).toMatchObject({ "messaging.destination.name": "traced/sampling", "http.response.status_code": 200 });
+      // Spans are exported in the order they end: the two before it would have come first.
+      expect(receiver.spans.filter((s) => s.attributes["messaging.destination.name"] === "traced/sampling")).toEqual([kept]);
+    } finally {
+      await own.stop();
+      removeDir(own.dataDir);
+    }
+  });
+
+  test("a sampled-out request builds no attributes and gets no span", async () => {
+    const tracing = await openTracing(resolveObservability({ otlpEndpoint: receiver.url, traceSampleRatio: 0 }));
+    let built = 0;
+    const attributes = () => (built++, { "messaging.system": "strata" });
+    expect(tracing?.start("publish", undefined, attributes)).toBeUndefined();
+    expect(tracing?.start("publish", `00-${"f".repeat(32)}-${PARENT}-00`, attributes)).toBeUndefined();
+    expect(built).toBe(0);
+    const sampled = tracing?.start("publish", `00-${"f".repeat(32)}-${PARENT}-01`, attributes);
+    expect(sampled).toBeDefined();
+    expect(built).toBe(1);
+    sampled?.end(200);
+    await tracing?.shutdown();
+  });
+
+  test("a ratio outside 0..1 stops start-up naming observability.traceSampleRatio", () => {
+    const parent = tempDir("strata-serve-ratio-");
+    try {
+      const result = spawnSync(process.execPath, [join(ROOT, "cli/main.ts"), "serve", "--data", join(parent, "data"), "--port", "0", "--otlp-endpoint", receiver.url, "--trace-sample-ratio", "2"], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
+      expect(result.status).toBe(1);
+      expect(result.stderr).toContain("observability.traceSampleRatio");
+    } finally {
+      removeDir(parent);
+    }
+  });
 });
