@@ -1,30 +1,27 @@
-// One access-log record per HTTP request (docs/logging.md), mounted first so that it sees every
-// answer, error answers included (Hono turns a thrown error into the answer before returning
-// from next()). Kept to a few header reads: it runs on every publish.
-import type { MiddlewareHandler } from "hono";
-import { accessLogged, emitAccess } from "../observability/access-log.ts";
+// The access-log record of one HTTP request (docs/logging.md). The observing middleware
+// (`observeRequests`, request-metrics-middleware.ts), mounted first so that it sees every answer,
+// error answers and the other middlewares' refusals included, calls it after the answer when
+// `observability.accessLog` is on and the `strata.access` logger prints info records. Kept to a
+// few header reads: it runs on every publish.
+import type { Context } from "hono";
+import { emitAccess } from "../observability/access-log.ts";
 import type { AuthEnv } from "./auth.ts";
 import { contentLength, responseBytes } from "./response-facts.ts";
-import { routePattern } from "./route-pattern.ts";
 
-export function accessLog(): MiddlewareHandler<AuthEnv> {
-  return async (c, next) => {
-    const started = performance.now();
-    await next();
-    if (!accessLogged()) return;
-    const principal = c.get("principal");
-    emitAccess({
-      transport: "http",
-      method: c.req.method,
-      route: routePattern(c),
-      status: c.res.status,
-      code: c.get("errorCode"),
-      durationMs: performance.now() - started,
-      // Declared lengths only: a chunked upload's bytes are not counted (0).
-      bytesIn: contentLength(c.req.raw.headers) ?? 0,
-      bytesOut: responseBytes(c),
-      // The open principal (no --auth) has no token, so no subject is logged.
-      subject: principal === undefined || principal.tokenId === "" ? undefined : principal.subject,
-    });
-  };
+/** Hands the record of the request `c` has answered to the access log; `route` and `ms` come from the caller, which has them already. */
+export function logHttpAccess(c: Context<AuthEnv>, method: string, route: string, status: number, ms: number): void {
+  const principal = c.get("principal");
+  emitAccess({
+    transport: "http",
+    method,
+    route,
+    status,
+    code: c.get("errorCode"),
+    durationMs: ms,
+    // Declared lengths only: a chunked upload's bytes are not counted (0).
+    bytesIn: contentLength(c.req.raw.headers) ?? 0,
+    bytesOut: responseBytes(c),
+    // The open principal (no --auth) has no token, so no subject is logged.
+    subject: principal === undefined || principal.tokenId === "" ? undefined : principal.subject,
+  });
 }

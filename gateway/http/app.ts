@@ -31,10 +31,9 @@ import { coordinatorProxy } from "./coordinator-proxy.ts";
 import { clusterRoutes } from "./cluster-routes.ts";
 import { consoleRoutes } from "./console-routes.ts";
 import { anomalyRoutes } from "./anomaly-routes.ts";
-import { accessLog } from "./access-log-middleware.ts";
 import { errorResponse, onError } from "./errors.ts";
 import { validBody, type JsonWire } from "./validate.ts";
-import { requestMetrics } from "./request-metrics-middleware.ts";
+import { observeRequests } from "./request-metrics-middleware.ts";
 import { traceSpans } from "./trace-middleware.ts";
 
 /** The JSON shape of a publish request (MessagePack: the same with native bytes). */
@@ -70,8 +69,9 @@ export function createApp(services: GatewayServices, http: HttpConfig) {
     .get("/streams/:name", async (c) => c.json(await streams.info(c.req.param("name"))));
 
   const base = new Hono<AuthEnv>();
-  if (services.observability.accessLog) base.use("*", accessLog()); // docs/logging.md
-  if (services.requestMetrics !== undefined) base.use(requestMetrics(services.requestMetrics));
+  // The access log and request metrics, in one middleware (docs/logging.md, docs/metrics.md).
+  const observing = observeRequests({ accessLog: services.observability.accessLog, metrics: services.requestMetrics });
+  if (observing !== undefined) base.use(observing);
   if (services.tracing !== undefined) base.use(traceSpans(services.tracing)); // docs/tracing.md
   const inFlight = limitInFlight(new InFlightBytes(limits.maxRequestBytesInFlight));
   base.use("/v1/*", (c, next) => (isStreamedUpload(c) ? next() : inFlight(c, next)));

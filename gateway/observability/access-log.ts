@@ -1,7 +1,8 @@
 // The access log (docs/logging.md): one structured record per HTTP or QUIC request on the
 // `strata.access` logger, at info level. Where it goes (stderr, as text, JSON Lines or pretty) is
 // the CLI's choice (cli/logging.ts); a library embedding the gateway without configuring LogTape
-// gets nothing. The transports call logAccess only when `observability.accessLog` is on.
+// gets nothing. The transports call emitAccess only when `observability.accessLog` is on and
+// accessLogged() says the record would be printed.
 import { getLogger, type LogRecord } from "@logtape/logtape";
 
 const CATEGORY = ["strata", "access"] as const;

@@ -4,7 +4,7 @@
 // frame type once it parsed (a bounded set), `invalid` before: a client's arbitrary `t` never
 // becomes a label.
 import { ERROR_STATUS, isStrataError, type ErrorCode } from "../../core/errors.ts";
-import { accessLogged, logAccess } from "../observability/access-log.ts";
+import { accessLogged, emitAccess } from "../observability/access-log.ts";
 import type { GatewayServices } from "../services.ts";
 
 export interface RequestObservation {
@@ -38,16 +38,16 @@ export function observeRequest(services: GatewayServices, bytesIn: number): Requ
       const ms = performance.now() - started;
       metrics?.quicFinished(this.kind, code, ms / 1000);
       if (!accessLog || !accessLogged()) return;
-      logAccess({
+      emitAccess({
         transport: "quic",
         method: this.kind,
         route: this.kind,
         status: code === "ok" ? 200 : ERROR_STATUS[code],
-        ...(code === "ok" ? {} : { code }),
+        code: code === "ok" ? undefined : code,
         durationMs: ms,
         bytesIn,
         bytesOut: this.bytesOut,
-        ...(this.subject === undefined ? {} : { subject: this.subject }),
+        subject: this.subject,
       });
     },
   };

@@ -1,7 +1,6 @@
 // Request metrics follow `observability.requestMetrics` (`strata serve --no-request-metrics`):
-// on by default, and with it off no request series exist at all (nothing is counted, the
-// middleware is not mounted). A method outside the known set is counted as OTHER, so a client
-// cannot create series by inventing methods.
+// on by default, and with it off no request series exist at all (nothing is counted). A method
+// outside the known set is counted as OTHER, so a client cannot create series by inventing methods.
 import { expect, test } from "bun:test";
 import { liveGateway, postJson, type LiveGateway } from "../helpers/in-process-gateway.ts";
 import { methodLabel } from "../../gateway/observability/request-metrics.ts";
