@@ -18,14 +18,29 @@ function plainProperties(properties: Record<string, unknown>): boolean {
   return true;
 }
 
+// The last timestamp and category written, with their text: at thousands of records a second
+// most records share the millisecond and the category of the one before.
+let lastTimestamp = Number.NaN;
+let lastTimestampText = "";
+let lastCategory: readonly string[] = [];
+let lastCategoryText = "";
+
 export const jsonLines: TextFormatter = (record: LogRecord): string => {
   const message = record.message;
   if (message.length !== 1 || typeof message[0] !== "string" || !plainProperties(record.properties)) return jsonLinesFormatter(record);
+  if (record.timestamp !== lastTimestamp) {
+    lastTimestampText = new Date(record.timestamp).toISOString();
+    lastTimestamp = record.timestamp;
+  }
+  if (record.category !== lastCategory) {
+    lastCategoryText = record.category.join(".");
+    lastCategory = record.category;
+  }
   const line = JSON.stringify({
-    "@timestamp": new Date(record.timestamp).toISOString(),
+    "@timestamp": lastTimestampText,
     level: record.level === "warning" ? "WARN" : record.level.toUpperCase(),
     message: message[0],
-    logger: record.category.join("."),
+    logger: lastCategoryText,
     properties: record.properties,
   });
   return C1_CONTROLS.test(line) ? jsonLinesFormatter(record) : `${line}\n`;
