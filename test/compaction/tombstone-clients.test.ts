@@ -6,6 +6,7 @@
 // edge's artefact search (HTTP and QUIC) passes over a newer tombstone to the artefact before it. One real gateway
 // in this process, served over HTTP and QUIC on loopback; the CLI runs as real processes.
 import { afterAll, beforeAll, expect, test } from "bun:test";
+import { StrataError } from "../../core/errors.ts";
 import { consumeGroup, describeQueue, work, type ClaimedRecord } from "../../gateway/client.ts";
 import { startQuicServer, type QuicServer } from "../../gateway/quic/server.ts";
 import { QuicClient } from "../../edge/transports/quic-client.ts";
@@ -81,7 +82,16 @@ test("a queue worker claims the tombstone, sees null fields, and acks it like an
     handled.push({ offset: record.offset, fields: record.fields });
   };
   const running = work({ gateway: live.url, group: "tombstone-workers", streams: [STREAM], handler, visibilityMs: 30_000, signal: stop.signal });
-  await until("every record acked", async () => ((await describeQueue({ gateway: live.url }, "tombstone-workers")).totals.acked === PUBLISHED.length ? true : undefined));
+  // The queue exists from the worker's first claim on: until then describing it is NOT_FOUND.
+  const acked = async (): Promise<number> => {
+    try {
+      return (await describeQueue({ gateway: live.url }, "tombstone-workers")).totals.acked;
+    } catch (e) {
+      if (e instanceof StrataError && e.code === "NOT_FOUND") return 0;
+      throw e;
+    }
+  };
+  await until("every record acked", async () => ((await acked()) === PUBLISHED.length ? true : undefined));
   stop.abort();
   const summary = await running;
   expect(summary).toEqual({ acked: PUBLISHED.length, nacked: 0, unsettled: 0 });

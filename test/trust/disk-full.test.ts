@@ -4,48 +4,22 @@
 // every acknowledged record is there, exactly once and in order. Needs root to mount; skipped
 // with a message otherwise.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { spawnSync } from "node:child_process";
-import { closeSync, mkdirSync, openSync, rmSync, rmdirSync, writeSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
-import { errnoCode } from "../../gateway/objects/errno.ts";
-import { startGateway, tempDir, type GatewayProcess } from "../helpers/gateway.ts";
+import { startGateway, type GatewayProcess } from "../helpers/gateway.ts";
+import { fillUp, mountSmallTmpfs, type SmallTmpfs } from "../helpers/small-tmpfs.ts";
 
 /** The issue's bound on resuming after space is freed, with room for a loaded machine. */
 const RESUME_BOUND_MS = 5_000 + 3_000;
 const stream = "full/s";
 const recordsPath = `/v1/streams/${encodeURIComponent(stream)}/records`;
 
-const base = tempDir("strata-disk-full-");
-const mountPoint = join(base, "mnt");
-let mounted = false;
-let skipReason: string | undefined;
+let tmpfs: SmallTmpfs;
 
 beforeAll(() => {
-  mkdirSync(mountPoint);
-  const r = spawnSync("mount", ["-t", "tmpfs", "-o", "size=8m", "tmpfs", mountPoint], { encoding: "utf8" });
-  if (r.status === 0) mounted = true;
-  else skipReason = `cannot mount a tmpfs (needs root): ${(r.stderr || r.error?.message || "").trim()}`;
+  tmpfs = mountSmallTmpfs("8m", "strata-disk-full-");
 });
-afterAll(() => {
-  if (mounted) spawnSync("umount", ["-l", mountPoint]);
-  rmdirSync(mountPoint);
-  rmSync(base, { recursive: true, force: true });
-});
-
-/** Writes a file until the file system refuses (ENOSPC); returns its path. */
-function fillUp(dir: string): string {
-  const path = join(dir, "filler");
-  const fd = openSync(path, "w");
-  const chunk = new Uint8Array(64 * 1024).fill(7);
-  try {
-    for (;;) writeSync(fd, chunk);
-  } catch (e) {
-    if (errnoCode(e) !== "ENOSPC") throw e;
-  } finally {
-    closeSync(fd);
-  }
-  return path;
-}
+afterAll(() => tmpfs.remove());
 
 /** A record big enough that a full disk cannot take it in the space a filler leaves. */
 function publish(gateway: GatewayProcess, n: number, acks: "local" | "durable" = "local"): Promise<Response> {
@@ -75,11 +49,11 @@ async function readAll(gateway: GatewayProcess): Promise<number[]> {
 }
 
 test("a full disk: 507 for publishes and creates, publishes resume once space is freed, nothing acknowledged is lost", async () => {
-  if (!mounted) {
-    console.warn(`skipped: ${skipReason}`);
+  if (!tmpfs.mounted) {
+    console.warn(`skipped: ${tmpfs.skipReason}`);
     return;
   }
-  const dataDir = join(mountPoint, "data");
+  const dataDir = join(tmpfs.path, "data");
   let gateway = await startGateway({ dataDir });
   const acked: number[] = [];
   let filler: string | undefined;
@@ -91,7 +65,7 @@ test("a full disk: 507 for publishes and creates, publishes resume once space is
       acked.push(n);
     }
 
-    filler = fillUp(mountPoint);
+    filler = fillUp(tmpfs.path);
     for (let k = 0; k < 3; k++, n++) {
       const response = await publish(gateway, n);
       expect(response.status).toBe(507);
